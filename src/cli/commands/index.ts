@@ -1,0 +1,9 @@
+import type { Command } from 'commander';
+
+/**
+ * Every CLI command, one file each under this folder. A command is a function that adds
+ * itself to the program; adding a command is one new file and one line here.
+ */
+export type CommandRegistration = (program: Command) => void;
+
+export const commands: readonly CommandRegistration[] = [];

@@ -1,0 +1,107 @@
+/**
+ * One error base for the whole project. Every failure a user can meet is an AppError with a
+ * stable `code`; the CLI and the HTTP server map codes to exit statuses and HTTP statuses in
+ * one place each (cli/main.ts, server/http-error.ts), so no caller invents its own mapping.
+ */
+export const errorCodes = [
+  'VALIDATION', // bad input: a field, a file, a flag; `field` names the path
+  'NOT_FOUND',
+  'CONFLICT',
+  'UNSAFE_PATH', // a guest path that would leave the guest root
+  'EXTERNAL_TOOL', // qemu-img, mount, chroot… failed; message carries the tool's own words
+  'TIMEOUT',
+  'ABORTED',
+  'UNSUPPORTED',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof errorCodes)[number];
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = options.details;
+  }
+  toJSON(): Record<string, unknown> {
+    return { error: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) };
+  }
+}
+
+/** Bad input. `field` is the path of the offending field (`resources.memoryMiB`, `--base`, `line 12`). */
+export class ValidationError extends AppError {
+  readonly field: string;
+  constructor(field: string, message: string, details?: Record<string, unknown>) {
+    super('VALIDATION', `${field}: ${message}`, { details: { field, ...details } });
+    this.field = field;
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('NOT_FOUND', message, details ? { details } : {});
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('CONFLICT', message, details ? { details } : {});
+  }
+}
+
+export class UnsafePathError extends AppError {
+  constructor(path: string, reason: string) {
+    super('UNSAFE_PATH', `unsafe guest path ${JSON.stringify(path)}: ${reason}`, { details: { path } });
+  }
+}
+
+/** A tool we shell out to failed; its own stderr is kept so the user sees the real reason. */
+export class ExternalToolError extends AppError {
+  readonly tool: string;
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  constructor(tool: string, args: readonly string[], exitCode: number | null, stderr: string) {
+    const said = stderr.trim().split('\n').slice(-6).join('\n');
+    super('EXTERNAL_TOOL', `${tool} failed (exit ${exitCode ?? 'signal'}): ${said || '(no output)'}`, {
+      details: { tool, args: [...args], exitCode },
+    });
+    this.tool = tool;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}
+
+export class TimeoutError extends AppError {
+  constructor(what: string, ms: number) {
+    super('TIMEOUT', `${what} timed out after ${ms} ms`);
+  }
+}
+
+export class AbortedError extends AppError {
+  constructor(what: string) {
+    super('ABORTED', `${what} was aborted`);
+  }
+}
+
+export class UnsupportedError extends AppError {
+  constructor(message: string) {
+    super('UNSUPPORTED', message);
+  }
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}
+
+/** Any thrown value as an AppError, keeping the original as the cause. */
+export function toAppError(e: unknown): AppError {
+  if (e instanceof AppError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new AppError('INTERNAL', message, { cause: e });
+}
