@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { baseCommand } from './base.js';
+import { imageCommand } from './image.js';
 
 /**
  * Every CLI command, one file each under this folder. A command is a function that adds
@@ -6,4 +8,7 @@ import type { Command } from 'commander';
  */
 export type CommandRegistration = (program: Command) => void;
 
-export const commands: readonly CommandRegistration[] = [];
+export const commands: readonly CommandRegistration[] = [
+  baseCommand,
+  imageCommand,
+];

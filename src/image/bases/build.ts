@@ -1,0 +1,153 @@
+import { access, chmod, mkdir, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { canonicalJson } from '../../core/canonical-json.js';
+import { sha256Hex } from '../../core/digest.js';
+import { run } from '../../core/exec.js';
+import { withFileLock } from '../../core/file-lock.js';
+import { gatherFacts, type ImageFacts } from '../facts.js';
+import { withImageSession } from '../open.js';
+import * as qemuImg from '../qemu-img.js';
+import type { DebianRecipe } from './recipes.js';
+
+export interface BaseImage {
+  name: string;
+  key: string;
+  path: string;
+  facts: ImageFacts;
+  recipe?: DebianRecipe;
+  source?: string;
+  cached: boolean;
+}
+
+export interface BuildReporter {
+  step(label: string): void;
+}
+
+export interface BuildOptions {
+  basesDir: string;
+  runtimeDir: string;
+  signal?: AbortSignal;
+  progress?: BuildReporter;
+}
+
+export function recipeKey(recipe: DebianRecipe): string {
+  return sha256Hex(canonicalJson(recipe)).slice(0, 16);
+}
+
+const partitionOffsetBytes = 1024 * 1024;
+
+/**
+ * Builds a Debian base image from the archive: debootstrap into a folder, configure it as
+ * files, then make the disk without mounting anything: an MBR with one partition, an ext4
+ * filesystem filled from the folder by mkfs (-d) at the partition's offset, converted to qcow2.
+ * The image is written under a temporary name and renamed into place, read-only, at the end.
+ * It boots with QEMU's direct kernel boot (/vmlinuz, /initrd.img, root=LABEL=root).
+ */
+export async function buildDebianBase(recipe: DebianRecipe, options: BuildOptions): Promise<BaseImage> {
+  const key = recipeKey(recipe);
+  const path = join(options.basesDir, `${recipe.name}-${key}.qcow2`);
+  const factsPath = join(options.basesDir, `${recipe.name}-${key}.json`);
+  await mkdir(options.basesDir, { recursive: true });
+  const cached = await readBase(factsPath);
+  if (cached) return { ...cached, cached: true };
+  return withFileLock(join(options.basesDir, `.lock-${key}`), async () => {
+    const again = await readBase(factsPath); // another process may have built it while we waited
+    if (again) return { ...again, cached: true };
+    const work = join(options.basesDir, `.build-${key}-${process.pid}`);
+    const root = join(work, 'root');
+    await rm(work, { recursive: true, force: true });
+    await mkdir(work, { recursive: true });
+    const signal = options.signal;
+    try {
+      options.progress?.step(`debootstrap ${recipe.suite} (${recipe.variant} + ${recipe.include.length} packages)`);
+      const cacheDir = join(options.basesDir, '.debootstrap-cache');
+      await mkdir(cacheDir, { recursive: true });
+      await run(
+        'debootstrap',
+        [`--variant=${recipe.variant}`, `--include=${recipe.include.join(',')}`, `--cache-dir=${cacheDir}`, recipe.suite, root, recipe.mirror],
+        { signal, timeoutMs: 30 * 60_000 },
+      );
+      await unmountBelow(root);
+
+      options.progress?.step('configure the system');
+      await configureDebian(root, recipe);
+
+      options.progress?.step(`make a ${recipe.diskSizeGiB} GiB disk (MBR, ext4 filled from the tree)`);
+      const raw = join(work, 'disk.raw');
+      const size = recipe.diskSizeGiB * 1024 ** 3;
+      await run('truncate', ['-s', String(size), raw]);
+      await run('sfdisk', ['--quiet', raw], { input: `label: dos\nstart=${partitionOffsetBytes / 512}, type=83, bootable\n` });
+      const fsKiB = (size - partitionOffsetBytes) / 1024;
+      await run('mkfs.ext4', ['-F', '-q', '-L', 'root', '-E', `offset=${partitionOffsetBytes}`, '-d', root, raw, `${fsKiB}k`], { signal, timeoutMs: 10 * 60_000 });
+      const qcow2 = join(work, 'disk.qcow2');
+      await qemuImg.convert(raw, qcow2, { sourceFormat: 'raw', targetFormat: 'qcow2', ...(signal ? { signal } : {}) });
+      await rm(raw);
+
+      options.progress?.step('read the image facts');
+      const facts = await withImageSession(qcow2, { readOnly: true, runtimeDir: options.runtimeDir, ...(signal ? { signal } : {}) }, gatherFacts);
+      await chmod(qcow2, 0o444); // a base is a backing file: nothing may write to it again
+      await rename(qcow2, path);
+      const record: Omit<BaseImage, 'cached'> = { name: recipe.name, key, path, facts: { ...facts, image: path }, recipe };
+      await writeFile(`${factsPath}.tmp`, JSON.stringify(record, null, 2));
+      await rename(`${factsPath}.tmp`, factsPath);
+      return { ...record, cached: false };
+    } finally {
+      await unmountBelow(root).catch(() => undefined);
+      await rm(work, { recursive: true, force: true });
+    }
+  }, options.signal ? { signal: options.signal } : {});
+}
+
+export async function readBase(factsPath: string): Promise<Omit<BaseImage, 'cached'> | undefined> {
+  try {
+    const record = JSON.parse(await readFile(factsPath, 'utf8')) as Omit<BaseImage, 'cached'>;
+    await access(record.path);
+    return record;
+  } catch {
+    return undefined;
+  }
+}
+
+/** debootstrap mounts /proc and /sys in the target and may leave them behind on failure. */
+async function unmountBelow(dir: string): Promise<void> {
+  const mounts = (await readFile('/proc/self/mounts', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) await run('umount', ['-l', m], { allowFailure: true });
+}
+
+async function configureDebian(root: string, recipe: DebianRecipe): Promise<void> {
+  const put = (p: string, text: string): Promise<void> => writeFile(join(root, p), text);
+  await put('etc/hostname', `${recipe.hostname}\n`);
+  await put('etc/hosts', `127.0.0.1\tlocalhost\n127.0.1.1\t${recipe.hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
+  await put('etc/fstab', 'LABEL=root\t/\text4\terrors=remount-ro\t0\t1\n');
+  await put(
+    'etc/apt/sources.list',
+    `deb ${recipe.mirror} ${recipe.suite} main\ndeb ${recipe.mirror} ${recipe.suite}-updates main\ndeb ${recipe.securityMirror} ${recipe.suite}-security main\n`,
+  );
+  if (recipe.acceptExpiredRelease) {
+    await put('etc/apt/apt.conf.d/99prescient-archive', '// The archive this image was built from serves expired Release files.\nAcquire::Check-Valid-Until "false";\nAcquire::Check-Date "false";\n');
+  }
+  await put('etc/apt/apt.conf.d/99prescient-no-recommends', 'APT::Install-Recommends "false";\n');
+  await mkdir(join(root, 'etc/systemd/network'), { recursive: true });
+  await put('etc/systemd/network/80-dhcp.network', '[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n');
+  for (const [wants, unit] of [
+    ['multi-user.target.wants', 'systemd-networkd.service'],
+    ['sockets.target.wants', 'systemd-networkd.socket'],
+    ['multi-user.target.wants', 'systemd-resolved.service'],
+  ] as const) {
+    await mkdir(join(root, 'etc/systemd/system', wants), { recursive: true });
+    await unlink(join(root, 'etc/systemd/system', wants, unit)).catch(() => undefined);
+    await symlink(`/lib/systemd/system/${unit}`, join(root, 'etc/systemd/system', wants, unit));
+  }
+  // A fresh machine-id on first boot; the build host's resolver is not the guest's.
+  await put('etc/machine-id', '');
+  await rm(join(root, 'etc/.resolv.conf.systemd-resolved.bak'), { force: true });
+  await rm(join(root, 'var/lib/dbus/machine-id'), { force: true });
+  await rm(join(root, 'var/cache/apt/archives'), { recursive: true, force: true });
+  await mkdir(join(root, 'var/cache/apt/archives/partial'), { recursive: true });
+  await rm(join(root, 'var/lib/apt/lists'), { recursive: true, force: true });
+  await mkdir(join(root, 'var/lib/apt/lists/partial'), { recursive: true });
+}

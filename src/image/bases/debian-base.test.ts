@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { run } from '../../core/exec.js';
+import { debianBase, scratchDir, testPaths } from '../../../test/support/images.js';
+import { listInstalledPackages } from '../facts.js';
+import { withImageSession } from '../open.js';
+import { createOverlay } from '../qemu-img.js';
+import type { BaseImage } from './build.js';
+import { buildDebianBase } from './build.js';
+import { recipeFor } from './recipes.js';
+
+let base: BaseImage;
+let work: Awaited<ReturnType<typeof scratchDir>>;
+
+before(async () => {
+  base = await debianBase(); // built once per test run, then cached by recipe
+  work = await scratchDir();
+});
+
+after(async () => {
+  await work.remove();
+});
+
+test('the Debian 12 base has a kernel, systemd and apt, on an MBR disk with an ext4 root', () => {
+  const f = base.facts;
+  assert.equal(f.os.id, 'debian');
+  assert.equal(f.os.versionId, '12');
+  assert.equal(f.architecture, 'amd64');
+  assert.equal(f.disk.table, 'dos');
+  assert.equal(f.disk.partitions.find((p) => p.number === f.disk.rootPartition)?.filesystem, 'ext4');
+  const names = new Set(f.packages.map((p) => p.name));
+  for (const p of ['apt', 'systemd-sysv', 'linux-image-amd64', 'systemd-resolved']) assert.ok(names.has(p), `${p} installed`);
+  assert.ok(f.services.includes('systemd-networkd.service'));
+});
+
+test('a second build with the same recipe is a cache hit', async () => {
+  const p = testPaths();
+  const started = performance.now();
+  const again = await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
+  assert.equal(again.cached, true);
+  assert.equal(again.path, base.path);
+  assert.ok(performance.now() - started < 2000);
+});
+
+test("a command in the guest sees the guest's os-release, and dpkg -l lists the guest's packages, not the host's", async () => {
+  const overlay = join(work.dir, 'exec.qcow2');
+  await createOverlay(base.path, overlay);
+  await withImageSession(overlay, { runtimeDir: testPaths().runtime }, async (s) => {
+    const osRelease = await s.exec(['cat', '/etc/os-release']);
+    assert.match(osRelease.stdout, /VERSION_CODENAME=bookworm/);
+    const dpkg = await s.exec(['dpkg-query', '-W', '-f', '${Package}\\n']);
+    const inGuest = new Set(dpkg.stdout.trim().split('\n'));
+    const fromStatus = (await listInstalledPackages(s)).map((p) => p.name);
+    assert.deepEqual([...inGuest].sort(), fromStatus);
+    // qemu-utils is on the host (we are using it) but was never installed in the guest.
+    const host = await run('dpkg-query', ['-W', '-f', '${Package}\\n', 'qemu-utils']);
+    assert.equal(host.stdout.trim(), 'qemu-utils');
+    assert.ok(!inGuest.has('qemu-utils'));
+    const dpkgL = await s.exec(['dpkg', '-l', 'systemd-sysv']);
+    assert.match(dpkgL.stdout, /^ii\s+systemd-sysv/m);
+    // The guest's processes are alone in their PID namespace.
+    const ps = await s.exec(['sh', '-c', 'ls /proc | grep -c "^[0-9]"']);
+    assert.ok(Number(ps.stdout.trim()) < 5, `guest sees ${ps.stdout.trim()} processes`);
+    // A command that outlives its timeout is killed.
+    const t0 = performance.now();
+    await assert.rejects(s.exec(['sleep', '30'], { timeoutMs: 500 }), /timed out/);
+    assert.ok(performance.now() - t0 < 5000);
+  });
+});

@@ -1,0 +1,74 @@
+import { execFileSync } from 'node:child_process';
+import { ValidationError } from '../../core/errors.js';
+
+/**
+ * How a base image is made. The recipe is the cache key: the same recipe gives the same
+ * image, so a second build is a lookup. Change a field (or `revision`) and it is rebuilt.
+ */
+export interface DebianRecipe {
+  name: string;
+  distribution: 'debian';
+  suite: string;
+  variant: 'minbase';
+  /** Packages on top of minbase: what makes the image bootable and manageable. */
+  include: string[];
+  mirror: string;
+  securityMirror: string;
+  diskSizeGiB: number;
+  hostname: string;
+  /** Archive snapshots may carry expired Release files; apt in the guest must then accept them. */
+  acceptExpiredRelease: boolean;
+  /** Bump when the build steps change in a way the fields above do not show. */
+  revision: number;
+}
+
+const bookwormBootable = [
+  'systemd-sysv',
+  'systemd-resolved',
+  'udev',
+  'linux-image-amd64',
+  'iproute2',
+  'netbase',
+  'ca-certificates',
+  'dbus',
+  'procps',
+  'less',
+];
+
+export interface RecipeOptions {
+  mirror?: string;
+  acceptExpiredRelease?: boolean;
+}
+
+export const baseRecipeNames = ['debian-12'] as const;
+export type BaseRecipeName = (typeof baseRecipeNames)[number];
+
+export function recipeFor(name: string, options: RecipeOptions = {}): DebianRecipe {
+  if (name !== 'debian-12') throw new ValidationError('recipe', `unknown base ${JSON.stringify(name)}; known: ${baseRecipeNames.join(', ')}`);
+  const mirror = options.mirror ?? process.env.PRESCIENT_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
+  return {
+    name,
+    distribution: 'debian',
+    suite: 'bookworm',
+    variant: 'minbase',
+    include: bookwormBootable,
+    mirror,
+    securityMirror: mirror.replace(/\/debian\/?$/, '/debian-security'),
+    diskSizeGiB: 4,
+    hostname: 'prescient',
+    acceptExpiredRelease: options.acceptExpiredRelease ?? hostAcceptsExpiredRelease(),
+    revision: 1,
+  };
+}
+
+/**
+ * When the host's apt is told to accept expired Release files, its archive is a snapshot; the
+ * guest, built from and updated against the same archive, needs the same setting.
+ */
+function hostAcceptsExpiredRelease(): boolean {
+  try {
+    return /Acquire::Check-Valid-Until "(false|0)"/.test(execFileSync('apt-config', ['dump'], { encoding: 'utf8' }));
+  } catch {
+    return false;
+  }
+}

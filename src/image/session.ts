@@ -1,0 +1,96 @@
+import type { DiskLayout } from './partitions.js';
+
+/**
+ * An open image: the one way the rest of Prescient reads, changes and runs things in a guest.
+ * Every path is a guest path (absolute, as the guest sees it); backends guarantee that no path
+ * or symlink in the image makes an operation reach the host, and that device nodes and fifos
+ * in the image are never opened. `close` flushes and detaches everything and is safe to call
+ * twice; use `withImageSession` so it also runs when the work inside fails or is aborted.
+ */
+export const backendNames = ['mount', 'guestfs'] as const;
+export type BackendName = (typeof backendNames)[number];
+
+export type GuestFileType = 'file' | 'directory' | 'symlink' | 'device' | 'fifo' | 'socket';
+
+export interface GuestStat {
+  type: GuestFileType;
+  mode: number; // permission bits only (0o7777)
+  uid: number;
+  gid: number;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface GuestDirEntry {
+  name: string;
+  type: GuestFileType;
+}
+
+export interface WriteOptions {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  input?: string;
+  /** Resolve with the exit code instead of throwing on a non-zero exit. */
+  allowFailure?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface CopyResult {
+  files: number;
+  directories: number;
+  bytes: number;
+}
+
+export interface FilesystemUsage {
+  sizeBytes: number;
+  usedBytes: number;
+  freeBytes: number;
+}
+
+export interface ImageSession {
+  readonly imagePath: string;
+  readonly backend: BackendName;
+  readFile(path: string): Promise<Buffer>;
+  /** Replaces the file atomically (temporary file and rename in the same folder). */
+  writeFile(path: string, data: string | Uint8Array, options?: WriteOptions): Promise<void>;
+  /** Follows symlinks, as the guest would; undefined when nothing is there. */
+  stat(path: string): Promise<GuestStat | undefined>;
+  /** Does not follow a symlink in the last component. */
+  lstat(path: string): Promise<GuestStat | undefined>;
+  readlink(path: string): Promise<string>;
+  list(path: string): Promise<GuestDirEntry[]>;
+  mkdir(path: string, options?: { parents?: boolean; mode?: number }): Promise<void>;
+  symlink(target: string, path: string): Promise<void>;
+  chmod(path: string, mode: number): Promise<void>;
+  chown(path: string, uid: number, gid: number): Promise<void>;
+  remove(path: string, options?: { recursive?: boolean }): Promise<void>;
+  /** Streams a host file, or a host folder recursively, to `guestPath`. */
+  copyIn(hostPath: string, guestPath: string, options?: { signal?: AbortSignal } & WriteOptions): Promise<CopyResult>;
+  /** Size and usage of the filesystem holding `path`. */
+  statfs(path: string): Promise<FilesystemUsage>;
+  /** The disk's partitions and which one holds the guest root. */
+  diskLayout(): Promise<DiskLayout & { rootPartition: number }>;
+  /** Runs argv inside the guest root (chroot), never through a host shell. */
+  exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** `auto` (the default) picks `mount` when it is usable here, else `guestfs`. */
+  backend?: BackendName | 'auto';
+  readOnly?: boolean;
+  signal?: AbortSignal;
+}
