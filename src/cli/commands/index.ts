@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerVector } from './vector.js';
 
 /**
  * Every CLI command, one file each under this folder. A command is a function that adds
@@ -6,4 +7,6 @@ import type { Command } from 'commander';
  */
 export type CommandRegistration = (program: Command) => void;
 
-export const commands: readonly CommandRegistration[] = [];
+export const commands: readonly CommandRegistration[] = [
+  registerVector,
+];
