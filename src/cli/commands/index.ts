@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { baseCommand } from './base.js';
 import { imageCommand } from './image.js';
+import { registerVector } from './vector.js';
 
 /**
  * Every CLI command, one file each under this folder. A command is a function that adds
@@ -11,4 +12,5 @@ export type CommandRegistration = (program: Command) => void;
 export const commands: readonly CommandRegistration[] = [
   baseCommand,
   imageCommand,
+  registerVector,
 ];
