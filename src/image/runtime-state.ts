@@ -19,6 +19,8 @@ export interface SessionRecord {
   daemonName?: string; // its comm, checked before killing
   fuseFile?: string;
   mountpoint?: string;
+  /** A loop device used without a mount (offline filesystem work); detached at teardown. */
+  loopDevice?: string;
 }
 
 export async function processStartTime(pid: number): Promise<string | undefined> {
@@ -111,6 +113,7 @@ async function stopDaemon(pid: number, name: string | undefined): Promise<void> 
 /** Detaches everything the record names, in reverse order of attaching, and removes its folder. */
 export async function teardownSession(record: SessionRecord): Promise<void> {
   if (record.mountpoint) await unmount(record.mountpoint);
+  if (record.loopDevice) await run('losetup', ['-d', record.loopDevice], { allowFailure: true });
   if (record.daemonPid) await stopDaemon(record.daemonPid, record.daemonName);
   if (record.fuseFile && (await isMounted(record.fuseFile))) await unmount(record.fuseFile);
   await rm(record.dir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { lstat, mkdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../../core/exec.js';
 import { NotFoundError } from '../../../core/errors.js';
@@ -22,39 +22,46 @@ export interface Attached {
   rootPartition: Partition;
 }
 
-export async function attachImage(imagePath: string, options: { runtimeDir: string; readOnly: boolean; signal?: AbortSignal }): Promise<Attached> {
+/**
+ * Exports the image as a raw file over FUSE (qemu-storage-daemon), recorded in `record`.
+ * Used alone for work on the partition table and offline filesystems, and by attachImage.
+ */
+export async function exportImage(imagePath: string, record: SessionRecord, options: { readOnly: boolean; signal?: AbortSignal }): Promise<string> {
   const format = await detectFormat(imagePath);
+  const fuseFile = join(record.dir, 'disk.raw');
+  await writeFile(fuseFile, '');
+  record.fuseFile = fuseFile;
+  await saveSessionRecord(record);
+  const pidFile = join(record.dir, 'qsd.pid');
+  const readOnly = options.readOnly;
+  await run(
+    'qemu-storage-daemon',
+    [
+      '--daemonize',
+      '--pidfile',
+      pidFile,
+      '--blockdev',
+      JSON.stringify({ driver: 'file', 'node-name': 'file0', filename: imagePath, 'read-only': readOnly }),
+      '--blockdev',
+      JSON.stringify({ driver: format, 'node-name': 'disk0', file: 'file0', 'read-only': readOnly }),
+      '--export',
+      JSON.stringify({ type: 'fuse', id: 'export0', 'node-name': 'disk0', mountpoint: fuseFile, writable: !readOnly }),
+    ],
+    { signal: options.signal, timeoutMs: 30_000 },
+  );
+  record.daemonPid = Number((await readFile(pidFile, 'utf8')).trim());
+  record.daemonName = await processComm(record.daemonPid);
+  await saveSessionRecord(record);
+  return fuseFile;
+}
+
+export async function attachImage(imagePath: string, options: { runtimeDir: string; readOnly: boolean; signal?: AbortSignal }): Promise<Attached> {
   const record = await createSessionRecord(options.runtimeDir, { backend: 'mount', image: imagePath });
   try {
-    const fuseFile = join(record.dir, 'disk.raw');
-    const root = join(record.dir, 'root');
-    await writeFile(fuseFile, '');
-    await mkdir(root);
-    record.fuseFile = fuseFile;
-    await saveSessionRecord(record);
-
-    const pidFile = join(record.dir, 'qsd.pid');
     const readOnly = options.readOnly;
-    await run(
-      'qemu-storage-daemon',
-      [
-        '--daemonize',
-        '--pidfile',
-        pidFile,
-        '--blockdev',
-        JSON.stringify({ driver: 'file', 'node-name': 'file0', filename: imagePath, 'read-only': readOnly }),
-        '--blockdev',
-        JSON.stringify({ driver: format, 'node-name': 'disk0', file: 'file0', 'read-only': readOnly }),
-        '--export',
-        JSON.stringify({ type: 'fuse', id: 'export0', 'node-name': 'disk0', mountpoint: fuseFile, writable: !readOnly }),
-      ],
-      { signal: options.signal, timeoutMs: 30_000 },
-    );
-    const { readFile } = await import('node:fs/promises');
-    record.daemonPid = Number((await readFile(pidFile, 'utf8')).trim());
-    record.daemonName = await processComm(record.daemonPid);
-    await saveSessionRecord(record);
-
+    const fuseFile = await exportImage(imagePath, record, options);
+    const root = join(record.dir, 'root');
+    await mkdir(root);
     const size = (await lstat(fuseFile)).size;
     const layout = await readDiskLayout(fuseFile, size);
     const candidates = rootCandidates(layout);
