@@ -14,6 +14,7 @@ export interface Paths {
   store: string; // SQLite database file
   models: string; // trained models
   secrets: string; // HMAC key and other secrets, mode 0700
+  packageCache: string; // guest package downloads and lists, shared by builds, never in a layer
 }
 
 export function defaultHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -31,5 +32,6 @@ export function paths(home: string = defaultHome()): Paths {
     store: join(home, 'prescient.db'),
     models: join(home, 'models'),
     secrets: join(home, 'secrets'),
+    packageCache: join(home, 'cache', 'packages'),
   };
 }

@@ -40,7 +40,7 @@ export async function growRootFilesystem(
     record.loopDevice = loop;
     await saveSessionRecord(record);
     // e2fsck exits 1 when it fixed something, which is fine before a resize.
-    const fsck = await run('e2fsck', ['-f', '-y', '-p', loop], { allowFailure: true, timeoutMs: 10 * 60_000 });
+    const fsck = await run('e2fsck', ['-f', '-y', loop], { allowFailure: true, timeoutMs: 10 * 60_000 });
     if (fsck.exitCode !== null && fsck.exitCode > 1) throw new UnsupportedError(`e2fsck found problems it could not fix: ${fsck.stdout}${fsck.stderr}`);
     await run('resize2fs', [loop], { timeoutMs: 30 * 60_000, ...(options.signal ? { signal: options.signal } : {}) });
     return { grown: true, partitionBytes: part.sizeBytes };

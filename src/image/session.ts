@@ -39,6 +39,11 @@ export interface ExecOptions {
   /** Resolve with the exit code instead of throwing on a non-zero exit. */
   allowFailure?: boolean;
   signal?: AbortSignal;
+  /**
+   * Host folders mounted over guest folders for this command only (package caches, say), so
+   * what is written there never lands in the image. Only where `canBindHostDirs` is true.
+   */
+  binds?: readonly { host: string; guest: string }[];
 }
 
 export interface ExecResult {
@@ -63,6 +68,8 @@ export interface FilesystemUsage {
 export interface ImageSession {
   readonly imagePath: string;
   readonly backend: BackendName;
+  /** Whether exec honours `binds` (the mount backend does; libguestfs cannot see host folders). */
+  readonly canBindHostDirs: boolean;
   readFile(path: string): Promise<Buffer>;
   /** Replaces the file atomically (temporary file and rename in the same folder). */
   writeFile(path: string, data: string | Uint8Array, options?: WriteOptions): Promise<void>;
@@ -79,6 +86,8 @@ export interface ImageSession {
   remove(path: string, options?: { recursive?: boolean }): Promise<void>;
   /** Streams a host file, or a host folder recursively, to `guestPath`. */
   copyIn(hostPath: string, guestPath: string, options?: { signal?: AbortSignal } & WriteOptions): Promise<CopyResult>;
+  /** sha256 (hex) of a guest file, streamed: verifies a copy where it landed. */
+  sha256(path: string): Promise<string>;
   /** Size and usage of the filesystem holding `path`. */
   statfs(path: string): Promise<FilesystemUsage>;
   /** The disk's partitions and which one holds the guest root. */

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { baseCommand } from './base.js';
 import { imageCommand } from './image.js';
+import { personalizeCommand } from './personalize.js';
 import { registerVector } from './vector.js';
 
 /**
@@ -12,5 +13,6 @@ export type CommandRegistration = (program: Command) => void;
 export const commands: readonly CommandRegistration[] = [
   baseCommand,
   imageCommand,
+  personalizeCommand,
   registerVector,
 ];

@@ -41,7 +41,7 @@ const partitionOffsetBytes = 1024 * 1024;
  * files, then make the disk without mounting anything: an MBR with one partition, an ext4
  * filesystem filled from the folder by mkfs (-d) at the partition's offset, converted to qcow2.
  * The image is written under a temporary name and renamed into place, read-only, at the end.
- * It boots with QEMU's direct kernel boot (/vmlinuz, /initrd.img, root=LABEL=root).
+ * It boots from its own disk (extlinux in the MBR and /boot/extlinux), on a serial console too.
  */
 export async function buildDebianBase(recipe: DebianRecipe, options: BuildOptions): Promise<BaseImage> {
   const key = recipeKey(recipe);
@@ -78,7 +78,12 @@ export async function buildDebianBase(recipe: DebianRecipe, options: BuildOption
       await run('truncate', ['-s', String(size), raw]);
       await run('sfdisk', ['--quiet', raw], { input: `label: dos\nstart=${partitionOffsetBytes / 512}, type=83, bootable\n` });
       const fsKiB = (size - partitionOffsetBytes) / 1024;
-      await run('mkfs.ext4', ['-F', '-q', '-L', 'root', '-E', `offset=${partitionOffsetBytes}`, '-d', root, raw, `${fsKiB}k`], { signal, timeoutMs: 10 * 60_000 });
+      // No 64bit feature: it is only needed past 16 TiB, and syslinux reads ext4 more reliably
+      // without it. A 32 MiB journal: every block the journal cycles through while a pipeline
+      // layer is built lands in that layer, so a smaller journal keeps layers small.
+      await run('mkfs.ext4', ['-F', '-q', '-L', 'root', '-O', '^64bit', '-J', 'size=32', '-E', `offset=${partitionOffsetBytes}`, '-d', root, raw, `${fsKiB}k`], { signal, timeoutMs: 10 * 60_000 });
+      options.progress?.step('install the boot loader (extlinux)');
+      await installExtlinux(raw, work, size - partitionOffsetBytes);
       const qcow2 = join(work, 'disk.qcow2');
       await qemuImg.convert(raw, qcow2, { sourceFormat: 'raw', targetFormat: 'qcow2', ...(signal ? { signal } : {}) });
       await rm(raw);
@@ -92,7 +97,7 @@ export async function buildDebianBase(recipe: DebianRecipe, options: BuildOption
       await rename(`${factsPath}.tmp`, factsPath);
       return { ...record, cached: false };
     } finally {
-      await unmountBelow(root).catch(() => undefined);
+      await unmountBelow(work).catch(() => undefined);
       await rm(work, { recursive: true, force: true });
     }
   }, options.signal ? { signal: options.signal } : {});
@@ -107,6 +112,31 @@ export async function readBase(factsPath: string): Promise<Omit<BaseImage, 'cach
     return undefined;
   }
 }
+
+/**
+ * extlinux goes into /boot/extlinux of the mounted root filesystem, and syslinux's MBR code
+ * into the first 440 bytes of the disk; the partition is marked bootable by sfdisk already.
+ * The kernel and initrd are taken through Debian's /vmlinuz and /initrd.img links, which kernel
+ * upgrades in the guest keep current.
+ */
+async function installExtlinux(raw: string, work: string, fsBytes: number): Promise<void> {
+  const mnt = join(work, 'mnt');
+  await mkdir(mnt, { recursive: true });
+  const loop = (await run('losetup', ['--find', '--show', '--offset', String(partitionOffsetBytes), '--sizelimit', String(fsBytes), raw])).stdout.trim();
+  try {
+    await run('mount', [loop, mnt]);
+    try {
+      await run('extlinux', ['--install', join(mnt, 'boot/extlinux')]);
+    } finally {
+      await run('umount', [mnt]);
+    }
+  } finally {
+    await run('losetup', ['-d', loop], { allowFailure: true });
+  }
+  await run('dd', ['if=/usr/lib/syslinux/mbr/mbr.bin', `of=${raw}`, 'bs=440', 'count=1', 'conv=notrunc', 'status=none']);
+}
+
+export const kernelCommandLine = 'root=LABEL=root ro console=ttyS0,115200 console=tty0 net.ifnames=0';
 
 /** debootstrap mounts /proc and /sys in the target and may leave them behind on failure. */
 async function unmountBelow(dir: string): Promise<void> {
@@ -143,6 +173,8 @@ async function configureDebian(root: string, recipe: DebianRecipe): Promise<void
     await symlink(`/lib/systemd/system/${unit}`, join(root, 'etc/systemd/system', wants, unit));
   }
   // A fresh machine-id on first boot; the build host's resolver is not the guest's.
+  await mkdir(join(root, 'boot/extlinux'), { recursive: true });
+  await put('boot/extlinux/extlinux.conf', `DEFAULT debian\nPROMPT 0\nTIMEOUT 0\n\nLABEL debian\n  LINUX /vmlinuz\n  INITRD /initrd.img\n  APPEND ${kernelCommandLine}\n`);
   await put('etc/machine-id', '');
   await rm(join(root, 'etc/.resolv.conf.systemd-resolved.bak'), { force: true });
   await rm(join(root, 'var/lib/dbus/machine-id'), { force: true });

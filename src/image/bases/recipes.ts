@@ -57,7 +57,7 @@ export function recipeFor(name: string, options: RecipeOptions = {}): DebianReci
     diskSizeGiB: 4,
     hostname: 'prescient',
     acceptExpiredRelease: options.acceptExpiredRelease ?? hostAcceptsExpiredRelease(),
-    revision: 1,
+    revision: 3,
   };
 }
 

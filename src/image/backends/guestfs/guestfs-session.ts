@@ -45,6 +45,7 @@ function isMissing(e: unknown): boolean {
  */
 export class GuestfsSession implements ImageSession {
   readonly backend = 'guestfs' as const;
+  readonly canBindHostDirs = false;
   private closed = false;
   private policyInstalled = false;
 
@@ -154,6 +155,13 @@ export class GuestfsSession implements ImageSession {
     await this.call(['chmod', `0${(options.mode ?? (existing ? existing.mode : 0o644)).toString(8)}`, guestTmp]);
     await this.call(['chown', String(options.uid ?? existing?.uid ?? 0), String(options.gid ?? existing?.gid ?? 0), guestTmp]);
     await this.call(['mv', guestTmp, path]);
+  }
+
+  async sha256(path: string): Promise<string> {
+    const st = await this.stat(path);
+    if (!st) throw new NotFoundError(`no such file in the guest: ${path}`);
+    if (st.type !== 'file') throw new UnsafePathError(path, `is a ${st.type}, not a regular file`);
+    return (await this.call(['checksum', 'sha256', path])).trim();
   }
 
   async readlink(path: string): Promise<string> {

@@ -13,8 +13,8 @@ import type { GuestFiles } from './guest-files.js';
  */
 const namespaceScript = `
 set -eu
-root=$1 proc=$2 sys=$3 dev=$4 runDir=$5 resolv=$6
-shift 6
+root=$1 proc=$2 sys=$3 dev=$4 runDir=$5 resolv=$6 binds=$7
+shift 7
 mount -t proc -o nosuid,nodev,noexec proc "$proc"
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$sys"
 mount -t tmpfs -o mode=755,nosuid,size=16m dev "$dev"
@@ -28,6 +28,10 @@ mount -t tmpfs -o mode=755,nosuid,nodev run "$runDir"
 if [ -n "$resolv" ] && [ -f /etc/resolv.conf ]; then
   case "$resolv" in "$runDir"/*) mkdir -p "\${resolv%/*}"; : > "$resolv";; esac
   if [ -f "$resolv" ]; then mount --bind /etc/resolv.conf "$resolv" && mount -o remount,bind,ro "$resolv"; fi
+fi
+# binds: host<TAB>guest pairs, one per line; the guest side was resolved inside the root.
+if [ -n "$binds" ]; then
+  printf '%s\n' "$binds" | while IFS='	' read -r host guest; do mount --bind "$host" "$guest"; done
 fi
 exec chroot "$root" "$@"
 `;
@@ -51,9 +55,14 @@ export async function chrootExec(files: GuestFiles, argv: readonly string[], opt
     await ensureDir(files, '/run'),
   ];
   const resolv = await files.resolve('/etc/resolv.conf');
+  const binds: string[] = [];
+  for (const b of options.binds ?? []) {
+    if (/[\t\n]/.test(b.host + b.guest)) throw new UnsafePathError(b.guest, 'bind paths may not contain tabs or newlines');
+    binds.push(`${b.host}\t${await ensureDir(files, b.guest)}`);
+  }
   const r = await run(
     'unshare',
-    ['--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', 'sh', '-c', namespaceScript, 'sh', files.root, proc, sys, dev, runDir, resolv, ...argv],
+    ['--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', 'sh', '-c', namespaceScript, 'sh', files.root, proc, sys, dev, runDir, resolv, binds.join('\n'), ...argv],
     {
       env: { PATH: guestPath, HOME: '/root', LANG: 'C.UTF-8', TERM: 'dumb', DEBIAN_FRONTEND: 'noninteractive', ...options.env },
       input: options.input,

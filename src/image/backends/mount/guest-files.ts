@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants, createReadStream, createWriteStream, type Stats } from 'node:fs';
 import { chmod, chown, lchown, lstat, mkdir, open, readdir, readlink, rename, rm, rmdir, stat as hostStat, symlink, unlink } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
@@ -82,6 +82,21 @@ export class GuestFiles {
       await rm(tmp, { force: true });
       throw e;
     }
+  }
+
+  async sha256(path: string): Promise<string> {
+    const host = await this.resolve(path);
+    const st = await lstatOrUndefined(host);
+    if (!st) throw new NotFoundError(`no such file in the guest: ${path}`);
+    if (!st.isFile()) throw new UnsafePathError(path, `is a ${fileType(st)}, not a regular file`);
+    const fh = await open(host, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const hash = createHash('sha256');
+    try {
+      for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20, autoClose: false })) hash.update(chunk as Buffer);
+    } finally {
+      await fh.close();
+    }
+    return hash.digest('hex');
   }
 
   async stat(path: string): Promise<GuestStat | undefined> {

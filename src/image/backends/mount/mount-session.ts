@@ -10,6 +10,7 @@ import { GuestFiles } from './guest-files.js';
 
 export class MountSession implements ImageSession {
   readonly backend = 'mount' as const;
+  readonly canBindHostDirs = true;
   private readonly files: GuestFiles;
   private closed = false;
   private policyInstalled = false;
@@ -36,6 +37,9 @@ export class MountSession implements ImageSession {
   }
   writeFile(path: string, data: string | Uint8Array, options?: WriteOptions): Promise<void> {
     return this.files.writeFile(path, data, options);
+  }
+  sha256(path: string): Promise<string> {
+    return this.files.sha256(path);
   }
   stat(path: string): Promise<GuestStat | undefined> {
     return this.files.stat(path);
@@ -90,6 +94,9 @@ export class MountSession implements ImageSession {
     this.closed = true;
     try {
       if (this.policyInstalled) await this.files.remove(policyRcDPath);
+      // Give freed blocks back (deleted temporaries, replaced files): the overlay keeps only
+      // what the guest really holds now.
+      if (!this.readOnly) await run('fstrim', [this.attached.root], { allowFailure: true, timeoutMs: 120_000 });
       await run('sync', ['-f', this.attached.root], { allowFailure: true });
     } finally {
       await teardownSession(this.attached.record);

@@ -1,4 +1,3 @@
-import { posix } from 'node:path';
 import { z } from 'zod';
 import type { Change } from '../../change.js';
 import { defineModule } from '../../define-module.js';
@@ -32,7 +31,6 @@ export const dataModule = defineModule<DataOptions>({
       if (d.probability < options.threshold) continue;
       const src = sources.get(d.source);
       if (!src) continue; // resolveSources refuses what it cannot resolve, before planning
-      changes.push({ kind: 'run-command', argv: ['mkdir', '-p', posix.dirname(d.destination)] });
       changes.push({
         kind: 'copy-data',
         source: src.path,
@@ -46,7 +44,6 @@ export const dataModule = defineModule<DataOptions>({
       manifest.push({ destination: d.destination, source: d.source, sha256: src.sha256, sizeBytes: src.sizeBytes, uid: options.uid, gid: options.gid, mode: options.mode.toString(8) });
     }
     if (manifest.length === 0) return { changes: [] };
-    changes.push({ kind: 'run-command', argv: ['mkdir', '-p', posix.dirname(datasetManifestPath)] });
     changes.push({ kind: 'write-file', path: datasetManifestPath, content: `${JSON.stringify(manifest, null, 2)}\n`, mode: 0o644 });
     return { changes };
   },

@@ -1,0 +1,122 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { paths } from '../../core/config.js';
+import { ValidationError } from '../../core/errors.js';
+import { findBase } from '../../image/bases/catalog.js';
+import { describeChange } from '../../pipeline/change.js';
+import { builtinModules } from '../../pipeline/modules/index.js';
+import { personalize, planPersonalization, type PersonalizeReport } from '../../pipeline/personalize.js';
+import { assemblePipeline } from '../../pipeline/plan.js';
+import { parseUsageVector } from '../../usage-vector/validate.js';
+import { emit, formatBytes, globalOptions, table } from '../output.js';
+import { createProgress } from '../progress.js';
+import { cliSignal } from '../signal.js';
+import type { CommandRegistration } from './index.js';
+
+interface Opts {
+  base: string;
+  vector: string;
+  out?: string;
+  plan?: boolean;
+  modules?: string;
+  options?: string;
+  flatten?: boolean;
+  backend?: string;
+}
+
+async function readJson(path: string, field: string): Promise<unknown> {
+  const text = await readFile(path, 'utf8').catch((e: Error) => {
+    throw new ValidationError(field, `cannot read ${path}: ${e.message}`);
+  });
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ValidationError(field, `${path} is not JSON: ${(e as Error).message}`);
+  }
+}
+
+function human(r: PersonalizeReport): string {
+  const rows = r.modules.map((m) => [m.id, m.outcome, `${(m.ms / 1000).toFixed(2)} s`, m.changes.length, m.layerBytes !== undefined ? formatBytes(m.layerBytes) : '-', m.notes.join('; ')]);
+  return [
+    table(rows, ['MODULE', 'LAYER', 'TIME', 'CHANGES', 'LAYER SIZE', 'NOTES']),
+    '',
+    `VM spec:   ${r.spec.vcpus} vCPUs, ${r.spec.memoryMiB} MiB, ${r.spec.diskGiB} GiB disk, ${r.spec.swapMiB} MiB swap`,
+    `disk:      ${r.outputs.disk}`,
+    `libvirt:   ${r.outputs.domainXml}`,
+    `glance:    ${r.outputs.glance}`,
+    `cloud-init ${r.outputs.seedIso ?? r.outputs.seed}`,
+    `report:    ${r.outputs.report}`,
+    `total:     ${(r.totalMs / 1000).toFixed(2)} s`,
+  ].join('\n');
+}
+
+export const personalizeCommand: CommandRegistration = (program) => {
+  program
+    .command('personalize')
+    .description('turn a base image into a personalised one for a usage vector: one cached qcow2 layer per module')
+    .requiredOption('--base <base>', "a base image: its name ('debian-12'), name-key, or path (see 'prescient base ls')")
+    .requiredOption('--vector <file>', 'the usage vector (JSON); checked before anything is touched')
+    .option('--out <dir>', 'output folder: disk.qcow2, domain.xml, glance-properties.json, cloud-init seed, plan and report')
+    .option('--plan', 'print the changes each module would make, and touch no image')
+    .option('--modules <ids>', `only these modules, comma-separated (${builtinModules.map((m) => m.id).join(',')})`)
+    .option('--options <file>', 'module options as JSON: {"software": {"threshold": 0.6}, "network": {"keepSsh": true}}')
+    .option('--flatten', 'write disk.qcow2 as one standalone image instead of a thin overlay on the cached layers')
+    .option('--backend <name>', 'how to open images: auto, mount or guestfs', 'auto')
+    .addHelpText(
+      'after',
+      `
+Modules run in this order, each in its own layer: ${builtinModules.map((m) => `${m.id} (${m.description})`).join('; ')}.
+A layer is reused whenever its parent, module version and planned changes are the same, so a
+second run with the same vector builds nothing, and a new dataset rebuilds only the data layer.
+
+Examples:
+  prescient personalize --base debian-12 --vector examples/vectors/web-db.json --plan
+  prescient personalize --base debian-12 --vector web-db.json --out out/web-db
+  prescient --json personalize --base debian-12 --vector web-db.json --out out/web-db --flatten`,
+    )
+    .action(async (opts: Opts, cmd: Command) => {
+      const p = paths();
+      const vector = parseUsageVector(await readJson(opts.vector, '--vector'));
+      const moduleOptions = opts.options ? await readJson(opts.options, '--options') : {};
+      if (typeof moduleOptions !== 'object' || moduleOptions === null || Array.isArray(moduleOptions)) throw new ValidationError('--options', 'must be a JSON object keyed by module id');
+      const only = opts.modules?.split(',').map((s) => s.trim()).filter(Boolean);
+      const pipeline = assemblePipeline({ options: moduleOptions as Record<string, unknown>, ...(only ? { only } : {}) });
+      const base = await findBase(p.bases, opts.base);
+      if (opts.plan) {
+        const plan = await planPersonalization({ base, vector, pipeline, signal: cliSignal() });
+        emit(cmd, plan, (pl) =>
+          [
+            ...pl.modules.flatMap((m) => [`${m.id} v${m.version}:`, ...(m.changes.length ? m.changes.map((c) => `  ${describeChange(c)}`) : ['  (no changes)']), ...m.notes.map((n) => `  note: ${n}`)]),
+            `VM spec: ${pl.spec.vcpus} vCPUs, ${pl.spec.memoryMiB} MiB, ${pl.spec.diskGiB} GiB disk, ${pl.spec.swapMiB} MiB swap`,
+          ].join('\n'),
+        );
+        return;
+      }
+      if (!opts.out) throw new ValidationError('--out', 'required unless --plan');
+      if (opts.backend && !['auto', 'mount', 'guestfs'].includes(opts.backend)) throw new ValidationError('--backend', 'must be auto, mount or guestfs');
+      const progress = createProgress({ quiet: globalOptions(cmd).quiet });
+      try {
+        const report = await personalize({
+          base,
+          vector,
+          pipeline,
+          outDir: opts.out,
+          layersDir: p.layers,
+          runtimeDir: p.runtime,
+          packageCacheDir: p.packageCache,
+          backend: (opts.backend ?? 'auto') as 'auto',
+          flatten: opts.flatten ?? false,
+          signal: cliSignal(),
+          onEvent: (e) => {
+            if (e.type === 'module-start') progress.step(`${e.module} (${e.changes} changes)`);
+            else if (e.type === 'change') progress.detail(e.description.slice(0, 80));
+            else if (e.type === 'module-done') progress.done(e.outcome);
+          },
+        });
+        emit(cmd, report, human);
+      } catch (e) {
+        progress.fail((e as Error).message.split('\n')[0] ?? '');
+        throw e;
+      }
+    });
+};

@@ -1,0 +1,143 @@
+import { mkdir } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { AppError, ExternalToolError, ValidationError } from '../core/errors.js';
+import { growRootFilesystem } from '../image/grow.js';
+import type { ImageSession } from '../image/session.js';
+import { describeChange, type Change } from './change.js';
+
+/**
+ * Executes Changes. Disk-level changes (resize) act on the image file before it is opened;
+ * everything else goes through an ImageSession; set-vm-spec has no effect on the disk at all
+ * (it shaped the plan's VM spec already).
+ */
+export function needsImage(changes: readonly Change[]): boolean {
+  return changes.some((c) => c.kind !== 'set-vm-spec');
+}
+
+export function needsSession(changes: readonly Change[]): boolean {
+  return changes.some((c) => c.kind !== 'set-vm-spec' && c.kind !== 'resize-disk');
+}
+
+/** A change failed; says which one, and keeps the cause (the guest tool's own message). */
+export class ChangeFailedError extends AppError {
+  constructor(moduleId: string, index: number, change: Change, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(cause instanceof AppError ? cause.code : 'INTERNAL', `${moduleId}: ${describeChange(change)} failed: ${why}`, {
+      cause,
+      details: { module: moduleId, change: index },
+    });
+  }
+}
+
+export async function applyDiskChanges(
+  imagePath: string,
+  changes: readonly Change[],
+  options: { rootPartition: number; runtimeDir: string; signal?: AbortSignal },
+): Promise<void> {
+  for (const c of changes) {
+    if (c.kind === 'resize-disk') await growRootFilesystem(imagePath, Math.round(c.sizeGiB * 1024 ** 3), options);
+  }
+}
+
+interface ApplyState {
+  aptUpdated: boolean;
+  /** Host folders for apt's downloads and lists, bound into the guest while apt runs. */
+  aptBinds: { host: string; guest: string }[];
+}
+
+export async function applySessionChanges(
+  session: ImageSession,
+  moduleId: string,
+  changes: readonly Change[],
+  options: { signal?: AbortSignal; onChange?: (index: number, change: Change) => void; packageCacheDir?: string } = {},
+): Promise<void> {
+  const cache = session.canBindHostDirs ? options.packageCacheDir : undefined;
+  const state: ApplyState = { aptUpdated: false, aptBinds: [] };
+  if (cache) {
+    // Downloads and package lists live on the host, shared by every build of this distribution:
+    // they never land in a layer, and the next build does not fetch them again.
+    await mkdir(join(cache, 'archives/partial'), { recursive: true });
+    await mkdir(join(cache, 'lists/partial'), { recursive: true });
+    state.aptBinds = [
+      { host: join(cache, 'archives'), guest: '/var/cache/apt/archives' },
+      { host: join(cache, 'lists'), guest: '/var/lib/apt/lists' },
+    ];
+  }
+  for (const [i, c] of changes.entries()) {
+    if (c.kind === 'set-vm-spec' || c.kind === 'resize-disk') continue;
+    options.signal?.throwIfAborted();
+    options.onChange?.(i, c);
+    try {
+      await applyOne(session, c, state, options.signal);
+    } catch (e) {
+      throw new ChangeFailedError(moduleId, i, c, e);
+    }
+  }
+  // Package lists are large and stale by the next build: keep them out of the layer.
+  if (state.aptUpdated && !cache) await session.exec(['sh', '-c', 'apt-get clean && rm -rf /var/lib/apt/lists/*'], { timeoutMs: 120_000 });
+}
+
+const aptEnv = { DEBIAN_FRONTEND: 'noninteractive', APT_LISTCHANGES_FRONTEND: 'none' };
+/** Builds sharing the package cache wait for each other's apt locks instead of failing. */
+const aptLockWait = ['-o', 'DPkg::Lock::Timeout=900'];
+
+async function applyOne(s: ImageSession, c: Change, state: ApplyState, signal?: AbortSignal): Promise<void> {
+  const sig = signal ? { signal } : {};
+  switch (c.kind) {
+    case 'install-packages': {
+      if (!state.aptUpdated) {
+        await s.exec(['apt-get', ...aptLockWait, 'update', '-q'], { env: aptEnv, timeoutMs: 15 * 60_000, binds: state.aptBinds, ...sig });
+        state.aptUpdated = true;
+      }
+      // Name the packages the archive does not have, rather than apt's first complaint.
+      const unknown: string[] = [];
+      for (const p of c.packages) {
+        const r = await s.exec(['apt-cache', 'show', '--no-all-versions', p], { allowFailure: true, timeoutMs: 60_000, binds: state.aptBinds });
+        if (r.exitCode !== 0 || !r.stdout.trim()) unknown.push(p);
+      }
+      if (unknown.length) throw new ValidationError('packages', `not available in the guest's package archive: ${unknown.join(', ')}`, { packages: unknown });
+      await s.exec(
+        ['apt-get', ...aptLockWait, 'install', '-y', '-q', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...c.packages],
+        { env: aptEnv, timeoutMs: 30 * 60_000, binds: state.aptBinds, ...sig },
+      );
+      return;
+    }
+    case 'write-file': {
+      const dir = posix.dirname(c.path);
+      if (!(await s.stat(dir))) await s.mkdir(dir, { parents: true });
+      await s.writeFile(c.path, c.content, { ...(c.mode !== undefined ? { mode: c.mode } : {}), ...(c.uid !== undefined ? { uid: c.uid } : {}), ...(c.gid !== undefined ? { gid: c.gid } : {}) });
+      return;
+    }
+    case 'ensure-line': {
+      const existing = (await s.stat(c.path)) ? (await s.readFile(c.path)).toString('utf8') : '';
+      if (existing.split('\n').some((l) => l === c.line)) return;
+      await s.writeFile(c.path, `${existing}${existing && !existing.endsWith('\n') ? '\n' : ''}${c.line}\n`);
+      return;
+    }
+    case 'enable-service':
+    case 'disable-service':
+      await s.exec(['systemctl', c.kind === 'enable-service' ? 'enable' : 'disable', c.unit], { timeoutMs: 60_000, ...sig });
+      return;
+    case 'create-swapfile':
+      if (!(await s.stat(c.path))) {
+        await s.exec(['fallocate', '-l', `${c.sizeMiB}M`, c.path], { timeoutMs: 120_000 });
+        await s.chmod(c.path, 0o600);
+        await s.exec(['mkswap', c.path], { timeoutMs: 60_000 });
+      }
+      await applyOne(s, { kind: 'ensure-line', path: '/etc/fstab', line: `${c.path} none swap sw 0 0` }, state, signal);
+      return;
+    case 'copy-data': {
+      if (!(await s.stat(posix.dirname(c.destination)))) await s.mkdir(posix.dirname(c.destination), { parents: true });
+      await s.copyIn(c.source, c.destination, { mode: c.mode, uid: c.uid, gid: c.gid, ...sig });
+      const got = await s.sha256(c.destination);
+      if (got !== c.sha256) throw new ExternalToolError('copy-data', [c.source], null, `checksum mismatch at ${c.destination}: expected ${c.sha256}, found ${got} (the source changed?)`);
+      return;
+    }
+    case 'run-command':
+      await s.exec(c.argv, { timeoutMs: (c.timeoutSeconds ?? 600) * 1000, ...sig });
+      return;
+    case 'set-vm-spec':
+    case 'resize-disk':
+      return;
+  }
+}

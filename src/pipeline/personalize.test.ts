@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, test } from 'node:test';
+import { sha256File } from '../core/digest.js';
+import { run } from '../core/exec.js';
+import { debianBase, scratchDir, testPaths } from '../../test/support/images.js';
+import type { BaseImage } from '../image/bases/build.js';
+import { withImageSession } from '../image/open.js';
+import { parseUsageVector } from '../usage-vector/validate.js';
+import { datasetManifestPath } from './modules/data/data-module.js';
+import { personalize, type PersonalizeReport } from './personalize.js';
+import { assemblePipeline } from './plan.js';
+
+/**
+ * The pipeline issue's acceptance scenario on the real Debian base: nginx, PostgreSQL, a 50 MB
+ * dataset, ports 80 and 443, 4 vCPUs and 8 GiB — checked by opening the output independently.
+ */
+let base: BaseImage;
+let work: Awaited<ReturnType<typeof scratchDir>>;
+let dataset: string;
+let datasetSha: string;
+const p = testPaths();
+const cli = join(import.meta.dirname, '../../../bin/prescient.js');
+
+function webDbVector(datasets: { source: string; destination: string; sizeBytes: number }[], extra: Record<string, unknown> = {}): ReturnType<typeof parseUsageVector> {
+  return parseUsageVector({
+    schemaVersion: 'prescient.dev/usage-vector/v1',
+    subject: { clientId: 'acme-1', category: 'web-db' },
+    horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
+    generatedAt: '2026-11-30T00:00:00Z',
+    model: { id: 'test', version: '1' },
+    confidence: 0.9,
+    resources: { vcpus: 4, memoryMiB: 8192, diskGiB: 8, expectedP95CpuPercent: 55, expectedP95MemoryMiB: 5000, diskReadKBps: 100, diskWriteKBps: 100, networkInKBps: 500, networkOutKBps: 900 },
+    software: [
+      { name: 'nginx', probability: 0.95 },
+      { name: 'postgresql', probability: 0.9 },
+    ],
+    services: [
+      { name: 'nginx', expectedLoad: { requestsPerSecond: 150 }, concurrency: 64 },
+      { name: 'postgresql', expectedLoad: { connections: 20 }, concurrency: 20 },
+    ],
+    datasets: datasets.map((d) => ({ ...d, probability: 0.9 })),
+    network: { inbound: [{ port: 80, protocol: 'tcp' }, { port: 443, protocol: 'tcp' }], outbound: [], proxy: null },
+    ...extra,
+  });
+}
+
+async function build(vector: ReturnType<typeof parseUsageVector>, out: string): Promise<PersonalizeReport> {
+  return personalize({ base, vector, pipeline: assemblePipeline(), outDir: join(work.dir, out), layersDir: p.layers, runtimeDir: p.runtime, packageCacheDir: p.packageCache });
+}
+
+before(async () => {
+  base = await debianBase();
+  work = await scratchDir();
+  dataset = join(work.dir, 'catalogue.bin');
+  const hash = createHash('sha256');
+  const out = createWriteStream(dataset);
+  for (let i = 0; i < 50; i++) {
+    const chunk = randomBytes(1024 * 1024);
+    hash.update(chunk);
+    out.write(chunk);
+  }
+  await new Promise<void>((resolve, reject) => out.end((e?: Error) => (e ? reject(e) : resolve())));
+  datasetSha = hash.digest('hex');
+});
+
+after(async () => {
+  await work.remove();
+});
+
+let first: PersonalizeReport;
+
+test('a web + database vector gives an image with everything prepared (opened independently)', async () => {
+  first = await build(webDbVector([{ source: dataset, destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]), 'out1');
+  assert.deepEqual(first.modules.map((m) => m.outcome).filter((o) => o !== 'built' && o !== 'reused'), []);
+  await withImageSession(first.outputs.disk!, { runtimeDir: p.runtime, readOnly: true }, async (s) => {
+    const dpkg = await s.exec(['dpkg-query', '-W', '-f', '${Package} ${Status}\\n', 'nginx', 'postgresql', 'nftables']);
+    for (const pkg of ['nginx', 'postgresql', 'nftables']) assert.match(dpkg.stdout, new RegExp(`^${pkg} install ok installed$`, 'm'));
+    assert.match((await s.readFile('/etc/nginx/nginx.conf')).toString(), /^worker_processes 4;$/m);
+    const pg = (await s.readFile('/etc/postgresql/15/main/conf.d/90-prescient-tuning.conf')).toString();
+    assert.match(pg, /^shared_buffers = \d+kB$/m);
+    assert.match(pg, /^max_connections = 30$/m);
+    // PostgreSQL itself reads our file: ask it for the effective value.
+    const shown = await s.exec(['/usr/lib/postgresql/15/bin/postgres', '-D', '/var/lib/postgresql/15/main', '-c', 'config_file=/etc/postgresql/15/main/postgresql.conf', '-C', 'max_connections'], { allowFailure: true, env: {} , timeoutMs: 60_000 });
+    if (shown.exitCode === 0) assert.equal(shown.stdout.trim(), '30');
+    assert.equal(await s.sha256('/srv/data/catalogue.bin'), datasetSha);
+    const manifest = JSON.parse((await s.readFile(datasetManifestPath)).toString()) as { sha256: string; destination: string }[];
+    assert.deepEqual(manifest.map((m) => [m.destination, m.sha256]), [['/srv/data/catalogue.bin', datasetSha]]);
+    const nft = (await s.readFile('/etc/nftables.conf')).toString();
+    assert.match(nft, /tcp dport \{ 22, 80, 443 \} accept/);
+    const check = await s.exec(['nft', '-c', '-f', '/etc/nftables.conf'], { allowFailure: true });
+    assert.equal(check.exitCode, 0, `nft -c: ${check.stderr}`);
+    const fs = await s.statfs('/');
+    assert.ok(fs.sizeBytes > 7 * 1024 ** 3, `root filesystem is ${fs.sizeBytes} bytes`);
+    assert.equal((await s.stat('/swapfile'))?.mode, 0o600);
+    for (const unit of ['nginx.service', 'postgresql.service', 'nftables.service']) {
+      const r = await s.exec(['systemctl', 'is-enabled', unit], { allowFailure: true });
+      assert.equal(r.stdout.trim(), 'enabled', unit);
+    }
+  });
+  const xml = await readFile(first.outputs.domainXml, 'utf8');
+  assert.match(xml, /<vcpu placement='static'>4<\/vcpu>/);
+  assert.match(xml, /<memory unit='MiB'>8192<\/memory>/);
+  const validate = await run('virt-xml-validate', [first.outputs.domainXml, 'domain'], { allowFailure: true });
+  assert.equal(validate.exitCode, 0, validate.stderr + validate.stdout);
+  const glance = JSON.parse(await readFile(first.outputs.glance, 'utf8')) as Record<string, unknown>;
+  assert.equal(glance.min_ram, 8192);
+  assert.equal(glance.hw_cpu_cores, 4);
+  assert.match(await readFile(join(first.outputs.seed, 'meta-data'), 'utf8'), /instance-id/);
+});
+
+test('the same vector again reuses every layer; a new dataset rebuilds only the data layer', async () => {
+  const again = await build(webDbVector([{ source: dataset, destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]), 'out2');
+  assert.deepEqual(again.modules.map((m) => [m.id, m.outcome]), first.modules.map((m) => [m.id, m.outcome === 'built' ? 'reused' : m.outcome]));
+  assert.deepEqual(again.layers, first.layers);
+  const other = join(work.dir, 'other.bin');
+  await writeFile(other, 'another dataset\n');
+  const changed = await build(webDbVector([{ source: other, destination: '/srv/data/other.bin', sizeBytes: 16 }]), 'out3');
+  assert.deepEqual(
+    changed.modules.map((m) => [m.id, m.outcome]),
+    [['resources', 'reused'], ['software', 'reused'], ['services', 'reused'], ['network', 'reused'], ['data', 'built']],
+  );
+  assert.deepEqual(changed.layers.slice(0, -1), first.layers.slice(0, -1));
+});
+
+test('bad vectors are refused before any image is touched, naming the field', async () => {
+  const good = JSON.parse(JSON.stringify(webDbVector([]))) as Record<string, any>;
+  const cases: [string, (v: Record<string, any>) => void, RegExp][] = [
+    ['unknown schema version', (v) => (v.schemaVersion = 'prescient.dev/usage-vector/v9'), /schemaVersion/],
+    ['negative size', (v) => (v.resources.diskGiB = -5), /resources\.diskGiB/],
+    ['shell metacharacters in a package', (v) => (v.software[0].name = 'nginx; rm -rf /'), /software\[0\]\.name/],
+    ['destination outside the guest', (v) => v.datasets.push({ source: dataset, destination: '../../etc', sizeBytes: 1, probability: 1 }), /datasets\[0\]\.destination/],
+  ];
+  const layersBefore = await readdir(p.layers);
+  for (const [what, mutate, field] of cases) {
+    const v = JSON.parse(JSON.stringify(good)) as Record<string, any>;
+    mutate(v);
+    const file = join(work.dir, 'bad.json');
+    await writeFile(file, JSON.stringify(v));
+    const out = join(work.dir, `bad-out-${what.replace(/\W/g, '')}`);
+    const r = await promisify(execFile)('node', [cli, 'personalize', '--base', base.path, '--vector', file, '--out', out], { env: { ...process.env, PRESCIENT_HOME: p.home } }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(r.code, 2, `${what}: exit code`);
+    assert.match(r.stderr, field, what);
+    await assert.rejects(readdir(out), `${what}: nothing written`);
+  }
+  assert.deepEqual(await readdir(p.layers), layersBefore);
+});
+
+test('a module that fails leaves no half-built layer and the base unchanged', async () => {
+  const baseDigest = await sha256File(base.path);
+  const vector = webDbVector([], { software: [{ name: 'prescient-no-such-package', probability: 1 }] });
+  await assert.rejects(build(vector, 'out-fail'), /prescient-no-such-package/);
+  const names = await readdir(p.layers);
+  assert.deepEqual(names.filter((n) => n.startsWith('.tmp-') || n.startsWith('.lock-')), []);
+  for (const n of names.filter((x) => x.endsWith('.json'))) {
+    const rec = JSON.parse(await readFile(join(p.layers, n), 'utf8')) as { changes: { packages?: string[] }[] };
+    assert.ok(!JSON.stringify(rec.changes).includes('prescient-no-such-package'), `${n} holds the failed change`);
+  }
+  assert.equal(await sha256File(base.path), baseDigest);
+});

@@ -1,0 +1,180 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { withFileLock } from '../core/file-lock.js';
+import type { ImageFacts } from '../image/facts.js';
+import { withImageSession } from '../image/open.js';
+import * as qemuImg from '../image/qemu-img.js';
+import type { BackendName } from '../image/session.js';
+import type { UsageVector } from '../usage-vector/schema.js';
+import { applyDiskChanges, applySessionChanges, needsImage, needsSession } from './apply.js';
+import { describeChange } from './change.js';
+import { LayerCache, layerKey } from './layer-cache.js';
+import { planPipeline, type AssembledModule, type PipelinePlan } from './plan.js';
+import { resolveSources } from './sources.js';
+import { glanceProperties } from './spec/glance-properties.js';
+import { libvirtDomainXml } from './spec/libvirt-domain.js';
+import { writeSeed } from './spec/cloud-init.js';
+import type { VmSpec } from './vm-spec.js';
+
+/** The base image as the pipeline needs it: a file, a stable identity, and its facts. */
+export interface BaseRef {
+  path: string;
+  key: string;
+  facts: ImageFacts;
+}
+
+export type PersonalizeEvent =
+  | { type: 'plan'; modules: number; ms: number }
+  | { type: 'module-start'; module: string; changes: number }
+  | { type: 'change'; module: string; index: number; description: string }
+  | { type: 'module-done'; module: string; outcome: ModuleOutcome; ms: number };
+
+export type ModuleOutcome = 'built' | 'reused' | 'no-changes' | 'spec-only';
+
+export interface ModuleReport {
+  id: string;
+  version: number;
+  outcome: ModuleOutcome;
+  key?: string;
+  layer?: string;
+  layerBytes?: number;
+  changes: string[];
+  notes: string[];
+  ms: number;
+}
+
+export interface PersonalizeReport {
+  base: string;
+  subject: UsageVector['subject'];
+  spec: VmSpec;
+  modules: ModuleReport[];
+  /** The layer chain, base first: what the registry stores. */
+  layers: string[];
+  topKey: string;
+  outputs: { disk?: string; domainXml: string; glance: string; seed: string; seedIso?: string; plan: string; vector: string; report: string };
+  totalMs: number;
+}
+
+export interface PersonalizeOptions {
+  base: BaseRef;
+  vector: UsageVector;
+  pipeline: readonly AssembledModule[];
+  outDir: string;
+  layersDir: string;
+  runtimeDir: string;
+  /** Host folder for package downloads and lists, shared by builds (per distribution). */
+  packageCacheDir?: string;
+  backend?: BackendName | 'auto';
+  flatten?: boolean;
+  signal?: AbortSignal;
+  onEvent?: (e: PersonalizeEvent) => void;
+}
+
+/** Plans only: what --plan prints. */
+export async function planPersonalization(options: Pick<PersonalizeOptions, 'base' | 'vector' | 'pipeline' | 'signal'>): Promise<PipelinePlan> {
+  const dataThreshold = (options.pipeline.find((m) => m.module.id === 'data')?.options as { threshold?: number } | undefined)?.threshold ?? 1.01;
+  const sources = await resolveSources(options.vector, { threshold: dataThreshold, ...(options.signal ? { signal: options.signal } : {}) });
+  return planPipeline({ pipeline: options.pipeline, vector: options.vector, facts: options.base.facts, sources });
+}
+
+/**
+ * A usage vector in, a personalised image out. Each module's changes become one qcow2 overlay
+ * on the previous layer, keyed by (parent, module, version, changes) and reused whenever the
+ * key matches; a failed module publishes nothing and leaves every earlier layer and the base
+ * as they were. The output folder gets a thin overlay on the top layer (or a flattened copy),
+ * the libvirt domain, Glance properties, the cloud-init seed, the plan and the report.
+ */
+export async function personalize(options: PersonalizeOptions): Promise<PersonalizeReport> {
+  const started = performance.now();
+  const emit = options.onEvent ?? (() => undefined);
+  const sig = options.signal ? { signal: options.signal } : {};
+  const t0 = performance.now();
+  const plan = await planPersonalization(options);
+  emit({ type: 'plan', modules: plan.modules.length, ms: performance.now() - t0 });
+
+  const cache = new LayerCache(options.layersDir);
+  await mkdir(options.layersDir, { recursive: true });
+  await cache.sweep();
+  let parentKey = options.base.key;
+  let parentPath = options.base.path;
+  const layers = [options.base.path];
+  const reports: ModuleReport[] = [];
+  for (const m of plan.modules) {
+    const mStarted = performance.now();
+    emit({ type: 'module-start', module: m.id, changes: m.changes.length });
+    const report: ModuleReport = { id: m.id, version: m.version, outcome: 'no-changes', changes: m.changes.map(describeChange), notes: m.notes, ms: 0 };
+    if (needsImage(m.changes)) {
+      const key = layerKey({ parent: parentKey, module: m.id, moduleVersion: m.version, changes: m.changes });
+      let record = await cache.get(key);
+      report.outcome = 'reused';
+      if (!record) {
+        record = await withFileLock(join(options.layersDir, `.lock-${key}`), async () => {
+          const again = await cache.get(key); // built by another process while we waited
+          if (again) return again;
+          report.outcome = 'built';
+          const tmp = await cache.tempPath(key);
+          try {
+            await qemuImg.createOverlay(parentPath, tmp, { backingFormat: 'qcow2', ...sig });
+            await applyDiskChanges(tmp, m.changes, { rootPartition: options.base.facts.disk.rootPartition, runtimeDir: options.runtimeDir, ...sig });
+            if (needsSession(m.changes)) {
+              await withImageSession(tmp, { runtimeDir: options.runtimeDir, backend: options.backend ?? 'auto', ...sig }, (session) =>
+                applySessionChanges(session, m.id, m.changes, {
+                  ...sig,
+                  ...(options.packageCacheDir ? { packageCacheDir: join(options.packageCacheDir, `${options.base.facts.os.id}-${options.base.facts.os.versionId ?? 'unknown'}`) } : {}),
+                  onChange: (index, c) => emit({ type: 'change', module: m.id, index, description: describeChange(c) }),
+                }),
+              );
+            }
+            return await cache.publish(tmp, { key, parent: parentKey, parentPath, module: m.id, moduleVersion: m.version, changes: m.changes, buildMs: performance.now() - mStarted });
+          } finally {
+            await rm(tmp, { force: true });
+          }
+        }, sig);
+      }
+      report.key = key;
+      report.layer = record.path;
+      report.layerBytes = (await qemuImg.info(record.path)).actualSize;
+      parentKey = key;
+      parentPath = record.path;
+      layers.push(record.path);
+    } else if (m.changes.length > 0) report.outcome = 'spec-only';
+    report.ms = performance.now() - mStarted;
+    emit({ type: 'module-done', module: m.id, outcome: report.outcome, ms: report.ms });
+    reports.push(report);
+  }
+
+  const out = resolve(options.outDir);
+  await mkdir(out, { recursive: true });
+  const disk = join(out, 'disk.qcow2');
+  await rm(disk, { force: true });
+  if (options.flatten) await qemuImg.convert(parentPath, disk, { sourceFormat: 'qcow2', targetFormat: 'qcow2', ...sig });
+  else await qemuImg.createOverlay(parentPath, disk, { backingFormat: 'qcow2', ...sig });
+  const name = `prescient-${options.vector.subject.clientId ?? options.vector.subject.category}`;
+  const seed = await writeSeed(join(out, 'cloud-init'), { instanceId: `${name}-${parentKey.slice(0, 12)}`, hostname: plan.spec.hostname });
+  const outputs: PersonalizeReport['outputs'] = {
+    disk,
+    domainXml: join(out, 'domain.xml'),
+    glance: join(out, 'glance-properties.json'),
+    seed: seed.dir,
+    ...(seed.iso ? { seedIso: seed.iso } : {}),
+    plan: join(out, 'plan.json'),
+    vector: join(out, 'vector.json'),
+    report: join(out, 'report.json'),
+  };
+  await writeFile(outputs.domainXml, libvirtDomainXml({ name, spec: plan.spec, diskPath: disk, ...(seed.iso ? { seedIsoPath: seed.iso } : {}) }));
+  await writeFile(outputs.glance, `${JSON.stringify(glanceProperties({ spec: plan.spec, os: options.base.facts.os, architecture: options.base.facts.architecture }), null, 2)}\n`);
+  await writeFile(outputs.plan, `${JSON.stringify(plan, null, 2)}\n`);
+  await writeFile(outputs.vector, `${JSON.stringify(options.vector, null, 2)}\n`);
+  const report: PersonalizeReport = {
+    base: options.base.path,
+    subject: options.vector.subject,
+    spec: plan.spec,
+    modules: reports,
+    layers,
+    topKey: parentKey,
+    outputs,
+    totalMs: performance.now() - started,
+  };
+  await writeFile(outputs.report, `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConflictError, ValidationError } from '../core/errors.js';
+import type { ImageFacts } from '../image/facts.js';
+import { parseUsageVector } from '../usage-vector/validate.js';
+import { defineModule } from './define-module.js';
+import { layerKey } from './layer-cache.js';
+import { builtinModules } from './modules/index.js';
+import { assemblePipeline, planPipeline } from './plan.js';
+import { z } from 'zod';
+
+const facts: ImageFacts = {
+  image: '/bases/debian.qcow2',
+  format: 'qcow2',
+  virtualSizeBytes: 4 * 1024 ** 3,
+  actualSizeBytes: 600 * 1024 ** 2,
+  backingChain: [],
+  os: { id: 'debian', versionId: '12', codename: 'bookworm' },
+  architecture: 'amd64',
+  disk: { table: 'dos', partitions: [], rootPartition: 1 },
+  rootFilesystem: { sizeBytes: 4 * 1024 ** 3, usedBytes: 600 * 1024 ** 2, freeBytes: 3.4 * 1024 ** 3 },
+  packages: [{ name: 'apt', version: '2.6', architecture: 'amd64' }],
+  services: [],
+};
+
+function vector(overrides: Record<string, unknown> = {}): ReturnType<typeof parseUsageVector> {
+  return parseUsageVector({
+    schemaVersion: 'prescient.dev/usage-vector/v1',
+    subject: { clientId: 'c-1', category: 'web-db' },
+    horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
+    generatedAt: '2026-11-30T00:00:00Z',
+    model: { id: 'test', version: '1' },
+    confidence: 0.9,
+    resources: { vcpus: 4, memoryMiB: 8192, diskGiB: 10, expectedP95CpuPercent: 60, expectedP95MemoryMiB: 6000, diskReadKBps: 0, diskWriteKBps: 0, networkInKBps: 100, networkOutKBps: 100 },
+    software: [
+      { name: 'nginx', probability: 0.9 },
+      { name: 'postgresql', probability: 0.9 },
+      { name: 'vim', probability: 0.2 },
+    ],
+    services: [
+      { name: 'nginx', expectedLoad: { requestsPerSecond: 200 }, concurrency: 64 },
+      { name: 'postgresql', expectedLoad: { connections: 40 }, concurrency: 40 },
+    ],
+    datasets: [],
+    network: { inbound: [{ port: 80, protocol: 'tcp' }, { port: 443, protocol: 'tcp' }, { port: 53, protocol: 'udp' }], outbound: [], proxy: { url: 'http://proxy.internal:3128' } },
+    ...overrides,
+  });
+}
+
+const sources = new Map();
+
+test('the five modules plan resources, software, tuned services, the firewall and proxy', () => {
+  const plan = planPipeline({ pipeline: assemblePipeline(), vector: vector(), facts, sources });
+  assert.deepEqual(plan.modules.map((m) => m.id), ['resources', 'software', 'services', 'network', 'data']);
+  assert.equal(plan.spec.vcpus, 4);
+  assert.equal(plan.spec.memoryMiB, 8192);
+  assert.equal(plan.spec.diskGiB, 10);
+  const [resources, software, services, network] = plan.modules;
+  assert.ok(resources!.changes.some((c) => c.kind === 'resize-disk' && c.sizeGiB === 10));
+  assert.deepEqual(software!.changes, [{ kind: 'install-packages', packages: ['nginx', 'postgresql'] }]);
+  // vim is below the threshold; services does not install again what software installs.
+  assert.ok(!services!.changes.some((c) => c.kind === 'install-packages'));
+  const nginx = services!.changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nginx/nginx.conf');
+  assert.ok(nginx && nginx.kind === 'write-file');
+  assert.match(nginx.content, /^worker_processes 4;$/m);
+  assert.match(nginx.content, /worker_connections 1024;/);
+  const pg = services!.changes.find((c) => c.kind === 'write-file' && c.path.startsWith('/etc/postgresql/15/main/conf.d/'));
+  assert.ok(pg && pg.kind === 'write-file');
+  // pgtune: a quarter of the memory PostgreSQL gets (8192 - 256 reserved) for shared_buffers.
+  assert.match(pg.content, new RegExp(`^shared_buffers = ${Math.floor(((8192 - 256) / 4) * 1024)}kB$`, 'm'));
+  assert.match(pg.content, /^max_connections = 60$/m);
+  assert.match(pg.content, /^effective_cache_size = /m);
+  assert.match(pg.content, /^work_mem = /m);
+  const nft = network!.changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nftables.conf');
+  assert.ok(nft && nft.kind === 'write-file');
+  assert.match(nft.content, /tcp dport \{ 22, 80, 443 \} accept/);
+  assert.match(nft.content, /udp dport \{ 53 \} accept/);
+  assert.ok(network!.changes.some((c) => c.kind === 'write-file' && c.path === '/etc/apt/apt.conf.d/95prescient-proxy' && c.content.includes('proxy.internal:3128')));
+});
+
+test('SSH stays open by policy, and can be closed by option', () => {
+  const closed = planPipeline({ pipeline: assemblePipeline({ options: { network: { keepSsh: false } } }), vector: vector(), facts, sources });
+  const nft = closed.modules[3]!.changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nftables.conf');
+  assert.ok(nft && nft.kind === 'write-file' && /tcp dport \{ 80, 443 \}/.test(nft.content));
+});
+
+test('the pipeline is checked when it is assembled', () => {
+  assert.throws(() => assemblePipeline({ options: { sofware: {} } }), (e: ValidationError) => e.field === 'options.sofware');
+  assert.throws(() => assemblePipeline({ options: { software: { threshold: 2 } } }), (e: ValidationError) => e.field === 'options.software.threshold');
+  assert.throws(() => assemblePipeline({ only: ['resources', 'nope'] }), (e: ValidationError) => e.field === 'modules');
+  assert.throws(() => assemblePipeline({ modules: [...builtinModules, builtinModules[0]!] }), ConflictError);
+  assert.throws(() => defineModule({ id: 'Bad Id', version: 1, description: '', optionsSchema: z.object({}), plan: () => ({ changes: [] }) }), ValidationError);
+});
+
+test('a module that plans an unsafe change is stopped at planning, naming the change', () => {
+  const evil = defineModule({ id: 'evil', version: 1, description: '', optionsSchema: z.undefined(), plan: () => ({ changes: [{ kind: 'write-file', path: '/etc/../../x', content: '' }] }) });
+  assert.throws(() => planPipeline({ pipeline: assemblePipeline({ modules: [evil] }), vector: vector(), facts, sources }), (e: ValidationError) => e.field.startsWith('evil.changes[0].path'));
+});
+
+test('layer keys depend on parent, module version and changes, and on nothing else', () => {
+  const changes = [{ kind: 'enable-service' as const, unit: 'nginx.service' }];
+  const k = layerKey({ parent: 'p', module: 'services', moduleVersion: 1, changes });
+  assert.equal(k, layerKey({ parent: 'p', module: 'services', moduleVersion: 1, changes: [{ unit: 'nginx.service', kind: 'enable-service' }] }));
+  assert.notEqual(k, layerKey({ parent: 'q', module: 'services', moduleVersion: 1, changes }));
+  assert.notEqual(k, layerKey({ parent: 'p', module: 'services', moduleVersion: 2, changes }));
+  assert.notEqual(k, layerKey({ parent: 'p', module: 'services', moduleVersion: 1, changes: [] }));
+});

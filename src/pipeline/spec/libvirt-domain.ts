@@ -1,0 +1,73 @@
+import type { VmSpec } from '../vm-spec.js';
+
+function xmlEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+}
+
+/**
+ * A libvirt domain for the personalised image: the VM spec's vCPUs and memory, the disk on
+ * virtio, a virtio NIC on the default network, a serial console, the guest-agent channel, and
+ * the cloud-init seed as a CD-ROM when there is one. Validates with virt-xml-validate.
+ */
+export function libvirtDomainXml(input: { name: string; spec: VmSpec; diskPath: string; seedIsoPath?: string; domainType?: 'kvm' | 'qemu' }): string {
+  const { spec } = input;
+  const seed = input.seedIsoPath
+    ? `
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source file='${xmlEscape(input.seedIsoPath)}'/>
+      <target dev='sda' bus='sata'/>
+      <readonly/>
+    </disk>`
+    : '';
+  return `<domain type='${input.domainType ?? 'kvm'}'>
+  <name>${xmlEscape(input.name)}</name>
+  <metadata>
+    <prescient:image xmlns:prescient='https://prescient.dev/xmlns/image/1'>
+      <prescient:hostname>${xmlEscape(spec.hostname)}</prescient:hostname>
+      <prescient:diskGiB>${spec.diskGiB}</prescient:diskGiB>
+      <prescient:swapMiB>${spec.swapMiB}</prescient:swapMiB>
+    </prescient:image>
+  </metadata>
+  <memory unit='MiB'>${spec.memoryMiB}</memory>
+  <currentMemory unit='MiB'>${spec.memoryMiB}</currentMemory>
+  <vcpu placement='static'>${spec.vcpus}</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <boot dev='hd'/>
+  </os>
+  <features>
+    <acpi/>
+    <apic/>
+  </features>
+  <cpu mode='host-passthrough'/>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' discard='unmap'/>
+      <source file='${xmlEscape(input.diskPath)}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>${seed}
+    <interface type='network'>
+      <source network='default'/>
+      <model type='virtio'/>
+    </interface>
+    <serial type='pty'>
+      <target port='0'/>
+    </serial>
+    <console type='pty'>
+      <target type='serial' port='0'/>
+    </console>
+    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>
+    <rng model='virtio'>
+      <backend model='random'>/dev/urandom</backend>
+    </rng>
+  </devices>
+</domain>
+`;
+}
