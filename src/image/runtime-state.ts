@@ -12,7 +12,7 @@ export interface SessionRecord {
   id: string;
   ownerPid: number;
   ownerStartTime: string; // from /proc/<pid>/stat, so a reused pid is not mistaken for the owner
-  backend: 'mount' | 'guestfs';
+  backend: 'mount' | 'guestfs' | 'vm';
   image: string;
   dir: string;
   daemonPid?: number; // qemu-storage-daemon or guestfish --listen

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { baseCommand } from './base.js';
 import { imageCommand } from './image.js';
 import { personalizeCommand } from './personalize.js';
+import { verifyCommand } from './verify.js';
 import { registerVector } from './vector.js';
 
 /**
@@ -14,5 +15,6 @@ export const commands: readonly CommandRegistration[] = [
   baseCommand,
   imageCommand,
   personalizeCommand,
+  verifyCommand,
   registerVector,
 ];

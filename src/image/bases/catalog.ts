@@ -1,7 +1,8 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../../core/errors.js';
-import { readBase, type BaseImage } from './build.js';
+import { readBase, recipeKey, type BaseImage } from './build.js';
+import { baseRecipeNames, recipeFor } from './recipes.js';
 
 /** The base images on this machine: each is `<name>-<key>.qcow2` with its record beside it. */
 export async function listBases(basesDir: string): Promise<Omit<BaseImage, 'cached'>[]> {
@@ -14,10 +15,22 @@ export async function listBases(basesDir: string): Promise<Omit<BaseImage, 'cach
   return out;
 }
 
-/** A base by name (`debian-12`), by name-key, or the path of a known base file. */
+/**
+ * A base by name-key, by path, or by name: for a recipe name (`debian-12`) the base of the
+ * current recipe, else the newest base of that name.
+ */
 export async function findBase(basesDir: string, ref: string): Promise<Omit<BaseImage, 'cached'>> {
   const all = await listBases(basesDir);
-  const hit = all.find((b) => b.path === ref || `${b.name}-${b.key}` === ref) ?? all.filter((b) => b.name === ref).at(-1);
+  const byName = all.filter((b) => b.name === ref);
+  const currentKey = (baseRecipeNames as readonly string[]).includes(ref) ? recipeKey(recipeFor(ref)) : undefined;
+  const newest = async (): Promise<Omit<BaseImage, 'cached'> | undefined> => {
+    const withTimes = await Promise.all(byName.map(async (b) => ({ b, t: (await stat(b.path)).mtimeMs })));
+    return withTimes.sort((x, y) => y.t - x.t)[0]?.b;
+  };
+  const hit =
+    all.find((b) => b.path === ref || `${b.name}-${b.key}` === ref) ??
+    (currentKey ? byName.find((b) => b.key === currentKey) : undefined) ??
+    (await newest());
   if (!hit) throw new NotFoundError(`no base image ${JSON.stringify(ref)}; build one with 'prescient base build debian-12' or import one`);
   return hit;
 }

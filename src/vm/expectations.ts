@@ -1,0 +1,55 @@
+import type { PipelinePlan } from '../pipeline/plan.js';
+import type { VmSpec } from '../pipeline/vm-spec.js';
+import type { UsageVector } from '../usage-vector/schema.js';
+
+/** What a booted image must show: derived from the build's plan, or from a usage vector. */
+export interface Expectations {
+  packages: string[];
+  units: string[];
+  /** Inbound TCP ports the firewall must accept. */
+  firewallTcpPorts: number[];
+  /** Guest ports that must answer an HTTP GET from the host. */
+  httpPorts: number[];
+  vcpus: number;
+  memoryMiB: number;
+  diskGiB?: number;
+}
+
+/** Services known to answer HTTP, by unit. */
+const httpServices: Record<string, number> = { 'nginx.service': 80, 'apache2.service': 80 };
+
+export function expectationsFromPlan(plan: PipelinePlan): Expectations {
+  const changes = plan.modules.flatMap((m) => m.changes);
+  const units = [...new Set(changes.flatMap((c) => (c.kind === 'enable-service' ? [c.unit] : [])))];
+  const nft = changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nftables.conf');
+  const ports = nft && nft.kind === 'write-file' ? [...(/tcp dport \{ ([\d, ]+) \}/.exec(nft.content)?.[1] ?? '').matchAll(/\d+/g)].map((m) => Number(m[0])) : [];
+  return {
+    packages: [...new Set(changes.flatMap((c) => (c.kind === 'install-packages' ? c.packages : [])))].sort(),
+    units,
+    firewallTcpPorts: ports,
+    httpPorts: units.flatMap((u) => (httpServices[u] ? [httpServices[u]] : [])),
+    ...specPart(plan.spec),
+  };
+}
+
+function specPart(spec: VmSpec): Pick<Expectations, 'vcpus' | 'memoryMiB' | 'diskGiB'> {
+  return { vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, diskGiB: spec.diskGiB };
+}
+
+export function expectationsFromVector(vector: UsageVector, threshold = 0.5): Expectations {
+  const units = vector.services.filter((s) => (s.probability ?? 1) >= threshold).map((s) => (s.name.endsWith('.service') ? s.name : `${s.name}.service`));
+  return {
+    packages: vector.software.filter((s) => s.probability >= threshold).map((s) => s.name).sort(),
+    units,
+    firewallTcpPorts: vector.network.inbound.filter((p) => p.protocol === 'tcp').map((p) => p.port),
+    httpPorts: units.flatMap((u) => (httpServices[u] ? [httpServices[u]] : [])),
+    vcpus: vector.resources.vcpus,
+    memoryMiB: vector.resources.memoryMiB,
+    diskGiB: vector.resources.diskGiB,
+  };
+}
+
+/** Just boot: no packages, services or ports to check. */
+export function bootOnly(): Expectations {
+  return { packages: [], units: [], firewallTcpPorts: [], httpPorts: [], vcpus: 1, memoryMiB: 1024 };
+}

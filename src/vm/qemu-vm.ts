@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { AbortedError } from '../core/errors.js';
+import { kvmWorks } from '../image/kvm.js';
+import { createSessionRecord, processComm, saveSessionRecord, teardownSession, type SessionRecord } from '../image/runtime-state.js';
+
+/**
+ * A VM under QEMU for checking an image: KVM when it really works here, software emulation
+ * otherwise; user-mode networking with host ports forwarded to guest ports on 127.0.0.1 only;
+ * the serial console written to a file. Recorded like an image session, so a killed run's
+ * QEMU is stopped at the next start.
+ */
+export interface VmOptions {
+  disk: string;
+  vcpus: number;
+  memoryMiB: number;
+  /** guest port → host port on 127.0.0.1 */
+  forwards: readonly { guestPort: number; hostPort: number }[];
+  runtimeDir: string;
+  extraDrives?: readonly { file: string; format: 'raw' | 'qcow2'; media: 'cdrom' | 'disk' }[];
+  signal?: AbortSignal;
+}
+
+export interface RunningVm {
+  pid: number;
+  accel: 'kvm' | 'tcg';
+  serialLog: string;
+  startedAt: number;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1 (the kernel picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startVm(options: VmOptions): Promise<RunningVm> {
+  if (options.signal?.aborted) throw new AbortedError('starting a VM');
+  const accel = (await kvmWorks()) ? 'kvm' : 'tcg';
+  const record: SessionRecord = await createSessionRecord(options.runtimeDir, { backend: 'vm', image: options.disk });
+  const serialLog = join(record.dir, 'serial.log');
+  const netdev = ['user', 'id=net0', ...options.forwards.map((f) => `hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`)].join(',');
+  const args = [
+    '-accel', accel,
+    ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', 'max']),
+    '-M', 'q35',
+    '-smp', String(options.vcpus),
+    '-m', String(options.memoryMiB),
+    '-display', 'none',
+    '-nodefaults',
+    '-no-user-config',
+    '-serial', `file:${serialLog}`,
+    '-drive', `file=${options.disk},if=virtio,format=qcow2,discard=unmap`,
+    ...(options.extraDrives ?? []).flatMap((d) => ['-drive', `file=${d.file},format=${d.format},media=${d.media},readonly=on`]),
+    '-netdev', netdev,
+    '-device', 'virtio-net-pci,netdev=net0',
+    '-device', 'virtio-rng-pci',
+  ];
+  const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.unref();
+  const pid = child.pid!;
+  record.daemonPid = pid;
+  record.daemonName = (await processComm(pid)) ?? 'qemu-system-x86';
+  await saveSessionRecord(record);
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await teardownSession(record); // SIGTERM, then SIGKILL; removes the serial log and the record
+  };
+  child.once('exit', (code) => {
+    if (!stopped && code !== 0) stderr += `\nQEMU exited with ${code}`;
+  });
+  options.signal?.addEventListener('abort', () => void stop(), { once: true });
+  return { pid, accel, serialLog, startedAt: performance.now(), stop };
+}

@@ -1,0 +1,128 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AbortedError } from '../core/errors.js';
+import { withImageSession } from '../image/open.js';
+import { createOverlay } from '../image/qemu-img.js';
+import type { Expectations } from './expectations.js';
+import { installProbe, parseProbe, type ProbeReport } from './probe.js';
+import { freePort, startVm } from './qemu-vm.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface VerifyReport {
+  image: string;
+  ok: boolean;
+  accel: 'kvm' | 'tcg';
+  /** From QEMU's start until the guest reported (system up, expected services settled). */
+  readyMs?: number;
+  checks: Check[];
+}
+
+export interface VerifyOptions {
+  image: string;
+  expectations: Expectations;
+  runtimeDir: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (text: string) => void;
+}
+
+async function httpGet(port: number, timeoutMs: number): Promise<{ status: number } | { error: string }> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(timeoutMs) });
+    await r.arrayBuffer();
+    return { status: r.status };
+  } catch (e) {
+    return { error: (e as Error).cause ? String((e as Error & { cause: Error }).cause.message ?? (e as Error).cause) : (e as Error).message };
+  }
+}
+
+function judge(e: Expectations, r: ProbeReport): Check[] {
+  const checks: Check[] = [];
+  checks.push({ name: 'vCPUs', ok: r.nproc === e.vcpus, detail: `guest sees ${r.nproc}, expected ${e.vcpus}` });
+  const memMiB = (r.memKiB ?? 0) / 1024;
+  // The kernel keeps some memory for itself: MemTotal is a little below what the VM has.
+  checks.push({ name: 'memory', ok: memMiB >= e.memoryMiB * 0.9 && memMiB <= e.memoryMiB, detail: `guest sees ${Math.round(memMiB)} MiB, expected ${e.memoryMiB} MiB` });
+  if (e.diskGiB !== undefined) {
+    const gib = (r.rootBytes ?? 0) / 1024 ** 3;
+    checks.push({ name: 'disk', ok: gib >= e.diskGiB * 0.9, detail: `root filesystem ${gib.toFixed(2)} GiB, expected about ${e.diskGiB} GiB` });
+  }
+  for (const p of e.packages) {
+    const status = r.packages[p] ?? 'not reported';
+    checks.push({ name: `package ${p}`, ok: status === 'install_ok_installed', detail: status.replace(/_/g, ' ') });
+  }
+  for (const u of e.units) {
+    const state = r.units[u] ?? 'not reported';
+    checks.push({ name: `service ${u}`, ok: state === 'active', detail: state === 'active' ? 'active' : `${state}: ${r.unitLogs[u] ?? ''}` });
+  }
+  if (e.firewallTcpPorts.length) {
+    const open = new Set(r.firewallTcpPorts);
+    const missing = e.firewallTcpPorts.filter((p) => !open.has(p));
+    const extra = [...open].filter((p) => !e.firewallTcpPorts.includes(p));
+    checks.push({
+      name: 'firewall',
+      ok: r.firewallLoaded && missing.length === 0 && extra.length === 0,
+      detail: r.firewallLoaded ? `inbound TCP open: ${[...open].sort((a, b) => a - b).join(', ') || 'none'}${missing.length ? `; missing ${missing.join(', ')}` : ''}${extra.length ? `; unexpected ${extra.join(', ')}` : ''}` : 'no nftables ruleset loaded',
+    });
+  }
+  return checks;
+}
+
+/**
+ * Boots the image (through a throwaway overlay holding the probe) and checks it from inside
+ * (packages, services, firewall, resources as the guest sees them) and from outside (an HTTP
+ * GET through a forwarded port to each web service). The VM is always stopped and every
+ * temporary file removed, also on failure or abort; a killed run's QEMU is stopped at the
+ * next start.
+ */
+export async function verifyImage(options: VerifyOptions): Promise<VerifyReport> {
+  const e = options.expectations;
+  const work = await mkdtemp(join(tmpdir(), 'prescient-verify-'));
+  const progress = options.onProgress ?? (() => undefined);
+  try {
+    const overlay = join(work, 'verify.qcow2');
+    await createOverlay(options.image, overlay);
+    progress('install the probe in a throwaway overlay');
+    await withImageSession(overlay, { runtimeDir: options.runtimeDir, ...(options.signal ? { signal: options.signal } : {}) }, (s) => installProbe(s, e));
+    const forwards = await Promise.all(e.httpPorts.map(async (guestPort) => ({ guestPort, hostPort: await freePort() })));
+    const vm = await startVm({ disk: overlay, vcpus: e.vcpus, memoryMiB: e.memoryMiB, forwards, runtimeDir: options.runtimeDir, ...(options.signal ? { signal: options.signal } : {}) });
+    try {
+      progress(`boot (${vm.accel === 'kvm' ? 'KVM' : 'software emulation'})`);
+      const deadline = performance.now() + (options.timeoutMs ?? 15 * 60_000);
+      let report: ProbeReport | undefined;
+      let readyMs: number | undefined;
+      while (!report) {
+        if (options.signal?.aborted) throw new AbortedError('verify');
+        if (performance.now() > deadline) break;
+        const serial = await readFile(vm.serialLog, 'utf8').catch(() => '');
+        if (readyMs === undefined && serial.includes('PRESCIENT-VERIFY begin')) readyMs = performance.now() - vm.startedAt;
+        report = parseProbe(serial);
+        if (!report) await new Promise((r) => setTimeout(r, 500));
+      }
+      if (!report) {
+        const tail = (await readFile(vm.serialLog, 'utf8').catch(() => '')).split('\n').slice(-5).join(' | ');
+        return { image: options.image, ok: false, accel: vm.accel, checks: [{ name: 'boot', ok: false, detail: `the guest did not report within the time limit; console: ${tail}` }] };
+      }
+      const checks: Check[] = [{ name: 'boot', ok: true, detail: `up and reporting after ${((readyMs ?? 0) / 1000).toFixed(1)} s` }, ...judge(e, report)];
+      for (const f of forwards) {
+        progress(`HTTP GET to guest port ${f.guestPort}`);
+        let r = await httpGet(f.hostPort, 10_000);
+        for (let i = 0; i < 10 && !('status' in r); i++) {
+          await new Promise((res) => setTimeout(res, 2000));
+          r = await httpGet(f.hostPort, 10_000);
+        }
+        checks.push({ name: `http :${f.guestPort}`, ok: 'status' in r && r.status < 500, detail: 'status' in r ? `HTTP ${r.status} from the host` : `no answer from the host: ${r.error}` });
+      }
+      return { image: options.image, ok: checks.every((c) => c.ok), accel: vm.accel, ...(readyMs !== undefined ? { readyMs } : {}), checks };
+    } finally {
+      await vm.stop();
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
