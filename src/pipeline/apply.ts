@@ -78,26 +78,30 @@ export async function applySessionChanges(
 }
 
 const aptEnv = { DEBIAN_FRONTEND: 'noninteractive', APT_LISTCHANGES_FRONTEND: 'none' };
-/** Builds sharing the package cache wait for each other's apt locks instead of failing. */
-const aptLockWait = ['-o', 'DPkg::Lock::Timeout=900'];
+/**
+ * Builds sharing the package cache wait for each other's apt locks instead of failing; apt's
+ * binary caches (pkgcache.bin, ~80 MB, rebuilt after every update) are kept in memory, so
+ * they never land in a layer.
+ */
+const aptOptions = ['-o', 'DPkg::Lock::Timeout=900', '-o', 'Dir::Cache::pkgcache=', '-o', 'Dir::Cache::srcpkgcache='];
 
 async function applyOne(s: ImageSession, c: Change, state: ApplyState, signal?: AbortSignal): Promise<void> {
   const sig = signal ? { signal } : {};
   switch (c.kind) {
     case 'install-packages': {
       if (!state.aptUpdated) {
-        await s.exec(['apt-get', ...aptLockWait, 'update', '-q'], { env: aptEnv, timeoutMs: 15 * 60_000, binds: state.aptBinds, ...sig });
+        await s.exec(['apt-get', ...aptOptions, 'update', '-q'], { env: aptEnv, timeoutMs: 15 * 60_000, binds: state.aptBinds, ...sig });
         state.aptUpdated = true;
       }
       // Name the packages the archive does not have, rather than apt's first complaint.
       const unknown: string[] = [];
       for (const p of c.packages) {
-        const r = await s.exec(['apt-cache', 'show', '--no-all-versions', p], { allowFailure: true, timeoutMs: 60_000, binds: state.aptBinds });
+        const r = await s.exec(['apt-cache', ...aptOptions.slice(2), 'show', '--no-all-versions', p], { allowFailure: true, timeoutMs: 60_000, binds: state.aptBinds });
         if (r.exitCode !== 0 || !r.stdout.trim()) unknown.push(p);
       }
       if (unknown.length) throw new ValidationError('packages', `not available in the guest's package archive: ${unknown.join(', ')}`, { packages: unknown });
       await s.exec(
-        ['apt-get', ...aptLockWait, 'install', '-y', '-q', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...c.packages],
+        ['apt-get', ...aptOptions, 'install', '-y', '-q', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...c.packages],
         { env: aptEnv, timeoutMs: 30 * 60_000, binds: state.aptBinds, ...sig },
       );
       return;

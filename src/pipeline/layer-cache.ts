@@ -21,8 +21,14 @@ export interface LayerRecord {
   buildMs: number;
 }
 
+/**
+ * Bump when apply.ts does the same Changes differently (what lands in a layer changes), so
+ * layers built the old way are not reused.
+ */
+export const applierVersion = 2;
+
 export function layerKey(input: { parent: string; module: string; moduleVersion: number; changes: readonly Change[] }): string {
-  return sha256Hex(canonicalJson({ parent: input.parent, module: input.module, moduleVersion: input.moduleVersion, changes: input.changes }));
+  return sha256Hex(canonicalJson({ applier: applierVersion, parent: input.parent, module: input.module, moduleVersion: input.moduleVersion, changes: input.changes }));
 }
 
 export class LayerCache {

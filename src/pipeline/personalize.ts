@@ -53,6 +53,8 @@ export interface PersonalizeReport {
   topKey: string;
   outputs: { disk?: string; domainXml: string; glance: string; seed: string; seedIso?: string; plan: string; vector: string; report: string };
   totalMs: number;
+  /** Set by `personalize --verify`: the boot check of the result (vm/verify.ts). */
+  verification?: { ok: boolean; readyMs?: number; checks: { name: string; ok: boolean; detail: string }[] };
 }
 
 export interface PersonalizeOptions {

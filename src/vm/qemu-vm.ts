@@ -20,6 +20,8 @@ export interface VmOptions {
   runtimeDir: string;
   extraDrives?: readonly { file: string; format: 'raw' | 'qcow2'; media: 'cdrom' | 'disk' }[];
   signal?: AbortSignal;
+  /** The session record to keep the VM in (its folder may hold the disk); made if absent. */
+  record?: SessionRecord;
 }
 
 export interface RunningVm {
@@ -45,7 +47,7 @@ export function freePort(): Promise<number> {
 export async function startVm(options: VmOptions): Promise<RunningVm> {
   if (options.signal?.aborted) throw new AbortedError('starting a VM');
   const accel = (await kvmWorks()) ? 'kvm' : 'tcg';
-  const record: SessionRecord = await createSessionRecord(options.runtimeDir, { backend: 'vm', image: options.disk });
+  const record: SessionRecord = options.record ?? (await createSessionRecord(options.runtimeDir, { backend: 'vm', image: options.disk }));
   const serialLog = join(record.dir, 'serial.log');
   const netdev = ['user', 'id=net0', ...options.forwards.map((f) => `hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`)].join(',');
   const args = [

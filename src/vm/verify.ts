@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortedError } from '../core/errors.js';
 import { withImageSession } from '../image/open.js';
 import { createOverlay } from '../image/qemu-img.js';
+import { createSessionRecord, teardownSession } from '../image/runtime-state.js';
 import type { Expectations } from './expectations.js';
 import { installProbe, parseProbe, type ProbeReport } from './probe.js';
 import { freePort, startVm } from './qemu-vm.js';
@@ -82,15 +82,17 @@ function judge(e: Expectations, r: ProbeReport): Check[] {
  */
 export async function verifyImage(options: VerifyOptions): Promise<VerifyReport> {
   const e = options.expectations;
-  const work = await mkdtemp(join(tmpdir(), 'prescient-verify-'));
+  // Everything lives in the session record's folder: a killed run's QEMU and overlay are both
+  // removed by the next start's cleanup.
+  const record = await createSessionRecord(options.runtimeDir, { backend: 'vm', image: options.image });
   const progress = options.onProgress ?? (() => undefined);
   try {
-    const overlay = join(work, 'verify.qcow2');
+    const overlay = join(record.dir, 'verify.qcow2');
     await createOverlay(options.image, overlay);
     progress('install the probe in a throwaway overlay');
     await withImageSession(overlay, { runtimeDir: options.runtimeDir, ...(options.signal ? { signal: options.signal } : {}) }, (s) => installProbe(s, e));
     const forwards = await Promise.all(e.httpPorts.map(async (guestPort) => ({ guestPort, hostPort: await freePort() })));
-    const vm = await startVm({ disk: overlay, vcpus: e.vcpus, memoryMiB: e.memoryMiB, forwards, runtimeDir: options.runtimeDir, ...(options.signal ? { signal: options.signal } : {}) });
+    const vm = await startVm({ disk: overlay, vcpus: e.vcpus, memoryMiB: e.memoryMiB, forwards, runtimeDir: options.runtimeDir, record, ...(options.signal ? { signal: options.signal } : {}) });
     try {
       progress(`boot (${vm.accel === 'kvm' ? 'KVM' : 'software emulation'})`);
       const deadline = performance.now() + (options.timeoutMs ?? 15 * 60_000);
@@ -123,6 +125,6 @@ export async function verifyImage(options: VerifyOptions): Promise<VerifyReport>
       await vm.stop();
     }
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await teardownSession(record);
   }
 }

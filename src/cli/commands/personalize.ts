@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
@@ -6,7 +6,10 @@ import { findBase } from '../../image/bases/catalog.js';
 import { describeChange } from '../../pipeline/change.js';
 import { builtinModules } from '../../pipeline/modules/index.js';
 import { personalize, planPersonalization, type PersonalizeReport } from '../../pipeline/personalize.js';
-import { assemblePipeline } from '../../pipeline/plan.js';
+import { assemblePipeline, type PipelinePlan } from '../../pipeline/plan.js';
+import { expectationsFromPlan } from '../../vm/expectations.js';
+import { verifyImage } from '../../vm/verify.js';
+import { describeVerify } from './verify.js';
 import { parseUsageVector } from '../../usage-vector/validate.js';
 import { emit, formatBytes, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
@@ -14,6 +17,7 @@ import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
 
 interface Opts {
+  verify?: boolean;
   base: string;
   vector: string;
   out?: string;
@@ -62,6 +66,7 @@ export const personalizeCommand: CommandRegistration = (program) => {
     .option('--options <file>', 'module options as JSON: {"software": {"threshold": 0.6}, "network": {"keepSsh": true}}')
     .option('--flatten', 'write disk.qcow2 as one standalone image instead of a thin overlay on the cached layers')
     .option('--backend <name>', 'how to open images: auto, mount or guestfs', 'auto')
+    .option('--verify', 'boot the result under QEMU and check it (see prescient verify); the result goes into report.json')
     .addHelpText(
       'after',
       `
@@ -113,6 +118,22 @@ Examples:
             else if (e.type === 'module-done') progress.done(e.outcome);
           },
         });
+        if (opts.verify) {
+          progress.step('verify: boot and check the image');
+          const verification = await verifyImage({
+            image: report.outputs.disk!,
+            expectations: expectationsFromPlan(JSON.parse(await readFile(report.outputs.plan, 'utf8')) as PipelinePlan),
+            runtimeDir: p.runtime,
+            signal: cliSignal(),
+            onProgress: (t) => progress.detail(t),
+          });
+          progress.done(verification.ok ? 'passed' : 'FAILED');
+          report.verification = verification;
+          await writeFile(report.outputs.report, `${JSON.stringify(report, null, 2)}\n`);
+          emit(cmd, report, (r) => `${human(r)}\n\n${describeVerify(verification)}`);
+          if (!verification.ok) process.exitCode = 1;
+          return;
+        }
         emit(cmd, report, human);
       } catch (e) {
         progress.fail((e as Error).message.split('\n')[0] ?? '');

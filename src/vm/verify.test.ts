@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { run } from '../core/exec.js';
+import { debianBase, scratchDir, testPaths } from '../../test/support/images.js';
+import { withImageSession } from '../image/open.js';
+import { createOverlay } from '../image/qemu-img.js';
+import { cleanupStaleSessions, sessionsDir } from '../image/runtime-state.js';
+import { personalize, type PersonalizeReport } from '../pipeline/personalize.js';
+import { assemblePipeline } from '../pipeline/plan.js';
+import { parseUsageVector } from '../usage-vector/validate.js';
+import { expectationsFromPlan } from './expectations.js';
+import type { PipelinePlan } from '../pipeline/plan.js';
+import { verifyImage } from './verify.js';
+
+/**
+ * Boots real images under QEMU (software emulation here: a few minutes each). The image is the
+ * pipeline acceptance scenario's: nginx, PostgreSQL, ports 80/443, 4 vCPUs, 8 GiB.
+ */
+const p = testPaths();
+let work: Awaited<ReturnType<typeof scratchDir>>;
+let built: PersonalizeReport;
+let plan: PipelinePlan;
+
+before(async () => {
+  const base = await debianBase();
+  work = await scratchDir();
+  const vector = parseUsageVector({
+    schemaVersion: 'prescient.dev/usage-vector/v1',
+    subject: { clientId: 'acme-1', category: 'web-db' },
+    horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
+    generatedAt: '2026-11-30T00:00:00Z',
+    model: { id: 'test', version: '1' },
+    confidence: 0.9,
+    resources: { vcpus: 4, memoryMiB: 8192, diskGiB: 8, expectedP95CpuPercent: 55, expectedP95MemoryMiB: 5000, diskReadKBps: 100, diskWriteKBps: 100, networkInKBps: 500, networkOutKBps: 900 },
+    software: [
+      { name: 'nginx', probability: 0.95 },
+      { name: 'postgresql', probability: 0.9 },
+    ],
+    services: [
+      { name: 'nginx', expectedLoad: { requestsPerSecond: 150 }, concurrency: 64 },
+      { name: 'postgresql', expectedLoad: { connections: 20 }, concurrency: 20 },
+    ],
+    datasets: [],
+    network: { inbound: [{ port: 80, protocol: 'tcp' }, { port: 443, protocol: 'tcp' }], outbound: [], proxy: null },
+  });
+  built = await personalize({ base, vector, pipeline: assemblePipeline(), outDir: join(work.dir, 'out'), layersDir: p.layers, runtimeDir: p.runtime, packageCacheDir: p.packageCache });
+  plan = JSON.parse(await readFile(built.outputs.plan, 'utf8')) as PipelinePlan;
+});
+
+after(async () => {
+  await work.remove();
+});
+
+async function noLeftovers(): Promise<void> {
+  assert.deepEqual(await readdir(sessionsDir(p.runtime)).catch(() => []), [], 'no session record, overlay or serial log left');
+  const qemu = await run('pgrep', ['-f', `qemu-system-x86_64.*${p.runtime}`], { allowFailure: true });
+  assert.equal(qemu.stdout.trim(), '', 'no QEMU left');
+}
+
+test('the personalised image boots, its services answer, nginx answers HTTP from the host', async () => {
+  const report = await verifyImage({ image: built.outputs.disk!, expectations: expectationsFromPlan(plan), runtimeDir: p.runtime });
+  const failed = report.checks.filter((c) => !c.ok);
+  assert.deepEqual(failed, [], JSON.stringify(report.checks, null, 1));
+  const names = report.checks.map((c) => c.name);
+  for (const n of ['boot', 'vCPUs', 'memory', 'disk', 'package nginx', 'package postgresql', 'service nginx.service', 'service postgresql.service', 'firewall', 'http :80']) assert.ok(names.includes(n), n);
+  assert.ok(report.readyMs! > 0);
+  await noLeftovers();
+});
+
+test('a broken service configuration fails verify, naming the check and the reason', async () => {
+  const broken = join(work.dir, 'broken.qcow2');
+  await createOverlay(built.outputs.disk!, broken);
+  await withImageSession(broken, { runtimeDir: p.runtime }, async (s) => {
+    const conf = (await s.readFile('/etc/nginx/nginx.conf')).toString();
+    await s.writeFile('/etc/nginx/nginx.conf', conf.replace(/worker_processes \d+;/, 'worker_processes many;'));
+  });
+  // A smaller machine is enough to show the failure, and boots faster under emulation.
+  const e = { ...expectationsFromPlan(plan), vcpus: 2, memoryMiB: 2048 };
+  const report = await verifyImage({ image: broken, expectations: e, runtimeDir: p.runtime });
+  assert.equal(report.ok, false);
+  const nginx = report.checks.find((c) => c.name === 'service nginx.service');
+  assert.equal(nginx?.ok, false);
+  assert.match(nginx!.detail, /failed|inactive/);
+  assert.equal(report.checks.find((c) => c.name === 'http :80')?.ok, false);
+  assert.equal(report.checks.find((c) => c.name === 'service postgresql.service')?.ok, true);
+  await noLeftovers();
+});
+
+test('a verify run killed mid-boot leaves nothing after the next start', async () => {
+  const cli = join(import.meta.dirname, '../../../bin/prescient.js');
+  const child = spawn(process.execPath, [cli, 'verify', built.outputs.disk!, '--quiet'], { env: { ...process.env, PRESCIENT_HOME: p.home }, stdio: 'ignore' });
+  // Wait until QEMU runs under it.
+  for (let i = 0; i < 240; i++) {
+    const r = await run('pgrep', ['-f', `qemu-system-x86_64.*${p.runtime}`], { allowFailure: true });
+    if (r.stdout.trim()) break;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  child.kill('SIGKILL');
+  await new Promise((res) => child.once('close', res));
+  assert.notEqual((await readdir(sessionsDir(p.runtime))).length, 0, 'the killed run left its session behind');
+  await cleanupStaleSessions(p.runtime);
+  await noLeftovers();
+});
