@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import { run } from '../../core/exec.js';
 import { debianBase, scratchDir, testPaths } from '../../../test/support/images.js';
 import { listInstalledPackages } from '../facts.js';
+import { policyRcDPath } from '../policy-rc-d.js';
 import { withImageSession } from '../open.js';
 import { createOverlay } from '../qemu-img.js';
 import type { BaseImage } from './build.js';
@@ -66,5 +67,24 @@ test("a command in the guest sees the guest's os-release, and dpkg -l lists the 
     const t0 = performance.now();
     await assert.rejects(s.exec(['sleep', '30'], { timeoutMs: 500 }), /timed out/);
     assert.ok(performance.now() - t0 < 5000);
+  });
+});
+
+test('guestfs backend (slow): exec sees the guest, writes through an overlay land in the overlay', { skip: process.env.PRESCIENT_SKIP_GUESTFS === '1' && 'PRESCIENT_SKIP_GUESTFS=1' }, async () => {
+  const overlay = join(work.dir, 'guestfs.qcow2');
+  await createOverlay(base.path, overlay);
+  await withImageSession(overlay, { runtimeDir: testPaths().runtime, backend: 'guestfs' }, async (s) => {
+    const osRelease = await s.exec(['cat', '/etc/os-release']);
+    assert.match(osRelease.stdout, /VERSION_CODENAME=bookworm/);
+    const failing = await s.exec(['sh', '-c', 'echo out; echo err >&2; exit 3'], { allowFailure: true });
+    assert.deepEqual([failing.exitCode, failing.stdout, failing.stderr], [3, 'out\n', 'err\n']);
+    assert.equal((await listInstalledPackages(s)).length, base.facts.packages.length);
+    await s.writeFile('/root/from-guestfs', 'hello\n', { mode: 0o600 });
+    assert.equal(await s.sha256('/root/from-guestfs'), '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03');
+  });
+  await withImageSession(overlay, { runtimeDir: testPaths().runtime, readOnly: true }, async (s) => {
+    assert.equal((await s.readFile('/root/from-guestfs')).toString(), 'hello\n');
+    assert.equal((await s.stat('/root/from-guestfs'))?.mode, 0o600);
+    assert.equal(await s.stat(policyRcDPath), undefined, 'policy-rc.d removed at close');
   });
 });

@@ -62,7 +62,7 @@ export class GuestfsSession implements ImageSession {
     const record = await createSessionRecord(options.runtimeDir, { backend: 'guestfs', image: imagePath });
     let fish: Guestfish | undefined;
     try {
-      fish = await Guestfish.listen(options.signal);
+      fish = await Guestfish.listen(join(record.dir, 'guestfish.err'), options.signal);
       record.daemonPid = fish.pid;
       record.daemonName = await processComm(fish.pid);
       await saveSessionRecord(record);
