@@ -1,0 +1,751 @@
+import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { canonicalJson } from '../core/canonical-json.js';
+import { isDigest, sha256Digest, type Digest } from '../core/digest.js';
+import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
+import { annotations, manifestMediaTypes, mediaTypes } from './media-types.js';
+import { OciError } from './oci-error.js';
+import { OciLayout } from './oci-layout.js';
+import { imageManifestSchema, indexManifestSchema, isIndexManifest, referencesOf, type Descriptor, type ImageManifest, type IndexManifest, type LayoutIndex } from './oci-types.js';
+import { checkChainLayer, checkoutChain, storeLayer, type Checkout } from './qcow2-chain.js';
+import { assertRepository, assertTag, isTag, parseImageRef, versionOfTag, versionTag } from './reference.js';
+
+/**
+ * The image registry: client repositories of versioned, content-addressed images in one OCI
+ * image layout. index.json is the single source of truth — one descriptor per tag
+ * (`org.opencontainers.image.ref.name` = `<repository>:<tag>`, so `skopeo copy oci:<root>:<repository>:<tag>`
+ * works) and one per untagged manifest kept on purpose, each carrying `io.prescient.repository`.
+ * A version is a manifest with a version tag `v<n>`; version tags never move, other tags
+ * (`latest`…) do, so a rollback is one index update that copies nothing.
+ */
+
+export interface RegisterLayer {
+  /** A qcow2 file: the base first, then each module's overlay backed by the one before. */
+  path: string;
+  mediaType?: string;
+}
+
+export interface RegisterInput {
+  repository: string;
+  layers: readonly RegisterLayer[];
+  /** Provenance: usage vector, plan, VM spec, base facts, model, timings (stored as canonical JSON). */
+  config: Record<string, unknown>;
+  /** Moving tags to point at the new version; `latest` when omitted. The version tag v<n> is always added. */
+  tags?: readonly string[];
+  /** The version this one was built after; the repository's `latest` when omitted, none with null. */
+  parent?: Digest | null;
+  /** Extra manifest annotations. */
+  annotations?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Called after each layer is stored (progress). */
+  onLayer?: (info: { index: number; digest: Digest; size: number; written: number }) => void;
+}
+
+export interface RegisterResult {
+  repository: string;
+  digest: Digest;
+  version: number;
+  tags: string[];
+  config: { digest: Digest; size: number };
+  layers: { digest: Digest; size: number; reused: boolean }[];
+  /** Bytes that reached the store (layers, config, manifest); layers already stored cost nothing. */
+  bytesWritten: number;
+}
+
+export interface VersionInfo {
+  repository: string;
+  version: number;
+  digest: Digest;
+  size: number;
+  created?: string;
+  /** Every tag of the repository that points at this version, version tag included. */
+  tags: string[];
+  parent?: Digest;
+  base?: Digest;
+}
+
+export interface ResolvedManifest {
+  repository: string;
+  digest: Digest;
+  mediaType: string;
+  size: number;
+}
+
+export interface GcOptions {
+  /** Unreferenced blobs younger than this are kept: uploads and registrations in progress. */
+  graceMs?: number;
+  /** A manifest read (pull, checkout) in the last leaseMs keeps everything it references. */
+  leaseMs?: number;
+  dryRun?: boolean;
+}
+
+export interface GcResult {
+  removed: { digest: Digest; size: number }[];
+  bytesFreed: number;
+  kept: number;
+  dryRun: boolean;
+}
+
+export interface FsckProblem {
+  kind: 'digest-mismatch' | 'missing-blob' | 'bad-manifest' | 'bad-index' | 'leftover';
+  digest?: string;
+  path?: string;
+  message: string;
+}
+
+export interface FsckResult {
+  ok: boolean;
+  blobsChecked: number;
+  manifestsChecked: number;
+  problems: FsckProblem[];
+  repaired: number;
+}
+
+const configSchema = z.record(z.string(), z.unknown());
+const defaultGraceMs = 60 * 60 * 1000;
+const defaultLeaseMs = 15 * 60 * 1000;
+
+export interface RegistryOptions {
+  /** The layout folder: paths(home).registry. */
+  root: string;
+}
+
+export async function openRegistry(options: RegistryOptions): Promise<Registry> {
+  const layout = await OciLayout.open(options.root);
+  await mkdir(join(options.root, '.leases'), { recursive: true });
+  return new Registry(layout);
+}
+
+export class Registry {
+  readonly layout: OciLayout;
+  /** Manifests are immutable: parsed ones are kept by digest. */
+  readonly #manifests = new Map<Digest, ImageManifest | IndexManifest>();
+
+  constructor(layout: OciLayout) {
+    this.layout = layout;
+  }
+
+  get root(): string {
+    return this.layout.root;
+  }
+
+  // ——— reading ———
+
+  async repositories(): Promise<string[]> {
+    const index = await this.layout.readIndex();
+    return [...new Set(index.manifests.map((d) => d.annotations?.[annotations.repository]).filter((r): r is string => !!r))].sort();
+  }
+
+  /** Tag → digest of one repository. */
+  async tags(repository: string): Promise<Map<string, Digest>> {
+    return tagsOf(await this.layout.readIndex(), repository);
+  }
+
+  async versions(repository: string): Promise<VersionInfo[]> {
+    assertRepository(repository);
+    const index = await this.layout.readIndex();
+    const tags = tagsOf(index, repository);
+    const byDigest = new Map<Digest, string[]>();
+    for (const [tag, digest] of tags) byDigest.set(digest, [...(byDigest.get(digest) ?? []), tag]);
+    const out: VersionInfo[] = [];
+    for (const d of entriesOf(index, repository)) {
+      const tag = tagOfEntry(d);
+      const version = tag === undefined ? undefined : versionOfTag(tag);
+      if (version === undefined) continue;
+      const manifest = await this.manifest(d.digest).catch(() => undefined);
+      const ann = manifest?.annotations ?? {};
+      out.push({
+        repository,
+        version,
+        digest: d.digest,
+        size: d.size,
+        ...(ann[annotations.created] ? { created: ann[annotations.created] } : {}),
+        tags: (byDigest.get(d.digest) ?? []).sort(),
+        ...(ann[annotations.parent] ? { parent: ann[annotations.parent] as Digest } : {}),
+        ...(ann[annotations.base] ? { base: ann[annotations.base] as Digest } : {}),
+      });
+    }
+    return out.sort((a, b) => a.version - b.version);
+  }
+
+  /** A tag or digest of a repository → its manifest; digests must belong to the repository. */
+  async resolve(repository: string, reference: string): Promise<ResolvedManifest> {
+    assertRepository(repository);
+    const index = await this.layout.readIndex();
+    const entries = entriesOf(index, repository);
+    if (entries.length === 0) throw new OciError('NAME_UNKNOWN', `repository ${repository} is not known`, { repository });
+    const found = isDigest(reference)
+      ? entries.find((d) => d.digest === reference)
+      : entries.find((d) => tagOfEntry(d) === reference);
+    if (!found) throw new OciError('MANIFEST_UNKNOWN', `${repository} has no manifest ${reference}`, { repository, reference });
+    return { repository, digest: found.digest, mediaType: found.mediaType, size: found.size };
+  }
+
+  /** `repo`, `repo:tag`, `repo:v3`, `repo@sha256:…`. */
+  resolveRef(text: string): Promise<ResolvedManifest> {
+    const ref = parseImageRef(text);
+    return this.resolve(ref.repository, ref.reference);
+  }
+
+  async manifest(digest: Digest): Promise<ImageManifest | IndexManifest> {
+    const cached = this.#manifests.get(digest);
+    if (cached) return cached;
+    const parsed = parseManifest(await this.layout.readBlob(digest));
+    this.#manifests.set(digest, parsed);
+    return parsed;
+  }
+
+  async imageManifest(digest: Digest): Promise<ImageManifest> {
+    const m = await this.manifest(digest);
+    if (isIndexManifest(m)) throw new ValidationError('manifest', `${digest} is an index, not an image manifest`);
+    return m;
+  }
+
+  async config(digest: Digest): Promise<Record<string, unknown>> {
+    const m = await this.imageManifest(digest);
+    return JSON.parse((await this.layout.readBlob(m.config.digest)).toString('utf8')) as Record<string, unknown>;
+  }
+
+  /** Manifests of a repository whose `subject` is `digest` (the referrers API). */
+  async referrers(repository: string, digest: Digest, artifactType?: string): Promise<Descriptor[]> {
+    const index = await this.layout.readIndex();
+    const seen = new Set<Digest>();
+    const out: Descriptor[] = [];
+    for (const d of entriesOf(index, repository)) {
+      if (seen.has(d.digest)) continue;
+      seen.add(d.digest);
+      const m = await this.manifest(d.digest).catch(() => undefined);
+      if (!m || m.subject?.digest !== digest) continue;
+      const type = m.artifactType ?? (isIndexManifest(m) ? undefined : m.config.mediaType);
+      if (artifactType && type !== artifactType) continue;
+      out.push({
+        mediaType: m.mediaType ?? d.mediaType,
+        digest: d.digest,
+        size: d.size,
+        ...(type ? { artifactType: type } : {}),
+        ...(m.annotations ? { annotations: m.annotations } : {}),
+      });
+    }
+    return out;
+  }
+
+  /** Record that a pull is using this manifest, so gc keeps what it references for a while. */
+  async lease(digest: Digest): Promise<void> {
+    const path = join(this.root, '.leases', digest.slice(7));
+    const now = new Date();
+    await utimes(path, now, now).catch(() => writeFile(path, ''));
+  }
+
+  // ——— writing ———
+
+  async register(input: RegisterInput): Promise<RegisterResult> {
+    const { signal } = input;
+    const repository = assertRepository(input.repository, 'repository');
+    if (input.layers.length === 0) throw new ValidationError('layers', 'at least the base layer is needed');
+    const tags = [...(input.tags ?? ['latest'])];
+    for (const [i, t] of tags.entries()) {
+      assertTag(t, `tags[${i}]`);
+      if (versionOfTag(t) !== undefined) throw new ValidationError(`tags[${i}]`, `${t} is a version tag; the registry assigns those`);
+    }
+    const config = configSchema.parse(input.config);
+    for (const [i, l] of input.layers.entries()) {
+      if (l.mediaType !== undefined && l.mediaType !== mediaTypes.prescientLayer) {
+        throw new ValidationError(`layers[${i}].mediaType`, `only ${mediaTypes.prescientLayer} layers can be registered`);
+      }
+    }
+    let parent: Digest | undefined;
+    if (input.parent === undefined) parent = (await this.tags(repository)).get('latest');
+    else if (input.parent !== null) parent = (await this.resolve(repository, input.parent)).digest;
+
+    const sources = new SourceCache(join(this.root, '.sources.json'));
+    await sources.load();
+    let bytesWritten = 0;
+    const layers: RegisterResult['layers'] = [];
+    let previous: { path: string; digest: Digest } | undefined;
+    for (const [i, l] of input.layers.entries()) {
+      await checkChainLayer(l.path, i, previous?.path, signal);
+      const key = await sources.key(l.path, previous?.digest);
+      let stored = await this.#cachedLayer(sources.get(key));
+      if (!stored) {
+        const w = await storeLayer(this.layout, l.path, previous?.digest, signal);
+        sources.set(key, w.digest);
+        stored = w;
+      }
+      bytesWritten += stored.written;
+      layers.push({ digest: stored.digest, size: stored.size, reused: stored.written === 0 });
+      input.onLayer?.({ index: i, digest: stored.digest, size: stored.size, written: stored.written });
+      previous = { path: l.path, digest: stored.digest };
+    }
+    await sources.save();
+
+    const configBytes = Buffer.from(canonicalJson(config));
+    const configWrite = await this.layout.putBlobBytes(configBytes);
+    bytesWritten += configWrite.written;
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: mediaTypes.ociManifest,
+      artifactType: mediaTypes.prescientImage,
+      config: { mediaType: mediaTypes.prescientConfig, digest: configWrite.digest, size: configWrite.size },
+      layers: layers.map((l) => ({ mediaType: mediaTypes.prescientLayer, digest: l.digest, size: l.size })),
+      annotations: {
+        ...input.annotations,
+        [annotations.created]: new Date().toISOString(),
+        [annotations.base]: layers[0]!.digest,
+        ...(parent ? { [annotations.parent]: parent } : {}),
+      },
+    };
+    const bytes = Buffer.from(JSON.stringify(manifest));
+    const mw = await this.layout.putBlobBytes(bytes);
+    bytesWritten += mw.written;
+    const { version } = await this.#record(repository, { mediaType: mediaTypes.ociManifest, digest: mw.digest, size: mw.size, artifactType: mediaTypes.prescientImage }, tags, true, signal);
+    return { repository, digest: mw.digest, version, tags: [versionTag(version), ...tags], config: { digest: configWrite.digest, size: configWrite.size }, layers, bytesWritten };
+  }
+
+  async #cachedLayer(digest: Digest | undefined): Promise<{ digest: Digest; size: number; written: number } | undefined> {
+    if (!digest) return undefined;
+    const size = await this.layout.blobSize(digest);
+    if (size === undefined) return undefined;
+    const now = new Date();
+    await utimes(this.layout.blobPath(digest), now, now); // inside gc's grace period from now on
+    return { digest, size, written: 0 };
+  }
+
+  /**
+   * Store a manifest received from outside (the push API, a pull): validate it, check every blob
+   * and child manifest it references is stored, then record it under a tag or by digest. A
+   * manifest pushed by tag that is not yet a version of the repository becomes the next version.
+   */
+  async putManifest(repository: string, reference: string, bytes: Buffer, contentType?: string, signal?: AbortSignal): Promise<{ digest: Digest; version?: number; subject?: Digest }> {
+    assertRepository(repository);
+    const parsed = parseManifest(bytes);
+    const mediaType = parsed.mediaType ?? contentType?.split(';')[0]?.trim();
+    if (!mediaType || !manifestMediaTypes.includes(mediaType)) {
+      throw new OciError('MANIFEST_INVALID', `manifest media type ${JSON.stringify(mediaType)} is not one of ${manifestMediaTypes.join(', ')}`);
+    }
+    if (parsed.mediaType && contentType && contentType.split(';')[0]!.trim() !== parsed.mediaType && contentType !== 'application/octet-stream') {
+      throw new OciError('MANIFEST_INVALID', `Content-Type ${contentType} differs from the manifest's mediaType ${parsed.mediaType}`);
+    }
+    const isIndex = isIndexManifest(parsed);
+    if (isIndex !== (mediaType === mediaTypes.ociIndex || mediaType === mediaTypes.dockerManifestList)) {
+      throw new OciError('MANIFEST_INVALID', `the manifest's shape does not match its media type ${mediaType}`);
+    }
+    const digest = sha256Digest(bytes);
+    if (isDigest(reference) && reference !== digest) {
+      throw new OciError('DIGEST_INVALID', `manifest has digest ${digest}, the reference says ${reference}`, { declared: reference, actual: digest });
+    }
+    if (!isDigest(reference)) assertTag(reference, 'reference');
+    const referenced = referencesOf(parsed);
+    const missing: string[] = [];
+    for (const d of referenced) {
+      if (d.urls?.length) continue; // foreign layers live elsewhere by design
+      const size = await this.layout.blobSize(d.digest);
+      if (size === undefined) missing.push(d.digest);
+      else if (size !== d.size) throw new OciError('SIZE_INVALID', `${d.digest} is ${size} bytes, the manifest says ${d.size}`, { digest: d.digest });
+    }
+    if (missing.length) throw new OciError('MANIFEST_BLOB_UNKNOWN', `the manifest references blobs that are not stored: ${missing.join(', ')}`, { missing });
+    const w = await this.layout.putBlobBytes(bytes, { digest });
+    this.#manifests.set(digest, parsed);
+    const descriptor: Descriptor = {
+      mediaType,
+      digest: w.digest,
+      size: w.size,
+      ...(parsed.artifactType ? { artifactType: parsed.artifactType } : {}),
+    };
+    if (isDigest(reference)) {
+      await this.layout.updateIndex((index) => {
+        if (!entriesOf(index, repository).some((d) => d.digest === digest)) {
+          index.manifests.push(entry(descriptor, repository, { [annotations.retained]: 'true' }));
+        }
+      }, signal);
+      return { digest, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
+    }
+    const versionNumber = versionOfTag(reference);
+    const { version } = await this.#record(repository, descriptor, versionNumber === undefined ? [reference] : [], versionNumber === undefined, signal, versionNumber);
+    return { digest, ...(version !== undefined ? { version } : {}), ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
+  }
+
+  /**
+   * One index update: point `tags` at the manifest and, unless it is already a version of the
+   * repository, give it the next version number (or `explicitVersion`, when a v<n> tag is pushed).
+   */
+  async #record(repository: string, descriptor: Descriptor, tags: readonly string[], newVersion: boolean, signal?: AbortSignal, explicitVersion?: number): Promise<{ version: number }> {
+    return this.layout.updateIndex((index) => {
+      const entries = entriesOf(index, repository);
+      let version = entries.map((d) => ({ d, v: versionOfTag(tagOfEntry(d) ?? '') })).find((x) => x.v !== undefined && x.d.digest === descriptor.digest)?.v;
+      if (explicitVersion !== undefined) {
+        const holder = entries.find((d) => tagOfEntry(d) === versionTag(explicitVersion));
+        if (holder && holder.digest !== descriptor.digest) {
+          throw new OciError('DENIED', `${repository}:${versionTag(explicitVersion)} is a version tag and already names ${holder.digest}; versions are immutable`);
+        }
+        version = explicitVersion;
+        if (!holder) index.manifests.push(entry(descriptor, repository, { [annotations.refName]: `${repository}:${versionTag(version)}` }));
+      } else if (version === undefined && newVersion) {
+        version = 1 + Math.max(0, ...entries.map((d) => versionOfTag(tagOfEntry(d) ?? '') ?? 0));
+        index.manifests.push(entry(descriptor, repository, { [annotations.refName]: `${repository}:${versionTag(version)}` }));
+      }
+      for (const tag of tags) setTag(index, repository, tag, descriptor);
+      // an untagged copy kept by digest is no longer needed once a tag holds the manifest
+      index.manifests = index.manifests.filter((d) => !(isOf(d, repository) && d.digest === descriptor.digest && d.annotations?.[annotations.retained] && (tags.length || version !== undefined)));
+      return { version: version ?? 0 };
+    }, signal);
+  }
+
+  /** Point a moving tag at a version (or any manifest) of the same repository. */
+  async tag(source: string, tag: string): Promise<{ repository: string; tag: string; digest: Digest; previous?: Digest }> {
+    assertTag(tag);
+    if (versionOfTag(tag) !== undefined) throw new ConflictError(`${tag} is a version tag; version tags never move`);
+    const target = await this.resolveRef(source);
+    return this.layout.updateIndex((index) => {
+      const previous = tagsOf(index, target.repository).get(tag);
+      const d = entriesOf(index, target.repository).find((e) => e.digest === target.digest);
+      if (!d) throw new NotFoundError(`${source} disappeared`);
+      setTag(index, target.repository, tag, d);
+      return { repository: target.repository, tag, digest: target.digest, ...(previous ? { previous } : {}) };
+    });
+  }
+
+  /**
+   * Move `tag` (latest) back to an earlier version: `to` (a version number, tag or digest), or
+   * by default the newest version older than the one the tag names now. Copies nothing.
+   */
+  async rollback(repository: string, options: { tag?: string; to?: string | number } = {}): Promise<{ repository: string; tag: string; from?: Digest; to: Digest; version: number }> {
+    assertRepository(repository);
+    const tag = assertTag(options.tag ?? 'latest');
+    const versions = await this.versions(repository);
+    if (versions.length === 0) throw new NotFoundError(`${repository} has no versions`);
+    const current = (await this.tags(repository)).get(tag);
+    let target: VersionInfo | undefined;
+    if (options.to !== undefined) {
+      const to = String(options.to);
+      const n = /^v?\d+$/.test(to) ? Number(to.replace(/^v/, '')) : undefined;
+      target = versions.find((v) => (n !== undefined ? v.version === n : v.digest === to || v.tags.includes(to)));
+      if (!target) throw new NotFoundError(`${repository} has no version ${to}`);
+    } else {
+      const currentVersion = versions.find((v) => v.digest === current)?.version ?? Infinity;
+      target = versions.filter((v) => v.version < currentVersion).at(-1);
+      if (!target) throw new NotFoundError(`${repository}:${tag} is at its oldest version; nothing to roll back to`);
+    }
+    const r = await this.tag(`${repository}@${target.digest}`, tag);
+    return { repository, tag, ...(r.previous ? { from: r.previous } : {}), to: target.digest, version: target.version };
+  }
+
+  /**
+   * Remove a tag (`repo:latest`), or a version (`repo:v3`, `repo@sha256:…`) with its tags. A
+   * version that a moving tag still names is kept unless `force`. Blobs go at the next gc.
+   */
+  async remove(text: string, options: { force?: boolean } = {}): Promise<{ removed: string[] }> {
+    const ref = parseImageRef(text);
+    const target = await this.resolve(ref.repository, ref.reference);
+    return this.layout.updateIndex((index) => {
+      const mine = entriesOf(index, ref.repository);
+      let drop: Descriptor[];
+      if (!isDigest(ref.reference) && versionOfTag(ref.reference) === undefined) {
+        drop = mine.filter((d) => tagOfEntry(d) === ref.reference);
+      } else {
+        drop = mine.filter((d) => d.digest === target.digest);
+        const moving = drop.map(tagOfEntry).filter((t): t is string => t !== undefined && versionOfTag(t) === undefined);
+        if (moving.length && !options.force) {
+          throw new ConflictError(`${text} is still named by ${moving.map((t) => `${ref.repository}:${t}`).join(', ')}; roll those back first or force`);
+        }
+      }
+      index.manifests = index.manifests.filter((d) => !drop.includes(d));
+      return { removed: drop.map((d) => (tagOfEntry(d) ? `${ref.repository}:${tagOfEntry(d)}` : `${ref.repository}@${d.digest}`)) };
+    });
+  }
+
+  /** Remove a tag or a digest through the API (DELETE /v2/<name>/manifests/<reference>). */
+  async deleteManifest(repository: string, reference: string): Promise<void> {
+    await this.resolve(repository, reference);
+    await this.remove(isDigest(reference) ? `${repository}@${reference}` : `${repository}:${reference}`, { force: true });
+  }
+
+  // ——— maintenance ———
+
+  /**
+   * Remove blobs that nothing keeps: roots are every index.json descriptor (tags, versions,
+   * retained manifests) and every manifest leased by a pull in progress; a manifest keeps its
+   * config, layers and child manifests. Young blobs (grace period) are kept, so an upload or a
+   * registration that has written blobs but not yet its manifest is never cut short.
+   */
+  async gc(options: GcOptions = {}): Promise<GcResult> {
+    const graceMs = options.graceMs ?? defaultGraceMs;
+    const leaseMs = options.leaseMs ?? defaultLeaseMs;
+    return this.layout.withLock(async () => {
+      const now = Date.now();
+      const index = await this.layout.readIndex();
+      const roots = new Set<Digest>(index.manifests.map((d) => d.digest));
+      for (const name of await readdir(join(this.root, '.leases'))) {
+        const path = join(this.root, '.leases', name);
+        const st = await stat(path).catch(() => undefined);
+        if (!st) continue;
+        if (now - st.mtimeMs < leaseMs) roots.add(`sha256:${name}` as Digest);
+        else if (!options.dryRun) await rm(path, { force: true });
+      }
+      const marked = new Set<Digest>();
+      const mark = async (digest: Digest): Promise<void> => {
+        if (marked.has(digest)) return;
+        marked.add(digest);
+        const m = await this.manifest(digest).catch(() => undefined);
+        if (!m) return;
+        if (isIndexManifest(m)) for (const c of m.manifests) await mark(c.digest);
+        else for (const d of referencesOf(m)) marked.add(d.digest);
+      };
+      for (const r of roots) await mark(r);
+      const removed: GcResult['removed'] = [];
+      for (const digest of await this.layout.listBlobs()) {
+        if (marked.has(digest)) continue;
+        const st = await stat(this.layout.blobPath(digest)).catch(() => undefined);
+        if (!st || now - st.mtimeMs < graceMs) continue;
+        if (!options.dryRun) {
+          await this.layout.removeBlob(digest);
+          this.#manifests.delete(digest);
+        }
+        removed.push({ digest, size: st.size });
+      }
+      if (!options.dryRun) await this.#cleanTmp(graceMs);
+      return { removed, bytesFreed: removed.reduce((s, r) => s + r.size, 0), kept: marked.size, dryRun: !!options.dryRun };
+    });
+  }
+
+  /** Temporary files of dead processes (a crash mid-write) are leftovers. */
+  async #leftovers(olderThanMs = 0): Promise<string[]> {
+    const out: string[] = [];
+    for (const dir of [this.layout.tmpDir]) {
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const pid = Number(name.split('-')[0]);
+        const st = await stat(join(dir, name)).catch(() => undefined);
+        if (!st) continue;
+        if ((pid && !pidAlive(pid)) || Date.now() - st.mtimeMs > Math.max(olderThanMs, 24 * 3600 * 1000)) out.push(join(dir, name));
+      }
+    }
+    return out;
+  }
+
+  async #cleanTmp(olderThanMs: number): Promise<number> {
+    const files = await this.#leftovers(olderThanMs);
+    for (const f of files) await rm(f, { force: true, recursive: true });
+    return files.length;
+  }
+
+  /**
+   * Verify every blob's digest and every reference: index.json → manifests → config, layers,
+   * child manifests. `repair` only removes leftovers of crashed writes, never stored data.
+   */
+  async fsck(options: { repair?: boolean; signal?: AbortSignal } = {}): Promise<FsckResult> {
+    const problems: FsckProblem[] = [];
+    const blobs = await this.layout.listBlobs();
+    const { hashFile } = await import('./oci-layout.js');
+    for (const digest of blobs) {
+      const { digest: actual } = await hashFile(this.layout.blobPath(digest), options.signal);
+      if (actual !== digest) problems.push({ kind: 'digest-mismatch', digest, message: `content hashes to ${actual}` });
+    }
+    let index: LayoutIndex | undefined;
+    try {
+      index = await this.layout.readIndex();
+    } catch (e) {
+      problems.push({ kind: 'bad-index', message: (e as Error).message });
+    }
+    const present = new Set(blobs);
+    const checked = new Set<Digest>();
+    const check = async (d: Descriptor, from: string): Promise<void> => {
+      if (!present.has(d.digest)) {
+        problems.push({ kind: 'missing-blob', digest: d.digest, message: `referenced by ${from} but not stored` });
+        return;
+      }
+      const size = await this.layout.blobSize(d.digest);
+      if (size !== d.size) problems.push({ kind: 'bad-manifest', digest: d.digest, message: `${from} says ${d.size} bytes, the blob has ${size}` });
+      if (!manifestMediaTypes.includes(d.mediaType) || checked.has(d.digest)) return;
+      checked.add(d.digest);
+      let m: ImageManifest | IndexManifest;
+      try {
+        m = parseManifest(await this.layout.readBlob(d.digest));
+      } catch (e) {
+        problems.push({ kind: 'bad-manifest', digest: d.digest, message: (e as Error).message });
+        return;
+      }
+      for (const c of referencesOf(m)) if (!c.urls?.length) await check(c, `manifest ${d.digest}`);
+    };
+    for (const d of index?.manifests ?? []) {
+      const repo = d.annotations?.[annotations.repository];
+      const tag = tagOfEntry(d);
+      await check(d, `index.json (${repo ?? '?'}${tag ? `:${tag}` : ''})`);
+    }
+    const leftovers = await this.#leftovers();
+    for (const path of leftovers) problems.push({ kind: 'leftover', path, message: 'temporary file of an interrupted write' });
+    let repaired = 0;
+    if (options.repair) repaired = await this.#cleanTmp(0);
+    const serious = problems.filter((p) => p.kind !== 'leftover' || !options.repair);
+    return { ok: serious.filter((p) => p.kind !== 'leftover').length === 0, blobsChecked: blobs.length, manifestsChecked: checked.size, problems, repaired };
+  }
+
+  /** Materialise a version's qcow2 chain in `dir`; open `top`. The pull is leased against gc. */
+  async checkout(text: string, dir: string, signal?: AbortSignal): Promise<Checkout & { digest: Digest; repository: string }> {
+    const target = await this.resolveRef(text);
+    await this.lease(target.digest);
+    const m = await this.imageManifest(target.digest);
+    const foreign = m.layers.find((l) => l.mediaType !== mediaTypes.prescientLayer);
+    if (foreign) throw new ValidationError('reference', `${text} is not a Prescient image (layer media type ${foreign.mediaType})`);
+    const chain = await checkoutChain(this.layout, m.layers.map((l) => l.digest), dir, signal);
+    return { ...chain, digest: target.digest, repository: target.repository };
+  }
+
+  /**
+   * Write one image (manifest and everything it references) as a standalone OCI layout in `dir`
+   * with ref name `refName`: what `skopeo copy oci:<dir>:<refName>` reads. Blobs are hard links
+   * when possible (read-only use), copies otherwise.
+   */
+  async exportLayout(text: string, dir: string, refName: string): Promise<ResolvedManifest> {
+    const target = await this.resolveRef(text);
+    await this.lease(target.digest);
+    const out = await OciLayout.open(dir);
+    const copy = async (d: Descriptor): Promise<void> => {
+      if (d.urls?.length) return;
+      const { link, copyFile } = await import('node:fs/promises');
+      const dest = out.blobPath(d.digest);
+      if ((await out.blobSize(d.digest)) === undefined) {
+        await link(this.layout.blobPath(d.digest), dest).catch(() => copyFile(this.layout.blobPath(d.digest), dest));
+      }
+      if (!manifestMediaTypes.includes(d.mediaType)) return;
+      const m = await this.manifest(d.digest);
+      for (const c of referencesOf(m)) await copy(c);
+    };
+    const desc: Descriptor = { mediaType: target.mediaType, digest: target.digest, size: target.size };
+    await copy(desc);
+    await out.updateIndex((index) => {
+      index.manifests = index.manifests.filter((d) => d.annotations?.[annotations.refName] !== refName);
+      index.manifests.push({ ...desc, annotations: { [annotations.refName]: refName } });
+    });
+    await rm(out.tmpDir, { recursive: true, force: true });
+    return target;
+  }
+
+  /**
+   * Bring one image from a foreign OCI layout (what `skopeo copy … oci:<dir>:<ref>` wrote) into
+   * the registry: every blob is re-verified against its digest on the way in, then the manifest
+   * is recorded under `tag` (becoming a new version unless the repository already has it).
+   */
+  async importLayout(dir: string, refName: string | undefined, repository: string, tag: string, signal?: AbortSignal): Promise<{ digest: Digest; version?: number }> {
+    const foreign = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as LayoutIndex;
+    const found = refName === undefined ? (foreign.manifests.length === 1 ? foreign.manifests[0] : undefined) : foreign.manifests.find((d) => d.annotations?.[annotations.refName] === refName);
+    if (!found) throw new NotFoundError(`${dir} has no image ${refName ?? '(exactly one expected)'}`);
+    const blobFile = (d: Digest): string => join(dir, 'blobs', 'sha256', d.slice(7));
+    const bring = async (d: Descriptor): Promise<void> => {
+      if (d.urls?.length) return;
+      await this.layout.putBlobFile(blobFile(d.digest), { digest: d.digest, size: d.size }, signal);
+      if (!manifestMediaTypes.includes(d.mediaType)) return;
+      const m = parseManifest(await readFile(blobFile(d.digest)));
+      for (const c of referencesOf(m)) await bring(c);
+      if (isIndexManifest(m)) for (const c of m.manifests) await this.putManifest(repository, c.digest, await readFile(blobFile(c.digest)), c.mediaType, signal);
+    };
+    for (const c of await childrenOf(found, blobFile)) await bring(c);
+    const bytes = await readFile(blobFile(found.digest));
+    return this.putManifest(repository, assertTag(tag), bytes, found.mediaType, signal);
+  }
+}
+
+async function childrenOf(d: Descriptor, blobFile: (d: Digest) => string): Promise<Descriptor[]> {
+  return referencesOf(parseManifest(await readFile(blobFile(d.digest))));
+}
+
+/** Parse and validate manifest bytes; a bad one is MANIFEST_INVALID naming the field. */
+export function parseManifest(bytes: Buffer): ImageManifest | IndexManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new OciError('MANIFEST_INVALID', `manifest is not JSON: ${(e as Error).message}`);
+  }
+  const isIndex = !!json && typeof json === 'object' && 'manifests' in json;
+  const r = (isIndex ? indexManifestSchema : imageManifestSchema).safeParse(json);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new OciError('MANIFEST_INVALID', `manifest ${issue.path.join('.') || '(root)'}: ${issue.message}`, { field: issue.path.join('.') });
+  }
+  return r.data;
+}
+
+function isOf(d: Descriptor, repository: string): boolean {
+  return d.annotations?.[annotations.repository] === repository;
+}
+
+function entriesOf(index: LayoutIndex, repository: string): Descriptor[] {
+  return index.manifests.filter((d) => isOf(d, repository));
+}
+
+function tagOfEntry(d: Descriptor): string | undefined {
+  const name = d.annotations?.[annotations.refName];
+  const repo = d.annotations?.[annotations.repository];
+  if (!name || !repo || !name.startsWith(`${repo}:`)) return undefined;
+  const tag = name.slice(repo.length + 1);
+  return isTag(tag) ? tag : undefined;
+}
+
+function tagsOf(index: LayoutIndex, repository: string): Map<string, Digest> {
+  const out = new Map<string, Digest>();
+  for (const d of entriesOf(index, repository)) {
+    const t = tagOfEntry(d);
+    if (t) out.set(t, d.digest);
+  }
+  return out;
+}
+
+function entry(d: Descriptor, repository: string, extra: Record<string, string>): Descriptor {
+  const { annotations: _ignored, ...plain } = d;
+  return { ...plain, annotations: { [annotations.repository]: repository, ...extra } };
+}
+
+function setTag(index: LayoutIndex, repository: string, tag: string, d: Descriptor): void {
+  const name = `${repository}:${tag}`;
+  index.manifests = index.manifests.filter((e) => !(isOf(e, repository) && e.annotations?.[annotations.refName] === name));
+  index.manifests.push(entry(d, repository, { [annotations.refName]: name }));
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Which stored blob a pipeline layer file became, keyed by the file's identity (device, inode,
+ * size, mtime) and its parent blob: layers in the builder's cache never change, so a layer that
+ * is already stored is neither copied nor re-hashed. A lost or stale entry only costs a copy.
+ */
+class SourceCache {
+  readonly #path: string;
+  #map: Record<string, Digest> = {};
+  #dirty = false;
+  constructor(path: string) {
+    this.#path = path;
+  }
+  async load(): Promise<void> {
+    try {
+      this.#map = JSON.parse(await readFile(this.#path, 'utf8')) as Record<string, Digest>;
+    } catch {
+      this.#map = {};
+    }
+  }
+  async key(path: string, parent: Digest | undefined): Promise<string> {
+    const st = await stat(path, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${parent ?? '-'}`;
+  }
+  get(key: string): Digest | undefined {
+    const d = this.#map[key];
+    return d && isDigest(d) ? d : undefined;
+  }
+  set(key: string, digest: Digest): void {
+    this.#map[key] = digest;
+    this.#dirty = true;
+  }
+  async save(): Promise<void> {
+    if (!this.#dirty) return;
+    const tmp = `${this.#path}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(this.#map));
+    await rename(tmp, this.#path);
+  }
+}
