@@ -9,6 +9,7 @@ import { OciError } from './oci-error.js';
 import { OciLayout } from './oci-layout.js';
 import { imageManifestSchema, indexManifestSchema, isIndexManifest, referencesOf, type Descriptor, type ImageManifest, type IndexManifest, type LayoutIndex } from './oci-types.js';
 import { checkChainLayer, checkoutChain, storeLayer, type Checkout } from './qcow2-chain.js';
+import { diffVersions, type VersionDiff } from './version-diff.js';
 import { assertRepository, assertTag, isTag, parseImageRef, versionOfTag, versionTag } from './reference.js';
 
 /**
@@ -205,6 +206,22 @@ export class Registry {
   async config(digest: Digest): Promise<Record<string, unknown>> {
     const m = await this.imageManifest(digest);
     return JSON.parse((await this.layout.readBlob(m.config.digest)).toString('utf8')) as Record<string, unknown>;
+  }
+
+  /** What changed from version `a` to version `b` (packages, files, data, resources, layers). */
+  async diff(a: string, b: string): Promise<VersionDiff> {
+    const load = async (text: string) => {
+      const r = await this.resolveRef(text);
+      return { digest: r.digest, manifest: await this.imageManifest(r.digest), config: await this.config(r.digest) };
+    };
+    return diffVersions(await load(a), await load(b));
+  }
+
+  /** One version in full: its place in the history, manifest and provenance config. */
+  async show(text: string): Promise<{ version?: VersionInfo; digest: Digest; manifest: ImageManifest; config: Record<string, unknown> }> {
+    const r = await this.resolveRef(text);
+    const version = (await this.versions(r.repository)).find((v) => v.digest === r.digest);
+    return { ...(version ? { version } : {}), digest: r.digest, manifest: await this.imageManifest(r.digest), config: await this.config(r.digest) };
   }
 
   /** Manifests of a repository whose `subject` is `digest` (the referrers API). */
