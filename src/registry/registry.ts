@@ -115,7 +115,9 @@ export interface RegistryOptions {
 export async function openRegistry(options: RegistryOptions): Promise<Registry> {
   const layout = await OciLayout.open(options.root);
   await mkdir(join(options.root, '.leases'), { recursive: true });
-  return new Registry(layout);
+  const registry = new Registry(layout);
+  await registry.cleanLeftovers(); // temporary files of processes that died mid-write
+  return registry;
 }
 
 export class Registry {
@@ -542,7 +544,18 @@ export class Registry {
   async #cleanTmp(olderThanMs: number): Promise<number> {
     const files = await this.#leftovers(olderThanMs);
     for (const f of files) await rm(f, { force: true, recursive: true });
+    // upload sessions nobody finished within a day
+    const uploads = join(this.root, '.uploads');
+    for (const name of await readdir(uploads).catch(() => [] as string[])) {
+      const st = await stat(join(uploads, name)).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > 24 * 3600 * 1000) await rm(join(uploads, name), { force: true });
+    }
     return files.length;
+  }
+
+  /** Remove temporary files whose writer process is gone (safe while other processes write). */
+  async cleanLeftovers(): Promise<number> {
+    return this.#cleanTmp(Infinity);
   }
 
   /**
