@@ -130,7 +130,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
             if (!isDigest(mount)) throw new OciError('DIGEST_INVALID', `mount=${JSON.stringify(mount)} is not a sha256 digest`);
             if (from !== null && isRepositoryName(from)) {
               let allowed = true;
-              await Promise.resolve(authorize({ repository: from, action: 'pull', req })).catch(() => (allowed = false));
+              await (async () => authorize({ repository: from, action: 'pull', req }))().catch(() => (allowed = false));
               if (allowed && (await repositoryHasBlob(from, mount))) {
                 link(name, mount);
                 res.writeHead(201, { location: `/v2/${name}/blobs/${mount}`, 'docker-content-digest': mount, 'content-length': '0' });
