@@ -173,3 +173,28 @@ describe('registry', () => {
     assert.ok((await stat(layout.blobPath(manifest.layers[0]!.digest))).size > (await stat(flat.path)).size);
   });
 });
+
+describe('registry: a layer already stored is not written again, even from another file', () => {
+  test('copies of stored layers at new paths cost no writes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'prescient-registry-copy-'));
+    try {
+      const registry = await openRegistry({ root: join(dir, 'registry') });
+      const chain = await makeChain(join(dir, 'a'), 2);
+      const r1 = await registry.register({ repository: 'clients/a', layers: chain.files.map((path) => ({ path })), config: {} });
+      // the same chain in another folder (another layer cache): overlay rebased onto the moved base
+      const { copyFile } = await import('node:fs/promises');
+      await (await import('node:fs/promises')).mkdir(join(dir, 'b'));
+      await copyFile(chain.files[0]!, join(dir, 'b', 'base.qcow2'));
+      await copyFile(chain.files[1]!, join(dir, 'b', 'top.qcow2'));
+      await run('qemu-img', ['rebase', '-u', '-b', join(dir, 'b', 'base.qcow2'), '-F', 'qcow2', join(dir, 'b', 'top.qcow2')]);
+      const r2 = await registry.register({ repository: 'clients/a', layers: [{ path: join(dir, 'b', 'base.qcow2') }, { path: join(dir, 'b', 'top.qcow2') }], config: {} });
+      assert.equal(r2.layers[0]!.digest, r1.layers[0]!.digest);
+      assert.equal(r2.layers[0]!.reused, true);
+      // the moved overlay names another backing path, yet stores as the same blob
+      assert.equal(r2.layers[1]!.digest, r1.layers[1]!.digest);
+      assert.ok(r2.bytesWritten < 4096, `wrote ${r2.bytesWritten}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

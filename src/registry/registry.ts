@@ -6,7 +6,7 @@ import { isDigest, sha256Digest, type Digest } from '../core/digest.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { annotations, manifestMediaTypes, mediaTypes } from './media-types.js';
 import { OciError } from './oci-error.js';
-import { OciLayout } from './oci-layout.js';
+import { hashFile, OciLayout } from './oci-layout.js';
 import { imageManifestSchema, indexManifestSchema, isIndexManifest, referencesOf, type Descriptor, type ImageManifest, type IndexManifest, type LayoutIndex } from './oci-types.js';
 import { checkChainLayer, checkoutChain, storeLayer, type Checkout } from './qcow2-chain.js';
 import { diffVersions, type VersionDiff } from './version-diff.js';
@@ -287,9 +287,11 @@ export class Registry {
       const key = await sources.key(l.path, previous?.digest);
       let stored = await this.#cachedLayer(sources.get(key));
       if (!stored) {
-        const w = await storeLayer(this.layout, l.path, previous?.digest, signal);
-        sources.set(key, w.digest);
-        stored = w;
+        // a file not seen under this identity may still be content we stored: reading is cheaper than writing
+        const contentKey = `content:${(await hashFile(l.path, signal)).digest}:${previous?.digest ?? '-'}`;
+        stored = (await this.#cachedLayer(sources.get(contentKey))) ?? (await storeLayer(this.layout, l.path, previous?.digest, signal));
+        sources.set(key, stored.digest);
+        sources.set(contentKey, stored.digest);
       }
       bytesWritten += stored.written;
       layers.push({ digest: stored.digest, size: stored.size, reused: stored.written === 0 });
@@ -565,7 +567,6 @@ export class Registry {
   async fsck(options: { repair?: boolean; signal?: AbortSignal } = {}): Promise<FsckResult> {
     const problems: FsckProblem[] = [];
     const blobs = await this.layout.listBlobs();
-    const { hashFile } = await import('./oci-layout.js');
     for (const digest of blobs) {
       const { digest: actual } = await hashFile(this.layout.blobPath(digest), options.signal);
       if (actual !== digest) problems.push({ kind: 'digest-mismatch', digest, message: `content hashes to ${actual}` });
@@ -743,8 +744,9 @@ function pidAlive(pid: number): boolean {
 
 /**
  * Which stored blob a pipeline layer file became, keyed by the file's identity (device, inode,
- * size, mtime) and its parent blob: layers in the builder's cache never change, so a layer that
- * is already stored is neither copied nor re-hashed. A lost or stale entry only costs a copy.
+ * size, mtime) and its parent blob — layers in the builder's cache never change, so a layer that
+ * is already stored is neither copied nor re-hashed — and, for a file seen under another identity,
+ * by the sha256 of its content. A lost or stale entry only costs one copy.
  */
 class SourceCache {
   readonly #path: string;
