@@ -281,9 +281,10 @@ export class Registry {
     await sources.load();
     let bytesWritten = 0;
     const layers: RegisterResult['layers'] = [];
+    // qemu-img reads every header first, in parallel: a wrong chain fails before anything is written
+    await Promise.all(input.layers.map((l, i) => checkChainLayer(l.path, i, input.layers[i - 1]?.path, signal)));
     let previous: { path: string; digest: Digest } | undefined;
     for (const [i, l] of input.layers.entries()) {
-      await checkChainLayer(l.path, i, previous?.path, signal);
       const key = await sources.key(l.path, previous?.digest);
       let stored = await this.#cachedLayer(sources.get(key));
       if (!stored) {
