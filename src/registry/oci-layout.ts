@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -43,11 +43,8 @@ export class OciLayout {
     const layout = new OciLayout(root);
     await mkdir(join(root, 'blobs', 'sha256'), { recursive: true });
     await mkdir(layout.tmpDir, { recursive: true });
-    const marker = join(root, 'oci-layout');
-    if (!(await exists(marker))) await layout.#atomicWrite(marker, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    if (!(await exists(join(root, 'index.json')))) {
-      await layout.#atomicWrite(join(root, 'index.json'), JSON.stringify(emptyIndex()));
-    }
+    await layout.#createOnce(join(root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    await layout.#createOnce(join(root, 'index.json'), JSON.stringify(emptyIndex()));
     return layout;
   }
 
@@ -204,6 +201,18 @@ export class OciLayout {
   /** Exclusive access to the layout's mutable state (index.json, gc) across processes. */
   withLock<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     return this.#lock.run(fn, signal ? { signal } : {});
+  }
+
+  /** First open of a new layout: link(2) never replaces, so two processes opening at once cannot undo each other. */
+  async #createOnce(path: string, text: string): Promise<void> {
+    if (await exists(path)) return;
+    const tmp = this.tmpPath('.json');
+    await writeFile(tmp, text);
+    await link(tmp, path).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+    await unlink(tmp);
+    await syncDir(this.root);
   }
 
   async #atomicWrite(path: string, text: string): Promise<void> {

@@ -277,7 +277,7 @@ export class Registry {
     if (input.parent === undefined) parent = (await this.tags(repository)).get('latest');
     else if (input.parent !== null) parent = (await this.resolve(repository, input.parent)).digest;
 
-    const sources = new SourceCache(join(this.root, '.sources.json'));
+    const sources = new SourceCache(join(this.root, '.sources.json'), () => this.layout.tmpPath('.json'));
     await sources.load();
     let bytesWritten = 0;
     const layers: RegisterResult['layers'] = [];
@@ -751,10 +751,12 @@ function pidAlive(pid: number): boolean {
  */
 class SourceCache {
   readonly #path: string;
+  readonly #tmpPath: () => string;
   #map: Record<string, Digest> = {};
   #dirty = false;
-  constructor(path: string) {
+  constructor(path: string, tmpPath: () => string) {
     this.#path = path;
+    this.#tmpPath = tmpPath;
   }
   async load(): Promise<void> {
     try {
@@ -777,8 +779,13 @@ class SourceCache {
   }
   async save(): Promise<void> {
     if (!this.#dirty) return;
-    const tmp = `${this.#path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(this.#map));
-    await rename(tmp, this.#path);
+    // a cache: a failed or lost save costs a copy later, never a registration
+    const tmp = this.#tmpPath();
+    try {
+      await writeFile(tmp, JSON.stringify(this.#map));
+      await rename(tmp, this.#path);
+    } catch {
+      await rm(tmp, { force: true });
+    }
   }
 }
