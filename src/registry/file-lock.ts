@@ -43,7 +43,7 @@ export class FileLock {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         }
         const owner = Number((await readFile(this.#path, 'utf8').catch(() => '')).trim());
-        if (owner && !alive(owner)) {
+        if (owner && !isProcessAlive(owner)) {
           await unlink(this.#path).catch(() => undefined);
           continue;
         }
@@ -56,7 +56,8 @@ export class FileLock {
   }
 }
 
-function alive(pid: number): boolean {
+/** True while a process with this pid exists (used to recognise locks and temp files of dead processes). */
+export function isProcessAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
@@ -7,10 +7,15 @@ import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js
 import { annotations, manifestMediaTypes, mediaTypes } from './media-types.js';
 import { OciError } from './oci-error.js';
 import { hashFile, OciLayout } from './oci-layout.js';
-import { imageManifestSchema, indexManifestSchema, isIndexManifest, referencesOf, type Descriptor, type ImageManifest, type IndexManifest, type LayoutIndex } from './oci-types.js';
+import { entriesOf, entry, isOf, setTag, tagOfEntry, tagsOf } from './index-entries.js';
+import { exportImageLayout, importImageLayout } from './layout-transfer.js';
+import { checkRegistry, cleanLeftovers, garbageCollect, type FsckResult, type GcOptions, type GcResult } from './maintenance.js';
+import { isIndexManifest, referencesOf, type Descriptor, type ImageManifest, type IndexManifest } from './oci-types.js';
+import { parseManifest } from './parse-manifest.js';
+import { SourceCache } from './source-cache.js';
 import { checkChainLayer, checkoutChain, storeLayer, type Checkout } from './qcow2-chain.js';
 import { diffVersions, type VersionDiff } from './version-diff.js';
-import { assertRepository, assertTag, isTag, parseImageRef, versionOfTag, versionTag } from './reference.js';
+import { assertRepository, assertTag, parseImageRef, versionOfTag, versionTag } from './reference.js';
 
 /**
  * The image registry: client repositories of versioned, content-addressed images in one OCI
@@ -73,39 +78,10 @@ export interface ResolvedManifest {
   size: number;
 }
 
-export interface GcOptions {
-  /** Unreferenced blobs younger than this are kept: uploads and registrations in progress. */
-  graceMs?: number;
-  /** A manifest read (pull, checkout) in the last leaseMs keeps everything it references. */
-  leaseMs?: number;
-  dryRun?: boolean;
-}
-
-export interface GcResult {
-  removed: { digest: Digest; size: number }[];
-  bytesFreed: number;
-  kept: number;
-  dryRun: boolean;
-}
-
-export interface FsckProblem {
-  kind: 'digest-mismatch' | 'missing-blob' | 'bad-manifest' | 'bad-index' | 'leftover';
-  digest?: string;
-  path?: string;
-  message: string;
-}
-
-export interface FsckResult {
-  ok: boolean;
-  blobsChecked: number;
-  manifestsChecked: number;
-  problems: FsckProblem[];
-  repaired: number;
-}
-
 const configSchema = z.record(z.string(), z.unknown());
-const defaultGraceMs = 60 * 60 * 1000;
-const defaultLeaseMs = 15 * 60 * 1000;
+
+export type { FsckProblem, FsckResult, GcOptions, GcResult } from './maintenance.js';
+export { parseManifest } from './parse-manifest.js';
 
 export interface RegistryOptions {
   /** The layout folder: paths(home).registry. */
@@ -116,7 +92,7 @@ export async function openRegistry(options: RegistryOptions): Promise<Registry> 
   const layout = await OciLayout.open(options.root);
   await mkdir(join(options.root, '.leases'), { recursive: true });
   const registry = new Registry(layout);
-  await registry.cleanLeftovers(); // temporary files of processes that died mid-write
+  await cleanLeftovers(layout, Infinity); // temporary files of processes that died mid-write
   return registry;
 }
 
@@ -482,133 +458,24 @@ export class Registry {
     await this.remove(isDigest(reference) ? `${repository}@${reference}` : `${repository}:${reference}`, { force: true });
   }
 
-  // ——— maintenance ———
-
-  /**
-   * Remove blobs that nothing keeps: roots are every index.json descriptor (tags, versions,
-   * retained manifests) and every manifest leased by a pull in progress; a manifest keeps its
-   * config, layers and child manifests. Young blobs (grace period) are kept, so an upload or a
-   * registration that has written blobs but not yet its manifest is never cut short.
-   */
-  async gc(options: GcOptions = {}): Promise<GcResult> {
-    const graceMs = options.graceMs ?? defaultGraceMs;
-    const leaseMs = options.leaseMs ?? defaultLeaseMs;
-    return this.layout.withLock(async () => {
-      const now = Date.now();
-      const index = await this.layout.readIndex();
-      const roots = new Set<Digest>(index.manifests.map((d) => d.digest));
-      for (const name of await readdir(join(this.root, '.leases'))) {
-        const path = join(this.root, '.leases', name);
-        const st = await stat(path).catch(() => undefined);
-        if (!st) continue;
-        if (now - st.mtimeMs < leaseMs) roots.add(`sha256:${name}` as Digest);
-        else if (!options.dryRun) await rm(path, { force: true });
-      }
-      const marked = new Set<Digest>();
-      const mark = async (digest: Digest): Promise<void> => {
-        if (marked.has(digest)) return;
-        marked.add(digest);
-        const m = await this.manifest(digest).catch(() => undefined);
-        if (!m) return;
-        if (isIndexManifest(m)) for (const c of m.manifests) await mark(c.digest);
-        else for (const d of referencesOf(m)) marked.add(d.digest);
-      };
-      for (const r of roots) await mark(r);
-      const removed: GcResult['removed'] = [];
-      for (const digest of await this.layout.listBlobs()) {
-        if (marked.has(digest)) continue;
-        const st = await stat(this.layout.blobPath(digest)).catch(() => undefined);
-        if (!st || now - st.mtimeMs < graceMs) continue;
-        if (!options.dryRun) {
-          await this.layout.removeBlob(digest);
-          this.#manifests.delete(digest);
-        }
-        removed.push({ digest, size: st.size });
-      }
-      if (!options.dryRun) await this.#cleanTmp(graceMs);
-      return { removed, bytesFreed: removed.reduce((s, r) => s + r.size, 0), kept: marked.size, dryRun: !!options.dryRun };
-    });
+  /** See garbageCollect in maintenance.ts. */
+  gc(options: GcOptions = {}): Promise<GcResult> {
+    return garbageCollect(this, options);
   }
 
-  /** Temporary files of dead processes (a crash mid-write) are leftovers. */
-  async #leftovers(olderThanMs = 0): Promise<string[]> {
-    const out: string[] = [];
-    for (const dir of [this.layout.tmpDir]) {
-      for (const name of await readdir(dir).catch(() => [] as string[])) {
-        const pid = Number(name.split('-')[0]);
-        const st = await stat(join(dir, name)).catch(() => undefined);
-        if (!st) continue;
-        if ((pid && !pidAlive(pid)) || Date.now() - st.mtimeMs > Math.max(olderThanMs, 24 * 3600 * 1000)) out.push(join(dir, name));
-      }
-    }
-    return out;
+  /** See checkRegistry in maintenance.ts. */
+  fsck(options: { repair?: boolean; signal?: AbortSignal } = {}): Promise<FsckResult> {
+    return checkRegistry(this, options);
   }
 
-  async #cleanTmp(olderThanMs: number): Promise<number> {
-    const files = await this.#leftovers(olderThanMs);
-    for (const f of files) await rm(f, { force: true, recursive: true });
-    // upload sessions nobody finished within a day
-    const uploads = join(this.root, '.uploads');
-    for (const name of await readdir(uploads).catch(() => [] as string[])) {
-      const st = await stat(join(uploads, name)).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > 24 * 3600 * 1000) await rm(join(uploads, name), { force: true });
-    }
-    return files.length;
+  /** One image as a standalone OCI layout (see layout-transfer.ts). */
+  exportLayout(text: string, dir: string, refName: string): Promise<ResolvedManifest> {
+    return exportImageLayout(this, text, dir, refName);
   }
 
-  /** Remove temporary files whose writer process is gone (safe while other processes write). */
-  async cleanLeftovers(): Promise<number> {
-    return this.#cleanTmp(Infinity);
-  }
-
-  /**
-   * Verify every blob's digest and every reference: index.json → manifests → config, layers,
-   * child manifests. `repair` only removes leftovers of crashed writes, never stored data.
-   */
-  async fsck(options: { repair?: boolean; signal?: AbortSignal } = {}): Promise<FsckResult> {
-    const problems: FsckProblem[] = [];
-    const blobs = await this.layout.listBlobs();
-    for (const digest of blobs) {
-      const { digest: actual } = await hashFile(this.layout.blobPath(digest), options.signal);
-      if (actual !== digest) problems.push({ kind: 'digest-mismatch', digest, message: `content hashes to ${actual}` });
-    }
-    let index: LayoutIndex | undefined;
-    try {
-      index = await this.layout.readIndex();
-    } catch (e) {
-      problems.push({ kind: 'bad-index', message: (e as Error).message });
-    }
-    const present = new Set(blobs);
-    const checked = new Set<Digest>();
-    const check = async (d: Descriptor, from: string): Promise<void> => {
-      if (!present.has(d.digest)) {
-        problems.push({ kind: 'missing-blob', digest: d.digest, message: `referenced by ${from} but not stored` });
-        return;
-      }
-      const size = await this.layout.blobSize(d.digest);
-      if (size !== d.size) problems.push({ kind: 'bad-manifest', digest: d.digest, message: `${from} says ${d.size} bytes, the blob has ${size}` });
-      if (!manifestMediaTypes.includes(d.mediaType) || checked.has(d.digest)) return;
-      checked.add(d.digest);
-      let m: ImageManifest | IndexManifest;
-      try {
-        m = parseManifest(await this.layout.readBlob(d.digest));
-      } catch (e) {
-        problems.push({ kind: 'bad-manifest', digest: d.digest, message: (e as Error).message });
-        return;
-      }
-      for (const c of referencesOf(m)) if (!c.urls?.length) await check(c, `manifest ${d.digest}`);
-    };
-    for (const d of index?.manifests ?? []) {
-      const repo = d.annotations?.[annotations.repository];
-      const tag = tagOfEntry(d);
-      await check(d, `index.json (${repo ?? '?'}${tag ? `:${tag}` : ''})`);
-    }
-    const leftovers = await this.#leftovers();
-    for (const path of leftovers) problems.push({ kind: 'leftover', path, message: 'temporary file of an interrupted write' });
-    let repaired = 0;
-    if (options.repair) repaired = await this.#cleanTmp(0);
-    const serious = problems.filter((p) => p.kind !== 'leftover' || !options.repair);
-    return { ok: serious.filter((p) => p.kind !== 'leftover').length === 0, blobsChecked: blobs.length, manifestsChecked: checked.size, problems, repaired };
+  /** One image from a foreign OCI layout, blobs re-verified (see layout-transfer.ts). */
+  importLayout(dir: string, refName: string | undefined, repository: string, tag: string, signal?: AbortSignal): Promise<{ digest: Digest; version?: number }> {
+    return importImageLayout(this, dir, refName, repository, tag, signal);
   }
 
   /** Materialise a version's qcow2 chain in `dir`; open `top`. The pull is leased against gc. */
@@ -621,171 +488,5 @@ export class Registry {
     const chain = await checkoutChain(this.layout, m.layers.map((l) => l.digest), dir, signal);
     return { ...chain, digest: target.digest, repository: target.repository };
   }
-
-  /**
-   * Write one image (manifest and everything it references) as a standalone OCI layout in `dir`
-   * with ref name `refName`: what `skopeo copy oci:<dir>:<refName>` reads. Blobs are hard links
-   * when possible (read-only use), copies otherwise.
-   */
-  async exportLayout(text: string, dir: string, refName: string): Promise<ResolvedManifest> {
-    const target = await this.resolveRef(text);
-    await this.lease(target.digest);
-    const out = await OciLayout.open(dir);
-    const copy = async (d: Descriptor): Promise<void> => {
-      if (d.urls?.length) return;
-      const { link, copyFile } = await import('node:fs/promises');
-      const dest = out.blobPath(d.digest);
-      if ((await out.blobSize(d.digest)) === undefined) {
-        await link(this.layout.blobPath(d.digest), dest).catch(() => copyFile(this.layout.blobPath(d.digest), dest));
-      }
-      if (!manifestMediaTypes.includes(d.mediaType)) return;
-      const m = await this.manifest(d.digest);
-      for (const c of referencesOf(m)) await copy(c);
-    };
-    const desc: Descriptor = { mediaType: target.mediaType, digest: target.digest, size: target.size };
-    await copy(desc);
-    await out.updateIndex((index) => {
-      index.manifests = index.manifests.filter((d) => d.annotations?.[annotations.refName] !== refName);
-      index.manifests.push({ ...desc, annotations: { [annotations.refName]: refName } });
-    });
-    await rm(out.tmpDir, { recursive: true, force: true });
-    return target;
-  }
-
-  /**
-   * Bring one image from a foreign OCI layout (what `skopeo copy … oci:<dir>:<ref>` wrote) into
-   * the registry: every blob is re-verified against its digest on the way in, then the manifest
-   * is recorded under `tag` (becoming a new version unless the repository already has it).
-   */
-  async importLayout(dir: string, refName: string | undefined, repository: string, tag: string, signal?: AbortSignal): Promise<{ digest: Digest; version?: number }> {
-    const foreign = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as LayoutIndex;
-    const found = refName === undefined ? (foreign.manifests.length === 1 ? foreign.manifests[0] : undefined) : foreign.manifests.find((d) => d.annotations?.[annotations.refName] === refName);
-    if (!found) throw new NotFoundError(`${dir} has no image ${refName ?? '(exactly one expected)'}`);
-    const blobFile = (d: Digest): string => join(dir, 'blobs', 'sha256', d.slice(7));
-    const bring = async (d: Descriptor): Promise<void> => {
-      if (d.urls?.length) return;
-      await this.layout.putBlobFile(blobFile(d.digest), { digest: d.digest, size: d.size }, signal);
-      if (!manifestMediaTypes.includes(d.mediaType)) return;
-      const m = parseManifest(await readFile(blobFile(d.digest)));
-      for (const c of referencesOf(m)) await bring(c);
-      if (isIndexManifest(m)) for (const c of m.manifests) await this.putManifest(repository, c.digest, await readFile(blobFile(c.digest)), c.mediaType, signal);
-    };
-    for (const c of await childrenOf(found, blobFile)) await bring(c);
-    const bytes = await readFile(blobFile(found.digest));
-    return this.putManifest(repository, assertTag(tag), bytes, found.mediaType, signal);
-  }
 }
 
-async function childrenOf(d: Descriptor, blobFile: (d: Digest) => string): Promise<Descriptor[]> {
-  return referencesOf(parseManifest(await readFile(blobFile(d.digest))));
-}
-
-/** Parse and validate manifest bytes; a bad one is MANIFEST_INVALID naming the field. */
-export function parseManifest(bytes: Buffer): ImageManifest | IndexManifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch (e) {
-    throw new OciError('MANIFEST_INVALID', `manifest is not JSON: ${(e as Error).message}`);
-  }
-  const isIndex = !!json && typeof json === 'object' && 'manifests' in json;
-  const r = (isIndex ? indexManifestSchema : imageManifestSchema).safeParse(json);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new OciError('MANIFEST_INVALID', `manifest ${issue.path.join('.') || '(root)'}: ${issue.message}`, { field: issue.path.join('.') });
-  }
-  return r.data;
-}
-
-function isOf(d: Descriptor, repository: string): boolean {
-  return d.annotations?.[annotations.repository] === repository;
-}
-
-function entriesOf(index: LayoutIndex, repository: string): Descriptor[] {
-  return index.manifests.filter((d) => isOf(d, repository));
-}
-
-function tagOfEntry(d: Descriptor): string | undefined {
-  const name = d.annotations?.[annotations.refName];
-  const repo = d.annotations?.[annotations.repository];
-  if (!name || !repo || !name.startsWith(`${repo}:`)) return undefined;
-  const tag = name.slice(repo.length + 1);
-  return isTag(tag) ? tag : undefined;
-}
-
-function tagsOf(index: LayoutIndex, repository: string): Map<string, Digest> {
-  const out = new Map<string, Digest>();
-  for (const d of entriesOf(index, repository)) {
-    const t = tagOfEntry(d);
-    if (t) out.set(t, d.digest);
-  }
-  return out;
-}
-
-function entry(d: Descriptor, repository: string, extra: Record<string, string>): Descriptor {
-  const { annotations: _ignored, ...plain } = d;
-  return { ...plain, annotations: { [annotations.repository]: repository, ...extra } };
-}
-
-function setTag(index: LayoutIndex, repository: string, tag: string, d: Descriptor): void {
-  const name = `${repository}:${tag}`;
-  index.manifests = index.manifests.filter((e) => !(isOf(e, repository) && e.annotations?.[annotations.refName] === name));
-  index.manifests.push(entry(d, repository, { [annotations.refName]: name }));
-}
-
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Which stored blob a pipeline layer file became, keyed by the file's identity (device, inode,
- * size, mtime) and its parent blob — layers in the builder's cache never change, so a layer that
- * is already stored is neither copied nor re-hashed — and, for a file seen under another identity,
- * by the sha256 of its content. A lost or stale entry only costs one copy.
- */
-class SourceCache {
-  readonly #path: string;
-  readonly #tmpPath: () => string;
-  #map: Record<string, Digest> = {};
-  #dirty = false;
-  constructor(path: string, tmpPath: () => string) {
-    this.#path = path;
-    this.#tmpPath = tmpPath;
-  }
-  async load(): Promise<void> {
-    try {
-      this.#map = JSON.parse(await readFile(this.#path, 'utf8')) as Record<string, Digest>;
-    } catch {
-      this.#map = {};
-    }
-  }
-  async key(path: string, parent: Digest | undefined): Promise<string> {
-    const st = await stat(path, { bigint: true });
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${parent ?? '-'}`;
-  }
-  get(key: string): Digest | undefined {
-    const d = this.#map[key];
-    return d && isDigest(d) ? d : undefined;
-  }
-  set(key: string, digest: Digest): void {
-    this.#map[key] = digest;
-    this.#dirty = true;
-  }
-  async save(): Promise<void> {
-    if (!this.#dirty) return;
-    // a cache: a failed or lost save costs a copy later, never a registration
-    const tmp = this.#tmpPath();
-    try {
-      await writeFile(tmp, JSON.stringify(this.#map));
-      await rename(tmp, this.#path);
-    } catch {
-      await rm(tmp, { force: true });
-    }
-  }
-}
