@@ -242,4 +242,16 @@ describe('OCI distribution routes', () => {
     denied.delete('clients/acme:pull');
     assert.equal((await call('GET', '/v2/clients/acme/manifests/latest')).status, 200);
   });
+
+  test('gc never breaks a pull in progress: a fetched manifest keeps its blobs after its version is removed', async () => {
+    const manifest = (await call('GET', '/v2/clients/acme/manifests/latest')).body;
+    const m = JSON.parse(manifest.toString()) as { layers: { digest: string }[] };
+    await registry.remove('clients/acme:v1', { force: true });
+    await registry.remove('clients/acme:stable', { force: true }).catch(() => undefined);
+    assert.equal((await registry.gc({ graceMs: 0 })).removed.filter((r) => m.layers.some((l) => l.digest === r.digest)).length, 0);
+    for (const l of m.layers) assert.equal((await call('GET', `/v2/clients/acme/blobs/${l.digest}`)).status, 200);
+    // once the lease has expired the blobs go
+    const gone = await registry.gc({ graceMs: 0, leaseMs: 0 });
+    assert.ok(m.layers.every((l) => gone.removed.some((r) => r.digest === l.digest)));
+  });
 });

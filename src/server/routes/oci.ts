@@ -47,7 +47,11 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
     linked.set(repository, set);
   };
 
-  /** Blobs are content-addressed across the store but visible per repository, as in distribution. */
+  /**
+   * Blobs are content-addressed across the store but visible per repository, as in distribution.
+   * The manifest that makes a blob visible is leased again, so gc keeps a long pull's remaining
+   * blobs for as long as the pull keeps asking.
+   */
   const repositoryHasBlob = async (repository: string, digest: Digest): Promise<boolean> => {
     if (linked.get(repository)?.has(digest)) return (await registry.layout.blobSize(digest)) !== undefined;
     const index = await registry.layout.readIndex();
@@ -66,7 +70,10 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
     };
     for (const d of index.manifests) {
       if (d.annotations?.['io.prescient.repository'] !== repository) continue;
-      if (await walk(d.digest)) return (await registry.layout.blobSize(digest)) !== undefined;
+      if (await walk(d.digest)) {
+        await registry.lease(d.digest);
+        return (await registry.layout.blobSize(digest)) !== undefined;
+      }
     }
     return false;
   };
