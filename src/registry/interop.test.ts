@@ -8,6 +8,7 @@ import { sha256Digest } from '../core/digest.js';
 import { run } from '../core/exec.js';
 import { createApp, listen } from '../server/app.js';
 import { ociRoutes } from '../server/routes/oci.js';
+import { exportContainerDisk } from './export.js';
 import { openRegistry, type Registry } from './registry.js';
 import { pullImage, pushImage } from './remote.js';
 import { hasDockerRegistry, startDockerRegistry, type RunningRegistry } from './testing/docker-registry.js';
@@ -85,6 +86,14 @@ describe('interoperability with skopeo and Debian docker-registry', { skip }, ()
     await skopeo('copy', `oci:${registry.root}:clients/acme:v1`, `oci:${join(dir, 'direct')}:v1`);
     const index = JSON.parse(await readFile(join(dir, 'direct', 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
     assert.equal(index.manifests[0]!.digest, v1);
+  });
+
+  test('a containerDisk export is an ordinary OCI image that docker-registry accepts', async () => {
+    const cd = await exportContainerDisk(registry, 'clients/acme:v1', join(dir, 'cd'), { name: 'acme' });
+    await skopeo('copy', '--preserve-digests', '--dest-tls-verify=false', `oci:${cd.layout}:${cd.refName}`, `docker://${theirs.address}/disks/acme:v1`);
+    const inspected = JSON.parse(await skopeo('inspect', '--tls-verify=false', `docker://${theirs.address}/disks/acme:v1`)) as { Digest: string; Os: string; Architecture: string };
+    assert.equal(inspected.Digest, cd.digest);
+    assert.deepEqual([inspected.Os, inspected.Architecture], ['linux', 'amd64']);
   });
 
   test('prescient push and pull to another registry keep the digest and rebuild the backing chain', async () => {

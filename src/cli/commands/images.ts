@@ -173,7 +173,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
     .option('--container-disk <dir>', 'write a containerDisk OCI layout here (disk/<name>.qcow2, owner 107:107)')
     .option('--name <name>', 'disk file name inside the containerDisk', 'disk')
     .option('--ref-name <tag>', 'ref name in the containerDisk layout', 'latest')
-    .addHelpText('after', '\nExamples:\n  prescient images export clients/acme:v3 --flat acme.qcow2\n  prescient images export clients/acme --container-disk ./acme-cd\n  skopeo copy oci:./acme-cd:latest docker://registry.example/acme-disk:v3\n')
+    .addHelpText('after', '\nExamples:\n  prescient images export clients/acme:v3 --flat acme.qcow2\n  prescient images export clients/acme --container-disk ./acme-cd\n  skopeo copy --preserve-digests oci:./acme-cd:latest docker://registry.example/acme-disk:v3\n')
     .action(async (ref: string, o: { flat?: string; containerDisk?: string; name: string; refName: string }, cmd: Command) => {
       if (!o.flat && !o.containerDisk) throw new ValidationError('--flat', 'give --flat <file> and/or --container-disk <dir>');
       const registry = await openHomeRegistry();
