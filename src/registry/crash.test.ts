@@ -80,7 +80,7 @@ describe('crash safety', { skip }, () => {
         }
       } else {
         const s = start('node', [worker('serve-worker'), root]);
-        for (let t = 0; s.lines.length === 0 && t < 200; t++) await sleep(25);
+        for (let t = 0; s.lines.length === 0 && t < 800; t++) await sleep(25);
         const { port } = JSON.parse(s.lines[0]!) as { port: number };
         const k = (i >> 1) % 10;
         const copy = run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${sourceRoot}:clients/src:v${k + 1}`, `docker://127.0.0.1:${port}/clients/pushed:latest`], { allowFailure: true, timeoutMs: 60_000 });
@@ -107,7 +107,7 @@ describe('crash safety', { skip }, () => {
     // every version of every repository pulls through the API
     const registry = await openRegistry({ root });
     const s = start('node', [worker('serve-worker'), root]);
-    for (let t = 0; s.lines.length === 0 && t < 200; t++) await sleep(25);
+    for (let t = 0; s.lines.length === 0 && t < 800; t++) await sleep(25);
     const { port } = JSON.parse(s.lines[0]!) as { port: number };
     try {
       for (const repo of await registry.repositories()) {
