@@ -296,7 +296,13 @@ export class Registry {
     const bytes = Buffer.from(JSON.stringify(manifest));
     const mw = await this.layout.putBlobBytes(bytes);
     bytesWritten += mw.written;
-    const { version } = await this.#record(repository, { mediaType: mediaTypes.ociManifest, digest: mw.digest, size: mw.size, artifactType: mediaTypes.prescientImage }, tags, true, signal);
+    const stillStored = async (): Promise<void> => {
+      for (const d of [configWrite.digest, ...layers.map((l) => l.digest)]) {
+        if ((await this.layout.blobSize(d)) === undefined) throw new ConflictError(`blob ${d} was garbage-collected during the registration; register again`);
+      }
+    };
+    const descriptor = { mediaType: mediaTypes.ociManifest, digest: mw.digest, size: mw.size, artifactType: mediaTypes.prescientImage };
+    const { version } = await this.#record(repository, descriptor, tags, true, signal, undefined, stillStored);
     return { repository, digest: mw.digest, version, tags: [versionTag(version), ...tags], config: { digest: configWrite.digest, size: configWrite.size }, layers, bytesWritten };
   }
 
@@ -350,8 +356,17 @@ export class Registry {
       size: w.size,
       ...(parsed.artifactType ? { artifactType: parsed.artifactType } : {}),
     };
+    // checked again under the index lock, which gc also holds: a blob cannot vanish in between
+    const stillStored = async (): Promise<void> => {
+      for (const d of referenced) {
+        if (!d.urls?.length && (await this.layout.blobSize(d.digest)) === undefined) {
+          throw new OciError('MANIFEST_BLOB_UNKNOWN', `blob ${d.digest} was removed while the manifest was pushed`, { missing: [d.digest] });
+        }
+      }
+    };
     if (isDigest(reference)) {
-      await this.layout.updateIndex((index) => {
+      await this.layout.updateIndex(async (index) => {
+        await stillStored();
         if (!entriesOf(index, repository).some((d) => d.digest === digest)) {
           index.manifests.push(entry(descriptor, repository, { [annotations.retained]: 'true' }));
         }
@@ -359,7 +374,7 @@ export class Registry {
       return { digest, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
     }
     const versionNumber = versionOfTag(reference);
-    const { version } = await this.#record(repository, descriptor, versionNumber === undefined ? [reference] : [], versionNumber === undefined, signal, versionNumber);
+    const { version } = await this.#record(repository, descriptor, versionNumber === undefined ? [reference] : [], versionNumber === undefined, signal, versionNumber, stillStored);
     return { digest, ...(version !== undefined ? { version } : {}), ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
   }
 
@@ -367,8 +382,17 @@ export class Registry {
    * One index update: point `tags` at the manifest and, unless it is already a version of the
    * repository, give it the next version number (or `explicitVersion`, when a v<n> tag is pushed).
    */
-  async #record(repository: string, descriptor: Descriptor, tags: readonly string[], newVersion: boolean, signal?: AbortSignal, explicitVersion?: number): Promise<{ version: number }> {
-    return this.layout.updateIndex((index) => {
+  async #record(
+    repository: string,
+    descriptor: Descriptor,
+    tags: readonly string[],
+    newVersion: boolean,
+    signal?: AbortSignal,
+    explicitVersion?: number,
+    verify?: () => Promise<void>,
+  ): Promise<{ version: number }> {
+    return this.layout.updateIndex(async (index) => {
+      await verify?.();
       const entries = entriesOf(index, repository);
       let version = entries.map((d) => ({ d, v: versionOfTag(tagOfEntry(d) ?? '') })).find((x) => x.v !== undefined && x.d.digest === descriptor.digest)?.v;
       if (explicitVersion !== undefined) {
