@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { AbortedError, TimeoutError } from '../core/errors.js';
 
 /**
@@ -44,7 +44,7 @@ export class FileLock {
         }
         const owner = Number((await readFile(this.#path, 'utf8').catch(() => '')).trim());
         if (owner && !isProcessAlive(owner)) {
-          await unlink(this.#path).catch(() => undefined);
+          await this.#breakStale(owner, mine);
           continue;
         }
         if (Date.now() > deadline) throw new TimeoutError(`registry lock ${this.#path} (held by pid ${owner})`, timeoutMs);
@@ -53,6 +53,22 @@ export class FileLock {
     } finally {
       await unlink(mine).catch(() => undefined);
     }
+  }
+
+  /**
+   * Remove a dead owner's lock. The lock is first moved aside atomically and read there: if a
+   * live contender replaced it in the meantime, it is linked back instead of being lost.
+   */
+  async #breakStale(owner: number, mine: string): Promise<void> {
+    const aside = `${mine}.stale`;
+    try {
+      await rename(this.#path, aside);
+    } catch {
+      return; // someone else broke it first
+    }
+    const moved = Number((await readFile(aside, 'utf8').catch(() => '')).trim());
+    if (moved !== owner) await link(aside, this.#path).catch(() => undefined);
+    await unlink(aside).catch(() => undefined);
   }
 }
 
