@@ -59,6 +59,13 @@ describe('crash safety', { skip }, () => {
       sourceTops.push(0x30 + k);
     }
     await mkdir(join(dir, 'work'), { recursive: true });
+    // one push that completes, so an earlier pushed version exists before the kills start
+    const s = start('node', [worker('serve-worker'), root]);
+    for (let t = 0; s.lines.length === 0 && t < 800; t++) await sleep(25);
+    const { port } = JSON.parse(s.lines[0]!) as { port: number };
+    await run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${sourceRoot}:clients/src:v10`, `docker://127.0.0.1:${port}/clients/pushed:latest`], { timeoutMs: 120_000 });
+    s.child.kill('SIGKILL');
+    await s.exited;
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -84,7 +91,7 @@ describe('crash safety', { skip }, () => {
         const { port } = JSON.parse(s.lines[0]!) as { port: number };
         const k = (i >> 1) % 10;
         const copy = run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${sourceRoot}:clients/src:v${k + 1}`, `docker://127.0.0.1:${port}/clients/pushed:latest`], { allowFailure: true, timeoutMs: 60_000 });
-        await sleep(randomMs(50, 700));
+        await sleep(randomMs(50, 1500));
         s.child.kill('SIGKILL');
         await s.exited;
         const r = await copy;
@@ -123,7 +130,8 @@ describe('crash safety', { skip }, () => {
       s.child.kill('SIGKILL');
       await s.exited;
     }
-    const pushed = await registry.versions('clients/pushed').catch(() => []);
+    const pushed = await registry.versions('clients/pushed');
+    assert.ok(pushed.length >= 1, 'the push completed before the kills is still there');
     for (const v of pushed) {
       const co = await registry.checkout(`clients/pushed@${v.digest}`, join(dir, 'pushed-co', String(v.version)));
       assert.ok(await readsPattern(co.top, base.patterns[0]!, 0, 4));
