@@ -91,7 +91,7 @@ describe('crash safety', { skip }, () => {
         const { port } = JSON.parse(s.lines[0]!) as { port: number };
         const k = (i >> 1) % 10;
         const copy = run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${sourceRoot}:clients/src:v${k + 1}`, `docker://127.0.0.1:${port}/clients/pushed:latest`], { allowFailure: true, timeoutMs: 60_000 });
-        await sleep(randomMs(50, 900));
+        await sleep(randomMs(30, 500));
         s.child.kill('SIGKILL');
         await s.exited;
         const r = await copy;
