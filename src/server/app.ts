@@ -21,7 +21,8 @@ export function createApp(options: AppOptions): Server {
       if (!res.writableFinished) controller.abort();
       options.onRequest?.({ method, path: url.pathname, status: res.statusCode, ms: performance.now() - started });
     });
-    const match = matchRoute(routes, method, url.pathname);
+    // Route on the path as sent: URL parsing would resolve `..` segments and hide a traversal attempt from the route.
+    const match = matchRoute(routes, method, req.url?.startsWith('/') ? req.url.split('?')[0]! : url.pathname);
     if (match === undefined) return sendError(res, new AppError('NOT_FOUND', `no route for ${method} ${url.pathname}`));
     if (match === 'method-not-allowed') {
       res.writeHead(405, { 'content-type': 'application/json' });

@@ -4,6 +4,11 @@ import { imageCommand } from './image.js';
 import { personalizeCommand } from './personalize.js';
 import { verifyCommand } from './verify.js';
 import { registerVector } from './vector.js';
+import { imagesCommand } from './images.js';
+import { pullCommand } from './pull.js';
+import { pushCommand } from './push.js';
+import { registryCommand } from './registry.js';
+import { serveCommand } from './serve.js';
 
 /**
  * Every CLI command, one file each under this folder. A command is a function that adds
@@ -17,4 +22,9 @@ export const commands: readonly CommandRegistration[] = [
   personalizeCommand,
   verifyCommand,
   registerVector,
+  imagesCommand,
+  registryCommand,
+  pushCommand,
+  pullCommand,
+  serveCommand,
 ];

@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { paths } from '../../core/config.js';
+import { openRegistry } from '../../registry/registry.js';
+import { createApp, listen } from '../../server/app.js';
+import { ociRoutes } from '../../server/routes/oci.js';
+import { cliSignal } from '../signal.js';
+import { emit } from '../output.js';
+import type { CommandRegistration } from './index.js';
+
+export const serveCommand: CommandRegistration = (program: Command) => {
+  program
+    .command('serve')
+    .description('Serve the HTTP API: the OCI distribution API (/v2/) over the image registry, on loopback by default')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port (0 picks a free one)', '5080')
+    .addHelpText('after', '\nExamples:\n  prescient serve --port 5080\n  skopeo copy --src-tls-verify=false docker://127.0.0.1:5080/clients/acme:latest oci:/tmp/acme:latest\n')
+    .action(async (options: { host: string; port: string }, cmd: Command) => {
+      const signal = cliSignal();
+      const registry = await openRegistry({ root: paths().registry });
+      const server = createApp({ routes: [ociRoutes({ registry })] });
+      const address = await listen(server, Number(options.port), options.host);
+      emit(cmd, { ...address, registry: registry.root }, (a) => `listening on http://${a.host}:${a.port} (registry ${a.registry}); Ctrl-C stops`);
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => server.close(() => resolve()), { once: true }));
+    });
+};

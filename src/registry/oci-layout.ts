@@ -1,0 +1,260 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isDigest, type Digest } from '../core/digest.js';
+import { ValidationError } from '../core/errors.js';
+import { FileLock } from './file-lock.js';
+import { mediaTypes } from './media-types.js';
+import { OciError } from './oci-error.js';
+import type { LayoutIndex } from './oci-types.js';
+
+export interface BlobWrite {
+  digest: Digest;
+  size: number;
+  /** Bytes that reached the store: 0 when the blob was already there. */
+  written: number;
+}
+
+export interface ExpectedBlob {
+  digest?: Digest;
+  size?: number;
+}
+
+/**
+ * An OCI image layout on disk (oci-layout, index.json, blobs/sha256/<hex>) that never shows
+ * anything half-written: a blob is streamed to a temporary file beside the store, fsynced,
+ * checked against its digest and only then renamed into place; index.json is replaced the same
+ * way under a lock between processes. Our own bookkeeping lives in dot-folders that OCI tools
+ * ignore (.tmp, .uploads, .leases, .lock).
+ */
+export class OciLayout {
+  readonly root: string;
+  readonly #lock: FileLock;
+
+  private constructor(root: string) {
+    this.root = root;
+    this.#lock = new FileLock(join(root, '.lock'));
+  }
+
+  static async open(root: string): Promise<OciLayout> {
+    const layout = new OciLayout(root);
+    await mkdir(join(root, 'blobs', 'sha256'), { recursive: true });
+    await mkdir(layout.tmpDir, { recursive: true });
+    await layout.#createOnce(join(root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    await layout.#createOnce(join(root, 'index.json'), JSON.stringify(emptyIndex()));
+    return layout;
+  }
+
+  get tmpDir(): string {
+    return join(this.root, '.tmp');
+  }
+
+  /** A fresh temporary path on the store's file system (so the final rename is atomic). */
+  tmpPath(suffix = ''): string {
+    return join(this.tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}${suffix}`);
+  }
+
+  blobPath(digest: Digest): string {
+    if (!isDigest(digest)) throw new OciError('DIGEST_INVALID', `${JSON.stringify(digest)} is not a sha256 digest`);
+    return join(this.root, 'blobs', 'sha256', digest.slice(7));
+  }
+
+  /** The blob's size, or undefined when it is not stored. */
+  async blobSize(digest: Digest): Promise<number | undefined> {
+    try {
+      return (await stat(this.blobPath(digest))).size;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async readBlob(digest: Digest): Promise<Buffer> {
+    try {
+      return await readFile(this.blobPath(digest));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not stored`, { digest });
+      throw e;
+    }
+  }
+
+  async putBlobBytes(data: Uint8Array, expected: ExpectedBlob = {}): Promise<BlobWrite> {
+    const tmp = this.tmpPath();
+    await writeFile(tmp, data);
+    return this.adopt(tmp, expected);
+  }
+
+  /** Stream into the store, hashing on the way (one pass: the upload path of the HTTP API). */
+  async putBlobStream(source: Readable | AsyncIterable<Uint8Array>, expected: ExpectedBlob = {}, signal?: AbortSignal): Promise<BlobWrite> {
+    const tmp = this.tmpPath();
+    try {
+      const hash = createHash('sha256');
+      let size = 0;
+      await pipeline(
+        source,
+        async function* (chunks: AsyncIterable<Uint8Array>) {
+          for await (const chunk of chunks) {
+            hash.update(chunk);
+            size += chunk.length;
+            yield chunk;
+          }
+        },
+        createWriteStream(tmp, { highWaterMark: 1 << 20 }),
+        { signal },
+      );
+      return await this.adopt(tmp, expected, { digest: `sha256:${hash.digest('hex')}`, size });
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  async putBlobFile(path: string, expected: ExpectedBlob = {}, signal?: AbortSignal): Promise<BlobWrite> {
+    if (expected.digest && (await this.blobSize(expected.digest)) !== undefined) return this.#reuse(expected.digest, expected);
+    return this.putBlobStream(createReadStream(path, { highWaterMark: 1 << 20 }), expected, signal);
+  }
+
+  /**
+   * Move a finished temporary file (from tmpPath()) into the store: hash it unless the caller
+   * already did while writing, check it against what was expected, fsync, rename. The temporary
+   * file is consumed in every case.
+   */
+  async adopt(tmp: string, expected: ExpectedBlob = {}, known?: { digest: Digest; size: number }): Promise<BlobWrite> {
+    try {
+      const { digest, size } = known ?? (await hashFile(tmp));
+      if (expected.size !== undefined && expected.size !== size) {
+        throw new OciError('SIZE_INVALID', `blob is ${size} bytes, ${expected.size} were declared`, { declared: expected.size, actual: size });
+      }
+      if (expected.digest !== undefined && expected.digest !== digest) {
+        throw new OciError('DIGEST_INVALID', `content has digest ${digest}, ${expected.digest} was declared`, { declared: expected.digest, actual: digest });
+      }
+      if ((await this.blobSize(digest)) !== undefined) {
+        await rm(tmp, { force: true });
+        return this.#reuse(digest, { size });
+      }
+      const fh = await open(tmp, 'r+');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.blobPath(digest));
+      await syncDir(join(this.root, 'blobs', 'sha256'));
+      return { digest, size, written: size };
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /** A blob that is already stored: refresh its time so a concurrent gc's grace period protects it. */
+  async #reuse(digest: Digest, expected: ExpectedBlob): Promise<BlobWrite> {
+    const path = this.blobPath(digest);
+    const now = new Date();
+    await utimes(path, now, now);
+    const size = (await stat(path)).size;
+    if (expected.size !== undefined && expected.size !== size) {
+      throw new OciError('SIZE_INVALID', `blob ${digest} is ${size} bytes, ${expected.size} were declared`);
+    }
+    return { digest, size, written: 0 };
+  }
+
+  async listBlobs(): Promise<Digest[]> {
+    const names = await readdir(join(this.root, 'blobs', 'sha256'));
+    return names.filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest);
+  }
+
+  async removeBlob(digest: Digest): Promise<void> {
+    await unlink(this.blobPath(digest)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+
+  async readIndex(): Promise<LayoutIndex> {
+    const text = await readFile(join(this.root, 'index.json'), 'utf8');
+    let parsed: LayoutIndex;
+    try {
+      parsed = JSON.parse(text) as LayoutIndex;
+    } catch (e) {
+      throw new ValidationError('index.json', `not JSON: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(parsed.manifests)) throw new ValidationError('index.json.manifests', 'missing');
+    return parsed;
+  }
+
+  /**
+   * Read-modify-write of index.json under the lock; the new index replaces the old one
+   * atomically (temporary file, fsync, rename, fsync of the folder).
+   */
+  updateIndex<T>(change: (index: LayoutIndex) => Promise<T> | T, signal?: AbortSignal): Promise<T> {
+    return this.withLock(async () => {
+      const index = await this.readIndex();
+      const result = await change(index);
+      await this.#atomicWrite(join(this.root, 'index.json'), JSON.stringify(index, null, 2));
+      return result;
+    }, signal);
+  }
+
+  /** Exclusive access to the layout's mutable state (index.json, gc) across processes. */
+  withLock<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.#lock.run(fn, signal ? { signal } : {});
+  }
+
+  /** First open of a new layout: link(2) never replaces, so two processes opening at once cannot undo each other. */
+  async #createOnce(path: string, text: string): Promise<void> {
+    if (await exists(path)) return;
+    const tmp = this.tmpPath('.json');
+    await writeFile(tmp, text);
+    await link(tmp, path).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+    await unlink(tmp);
+    await syncDir(this.root);
+  }
+
+  async #atomicWrite(path: string, text: string): Promise<void> {
+    const tmp = this.tmpPath('.json');
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    await syncDir(this.root);
+  }
+}
+
+export function emptyIndex(): LayoutIndex {
+  return { schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests: [] };
+}
+
+export async function hashFile(path: string, signal?: AbortSignal): Promise<{ digest: Digest; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, signal })) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+
+async function syncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,65 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Digest } from '../core/digest.js';
+import { run } from '../core/exec.js';
+import type { Registry } from './registry.js';
+
+/**
+ * Push to and pull from any other OCI registry with skopeo, which already speaks every
+ * registry's auth and quirks. A version leaves through a standalone OCI layout of hard links
+ * and arrives through one, whose blobs are re-verified as they enter the store
+ * (Registry.importLayout); `--preserve-digests` makes skopeo fail rather than rewrite a manifest,
+ * so the digest is the same on both sides.
+ */
+
+export interface RemoteOptions {
+  /** Plain HTTP / unverified TLS (a registry on loopback). */
+  insecure?: boolean;
+  /** `user:password` for the remote registry. */
+  creds?: string;
+  signal?: AbortSignal;
+}
+
+/** `host[:port]/repo[:tag]` means the docker (distribution) transport; any skopeo transport is accepted as-is. */
+export function transportRef(text: string): string {
+  return /^[a-z-]+:/.test(text) && !/^[^/]+:\d+\//.test(text) && !/^localhost:/.test(text) ? text : `docker://${text}`;
+}
+
+export async function pushImage(registry: Registry, ref: string, destination: string, options: RemoteOptions = {}): Promise<{ digest: Digest; destination: string }> {
+  const work = await mkdtemp(join(registry.layout.tmpDir, `${process.pid}-push-`));
+  try {
+    const layout = join(work, 'layout');
+    const source = await registry.exportLayout(ref, layout, 'image');
+    const dest = transportRef(destination);
+    const args = ['copy', '--preserve-digests', '--digestfile', join(work, 'digest')];
+    if (options.insecure) args.push('--dest-tls-verify=false');
+    if (options.creds) args.push('--dest-creds', options.creds);
+    await run('skopeo', [...args, `oci:${layout}:image`, dest], { timeoutMs: 6 * 60 * 60 * 1000, ...(options.signal ? { signal: options.signal } : {}) });
+    const pushed = (await readFile(join(work, 'digest'), 'utf8')).trim() as Digest;
+    return { digest: pushed || source.digest, destination: dest };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+export async function pullImage(
+  registry: Registry,
+  source: string,
+  repository: string,
+  tag: string,
+  options: RemoteOptions = {},
+): Promise<{ digest: Digest; version?: number; source: string }> {
+  const work = await mkdtemp(join(registry.layout.tmpDir, `${process.pid}-pull-`));
+  try {
+    const layout = join(work, 'layout');
+    const src = transportRef(source);
+    const args = ['copy', '--preserve-digests'];
+    if (options.insecure) args.push('--src-tls-verify=false');
+    if (options.creds) args.push('--src-creds', options.creds);
+    await run('skopeo', [...args, src, `oci:${layout}:image`], { timeoutMs: 6 * 60 * 60 * 1000, ...(options.signal ? { signal: options.signal } : {}) });
+    const r = await registry.importLayout(layout, 'image', repository, tag, options.signal);
+    return { ...r, source: src };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { hasCommand } from '../../core/exec.js';
+
+/**
+ * Debian's distribution registry (`docker-registry`) on 127.0.0.1 with its own temporary
+ * config and storage, for the interoperability tests and the pull benchmark. Stopped by pid.
+ */
+export interface RunningRegistry {
+  host: string;
+  port: number;
+  /** host:port */
+  address: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export async function hasDockerRegistry(): Promise<boolean> {
+  return (await hasCommand('docker-registry')) && (await hasCommand('skopeo'));
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startDockerRegistry(dir: string): Promise<RunningRegistry> {
+  await mkdir(join(dir, 'data'), { recursive: true });
+  const port = await freePort();
+  const config = join(dir, 'config.yml');
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(dir, 'data')}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      '',
+    ].join('\n'),
+  );
+  const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const pid = child.pid!;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/v2/`);
+      if (r.ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      process.kill(pid, 'SIGKILL');
+      throw new Error(`docker-registry did not start: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    host: '127.0.0.1',
+    port,
+    address: `127.0.0.1:${port}`,
+    pid,
+    async stop() {
+      if (child.exitCode === null) process.kill(pid, 'SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGKILL');
+    },
+  };
+}
