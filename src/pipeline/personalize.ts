@@ -55,6 +55,8 @@ export interface PersonalizeReport {
   totalMs: number;
   /** Set by `personalize --verify`: the boot check of the result (vm/verify.ts). */
   verification?: { ok: boolean; readyMs?: number; checks: { name: string; ok: boolean; detail: string }[] };
+  /** Set by `personalize --register`: the registry version made from the layers. */
+  registered?: { repository: string; digest: string; tags: string[] };
 }
 
 export interface PersonalizeOptions {

@@ -8,7 +8,8 @@ import { builtinModules } from '../../pipeline/modules/index.js';
 import { personalize, planPersonalization, type PersonalizeReport } from '../../pipeline/personalize.js';
 import { assemblePipeline, type PipelinePlan } from '../../pipeline/plan.js';
 import { expectationsFromPlan } from '../../vm/expectations.js';
-import { verifyImage } from '../../vm/verify.js';
+import { verifyImage, type VerifyReport } from '../../vm/verify.js';
+import { openRegistry } from '../../registry/registry.js';
 import { describeVerify } from './verify.js';
 import { parseUsageVector } from '../../usage-vector/validate.js';
 import { emit, formatBytes, globalOptions, table } from '../output.js';
@@ -17,6 +18,7 @@ import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
 
 interface Opts {
+  register?: string;
   verify?: boolean;
   base: string;
   vector: string;
@@ -66,6 +68,7 @@ export const personalizeCommand: CommandRegistration = (program) => {
     .option('--options <file>', 'module options as JSON: {"software": {"threshold": 0.6}, "network": {"keepSsh": true}}')
     .option('--flatten', 'write disk.qcow2 as one standalone image instead of a thin overlay on the cached layers')
     .option('--backend <name>', 'how to open images: auto, mount or guestfs', 'auto')
+    .option('--register <repository>', "store the result as a new version in the local registry (e.g. clients/acme), tagged latest")
     .option('--verify', 'boot the result under QEMU and check it (see prescient verify); the result goes into report.json')
     .addHelpText(
       'after',
@@ -130,11 +133,26 @@ Examples:
           progress.done(verification.ok ? 'passed' : 'FAILED');
           report.verification = verification;
           await writeFile(report.outputs.report, `${JSON.stringify(report, null, 2)}\n`);
-          emit(cmd, report, (r) => `${human(r)}\n\n${describeVerify(verification)}`);
           if (!verification.ok) process.exitCode = 1;
-          return;
         }
-        emit(cmd, report, human);
+        if (opts.register && report.verification?.ok !== false) {
+          progress.step(`register in ${opts.register}`);
+          const registry = await openRegistry({ root: p.registry });
+          const plan = JSON.parse(await readFile(report.outputs.plan, 'utf8')) as PipelinePlan;
+          const registered = await registry.register({
+            repository: opts.register,
+            layers: report.layers.map((path) => ({ path })),
+            config: { usageVector: vector, plan, vmSpec: report.spec, baseFacts: base.facts, model: vector.model, timings: report.modules.map((m) => ({ module: m.id, outcome: m.outcome, ms: m.ms })), ...(report.verification ? { verification: report.verification } : {}) },
+            tags: ['latest'],
+            signal: cliSignal(),
+          });
+          progress.done(`${registered.repository}@${registered.digest} (${registered.tags.join(', ')})`);
+          report.registered = { repository: registered.repository, digest: registered.digest, tags: registered.tags };
+          await writeFile(report.outputs.report, `${JSON.stringify(report, null, 2)}\n`);
+        }
+        emit(cmd, report, (r) =>
+          [human(r), ...(r.registered ? [`registered: ${r.registered.repository}@${r.registered.digest} (${r.registered.tags.join(', ')})`] : []), ...(r.verification ? ['', describeVerify(r.verification as VerifyReport)] : [])].join('\n'),
+        );
       } catch (e) {
         progress.fail((e as Error).message.split('\n')[0] ?? '');
         throw e;
