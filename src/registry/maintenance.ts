@@ -1,7 +1,7 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../core/digest.js';
-import { isProcessAlive } from './file-lock.js';
+import { isProcessAlive } from '../core/file-lock.js';
 import { annotations, manifestMediaTypes } from './media-types.js';
 import { hashFile, type OciLayout } from './oci-layout.js';
 import { isIndexManifest, referencesOf, type Descriptor, type ImageManifest, type IndexManifest, type LayoutIndex } from './oci-types.js';

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isDigest, type Digest } from '../core/digest.js';
 import { ValidationError } from '../core/errors.js';
-import { FileLock } from './file-lock.js';
+import { FileLock } from '../core/file-lock.js';
 import { mediaTypes } from './media-types.js';
 import { OciError } from './oci-error.js';
 import type { LayoutIndex } from './oci-types.js';
