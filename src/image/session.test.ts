@@ -89,7 +89,9 @@ async function hostileWrites(s: ImageSession): Promise<void> {
 function suite(backend: BackendName): void {
   test(`${backend}: hostile symlinks never reach the host (digests of the canary and host files unchanged)`, async () => {
     const before = await digestTree(canary);
-    await withImageSession(images.gpt!, { backend, runtimeDir }, async (s) => {
+    const image = join(work.dir, `hostile-${backend}.qcow2`); // each backend starts from the pristine image
+    await createOverlay(images.gpt!, image);
+    await withImageSession(image, { backend, runtimeDir }, async (s) => {
       // Reading through the links finds the guest's files, never the host's secret.
       await assert.rejects(s.readFile(`/abs/secret`), NotFoundError);
       await hostileWrites(s);

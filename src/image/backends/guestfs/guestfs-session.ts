@@ -99,13 +99,53 @@ export class GuestfsSession implements ImageSession {
     return join(this.record.dir, `tmp-${randomBytes(6).toString('hex')}`);
   }
 
-  private async statWith(command: 'statns' | 'lstatns', path: string): Promise<GuestStat | undefined> {
+  /**
+   * Some libguestfs calls run ordinary tools on /sysroot + path inside the appliance, where an
+   * absolute symlink in the image points at the appliance's own root instead of the guest's.
+   * So a path is first made canonical with the daemon's realpath, which resolves inside the
+   * guest root (chroot), and only symlink-free paths are handed on. (The appliance is a VM:
+   * even a wrong path never reaches the host; this keeps the guest's semantics.)
+   */
+  private async resolve(path: string, followFinal = true, hops = 0): Promise<string> {
+    assertGuestPath(path);
+    if (hops > 40) throw new UnsafePathError(path, 'too many levels of symbolic links');
+    const name = posix.basename(path);
+    if (posix.normalize(path) === '/') return '/';
+    if (name === '.' || name === '..') return (await this.realpath(path)) ?? path;
+    const parent = (await this.realpath(posix.dirname(path))) ?? posix.dirname(path);
+    const joined = posix.join(parent, name);
+    if (!followFinal) return joined;
+    const st = await this.statWith('lstatns', joined, true);
+    if (st?.type !== 'symlink') return joined;
+    const real = await this.realpath(joined);
+    if (real) return real;
+    // A dangling link: follow its target as the guest would (absolute targets from the guest root).
+    const target = await this.readlinkRaw(joined);
+    return this.resolve(target.startsWith('/') ? target : posix.join(parent, target), true, hops + 1);
+  }
+
+  private async realpath(path: string): Promise<string | undefined> {
+    try {
+      return (await this.call(['realpath', path], { allowFailure: true })).trim() || undefined;
+    } catch (e) {
+      if (e instanceof GuestfishCommandError) return undefined;
+      throw e;
+    }
+  }
+
+  private async readlinkRaw(path: string): Promise<string> {
+    return (await this.call(['readlink', path])).replace(/\n$/, '');
+  }
+
+  private async statWith(command: 'statns' | 'lstatns', path: string, resolved = false): Promise<GuestStat | undefined> {
     assertGuestPath(path);
     let out: string;
     try {
-      out = await this.call([command, path], { allowFailure: true });
+      const target = resolved ? path : await this.resolve(path, command === 'statns');
+      out = await this.call([command, target], { allowFailure: true });
     } catch (e) {
       if (isMissing(e)) return undefined;
+      if (e instanceof GuestfishCommandError && /Too many levels of symbolic links/.test(e.stderr)) throw new UnsafePathError(path, 'too many levels of symbolic links');
       throw e;
     }
     const f = Object.fromEntries(out.split('\n').filter((l) => l.includes(': ')).map((l) => [l.slice(0, l.indexOf(': ')), Number(l.slice(l.indexOf(': ') + 2))]));
@@ -122,7 +162,8 @@ export class GuestfsSession implements ImageSession {
   }
 
   async readFile(path: string): Promise<Buffer> {
-    const st = await this.stat(path);
+    path = await this.resolve(path);
+    const st = await this.statWith('lstatns', path, true);
     if (!st) throw new NotFoundError(`no such file in the guest: ${path}`);
     if (st.type !== 'file') throw new UnsafePathError(path, `is a ${st.type}, not a regular file`);
     const tmp = this.hostTemp();
@@ -145,10 +186,10 @@ export class GuestfsSession implements ImageSession {
   }
 
   private async uploadAtomically(hostFile: string, path: string, options: WriteOptions): Promise<void> {
-    assertGuestPath(path);
-    const existing = await this.stat(path);
+    path = await this.resolve(path);
+    const existing = await this.statWith('lstatns', path, true);
     if (existing?.type === 'directory') throw new ValidationError(path, 'is a directory');
-    const parent = await this.stat(posix.dirname(path));
+    const parent = await this.statWith('lstatns', posix.dirname(path), true);
     if (parent?.type !== 'directory') throw new NotFoundError(`the folder of ${path} does not exist in the guest`);
     const guestTmp = posix.join(posix.dirname(path), `.${posix.basename(path)}.prescient-${randomBytes(4).toString('hex')}`);
     await this.call(['upload', hostFile, guestTmp]);
@@ -158,20 +199,19 @@ export class GuestfsSession implements ImageSession {
   }
 
   async sha256(path: string): Promise<string> {
-    const st = await this.stat(path);
+    path = await this.resolve(path);
+    const st = await this.statWith('lstatns', path, true);
     if (!st) throw new NotFoundError(`no such file in the guest: ${path}`);
     if (st.type !== 'file') throw new UnsafePathError(path, `is a ${st.type}, not a regular file`);
     return (await this.call(['checksum', 'sha256', path])).trim();
   }
 
   async readlink(path: string): Promise<string> {
-    assertGuestPath(path);
-    return (await this.call(['readlink', path])).replace(/\n$/, '');
+    return this.readlinkRaw(await this.resolve(path, false));
   }
 
   async list(path: string): Promise<GuestDirEntry[]> {
-    assertGuestPath(path);
-    const out = await this.call(['readdir', path]);
+    const out = await this.call(['readdir', await this.resolve(path)]);
     const entries: GuestDirEntry[] = [];
     for (const block of out.split(/\n\[\d+\] = \{|^\[\d+\] = \{/)) {
       const name = /\n\s*name: (.*)\n/.exec(`\n${block}\n`)?.[1];
@@ -184,31 +224,40 @@ export class GuestfsSession implements ImageSession {
 
   async mkdir(path: string, options: { parents?: boolean; mode?: number } = {}): Promise<void> {
     assertGuestPath(path);
-    if (options.parents) {
-      await this.call(['mkdir-p', path]);
-      if (options.mode !== undefined) await this.chmod(path, options.mode);
-    } else await this.call(['mkdir-mode', path, `0${(options.mode ?? 0o755).toString(8)}`]);
+    const mode = `0${(options.mode ?? 0o755).toString(8)}`;
+    if (!options.parents) {
+      await this.call(['mkdir-mode', await this.resolve(path), mode]);
+      return;
+    }
+    // One component at a time, each resolved in the guest, as the mount backend does.
+    const parts = posix.normalize(path).split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = `/${parts.slice(0, i).join('/')}`;
+      const resolved = await this.resolve(prefix);
+      const st = await this.statWith('lstatns', resolved, true);
+      if (st?.type === 'directory') continue;
+      if (st) throw new ValidationError(path, `${prefix} exists and is not a folder`);
+      await this.call(['mkdir-mode', resolved, mode]);
+    }
   }
 
   async symlink(target: string, path: string): Promise<void> {
-    assertGuestPath(path);
-    await this.call(['ln-sf', target, path]);
+    await this.call(['ln-sf', target, await this.resolve(path, false)]);
   }
 
   async chmod(path: string, mode: number): Promise<void> {
-    assertGuestPath(path);
-    await this.call(['chmod', `0${mode.toString(8)}`, path]);
+    await this.call(['chmod', `0${mode.toString(8)}`, await this.resolve(path)]);
   }
 
   async chown(path: string, uid: number, gid: number): Promise<void> {
-    assertGuestPath(path);
-    await this.call(['chown', String(uid), String(gid), path]);
+    await this.call(['lchown', String(uid), String(gid), await this.resolve(path)]);
   }
 
   async remove(path: string, options: { recursive?: boolean } = {}): Promise<void> {
     assertGuestPath(path);
-    if (posix.normalize(path) === '/') throw new UnsafePathError(path, 'refusing to remove the guest root');
-    const st = await this.lstat(path);
+    path = await this.resolve(path, false);
+    if (path === '/') throw new UnsafePathError(path, 'refusing to remove the guest root');
+    const st = await this.statWith('lstatns', path, true);
     if (!st) return;
     if (st.type === 'directory') await this.call([options.recursive ? 'rm-rf' : 'rmdir', path]);
     else await this.call(['rm', path]);
@@ -239,8 +288,8 @@ export class GuestfsSession implements ImageSession {
     try {
       const owner = options.uid !== undefined ? ['--owner', String(options.uid), '--group', String(options.gid ?? options.uid)] : [];
       await run('tar', ['-C', hostPath, ...owner, '--numeric-owner', '-cf', tarFile, '.'], options.signal ? { signal: options.signal } : {});
-      await this.call(['mkdir-p', guestPath]);
-      await this.call(['tar-in', tarFile, guestPath], options.signal ? { signal: options.signal } : {});
+      await this.mkdir(guestPath, { parents: true });
+      await this.call(['tar-in', tarFile, await this.resolve(guestPath)], options.signal ? { signal: options.signal } : {});
     } finally {
       await rm(tarFile, { force: true });
     }
@@ -248,8 +297,7 @@ export class GuestfsSession implements ImageSession {
   }
 
   async statfs(path: string): Promise<FilesystemUsage> {
-    assertGuestPath(path);
-    const out = await this.call(['statvfs', path]);
+    const out = await this.call(['statvfs', await this.resolve(path)]);
     const f = Object.fromEntries(out.split('\n').filter((l) => l.includes(': ')).map((l) => [l.slice(0, l.indexOf(': ')), Number(l.slice(l.indexOf(': ') + 2))]));
     const frsize = f.frsize ?? f.bsize ?? 4096;
     return { sizeBytes: (f.blocks ?? 0) * frsize, usedBytes: ((f.blocks ?? 0) - (f.bfree ?? 0)) * frsize, freeBytes: (f.bavail ?? 0) * frsize };
