@@ -9,9 +9,10 @@ import { after, before, test } from 'node:test';
 import { sha256File } from '../core/digest.js';
 import { run } from '../core/exec.js';
 import { debianBase, scratchDir, testPaths } from '../../test/support/images.js';
+import { webDbVector } from '../../test/support/vectors.js';
+import type { UsageVector } from '../usage-vector/schema.js';
 import type { BaseImage } from '../image/bases/build.js';
 import { withImageSession } from '../image/open.js';
-import { parseUsageVector } from '../usage-vector/validate.js';
 import { datasetManifestPath } from './modules/data/data-module.js';
 import { personalize, type PersonalizeReport } from './personalize.js';
 import { assemblePipeline } from './plan.js';
@@ -27,30 +28,7 @@ let datasetSha: string;
 const p = testPaths();
 const cli = join(import.meta.dirname, '../../../bin/prescient.js');
 
-function webDbVector(datasets: { source: string; destination: string; sizeBytes: number }[], extra: Record<string, unknown> = {}): ReturnType<typeof parseUsageVector> {
-  return parseUsageVector({
-    schemaVersion: 'prescient.dev/usage-vector/v1',
-    subject: { clientId: 'acme-1', category: 'web-db' },
-    horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
-    generatedAt: '2026-11-30T00:00:00Z',
-    model: { id: 'test', version: '1' },
-    confidence: 0.9,
-    resources: { vcpus: 4, memoryMiB: 8192, diskGiB: 8, expectedP95CpuPercent: 55, expectedP95MemoryMiB: 5000, diskReadKBps: 100, diskWriteKBps: 100, networkInKBps: 500, networkOutKBps: 900 },
-    software: [
-      { name: 'nginx', probability: 0.95 },
-      { name: 'postgresql', probability: 0.9 },
-    ],
-    services: [
-      { name: 'nginx', expectedLoad: { requestsPerSecond: 150 }, concurrency: 64 },
-      { name: 'postgresql', expectedLoad: { connections: 20 }, concurrency: 20 },
-    ],
-    datasets: datasets.map((d) => ({ ...d, probability: 0.9 })),
-    network: { inbound: [{ port: 80, protocol: 'tcp' }, { port: 443, protocol: 'tcp' }], outbound: [], proxy: null },
-    ...extra,
-  });
-}
-
-async function build(vector: ReturnType<typeof parseUsageVector>, out: string): Promise<PersonalizeReport> {
+async function build(vector: UsageVector, out: string): Promise<PersonalizeReport> {
   return personalize({ base, vector, pipeline: assemblePipeline(), outDir: join(work.dir, out), layersDir: p.layers, runtimeDir: p.runtime, packageCacheDir: p.packageCache });
 }
 

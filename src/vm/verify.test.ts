@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { run } from '../core/exec.js';
 import { debianBase, scratchDir, testPaths } from '../../test/support/images.js';
+import { webDbVector } from '../../test/support/vectors.js';
 import { withImageSession } from '../image/open.js';
 import { createOverlay } from '../image/qemu-img.js';
 import { cleanupStaleSessions, sessionsDir } from '../image/runtime-state.js';
 import { personalize, type PersonalizeReport } from '../pipeline/personalize.js';
 import { assemblePipeline } from '../pipeline/plan.js';
-import { parseUsageVector } from '../usage-vector/validate.js';
 import { expectationsFromPlan } from './expectations.js';
 import type { PipelinePlan } from '../pipeline/plan.js';
 import { verifyImage } from './verify.js';
@@ -27,25 +27,7 @@ let plan: PipelinePlan;
 before(async () => {
   const base = await debianBase();
   work = await scratchDir();
-  const vector = parseUsageVector({
-    schemaVersion: 'prescient.dev/usage-vector/v1',
-    subject: { clientId: 'acme-1', category: 'web-db' },
-    horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
-    generatedAt: '2026-11-30T00:00:00Z',
-    model: { id: 'test', version: '1' },
-    confidence: 0.9,
-    resources: { vcpus: 4, memoryMiB: 8192, diskGiB: 8, expectedP95CpuPercent: 55, expectedP95MemoryMiB: 5000, diskReadKBps: 100, diskWriteKBps: 100, networkInKBps: 500, networkOutKBps: 900 },
-    software: [
-      { name: 'nginx', probability: 0.95 },
-      { name: 'postgresql', probability: 0.9 },
-    ],
-    services: [
-      { name: 'nginx', expectedLoad: { requestsPerSecond: 150 }, concurrency: 64 },
-      { name: 'postgresql', expectedLoad: { connections: 20 }, concurrency: 20 },
-    ],
-    datasets: [],
-    network: { inbound: [{ port: 80, protocol: 'tcp' }, { port: 443, protocol: 'tcp' }], outbound: [], proxy: null },
-  });
+  const vector = webDbVector();
   built = await personalize({ base, vector, pipeline: assemblePipeline(), outDir: join(work.dir, 'out'), layersDir: p.layers, runtimeDir: p.runtime, packageCacheDir: p.packageCache });
   plan = JSON.parse(await readFile(built.outputs.plan, 'utf8')) as PipelinePlan;
 });
