@@ -3,8 +3,7 @@
 //   the base image (with cloud-init) booted with a NoCloud seed that installs and configures the
 //   same packages at first boot, the usual way. Same VM size, median of BENCH_RUNS (3), one run.
 //   bash scripts/bench boot-ready
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { paths } from '../src/core/config.js';
 import { buildDebianBase } from '../src/image/bases/build.js';
@@ -15,14 +14,14 @@ import { assemblePipeline, type PipelinePlan } from '../src/pipeline/plan.js';
 import { writeSeed } from '../src/pipeline/spec/cloud-init.js';
 import { parseUsageVector } from '../src/usage-vector/validate.js';
 import { freePort, startVm } from '../src/vm/qemu-vm.js';
-import { median, runsFromEnv, seconds } from './support/stats.js';
+import { benchDir, median, runsFromEnv, seconds } from './support/stats.js';
 
 const p = paths();
 const runs = runsFromEnv('BENCH_RUNS', 3);
 const vm = { vcpus: 2, memoryMiB: 2048 };
 const limitMs = Number(process.env.BENCH_BOOT_LIMIT_S ?? 3600) * 1000;
 const base = await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
-const work = await mkdtemp(join(tmpdir(), 'prescient-bench-boot-'));
+const work = await benchDir(p.home, 'boot-ready');
 
 const common = {
   schemaVersion: 'prescient.dev/usage-vector/v1',

@@ -2,8 +2,7 @@
 // run one command in the guest, close — with the mount backend, the guestfs backend, and
 // virt-customize doing the same edits, side by side in one run (median of several runs).
 //   bash scripts/bench image-session      (BENCH_RUNS=5 BENCH_SLOW_RUNS=3 by default)
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { paths } from '../src/core/config.js';
 import { run } from '../src/core/exec.js';
@@ -13,7 +12,7 @@ import { libguestfsEnv, kvmWorks } from '../src/image/kvm.js';
 import { withImageSession } from '../src/image/open.js';
 import { createOverlay } from '../src/image/qemu-img.js';
 import type { BackendName } from '../src/image/session.js';
-import { median, runsFromEnv, seconds, timeIt } from './support/stats.js';
+import { benchDir, median, runsFromEnv, seconds, timeIt } from './support/stats.js';
 
 const p = paths();
 const files = 100;
@@ -22,7 +21,7 @@ const slowRuns = runsFromEnv('BENCH_SLOW_RUNS', 3);
 
 process.stderr.write('bench: building or reusing the Debian 12 base…\n');
 const base = await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
-const work = await mkdtemp(join(tmpdir(), 'prescient-bench-'));
+const work = await benchDir(p.home, 'image-session');
 let n = 0;
 const overlay = async (): Promise<string> => {
   const o = join(work, `o${n++}.qcow2`);

@@ -5,8 +5,7 @@
 //  2. storage: 20 clients in 4 categories from one base, bytes on disk against 20 standalone copies.
 //   bash scripts/bench personalize
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { paths } from '../src/core/config.js';
 import { run } from '../src/core/exec.js';
@@ -18,14 +17,14 @@ import { personalize } from '../src/pipeline/personalize.js';
 import { assemblePipeline } from '../src/pipeline/plan.js';
 import { parseUsageVector } from '../src/usage-vector/validate.js';
 import type { UsageVector } from '../src/usage-vector/schema.js';
-import { median, runsFromEnv, seconds, timeIt } from './support/stats.js';
+import { benchDir, median, runsFromEnv, seconds, timeIt } from './support/stats.js';
 
 const p = paths();
 const runs = runsFromEnv('BENCH_RUNS', 3);
 const slowRuns = runsFromEnv('BENCH_SLOW_RUNS', 3);
 const skipVirtCustomize = process.env.BENCH_SKIP_VIRT_CUSTOMIZE === '1';
 const base = await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
-const work = await mkdtemp(join(tmpdir(), 'prescient-bench-'));
+const work = await benchDir(p.home, 'personalize');
 
 const profiles: Record<string, { software: string[]; services: UsageVector['services']; ports: number[] }> = {
   web: { software: ['nginx'], services: [{ name: 'nginx', expectedLoad: { requestsPerSecond: 300 }, concurrency: 128 }], ports: [80, 443] },
