@@ -1,6 +1,6 @@
 import { AbortedError } from '../core/errors.js';
 import type { HistorySource, ResourceSeries } from './history.js';
-import { allocationFigures, headroomFor, peakQuantile, ResourceScore, type AllocationCase } from './metrics.js';
+import { allocationFigures, marginFor, type AllocationFigures, peakQuantile, ResourceScore, type AllocationCase } from './metrics.js';
 import type { ResourceModel } from './models/model.js';
 
 export const resourceTargets = ['cpuPercent', 'memoryPercent'] as const;
@@ -24,10 +24,10 @@ export interface ResourceModelResult {
   horizonSteps: number;
   mae: number;
   pinballP95: number;
-  /** Allocation = forecast × headroom calibrated on the training tail (what the module would do). */
-  allocation: { headroom: number; underProvisioningRate: number; waste: number };
+  /** Allocation = forecast + margin calibrated on the training tail (what the module would do). */
+  allocation: AllocationFigures;
   /** The same forecasts with the headroom tuned on the test set to the reference under-provisioning. */
-  tunedToReference?: { headroom: number; underProvisioningRate: number; waste: number };
+  tunedToReference?: AllocationFigures;
   scoredSteps: number;
 }
 
@@ -49,9 +49,9 @@ export async function loadTargetSeries(history: HistorySource, target: ResourceT
 }
 
 /**
- * Backtest of resource models on held-out suffixes. The allocation headroom of each model is
+ * Backtest of resource models on held-out suffixes. The allocation margin of each model is
  * calibrated on the last origins of its own training part (as deployment would), then applied to
- * the test part; for a like-for-like waste comparison every model's headroom is also tuned on the
+ * the test part; for a like-for-like waste comparison every model's margin is also tuned on the
  * test part to the under-provisioning of the `reference` model.
  */
 export function backtestResources(
@@ -88,7 +88,7 @@ export function backtestResources(
         calibOrigins.forEach((t, i) => calibCases.push({ forecast: fc[i]!, actual: s.subarray(t, t + horizon) }));
       }
     }
-    const headroom = calibCases.length > 0 ? headroomFor(calibCases, options.targetUnderProvisioning) : 1;
+    const margin = calibCases.length > 0 ? marginFor(calibCases, options.targetUnderProvisioning) : 0;
     perModelCases.set(model.id, testCases);
     results.push({
       model: model.id,
@@ -96,7 +96,7 @@ export function backtestResources(
       horizonSteps: horizon,
       mae: score.mae,
       pinballP95: score.pinball,
-      allocation: allocationFigures(testCases, headroom),
+      allocation: allocationFigures(testCases, margin),
       scoredSteps: score.count,
     });
   }
@@ -105,7 +105,7 @@ export function backtestResources(
     const rate = ref.allocation.underProvisioningRate;
     for (const r of results) {
       const cases = perModelCases.get(r.model)!;
-      r.tunedToReference = allocationFigures(cases, headroomFor(cases, rate));
+      r.tunedToReference = allocationFigures(cases, marginFor(cases, rate));
     }
   }
   return results;

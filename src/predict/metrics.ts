@@ -36,58 +36,57 @@ export class ResourceScore {
 }
 
 export interface AllocationFigures {
-  /** Share of steps whose use exceeded the allocation. */
+  /** Share of 5-minute steps whose use exceeded the allocation. */
   underProvisioningRate: number;
-  /** Mean of (allocation − use) over the steps where use fitted, in the series' unit. */
+  /** Mean over all steps of the allocation left unused, max(0, allocation − use), in the series' unit. */
   waste: number;
-  headroom: number;
+  /** The margin added to the forecast (percentage points; may be negative). */
+  margin: number;
 }
 
 export interface AllocationCase {
   forecast: number;
+  /** The values of the period the allocation is made for. */
   actual: Float64Array;
 }
 
 /**
- * The allocation policy the resource module applies to a peak forecast: forecast × headroom,
- * never below `floor` (a forecast of 0 % must still give the VM something), capped at `cap`
- * (the capacity).
+ * The allocation policy the resource module applies to a peak forecast: forecast + margin,
+ * within [floor, cap] (a VM always gets something, never more than the capacity). The margin is
+ * additive because a p95 forecast already carries the spread of its series: a multiplicative
+ * headroom would rescale the forecast's own error model instead of correcting its bias.
  */
-export function allocate(forecast: number, headroom: number, floor = 1, cap = 100): number {
-  return Math.min(cap, headroom * Math.max(forecast, floor));
+export function allocate(forecast: number, margin: number, floor = 1, cap = 100): number {
+  return Math.min(cap, Math.max(floor, forecast + margin));
 }
 
-export function allocationFigures(cases: readonly AllocationCase[], headroom: number, floor = 1, cap = 100): AllocationFigures {
+export function allocationFigures(cases: readonly AllocationCase[], margin: number, floor = 1, cap = 100): AllocationFigures {
   let steps = 0;
   let under = 0;
   let waste = 0;
   for (const c of cases) {
-    const alloc = allocate(c.forecast, headroom, floor, cap);
+    const alloc = allocate(c.forecast, margin, floor, cap);
     for (const y of c.actual) {
       steps++;
       if (y > alloc) under++;
       else waste += alloc - y;
     }
   }
-  return { underProvisioningRate: steps ? under / steps : 0, waste: steps ? waste / steps : 0, headroom };
+  return { underProvisioningRate: steps ? under / steps : 0, waste: steps ? waste / steps : 0, margin };
 }
 
 /**
- * The smallest headroom whose under-provisioning rate is at most `targetRate`: the (1 − target)
- * quantile of use / max(forecast, floor). This is how every baseline is "tuned to the same
- * under-provisioning" before wastes are compared. (Steps above the cap cannot be covered at all
- * and stay counted as under-provisioned.)
+ * The smallest margin whose under-provisioning rate is at most `targetRate`: the (1 − target)
+ * quantile of use − forecast over all steps (the floor only ever lowers the rate). This is how
+ * every baseline is "tuned to the same under-provisioning" before wastes are compared.
  */
-export function headroomFor(cases: readonly AllocationCase[], targetRate: number, floor = 1): number {
+export function marginFor(cases: readonly AllocationCase[], targetRate: number): number {
   let n = 0;
   for (const c of cases) n += c.actual.length;
-  const ratios = new Float64Array(n);
+  if (n === 0) return 0;
+  const excess = new Float64Array(n);
   let i = 0;
-  for (const c of cases) {
-    const base = Math.max(c.forecast, floor);
-    for (const y of c.actual) ratios[i++] = y / base;
-  }
-  ratios.sort();
-  const k = Math.min(n - 1, Math.max(0, Math.ceil(n * (1 - targetRate)) - 1));
-  return n === 0 ? 1 : Math.max(ratios[k]!, 1e-9);
+  for (const c of cases) for (const y of c.actual) excess[i++] = y - c.forecast;
+  excess.sort();
+  return excess[Math.min(n - 1, Math.max(0, Math.ceil(n * (1 - targetRate)) - 1))]!;
 }
