@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { registerEval } from './eval.js';
+import { registerPredict } from './predict.js';
+import { registerTrain } from './train.js';
 import { registerVector } from './vector.js';
 
 /**
@@ -9,4 +12,7 @@ export type CommandRegistration = (program: Command) => void;
 
 export const commands: readonly CommandRegistration[] = [
   registerVector,
+  registerEval,
+  registerTrain,
+  registerPredict,
 ];
