@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerEval } from './eval.js';
 import { registerPredict } from './predict.js';
+import { registerServe } from './serve.js';
 import { registerTrain } from './train.js';
 import { registerVector } from './vector.js';
 
@@ -15,4 +16,5 @@ export const commands: readonly CommandRegistration[] = [
   registerEval,
   registerTrain,
   registerPredict,
+  registerServe,
 ];
