@@ -1,9 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 
-export type Tf = typeof tf;
+export type Tf = typeof import('@tensorflow/tfjs');
 
 let ready: Promise<Tf> | undefined;
 
@@ -14,6 +12,9 @@ let ready: Promise<Tf> | undefined;
  */
 export function loadTf(): Promise<Tf> {
   ready ??= (async () => {
+    // Imported on first use: commands that never touch a network do not pay for loading it.
+    const tf = await import('@tensorflow/tfjs');
+    const { setWasmPaths } = await import('@tensorflow/tfjs-backend-wasm');
     const require = createRequire(import.meta.url);
     setWasmPaths(`${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`);
     // tfjs prints an advert for tfjs-node on first use; it is noise on our stdout.
