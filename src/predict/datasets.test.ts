@@ -10,7 +10,7 @@ const datasets = resolve(process.cwd(), '..', 'shared', 'datasets');
 const skip = (folder: string): string | false => (existsSync(join(datasets, folder)) ? false : `needs ${join(datasets, folder)} (the shared datasets)`);
 
 test('Schonlau: the README baselines reproduce and the n-gram mixture beats first-order Markov', { skip: skip('schonlau') }, async () => {
-  const report = await evaluate({ history: datasetHistory({ path: join(datasets, 'schonlau'), format: 'commands' }), format: 'commands' });
+  const report = await evaluate({ history: datasetHistory({ path: join(datasets, 'schonlau'), format: 'commands' }), format: 'commands', network: false });
   const row = (id: string) => report.sequences!.rows.find((r) => r.model === id)!;
   assert.equal(report.subjects, 25);
   assert.equal(row('markov-1').predictions, 25_000);

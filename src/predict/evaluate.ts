@@ -3,7 +3,7 @@ import type { DatasetFormat } from './dataset-history.js';
 import { backtestResources, loadTargetSeries, splitSeries, type ResourceModelResult, type ResourceTarget } from './evaluate-resources.js';
 import { backtestSequences, type SequenceModelResult } from './evaluate-sequences.js';
 import type { HistorySource } from './history.js';
-import { createResourceModel, createSequenceModel, resourceModelIds, sequenceModelIds } from './model-catalog.js';
+import { createResourceModel, createSequenceModel, networkSequenceModelIds, resourceModelIds, sequenceModelIds } from './model-catalog.js';
 import { createLstmQuantile } from './models/lstm-quantile/lstm-quantile.js';
 import type { ResourceModel, TrainingReport } from './models/model.js';
 
@@ -66,9 +66,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationRepo
     for (const s of subjects) sequences.push((await history.launches(s.id, signal)).map((e) => e.program));
     const trainItems = 4000;
     const testItems = 1000;
-    const models = sequenceModelIds.map(createSequenceModel);
-    step(`backtesting ${models.length} sequence models on ${sequences.length} users (train 1–${trainItems}, online test ${trainItems + 1}–${trainItems + testItems})`);
-    for (const m of models) report.training.push(await m.fit(sequences.map((s) => s.slice(0, trainItems)), { signal }));
+    const models = [...sequenceModelIds, ...(options.network !== false ? networkSequenceModelIds : [])].map(createSequenceModel);
+    step(`training and backtesting ${models.length} sequence models on ${sequences.length} users (train 1–${trainItems}, online test ${trainItems + 1}–${trainItems + testItems})`);
+    for (const m of models) report.training.push(await m.fit(sequences.map((s) => s.slice(0, trainItems)), { signal, timeBudgetMs: options.timeBudgetMs ?? 280_000, onProgress: detail }));
     const rows = backtestSequences(sequences, models, { trainItems, testItems, blockItems: 100, recallKs: [1, 5, 10, 20, 50], signal });
     report.sequences = { trainItems, testItems, blockItems: 100, rows };
     const row = (id: string): SequenceModelResult => rows.find((r) => r.model === id)!;

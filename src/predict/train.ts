@@ -2,7 +2,7 @@ import { AbortedError, NotFoundError } from '../core/errors.js';
 import { backtestResources, splitSeries, type ResourceTarget } from './evaluate-resources.js';
 import { backtestSequences } from './evaluate-sequences.js';
 import type { HistorySource, ResourceSeries, Subject } from './history.js';
-import { createResourceModel, createSequenceModel, resourceModelIds, sequenceModelIds } from './model-catalog.js';
+import { createResourceModel, createSequenceModel, networkSequenceModelIds, resourceModelIds, sequenceModelIds } from './model-catalog.js';
 import { saveModelSet, type ModelSet, type Scope, type SubjectProfile } from './model-store.js';
 import type { ResourceModel, SavedModel, SequenceModel, TrainingReport } from './models/model.js';
 import type { PackageIndex } from './package-index.js';
@@ -107,10 +107,11 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
 
   // Sequences.
   if (sequences.length > 0) {
-    step(`training ${sequenceModelIds.length} sequence models on ${sequences.length} streams`);
-    const models: SequenceModel[] = sequenceModelIds.map(createSequenceModel);
+    const models: SequenceModel[] = [...sequenceModelIds, ...(options.network !== false ? networkSequenceModelIds : [])].map(createSequenceModel);
+    step(`training ${models.length} sequence models on ${sequences.length} streams`);
     const trainItems = sequences.map((s) => Math.floor(s.length * (1 - testFraction)));
-    for (const m of models) await m.fit(sequences.map((s, i) => s.slice(0, trainItems[i])), { signal });
+    const seqBudget = (): number => Math.max(5_000, (budget - (performance.now() - started)) / 3);
+    for (const m of models) await m.fit(sequences.map((s, i) => s.slice(0, trainItems[i])), { signal, timeBudgetMs: seqBudget(), onProgress: detail });
     // Per-subject split points differ, so each stream is backtested on its own and pooled.
     const perSubject = sequences.map((s, i) =>
       backtestSequences([s], models, { trainItems: trainItems[i]!, testItems: s.length - trainItems[i]!, blockItems: 100, recallKs: [10], signal }),
@@ -133,7 +134,7 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
     profile.skill['software@next-set'] = pooled.find((p) => p.model === set.selected)!.recall10;
     // Final models learn from everything (the pooled counts are the cold-start prior).
     for (const m of models) {
-      reports.push(await m.fit(sequences, { signal }));
+      reports.push(await m.fit(sequences, { signal, timeBudgetMs: seqBudget(), onProgress: detail }));
       saved.push({ ...(await m.save()), target: 'software' });
     }
     const counts = new Map<string, number>();
