@@ -81,7 +81,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationRepo
     );
   } else {
     const targets = options.targets ?? ['cpuPercent'];
-    const horizons = options.horizons ?? (options.format === 'planetlab' ? [1, 12] : [1, 12, 288]);
+    const horizons = options.horizons ?? (options.format === 'planetlab' ? [1, 12] : [12, 288]);
     for (const target of targets) {
       const loaded = await loadTargetSeries(history, target, signal);
       const series = loaded.map((l) => l.values);

@@ -51,7 +51,7 @@ export const registerEval: CommandRegistration = (program: Command) => {
     .description('backtest every model against every baseline on a trace (chronological splits, never shuffled)')
     .option('--no-network', 'skip the recurrent network (baselines only, seconds instead of minutes)')
     .option('--targets <list>', `resource targets, comma separated (${resourceTargets.join(', ')})`)
-    .option('--horizons <steps>', 'forecast horizons in 5-minute steps, comma separated (default 1,12,288; PlanetLab 1,12)')
+    .option('--horizons <steps>', 'forecast horizons in 5-minute steps, comma separated (default 12,288 = next hour and next day; PlanetLab 1,12)')
     .option('--stride <n>', 'score every n-th origin of multi-step horizons', '6')
     .option('--time-budget <seconds>', 'stop training the network after this long (keeps the best epoch)', '280');
   addHistoryOptions(cmd)
