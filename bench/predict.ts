@@ -66,8 +66,9 @@ try {
     console.log(`  ${id.padEnd(14)} ${median(times).toFixed(1)} ms`);
   }
   const t1 = performance.now();
-  await train({ history: schonlau, modelsDir, scope: { kind: 'category', id: 'commands' }, packageIndex });
+  const commands = await train({ history: schonlau, modelsDir, scope: { kind: 'category', id: 'commands' }, packageIndex });
   console.log(`  full training run with backtest and selection (all 15,000 commands per user): ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  for (const r of commands.reports) console.log(`  model ${r.modelId} on all commands: ${(r.durationMs / 1000).toFixed(1)} s, ${r.samples} samples`);
 
   // Latency of one usage vector, models loaded and history read (as a server has them).
   const predictor = createPredictor({ history: bitbrains, modelsDir });
