@@ -3,6 +3,9 @@ import { baseCommand } from './base.js';
 import { imageCommand } from './image.js';
 import { personalizeCommand } from './personalize.js';
 import { verifyCommand } from './verify.js';
+import { registerEval } from './eval.js';
+import { registerPredict } from './predict.js';
+import { registerTrain } from './train.js';
 import { registerVector } from './vector.js';
 import { imagesCommand } from './images.js';
 import { pullCommand } from './pull.js';
@@ -27,4 +30,7 @@ export const commands: readonly CommandRegistration[] = [
   pushCommand,
   pullCommand,
   serveCommand,
+  registerEval,
+  registerTrain,
+  registerPredict,
 ];

@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import { ValidationError } from '../../core/errors.js';
+import { evaluate, type EvaluationReport } from '../../predict/evaluate.js';
+import { resourceTargets, type ResourceTarget } from '../../predict/evaluate-resources.js';
+import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-option.js';
+import { emit, globalOptions, table } from '../output.js';
+import { createProgress } from '../progress.js';
+import { cliSignal } from '../signal.js';
+import type { CommandRegistration } from './index.js';
+
+interface EvalFlags extends HistoryFlags {
+  network: boolean;
+  targets?: string;
+  horizons?: string;
+  stride: string;
+  timeBudget: string;
+}
+
+const pct = (v: number): string => (100 * v).toFixed(1);
+const num = (v: number | undefined, d = 3): string => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(d));
+
+export function renderEvaluation(r: EvaluationReport): string {
+  const out: string[] = [`${r.dataset}: ${r.subjects} subjects, ${(r.durationMs / 1000).toFixed(1)} s`];
+  for (const e of r.resources) {
+    out.push('', `${e.target}, p95 over the next ${e.horizonSteps} step(s) of 5 min, last 20 % of each series held out; allocation = forecast + margin (margin calibrated on the training tail; "tuned" = margin tuned to ${e.reference}'s under-provisioning)`);
+    out.push(
+      table(
+        e.rows.map((x) => [x.model, num(x.mae, 2), num(x.pinballP95), pct(x.allocation.underProvisioningRate), num(x.allocation.waste, 2), x.tunedToReference ? pct(x.tunedToReference.underProvisioningRate) : '', num(x.tunedToReference?.waste, 2)]),
+        ['model', 'MAE', 'pinball@p95', 'under %', 'waste', 'tuned under %', 'tuned waste'],
+      ),
+    );
+  }
+  if (r.sequences) {
+    const s = r.sequences;
+    const ks = Object.keys(s.rows[0]?.recallAtK ?? {});
+    out.push('', `next program, online on items ${s.trainItems + 1}–${s.trainItems + s.testItems} of each user; set recall@k of the programs of the next ${s.blockItems}`);
+    out.push(table(s.rows.map((x) => [x.model, pct(x.top1), pct(x.top5), ...ks.map((k) => pct(x.recallAtK[k]!))]), ['model', 'top-1 %', 'top-5 %', ...ks.map((k) => `recall@${k} %`)]));
+  }
+  if (r.training.length > 0) {
+    out.push('', table(r.training.map((t) => [t.modelId, t.samples, (t.durationMs / 1000).toFixed(1), Object.entries(t.details).map(([k, v]) => `${k}=${v}`).join(' ')]), ['trained', 'samples', 'seconds', 'details']));
+  }
+  if (r.readme.length > 0) {
+    out.push('', 'datasets README baselines', table(r.readme.map((c) => [c.claim, c.published, c.measured, c.withinOnePoint ? 'within ±1' : 'OFF']), ['figure', 'published', 'measured', '']));
+  }
+  return out.join('\n');
+}
+
+export const registerEval: CommandRegistration = (program: Command) => {
+  const cmd = program
+    .command('eval')
+    .description('backtest every model against every baseline on a trace (chronological splits, never shuffled)')
+    .option('--no-network', 'skip the recurrent network (baselines only, seconds instead of minutes)')
+    .option('--targets <list>', `resource targets, comma separated (${resourceTargets.join(', ')})`)
+    .option('--horizons <steps>', 'forecast horizons in 5-minute steps, comma separated (default 12,288 = next hour and next day; PlanetLab 1,12)')
+    .option('--stride <n>', 'score every n-th origin of multi-step horizons', '6')
+    .option('--time-budget <seconds>', 'stop training the network after this long (keeps the best epoch)', '280');
+  addHistoryOptions(cmd)
+    .addHelpText(
+      'after',
+      `
+Resources (bitbrains, planetlab): MAE, pinball loss at p95, under-provisioning rate and waste of
+the allocation each forecast drives; commands (Schonlau): top-1/top-5 next-program accuracy and
+set recall@k, online (predict, then learn). Ends with the datasets README baselines reproduced.
+
+Examples:
+  prescient eval --dataset ../shared/datasets/planetlab --format planetlab --no-network
+  prescient eval --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains --horizons 12,288
+  prescient eval --dataset ../shared/datasets/schonlau --format commands --json`,
+    )
+    .action(async (flags: EvalFlags, command: Command) => {
+      const { history, format } = openHistory(flags);
+      const targets = flags.targets?.split(',').map((t) => t.trim());
+      for (const t of targets ?? []) if (!(resourceTargets as readonly string[]).includes(t)) throw new ValidationError('--targets', `unknown target ${JSON.stringify(t)}`);
+      const horizons = flags.horizons?.split(',').map((h) => Number(h));
+      if (horizons?.some((h) => !Number.isInteger(h) || h < 1)) throw new ValidationError('--horizons', 'positive whole numbers of steps');
+      const stride = Number(flags.stride);
+      if (!Number.isInteger(stride) || stride < 1) throw new ValidationError('--stride', 'a positive whole number');
+      const budget = Number(flags.timeBudget);
+      if (!(budget > 0)) throw new ValidationError('--time-budget', 'a positive number of seconds');
+      const progress = createProgress({ quiet: globalOptions(command).quiet });
+      try {
+        const report = await evaluate({
+          history,
+          format,
+          network: flags.network,
+          ...(targets ? { targets: targets as ResourceTarget[] } : {}),
+          ...(horizons ? { horizons } : {}),
+          originStride: stride,
+          timeBudgetMs: budget * 1000,
+          signal: cliSignal(),
+          onStep: (l) => progress.step(l),
+          onDetail: (d) => progress.detail(d),
+        });
+        progress.done();
+        emit(command, report, renderEvaluation);
+      } catch (e) {
+        progress.fail((e as Error).message);
+        throw e;
+      }
+    });
+};

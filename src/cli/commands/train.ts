@@ -1,0 +1,84 @@
+import type { Command } from 'commander';
+import { paths } from '../../core/config.js';
+import { ValidationError } from '../../core/errors.js';
+import type { ModelSet } from '../../predict/model-store.js';
+import { buildPackageIndex } from '../../predict/package-index.js';
+import { train } from '../../predict/train.js';
+import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-option.js';
+import { emit, globalOptions, table } from '../output.js';
+import { createProgress } from '../progress.js';
+import { cliSignal } from '../signal.js';
+import type { CommandRegistration } from './index.js';
+
+interface TrainFlags extends HistoryFlags {
+  category?: string;
+  client?: string;
+  network: boolean;
+  timeBudget: string;
+  baseRoot: string;
+}
+
+export function renderModelSet(set: ModelSet): string {
+  return [
+    `trained ${set.scope.kind} ${set.scope.id} → version ${set.version} (${set.profile.subjects} subjects, from ${set.source})`,
+    table(
+      set.selections.map((s) => [s.target, s.selected, s.metric, s.candidates.map((c) => `${c.model}=${c.score.toFixed(3)}`).join(' ')]),
+      ['target', 'selected', 'metric', 'backtest'],
+    ),
+    table(set.reports.map((r) => [r.modelId, r.samples, (r.durationMs / 1000).toFixed(1)]), ['model', 'samples', 'seconds']),
+  ].join('\n');
+}
+
+export const registerTrain: CommandRegistration = (program: Command) => {
+  const cmd = program
+    .command('train')
+    .description('train, backtest and select the models of a category (or one client) and store them as a new version')
+    .option('--category <id>', 'train on every subject of this category (default: the dataset format name)')
+    .option('--client <id>', 'train on one client only')
+    .option('--no-network', 'skip the recurrent network (baselines and n-gram model only)')
+    .option('--time-budget <seconds>', 'wall-clock budget; the network stops early, keeping its best epoch', '280')
+    .option('--base-root <dir>', 'root of the base image whose dpkg file lists map programs to packages', '/');
+  addHistoryOptions(cmd)
+    .addHelpText(
+      'after',
+      `
+Models are stored under $PRESCIENT_HOME/models/<category-C|client-X>/vN.json with their training
+reports and backtest figures; "current" points at the newest, which \`prescient predict\` loads.
+Ctrl-C aborts cleanly; nothing is stored until the run completes.
+
+Examples:
+  prescient train --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains
+  prescient train --dataset ../shared/datasets/schonlau --format commands --category commands
+  prescient train --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains --client 17 --no-network`,
+    )
+    .action(async (flags: TrainFlags, command: Command) => {
+      const { history, format } = openHistory(flags);
+      if (flags.category && flags.client) throw new ValidationError('--client', 'give --category or --client, not both');
+      const budget = Number(flags.timeBudget);
+      if (!(budget > 0)) throw new ValidationError('--time-budget', 'a positive number of seconds');
+      const scope = flags.client ? { kind: 'client' as const, id: flags.client } : { kind: 'category' as const, id: flags.category ?? format };
+      const progress = createProgress({ quiet: globalOptions(command).quiet });
+      try {
+        progress.step('indexing programs → packages');
+        const packageIndex = await buildPackageIndex(flags.baseRoot);
+        progress.detail(`${packageIndex.size} programs`);
+        const set = await train({
+          history,
+          modelsDir: paths().models,
+          scope,
+          packageIndex,
+          network: flags.network,
+          timeBudgetMs: budget * 1000,
+          signal: cliSignal(),
+          onStep: (l) => progress.step(l),
+          onDetail: (d) => progress.detail(d),
+        });
+        progress.done();
+        const { models: _weights, ...summary } = set;
+        emit(command, summary as ModelSet, renderModelSet);
+      } catch (e) {
+        progress.fail((e as Error).message);
+        throw e;
+      }
+    });
+};

@@ -1,0 +1,80 @@
+import { windowMax, windowMean, windowMin, windowQuantile } from './window-stats.js';
+
+/**
+ * Features of one subject for the models. Resources: at a forecast origin t (the first unseen
+ * 5-minute step) a sequence of hourly blocks of the recent past for the recurrent layer, and a
+ * few summary statistics of longer windows (the values the baselines would use, so the network
+ * can only add to them). Values are percentages scaled to 0–1.
+ */
+export const stepsPerHour = 12;
+export const stepsPerDay = 288;
+export const sequenceBlocks = 24;
+export const blockFeatures = 3;
+export const staticFeatureNames = [
+  'last',
+  'mean12',
+  'p95_12',
+  'max12',
+  'mean288',
+  'p95_288',
+  'max288',
+  'p95_864',
+  'yesterday_p95_12',
+  'yesterday_max_12',
+] as const;
+
+const scale = 1 / 100;
+
+/** Writes the features of origin t into `seq` (sequenceBlocks × blockFeatures) and `stat`. */
+export function resourceFeatures(s: Float64Array, t: number, seq: Float32Array, seqOffset: number, stat: Float32Array, statOffset: number): void {
+  const first = s[0] ?? 0;
+  for (let b = 0; b < sequenceBlocks; b++) {
+    const to = t - stepsPerHour * (sequenceBlocks - 1 - b);
+    const from = to - stepsPerHour;
+    const o = seqOffset + b * blockFeatures;
+    if (to <= 0) {
+      // Before the series began: repeat its first value, as if it had always been there.
+      seq[o] = seq[o + 1] = seq[o + 2] = first * scale;
+      continue;
+    }
+    seq[o] = windowMean(s, from, to) * scale;
+    seq[o + 1] = windowMax(s, from, to) * scale;
+    seq[o + 2] = windowMin(s, from, to) * scale;
+  }
+  const y0 = t - stepsPerDay;
+  const values = [
+    s[t - 1]!,
+    windowMean(s, t - 12, t),
+    windowQuantile(s, t - 12, t, 0.95),
+    windowMax(s, t - 12, t),
+    windowMean(s, t - stepsPerDay, t),
+    windowQuantile(s, t - stepsPerDay, t, 0.95),
+    windowMax(s, t - stepsPerDay, t),
+    windowQuantile(s, t - 3 * stepsPerDay, t, 0.95),
+    y0 >= 0 ? windowQuantile(s, y0, y0 + 12, 0.95) : windowQuantile(s, t - 12, t, 0.95),
+    y0 >= 0 ? windowMax(s, y0, y0 + 12) : windowMax(s, t - 12, t),
+  ];
+  for (let i = 0; i < values.length; i++) stat[statOffset + i] = (Number.isFinite(values[i]!) ? values[i]! : first) * scale;
+}
+
+/**
+ * Sequences: the programs in order, capped to a vocabulary of the most used ones (the rest share
+ * one out-of-vocabulary id) so a network's output layer stays small.
+ */
+export function buildVocabulary(sequences: readonly (readonly string[])[], maxSize: number): string[] {
+  const counts = new Map<string, number>();
+  for (const seq of sequences) for (const item of seq) counts.set(item, (counts.get(item) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, maxSize - 1).map((e) => e[0]);
+}
+
+/** Distinct items of a set-valued history (ports, destinations, data paths) with their counts. */
+export function itemCounts<T>(items: readonly T[], key: (item: T) => string, weight: (item: T) => number = () => 1): Map<string, { item: T; count: number }> {
+  const out = new Map<string, { item: T; count: number }>();
+  for (const item of items) {
+    const k = key(item);
+    const e = out.get(k);
+    if (e) e.count += weight(item);
+    else out.set(k, { item, count: weight(item) });
+  }
+  return out;
+}

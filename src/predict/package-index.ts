@@ -1,0 +1,42 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * Program name → Debian package, built from the distribution's own data: the file lists dpkg
+ * keeps for every installed package (`var/lib/dpkg/info/<pkg>.list`, what `dpkg -S` searches).
+ * Point `root` at a mounted base image to index that image; the default indexes this machine,
+ * which runs the same distribution as our default base image.
+ */
+export interface PackageIndex {
+  packageOf(program: string): string | undefined;
+  readonly size: number;
+}
+
+const binDirs = new Set(['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/games', '/usr/local/bin']);
+
+export async function buildPackageIndex(root = '/'): Promise<PackageIndex> {
+  const infoDir = join(root, 'var/lib/dpkg/info');
+  const map = new Map<string, string>();
+  const names = await readdir(infoDir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.endsWith('.list')) continue;
+    const pkg = name.slice(0, -5).split(':')[0]!;
+    const text = await readFile(join(infoDir, name), 'utf8');
+    for (const path of text.split('\n')) {
+      const slash = path.lastIndexOf('/');
+      if (slash <= 0 || !binDirs.has(path.slice(0, slash))) continue;
+      const program = path.slice(slash + 1);
+      // /usr/bin wins over /bin when both exist (usrmerge); first seen otherwise.
+      if (!map.has(program) || path.startsWith('/usr/bin/')) map.set(program, pkg);
+    }
+  }
+  return fromEntries(map);
+}
+
+export function packageIndexFrom(entries: Record<string, string>): PackageIndex {
+  return fromEntries(new Map(Object.entries(entries)));
+}
+
+function fromEntries(map: Map<string, string>): PackageIndex {
+  return { packageOf: (program) => map.get(program), size: map.size };
+}

@@ -1,0 +1,228 @@
+import { ValidationError } from '../core/errors.js';
+import { guestPathPattern, hostPattern, usageVectorSchemaVersion, type UsageVector } from '../usage-vector/schema.js';
+import { parseUsageVector } from '../usage-vector/validate.js';
+import type { HistorySource, ResourceSeries } from './history.js';
+import { allocate } from './metrics.js';
+import { loadResourceModel, loadSequenceModel } from './model-catalog.js';
+import { loadModelSet, type ModelSet, type Scope } from './model-store.js';
+import type { ResourceModel, SequenceModel } from './models/model.js';
+import { serviceForPackage, serviceForPort } from './service-catalog.js';
+import { resourceHorizons } from './train.js';
+import { windowQuantile } from './window-stats.js';
+
+/**
+ * The default for a category nobody has trained (or that has no data): a small general-purpose
+ * machine with no software, services, data or ports added, and confidence 0 so that the pipeline
+ * and the user can tell it is not a prediction. Documented in docs/prediction.md.
+ */
+export const defaultResources = { vcpus: 2, memoryMiB: 2048, diskGiB: 20 } as const;
+
+export interface PredictRequest {
+  client?: string;
+  category?: string;
+  /** Length of the predicted period; 1 uses the next-hour forecasts, longer ones the next-day ones. */
+  horizonHours?: number;
+  now?: Date;
+  signal?: AbortSignal;
+}
+
+export interface Predictor {
+  predict(request: PredictRequest): Promise<UsageVector>;
+}
+
+interface LoadedSet {
+  set: ModelSet;
+  resource: Map<string, ResourceModel>;
+  sequence: Map<string, SequenceModel>;
+}
+
+/**
+ * Turns history and the current trained models into usage vectors. Model sets are loaded once
+ * per scope and kept, so a server answers each request in milliseconds.
+ */
+export function createPredictor(deps: { history: HistorySource; modelsDir: string }): Predictor {
+  const cache = new Map<string, Promise<LoadedSet | undefined>>();
+  const load = (scope: Scope): Promise<LoadedSet | undefined> => {
+    const key = `${scope.kind}:${scope.id}`;
+    let p = cache.get(key);
+    if (!p) {
+      p = loadSet(deps.modelsDir, scope);
+      cache.set(key, p);
+    }
+    return p;
+  };
+
+  return {
+    async predict(request) {
+      if (!request.client && !request.category) throw new ValidationError('--client', 'give a client or a category');
+      const now = request.now ?? new Date();
+      const horizonHours = request.horizonHours ?? 24;
+      const horizon = horizonHours <= 1 ? resourceHorizons[0] : resourceHorizons[1];
+      let category = request.category;
+      let series: ResourceSeries | undefined;
+      let launches: string[] = [];
+      if (request.client) {
+        const subject = (await deps.history.subjects(request.signal)).find((s) => s.id === request.client);
+        category ??= subject?.category;
+        if (subject) {
+          series = await deps.history.resourceSeries(subject.id, request.signal);
+          launches = (await deps.history.launches(subject.id, request.signal)).map((e) => e.program);
+        }
+      }
+      const own = request.client ? await load({ kind: 'client', id: request.client }) : undefined;
+      const loaded = own ?? (category ? await load({ kind: 'category', id: category }) : undefined);
+      const flows = request.client ? await deps.history.networkFlows(request.client, request.signal) : [];
+      const accesses = request.client ? await deps.history.dataAccesses(request.client, request.signal) : [];
+      const hasOwnHistory = series !== undefined || launches.length > 0;
+
+      const vector: UsageVector = {
+        schemaVersion: usageVectorSchemaVersion,
+        subject: { ...(request.client ? { clientId: request.client } : {}), ...(category ? { category } : {}) },
+        horizon: { startsAt: now.toISOString(), hours: horizonHours },
+        generatedAt: new Date().toISOString(),
+        model: { id: 'default', version: '1', components: [] },
+        confidence: 0,
+        resources: {
+          vcpus: defaultResources.vcpus,
+          memoryMiB: defaultResources.memoryMiB,
+          diskGiB: defaultResources.diskGiB,
+          expectedP95CpuPercent: 0,
+          expectedP95MemoryMiB: 0,
+          diskReadKBps: 0,
+          diskWriteKBps: 0,
+          networkInKBps: 0,
+          networkOutKBps: 0,
+        },
+        software: [],
+        services: [],
+        datasets: [],
+        network: { inbound: [], outbound: [], proxy: null },
+      };
+      if (loaded) {
+        const { set } = loaded;
+        vector.model = { id: 'selector', version: `${set.scope.kind}-${set.scope.id}.v${set.version}`, components: [] };
+        const confidences: number[] = [];
+        // Resources: the subject's own series through the selected models, else the profile.
+        const capacity = series?.capacity ?? set.profile.capacity;
+        const cores = capacity?.cpuCores ?? defaultResources.vcpus;
+        const memMiB = capacity?.memoryMiB ?? defaultResources.memoryMiB;
+        const peakOf = (target: 'cpuPercent' | 'memoryPercent'): number | undefined => {
+          const sel = set.selections.find((s) => s.target === `${target}@${horizon}`);
+          if (!sel) return undefined;
+          vector.model.components!.push({ target: sel.target, id: sel.selected, version: loaded.resource.get(`${target}:${sel.selected}`)?.version ?? '1' });
+          confidences.push((set.profile.skill[sel.target] ?? 0.5) * (hasOwnHistory ? 1 : 0.7));
+          const values = series?.[target];
+          const model = loaded.resource.get(`${target}:${sel.selected}`);
+          if (values && values.length > 0 && model) return model.predict({ series: values, origins: [values.length], horizon })[0]!;
+          return set.profile.peaks[target]?.[horizon];
+        };
+        const cpu = peakOf('cpuPercent');
+        if (cpu !== undefined && Number.isFinite(cpu)) {
+          const alloc = allocate(cpu, set.profile.margins.cpuPercent?.[horizon] ?? 0);
+          vector.resources.vcpus = Math.max(1, Math.ceil((cores * alloc) / 100 - 1e-9));
+          vector.resources.expectedP95CpuPercent = round(Math.min(100, (cpu * cores) / vector.resources.vcpus));
+        }
+        const mem = peakOf('memoryPercent');
+        if (mem !== undefined && Number.isFinite(mem)) {
+          const alloc = allocate(mem, set.profile.margins.memoryPercent?.[horizon] ?? 0);
+          vector.resources.memoryMiB = Math.max(512, Math.ceil((memMiB * alloc) / 100 / 256) * 256);
+          vector.resources.expectedP95MemoryMiB = round((memMiB * mem) / 100);
+        }
+        const rate = (metric: 'diskReadKBps' | 'diskWriteKBps' | 'networkInKBps' | 'networkOutKBps'): number => {
+          const v = series?.[metric];
+          const r = v && v.length > 0 ? windowQuantile(v, v.length - horizon, v.length, 0.95) : set.profile.rates[metric];
+          return round(r !== undefined && Number.isFinite(r) ? r : 0);
+        };
+        vector.resources.diskReadKBps = rate('diskReadKBps');
+        vector.resources.diskWriteKBps = rate('diskWriteKBps');
+        vector.resources.networkInKBps = rate('networkInKBps');
+        vector.resources.networkOutKBps = rate('networkOutKBps');
+
+        // Software: programs likely used in the next block of activity, mapped to packages.
+        const setSel = set.selections.find((s) => s.target === 'software@next-set');
+        let programs: { program: string; p: number }[] = [];
+        if (setSel) {
+          const model = loaded.sequence.get(setSel.selected);
+          vector.model.components!.push({ target: setSel.target, id: setSel.selected, version: model?.version ?? '1' });
+          confidences.push((set.profile.skill[setSel.target] ?? 0.5) * (launches.length > 0 ? 1 : 0.7));
+          if (model && launches.length > 0) programs = model.predict({ history: launches }).distribution(40).map((d) => ({ program: d.item, p: d.p }));
+          else programs = set.profile.programs.slice(0, 40).map((d) => ({ program: d.program, p: d.share }));
+        }
+        vector.software = softwareFrom(programs, set.profile.packages);
+        vector.confidence = round(confidences.length ? confidences.reduce((a, b) => a + b, 0) / confidences.length : 0, 3);
+      }
+      // Services: from the predicted software and from the ports the subject listened on.
+      const services = new Map<string, UsageVector['services'][number]>();
+      for (const s of vector.software) {
+        const spec = serviceForPackage(s.name);
+        if (spec) services.set(spec.service, { name: spec.service, expectedLoad: spec.load, concurrency: spec.concurrency, ports: spec.ports, probability: s.probability });
+      }
+      const inbound = new Map<string, { port: number; protocol: 'tcp' | 'udp' }>();
+      for (const f of flows) {
+        if (f.direction !== 'inbound' || f.port < 1 || f.port > 65535) continue;
+        inbound.set(`${f.protocol}/${f.port}`, { port: f.port, protocol: f.protocol });
+        const spec = serviceForPort(f.port);
+        if (spec && !services.has(spec.service)) services.set(spec.service, { name: spec.service, expectedLoad: { connections: f.count }, concurrency: spec.concurrency, ports: spec.ports, probability: 0.9 });
+      }
+      for (const s of services.values()) for (const p of s.ports ?? []) inbound.set(`${p.protocol}/${p.port}`, p);
+      vector.services = [...services.values()];
+      vector.network.inbound = [...inbound.values()].sort((a, b) => a.port - b.port);
+      const outbound = new Map<string, UsageVector['network']['outbound'][number]>();
+      for (const f of flows) {
+        if (f.direction !== 'outbound' || !f.host || !hostPattern.test(f.host) || f.port < 1 || f.port > 65535) continue;
+        outbound.set(`${f.host}:${f.port}/${f.protocol}`, { host: f.host, port: f.port, protocol: f.protocol });
+      }
+      vector.network.outbound = [...outbound.values()];
+      // Datasets: what the subject read, most used first; paths that would leave the guest are dropped.
+      const totalAccess = accesses.reduce((a, d) => a + d.count, 0);
+      vector.datasets = accesses
+        .filter((d) => guestPathPattern.test(d.path) && d.sizeBytes >= 0)
+        .sort((a, b) => b.count - a.count)
+        .slice(0, 10)
+        .map((d) => ({ source: d.source, destination: d.path, sizeBytes: Math.round(d.sizeBytes), probability: round(Math.min(1, d.count / Math.max(1, totalAccess) + 0.5), 3) }));
+      return parseUsageVector(vector);
+    },
+  };
+}
+
+async function loadSet(modelsDir: string, scope: Scope): Promise<LoadedSet | undefined> {
+  const set = await loadModelSet(modelsDir, scope);
+  if (!set) return undefined;
+  const resource = new Map<string, ResourceModel>();
+  const sequence = new Map<string, SequenceModel>();
+  // Only the models some selection uses are loaded: the network costs the most to load.
+  const used = new Set(set.selections.map((s) => `${s.target.split('@')[0]}:${s.selected}`));
+  for (const m of set.models) {
+    if (m.target === 'software') {
+      if (used.has(`software:${m.id}`)) sequence.set(m.id, await loadSequenceModel(m));
+    } else if (used.has(`${m.target}:${m.id}`)) resource.set(`${m.target}:${m.id}`, await loadResourceModel(m));
+  }
+  return { set, resource, sequence };
+}
+
+/**
+ * Next-block probabilities of programs → probabilities of packages. A program's chance to be used
+ * in the next 100 launches is 1 − (1 − p)^100; a package is needed if any of its programs is.
+ */
+function softwareFrom(programs: readonly { program: string; p: number }[], packages: Record<string, string>): UsageVector['software'] {
+  const byPackage = new Map<string, { miss: number; programs: string[] }>();
+  for (const { program, p } of programs) {
+    const pkg = packages[program];
+    if (!pkg || !/^[a-z0-9][a-z0-9+.-]+$/.test(pkg)) continue;
+    const inBlock = 1 - Math.pow(1 - Math.min(1, Math.max(0, p)), 100);
+    const e = byPackage.get(pkg) ?? { miss: 1, programs: [] };
+    e.miss *= 1 - inBlock;
+    if (/^[A-Za-z0-9_+.:-]{1,128}$/.test(program)) e.programs.push(program);
+    byPackage.set(pkg, e);
+  }
+  return [...byPackage]
+    .map(([name, e]) => ({ name, probability: round(Math.min(0.99, 1 - e.miss), 3), programs: e.programs }))
+    .filter((s) => s.probability >= 0.2)
+    .sort((a, b) => b.probability - a.probability)
+    .slice(0, 30);
+}
+
+function round(v: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}

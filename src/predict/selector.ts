@@ -1,0 +1,26 @@
+/**
+ * Picks, per target, the model that won the backtest, so that a subject always gets the best
+ * predictor available — a baseline when the network does not beat it.
+ */
+export interface Candidate {
+  model: string;
+  version: string;
+  /** The figure the selection is made on. */
+  score: number;
+}
+
+export interface Selection {
+  target: string;
+  metric: string;
+  /** Lower is better (a loss) or higher is better (an accuracy). */
+  better: 'lower' | 'higher';
+  selected: string;
+  candidates: Candidate[];
+}
+
+export function selectBest(target: string, metric: string, better: 'lower' | 'higher', candidates: readonly Candidate[]): Selection {
+  const usable = candidates.filter((c) => Number.isFinite(c.score));
+  if (usable.length === 0) throw new Error(`no model could be scored for ${target}`);
+  const best = usable.reduce((a, b) => (better === 'lower' ? (b.score < a.score ? b : a) : b.score > a.score ? b : a));
+  return { target, metric, better, selected: best.model, candidates: [...candidates] };
+}

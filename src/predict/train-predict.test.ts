@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { AbortedError, NotFoundError } from '../core/errors.js';
+import { checkUsageVector } from '../usage-vector/validate.js';
+import type { DataAccess, HistorySource, LaunchEvent, NetworkFlow, ResourceSeries, Subject } from './history.js';
+import { loadModelSet } from './model-store.js';
+import { packageIndexFrom } from './package-index.js';
+import { createPredictor, defaultResources } from './predict-vector.js';
+import { train } from './train.js';
+
+/** A whole HistorySource in memory: the contract the store adapter will also meet. */
+function memoryHistory(data: {
+  subjects: Subject[];
+  series?: Record<string, ResourceSeries>;
+  launches?: Record<string, string[]>;
+  flows?: Record<string, NetworkFlow[]>;
+  accesses?: Record<string, DataAccess[]>;
+}): HistorySource {
+  return {
+    name: 'memory',
+    subjects: async () => data.subjects,
+    resourceSeries: async (id) => data.series?.[id],
+    launches: async (id) => (data.launches?.[id] ?? []).map((program): LaunchEvent => ({ program })),
+    networkFlows: async (id) => data.flows?.[id] ?? [],
+    dataAccesses: async (id) => data.accesses?.[id] ?? [],
+  };
+}
+
+function series(id: string, level: number, days = 5): ResourceSeries {
+  const n = 288 * days;
+  const wave = (i: number, amp: number): number => Math.max(0, Math.min(100, level + amp * Math.sin((2 * Math.PI * i) / 288) + ((i * 7919) % 11) - 5));
+  return {
+    subjectId: id,
+    startMs: 0,
+    stepMs: 300_000,
+    cpuPercent: Float64Array.from({ length: n }, (_, i) => wave(i, 20)),
+    memoryPercent: Float64Array.from({ length: n }, (_, i) => wave(i, 5)),
+    diskReadKBps: new Float64Array(n).fill(100),
+    diskWriteKBps: new Float64Array(n).fill(50),
+    networkInKBps: new Float64Array(n).fill(10),
+    networkOutKBps: new Float64Array(n).fill(20),
+    capacity: { cpuCores: 8, cpuMhz: 20000, memoryMiB: 16384 },
+  };
+}
+
+const webHistory = memoryHistory({
+  subjects: [
+    { id: 'web-1', category: 'web' },
+    { id: 'web-2', category: 'web' },
+    { id: 'web-3', category: 'web' },
+  ],
+  series: { 'web-1': series('web-1', 40), 'web-2': series('web-2', 30), 'web-3': series('web-3', 50) },
+  launches: {
+    'web-1': Array.from({ length: 600 }, (_, i) => ['nginx', 'psql', 'vim', 'ls'][i % 4]!),
+    'web-2': Array.from({ length: 600 }, (_, i) => ['nginx', 'ls'][i % 2]!),
+  },
+  flows: {
+    'web-1': [
+      { direction: 'inbound', port: 443, protocol: 'tcp', count: 900 },
+      { direction: 'inbound', port: 5432, protocol: 'tcp', count: 12 },
+      { direction: 'outbound', port: 443, protocol: 'tcp', host: 'deb.debian.org', count: 3 },
+      { direction: 'outbound', port: 80, protocol: 'tcp', host: 'bad host;rm', count: 1 },
+    ],
+  },
+  accesses: {
+    'web-1': [
+      { source: 'https://data.example/cat.sql.gz', path: '/srv/data/cat.sql.gz', sizeBytes: 1e6, count: 5 },
+      { source: 'https://data.example/x', path: '/srv/../etc/shadow', sizeBytes: 10, count: 50 },
+    ],
+  },
+});
+
+const packages = packageIndexFrom({ nginx: 'nginx', psql: 'postgresql-client-15', vim: 'vim', ls: 'coreutils' });
+
+test('train stores a versioned model set that predict turns into valid usage vectors', async () => {
+  const modelsDir = join(mkdtempSync(join(tmpdir(), 'prescient-predict-')), 'models');
+  const set = await train({ history: webHistory, modelsDir, scope: { kind: 'category', id: 'web' }, packageIndex: packages, network: false });
+  assert.equal(set.version, 1);
+  assert.deepEqual(
+    set.selections.map((s) => s.target),
+    ['cpuPercent@12', 'cpuPercent@288', 'memoryPercent@12', 'memoryPercent@288', 'software@next-item', 'software@next-set'],
+  );
+  for (const s of set.selections) assert.ok(s.candidates.some((c) => c.model === s.selected));
+  const again = await train({ history: webHistory, modelsDir, scope: { kind: 'category', id: 'web' }, packageIndex: packages, network: false });
+  assert.equal(again.version, 2);
+  assert.equal((await loadModelSet(modelsDir, { kind: 'category', id: 'web' }))?.version, 2);
+  assert.deepEqual((await readdir(join(modelsDir, 'category-web'))).sort(), ['current', 'v1.json', 'v2.json']);
+
+  const predictor = createPredictor({ history: webHistory, modelsDir });
+  const v = await predictor.predict({ client: 'web-1', horizonHours: 24 });
+  assert.deepEqual(checkUsageVector(v), []);
+  assert.equal(v.subject.category, 'web');
+  assert.equal(v.model.version, 'category-web.v2');
+  // Level 40 ± 20 on 8 cores: the day's p95 needs about 5 cores, never all 8 of an idle VM nor 1.
+  assert.ok(v.resources.vcpus >= 4 && v.resources.vcpus <= 8, `vcpus ${v.resources.vcpus}`);
+  assert.ok(v.resources.memoryMiB > 4096 && v.resources.memoryMiB <= 16384, `memory ${v.resources.memoryMiB}`);
+  assert.equal(v.resources.diskReadKBps, 100);
+  assert.deepEqual(v.software.map((s) => s.name).sort(), ['coreutils', 'nginx', 'postgresql-client-15', 'vim']);
+  assert.deepEqual(v.services.map((s) => s.name).sort(), ['nginx', 'postgresql']);
+  assert.deepEqual(v.network.inbound.map((p) => p.port), [80, 443, 5432]);
+  assert.deepEqual(v.network.outbound, [{ host: 'deb.debian.org', port: 443, protocol: 'tcp' }]);
+  assert.deepEqual(v.datasets.map((d) => d.destination), ['/srv/data/cat.sql.gz']);
+  assert.ok(v.confidence > 0 && v.confidence <= 1);
+  assert.ok(v.model.components!.some((c) => c.target === 'cpuPercent@288'));
+
+  // A client with no history gets its category's vector.
+  const cold = await predictor.predict({ client: 'new-client', category: 'web' });
+  assert.deepEqual(checkUsageVector(cold), []);
+  assert.equal(cold.model.version, 'category-web.v2');
+  assert.ok(cold.software.some((s) => s.name === 'nginx'));
+  assert.ok(cold.resources.vcpus >= 2);
+  assert.ok(cold.confidence < v.confidence);
+
+  // A category with no data: the documented default, not an error.
+  const none = await predictor.predict({ category: 'gpu' });
+  assert.deepEqual(checkUsageVector(none), []);
+  assert.equal(none.confidence, 0);
+  assert.equal(none.model.id, 'default');
+  assert.equal(none.resources.vcpus, defaultResources.vcpus);
+  assert.equal(none.resources.memoryMiB, defaultResources.memoryMiB);
+  assert.deepEqual(none.software, []);
+});
+
+test('training an unknown scope is NotFound and an aborted run stores nothing', async () => {
+  const modelsDir = join(mkdtempSync(join(tmpdir(), 'prescient-predict-')), 'models');
+  await assert.rejects(train({ history: webHistory, modelsDir, scope: { kind: 'category', id: 'db' }, network: false }), NotFoundError);
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(train({ history: webHistory, modelsDir, scope: { kind: 'category', id: 'web' }, network: false, signal: controller.signal }), AbortedError);
+  assert.equal(await loadModelSet(modelsDir, { kind: 'category', id: 'web' }), undefined);
+});

@@ -1,0 +1,163 @@
+import { AbortedError, NotFoundError } from '../core/errors.js';
+import { backtestResources, splitSeries, type ResourceTarget } from './evaluate-resources.js';
+import { backtestSequences } from './evaluate-sequences.js';
+import type { HistorySource, ResourceSeries, Subject } from './history.js';
+import { createResourceModel, createSequenceModel, networkSequenceModelIds, resourceModelIds, sequenceModelIds } from './model-catalog.js';
+import { saveModelSet, type ModelSet, type Scope, type SubjectProfile } from './model-store.js';
+import type { ResourceModel, SavedModel, SequenceModel, TrainingReport } from './models/model.js';
+import type { PackageIndex } from './package-index.js';
+import { selectBest, type Selection } from './selector.js';
+import { windowQuantile } from './window-stats.js';
+
+export interface TrainOptions {
+  history: HistorySource;
+  /** Folder of the model store (paths(home).models). */
+  modelsDir: string;
+  scope: Scope;
+  packageIndex?: PackageIndex;
+  /** Train the recurrent network too (the baselines and n-gram model always are). */
+  network?: boolean;
+  /** Wall-clock budget of the whole run; the network stops early (keeping its best epoch) to meet it. */
+  timeBudgetMs?: number;
+  signal?: AbortSignal;
+  onStep?: (label: string) => void;
+  onDetail?: (text: string) => void;
+}
+
+/** Horizons of the resource forecasts, in 5-minute steps: the next hour and the next day. */
+export const resourceHorizons = [12, 288] as const;
+const resourceTargetList: readonly ResourceTarget[] = ['cpuPercent', 'memoryPercent'];
+const rateMetrics = ['diskReadKBps', 'diskWriteKBps', 'networkInKBps', 'networkOutKBps'] as const;
+const testFraction = 0.2;
+
+/**
+ * One training run for a scope: backtest every model on the held-out end of each subject's
+ * history (chronological, never shuffled), select the winner per target, and store every model
+ * with its report, the selections and the scope's profile as a new version.
+ */
+export async function train(options: TrainOptions): Promise<ModelSet> {
+  const started = performance.now();
+  const budget = options.timeBudgetMs ?? 280_000;
+  const { history, signal, scope } = options;
+  const step = options.onStep ?? (() => {});
+  const detail = options.onDetail ?? (() => {});
+  const check = (): void => {
+    if (signal?.aborted) throw new AbortedError('training');
+  };
+
+  step(`reading history (${history.name})`);
+  const all = await history.subjects(signal);
+  const subjects = all.filter((s: Subject) => (scope.kind === 'category' ? s.category === scope.id : s.id === scope.id));
+  if (subjects.length === 0) throw new NotFoundError(`no history for ${scope.kind} ${JSON.stringify(scope.id)} in ${history.name}`, { known: [...new Set(all.map((s) => s.category))].slice(0, 20) });
+  const series: ResourceSeries[] = [];
+  const sequences: string[][] = [];
+  for (const s of subjects) {
+    check();
+    const r = await history.resourceSeries(s.id, signal);
+    if (r) series.push(r);
+    const l = await history.launches(s.id, signal);
+    if (l.length > 0) sequences.push(l.map((e) => e.program));
+  }
+  detail(`${subjects.length} subjects, ${series.length} resource series, ${sequences.length} launch sequences`);
+
+  const selections: Selection[] = [];
+  const reports: TrainingReport[] = [];
+  const saved: (SavedModel & { target: string })[] = [];
+  const profile: SubjectProfile = { subjects: subjects.length, peaks: {}, rates: {}, programs: [], margins: {}, skill: {}, packages: {} };
+
+  // Resources.
+  const targets = resourceTargetList.filter((t) => series.some((s) => s[t] && s[t]!.length > resourceHorizons[1] * 2));
+  for (const [ti, target] of targets.entries()) {
+    const values = series.map((s) => s[target]).filter((v): v is Float64Array => v !== undefined && v.length > 0);
+    const models: ResourceModel[] = resourceModelIds.filter((id) => id !== 'lstm-quantile').map(createResourceModel);
+    if (options.network !== false) {
+      const lstm = createResourceModel('lstm-quantile');
+      const left = budget - (performance.now() - started);
+      step(`training lstm-quantile on ${target} (${values.length} series)`);
+      const report = await lstm.fit(
+        values.map((v) => splitSeries(v, testFraction).train),
+        { signal, timeBudgetMs: Math.max(5_000, left / (targets.length - ti) - 15_000), onProgress: detail },
+      );
+      reports.push({ ...report, details: { ...report.details, target } });
+      models.push(lstm);
+    }
+    step(`backtesting ${models.length} models on ${target}`);
+    for (const horizon of resourceHorizons) {
+      check();
+      const results = backtestResources(values, models, { target, horizon, testFraction, originStride: 12, targetUnderProvisioning: 0.04, signal });
+      const key = `${target}@${horizon}`;
+      const sel = selectBest(key, 'pinballP95', 'lower', results.map((r) => ({ model: r.model, version: r.version, score: r.pinballP95 })));
+      selections.push(sel);
+      const winner = results.find((r) => r.model === sel.selected)!;
+      const naive = results.find((r) => r.model === 'last-value')!;
+      (profile.margins[target] ??= {})[horizon] = winner.allocation.margin;
+      profile.skill[key] = naive.pinballP95 > 0 ? Math.max(0, Math.min(1, 1 - winner.pinballP95 / naive.pinballP95 / 2)) : 0.5;
+      const model = models.find((m) => m.id === sel.selected)!;
+      const peaks = values.map((v) => model.predict({ series: v, origins: [v.length], horizon })[0]!);
+      (profile.peaks[target] ??= {})[horizon] = median(peaks);
+    }
+    for (const m of models) saved.push({ ...(await m.save()), target });
+  }
+  for (const metric of rateMetrics) {
+    const peaks = series.map((s) => s[metric]).filter((v): v is Float64Array => v !== undefined && v.length > 0).map((v) => windowQuantile(v, v.length - 288, v.length, 0.95));
+    if (peaks.length > 0) profile.rates[metric] = median(peaks);
+  }
+  const caps = series.map((s) => s.capacity).filter((c) => c !== undefined);
+  if (caps.length > 0) profile.capacity = { cpuCores: median(caps.map((c) => c.cpuCores)), memoryMiB: median(caps.map((c) => c.memoryMiB)) };
+
+  // Sequences.
+  if (sequences.length > 0) {
+    const models: SequenceModel[] = [...sequenceModelIds, ...(options.network !== false ? networkSequenceModelIds : [])].map(createSequenceModel);
+    step(`training ${models.length} sequence models on ${sequences.length} streams`);
+    const trainItems = sequences.map((s) => Math.floor(s.length * (1 - testFraction)));
+    const seqBudget = (): number => Math.max(5_000, (budget - (performance.now() - started)) / 3);
+    for (const m of models) await m.fit(sequences.map((s, i) => s.slice(0, trainItems[i])), { signal, timeBudgetMs: seqBudget(), onProgress: detail });
+    // Per-subject split points differ, so each stream is backtested on its own and pooled.
+    const perSubject = sequences.map((s, i) =>
+      backtestSequences([s], models, { trainItems: trainItems[i]!, testItems: s.length - trainItems[i]!, blockItems: 100, recallKs: [10], signal }),
+    );
+    const pooled = models.map((m, j) => {
+      let n = 0;
+      let top1 = 0;
+      let recall = 0;
+      for (const r of perSubject) {
+        n += r[j]!.predictions;
+        top1 += r[j]!.top1 * r[j]!.predictions;
+        recall += r[j]!.recallAtK['10']! * r[j]!.predictions;
+      }
+      return { model: m.id, version: m.version, top1: n ? top1 / n : 0, recall10: n ? recall / n : 0 };
+    });
+    const next = selectBest('software@next-item', 'top1', 'higher', pooled.map((p) => ({ model: p.model, version: p.version, score: p.top1 })));
+    const set = selectBest('software@next-set', 'recall@10', 'higher', pooled.map((p) => ({ model: p.model, version: p.version, score: p.recall10 })));
+    selections.push(next, set);
+    profile.skill['software@next-item'] = pooled.find((p) => p.model === next.selected)!.top1;
+    profile.skill['software@next-set'] = pooled.find((p) => p.model === set.selected)!.recall10;
+    // Final models learn from everything (the pooled counts are the cold-start prior).
+    for (const m of models) {
+      reports.push(await m.fit(sequences, { signal, timeBudgetMs: seqBudget(), onProgress: detail }));
+      saved.push({ ...(await m.save()), target: 'software' });
+    }
+    const counts = new Map<string, number>();
+    let total = 0;
+    for (const s of sequences) for (const p of s.slice(trainItems[sequences.indexOf(s)])) (counts.set(p, (counts.get(p) ?? 0) + 1), total++);
+    profile.programs = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 200).map(([program, c]) => ({ program, share: c / total }));
+    if (options.packageIndex) {
+      const seen = new Set(sequences.flat());
+      for (const p of seen) {
+        const pkg = options.packageIndex.packageOf(p);
+        if (pkg) profile.packages[p] = pkg;
+      }
+    }
+  }
+
+  check();
+  step('storing the model set');
+  return saveModelSet(options.modelsDir, { scope, createdAt: new Date().toISOString(), source: history.name, selections, reports, models: saved, profile });
+}
+
+function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}

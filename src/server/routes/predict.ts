@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { AppError, ValidationError } from '../../core/errors.js';
+import type { Predictor } from '../../predict/predict-vector.js';
+import { usageVectorJsonSchema } from '../../usage-vector/json-schema.js';
+import { checkUsageVector, formatIssuePath } from '../../usage-vector/validate.js';
+import { sendJson } from '../http-error.js';
+import type { RequestContext, RouteSet } from '../router.js';
+
+/**
+ * Prediction over HTTP: the usage vector of a client or a category, the vector JSON Schema, and
+ * validation of a vector made elsewhere.
+ *
+ *   GET  /v1/usage-vectors?client=X[&category=C][&horizonHours=24]
+ *   GET  /v1/usage-vectors/schema
+ *   POST /v1/usage-vectors/validate   (body: a vector; answers {valid, issues:[{path,message}]})
+ */
+export interface PredictRouteDeps {
+  predictor: Predictor;
+}
+
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/);
+const query = z
+  .object({ client: id.optional(), category: id.optional(), horizonHours: z.coerce.number().positive().max(8784).optional() })
+  .refine((q) => q.client !== undefined || q.category !== undefined, { message: 'give client or category', path: ['client'] });
+
+const maxBody = 1 << 20;
+
+async function readJson(ctx: RequestContext): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBody) throw new AppError('PAYLOAD_TOO_LARGE', `a usage vector is at most ${maxBody} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (e) {
+    throw new ValidationError('body', `not JSON: ${(e as Error).message}`);
+  }
+}
+
+export function predictRoutes(deps: PredictRouteDeps): RouteSet {
+  return [
+    {
+      method: 'GET',
+      path: /^\/v1\/usage-vectors\/schema$/,
+      handler: ({ res }) => sendJson(res, 200, usageVectorJsonSchema()),
+    },
+    {
+      method: 'POST',
+      path: /^\/v1\/usage-vectors\/validate$/,
+      handler: async (ctx) => {
+        const issues = checkUsageVector(await readJson(ctx));
+        sendJson(ctx.res, issues.length === 0 ? 200 : 422, { valid: issues.length === 0, issues });
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/v1\/usage-vectors$/,
+      handler: async ({ res, url, signal }) => {
+        const parsed = query.safeParse(Object.fromEntries(url.searchParams));
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          throw new ValidationError(formatIssuePath(issue.path), issue.message);
+        }
+        const q = parsed.data;
+        const vector = await deps.predictor.predict({
+          ...(q.client ? { client: q.client } : {}),
+          ...(q.category ? { category: q.category } : {}),
+          ...(q.horizonHours ? { horizonHours: q.horizonHours } : {}),
+          signal,
+        });
+        sendJson(res, 200, vector);
+      },
+    },
+  ];
+}
