@@ -85,7 +85,7 @@ export type TelemetryEvent = ResourceSample | AppLaunch | CommandEvent | Network
 const text = (max: number) => z.string().min(1).max(max);
 const nonNegative = z.number().finite().nonnegative();
 
-const subjectSchema = z.union([
+export const subjectSchema = z.union([
   z.object({ kind: z.enum(subjectKinds), id: text(256) }),
   z
     .string()
