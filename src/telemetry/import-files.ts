@@ -145,8 +145,9 @@ async function listFiles(path: string, pattern: RegExp): Promise<string[]> {
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
       const p = join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile() && pattern.test(basename(p))) out.push(p);
+      const kind = e.isSymbolicLink() ? await stat(p).catch(() => undefined) : e;
+      if (kind?.isDirectory()) await walk(p);
+      else if (kind?.isFile() && pattern.test(basename(p))) out.push(p);
     }
   };
   await walk(path);

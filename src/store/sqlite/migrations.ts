@@ -4,7 +4,9 @@ import { resourceFields, type ResourceField } from '../../telemetry/event.js';
  * The whole SQLite schema, as an append-only list of migrations (PRAGMA user_version counts how
  * many ran). Never edit a released step: add one. A PostgreSQL adapter keeps the same tables.
  *
- * Raw events live in one table per kind, keyed by a small integer subject id (pseudonyms are
+ * Raw resource samples have no index: history is read from the rollups, and the raw rows are
+ * only scanned by retention and consent withdrawal, which are rare; an index would halve the
+ * bulk import rate. Raw events live in one table per kind, keyed by a small integer subject id (pseudonyms are
  * long and repeated millions of times). Rollups are one wide row per subject, source and
  * 5-minute bucket, with count, sum and max per resource; the source is part of the key so that
  * a consent withdrawal can delete exactly the in-guest share.
@@ -42,7 +44,6 @@ export const migrations: readonly string[] = [
     time_ms INTEGER NOT NULL,
     ${cols.map((c) => `${c} REAL`).join(',\n    ')}
   );
-  CREATE INDEX resource_samples_subject_time ON resource_samples (subject_id, time_ms);
 
   CREATE TABLE sequence_events (
     subject_id INTEGER NOT NULL,

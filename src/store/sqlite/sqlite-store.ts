@@ -27,6 +27,7 @@ export interface SqliteStoreOptions {
 
 const cols = resourceFields.map((f) => resourceColumns[f]);
 const R = resourceFields.length;
+const sourceIndex: Record<EventSource, number> = { hypervisor: 0, 'app-log': 1, agent: 2 };
 
 /** The embedded store: one SQLite file in WAL mode, migrated on open. */
 export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
@@ -38,6 +39,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
   // Deleted rows are overwritten, so a revoked subject's data does not linger in free pages.
   db.pragma('secure_delete = ON');
   db.pragma('busy_timeout = 5000');
+  db.pragma('cache_size = -32768'); // 32 MiB: bulk imports touch many rollup pages
   migrate(db);
 
   const subjectIds = new Map<string, number>();
@@ -49,9 +51,13 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
        last_ms = max(last_ms, excluded.last_ms)
      RETURNING id`,
   );
-  const insertSample = db.prepare(
-    `INSERT INTO resource_samples (subject_id, source, time_ms, ${cols.join(', ')}) VALUES (?, ?, ?, ${cols.map(() => '?').join(', ')})`,
-  );
+  // Many rows per statement: each call into SQLite costs about as much as the row itself.
+  const sampleRow = `(?, ?, ?, ${cols.map(() => '?').join(', ')})`;
+  const insertSamples = (rows: number) =>
+    db.prepare(`INSERT INTO resource_samples (subject_id, source, time_ms, ${cols.join(', ')}) VALUES ${Array(rows).fill(sampleRow).join(', ')}`);
+  const sampleChunk = 64;
+  const insertSampleChunk = insertSamples(sampleChunk);
+  const insertSample = insertSamples(1);
   const insertSequence = db.prepare(
     'INSERT INTO sequence_events (subject_id, source, time_ms, seq, kind, name, user, session, task) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
@@ -59,12 +65,17 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     'INSERT INTO network_flows (subject_id, source, time_ms, direction, protocol, port, remote, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const insertAccess = db.prepare('INSERT INTO data_accesses (subject_id, source, time_ms, target, op, bytes) VALUES (?, ?, ?, ?, ?, ?)');
-  const upsertRollup = db.prepare(
-    `INSERT INTO resource_rollups (subject_id, source, bucket_ms, ${cols.map((c) => `${c}_n, ${c}_sum, ${c}_max`).join(', ')})
-     VALUES (?, ?, ?, ${cols.map(() => '?, ?, ?').join(', ')})
-     ON CONFLICT (subject_id, bucket_ms, source) DO UPDATE SET
-     ${cols.map((c) => `${c}_n = ${c}_n + excluded.${c}_n, ${c}_sum = ${c}_sum + excluded.${c}_sum, ${c}_max = max(coalesce(${c}_max, excluded.${c}_max), coalesce(excluded.${c}_max, ${c}_max))`).join(',\n     ')}`,
-  );
+  const rollupRow = `(?, ?, ?, ${cols.map(() => '?, ?, ?').join(', ')})`;
+  const upsertRollups = (rows: number) =>
+    db.prepare(
+      `INSERT INTO resource_rollups (subject_id, source, bucket_ms, ${cols.map((c) => `${c}_n, ${c}_sum, ${c}_max`).join(', ')})
+       VALUES ${Array(rows).fill(rollupRow).join(', ')}
+       ON CONFLICT (subject_id, bucket_ms, source) DO UPDATE SET
+       ${cols.map((c) => `${c}_n = ${c}_n + excluded.${c}_n, ${c}_sum = ${c}_sum + excluded.${c}_sum, ${c}_max = max(coalesce(${c}_max, excluded.${c}_max), coalesce(excluded.${c}_max, ${c}_max))`).join(',\n       ')}`,
+    );
+  const rollupChunk = 32;
+  const upsertRollupChunk = upsertRollups(rollupChunk);
+  const upsertRollup = upsertRollups(1);
 
   interface SubjectAcc {
     kind: SubjectKind;
@@ -111,32 +122,38 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       const row = upsertSubject.get(pseudonym, s.kind, s.category, s.first, s.last) as { id: number };
       subjectIds.set(pseudonym, row.id);
     }
-    const rollups = new Map<string, RollupAcc>();
-    const values: (number | null)[] = new Array(R);
+    const rollups = new Map<number | string, RollupAcc>();
+    const chunk: (number | string | null)[] = [];
+    let chunkRows = 0;
     for (const e of events) {
       const sid = subjectIds.get(e.subject)!;
       switch (e.kind) {
         case 'resource': {
           const bucket = e.time - (e.time % rollupBucketMs);
-          const key = `${sid}|${e.source}|${bucket}`;
+          const key = sid < 1 << 20 ? (bucket / rollupBucketMs) * (1 << 22) + sid * 4 + sourceIndex[e.source] : `${sid}|${e.source}|${bucket}`;
           let acc = rollups.get(key);
           if (!acc) {
             acc = { sid, source: e.source, bucket, n: new Array(R).fill(0), sum: new Array(R).fill(0), max: new Array(R).fill(null) };
             rollups.set(key, acc);
           }
+          chunk.push(sid, e.source, e.time);
           for (let i = 0; i < R; i++) {
             const v = e[resourceFields[i]!];
             if (v === undefined) {
-              values[i] = null;
+              chunk.push(null);
               continue;
             }
-            values[i] = v;
+            chunk.push(v);
             acc.n[i]!++;
             acc.sum[i]! += v;
             const m = acc.max[i]!;
             if (m === null || v > m) acc.max[i] = v;
           }
-          insertSample.run(sid, e.source, e.time, ...values);
+          if (++chunkRows === sampleChunk) {
+            insertSampleChunk.run(chunk);
+            chunk.length = 0;
+            chunkRows = 0;
+          }
           break;
         }
         case 'launch':
@@ -153,13 +170,20 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
           break;
       }
     }
+    for (let i = 0; i < chunkRows; i++) insertSample.run(chunk.slice(i * (3 + R), (i + 1) * (3 + R)));
     const args: (number | string | null)[] = [];
+    let argRows = 0;
     for (const acc of rollups.values()) {
-      args.length = 0;
       args.push(acc.sid, acc.source, acc.bucket);
       for (let i = 0; i < R; i++) args.push(acc.n[i]!, acc.sum[i]!, acc.max[i]!);
-      upsertRollup.run(...args);
+      if (++argRows === rollupChunk) {
+        upsertRollupChunk.run(args);
+        args.length = 0;
+        argRows = 0;
+      }
     }
+    const width = 3 + 3 * R;
+    for (let i = 0; i < argRows; i++) upsertRollup.run(args.slice(i * width, (i + 1) * width));
     return { written: events.length, refused };
   });
 

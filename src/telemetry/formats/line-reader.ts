@@ -1,12 +1,27 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 
-/** Lines of a text file with their 1-based numbers, streamed (trace files can be large). */
+/**
+ * Lines of a text file with their 1-based numbers, streamed (trace files can be large).
+ * Splits 1 MiB chunks itself: node:readline costs several times more per line, which shows
+ * on million-line traces. Accepts \n and \r\n endings.
+ */
 export async function* readLines(path: string, signal?: AbortSignal): AsyncGenerator<{ line: string; lineNo: number }> {
-  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8', signal }), crlfDelay: Infinity });
+  let rest = '';
   let lineNo = 0;
-  for await (const line of rl) {
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', signal, highWaterMark: 1 << 20 })) {
+    const text = rest + (chunk as string);
+    let start = 0;
+    let nl: number;
+    while ((nl = text.indexOf('\n', start)) !== -1) {
+      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+      lineNo++;
+      yield { line: text.slice(start, end), lineNo };
+      start = nl + 1;
+    }
+    rest = text.slice(start);
+  }
+  if (rest !== '') {
     lineNo++;
-    yield { line, lineNo };
+    yield { line: rest.endsWith('\r') ? rest.slice(0, -1) : rest, lineNo };
   }
 }
