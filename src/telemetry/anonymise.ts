@@ -73,6 +73,8 @@ export function createAnonymiser(options: AnonymiserOptions): Anonymiser {
       };
       // A category is an operator's slug, yet it is free text all the same.
       if (e.category !== undefined) base.category = scrubCategory(e.category);
+      // Free text is cut at the first blank: names, paths and hosts have none, and what follows
+      // is usually arguments (tokens, passwords, addresses of other people).
       if (e.source === 'agent' && keys.length > 1) base.aliases = aliases(e.subject.kind, e.subject.id);
       switch (e.kind) {
         case 'resource': {
@@ -98,7 +100,7 @@ export function createAnonymiser(options: AnonymiserOptions): Anonymiser {
             program: scrub(programName(e.command)),
             ...(e.seq === undefined ? {} : { seq: e.seq }),
             ...(e.session === undefined ? {} : { session: pseudonym('session', e.session) }),
-            ...(e.task === undefined ? {} : { task: scrub(e.task) }),
+            ...(e.task === undefined ? {} : { task: scrub(firstToken(e.task)) }),
           };
         case 'flow':
           return { ...base, kind: 'flow', direction: e.direction, protocol: e.protocol, port: e.port, remote: remoteHost(e.remote, v4Bits, v6Bits), bytes: e.bytes };
@@ -208,7 +210,7 @@ function remoteHost(remote: string, v4Bits: number, v6Bits: number): string {
   const given = len === undefined ? undefined : Number(len);
   if (isIPv4(host)) return ipv4Prefix(host.split('.').map(Number), Math.min(v4Bits, given ?? 32));
   if (isIPv6(host.split('%')[0]!)) return ipv6Prefix(host.split('%')[0]!, Math.min(v6Bits, given ?? 128));
-  return scrubText(r.toLowerCase(), v4Bits, v6Bits);
+  return scrubText(firstToken(r).toLowerCase(), v4Bits, v6Bits);
 }
 
 /** A data access target: a URI loses credentials, query and fragment; a path is scrubbed. */
@@ -218,10 +220,10 @@ function scrubTarget(target: string, v4Bits: number, v6Bits: number): string {
       const u = new URL(target);
       const bare = u.hostname.replace(/^\[|\]$/g, '');
       const host = isIP(bare) ? remoteHost(bare, v4Bits, v6Bits) : u.hostname;
-      return scrubText(`${u.protocol}//${host}${u.port ? `:${u.port}` : ''}${decodeURIComponent(u.pathname)}`, v4Bits, v6Bits);
+      return scrubText(firstToken(`${u.protocol}//${host}${u.port ? `:${u.port}` : ''}${decodeURIComponent(u.pathname)}`), v4Bits, v6Bits);
     } catch {
       /* not a URL after all: scrub it as text */
     }
   }
-  return scrubText(target, v4Bits, v6Bits);
+  return scrubText(firstToken(target), v4Bits, v6Bits);
 }
