@@ -86,10 +86,10 @@ const text = (max: number) => z.string().min(1).max(max);
 const nonNegative = z.number().finite().nonnegative();
 
 export const subjectSchema = z.union([
-  z.object({ kind: z.enum(subjectKinds), id: text(256) }),
+  z.object({ kind: z.enum(subjectKinds), id: text(1024) }),
   z
     .string()
-    .max(300)
+    .max(1100)
     .transform((s, ctx): Subject => {
       const i = s.indexOf(':');
       const kind = s.slice(0, i) as SubjectKind;
@@ -136,8 +136,8 @@ const launchSchema = z.object({
   kind: z.literal('launch'),
   ...base,
   executable: text(4096),
-  user: text(256).optional(),
-  session: text(256).optional(),
+  user: text(1024).optional(),
+  session: text(1024).optional(),
 });
 
 const commandSchema = z.object({
@@ -145,7 +145,7 @@ const commandSchema = z.object({
   ...base,
   command: text(65536),
   seq: z.number().int().nonnegative().optional(),
-  session: text(256).optional(),
+  session: text(1024).optional(),
   task: text(1024).optional(),
 });
 
