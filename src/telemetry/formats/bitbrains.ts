@@ -47,12 +47,25 @@ export function parseBitbrainsLine(line: string, lineNo: number, path = ''): Bit
   if (cells.length !== columns.length) {
     throw new ValidationError(`${path}:${lineNo}`, `expected ${columns.length} columns, found ${cells.length}`);
   }
-  const row: Record<string, number> = { lineNo };
-  for (let i = 0; i < columns.length; i++) {
-    const v = Number(cells[i]!.trim());
-    if (!Number.isFinite(v)) throw new ValidationError(`${path}:${lineNo}:${columns[i]}`, `not a number: ${JSON.stringify(cells[i])}`);
-    row[columns[i]!] = v;
-  }
-  row.timeMs = row.timeMs! * 1000;
-  return row as unknown as BitbrainsRow;
+  // Number() ignores the tab after each ';'. A literal object keeps one hidden class for the
+  // 800,000 rows of a month; building it key by key did not.
+  const v = (i: number): number => {
+    const n = Number(cells[i]);
+    if (!Number.isFinite(n) || cells[i]!.trim() === '') throw new ValidationError(`${path}:${lineNo}:${columns[i]}`, `not a number: ${JSON.stringify(cells[i])}`);
+    return n;
+  };
+  return {
+    lineNo,
+    timeMs: v(0) * 1000,
+    cpuCores: v(1),
+    cpuCapacityMhz: v(2),
+    cpuUsageMhz: v(3),
+    cpuUsagePercent: v(4),
+    memoryCapacityKb: v(5),
+    memoryUsageKb: v(6),
+    diskReadKBps: v(7),
+    diskWriteKBps: v(8),
+    netInKBps: v(9),
+    netOutKBps: v(10),
+  };
 }
