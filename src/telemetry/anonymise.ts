@@ -3,7 +3,7 @@ import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { posix, win32 } from 'node:path';
 import { ValidationError } from '../core/errors.js';
 import type { AnonymisedEvent, AnonymisedResource } from './anonymised-event.js';
-import { resourceFields, type EventSource, type SubjectKind, type TelemetryEvent } from './event.js';
+import { type EventSource, type SubjectKind, type TelemetryEvent } from './event.js';
 import type { PseudonymKeyring } from './pseudonym-keys.js';
 
 export interface AnonymiserOptions {
@@ -78,11 +78,25 @@ export function createAnonymiser(options: AnonymiserOptions): Anonymiser {
       if (e.source === 'agent' && keys.length > 1) base.aliases = aliases(e.subject.kind, e.subject.id);
       switch (e.kind) {
         case 'resource': {
-          // The hot path of bulk imports: one plain object, no spreads.
-          const out: AnonymisedResource = { time: base.time, subject: base.subject, subjectKind: base.subjectKind, source: base.source, kind: 'resource' };
-          if (base.category !== undefined) out.category = base.category;
-          if (base.aliases !== undefined) out.aliases = base.aliases;
-          for (const f of resourceFields) if (e[f] !== undefined) out[f] = e[f];
+          // The hot path of bulk imports: every sample gets the same object shape (absent fields
+          // are undefined), so the store's reads of them stay monomorphic.
+          const out: AnonymisedResource = {
+            time: base.time,
+            subject: base.subject,
+            subjectKind: base.subjectKind,
+            source: base.source,
+            kind: 'resource',
+            category: base.category,
+            aliases: base.aliases,
+            cpuCores: e.cpuCores,
+            cpuPercent: e.cpuPercent,
+            memoryBytes: e.memoryBytes,
+            memoryTotalBytes: e.memoryTotalBytes,
+            diskReadBps: e.diskReadBps,
+            diskWriteBps: e.diskWriteBps,
+            netInBps: e.netInBps,
+            netOutBps: e.netOutBps,
+          };
           return out;
         }
         case 'launch':

@@ -28,6 +28,9 @@ export interface SqliteStoreOptions {
 const cols = resourceFields.map((f) => resourceColumns[f]);
 const R = resourceFields.length;
 const sourceIndex: Record<EventSource, number> = { hypervisor: 0, 'app-log': 1, agent: 2 };
+if (resourceFields.join() !== 'cpuCores,cpuPercent,memoryBytes,memoryTotalBytes,diskReadBps,diskWriteBps,netInBps,netOutBps') {
+  throw new Error('resourceFields changed: update the named reads in the sqlite write path');
+}
 
 /** The embedded store: one SQLite file in WAL mode, migrated on open. */
 export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
@@ -124,6 +127,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     }
     const rollups = new Map<number | string, RollupAcc>();
     const chunk: (number | string | null)[] = [];
+    const values: (number | undefined)[] = new Array(R);
     let chunkRows = 0;
     for (const e of events) {
       const sid = subjectIds.get(e.subject)!;
@@ -137,8 +141,17 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
             rollups.set(key, acc);
           }
           chunk.push(sid, e.source, e.time);
+          // Named reads (in resourceFields order), not e[field]: keyed reads are the slow kind.
+          values[0] = e.cpuCores;
+          values[1] = e.cpuPercent;
+          values[2] = e.memoryBytes;
+          values[3] = e.memoryTotalBytes;
+          values[4] = e.diskReadBps;
+          values[5] = e.diskWriteBps;
+          values[6] = e.netInBps;
+          values[7] = e.netOutBps;
           for (let i = 0; i < R; i++) {
-            const v = e[resourceFields[i]!];
+            const v = values[i];
             if (v === undefined) {
               chunk.push(null);
               continue;
