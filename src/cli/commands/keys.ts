@@ -14,7 +14,8 @@ export const keysCommand: CommandRegistration = (program) => {
 The key is generated on first use under $PRESCIENT_HOME/secrets (mode 0600). Rotating starts a
 new key for everything ingested from then on; pseudonyms made before cannot be linked to new
 ones. Old keys are kept, unless --drop-old, only so that earlier consent is still honoured and a
-revoke still reaches earlier in-guest data.
+revoke still reaches earlier in-guest data. A running "prescient serve" keeps the key it
+started with: restart it after a rotation.
 
 Examples:
   prescient keys ls
