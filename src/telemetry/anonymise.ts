@@ -195,6 +195,7 @@ export function ipv6Prefix(addr: string, bits: number): string {
   if (rem !== 0 && keep <= 8) out[keep - 1] = out[keep - 1]! & ((0xffff << (16 - rem)) & 0xffff);
   const hex = out.map((g) => g.toString(16));
   if (bits >= 128) return hex.join(':');
+  while (hex.length > 0 && hex.at(-1) === '0') hex.pop(); // the zeros are what "::" stands for
   return `${hex.join(':')}::/${bits}`;
 }
 
