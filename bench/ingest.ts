@@ -7,7 +7,7 @@
  *    process) by this process, 4 requests in flight, in events/s.
  * Each figure is the median of several runs on a fresh PRESCIENT_HOME.
  *
- *   bash scripts/bench ingest            (env: RUNS=3, HTTP_BATCHES=300)
+ *   bash scripts/bench ingest            (env: RUNS=3, HTTP_BATCHES=300, PARTS=bulk,http)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -23,6 +23,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bitbrains = join(root, '..', 'shared', 'datasets', 'bitbrains-rnd-2013-7');
 const runs = Number(process.env.RUNS ?? 3);
 const httpBatches = Number(process.env.HTTP_BATCHES ?? 300);
+const parts = (process.env.PARTS ?? 'bulk,http').split(',');
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -154,7 +155,8 @@ async function httpOnce(bodies: Buffer[]): Promise<{ rate: number; cpuRate: numb
 
 async function main(): Promise<void> {
   console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at start; ${runs} runs each`);
-  if (!existsSync(bitbrains)) console.log(`bulk: skipped, ${bitbrains} is absent`);
+  if (!parts.includes('bulk')) console.log('bulk: not asked for (PARTS)');
+  else if (!existsSync(bitbrains)) console.log(`bulk: skipped, ${bitbrains} is absent`);
   else {
     const parse: number[] = [];
     const bulk: number[] = [];
@@ -174,6 +176,7 @@ async function main(): Promise<void> {
         `reading+parsing alone: ${fmt(median(parse))} rows/s`,
     );
   }
+  if (!parts.includes('http')) return;
   const bodies = makeBodies(50);
   const http: number[] = [];
   const httpCpu: number[] = [];
