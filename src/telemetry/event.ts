@@ -114,7 +114,8 @@ const timeSchema = z.union([
 ]);
 
 /** A category names a group of subjects ("web-dev", "gpu-training"), never a person. */
-export const categorySchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'expected a lower-case slug (a-z, 0-9, . _ -), at most 64 characters');
+export const categoryPattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const categorySchema = z.string().regex(categoryPattern, 'expected a lower-case slug (a-z, 0-9, . _ -), at most 64 characters');
 
 const base = {
   time: timeSchema,

@@ -1,4 +1,5 @@
 import { eventSources, parseEvent, type EventSource } from '../event.js';
+import { fastResource } from '../fast-resource.js';
 import type { RecordResult } from '../record-result.js';
 import { readLines } from './line-reader.js';
 
@@ -7,6 +8,8 @@ import { readLines } from './line-reader.js';
  * JSON array. Each record is validated on its own, so one bad line never sinks its neighbours.
  */
 export function decodeRecord(value: unknown, at: string): RecordResult {
+  const fast = fastResource(value);
+  if (fast !== undefined) return { ok: true, event: fast, at };
   const r = parseEvent(value);
   if (r.ok) return { ok: true, event: r.event, at };
   return { ok: false, at, reason: r.reason, source: sourceOf(value) };
