@@ -9,7 +9,8 @@ import { resourceFields, type ResourceField } from '../../telemetry/event.js';
  * bulk import rate. Raw events live in one table per kind, keyed by a small integer subject id (pseudonyms are
  * long and repeated millions of times). Rollups are one wide row per subject, source and
  * 5-minute bucket, with count, sum and max per resource; the source is part of the key so that
- * a consent withdrawal can delete exactly the in-guest share.
+ * a consent withdrawal can delete exactly the in-guest share. Rollups are derived from
+ * resource_samples in bulk (store_meta.rollup_watermark = the last sample id rolled up).
  */
 export const resourceColumns: Record<ResourceField, string> = {
   cpuCores: 'cpu_cores',
@@ -39,6 +40,7 @@ export const migrations: readonly string[] = [
   CREATE INDEX subjects_category ON subjects (category);
 
   CREATE TABLE resource_samples (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, so the rollup watermark never skips a row
     subject_id INTEGER NOT NULL,
     source TEXT NOT NULL,
     time_ms INTEGER NOT NULL,
@@ -87,6 +89,12 @@ export const migrations: readonly string[] = [
     ${cols.map((c) => `${c}_n INTEGER NOT NULL DEFAULT 0, ${c}_sum REAL NOT NULL DEFAULT 0, ${c}_max REAL`).join(',\n    ')},
     PRIMARY KEY (subject_id, bucket_ms, source)
   ) WITHOUT ROWID;
+
+  CREATE TABLE store_meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO store_meta (key, value) VALUES ('rollup_watermark', 0);
 
   CREATE TABLE consent (
     pseudonym TEXT PRIMARY KEY,

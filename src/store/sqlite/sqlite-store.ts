@@ -27,7 +27,6 @@ export interface SqliteStoreOptions {
 
 const cols = resourceFields.map((f) => resourceColumns[f]);
 const R = resourceFields.length;
-const sourceIndex: Record<EventSource, number> = { hypervisor: 0, 'app-log': 1, agent: 2 };
 if (resourceFields.join() !== 'cpuCores,cpuPercent,memoryBytes,memoryTotalBytes,diskReadBps,diskWriteBps,netInBps,netOutBps') {
   throw new Error('resourceFields changed: update the named reads in the sqlite write path');
 }
@@ -70,31 +69,45 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     'INSERT INTO network_flows (subject_id, source, time_ms, direction, protocol, port, remote, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const insertAccess = db.prepare('INSERT INTO data_accesses (subject_id, source, time_ms, target, op, bytes) VALUES (?, ?, ?, ?, ?, ?)');
-  const rollupRow = `(?, ?, ?, ${cols.map(() => '?, ?, ?').join(', ')})`;
-  const upsertRollups = (rows: number) =>
-    db.prepare(
-      `INSERT INTO resource_rollups (subject_id, source, bucket_ms, ${cols.map((c) => `${c}_n, ${c}_sum, ${c}_max`).join(', ')})
-       VALUES ${Array(rows).fill(rollupRow).join(', ')}
-       ON CONFLICT (subject_id, bucket_ms, source) DO UPDATE SET
-       ${cols.map((c) => `${c}_n = ${c}_n + excluded.${c}_n, ${c}_sum = ${c}_sum + excluded.${c}_sum, ${c}_max = max(coalesce(${c}_max, excluded.${c}_max), coalesce(excluded.${c}_max, ${c}_max))`).join(',\n       ')}`,
-    );
-  const rollupChunk = 32;
-  const upsertRollupChunk = upsertRollups(rollupChunk);
-  const upsertRollup = upsertRollups(1);
+  // Rollups are built from raw samples by SQL, not row by row from JS: the samples written since
+  // the watermark are grouped per subject, source and bucket and added to their rollup rows.
+  // Deferring this until enough samples (or time) have gathered means one upsert per bucket
+  // instead of one per sample; every read of rollups catches up first, so none sees a lag.
+  const catchUpStmt = db.prepare(
+    `INSERT INTO resource_rollups (subject_id, source, bucket_ms, ${cols.map((c) => `${c}_n, ${c}_sum, ${c}_max`).join(', ')})
+     SELECT subject_id, source, time_ms - time_ms % ${rollupBucketMs}, ${cols.map((c) => `count(${c}), total(${c}), max(${c})`).join(', ')}
+     FROM resource_samples WHERE id > ? AND id <= ? GROUP BY subject_id, time_ms - time_ms % ${rollupBucketMs}, source
+     ON CONFLICT (subject_id, bucket_ms, source) DO UPDATE SET
+     ${cols.map((c) => `${c}_n = ${c}_n + excluded.${c}_n, ${c}_sum = ${c}_sum + excluded.${c}_sum, ${c}_max = max(coalesce(${c}_max, excluded.${c}_max), coalesce(excluded.${c}_max, ${c}_max))`).join(',\n     ')}`,
+  );
+  const watermarkStmt = db.prepare<[], number>(`SELECT value FROM store_meta WHERE key = 'rollup_watermark'`).pluck();
+  const setWatermark = db.prepare<[number]>(`UPDATE store_meta SET value = ? WHERE key = 'rollup_watermark'`);
+  const maxSampleId = db.prepare<[], number | null>('SELECT max(id) FROM resource_samples').pluck();
+  /** Samples this process wrote since it last caught up (other writers catch up their own). */
+  let pendingSamples = 0;
+  let catchUpTimer: NodeJS.Timeout | undefined;
+  const catchUpTx = db.transaction(() => {
+    const from = watermarkStmt.get()!;
+    const to = maxSampleId.get() ?? 0;
+    if (to > from) {
+      catchUpStmt.run(from, to);
+      setWatermark.run(to);
+    }
+  });
+  const catchUp = (): void => {
+    if (catchUpTimer) clearTimeout(catchUpTimer);
+    catchUpTimer = undefined;
+    if (!db.open) return;
+    catchUpTx.immediate();
+    pendingSamples = 0;
+  };
+  const catchUpEvery = 50_000;
 
   interface SubjectAcc {
     kind: SubjectKind;
     category: string | null;
     first: number;
     last: number;
-  }
-  interface RollupAcc {
-    sid: number;
-    source: EventSource;
-    bucket: number;
-    n: number[];
-    sum: number[];
-    max: (number | null)[];
   }
 
   const hasConsent = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM consent WHERE pseudonym = ?');
@@ -127,21 +140,15 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       const row = upsertSubject.get(pseudonym, s.kind, s.category, s.first, s.last) as { id: number };
       subjectIds.set(pseudonym, row.id);
     }
-    const rollups = new Map<number | string, RollupAcc>();
     const chunk: (number | string | null)[] = [];
     const values: (number | undefined)[] = new Array(R);
     let chunkRows = 0;
+    let samples = 0;
     for (const e of events) {
       const sid = subjectIds.get(e.subject)!;
       switch (e.kind) {
         case 'resource': {
-          const bucket = e.time - (e.time % rollupBucketMs);
-          const key = sid < 1 << 20 ? (bucket / rollupBucketMs) * (1 << 22) + sid * 4 + sourceIndex[e.source] : `${sid}|${e.source}|${bucket}`;
-          let acc = rollups.get(key);
-          if (!acc) {
-            acc = { sid, source: e.source, bucket, n: new Array(R).fill(0), sum: new Array(R).fill(0), max: new Array(R).fill(null) };
-            rollups.set(key, acc);
-          }
+          samples++;
           chunk.push(sid, e.source, e.time);
           // Named reads (in resourceFields order), not e[field]: keyed reads are the slow kind.
           values[0] = e.cpuCores;
@@ -152,18 +159,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
           values[5] = e.diskWriteBps;
           values[6] = e.netInBps;
           values[7] = e.netOutBps;
-          for (let i = 0; i < R; i++) {
-            const v = values[i];
-            if (v === undefined) {
-              chunk.push(null);
-              continue;
-            }
-            chunk.push(v);
-            acc.n[i]!++;
-            acc.sum[i]! += v;
-            const m = acc.max[i]!;
-            if (m === null || v > m) acc.max[i] = v;
-          }
+          for (let i = 0; i < R; i++) chunk.push(values[i] ?? null);
           if (++chunkRows === sampleChunk) {
             insertSampleChunk.run(chunk);
             chunk.length = 0;
@@ -186,19 +182,11 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       }
     }
     for (let i = 0; i < chunkRows; i++) insertSample.run(chunk.slice(i * (3 + R), (i + 1) * (3 + R)));
-    const args: (number | string | null)[] = [];
-    let argRows = 0;
-    for (const acc of rollups.values()) {
-      args.push(acc.sid, acc.source, acc.bucket);
-      for (let i = 0; i < R; i++) args.push(acc.n[i]!, acc.sum[i]!, acc.max[i]!);
-      if (++argRows === rollupChunk) {
-        upsertRollupChunk.run(args);
-        args.length = 0;
-        argRows = 0;
-      }
+    pendingSamples += samples;
+    if (pendingSamples >= catchUpEvery) {
+      catchUpTx(); // nested: a savepoint of this transaction
+      pendingSamples = 0;
     }
-    const width = 3 + 3 * R;
-    for (let i = 0; i < argRows; i++) upsertRollup.run(args.slice(i * width, (i + 1) * width));
     return { written: events.length, refused };
   });
 
@@ -218,6 +206,8 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     try {
       const all = group.length === 1 ? group[0]!.events : group.flatMap((p) => p.events);
       const result = writeTx(all);
+      // Live ingest: rollups follow within a second even when little arrives.
+      if (pendingSamples > 0 && catchUpTimer === undefined) catchUpTimer = setTimeout(catchUp, 1000).unref();
       let offset = 0;
       for (const p of group) {
         const end = offset + p.events.length;
@@ -262,6 +252,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     },
 
     async rollups(subject, r) {
+      catchUp();
       const sid = idOf(subject);
       if (sid === undefined) return [];
       const rows = selectRollups.all(sid, ...range(r)) as Record<string, number | null>[];
@@ -372,6 +363,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     },
 
     async prune(policy) {
+      catchUp(); // raw samples not yet rolled up must reach their rollups before they go
       let rawDeleted = 0;
       let rollupsDeleted = 0;
       db.transaction(() => {
@@ -386,6 +378,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     },
 
     async counts() {
+      catchUp();
       const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
       const byKind: Record<EventKind, number> = {
         resource: count('SELECT count(*) AS n FROM resource_samples'),
@@ -399,6 +392,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
 
     async close() {
       if (queue.length > 0) flush();
+      catchUp();
       if (db.open) {
         db.pragma('wal_checkpoint(TRUNCATE)');
         db.close();
