@@ -79,9 +79,14 @@ export async function importFiles(options: ImportOptions): Promise<ImportResult>
     if (options.signal?.aborted) throw new AbortedError('import');
     options.onFile?.(file, i, files.length);
     let records = 0;
-    for await (const r of recordsOf(file, options.format, d, options.signal)) {
-      records++;
-      pending.push(r);
+    for await (const chunk of recordsOf(file, options.format, d, options.signal)) {
+      if (Array.isArray(chunk)) {
+        records += chunk.length;
+        for (const r of chunk) pending.push(r);
+      } else {
+        records++;
+        pending.push(chunk);
+      }
       if (pending.length >= batchSize) await flush();
     }
     total.perFile.push({ file, records });
@@ -90,7 +95,7 @@ export async function importFiles(options: ImportOptions): Promise<ImportResult>
   return total;
 }
 
-function recordsOf(file: string, format: ImportFormat, d: TraceDefaults, signal?: AbortSignal): AsyncIterable<RecordResult> {
+function recordsOf(file: string, format: ImportFormat, d: TraceDefaults, signal?: AbortSignal): AsyncIterable<RecordResult | RecordResult[]> {
   switch (format) {
     case 'bitbrains':
       return bitbrainsEvents(file, d, signal);

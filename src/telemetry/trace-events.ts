@@ -1,6 +1,6 @@
 import { basename, extname } from 'node:path';
 import type { EventSource, ResourceField, ResourceSample, TelemetryEvent } from './event.js';
-import { readBitbrains } from './formats/bitbrains.js';
+import { readBitbrainsBatches } from './formats/bitbrains.js';
 import { readCommands } from './formats/commands.js';
 import { readPlanetlab } from './formats/planetlab.js';
 import type { RecordResult } from './record-result.js';
@@ -10,6 +10,7 @@ import type { RecordResult } from './record-result.js';
  * every cell is a finite number; here values must also be non-negative. Subjects are named after
  * the files: a Bitbrains or PlanetLab file is one VM, a Schonlau file is one user.
  */
+/** Bitbrains yields records a chunk at a time (the benchmark's path); the others one by one. */
 export interface TraceDefaults {
   source: EventSource;
   category?: string | undefined;
@@ -19,26 +20,27 @@ export interface TraceDefaults {
 
 const kb = 1024;
 
-export async function* bitbrainsEvents(path: string, d: TraceDefaults, signal?: AbortSignal): AsyncGenerator<RecordResult> {
+export async function* bitbrainsEvents(path: string, d: TraceDefaults, signal?: AbortSignal): AsyncGenerator<RecordResult[]> {
   const subject = { kind: 'vm' as const, id: basename(path, extname(path)) };
-  for await (const r of readBitbrains(path, signal)) {
-    const at = `${path}:${r.lineNo}`;
-    const e: ResourceSample = {
-      kind: 'resource',
-      time: r.timeMs,
-      subject,
-      source: d.source,
-      ...(d.category === undefined ? {} : { category: d.category }),
-      cpuCores: r.cpuCores,
-      cpuPercent: r.cpuUsagePercent,
-      memoryBytes: r.memoryUsageKb * kb,
-      memoryTotalBytes: r.memoryCapacityKb * kb,
-      diskReadBps: r.diskReadKBps * kb,
-      diskWriteBps: r.diskWriteKBps * kb,
-      netInBps: r.netInKBps * kb,
-      netOutBps: r.netOutKBps * kb,
-    };
-    yield checked(e, at);
+  for await (const rows of readBitbrainsBatches(path, signal)) {
+    yield rows.map((r) => {
+      const e: ResourceSample = {
+        kind: 'resource',
+        time: r.timeMs,
+        subject,
+        source: d.source,
+        ...(d.category === undefined ? {} : { category: d.category }),
+        cpuCores: r.cpuCores,
+        cpuPercent: r.cpuUsagePercent,
+        memoryBytes: r.memoryUsageKb * kb,
+        memoryTotalBytes: r.memoryCapacityKb * kb,
+        diskReadBps: r.diskReadKBps * kb,
+        diskWriteBps: r.diskWriteKBps * kb,
+        netInBps: r.netInKBps * kb,
+        netOutBps: r.netOutKBps * kb,
+      };
+      return checked(e, path, r.lineNo);
+    });
   }
 }
 
@@ -52,7 +54,7 @@ export async function* planetlabEvents(path: string, d: TraceDefaults, signal?: 
       ...(d.category === undefined ? {} : { category: d.category }),
       cpuPercent: r.cpuPercent,
     };
-    yield checked(e, `${path}:${r.lineNo}`);
+    yield checked(e, path, r.lineNo);
   }
 }
 
@@ -74,7 +76,8 @@ export async function* commandEvents(path: string, d: TraceDefaults, signal?: Ab
 
 const fields: readonly ResourceField[] = ['cpuCores', 'cpuPercent', 'memoryBytes', 'memoryTotalBytes', 'diskReadBps', 'diskWriteBps', 'netInBps', 'netOutBps'];
 
-function checked(e: ResourceSample, at: string): RecordResult {
+function checked(e: ResourceSample, path: string, lineNo: number): RecordResult {
+  const at = `${path}:${lineNo}`;
   if (!(e.time >= 0)) return { ok: false, at, reason: 'time: before 1970', source: e.source };
   for (const f of fields) {
     const v = e[f];
