@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -19,8 +19,9 @@ function countLines(dir: string, keep: (name: string) => boolean, skipFirst = 0)
   return n;
 }
 
-test('the Bitbrains, PlanetLab and Schonlau traces import completely', { skip: noDatasets }, async () => {
+test('the Bitbrains, PlanetLab and Schonlau traces import completely', { skip: noDatasets }, async (t) => {
   const home = mkdtempSync(join(tmpdir(), 'prescient-datasets-'));
+  t.after(() => rmSync(home, { recursive: true, force: true })); // about 330 MB
   const cases = [
     { dir: 'bitbrains-rnd-2013-7', format: 'bitbrains', expected: countLines(join(datasetsDir, 'bitbrains-rnd-2013-7'), (n) => n.endsWith('.csv'), 1), subjects: 100 },
     { dir: 'planetlab', format: 'planetlab', expected: countLines(join(datasetsDir, 'planetlab'), () => true), subjects: undefined },
