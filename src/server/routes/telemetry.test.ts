@@ -142,3 +142,22 @@ test('OTLP JSON: Collector hostmetrics names land as samples; bad points give pa
   assert.equal(mean.netInBps, 2000); // 20 000 bytes in 10 s, known only at the second point
   assert.equal(rollups[0]!.samples.netInBps, 1);
 });
+
+test('OTLP from inside a guest without consent is refused through partialSuccess, with the reason', async () => {
+  const ns = String(BigInt(Date.UTC(2024, 0, 3)) * 1_000_000n);
+  const body = {
+    resourceMetrics: [
+      {
+        resource: { attributes: [{ key: 'host.name', value: { stringValue: 'guest-without-consent' } }] },
+        scopeMetrics: [{ metrics: [{ name: 'system.memory.usage', sum: { dataPoints: [{ attributes: [{ key: 'state', value: { stringValue: 'used' } }], timeUnixNano: ns, asInt: '5' }] } }] }],
+      },
+    ],
+  };
+  const before = (await ingestion.store.rejections()).find((r) => r.reason === 'no-consent')?.count ?? 0;
+  const r = await post('/v1/metrics', JSON.stringify(body), { 'content-type': 'application/json' });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.partialSuccess.rejectedDataPoints, '1');
+  assert.match(r.body.partialSuccess.errorMessage, /consent/);
+  assert.equal((await ingestion.store.rejections()).find((x) => x.reason === 'no-consent')?.count, before + 1);
+  assert.deepEqual(await ingestion.store.rollups(ingestion.anonymiser.pseudonym('vm', 'guest-without-consent')), []);
+});
