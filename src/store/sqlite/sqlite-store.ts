@@ -102,6 +102,14 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     pendingSamples = 0;
   };
   const catchUpEvery = 50_000;
+  /** From a timer: a busy database (another writer past busy_timeout) just means "try again". */
+  const catchUpLater = (): void => {
+    try {
+      catchUp();
+    } catch {
+      catchUpTimer = setTimeout(catchUpLater, 1000).unref();
+    }
+  };
 
   interface SubjectAcc {
     kind: SubjectKind;
@@ -207,7 +215,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       const all = group.length === 1 ? group[0]!.events : group.flatMap((p) => p.events);
       const result = writeTx(all);
       // Live ingest: rollups follow within a second even when little arrives.
-      if (pendingSamples > 0 && catchUpTimer === undefined) catchUpTimer = setTimeout(catchUp, 1000).unref();
+      if (pendingSamples > 0 && catchUpTimer === undefined) catchUpTimer = setTimeout(catchUpLater, 1000).unref();
       let offset = 0;
       for (const p of group) {
         const end = offset + p.events.length;
