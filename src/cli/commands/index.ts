@@ -11,6 +11,10 @@ import { imagesCommand } from './images.js';
 import { pullCommand } from './pull.js';
 import { pushCommand } from './push.js';
 import { registryCommand } from './registry.js';
+import { consentCommand } from './consent.js';
+import { ingestCommand } from './ingest.js';
+import { keysCommand } from './keys.js';
+import { scrapeCommand } from './scrape.js';
 import { serveCommand } from './serve.js';
 
 /**
@@ -33,4 +37,8 @@ export const commands: readonly CommandRegistration[] = [
   registerEval,
   registerTrain,
   registerPredict,
+  ingestCommand,
+  scrapeCommand,
+  consentCommand,
+  keysCommand,
 ];

@@ -7,42 +7,81 @@ import { createApp, listen } from '../../server/app.js';
 import type { RouteSet } from '../../server/router.js';
 import { ociRoutes } from '../../server/routes/oci.js';
 import { predictRoutes } from '../../server/routes/predict.js';
+import { telemetryRoutes } from '../../server/routes/telemetry.js';
+import { applyRetention, validateRetention } from '../../store/retention.js';
+import { openIngestion } from '../../telemetry/open-ingestion.js';
 import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-option.js';
+import { addAnonymisationOptions, anonymisationOptions } from '../ingestion-options.js';
 import { emit } from '../output.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
 
-interface ServeFlags extends HistoryFlags {
+interface ServeOptions extends HistoryFlags {
   port: string;
   host: string;
+  maxBodyMib: string;
+  retainRawDays?: string;
+  retainRollupsDays?: string;
+  ipv4Prefix: string;
+  ipv6Prefix: string;
 }
 
 /**
- * One process serves every HTTP route: the OCI distribution API over the local registry, and
- * (when a history source is given) the usage-vector routes.
+ * One process serves every HTTP route: telemetry ingestion, the OCI distribution API over the
+ * local registry, and (when a history source is given) usage vectors.
  */
-export const serveCommand: CommandRegistration = (program: Command) => {
+export const serveCommand: CommandRegistration = (program) => {
   const cmd = program
     .command('serve')
-    .description('serve the HTTP API until Ctrl-C: the OCI distribution API (/v2/) over the image registry, usage vectors (/v1/usage-vectors)')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port (0 picks a free one)', '5080');
-  addHistoryOptions(cmd)
-    .addHelpText(
-      'after',
-      '\nExamples:\n  prescient serve --port 5080\n  skopeo copy --src-tls-verify=false docker://127.0.0.1:5080/clients/acme:latest oci:/tmp/acme:latest\n' +
-        '  prescient serve --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains\n  curl "http://127.0.0.1:5080/v1/usage-vectors?client=17"\n',
-    )
-    .action(async (flags: ServeFlags, command: Command) => {
-      const port = Number(flags.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ValidationError('--port', 'a port number from 0 to 65535');
-      const signal = cliSignal();
-      const registry = await openRegistry({ root: paths().registry });
-      const routes: RouteSet[] = [ociRoutes({ registry })];
-      if (flags.dataset) routes.push(predictRoutes({ predictor: createPredictor({ history: openHistory(flags).history, modelsDir: paths().models }) }));
-      const server = createApp({ routes });
-      const address = await listen(server, port, flags.host);
-      emit(command, { ...address, registry: registry.root }, (a) => `listening on http://${a.host}:${a.port} (registry ${a.registry}); Ctrl-C stops`);
-      await new Promise<void>((resolve) => signal.addEventListener('abort', () => server.close(() => resolve()), { once: true }));
+    .description('run the HTTP API: telemetry (POST /v1/telemetry, OTLP/HTTP JSON on /v1/metrics), the OCI distribution API (/v2/), usage vectors (/v1/usage-vectors)')
+    .option('-p, --port <port>', 'TCP port (0 picks a free one)', '5080')
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--max-body-mib <n>', 'largest telemetry body accepted, after decompression', '16')
+    .option('--retain-raw-days <days>', 'delete raw telemetry events older than this (checked at start and hourly; default: keep)')
+    .option('--retain-rollups-days <days>', 'delete 5-minute rollups older than this (default: keep)');
+  addHistoryOptions(addAnonymisationOptions(cmd)).addHelpText(
+    'after',
+    `
+Examples:
+  prescient serve --port 5080
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://127.0.0.1:5080/v1/metrics node app.js
+  curl -H 'content-type: application/x-ndjson' --data-binary @events.ndjson http://127.0.0.1:5080/v1/telemetry
+  skopeo copy --src-tls-verify=false docker://127.0.0.1:5080/clients/acme:latest oci:/tmp/acme:latest
+  prescient serve --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains
+  curl "http://127.0.0.1:5080/v1/usage-vectors?client=17"
+
+Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
+  );
+  cmd.action(async (opts: ServeOptions, command: Command) => {
+    const port = Number(opts.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ValidationError('--port', 'expected a port number');
+    const mib = Number(opts.maxBodyMib);
+    if (!(mib > 0)) throw new ValidationError('--max-body-mib', 'expected a positive number');
+    const retention = validateRetention({
+      rawDays: opts.retainRawDays === undefined ? undefined : Number(opts.retainRawDays),
+      rollupDays: opts.retainRollupsDays === undefined ? undefined : Number(opts.retainRollupsDays),
     });
+    const ingestion = openIngestion(anonymisationOptions(opts));
+    const prune = (): void => void applyRetention(ingestion.store, retention).catch((e: unknown) => process.stderr.write(`retention: ${(e as Error).message}\n`));
+    if (retention.rawDays !== undefined || retention.rollupDays !== undefined) {
+      prune();
+      setInterval(prune, 60 * 60 * 1000).unref();
+    }
+    const registry = await openRegistry({ root: paths().registry });
+    const routes: RouteSet[] = [telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: Math.floor(mib * 1024 * 1024) }), ociRoutes({ registry })];
+    if (opts.dataset) routes.push(predictRoutes({ predictor: createPredictor({ history: openHistory(opts).history, modelsDir: paths().models }) }));
+    const server = createApp({ routes });
+    const addr = await listen(server, port, opts.host);
+    emit(command, { url: `http://${addr.host}:${addr.port}`, registry: registry.root }, (v) => `listening on ${v.url} (registry ${v.registry}); Ctrl-C stops`);
+    const signal = cliSignal();
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    await ingestion.close();
+  });
 };

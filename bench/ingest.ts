@@ -1,0 +1,196 @@
+/**
+ * Ingestion throughput, anonymisation on:
+ *  - bulk: the Bitbrains folder through `importFiles` (parse → validate → pseudonymise → SQLite
+ *    raw rows + 5-minute rollups), in samples/s; the same run measures reading and parsing alone,
+ *    the ceiling the store is compared with.
+ *  - HTTP: NDJSON batches of 1,000 events posted over loopback to `prescient serve` (its own
+ *    process) by this process, 4 requests in flight, in events/s.
+ * Each figure is the median of several runs on a fresh PRESCIENT_HOME.
+ *
+ *   bash scripts/bench ingest            (env: RUNS=3, HTTP_BATCHES=300, PARTS=bulk,http)
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readBitbrains } from '../src/telemetry/formats/bitbrains.js';
+import { importFiles } from '../src/telemetry/import-files.js';
+import { openIngestion } from '../src/telemetry/open-ingestion.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const bitbrains = join(root, '..', 'shared', 'datasets', 'bitbrains-rnd-2013-7');
+const runs = Number(process.env.RUNS ?? 3);
+const httpBatches = Number(process.env.HTTP_BATCHES ?? 300);
+const parts = (process.env.PARTS ?? 'bulk,http').split(',');
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+async function parseOnly(): Promise<number> {
+  const files = readdirSync(bitbrains).filter((f) => f.endsWith('.csv'));
+  let n = 0;
+  const t = performance.now();
+  for (const f of files) for await (const _ of readBitbrains(join(bitbrains, f))) n++;
+  return n / ((performance.now() - t) / 1000);
+}
+
+const cpuSeconds = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+/** utime + stime of another process, in seconds (Linux). */
+function processCpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+}
+
+async function bulkOnce(): Promise<{ rate: number; cpuRate: number; samples: number }> {
+  const home = mkdtempSync(join(tmpdir(), 'prescient-bench-'));
+  const ingestion = openIngestion({ home });
+  try {
+    const t = performance.now();
+    const c = cpuSeconds();
+    const r = await importFiles({ path: bitbrains, format: 'bitbrains', ingestor: ingestion.ingestor });
+    const s = (performance.now() - t) / 1000;
+    const cpu = cpuSeconds() - c;
+    if (r.rejected + r.refused > 0) throw new Error(`bulk import rejected ${r.rejected} and refused ${r.refused}`);
+    return { rate: r.accepted / s, cpuRate: r.accepted / cpu, samples: r.accepted };
+  } finally {
+    await ingestion.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+function makeBodies(count: number): Buffer[] {
+  const t0 = Date.UTC(2024, 0, 1);
+  const programs = ['ls', 'cd', 'vim', 'make', 'git', 'python3', 'grep', 'ssh'];
+  return Array.from({ length: count }, (_, b) => {
+    const lines: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const vm = `vm:bench-${(b * 7 + i) % 200}`;
+      const time = t0 + (b * 1000 + i) * 1000;
+      lines.push(
+        i % 5 === 4
+          ? JSON.stringify({ kind: 'command', time, subject: `user:u${i % 50}`, source: 'app-log', command: `${programs[i % 8]} --opt /home/someone/file.txt` })
+          : JSON.stringify({ kind: 'resource', time, subject: vm, source: 'hypervisor', category: 'bench', cpuCores: 4, cpuPercent: (i * 7) % 100, memoryBytes: 2e9 + i, memoryTotalBytes: 8e9, diskReadBps: i * 10, diskWriteBps: i * 5, netInBps: i * 100, netOutBps: i * 50 }),
+      );
+    }
+    return Buffer.from(lines.join('\n'));
+  });
+}
+
+function post(agent: Agent, port: number, body: Buffer): Promise<number> {
+  return new Promise((res, rej) => {
+    const req = request(
+      { host: '127.0.0.1', port, path: '/v1/telemetry', method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': body.length } },
+      (r) => {
+        let text = '';
+        r.setEncoding('utf8');
+        r.on('data', (c: string) => (text += c));
+        r.on('end', () => (r.statusCode === 200 ? res((JSON.parse(text) as { accepted: number }).accepted) : rej(new Error(`HTTP ${r.statusCode}: ${text.slice(0, 200)}`))));
+      },
+    );
+    req.on('error', rej);
+    req.end(body);
+  });
+}
+
+async function startServe(home: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [join(root, 'bin/prescient.js'), 'serve', '--port', '0', '--json'], { env: { ...process.env, PRESCIENT_HOME: home }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const port = await new Promise<number>((res, rej) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      try {
+        res(Number(new URL((JSON.parse(out) as { url: string }).url).port));
+      } catch {
+        /* incomplete */
+      }
+    });
+    child.once('exit', (code) => rej(new Error(`serve exited ${code}`)));
+  });
+  return {
+    port,
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((r) => {
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function httpOnce(bodies: Buffer[]): Promise<{ rate: number; cpuRate: number }> {
+  const home = mkdtempSync(join(tmpdir(), 'prescient-bench-http-'));
+  const serve = await startServe(home);
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  try {
+    await post(agent, serve.port, bodies[0]!); // warm-up: JIT, subjects, prepared statements
+    let next = 0;
+    let accepted = 0;
+    const t = performance.now();
+    const c = processCpuSeconds(serve.pid);
+    const worker = async (): Promise<void> => {
+      while (next < httpBatches) {
+        const b = bodies[next++ % bodies.length]!;
+        const n = await post(agent, serve.port, b); // not `accepted += await`: that reads accepted before the await
+        accepted += n;
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    const s = (performance.now() - t) / 1000;
+    const cpu = processCpuSeconds(serve.pid) - c;
+    if (accepted !== httpBatches * 1000) throw new Error(`accepted ${accepted} of ${httpBatches * 1000}`);
+    return { rate: accepted / s, cpuRate: accepted / cpu };
+  } finally {
+    agent.destroy();
+    await serve.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at start; ${runs} runs each`);
+  if (!parts.includes('bulk')) console.log('bulk: not asked for (PARTS)');
+  else if (!existsSync(bitbrains)) console.log(`bulk: skipped, ${bitbrains} is absent`);
+  else {
+    const parse: number[] = [];
+    const bulk: number[] = [];
+    const bulkCpu: number[] = [];
+    let samples = 0;
+    for (let i = 0; i < runs; i++) {
+      parse.push(await parseOnly());
+      const r = await bulkOnce();
+      bulk.push(r.rate);
+      bulkCpu.push(r.cpuRate);
+      samples = r.samples;
+      console.log(`  run ${i + 1}: parse only ${fmt(parse.at(-1)!)} rows/s; full import ${fmt(r.rate)} samples/s (${fmt(r.cpuRate)} per CPU-second)`);
+    }
+    console.log(
+      `bulk import, Bitbrains (${fmt(samples)} resource samples of 8 values each, 100 VMs): ${fmt(median(bulk))} samples/s median ` +
+        `= ${fmt(8 * median(bulk))} metric values/s; ${fmt(median(bulkCpu))} samples per CPU-second of the importer (target ≥ 200,000 samples/s); ` +
+        `reading+parsing alone: ${fmt(median(parse))} rows/s`,
+    );
+  }
+  if (!parts.includes('http')) return;
+  const bodies = makeBodies(50);
+  const http: number[] = [];
+  const httpCpu: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const r = await httpOnce(bodies);
+    http.push(r.rate);
+    httpCpu.push(r.cpuRate);
+    console.log(`  run ${i + 1}: ${fmt(r.rate)} events/s (${fmt(r.cpuRate)} per CPU-second of the server)`);
+  }
+  console.log(
+    `HTTP ingest, NDJSON batches of 1,000 over loopback (${fmt(httpBatches * 1000)} events, 4 in flight): ${fmt(median(http))} events/s median; ` +
+      `${fmt(median(httpCpu))} events per CPU-second of the server (target ≥ 50,000 events/s)`,
+  );
+  console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+}
+
+await main();

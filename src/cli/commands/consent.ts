@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { ValidationError } from '../../core/errors.js';
+import { subjectSchema, type Subject } from '../../telemetry/event.js';
+import { openIngestion } from '../../telemetry/open-ingestion.js';
+import { emit, table } from '../output.js';
+import type { CommandRegistration } from './index.js';
+
+export const consentCommand: CommandRegistration = (program) => {
+  const consent = program
+    .command('consent')
+    .description('Record, withdraw and list consent for telemetry from inside guests (source: agent)')
+    .addHelpText(
+      'after',
+      `
+In-guest data is stored only for subjects who opted in. Consent is kept against the subject's
+pseudonym, never its identifier. Revoking deletes every in-guest record of that subject.
+
+Examples:
+  prescient consent grant vm:web-17
+  prescient consent revoke user:alice
+  prescient consent ls --json`,
+    );
+
+  consent
+    .command('grant')
+    .description('Record that a subject opted in to in-guest telemetry')
+    .argument('<subject>', 'KIND:ID, where KIND is user, client or vm')
+    .action(async (subject: string, _opts: unknown, command: Command) => {
+      const ingestion = openIngestion();
+      try {
+        const r = await ingestion.consent.grant(parseSubject(subject));
+        emit(command, { granted: true, pseudonym: r.pseudonym }, (v) => `consent recorded for ${v.pseudonym}`);
+      } finally {
+        await ingestion.close();
+      }
+    });
+
+  consent
+    .command('revoke')
+    .description("Withdraw a subject's consent and delete its in-guest data")
+    .argument('<subject>', 'KIND:ID, where KIND is user, client or vm')
+    .action(async (subject: string, _opts: unknown, command: Command) => {
+      const ingestion = openIngestion();
+      try {
+        const r = await ingestion.consent.revoke(parseSubject(subject));
+        emit(command, { revoked: true, pseudonym: r.pseudonym, deletedRecords: r.deleted }, (v) => `consent withdrawn for ${v.pseudonym}; ${v.deletedRecords} in-guest records deleted`);
+      } finally {
+        await ingestion.close();
+      }
+    });
+
+  consent
+    .command('ls')
+    .description('List the pseudonyms with consent, and how many records were refused for want of it')
+    .action(async (_opts: unknown, command: Command) => {
+      const ingestion = openIngestion();
+      try {
+        const granted = await ingestion.consent.list();
+        const refused = (await ingestion.store.rejections()).filter((r) => r.reason === 'no-consent').reduce((n, r) => n + r.count, 0);
+        emit(command, { granted, refusedForWantOfConsent: refused }, (v) =>
+          [
+            v.granted.length ? table(v.granted.map((g) => [g.pseudonym, new Date(g.grantedAtMs).toISOString()]), ['PSEUDONYM', 'GRANTED']) : 'no consent recorded',
+            `${v.refusedForWantOfConsent} in-guest records refused for want of consent so far`,
+          ].join('\n'),
+        );
+      } finally {
+        await ingestion.close();
+      }
+    });
+};
+
+function parseSubject(s: string): Subject {
+  const r = subjectSchema.safeParse(s);
+  if (!r.success) throw new ValidationError('<subject>', 'expected KIND:ID with KIND user, client or vm');
+  return r.data;
+}

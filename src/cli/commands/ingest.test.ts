@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { openIngestion } from '../../telemetry/open-ingestion.js';
+import { datasetsDir, prescient } from '../../../test/support/cli.js';
+
+const noDatasets = existsSync(datasetsDir) ? false : `${datasetsDir} is absent: the public traces are not on this machine`;
+
+/** Non-empty lines of every file under `dir` whose name passes `keep`, minus `skipFirst` per file. */
+function countLines(dir: string, keep: (name: string) => boolean, skipFirst = 0): number {
+  let n = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) n += countLines(p, keep, skipFirst);
+    else if (keep(name)) n += readFileSync(p, 'utf8').split('\n').filter((l) => l.trim() !== '').length - skipFirst;
+  }
+  return n;
+}
+
+test('the Bitbrains, PlanetLab and Schonlau traces import completely', { skip: noDatasets }, async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'prescient-datasets-'));
+  t.after(() => rmSync(home, { recursive: true, force: true })); // about 330 MB
+  const cases = [
+    { dir: 'bitbrains-rnd-2013-7', format: 'bitbrains', expected: countLines(join(datasetsDir, 'bitbrains-rnd-2013-7'), (n) => n.endsWith('.csv'), 1), subjects: 100 },
+    { dir: 'planetlab', format: 'planetlab', expected: countLines(join(datasetsDir, 'planetlab'), () => true), subjects: undefined },
+    { dir: 'schonlau', format: 'commands', expected: countLines(join(datasetsDir, 'schonlau'), (n) => /^User\d+$/.test(n)), subjects: 25 },
+  ];
+  for (const c of cases) {
+    const r = await prescient(home, ['ingest', join(datasetsDir, c.dir), '--format', c.format]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.rejected, 0, JSON.stringify(r.json.errors.slice(0, 3)));
+    assert.equal(r.json.records, c.expected, `${c.dir}: records read`);
+    assert.equal(r.json.accepted, c.expected, `${c.dir}: records stored`);
+  }
+  const ingestion = openIngestion({ home });
+  try {
+    const counts = await ingestion.store.counts();
+    assert.equal(counts.resource, cases[0]!.expected + cases[1]!.expected);
+    assert.equal(counts.command, cases[2]!.expected);
+    const users = await ingestion.store.listSubjects({ kind: 'user' });
+    assert.equal(users.length, 25);
+    // One user's stream comes back whole and in order.
+    const user1 = ingestion.anonymiser.pseudonym('user', 'User1');
+    const seq = await ingestion.store.sequence(user1);
+    const file = readFileSync(join(datasetsDir, 'schonlau', 'User1'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+    assert.deepEqual(seq.map((s) => s.name), file);
+    // A Bitbrains VM's 5-minute series has one bucket per row of its file.
+    const vm1 = ingestion.anonymiser.pseudonym('vm', '1');
+    const rows = countLines(join(datasetsDir, 'bitbrains-rnd-2013-7'), (n) => n === '1.csv', 1);
+    const buckets = await ingestion.store.rollups(vm1);
+    assert.equal(buckets.reduce((n, b) => n + (b.samples.cpuPercent ?? 0), 0), rows);
+  } finally {
+    await ingestion.close();
+  }
+});
+
+test('the documented CSV imports; a malformed row is reported with its line and reason', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'prescient-csv-'));
+  const dir = join(home, 'in');
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, 'a.csv'),
+    [
+      'time,subject,category,source,cpu_cores,cpu_percent,memory_bytes,memory_total_bytes,disk_read_bps,disk_write_bps,net_in_bps,net_out_bps',
+      '2024-05-01T10:00:00Z,vm:web-1,web,hypervisor,4,37.5,2147483648,8589934592,1024,2048,100000,50000',
+      '1714557900000,vm:web-1,,,4,40,,,,,,',
+      '2024-05-01T10:10:00Z,vm:web-1,web,hypervisor,4,abc,1,1,1,1,1,1',
+      '2024-05-01T10:15:00Z,web-1,web,hypervisor,4,1,1,1,1,1,1,1',
+    ].join('\n'),
+  );
+  const r = await prescient(home, ['ingest', dir, '--format', 'csv']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json.accepted, 2);
+  assert.equal(r.json.rejected, 2);
+  assert.deepEqual(
+    r.json.errors.map((e: { at: string }) => e.at),
+    [`${join(dir, 'a.csv')}:4`, `${join(dir, 'a.csv')}:5`],
+  );
+  assert.match(r.json.errors[0].reason, /cpu_percent: not a number/);
+  assert.match(r.json.errors[1].reason, /^subject/);
+  const bad = await prescient(home, ['ingest', dir, '--format', 'nope']);
+  assert.equal(bad.code, 1);
+  const none = await prescient(home, ['ingest', join(home, 'missing'), '--format', 'csv']);
+  assert.equal(none.code, 2);
+});
+
+test('an OTLP JSON file (one request per line, as the Collector file exporter writes) imports', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'prescient-otlpfile-'));
+  const t = Date.UTC(2024, 0, 1);
+  const req = (ms: number, v: number) => ({
+    resourceMetrics: [
+      {
+        resource: { attributes: [{ key: 'host.name', value: { stringValue: 'h1' } }] },
+        scopeMetrics: [{ metrics: [{ name: 'system.memory.usage', sum: { dataPoints: [{ attributes: [{ key: 'state', value: { stringValue: 'used' } }], timeUnixNano: String(ms * 1e6), asInt: String(v) }] } }] }],
+      },
+    ],
+  });
+  const file = join(home, 'metrics.json');
+  writeFileSync(file, `${JSON.stringify(req(t, 100))}\n${JSON.stringify(req(t + 60_000, 200))}\n`);
+  const r = await prescient(home, ['ingest', file, '--format', 'otlp', '--source', 'hypervisor']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json.accepted, 2);
+});

@@ -1,0 +1,105 @@
+import { Option, type Command } from 'commander';
+import { ValidationError } from '../../core/errors.js';
+import { categorySchema, eventSources, type EventSource } from '../../telemetry/event.js';
+import { importFiles, importFormats, type ImportFormat } from '../../telemetry/import-files.js';
+import { openIngestion } from '../../telemetry/open-ingestion.js';
+import { addAnonymisationOptions, anonymisationOptions } from '../ingestion-options.js';
+import { emit, globalOptions } from '../output.js';
+import { createProgress } from '../progress.js';
+import { cliSignal } from '../signal.js';
+import type { CommandRegistration } from './index.js';
+
+interface IngestOptions {
+  format: ImportFormat;
+  source?: EventSource;
+  category?: string;
+  start?: string;
+  batchSize: string;
+  ipv4Prefix: string;
+  ipv6Prefix: string;
+}
+
+export const ingestCommand: CommandRegistration = (program) => {
+  const cmd = program
+    .command('ingest')
+    .description('Import telemetry files or folders into the store, anonymised, honouring consent')
+    .argument('<path>', 'a file, or a folder walked recursively (hidden files and files not of the format are skipped)')
+    .addOption(new Option('-f, --format <format>', 'what the files are').choices(importFormats).makeOptionMandatory())
+    .addOption(new Option('--source <source>', "where the data was observed (default: the format's)").choices(eventSources))
+    .option('--category <slug>', 'category of every subject in these files (e.g. web-frontend)')
+    .option('--start <time>', 'commands format: time of the first command (ISO 8601); the n-th is n−1 seconds later', '1970-01-01T00:00:00Z')
+    .option('--batch-size <n>', 'records per store transaction', '10000');
+  addAnonymisationOptions(cmd)
+    .addHelpText(
+      'after',
+      `
+Formats:
+  ndjson     TelemetryEvents, one JSON object per line (*.ndjson, *.jsonl)
+  otlp       OTLP/HTTP JSON ExportMetricsServiceRequest, one per file or per line (*.json)
+  planetlab  CoMon CPU traces: folders named YYYYMMDD, one file per VM, one CPU % per 5 min
+  bitbrains  GWA-T-12 traces: one *.csv per VM, ';'-separated, 11 columns
+  commands   one program name per line, one file per user (Schonlau's UserN; label.txt skipped)
+  csv        documented resource CSV (header: time,subject,category,source,cpu_cores,cpu_percent,
+             memory_bytes,memory_total_bytes,disk_read_bps,disk_write_bps,net_in_bps,net_out_bps)
+
+Subjects are named after the files (a VM per Bitbrains/PlanetLab file, a user per commands file)
+and are stored only as keyed pseudonyms. Data from inside a guest (--source agent) is stored only
+for subjects with recorded consent (prescient consent grant).
+
+Examples:
+  prescient ingest ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains
+  prescient ingest ../shared/datasets/planetlab --format planetlab --category planetlab
+  prescient ingest ../shared/datasets/schonlau --format commands --start 1998-01-01T00:00:00Z
+  prescient ingest events.ndjson --format ndjson --json`,
+    )
+    .action(async (path: string, opts: IngestOptions, command: Command) => {
+      if (opts.category !== undefined && !categorySchema.safeParse(opts.category).success) throw new ValidationError('--category', 'expected a lower-case slug');
+      const startMs = Date.parse(opts.start ?? '');
+      if (!Number.isFinite(startMs)) throw new ValidationError('--start', 'expected an ISO 8601 time');
+      const batchSize = Number(opts.batchSize);
+      if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValidationError('--batch-size', 'expected a positive integer');
+      const ingestion = openIngestion(anonymisationOptions(opts));
+      const progress = createProgress({ quiet: globalOptions(command).quiet === true });
+      const started = performance.now();
+      try {
+        progress.step(`importing ${opts.format} from ${path}`);
+        const result = await importFiles({
+          path,
+          format: opts.format,
+          ingestor: ingestion.ingestor,
+          ...(opts.source === undefined ? {} : { source: opts.source }),
+          ...(opts.category === undefined ? {} : { category: opts.category }),
+          startMs,
+          batchSize,
+          signal: cliSignal(),
+          onFile: (_f, i, n) => progress.detail(`file ${i + 1}/${n}`),
+        });
+        const seconds = (performance.now() - started) / 1000;
+        progress.done(`${result.accepted} accepted`);
+        const records = result.perFile.reduce((n, f) => n + f.records, 0);
+        const out = {
+          files: result.files,
+          records,
+          accepted: result.accepted,
+          rejected: result.rejected,
+          refused: result.refused,
+          seconds: Number(seconds.toFixed(3)),
+          recordsPerSecond: Math.round(records / seconds),
+          errors: result.errors,
+        };
+        emit(command, out, (v) =>
+          [
+            `${v.files} files, ${v.records} records: ${v.accepted} accepted, ${v.rejected} rejected, ${v.refused} refused for want of consent`,
+            `${v.seconds} s (${v.recordsPerSecond} records/s)`,
+            ...v.errors.slice(0, 20).map((e) => `  ${e.at}: ${e.reason}`),
+            ...(v.rejected + v.refused > 20 ? ['  … (--json lists the first 100)'] : []),
+          ].join('\n'),
+        );
+      } catch (e) {
+        progress.fail((e as Error).message);
+        throw e;
+      } finally {
+        await ingestion.close();
+      }
+    });
+};

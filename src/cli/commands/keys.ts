@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { paths } from '../../core/config.js';
+import { loadOrCreateKeyring, rotateKeyring } from '../../telemetry/pseudonym-keys.js';
+import { emit, table } from '../output.js';
+import type { CommandRegistration } from './index.js';
+
+export const keysCommand: CommandRegistration = (program) => {
+  const keys = program
+    .command('keys')
+    .description('The HMAC keys that turn user, client and VM identifiers into pseudonyms')
+    .addHelpText(
+      'after',
+      `
+The key is generated on first use under $PRESCIENT_HOME/secrets (mode 0600). Rotating starts a
+new key for everything ingested from then on; pseudonyms made before cannot be linked to new
+ones. Old keys are kept, unless --drop-old, only so that earlier consent is still honoured and a
+revoke still reaches earlier in-guest data. A running "prescient serve" keeps the key it
+started with: restart it after a rotation.
+
+Examples:
+  prescient keys ls
+  prescient keys rotate
+  prescient keys rotate --drop-old`,
+    );
+  keys
+    .command('ls')
+    .description('List key ids and creation times (never the keys)')
+    .action((_opts: unknown, command: Command) => {
+      const ring = loadOrCreateKeyring(paths().secrets);
+      const out = ring.keys.map((k, i) => ({ id: k.id, createdAt: k.createdAt, current: i === 0 }));
+      emit(command, out, (v) => table(v.map((k) => [k.id, k.createdAt, k.current ? 'current' : 'kept for consent']), ['ID', 'CREATED', 'USE']));
+    });
+  keys
+    .command('rotate')
+    .description('Start a new pseudonym key')
+    .option('--drop-old', 'forget the previous keys too')
+    .action((opts: { dropOld?: boolean }, command: Command) => {
+      const ring = rotateKeyring(paths().secrets, { dropOld: opts.dropOld === true });
+      emit(command, { current: ring.keys[0]!.id, kept: ring.keys.length - 1 }, (v) => `new key ${v.current}; ${v.kept} older kept`);
+    });
+};

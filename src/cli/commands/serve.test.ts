@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { paths } from '../../core/config.js';
+import { openSqliteStore } from '../../store/sqlite/sqlite-store.js';
+import { createAnonymiser } from '../../telemetry/anonymise.js';
+import { loadOrCreateKeyring } from '../../telemetry/pseudonym-keys.js';
+import { prescient, repoRoot } from '../../../test/support/cli.js';
+import { startServe } from '../../../test/support/serve.js';
+
+test('the OpenTelemetry JS SDK with host-metrics, exporting OTLP/HTTP to `prescient serve`, lands CPU, memory, disk and network samples', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'prescient-otel-'));
+  // host metrics come from inside the machine (source agent): the subject opts in first.
+  assert.equal((await prescient(home, ['consent', 'grant', 'vm:otel-test-vm'])).code, 0);
+  const serve = await startServe(home);
+  try {
+    const app = join(repoRoot, 'dist/test/fixtures/otel-host-metrics-app.js');
+    await promisify(execFile)(process.execPath, [app, `${serve.url}/v1/metrics`, '3', 'otel-test-vm'], { timeout: 60_000 });
+    const subject = createAnonymiser({ keyring: loadOrCreateKeyring(paths(home).secrets) }).pseudonym('vm', 'otel-test-vm');
+    const store = openSqliteStore({ file: paths(home).store });
+    try {
+      const rollups = await store.rollups(subject);
+      assert.ok(rollups.length >= 1, 'no rollup for the SDK host');
+      const seen = new Set(rollups.flatMap((r) => Object.keys(r.samples)));
+      for (const f of ['cpuCores', 'cpuPercent', 'memoryBytes', 'memoryTotalBytes', 'diskReadBps', 'diskWriteBps', 'netInBps', 'netOutBps']) {
+        assert.ok(seen.has(f), `no ${f} sample landed (got ${[...seen].join(', ')})`);
+      }
+      const m = rollups.at(-1)!;
+      assert.ok(m.mean.memoryBytes! > 1e6 && m.mean.memoryBytes! <= m.mean.memoryTotalBytes!, JSON.stringify(m));
+      assert.ok(m.mean.cpuPercent! >= 0 && m.mean.cpuPercent! <= 100);
+      const counts = await store.counts();
+      assert.ok(counts.resource >= 3, `only ${counts.resource} samples`);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await serve.stop();
+  }
+});

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { openIngestion, type Ingestion } from '../../telemetry/open-ingestion.js';
+import { createApp, listen } from '../app.js';
+import { telemetryRoutes } from './telemetry.js';
+
+let server: Server;
+let base: string;
+let ingestion: Ingestion;
+
+before(async () => {
+  ingestion = openIngestion({ home: mkdtempSync(join(tmpdir(), 'prescient-http-')) });
+  server = createApp({ routes: [telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: 64 * 1024 })] });
+  const addr = await listen(server, 0);
+  base = `http://127.0.0.1:${addr.port}`;
+});
+after(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  await ingestion.close();
+});
+
+const post = (path: string, body: string | Buffer, headers: Record<string, string>) =>
+  fetch(base + path, { method: 'POST', body, headers }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }));
+
+const sample = (i: number, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ kind: 'resource', time: Date.UTC(2024, 0, 1) + i * 1000, subject: 'vm:http-test', source: 'hypervisor', cpuPercent: i, ...extra });
+
+test('NDJSON: valid lines are stored, bad ones reported by line with a reason, nothing accepted is lost', async () => {
+  const before = (await ingestion.store.counts()).resource;
+  const body = [sample(1), '{not json', sample(2, { cpuPercent: -5 }), '', sample(3, { kind: 'nope' }), sample(4)].join('\n');
+  const r = await post('/v1/telemetry', body, { 'content-type': 'application/x-ndjson' });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.accepted, 2);
+  assert.equal(r.body.rejected, 3);
+  assert.deepEqual(
+    r.body.errors.map((e: { at: string }) => e.at),
+    ['line 2', 'line 3', 'line 5'],
+  );
+  assert.match(r.body.errors[0].reason, /not valid JSON/);
+  assert.match(r.body.errors[1].reason, /cpuPercent/);
+  assert.match(r.body.errors[2].reason, /kind/);
+  assert.equal((await ingestion.store.counts()).resource, before + 2);
+  const rejected = await ingestion.store.rejections();
+  assert.deepEqual(rejected.filter((x) => x.reason === 'invalid'), [
+    { reason: 'invalid', source: 'hypervisor', count: 2 },
+    { reason: 'invalid', source: 'unknown', count: 1 },
+  ]);
+});
+
+test('a JSON array is accepted, gzip too; positions are indices', async () => {
+  const body = gzipSync(`[${sample(10)},${sample(11, { subject: 'bad' })}]`);
+  const r = await post('/v1/telemetry', body, { 'content-type': 'application/json; charset=utf-8', 'content-encoding': 'gzip' });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.accepted, 1);
+  assert.deepEqual(r.body.errors.map((e: { at: string }) => e.at), ['index 1']);
+  assert.match(r.body.errors[0].reason, /^subject/);
+});
+
+test('nothing valid is a 400; a wrong content type 415; an oversized body 413, also when gzipped', async () => {
+  assert.equal((await post('/v1/telemetry', '[1,2]', { 'content-type': 'application/json' })).status, 400);
+  const r415 = await post('/v1/telemetry', sample(1), { 'content-type': 'text/csv' });
+  assert.equal(r415.status, 415);
+  assert.equal(r415.body.error, 'UNSUPPORTED_MEDIA_TYPE');
+  assert.equal((await post('/v1/metrics', Buffer.from([1, 2]), { 'content-type': 'application/x-protobuf' })).status, 415);
+  const big = Array.from({ length: 2000 }, (_, i) => sample(i)).join('\n');
+  assert.equal((await post('/v1/telemetry', big, { 'content-type': 'application/x-ndjson' })).status, 413);
+  // A small gzip that inflates past the limit is stopped too.
+  const bomb = gzipSync(Buffer.alloc(10 * 1024 * 1024, 32));
+  assert.ok(bomb.length < 64 * 1024);
+  const r413 = await post('/v1/telemetry', bomb, { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' });
+  assert.equal(r413.status, 413);
+  assert.equal(r413.body.error, 'PAYLOAD_TOO_LARGE');
+});
+
+test('OTLP JSON: Collector hostmetrics names land as samples; bad points give partialSuccess', async () => {
+  const ns = (ms: number) => String(BigInt(ms) * 1_000_000n);
+  const t1 = Date.UTC(2024, 0, 2, 10, 0, 0);
+  const t2 = t1 + 10_000;
+  const req = (t: number, extraBytes: number) => ({
+    resourceMetrics: [
+      {
+        resource: { attributes: [{ key: 'host.name', value: { stringValue: 'collector-host' } }, { key: 'prescient.source', value: { stringValue: 'hypervisor' } }] },
+        scopeMetrics: [
+          {
+            metrics: [
+              {
+                name: 'system.cpu.time',
+                sum: {
+                  aggregationTemporality: 2,
+                  isMonotonic: true,
+                  dataPoints: [
+                    { attributes: [{ key: 'cpu', value: { stringValue: 'cpu0' } }, { key: 'state', value: { stringValue: 'user' } }], timeUnixNano: ns(t), asDouble: 100 + (t - t1) / 2000 },
+                    { attributes: [{ key: 'cpu', value: { stringValue: 'cpu0' } }, { key: 'state', value: { stringValue: 'idle' } }], timeUnixNano: ns(t), asDouble: 500 + (t - t1) / 2000 },
+                  ],
+                },
+              },
+              {
+                name: 'system.memory.usage',
+                sum: {
+                  aggregationTemporality: 2,
+                  dataPoints: [
+                    { attributes: [{ key: 'state', value: { stringValue: 'used' } }], timeUnixNano: ns(t), asInt: '1000' },
+                    { attributes: [{ key: 'state', value: { stringValue: 'free' } }], timeUnixNano: ns(t), asInt: '3000' },
+                  ],
+                },
+              },
+              {
+                name: 'system.network.io',
+                sum: {
+                  aggregationTemporality: 2,
+                  dataPoints: [
+                    { attributes: [{ key: 'device', value: { stringValue: 'eth0' } }, { key: 'direction', value: { stringValue: 'receive' } }], timeUnixNano: ns(t), asInt: String(5000 + extraBytes) },
+                    { attributes: [{ key: 'device', value: { stringValue: 'eth0' } }, { key: 'direction', value: { stringValue: 'transmit' } }], timeUnixNano: ns(t), asInt: 'x' },
+                  ],
+                },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  });
+  const r1 = await post('/v1/metrics', JSON.stringify(req(t1, 0)), { 'content-type': 'application/json' });
+  assert.equal(r1.status, 200);
+  assert.equal(r1.body.partialSuccess.rejectedDataPoints, '1');
+  const r2 = await post('/v1/metrics', JSON.stringify(req(t2, 20_000)), { 'content-type': 'application/json' });
+  assert.equal(r2.status, 200);
+  const subject = ingestion.anonymiser.pseudonym('vm', 'collector-host');
+  const rollups = await ingestion.store.rollups(subject);
+  assert.equal(rollups.length, 1);
+  const mean = rollups[0]!.mean;
+  assert.equal(mean.memoryBytes, 1000);
+  assert.equal(mean.memoryTotalBytes, 4000);
+  assert.equal(mean.cpuCores, 1);
+  assert.equal(mean.cpuPercent, 50); // 5 s user of 10 s busy-or-idle
+  assert.equal(mean.netInBps, 2000); // 20 000 bytes in 10 s, known only at the second point
+  assert.equal(rollups[0]!.samples.netInBps, 1);
+});
+
+test('OTLP from inside a guest without consent is refused through partialSuccess, with the reason', async () => {
+  const ns = String(BigInt(Date.UTC(2024, 0, 3)) * 1_000_000n);
+  const body = {
+    resourceMetrics: [
+      {
+        resource: { attributes: [{ key: 'host.name', value: { stringValue: 'guest-without-consent' } }] },
+        scopeMetrics: [{ metrics: [{ name: 'system.memory.usage', sum: { dataPoints: [{ attributes: [{ key: 'state', value: { stringValue: 'used' } }], timeUnixNano: ns, asInt: '5' }] } }] }],
+      },
+    ],
+  };
+  const before = (await ingestion.store.rejections()).find((r) => r.reason === 'no-consent')?.count ?? 0;
+  const r = await post('/v1/metrics', JSON.stringify(body), { 'content-type': 'application/json' });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.partialSuccess.rejectedDataPoints, '1');
+  assert.match(r.body.partialSuccess.errorMessage, /consent/);
+  assert.equal((await ingestion.store.rejections()).find((x) => x.reason === 'no-consent')?.count, before + 1);
+  assert.deepEqual(await ingestion.store.rollups(ingestion.anonymiser.pseudonym('vm', 'guest-without-consent')), []);
+});

@@ -1,0 +1,81 @@
+import { AppError } from '../../core/errors.js';
+import { createCounterRates, type CounterRates } from '../../telemetry/counter-rates.js';
+import { decodeOtlpMetrics } from '../../telemetry/formats/otlp.js';
+import { decodeJsonBody, decodeNdjson } from '../../telemetry/formats/ndjson.js';
+import { noConsentReason, type Ingestor } from '../../telemetry/ingest.js';
+import { toBatch } from '../../telemetry/record-result.js';
+import { sendJson } from '../http-error.js';
+import { mediaType, readBody } from '../read-body.js';
+import type { RouteSet } from '../router.js';
+
+export interface TelemetryRoutesOptions {
+  ingestor: Ingestor;
+  /** Largest accepted body after decompression (default 16 MiB). */
+  maxBodyBytes?: number;
+  /** Cumulative-counter state for OTLP rates; one per server. */
+  rates?: CounterRates;
+}
+
+const ndjsonTypes = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines']);
+
+/**
+ * `POST /v1/telemetry`: TelemetryEvents as a JSON array (application/json) or NDJSON. Answers
+ * `{accepted, rejected, refused, errors:[{at, reason}]}`; 400 when nothing in it was valid.
+ *
+ * `POST /v1/metrics`: OTLP/HTTP JSON, as OpenTelemetry SDKs and the Collector send it. Answers
+ * `{}` or `{partialSuccess: {rejectedDataPoints, errorMessage}}` as the OTLP spec says.
+ */
+export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
+  const maxBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const rates = options.rates ?? createCounterRates();
+  const { ingestor } = options;
+  return [
+    {
+      method: 'POST',
+      path: /^\/v1\/telemetry$/,
+      async handler({ req, res, signal }) {
+        const type = mediaType(req);
+        const ndjson = ndjsonTypes.has(type);
+        if (!ndjson && type !== 'application/json') {
+          throw new AppError('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json (an array of events) or application/x-ndjson, not ${JSON.stringify(type || '(none)')}`);
+        }
+        const text = (await readBody(req, { maxBytes, signal })).toString('utf8');
+        const batch = toBatch(ndjson ? decodeNdjson(text) : decodeJsonBody(text));
+        const report = await ingestor.ingest(batch);
+        const nothingValid = report.accepted === 0 && report.refused === 0 && report.rejected > 0;
+        sendJson(res, nothingValid ? 400 : 200, nothingValid ? { error: 'VALIDATION', message: 'no valid record in the body', ...report } : report);
+      },
+    },
+    {
+      method: 'POST',
+      path: /^\/v1\/metrics$/,
+      async handler({ req, res, signal }) {
+        const type = mediaType(req);
+        if (type !== 'application/json') {
+          throw new AppError(
+            'UNSUPPORTED_MEDIA_TYPE',
+            `only OTLP/HTTP JSON (application/json) is accepted, not ${JSON.stringify(type || '(none)')}; set OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json`,
+          );
+        }
+        const text = (await readBody(req, { maxBytes, signal })).toString('utf8');
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          throw new AppError('VALIDATION', 'body: not valid JSON');
+        }
+        const decoded = decodeOtlpMetrics(body, rates);
+        const batch = toBatch(decoded.results);
+        if (batch.events.length === 0 && batch.invalid.length === 1 && batch.invalid[0]!.at === 'body') {
+          throw new AppError('VALIDATION', `body: not an ExportMetricsServiceRequest: ${batch.invalid[0]!.reason}`);
+        }
+        const report = await ingestor.ingest(batch);
+        const rejected = decoded.rejectedDataPoints + report.refused;
+        if (rejected === 0 && report.rejected === 0) return sendJson(res, 200, {});
+        const reasons = report.errors.slice(0, 3).map((e) => `${e.at}: ${e.reason}`);
+        if (report.refused > 0 && !reasons.some((r) => r.endsWith(noConsentReason))) reasons.push(noConsentReason);
+        sendJson(res, 200, { partialSuccess: { rejectedDataPoints: String(rejected), errorMessage: reasons.join('; ') } });
+      },
+    },
+  ];
+}

@@ -1,0 +1,421 @@
+import Database from 'better-sqlite3';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AnonymisedEvent } from '../../telemetry/anonymised-event.js';
+import { resourceFields, type EventKind, type EventSource, type ResourceField, type SubjectKind } from '../../telemetry/event.js';
+import {
+  rollupBucketMs,
+  type ConsentRecord,
+  type DataAccessSummary,
+  type FlowSummary,
+  type RejectionCount,
+  type ResourceRollup,
+  type SequenceItem,
+  type StoreCounts,
+  type SubjectInfo,
+  type TelemetryStore,
+  type TimeRange,
+  type WriteResult,
+} from '../store.js';
+import { migrations, rawTables, resourceColumns } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  file: string;
+  /** NORMAL (default) survives a crash of the process; FULL also a crash of the machine. */
+  synchronous?: 'NORMAL' | 'FULL';
+}
+
+const cols = resourceFields.map((f) => resourceColumns[f]);
+const R = resourceFields.length;
+if (resourceFields.join() !== 'cpuCores,cpuPercent,memoryBytes,memoryTotalBytes,diskReadBps,diskWriteBps,netInBps,netOutBps') {
+  throw new Error('resourceFields changed: update the named reads in the sqlite write path');
+}
+
+/** The embedded store: one SQLite file in WAL mode, migrated on open. */
+export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
+  mkdirSync(dirname(options.file), { recursive: true });
+  const db = new Database(options.file);
+  chmodSync(options.file, 0o600); // pseudonymised, but still behavioural data
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+  // Deleted rows are overwritten, so a revoked subject's data does not linger in free pages.
+  db.pragma('secure_delete = ON');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('cache_size = -65536'); // 64 MiB: live ingest from many VMs touches many rollup pages
+  // Checkpoint every ~40 MiB of WAL rather than 4: a page dirtied by many commits is copied back once.
+  db.pragma('wal_autocheckpoint = 10000');
+  migrate(db);
+
+  const subjectIds = new Map<string, number>();
+  const upsertSubject = db.prepare<[string, string, string | null, number, number]>(
+    `INSERT INTO subjects (pseudonym, kind, category, first_ms, last_ms) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (pseudonym) DO UPDATE SET
+       category = coalesce(excluded.category, category),
+       first_ms = min(first_ms, excluded.first_ms),
+       last_ms = max(last_ms, excluded.last_ms)
+     RETURNING id`,
+  );
+  // Many rows per statement: each call into SQLite costs about as much as the row itself.
+  const sampleRow = `(?, ?, ?, ${cols.map(() => '?').join(', ')})`;
+  const insertSamples = (rows: number) =>
+    db.prepare(`INSERT INTO resource_samples (subject_id, source, time_ms, ${cols.join(', ')}) VALUES ${Array(rows).fill(sampleRow).join(', ')}`);
+  const sampleChunk = 64;
+  const insertSampleChunk = insertSamples(sampleChunk);
+  const insertSample = insertSamples(1);
+  const insertSequence = db.prepare(
+    'INSERT INTO sequence_events (subject_id, source, time_ms, seq, kind, name, user, session, task) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const insertFlow = db.prepare(
+    'INSERT INTO network_flows (subject_id, source, time_ms, direction, protocol, port, remote, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const insertAccess = db.prepare('INSERT INTO data_accesses (subject_id, source, time_ms, target, op, bytes) VALUES (?, ?, ?, ?, ?, ?)');
+  // Rollups are built from raw samples by SQL, not row by row from JS: the samples written since
+  // the watermark are grouped per subject, source and bucket and added to their rollup rows.
+  // Deferring this until enough samples (or time) have gathered means one upsert per bucket
+  // instead of one per sample; every read of rollups catches up first, so none sees a lag.
+  const catchUpStmt = db.prepare(
+    `INSERT INTO resource_rollups (subject_id, source, bucket_ms, ${cols.map((c) => `${c}_n, ${c}_sum, ${c}_max`).join(', ')})
+     SELECT subject_id, source, time_ms - time_ms % ${rollupBucketMs}, ${cols.map((c) => `count(${c}), total(${c}), max(${c})`).join(', ')}
+     FROM resource_samples WHERE id > ? AND id <= ? GROUP BY subject_id, time_ms - time_ms % ${rollupBucketMs}, source
+     ON CONFLICT (subject_id, bucket_ms, source) DO UPDATE SET
+     ${cols.map((c) => `${c}_n = ${c}_n + excluded.${c}_n, ${c}_sum = ${c}_sum + excluded.${c}_sum, ${c}_max = max(coalesce(${c}_max, excluded.${c}_max), coalesce(excluded.${c}_max, ${c}_max))`).join(',\n     ')}`,
+  );
+  const watermarkStmt = db.prepare<[], number>(`SELECT value FROM store_meta WHERE key = 'rollup_watermark'`).pluck();
+  const setWatermark = db.prepare<[number]>(`UPDATE store_meta SET value = ? WHERE key = 'rollup_watermark'`);
+  const maxSampleId = db.prepare<[], number | null>('SELECT max(id) FROM resource_samples').pluck();
+  /** Samples this process wrote since it last caught up (other writers catch up their own). */
+  let pendingSamples = 0;
+  let catchUpTimer: NodeJS.Timeout | undefined;
+  const catchUpTx = db.transaction(() => {
+    const from = watermarkStmt.get()!;
+    const to = maxSampleId.get() ?? 0;
+    if (to > from) {
+      catchUpStmt.run(from, to);
+      setWatermark.run(to);
+    }
+  });
+  const catchUp = (): void => {
+    if (catchUpTimer) clearTimeout(catchUpTimer);
+    catchUpTimer = undefined;
+    if (!db.open) return;
+    catchUpTx.immediate();
+    pendingSamples = 0;
+  };
+  const catchUpEvery = 50_000;
+  /** From a timer: a busy database (another writer past busy_timeout) just means "try again". */
+  const catchUpLater = (): void => {
+    try {
+      catchUp();
+    } catch {
+      catchUpTimer = setTimeout(catchUpLater, 1000).unref();
+    }
+  };
+
+  interface SubjectAcc {
+    kind: SubjectKind;
+    category: string | null;
+    first: number;
+    last: number;
+  }
+
+  const hasConsent = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM consent WHERE pseudonym = ?');
+  const writeTx = db.transaction((all: readonly AnonymisedEvent[]): WriteResult => {
+    const refused: number[] = [];
+    const consent = new Map<string, boolean>();
+    const events: AnonymisedEvent[] = [];
+    all.forEach((e, i) => {
+      if (e.source === 'agent') {
+        let ok = consent.get(e.subject);
+        if (ok === undefined) {
+          ok = [e.subject, ...(e.aliases ?? [])].some((p) => hasConsent.get(p) !== undefined);
+          consent.set(e.subject, ok);
+        }
+        if (!ok) return void refused.push(i);
+      }
+      events.push(e);
+    });
+    const subjects = new Map<string, SubjectAcc>();
+    for (const e of events) {
+      const s = subjects.get(e.subject);
+      if (!s) subjects.set(e.subject, { kind: e.subjectKind, category: e.category ?? null, first: e.time, last: e.time });
+      else {
+        if (e.time < s.first) s.first = e.time;
+        if (e.time > s.last) s.last = e.time;
+        if (e.category !== undefined) s.category = e.category;
+      }
+    }
+    for (const [pseudonym, s] of subjects) {
+      const row = upsertSubject.get(pseudonym, s.kind, s.category, s.first, s.last) as { id: number };
+      subjectIds.set(pseudonym, row.id);
+    }
+    const chunk: (number | string | null)[] = [];
+    const values: (number | undefined)[] = new Array(R);
+    let chunkRows = 0;
+    let samples = 0;
+    for (const e of events) {
+      const sid = subjectIds.get(e.subject)!;
+      switch (e.kind) {
+        case 'resource': {
+          samples++;
+          chunk.push(sid, e.source, e.time);
+          // Named reads (in resourceFields order), not e[field]: keyed reads are the slow kind.
+          values[0] = e.cpuCores;
+          values[1] = e.cpuPercent;
+          values[2] = e.memoryBytes;
+          values[3] = e.memoryTotalBytes;
+          values[4] = e.diskReadBps;
+          values[5] = e.diskWriteBps;
+          values[6] = e.netInBps;
+          values[7] = e.netOutBps;
+          for (let i = 0; i < R; i++) chunk.push(values[i] ?? null);
+          if (++chunkRows === sampleChunk) {
+            insertSampleChunk.run(chunk);
+            chunk.length = 0;
+            chunkRows = 0;
+          }
+          break;
+        }
+        case 'launch':
+          insertSequence.run(sid, e.source, e.time, null, 'launch', e.executable, e.user ?? null, e.session ?? null, null);
+          break;
+        case 'command':
+          insertSequence.run(sid, e.source, e.time, e.seq ?? null, 'command', e.program, null, e.session ?? null, e.task ?? null);
+          break;
+        case 'flow':
+          insertFlow.run(sid, e.source, e.time, e.direction, e.protocol, e.port, e.remote, e.bytes);
+          break;
+        case 'access':
+          insertAccess.run(sid, e.source, e.time, e.target, e.op ?? null, e.bytes);
+          break;
+      }
+    }
+    for (let i = 0; i < chunkRows; i++) insertSample.run(chunk.slice(i * (3 + R), (i + 1) * (3 + R)));
+    pendingSamples += samples;
+    if (pendingSamples >= catchUpEvery) {
+      catchUpTx(); // nested: a savepoint of this transaction
+      pendingSamples = 0;
+    }
+    return { written: events.length, refused };
+  });
+
+  interface Pending {
+    events: readonly AnonymisedEvent[];
+    resolve: (r: WriteResult) => void;
+    reject: (e: unknown) => void;
+  }
+  let queue: Pending[] = [];
+  const flush = (): void => {
+    const group = queue;
+    queue = [];
+    if (!db.open) {
+      for (const p of group) p.reject(new Error('the telemetry store is closed'));
+      return;
+    }
+    try {
+      const all = group.length === 1 ? group[0]!.events : group.flatMap((p) => p.events);
+      const result = writeTx(all);
+      // Live ingest: rollups follow within a second even when little arrives.
+      if (pendingSamples > 0 && catchUpTimer === undefined) catchUpTimer = setTimeout(catchUpLater, 1000).unref();
+      let offset = 0;
+      for (const p of group) {
+        const end = offset + p.events.length;
+        const refused = result.refused.filter((i) => i >= offset && i < end).map((i) => i - offset);
+        p.resolve({ written: p.events.length - refused.length, refused });
+        offset = end;
+      }
+    } catch (e) {
+      for (const p of group) p.reject(e);
+    }
+  };
+
+  const range = (r: TimeRange | undefined): [number, number] => [r?.fromMs ?? Number.MIN_SAFE_INTEGER, r?.toMs ?? Number.MAX_SAFE_INTEGER];
+  const idOf = (pseudonym: string): number | undefined =>
+    (db.prepare('SELECT id FROM subjects WHERE pseudonym = ?').get(pseudonym) as { id: number } | undefined)?.id;
+
+  const selectRollups = db.prepare(
+    `SELECT bucket_ms, ${cols.map((c) => `sum(${c}_n) AS ${c}_n, sum(${c}_sum) AS ${c}_sum, max(${c}_max) AS ${c}_max`).join(', ')}
+     FROM resource_rollups WHERE subject_id = ? AND bucket_ms >= ? AND bucket_ms < ? GROUP BY bucket_ms ORDER BY bucket_ms`,
+  );
+
+  const store: TelemetryStore = {
+    write(events) {
+      if (events.length === 0) return Promise.resolve({ written: 0, refused: [] });
+      // Group commit: batches written in the same turn of the event loop (concurrent HTTP
+      // requests) share one transaction, so pages they all touch are written to the WAL once.
+      return new Promise<WriteResult>((resolve, reject) => {
+        queue.push({ events, resolve, reject });
+        if (queue.length === 1) setImmediate(flush);
+      });
+    },
+
+    async listSubjects(filter = {}) {
+      const where: string[] = [];
+      const params: string[] = [];
+      if (filter.category !== undefined) (where.push('category = ?'), params.push(filter.category));
+      if (filter.kind !== undefined) (where.push('kind = ?'), params.push(filter.kind));
+      const rows = db
+        .prepare(`SELECT pseudonym, kind, category, first_ms, last_ms FROM subjects ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY pseudonym`)
+        .all(...params) as { pseudonym: string; kind: SubjectKind; category: string | null; first_ms: number; last_ms: number }[];
+      return rows.map((r): SubjectInfo => ({ subject: r.pseudonym, kind: r.kind, category: r.category, firstMs: r.first_ms, lastMs: r.last_ms }));
+    },
+
+    async rollups(subject, r) {
+      catchUp();
+      const sid = idOf(subject);
+      if (sid === undefined) return [];
+      const rows = selectRollups.all(sid, ...range(r)) as Record<string, number | null>[];
+      return rows.map((row) => {
+        const out: ResourceRollup = { bucketMs: row.bucket_ms!, mean: {}, max: {}, samples: {} };
+        resourceFields.forEach((f: ResourceField, i) => {
+          const c = cols[i]!;
+          const n = row[`${c}_n`] ?? 0;
+          if (n > 0) {
+            out.samples[f] = n;
+            out.mean[f] = row[`${c}_sum`]! / n;
+            out.max[f] = row[`${c}_max`]!;
+          }
+        });
+        return out;
+      });
+    },
+
+    async sequence(subject, options = {}) {
+      const sid = idOf(subject);
+      if (sid === undefined) return [];
+      const kinds = options.kinds ?? ['launch', 'command'];
+      const rows = db
+        .prepare(
+          `SELECT kind, time_ms, seq, name, user, session, task, source FROM sequence_events
+           WHERE subject_id = ? AND time_ms >= ? AND time_ms < ? AND kind IN (${kinds.map(() => '?').join(', ')})
+           ORDER BY time_ms, seq, rowid LIMIT ?`,
+        )
+        .all(sid, ...range(options), ...kinds, options.limit ?? -1) as {
+        kind: SequenceItem['kind'];
+        time_ms: number;
+        seq: number | null;
+        name: string;
+        user: string | null;
+        session: string | null;
+        task: string | null;
+        source: EventSource;
+      }[];
+      return rows.map((r) => ({ kind: r.kind, time: r.time_ms, seq: r.seq, name: r.name, user: r.user, session: r.session, task: r.task, source: r.source }));
+    },
+
+    async flows(subject, r) {
+      const sid = idOf(subject);
+      if (sid === undefined) return [];
+      return db
+        .prepare(
+          `SELECT direction, protocol, port, remote, count(*) AS flows, sum(bytes) AS bytes, min(time_ms) AS firstMs, max(time_ms) AS lastMs
+           FROM network_flows WHERE subject_id = ? AND time_ms >= ? AND time_ms < ?
+           GROUP BY direction, protocol, port, remote ORDER BY bytes DESC, remote`,
+        )
+        .all(sid, ...range(r)) as FlowSummary[];
+    },
+
+    async dataAccesses(subject, r) {
+      const sid = idOf(subject);
+      if (sid === undefined) return [];
+      return db
+        .prepare(
+          `SELECT target, op, count(*) AS accesses, sum(bytes) AS bytes, min(time_ms) AS firstMs, max(time_ms) AS lastMs
+           FROM data_accesses WHERE subject_id = ? AND time_ms >= ? AND time_ms < ?
+           GROUP BY target, op ORDER BY bytes DESC, target`,
+        )
+        .all(sid, ...range(r)) as DataAccessSummary[];
+    },
+
+    async grantConsent(pseudonyms, atMs) {
+      const stmt = db.prepare('INSERT INTO consent (pseudonym, granted_at_ms) VALUES (?, ?) ON CONFLICT (pseudonym) DO NOTHING');
+      db.transaction(() => pseudonyms.forEach((p) => stmt.run(p, atMs)))();
+    },
+
+    async revokeConsent(pseudonyms) {
+      let deleted = 0;
+      db.transaction(() => {
+        for (const p of pseudonyms) {
+          db.prepare('DELETE FROM consent WHERE pseudonym = ?').run(p);
+          const sid = idOf(p);
+          if (sid === undefined) continue;
+          for (const t of rawTables) deleted += db.prepare(`DELETE FROM ${t} WHERE subject_id = ? AND source = 'agent'`).run(sid).changes;
+          db.prepare(`DELETE FROM resource_rollups WHERE subject_id = ? AND source = 'agent'`).run(sid);
+          // A subject known only from in-guest data leaves no trace at all.
+          const left = rawTables.some((t) => db.prepare(`SELECT 1 FROM ${t} WHERE subject_id = ? LIMIT 1`).get(sid) !== undefined);
+          if (!left) {
+            db.prepare('DELETE FROM resource_rollups WHERE subject_id = ?').run(sid);
+            db.prepare('DELETE FROM subjects WHERE id = ?').run(sid);
+            subjectIds.delete(p);
+          }
+        }
+      })();
+      // Old page images of the deleted rows would otherwise live on in the WAL until it is reused.
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      return { deleted };
+    },
+
+    async consentedPseudonyms() {
+      const rows = db.prepare('SELECT pseudonym, granted_at_ms FROM consent ORDER BY granted_at_ms, pseudonym').all() as { pseudonym: string; granted_at_ms: number }[];
+      return rows.map((r): ConsentRecord => ({ pseudonym: r.pseudonym, grantedAtMs: r.granted_at_ms }));
+    },
+
+    async countRejections(counts) {
+      const stmt = db.prepare(
+        'INSERT INTO rejections (reason, source, count) VALUES (?, ?, ?) ON CONFLICT (reason, source) DO UPDATE SET count = count + excluded.count',
+      );
+      db.transaction(() => counts.forEach((c) => c.count > 0 && stmt.run(c.reason, c.source, c.count)))();
+    },
+
+    async rejections() {
+      return db.prepare('SELECT reason, source, count FROM rejections ORDER BY reason, source').all() as RejectionCount[];
+    },
+
+    async prune(policy) {
+      catchUp(); // raw samples not yet rolled up must reach their rollups before they go
+      let rawDeleted = 0;
+      let rollupsDeleted = 0;
+      db.transaction(() => {
+        if (policy.rawBeforeMs !== undefined) {
+          for (const t of rawTables) rawDeleted += db.prepare(`DELETE FROM ${t} WHERE time_ms < ?`).run(policy.rawBeforeMs).changes;
+        }
+        if (policy.rollupsBeforeMs !== undefined) {
+          rollupsDeleted = db.prepare('DELETE FROM resource_rollups WHERE bucket_ms < ?').run(policy.rollupsBeforeMs).changes;
+        }
+      })();
+      return { rawDeleted, rollupsDeleted };
+    },
+
+    async counts() {
+      catchUp();
+      const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+      const byKind: Record<EventKind, number> = {
+        resource: count('SELECT count(*) AS n FROM resource_samples'),
+        launch: count(`SELECT count(*) AS n FROM sequence_events WHERE kind = 'launch'`),
+        command: count(`SELECT count(*) AS n FROM sequence_events WHERE kind = 'command'`),
+        flow: count('SELECT count(*) AS n FROM network_flows'),
+        access: count('SELECT count(*) AS n FROM data_accesses'),
+      };
+      return { ...byKind, rollups: count('SELECT count(*) AS n FROM resource_rollups'), subjects: count('SELECT count(*) AS n FROM subjects') } satisfies StoreCounts;
+    },
+
+    async close() {
+      if (queue.length > 0) flush();
+      catchUp();
+      if (db.open) {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        db.close();
+      }
+    },
+  };
+  return store;
+}
+
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let v = current; v < migrations.length; v++) {
+    db.transaction(() => {
+      db.exec(migrations[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,137 @@
+import type { AnonymisedEvent } from '../telemetry/anonymised-event.js';
+import type { EventKind, EventSource, ResourceField, SubjectKind } from '../telemetry/event.js';
+
+/**
+ * The telemetry store: the one interface behind which the embedded SQLite adapter (sqlite/) and
+ * a PostgreSQL adapter (postgres/, same file names) sit. Everything in it is already anonymised:
+ * a subject is a pseudonym, never an identifier in clear. store-contract.ts holds the tests
+ * every adapter must pass.
+ *
+ * ## Reading history (for prediction)
+ *
+ *   const store = openSqliteStore({ file: paths(home).store });
+ *   for (const s of await store.listSubjects({ category: 'web-dev' })) {
+ *     const series = await store.rollups(s.subject, { fromMs, toMs });   // 5-minute buckets, oldest first
+ *     const seq = await store.sequence(s.subject, { kinds: ['command'] }); // launches/commands in order
+ *     const flows = await store.flows(s.subject);                          // set of (direction, protocol, port, remote)
+ *     const data = await store.dataAccesses(s.subject);                    // set of (target, op)
+ *   }
+ *
+ * - `listSubjects` gives every subject with its kind, its latest category and its time span.
+ * - `rollups` merges all sources: per bucket and resource the mean, the max and the number of
+ *   samples (a resource with no sample in a bucket is absent from that bucket's `mean`).
+ * - `sequence` orders by time, then by `seq` (the position given by sources without a clock).
+ * - `flows` and `dataAccesses` are sets: one row per distinct key with totals and time span.
+ */
+export interface TelemetryStore {
+  /**
+   * Writes a batch atomically: raw events, their 5-minute rollups and the subjects' categories.
+   * In-guest (`agent`) events whose subject (or one of its `aliases`) has no recorded consent are
+   * not written; their indices come back in `refused`. The check runs inside the write
+   * transaction, so a revoke can never slip between check and write.
+   */
+  write(events: readonly AnonymisedEvent[]): Promise<WriteResult>;
+
+  listSubjects(filter?: { category?: string; kind?: SubjectKind }): Promise<SubjectInfo[]>;
+  rollups(subject: string, range?: TimeRange): Promise<ResourceRollup[]>;
+  sequence(subject: string, options?: TimeRange & { kinds?: readonly SequenceKind[]; limit?: number }): Promise<SequenceItem[]>;
+  flows(subject: string, range?: TimeRange): Promise<FlowSummary[]>;
+  dataAccesses(subject: string, range?: TimeRange): Promise<DataAccessSummary[]>;
+
+  /** Consent is recorded per pseudonym (one per key in the keyring). */
+  grantConsent(pseudonyms: readonly string[], atMs: number): Promise<void>;
+  /** Withdraws consent and deletes every in-guest (`agent`) record of those pseudonyms; returns how many were deleted. */
+  revokeConsent(pseudonyms: readonly string[]): Promise<{ deleted: number }>;
+  consentedPseudonyms(): Promise<ConsentRecord[]>;
+
+  /** Records refused or rejected by ingestion, counted by reason and source (never by subject). */
+  countRejections(counts: readonly RejectionCount[]): Promise<void>;
+  rejections(): Promise<RejectionCount[]>;
+
+  /** Deletes raw events older than `rawBeforeMs` and rollups older than `rollupsBeforeMs`. */
+  prune(policy: { rawBeforeMs?: number; rollupsBeforeMs?: number }): Promise<{ rawDeleted: number; rollupsDeleted: number }>;
+
+  /** Row counts per kind of record (raw events by kind, rollups, subjects). */
+  counts(): Promise<StoreCounts>;
+  close(): Promise<void>;
+}
+
+export interface WriteResult {
+  written: number;
+  /** Indices into the batch of agent events refused for want of consent. */
+  refused: number[];
+}
+
+export interface TimeRange {
+  fromMs?: number;
+  /** Exclusive. */
+  toMs?: number;
+}
+
+export interface SubjectInfo {
+  subject: string;
+  kind: SubjectKind;
+  category: string | null;
+  firstMs: number;
+  lastMs: number;
+}
+
+export const rollupBucketMs = 5 * 60 * 1000;
+
+export interface ResourceRollup {
+  /** Start of the 5-minute bucket, epoch ms. */
+  bucketMs: number;
+  mean: Partial<Record<ResourceField, number>>;
+  max: Partial<Record<ResourceField, number>>;
+  samples: Partial<Record<ResourceField, number>>;
+}
+
+export type SequenceKind = 'launch' | 'command';
+
+export interface SequenceItem {
+  kind: SequenceKind;
+  time: number;
+  seq: number | null;
+  /** The executable (launch) or program (command). */
+  name: string;
+  user: string | null;
+  session: string | null;
+  task: string | null;
+  source: EventSource;
+}
+
+export interface FlowSummary {
+  direction: 'in' | 'out';
+  protocol: string;
+  port: number;
+  remote: string;
+  flows: number;
+  bytes: number;
+  firstMs: number;
+  lastMs: number;
+}
+
+export interface DataAccessSummary {
+  target: string;
+  op: 'read' | 'write' | null;
+  accesses: number;
+  bytes: number;
+  firstMs: number;
+  lastMs: number;
+}
+
+export interface ConsentRecord {
+  pseudonym: string;
+  grantedAtMs: number;
+}
+
+export interface RejectionCount {
+  reason: RejectionReason;
+  source: EventSource | 'unknown';
+  count: number;
+}
+
+export const rejectionReasons = ['invalid', 'no-consent'] as const;
+export type RejectionReason = (typeof rejectionReasons)[number];
+
+export type StoreCounts = Record<EventKind, number> & { rollups: number; subjects: number };

@@ -1,0 +1,187 @@
+import { z } from 'zod';
+
+/**
+ * The TelemetryEvent contract: one validated observation about a subject (a user, a client or
+ * a VM). Five kinds, each a flat object so that a JSON line stays readable. This is the shape
+ * that arrives (identifiers in clear); anonymise.ts turns it into an AnonymisedEvent, which is
+ * the only shape the store ever sees.
+ */
+export const eventKinds = ['resource', 'launch', 'command', 'flow', 'access'] as const;
+export type EventKind = (typeof eventKinds)[number];
+
+/** Where an observation was made. Only `agent` (inside a guest) needs the subject's consent. */
+export const eventSources = ['hypervisor', 'app-log', 'agent'] as const;
+export type EventSource = (typeof eventSources)[number];
+
+export const subjectKinds = ['user', 'client', 'vm'] as const;
+export type SubjectKind = (typeof subjectKinds)[number];
+
+/** The numeric fields of a resource sample; rollups and the store iterate over this list. */
+export const resourceFields = [
+  'cpuCores', // logical CPUs the subject had
+  'cpuPercent', // utilisation of those CPUs, 0–100
+  'memoryBytes', // memory in use
+  'memoryTotalBytes', // memory the subject had
+  'diskReadBps', // bytes per second
+  'diskWriteBps',
+  'netInBps',
+  'netOutBps',
+] as const;
+export type ResourceField = (typeof resourceFields)[number];
+
+export interface Subject {
+  kind: SubjectKind;
+  id: string;
+}
+
+interface EventBase {
+  /** Epoch milliseconds. */
+  time: number;
+  subject: Subject;
+  category?: string | undefined;
+  source: EventSource;
+}
+
+export type ResourceSample = EventBase & { kind: 'resource' } & Partial<Record<ResourceField, number>>;
+export interface AppLaunch extends EventBase {
+  kind: 'launch';
+  executable: string;
+  user?: string | undefined;
+  session?: string | undefined;
+}
+export interface CommandEvent extends EventBase {
+  kind: 'command';
+  /** A command line; only its program name is kept. */
+  command: string;
+  /** Position in the subject's stream when the source has no clock precise enough to order by. */
+  seq?: number | undefined;
+  session?: string | undefined;
+  /** A task (job, script, pipeline step) the command belongs to. */
+  task?: string | undefined;
+}
+export interface NetworkFlow extends EventBase {
+  kind: 'flow';
+  direction: 'in' | 'out';
+  protocol: string;
+  port: number;
+  /** Remote host name, IP address or CIDR prefix; addresses are cut to a prefix. */
+  remote: string;
+  bytes: number;
+}
+export interface DataAccess extends EventBase {
+  kind: 'access';
+  /** A path or a dataset URI. */
+  target: string;
+  bytes: number;
+  op?: 'read' | 'write' | undefined;
+}
+
+export type TelemetryEvent = ResourceSample | AppLaunch | CommandEvent | NetworkFlow | DataAccess;
+
+// ---------------------------------------------------------------------------------------------
+// Wire schema (zod). Accepts `time` as epoch ms or ISO 8601, `subject` as "kind:id" or an object.
+// Messages never quote the offending value: it may be personal data, and errors reach logs.
+
+const text = (max: number) => z.string().min(1).max(max);
+const nonNegative = z.number().finite().nonnegative();
+
+export const subjectSchema = z.union([
+  z.object({ kind: z.enum(subjectKinds), id: text(1024) }),
+  z
+    .string()
+    .max(1100)
+    .transform((s, ctx): Subject => {
+      const i = s.indexOf(':');
+      const kind = s.slice(0, i) as SubjectKind;
+      if (i <= 0 || i === s.length - 1 || !subjectKinds.includes(kind)) {
+        ctx.addIssue({ code: 'custom', message: `expected "user:ID", "client:ID" or "vm:ID"` });
+        return z.NEVER;
+      }
+      return { kind, id: s.slice(i + 1) };
+    }),
+]);
+
+const timeSchema = z.union([
+  z.number().int().nonnegative(),
+  z.string().transform((s, ctx) => {
+    const ms = Date.parse(s);
+    if (!Number.isFinite(ms) || !/^\d{4}-\d{2}-\d{2}/.test(s)) {
+      ctx.addIssue({ code: 'custom', message: 'expected epoch milliseconds or an ISO 8601 time' });
+      return z.NEVER;
+    }
+    return ms;
+  }),
+]);
+
+/** A category names a group of subjects ("web-dev", "gpu-training"), never a person. */
+export const categoryPattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const categorySchema = z.string().regex(categoryPattern, 'expected a lower-case slug (a-z, 0-9, . _ -), at most 64 characters');
+
+const base = {
+  time: timeSchema,
+  subject: subjectSchema,
+  category: categorySchema.optional(),
+  source: z.enum(eventSources),
+};
+
+const resourceShape = Object.fromEntries(resourceFields.map((f) => [f, nonNegative.optional()])) as Record<
+  ResourceField,
+  z.ZodOptional<typeof nonNegative>
+>;
+
+const resourceSchema = z
+  .object({ kind: z.literal('resource'), ...base, ...resourceShape })
+  .refine((e) => resourceFields.some((f) => e[f] !== undefined), { message: `a resource sample needs at least one of ${resourceFields.join(', ')}` });
+
+const launchSchema = z.object({
+  kind: z.literal('launch'),
+  ...base,
+  executable: text(4096),
+  user: text(1024).optional(),
+  session: text(1024).optional(),
+});
+
+const commandSchema = z.object({
+  kind: z.literal('command'),
+  ...base,
+  command: text(65536),
+  seq: z.number().int().nonnegative().optional(),
+  session: text(1024).optional(),
+  task: text(1024).optional(),
+});
+
+const flowSchema = z.object({
+  kind: z.literal('flow'),
+  ...base,
+  direction: z.enum(['in', 'out']),
+  protocol: z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, 'expected a protocol name such as tcp, udp, icmp'),
+  port: z.number().int().min(0).max(65535),
+  remote: text(1024),
+  bytes: nonNegative,
+});
+
+const accessSchema = z.object({
+  kind: z.literal('access'),
+  ...base,
+  target: text(4096),
+  bytes: nonNegative,
+  op: z.enum(['read', 'write']).optional(),
+});
+
+export const telemetryEventSchema = z.discriminatedUnion('kind', [resourceSchema, launchSchema, commandSchema, flowSchema, accessSchema]);
+
+export type ParseEventResult = { ok: true; event: TelemetryEvent } | { ok: false; reason: string };
+
+/** Validates one decoded JSON value; the reason names the field path and never the value. */
+export function parseEvent(value: unknown): ParseEventResult {
+  const r = telemetryEventSchema.safeParse(value);
+  if (r.success) return { ok: true, event: r.data as TelemetryEvent };
+  return { ok: false, reason: describeIssues(r.error.issues) };
+}
+
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(record)'}: ${i.message}`)
+    .join('; ');
+}

@@ -1,0 +1,28 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+
+/** The repository root, from dist/test/support/ where this file runs. */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const datasetsDir = join(repoRoot, '..', 'shared', 'datasets');
+
+/** Runs `prescient ARGS --json` with its own PRESCIENT_HOME; resolves with the parsed stdout and the exit code. */
+export function prescient(home: string, args: readonly string[], timeoutMs = 600_000): Promise<{ code: number; json: any; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      process.execPath,
+      [join(repoRoot, 'bin/prescient.js'), ...args, '--json', '--quiet'],
+      { env: { ...process.env, PRESCIENT_HOME: home }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        let json: unknown;
+        try {
+          json = JSON.parse(stdout);
+        } catch {
+          json = undefined;
+        }
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolvePromise({ code, json, stderr });
+      },
+    );
+  });
+}
