@@ -43,7 +43,7 @@ async function session(backend: BackendName): Promise<number> {
 
 async function virtCustomize(): Promise<number> {
   const o = await overlay();
-  const args = ['-q', '-a', o, '--format', 'qcow2', '--no-network', '--mkdir', '/root/bench'];
+  const args = ['-q', '--format', 'qcow2', '-a', o, '--no-network', '--mkdir', '/root/bench'];
   for (let i = 0; i < files; i++) args.push('--write', `/root/bench/f${i}:file ${i}`);
   args.push('--run-command', 'ls /root/bench | wc -l');
   const env = await libguestfsEnv();

@@ -116,7 +116,7 @@ try {
           run(
             'virt-customize',
             [
-              '-q', '-a', o, '--format', 'qcow2', '--network',
+              '-q', '--format', 'qcow2', '-a', o, '--network',
               '--install', 'nginx,postgresql,nftables',
               '--upload', `${join(confs, 'nginx.conf')}:/etc/nginx/nginx.conf`,
               '--upload', `${join(confs, '90-prescient-tuning.conf')}:/etc/postgresql/15/main/conf.d/90-prescient-tuning.conf`,
