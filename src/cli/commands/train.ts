@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { uncategorised } from '../../predict/store-history.js';
 import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import type { ModelSet } from '../../predict/model-store.js';
@@ -56,7 +57,7 @@ Examples:
       if (flags.category && flags.client) throw new ValidationError('--client', 'give --category or --client, not both');
       const budget = Number(flags.timeBudget);
       if (!(budget > 0)) throw new ValidationError('--time-budget', 'a positive number of seconds');
-      const scope = flags.client ? { kind: 'client' as const, id: flags.client } : { kind: 'category' as const, id: flags.category ?? format };
+      const scope = flags.client ? { kind: 'client' as const, id: flags.client } : { kind: 'category' as const, id: flags.category ?? format ?? uncategorised };
       const progress = createProgress({ quiet: globalOptions(command).quiet });
       try {
         progress.step('indexing programs → packages');

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { openIngestion } from '../telemetry/open-ingestion.js';
+import type { TelemetryEvent } from '../telemetry/event.js';
+import { storeHistory, uncategorised } from './store-history.js';
+import { resourceStepMs } from './history.js';
+
+test('prediction reads the telemetry store: subjects, gap-filled rollups, launches, flows, data accesses', async () => {
+  const home = await mkdtemp(join(tmpdir(), 'prescient-store-history-'));
+  const ingestion = openIngestion({ home });
+  try {
+    const t0 = Date.UTC(2026, 10, 1);
+    const vm = { kind: 'vm' as const, id: 'vm-1' };
+    const events: TelemetryEvent[] = [
+      // Buckets 0, 1 and 3: bucket 2 is missing and must repeat bucket 1.
+      ...[0, 1, 3].map((b) => ({ kind: 'resource' as const, time: t0 + b * resourceStepMs, subject: vm, category: 'web', source: 'hypervisor' as const, cpuCores: 4, cpuPercent: 10 * (b + 1), memoryBytes: 2 * 1024 ** 3, memoryTotalBytes: 8 * 1024 ** 3, netInBps: 2048 })),
+      { kind: 'launch', time: t0 + 1000, subject: vm, source: 'hypervisor', executable: '/usr/sbin/nginx' },
+      { kind: 'command', time: t0 + 2000, subject: vm, source: 'hypervisor', command: 'psql -U app shop' },
+      { kind: 'flow', time: t0 + 3000, subject: vm, source: 'hypervisor', direction: 'in', protocol: 'tcp', port: 443, remote: '192.0.2.7', bytes: 100 },
+      { kind: 'access', time: t0 + 4000, subject: vm, source: 'hypervisor', target: '/srv/data/catalogue.sql', bytes: 5000, op: 'read' },
+      { kind: 'resource', time: t0, subject: { kind: 'vm', id: 'vm-2' }, source: 'hypervisor', cpuPercent: 50 },
+    ];
+    const report = await ingestion.ingestor.ingest({ events });
+    assert.equal(report.accepted, events.length);
+    const history = storeHistory(ingestion.store);
+    const subjects = await history.subjects();
+    assert.equal(subjects.length, 2);
+    const web = subjects.find((s) => s.category === 'web')!;
+    assert.ok(web.id.startsWith('v_'), 'subjects are pseudonyms');
+    assert.equal(subjects.find((s) => s !== web)!.category, uncategorised);
+    const series = (await history.resourceSeries(web.id))!;
+    assert.deepEqual([...series.cpuPercent], [10, 20, 20, 40]);
+    assert.deepEqual([...series.memoryPercent!], [25, 25, 25, 25]);
+    assert.deepEqual([...series.networkInKBps!], [2, 2, 2, 2]);
+    assert.deepEqual(series.capacity, { cpuCores: 4, cpuMhz: 0, memoryMiB: 8192 });
+    assert.deepEqual((await history.launches(web.id)).map((l) => l.program), ['nginx', 'psql']);
+    assert.deepEqual(await history.networkFlows(web.id), [{ direction: 'inbound', port: 443, protocol: 'tcp', count: 1 }]);
+    assert.deepEqual((await history.dataAccesses(web.id)).map((d) => [d.path, d.sizeBytes, d.count]), [['/srv/data/catalogue.sql', 5000, 1]]);
+  } finally {
+    await ingestion.close();
+    await rm(home, { recursive: true, force: true });
+  }
+});
