@@ -36,20 +36,35 @@ after(async () => {
   await work.remove();
 });
 
-async function noLeftovers(): Promise<void> {
-  assert.deepEqual(await readdir(sessionsDir(p.runtime)).catch(() => []), [], 'no session record, overlay or serial log left');
-  const qemu = await run('pgrep', ['-f', `qemu-system-x86_64.*${p.runtime}`], { allowFailure: true });
-  assert.equal(qemu.stdout.trim(), '', 'no QEMU left');
+/** Session records this test process owns (other processes may share the runtime folder). */
+async function ownSessions(): Promise<string[]> {
+  const dir = sessionsDir(p.runtime);
+  const out: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const state = await readFile(join(dir, name, 'state.json'), 'utf8').catch(() => '{}');
+    if ((JSON.parse(state) as { ownerPid?: number }).ownerPid === process.pid) out.push(name);
+  }
+  return out;
+}
+
+async function qemuPids(): Promise<string[]> {
+  return (await run('pgrep', ['-f', `qemu-system-x86_64.*${p.runtime}`], { allowFailure: true })).stdout.split('\n').filter(Boolean);
+}
+
+async function noLeftovers(qemuBefore: readonly string[]): Promise<void> {
+  assert.deepEqual(await ownSessions(), [], 'no session record, overlay or serial log left');
+  assert.deepEqual((await qemuPids()).filter((pid) => !qemuBefore.includes(pid)), [], 'no QEMU left');
 }
 
 test('the personalised image boots, its services answer, nginx answers HTTP from the host', async () => {
+  const qemuBefore = await qemuPids();
   const report = await verifyImage({ image: built.outputs.disk!, expectations: expectationsFromPlan(plan), runtimeDir: p.runtime });
   const failed = report.checks.filter((c) => !c.ok);
   assert.deepEqual(failed, [], JSON.stringify(report.checks, null, 1));
   const names = report.checks.map((c) => c.name);
   for (const n of ['boot', 'vCPUs', 'memory', 'disk', 'package nginx', 'package postgresql', 'service nginx.service', 'service postgresql.service', 'firewall', 'http :80']) assert.ok(names.includes(n), n);
   assert.ok(report.readyMs! > 0);
-  await noLeftovers();
+  await noLeftovers(qemuBefore);
 });
 
 test('a broken service configuration fails verify, naming the check and the reason', async () => {
@@ -61,6 +76,7 @@ test('a broken service configuration fails verify, naming the check and the reas
   });
   // A smaller machine is enough to show the failure, and boots faster under emulation.
   const e = { ...expectationsFromPlan(plan), vcpus: 2, memoryMiB: 2048 };
+  const qemuBefore = await qemuPids();
   const report = await verifyImage({ image: broken, expectations: e, runtimeDir: p.runtime });
   assert.equal(report.ok, false);
   const nginx = report.checks.find((c) => c.name === 'service nginx.service');
@@ -68,21 +84,25 @@ test('a broken service configuration fails verify, naming the check and the reas
   assert.match(nginx!.detail, /failed|inactive/);
   assert.equal(report.checks.find((c) => c.name === 'http :80')?.ok, false);
   assert.equal(report.checks.find((c) => c.name === 'service postgresql.service')?.ok, true);
-  await noLeftovers();
+  await noLeftovers(qemuBefore);
 });
 
 test('a verify run killed mid-boot leaves nothing after the next start', async () => {
   const cli = join(import.meta.dirname, '../../../bin/prescient.js');
+  const qemuBefore = await qemuPids();
   const child = spawn(process.execPath, [cli, 'verify', built.outputs.disk!, '--quiet'], { env: { ...process.env, PRESCIENT_HOME: p.home }, stdio: 'ignore' });
   // Wait until QEMU runs under it.
   for (let i = 0; i < 240; i++) {
-    const r = await run('pgrep', ['-f', `qemu-system-x86_64.*${p.runtime}`], { allowFailure: true });
-    if (r.stdout.trim()) break;
+    if ((await qemuPids()).some((pid) => !qemuBefore.includes(pid))) break;
     await new Promise((res) => setTimeout(res, 500));
   }
   child.kill('SIGKILL');
   await new Promise((res) => child.once('close', res));
-  assert.notEqual((await readdir(sessionsDir(p.runtime))).length, 0, 'the killed run left its session behind');
+  const dir = sessionsDir(p.runtime);
+  const orphaned = [];
+  for (const name of await readdir(dir)) if (name.startsWith(`${child.pid}-`)) orphaned.push(name);
+  assert.notEqual(orphaned.length, 0, 'the killed run left its session behind');
   await cleanupStaleSessions(p.runtime);
-  await noLeftovers();
+  for (const name of orphaned) await assert.rejects(readdir(join(dir, name)), 'its session folder is gone');
+  await noLeftovers(qemuBefore);
 });
