@@ -9,6 +9,7 @@ import { pullCommand } from './pull.js';
 import { pushCommand } from './push.js';
 import { registryCommand } from './registry.js';
 import { serveCommand } from './serve.js';
+import { credentialsCommand } from './credentials.js';
 
 /**
  * Every CLI command, one file each under this folder. A command is a function that adds
@@ -27,4 +28,5 @@ export const commands: readonly CommandRegistration[] = [
   pushCommand,
   pullCommand,
   serveCommand,
+  credentialsCommand,
 ];
