@@ -1,0 +1,168 @@
+import { canonicalJson } from '../core/canonical-json.js';
+import { sha256Digest, type Digest } from '../core/digest.js';
+import { toAppError } from '../core/errors.js';
+import { clientRepository, type Grants } from '../grants/grants.js';
+import { identify, type Identity, type IdentifyRequest } from '../identify/identify.js';
+import type { IdentifyConfig } from '../identify/rules.js';
+import type { BaseRef, PersonalizeEvent } from '../pipeline/personalize.js';
+import type { VmSpec } from '../pipeline/vm-spec.js';
+import type { Registry } from '../registry/registry.js';
+import { BuildLimiter } from './build-limiter.js';
+import { vectorDigestAnnotation, type BuiltImage, type ImageBuilder } from './image-builder.js';
+import type { Predictor } from './predictor.js';
+import { SingleFlight } from './single-flight.js';
+
+export interface ImageRequest extends IdentifyRequest {
+  /** Base image name (`debian-12`); the default base when omitted. */
+  base?: string | undefined;
+}
+
+/**
+ * How the image was obtained: `prebuilt` (already registered for this vector, no pipeline run),
+ * `built` (this request ran the build), `joined` (an identical request's build in flight), or
+ * `last-good` (the build failed; this is the client's previous good version, not the predicted one).
+ */
+export type ImageSource = 'prebuilt' | 'built' | 'joined' | 'last-good';
+
+export type WorkflowEvent =
+  | { type: 'identified'; clientId: string; category: string; matchedBy: string; ms: number }
+  | { type: 'predicted'; vectorDigest: Digest; ms: number }
+  | { type: 'build'; state: 'prebuilt' | 'queued' | 'started' | 'joined' | 'failed'; message?: string }
+  | { type: 'pipeline'; event: PersonalizeEvent }
+  | { type: 'registered'; digest: Digest; version: number; ms: number };
+
+export interface RequestResult {
+  clientId: string;
+  category: string;
+  matchedBy: string;
+  vectorDigest: Digest;
+  source: ImageSource;
+  image: { repository: string; reference: string; digest: Digest; version?: number; tags: string[] };
+  vmSpec: VmSpec | undefined;
+  /** Set when source is `last-good`: why the predicted image could not be built. */
+  buildError?: { code: string; message: string };
+  grant: { token: string; expires_in: number; issued_at: string; scope: string };
+  timings: { identifyMs: number; predictMs: number; imageMs: number; totalMs: number };
+}
+
+export interface RequestWorkflowDeps {
+  identifyConfig: IdentifyConfig;
+  predictor: Predictor;
+  registry: Registry;
+  grants: Grants;
+  builder: ImageBuilder;
+  /** Base name → the base image (catalog lookup; `findBase(paths.bases, name)` in production). */
+  resolveBase: (name: string) => Promise<BaseRef & { name: string }>;
+  defaultBase?: string;
+  /** Builds running at once across all clients (each holds a qemu/NBD session). */
+  maxParallelBuilds?: number;
+}
+
+/**
+ * request → identify → predict → (prebuilt? else build through the layer cache and register)
+ * → grant. Builds are single-flight per (client, base, vector digest) and bounded in number; a
+ * failed build hands out the client's last good version, marked as such, or the error.
+ */
+export class RequestWorkflow {
+  private readonly flights = new SingleFlight<BuiltImage>();
+  readonly limiter: BuildLimiter;
+  /** Pipeline runs started by this process (metrics, tests). */
+  buildsStarted = 0;
+
+  constructor(private readonly deps: RequestWorkflowDeps) {
+    this.limiter = new BuildLimiter(deps.maxParallelBuilds ?? 2);
+  }
+
+  async handle(request: ImageRequest, options: { signal?: AbortSignal; onEvent?: (e: WorkflowEvent) => void; authorizeClient?: (identity: Identity) => void } = {}): Promise<RequestResult> {
+    const emit = options.onEvent ?? (() => undefined);
+    const t0 = performance.now();
+    const identity = identify(this.deps.identifyConfig, request);
+    options.authorizeClient?.(identity);
+    const t1 = performance.now();
+    emit({ type: 'identified', ...identity, ms: t1 - t0 });
+    const vector = await this.deps.predictor.predict({ clientId: identity.clientId, category: identity.category, ...(options.signal ? { signal: options.signal } : {}) });
+    const vectorDigest = sha256Digest(canonicalJson(vector));
+    const t2 = performance.now();
+    emit({ type: 'predicted', vectorDigest, ms: t2 - t1 });
+
+    const repository = clientRepository(identity.clientId);
+    const baseName = request.base ?? this.deps.defaultBase ?? 'debian-12';
+    let source: ImageSource;
+    let image: { digest: Digest; version?: number; tags: string[] };
+    let vmSpec: VmSpec | undefined;
+    let buildError: RequestResult['buildError'];
+    const prebuilt = await this.latest(repository);
+    if (prebuilt && prebuilt.vectorDigest === vectorDigest && prebuilt.base === baseName) {
+      source = 'prebuilt';
+      image = prebuilt;
+      vmSpec = prebuilt.vmSpec;
+      emit({ type: 'build', state: 'prebuilt' });
+    } else {
+      try {
+        const key = `${identity.clientId}\n${baseName}\n${vectorDigest}`;
+        const flight = await this.flights.run(key, async () => {
+          emit({ type: 'build', state: 'queued' });
+          return this.limiter.run(async () => {
+            emit({ type: 'build', state: 'started' });
+            this.buildsStarted++;
+            const b0 = performance.now();
+            const base = await this.deps.resolveBase(baseName);
+            const built = await this.deps.builder.build({
+              repository,
+              base,
+              vector,
+              vectorDigest,
+              // No request's signal: a build is shared, and one caller hanging up must not cancel it for the others.
+              onEvent: (event) => emit({ type: 'pipeline', event }),
+            });
+            emit({ type: 'registered', digest: built.digest, version: built.version, ms: performance.now() - b0 });
+            return built;
+          });
+        });
+        if (flight.shared) emit({ type: 'build', state: 'joined' });
+        source = flight.shared ? 'joined' : 'built';
+        image = flight.value;
+        vmSpec = flight.value.spec;
+      } catch (e) {
+        const err = toAppError(e);
+        emit({ type: 'build', state: 'failed', message: err.message });
+        // The build may have failed after another one registered: re-read, and never hand out a half-made image.
+        const lastGood = await this.latest(repository);
+        if (!lastGood) throw err;
+        source = 'last-good';
+        image = lastGood;
+        vmSpec = lastGood.vmSpec;
+        buildError = { code: err.code, message: err.message };
+      }
+    }
+    const t3 = performance.now();
+    const grant = this.deps.grants.grantFor(identity.clientId);
+    return {
+      clientId: identity.clientId,
+      category: identity.category,
+      matchedBy: identity.matchedBy,
+      vectorDigest,
+      source,
+      image: { repository, reference: `${repository}@${image.digest}`, digest: image.digest, ...(image.version !== undefined ? { version: image.version } : {}), tags: image.tags },
+      vmSpec,
+      ...(buildError ? { buildError } : {}),
+      grant: { token: grant.token, expires_in: grant.expires_in, issued_at: grant.issued_at, scope: `repository:${repository}:pull` },
+      timings: { identifyMs: t1 - t0, predictMs: t2 - t1, imageMs: t3 - t2, totalMs: performance.now() - t0 },
+    };
+  }
+
+  /** The repository's `latest` (always a completely registered version), with what it was built for. */
+  private async latest(repository: string): Promise<{ digest: Digest; version?: number; tags: string[]; vectorDigest?: string; base?: string; vmSpec?: VmSpec } | undefined> {
+    if (!(await this.deps.registry.tags(repository).catch(() => new Map())).has('latest')) return undefined;
+    const shown = await this.deps.registry.show(`${repository}:latest`);
+    const annotations = shown.manifest.annotations ?? {};
+    return {
+      digest: shown.digest,
+      ...(shown.version ? { version: shown.version.version } : {}),
+      tags: shown.version?.tags ?? ['latest'],
+      ...(annotations[vectorDigestAnnotation] ? { vectorDigest: annotations[vectorDigestAnnotation] } : {}),
+      ...(annotations['io.prescient.base'] ? { base: annotations['io.prescient.base'] } : {}),
+      ...(shown.config['vmSpec'] ? { vmSpec: shown.config['vmSpec'] as VmSpec } : {}),
+    };
+  }
+}
