@@ -10,6 +10,8 @@ import type { UsageVector } from '../usage-vector/schema.js';
 
 /** The manifest annotation that says which vector (canonical JSON digest) an image was built for. */
 export const vectorDigestAnnotation = 'io.prescient.vector-digest';
+/** …and on which base (its recipe key), so a rebuilt base is never answered with an image of the old one. */
+export const baseKeyAnnotation = 'io.prescient.base-key';
 
 export interface BuildInput {
   repository: string;
@@ -61,7 +63,7 @@ export class PipelineImageBuilder implements ImageBuilder {
         repository: input.repository,
         layers: report.layers.map((path) => ({ path })),
         config: { usageVector: input.vector, plan, vmSpec: report.spec, baseFacts: input.base.facts, model: input.vector.model, timings: report.modules.map((m) => ({ module: m.id, outcome: m.outcome, ms: m.ms })) },
-        annotations: { [vectorDigestAnnotation]: input.vectorDigest, 'io.prescient.base': input.base.name },
+        annotations: { [vectorDigestAnnotation]: input.vectorDigest, [baseKeyAnnotation]: input.base.key, 'io.prescient.base': input.base.name },
         tags: ['latest'],
         ...(input.signal ? { signal: input.signal } : {}),
       });

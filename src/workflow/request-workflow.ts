@@ -8,7 +8,7 @@ import type { BaseRef, PersonalizeEvent } from '../pipeline/personalize.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { Registry } from '../registry/registry.js';
 import { BuildLimiter } from './build-limiter.js';
-import { vectorDigestAnnotation, type BuiltImage, type ImageBuilder } from './image-builder.js';
+import { baseKeyAnnotation, vectorDigestAnnotation, type BuiltImage, type ImageBuilder } from './image-builder.js';
 import type { Predictor } from './predictor.js';
 import { SingleFlight } from './single-flight.js';
 
@@ -91,22 +91,22 @@ export class RequestWorkflow {
     let image: { digest: Digest; version?: number; tags: string[] };
     let vmSpec: VmSpec | undefined;
     let buildError: RequestResult['buildError'];
+    const base = await this.deps.resolveBase(baseName);
     const prebuilt = await this.latest(repository);
-    if (prebuilt && prebuilt.vectorDigest === vectorDigest && prebuilt.base === baseName) {
+    if (prebuilt && prebuilt.vectorDigest === vectorDigest && prebuilt.baseKey === base.key) {
       source = 'prebuilt';
       image = prebuilt;
       vmSpec = prebuilt.vmSpec;
       emit({ type: 'build', state: 'prebuilt' });
     } else {
       try {
-        const key = `${identity.clientId}\n${baseName}\n${vectorDigest}`;
+        const key = `${identity.clientId}\n${base.key}\n${vectorDigest}`;
         const flight = await this.flights.run(key, async () => {
           emit({ type: 'build', state: 'queued' });
           return this.limiter.run(async () => {
             emit({ type: 'build', state: 'started' });
             this.buildsStarted++;
             const b0 = performance.now();
-            const base = await this.deps.resolveBase(baseName);
             const built = await this.deps.builder.build({
               repository,
               base,
@@ -152,7 +152,7 @@ export class RequestWorkflow {
   }
 
   /** The repository's `latest` (always a completely registered version), with what it was built for. */
-  private async latest(repository: string): Promise<{ digest: Digest; version?: number; tags: string[]; vectorDigest?: string; base?: string; vmSpec?: VmSpec } | undefined> {
+  private async latest(repository: string): Promise<{ digest: Digest; version?: number; tags: string[]; vectorDigest?: string; baseKey?: string; vmSpec?: VmSpec } | undefined> {
     if (!(await this.deps.registry.tags(repository).catch(() => new Map())).has('latest')) return undefined;
     const shown = await this.deps.registry.show(`${repository}:latest`);
     const annotations = shown.manifest.annotations ?? {};
@@ -161,7 +161,7 @@ export class RequestWorkflow {
       ...(shown.version ? { version: shown.version.version } : {}),
       tags: shown.version?.tags ?? ['latest'],
       ...(annotations[vectorDigestAnnotation] ? { vectorDigest: annotations[vectorDigestAnnotation] } : {}),
-      ...(annotations['io.prescient.base'] ? { base: annotations['io.prescient.base'] } : {}),
+      ...(annotations[baseKeyAnnotation] ? { baseKey: annotations[baseKeyAnnotation] } : {}),
       ...(shown.config['vmSpec'] ? { vmSpec: shown.config['vmSpec'] as VmSpec } : {}),
     };
   }

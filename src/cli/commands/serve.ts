@@ -5,6 +5,8 @@ import { createApp, listen } from '../../server/app.js';
 import { ociRoutes } from '../../server/routes/oci.js';
 import { Grants } from '../../grants/grants.js';
 import { tokenRoutes } from '../../server/routes/token.js';
+import { requestRoutes } from '../../server/routes/requests.js';
+import { openRequestWorkflow } from '../../workflow/open-request-workflow.js';
 import { cliSignal } from '../signal.js';
 import { emit } from '../output.js';
 import type { CommandRegistration } from './index.js';
@@ -21,7 +23,7 @@ export const serveCommand: CommandRegistration = (program: Command) => {
       const signal = cliSignal();
       const registry = await openRegistry({ root: paths().registry });
       const grants = await Grants.open({ secretsDir: paths().secrets });
-      const server = createApp({ routes: [ociRoutes({ registry, ...(options.auth ? { authorize: grants.authorize } : {}) }), tokenRoutes({ grants })] });
+      const server = createApp({ routes: [ociRoutes({ registry, ...(options.auth ? { authorize: grants.authorize } : {}) }), tokenRoutes({ grants }), requestRoutes({ grants, workflow: await openRequestWorkflow({ paths: paths(), registry, grants }) })] });
       const address = await listen(server, Number(options.port), options.host);
       emit(cmd, { ...address, registry: registry.root }, (a) => `listening on http://${a.host}:${a.port} (registry ${a.registry}); Ctrl-C stops`);
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => server.close(() => resolve()), { once: true }));

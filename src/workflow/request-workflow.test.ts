@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { paths } from '../core/config.js';
+import { ExternalToolError } from '../core/errors.js';
+import { Grants } from '../grants/grants.js';
+import { parseIdentifyConfig } from '../identify/rules.js';
+import { findBase } from '../image/bases/catalog.js';
+import { assemblePipeline } from '../pipeline/plan.js';
+import { openRegistry, type Registry } from '../registry/registry.js';
+import { createApp, listen } from '../server/app.js';
+import { requestRoutes } from '../server/routes/requests.js';
+import type { UsageVector } from '../usage-vector/schema.js';
+import { debianBase, testHome, testPaths } from '../../test/support/images.js';
+import { CategoryVectorPredictor } from './category-predictor.js';
+import { PipelineImageBuilder, type BuildInput, type ImageBuilder } from './image-builder.js';
+import type { Predictor } from './predictor.js';
+import { RequestWorkflow, type RequestResult } from './request-workflow.js';
+
+/**
+ * The request workflow over real HTTP with the real pipeline (cached Debian base and layer
+ * cache shared by the test run) and a real registry in a scratch folder.
+ */
+describe('POST /v1/requests', () => {
+  let dir: string;
+  let registry: Registry;
+  let grants: Grants;
+  let workflow: RequestWorkflow;
+  let server: ReturnType<typeof createApp>;
+  let url: string;
+  let admin: string;
+  /** Clients whose next build fails (the failure path). */
+  const failing = new Set<string>();
+  /** Confidence override per client: a new vector without touching the image (forces a rebuild). */
+  const confidence = new Map<string, number>();
+
+  before(async () => {
+    await debianBase();
+    dir = await mkdtemp(join(testHome(), 'workflow-'));
+    registry = await openRegistry({ root: join(dir, 'registry') });
+    grants = await Grants.open({ secretsDir: paths(dir).secrets });
+    const real = new PipelineImageBuilder({ paths: { ...testPaths(), runtime: join(dir, 'run') }, registry, pipeline: assemblePipeline() });
+    const builder: ImageBuilder = {
+      build: async (input: BuildInput) => {
+        if (failing.has(input.vector.subject.clientId!)) throw new ExternalToolError('qemu-img', ['create'], 1, 'simulated failure');
+        return real.build(input);
+      },
+    };
+    const categories = CategoryVectorPredictor.fromObject({});
+    const predictor: Predictor = {
+      predict: async (input) => {
+        const v: UsageVector = await categories.predict(input);
+        const c = confidence.get(input.clientId);
+        return c === undefined ? v : { ...v, confidence: c };
+      },
+    };
+    workflow = new RequestWorkflow({
+      identifyConfig: parseIdentifyConfig({ rules: [{ kind: 'account', account: 'ann@example.org', clientId: 'ann', category: 'desk' }], fallbackCategory: 'general' }),
+      predictor,
+      registry,
+      grants,
+      builder,
+      resolveBase: (name) => findBase(testPaths().bases, name),
+      maxParallelBuilds: 2,
+    });
+    server = createApp({ routes: [requestRoutes({ workflow, grants })] });
+    const address = await listen(server, 0);
+    url = `http://127.0.0.1:${address.port}/v1/requests`;
+    admin = `Basic ${Buffer.from(`admin:${grants.credentials.admin.secret}`).toString('base64')}`;
+  });
+  after(async () => {
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const post = async (body: unknown, auth = admin, accept = 'application/json'): Promise<Response> =>
+    fetch(url, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json', accept }, body: JSON.stringify(body) });
+
+  test('50 concurrent requests for 10 clients run exactly 10 builds, and every grant is for its own client', async () => {
+    const clients = Array.from({ length: 10 }, (_, i) => `c${i}`);
+    const asked = Array.from({ length: 50 }, (_, i) => clients[i % 10]!);
+    const before = workflow.buildsStarted;
+    const answers = await Promise.all(asked.map(async (clientId) => ({ clientId, res: await post({ clientId }) })));
+    assert.equal(workflow.buildsStarted - before, 10);
+    assert.ok(workflow.limiter.peak <= 2, `peak ${workflow.limiter.peak}`);
+    const digestOf = new Map<string, string>();
+    for (const { clientId, res } of answers) {
+      assert.equal(res.status, 200);
+      const r = (await res.json()) as RequestResult;
+      assert.equal(r.clientId, clientId);
+      assert.equal(r.category, 'general');
+      assert.ok(['built', 'joined', 'prebuilt'].includes(r.source), r.source);
+      assert.equal(r.image.repository, `clients/${clientId}`);
+      assert.deepEqual(grants.verify(r.grant.token).access, [{ repository: `clients/${clientId}`, actions: ['pull'] }]);
+      assert.equal(r.vmSpec?.vcpus, 2);
+      if (digestOf.has(clientId)) assert.equal(r.image.digest, digestOf.get(clientId));
+      digestOf.set(clientId, r.image.digest);
+      assert.equal((await registry.resolve(`clients/${clientId}`, 'latest')).digest, r.image.digest);
+    }
+  });
+
+  test('the next request is answered from the prebuilt version without running the pipeline', async () => {
+    const before = workflow.buildsStarted;
+    const res = await post({ clientId: 'c3' });
+    const r = (await res.json()) as RequestResult;
+    assert.equal(r.source, 'prebuilt');
+    assert.equal(workflow.buildsStarted, before);
+    assert.ok(r.timings.totalMs < 500, `${r.timings.totalMs} ms`);
+  });
+
+  test('identification by account rule; a client credential may request only for itself', async () => {
+    const ann = await grants.credentials.issue('ann');
+    const auth = `Basic ${Buffer.from(`ann:${ann.secret}`).toString('base64')}`;
+    const own = await post({ account: 'ann@example.org' }, auth);
+    assert.equal(own.status, 200);
+    assert.equal(((await own.json()) as RequestResult).category, 'desk');
+    assert.equal((await post({ clientId: 'c1' }, auth)).status, 403);
+    assert.equal((await fetch(url, { method: 'POST', body: '{}' })).status, 401);
+    const bad = await post({ clientId: 'c1', colour: 'red' });
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /colour/);
+  });
+
+  test('progress streams as NDJSON, ending with the result', async () => {
+    confidence.set('c5', 0.61);
+    const res = await post({ clientId: 'c5' }, admin, 'application/x-ndjson');
+    assert.equal(res.headers.get('content-type'), 'application/x-ndjson');
+    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { type: string; state?: string; result?: RequestResult });
+    const types = lines.map((l) => l.type);
+    for (const t of ['identified', 'predicted', 'build', 'pipeline', 'registered', 'result']) assert.ok(types.includes(t), `${t} in ${types.join(',')}`);
+    assert.equal(types.at(-1), 'result');
+    assert.equal(lines.at(-1)!.result!.source, 'built');
+  });
+
+  test('a failed build hands out the last good version, marked as such; with none, a clear error', async () => {
+    const good = (await registry.resolve('clients/c7', 'latest')).digest;
+    confidence.set('c7', 0.62);
+    failing.add('c7');
+    const r = (await (await post({ clientId: 'c7' })).json()) as RequestResult;
+    assert.equal(r.source, 'last-good');
+    assert.equal(r.image.digest, good);
+    assert.equal(r.buildError?.code, 'EXTERNAL_TOOL');
+    assert.match(r.buildError!.message, /simulated failure/);
+    failing.add('newcomer');
+    const none = await post({ clientId: 'newcomer' });
+    assert.equal(none.status, 502);
+    assert.match(await none.text(), /simulated failure/);
+    assert.ok(!(await registry.repositories()).includes('clients/newcomer'));
+  });
+});
