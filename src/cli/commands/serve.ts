@@ -14,11 +14,11 @@ import type { CommandRegistration } from './index.js';
 export const serveCommand: CommandRegistration = (program: Command) => {
   program
     .command('serve')
-    .description('Serve the HTTP API: the OCI distribution API (/v2/) over the image registry, on loopback by default')
+    .description('Serve the HTTP API on loopback by default: POST /v1/requests (identify → predict → personalise → register → grant), GET /v1/token (the Docker token flow) and the OCI distribution API (/v2/) over the image registry, pull-only per client')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', '5080')
     .option('--no-auth', 'serve /v2/ without the token flow (everyone may pull and push; loopback experiments only)')
-    .addHelpText('after', '\nExamples:\n  prescient serve --port 5080\n  skopeo copy --src-tls-verify=false --src-creds acme:<secret> docker://127.0.0.1:5080/clients/acme:latest oci:/tmp/acme:latest\n  curl -u admin:$(cat ~/.prescient/secrets/admin.secret) http://127.0.0.1:5080/v1/token?scope=repository:clients/acme:pull\n\nPulls need a bearer token from GET /v1/token (Basic auth of a client credential, `prescient credentials issue <clientId>`, or the admin one in <home>/secrets/admin.secret); skopeo follows the challenge itself.\n')
+    .addHelpText('after', '\nExamples:\n  prescient serve --port 5080\n  skopeo copy --src-tls-verify=false --src-creds acme:<secret> docker://127.0.0.1:5080/clients/acme:latest oci:/tmp/acme:latest\n  curl -u admin:$(cat ~/.prescient/secrets/admin.secret) http://127.0.0.1:5080/v1/token?scope=repository:clients/acme:pull\n  curl -u acme:<secret> -H \'accept: application/x-ndjson\' -d \'{"clientId":"acme"}\' http://127.0.0.1:5080/v1/requests\n\nConfiguration (both optional, under PRESCIENT_HOME): identify.json (identification rules: by account, parameters, patterns; fallbackCategory) and category-vectors.json (a usage vector per category; an unknown category gets a small default vector).\n\nPulls need a bearer token from GET /v1/token (Basic auth of a client credential, `prescient credentials issue <clientId>`, or the admin one in <home>/secrets/admin.secret); skopeo follows the challenge itself.\n')
     .action(async (options: { host: string; port: string; auth: boolean }, cmd: Command) => {
       const signal = cliSignal();
       const registry = await openRegistry({ root: paths().registry });

@@ -8,7 +8,7 @@ import { readJsonBody } from '../read-json-body.js';
 import type { RouteSet } from '../router.js';
 
 export interface RequestRoutesDeps {
-  workflow: RequestWorkflow;
+  workflow: Pick<RequestWorkflow, 'handle'>;
   grants: Grants;
 }
 
