@@ -66,6 +66,8 @@ export interface RequestWorkflowDeps {
 export class RequestWorkflow {
   private readonly flights = new SingleFlight<BuiltImage>();
   readonly limiter: BuildLimiter;
+  private readonly byDigest = new Map<Digest, { version?: number; vectorDigest?: string; baseKey?: string; vmSpec?: VmSpec }>();
+  private readonly bases = new Map<string, { base: BaseRef & { name: string }; until: number }>();
   /** Pipeline runs started by this process (metrics, tests). */
   buildsStarted = 0;
 
@@ -91,7 +93,7 @@ export class RequestWorkflow {
     let image: { digest: Digest; version?: number; tags: string[] };
     let vmSpec: VmSpec | undefined;
     let buildError: RequestResult['buildError'];
-    const base = await this.deps.resolveBase(baseName);
+    const base = await this.base(baseName);
     const prebuilt = await this.latest(repository);
     if (prebuilt && prebuilt.vectorDigest === vectorDigest && prebuilt.baseKey === base.key) {
       source = 'prebuilt';
@@ -151,18 +153,36 @@ export class RequestWorkflow {
     };
   }
 
-  /** The repository's `latest` (always a completely registered version), with what it was built for. */
+  /**
+   * The repository's `latest` (always a completely registered version), with what it was built
+   * for. Only the tag list is read each time: what a digest holds never changes, so it is memoised
+   * — that keeps a prebuilt hit to one small read.
+   */
   private async latest(repository: string): Promise<{ digest: Digest; version?: number; tags: string[]; vectorDigest?: string; baseKey?: string; vmSpec?: VmSpec } | undefined> {
-    if (!(await this.deps.registry.tags(repository).catch(() => new Map())).has('latest')) return undefined;
-    const shown = await this.deps.registry.show(`${repository}:latest`);
-    const annotations = shown.manifest.annotations ?? {};
-    return {
-      digest: shown.digest,
-      ...(shown.version ? { version: shown.version.version } : {}),
-      tags: shown.version?.tags ?? ['latest'],
-      ...(annotations[vectorDigestAnnotation] ? { vectorDigest: annotations[vectorDigestAnnotation] } : {}),
-      ...(annotations[baseKeyAnnotation] ? { baseKey: annotations[baseKeyAnnotation] } : {}),
-      ...(shown.config['vmSpec'] ? { vmSpec: shown.config['vmSpec'] as VmSpec } : {}),
-    };
+    const tags: Map<string, Digest> = await this.deps.registry.tags(repository).catch(() => new Map<string, Digest>());
+    const digest = tags.get('latest');
+    if (!digest) return undefined;
+    let known = this.byDigest.get(digest);
+    if (!known) {
+      const shown = await this.deps.registry.show(`${repository}@${digest}`);
+      const annotations = shown.manifest.annotations ?? {};
+      known = {
+        ...(shown.version ? { version: shown.version.version } : {}),
+        ...(annotations[vectorDigestAnnotation] ? { vectorDigest: annotations[vectorDigestAnnotation] } : {}),
+        ...(annotations[baseKeyAnnotation] ? { baseKey: annotations[baseKeyAnnotation] } : {}),
+        ...(shown.config['vmSpec'] ? { vmSpec: shown.config['vmSpec'] as VmSpec } : {}),
+      };
+      this.byDigest.set(digest, known);
+    }
+    return { digest, tags: [...tags].filter(([, d]) => d === digest).map(([t]) => t), ...known };
+  }
+
+  /** Base lookups read the catalog folder; a few seconds of staleness is fine for a name → base mapping. */
+  private async base(name: string): Promise<BaseRef & { name: string }> {
+    const cached = this.bases.get(name);
+    if (cached && cached.until > Date.now()) return cached.base;
+    const base = await this.deps.resolveBase(name);
+    this.bases.set(name, { base, until: Date.now() + 10_000 });
+    return base;
   }
 }
