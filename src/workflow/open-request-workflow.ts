@@ -8,11 +8,12 @@ import type { Registry } from '../registry/registry.js';
 import { CategoryVectorPredictor } from './category-predictor.js';
 import { PipelineImageBuilder } from './image-builder.js';
 import type { Predictor } from './predictor.js';
+import { RequestHistory } from './request-history.js';
 import { RequestWorkflow } from './request-workflow.js';
 
 /** Where the workflow's configuration lives under PRESCIENT_HOME (both optional). */
-export function workflowConfigFiles(paths: Paths): { identify: string; categoryVectors: string } {
-  return { identify: join(paths.home, 'identify.json'), categoryVectors: join(paths.home, 'category-vectors.json') };
+export function workflowConfigFiles(paths: Paths): { identify: string; categoryVectors: string; history: string } {
+  return { identify: join(paths.home, 'identify.json'), categoryVectors: join(paths.home, 'category-vectors.json'), history: join(paths.home, 'request-history.jsonl') };
 }
 
 /**
@@ -25,6 +26,7 @@ export async function openRequestWorkflow(options: { paths: Paths; registry: Reg
     identifyConfig: await loadIdentifyConfig(files.identify),
     predictor: options.predictor ?? (await CategoryVectorPredictor.load(files.categoryVectors)),
     registry: options.registry,
+    history: new RequestHistory(files.history),
     grants: options.grants,
     builder: new PipelineImageBuilder({ paths: options.paths, registry: options.registry, pipeline: assemblePipeline() }),
     resolveBase: (name) => findBase(options.paths.bases, name),

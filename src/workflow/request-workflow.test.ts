@@ -16,6 +16,8 @@ import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { CategoryVectorPredictor } from './category-predictor.js';
 import { PipelineImageBuilder, type BuildInput, type ImageBuilder } from './image-builder.js';
 import type { Predictor } from './predictor.js';
+import { ProactiveScheduler } from './proactive-scheduler.js';
+import { RequestHistory } from './request-history.js';
 import { RequestWorkflow, type RequestResult } from './request-workflow.js';
 
 /**
@@ -30,6 +32,7 @@ describe('POST /v1/requests', () => {
   let server: ReturnType<typeof createApp>;
   let url: string;
   let admin: string;
+  let history: RequestHistory;
   /** Clients whose next build fails (the failure path). */
   const failing = new Set<string>();
   /** Confidence override per client: a new vector without touching the image (forces a rebuild). */
@@ -55,7 +58,9 @@ describe('POST /v1/requests', () => {
         return c === undefined ? v : { ...v, confidence: c };
       },
     };
+    history = new RequestHistory(join(dir, 'request-history.jsonl'));
     workflow = new RequestWorkflow({
+      history,
       identifyConfig: parseIdentifyConfig({ rules: [{ kind: 'account', account: 'ann@example.org', clientId: 'ann', category: 'desk' }], fallbackCategory: 'general' }),
       predictor,
       registry,
@@ -147,5 +152,27 @@ describe('POST /v1/requests', () => {
     assert.equal(none.status, 502);
     assert.match(await none.text(), /simulated failure/);
     assert.ok(!(await registry.repositories()).includes('clients/newcomer'));
+  });
+
+  test('proactive: from a request history, the scheduler builds ahead for the client due soon, and its request is then a prebuilt hit', async () => {
+    for (const day of ['01', '02', '03']) {
+      await history.record({ at: `2026-11-${day}T09:10:00Z`, clientId: 'early', request: { clientId: 'early' } });
+      await history.record({ at: `2026-11-${day}T15:00:00Z`, clientId: 'late', request: { clientId: 'late' } });
+    }
+    const scheduler = new ProactiveScheduler({ history, workflow, leadMs: 60 * 60 * 1000, now: () => new Date('2026-11-04T08:30:00Z') });
+    const before = workflow.buildsStarted;
+    const tick = await scheduler.tick();
+    assert.deepEqual(tick.prepared.map((p) => [p.clientId, p.source]), [['early', 'built']]);
+    assert.equal(workflow.buildsStarted, before + 1);
+    assert.ok(!(await registry.repositories()).includes('clients/late'));
+    const recorded = (await history.load()).length;
+    const r = (await (await post({ clientId: 'early' })).json()) as RequestResult;
+    assert.equal(r.source, 'prebuilt');
+    assert.equal(r.image.digest, tick.prepared[0]!.digest);
+    assert.equal(workflow.buildsStarted, before + 1);
+    // the client's request is recorded, the proactive build is not; a second tick builds nothing
+    assert.equal((await history.load()).length, recorded + 1);
+    assert.deepEqual((await scheduler.tick()).prepared.map((p) => p.source), ['prebuilt']);
+    assert.equal(workflow.buildsStarted, before + 1);
   });
 });

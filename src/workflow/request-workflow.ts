@@ -10,6 +10,7 @@ import type { Registry } from '../registry/registry.js';
 import { BuildLimiter } from './build-limiter.js';
 import { baseKeyAnnotation, vectorDigestAnnotation, type BuiltImage, type ImageBuilder } from './image-builder.js';
 import type { Predictor } from './predictor.js';
+import type { RequestHistory } from './request-history.js';
 import { SingleFlight } from './single-flight.js';
 
 export interface ImageRequest extends IdentifyRequest {
@@ -54,6 +55,9 @@ export interface RequestWorkflowDeps {
   /** Base name → the base image (catalog lookup; `findBase(paths.bases, name)` in production). */
   resolveBase: (name: string) => Promise<BaseRef & { name: string }>;
   defaultBase?: string;
+  /** Where client requests are recorded for the proactive scheduler (none: not recorded). */
+  history?: RequestHistory;
+  now?: () => Date;
   /** Builds running at once across all clients (each holds a qemu/NBD session). */
   maxParallelBuilds?: number;
 }
@@ -71,15 +75,22 @@ export class RequestWorkflow {
   /** Pipeline runs started by this process (metrics, tests). */
   buildsStarted = 0;
 
+  /** Where requests are recorded (what the proactive scheduler reads). */
+  get history(): RequestHistory | undefined {
+    return this.deps.history;
+  }
+
   constructor(private readonly deps: RequestWorkflowDeps) {
     this.limiter = new BuildLimiter(deps.maxParallelBuilds ?? 2);
   }
 
-  async handle(request: ImageRequest, options: { signal?: AbortSignal; onEvent?: (e: WorkflowEvent) => void; authorizeClient?: (identity: Identity) => void } = {}): Promise<RequestResult> {
+  /** `proactive`: a build ahead by the scheduler, not a client's request (not recorded in the history). */
+  async handle(request: ImageRequest, options: { signal?: AbortSignal; onEvent?: (e: WorkflowEvent) => void; authorizeClient?: (identity: Identity) => void; proactive?: boolean } = {}): Promise<RequestResult> {
     const emit = options.onEvent ?? (() => undefined);
     const t0 = performance.now();
     const identity = identify(this.deps.identifyConfig, request);
     options.authorizeClient?.(identity);
+    if (!options.proactive) await this.deps.history?.record({ at: (this.deps.now?.() ?? new Date()).toISOString(), clientId: identity.clientId, request });
     const t1 = performance.now();
     emit({ type: 'identified', ...identity, ms: t1 - t0 });
     const vector = await this.deps.predictor.predict({ clientId: identity.clientId, category: identity.category, ...(options.signal ? { signal: options.signal } : {}) });

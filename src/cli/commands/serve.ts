@@ -7,6 +7,7 @@ import { Grants } from '../../grants/grants.js';
 import { tokenRoutes } from '../../server/routes/token.js';
 import { requestRoutes } from '../../server/routes/requests.js';
 import { openRequestWorkflow } from '../../workflow/open-request-workflow.js';
+import { ProactiveScheduler } from '../../workflow/proactive-scheduler.js';
 import { cliSignal } from '../signal.js';
 import { emit } from '../output.js';
 import type { CommandRegistration } from './index.js';
@@ -23,7 +24,9 @@ export const serveCommand: CommandRegistration = (program: Command) => {
       const signal = cliSignal();
       const registry = await openRegistry({ root: paths().registry });
       const grants = await Grants.open({ secretsDir: paths().secrets });
-      const server = createApp({ routes: [ociRoutes({ registry, ...(options.auth ? { authorize: grants.authorize } : {}) }), tokenRoutes({ grants }), requestRoutes({ grants, workflow: await openRequestWorkflow({ paths: paths(), registry, grants }) })] });
+      const workflow = await openRequestWorkflow({ paths: paths(), registry, grants });
+      new ProactiveScheduler({ history: workflow.history!, workflow }).start();
+      const server = createApp({ routes: [ociRoutes({ registry, ...(options.auth ? { authorize: grants.authorize } : {}) }), tokenRoutes({ grants }), requestRoutes({ grants, workflow })] });
       const address = await listen(server, Number(options.port), options.host);
       emit(cmd, { ...address, registry: registry.root }, (a) => `listening on http://${a.host}:${a.port} (registry ${a.registry}); Ctrl-C stops`);
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => server.close(() => resolve()), { once: true }));
