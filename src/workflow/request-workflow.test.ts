@@ -35,6 +35,8 @@ describe('POST /v1/requests', () => {
   let history: RequestHistory;
   /** Clients whose next build fails (the failure path). */
   const failing = new Set<string>();
+  /** Build attempts per client (retries included). */
+  const attempts = new Map<string, number>();
   /** Confidence override per client: a new vector without touching the image (forces a rebuild). */
   const confidence = new Map<string, number>();
 
@@ -46,7 +48,10 @@ describe('POST /v1/requests', () => {
     const real = new PipelineImageBuilder({ paths: { ...testPaths(), runtime: join(dir, 'run') }, registry, pipeline: assemblePipeline() });
     const builder: ImageBuilder = {
       build: async (input: BuildInput) => {
-        if (failing.has(input.vector.subject.clientId!)) throw new ExternalToolError('qemu-img', ['create'], 1, 'simulated failure');
+        const id = input.vector.subject.clientId!;
+        attempts.set(id, (attempts.get(id) ?? 0) + 1);
+        if (id === 'flaky' && attempts.get(id) === 1) throw new ExternalToolError('qemu-img', ['create'], 1, 'transient failure');
+        if (failing.has(id)) throw new ExternalToolError('qemu-img', ['create'], 1, 'simulated failure');
         return real.build(input);
       },
     };
@@ -68,6 +73,7 @@ describe('POST /v1/requests', () => {
       builder,
       resolveBase: (name) => findBase(testPaths().bases, name),
       maxParallelBuilds: 2,
+      retry: { attempts: 3, baseDelayMs: 20 },
     });
     server = createApp({ routes: [requestRoutes({ workflow, grants })] });
     const address = await listen(server, 0);
@@ -147,11 +153,18 @@ describe('POST /v1/requests', () => {
     assert.equal(r.image.digest, good);
     assert.equal(r.buildError?.code, 'EXTERNAL_TOOL');
     assert.match(r.buildError!.message, /simulated failure/);
+    assert.equal(attempts.get('c7'), 1 + 3, 'the first good build, then three failed attempts');
     failing.add('newcomer');
     const none = await post({ clientId: 'newcomer' });
     assert.equal(none.status, 502);
     assert.match(await none.text(), /simulated failure/);
     assert.ok(!(await registry.repositories()).includes('clients/newcomer'));
+    // a transient failure is retried with backoff, and the retry is streamed
+    const flaky = await post({ clientId: 'flaky' }, admin, 'application/x-ndjson');
+    const events = (await flaky.text()).trim().split('\n').map((l) => JSON.parse(l) as { type: string; state?: string; result?: RequestResult });
+    assert.ok(events.some((e) => e.type === 'build' && e.state === 'retrying'));
+    assert.equal(events.at(-1)!.result!.source, 'built');
+    assert.equal(attempts.get('flaky'), 2);
   });
 
   test('proactive: from a request history, the scheduler builds ahead for the client due soon, and its request is then a prebuilt hit', async () => {

@@ -1,6 +1,6 @@
 import { canonicalJson } from '../core/canonical-json.js';
 import { sha256Digest, type Digest } from '../core/digest.js';
-import { toAppError } from '../core/errors.js';
+import { toAppError, type AppError } from '../core/errors.js';
 import { clientRepository, type Grants } from '../grants/grants.js';
 import { identify, type Identity, type IdentifyRequest } from '../identify/identify.js';
 import type { IdentifyConfig } from '../identify/rules.js';
@@ -28,7 +28,7 @@ export type ImageSource = 'prebuilt' | 'built' | 'joined' | 'last-good';
 export type WorkflowEvent =
   | { type: 'identified'; clientId: string; category: string; matchedBy: string; ms: number }
   | { type: 'predicted'; vectorDigest: Digest; ms: number }
-  | { type: 'build'; state: 'prebuilt' | 'queued' | 'started' | 'joined' | 'failed'; message?: string }
+  | { type: 'build'; state: 'prebuilt' | 'queued' | 'started' | 'retrying' | 'joined' | 'failed'; message?: string }
   | { type: 'pipeline'; event: PersonalizeEvent }
   | { type: 'registered'; digest: Digest; version: number; ms: number };
 
@@ -55,6 +55,11 @@ export interface RequestWorkflowDeps {
   /** Base name → the base image (catalog lookup; `findBase(paths.bases, name)` in production). */
   resolveBase: (name: string) => Promise<BaseRef & { name: string }>;
   defaultBase?: string;
+  /**
+   * A failed build is tried again after `baseDelayMs`, doubling each time, `attempts` in all
+   * (default 3 attempts from 2 s). Invalid input (VALIDATION, NOT_FOUND, UNSAFE_PATH) is not retried.
+   */
+  retry?: { attempts: number; baseDelayMs: number };
   /** Where client requests are recorded for the proactive scheduler (none: not recorded). */
   history?: RequestHistory;
   now?: () => Date;
@@ -120,14 +125,17 @@ export class RequestWorkflow {
             emit({ type: 'build', state: 'started' });
             this.buildsStarted++;
             const b0 = performance.now();
-            const built = await this.deps.builder.build({
-              repository,
-              base,
-              vector,
-              vectorDigest,
-              // No request's signal: a build is shared, and one caller hanging up must not cancel it for the others.
-              onEvent: (event) => emit({ type: 'pipeline', event }),
-            });
+            const built = await this.withRetries(() =>
+              this.deps.builder.build({
+                repository,
+                base,
+                vector,
+                vectorDigest,
+                // No request's signal: a build is shared, and one caller hanging up must not cancel it for the others.
+                onEvent: (event) => emit({ type: 'pipeline', event }),
+              }),
+              (attempt, error, delayMs) => emit({ type: 'build', state: 'retrying', message: `attempt ${attempt} failed (${error.message}); retrying in ${delayMs} ms` }),
+            );
             emit({ type: 'registered', digest: built.digest, version: built.version, ms: performance.now() - b0 });
             return built;
           });
@@ -162,6 +170,21 @@ export class RequestWorkflow {
       grant: { token: grant.token, expires_in: grant.expires_in, issued_at: grant.issued_at, scope: `repository:${repository}:pull` },
       timings: { identifyMs: t1 - t0, predictMs: t2 - t1, imageMs: t3 - t2, totalMs: performance.now() - t0 },
     };
+  }
+
+  private async withRetries<T>(work: () => Promise<T>, onRetry: (attempt: number, error: AppError, delayMs: number) => void): Promise<T> {
+    const { attempts, baseDelayMs } = this.deps.retry ?? { attempts: 3, baseDelayMs: 2000 };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (e) {
+        const err = toAppError(e);
+        if (attempt >= attempts || ['VALIDATION', 'NOT_FOUND', 'UNSAFE_PATH'].includes(err.code)) throw err;
+        const delayMs = baseDelayMs * 2 ** (attempt - 1);
+        onRetry(attempt, err, delayMs);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
   }
 
   /**
