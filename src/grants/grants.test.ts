@@ -127,4 +127,17 @@ describe('grants through prescient serve and skopeo', { skip }, () => {
     const pushed = await push(`${admin.username}:${admin.secret}`);
     assert.equal(pushed.exitCode, 0, pushed.stderr);
   });
+
+  test('admin operation: only the admin credential creates a client credential, which then works', async () => {
+    const basic = (u: string, s: string): string => `Basic ${Buffer.from(`${u}:${s}`).toString('base64')}`;
+    const create = (auth?: string) => fetch(`${server.base}/v1/clients/d/credentials`, { method: 'POST', ...(auth ? { headers: { authorization: auth } } : {}) });
+    assert.equal((await create()).status, 401);
+    assert.equal((await create(basic('a', a.secret))).status, 403);
+    const made = await create(basic('admin', grants.credentials.admin.secret));
+    assert.equal(made.status, 201);
+    const d = (await made.json()) as { username: string; secret: string };
+    assert.equal(d.username, 'd');
+    const token = await fetch(`${server.base}/v1/token?scope=repository:clients/d:pull`, { headers: { authorization: basic('d', d.secret) } });
+    assert.deepEqual(grants.verify(((await token.json()) as { token: string }).token).access, [{ repository: 'clients/d', actions: ['pull'] }]);
+  });
 });
