@@ -5,6 +5,14 @@ export class BuildLimiter {
   /** The most that ever ran at once (tests, metrics). */
   peak = 0;
 
+  get running(): number {
+    return this.active;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
   constructor(readonly limit: number) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
   }

@@ -11,6 +11,7 @@ import { assemblePipeline } from '../pipeline/plan.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { createApp, listen } from '../server/app.js';
 import { requestRoutes } from '../server/routes/requests.js';
+import { healthRoutes } from '../server/routes/health.js';
 import type { UsageVector } from '../usage-vector/schema.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { CategoryVectorPredictor } from './category-predictor.js';
@@ -75,7 +76,7 @@ describe('POST /v1/requests', () => {
       maxParallelBuilds: 2,
       retry: { attempts: 3, baseDelayMs: 20 },
     });
-    server = createApp({ routes: [requestRoutes({ workflow, grants })] });
+    server = createApp({ routes: [requestRoutes({ workflow, grants }), healthRoutes({ workflow })] });
     const address = await listen(server, 0);
     url = `http://127.0.0.1:${address.port}/v1/requests`;
     admin = `Basic ${Buffer.from(`admin:${grants.credentials.admin.secret}`).toString('base64')}`;
@@ -118,6 +119,10 @@ describe('POST /v1/requests', () => {
     assert.equal(r.source, 'prebuilt');
     assert.equal(workflow.buildsStarted, before);
     assert.ok(r.timings.totalMs < 500, `${r.timings.totalMs} ms`);
+    const metrics = await (await fetch(url.replace('/v1/requests', '/metrics'))).text();
+    assert.match(metrics, /^prescient_builds_total 10$/m);
+    assert.match(metrics, /^prescient_requests_total\{source="prebuilt"\} [1-9]\d*$/m);
+    assert.equal((await fetch(url.replace('/v1/requests', '/healthz'))).status, 200);
   });
 
   test('identification by account rule; a client credential may request only for itself', async () => {

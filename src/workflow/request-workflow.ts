@@ -79,6 +79,8 @@ export class RequestWorkflow {
   private readonly bases = new Map<string, { base: BaseRef & { name: string }; until: number }>();
   /** Pipeline runs started by this process (metrics, tests). */
   buildsStarted = 0;
+  /** Answered requests by how the image was obtained, and failed ones (`error`). */
+  readonly answered: Record<ImageSource | 'error', number> = { prebuilt: 0, built: 0, joined: 0, 'last-good': 0, error: 0 };
 
   /** Where requests are recorded (what the proactive scheduler reads). */
   get history(): RequestHistory | undefined {
@@ -90,7 +92,18 @@ export class RequestWorkflow {
   }
 
   /** `proactive`: a build ahead by the scheduler, not a client's request (not recorded in the history). */
-  async handle(request: ImageRequest, options: { signal?: AbortSignal; onEvent?: (e: WorkflowEvent) => void; authorizeClient?: (identity: Identity) => void; proactive?: boolean } = {}): Promise<RequestResult> {
+  async handle(...args: Parameters<RequestWorkflow['run']>): Promise<RequestResult> {
+    try {
+      const result = await this.run(...args);
+      this.answered[result.source]++;
+      return result;
+    } catch (e) {
+      this.answered.error++;
+      throw e;
+    }
+  }
+
+  private async run(request: ImageRequest, options: { signal?: AbortSignal; onEvent?: (e: WorkflowEvent) => void; authorizeClient?: (identity: Identity) => void; proactive?: boolean } = {}): Promise<RequestResult> {
     const emit = options.onEvent ?? (() => undefined);
     const t0 = performance.now();
     const identity = identify(this.deps.identifyConfig, request);

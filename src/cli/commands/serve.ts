@@ -5,6 +5,7 @@ import { createApp, listen } from '../../server/app.js';
 import { ociRoutes } from '../../server/routes/oci.js';
 import { Grants } from '../../grants/grants.js';
 import { tokenRoutes } from '../../server/routes/token.js';
+import { healthRoutes } from '../../server/routes/health.js';
 import { credentialRoutes } from '../../server/routes/credentials.js';
 import { requestRoutes } from '../../server/routes/requests.js';
 import { openRequestWorkflow } from '../../workflow/open-request-workflow.js';
@@ -27,7 +28,7 @@ export const serveCommand: CommandRegistration = (program: Command) => {
       const grants = await Grants.open({ secretsDir: paths().secrets });
       const workflow = await openRequestWorkflow({ paths: paths(), registry, grants });
       new ProactiveScheduler({ history: workflow.history!, workflow }).start();
-      const server = createApp({ routes: [ociRoutes({ registry, ...(options.auth ? { authorize: grants.authorize } : {}) }), tokenRoutes({ grants }), credentialRoutes({ grants }), requestRoutes({ grants, workflow })] });
+      const server = createApp({ routes: [ociRoutes({ registry, ...(options.auth ? { authorize: grants.authorize } : {}) }), tokenRoutes({ grants }), credentialRoutes({ grants }), requestRoutes({ grants, workflow }), healthRoutes({ workflow })] });
       const address = await listen(server, Number(options.port), options.host);
       emit(cmd, { ...address, registry: registry.root }, (a) => `listening on http://${a.host}:${a.port} (registry ${a.registry}); Ctrl-C stops`);
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => server.close(() => resolve()), { once: true }));
