@@ -44,7 +44,7 @@ const workflowWith = (layers: string): RequestWorkflow =>
     resolveBase: (name) => findBase(p.bases, name),
   });
 let workflow = workflowWith(p.layers);
-const server = createApp({ routes: [requestRoutes({ workflow: { handle: (...a) => workflow.handle(...a) }, grants })] });
+const server = createApp({ routes: [requestRoutes({ workflow: { handle: (...a) => workflow.handle(...a), cancel: (id) => workflow.cancel(id) }, grants })] });
 const { port } = await listen(server, 0);
 const admin = `Basic ${Buffer.from(`admin:${grants.credentials.admin.secret}`).toString('base64')}`;
 const ask = async (clientId: string): Promise<{ ms: number; r: RequestResult }> => {

@@ -51,6 +51,10 @@ describe('POST /v1/requests', () => {
       build: async (input: BuildInput) => {
         const id = input.vector.subject.clientId!;
         attempts.set(id, (attempts.get(id) ?? 0) + 1);
+        if (id === 'slow') {
+          // Holds the build until it is cancelled: what a long pipeline run looks like to `cancel`.
+          await new Promise((_resolve, reject) => input.signal!.addEventListener('abort', () => reject(input.signal!.reason), { once: true }));
+        }
         if (id === 'flaky' && attempts.get(id) === 1) throw new ExternalToolError('qemu-img', ['create'], 1, 'transient failure');
         if (failing.has(id)) throw new ExternalToolError('qemu-img', ['create'], 1, 'simulated failure');
         return real.build(input);
@@ -192,5 +196,20 @@ describe('POST /v1/requests', () => {
     assert.equal((await history.load()).length, recorded + 1);
     assert.deepEqual((await scheduler.tick()).prepared.map((p) => p.source), ['prebuilt']);
     assert.equal(workflow.buildsStarted, before + 1);
+  });
+
+  test('an admin cancels a build in flight; the request gets ABORTED (no good version yet) and nothing is registered', async () => {
+    const pending = post({ clientId: 'slow' });
+    for (let i = 0; i < 200 && workflow.limiter.running === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const cancelUrl = url.replace('/v1/requests', '/v1/clients/slow/builds');
+    const c1 = await grants.credentials.issue('c1');
+    assert.equal((await fetch(cancelUrl, { method: 'DELETE', headers: { authorization: `Basic ${Buffer.from(`c1:${c1.secret}`).toString('base64')}` } })).status, 403);
+    const cancelled = await fetch(cancelUrl, { method: 'DELETE', headers: { authorization: admin } });
+    assert.deepEqual(await cancelled.json(), { cancelled: 1 });
+    const res = await pending;
+    assert.equal(res.status, 499);
+    assert.match(await res.text(), /ABORTED/);
+    assert.equal(attempts.get('slow'), 1, 'a cancelled build is not retried');
+    assert.ok(!(await registry.repositories()).includes('clients/slow'));
   });
 });

@@ -1,6 +1,6 @@
 import { canonicalJson } from '../core/canonical-json.js';
 import { sha256Digest, type Digest } from '../core/digest.js';
-import { toAppError, type AppError } from '../core/errors.js';
+import { AbortedError, toAppError, type AppError } from '../core/errors.js';
 import { clientRepository, type Grants } from '../grants/grants.js';
 import { identify, type Identity, type IdentifyRequest } from '../identify/identify.js';
 import type { IdentifyConfig } from '../identify/rules.js';
@@ -75,6 +75,7 @@ export interface RequestWorkflowDeps {
 export class RequestWorkflow {
   private readonly flights = new SingleFlight<BuiltImage>();
   readonly limiter: BuildLimiter;
+  private readonly cancels = new Map<string, Set<AbortController>>();
   private readonly byDigest = new Map<Digest, { version?: number; vectorDigest?: string; baseKey?: string; vmSpec?: VmSpec }>();
   private readonly bases = new Map<string, { base: BaseRef & { name: string }; until: number }>();
   /** Pipeline runs started by this process (metrics, tests). */
@@ -134,24 +135,38 @@ export class RequestWorkflow {
         const key = `${identity.clientId}\n${base.key}\n${vectorDigest}`;
         const flight = await this.flights.run(key, async () => {
           emit({ type: 'build', state: 'queued' });
-          return this.limiter.run(async () => {
-            emit({ type: 'build', state: 'started' });
-            this.buildsStarted++;
-            const b0 = performance.now();
-            const built = await this.withRetries(() =>
-              this.deps.builder.build({
-                repository,
-                base,
-                vector,
-                vectorDigest,
-                // No request's signal: a build is shared, and one caller hanging up must not cancel it for the others.
-                onEvent: (event) => emit({ type: 'pipeline', event }),
-              }),
-              (attempt, error, delayMs) => emit({ type: 'build', state: 'retrying', message: `attempt ${attempt} failed (${error.message}); retrying in ${delayMs} ms` }),
-            );
-            emit({ type: 'registered', digest: built.digest, version: built.version, ms: performance.now() - b0 });
-            return built;
-          });
+          const controller = new AbortController();
+          const mine = this.cancels.get(identity.clientId) ?? new Set<AbortController>();
+          mine.add(controller);
+          this.cancels.set(identity.clientId, mine);
+          try {
+            return await this.limiter.run(async () => {
+              controller.signal.throwIfAborted();
+              emit({ type: 'build', state: 'started' });
+              this.buildsStarted++;
+              const b0 = performance.now();
+              const built = await this.withRetries(() =>
+                this.deps.builder.build({
+                  repository,
+                  base,
+                  vector,
+                  vectorDigest,
+                  // Not a request's signal: a build is shared, and one caller hanging up must not cancel it for the others; `cancel` does.
+                  signal: controller.signal,
+                  onEvent: (event) => emit({ type: 'pipeline', event }),
+                }),
+                (attempt, error, delayMs) => emit({ type: 'build', state: 'retrying', message: `attempt ${attempt} failed (${error.message}); retrying in ${delayMs} ms` }),
+                controller.signal,
+              );
+              emit({ type: 'registered', digest: built.digest, version: built.version, ms: performance.now() - b0 });
+              return built;
+            });
+          } catch (e) {
+            throw controller.signal.aborted ? new AbortedError(`build of ${repository}`) : e;
+          } finally {
+            mine.delete(controller);
+            if (mine.size === 0) this.cancels.delete(identity.clientId);
+          }
         });
         if (flight.shared) emit({ type: 'build', state: 'joined' });
         source = flight.shared ? 'joined' : 'built';
@@ -185,14 +200,21 @@ export class RequestWorkflow {
     };
   }
 
-  private async withRetries<T>(work: () => Promise<T>, onRetry: (attempt: number, error: AppError, delayMs: number) => void): Promise<T> {
+  /** Cancel a client's builds in flight or queued; their requests get the last good version or ABORTED. */
+  cancel(clientId: string): number {
+    const mine = [...(this.cancels.get(clientId) ?? [])];
+    for (const c of mine) c.abort();
+    return mine.length;
+  }
+
+  private async withRetries<T>(work: () => Promise<T>, onRetry: (attempt: number, error: AppError, delayMs: number) => void, signal: AbortSignal): Promise<T> {
     const { attempts, baseDelayMs } = this.deps.retry ?? { attempts: 3, baseDelayMs: 2000 };
     for (let attempt = 1; ; attempt++) {
       try {
         return await work();
       } catch (e) {
         const err = toAppError(e);
-        if (attempt >= attempts || ['VALIDATION', 'NOT_FOUND', 'UNSAFE_PATH'].includes(err.code)) throw err;
+        if (signal.aborted || attempt >= attempts || ['VALIDATION', 'NOT_FOUND', 'UNSAFE_PATH', 'ABORTED'].includes(err.code)) throw err;
         const delayMs = baseDelayMs * 2 ** (attempt - 1);
         onRetry(attempt, err, delayMs);
         await new Promise((resolve) => setTimeout(resolve, delayMs));

@@ -8,7 +8,7 @@ import { readJsonBody } from '../read-json-body.js';
 import type { RouteSet } from '../router.js';
 
 export interface RequestRoutesDeps {
-  workflow: Pick<RequestWorkflow, 'handle'>;
+  workflow: Pick<RequestWorkflow, 'handle' | 'cancel'>;
   grants: Grants;
 }
 
@@ -61,6 +61,15 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
           line({ type: 'error', status: httpStatusByCode[err.code], ...err.toJSON() });
         }
         res.end();
+      },
+    },
+      {
+      // Administrative: cancel a client's builds in flight or queued.
+      method: 'DELETE',
+      path: /^\/v1\/clients\/(?<clientId>[^/]+)\/builds$/,
+      handler: async ({ req, res, params }) => {
+        await deps.grants.requireAdmin(req);
+        sendJson(res, 200, { cancelled: deps.workflow.cancel(params['clientId']!) });
       },
     },
   ];
