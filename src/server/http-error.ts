@@ -30,5 +30,6 @@ export function sendError(res: ServerResponse, e: unknown): void {
     res.destroy(err);
     return;
   }
-  sendJson(res, httpStatusByCode[err.code], err.toJSON());
+  const challenge = err.details?.['wwwAuthenticate'];
+  sendJson(res, httpStatusByCode[err.code], err.toJSON(), typeof challenge === 'string' ? { 'www-authenticate': challenge } : {});
 }

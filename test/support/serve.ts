@@ -1,18 +1,31 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { repoRoot } from './cli.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-/** `prescient serve --port 0` as a child process; resolves once it printed its URL. */
-export async function startServe(home: string, extraArgs: readonly string[] = []): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin/prescient.js'), 'serve', '--port', '0', '--json', ...extraArgs], {
+/** `<repo>/bin/prescient.js`, from dist/test/support. */
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'prescient.js');
+
+export interface ServeProcess {
+  url: string;
+  port: number;
+  /** The same as `url`: the base for request paths. */
+  base: string;
+  child: ChildProcess;
+  stop: () => Promise<void>;
+}
+
+/** The real `prescient serve` on 127.0.0.1, port 0, over the state folder `home`; resolves once it printed its URL. */
+export async function startServe(home: string, extraArgs: readonly string[] = []): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--json', ...extraArgs], {
     env: { ...process.env, PRESCIENT_HOME: home },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 30_000);
+    let out = '';
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
       try {
@@ -23,13 +36,17 @@ export async function startServe(home: string, extraArgs: readonly string[] = []
         /* not complete yet */
       }
     });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+    child.once('exit', (code) => reject(new Error(`prescient serve exited (${code}): ${stderr}`)));
   });
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    await exited;
+  return {
+    url,
+    port: Number(new URL(url).port),
+    base: url,
+    child,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await exited;
+    },
   };
-  return { url, child, stop };
 }

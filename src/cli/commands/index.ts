@@ -16,6 +16,7 @@ import { ingestCommand } from './ingest.js';
 import { keysCommand } from './keys.js';
 import { scrapeCommand } from './scrape.js';
 import { serveCommand } from './serve.js';
+import { credentialsCommand } from './credentials.js';
 
 /**
  * Every CLI command, one file each under this folder. A command is a function that adds
@@ -41,4 +42,5 @@ export const commands: readonly CommandRegistration[] = [
   scrapeCommand,
   consentCommand,
   keysCommand,
+  credentialsCommand,
 ];

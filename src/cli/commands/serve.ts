@@ -8,6 +8,13 @@ import type { RouteSet } from '../../server/router.js';
 import { ociRoutes } from '../../server/routes/oci.js';
 import { predictRoutes } from '../../server/routes/predict.js';
 import { telemetryRoutes } from '../../server/routes/telemetry.js';
+import { Grants } from '../../grants/grants.js';
+import { tokenRoutes } from '../../server/routes/token.js';
+import { healthRoutes } from '../../server/routes/health.js';
+import { credentialRoutes } from '../../server/routes/credentials.js';
+import { requestRoutes } from '../../server/routes/requests.js';
+import { openRequestWorkflow } from '../../workflow/open-request-workflow.js';
+import { ProactiveScheduler } from '../../workflow/proactive-scheduler.js';
 import { applyRetention, validateRetention } from '../../store/retention.js';
 import { openIngestion } from '../../telemetry/open-ingestion.js';
 import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-option.js';
@@ -17,6 +24,7 @@ import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
 
 interface ServeOptions extends HistoryFlags {
+  auth: boolean;
   port: string;
   host: string;
   maxBodyMib: string;
@@ -33,22 +41,33 @@ interface ServeOptions extends HistoryFlags {
 export const serveCommand: CommandRegistration = (program) => {
   const cmd = program
     .command('serve')
-    .description('run the HTTP API: telemetry (POST /v1/telemetry, OTLP/HTTP JSON on /v1/metrics), the OCI distribution API (/v2/), usage vectors (/v1/usage-vectors)')
+    .description(
+      'run the HTTP API: POST /v1/requests (identify → predict → personalise → register → grant), GET /v1/token (the Docker token flow), ' +
+        'the OCI distribution API (/v2/, pull-only per client), telemetry (POST /v1/telemetry, OTLP/HTTP JSON on /v1/metrics), usage vectors, /healthz, /metrics',
+    )
     .option('-p, --port <port>', 'TCP port (0 picks a free one)', '5080')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--max-body-mib <n>', 'largest telemetry body accepted, after decompression', '16')
     .option('--retain-raw-days <days>', 'delete raw telemetry events older than this (checked at start and hourly; default: keep)')
-    .option('--retain-rollups-days <days>', 'delete 5-minute rollups older than this (default: keep)');
+    .option('--retain-rollups-days <days>', 'delete 5-minute rollups older than this (default: keep)')
+    .option('--no-auth', 'serve /v2/ without the token flow (everyone may pull and push; loopback experiments only)');
   addHistoryOptions(addAnonymisationOptions(cmd)).addHelpText(
     'after',
     `
 Examples:
   prescient serve --port 5080
+  skopeo copy --src-tls-verify=false --src-creds acme:<secret> docker://127.0.0.1:5080/clients/acme:latest oci:/tmp/acme:latest
+  curl -u acme:<secret> -H 'accept: application/x-ndjson' -d '{"clientId":"acme"}' http://127.0.0.1:5080/v1/requests
   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://127.0.0.1:5080/v1/metrics node app.js
   curl -H 'content-type: application/x-ndjson' --data-binary @events.ndjson http://127.0.0.1:5080/v1/telemetry
-  skopeo copy --src-tls-verify=false docker://127.0.0.1:5080/clients/acme:latest oci:/tmp/acme:latest
   prescient serve --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains
   curl "http://127.0.0.1:5080/v1/usage-vectors?client=17"
+
+Configuration (both optional, under PRESCIENT_HOME): identify.json (identification rules: by account,
+parameters, patterns; fallbackCategory) and category-vectors.json (a usage vector per category; an
+unknown category gets a small default vector). Pulls need a bearer token from GET /v1/token (Basic
+auth of a client credential, 'prescient credentials issue <clientId>', or the admin one in
+<home>/secrets/admin.secret); skopeo follows the challenge itself.
 
 Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
   );
@@ -68,7 +87,18 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       setInterval(prune, 60 * 60 * 1000).unref();
     }
     const registry = await openRegistry({ root: paths().registry });
-    const routes: RouteSet[] = [telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: Math.floor(mib * 1024 * 1024) }), ociRoutes({ registry })];
+    const grants = await Grants.open({ secretsDir: paths().secrets });
+    const workflow = await openRequestWorkflow({ paths: paths(), registry, grants });
+    const scheduler = new ProactiveScheduler({ history: workflow.history!, workflow });
+    scheduler.start();
+    const routes: RouteSet[] = [
+      telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: Math.floor(mib * 1024 * 1024) }),
+      ociRoutes({ registry, ...(opts.auth ? { authorize: grants.authorize } : {}) }),
+      tokenRoutes({ grants }),
+      credentialRoutes({ grants }),
+      requestRoutes({ grants, workflow }),
+      healthRoutes({ workflow }),
+    ];
     if (opts.dataset) routes.push(predictRoutes({ predictor: createPredictor({ history: openHistory(opts).history, modelsDir: paths().models }) }));
     const server = createApp({ routes });
     const addr = await listen(server, port, opts.host);

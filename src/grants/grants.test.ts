@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { paths } from '../core/config.js';
+import { hasCommand, run } from '../core/exec.js';
+import { openRegistry } from '../registry/registry.js';
+import { makeChain } from '../registry/testing/qcow2-fixtures.js';
+import { startServe, type ServeProcess } from '../../test/support/serve.js';
+import { Grants } from './grants.js';
+import { issueToken, verifyToken } from './token.js';
+
+const skip = !(await hasCommand('skopeo')) && 'skopeo is needed (scripts/debian-packages.txt)';
+
+describe('tokens', () => {
+  test('a token verifies with its key only, and not after it expires', () => {
+    const key = Buffer.alloc(32, 1);
+    const now = new Date('2026-01-01T00:00:00Z');
+    const t = issueToken(key, { sub: 'a', access: [{ repository: 'clients/a', actions: ['pull'] }], ttlSeconds: 60, now });
+    assert.equal(verifyToken(key, t.token, now).sub, 'a');
+    assert.throws(() => verifyToken(Buffer.alloc(32, 2), t.token, now), /signature/);
+    assert.throws(() => verifyToken(key, t.token, new Date(now.getTime() + 60_000)), /expired/);
+    const [body, sig] = t.token.split('.');
+    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body!, 'base64url').toString()), admin: true })).toString('base64url');
+    assert.throws(() => verifyToken(key, `${forged}.${sig}`, now), /signature/);
+  });
+});
+
+describe('grants through prescient serve and skopeo', { skip }, () => {
+  let dir: string;
+  let home: string;
+  let server: ServeProcess;
+  let grants: Grants;
+  let a: { username: string; secret: string };
+  let b: { username: string; secret: string };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'prescient-grants-'));
+    home = join(dir, 'home');
+    await mkdir(join(dir, 'out'), { recursive: true });
+    const chain = await makeChain(join(dir, 'chain'), 1, { sizeMiB: 8 });
+    const registry = await openRegistry({ root: paths(home).registry });
+    await registry.register({ repository: 'clients/a', layers: [{ path: chain.files[0]! }], config: { client: 'a' } });
+    await registry.register({ repository: 'clients/b', layers: [{ path: chain.files[0]! }], config: { client: 'b' } });
+    grants = await Grants.open({ secretsDir: paths(home).secrets });
+    a = await grants.credentials.issue('a');
+    b = await grants.credentials.issue('b');
+    server = await startServe(home);
+  });
+  after(async () => {
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const copy = (repo: string, auth: string[]) =>
+    run('skopeo', ['copy', '--src-tls-verify=false', ...auth, `docker://127.0.0.1:${server.port}/${repo}:latest`, `oci:${join(dir, 'out', repo.replace('/', '-'))}:x`], { allowFailure: true, timeoutMs: 60_000 });
+
+  test('the key and the admin secret are private files', async () => {
+    assert.equal((await stat(join(paths(home).secrets, 'grant-hmac.key'))).mode & 0o777, 0o600);
+    assert.equal((await stat(join(paths(home).secrets, 'admin.secret'))).mode & 0o777, 0o600);
+    assert.equal((await stat(paths(home).secrets)).mode & 0o777, 0o700);
+  });
+
+  test('an anonymous pull gets the Docker challenge pointing at /v1/token', async () => {
+    const r = await fetch(`${server.base}/v2/clients/a/manifests/latest`);
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get('www-authenticate'), `Bearer realm="http://127.0.0.1:${server.port}/v1/token",service="prescient",scope="repository:clients/a:pull"`);
+    assert.equal((await fetch(`${server.base}/v2/`)).status, 401);
+  });
+
+  test('GET /v1/token: a client credential gets a token with expires_in and issued_at; a wrong one is refused', async () => {
+    const basic = (u: string, s: string): string => `Basic ${Buffer.from(`${u}:${s}`).toString('base64')}`;
+    const ok = await fetch(`${server.base}/v1/token?service=prescient&scope=repository:clients/a:pull`, { headers: { authorization: basic('a', a.secret) } });
+    assert.equal(ok.status, 200);
+    const body = (await ok.json()) as { token: string; expires_in: number; issued_at: string };
+    assert.equal(body.expires_in, 900);
+    assert.ok(Date.parse(body.issued_at) <= Date.now());
+    assert.deepEqual(grants.verify(body.token).access, [{ repository: 'clients/a', actions: ['pull'] }]);
+    // asking for b's repository or for push yields a token without them
+    const more = await fetch(`${server.base}/v1/token?scope=repository:clients/b:pull&scope=repository:clients/a:push`, { headers: { authorization: basic('a', a.secret) } });
+    assert.deepEqual(grants.verify(((await more.json()) as { token: string }).token).access, []);
+    assert.equal((await fetch(`${server.base}/v1/token`, { headers: { authorization: basic('a', b.secret) } })).status, 401);
+    assert.equal((await fetch(`${server.base}/v1/token`)).status, 401);
+  });
+
+  test('skopeo with a client credential pulls its own repository and not another client\'s', async () => {
+    const own = await copy('clients/a', ['--src-creds', `a:${a.secret}`]);
+    assert.equal(own.exitCode, 0, own.stderr);
+    const other = await copy('clients/b', ['--src-creds', `a:${a.secret}`]);
+    assert.notEqual(other.exitCode, 0);
+    assert.match(other.stderr, /unauthorized|denied|401|403/i);
+    const wrong = await copy('clients/a', ['--src-creds', `a:${b.secret}`]);
+    assert.notEqual(wrong.exitCode, 0);
+  });
+
+  test('skopeo with a granted token pulls that client\'s repository only; direct HTTP with another client\'s token is refused', async () => {
+    const grant = grants.grantFor('b');
+    const own = await copy('clients/b', ['--src-registry-token', grant.token]);
+    assert.equal(own.exitCode, 0, own.stderr);
+    const other = await copy('clients/a', ['--src-registry-token', grant.token]);
+    assert.notEqual(other.exitCode, 0);
+    const r = await fetch(`${server.base}/v2/clients/a/manifests/latest`, { headers: { authorization: `Bearer ${grant.token}` } });
+    assert.ok(r.status === 401 || r.status === 403, String(r.status));
+    const blobs = await fetch(`${server.base}/v2/clients/a/tags/list`, { headers: { authorization: `Bearer ${grant.token}` } });
+    assert.ok(blobs.status === 401 || blobs.status === 403, String(blobs.status));
+  });
+
+  test('an expired token is refused, by HTTP and by skopeo', async () => {
+    const past = await Grants.open({ secretsDir: paths(home).secrets, ttlSeconds: 60, now: () => new Date(Date.now() - 120_000) });
+    const stale = past.grantFor('a');
+    const r = await fetch(`${server.base}/v2/clients/a/manifests/latest`, { headers: { authorization: `Bearer ${stale.token}` } });
+    assert.equal(r.status, 401);
+    assert.match(r.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+    assert.match(await r.text(), /expired/);
+    const c = await copy('clients/a', ['--src-registry-token', stale.token]);
+    assert.notEqual(c.exitCode, 0);
+  });
+
+  test('the admin credential pulls any repository and may push; a client may not push', async () => {
+    const admin = grants.credentials.admin;
+    const pulled = await copy('clients/b', ['--src-creds', `${admin.username}:${admin.secret}`]);
+    assert.equal(pulled.exitCode, 0, pulled.stderr);
+    const src = `oci:${join(dir, 'out', 'clients-b')}:x`;
+    const push = (creds: string) => run('skopeo', ['copy', '--dest-tls-verify=false', '--dest-creds', creds, src, `docker://127.0.0.1:${server.port}/clients/c:latest`], { allowFailure: true, timeoutMs: 60_000 });
+    assert.notEqual((await push(`a:${a.secret}`)).exitCode, 0);
+    const pushed = await push(`${admin.username}:${admin.secret}`);
+    assert.equal(pushed.exitCode, 0, pushed.stderr);
+  });
+
+  test('admin operation: only the admin credential creates a client credential, which then works', async () => {
+    const basic = (u: string, s: string): string => `Basic ${Buffer.from(`${u}:${s}`).toString('base64')}`;
+    const create = (auth?: string) => fetch(`${server.base}/v1/clients/d/credentials`, { method: 'POST', ...(auth ? { headers: { authorization: auth } } : {}) });
+    assert.equal((await create()).status, 401);
+    assert.equal((await create(basic('a', a.secret))).status, 403);
+    const made = await create(basic('admin', grants.credentials.admin.secret));
+    assert.equal(made.status, 201);
+    const d = (await made.json()) as { username: string; secret: string };
+    assert.equal(d.username, 'd');
+    const token = await fetch(`${server.base}/v1/token?scope=repository:clients/d:pull`, { headers: { authorization: basic('d', d.secret) } });
+    assert.deepEqual(grants.verify(((await token.json()) as { token: string }).token).access, [{ repository: 'clients/d', actions: ['pull'] }]);
+  });
+});

@@ -1,0 +1,85 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ValidationError } from '../core/errors.js';
+import { formatIssuePath } from '../usage-vector/validate.js';
+
+/**
+ * A client id is one path component of its repository (`clients/<clientId>`), so it follows the
+ * OCI name component grammar: lowercase alphanumerics joined by single separators.
+ */
+export const clientIdPattern = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+export const clientIdSchema = z.string().max(64).regex(clientIdPattern, 'lowercase letters, digits and single . _ - between them');
+export const categorySchema = z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, _ and -');
+
+const regexSchema = z.string().min(1).refine((s) => {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
+
+/** A known account: the account names its client and category outright. */
+const accountRuleSchema = z.strictObject({
+  kind: z.literal('account'),
+  account: z.string().min(1),
+  clientId: clientIdSchema,
+  category: categorySchema,
+});
+
+/** Request parameters that must all be equal; the client id is the account's (or the one asked for). */
+const parametersRuleSchema = z.strictObject({
+  kind: z.literal('parameters'),
+  match: z.record(z.string(), z.string()).refine((m) => Object.keys(m).length > 0, 'needs at least one parameter'),
+  category: categorySchema,
+});
+
+/**
+ * A pattern over the account or one parameter (`field`: `account` or `parameters.<name>`).
+ * `clientId` may use the regex's named groups as `$<name>`, so `^(?<team>[a-z]+)-ci$` → `ci-$<team>`.
+ */
+const patternRuleSchema = z.strictObject({
+  kind: z.literal('pattern'),
+  field: z.string().regex(/^(?:account|parameters\.[^.]+)$/, '`account` or `parameters.<name>`'),
+  regex: regexSchema,
+  clientId: z.string().min(1).optional(),
+  category: categorySchema,
+});
+
+export const identifyRuleSchema = z.discriminatedUnion('kind', [accountRuleSchema, parametersRuleSchema, patternRuleSchema]);
+export type IdentifyRule = z.infer<typeof identifyRuleSchema>;
+
+export const identifyConfigSchema = z.strictObject({
+  /** Tried in order; the first rule that matches decides. */
+  rules: z.array(identifyRuleSchema).default([]),
+  /** The category of a client no rule recognises. */
+  fallbackCategory: categorySchema.default('general'),
+});
+export type IdentifyConfig = z.infer<typeof identifyConfigSchema>;
+
+/** Validate a parsed config; the error names the first offending field (`rules[2].regex`). */
+export function parseIdentifyConfig(value: unknown, source = 'identify config'): IdentifyConfig {
+  const result = identifyConfigSchema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+  throw new ValidationError(formatIssuePath(path), issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message, { source });
+}
+
+export async function loadIdentifyConfig(file: string): Promise<IdentifyConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return parseIdentifyConfig({}, file);
+    throw e;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ValidationError(file, `not JSON: ${(e as Error).message}`);
+  }
+  return parseIdentifyConfig(parsed, file);
+}

@@ -1,0 +1,29 @@
+import { ValidationError } from '../../core/errors.js';
+import type { Grants } from '../../grants/grants.js';
+import { clientIdPattern } from '../../identify/rules.js';
+import { sendJson } from '../http-error.js';
+import type { RouteSet } from '../router.js';
+
+export interface CredentialRoutesDeps {
+  grants: Grants;
+}
+
+/**
+ * Administrative: `POST /v1/clients/<clientId>/credentials` (admin credential or admin token)
+ * creates or replaces a client's credential and answers its secret, once.
+ */
+export function credentialRoutes(deps: CredentialRoutesDeps): RouteSet {
+  return [
+    {
+      method: 'POST',
+      path: /^\/v1\/clients\/(?<clientId>[^/]+)\/credentials$/,
+      handler: async ({ req, res, params }) => {
+        await deps.grants.requireAdmin(req);
+        const clientId = params['clientId']!;
+        if (!clientIdPattern.test(clientId)) throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
+        req.resume();
+        sendJson(res, 201, await deps.grants.credentials.issue(clientId));
+      },
+    },
+  ];
+}

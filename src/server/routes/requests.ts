@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { AppError, toAppError, ValidationError } from '../../core/errors.js';
+import type { Grants } from '../../grants/grants.js';
+import { formatIssuePath } from '../../usage-vector/validate.js';
+import type { RequestWorkflow, WorkflowEvent } from '../../workflow/request-workflow.js';
+import { httpStatusByCode, sendJson } from '../http-error.js';
+import { readJsonBody } from '../read-json-body.js';
+import type { RouteSet } from '../router.js';
+
+export interface RequestRoutesDeps {
+  workflow: Pick<RequestWorkflow, 'handle' | 'cancel'>;
+  grants: Grants;
+}
+
+const requestBodySchema = z
+  .strictObject({
+    account: z.string().min(1).max(256).optional(),
+    clientId: z.string().min(1).max(64).optional(),
+    base: z.string().min(1).max(128).optional(),
+    parameters: z.record(z.string(), z.string()).optional(),
+  })
+  .refine((b) => b.account !== undefined || b.clientId !== undefined, { message: 'an account or a clientId is needed', path: ['account'] });
+
+/**
+ * `POST /v1/requests` {account | clientId, base?, parameters?} → the image reference and digest,
+ * the VM spec and a pull grant. With `Accept: application/x-ndjson` (or `?stream=1`) the answer
+ * is one JSON object per line: progress events, then `{type:"result",…}` or `{type:"error",…}`.
+ * Needs a credential: the admin may request for anyone, a client only for itself.
+ */
+export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
+  return [
+    {
+      method: 'POST',
+      path: /^\/v1\/requests$/,
+      handler: async ({ req, res, url, signal }) => {
+        const principal = await deps.grants.principalOf(req);
+        if (!principal) throw new AppError('UNAUTHORIZED', 'a client or admin credential is needed', { details: { wwwAuthenticate: 'Basic realm="prescient"' } });
+        const parsed = requestBodySchema.safeParse(await readJsonBody(req));
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+          throw new ValidationError(formatIssuePath(path), issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message);
+        }
+        const authorizeClient = (identity: { clientId: string }): void => {
+          if (principal.kind === 'client' && principal.clientId !== identity.clientId) throw new AppError('FORBIDDEN', `credential of ${principal.clientId} cannot request images of ${identity.clientId}`);
+        };
+        const stream = url.searchParams.get('stream') === '1' || (req.headers.accept ?? '').includes('application/x-ndjson');
+        if (!stream) {
+          sendJson(res, 200, await deps.workflow.handle(parsed.data, { signal, authorizeClient }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+        const line = (value: unknown): void => {
+          if (!res.writableEnded) res.write(`${JSON.stringify(value)}\n`);
+        };
+        try {
+          const result = await deps.workflow.handle(parsed.data, { signal, authorizeClient, onEvent: (e: WorkflowEvent) => line({ ...e, at: new Date().toISOString() }) });
+          line({ type: 'result', result });
+        } catch (e) {
+          const err = toAppError(e);
+          line({ type: 'error', status: httpStatusByCode[err.code], ...err.toJSON() });
+        }
+        res.end();
+      },
+    },
+      {
+      // Administrative: cancel a client's builds in flight or queued.
+      method: 'DELETE',
+      path: /^\/v1\/clients\/(?<clientId>[^/]+)\/builds$/,
+      handler: async ({ req, res, params }) => {
+        await deps.grants.requireAdmin(req);
+        sendJson(res, 200, { cancelled: deps.workflow.cancel(params['clientId']!) });
+      },
+    },
+  ];
+}

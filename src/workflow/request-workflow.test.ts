@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { paths } from '../core/config.js';
+import { ExternalToolError } from '../core/errors.js';
+import { Grants } from '../grants/grants.js';
+import { parseIdentifyConfig } from '../identify/rules.js';
+import { findBase } from '../image/bases/catalog.js';
+import { assemblePipeline } from '../pipeline/plan.js';
+import { openRegistry, type Registry } from '../registry/registry.js';
+import { createApp, listen } from '../server/app.js';
+import { requestRoutes } from '../server/routes/requests.js';
+import { healthRoutes } from '../server/routes/health.js';
+import type { UsageVector } from '../usage-vector/schema.js';
+import { debianBase, testHome, testPaths } from '../../test/support/images.js';
+import { CategoryVectorPredictor } from './category-predictor.js';
+import { PipelineImageBuilder, type BuildInput, type ImageBuilder } from './image-builder.js';
+import type { Predictor } from './predictor.js';
+import { ProactiveScheduler } from './proactive-scheduler.js';
+import { RequestHistory } from './request-history.js';
+import { RequestWorkflow, type RequestResult } from './request-workflow.js';
+
+/**
+ * The request workflow over real HTTP with the real pipeline (cached Debian base and layer
+ * cache shared by the test run) and a real registry in a scratch folder.
+ */
+describe('POST /v1/requests', () => {
+  let dir: string;
+  let registry: Registry;
+  let grants: Grants;
+  let workflow: RequestWorkflow;
+  let server: ReturnType<typeof createApp>;
+  let url: string;
+  let admin: string;
+  let history: RequestHistory;
+  /** Clients whose next build fails (the failure path). */
+  const failing = new Set<string>();
+  /** Build attempts per client (retries included). */
+  const attempts = new Map<string, number>();
+  /** Confidence override per client: a new vector without touching the image (forces a rebuild). */
+  const confidence = new Map<string, number>();
+
+  before(async () => {
+    await debianBase();
+    dir = await mkdtemp(join(testHome(), 'workflow-'));
+    registry = await openRegistry({ root: join(dir, 'registry') });
+    grants = await Grants.open({ secretsDir: paths(dir).secrets });
+    const real = new PipelineImageBuilder({ paths: { ...testPaths(), runtime: join(dir, 'run') }, registry, pipeline: assemblePipeline() });
+    const builder: ImageBuilder = {
+      build: async (input: BuildInput) => {
+        const id = input.vector.subject.clientId!;
+        attempts.set(id, (attempts.get(id) ?? 0) + 1);
+        if (id === 'slow') {
+          // Holds the build until it is cancelled: what a long pipeline run looks like to `cancel`.
+          await new Promise((_resolve, reject) => input.signal!.addEventListener('abort', () => reject(input.signal!.reason), { once: true }));
+        }
+        if (id === 'flaky' && attempts.get(id) === 1) throw new ExternalToolError('qemu-img', ['create'], 1, 'transient failure');
+        if (failing.has(id)) throw new ExternalToolError('qemu-img', ['create'], 1, 'simulated failure');
+        return real.build(input);
+      },
+    };
+    const categories = CategoryVectorPredictor.fromObject({});
+    const predictor: Predictor = {
+      predict: async (input) => {
+        const v: UsageVector = await categories.predict(input);
+        const c = confidence.get(input.clientId);
+        return c === undefined ? v : { ...v, confidence: c };
+      },
+    };
+    history = new RequestHistory(join(dir, 'request-history.jsonl'));
+    workflow = new RequestWorkflow({
+      history,
+      identifyConfig: parseIdentifyConfig({ rules: [{ kind: 'account', account: 'ann@example.org', clientId: 'ann', category: 'desk' }], fallbackCategory: 'general' }),
+      predictor,
+      registry,
+      grants,
+      builder,
+      resolveBase: (name) => findBase(testPaths().bases, name),
+      maxParallelBuilds: 2,
+      retry: { attempts: 3, baseDelayMs: 20 },
+    });
+    server = createApp({ routes: [requestRoutes({ workflow, grants }), healthRoutes({ workflow })] });
+    const address = await listen(server, 0);
+    url = `http://127.0.0.1:${address.port}/v1/requests`;
+    admin = `Basic ${Buffer.from(`admin:${grants.credentials.admin.secret}`).toString('base64')}`;
+  });
+  after(async () => {
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const post = async (body: unknown, auth = admin, accept = 'application/json'): Promise<Response> =>
+    fetch(url, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json', accept }, body: JSON.stringify(body) });
+
+  test('50 concurrent requests for 10 clients run exactly 10 builds, and every grant is for its own client', async () => {
+    const clients = Array.from({ length: 10 }, (_, i) => `c${i}`);
+    const asked = Array.from({ length: 50 }, (_, i) => clients[i % 10]!);
+    const before = workflow.buildsStarted;
+    const answers = await Promise.all(asked.map(async (clientId) => ({ clientId, res: await post({ clientId }) })));
+    assert.equal(workflow.buildsStarted - before, 10);
+    assert.ok(workflow.limiter.peak <= 2, `peak ${workflow.limiter.peak}`);
+    const digestOf = new Map<string, string>();
+    for (const { clientId, res } of answers) {
+      assert.equal(res.status, 200);
+      const r = (await res.json()) as RequestResult;
+      assert.equal(r.clientId, clientId);
+      assert.equal(r.category, 'general');
+      assert.ok(['built', 'joined', 'prebuilt'].includes(r.source), r.source);
+      assert.equal(r.image.repository, `clients/${clientId}`);
+      assert.deepEqual(grants.verify(r.grant.token).access, [{ repository: `clients/${clientId}`, actions: ['pull'] }]);
+      assert.equal(r.vmSpec?.vcpus, 2);
+      if (digestOf.has(clientId)) assert.equal(r.image.digest, digestOf.get(clientId));
+      digestOf.set(clientId, r.image.digest);
+      assert.equal((await registry.resolve(`clients/${clientId}`, 'latest')).digest, r.image.digest);
+    }
+  });
+
+  test('the next request is answered from the prebuilt version without running the pipeline', async () => {
+    const before = workflow.buildsStarted;
+    const res = await post({ clientId: 'c3' });
+    const r = (await res.json()) as RequestResult;
+    assert.equal(r.source, 'prebuilt');
+    assert.equal(workflow.buildsStarted, before);
+    assert.ok(r.timings.totalMs < 500, `${r.timings.totalMs} ms`);
+    const metrics = await (await fetch(url.replace('/v1/requests', '/metrics'))).text();
+    assert.match(metrics, /^prescient_builds_total 10$/m);
+    assert.match(metrics, /^prescient_requests_total\{source="prebuilt"\} [1-9]\d*$/m);
+    assert.equal((await fetch(url.replace('/v1/requests', '/healthz'))).status, 200);
+  });
+
+  test('identification by account rule; a client credential may request only for itself', async () => {
+    const ann = await grants.credentials.issue('ann');
+    const auth = `Basic ${Buffer.from(`ann:${ann.secret}`).toString('base64')}`;
+    const own = await post({ account: 'ann@example.org' }, auth);
+    assert.equal(own.status, 200);
+    assert.equal(((await own.json()) as RequestResult).category, 'desk');
+    assert.equal((await post({ clientId: 'c1' }, auth)).status, 403);
+    assert.equal((await fetch(url, { method: 'POST', body: '{}' })).status, 401);
+    const bad = await post({ clientId: 'c1', colour: 'red' });
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /colour/);
+  });
+
+  test('progress streams as NDJSON, ending with the result', async () => {
+    confidence.set('c5', 0.61);
+    const res = await post({ clientId: 'c5' }, admin, 'application/x-ndjson');
+    assert.equal(res.headers.get('content-type'), 'application/x-ndjson');
+    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { type: string; state?: string; result?: RequestResult });
+    const types = lines.map((l) => l.type);
+    for (const t of ['identified', 'predicted', 'build', 'pipeline', 'registered', 'result']) assert.ok(types.includes(t), `${t} in ${types.join(',')}`);
+    assert.equal(types.at(-1), 'result');
+    assert.equal(lines.at(-1)!.result!.source, 'built');
+  });
+
+  test('a failed build hands out the last good version, marked as such; with none, a clear error', async () => {
+    const good = (await registry.resolve('clients/c7', 'latest')).digest;
+    confidence.set('c7', 0.62);
+    failing.add('c7');
+    const r = (await (await post({ clientId: 'c7' })).json()) as RequestResult;
+    assert.equal(r.source, 'last-good');
+    assert.equal(r.image.digest, good);
+    assert.equal(r.buildError?.code, 'EXTERNAL_TOOL');
+    assert.match(r.buildError!.message, /simulated failure/);
+    assert.equal(attempts.get('c7'), 1 + 3, 'the first good build, then three failed attempts');
+    failing.add('newcomer');
+    const none = await post({ clientId: 'newcomer' });
+    assert.equal(none.status, 502);
+    assert.match(await none.text(), /simulated failure/);
+    assert.ok(!(await registry.repositories()).includes('clients/newcomer'));
+    // a transient failure is retried with backoff, and the retry is streamed
+    const flaky = await post({ clientId: 'flaky' }, admin, 'application/x-ndjson');
+    const events = (await flaky.text()).trim().split('\n').map((l) => JSON.parse(l) as { type: string; state?: string; result?: RequestResult });
+    assert.ok(events.some((e) => e.type === 'build' && e.state === 'retrying'));
+    assert.equal(events.at(-1)!.result!.source, 'built');
+    assert.equal(attempts.get('flaky'), 2);
+  });
+
+  test('proactive: from a request history, the scheduler builds ahead for the client due soon, and its request is then a prebuilt hit', async () => {
+    for (const day of ['01', '02', '03']) {
+      await history.record({ at: `2026-11-${day}T09:10:00Z`, clientId: 'early', request: { clientId: 'early' } });
+      await history.record({ at: `2026-11-${day}T15:00:00Z`, clientId: 'late', request: { clientId: 'late' } });
+    }
+    const scheduler = new ProactiveScheduler({ history, workflow, leadMs: 60 * 60 * 1000, now: () => new Date('2026-11-04T08:30:00Z') });
+    const before = workflow.buildsStarted;
+    const tick = await scheduler.tick();
+    assert.deepEqual(tick.prepared.map((p) => [p.clientId, p.source]), [['early', 'built']]);
+    assert.equal(workflow.buildsStarted, before + 1);
+    assert.ok(!(await registry.repositories()).includes('clients/late'));
+    const recorded = (await history.load()).length;
+    const r = (await (await post({ clientId: 'early' })).json()) as RequestResult;
+    assert.equal(r.source, 'prebuilt');
+    assert.equal(r.image.digest, tick.prepared[0]!.digest);
+    assert.equal(workflow.buildsStarted, before + 1);
+    // the client's request is recorded, the proactive build is not; a second tick builds nothing
+    assert.equal((await history.load()).length, recorded + 1);
+    assert.deepEqual((await scheduler.tick()).prepared.map((p) => p.source), ['prebuilt']);
+    assert.equal(workflow.buildsStarted, before + 1);
+  });
+
+  test('an admin cancels a build in flight; the request gets ABORTED (no good version yet) and nothing is registered', async () => {
+    const pending = post({ clientId: 'slow' });
+    for (let i = 0; i < 200 && workflow.limiter.running === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const cancelUrl = url.replace('/v1/requests', '/v1/clients/slow/builds');
+    const c1 = await grants.credentials.issue('c1');
+    assert.equal((await fetch(cancelUrl, { method: 'DELETE', headers: { authorization: `Basic ${Buffer.from(`c1:${c1.secret}`).toString('base64')}` } })).status, 403);
+    const cancelled = await fetch(cancelUrl, { method: 'DELETE', headers: { authorization: admin } });
+    assert.deepEqual(await cancelled.json(), { cancelled: 1 });
+    const res = await pending;
+    assert.equal(res.status, 499);
+    assert.match(await res.text(), /ABORTED/);
+    assert.equal(attempts.get('slow'), 1, 'a cancelled build is not retried');
+    assert.ok(!(await registry.repositories()).includes('clients/slow'));
+  });
+});

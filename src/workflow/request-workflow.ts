@@ -1,0 +1,257 @@
+import { canonicalJson } from '../core/canonical-json.js';
+import { sha256Digest, type Digest } from '../core/digest.js';
+import { AbortedError, toAppError, type AppError } from '../core/errors.js';
+import { clientRepository, type Grants } from '../grants/grants.js';
+import { identify, type Identity, type IdentifyRequest } from '../identify/identify.js';
+import type { IdentifyConfig } from '../identify/rules.js';
+import type { BaseRef, PersonalizeEvent } from '../pipeline/personalize.js';
+import type { VmSpec } from '../pipeline/vm-spec.js';
+import type { Registry } from '../registry/registry.js';
+import { BuildLimiter } from './build-limiter.js';
+import { baseKeyAnnotation, vectorDigestAnnotation, type BuiltImage, type ImageBuilder } from './image-builder.js';
+import type { Predictor } from './predictor.js';
+import type { RequestHistory } from './request-history.js';
+import { SingleFlight } from './single-flight.js';
+
+export interface ImageRequest extends IdentifyRequest {
+  /** Base image name (`debian-12`); the default base when omitted. */
+  base?: string | undefined;
+}
+
+/**
+ * How the image was obtained: `prebuilt` (already registered for this vector, no pipeline run),
+ * `built` (this request ran the build), `joined` (an identical request's build in flight), or
+ * `last-good` (the build failed; this is the client's previous good version, not the predicted one).
+ */
+export type ImageSource = 'prebuilt' | 'built' | 'joined' | 'last-good';
+
+export type WorkflowEvent =
+  | { type: 'identified'; clientId: string; category: string; matchedBy: string; ms: number }
+  | { type: 'predicted'; vectorDigest: Digest; ms: number }
+  | { type: 'build'; state: 'prebuilt' | 'queued' | 'started' | 'retrying' | 'joined' | 'failed'; message?: string }
+  | { type: 'pipeline'; event: PersonalizeEvent }
+  | { type: 'registered'; digest: Digest; version: number; ms: number };
+
+export interface RequestResult {
+  clientId: string;
+  category: string;
+  matchedBy: string;
+  vectorDigest: Digest;
+  source: ImageSource;
+  image: { repository: string; reference: string; digest: Digest; version?: number; tags: string[] };
+  vmSpec: VmSpec | undefined;
+  /** Set when source is `last-good`: why the predicted image could not be built. */
+  buildError?: { code: string; message: string };
+  grant: { token: string; expires_in: number; issued_at: string; scope: string };
+  timings: { identifyMs: number; predictMs: number; imageMs: number; totalMs: number };
+}
+
+export interface RequestWorkflowDeps {
+  identifyConfig: IdentifyConfig;
+  predictor: Predictor;
+  registry: Registry;
+  grants: Grants;
+  builder: ImageBuilder;
+  /** Base name → the base image (catalog lookup; `findBase(paths.bases, name)` in production). */
+  resolveBase: (name: string) => Promise<BaseRef & { name: string }>;
+  defaultBase?: string;
+  /**
+   * A failed build is tried again after `baseDelayMs`, doubling each time, `attempts` in all
+   * (default 3 attempts from 2 s). Invalid input (VALIDATION, NOT_FOUND, UNSAFE_PATH) is not retried.
+   */
+  retry?: { attempts: number; baseDelayMs: number };
+  /** Where client requests are recorded for the proactive scheduler (none: not recorded). */
+  history?: RequestHistory;
+  now?: () => Date;
+  /** Builds running at once across all clients (each holds a qemu/NBD session). */
+  maxParallelBuilds?: number;
+}
+
+/**
+ * request → identify → predict → (prebuilt? else build through the layer cache and register)
+ * → grant. Builds are single-flight per (client, base, vector digest) and bounded in number; a
+ * failed build hands out the client's last good version, marked as such, or the error.
+ */
+export class RequestWorkflow {
+  private readonly flights = new SingleFlight<BuiltImage>();
+  readonly limiter: BuildLimiter;
+  private readonly cancels = new Map<string, Set<AbortController>>();
+  private readonly byDigest = new Map<Digest, { version?: number; vectorDigest?: string; baseKey?: string; vmSpec?: VmSpec }>();
+  private readonly bases = new Map<string, { base: BaseRef & { name: string }; until: number }>();
+  /** Pipeline runs started by this process (metrics, tests). */
+  buildsStarted = 0;
+  /** Answered requests by how the image was obtained, and failed ones (`error`). */
+  readonly answered: Record<ImageSource | 'error', number> = { prebuilt: 0, built: 0, joined: 0, 'last-good': 0, error: 0 };
+
+  /** Where requests are recorded (what the proactive scheduler reads). */
+  get history(): RequestHistory | undefined {
+    return this.deps.history;
+  }
+
+  constructor(private readonly deps: RequestWorkflowDeps) {
+    this.limiter = new BuildLimiter(deps.maxParallelBuilds ?? 2);
+  }
+
+  /** `proactive`: a build ahead by the scheduler, not a client's request (not recorded in the history). */
+  async handle(...args: Parameters<RequestWorkflow['run']>): Promise<RequestResult> {
+    try {
+      const result = await this.run(...args);
+      this.answered[result.source]++;
+      return result;
+    } catch (e) {
+      this.answered.error++;
+      throw e;
+    }
+  }
+
+  private async run(request: ImageRequest, options: { signal?: AbortSignal; onEvent?: (e: WorkflowEvent) => void; authorizeClient?: (identity: Identity) => void; proactive?: boolean } = {}): Promise<RequestResult> {
+    const emit = options.onEvent ?? (() => undefined);
+    const t0 = performance.now();
+    const identity = identify(this.deps.identifyConfig, request);
+    options.authorizeClient?.(identity);
+    if (!options.proactive) await this.deps.history?.record({ at: (this.deps.now?.() ?? new Date()).toISOString(), clientId: identity.clientId, request });
+    const t1 = performance.now();
+    emit({ type: 'identified', ...identity, ms: t1 - t0 });
+    const vector = await this.deps.predictor.predict({ clientId: identity.clientId, category: identity.category, ...(options.signal ? { signal: options.signal } : {}) });
+    const vectorDigest = sha256Digest(canonicalJson(vector));
+    const t2 = performance.now();
+    emit({ type: 'predicted', vectorDigest, ms: t2 - t1 });
+
+    const repository = clientRepository(identity.clientId);
+    const baseName = request.base ?? this.deps.defaultBase ?? 'debian-12';
+    let source: ImageSource;
+    let image: { digest: Digest; version?: number; tags: string[] };
+    let vmSpec: VmSpec | undefined;
+    let buildError: RequestResult['buildError'];
+    const base = await this.base(baseName);
+    const prebuilt = await this.latest(repository);
+    if (prebuilt && prebuilt.vectorDigest === vectorDigest && prebuilt.baseKey === base.key) {
+      source = 'prebuilt';
+      image = prebuilt;
+      vmSpec = prebuilt.vmSpec;
+      emit({ type: 'build', state: 'prebuilt' });
+    } else {
+      try {
+        const key = `${identity.clientId}\n${base.key}\n${vectorDigest}`;
+        const flight = await this.flights.run(key, async () => {
+          emit({ type: 'build', state: 'queued' });
+          const controller = new AbortController();
+          const mine = this.cancels.get(identity.clientId) ?? new Set<AbortController>();
+          mine.add(controller);
+          this.cancels.set(identity.clientId, mine);
+          try {
+            return await this.limiter.run(async () => {
+              controller.signal.throwIfAborted();
+              emit({ type: 'build', state: 'started' });
+              this.buildsStarted++;
+              const b0 = performance.now();
+              const built = await this.withRetries(() =>
+                this.deps.builder.build({
+                  repository,
+                  base,
+                  vector,
+                  vectorDigest,
+                  // Not a request's signal: a build is shared, and one caller hanging up must not cancel it for the others; `cancel` does.
+                  signal: controller.signal,
+                  onEvent: (event) => emit({ type: 'pipeline', event }),
+                }),
+                (attempt, error, delayMs) => emit({ type: 'build', state: 'retrying', message: `attempt ${attempt} failed (${error.message}); retrying in ${delayMs} ms` }),
+                controller.signal,
+              );
+              emit({ type: 'registered', digest: built.digest, version: built.version, ms: performance.now() - b0 });
+              return built;
+            });
+          } catch (e) {
+            throw controller.signal.aborted ? new AbortedError(`build of ${repository}`) : e;
+          } finally {
+            mine.delete(controller);
+            if (mine.size === 0) this.cancels.delete(identity.clientId);
+          }
+        });
+        if (flight.shared) emit({ type: 'build', state: 'joined' });
+        source = flight.shared ? 'joined' : 'built';
+        image = flight.value;
+        vmSpec = flight.value.spec;
+      } catch (e) {
+        const err = toAppError(e);
+        emit({ type: 'build', state: 'failed', message: err.message });
+        // The build may have failed after another one registered: re-read, and never hand out a half-made image.
+        const lastGood = await this.latest(repository);
+        if (!lastGood) throw err;
+        source = 'last-good';
+        image = lastGood;
+        vmSpec = lastGood.vmSpec;
+        buildError = { code: err.code, message: err.message };
+      }
+    }
+    const t3 = performance.now();
+    const grant = this.deps.grants.grantFor(identity.clientId);
+    return {
+      clientId: identity.clientId,
+      category: identity.category,
+      matchedBy: identity.matchedBy,
+      vectorDigest,
+      source,
+      image: { repository, reference: `${repository}@${image.digest}`, digest: image.digest, ...(image.version !== undefined ? { version: image.version } : {}), tags: image.tags },
+      vmSpec,
+      ...(buildError ? { buildError } : {}),
+      grant: { token: grant.token, expires_in: grant.expires_in, issued_at: grant.issued_at, scope: `repository:${repository}:pull` },
+      timings: { identifyMs: t1 - t0, predictMs: t2 - t1, imageMs: t3 - t2, totalMs: performance.now() - t0 },
+    };
+  }
+
+  /** Cancel a client's builds in flight or queued; their requests get the last good version or ABORTED. */
+  cancel(clientId: string): number {
+    const mine = [...(this.cancels.get(clientId) ?? [])];
+    for (const c of mine) c.abort();
+    return mine.length;
+  }
+
+  private async withRetries<T>(work: () => Promise<T>, onRetry: (attempt: number, error: AppError, delayMs: number) => void, signal: AbortSignal): Promise<T> {
+    const { attempts, baseDelayMs } = this.deps.retry ?? { attempts: 3, baseDelayMs: 2000 };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (e) {
+        const err = toAppError(e);
+        if (signal.aborted || attempt >= attempts || ['VALIDATION', 'NOT_FOUND', 'UNSAFE_PATH', 'ABORTED'].includes(err.code)) throw err;
+        const delayMs = baseDelayMs * 2 ** (attempt - 1);
+        onRetry(attempt, err, delayMs);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+  }
+
+  /**
+   * The repository's `latest` (always a completely registered version), with what it was built
+   * for. Only the tag list is read each time: what a digest holds never changes, so it is memoised
+   * — that keeps a prebuilt hit to one small read.
+   */
+  private async latest(repository: string): Promise<{ digest: Digest; version?: number; tags: string[]; vectorDigest?: string; baseKey?: string; vmSpec?: VmSpec } | undefined> {
+    const tags: Map<string, Digest> = await this.deps.registry.tags(repository).catch(() => new Map<string, Digest>());
+    const digest = tags.get('latest');
+    if (!digest) return undefined;
+    let known = this.byDigest.get(digest);
+    if (!known) {
+      const shown = await this.deps.registry.show(`${repository}@${digest}`);
+      const annotations = shown.manifest.annotations ?? {};
+      known = {
+        ...(shown.version ? { version: shown.version.version } : {}),
+        ...(annotations[vectorDigestAnnotation] ? { vectorDigest: annotations[vectorDigestAnnotation] } : {}),
+        ...(annotations[baseKeyAnnotation] ? { baseKey: annotations[baseKeyAnnotation] } : {}),
+        ...(shown.config['vmSpec'] ? { vmSpec: shown.config['vmSpec'] as VmSpec } : {}),
+      };
+      this.byDigest.set(digest, known);
+    }
+    return { digest, tags: [...tags].filter(([, d]) => d === digest).map(([t]) => t), ...known };
+  }
+
+  /** Base lookups read the catalog folder; a few seconds of staleness is fine for a name → base mapping. */
+  private async base(name: string): Promise<BaseRef & { name: string }> {
+    const cached = this.bases.get(name);
+    if (cached && cached.until > Date.now()) return cached.base;
+    const base = await this.deps.resolveBase(name);
+    this.bases.set(name, { base, until: Date.now() + 10_000 });
+    return base;
+  }
+}
