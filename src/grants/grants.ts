@@ -85,6 +85,17 @@ export class Grants {
     if (p.kind !== 'admin') throw new AppError('FORBIDDEN', 'an admin credential is needed');
   }
 
+  /**
+   * Throws unless the request carries a credential that may read about `clientId`: the admin, or
+   * that client itself. With no client (a category's data), any valid credential will do.
+   */
+  async requireClientOrAdmin(req: IncomingMessage, clientId: string | undefined): Promise<Principal> {
+    const p = await this.principalOf(req);
+    if (!p) throw new AppError('UNAUTHORIZED', 'a client or admin credential is needed', { details: { wwwAuthenticate: `Basic realm="${grantService}"` } });
+    if (p.kind === 'client' && clientId !== undefined && p.clientId !== clientId) throw new AppError('FORBIDDEN', `credential of ${p.clientId} cannot read about ${clientId}`);
+    return p;
+  }
+
   /** The OCI routes' gate: a Bearer token whose scope covers the repository and action. */
   readonly authorize: Authorize = ({ repository, action, req }) => {
     const host = req.headers.host ?? '127.0.0.1';

@@ -71,15 +71,18 @@ export async function listVersions(root: string, scope: Scope): Promise<number[]
   return names.map((n) => /^v(\d+)\.json$/.exec(n)?.[1]).filter((v): v is string => v !== undefined).map(Number).sort((a, b) => a - b);
 }
 
+/** The version `current` points at (one small read: what a long-running predictor checks per request). */
+export async function currentVersion(root: string, scope: Scope): Promise<number | undefined> {
+  const text = await readFile(join(scopeDir(root, scope), 'current'), 'utf8').catch(() => undefined);
+  const v = text === undefined ? NaN : Number(text.trim());
+  return Number.isInteger(v) && v > 0 ? v : undefined;
+}
+
 /** The current (or a given) version of a scope, or undefined when the scope was never trained. */
 export async function loadModelSet(root: string, scope: Scope, version?: number): Promise<ModelSet | undefined> {
   const dir = scopeDir(root, scope);
-  let v = version;
-  if (v === undefined) {
-    const text = await readFile(join(dir, 'current'), 'utf8').catch(() => undefined);
-    if (text === undefined) return undefined;
-    v = Number(text.trim());
-  }
+  const v = version ?? (await currentVersion(root, scope));
+  if (v === undefined) return undefined;
   const text = await readFile(join(dir, `v${v}.json`), 'utf8').catch(() => undefined);
   if (text === undefined) {
     if (version !== undefined) throw new NotFoundError(`no version ${version} of ${scope.kind} ${scope.id}`);

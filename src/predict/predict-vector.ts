@@ -4,7 +4,7 @@ import { parseUsageVector } from '../usage-vector/validate.js';
 import type { HistorySource, ResourceSeries } from './history.js';
 import { allocate } from './metrics.js';
 import { loadResourceModel, loadSequenceModel } from './model-catalog.js';
-import { loadModelSet, type ModelSet, type Scope } from './model-store.js';
+import { currentVersion, loadModelSet, type ModelSet, type Scope } from './model-store.js';
 import type { ResourceModel, SequenceModel } from './models/model.js';
 import { serviceForPackage, serviceForPort } from './service-catalog.js';
 import { resourceHorizons } from './train.js';
@@ -37,19 +37,23 @@ interface LoadedSet {
 }
 
 /**
- * Turns history and the current trained models into usage vectors. Model sets are loaded once
- * per scope and kept, so a server answers each request in milliseconds.
+ * Turns history and the current trained models into usage vectors. A model set is loaded once
+ * per scope and version and kept, so a server answers each request in milliseconds; each call
+ * reads only the scope's `current` pointer, so a `prescient train` run next to a running server
+ * is picked up by its next request.
  */
 export function createPredictor(deps: { history: HistorySource; modelsDir: string }): Predictor {
-  const cache = new Map<string, Promise<LoadedSet | undefined>>();
-  const load = (scope: Scope): Promise<LoadedSet | undefined> => {
+  const cache = new Map<string, { version: number; set: Promise<LoadedSet | undefined> }>();
+  const load = async (scope: Scope): Promise<LoadedSet | undefined> => {
+    const version = await currentVersion(deps.modelsDir, scope);
+    if (version === undefined) return undefined;
     const key = `${scope.kind}:${scope.id}`;
-    let p = cache.get(key);
-    if (!p) {
-      p = loadSet(deps.modelsDir, scope);
-      cache.set(key, p);
+    let entry = cache.get(key);
+    if (entry?.version !== version) {
+      entry = { version, set: loadSet(deps.modelsDir, scope, version) };
+      cache.set(key, entry);
     }
-    return p;
+    return entry.set;
   };
 
   return {
@@ -185,8 +189,8 @@ export function createPredictor(deps: { history: HistorySource; modelsDir: strin
   };
 }
 
-async function loadSet(modelsDir: string, scope: Scope): Promise<LoadedSet | undefined> {
-  const set = await loadModelSet(modelsDir, scope);
+async function loadSet(modelsDir: string, scope: Scope, version: number): Promise<LoadedSet | undefined> {
+  const set = await loadModelSet(modelsDir, scope, version);
   if (!set) return undefined;
   const resource = new Map<string, ResourceModel>();
   const sequence = new Map<string, SequenceModel>();

@@ -2,7 +2,9 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Paths } from '../core/config.js';
 import type { Digest } from '../core/digest.js';
-import { personalize, type BaseRef, type PersonalizeEvent } from '../pipeline/personalize.js';
+import { canonicalJson } from '../core/canonical-json.js';
+import { sha256Digest } from '../core/digest.js';
+import { personalize, planPersonalization, type BaseRef, type PersonalizeEvent } from '../pipeline/personalize.js';
 import type { AssembledModule } from '../pipeline/plan.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { Registry } from '../registry/registry.js';
@@ -12,12 +14,21 @@ import type { UsageVector } from '../usage-vector/schema.js';
 export const vectorDigestAnnotation = 'io.prescient.vector-digest';
 /** …and on which base (its recipe key), so a rebuilt base is never answered with an image of the old one. */
 export const baseKeyAnnotation = 'io.prescient.base-key';
+/**
+ * …and the digest of the pipeline's plan for it: what the image holds. Two vectors with the same
+ * plan make the same image, so this — not the vector digest — decides whether a registered image
+ * still answers a request. A new model or new data that moves a forecast without changing a
+ * module's decision (vCPUs are whole, memory comes in 256 MiB steps, a package is in or out of
+ * the threshold) therefore costs no rebuild; one that changes a decision does.
+ */
+export const planDigestAnnotation = 'io.prescient.plan-digest';
 
 export interface BuildInput {
   repository: string;
   base: BaseRef & { name: string };
   vector: UsageVector;
   vectorDigest: Digest;
+  planDigest: Digest;
   signal?: AbortSignal;
   onEvent?: (e: PersonalizeEvent) => void;
 }
@@ -31,16 +42,23 @@ export interface BuiltImage {
 
 /** Build and register one image. The real one runs the pipeline; tests may count or fail builds around it. */
 export interface ImageBuilder {
+  /** The digest of what `build` would make of this vector (pure planning: no image is opened). */
+  planDigest(input: Pick<BuildInput, 'base' | 'vector' | 'signal'>): Promise<Digest>;
   build(input: BuildInput): Promise<BuiltImage>;
 }
 
 /**
  * personalize() through the layer cache into a scratch folder, then register the layer chain as
- * the repository's new `latest`, with the vector digest annotated so a later identical request
- * is answered from it without running the pipeline.
+ * the repository's new `latest`, with the plan digest annotated so a later request whose vector
+ * plans the same is answered from it without running the pipeline.
  */
 export class PipelineImageBuilder implements ImageBuilder {
   constructor(private readonly deps: { paths: Paths; registry: Registry; pipeline: readonly AssembledModule[] }) {}
+
+  async planDigest(input: Pick<BuildInput, 'base' | 'vector' | 'signal'>): Promise<Digest> {
+    const plan = await planPersonalization({ base: input.base, vector: input.vector, pipeline: this.deps.pipeline, ...(input.signal ? { signal: input.signal } : {}) });
+    return sha256Digest(canonicalJson(plan));
+  }
 
   async build(input: BuildInput): Promise<BuiltImage> {
     const { paths, registry } = this.deps;
@@ -63,7 +81,7 @@ export class PipelineImageBuilder implements ImageBuilder {
         repository: input.repository,
         layers: report.layers.map((path) => ({ path })),
         config: { usageVector: input.vector, plan, vmSpec: report.spec, baseFacts: input.base.facts, model: input.vector.model, timings: report.modules.map((m) => ({ module: m.id, outcome: m.outcome, ms: m.ms })) },
-        annotations: { [vectorDigestAnnotation]: input.vectorDigest, [baseKeyAnnotation]: input.base.key, 'io.prescient.base': input.base.name },
+        annotations: { [vectorDigestAnnotation]: input.vectorDigest, [planDigestAnnotation]: input.planDigest, [baseKeyAnnotation]: input.base.key, 'io.prescient.base': input.base.name },
         tags: ['latest'],
         ...(input.signal ? { signal: input.signal } : {}),
       });

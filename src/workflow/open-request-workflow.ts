@@ -7,9 +7,12 @@ import { assemblePipeline } from '../pipeline/plan.js';
 import type { Registry } from '../registry/registry.js';
 import { CategoryVectorPredictor } from './category-predictor.js';
 import { PipelineImageBuilder } from './image-builder.js';
-import type { Predictor } from './predictor.js';
 import { RequestHistory } from './request-history.js';
 import { RequestWorkflow } from './request-workflow.js';
+import { trainedPredictor } from './trained-predictor.js';
+import { createPredictor } from '../predict/predict-vector.js';
+import { storeHistory } from '../predict/store-history.js';
+import type { Ingestion } from '../telemetry/open-ingestion.js';
 
 /** Where the workflow's configuration lives under PRESCIENT_HOME (both optional). */
 export function workflowConfigFiles(paths: Paths): { identify: string; categoryVectors: string; history: string } {
@@ -17,14 +20,30 @@ export function workflowConfigFiles(paths: Paths): { identify: string; categoryV
 }
 
 /**
- * The production workflow: identification rules from `<home>/identify.json`, the predictor given
- * (default: per-category vectors from `<home>/category-vectors.json`), the real pipeline.
+ * The production workflow: identification rules from `<home>/identify.json`; prediction by the
+ * trained models over the telemetry store, falling back to the per-category vectors of
+ * `<home>/category-vectors.json` for what was never trained; the real pipeline.
  */
-export async function openRequestWorkflow(options: { paths: Paths; registry: Registry; grants: Grants; predictor?: Predictor; maxParallelBuilds?: number }): Promise<RequestWorkflow> {
+export async function openRequestWorkflow(options: {
+  paths: Paths;
+  registry: Registry;
+  grants: Grants;
+  /** The telemetry store and its anonymiser (`openIngestion()`): what the models predict from. */
+  telemetry: Pick<Ingestion, 'store' | 'anonymiser'>;
+  maxParallelBuilds?: number;
+}): Promise<RequestWorkflow> {
   const files = workflowConfigFiles(options.paths);
+  const { store, anonymiser } = options.telemetry;
+  const predictor = trainedPredictor({
+    models: createPredictor({ history: storeHistory(store), modelsDir: options.paths.models }),
+    modelsDir: options.paths.models,
+    store,
+    pseudonym: (clientId) => anonymiser.pseudonym('client', clientId),
+    fallback: await CategoryVectorPredictor.load(files.categoryVectors),
+  });
   return new RequestWorkflow({
     identifyConfig: await loadIdentifyConfig(files.identify),
-    predictor: options.predictor ?? (await CategoryVectorPredictor.load(files.categoryVectors)),
+    predictor,
     registry: options.registry,
     history: new RequestHistory(files.history),
     grants: options.grants,

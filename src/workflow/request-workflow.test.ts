@@ -38,7 +38,9 @@ describe('POST /v1/requests', () => {
   const failing = new Set<string>();
   /** Build attempts per client (retries included). */
   const attempts = new Map<string, number>();
-  /** Confidence override per client: a new vector without touching the image (forces a rebuild). */
+  /** vCPU override per client: a new vector that changes the plan (forces a rebuild). */
+  const vcpus = new Map<string, number>();
+  /** Confidence override per client: a new vector that plans the same (no rebuild). */
   const confidence = new Map<string, number>();
 
   before(async () => {
@@ -48,6 +50,7 @@ describe('POST /v1/requests', () => {
     grants = await Grants.open({ secretsDir: paths(dir).secrets });
     const real = new PipelineImageBuilder({ paths: { ...testPaths(), runtime: join(dir, 'run') }, registry, pipeline: assemblePipeline() });
     const builder: ImageBuilder = {
+      planDigest: (input) => real.planDigest(input),
       build: async (input: BuildInput) => {
         const id = input.vector.subject.clientId!;
         attempts.set(id, (attempts.get(id) ?? 0) + 1);
@@ -65,7 +68,8 @@ describe('POST /v1/requests', () => {
       predict: async (input) => {
         const v: UsageVector = await categories.predict(input);
         const c = confidence.get(input.clientId);
-        return c === undefined ? v : { ...v, confidence: c };
+        const n = vcpus.get(input.clientId);
+        return { ...v, ...(c === undefined ? {} : { confidence: c }), ...(n === undefined ? {} : { resources: { ...v.resources, vcpus: n } }) };
       },
     };
     history = new RequestHistory(join(dir, 'request-history.jsonl'));
@@ -129,6 +133,23 @@ describe('POST /v1/requests', () => {
     assert.equal((await fetch(url.replace('/v1/requests', '/healthz'))).status, 200);
   });
 
+  test('a new vector that plans the same image is still a prebuilt hit; one that changes the plan is built', async () => {
+    const first = (await (await post({ clientId: 'c2' })).json()) as RequestResult;
+    confidence.set('c2', 0.93);
+    const before = workflow.buildsStarted;
+    const same = (await (await post({ clientId: 'c2' })).json()) as RequestResult;
+    assert.notEqual(same.vectorDigest, first.vectorDigest);
+    assert.equal(same.planDigest, first.planDigest);
+    assert.equal(same.source, 'prebuilt');
+    assert.equal(same.image.digest, first.image.digest);
+    vcpus.set('c2', 3);
+    const changed = (await (await post({ clientId: 'c2' })).json()) as RequestResult;
+    assert.notEqual(changed.planDigest, first.planDigest);
+    assert.equal(changed.source, 'built');
+    assert.equal(changed.vmSpec?.vcpus, 3);
+    assert.equal(workflow.buildsStarted, before + 1);
+  });
+
   test('identification by account rule; a client credential may request only for itself', async () => {
     const ann = await grants.credentials.issue('ann');
     const auth = `Basic ${Buffer.from(`ann:${ann.secret}`).toString('base64')}`;
@@ -143,7 +164,7 @@ describe('POST /v1/requests', () => {
   });
 
   test('progress streams as NDJSON, ending with the result', async () => {
-    confidence.set('c5', 0.61);
+    vcpus.set('c5', 3);
     const res = await post({ clientId: 'c5' }, admin, 'application/x-ndjson');
     assert.equal(res.headers.get('content-type'), 'application/x-ndjson');
     const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { type: string; state?: string; result?: RequestResult });
@@ -155,7 +176,7 @@ describe('POST /v1/requests', () => {
 
   test('a failed build hands out the last good version, marked as such; with none, a clear error', async () => {
     const good = (await registry.resolve('clients/c7', 'latest')).digest;
-    confidence.set('c7', 0.62);
+    vcpus.set('c7', 3);
     failing.add('c7');
     const r = (await (await post({ clientId: 'c7' })).json()) as RequestResult;
     assert.equal(r.source, 'last-good');

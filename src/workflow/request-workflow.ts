@@ -8,7 +8,7 @@ import type { BaseRef, PersonalizeEvent } from '../pipeline/personalize.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { Registry } from '../registry/registry.js';
 import { BuildLimiter } from './build-limiter.js';
-import { baseKeyAnnotation, vectorDigestAnnotation, type BuiltImage, type ImageBuilder } from './image-builder.js';
+import { baseKeyAnnotation, planDigestAnnotation, type BuiltImage, type ImageBuilder } from './image-builder.js';
 import type { Predictor } from './predictor.js';
 import type { RequestHistory } from './request-history.js';
 import { SingleFlight } from './single-flight.js';
@@ -27,7 +27,7 @@ export type ImageSource = 'prebuilt' | 'built' | 'joined' | 'last-good';
 
 export type WorkflowEvent =
   | { type: 'identified'; clientId: string; category: string; matchedBy: string; ms: number }
-  | { type: 'predicted'; vectorDigest: Digest; ms: number }
+  | { type: 'predicted'; vectorDigest: Digest; planDigest: Digest; ms: number }
   | { type: 'build'; state: 'prebuilt' | 'queued' | 'started' | 'retrying' | 'joined' | 'failed'; message?: string }
   | { type: 'pipeline'; event: PersonalizeEvent }
   | { type: 'registered'; digest: Digest; version: number; ms: number };
@@ -37,6 +37,8 @@ export interface RequestResult {
   category: string;
   matchedBy: string;
   vectorDigest: Digest;
+  /** What the image holds (the digest of the pipeline's plan); equal plans share one image. */
+  planDigest: Digest;
   source: ImageSource;
   image: { repository: string; reference: string; digest: Digest; version?: number; tags: string[] };
   vmSpec: VmSpec | undefined;
@@ -68,15 +70,15 @@ export interface RequestWorkflowDeps {
 }
 
 /**
- * request → identify → predict → (prebuilt? else build through the layer cache and register)
- * → grant. Builds are single-flight per (client, base, vector digest) and bounded in number; a
+ * request → identify → predict → plan → (prebuilt? else build through the layer cache and register)
+ * → grant. Builds are single-flight per (client, base, plan digest) and bounded in number; a
  * failed build hands out the client's last good version, marked as such, or the error.
  */
 export class RequestWorkflow {
   private readonly flights = new SingleFlight<BuiltImage>();
   readonly limiter: BuildLimiter;
   private readonly cancels = new Map<string, Set<AbortController>>();
-  private readonly byDigest = new Map<Digest, { version?: number; vectorDigest?: string; baseKey?: string; vmSpec?: VmSpec }>();
+  private readonly byDigest = new Map<Digest, { version?: number; planDigest?: string; baseKey?: string; vmSpec?: VmSpec }>();
   private readonly bases = new Map<string, { base: BaseRef & { name: string }; until: number }>();
   /** Pipeline runs started by this process (metrics, tests). */
   buildsStarted = 0;
@@ -114,25 +116,27 @@ export class RequestWorkflow {
     emit({ type: 'identified', ...identity, ms: t1 - t0 });
     const vector = await this.deps.predictor.predict({ clientId: identity.clientId, category: identity.category, ...(options.signal ? { signal: options.signal } : {}) });
     const vectorDigest = sha256Digest(canonicalJson(vector));
+    const baseName = request.base ?? this.deps.defaultBase ?? 'debian-12';
+    const base = await this.base(baseName);
+    // Planning is pure and cheap (dataset digests are memoised by file identity), so it runs every time.
+    const planDigest = await this.deps.builder.planDigest({ base, vector, ...(options.signal ? { signal: options.signal } : {}) });
     const t2 = performance.now();
-    emit({ type: 'predicted', vectorDigest, ms: t2 - t1 });
+    emit({ type: 'predicted', vectorDigest, planDigest, ms: t2 - t1 });
 
     const repository = clientRepository(identity.clientId);
-    const baseName = request.base ?? this.deps.defaultBase ?? 'debian-12';
     let source: ImageSource;
     let image: { digest: Digest; version?: number; tags: string[] };
     let vmSpec: VmSpec | undefined;
     let buildError: RequestResult['buildError'];
-    const base = await this.base(baseName);
     const prebuilt = await this.latest(repository);
-    if (prebuilt && prebuilt.vectorDigest === vectorDigest && prebuilt.baseKey === base.key) {
+    if (prebuilt && prebuilt.planDigest === planDigest && prebuilt.baseKey === base.key) {
       source = 'prebuilt';
       image = prebuilt;
       vmSpec = prebuilt.vmSpec;
       emit({ type: 'build', state: 'prebuilt' });
     } else {
       try {
-        const key = `${identity.clientId}\n${base.key}\n${vectorDigest}`;
+        const key = `${identity.clientId}\n${base.key}\n${planDigest}`;
         const flight = await this.flights.run(key, async () => {
           emit({ type: 'build', state: 'queued' });
           const controller = new AbortController();
@@ -151,6 +155,7 @@ export class RequestWorkflow {
                   base,
                   vector,
                   vectorDigest,
+                  planDigest,
                   // Not a request's signal: a build is shared, and one caller hanging up must not cancel it for the others; `cancel` does.
                   signal: controller.signal,
                   onEvent: (event) => emit({ type: 'pipeline', event }),
@@ -191,6 +196,7 @@ export class RequestWorkflow {
       category: identity.category,
       matchedBy: identity.matchedBy,
       vectorDigest,
+      planDigest,
       source,
       image: { repository, reference: `${repository}@${image.digest}`, digest: image.digest, ...(image.version !== undefined ? { version: image.version } : {}), tags: image.tags },
       vmSpec,
@@ -227,7 +233,7 @@ export class RequestWorkflow {
    * for. Only the tag list is read each time: what a digest holds never changes, so it is memoised
    * — that keeps a prebuilt hit to one small read.
    */
-  private async latest(repository: string): Promise<{ digest: Digest; version?: number; tags: string[]; vectorDigest?: string; baseKey?: string; vmSpec?: VmSpec } | undefined> {
+  private async latest(repository: string): Promise<{ digest: Digest; version?: number; tags: string[]; planDigest?: string; baseKey?: string; vmSpec?: VmSpec } | undefined> {
     const tags: Map<string, Digest> = await this.deps.registry.tags(repository).catch(() => new Map<string, Digest>());
     const digest = tags.get('latest');
     if (!digest) return undefined;
@@ -237,7 +243,7 @@ export class RequestWorkflow {
       const annotations = shown.manifest.annotations ?? {};
       known = {
         ...(shown.version ? { version: shown.version.version } : {}),
-        ...(annotations[vectorDigestAnnotation] ? { vectorDigest: annotations[vectorDigestAnnotation] } : {}),
+        ...(annotations[planDigestAnnotation] ? { planDigest: annotations[planDigestAnnotation] } : {}),
         ...(annotations[baseKeyAnnotation] ? { baseKey: annotations[baseKeyAnnotation] } : {}),
         ...(shown.config['vmSpec'] ? { vmSpec: shown.config['vmSpec'] as VmSpec } : {}),
       };

@@ -14,6 +14,7 @@ import { healthRoutes } from '../../server/routes/health.js';
 import { credentialRoutes } from '../../server/routes/credentials.js';
 import { requestRoutes } from '../../server/routes/requests.js';
 import { openRequestWorkflow } from '../../workflow/open-request-workflow.js';
+import { storeHistory } from '../../predict/store-history.js';
 import { ProactiveScheduler } from '../../workflow/proactive-scheduler.js';
 import { applyRetention, validateRetention } from '../../store/retention.js';
 import { openIngestion } from '../../telemetry/open-ingestion.js';
@@ -60,12 +61,15 @@ Examples:
   curl -u acme:<secret> -H 'accept: application/x-ndjson' -d '{"clientId":"acme"}' http://127.0.0.1:5080/v1/requests
   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://127.0.0.1:5080/v1/metrics node app.js
   curl -H 'content-type: application/x-ndjson' --data-binary @events.ndjson http://127.0.0.1:5080/v1/telemetry
-  prescient serve --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains
+  curl -u acme:<secret> "http://127.0.0.1:5080/v1/usage-vectors?client=acme"
+  prescient serve --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains --no-auth
   curl "http://127.0.0.1:5080/v1/usage-vectors?client=17"
 
-Configuration (both optional, under PRESCIENT_HOME): identify.json (identification rules: by account,
-parameters, patterns; fallbackCategory) and category-vectors.json (a usage vector per category; an
-unknown category gets a small default vector). Pulls need a bearer token from GET /v1/token (Basic
+Prediction: the models of \`prescient train\` over the telemetry store (a client's own, else its
+category's; a new training run is picked up by the next request). Configuration (both optional,
+under PRESCIENT_HOME): identify.json (identification rules: by account, parameters, patterns;
+fallbackCategory) and category-vectors.json (a usage vector per category never trained; else a
+small default vector). Pulls need a bearer token from GET /v1/token (Basic
 auth of a client credential, 'prescient credentials issue <clientId>', or the admin one in
 <home>/secrets/admin.secret); skopeo follows the challenge itself.
 
@@ -88,7 +92,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     }
     const registry = await openRegistry({ root: paths().registry });
     const grants = await Grants.open({ secretsDir: paths().secrets });
-    const workflow = await openRequestWorkflow({ paths: paths(), registry, grants });
+    const workflow = await openRequestWorkflow({ paths: paths(), registry, grants, telemetry: ingestion });
     const scheduler = new ProactiveScheduler({ history: workflow.history!, workflow });
     scheduler.start();
     const routes: RouteSet[] = [
@@ -99,7 +103,15 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       requestRoutes({ grants, workflow }),
       healthRoutes({ workflow }),
     ];
-    if (opts.dataset) routes.push(predictRoutes({ predictor: createPredictor({ history: openHistory(opts).history, modelsDir: paths().models }) }));
+    // Usage vectors: from the telemetry store (clients named by their real ids, pseudonymised here), or from a trace folder.
+    const history = opts.dataset ? openHistory(opts).history : storeHistory(ingestion.store);
+    routes.push(
+      predictRoutes({
+        predictor: createPredictor({ history, modelsDir: paths().models }),
+        ...(opts.dataset ? {} : { subjectOf: (client: string) => ingestion.anonymiser.pseudonym('client', client) }),
+        ...(opts.auth ? { authorize: async (req, client) => void (await grants.requireClientOrAdmin(req, client)) } : {}),
+      }),
+    );
     const server = createApp({ routes });
     const addr = await listen(server, port, opts.host);
     emit(command, { url: `http://${addr.host}:${addr.port}`, registry: registry.root }, (v) => `listening on ${v.url} (registry ${v.registry}); Ctrl-C stops`);

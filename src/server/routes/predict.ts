@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { AppError, ValidationError } from '../../core/errors.js';
 import type { Predictor } from '../../predict/predict-vector.js';
@@ -16,6 +17,13 @@ import type { RequestContext, RouteSet } from '../router.js';
  */
 export interface PredictRouteDeps {
   predictor: Predictor;
+  /**
+   * Who may read a vector (none: anyone, for a trace folder served on loopback). `serve` lets a
+   * client read only its own vector, the admin any, and any credential a category's.
+   */
+  authorize?: (req: IncomingMessage, client: string | undefined) => Promise<void>;
+  /** A client id as the history knows it (the store keeps pseudonyms); default: as given. */
+  subjectOf?: (client: string) => string;
 }
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/);
@@ -58,15 +66,16 @@ export function predictRoutes(deps: PredictRouteDeps): RouteSet {
     {
       method: 'GET',
       path: /^\/v1\/usage-vectors$/,
-      handler: async ({ res, url, signal }) => {
+      handler: async ({ req, res, url, signal }) => {
         const parsed = query.safeParse(Object.fromEntries(url.searchParams));
         if (!parsed.success) {
           const issue = parsed.error.issues[0]!;
           throw new ValidationError(formatIssuePath(issue.path), issue.message);
         }
         const q = parsed.data;
+        await deps.authorize?.(req, q.client);
         const vector = await deps.predictor.predict({
-          ...(q.client ? { client: q.client } : {}),
+          ...(q.client ? { client: deps.subjectOf ? deps.subjectOf(q.client) : q.client } : {}),
           ...(q.category ? { category: q.category } : {}),
           ...(q.horizonHours ? { horizonHours: q.horizonHours } : {}),
           signal,
