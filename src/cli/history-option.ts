@@ -6,6 +6,9 @@ import { storeHistory } from '../predict/store-history.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { paths } from '../core/config.js';
 import { existsSync } from 'node:fs';
+import { createAnonymiser } from '../telemetry/anonymise.js';
+import { subjectKinds, type SubjectKind } from '../telemetry/event.js';
+import { loadOrCreateKeyring } from '../telemetry/pseudonym-keys.js';
 
 /**
  * Where prediction commands read history from. Today: a trace folder (--dataset, --format); the
@@ -22,14 +25,36 @@ export function addHistoryOptions(cmd: Command): Command {
     .addOption(new Option('--format <format>', 'format of --dataset').choices(datasetFormats));
 }
 
+export interface OpenedHistory {
+  history: HistorySource;
+  format?: DatasetFormat;
+  /**
+   * A --client value as the history names it. The store keeps pseudonyms, so there `acme` means
+   * the client acme, `vm:17` a VM; a pseudonym (`c_…`) is taken as it is. Traces use their own ids.
+   */
+  subjectOf(client: string): string;
+}
+
+const pseudonymPattern = /^[ucvs]_[A-Za-z0-9_-]{22}$/;
+
 /** The trace folder given by --dataset, else the telemetry store of this installation. */
-export function openHistory(flags: HistoryFlags): { history: HistorySource; format?: DatasetFormat } {
+export function openHistory(flags: HistoryFlags): OpenedHistory {
   if (!flags.dataset) {
     const file = paths().store;
     if (!existsSync(file)) throw new ValidationError('--dataset', `no telemetry stored yet (${file}); ingest some (prescient ingest, prescient serve) or give a trace folder with --dataset PATH --format FORMAT`);
-    return { history: storeHistory(openSqliteStore({ file }), `store:${file}`) };
+    const anonymiser = createAnonymiser({ keyring: loadOrCreateKeyring(paths().secrets) });
+    return {
+      history: storeHistory(openSqliteStore({ file }), `store:${file}`),
+      subjectOf: (client) => {
+        if (pseudonymPattern.test(client)) return client;
+        const colon = client.indexOf(':');
+        const kind = colon > 0 ? client.slice(0, colon) : 'client';
+        if (!(subjectKinds as readonly string[]).includes(kind)) throw new ValidationError('--client', `${kind}: expected one of ${subjectKinds.join(', ')} before the colon`);
+        return anonymiser.pseudonym(kind as SubjectKind, colon > 0 ? client.slice(colon + 1) : client);
+      },
+    };
   }
   if (!flags.format || !(datasetFormats as readonly string[]).includes(flags.format)) throw new ValidationError('--format', `one of ${datasetFormats.join(', ')}`);
   const format = flags.format as DatasetFormat;
-  return { history: datasetHistory({ path: flags.dataset, format }), format };
+  return { history: datasetHistory({ path: flags.dataset, format }), format, subjectOf: (client) => client };
 }

@@ -40,3 +40,17 @@ export function packageIndexFrom(entries: Record<string, string>): PackageIndex 
 function fromEntries(map: Map<string, string>): PackageIndex {
   return { packageOf: (program) => map.get(program), size: map.size };
 }
+
+/** The first index that knows a program answers (e.g. the base image's own, then the archive's). */
+export function layeredPackageIndex(...indexes: readonly PackageIndex[]): PackageIndex {
+  return {
+    packageOf: (program) => {
+      for (const index of indexes) {
+        const pkg = index.packageOf(program);
+        if (pkg !== undefined) return pkg;
+      }
+      return undefined;
+    },
+    size: Math.max(0, ...indexes.map((i) => i.size)),
+  };
+}

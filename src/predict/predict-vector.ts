@@ -166,7 +166,11 @@ export function createPredictor(deps: { history: HistorySource; modelsDir: strin
         if (f.direction !== 'inbound' || f.port < 1 || f.port > 65535) continue;
         inbound.set(`${f.protocol}/${f.port}`, { port: f.port, protocol: f.protocol });
         const spec = serviceForPort(f.port);
-        if (spec && !services.has(spec.service)) services.set(spec.service, { name: spec.service, expectedLoad: { connections: f.count }, concurrency: spec.concurrency, ports: spec.ports, probability: 0.9 });
+        if (spec && !services.has(spec.service)) {
+          services.set(spec.service, { name: spec.service, expectedLoad: { connections: f.count }, concurrency: spec.concurrency, ports: spec.ports, probability: 0.9 });
+          // A service seen listening needs its package, whether or not its programs were seen launched.
+          if (!vector.software.some((s) => s.name === spec.package)) vector.software.push({ name: spec.package, probability: 0.9, programs: [] });
+        }
       }
       for (const s of services.values()) for (const p of s.ports ?? []) inbound.set(`${p.protocol}/${p.port}`, p);
       vector.services = [...services.values()];

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Paths } from '../core/config.js';
+import { withFileLock } from '../core/file-lock.js';
 import type { Digest } from '../core/digest.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { sha256Digest } from '../core/digest.js';
@@ -60,9 +61,30 @@ export class PipelineImageBuilder implements ImageBuilder {
     return sha256Digest(canonicalJson(plan));
   }
 
+  /**
+   * Single-flight across processes too (`serve`, `prepare`, a second server on the same home):
+   * one build per (repository, plan) at a time, and whoever waited finds the image registered.
+   */
   async build(input: BuildInput): Promise<BuiltImage> {
+    const locks = join(this.deps.paths.runtime, 'builds');
+    await mkdir(locks, { recursive: true });
+    const lock = join(locks, `${sha256Digest(`${input.repository}\n${input.base.key}\n${input.planDigest}`).slice('sha256:'.length, 'sha256:'.length + 32)}.lock`);
+    return withFileLock(lock, async () => (await this.registered(input)) ?? this.buildNow(input), { ...(input.signal ? { signal: input.signal } : {}), timeoutMs: 3 * 3600_000 });
+  }
+
+  /** The repository's `latest` if it already is this plan on this base. */
+  private async registered(input: BuildInput): Promise<BuiltImage | undefined> {
+    const tags = await this.deps.registry.tags(input.repository).catch(() => new Map<string, Digest>());
+    const digest = tags.get('latest');
+    if (!digest) return undefined;
+    const shown = await this.deps.registry.show(`${input.repository}@${digest}`);
+    const a = shown.manifest.annotations ?? {};
+    if (a[planDigestAnnotation] !== input.planDigest || a[baseKeyAnnotation] !== input.base.key || !shown.version) return undefined;
+    return { digest, version: shown.version.version, tags: [...tags].filter(([, d]) => d === digest).map(([t]) => t), spec: shown.config['vmSpec'] as VmSpec };
+  }
+
+  private async buildNow(input: BuildInput): Promise<BuiltImage> {
     const { paths, registry } = this.deps;
-    await mkdir(paths.runtime, { recursive: true });
     const outDir = await mkdtemp(join(paths.runtime, 'request-'));
     try {
       const report = await personalize({

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Paths } from '../core/config.js';
 import type { Grants } from '../grants/grants.js';
-import { loadIdentifyConfig } from '../identify/rules.js';
+import { categorySchema, loadIdentifyConfig } from '../identify/rules.js';
 import { findBase } from '../image/bases/catalog.js';
 import { assemblePipeline } from '../pipeline/plan.js';
 import type { Registry } from '../registry/registry.js';
@@ -43,6 +43,12 @@ export async function openRequestWorkflow(options: {
   });
   return new RequestWorkflow({
     identifyConfig: await loadIdentifyConfig(files.identify),
+    categoryOf: async (clientId) => {
+      const subject = anonymiser.pseudonym('client', clientId);
+      const category = (await store.listSubjects({ kind: 'client' })).find((s) => s.subject === subject)?.category;
+      // Telemetry categories are free text; only one that is a valid category name is taken.
+      return categorySchema.safeParse(category).success ? (category as string) : undefined;
+    },
     predictor,
     registry: options.registry,
     history: new RequestHistory(files.history),

@@ -62,6 +62,11 @@ export interface RequestWorkflowDeps {
    * (default 3 attempts from 2 s). Invalid input (VALIDATION, NOT_FOUND, UNSAFE_PATH) is not retried.
    */
   retry?: { attempts: number; baseDelayMs: number };
+  /**
+   * The category telemetry recorded for a client (from the store), for a client no rule
+   * recognises: a client the store knows is not unknown, so it keeps its own category.
+   */
+  categoryOf?: (clientId: string) => Promise<string | undefined>;
   /** Where client requests are recorded for the proactive scheduler (none: not recorded). */
   history?: RequestHistory;
   now?: () => Date;
@@ -109,7 +114,11 @@ export class RequestWorkflow {
   private async run(request: ImageRequest, options: { signal?: AbortSignal; onEvent?: (e: WorkflowEvent) => void; authorizeClient?: (identity: Identity) => void; proactive?: boolean } = {}): Promise<RequestResult> {
     const emit = options.onEvent ?? (() => undefined);
     const t0 = performance.now();
-    const identity = identify(this.deps.identifyConfig, request);
+    let identity = identify(this.deps.identifyConfig, request);
+    if (identity.matchedBy === 'fallback') {
+      const known = await this.deps.categoryOf?.(identity.clientId);
+      if (known) identity = { ...identity, category: known, matchedBy: 'telemetry' };
+    }
     options.authorizeClient?.(identity);
     if (!options.proactive) await this.deps.history?.record({ at: (this.deps.now?.() ?? new Date()).toISOString(), clientId: identity.clientId, request });
     const t1 = performance.now();

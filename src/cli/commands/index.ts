@@ -17,6 +17,8 @@ import { keysCommand } from './keys.js';
 import { scrapeCommand } from './scrape.js';
 import { serveCommand } from './serve.js';
 import { credentialsCommand } from './credentials.js';
+import { prepareCommand } from './prepare.js';
+import { sampleTelemetryCommand } from './sample-telemetry.js';
 
 /**
  * Every CLI command, one file each under this folder. A command is a function that adds
@@ -38,6 +40,8 @@ export const commands: readonly CommandRegistration[] = [
   registerEval,
   registerTrain,
   registerPredict,
+  prepareCommand,
+  sampleTelemetryCommand,
   ingestCommand,
   scrapeCommand,
   consentCommand,

@@ -50,10 +50,10 @@ Examples:
       if (!flags.client && !flags.category) throw new ValidationError('--client', 'give --client or --category');
       const hours = Number(flags.horizonHours);
       if (!(hours > 0)) throw new ValidationError('--horizon-hours', 'a positive number');
-      const { history } = openHistory(flags);
+      const { history, subjectOf } = openHistory(flags);
       const predictor = createPredictor({ history, modelsDir: paths().models });
       const vector = await predictor.predict({
-        ...(flags.client ? { client: flags.client } : {}),
+        ...(flags.client ? { client: subjectOf(flags.client) } : {}),
         ...(flags.category ? { category: flags.category } : {}),
         horizonHours: hours,
         signal: cliSignal(),

@@ -15,6 +15,7 @@ import { credentialRoutes } from '../../server/routes/credentials.js';
 import { requestRoutes } from '../../server/routes/requests.js';
 import { openRequestWorkflow } from '../../workflow/open-request-workflow.js';
 import { storeHistory } from '../../predict/store-history.js';
+import { loadTf } from '../../predict/tf.js';
 import { ProactiveScheduler } from '../../workflow/proactive-scheduler.js';
 import { applyRetention, validateRetention } from '../../store/retention.js';
 import { openIngestion } from '../../telemetry/open-ingestion.js';
@@ -114,6 +115,8 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     );
     const server = createApp({ routes });
     const addr = await listen(server, port, opts.host);
+    // TensorFlow.js takes about a second to start; start it now rather than in the first request.
+    void loadTf().catch(() => undefined);
     emit(command, { url: `http://${addr.host}:${addr.port}`, registry: registry.root }, (v) => `listening on ${v.url} (registry ${v.registry}); Ctrl-C stops`);
     const signal = cliSignal();
     await new Promise<void>((resolve) => {

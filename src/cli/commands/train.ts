@@ -3,7 +3,10 @@ import { uncategorised } from '../../predict/store-history.js';
 import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import type { ModelSet } from '../../predict/model-store.js';
-import { buildPackageIndex } from '../../predict/package-index.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { archivePackageIndex } from '../../predict/archive-package-index.js';
+import { buildPackageIndex, layeredPackageIndex, type PackageIndex } from '../../predict/package-index.js';
 import { train } from '../../predict/train.js';
 import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-option.js';
 import { emit, globalOptions, table } from '../output.js';
@@ -17,6 +20,25 @@ interface TrainFlags extends HistoryFlags {
   network: boolean;
   timeBudget: string;
   baseRoot: string;
+  archiveIndex: boolean;
+}
+
+/**
+ * Programs → packages: the base root's own dpkg lists first, then the archive's Contents index of
+ * its release (a predicted program is usually not installed yet). Offline, the lists alone.
+ */
+async function programPackages(flags: TrainFlags, signal: AbortSignal): Promise<PackageIndex> {
+  const installed = await buildPackageIndex(flags.baseRoot);
+  if (!flags.archiveIndex) return installed;
+  const osRelease = await readFile(join(flags.baseRoot, 'etc/os-release'), 'utf8').catch(() => '');
+  const codename = /^VERSION_CODENAME="?([a-z0-9-]+)"?$/m.exec(osRelease)?.[1];
+  if (!codename || !/^ID="?debian"?$/m.test(osRelease)) return installed;
+  try {
+    return layeredPackageIndex(installed, await archivePackageIndex({ codename, cacheDir: join(paths().packageCache, 'contents'), signal }));
+  } catch (e) {
+    process.stderr.write(`warning: the archive's Contents index is unavailable (${(e as Error).message}); using installed packages only\n`);
+    return installed;
+  }
 }
 
 export function renderModelSet(set: ModelSet): string {
@@ -38,7 +60,8 @@ export const registerTrain: CommandRegistration = (program: Command) => {
     .option('--client <id>', 'train on one client only')
     .option('--no-network', 'skip the recurrent network (baselines and n-gram model only)')
     .option('--time-budget <seconds>', 'wall-clock budget; the network stops early, keeping its best epoch', '280')
-    .option('--base-root <dir>', 'root of the base image whose dpkg file lists map programs to packages', '/');
+    .option('--base-root <dir>', 'root of the base image whose dpkg file lists map programs to packages', '/')
+    .option('--no-archive-index', "don't add the archive's Contents index (all packages of the base's release, downloaded once)");
   addHistoryOptions(cmd)
     .addHelpText(
       'after',
@@ -53,15 +76,15 @@ Examples:
   prescient train --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains --client 17 --no-network`,
     )
     .action(async (flags: TrainFlags, command: Command) => {
-      const { history, format } = openHistory(flags);
+      const { history, format, subjectOf } = openHistory(flags);
       if (flags.category && flags.client) throw new ValidationError('--client', 'give --category or --client, not both');
       const budget = Number(flags.timeBudget);
       if (!(budget > 0)) throw new ValidationError('--time-budget', 'a positive number of seconds');
-      const scope = flags.client ? { kind: 'client' as const, id: flags.client } : { kind: 'category' as const, id: flags.category ?? format ?? uncategorised };
+      const scope = flags.client ? { kind: 'client' as const, id: subjectOf(flags.client) } : { kind: 'category' as const, id: flags.category ?? format ?? uncategorised };
       const progress = createProgress({ quiet: globalOptions(command).quiet });
       try {
         progress.step('indexing programs → packages');
-        const packageIndex = await buildPackageIndex(flags.baseRoot);
+        const packageIndex = await programPackages(flags, cliSignal());
         progress.detail(`${packageIndex.size} programs`);
         const set = await train({
           history,

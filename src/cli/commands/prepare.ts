@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { paths } from '../../core/config.js';
+import { Grants } from '../../grants/grants.js';
+import { openRegistry } from '../../registry/registry.js';
+import { openIngestion } from '../../telemetry/open-ingestion.js';
+import { openRequestWorkflow } from '../../workflow/open-request-workflow.js';
+import type { RequestResult, WorkflowEvent } from '../../workflow/request-workflow.js';
+import { emit, globalOptions, table } from '../output.js';
+import { createProgress } from '../progress.js';
+import { cliSignal } from '../signal.js';
+import type { CommandRegistration } from './index.js';
+
+interface PrepareFlags {
+  base?: string;
+}
+
+/**
+ * The request workflow without a request: identify → predict → personalise → register, for each
+ * client named, so that its next request is a prebuilt hit. What `serve`'s scheduler does for
+ * the clients it expects, on demand.
+ */
+export const prepareCommand: CommandRegistration = (program: Command) => {
+  program
+    .command('prepare')
+    .description("build and register each client's predicted image ahead of its request (identify → predict → personalise → register)")
+    .argument('<clientId...>', 'clients to prepare (their category comes from identify.json, else from their telemetry)')
+    .option('--base <name>', 'base image (default: debian-12)')
+    .addHelpText(
+      'after',
+      `
+An image already registered for the same plan is left as it is (source "prebuilt"). The result
+names each image; a later POST /v1/requests for the client answers with it at once.
+
+Examples:
+  prescient prepare webshop ledger
+  prescient prepare lab --json | jq '.[0].image.reference'`,
+    )
+    .action(async (clientIds: string[], flags: PrepareFlags, command: Command) => {
+      const p = paths();
+      const ingestion = openIngestion();
+      const progress = createProgress({ quiet: globalOptions(command).quiet });
+      try {
+        const registry = await openRegistry({ root: p.registry });
+        const grants = await Grants.open({ secretsDir: p.secrets });
+        const workflow = await openRequestWorkflow({ paths: p, registry, grants, telemetry: ingestion });
+        const signal = cliSignal();
+        const results: RequestResult[] = [];
+        for (const clientId of clientIds) {
+          progress.step(`${clientId}: predicting`);
+          const onEvent = (e: WorkflowEvent): void => {
+            if (e.type === 'pipeline' && e.event.type === 'module-start') progress.step(`${clientId}: ${e.event.module} (${e.event.changes} changes)`);
+            if (e.type === 'pipeline' && e.event.type === 'module-done') progress.detail(e.event.outcome);
+            if (e.type === 'build' && e.state === 'retrying') progress.detail(e.message ?? 'retrying');
+          };
+          const result = await workflow.handle({ clientId, ...(flags.base ? { base: flags.base } : {}) }, { signal, onEvent, proactive: true });
+          progress.step(`${clientId}: ${result.source} ${result.image.reference}`);
+          results.push(result);
+        }
+        progress.done();
+        emit(command, results, (rs) =>
+          table(
+            rs.map((r) => [r.clientId, r.category, r.source, `${r.image.repository}:${r.image.version ?? ''}`, `${r.vmSpec?.vcpus ?? '?'} vCPU / ${r.vmSpec?.memoryMiB ?? '?'} MiB`, `${(r.timings.totalMs / 1000).toFixed(1)} s`]),
+            ['client', 'category', 'source', 'image', 'size', 'time'],
+          ),
+        );
+      } catch (e) {
+        progress.fail((e as Error).message);
+        throw e;
+      } finally {
+        await ingestion.close();
+      }
+    });
+};
