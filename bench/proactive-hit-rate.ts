@@ -1,7 +1,7 @@
 // Issue 7 benchmark: the proactive scheduler's hit rate on a replayed request history.
 //   10 clients over 7 simulated days; 8 keep a daily habit (same hour, minutes vary), 2 ask at
-//   a random hour each day. Every client's vector changes every day (new data), so a hit needs a
-//   build ahead of that day's request. Days 1-2 only teach the history; days 3-7 are counted.
+//   a random hour each day. Every client's vector changes every day (new data) in a way that changes
+//   its plan (the vCPU count), so a hit needs a build ahead of that day's request. Days 1-2 only teach the history; days 3-7 are counted.
 //   The scheduler ticks every simulated hour (lead 1 h); builds are real (warm layer cache).
 //   Target: ≥ 80 % of requests answered from prebuilt images.
 //   bash scripts/bench proactive-hit-rate
@@ -31,7 +31,13 @@ const registry = await openRegistry({ root: join(work, 'registry') });
 const history = new RequestHistory(join(work, 'history.jsonl'));
 const workflow = new RequestWorkflow({
   identifyConfig: parseIdentifyConfig({}),
-  predictor: { predict: async (input) => ({ ...(await categories.predict(input)), confidence: 0.5 + day() / 100 }) },
+  // New data every day moves the forecast enough to change the plan (the vCPU count), so a stale image is not a hit.
+  predictor: {
+    predict: async (input) => {
+      const v = await categories.predict(input);
+      return { ...v, resources: { ...v.resources, vcpus: 1 + (day() % 4) } };
+    },
+  },
   registry,
   grants: await Grants.open({ secretsDir: join(work, 'secrets') }),
   builder: new PipelineImageBuilder({ paths: { ...p, runtime: join(work, 'run') }, registry, pipeline: assemblePipeline() }),

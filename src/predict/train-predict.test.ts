@@ -99,7 +99,8 @@ test('train stores a versioned model set that predict turns into valid usage vec
   assert.ok(v.resources.vcpus >= 4 && v.resources.vcpus <= 8, `vcpus ${v.resources.vcpus}`);
   assert.ok(v.resources.memoryMiB > 4096 && v.resources.memoryMiB <= 16384, `memory ${v.resources.memoryMiB}`);
   assert.equal(v.resources.diskReadKBps, 100);
-  assert.deepEqual(v.software.map((s) => s.name).sort(), ['coreutils', 'nginx', 'postgresql-client-15', 'vim']);
+  // postgresql was never launched, but the subject listened on 5432: the service brings its package.
+  assert.deepEqual(v.software.map((s) => s.name).sort(), ['coreutils', 'nginx', 'postgresql', 'postgresql-client-15', 'vim']);
   assert.deepEqual(v.services.map((s) => s.name).sort(), ['nginx', 'postgresql']);
   assert.deepEqual(v.network.inbound.map((p) => p.port), [80, 443, 5432]);
   assert.deepEqual(v.network.outbound, [{ host: 'deb.debian.org', port: 443, protocol: 'tcp' }]);

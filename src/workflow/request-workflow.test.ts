@@ -34,6 +34,7 @@ describe('POST /v1/requests', () => {
   let url: string;
   let admin: string;
   let history: RequestHistory;
+  let predictor: Predictor;
   /** Clients whose next build fails (the failure path). */
   const failing = new Set<string>();
   /** Build attempts per client (retries included). */
@@ -64,7 +65,7 @@ describe('POST /v1/requests', () => {
       },
     };
     const categories = CategoryVectorPredictor.fromObject({});
-    const predictor: Predictor = {
+    predictor = {
       predict: async (input) => {
         const v: UsageVector = await categories.predict(input);
         const c = confidence.get(input.clientId);
@@ -148,6 +149,21 @@ describe('POST /v1/requests', () => {
     assert.equal(changed.source, 'built');
     assert.equal(changed.vmSpec?.vcpus, 3);
     assert.equal(workflow.buildsStarted, before + 1);
+  });
+
+  test('two servers on one home build a (client, plan) once: the second finds it registered', async () => {
+    // A second workflow with its own single-flight map stands for a second process (`prepare` next to `serve`).
+    const second = new RequestWorkflow({
+      identifyConfig: parseIdentifyConfig({}),
+      predictor,
+      registry,
+      grants,
+      builder: new PipelineImageBuilder({ paths: { ...testPaths(), runtime: join(dir, 'run') }, registry, pipeline: assemblePipeline() }),
+      resolveBase: (name) => findBase(testPaths().bases, name),
+    });
+    const [a, b] = await Promise.all([workflow.handle({ clientId: 'twice' }), second.handle({ clientId: 'twice' })]);
+    assert.equal(a.image.digest, b.image.digest);
+    assert.equal((await registry.versions('clients/twice')).length, 1);
   });
 
   test('identification by account rule; a client credential may request only for itself', async () => {
