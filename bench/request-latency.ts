@@ -55,7 +55,9 @@ await writeFile(workflowConfigFiles(p).identify, JSON.stringify({ rules: [{ kind
 const registry = await openRegistry({ root: p.registry });
 const grants = await Grants.open({ secretsDir: p.secrets });
 const workflowWith = async (layers: string): Promise<RequestWorkflow> => openRequestWorkflow({ paths: { ...p, layers, runtime: join(work, 'run') }, registry, grants, telemetry: ingestion });
-let workflow = await workflowWith(p.layers);
+// One long-lived workflow, as in `serve`; a cold request goes to a second one over an empty layer cache.
+const main = await workflowWith(p.layers);
+let workflow = main;
 const server = createApp({ routes: [requestRoutes({ workflow: { handle: (...a) => workflow.handle(...a), cancel: (id) => workflow.cancel(id) }, grants })] });
 const { port } = await listen(server, 0);
 const admin = `Basic ${Buffer.from(`admin:${grants.credentials.admin.secret}`).toString('base64')}`;
@@ -87,7 +89,7 @@ try {
       const cold = await ask({ clientId: `cold-${round}`, parameters: { team: 'web' } });
       if (cold.r.source !== 'built') throw new Error(`cold run answered ${cold.r.source}`);
       by.cold.push(cold.ms);
-      workflow = await workflowWith(p.layers);
+      workflow = main;
       await rm(layers, { recursive: true, force: true });
     }
   }
