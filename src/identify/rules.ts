@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
 import { formatIssuePath } from '../usage-vector/validate.js';
@@ -68,18 +68,5 @@ export function parseIdentifyConfig(value: unknown, source = 'identify config'):
 }
 
 export async function loadIdentifyConfig(file: string): Promise<IdentifyConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return parseIdentifyConfig({}, file);
-    throw e;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new ValidationError(file, `not JSON: ${(e as Error).message}`);
-  }
-  return parseIdentifyConfig(parsed, file);
+  return parseIdentifyConfig((await readOptionalJsonFile(file)) ?? {}, file);
 }

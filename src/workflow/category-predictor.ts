@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { ValidationError } from '../core/errors.js';
 import type { UsageVector } from '../usage-vector/schema.js';
 import { parseUsageVector } from '../usage-vector/validate.js';
@@ -46,21 +46,10 @@ export class CategoryVectorPredictor implements Predictor {
 
   /** A missing file means every category gets the default vector. */
   static async load(file: string): Promise<CategoryVectorPredictor> {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new CategoryVectorPredictor(new Map());
-      throw e;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (e) {
-      throw new ValidationError(file, `not JSON: ${(e as Error).message}`);
-    }
-    return CategoryVectorPredictor.fromObject(parsed, file);
+    const parsed = await readOptionalJsonFile(file);
+    return parsed === undefined ? new CategoryVectorPredictor(new Map()) : CategoryVectorPredictor.fromObject(parsed, file);
   }
+
 
   predict(input: { clientId: string; category: string }): Promise<UsageVector> {
     const template = this.byCategory.get(input.category) ?? parseUsageVector(defaultVectorTemplate);
