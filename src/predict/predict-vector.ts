@@ -202,7 +202,16 @@ async function loadSet(modelsDir: string, scope: Scope): Promise<LoadedSet | und
   for (const m of set.models) {
     if (m.target === 'software') {
       if (used.has(`software:${m.id}`)) sequence.set(m.id, await loadSequenceModel(m));
-    } else if (used.has(`${m.target}:${m.id}`)) resource.set(`${m.target}:${m.id}`, await loadResourceModel(m));
+    } else if (used.has(`${m.target}:${m.id}`)) {
+      // A model stored by an older version of its code (lstm-quantile@1 before the allocation
+      // output) cannot be read by this one: the scope then answers from its profile, as a
+      // client without history would, until it is trained again.
+      const model = await loadResourceModel(m).catch((e: unknown) => {
+        if (e instanceof ValidationError) return undefined;
+        throw e;
+      });
+      if (model) resource.set(`${m.target}:${m.id}`, model);
+    }
   }
   return { set, resource, sequence };
 }
