@@ -92,7 +92,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationRepo
       'counts over a sliding window of the last 50…4,000 commands 25.7…21.3 / 55.4…44.7; pooled population counts 8.7 / 26.1; ' +
       'other 1,000-command test blocks after 1…14,000 training commands 13.5…26.0 / 36.0…50.2. ' +
       'Repeat-last depends on no counts at all: the share of commands 4,001–5,000 equal to their predecessor is 24.6 % ' +
-      '(23.6–24.6 % on other ranges; 21.6 % only when user 8, who repeats 97 % of the time, is dropped), so no reading of the README gives 20.9 on these users';
+      '(23.6–23.8 % over commands 1–4,000, 1–5,000 or 5,001–15,000; 20.4–28.5 % on single 1,000-command blocks; 21.6 % only when user 8, who repeats 97 % of the time, is dropped), so no reading of the README gives 20.9 on these users';
     report.readme.push(
       check('Schonlau most-frequent top-1 %', 18.5, 100 * row('most-frequent').top1, `${online}; ${notReproduced}`),
       check('Schonlau most-frequent top-5 %', 45.3, 100 * row('most-frequent').top5, `${online}; ${notReproduced}`),
