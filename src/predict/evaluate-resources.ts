@@ -68,7 +68,7 @@ export function backtestResources(
     const score = new ResourceScore();
     const testCases: AllocationCase[] = [];
     const calibCases: AllocationCase[] = [];
-    for (const s of all) {
+    for (const [subject, s] of all.entries()) {
       const { testStart } = splitSeries(s, testFraction);
       const testOrigins: number[] = [];
       for (let t = Math.max(1, testStart); t + horizon <= s.length; t += originStride) testOrigins.push(t);
@@ -78,13 +78,16 @@ export function backtestResources(
       for (let t = calibFrom; t + horizon <= testStart; t += originStride * 2) calibOrigins.push(t);
       if (testOrigins.length === 0) continue;
       const visible = s; // models only read series[0 .. origin-1]
-      const f = model.predict({ series: visible, origins: testOrigins, horizon });
+      const query = { series: visible, origins: testOrigins, horizon };
+      const f = model.predict(query);
+      const basis = model.allocationBasis?.(query) ?? f;
       testOrigins.forEach((t, i) => {
         score.add(s, t, horizon, f[i]!, peakQuantile);
-        testCases.push({ forecast: f[i]!, actual: s.subarray(t, t + horizon) });
+        testCases.push({ forecast: basis[i]!, actual: s.subarray(t, t + horizon), subject });
       });
       if (calibOrigins.length > 0) {
-        const fc = model.predict({ series: s.subarray(0, testStart), origins: calibOrigins, horizon });
+        const calib = { series: s.subarray(0, testStart), origins: calibOrigins, horizon };
+        const fc = model.allocationBasis?.(calib) ?? model.predict(calib);
         calibOrigins.forEach((t, i) => calibCases.push({ forecast: fc[i]!, actual: s.subarray(t, t + horizon) }));
       }
     }

@@ -1,4 +1,4 @@
-import { windowMax, windowMean, windowMin, windowQuantile } from './window-stats.js';
+import { sortedQuantile, windowMax, windowMean, windowMin, windowQuantile } from './window-stats.js';
 
 /**
  * Features of one subject for the models. Resources: at a forecast origin t (the first unseen
@@ -21,6 +21,10 @@ export const staticFeatureNames = [
   'p95_864',
   'yesterday_p95_12',
   'yesterday_max_12',
+  // The median beside the p95 of the last day(s): how bursty a VM is (idle, then flat out),
+  // which decides whether covering its peaks is worth their waste.
+  'p50_288',
+  'p50_864',
 ] as const;
 
 const scale = 1 / 100;
@@ -42,17 +46,22 @@ export function resourceFeatures(s: Float64Array, t: number, seq: Float32Array, 
     seq[o + 2] = windowMin(s, from, to) * scale;
   }
   const y0 = t - stepsPerDay;
+  // Each long window sorted once for its two quantiles.
+  const day = s.slice(Math.max(0, t - stepsPerDay), Math.max(0, t)).sort();
+  const days3 = s.slice(Math.max(0, t - 3 * stepsPerDay), Math.max(0, t)).sort();
   const values = [
     s[t - 1]!,
     windowMean(s, t - 12, t),
     windowQuantile(s, t - 12, t, 0.95),
     windowMax(s, t - 12, t),
     windowMean(s, t - stepsPerDay, t),
-    windowQuantile(s, t - stepsPerDay, t, 0.95),
+    sortedQuantile(day, 0.95),
     windowMax(s, t - stepsPerDay, t),
-    windowQuantile(s, t - 3 * stepsPerDay, t, 0.95),
+    sortedQuantile(days3, 0.95),
     y0 >= 0 ? windowQuantile(s, y0, y0 + 12, 0.95) : windowQuantile(s, t - 12, t, 0.95),
     y0 >= 0 ? windowMax(s, y0, y0 + 12) : windowMax(s, t - 12, t),
+    sortedQuantile(day, 0.5),
+    sortedQuantile(days3, 0.5),
   ];
   for (let i = 0; i < values.length; i++) stat[statOffset + i] = (Number.isFinite(values[i]!) ? values[i]! : first) * scale;
 }

@@ -21,6 +21,8 @@ export interface SubjectProfile {
   capacity?: { cpuCores: number; memoryMiB: number };
   /** Peak forecasts (percent of capacity) per target and horizon in steps, median over subjects. */
   peaks: Record<string, Record<string, number>>;
+  /** What the allocation margin is added to (a model's allocation output), median over subjects; absent: the peak. */
+  allocationBases?: Record<string, Record<string, number>>;
   /** Median of the p95 of the last day per rate metric (KB/s). */
   rates: Record<string, number>;
   /** Programs with the share of subjects' recent launches. */

@@ -110,27 +110,34 @@ export function createPredictor(deps: { history: HistorySource; modelsDir: strin
         const capacity = series?.capacity ?? set.profile.capacity;
         const cores = capacity?.cpuCores ?? defaultResources.vcpus;
         const memMiB = capacity?.memoryMiB ?? defaultResources.memoryMiB;
-        const peakOf = (target: 'cpuPercent' | 'memoryPercent'): number | undefined => {
+        /** The peak forecast and what the allocation starts from (the model's allocation output, or the peak). */
+        const peakOf = (target: 'cpuPercent' | 'memoryPercent'): { peak: number; basis: number } | undefined => {
           const sel = set.selections.find((s) => s.target === `${target}@${horizon}`);
           if (!sel) return undefined;
           vector.model.components!.push({ target: sel.target, id: sel.selected, version: loaded.resource.get(`${target}:${sel.selected}`)?.version ?? '1' });
           confidences.push((set.profile.skill[sel.target] ?? 0.5) * (hasOwnHistory ? 1 : 0.7));
           const values = series?.[target];
           const model = loaded.resource.get(`${target}:${sel.selected}`);
-          if (values && values.length > 0 && model) return model.predict({ series: values, origins: [values.length], horizon })[0]!;
-          return set.profile.peaks[target]?.[horizon];
+          if (values && values.length > 0 && model) {
+            const query = { series: values, origins: [values.length], horizon };
+            const peak = model.predict(query)[0]!;
+            return { peak, basis: model.allocationBasis?.(query)[0] ?? peak };
+          }
+          const peak = set.profile.peaks[target]?.[horizon];
+          const basis = set.profile.allocationBases?.[target]?.[horizon] ?? peak;
+          return peak === undefined || basis === undefined ? undefined : { peak, basis };
         };
         const cpu = peakOf('cpuPercent');
-        if (cpu !== undefined && Number.isFinite(cpu)) {
-          const alloc = allocate(cpu, set.profile.margins.cpuPercent?.[horizon] ?? 0);
+        if (cpu !== undefined && Number.isFinite(cpu.peak) && Number.isFinite(cpu.basis)) {
+          const alloc = allocate(cpu.basis, set.profile.margins.cpuPercent?.[horizon] ?? 0);
           vector.resources.vcpus = Math.max(1, Math.ceil((cores * alloc) / 100 - 1e-9));
-          vector.resources.expectedP95CpuPercent = round(Math.min(100, (cpu * cores) / vector.resources.vcpus));
+          vector.resources.expectedP95CpuPercent = round(Math.min(100, (cpu.peak * cores) / vector.resources.vcpus));
         }
         const mem = peakOf('memoryPercent');
-        if (mem !== undefined && Number.isFinite(mem)) {
-          const alloc = allocate(mem, set.profile.margins.memoryPercent?.[horizon] ?? 0);
+        if (mem !== undefined && Number.isFinite(mem.peak) && Number.isFinite(mem.basis)) {
+          const alloc = allocate(mem.basis, set.profile.margins.memoryPercent?.[horizon] ?? 0);
           vector.resources.memoryMiB = Math.max(512, Math.ceil((memMiB * alloc) / 100 / 256) * 256);
-          vector.resources.expectedP95MemoryMiB = round((memMiB * mem) / 100);
+          vector.resources.expectedP95MemoryMiB = round((memMiB * mem.peak) / 100);
         }
         const rate = (metric: 'diskReadKBps' | 'diskWriteKBps' | 'networkInKBps' | 'networkOutKBps'): number => {
           const v = series?.[metric];
@@ -203,7 +210,16 @@ async function loadSet(modelsDir: string, scope: Scope, version: number): Promis
   for (const m of set.models) {
     if (m.target === 'software') {
       if (used.has(`software:${m.id}`)) sequence.set(m.id, await loadSequenceModel(m));
-    } else if (used.has(`${m.target}:${m.id}`)) resource.set(`${m.target}:${m.id}`, await loadResourceModel(m));
+    } else if (used.has(`${m.target}:${m.id}`)) {
+      // A model stored by an older version of its code (lstm-quantile@1 before the allocation
+      // output) cannot be read by this one: the scope then answers from its profile, as a
+      // client without history would, until it is trained again.
+      const model = await loadResourceModel(m).catch((e: unknown) => {
+        if (e instanceof ValidationError) return undefined;
+        throw e;
+      });
+      if (model) resource.set(`${m.target}:${m.id}`, model);
+    }
   }
   return { set, resource, sequence };
 }

@@ -93,8 +93,11 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
       (profile.margins[target] ??= {})[horizon] = winner.allocation.margin;
       profile.skill[key] = naive.pinballP95 > 0 ? Math.max(0, Math.min(1, 1 - winner.pinballP95 / naive.pinballP95 / 2)) : 0.5;
       const model = models.find((m) => m.id === sel.selected)!;
-      const peaks = values.map((v) => model.predict({ series: v, origins: [v.length], horizon })[0]!);
+      const queries = values.map((v) => ({ series: v, origins: [v.length], horizon }));
+      const peaks = queries.map((q) => model.predict(q)[0]!);
       (profile.peaks[target] ??= {})[horizon] = median(peaks);
+      const bases = queries.map((q) => model.allocationBasis?.(q)[0] ?? NaN);
+      if (bases.every(Number.isFinite)) ((profile.allocationBases ??= {})[target] ??= {})[horizon] = median(bases);
     }
     for (const m of models) saved.push({ ...(await m.save()), target });
   }

@@ -22,13 +22,21 @@ const num = (v: number | undefined, d = 3): string => (v === undefined || !Numbe
 export function renderEvaluation(r: EvaluationReport): string {
   const out: string[] = [`${r.dataset}: ${r.subjects} subjects, ${(r.durationMs / 1000).toFixed(1)} s`];
   for (const e of r.resources) {
-    out.push('', `${e.target}, p95 over the next ${e.horizonSteps} step(s) of 5 min, last 20 % of each series held out; allocation = forecast + margin (margin calibrated on the training tail; "tuned" = margin tuned to ${e.reference}'s under-provisioning)`);
+    out.push(
+      '',
+      `${e.target}, p95 over the next ${e.horizonSteps} step(s) of 5 min, last 20 % of each series held out. Allocation = basis + margin (basis: the model's allocation output, else its forecast). ` +
+        `"deployed": margin calibrated on the tail of the training part, as the resource module would; "tuned": every model, ${e.reference} included, gets the margin tuned on the test part to the under-provisioning ${e.reference} reached deployed, so wastes compare like for like.`,
+    );
     out.push(
       table(
-        e.rows.map((x) => [x.model, num(x.mae, 2), num(x.pinballP95), pct(x.allocation.underProvisioningRate), num(x.allocation.waste, 2), x.tunedToReference ? pct(x.tunedToReference.underProvisioningRate) : '', num(x.tunedToReference?.waste, 2)]),
-        ['model', 'MAE', 'pinball@p95', 'under %', 'waste', 'tuned under %', 'tuned waste'],
+        e.rows.map((x) => [x.model, num(x.mae, 2), num(x.pinballP95), pct(x.allocation.underProvisioningRate), num(x.allocation.waste, 2), x.tunedToReference ? pct(x.tunedToReference.underProvisioningRate) : '', num(x.tunedToReference?.waste, 2), x.tunedToReference?.subjectsOver10Percent ?? '']),
+        ['model', 'MAE', 'pinball@p95', 'deployed under %', 'deployed waste', 'tuned under %', 'tuned waste', 'series >10 % under'],
       ),
     );
+    if (e.allocation) {
+      const a = e.allocation;
+      out.push(`at ${pct(a.rate)} % under-provisioning: ${e.reference} wastes ${num(a.referenceWaste, 2)}, the best baseline (${a.bestBaseline}) ${num(a.bestBaselineWaste, 2)} → ${a.referenceWins ? `${e.reference} wastes less` : `${e.reference} does NOT waste less`}`);
+    }
   }
   if (r.sequences) {
     const s = r.sequences;
@@ -41,6 +49,10 @@ export function renderEvaluation(r: EvaluationReport): string {
   }
   if (r.readme.length > 0) {
     out.push('', 'datasets README baselines', table(r.readme.map((c) => [c.claim, c.published, c.measured, c.withinOnePoint ? 'within ±1' : 'OFF']), ['figure', 'published', 'measured', '']));
+    // What each figure means exactly, once per distinct definition.
+    for (const d of new Set(r.readme.map((c) => c.definition).filter((d): d is string => d !== undefined))) {
+      out.push(`  - ${r.readme.filter((c) => c.definition === d).map((c) => c.claim).join('; ')}: ${d}`);
+    }
   }
   return out.join('\n');
 }

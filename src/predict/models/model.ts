@@ -46,7 +46,14 @@ export interface ResourceQuery {
   origins: readonly number[];
   horizon: number;
 }
-export type ResourceModel = Model<readonly Float64Array[], ResourceQuery, Float64Array> & { readonly kind: 'resource' };
+export type ResourceModel = Model<readonly Float64Array[], ResourceQuery, Float64Array> & {
+  readonly kind: 'resource';
+  /**
+   * What the allocation policy adds its margin to, when that is not the peak forecast itself: a
+   * model may learn a separate allocation output (see lstm-quantile). Absent: the forecast.
+   */
+  allocationBasis?(query: ResourceQuery): Float64Array;
+};
 
 /** Sequence models rank the next item; a session is one subject's online stream. */
 export interface SequenceSession {

@@ -31,6 +31,11 @@ test('the LSTM quantile forecaster learns, beats the naive baseline, and round-t
   await copy.load(JSON.parse(JSON.stringify(await model.save())));
   const q = { series: data[0]!, origins: [400, 800, 1000], horizon: 12 };
   assert.deepEqual(Array.from(copy.predict(q)), Array.from(model.predict(q)));
+  // The allocation output is a second, separately trained output: it survives save/load too.
+  const basis = model.allocationBasis!(q);
+  assert.deepEqual(Array.from(copy.allocationBasis!(q)), Array.from(basis));
+  assert.ok(basis.every((v) => v >= 0 && v <= 100));
+  assert.notDeepEqual(Array.from(basis), Array.from(model.predict(q)));
 });
 
 test('LSTM training honours its time budget and its abort signal', async () => {
