@@ -38,12 +38,18 @@ export async function startServe(home: string, extraArgs: readonly string[] = []
     });
     child.once('exit', (code) => reject(new Error(`prescient serve exited (${code}): ${stderr}`)));
   });
+  // A server that dies mid-test says why, instead of leaving only ECONNREFUSED behind.
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    if (!stopping) process.stderr.write(`prescient serve exited unexpectedly (code ${code}, signal ${signal}):\n${stderr}\n`);
+  });
   return {
     url,
     port: Number(new URL(url).port),
     base: url,
     child,
     stop: async () => {
+      stopping = true;
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
       await exited;
