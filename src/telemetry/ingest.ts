@@ -1,6 +1,8 @@
 import type { RejectionCount, TelemetryStore } from '../store/store.js';
 import type { Anonymiser } from './anonymise.js';
 import type { EventSource, TelemetryEvent } from './event.js';
+import type { ResourceColumns } from './resource-columns.js';
+import type { WriteResult } from '../store/store.js';
 
 /**
  * The ingest pipeline every source goes through: validated events in, anonymised, consent
@@ -29,6 +31,13 @@ export const noConsentReason =
 export interface Ingestor {
   /** A batch of events plus the records of the same input that failed validation. */
   ingest(batch: IngestBatch): Promise<IngestReport>;
+  /** One subject's resource samples column-wise (bulk import), plus its input's invalid records. */
+  ingestResourceColumns(batch: ResourceColumnsBatch): Promise<IngestReport>;
+}
+
+export interface ResourceColumnsBatch {
+  columns: ResourceColumns;
+  invalid?: IngestBatch['invalid'];
 }
 
 export interface IngestBatch {
@@ -47,22 +56,30 @@ export interface IngestorOptions {
 export function createIngestor(options: IngestorOptions): Ingestor {
   const { store, anonymiser } = options;
   const maxErrors = options.maxErrors ?? 100;
+  /** Counts and reports what a write refused and what failed validation. */
+  const report = async (written: WriteResult, positionOf: (i: number) => string, invalid: readonly (RecordError & { source?: EventSource })[]): Promise<IngestReport> => {
+    const { refused } = written;
+    const counts: RejectionCount[] = [];
+    const bySource = new Map<EventSource | 'unknown', number>();
+    for (const r of invalid) bySource.set(r.source ?? 'unknown', (bySource.get(r.source ?? 'unknown') ?? 0) + 1);
+    for (const [source, count] of bySource) counts.push({ reason: 'invalid', source, count });
+    if (refused.length > 0) counts.push({ reason: 'no-consent', source: 'agent', count: refused.length });
+    if (counts.length > 0) await store.countRejections(counts);
+    const errors: RecordError[] = invalid.slice(0, maxErrors).map(({ at, reason }) => ({ at, reason }));
+    for (const i of refused) {
+      if (errors.length >= maxErrors) break;
+      errors.push({ at: positionOf(i), reason: noConsentReason });
+    }
+    return { accepted: written.written, rejected: invalid.length, refused: refused.length, errors };
+  };
   return {
     async ingest({ events, positions, invalid = [] }) {
       const anonymised = events.map((e) => anonymiser.anonymise(e));
-      const { written, refused } = await store.write(anonymised);
-      const counts: RejectionCount[] = [];
-      const bySource = new Map<EventSource | 'unknown', number>();
-      for (const r of invalid) bySource.set(r.source ?? 'unknown', (bySource.get(r.source ?? 'unknown') ?? 0) + 1);
-      for (const [source, count] of bySource) counts.push({ reason: 'invalid', source, count });
-      if (refused.length > 0) counts.push({ reason: 'no-consent', source: 'agent', count: refused.length });
-      if (counts.length > 0) await store.countRejections(counts);
-      const errors: RecordError[] = invalid.slice(0, maxErrors).map(({ at, reason }) => ({ at, reason }));
-      for (const i of refused) {
-        if (errors.length >= maxErrors) break;
-        errors.push({ at: positions?.[i] ?? `event ${i}`, reason: noConsentReason });
-      }
-      return { accepted: written, rejected: invalid.length, refused: refused.length, errors };
+      return report(await store.write(anonymised), (i) => positions?.[i] ?? `event ${i}`, invalid);
+    },
+    async ingestResourceColumns({ columns, invalid = [] }) {
+      const written = await store.writeResourceColumns(anonymiser.anonymiseColumns(columns));
+      return report(written, columns.positionOf ?? ((i) => `sample ${i}`), invalid);
     },
   };
 }

@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AnonymisedEvent } from '../../telemetry/anonymised-event.js';
-import { resourceFields, type EventKind, type EventSource, type ResourceField, type SubjectKind } from '../../telemetry/event.js';
+import type { AnonymisedResourceColumns } from '../../telemetry/resource-columns.js';
+import { eventSources, resourceFields, type EventKind, type EventSource, type ResourceField, type SubjectKind } from '../../telemetry/event.js';
 import {
   rollupBucketMs,
   type ConsentRecord,
@@ -55,13 +56,16 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
        last_ms = max(last_ms, excluded.last_ms)
      RETURNING id`,
   );
-  // Many rows per statement: each call into SQLite costs about as much as the row itself.
-  const sampleRow = `(?, ?, ?, ${cols.map(() => '?').join(', ')})`;
-  const insertSamples = (rows: number) =>
-    db.prepare(`INSERT INTO resource_samples (subject_id, source, time_ms, ${cols.join(', ')}) VALUES ${Array(rows).fill(sampleRow).join(', ')}`);
+  // Many rows per statement: each call into SQLite costs about as much as the row itself, and
+  // binding a value costs more than storing it, so column batches (one source each) get the
+  // source as a literal rather than a parameter per row.
   const sampleChunk = 64;
+  const sampleRow = (source: string) => `(?, ${source}, ?, ${cols.map(() => '?').join(', ')})`;
+  const insertSamples = (rows: number, source = '?') =>
+    db.prepare(`INSERT INTO resource_samples (subject_id, source, time_ms, ${cols.join(', ')}) VALUES ${Array(rows).fill(sampleRow(source)).join(', ')}`);
   const insertSampleChunk = insertSamples(sampleChunk);
   const insertSample = insertSamples(1);
+  const perSource = new Map(eventSources.map((src) => [src, { chunk: insertSamples(sampleChunk, `'${src}'`), one: insertSamples(1, `'${src}'`) }]));
   const insertSequence = db.prepare(
     'INSERT INTO sequence_events (subject_id, source, time_ms, seq, kind, name, user, session, task) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
@@ -69,47 +73,33 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     'INSERT INTO network_flows (subject_id, source, time_ms, direction, protocol, port, remote, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const insertAccess = db.prepare('INSERT INTO data_accesses (subject_id, source, time_ms, target, op, bytes) VALUES (?, ?, ?, ?, ?, ?)');
-  // Rollups are built from raw samples by SQL, not row by row from JS: the samples written since
-  // the watermark are grouped per subject, source and bucket and added to their rollup rows.
-  // Deferring this until enough samples (or time) have gathered means one upsert per bucket
-  // instead of one per sample; every read of rollups catches up first, so none sees a lag.
-  const catchUpStmt = db.prepare(
+
+  // Rollups are kept by SQL in the same transaction as the raw samples: every sample written
+  // since the watermark (store_meta.rollup_watermark, the last sample id rolled up) is added to
+  // its bucket's row by an upsert. One upsert per sample and no GROUP BY: SQLite's sorter for
+  // the GROUP BY cost more than the upserts it saved (Bitbrains has ~1 sample per bucket), and
+  // nothing crosses from JS, so nothing is bound. Rollups are never behind the raw data.
+  const rollUpStmt = db.prepare(
     `INSERT INTO resource_rollups (subject_id, source, bucket_ms, ${cols.map((c) => `${c}_n, ${c}_sum, ${c}_max`).join(', ')})
-     SELECT subject_id, source, time_ms - time_ms % ${rollupBucketMs}, ${cols.map((c) => `count(${c}), total(${c}), max(${c})`).join(', ')}
-     FROM resource_samples WHERE id > ? AND id <= ? GROUP BY subject_id, time_ms - time_ms % ${rollupBucketMs}, source
+     SELECT subject_id, source, time_ms - time_ms % ${rollupBucketMs}, ${cols.map((c) => `${c} IS NOT NULL, coalesce(${c}, 0), ${c}`).join(', ')}
+     FROM resource_samples WHERE id > ? AND id <= ?
      ON CONFLICT (subject_id, bucket_ms, source) DO UPDATE SET
      ${cols.map((c) => `${c}_n = ${c}_n + excluded.${c}_n, ${c}_sum = ${c}_sum + excluded.${c}_sum, ${c}_max = max(coalesce(${c}_max, excluded.${c}_max), coalesce(excluded.${c}_max, ${c}_max))`).join(',\n     ')}`,
   );
   const watermarkStmt = db.prepare<[], number>(`SELECT value FROM store_meta WHERE key = 'rollup_watermark'`).pluck();
   const setWatermark = db.prepare<[number]>(`UPDATE store_meta SET value = ? WHERE key = 'rollup_watermark'`);
   const maxSampleId = db.prepare<[], number | null>('SELECT max(id) FROM resource_samples').pluck();
-  /** Samples this process wrote since it last caught up (other writers catch up their own). */
-  let pendingSamples = 0;
-  let catchUpTimer: NodeJS.Timeout | undefined;
-  const catchUpTx = db.transaction(() => {
+  /** Call inside a write transaction, after its samples are in. */
+  const rollUp = (): void => {
     const from = watermarkStmt.get()!;
     const to = maxSampleId.get() ?? 0;
     if (to > from) {
-      catchUpStmt.run(from, to);
+      rollUpStmt.run(from, to);
       setWatermark.run(to);
     }
-  });
-  const catchUp = (): void => {
-    if (catchUpTimer) clearTimeout(catchUpTimer);
-    catchUpTimer = undefined;
-    if (!db.open) return;
-    catchUpTx.immediate();
-    pendingSamples = 0;
   };
-  const catchUpEvery = 50_000;
-  /** From a timer: a busy database (another writer past busy_timeout) just means "try again". */
-  const catchUpLater = (): void => {
-    try {
-      catchUp();
-    } catch {
-      catchUpTimer = setTimeout(catchUpLater, 1000).unref();
-    }
-  };
+  // A store written by an older version (which rolled up lazily) may have samples past the watermark.
+  db.transaction(rollUp).immediate();
 
   interface SubjectAcc {
     kind: SubjectKind;
@@ -119,17 +109,17 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
   }
 
   const hasConsent = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM consent WHERE pseudonym = ?');
-  const writeTx = db.transaction((all: readonly AnonymisedEvent[]): WriteResult => {
+  const consents = (subject: string, aliases: readonly string[] | undefined): boolean =>
+    hasConsent.get(subject) !== undefined || (aliases ?? []).some((p) => hasConsent.get(p) !== undefined);
+
+  const writeEvents = (all: readonly AnonymisedEvent[]): WriteResult => {
     const refused: number[] = [];
     const consent = new Map<string, boolean>();
     const events: AnonymisedEvent[] = [];
     all.forEach((e, i) => {
       if (e.source === 'agent') {
         let ok = consent.get(e.subject);
-        if (ok === undefined) {
-          ok = [e.subject, ...(e.aliases ?? [])].some((p) => hasConsent.get(p) !== undefined);
-          consent.set(e.subject, ok);
-        }
+        if (ok === undefined) consent.set(e.subject, (ok = consents(e.subject, e.aliases)));
         if (!ok) return void refused.push(i);
       }
       events.push(e);
@@ -151,12 +141,10 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     const chunk: (number | string | null)[] = [];
     const values: (number | undefined)[] = new Array(R);
     let chunkRows = 0;
-    let samples = 0;
     for (const e of events) {
       const sid = subjectIds.get(e.subject)!;
       switch (e.kind) {
         case 'resource': {
-          samples++;
           chunk.push(sid, e.source, e.time);
           // Named reads (in resourceFields order), not e[field]: keyed reads are the slow kind.
           values[0] = e.cpuCores;
@@ -190,19 +178,75 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       }
     }
     for (let i = 0; i < chunkRows; i++) insertSample.run(chunk.slice(i * (3 + R), (i + 1) * (3 + R)));
-    pendingSamples += samples;
-    if (pendingSamples >= catchUpEvery) {
-      catchUpTx(); // nested: a savepoint of this transaction
-      pendingSamples = 0;
-    }
     return { written: events.length, refused };
-  });
+  };
+
+  const writeColumns = (b: AnonymisedResourceColumns): WriteResult => {
+    if (b.rows === 0) return { written: 0, refused: [] };
+    if (b.source === 'agent' && !consents(b.subject, b.aliases)) return { written: 0, refused: Array.from({ length: b.rows }, (_, i) => i) };
+    const { time, values } = b;
+    let first = time[0]!;
+    let last = first;
+    for (let i = 1; i < b.rows; i++) {
+      const t = time[i]!;
+      if (t < first) first = t;
+      if (t > last) last = t;
+    }
+    const sid = (upsertSubject.get(b.subject, b.subjectKind, b.category ?? null, first, last) as { id: number }).id;
+    subjectIds.set(b.subject, sid);
+    const stmt = perSource.get(b.source)!;
+    const width = 2 + R;
+    const chunk: (number | null)[] = new Array(sampleChunk * width);
+    const full = b.rows - (b.rows % sampleChunk);
+    const put = (row: number, at: number): void => {
+      chunk[at] = sid;
+      chunk[at + 1] = time[row]!;
+      for (let f = 0, v = row * R; f < R; f++, v++) {
+        const x = values[v]!;
+        chunk[at + 2 + f] = x === x ? x : null; // NaN: the field was absent
+      }
+    };
+    for (let row = 0; row < full; row += sampleChunk) {
+      for (let k = 0; k < sampleChunk; k++) put(row + k, k * width);
+      stmt.chunk.run(chunk);
+    }
+    const one: (number | null)[] = chunk.slice(0, width);
+    for (let row = full; row < b.rows; row++) {
+      put(row, 0);
+      for (let k = 0; k < width; k++) one[k] = chunk[k]!;
+      stmt.one.run(one);
+    }
+    return { written: b.rows, refused: [] };
+  };
 
   interface Pending {
-    events: readonly AnonymisedEvent[];
+    events?: readonly AnonymisedEvent[];
+    columns?: AnonymisedResourceColumns;
     resolve: (r: WriteResult) => void;
     reject: (e: unknown) => void;
   }
+  /** One transaction for a group of writes; results per write, in order. */
+  const writeTx = db.transaction((group: readonly Pending[]): WriteResult[] => {
+    const results: WriteResult[] = [];
+    const events = group.filter((p) => p.events !== undefined);
+    if (events.length > 0) {
+      const all = events.length === 1 ? events[0]!.events! : events.flatMap((p) => p.events!);
+      const r = writeEvents(all);
+      let offset = 0;
+      for (const p of events) {
+        const end = offset + p.events!.length;
+        const refused = r.refused.filter((i) => i >= offset && i < end).map((i) => i - offset);
+        results[group.indexOf(p)] = { written: p.events!.length - refused.length, refused };
+        offset = end;
+      }
+    }
+    group.forEach((p, i) => {
+      if (p.columns !== undefined) results[i] = writeColumns(p.columns);
+    });
+    rollUp();
+    return results;
+  });
+
   let queue: Pending[] = [];
   const flush = (): void => {
     const group = queue;
@@ -212,21 +256,19 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       return;
     }
     try {
-      const all = group.length === 1 ? group[0]!.events : group.flatMap((p) => p.events);
-      const result = writeTx(all);
-      // Live ingest: rollups follow within a second even when little arrives.
-      if (pendingSamples > 0 && catchUpTimer === undefined) catchUpTimer = setTimeout(catchUpLater, 1000).unref();
-      let offset = 0;
-      for (const p of group) {
-        const end = offset + p.events.length;
-        const refused = result.refused.filter((i) => i >= offset && i < end).map((i) => i - offset);
-        p.resolve({ written: p.events.length - refused.length, refused });
-        offset = end;
-      }
+      const results = writeTx.immediate(group);
+      group.forEach((p, i) => p.resolve(results[i]!));
     } catch (e) {
       for (const p of group) p.reject(e);
     }
   };
+  // Group commit: writes made in the same turn of the event loop (concurrent HTTP requests)
+  // share one transaction, so pages they all touch are written to the WAL once.
+  const enqueue = (p: Omit<Pending, 'resolve' | 'reject'>): Promise<WriteResult> =>
+    new Promise<WriteResult>((resolve, reject) => {
+      queue.push({ ...p, resolve, reject });
+      if (queue.length === 1) setImmediate(flush);
+    });
 
   const range = (r: TimeRange | undefined): [number, number] => [r?.fromMs ?? Number.MIN_SAFE_INTEGER, r?.toMs ?? Number.MAX_SAFE_INTEGER];
   const idOf = (pseudonym: string): number | undefined =>
@@ -240,12 +282,12 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
   const store: TelemetryStore = {
     write(events) {
       if (events.length === 0) return Promise.resolve({ written: 0, refused: [] });
-      // Group commit: batches written in the same turn of the event loop (concurrent HTTP
-      // requests) share one transaction, so pages they all touch are written to the WAL once.
-      return new Promise<WriteResult>((resolve, reject) => {
-        queue.push({ events, resolve, reject });
-        if (queue.length === 1) setImmediate(flush);
-      });
+      return enqueue({ events });
+    },
+
+    writeResourceColumns(columns) {
+      if (columns.rows === 0) return Promise.resolve({ written: 0, refused: [] });
+      return enqueue({ columns });
     },
 
     async listSubjects(filter = {}) {
@@ -260,7 +302,6 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     },
 
     async rollups(subject, r) {
-      catchUp();
       const sid = idOf(subject);
       if (sid === undefined) return [];
       const rows = selectRollups.all(sid, ...range(r)) as Record<string, number | null>[];
@@ -371,7 +412,6 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     },
 
     async prune(policy) {
-      catchUp(); // raw samples not yet rolled up must reach their rollups before they go
       let rawDeleted = 0;
       let rollupsDeleted = 0;
       db.transaction(() => {
@@ -386,7 +426,6 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     },
 
     async counts() {
-      catchUp();
       const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
       const byKind: Record<EventKind, number> = {
         resource: count('SELECT count(*) AS n FROM resource_samples'),
@@ -400,7 +439,6 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
 
     async close() {
       if (queue.length > 0) flush();
-      catchUp();
       if (db.open) {
         db.pragma('wal_checkpoint(TRUNCATE)');
         db.close();

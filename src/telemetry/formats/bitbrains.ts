@@ -80,3 +80,112 @@ export function parseBitbrainsLine(line: string, lineNo: number, path = ''): Bit
     netOutKBps: v(10),
   };
 }
+
+/**
+ * A whole file's rows column-wise, for bulk import: `cells` holds `rows × 11` numbers in the
+ * file's column order (the first already in ms), `lineNo` where each row was. Same rules and
+ * errors as parseBitbrainsLine, but no string or object per row or cell: the bytes are read
+ * directly, and only a number too long for an exact fast conversion becomes a string.
+ */
+export interface BitbrainsColumns {
+  rows: number;
+  lineNo: Int32Array;
+  cells: Float64Array;
+}
+
+export const bitbrainsColumnCount = columns.length;
+
+// Exact powers of ten: a decimal with at most 15 significant digits divided by one of these is
+// correctly rounded (both operands are exact doubles), so it equals what Number() returns.
+const pow10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+export function parseBitbrainsBuffer(buf: Uint8Array, path = ''): BitbrainsColumns {
+  const C = columns.length;
+  let capacity = 1024;
+  let cells = new Float64Array(capacity * C);
+  let lineNos = new Int32Array(capacity);
+  let rows = 0;
+  let lineNo = 0;
+  let pos = 0;
+  const n = buf.length;
+  while (pos < n) {
+    lineNo++;
+    let end = buf.indexOf(10, pos);
+    if (end === -1) end = n;
+    const next = end + 1;
+    if (end > pos && buf[end - 1] === 13) end--;
+    // Header and blank lines are skipped, as by readBitbrainsBatches.
+    let blank = true;
+    for (let i = pos; i < end; i++) {
+      const c = buf[i]!;
+      if (c !== 32 && c !== 9) {
+        blank = false;
+        break;
+      }
+    }
+    if (blank || (lineNo === 1 && buf[pos] === 84 /* T(imestamp) */)) {
+      pos = next;
+      continue;
+    }
+    if (rows === capacity) {
+      capacity *= 2;
+      const c2 = new Float64Array(capacity * C);
+      c2.set(cells);
+      cells = c2;
+      const l2 = new Int32Array(capacity);
+      l2.set(lineNos);
+      lineNos = l2;
+    }
+    const base = rows * C;
+    let col = 0;
+    let p = pos;
+    while (p <= end) {
+      let cellEnd = buf.indexOf(59 /* ; */, p);
+      if (cellEnd === -1 || cellEnd > end) cellEnd = end;
+      if (col < C) cells[base + col] = cellValue(buf, p, cellEnd, path, lineNo, col);
+      col++;
+      p = cellEnd + 1;
+    }
+    if (col !== C) throw new ValidationError(`${path}:${lineNo}`, `expected ${C} columns, found ${col}`);
+    cells[base] = cells[base]! * 1000;
+    lineNos[rows] = lineNo;
+    rows++;
+    pos = next;
+  }
+  return { rows, lineNo: lineNos.subarray(0, rows), cells: cells.subarray(0, rows * C) };
+}
+
+/** One cell as Number() would read it, blanks around it allowed; anything else is an error. */
+function cellValue(buf: Uint8Array, start: number, end: number, path: string, lineNo: number, col: number): number {
+  let s = start;
+  let e = end;
+  while (s < e && (buf[s] === 9 || buf[s] === 32)) s++;
+  while (e > s && (buf[e - 1] === 9 || buf[e - 1] === 32)) e--;
+  // Fast path: [-]digits[.digits], at most 15 significant digits.
+  let i = s;
+  const negative = buf[i] === 45;
+  if (negative) i++;
+  let mantissa = 0;
+  let digits = 0;
+  let fraction = -1;
+  for (; i < e; i++) {
+    const c = buf[i]!;
+    if (c >= 48 && c <= 57) {
+      if (digits > 0 || c !== 48) digits++;
+      mantissa = mantissa * 10 + (c - 48);
+      if (fraction >= 0) fraction++;
+    } else if (c === 46 && fraction < 0) fraction = 0;
+    else break;
+  }
+  const anyDigit = i > (negative ? s + 1 : s) + (fraction >= 0 ? 1 : 0);
+  if (i === e && anyDigit && digits <= 15 && fraction <= 22) {
+    const v = fraction > 0 ? mantissa / pow10[fraction]! : mantissa;
+    return negative ? -v : v;
+  }
+  // Slow path (17-digit averages, exponents, junk): exactly what parseBitbrainsLine does.
+  let text = '';
+  for (let k = s; k < e; k++) text += String.fromCharCode(buf[k]!);
+  const v = Number(text);
+  if (text === '' || !Number.isFinite(v)) throw new ValidationError(`${path}:${lineNo}:${columns[col]}`, `not a number: ${JSON.stringify(text)}`);
+  return v;
+}
