@@ -57,7 +57,7 @@ export interface TraceColumns {
 }
 
 /** The same samples as bitbrainsEvents, from a file's bytes, without an object per sample. */
-export function bitbrainsColumns(bytes: Uint8Array, path: string, d: TraceDefaults): TraceColumns {
+export function bitbrainsColumns(bytes: Buffer, path: string, d: TraceDefaults): TraceColumns {
   const parsed = parseBitbrainsBuffer(bytes, path);
   const C = bitbrainsColumnCount;
   const time = new Float64Array(parsed.rows);

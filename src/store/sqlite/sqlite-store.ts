@@ -18,6 +18,7 @@ import {
   type TimeRange,
   type WriteResult,
 } from '../store.js';
+import { startCheckpointer } from './checkpointer.js';
 import { migrations, rawTables, resourceColumns } from './migrations.js';
 
 export interface SqliteStoreOptions {
@@ -46,6 +47,9 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
   // Checkpoint every ~40 MiB of WAL rather than 4: a page dirtied by many commits is copied back once.
   db.pragma('wal_autocheckpoint = 10000');
   migrate(db);
+  const checkpointer = startCheckpointer(options.file);
+  /** Rows written since the last checkpoint request (raw samples count twice: rollups). */
+  let unCheckpointed = 0;
 
   const subjectIds = new Map<string, number>();
   const upsertSubject = db.prepare<[string, string, string | null, number, number]>(
@@ -257,6 +261,11 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     }
     try {
       const results = writeTx.immediate(group);
+      for (const r of results) unCheckpointed += r.written;
+      if (unCheckpointed >= 20_000) {
+        unCheckpointed = 0;
+        checkpointer.request();
+      }
       group.forEach((p, i) => p.resolve(results[i]!));
     } catch (e) {
       for (const p of group) p.reject(e);
@@ -439,6 +448,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
 
     async close() {
       if (queue.length > 0) flush();
+      await checkpointer.close();
       if (db.open) {
         db.pragma('wal_checkpoint(TRUNCATE)');
         db.close();
