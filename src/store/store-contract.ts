@@ -76,9 +76,8 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>)
       });
       // Split in two batches that share a bucket: the second adds to the first's rollup row.
       const batch = (from: number, to: number) => ({
-        ...base,
-        subject: 'v_col',
-        category: 'batch',
+        source: base.source,
+        subjects: [{ subject: 'v_col', subjectKind: base.subjectKind, category: 'batch' }],
         rows: to - from,
         time: Float64Array.from(samples.slice(from, to).map((x) => x.time)),
         values: values.slice(from * resourceFields.length, to * resourceFields.length),
@@ -92,11 +91,19 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>)
       assert.deepEqual(await byColumns.listSubjects(), await byEvents.listSubjects());
       assert.deepEqual(await byColumns.counts(), await byEvents.counts());
 
-      const agent = { ...batch(0, 2), subject: 'v_guest', source: 'agent' as const };
-      assert.deepEqual(await byColumns.writeResourceColumns(agent), { written: 0, refused: [0, 1] });
+      // Several subjects in one batch; in-guest rows are refused per subject.
+      const guests = {
+        ...batch(0, 3),
+        source: 'agent' as const,
+        subjects: [{ subject: 'v_guest', subjectKind: 'vm' as const }, { subject: 'v_other', subjectKind: 'vm' as const }],
+        subjectOf: Int32Array.from([0, 1, 0]),
+      };
+      assert.deepEqual(await byColumns.writeResourceColumns(guests), { written: 0, refused: [0, 1, 2] });
       await byColumns.grantConsent(['v_guest_old'], t0);
-      assert.deepEqual(await byColumns.writeResourceColumns({ ...agent, aliases: ['v_guest_old'] }), { written: 2, refused: [] });
-      assert.equal((await byColumns.rollups('v_guest')).length, 1);
+      const withAlias = { ...guests, subjects: [{ ...guests.subjects[0]!, aliases: ['v_guest_old'] }, guests.subjects[1]!] };
+      assert.deepEqual(await byColumns.writeResourceColumns(withAlias), { written: 2, refused: [1] });
+      assert.deepEqual((await byColumns.rollups('v_guest'))[0]!.samples, { cpuPercent: 2, memoryBytes: 2 });
+      assert.deepEqual(await byColumns.rollups('v_other'), []);
     } finally {
       await byEvents.close();
       await byColumns.close();

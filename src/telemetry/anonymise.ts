@@ -5,7 +5,7 @@ import { ValidationError } from '../core/errors.js';
 import type { AnonymisedEvent, AnonymisedResource } from './anonymised-event.js';
 import { type EventSource, type SubjectKind, type TelemetryEvent } from './event.js';
 import type { PseudonymKeyring } from './pseudonym-keys.js';
-import type { AnonymisedResourceColumns, ResourceColumns } from './resource-columns.js';
+import type { AnonymisedResourceColumns, ColumnSubject, ResourceColumns } from './resource-columns.js';
 
 export interface AnonymiserOptions {
   keyring: PseudonymKeyring;
@@ -69,16 +69,10 @@ export function createAnonymiser(options: AnonymiserOptions): Anonymiser {
     scrubText: scrub,
     anonymiseColumns(c) {
       // Numbers only besides the subject and the category: nothing else to scrub.
-      const out: AnonymisedResourceColumns = {
-        subject: pseudonym(c.subject.kind, c.subject.id),
-        subjectKind: c.subject.kind,
-        source: c.source,
-        rows: c.rows,
-        time: c.time,
-        values: c.values,
-      };
-      if (c.category !== undefined) out.category = scrubCategory(c.category);
-      if (c.source === 'agent' && keys.length > 1) out.aliases = aliases(c.subject.kind, c.subject.id);
+      const subject: ColumnSubject = { subject: pseudonym(c.subject.kind, c.subject.id), subjectKind: c.subject.kind };
+      if (c.category !== undefined) subject.category = scrubCategory(c.category);
+      if (c.source === 'agent' && keys.length > 1) subject.aliases = aliases(c.subject.kind, c.subject.id);
+      const out: AnonymisedResourceColumns = { source: c.source, subjects: [subject], rows: c.rows, time: c.time, values: c.values };
       return out;
     },
     anonymise(e) {

@@ -22,10 +22,25 @@ export interface ResourceColumns {
   positionOf?: ((i: number) => string) | undefined;
 }
 
-/** The same after anonymisation: the subject is a pseudonym (see AnonymisedEvent). */
-export interface AnonymisedResourceColumns extends Omit<ResourceColumns, 'subject' | 'positionOf'> {
+/**
+ * After anonymisation, and possibly of several subjects (HTTP batches mix VMs): `subjects` is
+ * the table of pseudonyms, `subjectOf[i]` the entry of sample i (absent: all are subjects[0]).
+ * `category` is the subject's latest in the batch, as when the samples are written as events.
+ */
+export interface AnonymisedResourceColumns {
+  source: EventSource;
+  subjects: readonly ColumnSubject[];
+  subjectOf?: Int32Array | undefined;
+  rows: number;
+  time: Float64Array;
+  values: Float64Array;
+}
+
+export interface ColumnSubject {
+  /** Pseudonym. */
   subject: string;
   subjectKind: SubjectKind;
+  category?: string | undefined;
   /** Pseudonyms under older keys (agent data only, after a rotation); never stored. */
   aliases?: readonly string[] | undefined;
 }

@@ -78,11 +78,14 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
   );
   const insertAccess = db.prepare('INSERT INTO data_accesses (subject_id, source, time_ms, target, op, bytes) VALUES (?, ?, ?, ?, ?, ?)');
 
-  // Rollups are kept by SQL in the same transaction as the raw samples: every sample written
+  // Rollups are built from raw samples by SQL, not row by row from JS: every sample written
   // since the watermark (store_meta.rollup_watermark, the last sample id rolled up) is added to
-  // its bucket's row by an upsert. One upsert per sample and no GROUP BY: SQLite's sorter for
-  // the GROUP BY cost more than the upserts it saved (Bitbrains has ~1 sample per bucket), and
-  // nothing crosses from JS, so nothing is bound. Rollups are never behind the raw data.
+  // its bucket's row by an upsert; nothing crosses from JS, so nothing is bound. One upsert per
+  // sample and no GROUP BY: SQLite's sorter for the GROUP BY cost more than the upserts it saved
+  // (Bitbrains has about one sample per bucket). It runs once per ~50,000 samples (or a second),
+  // not per commit: live data from many VMs updates rollup rows all over the table, and a page
+  // dirtied by many commits would be written to the WAL by each; every read of rollups catches
+  // up first, so none sees a lag.
   const rollUpStmt = db.prepare(
     `INSERT INTO resource_rollups (subject_id, source, bucket_ms, ${cols.map((c) => `${c}_n, ${c}_sum, ${c}_max`).join(', ')})
      SELECT subject_id, source, time_ms - time_ms % ${rollupBucketMs}, ${cols.map((c) => `${c} IS NOT NULL, coalesce(${c}, 0), ${c}`).join(', ')}
@@ -93,7 +96,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
   const watermarkStmt = db.prepare<[], number>(`SELECT value FROM store_meta WHERE key = 'rollup_watermark'`).pluck();
   const setWatermark = db.prepare<[number]>(`UPDATE store_meta SET value = ? WHERE key = 'rollup_watermark'`);
   const maxSampleId = db.prepare<[], number | null>('SELECT max(id) FROM resource_samples').pluck();
-  /** Call inside a write transaction, after its samples are in. */
+  /** Inside a write transaction. */
   const rollUp = (): void => {
     const from = watermarkStmt.get()!;
     const to = maxSampleId.get() ?? 0;
@@ -101,9 +104,26 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       rollUpStmt.run(from, to);
       setWatermark.run(to);
     }
+    pendingSamples = 0;
   };
-  // A store written by an older version (which rolled up lazily) may have samples past the watermark.
-  db.transaction(rollUp).immediate();
+  /** Samples this process wrote since it last rolled up (other writers roll up their own). */
+  let pendingSamples = 0;
+  const rollUpEvery = 50_000;
+  let catchUpTimer: NodeJS.Timeout | undefined;
+  const catchUpTx = db.transaction(rollUp);
+  const catchUp = (): void => {
+    if (catchUpTimer) clearTimeout(catchUpTimer);
+    catchUpTimer = undefined;
+    if (db.open) catchUpTx.immediate();
+  };
+  /** From a timer: a busy database (another writer past busy_timeout) just means "try again". */
+  const catchUpLater = (): void => {
+    try {
+      catchUp();
+    } catch {
+      catchUpTimer = setTimeout(catchUpLater, 1000).unref();
+    }
+  };
 
   interface SubjectAcc {
     kind: SubjectKind;
@@ -149,6 +169,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       const sid = subjectIds.get(e.subject)!;
       switch (e.kind) {
         case 'resource': {
+          pendingSamples++;
           chunk.push(sid, e.source, e.time);
           // Named reads (in resourceFields order), not e[field]: keyed reads are the slow kind.
           values[0] = e.cpuCores;
@@ -187,40 +208,55 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
 
   const writeColumns = (b: AnonymisedResourceColumns): WriteResult => {
     if (b.rows === 0) return { written: 0, refused: [] };
-    if (b.source === 'agent' && !consents(b.subject, b.aliases)) return { written: 0, refused: Array.from({ length: b.rows }, (_, i) => i) };
-    const { time, values } = b;
-    let first = time[0]!;
-    let last = first;
-    for (let i = 1; i < b.rows; i++) {
+    const { time, values, subjectOf } = b;
+    const S = b.subjects.length;
+    // Per subject: consent, then time span of its rows and its id (-1: refused).
+    const sids = new Float64Array(S).fill(-1);
+    const first = new Float64Array(S).fill(Number.POSITIVE_INFINITY);
+    const last = new Float64Array(S).fill(Number.NEGATIVE_INFINITY);
+    for (let i = 0; i < b.rows; i++) {
+      const s = subjectOf === undefined ? 0 : subjectOf[i]!;
       const t = time[i]!;
-      if (t < first) first = t;
-      if (t > last) last = t;
+      if (t < first[s]!) first[s] = t;
+      if (t > last[s]!) last[s] = t;
     }
-    const sid = (upsertSubject.get(b.subject, b.subjectKind, b.category ?? null, first, last) as { id: number }).id;
-    subjectIds.set(b.subject, sid);
+    let refusedSubjects = 0;
+    b.subjects.forEach((s, k) => {
+      if (first[k] === Number.POSITIVE_INFINITY) return; // no row
+      if (b.source === 'agent' && !consents(s.subject, s.aliases)) return void refusedSubjects++;
+      const sid = (upsertSubject.get(s.subject, s.subjectKind, s.category ?? null, first[k]!, last[k]!) as { id: number }).id;
+      subjectIds.set(s.subject, sid);
+      sids[k] = sid;
+    });
+    const refused: number[] = [];
     const stmt = perSource.get(b.source)!;
     const width = 2 + R;
     const chunk: (number | null)[] = new Array(sampleChunk * width);
-    const full = b.rows - (b.rows % sampleChunk);
-    const put = (row: number, at: number): void => {
-      chunk[at] = sid;
-      chunk[at + 1] = time[row]!;
-      for (let f = 0, v = row * R; f < R; f++, v++) {
-        const x = values[v]!;
-        chunk[at + 2 + f] = x === x ? x : null; // NaN: the field was absent
+    const one: (number | null)[] = new Array(width);
+    let inChunk = 0;
+    for (let row = 0; row < b.rows; row++) {
+      const sid = sids[subjectOf === undefined ? 0 : subjectOf[row]!]!;
+      if (sid < 0) {
+        refused.push(row);
+        continue;
       }
-    };
-    for (let row = 0; row < full; row += sampleChunk) {
-      for (let k = 0; k < sampleChunk; k++) put(row + k, k * width);
-      stmt.chunk.run(chunk);
+      let at = inChunk * width;
+      chunk[at++] = sid;
+      chunk[at++] = time[row]!;
+      for (let v = row * R, end = v + R; v < end; v++) {
+        const x = values[v]!;
+        chunk[at++] = x === x ? x : null; // NaN: the field was absent
+      }
+      if (++inChunk === sampleChunk) {
+        stmt.chunk.run(chunk);
+        inChunk = 0;
+      }
     }
-    const one: (number | null)[] = chunk.slice(0, width);
-    for (let row = full; row < b.rows; row++) {
-      put(row, 0);
-      for (let k = 0; k < width; k++) one[k] = chunk[k]!;
+    for (let k = 0; k < inChunk; k++) {
+      for (let j = 0; j < width; j++) one[j] = chunk[k * width + j]!;
       stmt.one.run(one);
     }
-    return { written: b.rows, refused: [] };
+    return { written: b.rows - refused.length, refused };
   };
 
   interface Pending {
@@ -245,9 +281,12 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       }
     }
     group.forEach((p, i) => {
-      if (p.columns !== undefined) results[i] = writeColumns(p.columns);
+      if (p.columns !== undefined) {
+        results[i] = writeColumns(p.columns);
+        pendingSamples += results[i]!.written;
+      }
     });
-    rollUp();
+    if (pendingSamples >= rollUpEvery) rollUp();
     return results;
   });
 
@@ -261,6 +300,8 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     }
     try {
       const results = writeTx.immediate(group);
+      // Live ingest: rollups follow within a second even when little arrives.
+      if (pendingSamples > 0 && catchUpTimer === undefined) catchUpTimer = setTimeout(catchUpLater, 1000).unref();
       for (const r of results) unCheckpointed += r.written;
       if (unCheckpointed >= 20_000) {
         unCheckpointed = 0;
@@ -311,6 +352,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     },
 
     async rollups(subject, r) {
+      catchUp();
       const sid = idOf(subject);
       if (sid === undefined) return [];
       const rows = selectRollups.all(sid, ...range(r)) as Record<string, number | null>[];
@@ -421,6 +463,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     },
 
     async prune(policy) {
+      catchUp(); // raw samples not yet rolled up must reach their rollups before they go
       let rawDeleted = 0;
       let rollupsDeleted = 0;
       db.transaction(() => {
@@ -435,6 +478,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     },
 
     async counts() {
+      catchUp();
       const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
       const byKind: Record<EventKind, number> = {
         resource: count('SELECT count(*) AS n FROM resource_samples'),
@@ -448,6 +492,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
 
     async close() {
       if (queue.length > 0) flush();
+      catchUp();
       await checkpointer.close();
       if (db.open) {
         db.pragma('wal_checkpoint(TRUNCATE)');
