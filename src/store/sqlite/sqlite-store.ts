@@ -51,7 +51,50 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
   /** Rows written since the last checkpoint request (raw samples count twice: rollups). */
   let unCheckpointed = 0;
 
-  const subjectIds = new Map<string, number>();
+  // Subjects this process has written, with the span and category it knows of. A batch that
+  // widens them only marks the row dirty; the rows are updated when rollups catch up (the same
+  // moments, the same reads wait for it): live data from 200 VMs would otherwise rewrite 200
+  // subject rows per request.
+  interface KnownSubject {
+    id: number;
+    first: number;
+    last: number;
+    category: string | null;
+  }
+  const known = new Map<string, KnownSubject>();
+  const dirtySubjects = new Set<KnownSubject>();
+  const updateSubject = db.prepare<[number, number, string | null, number]>(
+    'UPDATE subjects SET first_ms = min(first_ms, ?), last_ms = max(last_ms, ?), category = coalesce(?, category) WHERE id = ?',
+  );
+  const subjectId = (pseudonym: string, kind: SubjectKind, category: string | null, first: number, last: number): number => {
+    const k = known.get(pseudonym);
+    if (k === undefined) {
+      const id = (upsertSubject.get(pseudonym, kind, category, first, last) as { id: number }).id;
+      known.set(pseudonym, { id, first, last, category });
+      return id;
+    }
+    let changed = false;
+    if (first < k.first) (k.first = first), (changed = true);
+    if (last > k.last) (k.last = last), (changed = true);
+    if (category !== null && category !== k.category) (k.category = category), (changed = true);
+    if (changed) dirtySubjects.add(k);
+    return k.id;
+  };
+  const flushSubjects = (): void => {
+    for (const k of dirtySubjects) updateSubject.run(k.first, k.last, k.category, k.id);
+    dirtySubjects.clear();
+  };
+  // Another process (`prescient consent revoke`) may have deleted a subject row: what we know is
+  // only trusted while nobody else has committed since our last transaction.
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  let seenVersion = dataVersion.get()!;
+  const checkOthers = (): void => {
+    const v = dataVersion.get()!;
+    if (v === seenVersion) return;
+    seenVersion = v;
+    flushSubjects();
+    known.clear();
+  };
   const upsertSubject = db.prepare<[string, string, string | null, number, number]>(
     `INSERT INTO subjects (pseudonym, kind, category, first_ms, last_ms) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (pseudonym) DO UPDATE SET
@@ -98,6 +141,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
   const maxSampleId = db.prepare<[], number | null>('SELECT max(id) FROM resource_samples').pluck();
   /** Inside a write transaction. */
   const rollUp = (): void => {
+    flushSubjects();
     const from = watermarkStmt.get()!;
     const to = maxSampleId.get() ?? 0;
     if (to > from) {
@@ -158,10 +202,8 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
         if (e.category !== undefined) s.category = e.category;
       }
     }
-    for (const [pseudonym, s] of subjects) {
-      const row = upsertSubject.get(pseudonym, s.kind, s.category, s.first, s.last) as { id: number };
-      subjectIds.set(pseudonym, row.id);
-    }
+    const subjectIds = new Map<string, number>();
+    for (const [pseudonym, s] of subjects) subjectIds.set(pseudonym, subjectId(pseudonym, s.kind, s.category, s.first, s.last));
     const chunk: (number | string | null)[] = [];
     const values: (number | undefined)[] = new Array(R);
     let chunkRows = 0;
@@ -220,13 +262,10 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       if (t < first[s]!) first[s] = t;
       if (t > last[s]!) last[s] = t;
     }
-    let refusedSubjects = 0;
     b.subjects.forEach((s, k) => {
       if (first[k] === Number.POSITIVE_INFINITY) return; // no row
-      if (b.source === 'agent' && !consents(s.subject, s.aliases)) return void refusedSubjects++;
-      const sid = (upsertSubject.get(s.subject, s.subjectKind, s.category ?? null, first[k]!, last[k]!) as { id: number }).id;
-      subjectIds.set(s.subject, sid);
-      sids[k] = sid;
+      if (b.source === 'agent' && !consents(s.subject, s.aliases)) return;
+      sids[k] = subjectId(s.subject, s.subjectKind, s.category ?? null, first[k]!, last[k]!);
     });
     const refused: number[] = [];
     const stmt = perSource.get(b.source)!;
@@ -267,6 +306,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
   }
   /** One transaction for a group of writes; results per write, in order. */
   const writeTx = db.transaction((group: readonly Pending[]): WriteResult[] => {
+    checkOthers();
     const results: WriteResult[] = [];
     const events = group.filter((p) => p.events !== undefined);
     if (events.length > 0) {
@@ -341,6 +381,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     },
 
     async listSubjects(filter = {}) {
+      catchUp();
       const where: string[] = [];
       const params: string[] = [];
       if (filter.category !== undefined) (where.push('category = ?'), params.push(filter.category));
@@ -437,7 +478,9 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
           if (!left) {
             db.prepare('DELETE FROM resource_rollups WHERE subject_id = ?').run(sid);
             db.prepare('DELETE FROM subjects WHERE id = ?').run(sid);
-            subjectIds.delete(p);
+            const k = known.get(p);
+            if (k !== undefined) dirtySubjects.delete(k);
+            known.delete(p);
           }
         }
       })();
