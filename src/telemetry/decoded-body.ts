@@ -26,29 +26,42 @@ export type BodyFormat = 'ndjson' | 'json';
 export function decodeBody(text: string, format: BodyFormat, anonymiser: Anonymiser): DecodedBody {
   const groups = new Map<EventSource, { subjects: Map<string, number>; table: ColumnSubject[]; subjectOf: number[]; time: number[]; values: number[]; positions: number[] }>();
   const out: DecodedBody = { resources: [], resourcePositions: [], events: [], eventPositions: [], invalid: [] };
+  const categories = new Map<string, string>();
   for (const r of format === 'ndjson' ? decodeNdjson(text) : decodeJsonBody(text)) {
     if (!r.ok) {
       out.invalid.push(r.source === undefined ? { at: r.at, reason: r.reason } : { at: r.at, reason: r.reason, source: r.source });
       continue;
     }
-    const e = anonymiser.anonymise(r.event);
-    if (e.kind !== 'resource') {
-      out.events.push(e);
+    const ev = r.event;
+    if (ev.kind !== 'resource') {
+      out.events.push(anonymiser.anonymise(ev));
       out.eventPositions.push(r.at);
       continue;
     }
-    let g = groups.get(e.source);
-    if (g === undefined) groups.set(e.source, (g = { subjects: new Map(), table: [], subjectOf: [], time: [], values: [], positions: [] }));
-    let k = g.subjects.get(e.subject);
+    // What anonymise() does to a resource sample (pseudonym, scrubbed category, aliases for
+    // in-guest data), straight into the columns: no second object per sample.
+    let g = groups.get(ev.source);
+    if (g === undefined) groups.set(ev.source, (g = { subjects: new Map(), table: [], subjectOf: [], time: [], values: [], positions: [] }));
+    const clear = `${ev.subject.kind}:${ev.subject.id}`;
+    let k = g.subjects.get(clear);
     if (k === undefined) {
       k = g.table.length;
-      g.subjects.set(e.subject, k);
-      g.table.push({ subject: e.subject, subjectKind: e.subjectKind, ...(e.aliases === undefined ? {} : { aliases: e.aliases }) });
+      g.subjects.set(clear, k);
+      const entry: ColumnSubject = { subject: anonymiser.pseudonym(ev.subject.kind, ev.subject.id), subjectKind: ev.subject.kind };
+      if (ev.source === 'agent') {
+        const older = anonymiser.pseudonymsUnderAllKeys(ev.subject.kind, ev.subject.id).slice(1);
+        if (older.length > 0) entry.aliases = older;
+      }
+      g.table.push(entry);
     }
-    if (e.category !== undefined) g.table[k]!.category = e.category; // the latest wins, as in store.write
+    if (ev.category !== undefined) {
+      let c = categories.get(ev.category);
+      if (c === undefined) categories.set(ev.category, (c = anonymiser.scrubText(ev.category)));
+      g.table[k]!.category = c; // the latest wins, as in store.write
+    }
     g.subjectOf.push(k);
-    g.time.push(e.time);
-    g.values.push(e.cpuCores ?? NaN, e.cpuPercent ?? NaN, e.memoryBytes ?? NaN, e.memoryTotalBytes ?? NaN, e.diskReadBps ?? NaN, e.diskWriteBps ?? NaN, e.netInBps ?? NaN, e.netOutBps ?? NaN);
+    g.time.push(ev.time);
+    g.values.push(ev.cpuCores ?? NaN, ev.cpuPercent ?? NaN, ev.memoryBytes ?? NaN, ev.memoryTotalBytes ?? NaN, ev.diskReadBps ?? NaN, ev.diskWriteBps ?? NaN, ev.netInBps ?? NaN, ev.netOutBps ?? NaN);
     g.positions.push(Number(r.at.slice(r.at.indexOf(' ') + 1)));
   }
   for (const [source, g] of groups) {
