@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AnonymisedEvent } from '../telemetry/anonymised-event.js';
+import { resourceFields } from '../telemetry/event.js';
 import { rollupBucketMs, type TelemetryStore } from './store.js';
 
 /**
@@ -43,6 +44,69 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>)
       assert.equal(counts.subjects, 2);
     } finally {
       await store.close();
+    }
+  });
+
+  test(`${name}: column batches store what the same events would, rollups included; agent batches need consent`, async () => {
+    const byEvents = await open();
+    const byColumns = await open();
+    try {
+      // Two subjects' samples: one bucket with three samples (one with a field absent), one with one.
+      const samples = [
+        { time: t0 + 1000, cpuPercent: 10, memoryBytes: 100 },
+        { time: t0 + 2000, cpuPercent: 30, memoryBytes: undefined },
+        { time: t0 + 3000, cpuPercent: 80, memoryBytes: 300 },
+        { time: t0 + rollupBucketMs + 1, cpuPercent: 5, memoryBytes: 7 },
+      ];
+      await byEvents.write(
+        samples.map((x) => ({
+          ...base,
+          kind: 'resource' as const,
+          subject: 'v_col',
+          category: 'batch',
+          time: x.time,
+          cpuPercent: x.cpuPercent,
+          ...(x.memoryBytes === undefined ? {} : { memoryBytes: x.memoryBytes }),
+        })),
+      );
+      const values = new Float64Array(samples.length * resourceFields.length).fill(Number.NaN);
+      samples.forEach((x, i) => {
+        values[i * resourceFields.length + resourceFields.indexOf('cpuPercent')] = x.cpuPercent;
+        values[i * resourceFields.length + resourceFields.indexOf('memoryBytes')] = x.memoryBytes ?? Number.NaN;
+      });
+      // Split in two batches that share a bucket: the second adds to the first's rollup row.
+      const batch = (from: number, to: number) => ({
+        source: base.source,
+        subjects: [{ subject: 'v_col', subjectKind: base.subjectKind, category: 'batch' }],
+        rows: to - from,
+        time: Float64Array.from(samples.slice(from, to).map((x) => x.time)),
+        values: values.slice(from * resourceFields.length, to * resourceFields.length),
+      });
+      assert.deepEqual(await byColumns.writeResourceColumns(batch(0, 2)), { written: 2, refused: [] });
+      assert.deepEqual(await byColumns.writeResourceColumns(batch(2, 4)), { written: 2, refused: [] });
+      const expected = await byEvents.rollups('v_col');
+      assert.equal(expected.length, 2);
+      assert.deepEqual(expected[0]!.samples, { cpuPercent: 3, memoryBytes: 2 });
+      assert.deepEqual(await byColumns.rollups('v_col'), expected);
+      assert.deepEqual(await byColumns.listSubjects(), await byEvents.listSubjects());
+      assert.deepEqual(await byColumns.counts(), await byEvents.counts());
+
+      // Several subjects in one batch; in-guest rows are refused per subject.
+      const guests = {
+        ...batch(0, 3),
+        source: 'agent' as const,
+        subjects: [{ subject: 'v_guest', subjectKind: 'vm' as const }, { subject: 'v_other', subjectKind: 'vm' as const }],
+        subjectOf: Int32Array.from([0, 1, 0]),
+      };
+      assert.deepEqual(await byColumns.writeResourceColumns(guests), { written: 0, refused: [0, 1, 2] });
+      await byColumns.grantConsent(['v_guest_old'], t0);
+      const withAlias = { ...guests, subjects: [{ ...guests.subjects[0]!, aliases: ['v_guest_old'] }, guests.subjects[1]!] };
+      assert.deepEqual(await byColumns.writeResourceColumns(withAlias), { written: 2, refused: [1] });
+      assert.deepEqual((await byColumns.rollups('v_guest'))[0]!.samples, { cpuPercent: 2, memoryBytes: 2 });
+      assert.deepEqual(await byColumns.rollups('v_other'), []);
+    } finally {
+      await byEvents.close();
+      await byColumns.close();
     }
   });
 

@@ -1,4 +1,5 @@
 import type { AnonymisedEvent } from '../telemetry/anonymised-event.js';
+import type { AnonymisedResourceColumns } from '../telemetry/resource-columns.js';
 import type { EventKind, EventSource, ResourceField, SubjectKind } from '../telemetry/event.js';
 
 /**
@@ -31,6 +32,11 @@ export interface TelemetryStore {
    * transaction, so a revoke can never slip between check and write.
    */
   write(events: readonly AnonymisedEvent[]): Promise<WriteResult>;
+  /**
+   * The same for one subject's resource samples given column-wise (bulk import): same rollups,
+   * same consent rule (an agent batch without consent is refused whole, all its indices).
+   */
+  writeResourceColumns(batch: AnonymisedResourceColumns): Promise<WriteResult>;
 
   listSubjects(filter?: { category?: string; kind?: SubjectKind }): Promise<SubjectInfo[]>;
   rollups(subject: string, range?: TimeRange): Promise<ResourceRollup[]>;

@@ -5,6 +5,7 @@ import { ValidationError } from '../core/errors.js';
 import type { AnonymisedEvent, AnonymisedResource } from './anonymised-event.js';
 import { type EventSource, type SubjectKind, type TelemetryEvent } from './event.js';
 import type { PseudonymKeyring } from './pseudonym-keys.js';
+import type { AnonymisedResourceColumns, ColumnSubject, ResourceColumns } from './resource-columns.js';
 
 export interface AnonymiserOptions {
   keyring: PseudonymKeyring;
@@ -21,6 +22,8 @@ export interface Anonymiser {
   pseudonymsUnderAllKeys(kind: PseudonymKind, id: string): string[];
   scrubText(text: string): string;
   anonymise(event: TelemetryEvent): AnonymisedEvent;
+  /** The same for column-wise resource samples: one subject, so one pseudonym for them all. */
+  anonymiseColumns(columns: ResourceColumns): AnonymisedResourceColumns;
 }
 
 export type PseudonymKind = SubjectKind | 'session';
@@ -64,6 +67,14 @@ export function createAnonymiser(options: AnonymiserOptions): Anonymiser {
     pseudonym,
     pseudonymsUnderAllKeys: (kind, id) => keys.map((k) => hmac(k.key, kind, id)),
     scrubText: scrub,
+    anonymiseColumns(c) {
+      // Numbers only besides the subject and the category: nothing else to scrub.
+      const subject: ColumnSubject = { subject: pseudonym(c.subject.kind, c.subject.id), subjectKind: c.subject.kind };
+      if (c.category !== undefined) subject.category = scrubCategory(c.category);
+      if (c.source === 'agent' && keys.length > 1) subject.aliases = aliases(c.subject.kind, c.subject.id);
+      const out: AnonymisedResourceColumns = { source: c.source, subjects: [subject], rows: c.rows, time: c.time, values: c.values };
+      return out;
+    },
     anonymise(e) {
       const base: { time: number; subject: string; subjectKind: SubjectKind; source: EventSource; category?: string; aliases?: string[] } = {
         time: e.time,

@@ -9,6 +9,7 @@ import { decodeOtlpMetrics } from './formats/otlp.js';
 import { emptyReport, mergeReports, type IngestReport, type Ingestor } from './ingest.js';
 import type { RecordResult } from './record-result.js';
 import { toBatch } from './record-result.js';
+import { readTraceColumnsInWorker } from './trace-columns-in-worker.js';
 import { bitbrainsEvents, commandEvents, planetlabEvents, type TraceDefaults } from './trace-events.js';
 
 /**
@@ -67,6 +68,20 @@ export async function importFiles(options: ImportOptions): Promise<ImportResult>
     ...(options.startMs === undefined ? {} : { startMs: options.startMs }),
   };
   const total: ImportResult = { ...emptyReport(), files: files.length, perFile: [] };
+  if (options.format === 'bitbrains') {
+    // The bulk path: parsed column-wise on a worker thread while this thread writes.
+    let records = 0;
+    for await (const b of readTraceColumnsInWorker({ files, format: 'bitbrains', source: d.source, category: d.category, signal: options.signal })) {
+      if (records === 0 && b.records > 0) options.onFile?.(b.file, b.index, files.length);
+      records += b.records;
+      mergeReports(total, await options.ingestor.ingestResourceColumns({ columns: b.columns, invalid: b.invalid }));
+      if (b.last) {
+        total.perFile.push({ file: b.file, records });
+        records = 0;
+      }
+    }
+    return total;
+  }
   let pending: RecordResult[] = [];
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;

@@ -1,6 +1,9 @@
 import type { RejectionCount, TelemetryStore } from '../store/store.js';
 import type { Anonymiser } from './anonymise.js';
 import type { EventSource, TelemetryEvent } from './event.js';
+import type { DecodePool } from './decode-pool.js';
+import { decodeBody, type BodyFormat } from './decoded-body.js';
+import type { ResourceColumns } from './resource-columns.js';
 
 /**
  * The ingest pipeline every source goes through: validated events in, anonymised, consent
@@ -29,6 +32,18 @@ export const noConsentReason =
 export interface Ingestor {
   /** A batch of events plus the records of the same input that failed validation. */
   ingest(batch: IngestBatch): Promise<IngestReport>;
+  /** One subject's resource samples column-wise (bulk import), plus its input's invalid records. */
+  ingestResourceColumns(batch: ResourceColumnsBatch): Promise<IngestReport>;
+  /**
+   * A request body of TelemetryEvents (NDJSON, or a JSON array), decoded on the decode pool's
+   * threads when there is one. Positions are `line N` (NDJSON) or `index N` (JSON).
+   */
+  ingestBody(body: Uint8Array, format: BodyFormat): Promise<IngestReport>;
+}
+
+export interface ResourceColumnsBatch {
+  columns: ResourceColumns;
+  invalid?: IngestBatch['invalid'];
 }
 
 export interface IngestBatch {
@@ -41,28 +56,54 @@ export interface IngestBatch {
 export interface IngestorOptions {
   store: TelemetryStore;
   anonymiser: Anonymiser;
+  /** Threads that decode bodies for ingestBody (without one, bodies are decoded here). */
+  decodePool?: DecodePool | undefined;
   maxErrors?: number;
 }
 
 export function createIngestor(options: IngestorOptions): Ingestor {
   const { store, anonymiser } = options;
   const maxErrors = options.maxErrors ?? 100;
+  /** Counts and reports what writes refused (`refusedAt`: their positions) and what failed validation. */
+  const report = async (written: number, refusedAt: readonly string[], invalid: readonly (RecordError & { source?: EventSource })[]): Promise<IngestReport> => {
+    const counts: RejectionCount[] = [];
+    const bySource = new Map<EventSource | 'unknown', number>();
+    for (const r of invalid) bySource.set(r.source ?? 'unknown', (bySource.get(r.source ?? 'unknown') ?? 0) + 1);
+    for (const [source, count] of bySource) counts.push({ reason: 'invalid', source, count });
+    if (refusedAt.length > 0) counts.push({ reason: 'no-consent', source: 'agent', count: refusedAt.length });
+    if (counts.length > 0) await store.countRejections(counts);
+    const errors: RecordError[] = invalid.slice(0, maxErrors).map(({ at, reason }) => ({ at, reason }));
+    for (const at of refusedAt) {
+      if (errors.length >= maxErrors) break;
+      errors.push({ at, reason: noConsentReason });
+    }
+    return { accepted: written, rejected: invalid.length, refused: refusedAt.length, errors };
+  };
   return {
     async ingest({ events, positions, invalid = [] }) {
       const anonymised = events.map((e) => anonymiser.anonymise(e));
-      const { written, refused } = await store.write(anonymised);
-      const counts: RejectionCount[] = [];
-      const bySource = new Map<EventSource | 'unknown', number>();
-      for (const r of invalid) bySource.set(r.source ?? 'unknown', (bySource.get(r.source ?? 'unknown') ?? 0) + 1);
-      for (const [source, count] of bySource) counts.push({ reason: 'invalid', source, count });
-      if (refused.length > 0) counts.push({ reason: 'no-consent', source: 'agent', count: refused.length });
-      if (counts.length > 0) await store.countRejections(counts);
-      const errors: RecordError[] = invalid.slice(0, maxErrors).map(({ at, reason }) => ({ at, reason }));
-      for (const i of refused) {
-        if (errors.length >= maxErrors) break;
-        errors.push({ at: positions?.[i] ?? `event ${i}`, reason: noConsentReason });
-      }
-      return { accepted: written, rejected: invalid.length, refused: refused.length, errors };
+      const w = await store.write(anonymised);
+      return report(w.written, w.refused.map((i) => positions?.[i] ?? `event ${i}`), invalid);
+    },
+    async ingestResourceColumns({ columns, invalid = [] }) {
+      const w = await store.writeResourceColumns(anonymiser.anonymiseColumns(columns));
+      const at = columns.positionOf ?? ((i: number) => `sample ${i}`);
+      return report(w.written, w.refused.map(at), invalid);
+    },
+    async ingestBody(body, format) {
+      const d = options.decodePool
+        ? await options.decodePool.decode(body, format)
+        : decodeBody(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'), format, anonymiser);
+      // Called in the same turn, so the store's group commit writes them in one transaction.
+      const [ev, ...res] = await Promise.all([store.write(d.events), ...d.resources.map((r) => store.writeResourceColumns(r))]);
+      const refused: number[] = ev!.refused.map((i) => Number(d.eventPositions[i]!.slice(d.eventPositions[i]!.indexOf(' ') + 1)));
+      res.forEach((w, k) => {
+        for (const i of w.refused) refused.push(d.resourcePositions[k]![i]!);
+      });
+      refused.sort((a, b) => a - b); // input order, as ingest() reports them
+      const label = format === 'ndjson' ? 'line' : 'index';
+      const written = res.reduce((n, w) => n + w.written, ev!.written);
+      return report(written, refused.map((n) => `${label} ${n}`), d.invalid);
     },
   };
 }

@@ -3,6 +3,7 @@ import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { TelemetryStore } from '../store/store.js';
 import { createAnonymiser, type Anonymiser } from './anonymise.js';
 import { createConsent, type Consent } from './consent.js';
+import { createDecodePool } from './decode-pool.js';
 import { createIngestor, type Ingestor } from './ingest.js';
 import { loadOrCreateKeyring } from './pseudonym-keys.js';
 
@@ -24,17 +25,23 @@ export interface OpenIngestionOptions {
 /** Everything ingestion needs, wired from the installation's home (used by the CLI and serve). */
 export function openIngestion(options: OpenIngestionOptions = {}): Ingestion {
   const p = pathsOf(options.home);
-  const anonymiser = createAnonymiser({
+  const anonymisation = {
     keyring: loadOrCreateKeyring(p.secrets),
     ...(options.ipv4PrefixBits === undefined ? {} : { ipv4PrefixBits: options.ipv4PrefixBits }),
     ...(options.ipv6PrefixBits === undefined ? {} : { ipv6PrefixBits: options.ipv6PrefixBits }),
-  });
+  };
+  const anonymiser = createAnonymiser(anonymisation);
   const store = openSqliteStore({ file: p.store });
+  // Its threads start with the first body (serve); a CLI import never starts them.
+  const decodePool = createDecodePool(anonymisation);
   return {
     store,
     anonymiser,
-    ingestor: createIngestor({ store, anonymiser }),
+    ingestor: createIngestor({ store, anonymiser, decodePool }),
     consent: createConsent({ store, anonymiser }),
-    close: () => store.close(),
+    close: async () => {
+      await decodePool.close();
+      await store.close();
+    },
   };
 }

@@ -1,6 +1,8 @@
 import { basename, extname } from 'node:path';
 import type { EventSource, ResourceField, ResourceSample, TelemetryEvent } from './event.js';
-import { readBitbrainsBatches } from './formats/bitbrains.js';
+import { bitbrainsColumnCount, parseBitbrainsBuffer, readBitbrainsBatches } from './formats/bitbrains.js';
+import type { RecordError } from './ingest.js';
+import { resourceWidth, type ResourceColumns } from './resource-columns.js';
 import { readCommands } from './formats/commands.js';
 import { readPlanetlab } from './formats/planetlab.js';
 import type { RecordResult } from './record-result.js';
@@ -42,6 +44,64 @@ export async function* bitbrainsEvents(path: string, d: TraceDefaults, signal?: 
       return checked(e, path, r.lineNo);
     });
   }
+}
+
+/** A Bitbrains file's valid samples column-wise (the bulk path), and its invalid rows. */
+export interface TraceColumns {
+  columns: ResourceColumns;
+  invalid: (RecordError & { source: EventSource })[];
+  /** The line of each valid sample. */
+  lineNo: Int32Array;
+  /** Rows read, valid or not. */
+  records: number;
+}
+
+/** The same samples as bitbrainsEvents, from a file's bytes, without an object per sample. */
+export function bitbrainsColumns(bytes: Buffer, path: string, d: TraceDefaults): TraceColumns {
+  const parsed = parseBitbrainsBuffer(bytes, path);
+  const C = bitbrainsColumnCount;
+  const time = new Float64Array(parsed.rows);
+  const values = new Float64Array(parsed.rows * resourceWidth);
+  const lineNo = new Int32Array(parsed.rows);
+  const invalid: TraceColumns['invalid'] = [];
+  // In resourceFields order: cores, cpu %, memory used, memory total, disk r/w, net in/out.
+  const pick = [1, 4, 6, 5, 7, 8, 9, 10];
+  const scale = [1, 1, kb, kb, kb, kb, kb, kb];
+  const cells = parsed.cells;
+  let rows = 0;
+  rowLoop: for (let r = 0; r < parsed.rows; r++) {
+    const t = cells[r * C]!;
+    if (!(t >= 0)) {
+      invalid.push({ at: `${path}:${parsed.lineNo[r]}`, reason: 'time: before 1970', source: d.source });
+      continue;
+    }
+    const out = rows * resourceWidth;
+    for (let f = 0; f < resourceWidth; f++) {
+      const x = cells[r * C + pick[f]!]! * scale[f]!;
+      if (!(x >= 0)) {
+        invalid.push({ at: `${path}:${parsed.lineNo[r]}`, reason: `${fields[f]}: must not be negative`, source: d.source });
+        continue rowLoop;
+      }
+      values[out + f] = x;
+    }
+    time[rows] = t;
+    lineNo[rows] = parsed.lineNo[r]!;
+    rows++;
+  }
+  return {
+    columns: {
+      subject: { kind: 'vm', id: basename(path, extname(path)) },
+      source: d.source,
+      category: d.category,
+      rows,
+      time: time.subarray(0, rows),
+      values: values.subarray(0, rows * resourceWidth),
+      positionOf: (i) => `${path}:${lineNo[i]}`,
+    },
+    invalid,
+    lineNo: lineNo.subarray(0, rows),
+    records: parsed.rows,
+  };
 }
 
 export async function* planetlabEvents(path: string, d: TraceDefaults, signal?: AbortSignal): AsyncGenerator<RecordResult> {

@@ -1,7 +1,6 @@
 import { AppError } from '../../core/errors.js';
 import { createCounterRates, type CounterRates } from '../../telemetry/counter-rates.js';
 import { decodeOtlpMetrics } from '../../telemetry/formats/otlp.js';
-import { decodeJsonBody, decodeNdjson } from '../../telemetry/formats/ndjson.js';
 import { noConsentReason, type Ingestor } from '../../telemetry/ingest.js';
 import { toBatch } from '../../telemetry/record-result.js';
 import { sendJson } from '../http-error.js';
@@ -39,9 +38,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
         if (!ndjson && type !== 'application/json') {
           throw new AppError('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json (an array of events) or application/x-ndjson, not ${JSON.stringify(type || '(none)')}`);
         }
-        const text = (await readBody(req, { maxBytes, signal })).toString('utf8');
-        const batch = toBatch(ndjson ? decodeNdjson(text) : decodeJsonBody(text));
-        const report = await ingestor.ingest(batch);
+        const report = await ingestor.ingestBody(await readBody(req, { maxBytes, signal }), ndjson ? 'ndjson' : 'json');
         const nothingValid = report.accepted === 0 && report.refused === 0 && report.rejected > 0;
         sendJson(res, nothingValid ? 400 : 200, nothingValid ? { error: 'VALIDATION', message: 'no valid record in the body', ...report } : report);
       },

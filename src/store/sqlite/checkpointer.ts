@@ -1,0 +1,57 @@
+import { Worker } from 'node:worker_threads';
+
+/**
+ * Checkpoints off the writer's thread. In WAL mode every committed page is written twice: to
+ * the WAL, then (checkpoint) to the database file, with an fsync. Run by the writer's own
+ * connection, that copy and that fsync stall the only thread that can write: a third of a bulk
+ * import's time. A second connection on a worker thread does it while the writer goes on.
+ * Started on the first request only (small stores and tests never pay for the thread); the
+ * writer keeps its autocheckpoint as a safety net should this thread fall behind.
+ */
+export interface Checkpointer {
+  /** Asks for a passive checkpoint; requests made while one runs are merged into the next. */
+  request(): void;
+  close(): Promise<void>;
+}
+
+export function startCheckpointer(file: string): Checkpointer {
+  let worker: Worker | undefined;
+  let running = false;
+  let again = false;
+  let closed = false;
+  const run = (): void => {
+    running = true;
+    again = false;
+    worker!.postMessage({ type: 'checkpoint' });
+  };
+  return {
+    request() {
+      if (closed) return;
+      if (worker === undefined) {
+        worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { file } });
+        worker.unref(); // never what keeps a process alive
+        worker.on('message', () => {
+          running = false;
+          if (again && !closed) run();
+        });
+        worker.on('error', () => {
+          worker = undefined; // the writer's autocheckpoint still works
+          closed = true;
+        });
+      }
+      if (running) again = true;
+      else run();
+    },
+    async close() {
+      closed = true;
+      if (worker === undefined) return;
+      const w = worker;
+      worker = undefined;
+      w.ref(); // an unref'd thread would let the process exit while close() waits for it
+      await new Promise<void>((resolve) => {
+        w.once('exit', () => resolve());
+        w.postMessage({ type: 'close' });
+      });
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import type { AnonymisedEvent } from './anonymised-event.js';
+import type { Anonymiser } from './anonymise.js';
+import type { EventSource } from './event.js';
+import { decodeJsonBody, decodeNdjson } from './formats/ndjson.js';
+import type { RecordError } from './ingest.js';
+import type { AnonymisedResourceColumns, ColumnSubject } from './resource-columns.js';
+import { resourceWidth } from './resource-columns.js';
+
+/**
+ * A `POST /v1/telemetry` body decoded, validated and anonymised, in the shape that is cheap to
+ * hand from a decoding thread to the writing one: resource samples (most of any stream) as
+ * columns per source, everything else as events. Positions are kept as numbers and only become
+ * text (`line 12`, `index 3`) for the few records a report names.
+ */
+export interface DecodedBody {
+  resources: AnonymisedResourceColumns[];
+  /** Per resources[k]: the input position (line or index number) of each row. */
+  resourcePositions: Int32Array[];
+  events: AnonymisedEvent[];
+  eventPositions: string[];
+  invalid: (RecordError & { source?: EventSource })[];
+}
+
+export type BodyFormat = 'ndjson' | 'json';
+
+export function decodeBody(text: string, format: BodyFormat, anonymiser: Anonymiser): DecodedBody {
+  const groups = new Map<EventSource, { subjects: Map<string, number>; table: ColumnSubject[]; subjectOf: number[]; time: number[]; values: number[]; positions: number[] }>();
+  const out: DecodedBody = { resources: [], resourcePositions: [], events: [], eventPositions: [], invalid: [] };
+  const categories = new Map<string, string>();
+  for (const r of format === 'ndjson' ? decodeNdjson(text) : decodeJsonBody(text)) {
+    if (!r.ok) {
+      out.invalid.push(r.source === undefined ? { at: r.at, reason: r.reason } : { at: r.at, reason: r.reason, source: r.source });
+      continue;
+    }
+    const ev = r.event;
+    if (ev.kind !== 'resource') {
+      out.events.push(anonymiser.anonymise(ev));
+      out.eventPositions.push(r.at);
+      continue;
+    }
+    // What anonymise() does to a resource sample (pseudonym, scrubbed category, aliases for
+    // in-guest data), straight into the columns: no second object per sample.
+    let g = groups.get(ev.source);
+    if (g === undefined) groups.set(ev.source, (g = { subjects: new Map(), table: [], subjectOf: [], time: [], values: [], positions: [] }));
+    const clear = `${ev.subject.kind}:${ev.subject.id}`;
+    let k = g.subjects.get(clear);
+    if (k === undefined) {
+      k = g.table.length;
+      g.subjects.set(clear, k);
+      const entry: ColumnSubject = { subject: anonymiser.pseudonym(ev.subject.kind, ev.subject.id), subjectKind: ev.subject.kind };
+      if (ev.source === 'agent') {
+        const older = anonymiser.pseudonymsUnderAllKeys(ev.subject.kind, ev.subject.id).slice(1);
+        if (older.length > 0) entry.aliases = older;
+      }
+      g.table.push(entry);
+    }
+    if (ev.category !== undefined) {
+      let c = categories.get(ev.category);
+      if (c === undefined) categories.set(ev.category, (c = anonymiser.scrubText(ev.category)));
+      g.table[k]!.category = c; // the latest wins, as in store.write
+    }
+    g.subjectOf.push(k);
+    g.time.push(ev.time);
+    g.values.push(ev.cpuCores ?? NaN, ev.cpuPercent ?? NaN, ev.memoryBytes ?? NaN, ev.memoryTotalBytes ?? NaN, ev.diskReadBps ?? NaN, ev.diskWriteBps ?? NaN, ev.netInBps ?? NaN, ev.netOutBps ?? NaN);
+    g.positions.push(Number(r.at.slice(r.at.indexOf(' ') + 1)));
+  }
+  for (const [source, g] of groups) {
+    out.resources.push({
+      source,
+      subjects: g.table,
+      subjectOf: Int32Array.from(g.subjectOf),
+      rows: g.time.length,
+      time: Float64Array.from(g.time),
+      values: Float64Array.from(g.values),
+    });
+    out.resourcePositions.push(Int32Array.from(g.positions));
+  }
+  return out;
+}
+
+if (resourceWidth !== 8) throw new Error('resourceFields changed: update the values pushed in decodeBody');
