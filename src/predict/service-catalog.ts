@@ -9,6 +9,11 @@ export interface ServiceSpec {
   ports: { port: number; protocol: 'tcp' | 'udp' }[];
   load: { requestsPerSecond?: number; connections?: number };
   concurrency: number;
+  /**
+   * The package is mostly used as a client (rsync): using it does not mean serving, so the
+   * service is inferred only from its port seen listening.
+   */
+  clientFirst?: boolean;
 }
 
 export const serviceCatalog: readonly ServiceSpec[] = [
@@ -19,12 +24,12 @@ export const serviceCatalog: readonly ServiceSpec[] = [
   { service: 'redis-server', package: 'redis-server', ports: [{ port: 6379, protocol: 'tcp' }], load: { connections: 10 }, concurrency: 10 },
   { service: 'ssh', package: 'openssh-server', ports: [{ port: 22, protocol: 'tcp' }], load: { connections: 2 }, concurrency: 4 },
   { service: 'docker', package: 'docker.io', ports: [], load: {}, concurrency: 1 },
-  { service: 'rsync', package: 'rsync', ports: [{ port: 873, protocol: 'tcp' }], load: { connections: 1 }, concurrency: 2 },
+  { service: 'rsync', package: 'rsync', ports: [{ port: 873, protocol: 'tcp' }], load: { connections: 1 }, concurrency: 2, clientFirst: true },
   { service: 'bind9', package: 'bind9', ports: [{ port: 53, protocol: 'udp' }, { port: 53, protocol: 'tcp' }], load: { requestsPerSecond: 20 }, concurrency: 8 },
 ];
 
 export function serviceForPackage(pkg: string): ServiceSpec | undefined {
-  return serviceCatalog.find((s) => s.package === pkg);
+  return serviceCatalog.find((s) => s.package === pkg && !s.clientFirst);
 }
 
 export function serviceForPort(port: number): ServiceSpec | undefined {
