@@ -7,7 +7,7 @@ import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { paths } from '../core/config.js';
 import { existsSync } from 'node:fs';
 import { createAnonymiser } from '../telemetry/anonymise.js';
-import { subjectKinds, type SubjectKind } from '../telemetry/event.js';
+import { subjectKinds, subjectSchema } from '../telemetry/event.js';
 import { loadOrCreateKeyring } from '../telemetry/pseudonym-keys.js';
 
 /**
@@ -47,10 +47,10 @@ export function openHistory(flags: HistoryFlags): OpenedHistory {
       history: storeHistory(openSqliteStore({ file }), `store:${file}`),
       subjectOf: (client) => {
         if (pseudonymPattern.test(client)) return client;
-        const colon = client.indexOf(':');
-        const kind = colon > 0 ? client.slice(0, colon) : 'client';
-        if (!(subjectKinds as readonly string[]).includes(kind)) throw new ValidationError('--client', `${kind}: expected one of ${subjectKinds.join(', ')} before the colon`);
-        return anonymiser.pseudonym(kind as SubjectKind, colon > 0 ? client.slice(colon + 1) : client);
+        // The telemetry wire format's "kind:id"; a bare id is a client.
+        const parsed = subjectSchema.safeParse(client.includes(':') ? client : `client:${client}`);
+        if (!parsed.success) throw new ValidationError('--client', `expected ID or KIND:ID with KIND one of ${subjectKinds.join(', ')}, got ${JSON.stringify(client)}`);
+        return anonymiser.pseudonym(parsed.data.kind, parsed.data.id);
       },
     };
   }

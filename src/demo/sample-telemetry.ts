@@ -1,3 +1,5 @@
+import { seededRandom } from '../core/seeded-random.js';
+
 /**
  * SYNTHETIC telemetry for the quickstart and the end-to-end tests: a few clients of different
  * kinds, made up by this generator (no real machine or person behind them), in the NDJSON wire
@@ -90,7 +92,7 @@ export function* sampleTelemetry(options: SampleOptions = {}): Generator<Record<
   const days = options.days ?? 14;
   const end = options.endMs ?? Math.floor(Date.now() / 3_600_000) * 3_600_000;
   const start = end - days * 24 * 3_600_000;
-  const random = mulberry32(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
   for (const c of options.clients ?? sampleClients) {
     const subject = `client:${c.id}`;
     const common = { subject, category: c.category };
@@ -133,17 +135,6 @@ export function* sampleTelemetry(options: SampleOptions = {}): Generator<Record<
       }
     }
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));

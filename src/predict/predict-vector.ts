@@ -16,6 +16,8 @@ import { windowQuantile } from './window-stats.js';
  * and the user can tell it is not a prediction. Documented in docs/prediction.md.
  */
 export const defaultResources = { vcpus: 2, memoryMiB: 2048, diskGiB: 20 } as const;
+/** `model.id` of a vector for which no model set exists (client and category never trained). */
+export const defaultModelId = 'default';
 
 export interface PredictRequest {
   client?: string;
@@ -84,7 +86,7 @@ export function createPredictor(deps: { history: HistorySource; modelsDir: strin
         subject: { ...(request.client ? { clientId: request.client } : {}), ...(category ? { category } : {}) },
         horizon: { startsAt: now.toISOString(), hours: horizonHours },
         generatedAt: new Date().toISOString(),
-        model: { id: 'default', version: '1', components: [] },
+        model: { id: defaultModelId, version: '1', components: [] },
         confidence: 0,
         resources: {
           vcpus: defaultResources.vcpus,

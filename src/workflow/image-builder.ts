@@ -9,6 +9,7 @@ import { personalize, planPersonalization, type BaseRef, type PersonalizeEvent }
 import type { AssembledModule } from '../pipeline/plan.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { Registry } from '../registry/registry.js';
+import { latestImage } from './latest-image.js';
 import type { UsageVector } from '../usage-vector/schema.js';
 
 /** The manifest annotation that says which vector (canonical JSON digest) an image was built for. */
@@ -74,13 +75,9 @@ export class PipelineImageBuilder implements ImageBuilder {
 
   /** The repository's `latest` if it already is this plan on this base. */
   private async registered(input: BuildInput): Promise<BuiltImage | undefined> {
-    const tags = await this.deps.registry.tags(input.repository).catch(() => new Map<string, Digest>());
-    const digest = tags.get('latest');
-    if (!digest) return undefined;
-    const shown = await this.deps.registry.show(`${input.repository}@${digest}`);
-    const a = shown.manifest.annotations ?? {};
-    if (a[planDigestAnnotation] !== input.planDigest || a[baseKeyAnnotation] !== input.base.key || !shown.version) return undefined;
-    return { digest, version: shown.version.version, tags: [...tags].filter(([, d]) => d === digest).map(([t]) => t), spec: shown.config['vmSpec'] as VmSpec };
+    const latest = await latestImage(this.deps.registry, input.repository);
+    if (!latest || latest.planDigest !== input.planDigest || latest.baseKey !== input.base.key || latest.version === undefined || !latest.vmSpec) return undefined;
+    return { digest: latest.digest, version: latest.version, tags: latest.tags, spec: latest.vmSpec };
   }
 
   private async buildNow(input: BuildInput): Promise<BuiltImage> {

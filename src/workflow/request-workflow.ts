@@ -8,7 +8,8 @@ import type { BaseRef, PersonalizeEvent } from '../pipeline/personalize.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { Registry } from '../registry/registry.js';
 import { BuildLimiter } from './build-limiter.js';
-import { baseKeyAnnotation, planDigestAnnotation, type BuiltImage, type ImageBuilder } from './image-builder.js';
+import type { BuiltImage, ImageBuilder } from './image-builder.js';
+import { latestImage, type ImageProvenance, type LatestImage } from './latest-image.js';
 import type { Predictor } from './predictor.js';
 import type { RequestHistory } from './request-history.js';
 import { SingleFlight } from './single-flight.js';
@@ -83,7 +84,7 @@ export class RequestWorkflow {
   private readonly flights = new SingleFlight<BuiltImage>();
   readonly limiter: BuildLimiter;
   private readonly cancels = new Map<string, Set<AbortController>>();
-  private readonly byDigest = new Map<Digest, { version?: number; planDigest?: string; baseKey?: string; vmSpec?: VmSpec }>();
+  private readonly byDigest = new Map<Digest, ImageProvenance>();
   private readonly bases = new Map<string, { base: BaseRef & { name: string }; until: number }>();
   /** Pipeline runs started by this process (metrics, tests). */
   buildsStarted = 0;
@@ -237,28 +238,8 @@ export class RequestWorkflow {
     }
   }
 
-  /**
-   * The repository's `latest` (always a completely registered version), with what it was built
-   * for. Only the tag list is read each time: what a digest holds never changes, so it is memoised
-   * — that keeps a prebuilt hit to one small read.
-   */
-  private async latest(repository: string): Promise<{ digest: Digest; version?: number; tags: string[]; planDigest?: string; baseKey?: string; vmSpec?: VmSpec } | undefined> {
-    const tags: Map<string, Digest> = await this.deps.registry.tags(repository).catch(() => new Map<string, Digest>());
-    const digest = tags.get('latest');
-    if (!digest) return undefined;
-    let known = this.byDigest.get(digest);
-    if (!known) {
-      const shown = await this.deps.registry.show(`${repository}@${digest}`);
-      const annotations = shown.manifest.annotations ?? {};
-      known = {
-        ...(shown.version ? { version: shown.version.version } : {}),
-        ...(annotations[planDigestAnnotation] ? { planDigest: annotations[planDigestAnnotation] } : {}),
-        ...(annotations[baseKeyAnnotation] ? { baseKey: annotations[baseKeyAnnotation] } : {}),
-        ...(shown.config['vmSpec'] ? { vmSpec: shown.config['vmSpec'] as VmSpec } : {}),
-      };
-      this.byDigest.set(digest, known);
-    }
-    return { digest, tags: [...tags].filter(([, d]) => d === digest).map(([t]) => t), ...known };
+  private latest(repository: string): Promise<LatestImage | undefined> {
+    return latestImage(this.deps.registry, repository, this.byDigest);
   }
 
   /** Base lookups read the catalog folder; a few seconds of staleness is fine for a name → base mapping. */

@@ -1,5 +1,5 @@
 import { currentVersion } from '../predict/model-store.js';
-import type { Predictor as ModelPredictor } from '../predict/predict-vector.js';
+import { defaultModelId, type Predictor as ModelPredictor } from '../predict/predict-vector.js';
 import type { TelemetryStore } from '../store/store.js';
 import type { UsageVector } from '../usage-vector/schema.js';
 import type { Predictor } from './predictor.js';
@@ -55,8 +55,7 @@ export function trainedPredictor(deps: TrainedPredictorDeps): Predictor {
       const known = memo.get(key);
       if (known && known.state === state && now() - known.at < reuseMs) return known.vector;
       const predicted = await deps.models.predict({ client: subject, category, ...(signal ? { signal } : {}) });
-      // `default` is what src/predict answers when no model set exists for the client or the category.
-      const vector = predicted.model.id === 'default' ? await deps.fallback.predict({ clientId: subject, category, ...(signal ? { signal } : {}) }) : predicted;
+      const vector = predicted.model.id === defaultModelId ? await deps.fallback.predict({ clientId: subject, category, ...(signal ? { signal } : {}) }) : predicted;
       if (memo.size >= 10_000) memo.clear();
       memo.set(key, { state, at: now(), vector });
       return vector;

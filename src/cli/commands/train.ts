@@ -5,6 +5,7 @@ import { ValidationError } from '../../core/errors.js';
 import type { ModelSet } from '../../predict/model-store.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseOsRelease } from '../../image/facts.js';
 import { archivePackageIndex } from '../../predict/archive-package-index.js';
 import { buildPackageIndex, layeredPackageIndex, type PackageIndex } from '../../predict/package-index.js';
 import { train } from '../../predict/train.js';
@@ -30,9 +31,9 @@ interface TrainFlags extends HistoryFlags {
 async function programPackages(flags: TrainFlags, signal: AbortSignal): Promise<PackageIndex> {
   const installed = await buildPackageIndex(flags.baseRoot);
   if (!flags.archiveIndex) return installed;
-  const osRelease = await readFile(join(flags.baseRoot, 'etc/os-release'), 'utf8').catch(() => '');
-  const codename = /^VERSION_CODENAME="?([a-z0-9-]+)"?$/m.exec(osRelease)?.[1];
-  if (!codename || !/^ID="?debian"?$/m.test(osRelease)) return installed;
+  const os = parseOsRelease(await readFile(join(flags.baseRoot, 'etc/os-release'), 'utf8').catch(() => ''));
+  const codename = os['VERSION_CODENAME'];
+  if (!codename || os['ID'] !== 'debian') return installed;
   try {
     return layeredPackageIndex(installed, await archivePackageIndex({ codename, cacheDir: join(paths().packageCache, 'contents'), signal }));
   } catch (e) {

@@ -1,4 +1,5 @@
 import type * as tfTypes from '@tensorflow/tfjs';
+import { seededRandom } from '../../../core/seeded-random.js';
 import { AbortedError, ValidationError } from '../../../core/errors.js';
 import { blockFeatures, resourceFeatures, sequenceBlocks, staticFeatureNames } from '../../features.js';
 import { allocationFigures, marginFor, peakQuantile, type AllocationCase } from '../../metrics.js';
@@ -333,16 +334,9 @@ export function createLstmQuantile(options: Partial<LstmQuantileOptions> = {}): 
   };
 }
 
-/** Deterministic Fisher–Yates (mulberry32), so that a training run can be repeated. */
+/** Deterministic Fisher–Yates, so that a training run can be repeated. */
 function shuffleInPlace<T>(items: T[], seed: number): void {
-  let a = seed >>> 0;
-  const rand = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = seededRandom(seed);
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [items[i], items[j]] = [items[j]!, items[i]!];

@@ -1,0 +1,38 @@
+import type { Digest } from '../core/digest.js';
+import type { VmSpec } from '../pipeline/vm-spec.js';
+import type { Registry } from '../registry/registry.js';
+import { baseKeyAnnotation, planDigestAnnotation } from './image-builder.js';
+
+/** What a registered image was built for, from its manifest annotations and config. */
+export interface ImageProvenance {
+  version?: number;
+  planDigest?: string;
+  baseKey?: string;
+  vmSpec?: VmSpec;
+}
+
+export type LatestImage = ImageProvenance & { digest: Digest; tags: string[] };
+
+/**
+ * A repository's `latest` (always a completely registered version) with what it was built for.
+ * Only the tag list is read each time when `memo` is given: what a digest holds never changes,
+ * so its provenance is kept — that keeps a prebuilt hit to one small read.
+ */
+export async function latestImage(registry: Registry, repository: string, memo?: Map<Digest, ImageProvenance>): Promise<LatestImage | undefined> {
+  const tags: Map<string, Digest> = await registry.tags(repository).catch(() => new Map<string, Digest>());
+  const digest = tags.get('latest');
+  if (!digest) return undefined;
+  let known = memo?.get(digest);
+  if (!known) {
+    const shown = await registry.show(`${repository}@${digest}`);
+    const annotations = shown.manifest.annotations ?? {};
+    known = {
+      ...(shown.version ? { version: shown.version.version } : {}),
+      ...(annotations[planDigestAnnotation] ? { planDigest: annotations[planDigestAnnotation] } : {}),
+      ...(annotations[baseKeyAnnotation] ? { baseKey: annotations[baseKeyAnnotation] } : {}),
+      ...(shown.config['vmSpec'] ? { vmSpec: shown.config['vmSpec'] as VmSpec } : {}),
+    };
+    memo?.set(digest, known);
+  }
+  return { digest, tags: [...tags].filter(([, d]) => d === digest).map(([t]) => t), ...known };
+}
