@@ -101,17 +101,30 @@ export const subjectSchema = z.union([
     }),
 ]);
 
-const timeSchema = z.union([
-  z.number().int().nonnegative(),
-  z.string().transform((s, ctx) => {
-    const ms = Date.parse(s);
-    if (!Number.isFinite(ms) || !/^\d{4}-\d{2}-\d{2}/.test(s)) {
-      ctx.addIssue({ code: 'custom', message: 'expected epoch milliseconds or an ISO 8601 time' });
-      return z.NEVER;
-    }
-    return ms;
-  }),
-]);
+/**
+ * Times are kept from 1970 to the year 4000: the store packs a 5-minute bucket into 28 bits of a
+ * rollup key (enough until 4521), and nothing real is outside.
+ */
+export const latestEventTimeMs = Date.UTC(4000, 0, 1);
+/** Why a time is refused, or undefined. */
+export function timeProblem(ms: number): string | undefined {
+  if (!(ms >= 0)) return 'before 1970';
+  if (!(ms < latestEventTimeMs)) return 'after the year 3999';
+  return undefined;
+}
+const timeSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const fail = (message: string): never => {
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  let ms = v as number;
+  if (typeof v === 'string') {
+    ms = Date.parse(v);
+    if (!Number.isFinite(ms) || !/^\d{4}-\d{2}-\d{2}/.test(v)) return fail('expected epoch milliseconds or an ISO 8601 time');
+  } else if (!Number.isInteger(v)) return fail('expected whole epoch milliseconds or an ISO 8601 time');
+  const problem = timeProblem(ms);
+  return problem === undefined ? ms : fail(problem);
+});
 
 /** A category names a group of subjects ("web-dev", "gpu-training"), never a person. */
 export const categoryPattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;

@@ -18,6 +18,9 @@ const variants: unknown[] = [
   { ...good, time: '2024-01-01T00:00:00Z' },
   { ...good, time: -1 },
   { ...good, time: 1.5 },
+  { ...good, time: Date.UTC(4000, 0, 1) },
+  { ...good, time: '4000-01-01T00:00:00Z' },
+  { ...good, time: '1969-12-31T23:59:59Z' },
   { ...good, source: 'guest' },
   { ...good, category: 'Web' },
   { ...good, category: '' },
@@ -44,4 +47,16 @@ test('the resource fast path accepts only what the schema accepts, and builds th
     assert.deepEqual(plain(fast), plain(slow.event));
   }
   assert.equal(fastHits, 5);
+});
+
+test('times outside 1970 to 3999 are refused, naming the field and the reason', () => {
+  for (const [time, reason] of [
+    [Date.UTC(4000, 0, 1), 'after the year 3999'],
+    ['4000-01-01T00:00:00Z', 'after the year 3999'],
+    ['1969-12-31T23:59:59Z', 'before 1970'],
+  ] as const) {
+    const r = parseEvent({ ...good, time });
+    assert.ok(!r.ok && r.reason.includes('time') && r.reason.includes(reason), JSON.stringify(r));
+  }
+  assert.ok(parseEvent({ ...good, time: Date.UTC(3999, 11, 31) }).ok);
 });

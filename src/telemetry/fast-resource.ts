@@ -1,4 +1,4 @@
-import { categoryPattern, eventSources, resourceFields, subjectKinds, type EventSource, type ResourceSample, type SubjectKind } from './event.js';
+import { categoryPattern, eventSources, latestEventTimeMs, resourceFields, subjectKinds, type EventSource, type ResourceSample, type SubjectKind } from './event.js';
 
 /**
  * A fast path for the commonest record on the wire: a resource sample with epoch-ms time and a
@@ -18,7 +18,7 @@ export function fastResource(v: unknown): ResourceSample | undefined {
     fields++;
   }
   const time = o.time;
-  if (typeof time !== 'number' || !Number.isInteger(time) || time < 0) return undefined;
+  if (typeof time !== 'number' || !Number.isInteger(time) || time < 0 || time >= latestEventTimeMs) return undefined;
   const subject = o.subject;
   if (typeof subject !== 'string' || subject.length > 1100) return undefined;
   const colon = subject.indexOf(':');

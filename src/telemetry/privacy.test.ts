@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { paths } from '../core/config.js';
 import { createApp, listen } from '../server/app.js';
 import { telemetryRoutes } from '../server/routes/telemetry.js';
+import { rollupsFileOf } from '../store/sqlite/sqlite-store.js';
 import { openIngestion } from './open-ingestion.js';
 
 /**
@@ -63,7 +64,8 @@ test('no e-mail, IP address, home path or command argument reaches the database 
 
     const check = (when: string): void => {
       const p = paths(home);
-      for (const file of [p.store, `${p.store}-wal`]) {
+      // The store is two SQLite files (events; rollups), each with its WAL.
+      for (const file of [p.store, rollupsFileOf(p.store)].flatMap((f) => [f, `${f}-wal`])) {
         if (!existsSync(file)) continue;
         const bytes = readFileSync(file);
         for (const needle of needles) {

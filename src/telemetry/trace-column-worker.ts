@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ValidationError } from '../core/errors.js';
+import { lowerThisThreadPriority } from '../core/thread-priority.js';
 import { resourceWidth } from './resource-columns.js';
 import { bitbrainsColumns } from './trace-events.js';
 import type { WorkerMessage, WorkerTask } from './trace-columns-in-worker.js';
@@ -11,6 +12,10 @@ import type { WorkerMessage, WorkerTask } from './trace-columns-in-worker.js';
  * batches in front of what the main thread has taken, so memory stays bounded.
  */
 const task = workerData as WorkerTask;
+// Parsing is the cheap third of a bulk import and runs batches ahead: on two cores shared by
+// three threads (this one, the SQLite writer, the rollup thread), it should take only what the
+// other two leave. Measured on the Bitbrains month: 163k → 182–195k samples/s.
+lowerThisThreadPriority(10);
 const port = parentPort!;
 let credits = task.ahead;
 let wake: (() => void) | undefined;

@@ -1,5 +1,5 @@
 import { basename, extname } from 'node:path';
-import type { EventSource, ResourceField, ResourceSample, TelemetryEvent } from './event.js';
+import { timeProblem, type EventSource, type ResourceField, type ResourceSample, type TelemetryEvent } from './event.js';
 import { bitbrainsColumnCount, parseBitbrainsBuffer, readBitbrainsBatches } from './formats/bitbrains.js';
 import type { RecordError } from './ingest.js';
 import { resourceWidth, type ResourceColumns } from './resource-columns.js';
@@ -71,8 +71,9 @@ export function bitbrainsColumns(bytes: Buffer, path: string, d: TraceDefaults):
   let rows = 0;
   rowLoop: for (let r = 0; r < parsed.rows; r++) {
     const t = cells[r * C]!;
-    if (!(t >= 0)) {
-      invalid.push({ at: `${path}:${parsed.lineNo[r]}`, reason: 'time: before 1970', source: d.source });
+    const problem = timeProblem(t);
+    if (problem !== undefined) {
+      invalid.push({ at: `${path}:${parsed.lineNo[r]}`, reason: `time: ${problem}`, source: d.source });
       continue;
     }
     const out = rows * resourceWidth;
@@ -138,7 +139,8 @@ const fields: readonly ResourceField[] = ['cpuCores', 'cpuPercent', 'memoryBytes
 
 function checked(e: ResourceSample, path: string, lineNo: number): RecordResult {
   const at = `${path}:${lineNo}`;
-  if (!(e.time >= 0)) return { ok: false, at, reason: 'time: before 1970', source: e.source };
+  const problem = timeProblem(e.time);
+  if (problem !== undefined) return { ok: false, at, reason: `time: ${problem}`, source: e.source };
   for (const f of fields) {
     const v = e[f];
     if (v !== undefined && !(v >= 0)) return { ok: false, at, reason: `${f}: must not be negative`, source: e.source };

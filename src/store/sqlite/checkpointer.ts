@@ -9,8 +9,12 @@ import { Worker } from 'node:worker_threads';
  * writer keeps its autocheckpoint as a safety net should this thread fall behind.
  */
 export interface Checkpointer {
-  /** Asks for a passive checkpoint; requests made while one runs are merged into the next. */
-  request(): void;
+  /**
+   * Asks for a passive checkpoint; requests made while one runs are merged into the next.
+   * Resolves once a checkpoint that started after the request is over (never rejects: a failed
+   * checkpoint is retried by the next request or the writer's autocheckpoint).
+   */
+  request(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -19,28 +23,40 @@ export function startCheckpointer(file: string): Checkpointer {
   let running = false;
   let again = false;
   let closed = false;
+  /** Who waits for the checkpoint running now, and for the next one. */
+  let current: (() => void)[] = [];
+  let next: (() => void)[] = [];
+  const settle = (waiters: (() => void)[]): void => waiters.forEach((w) => w());
   const run = (): void => {
     running = true;
     again = false;
+    current = next;
+    next = [];
     worker!.postMessage({ type: 'checkpoint' });
   };
   return {
     request() {
-      if (closed) return;
+      if (closed) return Promise.resolve();
+      const done = new Promise<void>((resolve) => next.push(resolve));
       if (worker === undefined) {
         worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { file } });
         worker.unref(); // never what keeps a process alive
         worker.on('message', () => {
           running = false;
+          settle(current);
+          current = [];
           if (again && !closed) run();
+          else if (again) settle(next.splice(0));
         });
         worker.on('error', () => {
           worker = undefined; // the writer's autocheckpoint still works
           closed = true;
+          settle([...current.splice(0), ...next.splice(0)]);
         });
       }
       if (running) again = true;
       else run();
+      return done;
     },
     async close() {
       closed = true;

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { storeContract } from '../store-contract.js';
+import Database from 'better-sqlite3';
+import { migrations } from './migrations.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 storeContract('sqlite', async () => openSqliteStore({ file: join(mkdtempSync(join(tmpdir(), 'prescient-store-')), 'prescient.db') }));
@@ -25,4 +27,38 @@ test('sqlite: a subject deleted by another connection (a revoke from the CLI whi
     await serve.close();
     await cli.close();
   }
+});
+
+test('sqlite: a store of the first schema (rollups in the store file) opens with its rollups moved, and catches up what was not rolled up', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'prescient-store-')), 'prescient.db');
+  const t0 = Date.UTC(2024, 0, 1);
+  const old = new Database(file);
+  old.pragma('journal_mode = WAL');
+  old.exec(migrations[0] as string);
+  old.pragma('user_version = 1');
+  old.prepare(`INSERT INTO subjects (id, pseudonym, kind, first_ms, last_ms) VALUES (1, 'v_old', 'vm', ?, ?)`).run(t0, t0 + 300_000);
+  // Sample 1 was rolled up (watermark 1); sample 2, in the next bucket, was not yet.
+  old.prepare(`INSERT INTO resource_samples (subject_id, source, time_ms, cpu_percent) VALUES (1, 'hypervisor', ?, 10), (1, 'hypervisor', ?, 30)`).run(t0, t0 + 300_000);
+  old.prepare(`INSERT INTO resource_rollups (subject_id, source, bucket_ms, cpu_percent_n, cpu_percent_sum, cpu_percent_max) VALUES (1, 'hypervisor', ?, 1, 10, 10)`).run(t0);
+  old.prepare(`UPDATE store_meta SET value = 1 WHERE key = 'rollup_watermark'`).run();
+  old.close();
+
+  const store = openSqliteStore({ file });
+  try {
+    assert.deepEqual(
+      (await store.rollups('v_old')).map((r) => [r.bucketMs - t0, r.mean.cpuPercent, r.samples.cpuPercent]),
+      [
+        [0, 10, 1],
+        [300_000, 30, 1],
+      ],
+    );
+    assert.equal((await store.counts()).rollups, 2);
+  } finally {
+    await store.close();
+  }
+  const reopened = new Database(file, { readonly: true });
+  assert.equal(reopened.pragma('user_version', { simple: true }), migrations.length);
+  // The old table has left the store file; the rows live in the rollups file.
+  assert.deepEqual(reopened.prepare(`SELECT name FROM sqlite_master WHERE name = 'resource_rollups'`).all(), []);
+  reopened.close();
 });

@@ -1,4 +1,5 @@
 import { ValidationError } from '../../core/errors.js';
+import { decimalToDouble } from './decimal-to-double.js';
 import { readLineBatches } from './line-reader.js';
 
 /**
@@ -140,7 +141,8 @@ export function parseBitbrainsBuffer(buf: Buffer, path = ''): BitbrainsColumns {
       let i = s;
       const negative = buf[i] === 45;
       if (negative) i++;
-      let mantissa = 0;
+      let mantissa = 0; // the first 15 significant digits
+      let tail = 0; // the digits after them (at most 4 are used)
       let digits = 0;
       let fraction = -1;
       let any = false;
@@ -149,20 +151,37 @@ export function parseBitbrainsBuffer(buf: Buffer, path = ''): BitbrainsColumns {
         if (c >= 48 && c <= 57) {
           any = true;
           if (digits > 0 || c !== 48) digits++;
-          mantissa = mantissa * 10 + (c - 48);
+          if (digits <= 15) mantissa = mantissa * 10 + (c - 48);
+          else tail = tail * 10 + (c - 48);
           if (fraction >= 0) fraction++;
         } else if (c === 46 && fraction < 0) fraction = 0;
         else break;
       }
+      // An exponent (1.6703488E7: a tenth of the cells of some files).
+      let exponent = 0;
+      if (any && (buf[i] === 69 || buf[i] === 101)) {
+        let j = i + 1;
+        const minus = buf[j] === 45;
+        if (minus || buf[j] === 43) j++;
+        const from = j;
+        while (j < end && j - from < 4 && buf[j]! >= 48 && buf[j]! <= 57) exponent = exponent * 10 + (buf[j++]! - 48);
+        if (j === from) any = false; // "1E": Number() refuses it, and so does slowCell
+        if (minus) exponent = -exponent;
+        i = j;
+      }
       let e = i;
       while (e < end && (buf[e] === 9 || buf[e] === 32)) e++;
-      let value: number;
-      // At most 15 significant digits: mantissa and 10^k are exact doubles and one division is
-      // correctly rounded, so this equals Number(); longer or odder cells go to Number() itself.
-      if (any && digits <= 15 && fraction <= 22 && (e === end || buf[e] === 59)) {
-        value = fraction > 0 ? mantissa / pow10[fraction]! : mantissa;
+      // value = digits / 10^f. At most 15 significant digits: the digits and 10^|f| are exact
+      // doubles and one division (or product) is correctly rounded, so this equals Number(); up to
+      // 19, decimalToDouble does it exactly (or declines); other cells go to Number() itself.
+      const f = Math.max(0, fraction) - exponent;
+      let value = Number.NaN;
+      if (any && digits <= 19 && f <= 22 && f >= -22 && (e === end || buf[e] === 59)) {
+        if (digits <= 15) value = f > 0 ? mantissa / pow10[f]! : f < 0 ? mantissa * pow10[-f]! : mantissa;
+        else if (f >= 0) value = decimalToDouble(mantissa, tail, digits - 15, f);
         if (negative) value = -value;
-      } else {
+      }
+      if (value !== value) {
         while (e < end && buf[e] !== 59) e++;
         value = slowCell(buf, s, e, path, lineNo, col);
       }
