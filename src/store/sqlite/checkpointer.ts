@@ -18,7 +18,8 @@ export interface Checkpointer {
   close(): Promise<void>;
 }
 
-export function startCheckpointer(file: string): Checkpointer {
+/** `files`: the database files whose WALs it copies back (the store's, the rollups'). */
+export function startCheckpointer(files: readonly string[]): Checkpointer {
   let worker: Worker | undefined;
   let running = false;
   let again = false;
@@ -39,7 +40,7 @@ export function startCheckpointer(file: string): Checkpointer {
       if (closed) return Promise.resolve();
       const done = new Promise<void>((resolve) => next.push(resolve));
       if (worker === undefined) {
-        worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { file } });
+        worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { files } });
         worker.unref(); // never what keeps a process alive
         worker.on('message', () => {
           running = false;

@@ -16,7 +16,9 @@ const db = new Database(rollupsFile, { fileMustExist: true });
 db.pragma('busy_timeout = 5000');
 db.pragma('synchronous = NORMAL');
 db.pragma('cache_size = -65536');
-db.pragma('wal_autocheckpoint = 10000');
+// The store's checkpointer thread copies this file's WAL back (and waits for its fsyncs), not this
+// thread: its own autocheckpoint is only the safety net, should that one fall behind.
+db.pragma('wal_autocheckpoint = 50000');
 db.prepare('ATTACH DATABASE ? AS raw').run(file);
 
 const cols = resourceFields.map((f) => resourceColumns[f]);

@@ -57,7 +57,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
   db.pragma('rollups.secure_delete = ON');
   migrate(db, 'rollups', rollupMigrations);
   migrate(db, 'main', migrations);
-  const checkpointer = startCheckpointer(options.file);
+  const checkpointer = startCheckpointer([options.file, rollupsFile]);
   const rollupThread = startRollupThread(options.file, rollupsFile);
   /** Rows written since the last checkpoint request (raw samples count twice: rollups). */
   let unCheckpointed = 0;
