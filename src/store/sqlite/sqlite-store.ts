@@ -487,6 +487,8 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       // A crash between any two leaves the consent recorded, so running the revoke again finishes
       // it. A catch-up of the rollup thread either ran before the rollups are deleted (which then
       // removes what it added) or reads the raw rows after they are gone.
+      // Caught up first, so that this process's own rollup thread is idle, not holding the lock.
+      await caughtUp();
       let deleted = 0;
       const subjects = pseudonyms.map((p) => ({ p, sid: idOf(p), keep: false }));
       db.transaction(() => {
