@@ -2,9 +2,9 @@
  * Ingestion throughput, anonymisation on:
  *  - bulk: the Bitbrains folder through `importFiles` (parse → validate → pseudonymise → SQLite
  *    raw rows + 5-minute rollups), in samples/s, timed until the store is closed (the last
- *    rollups caught up, the WAL checkpointed); the same run measures reading and parsing alone
- *    (on one thread), and how much CPU the writing thread needed: the single SQLite writer is
- *    what bounds the rate.
+ *    rollups caught up, the WALs checkpointed); the same run measures reading and parsing alone
+ *    (on one thread), and how much CPU the importing thread needed (it parses and writes the raw
+ *    samples; the store's rollup thread builds the rollups beside it, on the other core).
  *  - HTTP: NDJSON batches of 1,000 events posted over loopback to `prescient serve` (its own
  *    process) by this process (the load generator), 4 requests in flight, in events/s, timed
  *    until the last answer; a second figure also counts the server's stop (which catches up the
@@ -35,7 +35,7 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 const load = (): string => loadavg()[0]!.toFixed(2);
 
-/** What the import's worker thread does, here on this thread: read, parse, convert, check. */
+/** The import's parsing alone: read, parse, convert, check. */
 async function parseOnly(): Promise<number> {
   const files = readdirSync(bitbrains).filter((f) => f.endsWith('.csv'));
   let n = 0;
@@ -207,13 +207,13 @@ async function main(): Promise<void> {
       samples = r.samples;
       console.log(
         `  run ${i + 1} (load ${before} → ${load()}): parse only ${fmt(parse.at(-1)!)} rows/s; full import ${fmt(r.rate)} samples/s; ` +
-          `${fmt(r.cpuRate)} per CPU-second of all threads, ${fmt(r.writerRate)} per CPU-second of the writing thread`,
+          `${fmt(r.cpuRate)} per CPU-second of all threads, ${fmt(r.writerRate)} per CPU-second of the importing thread`,
       );
     }
     console.log(
       `bulk import, Bitbrains (${fmt(samples)} resource samples of 8 values each, 100 VMs): ${fmt(median(bulk))} samples/s median ` +
         `= ${fmt(8 * median(bulk))} metric values/s (target ≥ 200,000 samples/s); ${fmt(median(bulkCpu))} samples per CPU-second of all threads; ` +
-        `the SQLite writer thread alone could go ${fmt(median(bulkWriter))} samples/s; reading+parsing alone (one thread): ${fmt(median(parse))} rows/s`,
+        `the importing thread (parse + raw rows) alone could go ${fmt(median(bulkWriter))} samples/s; reading+parsing alone (one thread): ${fmt(median(parse))} rows/s`,
     );
   }
   if (!parts.includes('http')) return;

@@ -11,7 +11,7 @@ import { openIngestion } from './open-ingestion.js';
 const header = 'Timestamp [ms];\tCPU cores;\tCPU capacity provisioned [MHZ];\tCPU usage [MHZ];\tCPU usage [%];\tMemory capacity provisioned [KB];\tMemory usage [KB];\tDisk read throughput [KB/s];\tDisk write throughput [KB/s];\tNetwork received throughput [KB/s];\tNetwork transmitted throughput [KB/s]';
 const row = (t: number, cpu: number, mem = 1024): string => [t, 2, 5000, 100, cpu, 8192, mem, 1, 2, 3, 4].join(';\t');
 
-test('Bitbrains bulk import (worker thread): per-file counts, bad rows reported by line, values in bytes, consent for agent data', async (t) => {
+test('Bitbrains bulk import (column-wise): per-file counts, bad rows reported by line, values in bytes, consent for agent data', async (t) => {
   const home = mkdtempSync(join(tmpdir(), 'prescient-import-'));
   t.after(() => rmSync(home, { recursive: true, force: true }));
   const dir = join(home, 'in');

@@ -9,7 +9,7 @@ import { decodeOtlpMetrics } from './formats/otlp.js';
 import { emptyReport, mergeReports, type IngestReport, type Ingestor } from './ingest.js';
 import type { RecordResult } from './record-result.js';
 import { toBatch } from './record-result.js';
-import { readTraceColumnsInWorker } from './trace-columns-in-worker.js';
+import { readTraceColumns } from './trace-columns.js';
 import { bitbrainsEvents, commandEvents, planetlabEvents, type TraceDefaults } from './trace-events.js';
 
 /**
@@ -69,9 +69,9 @@ export async function importFiles(options: ImportOptions): Promise<ImportResult>
   };
   const total: ImportResult = { ...emptyReport(), files: files.length, perFile: [] };
   if (options.format === 'bitbrains') {
-    // The bulk path: parsed column-wise on a worker thread while this thread writes.
+    // The bulk path: column-wise, no object per sample (the store's rollup thread is the second core).
     let records = 0;
-    for await (const b of readTraceColumnsInWorker({ files, format: 'bitbrains', source: d.source, category: d.category, signal: options.signal })) {
+    for await (const b of readTraceColumns({ files, format: 'bitbrains', source: d.source, category: d.category, signal: options.signal })) {
       if (records === 0 && b.records > 0) options.onFile?.(b.file, b.index, files.length);
       records += b.records;
       mergeReports(total, await options.ingestor.ingestResourceColumns({ columns: b.columns, invalid: b.invalid }));
