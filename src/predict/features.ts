@@ -25,6 +25,11 @@ export const staticFeatureNames = [
   // which decides whether covering its peaks is worth their waste.
   'p50_288',
   'p50_864',
+  // Windows between the hour and the day: a batch VM that has been idle for half a day is
+  // likely idle for the next one, which the day's p95 (still holding yesterday's run) cannot say.
+  'max72',
+  'max144',
+  'p95_144',
 ] as const;
 
 const scale = 1 / 100;
@@ -62,6 +67,9 @@ export function resourceFeatures(s: Float64Array, t: number, seq: Float32Array, 
     y0 >= 0 ? windowMax(s, y0, y0 + 12) : windowMax(s, t - 12, t),
     sortedQuantile(day, 0.5),
     sortedQuantile(days3, 0.5),
+    windowMax(s, t - 72, t),
+    windowMax(s, t - 144, t),
+    windowQuantile(s, t - 144, t, 0.95),
   ];
   for (let i = 0; i < values.length; i++) stat[statOffset + i] = (Number.isFinite(values[i]!) ? values[i]! : first) * scale;
 }
