@@ -25,6 +25,21 @@ export const staticFeatureNames = [
   // which decides whether covering its peaks is worth their waste.
   'p50_288',
   'p50_864',
+  // Windows between the hour and the day: a batch VM that has been idle for half a day is
+  // likely idle for the next one, which the day's p95 (still holding yesterday's run) cannot say.
+  'max72',
+  'max144',
+  'p95_144',
+  // How the day-ahead rules did lately: the allocation each made a day ago (its value at t − 288)
+  // against what was used since, as waste and share of steps above it. Everything in
+  // [t − 288, t) is known at t; a rule that has been right lately is a better bet after a
+  // regime change than the one that was right in the training period.
+  'waste_p95_288',
+  'miss_p95_288',
+  'waste_p95_864',
+  'miss_p95_864',
+  'waste_max144',
+  'miss_max144',
 ] as const;
 
 const scale = 1 / 100;
@@ -62,8 +77,28 @@ export function resourceFeatures(s: Float64Array, t: number, seq: Float32Array, 
     y0 >= 0 ? windowMax(s, y0, y0 + 12) : windowMax(s, t - 12, t),
     sortedQuantile(day, 0.5),
     sortedQuantile(days3, 0.5),
+    windowMax(s, t - 72, t),
+    windowMax(s, t - 144, t),
+    windowQuantile(s, t - 144, t, 0.95),
+    ...realized(s, t, windowQuantile(s, t - 2 * stepsPerDay, t - stepsPerDay, 0.95)),
+    ...realized(s, t, windowQuantile(s, t - 4 * stepsPerDay, t - stepsPerDay, 0.95)),
+    ...realized(s, t, windowMax(s, t - stepsPerDay - 144, t - stepsPerDay)),
   ];
   for (let i = 0; i < values.length; i++) stat[statOffset + i] = (Number.isFinite(values[i]!) ? values[i]! : first) * scale;
+}
+
+/** Waste (points) and share of steps above (in percent) of allocating `a` over [t − 288, t). */
+function realized(s: Float64Array, t: number, a: number): [number, number] {
+  const from = Math.max(0, t - stepsPerDay);
+  if (!(t - from > 0) || !Number.isFinite(a)) return [0, 0];
+  let waste = 0;
+  let miss = 0;
+  for (let i = from; i < t; i++) {
+    const y = s[i]!;
+    if (y > a) miss++;
+    else waste += a - y;
+  }
+  return [waste / (t - from), (100 * miss) / (t - from)];
 }
 
 /**

@@ -55,7 +55,7 @@ const staticCount = staticFeatureNames.length;
 export function createLstmQuantile(options: Partial<LstmQuantileOptions> = {}): ResourceModel {
   const opts = { ...defaultLstmQuantileOptions, ...options };
   const id = 'lstm-quantile';
-  const version = '2';
+  const version = '3';
   let net: tfTypes.LayersModel | undefined;
   let tfLib: Tf | undefined;
   let fw: { weights: ForwardWeights; scratch: ForwardScratch } | undefined;
