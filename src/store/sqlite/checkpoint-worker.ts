@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
+import { serveThreadJob } from '../../core/thread-job.js';
 
 /**
  * The thread half of startCheckpointer: its own connection to each of the store's files, copying
@@ -10,8 +11,8 @@ const dbs = (workerData as { files: string[] }).files.map((file) => {
   db.pragma('busy_timeout = 5000');
   return db;
 });
-parentPort!.on('message', (m: { type: 'checkpoint' | 'close' }) => {
-  if (m.type === 'checkpoint') {
+serveThreadJob<null>(
+  () => {
     for (const db of dbs) {
       try {
         db.pragma('wal_checkpoint(PASSIVE)');
@@ -19,9 +20,6 @@ parentPort!.on('message', (m: { type: 'checkpoint' | 'close' }) => {
         /* busy or closing: the next request, or the writer's own autocheckpoint, catches up */
       }
     }
-    parentPort!.postMessage({ type: 'done' });
-  } else {
-    for (const db of dbs) db.close();
-    parentPort!.close();
-  }
-});
+  },
+  () => dbs.forEach((db) => db.close()),
+);

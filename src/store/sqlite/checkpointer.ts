@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { startThreadJob } from '../../core/thread-job.js';
 
 /**
  * Checkpoints off the writer's thread. In WAL mode every committed page is written twice: to
@@ -20,55 +20,9 @@ export interface Checkpointer {
 
 /** `files`: the database files whose WALs it copies back (the store's, the rollups'). */
 export function startCheckpointer(files: readonly string[]): Checkpointer {
-  let worker: Worker | undefined;
-  let running = false;
-  let again = false;
-  let closed = false;
-  /** Who waits for the checkpoint running now, and for the next one. */
-  let current: (() => void)[] = [];
-  let next: (() => void)[] = [];
-  const settle = (waiters: (() => void)[]): void => waiters.forEach((w) => w());
-  const run = (): void => {
-    running = true;
-    again = false;
-    current = next;
-    next = [];
-    worker!.postMessage({ type: 'checkpoint' });
-  };
+  const job = startThreadJob<null>(new URL('./checkpoint-worker.js', import.meta.url), { files }, () => null);
   return {
-    request() {
-      if (closed) return Promise.resolve();
-      const done = new Promise<void>((resolve) => next.push(resolve));
-      if (worker === undefined) {
-        worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { files } });
-        worker.unref(); // never what keeps a process alive
-        worker.on('message', () => {
-          running = false;
-          settle(current);
-          current = [];
-          if (again && !closed) run();
-          else if (again) settle(next.splice(0));
-        });
-        worker.on('error', () => {
-          worker = undefined; // the writer's autocheckpoint still works
-          closed = true;
-          settle([...current.splice(0), ...next.splice(0)]);
-        });
-      }
-      if (running) again = true;
-      else run();
-      return done;
-    },
-    async close() {
-      closed = true;
-      if (worker === undefined) return;
-      const w = worker;
-      worker = undefined;
-      w.ref(); // an unref'd thread would let the process exit while close() waits for it
-      await new Promise<void>((resolve) => {
-        w.once('exit', () => resolve());
-        w.postMessage({ type: 'close' });
-      });
-    },
+    request: () => job.run(null).catch(() => undefined),
+    close: () => job.close(),
   };
 }

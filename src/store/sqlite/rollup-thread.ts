@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { startThreadJob } from '../../core/thread-job.js';
 
 /**
  * Rollups are built on their own thread, into their own file. SQLite lets one connection write a
@@ -20,81 +20,13 @@ export interface RollupThread {
   close(): Promise<void>;
 }
 
-export type RollupRequest = { type: 'catch-up'; mixed: boolean } | { type: 'close' };
-export type RollupReply = { type: 'done'; watermark: number } | { type: 'failed'; message: string };
-
-interface Waiter {
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
-interface Job {
-  waiters: Waiter[];
-  mixed: boolean;
-}
-
 export function startRollupThread(file: string, rollupsFile: string): RollupThread {
-  let worker: Worker | undefined;
-  let running: Job | undefined;
-  let queued: Job | undefined;
-  let idle: (() => void) | undefined;
-
-  const settle = (job: Job, error?: Error): void => {
-    for (const w of job.waiters) error ? w.reject(error) : w.resolve();
-  };
-  const start = (job: Job): void => {
-    running = job;
-    worker!.ref(); // someone awaits this run: the process must not exit under it
-    worker!.postMessage({ type: 'catch-up', mixed: job.mixed } satisfies RollupRequest);
-  };
-  const spawn = (): Worker => {
-    const w = new Worker(new URL('./rollup-worker.js', import.meta.url), { workerData: { file, rollupsFile } });
-    w.on('message', (reply: RollupReply) => {
-      const done = running!;
-      running = undefined;
-      if (queued !== undefined) {
-        const next = queued;
-        queued = undefined;
-        start(next);
-      } else {
-        w.unref();
-        idle?.();
-      }
-      settle(done, reply.type === 'failed' ? new Error(`rolling up resource samples: ${reply.message}`) : undefined);
-    });
-    w.on('error', (e) => {
-      // The thread is gone: fail what waits on it; the next request starts a new one.
-      worker = undefined;
-      for (const job of [running, queued]) if (job) settle(job, e);
-      running = queued = undefined;
-      idle?.();
-    });
-    return w;
-  };
-
+  const job = startThreadJob<boolean>(new URL('./rollup-worker.js', import.meta.url), { file, rollupsFile }, (a, b) => a || b);
   return {
-    catchUp(mixed) {
-      return new Promise<void>((resolve, reject) => {
-        worker ??= spawn();
-        const waiter = { resolve, reject };
-        if (running === undefined) start({ waiters: [waiter], mixed });
-        else {
-          queued ??= { waiters: [], mixed: false };
-          queued.waiters.push(waiter);
-          queued.mixed ||= mixed;
-        }
-      });
-    },
-    async close() {
-      if (worker === undefined) return;
-      if (running !== undefined) await new Promise<void>((resolve) => (idle = resolve));
-      const w = worker;
-      worker = undefined;
-      if (w === undefined) return;
-      w.ref();
-      await new Promise<void>((resolve) => {
-        w.once('exit', () => resolve());
-        w.postMessage({ type: 'close' } satisfies RollupRequest);
-      });
-    },
+    catchUp: (mixed) =>
+      job.run(mixed).catch((e: unknown) => {
+        throw new Error(`rolling up resource samples: ${e instanceof Error ? e.message : String(e)}`);
+      }),
+    close: () => job.close(),
   };
 }

@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3';
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
+import { serveThreadJob } from '../../core/thread-job.js';
 import { resourceFields } from '../../telemetry/event.js';
 import { latestTimeMs, resourceColumns, rollupKeySql } from './migrations.js';
-import type { RollupReply, RollupRequest } from './rollup-thread.js';
 
 /**
  * The thread half of startRollups: its own connection, writing the rollups file (main here) and
@@ -58,7 +58,7 @@ const maxSampleId = db.prepare<[], number | null>('SELECT max(id) FROM raw.resou
 // stall its writer: the transaction is deferred, and its first statement is a write to the
 // rollups file alone, so the lock taken (and waited for) is that one, before anything is read.
 const lockRollups = db.prepare(`UPDATE store_meta SET value = value WHERE key = 'rollup_watermark'`);
-const catchUp = db.transaction((mixed: boolean): number => {
+const catchUp = db.transaction((mixed: boolean): void => {
   lockRollups.run();
   const from = watermark.get()!;
   const to = maxSampleId.get() ?? 0;
@@ -66,11 +66,11 @@ const catchUp = db.transaction((mixed: boolean): number => {
     (mixed ? grouped : perSample).run(from, to);
     setWatermark.run(to);
   }
-  return Math.max(from, to);
 });
 
-parentPort!.on('message', (m: RollupRequest) => {
-  if (m.type === 'close') {
+serveThreadJob<boolean>(
+  (mixed) => catchUp.deferred(mixed),
+  () => {
     // Copied back here, on this thread, rather than by the store's final checkpoint on its own.
     try {
       db.pragma('wal_checkpoint(TRUNCATE)');
@@ -78,14 +78,5 @@ parentPort!.on('message', (m: RollupRequest) => {
       /* busy: the store's close does it */
     }
     db.close();
-    parentPort!.close();
-    return;
-  }
-  let reply: RollupReply;
-  try {
-    reply = { type: 'done', watermark: catchUp.deferred(m.mixed) };
-  } catch (e) {
-    reply = { type: 'failed', message: e instanceof Error ? e.message : String(e) };
-  }
-  parentPort!.postMessage(reply);
-});
+  },
+);
