@@ -1,4 +1,4 @@
-import { access, chmod, mkdir, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readdir, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { sha256Hex } from '../../core/digest.js';
@@ -176,10 +176,29 @@ async function configureDebian(root: string, recipe: DebianRecipe): Promise<void
   await mkdir(join(root, 'boot/extlinux'), { recursive: true });
   await put('boot/extlinux/extlinux.conf', `DEFAULT debian\nPROMPT 0\nTIMEOUT 0\n\nLABEL debian\n  LINUX /vmlinuz\n  INITRD /initrd.img\n  APPEND ${kernelCommandLine}\n`);
   await put('etc/machine-id', '');
+  await configureLogin(root);
   await rm(join(root, 'etc/.resolv.conf.systemd-resolved.bak'), { force: true });
   await rm(join(root, 'var/lib/dbus/machine-id'), { force: true });
   await rm(join(root, 'var/cache/apt/archives'), { recursive: true, force: true });
   await mkdir(join(root, 'var/cache/apt/archives/partial'), { recursive: true });
   await rm(join(root, 'var/lib/apt/lists'), { recursive: true, force: true });
   await mkdir(join(root, 'var/lib/apt/lists/partial'), { recursive: true });
+}
+
+/**
+ * SSH and cloud-init: host keys are secrets, so the base holds none (cloud-init makes them on
+ * the first boot of each instance; a boot without a seed makes them before sshd starts);
+ * passwords never log in and root is locked; cloud-init looks only for a NoCloud seed, so a
+ * boot never waits on metadata services that are not there.
+ */
+async function configureLogin(root: string): Promise<void> {
+  const sshDir = join(root, 'etc/ssh');
+  for (const name of await readdir(sshDir)) if (name.startsWith('ssh_host_')) await rm(join(sshDir, name), { force: true });
+  await mkdir(join(sshDir, 'sshd_config.d'), { recursive: true });
+  await writeFile(join(sshDir, 'sshd_config.d/50-prescient.conf'), 'PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\n');
+  await mkdir(join(root, 'etc/systemd/system/ssh.service.d'), { recursive: true });
+  await writeFile(join(root, 'etc/systemd/system/ssh.service.d/50-prescient-host-keys.conf'), '[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n');
+  await mkdir(join(root, 'etc/cloud/cloud.cfg.d'), { recursive: true });
+  await writeFile(join(root, 'etc/cloud/cloud.cfg.d/90-prescient.cfg'), 'datasource_list: [ NoCloud, None ]\nssh_pwauth: false\ndisable_root: true\n');
+  await run('passwd', ['--root', root, '--lock', 'root'], { allowFailure: true });
 }

@@ -33,6 +33,16 @@ test('the Debian 12 base has a kernel, systemd and apt, on an MBR disk with an e
   const names = new Set(f.packages.map((p) => p.name));
   for (const p of ['apt', 'systemd-sysv', 'linux-image-amd64', 'systemd-resolved']) assert.ok(names.has(p), `${p} installed`);
   assert.ok(f.services.includes('systemd-networkd.service'));
+  for (const p of ['cloud-init', 'openssh-server']) assert.ok(names.has(p), `${p} installed (login on first boot)`);
+});
+
+test('the base holds no SSH host key and lets no password or root log in', async () => {
+  await withImageSession(base.path, { readOnly: true, runtimeDir: testPaths().runtime }, async (s) => {
+    const keys = (await s.list('/etc/ssh')).filter((e) => e.name.startsWith('ssh_host_'));
+    assert.deepEqual(keys, [], 'host keys are per machine, never in a shared layer');
+    assert.match((await s.readFile('/etc/ssh/sshd_config.d/50-prescient.conf')).toString(), /^PasswordAuthentication no$/m);
+    assert.match((await s.readFile('/etc/shadow')).toString(), /^root:[!*]/m);
+  });
 });
 
 test('a second build with the same recipe is a cache hit', async () => {

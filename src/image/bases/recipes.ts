@@ -33,6 +33,10 @@ const bookwormBootable = [
   'dbus',
   'procps',
   'less',
+  // Login on first boot: cloud-init applies the per-request NoCloud seed (hostname, the client's
+  // user and SSH keys); the SSH server's host keys are made per machine, never in the base.
+  'cloud-init',
+  'openssh-server',
 ];
 
 export interface RecipeOptions {
@@ -57,7 +61,7 @@ export function recipeFor(name: string, options: RecipeOptions = {}): DebianReci
     diskSizeGiB: 4,
     hostname: 'prescient',
     acceptExpiredRelease: options.acceptExpiredRelease ?? hostAcceptsExpiredRelease(),
-    revision: 3,
+    revision: 4,
   };
 }
 
