@@ -1,4 +1,4 @@
-import { access, chmod, mkdir, readdir, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { access, chmod, lstat, mkdir, readdir, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { sha256Hex } from '../../core/digest.js';
@@ -68,6 +68,10 @@ export async function buildDebianBase(recipe: DebianRecipe, options: BuildOption
         { signal, timeoutMs: 30 * 60_000 },
       );
       await unmountBelow(root);
+      if (recipe.install.length > 0) {
+        options.progress?.step(`apt-get install ${recipe.install.join(' ')}`);
+        await aptInstall(root, recipe.install, signal);
+      }
 
       options.progress?.step('configure the system');
       await configureDebian(root, recipe);
@@ -201,4 +205,31 @@ async function configureLogin(root: string): Promise<void> {
   await mkdir(join(root, 'etc/cloud/cloud.cfg.d'), { recursive: true });
   await writeFile(join(root, 'etc/cloud/cloud.cfg.d/90-prescient.cfg'), 'datasource_list: [ NoCloud, None ]\nssh_pwauth: false\ndisable_root: true\n');
   await run('passwd', ['--root', root, '--lock', 'root'], { allowFailure: true });
+}
+
+/**
+ * apt in the freshly bootstrapped tree (our recipe, from the Debian archive: trusted), in private
+ * mount and PID namespaces so /proc is gone with the process; no daemon is started, the host's
+ * resolver is lent for the download and the tree's own resolv.conf is put back after.
+ */
+async function aptInstall(root: string, packages: readonly string[], signal: AbortSignal | undefined): Promise<void> {
+  const resolv = join(root, 'etc/resolv.conf');
+  const saved = join(root, 'etc/resolv.conf.prescient-build');
+  const had = await lstat(resolv).then(() => true, () => false);
+  if (had) await rename(resolv, saved);
+  await writeFile(resolv, await readFile('/etc/resolv.conf'));
+  const policy = join(root, 'usr/sbin/policy-rc.d');
+  await writeFile(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    const script = 'mount -t proc proc /proc && apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"; s=$?; apt-get clean; exit $s';
+    await run('unshare', ['--mount', '--pid', '--fork', 'chroot', root, 'sh', '-c', script, 'sh', ...packages], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' },
+      timeoutMs: 30 * 60_000,
+      ...(signal ? { signal } : {}),
+    });
+  } finally {
+    await rm(policy, { force: true });
+    await rm(resolv, { force: true });
+    if (had) await rename(saved, resolv);
+  }
 }

@@ -12,6 +12,8 @@ export interface DebianRecipe {
   variant: 'minbase';
   /** Packages on top of minbase: what makes the image bootable and manageable. */
   include: string[];
+  /** Installed with the guest's apt once debootstrap is done. */
+  install: string[];
   mirror: string;
   securityMirror: string;
   diskSizeGiB: number;
@@ -33,11 +35,15 @@ const bookwormBootable = [
   'dbus',
   'procps',
   'less',
-  // Login on first boot: cloud-init applies the per-request NoCloud seed (hostname, the client's
-  // user and SSH keys); the SSH server's host keys are made per machine, never in the base.
-  'cloud-init',
-  'openssh-server',
 ];
+
+/**
+ * Login on first boot: cloud-init applies the per-request NoCloud seed (hostname, the client's
+ * user and SSH keys); the SSH server's host keys are made per machine, never in the base.
+ * Installed with apt after debootstrap: debootstrap's own configure order fails on cloud-init's
+ * Python dependencies (python3-cryptography before python3).
+ */
+const bookwormLogin = ['cloud-init', 'openssh-server'];
 
 export interface RecipeOptions {
   mirror?: string;
@@ -56,6 +62,7 @@ export function recipeFor(name: string, options: RecipeOptions = {}): DebianReci
     suite: 'bookworm',
     variant: 'minbase',
     include: bookwormBootable,
+    install: bookwormLogin,
     mirror,
     securityMirror: mirror.replace(/\/debian\/?$/, '/debian-security'),
     diskSizeGiB: 4,
