@@ -15,30 +15,26 @@ test('Schonlau: the README baselines reproduce and the n-gram mixture beats firs
   const row = (id: string) => report.sequences!.rows.find((r) => r.model === id)!;
   assert.equal(report.subjects, 25);
   assert.equal(row('markov-1').predictions, 25_000);
-  assert.ok(Math.abs(100 * row('markov-1').top1 - 60.4) <= 1, `markov top-1 ${row('markov-1').top1}`);
-  assert.ok(Math.abs(100 * row('markov-1').top5 - 88.4) <= 1, `markov top-5 ${row('markov-1').top5}`);
   assert.ok(row('ngram-mix').top1 > row('markov-1').top1 && row('ngram-mix').top5 > row('markov-1').top5);
+  // The corrected README figures (ties to the command seen first), each within ±0.5 point.
   const check = (claim: string) => report.readme.find((c) => c.claim.startsWith(claim))!;
-  assert.ok(check('Schonlau first-order Markov top-1').withinOnePoint && check('Schonlau first-order Markov top-5').withinOnePoint);
-  // Most-frequent and repeat-last do not reproduce on this 25-user copy (docs/prediction.md): the
-  // report must say so, and say what it measured. Repeat-last needs no model at all, so it is
-  // recounted here from the files: the share of commands 4,001–5,000 equal to their predecessor.
+  assert.equal(report.readme.length, 5);
+  for (const c of report.readme) assert.ok(c.reproduced, `${c.claim}: ${c.measured} vs ${c.published}`);
+  // Repeat-last needs no model at all, so it is recounted here from the files: the share of
+  // commands 4,001–5,000 equal to their predecessor.
   let repeats = 0;
   for (const s of await history.subjects()) {
     const c = (await history.launches(s.id)).map((e) => e.program);
     for (let i = 4000; i < 5000; i++) if (c[i] === c[i - 1]) repeats++;
   }
   assert.equal(check('Schonlau repeat-last').measured, Math.round((100 * repeats) / 25_000 * 100) / 100);
-  assert.equal(check('Schonlau repeat-last').withinOnePoint, false);
-  assert.match(check('Schonlau repeat-last').definition!, /not reproduced.*Tried/);
-  assert.ok(Math.abs(check('Schonlau most-frequent top-1').measured - 21.04) < 0.01, 'online most-frequent, pinned');
-  assert.ok(Math.abs(check('Schonlau most-frequent top-5').measured - 43.42) < 0.01, 'online most-frequent, pinned');
+  assert.deepEqual(report.readme.map((c) => c.measured), [24.58, 21.04, 43.59, 61.4, 88.83]);
 });
 
-test('PlanetLab: one-step MAE of last value and moving average reproduce the README within 1 point', { skip: skip('planetlab') }, async () => {
+test('PlanetLab: one-step MAE of last value and moving average reproduce the README within 0.5 point', { skip: skip('planetlab') }, async () => {
   const report = await evaluate({ history: datasetHistory({ path: join(datasets, 'planetlab'), format: 'planetlab' }), format: 'planetlab', network: false, horizons: [1] });
   assert.equal(report.readme.length, 2);
-  for (const c of report.readme) assert.ok(c.withinOnePoint, `${c.claim}: ${c.measured} vs ${c.published}`);
+  for (const c of report.readme) assert.ok(c.reproduced, `${c.claim}: ${c.measured} vs ${c.published}`);
   // Pinned to the definition the report names (each VM-day a series, its last 20 % scored).
   assert.deepEqual(report.readme.map((c) => c.measured), [5.51, 4.37]);
   assert.ok(report.readme.every((c) => /VM-day file a series/.test(c.definition ?? '')));

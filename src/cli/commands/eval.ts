@@ -48,7 +48,7 @@ export function renderEvaluation(r: EvaluationReport): string {
     out.push('', table(r.training.map((t) => [t.modelId, t.samples, (t.durationMs / 1000).toFixed(1), Object.entries(t.details).map(([k, v]) => `${k}=${v}`).join(' ')]), ['trained', 'samples', 'seconds', 'details']));
   }
   if (r.readme.length > 0) {
-    out.push('', 'datasets README baselines', table(r.readme.map((c) => [c.claim, c.published, c.measured, c.withinOnePoint ? 'within ±1' : 'OFF']), ['figure', 'published', 'measured', '']));
+    out.push('', 'datasets README baselines', table(r.readme.map((c) => [c.claim, c.published, c.measured, c.reproduced ? 'within ±0.5' : 'OFF']), ['figure', 'published', 'measured', '']));
     // What each figure means exactly, once per distinct definition.
     for (const d of new Set(r.readme.map((c) => c.definition).filter((d): d is string => d !== undefined))) {
       out.push(`  - ${r.readme.filter((c) => c.definition === d).map((c) => c.claim).join('; ')}: ${d}`);

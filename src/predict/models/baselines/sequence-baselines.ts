@@ -49,7 +49,8 @@ function pooledSession(pooled: Counter): SequenceSession {
 }
 
 function baselineSession(id: SequenceBaselineId, history: readonly string[]): SequenceSession {
-  const freq = new Counter();
+  // The README's rule for equal counts: the command seen first wins.
+  const freq = new Counter('first-seen');
   const next = new Map<string, Counter>();
   const recent: string[] = [];
   let last: string | undefined;
@@ -57,7 +58,7 @@ function baselineSession(id: SequenceBaselineId, history: readonly string[]): Se
     freq.add(item);
     if (last !== undefined) {
       let c = next.get(last);
-      if (!c) next.set(last, (c = new Counter()));
+      if (!c) next.set(last, (c = new Counter('first-seen')));
       c.add(item);
     }
     last = item;
