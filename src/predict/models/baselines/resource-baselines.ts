@@ -1,6 +1,7 @@
 import { ValidationError } from '../../../core/errors.js';
 import { peakQuantile } from '../../metrics.js';
-import { windowMean, windowQuantile } from '../../window-stats.js';
+import { windowMax, windowMean, windowQuantile } from '../../window-stats.js';
+import { autopilot, dailyPeakQuantile, decayedQuantiles, vpa } from './recommenders.js';
 import { trainingReport, type ResourceModel, type ResourceQuery, type SavedModel, type TrainingReport } from '../model.js';
 
 /**
@@ -16,6 +17,10 @@ export const resourceBaselineIds = [
   'moving-p95-288',
   'ewma-0.3',
   'seasonal-naive',
+  'vpa-samples',
+  'vpa-daily-peaks',
+  'autopilot-p95',
+  'autopilot-max',
 ] as const;
 export type ResourceBaselineId = (typeof resourceBaselineIds)[number];
 
@@ -29,6 +34,10 @@ const rules: Record<ResourceBaselineId, Rule> = {
   'moving-p95-12': (s, t) => windowQuantile(s, t - 12, t, peakQuantile),
   'moving-p95-288': (s, t) => windowQuantile(s, t - stepsPerDay, t, peakQuantile),
   'ewma-0.3': () => NaN, // computed over the whole prefix in predict()
+  'vpa-samples': () => NaN, // one pass over the origins in predict()
+  'autopilot-p95': () => NaN,
+  'vpa-daily-peaks': (s, t) => dailyPeakQuantile(s, t, vpa.memoryIntervals, vpa.targetQuantile) * (1 + vpa.marginFraction),
+  'autopilot-max': (s, t) => windowMax(s, t - autopilot.maxWindowSteps, t),
   // The same hours yesterday: their p95 for a peak over several steps, the value for one step.
   'seasonal-naive': (s, t, horizon) =>
     t >= stepsPerDay ? windowQuantile(s, t - stepsPerDay, t - stepsPerDay + horizon, horizon === 1 ? 0.5 : peakQuantile) : s[t - 1]!,
@@ -51,6 +60,12 @@ export function createResourceBaseline(id: ResourceBaselineId): ResourceModel {
         let e = series[0] ?? 0;
         for (let i = 0; i < series.length; i++) ewma[i] = e = i === 0 ? e : alpha * series[i]! + (1 - alpha) * e;
         origins.forEach((t, i) => (out[i] = t > 0 ? ewma[t - 1]! : 0));
+        return out;
+      }
+      if (id === 'vpa-samples' || id === 'autopilot-p95') {
+        const [halfLife, q, margin] = id === 'vpa-samples' ? [vpa.halfLifeSteps, vpa.targetQuantile, vpa.marginFraction] : [autopilot.halfLifeSteps, autopilot.quantile, 0];
+        const quantiles = decayedQuantiles(series, origins, halfLife, q);
+        origins.forEach((t, i) => (out[i] = t > 0 ? quantiles[i]! * (1 + margin) : 0));
         return out;
       }
       const rule = rules[id];
