@@ -29,6 +29,8 @@ export interface ResourceModelResult {
   /** The same forecasts with the headroom tuned on the test set to the reference under-provisioning. */
   tunedToReference?: AllocationFigures;
   scoredSteps: number;
+  /** The rule this model's forecasts are, when its training never beat its starting point. */
+  fellBackTo?: string;
 }
 
 /** Each series split chronologically: training prefix, held-out suffix. Never shuffled. */
@@ -93,7 +95,9 @@ export function backtestResources(
     }
     const margin = calibCases.length > 0 ? marginFor(calibCases, options.targetUnderProvisioning) : 0;
     perModelCases.set(model.id, testCases);
+    const fellBackTo = model.fellBackTo?.(horizon);
     results.push({
+      ...(fellBackTo ? { fellBackTo } : {}),
       model: model.id,
       version: model.version,
       horizonSteps: horizon,

@@ -86,7 +86,8 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
       check();
       const results = backtestResources(values, models, { target, horizon, testFraction, originStride: 12, targetUnderProvisioning: 0.04, signal });
       const key = `${target}@${horizon}`;
-      const sel = selectBest(key, 'pinballP95', 'lower', results.map((r) => ({ model: r.model, version: r.version, score: r.pinballP95 })));
+      // A network that never beat its starting rule is that rule: the rule itself is a candidate.
+      const sel = selectBest(key, 'pinballP95', 'lower', results.filter((r) => !r.fellBackTo).map((r) => ({ model: r.model, version: r.version, score: r.pinballP95 })));
       selections.push(sel);
       const winner = results.find((r) => r.model === sel.selected)!;
       const naive = results.find((r) => r.model === 'last-value')!;

@@ -29,12 +29,14 @@ export function renderEvaluation(r: EvaluationReport): string {
     );
     out.push(
       table(
-        e.rows.map((x) => [x.model, num(x.mae, 2), num(x.pinballP95), pct(x.allocation.underProvisioningRate), num(x.allocation.waste, 2), x.tunedToReference ? pct(x.tunedToReference.underProvisioningRate) : '', num(x.tunedToReference?.waste, 2), x.tunedToReference?.subjectsOver10Percent ?? '']),
+        e.rows.map((x) => [x.fellBackTo ? `${x.model} = ${x.fellBackTo} (training never beat its starting rule)` : x.model, num(x.mae, 2), num(x.pinballP95), pct(x.allocation.underProvisioningRate), num(x.allocation.waste, 2), x.tunedToReference ? pct(x.tunedToReference.underProvisioningRate) : '', num(x.tunedToReference?.waste, 2), x.tunedToReference?.subjectsOver10Percent ?? '']),
         ['model', 'MAE', 'pinball@p95', 'deployed under %', 'deployed waste', 'tuned under %', 'tuned waste', 'series >10 % under'],
       ),
     );
     if (e.allocation) {
       const a = e.allocation;
+      const ref = e.rows.find((x) => x.model === e.reference);
+      if (ref?.fellBackTo) out.push(`${e.reference} fell back to its starting rule at this horizon: its figures are ${ref.fellBackTo}'s`);
       out.push(`at ${pct(a.rate)} % under-provisioning: ${e.reference} wastes ${num(a.referenceWaste, 2)}, the best baseline (${a.bestBaseline}) ${num(a.bestBaselineWaste, 2)} → ${a.referenceWins ? `${e.reference} wastes less` : `${e.reference} does NOT waste less`}`);
     }
   }

@@ -53,6 +53,11 @@ export type ResourceModel = Model<readonly Float64Array[], ResourceQuery, Float6
    * model may learn a separate allocation output (see lstm-quantile). Absent: the forecast.
    */
   allocationBasis?(query: ResourceQuery): Float64Array;
+  /**
+   * The rule a learnt model still is at `horizon` when training never beat its starting point on
+   * validation (its forecasts are then that rule's): reported and selected under the rule's name.
+   */
+  fellBackTo?(horizon: number): string | undefined;
 };
 
 /** Sequence models rank the next item; a session is one subject's online stream. */

@@ -49,3 +49,16 @@ test('LSTM training honours its time budget and its abort signal', async () => {
   setTimeout(() => controller.abort(), 300);
   await assert.rejects(aborted.fit(data, { signal: controller.signal }), AbortedError);
 });
+
+test('a network that never beat its starting rule says so, and is that rule', async () => {
+  const data = synthetic(3, 5);
+  const model = createLstmQuantile({ horizons: [12], maxSamples: 800, epochs: 0, units: 4, batchSize: 128 });
+  const report = await model.fit(data.map((s) => splitSeries(s, 0.2).train), { seed: 3 });
+  assert.equal(report.details.keptStartingRule, true);
+  assert.equal(report.details.startingRule, '12:moving-p95-12');
+  assert.equal(model.fellBackTo!(12), 'moving-p95-12');
+  const [row, rule] = backtestResources(data, [model, createResourceBaseline('moving-p95-12')], { target: 'cpuPercent', horizon: 12, testFraction: 0.2, originStride: 6, targetUnderProvisioning: 0.05 });
+  assert.equal(row!.fellBackTo, 'moving-p95-12');
+  assert.ok(Math.abs(row!.pinballP95 - rule!.pinballP95) < 0.05, `${row!.pinballP95} vs ${rule!.pinballP95}`);
+  assert.equal(rule!.fellBackTo, undefined);
+});

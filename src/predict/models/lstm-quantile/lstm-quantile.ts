@@ -60,6 +60,10 @@ export function createLstmQuantile(options: Partial<LstmQuantileOptions> = {}): 
   let tfLib: Tf | undefined;
   let fw: { weights: ForwardWeights; scratch: ForwardScratch } | undefined;
   let last: { series: Float64Array; origins: readonly number[]; out: Float32Array } | undefined;
+  /** Set by fit when no epoch beat the starting weights on validation. */
+  let keptStart = false;
+  /** The baseline each p95 head starts as (see build). */
+  const startingRule = (hz: number): string => (hz <= 36 ? 'moving-p95-12' : 'moving-p95-288');
   const maxHorizon = Math.max(...opts.horizons);
   const heads = (): number => opts.horizons.length;
 
@@ -82,7 +86,7 @@ export function createLstmQuantile(options: Partial<LstmQuantileOptions> = {}): 
     const kernel = new Float32Array(staticCount * k);
     const bias = new Float32Array(k);
     opts.horizons.forEach((hz, j) => {
-      kernel[staticFeatureNames.indexOf(hz <= 36 ? 'p95_12' : 'p95_288') * k + j] = 1;
+      kernel[staticFeatureNames.indexOf(startingRule(hz) === 'moving-p95-12' ? 'p95_12' : 'p95_288') * k + j] = 1;
       kernel[allocStart[j]!.feature * k + heads() + j] = 1;
       bias[heads() + j] = allocStart[j]!.offset;
     });
@@ -226,6 +230,7 @@ export function createLstmQuantile(options: Partial<LstmQuantileOptions> = {}): 
         return [...peak, ...alloc].reduce((a, b) => a + b, 0) / k;
       };
       let best = validScore();
+      keptStart = true;
       let bestWeights = model.getWeights().map((w) => w.clone());
       let epochsRun = 0;
       let stoppedBy = 'epochs';
@@ -277,6 +282,7 @@ export function createLstmQuantile(options: Partial<LstmQuantileOptions> = {}): 
           onProgress?.(`epoch ${epoch + 1}/${opts.epochs} loss ${(lossSum / batches).toFixed(4)} misses ${(100 * missSum / batches).toFixed(1)} % λ ${lambdas.map((l) => l.toFixed(2)).join('/')} valid/baseline ${vs.toFixed(4)}`);
           if (!(vs >= best)) {
             best = vs;
+            keptStart = false;
             bestWeights.forEach((w) => w.dispose());
             bestWeights = model.getWeights().map((w) => w.clone());
           }
@@ -295,6 +301,8 @@ export function createLstmQuantile(options: Partial<LstmQuantileOptions> = {}): 
         epochs: epochsRun,
         stoppedBy,
         validationScoreVsBaseline: Number(best.toFixed(4)),
+        keptStartingRule: keptStart,
+        ...(keptStart ? { startingRule: opts.horizons.map((hz) => `${hz}:${startingRule(hz)}`).join(',') } : {}),
         validationSamples: valid.length,
         horizons: opts.horizons.join(','),
         allocationStart: allocStart.map((a) => staticFeatureNames[a.feature]).join(','),
@@ -309,6 +317,9 @@ export function createLstmQuantile(options: Partial<LstmQuantileOptions> = {}): 
     },
     allocationBasis(query: ResourceQuery): Float64Array {
       return column(query, heads());
+    },
+    fellBackTo(horizon: number): string | undefined {
+      return keptStart && opts.horizons.includes(horizon) ? startingRule(horizon) : undefined;
     },
     async save(): Promise<SavedModel> {
       if (!net || !tfLib) throw new ValidationError('model', `${id} is not trained`);
