@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sha256Digest } from '../core/digest.js';
 import { run } from '../core/exec.js';
-import { createApp, listen } from '../server/app.js';
+import { createApp, listen, type App } from '../server/app.js';
 import { ociRoutes } from '../server/routes/oci.js';
 import { exportContainerDisk } from './export.js';
 import { openRegistry, type Registry } from './registry.js';
@@ -19,7 +18,7 @@ const skip = !(await hasDockerRegistry()) && 'skopeo and docker-registry are nee
 describe('interoperability with skopeo and Debian docker-registry', { skip }, () => {
   let dir: string;
   let registry: Registry;
-  let server: Server;
+  let server: App;
   let ours: string;
   let theirs: RunningRegistry;
   let chain: FixtureChain;
@@ -41,7 +40,7 @@ describe('interoperability with skopeo and Debian docker-registry', { skip }, ()
   });
   after(async () => {
     await theirs?.stop();
-    await new Promise((r) => server?.close(r));
+    await server?.close();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
- * A deliberately small router over node:http. Paths are regular expressions with named groups
- * because OCI repository names contain slashes (`/v2/<name>/manifests/<reference>`), which
- * segment-pattern routers cannot express. Handlers stream: nothing buffers a body for them.
+ * The route contract of the HTTP edge. Fastify does the routing, hooks and error mapping
+ * (app.ts); handlers get the raw Node request and response because OCI blobs of many GiB are
+ * streamed both ways and must never be buffered, so nothing parses a body for them.
  */
 export interface RequestContext {
   req: IncomingMessage;
@@ -11,33 +11,27 @@ export interface RequestContext {
   url: URL;
   params: Record<string, string>;
   signal: AbortSignal;
+  /** The request id, also sent back as `x-request-id`. */
+  requestId: string;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void> | void;
 
+/** How errors under a route are shaped: Prescient's `{error, message}` or the OCI spec's `{errors:[…]}`. */
+export const errorShapes = ['prescient', 'oci'] as const;
+export type ErrorShape = (typeof errorShapes)[number];
+
 export interface Route {
   method: string | readonly string[];
-  path: RegExp;
+  /**
+   * A find-my-way path (`/v1/clients/:clientId/credentials`, `/v2/*`). Named parameters are
+   * handed to the handler percent-decoded; a `*` wildcard as the raw path sent, so `..` and
+   * `%2F` reach the handler as written instead of being resolved.
+   */
+  path: string;
   handler: Handler;
+  errorShape?: ErrorShape;
 }
 
 /** A feature's routes, built by a factory that takes that feature's dependencies. */
 export type RouteSet = readonly Route[];
-
-export interface Match {
-  route: Route;
-  params: Record<string, string>;
-}
-
-export function matchRoute(routes: readonly Route[], method: string, pathname: string): Match | 'method-not-allowed' | undefined {
-  let pathMatched = false;
-  for (const route of routes) {
-    const m = route.path.exec(pathname);
-    if (!m) continue;
-    pathMatched = true;
-    const methods = typeof route.method === 'string' ? [route.method] : route.method;
-    const ok = methods.includes(method) || (method === 'HEAD' && methods.includes('GET'));
-    if (ok) return { route, params: { ...(m.groups ?? {}) } };
-  }
-  return pathMatched ? 'method-not-allowed' : undefined;
-}

@@ -88,8 +88,7 @@ test('no e-mail, IP address, home path or command argument reaches the database 
     await ingestion.close();
     check('after close');
   } finally {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await server?.close();
     await ingestion.close();
   }
 });

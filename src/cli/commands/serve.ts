@@ -3,6 +3,7 @@ import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import { createPredictor } from '../../predict/predict-vector.js';
 import { openRegistry } from '../../registry/registry.js';
+import { pino } from 'pino';
 import { createApp, listen } from '../../server/app.js';
 import type { RouteSet } from '../../server/router.js';
 import { ociRoutes } from '../../server/routes/oci.js';
@@ -113,7 +114,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
         ...(opts.auth ? { authorize: async (req, client) => void (await grants.requireClientOrAdmin(req, client)) } : {}),
       }),
     );
-    const server = createApp({ routes });
+    const server = createApp({ routes, logger: pino({ base: null }, pino.destination(2)) });
     const addr = await listen(server, port, opts.host);
     // TensorFlow.js takes about a second to start; start it now rather than in the first request.
     void loadTf().catch(() => undefined);
@@ -123,10 +124,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       if (signal.aborted) resolve();
       else signal.addEventListener('abort', () => resolve(), { once: true });
     });
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await server.close();
     await ingestion.close();
   });
 };

@@ -16,7 +16,7 @@ export function credentialRoutes(deps: CredentialRoutesDeps): RouteSet {
   return [
     {
       method: 'POST',
-      path: /^\/v1\/clients\/(?<clientId>[^/]+)\/credentials$/,
+      path: '/v1/clients/:clientId/credentials',
       handler: async ({ req, res, params }) => {
         await deps.grants.requireAdmin(req);
         const clientId = params['clientId']!;

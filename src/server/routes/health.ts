@@ -9,10 +9,10 @@ export interface HealthRoutesDeps {
 /** `GET /healthz` (liveness) and `GET /metrics` (Prometheus text format) for the request workflow. */
 export function healthRoutes(deps: HealthRoutesDeps): RouteSet {
   return [
-    { method: 'GET', path: /^\/healthz$/, handler: ({ res }) => sendJson(res, 200, { status: 'ok' }) },
+    { method: 'GET', path: '/healthz', handler: ({ res }) => sendJson(res, 200, { status: 'ok' }) },
     {
       method: 'GET',
-      path: /^\/metrics$/,
+      path: '/metrics',
       handler: ({ res }) => {
         const w = deps.workflow;
         const lines = [

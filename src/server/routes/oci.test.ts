@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,7 +8,7 @@ import { sha256Digest } from '../../core/digest.js';
 import { AppError } from '../../core/errors.js';
 import { openRegistry, type Registry } from '../../registry/registry.js';
 import { mediaTypes } from '../../registry/media-types.js';
-import { createApp, listen } from '../app.js';
+import { createApp, listen, type App } from '../app.js';
 import { ociRoutes } from './oci.js';
 
 interface Reply {
@@ -22,7 +21,7 @@ interface Reply {
 describe('OCI distribution routes', () => {
   let dir: string;
   let registry: Registry;
-  let server: Server;
+  let server: App;
   let port: number;
   const denied = new Set<string>();
 
@@ -81,7 +80,7 @@ describe('OCI distribution routes', () => {
     port = (await listen(server, 0)).port;
   });
   after(async () => {
-    await new Promise((r) => server.close(r));
+    await server?.close();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -1,14 +1,14 @@
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDigest, type Digest } from '../../core/digest.js';
-import { AppError, toAppError } from '../../core/errors.js';
+import { AppError } from '../../core/errors.js';
 import { mediaTypes } from '../../registry/media-types.js';
-import { OciError, type OciErrorCode } from '../../registry/oci-error.js';
+import { OciError } from '../../registry/oci-error.js';
 import { isIndexManifest, referencesOf } from '../../registry/oci-types.js';
 import { isRepositoryName, isTag } from '../../registry/reference.js';
 import type { Registry } from '../../registry/registry.js';
 import { UploadSessions } from '../../registry/upload-sessions.js';
-import { httpStatusByCode } from '../http-error.js';
+import { MethodNotAllowedError } from '../http-error.js';
 import type { RequestContext, RouteSet } from '../router.js';
 
 export type OciAction = 'pull' | 'push' | 'delete';
@@ -81,7 +81,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
   const handle = async (ctx: RequestContext): Promise<void> => {
     const { req, res, url, signal } = ctx;
     const method = req.method ?? 'GET';
-    const rest = ctx.params['rest'] ?? '';
+    const rest = ctx.params['*'] ?? '';
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     if (rest === '') {
       await authorize({ repository: null, action: 'pull', req });
@@ -220,28 +220,14 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
         return json(res, 200, { schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests }, headers);
       }
     }
-    throw new MethodNotAllowed(method, rest);
+    throw new MethodNotAllowedError(method, `/v2/${rest}`);
   };
 
+  const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
   return [
-    {
-      method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      path: /^\/v2(?:\/(?<rest>.*))?$/,
-      handler: async (ctx) => {
-        try {
-          await handle(ctx);
-        } catch (e) {
-          sendOciError(ctx.req, ctx.res, e);
-        }
-      },
-    },
+    { method: methods, path: '/v2', errorShape: 'oci', handler: (ctx) => handle({ ...ctx, params: { '*': '' } }) },
+    { method: methods, path: '/v2/*', errorShape: 'oci', handler: handle },
   ];
-}
-
-class MethodNotAllowed extends OciError {
-  constructor(method: string, path: string) {
-    super('UNSUPPORTED', `${method} is not supported on /v2/${path}`);
-  }
 }
 
 type ParsedPath = { name: string; kind: 'manifest' | 'blob' | 'uploads' | 'tags' | 'referrers'; arg: string };
@@ -260,43 +246,6 @@ function parsePath(rest: string): ParsedPath {
     if (m?.groups) return { name: m.groups['name']!, kind, arg: m.groups['arg'] ?? '' };
   }
   throw new OciError('NAME_INVALID', `/v2/${rest} names no repository endpoint`, { path: `/v2/${rest}` });
-}
-
-function sendOciError(req: IncomingMessage, res: ServerResponse, e: unknown): void {
-  const err = toAppError(e);
-  if (res.headersSent) {
-    res.destroy(err);
-    return;
-  }
-  const code: OciErrorCode | 'UNKNOWN' = err instanceof OciError ? err.ociCode : fallbackCode(err);
-  let status = err instanceof MethodNotAllowed ? 405 : code === 'RANGE_INVALID' ? 416 : httpStatusByCode[err.code];
-  const headers: Record<string, string> = {};
-  const challenge = err.details?.['wwwAuthenticate'];
-  if (typeof challenge === 'string') headers['www-authenticate'] = challenge;
-  if (err.code === 'ABORTED') status = 400;
-  const { oci: _oci, wwwAuthenticate: _w, ...detail } = err.details ?? {};
-  // The request body may be unread (a refused upload): drain it so the client sees the answer.
-  req.resume();
-  json(res, status, { errors: [{ code, message: err.message, detail }] }, headers);
-}
-
-function fallbackCode(err: AppError): OciErrorCode | 'UNKNOWN' {
-  switch (err.code) {
-    case 'UNAUTHORIZED':
-      return 'UNAUTHORIZED';
-    case 'FORBIDDEN':
-      return 'DENIED';
-    case 'NOT_FOUND':
-      return 'NAME_UNKNOWN';
-    case 'VALIDATION':
-      return err.details?.['field'] === 'reference' ? 'MANIFEST_INVALID' : 'NAME_INVALID';
-    case 'PAYLOAD_TOO_LARGE':
-      return 'SIZE_INVALID';
-    case 'UNSUPPORTED':
-      return 'UNSUPPORTED';
-    default:
-      return 'UNKNOWN';
-  }
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -52,12 +52,12 @@ export function predictRoutes(deps: PredictRouteDeps): RouteSet {
   return [
     {
       method: 'GET',
-      path: /^\/v1\/usage-vectors\/schema$/,
+      path: '/v1/usage-vectors/schema',
       handler: ({ res }) => sendJson(res, 200, usageVectorJsonSchema()),
     },
     {
       method: 'POST',
-      path: /^\/v1\/usage-vectors\/validate$/,
+      path: '/v1/usage-vectors/validate',
       handler: async (ctx) => {
         const issues = checkUsageVector(await readJson(ctx));
         sendJson(ctx.res, issues.length === 0 ? 200 : 422, { valid: issues.length === 0, issues });
@@ -65,7 +65,7 @@ export function predictRoutes(deps: PredictRouteDeps): RouteSet {
     },
     {
       method: 'GET',
-      path: /^\/v1\/usage-vectors$/,
+      path: '/v1/usage-vectors',
       handler: async ({ req, res, url, signal }) => {
         const parsed = query.safeParse(Object.fromEntries(url.searchParams));
         if (!parsed.success) {

@@ -31,7 +31,7 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
   return [
     {
       method: 'POST',
-      path: /^\/v1\/requests$/,
+      path: '/v1/requests',
       handler: async ({ req, res, url, signal }) => {
         const principal = await deps.grants.principalOf(req);
         if (!principal) throw new AppError('UNAUTHORIZED', 'a client or admin credential is needed', { details: { wwwAuthenticate: 'Basic realm="prescient"' } });
@@ -66,7 +66,7 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
       {
       // Administrative: cancel a client's builds in flight or queued.
       method: 'DELETE',
-      path: /^\/v1\/clients\/(?<clientId>[^/]+)\/builds$/,
+      path: '/v1/clients/:clientId/builds',
       handler: async ({ req, res, params }) => {
         await deps.grants.requireAdmin(req);
         sendJson(res, 200, { cancelled: deps.workflow.cancel(params['clientId']!) });

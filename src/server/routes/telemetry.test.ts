@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { openIngestion, type Ingestion } from '../../telemetry/open-ingestion.js';
-import { createApp, listen } from '../app.js';
+import { createApp, listen, type App } from '../app.js';
 import { telemetryRoutes } from './telemetry.js';
 
-let server: Server;
+let server: App;
 let base: string;
 let ingestion: Ingestion;
 
@@ -20,8 +19,7 @@ before(async () => {
   base = `http://127.0.0.1:${addr.port}`;
 });
 after(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await server?.close();
   await ingestion.close();
 });
 

@@ -31,7 +31,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
   return [
     {
       method: 'POST',
-      path: /^\/v1\/telemetry$/,
+      path: '/v1/telemetry',
       async handler({ req, res, signal }) {
         const type = mediaType(req);
         const ndjson = ndjsonTypes.has(type);
@@ -45,7 +45,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
     },
     {
       method: 'POST',
-      path: /^\/v1\/metrics$/,
+      path: '/v1/metrics',
       async handler({ req, res, signal }) {
         const type = mediaType(req);
         if (type !== 'application/json') {

@@ -16,7 +16,7 @@ export function tokenRoutes(deps: TokenRoutesDeps): RouteSet {
   return [
     {
       method: 'GET',
-      path: /^\/v1\/token$/,
+      path: '/v1/token',
       handler: async ({ req, res, url }) => {
         const principal = await deps.grants.principalOf(req);
         if (!principal) throw new AppError('UNAUTHORIZED', 'a client or admin credential is needed (HTTP Basic)', { details: { wwwAuthenticate: `Basic realm="${grantService}"` } });
