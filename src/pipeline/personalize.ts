@@ -5,6 +5,8 @@ import type { ImageFacts } from '../image/facts.js';
 import { withImageSession } from '../image/open.js';
 import * as qemuImg from '../image/qemu-img.js';
 import type { BackendName } from '../image/session.js';
+import { defaultPolicy, type Policy } from '../policy/policy.js';
+import { checkVectorPolicy } from '../policy/vector-policy.js';
 import type { UsageVector } from '../usage-vector/schema.js';
 import { applyDiskChanges, applySessionChanges, needsImage, needsSession } from './apply.js';
 import { describeChange } from './change.js';
@@ -70,15 +72,20 @@ export interface PersonalizeOptions {
   packageCacheDir?: string;
   backend?: BackendName | 'auto';
   flatten?: boolean;
+  /** What the vector may contain (dataset catalogue, ports, packages, destinations); the safe default when omitted. */
+  policy?: Policy;
   signal?: AbortSignal;
   onEvent?: (e: PersonalizeEvent) => void;
 }
 
 /** Plans only: what --plan prints. */
-export async function planPersonalization(options: Pick<PersonalizeOptions, 'base' | 'vector' | 'pipeline' | 'signal'>): Promise<PipelinePlan> {
+export async function planPersonalization(options: Pick<PersonalizeOptions, 'base' | 'vector' | 'pipeline' | 'policy' | 'signal'>): Promise<PipelinePlan> {
+  const policy = options.policy ?? defaultPolicy();
+  // Refused before any host file is looked at: a vector outside the policy reads nothing.
+  checkVectorPolicy(options.vector, policy);
   const dataThreshold = (options.pipeline.find((m) => m.module.id === 'data')?.options as { threshold?: number } | undefined)?.threshold ?? 1.01;
-  const sources = await resolveSources(options.vector, { threshold: dataThreshold, ...(options.signal ? { signal: options.signal } : {}) });
-  return planPipeline({ pipeline: options.pipeline, vector: options.vector, facts: options.base.facts, sources });
+  const sources = await resolveSources(options.vector, { threshold: dataThreshold, policy, ...(options.signal ? { signal: options.signal } : {}) });
+  return planPipeline({ pipeline: options.pipeline, vector: options.vector, facts: options.base.facts, sources, policy });
 }
 
 /**

@@ -8,6 +8,7 @@ import { layerKey } from './layer-cache.js';
 import { builtinModules } from './modules/index.js';
 import { assemblePipeline, planPipeline } from './plan.js';
 import { z } from 'zod';
+import { defaultPolicy, parsePolicy } from '../policy/policy.js';
 
 const facts: ImageFacts = {
   image: '/bases/debian.qcow2',
@@ -48,9 +49,11 @@ function vector(overrides: Record<string, unknown> = {}): ReturnType<typeof pars
 }
 
 const sources = new Map();
+/** The admin allows DNS in and the proxy out; everything else in the vector is allowed by its services. */
+const policy = parsePolicy({ inbound: { allow: [{ port: 53, protocol: 'udp' }] }, outbound: { allow: [{ host: 'proxy.internal', port: 3128 }] } });
 
 test('the five modules plan resources, software, tuned services, the firewall and proxy', () => {
-  const plan = planPipeline({ pipeline: assemblePipeline(), vector: vector(), facts, sources });
+  const plan = planPipeline({ pipeline: assemblePipeline(), vector: vector(), facts, sources, policy });
   assert.deepEqual(plan.modules.map((m) => m.id), ['resources', 'software', 'services', 'network', 'data']);
   assert.equal(plan.spec.vcpus, 4);
   assert.equal(plan.spec.memoryMiB, 8192);
@@ -79,7 +82,7 @@ test('the five modules plan resources, software, tuned services, the firewall an
 });
 
 test('SSH stays open by policy, and can be closed by option', () => {
-  const closed = planPipeline({ pipeline: assemblePipeline({ options: { network: { keepSsh: false } } }), vector: vector(), facts, sources });
+  const closed = planPipeline({ pipeline: assemblePipeline({ options: { network: { keepSsh: false } } }), vector: vector(), facts, sources, policy });
   const nft = closed.modules[3]!.changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nftables.conf');
   assert.ok(nft && nft.kind === 'write-file' && /tcp dport \{ 80, 443 \}/.test(nft.content));
 });
@@ -94,7 +97,7 @@ test('the pipeline is checked when it is assembled', () => {
 
 test('a module that plans an unsafe change is stopped at planning, naming the change', () => {
   const evil = defineModule({ id: 'evil', version: 1, description: '', optionsSchema: z.undefined(), plan: () => ({ changes: [{ kind: 'write-file', path: '/etc/../../x', content: '' }] }) });
-  assert.throws(() => planPipeline({ pipeline: assemblePipeline({ modules: [evil] }), vector: vector(), facts, sources }), (e: ValidationError) => e.field.startsWith('evil.changes[0].path'));
+  assert.throws(() => planPipeline({ pipeline: assemblePipeline({ modules: [evil] }), vector: vector(), facts, sources, policy }), (e: ValidationError) => e.field.startsWith('evil.changes[0].path'));
 });
 
 test('layer keys depend on parent, module version and changes, and on nothing else', () => {
@@ -104,4 +107,31 @@ test('layer keys depend on parent, module version and changes, and on nothing el
   assert.notEqual(k, layerKey({ parent: 'q', module: 'services', moduleVersion: 1, changes }));
   assert.notEqual(k, layerKey({ parent: 'p', module: 'services', moduleVersion: 2, changes }));
   assert.notEqual(k, layerKey({ parent: 'p', module: 'services', moduleVersion: 1, changes: [] }));
+});
+
+test('a vector outside the admin policy is refused at planning, naming the field (hand-made vectors too)', () => {
+  const refused = (v: ReturnType<typeof vector>, p = defaultPolicy()): string => {
+    try {
+      planPipeline({ pipeline: assemblePipeline(), vector: v, facts, sources, policy: p });
+    } catch (e) {
+      assert.ok(e instanceof ValidationError, String(e));
+      return e.message;
+    }
+    return 'planned';
+  };
+  // The safe default: no extra port (53/udp has no predicted service), no outbound destination.
+  assert.match(refused(vector()), /^network\.inbound\[2\]: udp\/53 is neither a port of a known predicted service nor allowed inbound \(admin policy/);
+  assert.match(refused(vector({ network: { inbound: [{ port: 80, protocol: 'tcp' }], outbound: [], proxy: { url: 'http://proxy.internal:3128' } } })), /^network\.proxy\.url: /);
+  assert.match(refused(vector({ network: { inbound: [{ port: 23, protocol: 'tcp' }], outbound: [], proxy: null } }), policy), /^network\.inbound\[0\]: tcp\/23 /);
+  assert.match(refused(vector({ network: { inbound: [], outbound: [{ host: 'evil.example', port: 443 }], proxy: null } }), policy), /^network\.outbound\[0\]\.host: evil\.example:443 is not on the outbound allowlist/);
+  // A host path as a dataset source is never planned, however probable.
+  const shadow = { source: '/etc/shadow', destination: '/srv/shadow', sizeBytes: 1, probability: 0.01 };
+  assert.match(refused(vector({ datasets: [shadow] }), policy), /^datasets\[0\]\.source: not in the dataset catalogue/);
+  // Denied packages, directly or through the service that needs one.
+  const deny = parsePolicy({ ...policy, packages: { deny: ['postgresql'] } });
+  assert.match(refused(vector(), deny), /^software\[1\]\.name: postgresql is on the package deny list/);
+  assert.match(refused(vector({ software: [] }), deny), /^services\[1\]\.name: its package postgresql is on the package deny list/);
+  // A service's own port is allowed only as that service's known port.
+  assert.match(refused(vector({ services: [{ name: 'nginx', expectedLoad: {}, concurrency: 4, ports: [{ port: 2323, protocol: 'tcp' }] }] }), policy), /^services\[0\]\.ports\[0\]: tcp\/2323 /);
+  assert.equal(refused(vector(), policy), 'planned');
 });

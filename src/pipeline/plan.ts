@@ -1,5 +1,7 @@
 import { ConflictError, ValidationError } from '../core/errors.js';
 import type { ImageFacts } from '../image/facts.js';
+import { defaultPolicy, type Policy } from '../policy/policy.js';
+import { checkVectorPolicy } from '../policy/vector-policy.js';
 import { formatIssuePath } from '../usage-vector/validate.js';
 import type { UsageVector } from '../usage-vector/schema.js';
 import { changeSchema, type Change } from './change.js';
@@ -54,8 +56,11 @@ export interface PipelinePlan {
 /**
  * Plans every module in order. Each sees the facts and VM spec as the modules before it leave
  * them. Pure: no image is opened, so this is what --plan prints and what cache keys hash.
+ * A vector naming anything outside the admin policy (the safe default when none is given) is
+ * refused first, naming the field.
  */
-export function planPipeline(input: { pipeline: readonly AssembledModule[]; vector: UsageVector; facts: ImageFacts; sources: ResolvedSources }): PipelinePlan {
+export function planPipeline(input: { pipeline: readonly AssembledModule[]; vector: UsageVector; facts: ImageFacts; sources: ResolvedSources; policy?: Policy }): PipelinePlan {
+  checkVectorPolicy(input.vector, input.policy ?? defaultPolicy());
   let facts = input.facts;
   let spec = initialVmSpec(facts);
   const modules: ModulePlan[] = [];

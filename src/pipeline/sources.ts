@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { ValidationError } from '../core/errors.js';
+import { realpath, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import { defaultPolicy, type Policy } from '../policy/policy.js';
+import { catalogueEntry, PolicyError } from '../policy/vector-policy.js';
 import type { UsageVector } from '../usage-vector/schema.js';
 
 /**
@@ -20,23 +21,39 @@ export type ResolvedSources = ReadonlyMap<string, ResolvedSource>;
 /** Digests by path+size+mtime+inode, so an unchanged file is not read twice in one process. */
 const memo = new Map<string, ResolvedSource>();
 
-export function sourcePath(source: string, field: string): string {
-  if (source.startsWith('file://')) return fileURLToPath(source);
-  if (source.startsWith('/')) return source;
-  throw new ValidationError(field, `only local sources (an absolute path or file:// URL) can be copied in here, got ${JSON.stringify(source)}`);
-}
-
+/**
+ * A vector's datasets → the files the data module will copy. A source is only ever a name of
+ * the admin's dataset catalogue (or a file below a catalogued folder), never a host path: a
+ * vector — and so telemetry — cannot make Prescient read anything the admin did not register.
+ * A folder's file is resolved through its real path and must stay inside the folder (no
+ * symlink out), and what one image reads from an entry is capped at the entry's `maxBytes`.
+ */
 export async function resolveSources(
   vector: UsageVector,
-  options: { threshold: number; signal?: AbortSignal },
+  options: { threshold: number; policy?: Policy; signal?: AbortSignal },
 ): Promise<ResolvedSources> {
+  const policy = options.policy ?? defaultPolicy();
   const out = new Map<string, ResolvedSource>();
+  const readFrom = new Map<string, number>();
   for (const [i, d] of vector.datasets.entries()) {
     if (d.probability < options.threshold) continue;
     const field = `datasets[${i}].source`;
-    const path = sourcePath(d.source, field);
+    const found = catalogueEntry(policy, d.source);
+    if (!found) throw new PolicyError(field, 'not in the dataset catalogue (prescient datasets ls)');
+    const { entry, relative } = found;
+    let path = entry.path;
+    if (relative !== undefined) {
+      const root = await realpath(entry.path).catch(() => undefined);
+      const real = root && (await realpath(join(root, relative)).catch(() => undefined));
+      if (!root || !real) throw new PolicyError(field, `no file ${relative} in dataset ${entry.name}`);
+      if (!real.startsWith(root + sep)) throw new PolicyError(field, `${relative} leads outside dataset ${entry.name}`);
+      path = real;
+    }
     const st = await stat(path).catch(() => undefined);
-    if (!st?.isFile()) throw new ValidationError(field, `${path} is not a readable file`);
+    if (!st?.isFile()) throw new PolicyError(field, `dataset ${entry.name}: ${relative ?? 'its file'} is not a readable file`);
+    const total = (readFrom.get(entry.name) ?? 0) + st.size;
+    if (total > entry.maxBytes) throw new PolicyError(field, `dataset ${entry.name} is capped at ${entry.maxBytes} bytes for one image (this one would read ${total})`);
+    readFrom.set(entry.name, total);
     const key = `${path}\0${st.size}\0${st.mtimeMs}\0${st.ino}`;
     let resolved = memo.get(key);
     if (!resolved) {

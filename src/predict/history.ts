@@ -49,10 +49,13 @@ export interface NetworkFlow {
   count: number;
 }
 
+/**
+ * Data the subject was seen using: an observation, never an instruction. `target` is what the
+ * event named (a path, a URI, a dataset name); only a name in the admin's dataset catalogue
+ * ever becomes a dataset of a vector (predict-vector.ts), and never as a host path.
+ */
 export interface DataAccess {
-  source: string;
-  /** Where the subject used it inside its machine. */
-  path: string;
+  target: string;
   sizeBytes: number;
   count: number;
 }

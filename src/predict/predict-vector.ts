@@ -1,4 +1,7 @@
 import { ValidationError } from '../core/errors.js';
+import { datasetDestination } from '../policy/dataset-destination.js';
+import { defaultPolicy, type PolicySource } from '../policy/policy.js';
+import { catalogueEntry, confineVector } from '../policy/vector-policy.js';
 import { guestPathPattern, hostPattern, usageVectorSchemaVersion, type UsageVector } from '../usage-vector/schema.js';
 import { parseUsageVector } from '../usage-vector/validate.js';
 import type { HistorySource, ResourceSeries } from './history.js';
@@ -44,7 +47,7 @@ interface LoadedSet {
  * reads only the scope's `current` pointer, so a `prescient train` run next to a running server
  * is picked up by its next request.
  */
-export function createPredictor(deps: { history: HistorySource; modelsDir: string }): Predictor {
+export function createPredictor(deps: { history: HistorySource; modelsDir: string; policy?: PolicySource }): Predictor {
   const cache = new Map<string, { version: number; set: Promise<LoadedSet | undefined> }>();
   const load = async (scope: Scope): Promise<LoadedSet | undefined> => {
     const version = await currentVersion(deps.modelsDir, scope);
@@ -190,14 +193,22 @@ export function createPredictor(deps: { history: HistorySource; modelsDir: strin
         outbound.set(`${f.host}:${f.port}/${f.protocol}`, { host: f.host, port: f.port, protocol: f.protocol });
       }
       vector.network.outbound = [...outbound.values()];
-      // Datasets: what the subject read, most used first; paths that would leave the guest are dropped.
+      // Datasets: what the subject read of the admin's catalogue, most used first. An access naming
+      // anything else (a host path, a URI) stays an observation: telemetry never names a source.
+      const policy = deps.policy ? await deps.policy() : defaultPolicy();
       const totalAccess = accesses.reduce((a, d) => a + d.count, 0);
       vector.datasets = accesses
-        .filter((d) => guestPathPattern.test(d.path) && d.sizeBytes >= 0)
-        .sort((a, b) => b.count - a.count)
+        .flatMap((d) => {
+          const found = catalogueEntry(policy, d.target);
+          if (!found || !(d.sizeBytes >= 0)) return [];
+          const destination = datasetDestination(found.entry, found.relative);
+          return guestPathPattern.test(destination) ? [{ d, destination }] : [];
+        })
+        .sort((a, b) => b.d.count - a.d.count)
         .slice(0, 10)
-        .map((d) => ({ source: d.source, destination: d.path, sizeBytes: Math.round(d.sizeBytes), probability: round(Math.min(1, d.count / Math.max(1, totalAccess) + 0.5), 3) }));
-      return parseUsageVector(vector);
+        .map(({ d, destination }) => ({ source: d.target, destination, sizeBytes: Math.round(d.sizeBytes), probability: round(Math.min(1, d.count / Math.max(1, totalAccess) + 0.5), 3) }));
+      // Flows describe; the policy decides: ports only of known predicted services or the admin's, destinations only from the allowlist.
+      return parseUsageVector(confineVector(vector, policy).vector);
     },
   };
 }

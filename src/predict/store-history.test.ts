@@ -38,7 +38,7 @@ test('prediction reads the telemetry store: subjects, gap-filled rollups, launch
     assert.deepEqual(series.capacity, { cpuCores: 4, cpuMhz: 0, memoryMiB: 8192 });
     assert.deepEqual((await history.launches(web.id)).map((l) => l.program), ['nginx', 'psql']);
     assert.deepEqual(await history.networkFlows(web.id), [{ direction: 'inbound', port: 443, protocol: 'tcp', count: 1 }]);
-    assert.deepEqual((await history.dataAccesses(web.id)).map((d) => [d.path, d.sizeBytes, d.count]), [['/srv/data/catalogue.sql', 5000, 1]]);
+    assert.deepEqual((await history.dataAccesses(web.id)).map((d) => [d.target, d.sizeBytes, d.count]), [['/srv/data/catalogue.sql', 5000, 1]]);
   } finally {
     await ingestion.close();
     await rm(home, { recursive: true, force: true });

@@ -71,7 +71,8 @@ export function storeHistory(store: TelemetryStore, name = 'store'): HistorySour
     },
 
     async dataAccesses(subjectId): Promise<DataAccess[]> {
-      return (await store.dataAccesses(subjectId)).map((d) => ({ source: d.target, path: d.target, sizeBytes: d.accesses > 0 ? Math.round(d.bytes / d.accesses) : d.bytes, count: d.accesses }));
+      // Observations only: what an event names is not a source to copy (see DataAccess).
+      return (await store.dataAccesses(subjectId)).map((d) => ({ target: d.target, sizeBytes: d.accesses > 0 ? Math.round(d.bytes / d.accesses) : d.bytes, count: d.accesses }));
     },
   };
 }

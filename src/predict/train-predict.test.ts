@@ -8,6 +8,7 @@ import { AbortedError, NotFoundError } from '../core/errors.js';
 import { checkUsageVector } from '../usage-vector/validate.js';
 import type { DataAccess, HistorySource, LaunchEvent, NetworkFlow, ResourceSeries, Subject } from './history.js';
 import { loadModelSet } from './model-store.js';
+import { parsePolicy } from '../policy/policy.js';
 import { packageIndexFrom } from './package-index.js';
 import { createPredictor, defaultResources } from './predict-vector.js';
 import { train } from './train.js';
@@ -68,8 +69,8 @@ const webHistory = memoryHistory({
   },
   accesses: {
     'web-1': [
-      { source: 'https://data.example/cat.sql.gz', path: '/srv/data/cat.sql.gz', sizeBytes: 1e6, count: 5 },
-      { source: 'https://data.example/x', path: '/srv/../etc/shadow', sizeBytes: 10, count: 50 },
+      { target: 'catalogue', sizeBytes: 1e6, count: 5 },
+      { target: '/etc/shadow', sizeBytes: 10, count: 50 },
     ],
   },
 });
@@ -90,7 +91,9 @@ test('train stores a versioned model set that predict turns into valid usage vec
   assert.equal((await loadModelSet(modelsDir, { kind: 'category', id: 'web' }))?.version, 2);
   assert.deepEqual((await readdir(join(modelsDir, 'category-web'))).sort(), ['current', 'v1.json', 'v2.json']);
 
-  const predictor = createPredictor({ history: webHistory, modelsDir });
+  // The admin catalogued one dataset and allowlisted one outbound destination.
+  const policy = parsePolicy({ datasets: [{ name: 'catalogue', kind: 'file', path: '/srv/exports/cat.sql.gz', maxBytes: 1e9, destination: '/srv/data/cat.sql.gz' }], outbound: { allow: [{ host: 'deb.debian.org', port: 443 }] } });
+  const predictor = createPredictor({ history: webHistory, modelsDir, policy: async () => policy });
   const v = await predictor.predict({ client: 'web-1', horizonHours: 24 });
   assert.deepEqual(checkUsageVector(v), []);
   assert.equal(v.subject.category, 'web');
@@ -104,7 +107,8 @@ test('train stores a versioned model set that predict turns into valid usage vec
   assert.deepEqual(v.services.map((s) => s.name).sort(), ['nginx', 'postgresql']);
   assert.deepEqual(v.network.inbound.map((p) => p.port), [80, 443, 5432]);
   assert.deepEqual(v.network.outbound, [{ host: 'deb.debian.org', port: 443, protocol: 'tcp' }]);
-  assert.deepEqual(v.datasets.map((d) => d.destination), ['/srv/data/cat.sql.gz']);
+  // Only the catalogued name became a dataset (by name, not path); /etc/shadow stayed an observation.
+  assert.deepEqual(v.datasets.map((d) => [d.source, d.destination]), [['catalogue', '/srv/data/cat.sql.gz']]);
   assert.ok(v.confidence > 0 && v.confidence <= 1);
   assert.ok(v.model.components!.some((c) => c.target === 'cpuPercent@288'));
 

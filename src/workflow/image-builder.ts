@@ -8,6 +8,7 @@ import { sha256Digest } from '../core/digest.js';
 import { personalize, planPersonalization, type BaseRef, type PersonalizeEvent } from '../pipeline/personalize.js';
 import type { AssembledModule } from '../pipeline/plan.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
+import type { Policy } from '../policy/policy.js';
 import type { Registry } from '../registry/registry.js';
 import { latestImage } from './latest-image.js';
 import type { UsageVector } from '../usage-vector/schema.js';
@@ -31,6 +32,8 @@ export interface BuildInput {
   vector: UsageVector;
   vectorDigest: Digest;
   planDigest: Digest;
+  /** The admin policy the vector is checked against (datasets come only from its catalogue). */
+  policy?: Policy;
   signal?: AbortSignal;
   onEvent?: (e: PersonalizeEvent) => void;
 }
@@ -45,7 +48,7 @@ export interface BuiltImage {
 /** Build and register one image. The real one runs the pipeline; tests may count or fail builds around it. */
 export interface ImageBuilder {
   /** The digest of what `build` would make of this vector (pure planning: no image is opened). */
-  planDigest(input: Pick<BuildInput, 'base' | 'vector' | 'signal'>): Promise<Digest>;
+  planDigest(input: Pick<BuildInput, 'base' | 'vector' | 'policy' | 'signal'>): Promise<Digest>;
   build(input: BuildInput): Promise<BuiltImage>;
 }
 
@@ -57,8 +60,8 @@ export interface ImageBuilder {
 export class PipelineImageBuilder implements ImageBuilder {
   constructor(private readonly deps: { paths: Paths; registry: Registry; pipeline: readonly AssembledModule[] }) {}
 
-  async planDigest(input: Pick<BuildInput, 'base' | 'vector' | 'signal'>): Promise<Digest> {
-    const plan = await planPersonalization({ base: input.base, vector: input.vector, pipeline: this.deps.pipeline, ...(input.signal ? { signal: input.signal } : {}) });
+  async planDigest(input: Pick<BuildInput, 'base' | 'vector' | 'policy' | 'signal'>): Promise<Digest> {
+    const plan = await planPersonalization({ base: input.base, vector: input.vector, pipeline: this.deps.pipeline, ...(input.policy ? { policy: input.policy } : {}), ...(input.signal ? { signal: input.signal } : {}) });
     return sha256Digest(canonicalJson(plan));
   }
 
@@ -92,6 +95,7 @@ export class PipelineImageBuilder implements ImageBuilder {
         layersDir: paths.layers,
         runtimeDir: paths.runtime,
         packageCacheDir: paths.packageCache,
+        ...(input.policy ? { policy: input.policy } : {}),
         ...(input.signal ? { signal: input.signal } : {}),
         ...(input.onEvent ? { onEvent: input.onEvent } : {}),
       });

@@ -4,6 +4,7 @@ import type { Grants } from '../grants/grants.js';
 import { categorySchema, loadIdentifyConfig } from '../identify/rules.js';
 import { findBase } from '../image/bases/catalog.js';
 import { assemblePipeline } from '../pipeline/plan.js';
+import { policyFile, policySource } from '../policy/policy.js';
 import type { Registry } from '../registry/registry.js';
 import { CategoryVectorPredictor } from './category-predictor.js';
 import { PipelineImageBuilder } from './image-builder.js';
@@ -22,7 +23,8 @@ export function workflowConfigFiles(paths: Paths): { identify: string; categoryV
 /**
  * The production workflow: identification rules from `<home>/identify.json`; prediction by the
  * trained models over the telemetry store, falling back to the per-category vectors of
- * `<home>/category-vectors.json` for what was never trained; the real pipeline.
+ * `<home>/category-vectors.json` for what was never trained; the real pipeline; and the admin
+ * policy of `<home>/policy.json` over all of it (bases, datasets, packages, ports, destinations).
  */
 export async function openRequestWorkflow(options: {
   paths: Paths;
@@ -34,8 +36,9 @@ export async function openRequestWorkflow(options: {
 }): Promise<RequestWorkflow> {
   const files = workflowConfigFiles(options.paths);
   const { store, anonymiser } = options.telemetry;
+  const policy = policySource(policyFile(options.paths));
   const predictor = trainedPredictor({
-    models: createPredictor({ history: storeHistory(store), modelsDir: options.paths.models }),
+    models: createPredictor({ history: storeHistory(store), modelsDir: options.paths.models, policy }),
     modelsDir: options.paths.models,
     store,
     pseudonym: (clientId) => anonymiser.pseudonym('client', clientId),
@@ -51,7 +54,8 @@ export async function openRequestWorkflow(options: {
     },
     predictor,
     registry: options.registry,
-    history: new RequestHistory(files.history),
+    history: new RequestHistory(files.history, { pseudonym: (account) => anonymiser.pseudonym('user', account) }),
+    policy,
     grants: options.grants,
     builder: new PipelineImageBuilder({ paths: options.paths, registry: options.registry, pipeline: assemblePipeline() }),
     resolveBase: (name) => findBase(options.paths.bases, name),

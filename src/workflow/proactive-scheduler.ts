@@ -51,7 +51,10 @@ export class ProactiveScheduler {
         const expected = nextExpected(habitHours(c.times), now);
         if (!expected || expected.getTime() - now.getTime() > lead) return;
         try {
-          const r = await this.options.workflow.handle({ ...c.last.request, clientId }, { proactive: true });
+          // The identity recorded at the request is replayed as it was: the history keeps no account to identify from.
+          const { category, matchedBy, base } = c.last;
+          const identity = category && matchedBy ? { clientId, category, matchedBy } : undefined;
+          const r = await this.options.workflow.handle({ clientId, ...(base ? { base } : {}) }, { proactive: true, ...(identity ? { identity } : {}) });
           prepared.push({ clientId, expectedAt: expected.toISOString(), source: r.source, digest: r.image.digest });
         } catch (e) {
           prepared.push({ clientId, expectedAt: expected.toISOString(), source: 'failed', error: toAppError(e).message });

@@ -215,8 +215,8 @@ describe('POST /v1/requests', () => {
 
   test('proactive: from a request history, the scheduler builds ahead for the client due soon, and its request is then a prebuilt hit', async () => {
     for (const day of ['01', '02', '03']) {
-      await history.record({ at: `2026-11-${day}T09:10:00Z`, clientId: 'early', request: { clientId: 'early' } });
-      await history.record({ at: `2026-11-${day}T15:00:00Z`, clientId: 'late', request: { clientId: 'late' } });
+      await history.record({ at: `2026-11-${day}T09:10:00Z`, clientId: 'early' });
+      await history.record({ at: `2026-11-${day}T15:00:00Z`, clientId: 'late' });
     }
     const scheduler = new ProactiveScheduler({ history, workflow, leadMs: 60 * 60 * 1000, now: () => new Date('2026-11-04T08:30:00Z') });
     const before = workflow.buildsStarted;

@@ -6,6 +6,8 @@ import { identify, type Identity, type IdentifyRequest } from '../identify/ident
 import type { IdentifyConfig } from '../identify/rules.js';
 import type { BaseRef, PersonalizeEvent } from '../pipeline/personalize.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
+import { defaultPolicy, type PolicySource } from '../policy/policy.js';
+import { checkBaseAllowed, confineVector } from '../policy/vector-policy.js';
 import type { Registry } from '../registry/registry.js';
 import { BuildLimiter } from './build-limiter.js';
 import type { BuiltImage, ImageBuilder } from './image-builder.js';
@@ -70,6 +72,11 @@ export interface RequestWorkflowDeps {
   categoryOf?: (clientId: string) => Promise<string | undefined>;
   /** Where client requests are recorded for the proactive scheduler (none: not recorded). */
   history?: RequestHistory;
+  /**
+   * The admin policy (`<home>/policy.json`, re-read when it changes): the bases clients may ask
+   * for, and what a predicted vector may contain. The safe default when omitted.
+   */
+  policy?: PolicySource;
   now?: () => Date;
   /** Builds running at once across all clients (each holds a qemu/NBD session). */
   maxParallelBuilds?: number;
@@ -112,24 +119,37 @@ export class RequestWorkflow {
     }
   }
 
-  private async run(request: ImageRequest, options: { signal?: AbortSignal; onEvent?: (e: WorkflowEvent) => void; authorizeClient?: (identity: Identity) => void; proactive?: boolean } = {}): Promise<RequestResult> {
+  /**
+   * `identity`: a replay by the proactive scheduler names the identity it recorded (the history
+   * keeps no account to identify from again).
+   */
+  private async run(
+    request: ImageRequest,
+    options: { signal?: AbortSignal; onEvent?: (e: WorkflowEvent) => void; authorizeClient?: (identity: Identity) => void; proactive?: boolean; identity?: Identity } = {},
+  ): Promise<RequestResult> {
     const emit = options.onEvent ?? (() => undefined);
     const t0 = performance.now();
-    let identity = identify(this.deps.identifyConfig, request);
+    let identity = options.identity ?? identify(this.deps.identifyConfig, request);
     if (identity.matchedBy === 'fallback') {
       const known = await this.deps.categoryOf?.(identity.clientId);
       if (known) identity = { ...identity, category: known, matchedBy: 'telemetry' };
     }
     options.authorizeClient?.(identity);
-    if (!options.proactive) await this.deps.history?.record({ at: (this.deps.now?.() ?? new Date()).toISOString(), clientId: identity.clientId, request });
+    const policy = this.deps.policy ? await this.deps.policy() : defaultPolicy();
+    const baseName = request.base ?? this.deps.defaultBase ?? 'debian-12';
+    checkBaseAllowed(policy, baseName);
+    if (!options.proactive) {
+      await this.deps.history?.record({ at: (this.deps.now?.() ?? new Date()).toISOString(), ...identity, ...(request.base ? { base: request.base } : {}), ...(request.account !== undefined ? { account: request.account } : {}) });
+    }
     const t1 = performance.now();
     emit({ type: 'identified', ...identity, ms: t1 - t0 });
-    const vector = await this.deps.predictor.predict({ clientId: identity.clientId, category: identity.category, ...(options.signal ? { signal: options.signal } : {}) });
+    // Whatever the predictor proposes (trained models over telemetry, category vectors), the image gets only what the policy allows.
+    const predicted = await this.deps.predictor.predict({ clientId: identity.clientId, category: identity.category, ...(options.signal ? { signal: options.signal } : {}) });
+    const vector = confineVector(predicted, policy).vector;
     const vectorDigest = sha256Digest(canonicalJson(vector));
-    const baseName = request.base ?? this.deps.defaultBase ?? 'debian-12';
     const base = await this.base(baseName);
     // Planning is pure and cheap (dataset digests are memoised by file identity), so it runs every time.
-    const planDigest = await this.deps.builder.planDigest({ base, vector, ...(options.signal ? { signal: options.signal } : {}) });
+    const planDigest = await this.deps.builder.planDigest({ base, vector, policy, ...(options.signal ? { signal: options.signal } : {}) });
     const t2 = performance.now();
     emit({ type: 'predicted', vectorDigest, planDigest, ms: t2 - t1 });
 
@@ -166,6 +186,7 @@ export class RequestWorkflow {
                   vector,
                   vectorDigest,
                   planDigest,
+                  policy,
                   // Not a request's signal: a build is shared, and one caller hanging up must not cancel it for the others; `cancel` does.
                   signal: controller.signal,
                   onEvent: (event) => emit({ type: 'pipeline', event }),
