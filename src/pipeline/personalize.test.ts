@@ -14,6 +14,7 @@ import type { UsageVector } from '../usage-vector/schema.js';
 import type { BaseImage } from '../image/bases/build.js';
 import { withImageSession } from '../image/open.js';
 import { datasetManifestPath } from './modules/data/data-module.js';
+import { parsePolicy, type Policy } from '../policy/policy.js';
 import { personalize, type PersonalizeReport } from './personalize.js';
 import { assemblePipeline } from './plan.js';
 
@@ -28,8 +29,11 @@ let datasetSha: string;
 const p = testPaths();
 const cli = join(import.meta.dirname, '../../../bin/prescient.js');
 
+/** The admin's dataset catalogue for these tests: the only host files a vector may name (by name). */
+let policy: Policy;
+
 async function build(vector: UsageVector, out: string): Promise<PersonalizeReport> {
-  return personalize({ base, vector, pipeline: assemblePipeline(), outDir: join(work.dir, out), layersDir: p.layers, runtimeDir: p.runtime, packageCacheDir: p.packageCache });
+  return personalize({ base, vector, pipeline: assemblePipeline(), outDir: join(work.dir, out), layersDir: p.layers, runtimeDir: p.runtime, packageCacheDir: p.packageCache, policy });
 }
 
 before(async () => {
@@ -45,6 +49,12 @@ before(async () => {
   }
   await new Promise<void>((resolve, reject) => out.end((e?: Error) => (e ? reject(e) : resolve())));
   datasetSha = hash.digest('hex');
+  policy = parsePolicy({
+    datasets: [
+      { name: 'catalogue', kind: 'file', path: dataset, maxBytes: 64 * 1024 * 1024 },
+      { name: 'other', kind: 'file', path: join(work.dir, 'other.bin'), maxBytes: 1024 },
+    ],
+  });
 });
 
 after(async () => {
@@ -54,7 +64,7 @@ after(async () => {
 let first: PersonalizeReport;
 
 test('a web + database vector gives an image with everything prepared (opened independently)', async () => {
-  first = await build(webDbVector([{ source: dataset, destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]), 'out1');
+  first = await build(webDbVector([{ source: 'catalogue', destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]), 'out1');
   assert.deepEqual(first.modules.map((m) => m.outcome).filter((o) => o !== 'built' && o !== 'reused'), []);
   await withImageSession(first.outputs.disk!, { runtimeDir: p.runtime, readOnly: true }, async (s) => {
     const dpkg = await s.exec(['dpkg-query', '-W', '-f', '${Package} ${Status}\\n', 'nginx', 'postgresql', 'nftables']);
@@ -93,12 +103,12 @@ test('a web + database vector gives an image with everything prepared (opened in
 });
 
 test('the same vector again reuses every layer; a new dataset rebuilds only the data layer', async () => {
-  const again = await build(webDbVector([{ source: dataset, destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]), 'out2');
+  const again = await build(webDbVector([{ source: 'catalogue', destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]), 'out2');
   assert.deepEqual(again.modules.map((m) => [m.id, m.outcome]), first.modules.map((m) => [m.id, m.outcome === 'built' ? 'reused' : m.outcome]));
   assert.deepEqual(again.layers, first.layers);
   const other = join(work.dir, 'other.bin');
   await writeFile(other, 'another dataset\n');
-  const changed = await build(webDbVector([{ source: other, destination: '/srv/data/other.bin', sizeBytes: 16 }]), 'out3');
+  const changed = await build(webDbVector([{ source: 'other', destination: '/srv/data/other.bin', sizeBytes: 16 }]), 'out3');
   assert.deepEqual(
     changed.modules.map((m) => [m.id, m.outcome]),
     [['resources', 'reused'], ['software', 'reused'], ['services', 'reused'], ['network', 'reused'], ['data', 'built']],
@@ -112,7 +122,10 @@ test('bad vectors are refused before any image is touched, naming the field', as
     ['unknown schema version', (v) => (v.schemaVersion = 'prescient.dev/usage-vector/v9'), /schemaVersion/],
     ['negative size', (v) => (v.resources.diskGiB = -5), /resources\.diskGiB/],
     ['shell metacharacters in a package', (v) => (v.software[0].name = 'nginx; rm -rf /'), /software\[0\]\.name/],
-    ['destination outside the guest', (v) => v.datasets.push({ source: dataset, destination: '../../etc', sizeBytes: 1, probability: 1 }), /datasets\[0\]\.destination/],
+    ['destination outside the guest', (v) => v.datasets.push({ source: 'catalogue', destination: '../../etc', sizeBytes: 1, probability: 1 }), /datasets\[0\]\.destination/],
+    // The admin policy holds for hand-made vectors: no host path as a dataset, no port no service or admin allows.
+    ['a host path as a dataset', (v) => v.datasets.push({ source: '/etc/shadow', destination: '/srv/shadow', sizeBytes: 1, probability: 1 }), /datasets\[0\]\.source: not in the dataset catalogue/],
+    ['a port no service or admin allows', (v) => v.network.inbound.push({ port: 23, protocol: 'tcp' }), /network\.inbound\[2\]: tcp\/23 /],
   ];
   const layersBefore = await readdir(p.layers);
   for (const [what, mutate, field] of cases) {

@@ -19,6 +19,8 @@ import { serveCommand } from './serve.js';
 import { credentialsCommand } from './credentials.js';
 import { prepareCommand } from './prepare.js';
 import { sampleTelemetryCommand } from './sample-telemetry.js';
+import { policyCommand } from './policy.js';
+import { datasetsCommand } from './datasets.js';
 
 /**
  * Every CLI command, one file each under this folder. A command is a function that adds
@@ -47,4 +49,6 @@ export const commands: readonly CommandRegistration[] = [
   consentCommand,
   keysCommand,
   credentialsCommand,
+  policyCommand,
+  datasetsCommand,
 ];

@@ -7,6 +7,7 @@ import { describeChange } from '../../pipeline/change.js';
 import { builtinModules } from '../../pipeline/modules/index.js';
 import { personalize, planPersonalization, type PersonalizeReport } from '../../pipeline/personalize.js';
 import { assemblePipeline, type PipelinePlan } from '../../pipeline/plan.js';
+import { loadPolicy, policyFile } from '../../policy/policy.js';
 import { expectationsFromPlan } from '../../vm/expectations.js';
 import { verifyImage, type VerifyReport } from '../../vm/verify.js';
 import { openRegistry } from '../../registry/registry.js';
@@ -90,8 +91,10 @@ Examples:
       const only = opts.modules?.split(',').map((s) => s.trim()).filter(Boolean);
       const pipeline = assemblePipeline({ options: moduleOptions as Record<string, unknown>, ...(only ? { only } : {}) });
       const base = await findBase(p.bases, opts.base);
+      // A hand-made vector is held to the admin policy too: datasets from the catalogue, allowed ports and destinations.
+      const policy = await loadPolicy(policyFile(p));
       if (opts.plan) {
-        const plan = await planPersonalization({ base, vector, pipeline, signal: cliSignal() });
+        const plan = await planPersonalization({ base, vector, pipeline, policy, signal: cliSignal() });
         emit(cmd, plan, (pl) =>
           [
             ...pl.modules.flatMap((m) => [`${m.id} v${m.version}:`, ...(m.changes.length ? m.changes.map((c) => `  ${describeChange(c)}`) : ['  (no changes)']), ...m.notes.map((n) => `  note: ${n}`)]),
@@ -112,6 +115,7 @@ Examples:
           layersDir: p.layers,
           runtimeDir: p.runtime,
           packageCacheDir: p.packageCache,
+          policy,
           backend: (opts.backend ?? 'auto') as 'auto',
           flatten: opts.flatten ?? false,
           signal: cliSignal(),

@@ -4,6 +4,7 @@ import { ValidationError } from '../../core/errors.js';
 import { createPredictor } from '../../predict/predict-vector.js';
 import type { UsageVector } from '../../usage-vector/schema.js';
 import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-option.js';
+import { policyFile, policySource } from '../../policy/policy.js';
 import { emit } from '../output.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
@@ -51,7 +52,7 @@ Examples:
       const hours = Number(flags.horizonHours);
       if (!(hours > 0)) throw new ValidationError('--horizon-hours', 'a positive number');
       const { history, subjectOf } = openHistory(flags);
-      const predictor = createPredictor({ history, modelsDir: paths().models });
+      const predictor = createPredictor({ history, modelsDir: paths().models, policy: policySource(policyFile(paths())) });
       const vector = await predictor.predict({
         ...(flags.client ? { client: subjectOf(flags.client) } : {}),
         ...(flags.category ? { category: flags.category } : {}),

@@ -22,6 +22,7 @@ import { applyRetention, validateRetention } from '../../store/retention.js';
 import { openIngestion } from '../../telemetry/open-ingestion.js';
 import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-option.js';
 import { addAnonymisationOptions, anonymisationOptions } from '../ingestion-options.js';
+import { policyFile, policySource } from '../../policy/policy.js';
 import { emit } from '../output.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
@@ -109,7 +110,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     const history = opts.dataset ? openHistory(opts).history : storeHistory(ingestion.store);
     routes.push(
       predictRoutes({
-        predictor: createPredictor({ history, modelsDir: paths().models }),
+        predictor: createPredictor({ history, modelsDir: paths().models, policy: policySource(policyFile(paths())) }),
         ...(opts.dataset ? {} : { subjectOf: (client: string) => ingestion.anonymiser.pseudonym('client', client) }),
         ...(opts.auth ? { authorize: async (req, client) => void (await grants.requireClientOrAdmin(req, client)) } : {}),
       }),
