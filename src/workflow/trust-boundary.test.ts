@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { paths } from '../core/config.js';
+import { hasCommand, run } from '../core/exec.js';
+import { sampleTelemetry, type SampleClient } from '../demo/sample-telemetry.js';
+import { Grants } from '../grants/grants.js';
+import { withImageSession } from '../image/open.js';
+import { parsePolicy, policyFile, savePolicy } from '../policy/policy.js';
+import { openRegistry } from '../registry/registry.js';
+import { importFiles } from '../telemetry/import-files.js';
+import { openIngestion } from '../telemetry/open-ingestion.js';
+import type { UsageVector } from '../usage-vector/schema.js';
+import { debianBase, testHome, testPaths } from '../../test/support/images.js';
+import { startServe, type ServeProcess } from '../../test/support/serve.js';
+import { workflowConfigFiles } from './open-request-workflow.js';
+import type { RequestResult } from './request-workflow.js';
+
+const skip = !(await hasCommand('skopeo')) && 'skopeo is needed (scripts/debian-packages.txt)';
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'prescient.js');
+
+/** A web client whose flows name port 23 (no service), 6379 (redis) and an exfiltration host beside its usual traffic. */
+const webshop: SampleClient = {
+  id: 'webshop',
+  category: 'web',
+  cores: 2,
+  memoryGiB: 4,
+  cpu: { idle: 10, peak: 50 },
+  memoryPercent: 40,
+  hours: [8, 18],
+  chains: [['nginx', 'curl', 'tail'], ['curl', 'nginx']],
+  listens: [80, 23, 6379],
+  reaches: [{ host: 'deb.debian.org', port: 443 }, { host: 'exfil.example', port: 443 }],
+};
+const account = 'ops@webshop.example';
+
+/** Every regular file under `dir`, not following symlinks (the shared base, layers and package cache are linked in). */
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    const st = await lstat(path);
+    if (st.isDirectory()) out.push(...(await filesUnder(path)));
+    else if (st.isFile()) out.push(path);
+  }
+  return out;
+}
+
+/**
+ * Issue 13, findings 1, 4 and 9 end to end, through the real `prescient serve`, the real pipeline and
+ * skopeo: telemetry naming the home's secrets, the host's /etc/shadow, a missing file, port 23
+ * and an outbound host off the allowlist, for a trained client. The client's request still
+ * succeeds; the vector names none of it; the image it pulls holds none of those files and opens
+ * neither port 23 nor the host; and no file under the home holds the account's e-mail address or,
+ * world-readable, a secret.
+ */
+describe('trust boundaries: telemetry describes, it never commands', { skip }, () => {
+  let dir: string;
+  let home: string;
+  let server: ServeProcess;
+  let auth: string;
+  let secrets: string[];
+
+  before(async () => {
+    await debianBase();
+    dir = await mkdtemp(join(testHome(), 'trust-'));
+    home = join(dir, 'home');
+    await mkdir(home, { recursive: true });
+    const shared = testPaths();
+    await symlink(shared.bases, paths(home).bases);
+    await symlink(shared.layers, paths(home).layers);
+    await mkdir(join(shared.home, 'cache'), { recursive: true });
+    await symlink(join(shared.home, 'cache'), join(home, 'cache'));
+    await writeFile(workflowConfigFiles(paths(home)).identify, JSON.stringify({ rules: [{ kind: 'pattern', field: 'account', regex: '@webshop\\.example$', clientId: 'webshop', category: 'web' }], fallbackCategory: 'general' }));
+    const grants = await Grants.open({ secretsDir: paths(home).secrets });
+    const credential = await grants.credentials.issue('webshop');
+    auth = `Basic ${Buffer.from(`${credential.username}:${credential.secret}`).toString('base64')}`;
+    secrets = [credential.secret, grants.credentials.admin.secret, ...(await Promise.all((await readdir(paths(home).secrets)).map((f) => readFile(join(paths(home).secrets, f), 'utf8'))))];
+
+    // The admin catalogued one dataset and allowlisted one outbound destination.
+    await writeFile(join(dir, 'catalogue.csv'), 'sku,price\n1,9.99\n');
+    await savePolicy(policyFile(paths(home)), parsePolicy({ datasets: [{ name: 'catalogue', kind: 'file', path: join(dir, 'catalogue.csv'), maxBytes: 1 << 20 }], outbound: { allow: [{ host: 'deb.debian.org', port: 443 }] } }));
+
+    const endMs = Date.UTC(2026, 10, 28);
+    const access = (target: string, i: number): Record<string, unknown> => ({ kind: 'access', time: endMs - 3_600_000 + i * 1000, subject: 'client:webshop', source: 'hypervisor', target, bytes: 4096, op: 'read' });
+    const hostile = [join(home, 'secrets', 'admin.secret'), join(home, 'secrets', 'grant-hmac.key'), '/etc/shadow', 'secrets/admin.secret', '/srv/prescient-no-such-file', 'catalogue'].map(access);
+    const ingestion = openIngestion({ home });
+    try {
+      const events = [...sampleTelemetry({ clients: [webshop], days: 5, endMs }), ...hostile];
+      const file = join(dir, 'telemetry.ndjson');
+      await writeFile(file, events.map((e) => JSON.stringify(e)).join('\n'));
+      const report = await importFiles({ path: file, format: 'ndjson', ingestor: ingestion.ingestor });
+      assert.equal(report.accepted, events.length, JSON.stringify(report));
+      await rm(file);
+    } finally {
+      await ingestion.close();
+    }
+    await run(process.execPath, [cli, 'train', '--category', 'web', '--time-budget', '30', '--json'], { env: { ...process.env, PRESCIENT_HOME: home }, timeoutMs: 900_000 });
+    server = await startServe(home);
+  });
+  after(async () => {
+    await server?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const request = async (body: unknown): Promise<RequestResult> => {
+    const res = await fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    return JSON.parse(text) as RequestResult;
+  };
+
+  test('the request succeeds, and the pulled image holds no host file, no port 23 and no destination off the allowlist', async () => {
+    const r = await request({ account });
+    assert.equal(r.clientId, 'webshop');
+    assert.equal(r.source, 'built', JSON.stringify(r.buildError));
+
+    const out = join(dir, 'pulled');
+    await run('skopeo', ['copy', '--src-tls-verify=false', '--src-registry-token', r.grant.token, `docker://127.0.0.1:${server.port}/${r.image.reference}`, `oci:${out}:webshop`], { timeoutMs: 600_000 });
+    const mine = await openRegistry({ root: join(dir, 'mine') });
+    await mine.importLayout(out, 'webshop', 'clients/webshop', 'latest');
+    const vector = (await mine.show('clients/webshop:latest')).config['usageVector'] as UsageVector;
+    assert.equal(vector.model.id, 'selector', 'predicted by the trained models, where telemetry reaches the vector');
+    assert.deepEqual(vector.datasets.map((d) => [d.source, d.destination]), [['catalogue', '/var/lib/prescient/datasets/catalogue']]);
+    assert.deepEqual(vector.network.outbound.map((o) => o.host), ['deb.debian.org']);
+    assert.ok(!vector.network.inbound.some((p) => p.port === 23), JSON.stringify(vector.network.inbound));
+    assert.ok(vector.network.inbound.some((p) => p.port === 6379), 'redis, a predicted service, keeps its port');
+
+    const hostShadow = await readFile('/etc/shadow', 'utf8');
+    const chain = await mine.checkout('clients/webshop:latest', join(dir, 'checkout'));
+    await withImageSession(chain.top, { runtimeDir: join(dir, 'run'), readOnly: true }, async (s) => {
+      assert.equal((await s.readFile('/var/lib/prescient/datasets/catalogue')).toString(), 'sku,price\n1,9.99\n');
+      const manifest = JSON.parse((await s.readFile('/var/lib/prescient/datasets.json')).toString()) as { source: string }[];
+      assert.deepEqual(manifest.map((m) => m.source), ['catalogue']);
+      assert.notEqual((await s.readFile('/etc/shadow')).toString(), hostShadow, "the guest's /etc/shadow is its own");
+      for (const path of [join(home, 'secrets'), '/secrets', '/srv/prescient-no-such-file']) assert.equal(await s.stat(path), undefined, path);
+      // No secret of the home anywhere the data module or a module's files could have put it.
+      const found = await s.exec(['grep', '-rlF', ...secrets.filter((x) => x.length >= 16).flatMap((x) => ['-e', x.trim()]), '/etc', '/srv', '/var/lib/prescient', '/root', '/home', '/opt'], { allowFailure: true });
+      assert.equal(found.stdout.trim(), '', `secrets found in the image: ${found.stdout}`);
+      const rules = (await s.readFile('/etc/nftables.conf')).toString();
+      assert.match(rules, /tcp dport \{[^}]*\b6379\b/);
+      assert.doesNotMatch(rules, /\b23\b/);
+    });
+
+    // Asked again: answered at once from the registered image (the missing file fails nothing).
+    const again = await request({ account });
+    assert.equal(again.source, 'prebuilt');
+  });
+
+  test('a client asking for a base the admin did not allow is refused, naming the policy', async () => {
+    const res = await fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ account, base: 'hostile' }) });
+    const text = await res.text();
+    assert.equal(res.status, 400, text);
+    assert.match(text, /base: "hostile" is not an allowed base \(allowed: debian-12\) \(admin policy: policy\.json\)/);
+  });
+
+  test('no file under the home holds the account e-mail (SQLite and WAL included); no world-readable file holds a secret', async () => {
+    const files = await filesUnder(home);
+    assert.ok(files.some((f) => f.endsWith('request-history.jsonl')) && files.some((f) => f.endsWith('prescient.db')), files.join('\n'));
+    for (const f of files) {
+      const bytes = await readFile(f);
+      assert.equal(bytes.includes(account), false, `${f} holds ${account}`);
+      const st = await lstat(f);
+      if (st.mode & 0o004) for (const secret of secrets) assert.equal(bytes.includes(secret.trim()), false, `${f} is world-readable and holds a secret`);
+    }
+    assert.equal((await lstat(join(home, 'request-history.jsonl'))).mode & 0o777, 0o600);
+  });
+});
