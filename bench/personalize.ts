@@ -14,6 +14,7 @@ import { recipeFor } from '../src/image/bases/recipes.js';
 import { libguestfsEnv } from '../src/image/kvm.js';
 import { createOverlay, measure } from '../src/image/qemu-img.js';
 import { personalize } from '../src/pipeline/personalize.js';
+import { parsePolicy } from '../src/policy/policy.js';
 import { assemblePipeline } from '../src/pipeline/plan.js';
 import { parseUsageVector } from '../src/usage-vector/validate.js';
 import type { UsageVector } from '../src/usage-vector/schema.js';
@@ -58,13 +59,15 @@ function vector(category: string, client: string, datasets: { source: string; de
 }
 
 async function dataset(name: string, bytes: number): Promise<{ source: string; destination: string; sizeBytes: number }> {
-  const source = join(work, name);
-  await writeFile(source, randomBytes(bytes));
-  return { source, destination: `/srv/data/${name}`, sizeBytes: bytes };
+  await writeFile(join(work, name), randomBytes(bytes));
+  return { source: `bench/${name}`, destination: `/srv/data/${name}`, sizeBytes: bytes };
 }
 
+/** The bench's datasets are files of its work folder, catalogued as one folder; the cache profile's redis port is allowed by the admin. */
+const policy = parsePolicy({ datasets: [{ name: 'bench', kind: 'folder', path: work, maxBytes: 2 ** 40 }], inbound: { allow: [{ port: 6379, protocol: 'tcp' }] } });
+
 async function build(v: UsageVector, layersDir: string, out: string) {
-  return personalize({ base, vector: v, pipeline: assemblePipeline(), outDir: join(work, out), layersDir, runtimeDir: p.runtime, packageCacheDir: p.packageCache });
+  return personalize({ base, vector: v, pipeline: assemblePipeline(), outDir: join(work, out), layersDir, runtimeDir: p.runtime, packageCacheDir: p.packageCache, policy });
 }
 
 async function dirBytes(dir: string): Promise<number> {
