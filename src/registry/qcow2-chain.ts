@@ -4,6 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Digest } from '../core/digest.js';
 import { ValidationError } from '../core/errors.js';
 import { run } from '../core/exec.js';
+import { shareFile } from '../core/share-file.js';
 import type { BlobWrite, OciLayout } from './oci-layout.js';
 
 /**
@@ -63,10 +64,21 @@ export async function checkChainLayer(path: string, index: number, previousPath:
   return info;
 }
 
-/** Store one layer, rebased onto its parent blob's digest. */
-export async function storeLayer(layout: OciLayout, path: string, parent: Digest | undefined, signal?: AbortSignal): Promise<BlobWrite> {
+/**
+ * Store one layer, rebased onto its parent blob's digest. A layer that already names its parent
+ * by that digest (the pipeline's content-addressed layer cache) is already the blob: it is
+ * linked in (a reflink or, across file systems, a copy where a link is impossible), never copied
+ * and rewritten; `known` is its hash when the caller has just computed it.
+ */
+export async function storeLayer(layout: OciLayout, path: string, parent: Digest | undefined, signal?: AbortSignal, known?: { digest: Digest; size: number }): Promise<BlobWrite> {
   const tmp = layout.tmpPath('.qcow2');
   try {
+    const info = await qemuImgInfo(path, signal);
+    if ((info.backingFilename ?? null) === (parent ? backingNameOf(parent) : null)) {
+      const how = await shareFile(path, tmp);
+      const w = await layout.adopt(tmp, {}, known);
+      return how === 'link' ? { ...w, written: 0 } : w;
+    }
     await copyFile(path, tmp, constants.COPYFILE_FICLONE);
     if (parent) {
       await run('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-b', backingNameOf(parent), '-F', 'qcow2', tmp], {
