@@ -54,8 +54,9 @@ export interface RegisterResult {
   version: number;
   tags: string[];
   config: { digest: Digest; size: number };
-  layers: { digest: Digest; size: number; reused: boolean }[];
-  /** Bytes that reached the store (layers, config, manifest); layers already stored cost nothing. */
+  /** `reused`: already stored; `linked`: stored as a hard link to the file given (the layer cache's). */
+  layers: { digest: Digest; size: number; reused: boolean; linked: boolean }[];
+  /** Bytes that reached the store (layers, config, manifest); layers already stored or linked cost nothing. */
   bytesWritten: number;
 }
 
@@ -272,7 +273,8 @@ export class Registry {
         sources.set(contentKey, stored.digest);
       }
       bytesWritten += stored.written;
-      layers.push({ digest: stored.digest, size: stored.size, reused: stored.written === 0 });
+      const linked = 'linked' in stored && stored.linked === true;
+      layers.push({ digest: stored.digest, size: stored.size, reused: stored.written === 0 && !linked, linked });
       input.onLayer?.({ index: i, digest: stored.digest, size: stored.size, written: stored.written });
       previous = { path: l.path, digest: stored.digest };
     }
