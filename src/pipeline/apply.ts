@@ -40,7 +40,8 @@ export async function applyDiskChanges(
 }
 
 interface ApplyState {
-  aptUpdated: boolean;
+  /** Shared by every module of a build (personalize passes one), so apt-get update runs once. */
+  apt: { updated: boolean };
   /** Host folders for apt's downloads and lists, bound into the guest while apt runs. */
   aptBinds: { host: string; guest: string }[];
 }
@@ -49,10 +50,12 @@ export async function applySessionChanges(
   session: ImageSession,
   moduleId: string,
   changes: readonly Change[],
-  options: { signal?: AbortSignal; onChange?: (index: number, change: Change) => void; packageCacheDir?: string } = {},
+  options: { signal?: AbortSignal; onChange?: (index: number, change: Change) => void; packageCacheDir?: string; aptState?: { updated: boolean } } = {},
 ): Promise<void> {
   const cache = session.canBindHostDirs ? options.packageCacheDir : undefined;
-  const state: ApplyState = { aptUpdated: false, aptBinds: [] };
+  // without the host cache the lists are removed from each layer, so each session updates again
+  const state: ApplyState = { apt: cache && options.aptState ? options.aptState : { updated: false }, aptBinds: [] };
+  const updatedBefore = state.apt.updated;
   if (cache) {
     // Downloads and package lists live on the host, shared by every build of this distribution:
     // they never land in a layer, and the next build does not fetch them again.
@@ -74,7 +77,7 @@ export async function applySessionChanges(
     }
   }
   // Package lists are large and stale by the next build: keep them out of the layer.
-  if (state.aptUpdated && !cache) await session.exec(['sh', '-c', 'apt-get clean && rm -rf /var/lib/apt/lists/*'], { timeoutMs: 120_000 });
+  if (state.apt.updated && !updatedBefore && !cache) await session.exec(['sh', '-c', 'apt-get clean && rm -rf /var/lib/apt/lists/*'], { timeoutMs: 120_000 });
 }
 
 const aptEnv = { DEBIAN_FRONTEND: 'noninteractive', APT_LISTCHANGES_FRONTEND: 'none' };
@@ -89,13 +92,15 @@ async function applyOne(s: ImageSession, c: Change, state: ApplyState, signal?: 
   const sig = signal ? { signal } : {};
   switch (c.kind) {
     case 'install-packages': {
-      if (!state.aptUpdated) {
+      if (!state.apt.updated) {
         await s.exec(['apt-get', ...aptOptions, 'update', '-q'], { env: aptEnv, timeoutMs: 15 * 60_000, binds: state.aptBinds, ...sig });
-        state.aptUpdated = true;
+        state.apt.updated = true;
       }
-      // Name the packages the archive does not have, rather than apt's first complaint.
+      // Name the packages the archive does not have, rather than apt's first complaint: one
+      // query for all of them, and one per package only when some are missing.
       const unknown: string[] = [];
-      for (const p of c.packages) {
+      const all = await s.exec(['apt-cache', ...aptOptions.slice(2), 'show', '--no-all-versions', ...c.packages], { allowFailure: true, timeoutMs: 60_000, binds: state.aptBinds });
+      for (const p of all.exitCode === 0 && !/unable to locate|no packages found/i.test(all.stderr) ? [] : c.packages) {
         const r = await s.exec(['apt-cache', ...aptOptions.slice(2), 'show', '--no-all-versions', p], { allowFailure: true, timeoutMs: 60_000, binds: state.aptBinds });
         if (r.exitCode !== 0 || !r.stdout.trim()) unknown.push(p);
       }

@@ -17,6 +17,11 @@ export interface PlanInput<Options> {
   spec: VmSpec;
   options: Options;
   sources: ResolvedSources;
+  /**
+   * Packages the pipeline's modules declare with their `packages` hook, so the packages layer
+   * (software) installs them all with one apt run, below every configuration layer.
+   */
+  requiredPackages: readonly string[];
 }
 
 export interface PlanResult {
@@ -32,6 +37,11 @@ export interface PipelineModule<Options = unknown> {
   optionsSchema: z.ZodType<Options>;
   /** Pure: reads only its input, never touches an image or the network. */
   plan(input: PlanInput<Options>): PlanResult;
+  /**
+   * The packages this module's configuration needs (nginx for its nginx.conf…). They go into
+   * the packages layer at the bottom, so a change of configuration never reinstalls them.
+   */
+  packages?(input: Pick<PlanInput<Options>, 'vector' | 'facts' | 'options'>): string[];
 }
 
 export const moduleIdPattern = /^[a-z][a-z0-9-]{1,31}$/;

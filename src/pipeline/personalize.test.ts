@@ -65,7 +65,7 @@ let first: PersonalizeReport;
 
 test('a web + database vector gives an image with everything prepared (opened independently)', async () => {
   first = await build(webDbVector([{ source: 'catalogue', destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]), 'out1');
-  assert.deepEqual(first.modules.map((m) => m.outcome).filter((o) => o !== 'built' && o !== 'reused'), []);
+  assert.deepEqual(first.modules.map((m) => m.outcome).filter((o) => o !== 'built' && o !== 'reused'), ['spec-only']);
   await withImageSession(first.outputs.disk!, { runtimeDir: p.runtime, readOnly: true }, async (s) => {
     const dpkg = await s.exec(['dpkg-query', '-W', '-f', '${Package} ${Status}\\n', 'nginx', 'postgresql', 'nftables']);
     for (const pkg of ['nginx', 'postgresql', 'nftables']) assert.match(dpkg.stdout, new RegExp(`^${pkg} install ok installed$`, 'm'));
@@ -102,7 +102,7 @@ test('a web + database vector gives an image with everything prepared (opened in
   assert.match(await readFile(join(first.outputs.seed, 'meta-data'), 'utf8'), /instance-id/);
 });
 
-test('the same vector again reuses every layer; a new dataset rebuilds only the data layer', async () => {
+test('the same vector again reuses every layer; a new dataset rebuilds only the data layer and sizing above it', async () => {
   const again = await build(webDbVector([{ source: 'catalogue', destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]), 'out2');
   assert.deepEqual(again.modules.map((m) => [m.id, m.outcome]), first.modules.map((m) => [m.id, m.outcome === 'built' ? 'reused' : m.outcome]));
   assert.deepEqual(again.layers, first.layers);
@@ -111,9 +111,31 @@ test('the same vector again reuses every layer; a new dataset rebuilds only the 
   const changed = await build(webDbVector([{ source: 'other', destination: '/srv/data/other.bin', sizeBytes: 16 }]), 'out3');
   assert.deepEqual(
     changed.modules.map((m) => [m.id, m.outcome]),
-    [['resources', 'reused'], ['software', 'reused'], ['services', 'reused'], ['network', 'reused'], ['data', 'built']],
+    [['resources', 'spec-only'], ['software', 'reused'], ['services', 'reused'], ['network', 'reused'], ['data', 'built'], ['sizing', 'built']],
   );
-  assert.deepEqual(changed.layers.slice(0, -1), first.layers.slice(0, -1));
+  assert.deepEqual(changed.layers.slice(0, -2), first.layers.slice(0, -2));
+});
+
+test('a sizes-only re-prediction rebuilds only the sizing layer, tuned for the new size', async () => {
+  const vector = webDbVector([{ source: 'catalogue', destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]);
+  const resized = await build({ ...vector, resources: { ...vector.resources, vcpus: 2, memoryMiB: 4096, expectedP95MemoryMiB: 2000 } }, 'out-resized');
+  // only sizing's Changes depend on vCPUs and memory (service tuning, swap); no other layer's key holds them
+  assert.deepEqual(
+    resized.modules.map((m) => [m.id, m.outcome]),
+    [['resources', 'spec-only'], ['software', 'reused'], ['services', 'reused'], ['network', 'reused'], ['data', 'reused'], ['sizing', 'built']],
+  );
+  assert.deepEqual(resized.layers.slice(0, -1), first.layers.slice(0, -1));
+  assert.equal(resized.spec.vcpus, 2);
+  assert.equal(resized.spec.memoryMiB, 4096);
+  await withImageSession(resized.outputs.disk!, { runtimeDir: p.runtime, readOnly: true }, async (s) => {
+    assert.match((await s.readFile('/etc/nginx/nginx.conf')).toString(), /^worker_processes 2;$/m);
+    // a quarter of what PostgreSQL gets: (4096 - 256 reserved) / 2 memory-hungry… only PostgreSQL here
+    const pg = (await s.readFile('/etc/postgresql/15/main/conf.d/90-prescient-tuning.conf')).toString();
+    assert.match(pg, new RegExp(`^shared_buffers = ${Math.floor(((4096 - 256) / 4) * 1024)}kB$`, 'm'));
+    assert.equal((await s.stat('/swapfile'))?.size, 2048 * 1024 * 1024);
+    assert.equal(await s.sha256('/srv/data/catalogue.bin'), datasetSha);
+  });
+  assert.match(await readFile(resized.outputs.domainXml, 'utf8'), /<vcpu placement='static'>2<\/vcpu>/);
 });
 
 test('bad vectors are refused before any image is touched, naming the field', async () => {

@@ -106,9 +106,14 @@ export async function personalize(options: PersonalizeOptions): Promise<Personal
   const cache = new LayerCache(options.layersDir);
   await mkdir(options.layersDir, { recursive: true });
   await cache.sweep();
+  // the base's content-addressed name, so every layer's backing name is a digest (see layer-cache.ts)
+  const base = await cache.adoptBase(options.base, options.signal);
   let parentKey = options.base.key;
-  let parentPath = options.base.path;
-  const layers = [options.base.path];
+  let parentPath = base.path;
+  let parentDigest = base.digest;
+  const layers = [base.path];
+  // one package-list update per build, whichever modules install packages
+  const aptState = { updated: false };
   const reports: ModuleReport[] = [];
   for (const m of plan.modules) {
     const mStarted = performance.now();
@@ -131,12 +136,13 @@ export async function personalize(options: PersonalizeOptions): Promise<Personal
               await withImageSession(tmp, { runtimeDir: options.runtimeDir, backend: options.backend ?? 'auto', ...sig }, (session) =>
                 applySessionChanges(session, m.id, m.changes, {
                   ...sig,
+                  aptState,
                   ...(options.packageCacheDir ? { packageCacheDir: join(options.packageCacheDir, `${options.base.facts.os.id}-${options.base.facts.os.versionId ?? 'unknown'}`) } : {}),
                   onChange: (index, c) => emit({ type: 'change', module: m.id, index, description: describeChange(c) }),
                 }),
               );
             }
-            return await cache.publish(tmp, { key, parent: parentKey, parentPath, module: m.id, moduleVersion: m.version, changes: m.changes, buildMs: performance.now() - mStarted });
+            return await cache.publish(tmp, { key, parent: parentKey, parentPath, parentDigest, module: m.id, moduleVersion: m.version, changes: m.changes, buildMs: performance.now() - mStarted }, options.signal);
           } finally {
             await rm(tmp, { force: true });
           }
@@ -147,6 +153,8 @@ export async function personalize(options: PersonalizeOptions): Promise<Personal
       report.layerBytes = (await qemuImg.info(record.path)).actualSize;
       parentKey = key;
       parentPath = record.path;
+      // records of the old layout have no digest; nothing new is built on those (applierVersion)
+      parentDigest = record.digest ?? parentDigest;
       layers.push(record.path);
     } else if (m.changes.length > 0) report.outcome = 'spec-only';
     report.ms = performance.now() - mStarted;

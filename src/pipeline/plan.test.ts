@@ -52,28 +52,33 @@ const sources = new Map();
 /** The admin allows DNS in and the proxy out; everything else in the vector is allowed by its services. */
 const policy = parsePolicy({ inbound: { allow: [{ port: 53, protocol: 'udp' }] }, outbound: { allow: [{ host: 'proxy.internal', port: 3128 }] } });
 
-test('the five modules plan resources, software, tuned services, the firewall and proxy', () => {
+test('the modules plan packages first, then services, network, data, and sizing last', () => {
   const plan = planPipeline({ pipeline: assemblePipeline(), vector: vector(), facts, sources, policy });
-  assert.deepEqual(plan.modules.map((m) => m.id), ['resources', 'software', 'services', 'network', 'data']);
+  assert.deepEqual(plan.modules.map((m) => m.id), ['resources', 'software', 'services', 'network', 'data', 'sizing']);
   assert.equal(plan.spec.vcpus, 4);
   assert.equal(plan.spec.memoryMiB, 8192);
   assert.equal(plan.spec.diskGiB, 10);
-  const [resources, software, services, network] = plan.modules;
-  assert.ok(resources!.changes.some((c) => c.kind === 'resize-disk' && c.sizeGiB === 10));
-  assert.deepEqual(software!.changes, [{ kind: 'install-packages', packages: ['nginx', 'postgresql'] }]);
-  // vim is below the threshold; services does not install again what software installs.
-  assert.ok(!services!.changes.some((c) => c.kind === 'install-packages'));
-  const nginx = services!.changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nginx/nginx.conf');
+  const [resources, software, services, network, , sizing] = plan.modules;
+  // the sizes are metadata: resources sets the VM spec and nothing else
+  assert.ok(resources!.changes.every((c) => c.kind === 'set-vm-spec'));
+  // every package in one apt run at the bottom, the services' and the firewall's included
+  assert.deepEqual(software!.changes, [{ kind: 'install-packages', packages: ['nftables', 'nginx', 'postgresql'] }]);
+  // vim is below the threshold; nobody installs again what software installs.
+  for (const m of plan.modules.slice(2)) assert.ok(!m.changes.some((c) => c.kind === 'install-packages'), m.id);
+  assert.deepEqual(services!.changes, [{ kind: 'enable-service', unit: 'nginx.service' }, { kind: 'enable-service', unit: 'postgresql.service' }]);
+  const nginx = sizing!.changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nginx/nginx.conf');
   assert.ok(nginx && nginx.kind === 'write-file');
   assert.match(nginx.content, /^worker_processes 4;$/m);
   assert.match(nginx.content, /worker_connections 1024;/);
-  const pg = services!.changes.find((c) => c.kind === 'write-file' && c.path.startsWith('/etc/postgresql/15/main/conf.d/'));
+  const pg = sizing!.changes.find((c) => c.kind === 'write-file' && c.path.startsWith('/etc/postgresql/15/main/conf.d/'));
   assert.ok(pg && pg.kind === 'write-file');
   // pgtune: a quarter of the memory PostgreSQL gets (8192 - 256 reserved) for shared_buffers.
   assert.match(pg.content, new RegExp(`^shared_buffers = ${Math.floor(((8192 - 256) / 4) * 1024)}kB$`, 'm'));
   assert.match(pg.content, /^max_connections = 60$/m);
   assert.match(pg.content, /^effective_cache_size = /m);
   assert.match(pg.content, /^work_mem = /m);
+  assert.ok(sizing!.changes.some((c) => c.kind === 'resize-disk' && c.sizeGiB === 10));
+  assert.ok(sizing!.changes.some((c) => c.kind === 'create-swapfile' && c.sizeMiB === 4096));
   const nft = network!.changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nftables.conf');
   assert.ok(nft && nft.kind === 'write-file');
   assert.match(nft.content, /tcp dport \{ 22, 80, 443 \} accept/);
@@ -81,9 +86,36 @@ test('the five modules plan resources, software, tuned services, the firewall an
   assert.ok(network!.changes.some((c) => c.kind === 'write-file' && c.path === '/etc/apt/apt.conf.d/95prescient-proxy' && c.content.includes('proxy.internal:3128')));
 });
 
+/** Each module's layer key, chained from the base as personalize chains them. */
+function layerKeys(plan: ReturnType<typeof planPipeline>): Map<string, string> {
+  const keys = new Map<string, string>();
+  let parent = 'base';
+  for (const m of plan.modules) {
+    if (!m.changes.some((c) => c.kind !== 'set-vm-spec')) continue;
+    parent = layerKey({ parent, module: m.id, moduleVersion: m.version, changes: m.changes });
+    keys.set(m.id, parent);
+  }
+  return keys;
+}
+
+test('a vector that differs only in vCPUs and memory changes only the sizing layer key', () => {
+  const v = vector();
+  const a = layerKeys(planPipeline({ pipeline: assemblePipeline(), vector: v, facts, sources, policy }));
+  for (const [vcpus, memoryMiB] of [[1, 1024], [2, 4096], [8, 16384]] as const) {
+    const resized = vector({ resources: { ...v.resources, vcpus, memoryMiB, expectedP95CpuPercent: 10, expectedP95MemoryMiB: 256 } });
+    const plan = planPipeline({ pipeline: assemblePipeline(), vector: resized, facts, sources, policy });
+    const b = layerKeys(plan);
+    assert.deepEqual([...b.keys()], ['software', 'services', 'network', 'sizing']);
+    for (const id of ['software', 'services', 'network']) assert.equal(b.get(id), a.get(id), `${id} at ${vcpus} vCPUs`);
+    assert.notEqual(b.get('sizing'), a.get('sizing'));
+    const nginx = plan.modules.at(-1)!.changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nginx/nginx.conf');
+    assert.ok(nginx && nginx.kind === 'write-file' && nginx.content.includes(`worker_processes ${vcpus};`));
+  }
+});
+
 test('SSH stays open by policy, and can be closed by option', () => {
   const closed = planPipeline({ pipeline: assemblePipeline({ options: { network: { keepSsh: false } } }), vector: vector(), facts, sources, policy });
-  const nft = closed.modules[3]!.changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nftables.conf');
+  const nft = closed.modules.find((m) => m.id === 'network')!.changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nftables.conf');
   assert.ok(nft && nft.kind === 'write-file' && /tcp dport \{ 80, 443 \}/.test(nft.content));
 });
 

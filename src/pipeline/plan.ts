@@ -63,9 +63,10 @@ export function planPipeline(input: { pipeline: readonly AssembledModule[]; vect
   checkVectorPolicy(input.vector, input.policy ?? defaultPolicy());
   let facts = input.facts;
   let spec = initialVmSpec(facts);
+  const requiredPackages = [...new Set(input.pipeline.flatMap(({ module, options }) => module.packages?.({ vector: input.vector, facts: input.facts, options }) ?? []))].sort();
   const modules: ModulePlan[] = [];
   for (const { module, options } of input.pipeline) {
-    const result = module.plan({ vector: input.vector, facts, spec, options, sources: input.sources });
+    const result = module.plan({ vector: input.vector, facts, spec, options, sources: input.sources, requiredPackages });
     const changes = result.changes.map((c, i) => {
       const parsed = changeSchema.safeParse(c);
       if (!parsed.success) throw new ValidationError(`${module.id}.changes[${i}].${formatIssuePath(parsed.error.issues[0]!.path)}`, parsed.error.issues[0]!.message);
@@ -77,6 +78,8 @@ export function planPipeline(input: { pipeline: readonly AssembledModule[]; vect
         const known = new Set(facts.packages.map((p) => p.name));
         facts = { ...facts, packages: [...facts.packages, ...c.packages.filter((p) => !known.has(p)).map((name) => ({ name, version: '(planned)', architecture: facts.architecture }))] };
       }
+      if (c.kind === 'enable-service' && !facts.services.includes(c.unit)) facts = { ...facts, services: [...facts.services, c.unit].sort() };
+      if (c.kind === 'disable-service') facts = { ...facts, services: facts.services.filter((u) => u !== c.unit) };
       if (c.kind === 'resize-disk') facts = { ...facts, virtualSizeBytes: Math.max(facts.virtualSizeBytes, c.sizeGiB * 1024 ** 3) };
     }
     modules.push({ id: module.id, version: module.version, options, changes, notes: result.notes ?? [] });

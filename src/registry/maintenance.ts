@@ -18,7 +18,7 @@ export interface GcOptions {
 }
 
 export interface GcResult {
-  removed: { digest: Digest; size: number }[];
+  removed: { digest: Digest; size: number; freed: number }[];
   bytesFreed: number;
   kept: number;
   dryRun: boolean;
@@ -81,10 +81,11 @@ export async function garbageCollect(registry: Registry, options: GcOptions = {}
       if (!options.dryRun) {
         await registry.layout.removeBlob(digest);
       }
-      removed.push({ digest, size: st.size });
+      // a blob the layer cache also names (a hard link) keeps its bytes there: nothing is freed
+      removed.push({ digest, size: st.size, freed: st.nlink > 1 ? 0 : st.blocks * 512 });
     }
     if (!options.dryRun) await cleanLeftovers(registry.layout, graceMs);
-    return { removed, bytesFreed: removed.reduce((s, r) => s + r.size, 0), kept: marked.size, dryRun: !!options.dryRun };
+    return { removed, bytesFreed: removed.reduce((s, r) => s + r.freed, 0), kept: marked.size, dryRun: !!options.dryRun };
   });
 }
 

@@ -9,6 +9,8 @@ export const mediaTypes = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
   ociImageConfig: 'application/vnd.oci.image.config.v1+json',
   ociLayerTar: 'application/vnd.oci.image.layer.v1.tar',
+  /** What a containerDisk export writes: every container runtime KubeVirt runs on pulls it. */
+  ociLayerTarGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
   ociEmpty: 'application/vnd.oci.empty.v1+json',
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
   dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',

@@ -135,7 +135,7 @@ export class OciLayout {
         await rm(tmp, { force: true });
         return this.#reuse(digest, { size });
       }
-      const fh = await open(tmp, 'r+');
+      const fh = await open(tmp, 'r'); // fsync works on a read-only descriptor, and a linked layer is read-only
       try {
         await fh.sync();
       } finally {

@@ -1,9 +1,10 @@
 import { constants } from 'node:fs';
-import { copyFile, mkdir, realpath, rm } from 'node:fs/promises';
+import { copyFile, mkdir, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Digest } from '../core/digest.js';
 import { ValidationError } from '../core/errors.js';
 import { run } from '../core/exec.js';
+import { shareFile } from '../core/share-file.js';
 import type { BlobWrite, OciLayout } from './oci-layout.js';
 
 /**
@@ -63,10 +64,24 @@ export async function checkChainLayer(path: string, index: number, previousPath:
   return info;
 }
 
-/** Store one layer, rebased onto its parent blob's digest. */
-export async function storeLayer(layout: OciLayout, path: string, parent: Digest | undefined, signal?: AbortSignal): Promise<BlobWrite> {
+/**
+ * Store one layer, rebased onto its parent blob's digest. A read-only layer that already names
+ * its parent by that digest (the pipeline's content-addressed layer cache, a base) is already
+ * the blob: it is hard-linked in (a reflink or a copy only across file systems), never copied
+ * and rewritten. Read-only is the promise that nothing writes to it again; a writable file is
+ * copied, so a later edit of it can never change a stored blob. `known` is its hash when the
+ * caller has just computed it.
+ */
+export async function storeLayer(layout: OciLayout, path: string, parent: Digest | undefined, signal?: AbortSignal, known?: { digest: Digest; size: number }): Promise<BlobWrite & { linked: boolean }> {
   const tmp = layout.tmpPath('.qcow2');
   try {
+    const info = await qemuImgInfo(path, signal);
+    const readOnly = ((await stat(path)).mode & 0o222) === 0;
+    if (readOnly && (info.backingFilename ?? null) === (parent ? backingNameOf(parent) : null)) {
+      const how = await shareFile(path, tmp);
+      const w = await layout.adopt(tmp, {}, known);
+      return how === 'link' ? { ...w, written: 0, linked: w.written > 0 } : { ...w, linked: false };
+    }
     await copyFile(path, tmp, constants.COPYFILE_FICLONE);
     if (parent) {
       await run('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-b', backingNameOf(parent), '-F', 'qcow2', tmp], {
@@ -74,7 +89,7 @@ export async function storeLayer(layout: OciLayout, path: string, parent: Digest
         ...(signal ? { signal } : {}),
       });
     }
-    return await layout.adopt(tmp);
+    return { ...(await layout.adopt(tmp)), linked: false };
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;

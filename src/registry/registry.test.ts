@@ -167,10 +167,21 @@ describe('registry', () => {
     const layout = await (await import('./oci-layout.js')).OciLayout.open(cd.layout);
     const manifest = JSON.parse((await layout.readBlob(cd.digest)).toString()) as { config: { mediaType: string }; layers: { digest: `sha256:${string}`; mediaType: string }[] };
     assert.equal(manifest.config.mediaType, mediaTypes.ociImageConfig);
-    assert.equal(manifest.layers[0]!.mediaType, mediaTypes.ociLayerTar);
-    const listing = (await run('tar', ['--numeric-owner', '-tvf', layout.blobPath(manifest.layers[0]!.digest)])).stdout;
+    assert.equal(manifest.layers[0]!.mediaType, mediaTypes.ociLayerTarGzip);
+    const blob = layout.blobPath(manifest.layers[0]!.digest);
+    const listing = (await run('tar', ['--numeric-owner', '-tzvf', blob])).stdout;
     assert.match(listing, /107\/107 +\d+ .* disk\/acme\.qcow2/);
-    assert.ok((await stat(layout.blobPath(manifest.layers[0]!.digest))).size > (await stat(flat.path)).size);
+    // the config's diff_id is the digest of the uncompressed tar, and it says when the version was made
+    const config = JSON.parse((await layout.readBlob((manifest as unknown as { config: { digest: `sha256:${string}` } }).config.digest)).toString()) as { created: string; rootfs: { diff_ids: string[] } };
+    const tarSha = (await run('sh', ['-c', `gzip -dc ${blob} | sha256sum`])).stdout.split(' ')[0];
+    assert.deepEqual(config.rootfs.diff_ids, [`sha256:${tarSha}`]);
+    assert.ok(!Number.isNaN(Date.parse(config.created)));
+    assert.equal(cd.layerBytes, (await stat(blob)).size);
+    // the extracted disk is the flat export, byte for byte
+    const x = join(dir, 'out', 'x');
+    await (await import('node:fs/promises')).mkdir(x);
+    await run('tar', ['-xzf', blob, '-C', x]);
+    assert.equal((await run('cmp', [join(x, 'disk', 'acme.qcow2'), flat.path], { allowFailure: true })).exitCode, 0);
   });
 });
 

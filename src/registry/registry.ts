@@ -1,5 +1,5 @@
-import { mkdir, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
 import { isDigest, sha256Digest, type Digest } from '../core/digest.js';
@@ -54,8 +54,9 @@ export interface RegisterResult {
   version: number;
   tags: string[];
   config: { digest: Digest; size: number };
-  layers: { digest: Digest; size: number; reused: boolean }[];
-  /** Bytes that reached the store (layers, config, manifest); layers already stored cost nothing. */
+  /** `reused`: already stored; `linked`: stored as a hard link to the file given (the layer cache's). */
+  layers: { digest: Digest; size: number; reused: boolean; linked: boolean }[];
+  /** Bytes that reached the store (layers, config, manifest); layers already stored or linked cost nothing. */
   bytesWritten: number;
 }
 
@@ -262,16 +263,18 @@ export class Registry {
     let previous: { path: string; digest: Digest } | undefined;
     for (const [i, l] of input.layers.entries()) {
       const key = await sources.key(l.path, previous?.digest);
-      let stored = await this.#cachedLayer(sources.get(key));
+      let stored = (await this.#cachedLayer(sources.get(key))) ?? (await this.#linkedLayer(l.path));
       if (!stored) {
         // a file not seen under this identity may still be content we stored: reading is cheaper than writing
-        const contentKey = `content:${(await hashFile(l.path, signal)).digest}:${previous?.digest ?? '-'}`;
-        stored = (await this.#cachedLayer(sources.get(contentKey))) ?? (await storeLayer(this.layout, l.path, previous?.digest, signal));
+        const hashed = await hashFile(l.path, signal);
+        const contentKey = `content:${hashed.digest}:${previous?.digest ?? '-'}`;
+        stored = (await this.#cachedLayer(sources.get(contentKey))) ?? (await storeLayer(this.layout, l.path, previous?.digest, signal, hashed));
         sources.set(key, stored.digest);
         sources.set(contentKey, stored.digest);
       }
       bytesWritten += stored.written;
-      layers.push({ digest: stored.digest, size: stored.size, reused: stored.written === 0 });
+      const linked = 'linked' in stored && stored.linked === true;
+      layers.push({ digest: stored.digest, size: stored.size, reused: stored.written === 0 && !linked, linked });
       input.onLayer?.({ index: i, digest: stored.digest, size: stored.size, written: stored.written });
       previous = { path: l.path, digest: stored.digest };
     }
@@ -304,6 +307,20 @@ export class Registry {
     const descriptor = { mediaType: mediaTypes.ociManifest, digest: mw.digest, size: mw.size, artifactType: mediaTypes.prescientImage };
     const { version } = await this.#record(repository, descriptor, tags, true, signal, undefined, stillStored);
     return { repository, digest: mw.digest, version, tags: [versionTag(version), ...tags], config: { digest: configWrite.digest, size: configWrite.size }, layers, bytesWritten };
+  }
+
+  /**
+   * A layer file named by its digest that is the very inode of the stored blob (a hard link from
+   * the layer cache): the same bytes by construction, so it needs neither hashing nor copying —
+   * even after the registry's own touches changed its time.
+   */
+  async #linkedLayer(path: string): Promise<{ digest: Digest; size: number; written: number } | undefined> {
+    const name = basename(path);
+    if (!/^[a-f0-9]{64}$/.test(name)) return undefined;
+    const digest: Digest = `sha256:${name}`;
+    const [a, b] = await Promise.all([stat(path).catch(() => undefined), stat(this.layout.blobPath(digest)).catch(() => undefined)]);
+    if (!a || !b || a.ino !== b.ino || a.dev !== b.dev) return undefined;
+    return this.#cachedLayer(digest);
   }
 
   async #cachedLayer(digest: Digest | undefined): Promise<{ digest: Digest; size: number; written: number } | undefined> {

@@ -8,6 +8,7 @@ import { registerPredict } from './predict.js';
 import { registerTrain } from './train.js';
 import { registerVector } from './vector.js';
 import { imagesCommand } from './images.js';
+import { layersCommand } from './layers.js';
 import { pullCommand } from './pull.js';
 import { pushCommand } from './push.js';
 import { registryCommand } from './registry.js';
@@ -35,6 +36,7 @@ export const commands: readonly CommandRegistration[] = [
   verifyCommand,
   registerVector,
   imagesCommand,
+  layersCommand,
   registryCommand,
   pushCommand,
   pullCommand,

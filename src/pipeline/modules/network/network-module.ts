@@ -24,6 +24,7 @@ export const networkModule = defineModule<NetworkOptions>({
   version: 1,
   description: 'nftables firewall for the predicted ports, proxy for apt and the environment, sysctl tuning',
   optionsSchema: networkOptionsSchema,
+  packages: () => ['nftables'],
   plan({ vector, facts, options }) {
     const n = vector.network;
     const changes: Change[] = [];

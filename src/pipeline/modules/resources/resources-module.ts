@@ -4,8 +4,9 @@ import { defineModule } from '../../define-module.js';
 
 /**
  * Resource allocation: vCPUs and memory from the predicted peak plus headroom, never below
- * what the vector asks for; the disk grown to the predicted need (never shrunk); swap sized
- * to the memory by a simple, configurable rule.
+ * what the vector asks for; the disk size for the predicted need (never shrunk); swap sized
+ * to the memory by a simple, configurable rule. Only the VM spec (metadata) is set here, so no
+ * layer's key holds the sizes; the sizing module, last, fits the disk and swap to them.
  */
 export const resourcesOptionsSchema = z
   .strictObject({
@@ -22,8 +23,8 @@ export type ResourcesOptions = z.infer<typeof resourcesOptionsSchema>;
 
 export const resourcesModule = defineModule<ResourcesOptions>({
   id: 'resources',
-  version: 1,
-  description: 'vCPUs, memory, disk and swap sized from the predicted peak plus headroom',
+  version: 2,
+  description: 'vCPUs, memory, disk and swap sizes (VM spec only) from the predicted peak plus headroom',
   optionsSchema: resourcesOptionsSchema,
   plan({ vector, facts, options }) {
     const r = vector.resources;
@@ -39,9 +40,7 @@ export const resourcesModule = defineModule<ResourcesOptions>({
     const diskGiB = Math.max(neededGiB, currentGiB);
     const changes: Change[] = [{ kind: 'set-vm-spec', fields: { vcpus, memoryMiB, diskGiB, swapMiB } }];
     const notes = [`peak ${peakCores.toFixed(2)} cores, p95 memory ${r.expectedP95MemoryMiB} MiB → ${vcpus} vCPUs, ${memoryMiB} MiB`];
-    if (neededGiB > currentGiB) changes.push({ kind: 'resize-disk', sizeGiB: neededGiB });
-    else notes.push(`disk stays at ${currentGiB} GiB (the vector needs ${neededGiB} GiB)`);
-    if (swapMiB > 0) changes.push({ kind: 'create-swapfile', path: '/swapfile', sizeMiB: swapMiB });
+    if (neededGiB <= currentGiB) notes.push(`disk stays at ${currentGiB} GiB (the vector needs ${neededGiB} GiB)`);
     return { changes, notes };
   },
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Change } from '../../change.js';
 import { defineModule } from '../../define-module.js';
+import type { UsageVector } from '../../../usage-vector/schema.js';
 import { nginxTuner } from './nginx.js';
 import { postgresqlTuner } from './postgresql.js';
 import { redisTuner } from './redis.js';
@@ -12,46 +13,50 @@ export const serviceTuners: readonly ServiceTuner[] = [nginxTuner, postgresqlTun
 export const servicesOptionsSchema = z
   .strictObject({
     threshold: z.number().min(0).max(1).default(0.5).describe('prepare services predicted at least this likely'),
-    reservedMemoryMiB: z.number().int().nonnegative().default(256).describe('kept for the system before memory is shared among databases and caches'),
   })
-  .default({ threshold: 0.5, reservedMemoryMiB: 256 });
+  .default({ threshold: 0.5 });
 
 export type ServicesOptions = z.infer<typeof servicesOptionsSchema>;
 
+type VectorService = UsageVector['services'][number];
+
+/** The expected services this pipeline prepares: likely enough, and with a tuner (one per tuner). */
+export function chooseServices(vector: UsageVector, threshold: number): { chosen: { tuner: ServiceTuner; service: VectorService }[]; notes: string[] } {
+  const notes: string[] = [];
+  const chosen: { tuner: ServiceTuner; service: VectorService }[] = [];
+  for (const service of vector.services) {
+    if ((service.probability ?? 1) < threshold) {
+      notes.push(`${service.name}: below the ${threshold} threshold`);
+      continue;
+    }
+    const tuner = serviceTuners.find((t) => t.names.includes(service.name));
+    if (!tuner) {
+      notes.push(`${service.name}: no tuner for this service; nothing prepared`);
+      continue;
+    }
+    if (!chosen.some((c) => c.tuner === tuner)) chosen.push({ tuner, service });
+  }
+  return { chosen, notes };
+}
+
 /**
- * Service configuration: each expected service is installed (unless an earlier module already
- * installs it), enabled, and tuned for the predicted load and the allocated machine. Memory-
- * hungry services (databases, caches) share the memory left after a system reserve.
+ * Service configuration: each expected service is enabled (and installed, unless an earlier
+ * module already installs it: the packages layer does, from the `packages` hook). What depends
+ * on the machine's size — the tuning for its vCPUs and memory — is the sizing module's, at the
+ * top of the stack, so a re-predicted size does not rebuild this layer or any above it.
  */
 export const servicesModule = defineModule<ServicesOptions>({
   id: 'services',
-  version: 1,
-  description: 'installs, enables and tunes the expected services (nginx, PostgreSQL, Redis)',
+  version: 2,
+  description: 'installs and enables the expected services (nginx, PostgreSQL, Redis); sizing tunes them',
   optionsSchema: servicesOptionsSchema,
-  plan({ vector, facts, spec, options }) {
-    const notes: string[] = [];
-    const chosen: { tuner: ServiceTuner; service: (typeof vector.services)[number] }[] = [];
-    for (const service of vector.services) {
-      if ((service.probability ?? 1) < options.threshold) {
-        notes.push(`${service.name}: below the ${options.threshold} threshold`);
-        continue;
-      }
-      const tuner = serviceTuners.find((t) => t.names.includes(service.name));
-      if (!tuner) {
-        notes.push(`${service.name}: no tuner for this service; nothing prepared`);
-        continue;
-      }
-      if (!chosen.some((c) => c.tuner === tuner)) chosen.push({ tuner, service });
-    }
-    const hungry = chosen.filter((c) => c.tuner.memoryHungry).length;
-    const memoryShareMiB = Math.max(64, (spec.memoryMiB - options.reservedMemoryMiB) / Math.max(1, hungry));
+  packages: ({ vector, facts, options }) => chooseServices(vector, options.threshold).chosen.map((c) => c.tuner.package(facts)),
+  plan({ vector, facts, options }) {
+    const { chosen, notes } = chooseServices(vector, options.threshold);
     const installed = new Set(facts.packages.map((p) => p.name));
     const packages = chosen.map((c) => c.tuner.package(facts)).filter((p) => !installed.has(p));
     const changes: Change[] = packages.length ? [{ kind: 'install-packages', packages: [...new Set(packages)].sort() }] : [];
-    for (const { tuner, service } of chosen) {
-      changes.push(...tuner.tune({ service, spec, facts, memoryShareMiB }));
-      changes.push({ kind: 'enable-service', unit: tuner.unit });
-    }
+    for (const { tuner } of chosen) changes.push({ kind: 'enable-service', unit: tuner.unit });
     return { changes, notes };
   },
 });

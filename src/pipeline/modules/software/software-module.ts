@@ -3,8 +3,10 @@ import { debianPackageNamePattern } from '../../../usage-vector/schema.js';
 import { defineModule } from '../../define-module.js';
 
 /**
- * Software pre-installation: the packages the vector predicts with enough probability, and not
- * already in the image, installed with the guest's own package manager.
+ * The packages layer, the bottom of the stack (it changes least and costs most): the packages
+ * the vector predicts with enough probability and those later modules declare they need
+ * (`packages` hooks: service daemons, nftables), not already in the image, installed with the
+ * guest's own package manager in one apt run.
  */
 export const softwareOptionsSchema = z
   .strictObject({
@@ -17,13 +19,13 @@ export type SoftwareOptions = z.infer<typeof softwareOptionsSchema>;
 
 export const softwareModule = defineModule<SoftwareOptions>({
   id: 'software',
-  version: 1,
+  version: 2,
   description: 'installs the predicted packages with the guest package manager',
   optionsSchema: softwareOptionsSchema,
-  plan({ vector, facts, options }) {
+  plan({ vector, facts, options, requiredPackages }) {
     const installed = new Set(facts.packages.map((p) => p.name));
     const wanted = vector.software.filter((s) => s.probability >= options.threshold && !options.exclude.includes(s.name));
-    const packages = [...new Set(wanted.map((s) => s.name))].filter((n) => !installed.has(n)).sort();
+    const packages = [...new Set([...wanted.map((s) => s.name), ...requiredPackages])].filter((n) => !installed.has(n)).sort();
     const skipped = vector.software.filter((s) => s.probability < options.threshold).map((s) => `${s.name} (${s.probability})`);
     const notes = skipped.length ? [`below the ${options.threshold} threshold: ${skipped.join(', ')}`] : [];
     return { changes: packages.length ? [{ kind: 'install-packages', packages }] : [], notes };
