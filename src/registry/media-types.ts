@@ -40,6 +40,8 @@ export const annotations = {
   retained: 'io.prescient.retained',
   /** manifest: the version this one was built after (lineage). */
   parent: 'io.prescient.parent',
-  /** manifest: digest of the base layer (lineage). */
+  /** manifest: digest of the base layer (lineage), set by the registry. */
   base: 'io.prescient.base',
+  /** manifest: the name of the base image the layers were built on ("debian-12"), set by the builder. */
+  baseName: 'io.prescient.base-name',
 } as const;

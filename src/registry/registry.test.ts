@@ -39,7 +39,7 @@ describe('registry', () => {
     assert.ok(r1.bytesWritten >= layerBytes);
 
     chain = await addOverlay(chain, join(dir, 'layers', 'extra.qcow2'), 0x5a, 6);
-    const r2 = await registry.register({ repository: 'clients/acme', layers: chain.files.map((path) => ({ path })), config: config2 });
+    const r2 = await registry.register({ repository: 'clients/acme', layers: chain.files.map((path) => ({ path })), config: config2, annotations: { [annotations.baseName]: 'debian-12', [annotations.base]: 'forged' } });
     assert.equal(r2.version, 2);
     assert.deepEqual(r2.layers.map((l) => l.reused), [true, true, true, false]);
     assert.deepEqual(r2.layers.slice(0, 3).map((l) => l.digest), r1.layers.map((l) => l.digest));
@@ -50,7 +50,8 @@ describe('registry', () => {
     assert.equal(m.artifactType, mediaTypes.prescientImage);
     assert.equal(m.config.mediaType, mediaTypes.prescientConfig);
     assert.equal(m.annotations?.[annotations.parent], r1.digest);
-    assert.equal(m.annotations?.[annotations.base], r1.layers[0]!.digest);
+    assert.equal(m.annotations?.[annotations.base], r1.layers[0]!.digest, 'the base digest is the registry\'s, never the caller\'s');
+    assert.equal(m.annotations?.[annotations.baseName], 'debian-12', 'the base name has a key of its own (it was written over the digest)');
     assert.deepEqual(await registry.config(r2.digest), config2);
   });
 

@@ -289,6 +289,7 @@ export class Registry {
       artifactType: mediaTypes.prescientImage,
       config: { mediaType: mediaTypes.prescientConfig, digest: configWrite.digest, size: configWrite.size },
       layers: layers.map((l) => ({ mediaType: mediaTypes.prescientLayer, digest: l.digest, size: l.size })),
+      // The registry's own keys win, so a caller cannot forge lineage; callers have keys of their own.
       annotations: {
         ...input.annotations,
         [annotations.created]: new Date().toISOString(),

@@ -9,6 +9,7 @@ import { personalize, planPersonalization, type BaseRef, type PersonalizeEvent }
 import type { AssembledModule } from '../pipeline/plan.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { Policy } from '../policy/policy.js';
+import { annotations } from '../registry/media-types.js';
 import type { Registry } from '../registry/registry.js';
 import { latestImage } from './latest-image.js';
 import type { UsageVector } from '../usage-vector/schema.js';
@@ -104,7 +105,7 @@ export class PipelineImageBuilder implements ImageBuilder {
         repository: input.repository,
         layers: report.layers.map((path) => ({ path })),
         config: { usageVector: input.vector, plan, vmSpec: report.spec, baseFacts: input.base.facts, model: input.vector.model, timings: report.modules.map((m) => ({ module: m.id, outcome: m.outcome, ms: m.ms })) },
-        annotations: { [vectorDigestAnnotation]: input.vectorDigest, [planDigestAnnotation]: input.planDigest, [baseKeyAnnotation]: input.base.key, 'io.prescient.base': input.base.name },
+        annotations: { [vectorDigestAnnotation]: input.vectorDigest, [planDigestAnnotation]: input.planDigest, [baseKeyAnnotation]: input.base.key, [annotations.baseName]: input.base.name },
         tags: ['latest'],
         ...(input.signal ? { signal: input.signal } : {}),
       });
