@@ -1,5 +1,6 @@
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { z } from 'zod';
+import { categorySchema } from '../contracts/category.js';
 import { ValidationError } from '../core/errors.js';
 import { formatIssuePath } from '../usage-vector/validate.js';
 
@@ -9,7 +10,6 @@ import { formatIssuePath } from '../usage-vector/validate.js';
  */
 export const clientIdPattern = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 export const clientIdSchema = z.string().max(64).regex(clientIdPattern, 'lowercase letters, digits and single . _ - between them');
-export const categorySchema = z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, _ and -');
 
 const regexSchema = z.string().min(1).refine((s) => {
   try {

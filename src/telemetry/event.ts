@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { categorySchema } from '../contracts/category.js';
 
 /**
  * The TelemetryEvent contract: one validated observation about a subject (a user, a client or
@@ -126,9 +127,6 @@ const timeSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
   return problem === undefined ? ms : fail(problem);
 });
 
-/** A category names a group of subjects ("web-dev", "gpu-training"), never a person. */
-export const categoryPattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-export const categorySchema = z.string().regex(categoryPattern, 'expected a lower-case slug (a-z, 0-9, . _ -), at most 64 characters');
 
 const base = {
   time: timeSchema,

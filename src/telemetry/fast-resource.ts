@@ -1,4 +1,5 @@
-import { categoryPattern, eventSources, latestEventTimeMs, resourceFields, subjectKinds, type EventSource, type ResourceSample, type SubjectKind } from './event.js';
+import { categoryPattern } from '../contracts/category.js';
+import { eventSources, latestEventTimeMs, resourceFields, subjectKinds, type EventSource, type ResourceSample, type SubjectKind } from './event.js';
 
 /**
  * A fast path for the commonest record on the wire: a resource sample with epoch-ms time and a

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { categorySchema } from '../contracts/category.js';
 
 /**
  * The UsageVector: what prediction expects a subject (a client, or a category of clients) to
@@ -37,7 +38,7 @@ const protocol = z.enum(['tcp', 'udp']);
 export const subjectSchema = z
   .strictObject({
     clientId: z.string().regex(identifierPattern).optional().describe('pseudonymised client id'),
-    category: z.string().regex(identifierPattern).optional().describe('category of clients'),
+    category: categorySchema.optional().describe('category of clients'),
   })
   .refine((s) => s.clientId !== undefined || s.category !== undefined, {
     message: 'a subject needs a clientId, a category, or both',

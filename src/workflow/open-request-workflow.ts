@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Paths } from '../core/config.js';
 import type { Grants } from '../grants/grants.js';
-import { categorySchema, loadIdentifyConfig } from '../identify/rules.js';
+import { categorySchema } from '../contracts/category.js';
+import { loadIdentifyConfig } from '../identify/rules.js';
 import { findBase } from '../image/bases/catalog.js';
 import { assemblePipeline } from '../pipeline/plan.js';
 import { policyFile, policySource } from '../policy/policy.js';
