@@ -73,6 +73,11 @@ async function build(v: UsageVector, layersDir: string, out: string) {
 async function dirBytes(dir: string): Promise<number> {
   let total = 0;
   for (const n of await readdir(dir)) if (n.endsWith('.qcow2')) total += (await stat(join(dir, n))).blocks * 512;
+  // content-addressed layers (issue 16); the base's link there is counted once, as the base
+  for (const n of await readdir(join(dir, 'sha256')).catch(() => [] as string[])) {
+    const st = await stat(join(dir, 'sha256', n));
+    if (st.ino !== (await stat(base.path)).ino) total += st.blocks * 512;
+  }
   return total;
 }
 
@@ -97,7 +102,7 @@ try {
         r.outcome = rep.modules.map((m) => m.outcome[0]).join('');
       }),
     );
-    if (r.outcome !== 'rrrrb') throw new Error(`data-only change rebuilt more than the data layer: ${r.outcome}`);
+    if (r.outcome !== 'srrrbb') throw new Error(`data-only change rebuilt more than the data and sizing layers: ${r.outcome}`);
     await rm(layers, { recursive: true, force: true });
   }
 

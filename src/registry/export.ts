@@ -21,12 +21,19 @@ export interface FlatExport {
 
 /**
  * A standalone qcow2: the version's chain merged by `qemu-img convert` (no backing file), then
- * `qemu-img check`ed; the file appears at `out` only when the check is clean.
+ * `qemu-img check`ed; the file appears at `out` only when the check is clean. The chain is read
+ * in place — stored blobs name their parents by digest, so the top blob opens with its whole
+ * chain inside blobs/sha256/, read-only — rather than from a checkout's copy of every layer.
  */
 export async function exportFlat(registry: Registry, ref: string, out: string, signal?: AbortSignal): Promise<FlatExport> {
   const work = await mkdtemp(join(registry.layout.tmpDir, `${process.pid}-flat-`));
   try {
-    const chain = await registry.checkout(ref, join(work, 'chain'), signal);
+    const target = await registry.resolveRef(ref);
+    await registry.lease(target.digest);
+    const m = await registry.imageManifest(target.digest);
+    const foreign = m.layers.find((l) => l.mediaType !== mediaTypes.prescientLayer);
+    if (foreign || m.layers.length === 0) throw new ValidationError('reference', `${ref} is not a Prescient image`);
+    const chain = { digest: target.digest, top: registry.layout.blobPath(m.layers.at(-1)!.digest) };
     const tmp = join(work, 'flat.qcow2');
     await run('qemu-img', ['convert', '-f', 'qcow2', '-O', 'qcow2', chain.top, tmp], tool(signal));
     const check = await run('qemu-img', ['check', '-f', 'qcow2', tmp], { ...tool(signal), allowFailure: true });
