@@ -1,9 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { isAppError, toAppError, type ErrorCode } from '../core/errors.js';
 import { commands } from './commands/index.js';
-
-/** Exit statuses by error code: 2 for usage and input, 1 for everything that went wrong later. */
-const exitCodes: Partial<Record<ErrorCode, number>> = { VALIDATION: 2, NOT_FOUND: 3, ABORTED: 130 };
+import { describeExitStatuses, exitStatusOf } from './exit-codes.js';
+import { toUserError } from './user-error.js';
+import { prescientVersion } from './version.js';
 
 export function buildProgram(): Command {
   const program = new Command('prescient')
@@ -11,13 +10,25 @@ export function buildProgram(): Command {
       'Prepares personalised virtual-machine images before their users ask for them:\n' +
         'telemetry → prediction → usage vector → image pipeline → OCI registry → grant.',
     )
+    .version(prescientVersion(), '-V, --version', 'print the version and exit')
     .option('--json', 'print the result as JSON on stdout (progress stays on stderr)')
     .option('-q, --quiet', 'no progress display')
-    .showHelpAfterError('(run with --help for usage)')
+    .option('--debug', 'on an error, also print its stack trace and causes (or set PRESCIENT_DEBUG=1)')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: true })
+    // A usage error is one line: what is wrong, and where the help is.
+    .configureOutput({ outputError: (text, write) => write(`${text.trimEnd()} (see --help)\n`) })
+    .addHelpText('after', `\nExit status:\n${describeExitStatuses()}\n\nShell completion: prescient completion bash|zsh|fish (see 'prescient completion --help').`)
     .exitOverride();
   for (const register of commands) register(program);
   return program;
+}
+
+function stackOf(e: unknown): string {
+  const parts: string[] = [];
+  for (let x: unknown = e, depth = 0; x !== undefined && depth < 5; x = (x as { cause?: unknown }).cause, depth++) {
+    parts.push(x instanceof Error ? (x.stack ?? x.message) : String(x));
+  }
+  return parts.join('\ncaused by: ');
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
@@ -27,17 +38,20 @@ export async function main(argv: readonly string[]): Promise<void> {
   });
   const program = buildProgram();
   const json = argv.includes('--json');
+  const debug = argv.includes('--debug') || process.env['PRESCIENT_DEBUG'] === '1';
   try {
     await program.parseAsync(argv as string[]);
   } catch (e) {
     if (e instanceof CommanderError) {
-      process.exitCode = e.exitCode;
+      // Help and --version end with 0; anything commander refused is a usage error.
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
-    const err = toAppError(e);
+    const err = toUserError(e);
     if (json) process.stdout.write(`${JSON.stringify(err.toJSON(), null, 2)}\n`);
     process.stderr.write(`error: ${err.message}\n`);
-    if (!isAppError(e) || err.code === 'INTERNAL') process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
-    process.exitCode = exitCodes[err.code] ?? 1;
+    if (debug) process.stderr.write(`${stackOf(e)}\n`);
+    else if (err.code === 'INTERNAL') process.stderr.write('(this looks like a bug: run again with --debug for the stack trace)\n');
+    process.exitCode = exitStatusOf(err.code);
   }
 }

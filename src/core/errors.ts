@@ -49,6 +49,13 @@ export class NotFoundError extends AppError {
   }
 }
 
+/** The caller may not do this here: it needs root, or a file's permissions forbid it. `fix` says what to do. */
+export class PermissionDeniedError extends AppError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('FORBIDDEN', message, details ? { details } : {});
+  }
+}
+
 export class ConflictError extends AppError {
   constructor(message: string, details?: Record<string, unknown>) {
     super('CONFLICT', message, details ? { details } : {});

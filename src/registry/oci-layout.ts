@@ -32,15 +32,19 @@ export interface ExpectedBlob {
  */
 export class OciLayout {
   readonly root: string;
+  /** Opened only to read: nothing was created, and a layout that does not exist reads as empty. */
+  readonly readOnly: boolean;
   readonly #lock: FileLock;
 
-  private constructor(root: string) {
+  private constructor(root: string, readOnly: boolean) {
     this.root = root;
+    this.readOnly = readOnly;
     this.#lock = new FileLock(join(root, '.lock'));
   }
 
-  static async open(root: string): Promise<OciLayout> {
-    const layout = new OciLayout(root);
+  static async open(root: string, options: { readOnly?: boolean } = {}): Promise<OciLayout> {
+    const layout = new OciLayout(root, options.readOnly === true);
+    if (layout.readOnly) return layout;
     await mkdir(join(root, 'blobs', 'sha256'), { recursive: true });
     await mkdir(layout.tmpDir, { recursive: true });
     await layout.#createOnce(join(root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
@@ -174,7 +178,10 @@ export class OciLayout {
   }
 
   async readIndex(): Promise<LayoutIndex> {
-    const text = await readFile(join(this.root, 'index.json'), 'utf8');
+    const text = await readFile(join(this.root, 'index.json'), 'utf8').catch((e: NodeJS.ErrnoException) => {
+      if (this.readOnly && e.code === 'ENOENT') return JSON.stringify(emptyIndex());
+      throw e;
+    });
     let parsed: LayoutIndex;
     try {
       parsed = JSON.parse(text) as LayoutIndex;

@@ -87,9 +87,15 @@ export { parseManifest } from './parse-manifest.js';
 export interface RegistryOptions {
   /** The layout folder: paths(home).registry. */
   root: string;
+  /**
+   * Only to read (`images ls`, `show`, `diff`): creates nothing, cleans nothing, so it works for
+   * a user who may not write the home, and a home that does not exist reads as an empty registry.
+   */
+  readOnly?: boolean;
 }
 
 export async function openRegistry(options: RegistryOptions): Promise<Registry> {
+  if (options.readOnly) return new Registry(await OciLayout.open(options.root, { readOnly: true }));
   const layout = await OciLayout.open(options.root);
   await mkdir(join(options.root, '.leases'), { recursive: true });
   const registry = new Registry(layout);

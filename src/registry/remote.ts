@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../core/digest.js';
+import { ExternalToolError, ValidationError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import type { Registry } from './registry.js';
 
@@ -25,6 +26,28 @@ export function transportRef(text: string): string {
   return /^[a-z-]+:/.test(text) && !/^[^/]+:\d+\//.test(text) && !/^localhost:/.test(text) ? text : `docker://${text}`;
 }
 
+/**
+ * skopeo's words for "this registry speaks plain HTTP, or has a certificate we cannot verify":
+ * the fix is --insecure, so the error says so instead of passing the raw message through.
+ */
+const tlsTrouble = /server gave HTTP response to HTTPS client|x509:|certificate (?:signed by unknown authority|is not valid)|tls: /;
+
+async function skopeo(args: string[], options: RemoteOptions): Promise<void> {
+  try {
+    await run('skopeo', args, { timeoutMs: 6 * 60 * 60 * 1000, ...(options.signal ? { signal: options.signal } : {}) });
+  } catch (e) {
+    if (e instanceof ExternalToolError && !options.insecure && tlsTrouble.test(e.stderr)) {
+      const plain = /HTTP response to HTTPS/.test(e.stderr);
+      throw new ValidationError(
+        '--insecure',
+        `${plain ? 'the registry speaks plain HTTP' : 'the registry\'s TLS certificate cannot be verified'}; add --insecure if you trust it (a registry on loopback or a test registry)`,
+        { tool: 'skopeo', stderr: e.stderr.trim().split('\n').slice(-3).join('\n') },
+      );
+    }
+    throw e;
+  }
+}
+
 export async function pushImage(registry: Registry, ref: string, destination: string, options: RemoteOptions = {}): Promise<{ digest: Digest; destination: string }> {
   const work = await mkdtemp(join(registry.layout.tmpDir, `${process.pid}-push-`));
   try {
@@ -34,7 +57,7 @@ export async function pushImage(registry: Registry, ref: string, destination: st
     const args = ['copy', '--preserve-digests', '--digestfile', join(work, 'digest')];
     if (options.insecure) args.push('--dest-tls-verify=false');
     if (options.creds) args.push('--dest-creds', options.creds);
-    await run('skopeo', [...args, `oci:${layout}:image`, dest], { timeoutMs: 6 * 60 * 60 * 1000, ...(options.signal ? { signal: options.signal } : {}) });
+    await skopeo([...args, `oci:${layout}:image`, dest], options);
     const pushed = (await readFile(join(work, 'digest'), 'utf8')).trim() as Digest;
     return { digest: pushed || source.digest, destination: dest };
   } finally {
@@ -56,7 +79,7 @@ export async function pullImage(
     const args = ['copy', '--preserve-digests'];
     if (options.insecure) args.push('--src-tls-verify=false');
     if (options.creds) args.push('--src-creds', options.creds);
-    await run('skopeo', [...args, src, `oci:${layout}:image`], { timeoutMs: 6 * 60 * 60 * 1000, ...(options.signal ? { signal: options.signal } : {}) });
+    await skopeo([...args, src, `oci:${layout}:image`], options);
     const r = await registry.importLayout(layout, 'image', repository, tag, options.signal);
     return { ...r, source: src };
   } finally {

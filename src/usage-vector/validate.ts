@@ -17,7 +17,8 @@ export function formatIssuePath(path: readonly PropertyKey[]): string {
   return out === '' ? '(root)' : out;
 }
 
-function toIssues(error: z.ZodError): UsageVectorIssue[] {
+/** zod issues as paths and messages (an unknown key named by its own path). */
+export function toIssues(error: z.ZodError): UsageVectorIssue[] {
   return error.issues.map((issue) => {
     // An unknown key is reported on its parent; name the key itself so the user finds it.
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
@@ -49,9 +50,12 @@ export function parseUsageVector(json: unknown): UsageVector {
   }
   const result = usageVectorSchema.safeParse(value);
   if (result.success) return result.data;
-  const issues = toIssues(result.error);
-  const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-  throw new UsageVectorValidationError(issues, summary);
+  throw usageVectorError(result.error);
+}
+
+export function usageVectorError(error: z.ZodError): UsageVectorValidationError {
+  const issues = toIssues(error);
+  return new UsageVectorValidationError(issues, issues.map((i) => `${i.path}: ${i.message}`).join('; '));
 }
 
 /** A ValidationError that carries every issue, not just the first. */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
+import { PermissionDeniedError } from '../../core/errors.js';
 import { buildDebianBase, type BaseImage } from '../../image/bases/build.js';
 import { listBases } from '../../image/bases/catalog.js';
 import { importBase } from '../../image/bases/import.js';
@@ -39,6 +40,8 @@ export const baseCommand: CommandRegistration = (program) => {
         'it boots with QEMU direct kernel boot (/vmlinuz, /initrd.img). Needs root (debootstrap).',
     )
     .action(async (recipeName: string, opts: { mirror?: string; acceptExpiredRelease?: boolean }, cmd: Command) => {
+      // debootstrap, chroot and mkfs of a root filesystem need root; say so before any work.
+      if (process.geteuid?.() !== 0) throw new PermissionDeniedError("base build needs root (debootstrap): run it as root (sudo prescient base build debian-12), or take an existing image with 'prescient base import FILE'");
       const p = paths();
       const progress = createProgress({ quiet: globalOptions(cmd).quiet });
       const recipe = recipeFor(recipeName, {

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { paths } from '../../core/config.js';
 import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { subjectSchema, type Subject } from '../../telemetry/event.js';
@@ -53,6 +55,8 @@ Examples:
     .command('ls')
     .description('List the pseudonyms with consent, and how many records were refused for want of it')
     .action(async (_opts: unknown, command: Command) => {
+      // Listing creates nothing: without a store nothing was granted or refused yet.
+      if (!existsSync(paths().store)) return emit(command, { granted: [], refusedForWantOfConsent: 0 }, () => 'no consent recorded (no telemetry store yet)');
       const ingestion = openIngestion();
       try {
         const granted = await ingestion.consent.list();

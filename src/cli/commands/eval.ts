@@ -7,6 +7,7 @@ import { emit, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
+import { plural } from '../plural.js';
 
 interface EvalFlags extends HistoryFlags {
   network: boolean;
@@ -20,7 +21,7 @@ const pct = (v: number): string => (100 * v).toFixed(1);
 const num = (v: number | undefined, d = 3): string => (v === undefined || !Number.isFinite(v) ? '' : v.toFixed(d));
 
 export function renderEvaluation(r: EvaluationReport): string {
-  const out: string[] = [`${r.dataset}: ${r.subjects} subjects, ${(r.durationMs / 1000).toFixed(1)} s`];
+  const out: string[] = [`${r.dataset}: ${plural(r.subjects, 'subject')}, ${(r.durationMs / 1000).toFixed(1)} s`];
   for (const e of r.resources) {
     out.push(
       '',

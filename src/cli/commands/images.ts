@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
-import { exportContainerDisk, exportFlat } from '../../registry/export.js';
+import { exportContainerDisk, exportFlat, type ContainerDiskExport, type FlatExport } from '../../registry/export.js';
 import { openRegistry, type Registry } from '../../registry/registry.js';
 import type { VersionDiff } from '../../registry/version-diff.js';
+import { plural } from '../plural.js';
+import { readJsonInput } from '../read-input.js';
 import { emit, formatBytes, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
@@ -13,9 +14,12 @@ import type { CommandRegistration } from './index.js';
 
 const short = (d: string): string => d.slice(7, 19);
 
-export function openHomeRegistry(): Promise<Registry> {
-  return openRegistry({ root: paths().registry });
+export function openHomeRegistry(options: { readOnly?: boolean } = {}): Promise<Registry> {
+  return openRegistry({ root: paths().registry, ...options });
 }
+
+/** Reading commands create nothing: not the home, not the layout, not a lease. */
+const forReading = { readOnly: true } as const;
 
 /** `30s`, `15m`, `1h`, `2d` or plain milliseconds. */
 export function parseDuration(text: string, field: string): number {
@@ -39,7 +43,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
     .description('List repositories, or the versions of one repository')
     .argument('[repository]', 'a client repository, e.g. clients/acme')
     .action(async (repository: string | undefined, _o: unknown, cmd: Command) => {
-      const registry = await openHomeRegistry();
+      const registry = await openHomeRegistry(forReading);
       if (!repository) {
         const repos = await Promise.all((await registry.repositories()).map(async (r) => ({ repository: r, versions: (await registry.versions(r)).length, tags: [...(await registry.tags(r)).keys()].filter((t) => !/^v\d+$/.test(t)) })));
         emit(cmd, repos, (rs) => (rs.length ? table(rs.map((r) => [r.repository, r.versions, r.tags.join(',')]), ['REPOSITORY', 'VERSIONS', 'TAGS']) : 'no images yet'));
@@ -51,22 +55,12 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
 
   images
     .command('show')
-    .description('One version: history entry, layers and provenance (usage vector, plan, VM spec, model, timings)')
+    .description('One version: history entry, layers and a summary of its provenance (usage vector, plan, VM spec, base, model, timings)')
     .argument('<ref>', 'clients/acme:latest, clients/acme:v3, clients/acme@sha256:…')
-    .action(async (ref: string, _o: unknown, cmd: Command) => {
-      const s = await (await openHomeRegistry()).show(ref);
-      emit(cmd, s, (v) =>
-        [
-          `${ref}  ${v.digest}${v.version ? `  version ${v.version.version}  tags ${v.version.tags.join(',')}` : ''}`,
-          v.version?.parent ? `built after ${v.version.parent}` : '',
-          'layers (base first):',
-          ...v.manifest.layers.map((l, i) => `  ${i}  ${l.digest}  ${formatBytes(l.size)}`),
-          'provenance:',
-          JSON.stringify(v.config, null, 2),
-        ]
-          .filter(Boolean)
-          .join('\n'),
-      );
+    .option('--packages', "also list every package of the base image (--json always carries the full provenance)")
+    .action(async (ref: string, o: { packages?: boolean }, cmd: Command) => {
+      const s = await (await openHomeRegistry(forReading)).show(ref);
+      emit(cmd, s, (v) => renderShow(ref, v, !!o.packages));
     });
 
   images
@@ -75,7 +69,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
     .argument('<from>', 'the older reference')
     .argument('<to>', 'the newer reference')
     .action(async (from: string, to: string, _o: unknown, cmd: Command) => {
-      const d = await (await openHomeRegistry()).diff(from, to);
+      const d = await (await openHomeRegistry(forReading)).diff(from, to);
       emit(cmd, d, renderDiff);
     });
 
@@ -118,7 +112,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
     .option('--dry-run', 'only list what would be removed')
     .action(async (o: { grace: string; lease: string; dryRun?: boolean }, cmd: Command) => {
       const r = await (await openHomeRegistry()).gc({ graceMs: parseDuration(o.grace, '--grace'), leaseMs: parseDuration(o.lease, '--lease'), dryRun: !!o.dryRun });
-      emit(cmd, r, (v) => `${v.dryRun ? 'would remove' : 'removed'} ${v.removed.length} blobs (${formatBytes(v.bytesFreed)}), kept ${v.kept}`);
+      emit(cmd, r, (v) => `${v.dryRun ? 'would remove' : 'removed'} ${plural(v.removed.length, 'blob')} (${formatBytes(v.bytesFreed)}), kept ${v.kept}`);
     });
 
   images
@@ -130,7 +124,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
       const progress = createProgress({ quiet: !!globalOptions(cmd).quiet });
       progress.step(`checking out ${ref}`);
       const r = await (await openHomeRegistry()).checkout(ref, resolve(dir), cliSignal());
-      progress.done(`${r.files.length} layers`);
+      progress.done(plural(r.files.length, 'layer'));
       emit(cmd, r, (v) => v.top);
     });
 
@@ -139,30 +133,24 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
     .description('Store a qcow2 chain (base first) as the next version of a repository')
     .argument('<repository>', 'e.g. clients/acme')
     .requiredOption('--layer <path...>', 'qcow2 files, base first, each overlay backed by the one before')
-    .option('--config <file>', 'provenance JSON (usage vector, plan, VM spec…)')
+    .option('--config <file>', 'provenance JSON (usage vector, plan, VM spec…), or - for stdin')
     .option('--tag <tag...>', 'moving tags to set', ['latest'])
     .addHelpText('after', '\nExample:\n  prescient images register clients/acme --layer base.qcow2 --layer web.qcow2 --config provenance.json\n')
     .action(async (repository: string, o: { layer: string[]; config?: string; tag: string[] }, cmd: Command) => {
       const progress = createProgress({ quiet: !!globalOptions(cmd).quiet });
-      let config: Record<string, unknown> = {};
-      if (o.config) {
-        try {
-          config = JSON.parse(await readFile(o.config, 'utf8')) as Record<string, unknown>;
-        } catch (e) {
-          throw new ValidationError('--config', (e as Error).message);
-        }
-      }
+      const config = o.config ? await readJsonInput(o.config, '--config') : {};
+      if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new ValidationError('--config', 'must be a JSON object');
       progress.step(`registering ${repository}`);
       const r = await (await openHomeRegistry()).register({
         repository,
         layers: o.layer.map((path) => ({ path: resolve(path) })),
-        config,
+        config: config as Record<string, unknown>,
         tags: o.tag,
         signal: cliSignal(),
         onLayer: (l) => progress.detail(`layer ${l.index + 1}/${o.layer.length}${l.written ? '' : ' (already stored)'}`),
       });
       progress.done(`${formatBytes(r.bytesWritten)} written`);
-      emit(cmd, r, (v) => `${v.repository}:v${v.version} ${v.digest} (${v.layers.filter((l) => l.reused).length}/${v.layers.length} layers reused, ${formatBytes(v.bytesWritten)} written)`);
+      emit(cmd, r, (v) => `${v.repository}:v${v.version} ${v.digest} (${v.layers.filter((l) => l.reused).length}/${plural(v.layers.length, 'layer')} reused, ${formatBytes(v.bytesWritten)} written)`);
     });
 
   images
@@ -189,7 +177,12 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
         out['containerDisk'] = await exportContainerDisk(registry, ref, resolve(o.containerDisk), { name: o.name, refName: o.refName, signal: cliSignal() });
         progress.done();
       }
-      emit(cmd, out, (v) => Object.entries(v).map(([k, x]) => `${k}: ${JSON.stringify(x)}`).join('\n'));
+      emit(cmd, out as { flat?: FlatExport; containerDisk?: ContainerDiskExport }, (v) =>
+        [
+          ...(v.flat ? [`flat qcow2:     ${v.flat.path} (${formatBytes(v.flat.size)}, from ${short(v.flat.digest)})`] : []),
+          ...(v.containerDisk ? [`containerDisk:  ${v.containerDisk.layout}:${v.containerDisk.refName} (${v.containerDisk.digest}, from ${short(v.containerDisk.source)})`] : []),
+        ].join('\n'),
+      );
     });
 };
 
@@ -200,12 +193,51 @@ function renderDiff(d: VersionDiff): string {
       : [];
   const fields = (title: string, cs: VersionDiff['resources']): string[] => (cs.length ? [`${title}:`, ...cs.map((c) => `  ~ ${c.path}: ${JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`)] : []);
   const lines = [
-    `${short(d.from)} → ${short(d.to)}: ${d.layers.shared} layers shared, ${d.layers.added.length} added, ${d.layers.removed.length} removed`,
+    `${short(d.from)} → ${short(d.to)}: ${plural(d.layers.shared, 'layer')} shared, ${d.layers.added.length} added, ${d.layers.removed.length} removed`,
     ...set('packages', d.packages),
     ...set('files', d.files),
     ...set('data', d.data),
     ...fields('resources', d.resources),
     ...fields('other', d.other),
   ];
+  return lines.join('\n');
+}
+
+type Shown = Awaited<ReturnType<Registry['show']>>;
+
+/** A screenful: what a person checks first. The full provenance is in --json. */
+function renderShow(ref: string, v: Shown, withPackages: boolean): string {
+  const c = v.config as {
+    usageVector?: { subject?: { clientId?: string; category?: string }; confidence?: number; software?: { name: string; probability: number }[]; services?: { name: string }[] };
+    plan?: { modules?: { id: string; version: number; changes?: unknown[] }[] };
+    vmSpec?: { vcpus?: number; memoryMiB?: number; diskGiB?: number; swapMiB?: number };
+    baseFacts?: { os?: { prettyName?: string; id?: string }; architecture?: string; packages?: { name: string; version?: string }[] };
+    model?: { id?: string; version?: string };
+    timings?: { module: string; outcome: string; ms: number }[];
+    verification?: { ok?: boolean };
+  };
+  const uv = c.usageVector;
+  const packages = c.baseFacts?.packages ?? [];
+  const lines = [
+    `${ref}  ${v.digest}`,
+    ...(v.version ? [`version ${v.version.version}, tags ${v.version.tags.join(', ')}${v.version.created ? `, created ${v.version.created}` : ''}`] : []),
+    ...(v.version?.parent ? [`built after ${v.version.parent}`] : []),
+    `layers (base first): ${v.manifest.layers.length}, ${formatBytes(v.manifest.layers.reduce((n, l) => n + l.size, 0))}`,
+    ...v.manifest.layers.map((l, i) => `  ${i}  ${l.digest}  ${formatBytes(l.size)}`),
+  ];
+  if (uv) {
+    const who = [uv.subject?.clientId && `client ${uv.subject.clientId}`, uv.subject?.category && `category ${uv.subject.category}`].filter(Boolean).join(', ');
+    lines.push(`vector:    ${who || '(no subject)'}${c.model?.id ? `, model ${c.model.id} v${c.model.version ?? '?'}` : ''}${uv.confidence !== undefined ? `, confidence ${uv.confidence}` : ''}`);
+    if (uv.software?.length) lines.push(`software:  ${uv.software.map((x) => `${x.name} (${x.probability})`).join(', ')}`);
+    if (uv.services?.length) lines.push(`services:  ${uv.services.map((x) => x.name).join(', ')}`);
+  }
+  if (c.vmSpec) lines.push(`VM spec:   ${c.vmSpec.vcpus} vCPUs, ${c.vmSpec.memoryMiB} MiB, ${c.vmSpec.diskGiB} GiB disk, ${c.vmSpec.swapMiB ?? 0} MiB swap`);
+  if (c.plan?.modules) lines.push(`plan:      ${c.plan.modules.map((m) => `${m.id} v${m.version} (${plural(m.changes?.length ?? 0, 'change')})`).join(', ')}`);
+  if (c.timings?.length) lines.push(`built in:  ${(c.timings.reduce((n, t) => n + t.ms, 0) / 1000).toFixed(1)} s (${c.timings.map((t) => `${t.module} ${t.outcome}`).join(', ')})`);
+  if (c.verification) lines.push(`verified:  ${c.verification.ok ? 'passed' : 'FAILED'}`);
+  if (c.baseFacts) lines.push(`base:      ${c.baseFacts.os?.prettyName ?? c.baseFacts.os?.id ?? '?'}, ${c.baseFacts.architecture ?? '?'}, ${plural(packages.length, 'package')}${withPackages || packages.length === 0 ? '' : ' (--packages lists them)'}`);
+  if (withPackages) lines.push(...packages.map((p) => `  ${p.name}${p.version ? ` ${p.version}` : ''}`));
+  const other = Object.keys(c).filter((k) => !['usageVector', 'plan', 'vmSpec', 'baseFacts', 'model', 'timings', 'verification'].includes(k));
+  if (other.length) lines.push(`also:      ${other.join(', ')} (see --json)`);
   return lines.join('\n');
 }

@@ -22,6 +22,7 @@ import { prepareCommand } from './prepare.js';
 import { sampleTelemetryCommand } from './sample-telemetry.js';
 import { policyCommand } from './policy.js';
 import { datasetsCommand } from './datasets.js';
+import { completionCommand } from './completion.js';
 
 /**
  * Every CLI command, one file each under this folder. A command is a function that adds
@@ -53,4 +54,5 @@ export const commands: readonly CommandRegistration[] = [
   credentialsCommand,
   policyCommand,
   datasetsCommand,
+  completionCommand,
 ];

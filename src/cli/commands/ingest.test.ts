@@ -81,7 +81,7 @@ test('the documented CSV imports; a malformed row is reported with its line and 
   assert.match(r.json.errors[0].reason, /cpu_percent: not a number/);
   assert.match(r.json.errors[1].reason, /^subject/);
   const bad = await prescient(home, ['ingest', dir, '--format', 'nope']);
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2, 'an unknown format is a usage error');
   const none = await prescient(home, ['ingest', join(home, 'missing'), '--format', 'csv']);
   assert.equal(none.code, 2);
 });

@@ -1,3 +1,8 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { categorySchema } from '../../contracts/category.js';
@@ -8,7 +13,16 @@ import { addAnonymisationOptions, anonymisationOptions } from '../ingestion-opti
 import { emit, globalOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
+import { plural } from '../plural.js';
+import { stdinPath } from '../read-input.js';
 import type { CommandRegistration } from './index.js';
+
+async function spoolStdin(): Promise<{ file: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'prescient-stdin-'));
+  const file = join(dir, 'stdin');
+  await pipeline(process.stdin, createWriteStream(file, { mode: 0o600 }));
+  return { file, remove: () => rm(dir, { recursive: true, force: true }) };
+}
 
 interface IngestOptions {
   format: ImportFormat;
@@ -24,7 +38,7 @@ export const ingestCommand: CommandRegistration = (program) => {
   const cmd = program
     .command('ingest')
     .description('Import telemetry files or folders into the store, anonymised, honouring consent')
-    .argument('<path>', 'a file, or a folder walked recursively (hidden files and files not of the format are skipped)')
+    .argument('<path>', 'a file, a folder walked recursively (hidden files and files not of the format are skipped), or - for stdin')
     .addOption(new Option('-f, --format <format>', 'what the files are').choices(importFormats).makeOptionMandatory())
     .addOption(new Option('--source <source>', "where the data was observed (default: the format's)").choices(eventSources))
     .option('--category <slug>', 'category of every subject in these files (e.g. web-frontend)')
@@ -51,7 +65,8 @@ Examples:
   prescient ingest ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains
   prescient ingest ../shared/datasets/planetlab --format planetlab --category planetlab
   prescient ingest ../shared/datasets/schonlau --format commands --start 1998-01-01T00:00:00Z
-  prescient ingest events.ndjson --format ndjson --json`,
+  prescient ingest events.ndjson --format ndjson --json
+  prescient sample-telemetry --days 1 | prescient ingest - --format ndjson`,
     )
     .action(async (path: string, opts: IngestOptions, command: Command) => {
       if (opts.category !== undefined && !categorySchema.safeParse(opts.category).success) throw new ValidationError('--category', 'expected a lower-case slug');
@@ -59,11 +74,14 @@ Examples:
       if (!Number.isFinite(startMs)) throw new ValidationError('--start', 'expected an ISO 8601 time');
       const batchSize = Number(opts.batchSize);
       if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValidationError('--batch-size', 'expected a positive integer');
+      // stdin is spooled to a private temporary file: every format's reader takes a file.
+      const spool = path === stdinPath ? await spoolStdin() : undefined;
+      if (spool) path = spool.file;
       const ingestion = openIngestion(anonymisationOptions(opts));
       const progress = createProgress({ quiet: globalOptions(command).quiet === true });
       const started = performance.now();
       try {
-        progress.step(`importing ${opts.format} from ${path}`);
+        progress.step(`importing ${opts.format} from ${spool ? 'standard input' : path}`);
         const result = await importFiles({
           path,
           format: opts.format,
@@ -90,7 +108,7 @@ Examples:
         };
         emit(command, out, (v) =>
           [
-            `${v.files} files, ${v.records} records: ${v.accepted} accepted, ${v.rejected} rejected, ${v.refused} refused for want of consent`,
+            `${plural(v.files, 'file')}, ${plural(v.records, 'record')}: ${v.accepted} accepted, ${v.rejected} rejected, ${v.refused} refused for want of consent`,
             `${v.seconds} s (${v.recordsPerSecond} records/s)`,
             ...v.errors.slice(0, 20).map((e) => `  ${e.at}: ${e.reason}`),
             ...(v.rejected + v.refused > 20 ? ['  … (--json lists the first 100)'] : []),
@@ -101,6 +119,7 @@ Examples:
         throw e;
       } finally {
         await ingestion.close();
+        await spool?.remove();
       }
     });
 };

@@ -1,6 +1,7 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
-import { loadOrCreateKeyring, rotateKeyring } from '../../telemetry/pseudonym-keys.js';
+import { keyringPath, loadOrCreateKeyring, rotateKeyring } from '../../telemetry/pseudonym-keys.js';
 import { emit, table } from '../output.js';
 import type { CommandRegistration } from './index.js';
 
@@ -26,9 +27,11 @@ Examples:
     .command('ls')
     .description('List key ids and creation times (never the keys)')
     .action((_opts: unknown, command: Command) => {
-      const ring = loadOrCreateKeyring(paths().secrets);
+      // Listing creates nothing: without a keyring there is no key to list yet.
+      const secrets = paths().secrets;
+      const ring = existsSync(keyringPath(secrets)) ? loadOrCreateKeyring(secrets) : { keys: [] };
       const out = ring.keys.map((k, i) => ({ id: k.id, createdAt: k.createdAt, current: i === 0 }));
-      emit(command, out, (v) => table(v.map((k) => [k.id, k.createdAt, k.current ? 'current' : 'kept for consent']), ['ID', 'CREATED', 'USE']));
+      emit(command, out, (v) => v.length === 0 ? 'no key yet: one is made at the first ingest (or prescient keys rotate)' : table(v.map((k) => [k.id, k.createdAt, k.current ? 'current' : 'kept for consent']), ['ID', 'CREATED', 'USE']));
     });
   keys
     .command('rotate')

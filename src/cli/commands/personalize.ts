@@ -1,8 +1,10 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
-import { findBase } from '../../image/bases/catalog.js';
+import type { BaseImage } from '../../image/bases/build.js';
+import { findBase, isBasePath } from '../../image/bases/catalog.js';
+import { importBase } from '../../image/bases/import.js';
 import { describeChange } from '../../pipeline/change.js';
 import { builtinModules } from '../../pipeline/modules/index.js';
 import { personalize, planPersonalization, type PersonalizeReport } from '../../pipeline/personalize.js';
@@ -12,17 +14,20 @@ import { expectationsFromPlan } from '../../vm/expectations.js';
 import { verifyImage, type VerifyReport } from '../../vm/verify.js';
 import { openRegistry } from '../../registry/registry.js';
 import { describeVerify } from './verify.js';
-import { parseUsageVector } from '../../usage-vector/validate.js';
+import { completeUsageVector } from '../../usage-vector/hand-vector.js';
+import { addHandSpecOptions, handSpecFromFlags, hasHandSpec, type HandSpecFlags } from '../hand-spec-options.js';
+import { plural } from '../plural.js';
+import { readJsonInput } from '../read-input.js';
 import { emit, formatBytes, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
 
-interface Opts {
+interface Opts extends HandSpecFlags {
   register?: string;
   verify?: boolean;
   base: string;
-  vector: string;
+  vector?: string;
   out?: string;
   plan?: boolean;
   modules?: string;
@@ -31,14 +36,20 @@ interface Opts {
   backend?: string;
 }
 
-async function readJson(path: string, field: string): Promise<unknown> {
-  const text = await readFile(path, 'utf8').catch((e: Error) => {
-    throw new ValidationError(field, `cannot read ${path}: ${e.message}`);
-  });
+/**
+ * The base the user named. A path to an image that is not a base yet is imported first
+ * (content-keyed, so a second run finds it): the help promises that paths work.
+ */
+async function resolveBase(basesDir: string, runtimeDir: string, ref: string, quiet: boolean | undefined): Promise<Omit<BaseImage, 'cached'>> {
   try {
-    return JSON.parse(text);
+    return await findBase(basesDir, ref);
   } catch (e) {
-    throw new ValidationError(field, `${path} is not JSON: ${(e as Error).message}`);
+    if (!isBasePath(ref) || !(await stat(ref).then((s) => s.isFile(), () => false))) throw e;
+    const progress = createProgress({ quiet });
+    progress.step(`importing ${ref} as a base`);
+    const imported = await importBase(ref, { basesDir, runtimeDir, signal: cliSignal(), progress });
+    progress.done(`${imported.name}-${imported.key}`);
+    return imported;
   }
 }
 
@@ -58,11 +69,11 @@ function human(r: PersonalizeReport): string {
 }
 
 export const personalizeCommand: CommandRegistration = (program) => {
-  program
+  const command = program
     .command('personalize')
     .description('turn a base image into a personalised one for a usage vector: one cached qcow2 layer per module')
-    .requiredOption('--base <base>', "a base image: its name ('debian-12'), name-key, or path (see 'prescient base ls')")
-    .requiredOption('--vector <file>', 'the usage vector (JSON); checked before anything is touched')
+    .requiredOption('--base <base>', "a base image: its name ('debian-12'), name-key, or the path of an image (imported as a base if it is not one yet; see 'prescient base ls')")
+    .option('--vector <file>', 'the usage vector (JSON, or - for stdin); fields a model fills may be left out (see prescient vector new); checked before anything is touched')
     .option('--out <dir>', 'output folder: disk.qcow2, domain.xml, glance-properties.json, cloud-init seed, plan and report')
     .option('--plan', 'print the changes each module would make, and touch no image')
     .option('--modules <ids>', `only these modules, comma-separated (${builtinModules.map((m) => m.id).join(',')})`)
@@ -70,7 +81,8 @@ export const personalizeCommand: CommandRegistration = (program) => {
     .option('--flatten', 'write disk.qcow2 as one standalone image instead of a thin overlay on the cached layers')
     .option('--backend <name>', 'how to open images: auto, mount or guestfs', 'auto')
     .option('--register <repository>', "store the result as a new version in the local registry (e.g. clients/acme), tagged latest")
-    .option('--verify', 'boot the result under QEMU and check it (see prescient verify); the result goes into report.json')
+    .option('--verify', 'boot the result under QEMU and check it (see prescient verify); the result goes into report.json');
+  addHandSpecOptions(command)
     .addHelpText(
       'after',
       `
@@ -78,19 +90,29 @@ Modules run in this order, each in its own layer: ${builtinModules.map((m) => `$
 A layer is reused whenever its parent, module version and planned changes are the same, so a
 second run with the same vector builds nothing, and a new dataset rebuilds only the data layer.
 
+Instead of a vector file, say what you want (fields a model would fill get defaults; with
+--vector too, these flags override the file's fields):
+  prescient personalize --base debian-12 --packages redis-server,git --vcpus 2 --memory 4GiB \
+    --disk 10GiB --ports 22,6379 --service redis --plan
+
 Examples:
   prescient personalize --base debian-12 --vector examples/vectors/web-db.json --plan
+  prescient personalize --base /var/lib/images/debian-12-genericcloud-amd64.qcow2 --vector web-db.json --plan
+  prescient predict --client c-1 --json | prescient personalize --base debian-12 --vector - --out out/c-1
   prescient personalize --base debian-12 --vector web-db.json --out out/web-db
   prescient --json personalize --base debian-12 --vector web-db.json --out out/web-db --flatten`,
     )
     .action(async (opts: Opts, cmd: Command) => {
       const p = paths();
-      const vector = parseUsageVector(await readJson(opts.vector, '--vector'));
-      const moduleOptions = opts.options ? await readJson(opts.options, '--options') : {};
+      if (!opts.vector && !hasHandSpec(opts)) throw new ValidationError('--vector', 'give a usage vector file (or - for stdin), or describe one with --packages, --vcpus, --memory, --disk, --ports, --service');
+      const fromFile = opts.vector ? await readJsonInput(opts.vector, '--vector') : {};
+      if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) throw new ValidationError('--vector', 'must be a JSON object (a usage vector)');
+      const vector = completeUsageVector(handSpecFromFlags(opts, fromFile as Record<string, unknown>));
+      const moduleOptions = opts.options ? await readJsonInput(opts.options, '--options') : {};
       if (typeof moduleOptions !== 'object' || moduleOptions === null || Array.isArray(moduleOptions)) throw new ValidationError('--options', 'must be a JSON object keyed by module id');
       const only = opts.modules?.split(',').map((s) => s.trim()).filter(Boolean);
       const pipeline = assemblePipeline({ options: moduleOptions as Record<string, unknown>, ...(only ? { only } : {}) });
-      const base = await findBase(p.bases, opts.base);
+      const base = await resolveBase(p.bases, p.runtime, opts.base, globalOptions(cmd).quiet);
       // A hand-made vector is held to the admin policy too: datasets from the catalogue, allowed ports and destinations.
       const policy = await loadPolicy(policyFile(p));
       if (opts.plan) {
@@ -120,7 +142,7 @@ Examples:
           flatten: opts.flatten ?? false,
           signal: cliSignal(),
           onEvent: (e) => {
-            if (e.type === 'module-start') progress.step(`${e.module} (${e.changes} changes)`);
+            if (e.type === 'module-start') progress.step(`${e.module} (${plural(e.changes, 'change')})`);
             else if (e.type === 'change') progress.detail(e.description.slice(0, 80));
             else if (e.type === 'module-done') progress.done(e.outcome);
           },

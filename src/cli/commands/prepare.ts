@@ -9,6 +9,7 @@ import { emit, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
+import { plural } from '../plural.js';
 
 interface PrepareFlags {
   base?: string;
@@ -48,7 +49,7 @@ Examples:
         for (const clientId of clientIds) {
           progress.step(`${clientId}: predicting`);
           const onEvent = (e: WorkflowEvent): void => {
-            if (e.type === 'pipeline' && e.event.type === 'module-start') progress.step(`${clientId}: ${e.event.module} (${e.event.changes} changes)`);
+            if (e.type === 'pipeline' && e.event.type === 'module-start') progress.step(`${clientId}: ${e.event.module} (${plural(e.event.changes, 'change')})`);
             if (e.type === 'pipeline' && e.event.type === 'module-done') progress.detail(e.event.outcome);
             if (e.type === 'build' && e.state === 'retrying') progress.detail(e.message ?? 'retrying');
           };

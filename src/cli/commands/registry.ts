@@ -4,6 +4,7 @@ import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
 import { openHomeRegistry } from './images.js';
 import type { CommandRegistration } from './index.js';
+import { plural } from '../plural.js';
 
 export const registryCommand: CommandRegistration = (program: Command) => {
   const registry = program.command('registry').description('The image registry store itself (an OCI image layout under PRESCIENT_HOME)');
@@ -16,8 +17,8 @@ export const registryCommand: CommandRegistration = (program: Command) => {
       const progress = createProgress({ quiet: !!globalOptions(cmd).quiet });
       progress.step('verifying blobs and references');
       const r = await (await openHomeRegistry()).fsck({ repair: !!o.repair, signal: cliSignal() });
-      progress.done(`${r.blobsChecked} blobs`);
-      emit(cmd, r, (v) => [`${v.ok ? 'clean' : 'PROBLEMS'}: ${v.blobsChecked} blobs, ${v.manifestsChecked} manifests checked${v.repaired ? `, ${v.repaired} leftovers removed` : ''}`, ...v.problems.map((p) => `  ${p.kind}: ${p.digest ?? p.path ?? ''} ${p.message}`)].join('\n'));
+      progress.done(plural(r.blobsChecked, 'blob'));
+      emit(cmd, r, (v) => [`${v.ok ? 'clean' : 'PROBLEMS'}: ${plural(v.blobsChecked, 'blob')}, ${plural(v.manifestsChecked, 'manifest')} checked${v.repaired ? `, ${plural(v.repaired, 'leftover')} removed` : ''}`, ...v.problems.map((p) => `  ${p.kind}: ${p.digest ?? p.path ?? ''} ${p.message}`)].join('\n'));
       if (!r.ok) process.exitCode = 1;
     });
   registry

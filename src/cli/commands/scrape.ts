@@ -11,6 +11,7 @@ import { emit, globalOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
+import { plural } from '../plural.js';
 
 interface ScrapeOptions {
   subject?: string;
@@ -90,7 +91,7 @@ Examples:
           const event: ResourceSample = { kind: 'resource', time: s.timeMs, subject: who, source: opts.source, ...(opts.category ? { category: opts.category } : {}), ...s.fields };
           mergeReports(report, await ingestion.ingestor.ingest({ events: [event], positions: [`scrape ${scrapes}`] }));
         }
-        progress.done(`${report.accepted} samples stored`);
+        progress.done(`${plural(report.accepted, 'sample')} stored`);
       } catch (e) {
         progress.fail((e as Error).message);
         throw e;
@@ -98,7 +99,7 @@ Examples:
         await ingestion.close();
       }
       emit(command, { scrapes, ...report }, (v) =>
-        [`${v.scrapes} scrapes: ${v.accepted} samples stored, ${v.refused} refused for want of consent`, ...v.errors.map((e) => `  ${e.at}: ${e.reason}`)].join('\n'),
+        [`${plural(v.scrapes, 'scrape')}: ${plural(v.accepted, 'sample')} stored, ${v.refused} refused for want of consent`, ...v.errors.map((e) => `  ${e.at}: ${e.reason}`)].join('\n'),
       );
     });
 };

@@ -14,6 +14,7 @@ import { emit, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
+import { plural } from '../plural.js';
 
 interface TrainFlags extends HistoryFlags {
   category?: string;
@@ -44,7 +45,7 @@ async function programPackages(flags: TrainFlags, signal: AbortSignal): Promise<
 
 export function renderModelSet(set: ModelSet): string {
   return [
-    `trained ${set.scope.kind} ${set.scope.id} → version ${set.version} (${set.profile.subjects} subjects, from ${set.source})`,
+    `trained ${set.scope.kind} ${set.scope.id} → version ${set.version} (${plural(set.profile.subjects, 'subject')}, from ${set.source})`,
     table(
       set.selections.map((s) => [s.target, s.selected, s.metric, s.candidates.map((c) => `${c.model}=${c.score.toFixed(3)}`).join(' ')]),
       ['target', 'selected', 'metric', 'backtest'],
@@ -86,7 +87,7 @@ Examples:
       try {
         progress.step('indexing programs → packages');
         const packageIndex = await programPackages(flags, cliSignal());
-        progress.detail(`${packageIndex.size} programs`);
+        progress.detail(plural(packageIndex.size, 'program'));
         const set = await train({
           history,
           modelsDir: paths().models,

@@ -1,26 +1,14 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { usageVectorJsonSchema } from '../../usage-vector/json-schema.js';
 import { usageVectorSchemaVersion } from '../../usage-vector/schema.js';
+import { completeUsageVector } from '../../usage-vector/hand-vector.js';
 import { checkUsageVector } from '../../usage-vector/validate.js';
+import { addHandSpecOptions, handSpecFromFlags, type HandSpecFlags } from '../hand-spec-options.js';
+import { plural } from '../plural.js';
+import { readJsonInput } from '../read-input.js';
 import { emit } from '../output.js';
 import type { CommandRegistration } from './index.js';
-
-async function readJsonFile(file: string): Promise<unknown> {
-  const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ValidationError(file, `not JSON: ${(e as Error).message}`);
-  }
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export const registerVector: CommandRegistration = (program: Command) => {
   const vector = program
@@ -36,13 +24,38 @@ export const registerVector: CommandRegistration = (program: Command) => {
       '\nExamples:\n  prescient vector validate examples/vectors/web-db.json\n  prescient predict --client c-1 --json | prescient vector validate -\n\nExit status 2 when the vector is invalid; --json prints {valid, issues:[{path, message}]}.',
     )
     .action(async (file: string, _opts: unknown, cmd: Command) => {
-      const issues = checkUsageVector(await readJsonFile(file));
+      const issues = checkUsageVector(await readJsonInput(file, '<file>'));
       emit(cmd, { file, valid: issues.length === 0, issues }, (r) =>
-        r.valid ? `${file}: valid ${usageVectorSchemaVersion}` : [`${file}: ${issues.length} issue(s)`, ...issues.map((i) => `  ${i.path}: ${i.message}`)].join('\n'),
+        r.valid ? `${file}: valid ${usageVectorSchemaVersion}` : [`${file}: ${plural(issues.length, 'issue')}`, ...issues.map((i) => `  ${i.path}: ${i.message}`)].join('\n'),
       );
       // The report above is the output (also with --json); only the exit status says "invalid",
       // so that scripts get one JSON document and not a second error object.
       if (issues.length > 0) process.exitCode = 2;
+    });
+
+  addHandSpecOptions(
+    vector
+      .command('new')
+      .description('write a complete usage vector from what you know: packages, allocation, ports, services (every field a model fills gets its default)')
+      .option('--from <file>', 'a minimal vector to start from (JSON, or - for stdin); the flags override its fields'),
+  )
+    .addHelpText(
+      'after',
+      `
+Defaults for what a model would fill: subject {category: hand-written}, horizon of 30 days from
+now, model hand-written v1, confidence 1, probability 1, concurrency 1, no expected load beyond
+the allocation, 1 vCPU, 1024 MiB, 10 GiB, no datasets, no outbound rules, no proxy.
+
+Examples:
+  prescient vector new --packages redis-server,git --vcpus 2 --memory 4GiB --disk 10GiB --ports 22,6379 --service redis
+  prescient vector new --from minimal.json | prescient vector validate -`,
+    )
+    .action(async (o: HandSpecFlags & { from?: string }, cmd: Command) => {
+      const from = o.from ? await readJsonInput(o.from, '--from') : {};
+      if (typeof from !== 'object' || from === null || Array.isArray(from)) throw new ValidationError('--from', 'must be a JSON object');
+      const v = completeUsageVector(handSpecFromFlags(o, from as Record<string, unknown>));
+      // The vector is the output either way: JSON is its human form too.
+      emit(cmd, v, (x) => JSON.stringify(x, null, 2));
     });
 
   vector

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import type { PipelinePlan } from '../../pipeline/plan.js';
-import { parseUsageVector } from '../../usage-vector/validate.js';
+import { completeUsageVector } from '../../usage-vector/hand-vector.js';
+import { assertInputFile, readJsonInput } from '../read-input.js';
 import { bootOnly, expectationsFromPlan, expectationsFromVector, type Expectations } from '../../vm/expectations.js';
 import { verifyImage, type VerifyReport } from '../../vm/verify.js';
 import { emit, globalOptions, table } from '../output.js';
@@ -23,7 +24,7 @@ export function describeVerify(r: VerifyReport): string {
 /** Expectations: from --vector, else from the plan.json a personalize run left beside the image. */
 async function expectationsFor(image: string, vectorFile?: string): Promise<{ expectations: Expectations; from: string }> {
   if (vectorFile) {
-    const vector = parseUsageVector(JSON.parse(await readFile(vectorFile, 'utf8').catch(() => { throw new ValidationError('--vector', `cannot read ${vectorFile}`); })));
+    const vector = completeUsageVector(await readJsonInput(vectorFile, '--vector'));
     return { expectations: expectationsFromVector(vector), from: vectorFile };
   }
   const planFile = join(dirname(image), 'plan.json');
@@ -37,7 +38,7 @@ export const verifyCommand: CommandRegistration = (program) => {
   program
     .command('verify')
     .argument('<image>', 'a qcow2 image, e.g. the disk.qcow2 that personalize wrote')
-    .option('--vector <file>', 'check against this usage vector (default: the plan.json beside the image)')
+    .option('--vector <file>', 'check against this usage vector, or - for stdin (default: the plan.json beside the image)')
     .option('--timeout <seconds>', 'give up when the guest has not reported by then', '900')
     .description('boot an image under QEMU and check what was prepared: packages, services, firewall, resources, HTTP from the host')
     .addHelpText(
@@ -55,6 +56,7 @@ Examples:
     .action(async (image: string, opts: { vector?: string; timeout: string }, cmd: Command) => {
       const timeout = Number(opts.timeout);
       if (!Number.isFinite(timeout) || timeout <= 0) throw new ValidationError('--timeout', 'must be a positive number of seconds');
+      await assertInputFile(image, '<image>');
       const { expectations } = await expectationsFor(image, opts.vector);
       const progress = createProgress({ quiet: globalOptions(cmd).quiet });
       const report = await verifyImage({ image, expectations, runtimeDir: paths().runtime, timeoutMs: timeout * 1000, signal: cliSignal(), onProgress: (t) => progress.step(t) });

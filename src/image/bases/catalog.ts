@@ -1,5 +1,5 @@
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { NotFoundError } from '../../core/errors.js';
 import { readBase, recipeKey, type BaseImage } from './build.js';
 import { baseRecipeNames, recipeFor } from './recipes.js';
@@ -15,12 +15,33 @@ export async function listBases(basesDir: string): Promise<Omit<BaseImage, 'cach
   return out;
 }
 
+/** A reference that names a file rather than a base: it has a slash or an image extension. */
+export function isBasePath(ref: string): boolean {
+  return ref.includes('/') || /\.(qcow2|img|raw)$/i.test(ref);
+}
+
+/** The catalogued base whose image is this file (any spelling of its path), or that was imported from it. */
+async function baseAtPath(all: Omit<BaseImage, 'cached'>[], ref: string): Promise<Omit<BaseImage, 'cached'> | undefined> {
+  const real = await realpath(ref).catch(() => resolve(ref));
+  for (const b of all) {
+    const candidates = [b.path, ...(b.source ? [b.source] : [])];
+    for (const c of candidates) if ((await realpath(c).catch(() => resolve(c))) === real) return b;
+  }
+  return undefined;
+}
+
 /**
  * A base by name-key, by path, or by name: for a recipe name (`debian-12`) the base of the
- * current recipe, else the newest base of that name.
+ * current recipe, else the newest base of that name. A path matches the base stored there or
+ * imported from there (relative or absolute, through symlinks).
  */
 export async function findBase(basesDir: string, ref: string): Promise<Omit<BaseImage, 'cached'>> {
   const all = await listBases(basesDir);
+  if (isBasePath(ref)) {
+    const atPath = await baseAtPath(all, ref);
+    if (atPath) return atPath;
+    throw new NotFoundError(`no base image at ${ref}; import it first with 'prescient base import ${ref}', or see 'prescient base ls'`, { path: ref });
+  }
   const byName = all.filter((b) => b.name === ref);
   const currentKey = (baseRecipeNames as readonly string[]).includes(ref) ? recipeKey(recipeFor(ref)) : undefined;
   const newest = async (): Promise<Omit<BaseImage, 'cached'> | undefined> => {

@@ -16,13 +16,14 @@ import { readBase, type BaseImage, type BuildOptions } from './build.js';
  */
 export async function importBase(file: string, options: BuildOptions & { name?: string }): Promise<BaseImage> {
   const st = await lstat(file).catch(() => undefined);
-  if (!st?.isFile()) throw new ValidationError('FILE', `${file} is not a regular file`);
+  if (!st) throw new ValidationError('<file>', `no such file ${file}; check the path`);
+  if (!st.isFile()) throw new ValidationError('<file>', `${file} is not a regular file (a symlink or a device is refused); give the image file itself`);
   const format = await qemuImg.detectFormat(file);
   if (format === 'qcow2') {
     const r = await run('qemu-img', ['info', '--output=json', '-f', 'qcow2', file]);
     const info = JSON.parse(r.stdout) as { 'backing-filename'?: string; 'format-specific'?: { data?: { 'data-file'?: string } } };
-    if (info['backing-filename']) throw new ValidationError('FILE', `has a backing file (${info['backing-filename']}); import a standalone image (qemu-img convert flattens it)`);
-    if (info['format-specific']?.data?.['data-file']) throw new ValidationError('FILE', 'uses an external data file; import a standalone image');
+    if (info['backing-filename']) throw new ValidationError('<file>', `has a backing file (${info['backing-filename']}); import a standalone image (qemu-img convert flattens it)`);
+    if (info['format-specific']?.data?.['data-file']) throw new ValidationError('<file>', 'uses an external data file; import a standalone image');
   }
   options.progress?.step(`digest ${basename(file)}`);
   const digest = await sha256File(file, options.signal);

@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { makeChain } from '../registry/testing/qcow2-fixtures.js';
+import { repoRoot } from '../../test/support/cli.js';
+import { debianBase, testHome } from '../../test/support/images.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `prescient ARGS` as a user types it (optionally as another uid, with stdin). */
+function cli(args: readonly string[], o: { home?: string; input?: string; uid?: number; cwd?: string } = {}): Promise<Run> {
+  const argv = [join(repoRoot, 'bin/prescient.js'), ...args];
+  const [cmd, full] = o.uid === undefined ? [process.execPath, argv] : ['setpriv', [`--reuid=${o.uid}`, `--regid=${o.uid}`, '--clear-groups', process.execPath, ...argv]];
+  return new Promise((resolve) => {
+    const child = spawn(cmd, full, { cwd: o.cwd ?? repoRoot, env: { ...process.env, PRESCIENT_HOME: o.home ?? '/nonexistent/prescient-home', PRESCIENT_DEBUG: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.end(o.input ?? '');
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The user-error contract: exactly one line on stderr, the documented status, no stack trace. */
+function assertUserError(r: Run, status: number, pattern: RegExp): void {
+  assert.equal(r.code, status, `exit status (stderr: ${r.stderr})`);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/^[…✓✗]/.test(l));
+  assert.equal(lines.length, 1, `one line, got:\n${r.stderr}`);
+  assert.match(lines[0]!, /^error: /);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at [^\n]+:\d+:\d+/, 'no stack trace');
+}
+
+const nobody = 65534;
+
+describe('bad input: one line naming the problem and the fix, a documented exit status', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'prescient-user-errors-'));
+    await chmod(dir, 0o755);
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  test('a missing file is 2 (invalid input), also with --json, which reports VALIDATION and not INTERNAL', async () => {
+    assertUserError(await cli(['vector', 'validate', 'nope.json']), 2, /no such file nope\.json; check the path/);
+    assertUserError(await cli(['verify', 'nope.qcow2']), 2, /no such file nope\.qcow2/);
+    assertUserError(await cli(['personalize', '--base', 'debian-12', '--vector', 'nope.json', '--plan']), 2, /--vector: no such file nope\.json/);
+    assertUserError(await cli(['base', 'import', 'nope.qcow2'], { home: dir }), 2, /no such file nope\.qcow2/);
+    const j = await cli(['vector', 'validate', 'nope.json', '--json']);
+    assert.equal(j.code, 2);
+    assert.equal(JSON.parse(j.stdout).error, 'VALIDATION');
+  });
+
+  test('--debug shows the stack trace the one-line error leaves out', async () => {
+    const r = await cli(['vector', 'validate', 'nope.json', '--debug']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /\n\s+at [^\n]+:\d+:\d+/);
+  });
+
+  test('usage errors are 2: an unknown flag, a missing argument, a bad choice', async () => {
+    assertUserError(await cli(['images', 'ls', '--nope']), 2, /unknown option '--nope'.*--help/);
+    assertUserError(await cli(['vector', 'validate']), 2, /missing required argument/);
+    assertUserError(await cli(['completion', 'tcsh']), 2, /tcsh/);
+    assertUserError(await cli(['personalize', '--base', 'debian-12', '--plan']), 2, /--vector: give a usage vector file .* or describe one with --packages/);
+    assertUserError(await cli(['personalize', '--base', 'debian-12', '--memory', 'lots', '--plan']), 2, /--memory: "lots" is not a size; write e\.g\. 4GiB/);
+  });
+
+  test('no such base is 3 and says how to get one', async () => {
+    assertUserError(await cli(['personalize', '--base', 'nope', '--packages', 'git', '--plan'], { home: dir }), 3, /no base image "nope"; build one with 'prescient base build debian-12'/);
+    assertUserError(await cli(['personalize', '--base', '/nope/disk.qcow2', '--packages', 'git', '--plan'], { home: dir }), 3, /no base image at \/nope\/disk\.qcow2; import it first/);
+  });
+
+  test('permission and not root are 4 and say what to do', async () => {
+    const secret = join(dir, 'root-only.json');
+    await writeFile(secret, '{}', { mode: 0o600 });
+    assertUserError(await cli(['vector', 'validate', secret], { uid: nobody }), 4, /cannot read .*root-only\.json \(permission denied\); run as a user who may read it/);
+    assertUserError(await cli(['base', 'build', 'debian-12'], { uid: nobody, home: join(dir, 'nobody-home') }), 4, /base build needs root .*sudo.*prescient base import FILE/);
+    const unwritable = join(dir, 'locked');
+    await writeFile(unwritable, '');
+    assertUserError(await cli(['keys', 'rotate'], { uid: nobody, home: join(unwritable, 'home') }), 2, /not a folder/);
+  });
+
+  test('a read-only command creates nothing: images ls as a non-root user on a missing home', async () => {
+    const home = join(dir, 'never-made');
+    const r = await cli(['images', 'ls'], { uid: nobody, home });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /no images yet/);
+    for (const args of [['images', 'ls', '--json'], ['keys', 'ls'], ['consent', 'ls'], ['base', 'ls']]) assert.equal((await cli(args, { uid: nobody, home })).code, 0, args.join(' '));
+    assert.equal(existsSync(home), false, 'the home was created');
+  });
+
+  test('pushing or pulling over HTTPS to a plain-HTTP registry names --insecure', async () => {
+    const server = createServer((_q, res) => res.writeHead(404).end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      assertUserError(await cli(['pull', `127.0.0.1:${port}/clients/x:v1`, 'clients/x', '-q'], { home: join(dir, 'pull-home') }), 2, /plain HTTP; add --insecure if you trust it/);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('plurals: 1 issue, 2 issues', async () => {
+    const v = JSON.parse(await readFile(join(repoRoot, 'examples/vectors/web-db.json'), 'utf8'));
+    v.confidence = 2;
+    const one = await cli(['vector', 'validate', '-'], { input: JSON.stringify(v) });
+    assert.match(one.stdout, /: 1 issue$/m);
+    v.resources.vcpus = 0;
+    assert.match((await cli(['vector', 'validate', '-'], { input: JSON.stringify(v) })).stdout, /: 2 issues$/m);
+  });
+});
+
+describe('CLI habits', () => {
+  test('--version prints the package version', async () => {
+    const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    const r = await cli(['--version']);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout.trim(), pkg.version);
+  });
+
+  test('completion scripts for bash, zsh and fish parse, and bash completes from the command tree', async () => {
+    for (const [shell, check] of [['bash', ['bash', '-n']], ['zsh', ['zsh', '-n']], ['fish', ['fish', '--no-execute']]] as const) {
+      const script = await cli(['completion', shell]);
+      assert.equal(script.code, 0);
+      const file = join(tmpdir(), `prescient-completion-${process.pid}.${shell}`);
+      await writeFile(file, script.stdout);
+      const r = await new Promise<number | null>((resolve) => spawn(check[0], [...check.slice(1), file], { stdio: 'inherit' }).on('close', resolve));
+      await rm(file, { force: true });
+      assert.equal(r, 0, `${shell} refused its completion script`);
+    }
+    const bash = (await cli(['completion', 'bash'])).stdout;
+    const complete = async (words: string[]): Promise<string[]> => {
+      const prog = `${bash}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _prescient_complete; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      const out = await new Promise<string>((resolve) => {
+        let s = '';
+        const c = spawn('bash', ['-c', prog]);
+        c.stdout.on('data', (d: Buffer) => (s += d.toString()));
+        c.on('close', () => resolve(s));
+      });
+      return out.split('\n').filter(Boolean);
+    };
+    assert.deepEqual(await complete(['prescient', 'ima']), ['image', 'images']);
+    assert.deepEqual(await complete(['prescient', 'images', 'sh']), ['show']);
+    assert.deepEqual((await complete(['prescient', 'ingest', 'x', '--format', 'o'])), ['otlp']);
+    assert.ok((await complete(['prescient', 'personalize', '--pa'])).includes('--packages'));
+  });
+
+  test('the short spec gives a valid vector, and its plan installs redis-server and git', async () => {
+    const spec = ['--packages', 'redis-server,git', '--vcpus', '2', '--memory', '4GiB', '--disk', '10GiB', '--ports', '22,6379', '--service', 'redis'];
+    const made = await cli(['vector', 'new', ...spec]);
+    assert.equal(made.code, 0, made.stderr);
+    const validated = await cli(['vector', 'validate', '-', '--json'], { input: made.stdout });
+    assert.equal(validated.code, 0, validated.stdout);
+    assert.equal(JSON.parse(validated.stdout).valid, true);
+    const v = JSON.parse(made.stdout);
+    assert.deepEqual([v.resources.vcpus, v.resources.memoryMiB, v.resources.diskGiB], [2, 4096, 10]);
+    assert.deepEqual(v.network.inbound, [{ port: 22, protocol: 'tcp' }, { port: 6379, protocol: 'tcp' }]);
+    // A minimal file: only what a person knows; the rest are the defaults beside the schema.
+    const minimal = await cli(['vector', 'new', '--from', '-'], { input: JSON.stringify({ software: [{ name: 'git' }], resources: { vcpus: 2 } }) });
+    assert.equal((await cli(['vector', 'validate', '-'], { input: minimal.stdout })).code, 0);
+
+    const base = await debianBase();
+    const plan = await cli(['personalize', '--base', 'debian-12', ...spec, '--plan', '--json'], { home: testHome() });
+    assert.equal(plan.code, 0, plan.stderr);
+    const installs = (JSON.parse(plan.stdout).modules as { id: string; changes: { kind: string; packages?: string[] }[] }[]).flatMap((m) => m.changes).flatMap((c) => c.packages ?? []);
+    assert.ok(installs.includes('redis-server') && installs.includes('git'), installs.join(','));
+    // The same vector through stdin, with the base named by a relative path: the same plan.
+    const viaStdin = await cli(['personalize', '--base', relative(tmpdir(), base.path), '--vector', '-', '--plan', '--json'], { home: testHome(), input: made.stdout, cwd: tmpdir() });
+    assert.equal(viaStdin.code, 0, viaStdin.stderr);
+    assert.deepEqual(JSON.parse(viaStdin.stdout).spec, JSON.parse(plan.stdout).spec);
+  });
+
+  describe('images show and export read as text', () => {
+    let home: string;
+    before(async () => {
+      home = await mkdtemp(join(tmpdir(), 'prescient-cli-show-'));
+      const chain = await makeChain(join(home, 'layers'), 2);
+      const packages = Array.from({ length: 1000 }, (_, i) => ({ name: `pkg${i}`, version: '1.0' }));
+      await writeFile(join(home, 'config.json'), JSON.stringify({ baseFacts: { os: { prettyName: 'Debian GNU/Linux 12 (bookworm)' }, architecture: 'amd64', packages }, vmSpec: { vcpus: 2, memoryMiB: 4096, diskGiB: 10, swapMiB: 0 }, plan: { modules: [{ id: 'software', version: 1, changes: [{}] }] } }));
+      const r = await cli(['images', 'register', 'clients/acme', '--layer', ...chain.files, '--config', join(home, 'config.json'), '-q'], { home });
+      assert.equal(r.code, 0, r.stderr);
+    });
+    after(async () => rm(home, { recursive: true, force: true }));
+
+    test('images show is one screen; --packages lists the base packages; --json keeps everything', async () => {
+      const short = await cli(['images', 'show', 'clients/acme:latest'], { home });
+      assert.equal(short.code, 0, short.stderr);
+      assert.ok(short.stdout.split('\n').length < 25, short.stdout);
+      assert.match(short.stdout, /1000 packages \(--packages lists them\)/);
+      assert.match(short.stdout, /software v1 \(1 change\)/);
+      const full = await cli(['images', 'show', 'clients/acme:latest', '--packages'], { home });
+      assert.match(full.stdout, /^ {2}pkg999 1\.0$/m);
+      assert.equal(JSON.parse((await cli(['images', 'show', 'clients/acme:latest', '--json'], { home })).stdout).config.baseFacts.packages.length, 1000);
+    });
+
+    test('images export prints what it wrote, not raw JSON', async () => {
+      const r = await cli(['images', 'export', 'clients/acme:latest', '--flat', join(home, 'flat.qcow2'), '-q'], { home });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^flat qcow2: +\S+flat\.qcow2 \(/);
+      assert.doesNotMatch(r.stdout, /[{}"]/);
+    });
+  });
+});
