@@ -103,10 +103,11 @@ function makeBodies(count: number): Buffer[] {
   });
 }
 
-function post(agent: Agent, port: number, body: Buffer): Promise<number> {
+/** Telemetry writes need a credential: the bench writes as the admin of its own home. */
+function post(agent: Agent, port: number, body: Buffer, authorization: string): Promise<number> {
   return new Promise((res, rej) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/v1/telemetry', method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': body.length } },
+      { host: '127.0.0.1', port, path: '/v1/telemetry', method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': body.length, authorization } },
       (r) => {
         let text = '';
         r.setEncoding('utf8');
@@ -119,7 +120,7 @@ function post(agent: Agent, port: number, body: Buffer): Promise<number> {
   });
 }
 
-async function startServe(home: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+async function startServe(home: string): Promise<{ port: number; pid: number; authorization: string; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [join(root, 'bin/prescient.js'), 'serve', '--port', '0', '--json'], { env: { ...process.env, PRESCIENT_HOME: home }, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const port = await new Promise<number>((res, rej) => {
@@ -133,9 +134,11 @@ async function startServe(home: string): Promise<{ port: number; pid: number; st
     });
     child.once('exit', (code) => rej(new Error(`serve exited ${code}`)));
   });
+  const admin = readFileSync(join(home, 'secrets', 'admin.secret'), 'utf8').trim();
   return {
     port,
     pid: child.pid!,
+    authorization: `Basic ${Buffer.from(`admin:${admin}`).toString('base64')}`,
     stop: () =>
       new Promise<void>((r) => {
         child.once('exit', () => r());
@@ -150,7 +153,7 @@ async function httpOnce(bodies: Buffer[]): Promise<{ rate: number; cpuRate: numb
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   let stopped = false;
   try {
-    await post(agent, serve.port, bodies[0]!); // warm-up: JIT, subjects, prepared statements
+    await post(agent, serve.port, bodies[0]!, serve.authorization); // warm-up: JIT, subjects, prepared statements
     let next = 0;
     let accepted = 0;
     const t = performance.now();
@@ -158,7 +161,7 @@ async function httpOnce(bodies: Buffer[]): Promise<{ rate: number; cpuRate: numb
     const worker = async (): Promise<void> => {
       while (next < httpBatches) {
         const b = bodies[next++ % bodies.length]!;
-        const n = await post(agent, serve.port, b); // not `accepted += await`: that reads accepted before the await
+        const n = await post(agent, serve.port, b, serve.authorization); // not `accepted += await`: that reads accepted before the await
         accepted += n;
       }
     };

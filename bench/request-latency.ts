@@ -58,7 +58,7 @@ const workflowWith = async (layers: string): Promise<RequestWorkflow> => openReq
 // One long-lived workflow, as in `serve`; a cold request goes to a second one over an empty layer cache.
 const main = await workflowWith(p.layers);
 let workflow = main;
-const server = createApp({ routes: [requestRoutes({ workflow: { handle: (...a) => workflow.handle(...a), cancel: (id) => workflow.cancel(id) }, grants })] });
+const server = createApp({ routes: [requestRoutes({ workflow: { handle: (...a) => workflow.handle(...a), cancel: (id) => workflow.cancel(id) } })], auth: grants.edgeAuth() });
 const { port } = await listen(server, 0);
 const admin = `Basic ${Buffer.from(`admin:${grants.credentials.admin.secret}`).toString('base64')}`;
 const ask = async (body: object): Promise<{ ms: number; r: RequestResult }> => {

@@ -1,26 +1,44 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { withFileLock } from '../core/file-lock.js';
+import { NotFoundError, ValidationError } from '../core/errors.js';
 import { clientIdPattern } from '../identify/rules.js';
-import { ValidationError } from '../core/errors.js';
+import { subjectKinds } from '../telemetry/event.js';
 import { loadOrCreateSecret } from './signing-key.js';
 
-/** Who a username/secret pair authenticates as. */
-export type Principal = { kind: 'admin' } | { kind: 'client'; clientId: string };
+/**
+ * Who a username/secret pair authenticates as. A source (a hypervisor exporter, a scraper, an
+ * in-guest agent) may only write telemetry, and only about the subjects it was issued for.
+ */
+export type Principal = { kind: 'admin' } | { kind: 'client'; clientId: string } | { kind: 'source'; name: string; subjects: readonly string[] };
 
+/** A source's Basic username is `source/<name>`: `/` is in no client id, so the two never collide. */
+export const sourceUsernamePrefix = 'source/';
+export const sourceNamePattern = clientIdPattern;
+/** A telemetry subject as events name it in clear: `client:webshop`, `vm:host-1`, `user:42`. */
+export const subjectPattern = new RegExp(`^(?:${subjectKinds.join('|')}):\\S{1,1024}$`);
+
+const entrySchema = z.strictObject({ sha256: z.string().regex(/^[0-9a-f]{64}$/), createdAt: z.string() });
 const fileSchema = z.strictObject({
-  clients: z.record(z.string(), z.strictObject({ sha256: z.string().regex(/^[0-9a-f]{64}$/), createdAt: z.string() })),
+  clients: z.record(z.string(), entrySchema),
+  sources: z.record(z.string(), entrySchema.extend({ subjects: z.array(z.string()) })).optional(),
 });
 type CredentialFile = z.infer<typeof fileSchema>;
+type Entry = z.infer<typeof entrySchema>;
 
 /**
- * Client and admin credentials, kept under the secrets folder. Client secrets are stored only as
+ * Client, source and admin credentials, kept under the secrets folder. Secrets are stored only as
  * SHA-256 (they are 32 random bytes, so a slow hash buys nothing); the admin secret is generated
  * once into `admin.secret` (0600) so whoever can read the secrets folder is the administrator.
+ * The file is re-read when it changes, so `prescient credentials issue|revoke` takes effect on a
+ * running `serve` at its next request (and ends the live tokens of the old credential).
  */
 export class Credentials {
+  private cache: { mtimeMs: number; size: number; data: CredentialFile } | undefined;
+
   private constructor(
     private readonly secretsDir: string,
     private readonly adminSecret: string,
@@ -40,36 +58,116 @@ export class Credentials {
     return join(this.secretsDir, 'clients.json');
   }
 
-  private async read(): Promise<CredentialFile> {
+  /** The file as it is now: a stat per call, a read only when it changed. */
+  private read(): CredentialFile {
+    let st;
     try {
-      return fileSchema.parse(JSON.parse(await readFile(this.file, 'utf8')));
+      st = statSync(this.file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { clients: {} };
       throw e;
     }
+    if (this.cache && this.cache.mtimeMs === st.mtimeMs && this.cache.size === st.size) return this.cache.data;
+    const data = fileSchema.parse(JSON.parse(readFileSync(this.file, 'utf8')));
+    this.cache = { mtimeMs: st.mtimeMs, size: st.size, data };
+    return data;
+  }
+
+  private async update(change: (data: CredentialFile) => void): Promise<void> {
+    await withFileLock(`${this.file}.lock`, async () => {
+      this.cache = undefined;
+      const data = structuredClone(this.read());
+      change(data);
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify(data, null, 2), { mode: 0o600 });
+      await rename(tmp, this.file);
+      this.cache = undefined;
+    });
   }
 
   /** Create (or replace) a client's credential; the secret is returned once and never stored in clear. */
   async issue(clientId: string): Promise<{ username: string; secret: string }> {
     if (!clientIdPattern.test(clientId)) throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
     const secret = randomBytes(32).toString('base64url');
-    await withFileLock(`${this.file}.lock`, async () => {
-      const data = await this.read();
+    await this.update((data) => {
       data.clients[clientId] = { sha256: sha256(secret), createdAt: new Date().toISOString() };
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(data, null, 2), { mode: 0o600 });
-      await rename(tmp, this.file);
     });
     return { username: clientId, secret };
   }
 
-  /** The principal a username/secret pair stands for, or undefined when it stands for no one. */
-  async authenticate(username: string, secret: string): Promise<Principal | undefined> {
-    if (username === 'admin') return same(secret, this.adminSecret) ? { kind: 'admin' } : undefined;
-    const entry = (await this.read()).clients[username];
-    if (!entry) return undefined;
-    return same(sha256(secret), entry.sha256) ? { kind: 'client', clientId: username } : undefined;
+  /**
+   * Create (or replace) a source credential that may write telemetry about `subjects` only
+   * (`client:webshop`, `vm:host-1`) and do nothing else.
+   */
+  async issueSource(name: string, subjects: readonly string[]): Promise<{ username: string; secret: string; subjects: string[] }> {
+    if (!sourceNamePattern.test(name)) throw new ValidationError('name', 'lowercase letters, digits and single . _ - between them');
+    if (subjects.length === 0) throw new ValidationError('subjects', 'a source credential needs at least one subject (--subject client:ID)');
+    for (const [i, s] of subjects.entries()) {
+      if (!subjectPattern.test(s)) throw new ValidationError(`subjects[${i}]`, `${JSON.stringify(s)} is not KIND:ID with KIND one of ${subjectKinds.join(', ')}`);
+    }
+    const unique = [...new Set(subjects)].sort();
+    const secret = randomBytes(32).toString('base64url');
+    await this.update((data) => {
+      data.sources = { ...data.sources, [name]: { sha256: sha256(secret), createdAt: new Date().toISOString(), subjects: unique } };
+    });
+    return { username: `${sourceUsernamePrefix}${name}`, secret, subjects: unique };
   }
+
+  /** Remove a client's credential (`source/<name>` for a source's): its secret and its live tokens stop working. */
+  async revoke(username: string): Promise<void> {
+    let found = false;
+    await this.update((data) => {
+      if (username.startsWith(sourceUsernamePrefix)) {
+        const name = username.slice(sourceUsernamePrefix.length);
+        found = !!data.sources && Object.hasOwn(data.sources, name);
+        if (found) delete data.sources![name];
+      } else {
+        found = Object.hasOwn(data.clients, username);
+        if (found) delete data.clients[username];
+      }
+    });
+    if (!found) throw new NotFoundError(`no credential ${JSON.stringify(username)}`, { field: 'username' });
+  }
+
+  /** Who holds a credential, without secrets. */
+  list(): { clients: { username: string; createdAt: string }[]; sources: { username: string; createdAt: string; subjects: string[] }[] } {
+    const data = this.read();
+    return {
+      clients: Object.entries(data.clients).map(([username, e]) => ({ username, createdAt: e.createdAt })),
+      sources: Object.entries(data.sources ?? {}).map(([name, e]) => ({ username: `${sourceUsernamePrefix}${name}`, createdAt: e.createdAt, subjects: e.subjects })),
+    };
+  }
+
+  /**
+   * The principal a username/secret pair stands for, or undefined when it stands for no one.
+   * Any string may arrive here (`__proto__`, `constructor`): only own entries are looked up.
+   */
+  authenticate(username: string, secret: string): Principal | undefined {
+    if (username === 'admin') return same(secret, this.adminSecret) ? { kind: 'admin' } : undefined;
+    const data = this.read();
+    if (username.startsWith(sourceUsernamePrefix)) {
+      const name = username.slice(sourceUsernamePrefix.length);
+      const entry = sourceNamePattern.test(name) && data.sources && Object.hasOwn(data.sources, name) ? data.sources[name] : undefined;
+      return entry && same(sha256(secret), entry.sha256) ? { kind: 'source', name, subjects: entry.subjects } : undefined;
+    }
+    const entry = clientIdPattern.test(username) && Object.hasOwn(data.clients, username) ? data.clients[username] : undefined;
+    return entry && same(sha256(secret), entry.sha256) ? { kind: 'client', clientId: username } : undefined;
+  }
+
+  /**
+   * What a token remembers of the credential behind it: re-issuing or revoking the credential
+   * changes it, which ends every live token of the old one. `none` for a client that has no
+   * credential (its grants were requested by the admin).
+   */
+  generationOf(subject: { kind: 'admin' } | { kind: 'client'; clientId: string }): string {
+    if (subject.kind === 'admin') return generation({ sha256: sha256(this.adminSecret), createdAt: '' });
+    const data = this.read();
+    return Object.hasOwn(data.clients, subject.clientId) ? generation(data.clients[subject.clientId]!) : 'none';
+  }
+}
+
+function generation(e: Entry): string {
+  return createHash('sha256').update(`${e.sha256}\n${e.createdAt}`).digest('base64url').slice(0, 16);
 }
 
 function sha256(s: string): string {

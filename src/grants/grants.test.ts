@@ -17,7 +17,7 @@ describe('tokens', () => {
   test('a token verifies with its key only, and not after it expires', () => {
     const key = Buffer.alloc(32, 1);
     const now = new Date('2026-01-01T00:00:00Z');
-    const t = issueToken(key, { sub: 'a', access: [{ repository: 'clients/a', actions: ['pull'] }], ttlSeconds: 60, now });
+    const t = issueToken(key, { sub: 'a', access: [{ repository: 'clients/a', actions: ['pull'] }], gen: 'g1', ttlSeconds: 60, now });
     assert.equal(verifyToken(key, t.token, now).sub, 'a');
     assert.throws(() => verifyToken(Buffer.alloc(32, 2), t.token, now), /signature/);
     assert.throws(() => verifyToken(key, t.token, new Date(now.getTime() + 60_000)), /expired/);
@@ -82,6 +82,61 @@ describe('grants through prescient serve and skopeo', { skip }, () => {
     assert.deepEqual(grants.verify(((await more.json()) as { token: string }).token).access, []);
     assert.equal((await fetch(`${server.base}/v1/token`, { headers: { authorization: basic('a', b.secret) } })).status, 401);
     assert.equal((await fetch(`${server.base}/v1/token`)).status, 401);
+  });
+
+  test('a bearer token mints nothing: /v1/token and /v1/requests want the credential (finding 6)', async () => {
+    const basic = (u: string, s: string): string => `Basic ${Buffer.from(`${u}:${s}`).toString('base64')}`;
+    const token = ((await (await fetch(`${server.base}/v1/token?scope=repository:clients/a:pull`, { headers: { authorization: basic('a', a.secret) } })).json()) as { token: string }).token;
+    const renew = await fetch(`${server.base}/v1/token?scope=repository:clients/a:pull`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(renew.status, 401);
+    assert.match(await renew.text(), /credential-not-token/);
+    const request = await fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"clientId":"a"}' });
+    assert.equal(request.status, 401);
+  });
+
+  test('re-issuing or revoking a credential ends its live tokens: the old token neither pulls nor mints (finding 6)', async () => {
+    const basic = (u: string, s: string): string => `Basic ${Buffer.from(`${u}:${s}`).toString('base64')}`;
+    const registry = await openRegistry({ root: paths(home).registry });
+    await registry.register({ repository: 'clients/e', layers: [{ path: (await makeChain(join(dir, 'chain-e'), 1, { sizeMiB: 1 })).files[0]! }], config: { client: 'e' } });
+    const first = await grants.credentials.issue('e');
+    const old = ((await (await fetch(`${server.base}/v1/token?scope=repository:clients/e:pull`, { headers: { authorization: basic('e', first.secret) } })).json()) as { token: string }).token;
+    const pull = (token: string) => fetch(`${server.base}/v2/clients/e/manifests/latest`, { headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal((await pull(old)).status, 200);
+    const second = await grants.credentials.issue('e'); // re-issued, as `prescient credentials issue e` would
+    const refused = await pull(old);
+    assert.equal(refused.status, 401);
+    assert.match(await refused.text(), /revoked/);
+    assert.equal((await fetch(`${server.base}/v1/token?scope=repository:clients/e:pull`, { headers: { authorization: basic('e', first.secret) } })).status, 401);
+    const fresh = ((await (await fetch(`${server.base}/v1/token?scope=repository:clients/e:pull`, { headers: { authorization: basic('e', second.secret) } })).json()) as { token: string }).token;
+    assert.equal((await pull(fresh)).status, 200);
+    await grants.credentials.revoke('e');
+    assert.equal((await pull(fresh)).status, 401);
+    assert.equal((await fetch(`${server.base}/v1/token`, { headers: { authorization: basic('e', second.secret) } })).status, 401);
+  });
+
+  test('the realm comes from the configured address, never from the Host header (finding 10)', async () => {
+    const r = await fetch(`${server.base}/v2/clients/a/manifests/latest`, { headers: { host: 'evil.example:1' } });
+    assert.equal(r.status, 401);
+    assert.match(r.headers.get('www-authenticate') ?? '', new RegExp(`^Bearer realm="http://127\\.0\\.0\\.1:${server.port}/v1/token"`));
+    const configured = await startServe(home, ['--public-url', 'https://images.example.test/']);
+    try {
+      const c = await fetch(`${configured.base}/v2/`, { headers: { host: 'evil.example' } });
+      assert.match(c.headers.get('www-authenticate') ?? '', /^Bearer realm="https:\/\/images\.example\.test\/v1\/token"/);
+    } finally {
+      await configured.stop();
+    }
+  });
+
+  test('__proto__, constructor, toString… as a Basic username answer 401 without internals (finding 7)', async () => {
+    for (const username of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'prototype', 'source/__proto__', 'source/constructor', '', 'admin\u0000']) {
+      for (const path of ['/v1/token', '/v1/usage-vectors?client=a']) {
+        const r = await fetch(`${server.base}${path}`, { headers: { authorization: `Basic ${Buffer.from(`${username}:x`).toString('base64')}` } });
+        const text = await r.text();
+        assert.equal(r.status, 401, `${JSON.stringify(username)} on ${path}: ${r.status} ${text}`);
+        assert.doesNotMatch(text, /TypeError|undefined|at \w+ \(/);
+      }
+    }
+    assert.equal((await fetch(`${server.base}/healthz`)).status, 200);
   });
 
   test('skopeo with a client credential pulls its own repository and not another client\'s', async () => {

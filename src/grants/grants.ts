@@ -1,5 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import { AppError } from '../core/errors.js';
+import { AppError, ValidationError } from '../core/errors.js';
+import { clientIdPattern } from '../identify/rules.js';
+import type { EdgeAuth } from '../server/route-scope.js';
+import type { RouteScope } from '../server/router.js';
 import type { Authorize, OciAction } from '../server/routes/oci.js';
 import { Credentials, type Principal } from './credentials.js';
 import { loadSigningKey } from './signing-key.js';
@@ -19,30 +22,51 @@ export interface GrantsOptions {
   ttlSeconds?: number;
   /** The clock, for tests of expiry. */
   now?: () => Date;
+  /** Where clients reach `serve` (`--public-url`): the token realm. Never taken from a request's Host header. */
+  publicUrl?: string;
 }
+
+const basicChallenge = `Basic realm="${grantService}"`;
 
 /**
  * Scoped bearer grants and who may get them. A client may only ever hold `pull` on its own
- * repository `clients/<clientId>`; the admin may do anything. The OCI routes call `authorize`,
- * which answers the standard Docker challenge so `skopeo --src-creds` finds `/v1/token` itself.
+ * repository `clients/<clientId>`; the admin may do anything; a source credential gets no token
+ * at all. Tokens are minted only with a credential (HTTP Basic), never with another token, as
+ * in the Docker token spec; each carries its credential's generation, so re-issuing or revoking
+ * the credential ends it. The OCI routes call `authorize`, which answers the standard Docker
+ * challenge so `skopeo --src-creds` finds `/v1/token` itself.
  */
 export class Grants {
+  private realmBase: string;
+
   private constructor(
     private readonly key: Buffer,
     readonly credentials: Credentials,
     private readonly ttlSeconds: number,
     private readonly now: () => Date,
-  ) {}
+    publicUrl: string | undefined,
+  ) {
+    this.realmBase = publicUrl === undefined ? 'http://127.0.0.1:5080' : checkPublicUrl(publicUrl);
+  }
 
   static async open(options: GrantsOptions): Promise<Grants> {
     const key = await loadSigningKey(options.secretsDir);
     const credentials = await Credentials.open(options.secretsDir);
-    return new Grants(key, credentials, options.ttlSeconds ?? defaultGrantTtlSeconds, options.now ?? (() => new Date()));
+    return new Grants(key, credentials, options.ttlSeconds ?? defaultGrantTtlSeconds, options.now ?? (() => new Date()), options.publicUrl);
+  }
+
+  /** The token realm's base, e.g. `https://images.example.com` (serve sets it once it knows its address). */
+  set publicUrl(url: string) {
+    this.realmBase = checkPublicUrl(url);
+  }
+  get publicUrl(): string {
+    return this.realmBase;
   }
 
   /** Pull on the client's own repository: what a request hands back. */
   grantFor(clientId: string): IssuedToken {
-    return issueToken(this.key, { sub: clientId, access: [{ repository: clientRepository(clientId), actions: ['pull'] }], ttlSeconds: this.ttlSeconds, now: this.now() });
+    const gen = this.credentials.generationOf({ kind: 'client', clientId });
+    return issueToken(this.key, { sub: clientId, access: [{ repository: clientRepository(clientId), actions: ['pull'] }], gen, ttlSeconds: this.ttlSeconds, now: this.now() });
   }
 
   /**
@@ -50,75 +74,86 @@ export class Grants {
    * Docker token spec says: the registry then refuses whatever was cut).
    */
   tokenFor(principal: Principal, requested: Access[]): IssuedToken {
-    if (principal.kind === 'admin') return issueToken(this.key, { sub: 'admin', admin: true, access: requested, ttlSeconds: this.ttlSeconds, now: this.now() });
+    if (principal.kind === 'source') throw new AppError('FORBIDDEN', 'a source credential only writes telemetry; it gets no registry token', { details: { rule: 'source-telemetry-only' } });
+    if (principal.kind === 'admin') {
+      return issueToken(this.key, { sub: 'admin', admin: true, access: requested, gen: this.credentials.generationOf(principal), ttlSeconds: this.ttlSeconds, now: this.now() });
+    }
     const own = clientRepository(principal.clientId);
     const access = requested
       .filter((a) => a.repository === own && a.actions.includes('pull'))
       .map((a) => ({ repository: a.repository, actions: ['pull' as const] }));
-    return issueToken(this.key, { sub: principal.clientId, access, ttlSeconds: this.ttlSeconds, now: this.now() });
+    return issueToken(this.key, { sub: principal.clientId, access, gen: this.credentials.generationOf(principal), ttlSeconds: this.ttlSeconds, now: this.now() });
   }
 
+  /** The claims of a valid, unexpired token whose credential is still the one it was issued under. */
   verify(token: string): TokenClaims {
-    return verifyToken(this.key, token, this.now());
-  }
-
-  /** The principal behind a request's Authorization header (Basic credential or Bearer token), if any. */
-  async principalOf(req: IncomingMessage): Promise<Principal | undefined> {
-    const header = req.headers.authorization;
-    if (!header) return undefined;
-    const basic = parseBasic(header);
-    if (basic) {
-      const p = await this.credentials.authenticate(basic.username, basic.secret);
-      if (!p) throw new AppError('UNAUTHORIZED', 'invalid credentials', { details: { wwwAuthenticate: `Basic realm="${grantService}"` } });
-      return p;
-    }
-    const bearer = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-    if (!bearer) throw new AppError('UNAUTHORIZED', 'unsupported Authorization scheme');
-    const claims = this.verify(bearer);
-    return claims.admin ? { kind: 'admin' } : { kind: 'client', clientId: claims.sub };
-  }
-
-  /** Throws unless the request carries the admin credential (Basic) or an admin token (Bearer). */
-  async requireAdmin(req: IncomingMessage): Promise<void> {
-    const p = await this.principalOf(req);
-    if (!p) throw new AppError('UNAUTHORIZED', 'an admin credential is needed', { details: { wwwAuthenticate: `Basic realm="${grantService}"` } });
-    if (p.kind !== 'admin') throw new AppError('FORBIDDEN', 'an admin credential is needed');
+    const claims = verifyToken(this.key, token, this.now());
+    const current = claims.admin ? this.credentials.generationOf({ kind: 'admin' }) : clientIdPattern.test(claims.sub) ? this.credentials.generationOf({ kind: 'client', clientId: claims.sub }) : undefined;
+    if (current !== claims.gen) throw new AppError('UNAUTHORIZED', 'token was revoked: its credential has been re-issued or revoked since', { details: { rule: 'credential-generation' } });
+    return claims;
   }
 
   /**
-   * Throws unless the request carries a credential that may read about `clientId`: the admin, or
-   * that client itself. With no client (a category's data), any valid credential will do.
+   * The principal behind a request's credential (HTTP Basic), if it sent one. A bearer token is
+   * not a credential: it pulls from /v2/ and does nothing else (above all, it mints no token).
    */
-  async requireClientOrAdmin(req: IncomingMessage, clientId: string | undefined): Promise<Principal> {
-    const p = await this.principalOf(req);
-    if (!p) throw new AppError('UNAUTHORIZED', 'a client or admin credential is needed', { details: { wwwAuthenticate: `Basic realm="${grantService}"` } });
-    if (p.kind === 'client' && clientId !== undefined && p.clientId !== clientId) throw new AppError('FORBIDDEN', `credential of ${p.clientId} cannot read about ${clientId}`);
+  credentialOf(req: IncomingMessage): Principal | undefined {
+    const header = req.headers.authorization;
+    if (header === undefined || header === '') return undefined;
+    const unauthorized = (message: string, rule: string): AppError => new AppError('UNAUTHORIZED', message, { details: { rule, wwwAuthenticate: basicChallenge } });
+    if (/^Bearer\s/i.test(header)) throw unauthorized('a bearer token only pulls from /v2/; present the credential (HTTP Basic) here', 'credential-not-token');
+    const basic = parseBasic(header);
+    if (!basic) throw unauthorized('authorization: expected HTTP Basic with username:secret', 'basic-auth');
+    const p = this.credentials.authenticate(basic.username, basic.secret);
+    if (!p) throw unauthorized('invalid credentials', 'credential');
     return p;
+  }
+
+  /** What the edge's scope hook uses; `open` scopes need nothing (`serve --no-auth`). */
+  edgeAuth(open: readonly RouteScope[] = []): EdgeAuth {
+    return {
+      credentialOf: (req) => this.credentialOf(req),
+      registryToken: (req, access) => this.authorize({ ...access, req }),
+      open,
+      basicChallenge,
+    };
   }
 
   /** The OCI routes' gate: a Bearer token whose scope covers the repository and action. */
   readonly authorize: Authorize = ({ repository, action, req }) => {
-    const host = req.headers.host ?? '127.0.0.1';
     const challenge = (error?: string): string =>
-      `Bearer realm="http://${host}/v1/token",service="${grantService}"` +
+      `Bearer realm="${this.realmBase}/v1/token",service="${grantService}"` +
       (repository === null ? '' : `,scope="repository:${repository}:${action}"`) +
       (error ? `,error="${error}"` : '');
     const header = req.headers.authorization;
     const bearer = header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
-    if (!bearer) throw new AppError('UNAUTHORIZED', 'authentication required', { details: { wwwAuthenticate: challenge() } });
+    if (!bearer) throw new AppError('UNAUTHORIZED', 'authentication required: a bearer token from the realm', { details: { rule: 'registry-token', wwwAuthenticate: challenge() } });
     let claims: TokenClaims;
     try {
       claims = this.verify(bearer);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      throw new AppError('UNAUTHORIZED', message, { details: { wwwAuthenticate: challenge('invalid_token') } });
+      throw new AppError('UNAUTHORIZED', message, { details: { rule: 'registry-token', wwwAuthenticate: challenge('invalid_token') } });
     }
     if (repository === null) return;
     if (!allows(claims, repository, action as GrantAction)) {
       // Distribution answers 401 with the scope so a client can fetch a better token; ours cannot get one, so say so.
-      throw new AppError('UNAUTHORIZED', `token does not grant ${action} on ${repository}`, { details: { wwwAuthenticate: challenge('insufficient_scope') } });
+      throw new AppError('UNAUTHORIZED', `token does not grant ${action} on ${repository}`, { details: { rule: 'registry-scope', wwwAuthenticate: challenge('insufficient_scope') } });
     }
   };
+}
+
+/** An http(s) URL with no path, query or credentials: what the realm is built on. */
+function checkPublicUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ValidationError('--public-url', 'not a URL');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ValidationError('--public-url', 'expected http:// or https://');
+  if (u.username || u.password || u.search || u.hash) throw new ValidationError('--public-url', 'no credentials, query or fragment');
+  return u.href.replace(/\/+$/, '');
 }
 
 /** `repository:clients/acme:pull,push` → Access; other resource types are ignored. */
@@ -130,7 +165,7 @@ export function parseScope(scope: string): Access | undefined {
 }
 
 function parseBasic(header: string): { username: string; secret: string } | undefined {
-  const b64 = /^Basic\s+(\S+)$/i.exec(header)?.[1];
+  const b64 = /^Basic\s+([A-Za-z0-9+/=_-]+)$/i.exec(header)?.[1];
   if (!b64) return undefined;
   const text = Buffer.from(b64, 'base64').toString('utf8');
   const colon = text.indexOf(':');

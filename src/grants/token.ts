@@ -15,6 +15,11 @@ export interface TokenClaims {
   sub: string;
   admin: boolean;
   access: Access[];
+  /**
+   * The generation of the credential the token was issued under (Credentials.generationOf):
+   * re-issuing or revoking that credential changes it, and the token stops working.
+   */
+  gen: string;
   /** Seconds since the epoch. */
   iat: number;
   exp: number;
@@ -24,6 +29,7 @@ const claimsSchema = z.strictObject({
   sub: z.string(),
   admin: z.boolean(),
   access: z.array(z.strictObject({ repository: z.string(), actions: z.array(z.enum(['pull', 'push', 'delete'])) })),
+  gen: z.string(),
   iat: z.number().int(),
   exp: z.number().int(),
 });
@@ -36,18 +42,19 @@ export interface IssuedToken {
 }
 
 /**
- * A token is `base64url(claims JSON).base64url(HMAC-SHA256(key, that first part))`: self-contained,
- * so the OCI routes check it without a lookup, and short-lived, so there is nothing to revoke.
+ * A token is `base64url(claims JSON).base64url(HMAC-SHA256(key, that first part))`: self-contained
+ * and short-lived; the one lookup is its credential's generation (Grants.verify), so re-issuing or
+ * revoking a credential ends its live tokens.
  */
 export function signToken(key: Buffer, claims: TokenClaims): string {
   const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
   return `${body}.${mac(key, body)}`;
 }
 
-export function issueToken(key: Buffer, input: { sub: string; admin?: boolean; access: Access[]; ttlSeconds: number; now?: Date }): IssuedToken {
+export function issueToken(key: Buffer, input: { sub: string; admin?: boolean; access: Access[]; gen: string; ttlSeconds: number; now?: Date }): IssuedToken {
   const nowMs = (input.now ?? new Date()).getTime();
   const iat = Math.floor(nowMs / 1000);
-  const claims: TokenClaims = { sub: input.sub, admin: input.admin ?? false, access: input.access, iat, exp: iat + input.ttlSeconds };
+  const claims: TokenClaims = { sub: input.sub, admin: input.admin ?? false, access: input.access, gen: input.gen, iat, exp: iat + input.ttlSeconds };
   return { token: signToken(key, claims), expires_in: input.ttlSeconds, issued_at: new Date(iat * 1000).toISOString(), claims };
 }
 

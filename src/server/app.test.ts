@@ -35,10 +35,12 @@ before(async () => {
     logger: pino({ level: 'info' }, sink),
     routes: [
       [
-        { method: 'GET', path: '/ok', handler: ({ res }) => void res.end('fine') },
+        { method: 'GET', path: '/ok', scope: 'public', summary: 'ok', handler: ({ res }) => void res.end('fine') },
         {
           method: 'GET',
           path: '/boom',
+          scope: 'public',
+          summary: 'fails',
           handler: () => {
             throw new Error('secret path /etc/shadow in an internal message');
           },
@@ -46,6 +48,8 @@ before(async () => {
         {
           method: 'GET',
           path: '/refused',
+          scope: 'public',
+          summary: 'refuses',
           handler: () => {
             throw new AppError('FORBIDDEN', 'not yours', { details: { rule: 'client-own' } });
           },

@@ -5,12 +5,16 @@ import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { pino, type Logger } from 'pino';
 import { AppError, NotFoundError, ValidationError } from '../core/errors.js';
 import { errorResponse, MethodNotAllowedError } from './http-error.js';
+import type { Principal } from '../grants/credentials.js';
+import { enforceScope, principalLabel, type EdgeAuth } from './route-scope.js';
 import type { ErrorShape, Route, RouteSet } from './router.js';
 
 export interface AppOptions {
   routes: readonly RouteSet[];
   /** Structured request and error logs (default: none). `serve` logs JSON lines to stderr. */
   logger?: Logger;
+  /** Credentials and tokens for the route scopes; without it every scope is open (tests of one route set). */
+  auth?: EdgeAuth;
 }
 
 export type App = FastifyInstance;
@@ -18,6 +22,10 @@ export type App = FastifyInstance;
 declare module 'fastify' {
   interface FastifyContextConfig {
     errorShape?: ErrorShape;
+    edgeRoute?: Route;
+  }
+  interface FastifyRequest {
+    principal: Principal | undefined;
   }
 }
 
@@ -47,16 +55,26 @@ export function createApp(options: AppOptions): App {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request: FastifyRequest, _payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => done(null, undefined));
 
+  app.decorateRequest('principal', undefined);
   app.addHook('onRequest', async (request, reply) => {
     const started = performance.now();
     reply.raw.setHeader('x-request-id', request.id);
     reply.raw.once('close', () => {
       request.log.info(
-        { reqId: request.id, method: request.raw.method, path: pathOf(request.raw.url), status: reply.raw.statusCode, ms: Math.round((performance.now() - started) * 10) / 10, remote: request.ip, ...(reply.raw.writableFinished ? {} : { aborted: true }) },
+        { reqId: request.id, method: request.raw.method, path: pathOf(request.raw.url), status: reply.raw.statusCode, client: principalLabel(request.principal), ms: Math.round((performance.now() - started) * 10) / 10, remote: request.ip, ...(reply.raw.writableFinished ? {} : { aborted: true }) },
         'request',
       );
     });
     checkRequestTarget(request.raw.url ?? '');
+    const route = request.routeOptions.config?.edgeRoute;
+    if (route === undefined) return;
+    request.principal = await enforceScope({
+      route,
+      auth: options.auth,
+      req: request.raw,
+      params: request.params as Record<string, string>,
+      query: () => new URL(request.raw.url ?? '/', 'http://localhost').searchParams,
+    });
   });
 
   app.setErrorHandler((error, request, reply) => sendError(request, reply, fromFrameworkError(error as Error)));
@@ -75,7 +93,7 @@ export function createApp(options: AppOptions): App {
     app.route({
       method: methodsOf(route).filter((m) => m !== 'HEAD' || !methodsOf(route).includes('GET')),
       url: route.path,
-      config: { errorShape },
+      config: { errorShape, edgeRoute: route },
       handler: async (request, reply) => {
         // The handler writes the raw response itself (streams, ranges, chunked NDJSON).
         reply.hijack();
@@ -88,7 +106,7 @@ export function createApp(options: AppOptions): App {
         const params: Record<string, string> = { ...(request.params as Record<string, string>) };
         if (prefix !== undefined) params['*'] = pathOf(req.url).slice(prefix.length);
         try {
-          await route.handler({ req, res, url: new URL(req.url ?? '/', 'http://localhost'), params, signal: controller.signal, requestId: request.id });
+          await route.handler({ req, res, url: new URL(req.url ?? '/', 'http://localhost'), params, signal: controller.signal, requestId: request.id, principal: request.principal });
         } catch (e) {
           const r = errorResponse(e, errorShape, request.id);
           if (r.unexpected) request.log.error({ reqId: request.id, err: e }, 'unexpected error');

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../core/errors.js';
 import type { AnonymiserOptions } from './anonymise.js';
-import type { BodyFormat, DecodedBody } from './decoded-body.js';
+import type { BodyFormat, BodyLimits, DecodedBody } from './decoded-body.js';
 
 /**
  * Decoding threads for telemetry bodies. The server's own thread is the only one that can
@@ -12,7 +12,7 @@ import type { BodyFormat, DecodedBody } from './decoded-body.js';
  * thread as much as parsing them. Threads start on first use and never keep a process alive.
  */
 export interface DecodePool {
-  decode(body: Uint8Array, format: BodyFormat): Promise<DecodedBody>;
+  decode(body: Uint8Array, format: BodyFormat, limits?: BodyLimits): Promise<DecodedBody>;
   close(): Promise<void>;
 }
 
@@ -48,7 +48,7 @@ export function createDecodePool(options: DecodePoolOptions): DecodePool {
     }
   };
   return {
-    decode(body, format) {
+    decode(body, format, limits) {
       if (closed) return Promise.reject(new AppError('INTERNAL', 'the decode pool is closed'));
       if (workers.length === 0) start();
       // The least busy thread; ties go to the first.
@@ -57,7 +57,7 @@ export function createDecodePool(options: DecodePoolOptions): DecodePool {
       const id = nextId++;
       return new Promise<DecodedBody>((resolve, reject) => {
         waiting.set(id, { resolve, reject });
-        slot.worker.postMessage({ id, body, format });
+        slot.worker.postMessage({ id, body, format, ...(limits ? { limits } : {}) });
       });
     },
     async close() {

@@ -19,20 +19,43 @@ export interface DecodedBody {
   events: AnonymisedEvent[];
   eventPositions: string[];
   invalid: (RecordError & { source?: EventSource })[];
+  /** Set when decoding stopped at `limits.maxInvalid` invalid records: nothing of the body may be stored. */
+  stoppedAtInvalid?: number;
+  /** The first record whose subject the caller may not write about (decoding stopped there). */
+  forbidden?: RecordError;
 }
 
 export type BodyFormat = 'ndjson' | 'json';
 
-export function decodeBody(text: string, format: BodyFormat, anonymiser: Anonymiser): DecodedBody {
+/** What one body may cost and whom it may be about (set by the HTTP edge from the credential). */
+export interface BodyLimits {
+  /** Stop decoding after this many invalid records (a flood of junk lines costs no more than this). */
+  maxInvalid?: number;
+  /** Subjects in clear (`client:webshop`) the body may name; undefined: any (the admin). */
+  subjects?: readonly string[];
+}
+
+export function decodeBody(text: string, format: BodyFormat, anonymiser: Anonymiser, limits: BodyLimits = {}): DecodedBody {
   const groups = new Map<EventSource, { subjects: Map<string, number>; table: ColumnSubject[]; subjectOf: number[]; time: number[]; values: number[]; positions: number[] }>();
   const out: DecodedBody = { resources: [], resourcePositions: [], events: [], eventPositions: [], invalid: [] };
   const categories = new Map<string, string>();
+  const allowed = limits.subjects === undefined ? undefined : new Set(limits.subjects);
+  const maxInvalid = limits.maxInvalid ?? Infinity;
   for (const r of format === 'ndjson' ? decodeNdjson(text) : decodeJsonBody(text)) {
     if (!r.ok) {
       out.invalid.push(r.source === undefined ? { at: r.at, reason: r.reason } : { at: r.at, reason: r.reason, source: r.source });
+      if (out.invalid.length >= maxInvalid) {
+        out.stoppedAtInvalid = out.invalid.length;
+        break;
+      }
       continue;
     }
     const ev = r.event;
+    if (allowed !== undefined && !allowed.has(`${ev.subject.kind}:${ev.subject.id}`)) {
+      // Named by kind only: the id may be personal data, and this answer reaches logs.
+      out.forbidden = { at: r.at, reason: `subject: this credential may not write about this ${ev.subject.kind} (allowed: ${[...allowed].join(', ')})` };
+      break;
+    }
     if (ev.kind !== 'resource') {
       out.events.push(anonymiser.anonymise(ev));
       out.eventPositions.push(r.at);

@@ -2,7 +2,7 @@ import type { RejectionCount, TelemetryStore } from '../store/store.js';
 import type { Anonymiser } from './anonymise.js';
 import type { EventSource, TelemetryEvent } from './event.js';
 import type { DecodePool } from './decode-pool.js';
-import { decodeBody, type BodyFormat } from './decoded-body.js';
+import { decodeBody, type BodyFormat, type BodyLimits } from './decoded-body.js';
 import type { ResourceColumns } from './resource-columns.js';
 
 /**
@@ -24,6 +24,10 @@ export interface IngestReport {
   refused: number;
   /** The first errors (at most `maxErrors`), in input order. */
   errors: RecordError[];
+  /** Decoding stopped at this many invalid records (BodyLimits.maxInvalid); nothing was stored. */
+  stoppedAtInvalid?: number;
+  /** A record about a subject the caller may not write about (BodyLimits.subjects); nothing was stored. */
+  forbidden?: RecordError;
 }
 
 export const noConsentReason =
@@ -38,7 +42,7 @@ export interface Ingestor {
    * A request body of TelemetryEvents (NDJSON, or a JSON array), decoded on the decode pool's
    * threads when there is one. Positions are `line N` (NDJSON) or `index N` (JSON).
    */
-  ingestBody(body: Uint8Array, format: BodyFormat): Promise<IngestReport>;
+  ingestBody(body: Uint8Array, format: BodyFormat, limits?: BodyLimits): Promise<IngestReport>;
 }
 
 export interface ResourceColumnsBatch {
@@ -90,10 +94,15 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       const at = columns.positionOf ?? ((i: number) => `sample ${i}`);
       return report(w.written, w.refused.map(at), invalid);
     },
-    async ingestBody(body, format) {
+    async ingestBody(body, format, limits) {
       const d = options.decodePool
-        ? await options.decodePool.decode(body, format)
-        : decodeBody(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'), format, anonymiser);
+        ? await options.decodePool.decode(body, format, limits)
+        : decodeBody(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'), format, anonymiser, limits);
+      // A refused body stores nothing and counts nothing: its caller gets a 4xx and may send it again.
+      if (d.forbidden !== undefined) return { accepted: 0, rejected: 0, refused: 0, errors: [d.forbidden], forbidden: d.forbidden };
+      if (d.stoppedAtInvalid !== undefined) {
+        return { accepted: 0, rejected: d.invalid.length, refused: 0, errors: d.invalid.slice(0, Math.min(maxErrors, 10)).map(({ at, reason }) => ({ at, reason })), stoppedAtInvalid: d.stoppedAtInvalid };
+      }
       // Called in the same turn, so the store's group commit writes them in one transaction.
       const [ev, ...res] = await Promise.all([store.write(d.events), ...d.resources.map((r) => store.writeResourceColumns(r))]);
       const refused: number[] = ev!.refused.map((i) => Number(d.eventPositions[i]!.slice(d.eventPositions[i]!.indexOf(' ') + 1)));

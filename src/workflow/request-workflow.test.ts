@@ -85,7 +85,7 @@ describe('POST /v1/requests', () => {
       maxParallelBuilds: 2,
       retry: { attempts: 3, baseDelayMs: 20 },
     });
-    server = createApp({ routes: [requestRoutes({ workflow, grants }), healthRoutes({ workflow })] });
+    server = createApp({ routes: [requestRoutes({ workflow }), healthRoutes({ workflow })], auth: grants.edgeAuth() });
     const address = await listen(server, 0);
     url = `http://127.0.0.1:${address.port}/v1/requests`;
     admin = `Basic ${Buffer.from(`admin:${grants.credentials.admin.secret}`).toString('base64')}`;

@@ -76,10 +76,10 @@ describe('prescient serve: telemetry → train → request → grant → pull wi
   };
 
   test('ingest, train, request: the granted token pulls the image with skopeo, and it holds what the models predicted', async () => {
-    // 1. Telemetry over HTTP, as a collector would send it.
+    // 1. Telemetry over HTTP, as a collector would send it: with the client's own credential (events about client:shop only).
     const events = [...sampleTelemetry({ clients: [shopClient], days: 7, endMs: Date.UTC(2026, 10, 28) })];
     const body = events.map((e) => JSON.stringify(e)).join('\n');
-    const ingested = await fetch(`${server.base}/v1/telemetry`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+    const ingested = await fetch(`${server.base}/v1/telemetry`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', authorization: shop }, body });
     assert.equal(ingested.status, 200, await ingested.clone().text());
     assert.equal(((await ingested.json()) as { accepted: number }).accepted, events.length);
 

@@ -16,10 +16,15 @@ test('the OpenTelemetry JS SDK with host-metrics, exporting OTLP/HTTP to `presci
   const home = mkdtempSync(join(tmpdir(), 'prescient-otel-'));
   // host metrics come from inside the machine (source agent): the subject opts in first.
   assert.equal((await prescient(home, ['consent', 'grant', 'vm:otel-test-vm'])).code, 0);
+  // The exporter writes with a source credential issued for this one subject.
+  const issued = await prescient(home, ['credentials', 'issue-source', 'otel-exporter', '--subject', 'vm:otel-test-vm']);
+  assert.equal(issued.code, 0, issued.stderr);
+  const source = issued.json as { username: string; secret: string };
   const serve = await startServe(home);
   try {
     const app = join(repoRoot, 'dist/test/fixtures/otel-host-metrics-app.js');
-    await promisify(execFile)(process.execPath, [app, `${serve.url}/v1/metrics`, '3', 'otel-test-vm'], { timeout: 60_000 });
+    const env = { ...process.env, OTLP_AUTHORIZATION: `Basic ${Buffer.from(`${source.username}:${source.secret}`).toString('base64')}` };
+    await promisify(execFile)(process.execPath, [app, `${serve.url}/v1/metrics`, '3', 'otel-test-vm'], { timeout: 60_000, env });
     const subject = createAnonymiser({ keyring: loadOrCreateKeyring(paths(home).secrets) }).pseudonym('vm', 'otel-test-vm');
     const store = openSqliteStore({ file: paths(home).store });
     try {

@@ -14,6 +14,7 @@ import { tokenRoutes } from '../../server/routes/token.js';
 import { healthRoutes } from '../../server/routes/health.js';
 import { credentialRoutes } from '../../server/routes/credentials.js';
 import { requestRoutes } from '../../server/routes/requests.js';
+import { routeTableRoutes } from '../../server/routes/route-table.js';
 import { openRequestWorkflow } from '../../workflow/open-request-workflow.js';
 import { storeHistory } from '../../predict/store-history.js';
 import { loadTf } from '../../predict/tf.js';
@@ -36,6 +37,7 @@ interface ServeOptions extends HistoryFlags {
   retainRollupsDays?: string;
   ipv4Prefix: string;
   ipv6Prefix: string;
+  publicUrl?: string;
 }
 
 /**
@@ -51,10 +53,11 @@ export const serveCommand: CommandRegistration = (program) => {
     )
     .option('-p, --port <port>', 'TCP port (0 picks a free one)', '5080')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--public-url <url>', 'where clients reach this server (the token realm in challenges; default: the address it listens on)')
     .option('--max-body-mib <n>', 'largest telemetry body accepted, after decompression', '16')
     .option('--retain-raw-days <days>', 'delete raw telemetry events older than this (checked at start and hourly; default: keep)')
     .option('--retain-rollups-days <days>', 'delete 5-minute rollups older than this (default: keep)')
-    .option('--no-auth', 'serve /v2/ without the token flow (everyone may pull and push; loopback experiments only)');
+    .option('--no-auth', 'serve /v2/ and usage vectors without credentials (everyone may pull and push; loopback experiments only); telemetry and requests still need one');
   addHistoryOptions(addAnonymisationOptions(cmd)).addHelpText(
     'after',
     `
@@ -62,8 +65,10 @@ Examples:
   prescient serve --port 5080
   skopeo copy --src-tls-verify=false --src-creds acme:<secret> docker://127.0.0.1:5080/clients/acme:latest oci:/tmp/acme:latest
   curl -u acme:<secret> -H 'accept: application/x-ndjson' -d '{"clientId":"acme"}' http://127.0.0.1:5080/v1/requests
-  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://127.0.0.1:5080/v1/metrics node app.js
-  curl -H 'content-type: application/x-ndjson' --data-binary @events.ndjson http://127.0.0.1:5080/v1/telemetry
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://127.0.0.1:5080/v1/metrics \\
+    OTEL_EXPORTER_OTLP_HEADERS="Authorization=Basic $(printf 'source/exporter:<secret>' | base64 -w0)" node app.js
+  curl -u admin:<secret> -H 'content-type: application/x-ndjson' --data-binary @events.ndjson http://127.0.0.1:5080/v1/telemetry
+  curl http://127.0.0.1:5080/v1/routes             # every route with its scope
   curl -u acme:<secret> "http://127.0.0.1:5080/v1/usage-vectors?client=acme"
   prescient serve --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains --no-auth
   curl "http://127.0.0.1:5080/v1/usage-vectors?client=17"
@@ -94,7 +99,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       setInterval(prune, 60 * 60 * 1000).unref();
     }
     const registry = await openRegistry({ root: paths().registry });
-    const grants = await Grants.open({ secretsDir: paths().secrets });
+    const grants = await Grants.open({ secretsDir: paths().secrets, ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl } : {}) });
     const workflow = await openRequestWorkflow({ paths: paths(), registry, grants, telemetry: ingestion });
     const scheduler = new ProactiveScheduler({ history: workflow.history!, workflow });
     scheduler.start();
@@ -103,7 +108,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       ociRoutes({ registry, ...(opts.auth ? { authorize: grants.authorize } : {}) }),
       tokenRoutes({ grants }),
       credentialRoutes({ grants }),
-      requestRoutes({ grants, workflow }),
+      requestRoutes({ workflow }),
       healthRoutes({ workflow }),
     ];
     // Usage vectors: from the telemetry store (clients named by their real ids, pseudonymised here), or from a trace folder.
@@ -112,11 +117,15 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       predictRoutes({
         predictor: createPredictor({ history, modelsDir: paths().models, policy: policySource(policyFile(paths())) }),
         ...(opts.dataset ? {} : { subjectOf: (client: string) => ingestion.anonymiser.pseudonym('client', client) }),
-        ...(opts.auth ? { authorize: async (req, client) => void (await grants.requireClientOrAdmin(req, client)) } : {}),
       }),
     );
-    const server = createApp({ routes, logger: pino({ base: null }, pino.destination(2)) });
+    routes.push(routeTableRoutes({ routes }));
+    const server = createApp({ routes, logger: pino({ base: null }, pino.destination(2)), auth: grants.edgeAuth(opts.auth ? [] : ['registry', 'client-own']) });
     const addr = await listen(server, port, opts.host);
+    if (opts.publicUrl === undefined) {
+      const host = addr.host === '0.0.0.0' || addr.host === '::' ? '127.0.0.1' : addr.host.includes(':') ? `[${addr.host}]` : addr.host;
+      grants.publicUrl = `http://${host}:${addr.port}`;
+    }
     // TensorFlow.js takes about a second to start; start it now rather than in the first request.
     void loadTf().catch(() => undefined);
     emit(command, { url: `http://${addr.host}:${addr.port}`, registry: registry.root }, (v) => `listening on ${v.url} (registry ${v.registry}); Ctrl-C stops`);

@@ -9,7 +9,7 @@ export interface CredentialRoutesDeps {
 }
 
 /**
- * Administrative: `POST /v1/clients/<clientId>/credentials` (admin credential or admin token)
+ * Administrative: `POST /v1/clients/<clientId>/credentials` (the admin credential)
  * creates or replaces a client's credential and answers its secret, once.
  */
 export function credentialRoutes(deps: CredentialRoutesDeps): RouteSet {
@@ -17,8 +17,9 @@ export function credentialRoutes(deps: CredentialRoutesDeps): RouteSet {
     {
       method: 'POST',
       path: '/v1/clients/:clientId/credentials',
+      scope: 'admin',
+      summary: "create or replace a client's credential; answers its secret once",
       handler: async ({ req, res, params }) => {
-        await deps.grants.requireAdmin(req);
         const clientId = params['clientId']!;
         if (!clientIdPattern.test(clientId)) throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
         req.resume();

@@ -9,10 +9,12 @@ export interface HealthRoutesDeps {
 /** `GET /healthz` (liveness) and `GET /metrics` (Prometheus text format) for the request workflow. */
 export function healthRoutes(deps: HealthRoutesDeps): RouteSet {
   return [
-    { method: 'GET', path: '/healthz', handler: ({ res }) => sendJson(res, 200, { status: 'ok' }) },
+    { method: 'GET', path: '/healthz', scope: 'public', summary: 'liveness', handler: ({ res }) => sendJson(res, 200, { status: 'ok' }) },
     {
       method: 'GET',
       path: '/metrics',
+      scope: 'public',
+      summary: 'request and build counters (Prometheus text format)',
       handler: ({ res }) => {
         const w = deps.workflow;
         const lines = [

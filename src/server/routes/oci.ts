@@ -90,7 +90,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
     const route = parsePath(rest);
     if (!isRepositoryName(route.name)) throw new OciError('NAME_INVALID', `${JSON.stringify(route.name)} is not an OCI repository name`, { name: route.name });
     const name = route.name;
-    const action: OciAction = method === 'GET' || method === 'HEAD' ? 'pull' : method === 'DELETE' ? 'delete' : 'push';
+    const action = actionOf(method);
     await authorize({ repository: name, action, req });
 
     switch (route.kind) {
@@ -225,9 +225,28 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
 
   const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
   return [
-    { method: methods, path: '/v2', errorShape: 'oci', handler: (ctx) => handle({ ...ctx, params: { '*': '' } }) },
-    { method: methods, path: '/v2/*', errorShape: 'oci', handler: handle },
+    { method: methods, path: '/v2', scope: 'registry', registryAccess: () => ({ repository: null, action: 'pull' }), summary: 'the OCI distribution API base check', errorShape: 'oci', handler: (ctx) => handle({ ...ctx, params: { '*': '' } }) },
+    { method: methods, path: '/v2/*', scope: 'registry', registryAccess: ({ params, method }) => registryAccessOf(params['*'] ?? '', method), summary: 'the OCI distribution API: manifests, blobs, uploads, tags, referrers', errorShape: 'oci', handler: handle },
   ];
+}
+
+function actionOf(method: string): OciAction {
+  return method === 'GET' || method === 'HEAD' ? 'pull' : method === 'DELETE' ? 'delete' : 'push';
+}
+
+/**
+ * The repository and action a `/v2/<rest>` request needs a token for (null: the base check);
+ * undefined when the path names no repository, which the handler then answers NAME_INVALID.
+ */
+export function registryAccessOf(rest: string, method: string): { repository: string | null; action: OciAction } | undefined {
+  if (rest === '') return { repository: null, action: 'pull' };
+  let name: string;
+  try {
+    name = parsePath(rest).name;
+  } catch {
+    return undefined;
+  }
+  return isRepositoryName(name) ? { repository: name, action: actionOf(method) } : undefined;
 }
 
 type ParsedPath = { name: string; kind: 'manifest' | 'blob' | 'uploads' | 'tags' | 'referrers'; arg: string };

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { Principal } from '../../grants/credentials.js';
 import { z } from 'zod';
 import { AppError, ValidationError } from '../../core/errors.js';
 import type { Predictor } from '../../predict/predict-vector.js';
@@ -18,10 +18,10 @@ import type { RequestContext, RouteSet } from '../router.js';
 export interface PredictRouteDeps {
   predictor: Predictor;
   /**
-   * Who may read a vector (none: anyone, for a trace folder served on loopback). `serve` lets a
-   * client read only its own vector, the admin any, and any credential a category's.
+   * A check beyond the route's scope (client-own: a client reads only its own vector), e.g. that
+   * a category is large enough for its vector to tell nothing about one member.
    */
-  authorize?: (req: IncomingMessage, client: string | undefined) => Promise<void>;
+  authorize?: (request: { principal: Principal | undefined; client: string | undefined; category: string | undefined }) => Promise<void> | void;
   /** A client id as the history knows it (the store keeps pseudonyms); default: as given. */
   subjectOf?: (client: string) => string;
 }
@@ -53,11 +53,15 @@ export function predictRoutes(deps: PredictRouteDeps): RouteSet {
     {
       method: 'GET',
       path: '/v1/usage-vectors/schema',
+      scope: 'public',
+      summary: 'the usage vector JSON Schema',
       handler: ({ res }) => sendJson(res, 200, usageVectorJsonSchema()),
     },
     {
       method: 'POST',
       path: '/v1/usage-vectors/validate',
+      scope: 'public',
+      summary: 'validate a usage vector made elsewhere',
       handler: async (ctx) => {
         const issues = checkUsageVector(await readJson(ctx));
         sendJson(ctx.res, issues.length === 0 ? 200 : 422, { valid: issues.length === 0, issues });
@@ -66,14 +70,17 @@ export function predictRoutes(deps: PredictRouteDeps): RouteSet {
     {
       method: 'GET',
       path: '/v1/usage-vectors',
-      handler: async ({ req, res, url, signal }) => {
+      scope: 'client-own',
+      clientOf: ({ query }) => query.get('client') ?? undefined,
+      summary: "a client's (or a category's) predicted usage vector",
+      handler: async ({ res, url, signal, principal }) => {
         const parsed = query.safeParse(Object.fromEntries(url.searchParams));
         if (!parsed.success) {
           const issue = parsed.error.issues[0]!;
           throw new ValidationError(formatIssuePath(issue.path), issue.message);
         }
         const q = parsed.data;
-        await deps.authorize?.(req, q.client);
+        await deps.authorize?.({ principal, client: q.client, category: q.category });
         const vector = await deps.predictor.predict({
           ...(q.client ? { client: deps.subjectOf ? deps.subjectOf(q.client) : q.client } : {}),
           ...(q.category ? { category: q.category } : {}),

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { AppError, toAppError, ValidationError } from '../../core/errors.js';
-import type { Grants } from '../../grants/grants.js';
 import { formatIssuePath } from '../../usage-vector/validate.js';
 import type { RequestWorkflow, WorkflowEvent } from '../../workflow/request-workflow.js';
 import { httpStatusByCode, sendJson } from '../http-error.js';
@@ -9,7 +8,6 @@ import type { RouteSet } from '../router.js';
 
 export interface RequestRoutesDeps {
   workflow: Pick<RequestWorkflow, 'handle' | 'cancel'>;
-  grants: Grants;
 }
 
 const requestBodySchema = z
@@ -32,9 +30,9 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
     {
       method: 'POST',
       path: '/v1/requests',
-      handler: async ({ req, res, url, signal }) => {
-        const principal = await deps.grants.principalOf(req);
-        if (!principal) throw new AppError('UNAUTHORIZED', 'a client or admin credential is needed', { details: { wwwAuthenticate: 'Basic realm="prescient"' } });
+      scope: 'credential',
+      summary: 'an image for a client: identify → predict → personalise → register → grant',
+      handler: async ({ req, res, url, signal, principal }) => {
         const parsed = requestBodySchema.safeParse(await readJsonBody(req));
         if (!parsed.success) {
           const issue = parsed.error.issues[0]!;
@@ -42,7 +40,9 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
           throw new ValidationError(formatIssuePath(path), issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message);
         }
         const authorizeClient = (identity: { clientId: string }): void => {
-          if (principal.kind === 'client' && principal.clientId !== identity.clientId) throw new AppError('FORBIDDEN', `credential of ${principal.clientId} cannot request images of ${identity.clientId}`);
+          if (principal?.kind === 'client' && principal.clientId !== identity.clientId) {
+            throw new AppError('FORBIDDEN', `credential of ${principal.clientId} cannot request images of ${identity.clientId}`, { details: { rule: 'scope:client-own' } });
+          }
         };
         const stream = url.searchParams.get('stream') === '1' || (req.headers.accept ?? '').includes('application/x-ndjson');
         if (!stream) {
@@ -67,8 +67,9 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
       // Administrative: cancel a client's builds in flight or queued.
       method: 'DELETE',
       path: '/v1/clients/:clientId/builds',
-      handler: async ({ req, res, params }) => {
-        await deps.grants.requireAdmin(req);
+      scope: 'admin',
+      summary: "cancel a client's builds in flight or queued",
+      handler: ({ res, params }) => {
         sendJson(res, 200, { cancelled: deps.workflow.cancel(params['clientId']!) });
       },
     },

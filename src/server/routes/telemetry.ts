@@ -3,6 +3,7 @@ import { createCounterRates, type CounterRates } from '../../telemetry/counter-r
 import { decodeOtlpMetrics } from '../../telemetry/formats/otlp.js';
 import { noConsentReason, type Ingestor } from '../../telemetry/ingest.js';
 import { toBatch } from '../../telemetry/record-result.js';
+import type { Principal } from '../../grants/credentials.js';
 import { sendJson } from '../http-error.js';
 import { mediaType, readBody } from '../read-body.js';
 import type { RouteSet } from '../router.js';
@@ -13,6 +14,21 @@ export interface TelemetryRoutesOptions {
   maxBodyBytes?: number;
   /** Cumulative-counter state for OTLP rates; one per server. */
   rates?: CounterRates;
+  /** Decoding stops after this many invalid records and answers 400 (default 1,000). */
+  maxInvalidRecords?: number;
+}
+
+/**
+ * Whom a credential may write telemetry about, in clear: a client only itself, a source the
+ * subjects it was issued for, the admin (or an app without auth) anyone.
+ */
+export function writableSubjects(principal: Principal | undefined): readonly string[] | undefined {
+  if (principal === undefined || principal.kind === 'admin') return undefined;
+  return principal.kind === 'client' ? [`client:${principal.clientId}`] : principal.subjects;
+}
+
+function forbiddenSubject(at: string, reason: string): AppError {
+  return new AppError('FORBIDDEN', `${at}: ${reason}`, { details: { rule: 'telemetry-subject', at } });
 }
 
 const ndjsonTypes = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines']);
@@ -26,19 +42,30 @@ const ndjsonTypes = new Set(['application/x-ndjson', 'application/ndjson', 'appl
  */
 export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
   const maxBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const maxInvalid = options.maxInvalidRecords ?? 1000;
   const rates = options.rates ?? createCounterRates();
   const { ingestor } = options;
   return [
     {
       method: 'POST',
       path: '/v1/telemetry',
-      async handler({ req, res, signal }) {
+      scope: 'telemetry-write',
+      summary: 'TelemetryEvents as NDJSON or a JSON array',
+      async handler({ req, res, signal, principal }) {
         const type = mediaType(req);
         const ndjson = ndjsonTypes.has(type);
         if (!ndjson && type !== 'application/json') {
           throw new AppError('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json (an array of events) or application/x-ndjson, not ${JSON.stringify(type || '(none)')}`);
         }
-        const report = await ingestor.ingestBody(await readBody(req, { maxBytes, signal }), ndjson ? 'ndjson' : 'json');
+        const subjects = writableSubjects(principal);
+        const report = await ingestor.ingestBody(await readBody(req, { maxBytes, signal }), ndjson ? 'ndjson' : 'json', { maxInvalid, ...(subjects ? { subjects } : {}) });
+        if (report.forbidden) throw forbiddenSubject(report.forbidden.at, report.forbidden.reason);
+        if (report.stoppedAtInvalid !== undefined) {
+          const first = report.errors.slice(0, 3).map((e) => `${e.at}: ${e.reason}`).join('; ');
+          throw new AppError('VALIDATION', `body: decoding stopped after ${report.stoppedAtInvalid} invalid records, nothing was stored; first: ${first}`, {
+            details: { field: 'body', rule: 'max-invalid-records', maxInvalidRecords: maxInvalid, errors: report.errors },
+          });
+        }
         const nothingValid = report.accepted === 0 && report.refused === 0 && report.rejected > 0;
         sendJson(res, nothingValid ? 400 : 200, nothingValid ? { error: 'VALIDATION', message: 'no valid record in the body', ...report } : report);
       },
@@ -46,7 +73,9 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
     {
       method: 'POST',
       path: '/v1/metrics',
-      async handler({ req, res, signal }) {
+      scope: 'telemetry-write',
+      summary: 'OTLP/HTTP JSON metrics',
+      async handler({ req, res, signal, principal }) {
         const type = mediaType(req);
         if (type !== 'application/json') {
           throw new AppError(
@@ -63,6 +92,15 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
         }
         const decoded = decodeOtlpMetrics(body, rates);
         const batch = toBatch(decoded.results);
+        const subjects = writableSubjects(principal);
+        if (subjects !== undefined) {
+          const allowed = new Set(subjects);
+          const i = batch.events.findIndex((e) => !allowed.has(`${e.subject.kind}:${e.subject.id}`));
+          if (i >= 0) throw forbiddenSubject(batch.positions?.[i] ?? `dataPoint ${i}`, `subject: this credential may not write about this ${batch.events[i]!.subject.kind} (allowed: ${subjects.join(', ')})`);
+        }
+        if (batch.events.length === 0 && batch.invalid.length >= maxInvalid) {
+          throw new AppError('VALIDATION', `body: ${batch.invalid.length} invalid data points and none valid; first: ${batch.invalid.slice(0, 3).map((e) => `${e.at}: ${e.reason}`).join('; ')}`, { details: { field: 'body', rule: 'max-invalid-records' } });
+        }
         if (batch.events.length === 0 && batch.invalid.length === 1 && batch.invalid[0]!.at === 'body') {
           throw new AppError('VALIDATION', `body: not an ExportMetricsServiceRequest: ${batch.invalid[0]!.reason}`);
         }

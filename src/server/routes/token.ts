@@ -17,8 +17,9 @@ export function tokenRoutes(deps: TokenRoutesDeps): RouteSet {
     {
       method: 'GET',
       path: '/v1/token',
-      handler: async ({ req, res, url }) => {
-        const principal = await deps.grants.principalOf(req);
+      scope: 'credential',
+      summary: 'a registry bearer token for a credential (the Docker token flow)',
+      handler: ({ res, url, principal }) => {
         if (!principal) throw new AppError('UNAUTHORIZED', 'a client or admin credential is needed (HTTP Basic)', { details: { wwwAuthenticate: `Basic realm="${grantService}"` } });
         const access = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).flatMap((s) => parseScope(s) ?? []);
         const issued = deps.grants.tokenFor(principal, access);

@@ -1,0 +1,54 @@
+import type { IncomingMessage } from 'node:http';
+import { AppError } from '../core/errors.js';
+import type { Principal } from '../grants/credentials.js';
+import type { Route, RouteScope } from './router.js';
+
+/** What the scope hook needs to know about credentials and tokens (Grants provides it in serve). */
+export interface EdgeAuth {
+  /** The principal of the request's credential (HTTP Basic); undefined when it sent none; throws 401 when it is not valid. */
+  credentialOf(req: IncomingMessage): Principal | undefined | Promise<Principal | undefined>;
+  /** Throws 401 with the Docker challenge unless the request carries a registry token for this repository and action. */
+  registryToken(req: IncomingMessage, access: { repository: string | null; action: 'pull' | 'push' | 'delete' }): void | Promise<void>;
+  /** Scopes that need nothing (`serve --no-auth`: `registry` and `client-own`). */
+  open?: readonly RouteScope[];
+  /** The challenge of a 401 on a credential route (`Basic realm="prescient"`). */
+  basicChallenge: string;
+}
+
+/**
+ * The one place a route's scope is enforced. Resolves with the principal the handler may act
+ * for (undefined on public and open routes); throws 401 when a credential is missing or invalid
+ * and 403 when it is valid but not allowed here, each naming the scope as the rule.
+ */
+export async function enforceScope(input: { route: Pick<Route, 'scope' | 'clientOf' | 'registryAccess'>; auth: EdgeAuth | undefined; req: IncomingMessage; params: Record<string, string>; query: () => URLSearchParams }): Promise<Principal | undefined> {
+  const { route, auth, req } = input;
+  const scope = route.scope;
+  if (auth === undefined || scope === 'public' || auth.open?.includes(scope)) return undefined;
+  const rule = { rule: `scope:${scope}` };
+  if (scope === 'registry') {
+    const access = route.registryAccess?.({ params: input.params, method: req.method ?? 'GET' });
+    if (access !== undefined) await auth.registryToken(req, access);
+    return undefined;
+  }
+  const principal = await auth.credentialOf(req);
+  if (principal === undefined) {
+    throw new AppError('UNAUTHORIZED', scope === 'admin' ? 'the admin credential is needed (HTTP Basic)' : 'a credential is needed (HTTP Basic)', { details: { ...rule, wwwAuthenticate: auth.basicChallenge } });
+  }
+  if (scope === 'telemetry-write') return principal;
+  if (principal.kind === 'source') throw new AppError('FORBIDDEN', `source credential ${principal.name} only writes telemetry`, { details: rule });
+  if (scope === 'admin') {
+    if (principal.kind !== 'admin') throw new AppError('FORBIDDEN', 'the admin credential is needed', { details: rule });
+    return principal;
+  }
+  if (scope === 'client-own' && principal.kind === 'client') {
+    const client = route.clientOf?.({ params: input.params, query: input.query() });
+    if (client !== undefined && client !== principal.clientId) throw new AppError('FORBIDDEN', `credential of ${principal.clientId} cannot act for ${client}`, { details: rule });
+  }
+  return principal;
+}
+
+/** How a principal appears in request logs: `admin`, the client id, or `source/<name>`. */
+export function principalLabel(p: Principal | undefined): string | undefined {
+  if (p === undefined) return undefined;
+  return p.kind === 'admin' ? 'admin' : p.kind === 'client' ? p.clientId : `source/${p.name}`;
+}
