@@ -151,3 +151,9 @@ test('dataset sources resolve only through the catalogue: files, files below fol
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('services are known by their aliases too, and SSH is always allowed (the network module keeps it open)', () => {
+  const v = webDbVector([], { services: [{ name: 'redis', expectedLoad: {}, concurrency: 4 }], network: { inbound: [{ port: 22, protocol: 'tcp' }, { port: 6379, protocol: 'tcp' }], outbound: [], proxy: null } });
+  assert.deepEqual(policyViolations(v, defaultPolicy()), []);
+  assert.deepEqual(policyViolations(v, parsePolicy({ packages: { deny: ['redis-server'] } })).map((x) => x.field), ['services[0].name', 'network.inbound[1]']);
+});

@@ -29,6 +29,8 @@ export const datasetEntrySchema = z.strictObject({
   path: z.string().min(2).max(4096).regex(/^\/[^\u0000-\u001f]*$/, 'an absolute host path'),
   maxBytes: z.number().int().positive().describe('the most the data module reads from this source for one image'),
   destination: z.string().max(4096).regex(guestPathPattern, 'an absolute, normalised guest path').optional().describe('where a predicted use of it lands in the guest'),
+  /** For data registered from a URL: where it was fetched from (`path` is the capped copy in the home's cache). */
+  url: z.url({ protocol: /^https?$/ }).max(4096).optional(),
 });
 export type DatasetEntry = z.infer<typeof datasetEntrySchema>;
 

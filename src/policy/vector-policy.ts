@@ -1,5 +1,5 @@
 import { ValidationError } from '../core/errors.js';
-import { serviceByName } from '../predict/service-catalog.js';
+import { serviceNamed } from '../predict/service-catalog.js';
 import type { UsageVector } from '../usage-vector/schema.js';
 import { outboundAllowed } from './outbound-allowed.js';
 import type { DatasetEntry, Policy } from './policy.js';
@@ -39,14 +39,17 @@ export function catalogueEntry(policy: Policy, source: string): { entry: Dataset
 
 /** The package that runs a service, as the service catalogue knows it. */
 function servicePackage(service: string): string | undefined {
-  return serviceByName(service)?.package;
+  return serviceNamed(service)?.package;
 }
 
-/** Inbound ports a vector may open: the admin's, and those of the known services it predicts whose package is not denied. */
+/** SSH, which the network module keeps open on every image whatever the vector says (its `keepSsh` option). */
+const sshPort = 'tcp/22';
+
+/** Inbound ports a vector may open: SSH, the admin's, and those of the known services it predicts whose package is not denied. */
 export function allowedInbound(vector: Pick<UsageVector, 'services'>, policy: Policy): Set<string> {
-  const out = new Set(policy.inbound.allow.map((p) => `${p.protocol}/${p.port}`));
+  const out = new Set([sshPort, ...policy.inbound.allow.map((p) => `${p.protocol}/${p.port}`)]);
   for (const s of vector.services) {
-    const spec = serviceByName(s.name);
+    const spec = serviceNamed(s.name);
     if (spec && !policy.packages.deny.includes(spec.package)) for (const p of spec.ports) out.add(`${p.protocol}/${p.port}`);
   }
   return out;

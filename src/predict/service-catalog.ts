@@ -14,29 +14,29 @@ export interface ServiceSpec {
    * service is inferred only from its port seen listening.
    */
   clientFirst?: boolean;
-  /** Other names a hand-written vector may use for it ("redis" for redis-server). */
+  /** Other names a vector may give it (the services module's tuners accept them too). */
   aliases?: readonly string[];
 }
 
 export const serviceCatalog: readonly ServiceSpec[] = [
   { service: 'nginx', package: 'nginx', ports: [{ port: 80, protocol: 'tcp' }, { port: 443, protocol: 'tcp' }], load: { requestsPerSecond: 50 }, concurrency: 64 },
   { service: 'apache2', package: 'apache2', ports: [{ port: 80, protocol: 'tcp' }, { port: 443, protocol: 'tcp' }], load: { requestsPerSecond: 50 }, concurrency: 32 },
-  { service: 'postgresql', package: 'postgresql', ports: [{ port: 5432, protocol: 'tcp' }], load: { connections: 20 }, concurrency: 20, aliases: ['postgres'] },
+  { service: 'postgresql', package: 'postgresql', aliases: ['postgres'], ports: [{ port: 5432, protocol: 'tcp' }], load: { connections: 20 }, concurrency: 20 },
   { service: 'mariadb', package: 'mariadb-server', ports: [{ port: 3306, protocol: 'tcp' }], load: { connections: 20 }, concurrency: 20 },
-  { service: 'redis-server', package: 'redis-server', ports: [{ port: 6379, protocol: 'tcp' }], load: { connections: 10 }, concurrency: 10, aliases: ['redis'] },
+  { service: 'redis-server', package: 'redis-server', aliases: ['redis'], ports: [{ port: 6379, protocol: 'tcp' }], load: { connections: 10 }, concurrency: 10 },
   { service: 'ssh', package: 'openssh-server', ports: [{ port: 22, protocol: 'tcp' }], load: { connections: 2 }, concurrency: 4 },
   { service: 'docker', package: 'docker.io', ports: [], load: {}, concurrency: 1 },
   { service: 'rsync', package: 'rsync', ports: [{ port: 873, protocol: 'tcp' }], load: { connections: 1 }, concurrency: 2, clientFirst: true },
   { service: 'bind9', package: 'bind9', ports: [{ port: 53, protocol: 'udp' }, { port: 53, protocol: 'tcp' }], load: { requestsPerSecond: 20 }, concurrency: 8 },
 ];
 
-/** A service by its name or one of its aliases. */
-export function serviceByName(name: string): ServiceSpec | undefined {
-  return serviceCatalog.find((s) => s.service === name || s.aliases?.includes(name));
-}
-
 export function serviceForPackage(pkg: string): ServiceSpec | undefined {
   return serviceCatalog.find((s) => s.package === pkg && !s.clientFirst);
+}
+
+/** A service by the name a vector gives it, or one of its aliases. */
+export function serviceNamed(name: string): ServiceSpec | undefined {
+  return serviceCatalog.find((s) => s.service === name || s.aliases?.includes(name));
 }
 
 export function serviceForPort(port: number): ServiceSpec | undefined {

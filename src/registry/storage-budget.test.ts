@@ -8,6 +8,7 @@ import { run } from '../core/exec.js';
 import type { BaseImage } from '../image/bases/build.js';
 import { measure } from '../image/qemu-img.js';
 import { personalize } from '../pipeline/personalize.js';
+import { parsePolicy } from '../policy/policy.js';
 import { assemblePipeline } from '../pipeline/plan.js';
 import type { UsageVector } from '../usage-vector/schema.js';
 import { parseUsageVector } from '../usage-vector/validate.js';
@@ -56,13 +57,15 @@ test('20 clients of 4 categories, each its own size and dataset: the home holds 
   const names = Object.keys(categories);
   let standalone = 0;
   const specs = new Set<string>();
+  // The clients' datasets are files of one folder the admin catalogued (vectors name them, never a host path).
+  await mkdir(join(home, 'data'));
+  const policy = parsePolicy({ datasets: [{ name: 'clients', kind: 'folder', path: join(home, 'data'), maxBytes: 1 << 20 }] });
   for (let k = 0; k < 20; k++) {
     const category = names[k % 4]!;
     const prof = categories[category]!;
     const vcpus = 1 + (k % 8);
     const memoryMiB = 1024 * (1 + ((k * 7) % 16));
-    const data = join(home, `client-${k}.bin`);
-    await writeFile(data, randomBytes(256 * 1024));
+    await writeFile(join(home, 'data', `client-${k}.bin`), randomBytes(256 * 1024));
     const vector = parseUsageVector({
       schemaVersion: 'prescient.dev/usage-vector/v1',
       subject: { clientId: `client-${k}`, category },
@@ -73,7 +76,7 @@ test('20 clients of 4 categories, each its own size and dataset: the home holds 
       resources: { vcpus, memoryMiB, diskGiB: 6, expectedP95CpuPercent: 40, expectedP95MemoryMiB: Math.round(memoryMiB / 2), diskReadKBps: 0, diskWriteKBps: 0, networkInKBps: 100, networkOutKBps: 100 },
       software: prof.software.map((name) => ({ name, probability: 0.9 })),
       services: prof.services,
-      datasets: [{ source: data, destination: `/srv/data/client-${k}.bin`, sizeBytes: 256 * 1024, probability: 0.9 }],
+      datasets: [{ source: `clients/client-${k}.bin`, destination: `/srv/data/client-${k}.bin`, sizeBytes: 256 * 1024, probability: 0.9 }],
       network: { inbound: prof.ports.map((port) => ({ port, protocol: 'tcp' })), outbound: [], proxy: null },
     });
     const report = await personalize({
@@ -84,6 +87,7 @@ test('20 clients of 4 categories, each its own size and dataset: the home holds 
       layersDir: hp.layers,
       runtimeDir: testPaths().runtime,
       packageCacheDir: testPaths().packageCache,
+      policy,
     });
     assert.equal(report.spec.vcpus, vcpus);
     specs.add(`${report.spec.vcpus}/${report.spec.memoryMiB}`);

@@ -1,5 +1,5 @@
-import { realpath, stat } from 'node:fs/promises';
-import { sep } from 'node:path';
+import { realpath, rm, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
@@ -7,6 +7,8 @@ import { ConflictError, NotFoundError, ValidationError } from '../../core/errors
 import { datasetDestination } from '../../policy/dataset-destination.js';
 import { datasetNamePattern, loadPolicy, policyFile, savePolicy, type DatasetEntry } from '../../policy/policy.js';
 import { parseByteSize } from '../../policy/byte-size.js';
+import { fetchCapped } from '../../policy/fetch-capped.js';
+import { cliSignal } from '../signal.js';
 import { emit, formatBytes, table } from '../output.js';
 import type { CommandRegistration } from './index.js';
 
@@ -20,7 +22,7 @@ interface AddFlags {
 async function checkedSource(source: string): Promise<{ path: string; kind: DatasetEntry['kind'] }> {
   let path = source;
   if (/^[a-z][a-z0-9+.-]*:/i.test(source)) {
-    if (!source.startsWith('file://')) throw new ValidationError('source', 'a local file or folder (an absolute path or file:// URL); fetch remote data first and register the file');
+    if (!source.startsWith('file://')) throw new ValidationError('source', 'an absolute path, a file:// URL, or an http(s) URL');
     path = fileURLToPath(source);
   }
   if (!path.startsWith('/')) throw new ValidationError('source', `an absolute path, got ${JSON.stringify(source)}`);
@@ -49,6 +51,7 @@ cap: the most the data module reads from it for one image. Kept in <home>/policy
 Examples:
   prescient datasets add catalogue /srv/exports/catalogue.sql.gz --max-size 2GiB
   prescient datasets add fixtures /srv/fixtures --max-size 500MiB --destination /srv/app/fixtures
+  prescient datasets add prices https://data.example.org/prices.csv --max-size 10MiB
   prescient datasets ls --json
   prescient datasets rm catalogue`,
     );
@@ -57,18 +60,19 @@ Examples:
     .command('add')
     .description('Register a host file or folder under a name, with a size cap')
     .argument('<name>', 'the name vectors and telemetry use (lowercase letters, digits, . _ -)')
-    .argument('<source>', 'an absolute path (or file:// URL) of a file or folder')
+    .argument('<source>', 'an absolute path (or file:// URL) of a file or folder, or an http(s) URL fetched now into the home (again with --replace)')
     .requiredOption('--max-size <size>', 'the most read from it for one image: bytes, or with a unit (500MiB, 2GiB, 1GB)')
     .option('--destination <guestPath>', 'where a predicted use lands in the guest (default /var/lib/prescient/datasets/<name>)')
     .option('--replace', 'replace an entry of the same name')
     .action(async (name: string, source: string, flags: AddFlags, command: Command) => {
       if (!datasetNamePattern.test(name)) throw new ValidationError('name', 'lowercase letters, digits, . _ - (one path component, at most 64)');
       const maxBytes = parseByteSize(flags.maxSize, '--max-size');
-      const { path, kind } = await checkedSource(source);
       const file = policyFile(paths());
       const policy = await loadPolicy(file);
       if (policy.datasets.some((d) => d.name === name) && !flags.replace) throw new ConflictError(`dataset ${name} is already in the catalogue (--replace to replace it)`);
-      const entry: DatasetEntry = { name, kind, path, maxBytes, ...(flags.destination ? { destination: flags.destination } : {}) };
+      const remote = /^https?:\/\//i.test(source);
+      const { path, kind } = remote ? { path: await fetchCapped(source, join(paths().home, 'cache', 'datasets', name), maxBytes, cliSignal()), kind: 'file' as const } : await checkedSource(source);
+      const entry: DatasetEntry = { name, kind, path, maxBytes, ...(flags.destination ? { destination: flags.destination } : {}), ...(remote ? { url: source } : {}) };
       await savePolicy(file, { ...policy, datasets: [...policy.datasets.filter((d) => d.name !== name), entry] });
       emit(command, entry, (e) => `dataset ${e.name}: ${e.kind} ${e.path}, at most ${formatBytes(e.maxBytes)} per image, lands at ${datasetDestination(e)}`);
     });
@@ -92,8 +96,10 @@ Examples:
     .action(async (name: string, _opts: unknown, command: Command) => {
       const file = policyFile(paths());
       const policy = await loadPolicy(file);
-      if (!policy.datasets.some((d) => d.name === name)) throw new NotFoundError(`no dataset ${name} in the catalogue`);
+      const entry = policy.datasets.find((d) => d.name === name);
+      if (!entry) throw new NotFoundError(`no dataset ${name} in the catalogue`);
       await savePolicy(file, { ...policy, datasets: policy.datasets.filter((d) => d.name !== name) });
+      if (entry.url) await rm(entry.path, { force: true }); // our copy of remote data, not the admin's file
       emit(command, { removed: name }, (v) => `dataset ${v.removed} removed from the catalogue`);
     });
 };
