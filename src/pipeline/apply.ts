@@ -32,7 +32,7 @@ export class ChangeFailedError extends AppError {
 export async function applyDiskChanges(
   imagePath: string,
   changes: readonly Change[],
-  options: { rootPartition: number; runtimeDir: string; signal?: AbortSignal },
+  options: { rootPartition: number; runtimeDir: string; signal?: AbortSignal; trustedFiles?: readonly string[] },
 ): Promise<void> {
   for (const c of changes) {
     if (c.kind === 'resize-disk') await growRootFilesystem(imagePath, Math.round(c.sizeGiB * 1024 ** 3), options);
