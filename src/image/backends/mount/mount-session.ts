@@ -14,7 +14,7 @@ import { join } from 'node:path';
  * The benchmark's baseline only (bench/personalize.ts compares the sandbox against it): the
  * old unshare + chroot exec, in which guest code runs as host root. Never set it otherwise.
  */
-const unsandboxed = process.env.PRESCIENT_BENCH_EXEC === 'chroot';
+const unsandboxed = (): boolean => process.env.PRESCIENT_BENCH_EXEC === 'chroot';
 
 export class MountSession implements ImageSession {
   readonly backend = 'mount' as const;
@@ -98,11 +98,11 @@ export class MountSession implements ImageSession {
       this.policyInstalled = true;
     }
     for (const b of options?.binds ?? []) if (b.writable) this.writableBinds.add(b.guest);
-    return unsandboxed ? chrootExec(this.files, argv, options) : sandboxExec(this.files, this.sandbox, argv, options);
+    return unsandboxed() ? chrootExec(this.files, argv, options) : sandboxExec(this.files, this.sandbox, argv, options);
   }
 
   bindWrites(guest: string): string | undefined {
-    return this.writableBinds.has(guest) && !unsandboxed ? join(bindUpperDir(this.sandbox, guest), 'data') : undefined;
+    return this.writableBinds.has(guest) && !unsandboxed() ? join(bindUpperDir(this.sandbox, guest), 'data') : undefined;
   }
 
   async close(): Promise<void> {

@@ -21,7 +21,8 @@ import type { GuestFiles } from './guest-files.js';
  * bubblewrap was the other candidate: it maps one uid only (dpkg chowns to many) and would need
  * an idmapped mount made by hand, which util-linux 2.38 on Debian 12 cannot do.
  * Nothing is mounted in the host's namespace: overlays for `binds` are mounted in a private
- * mount namespace (unshare) that dies with the command.
+ * mount namespace (unshare) that dies with the command, and every process of the command is in
+ * a PID namespace that dies with it.
  */
 export const guestPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -192,7 +193,10 @@ export async function sandboxExec(files: GuestFiles, sandbox: Sandbox, argv: rea
     '--',
     ...argv,
   ];
-  const [cmd, ...args] = overlays.length ? ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', overlayScript, 'sh', String(overlays.length / 4), ...overlays, ...nspawn] : nspawn;
+  // nspawn runs as PID 1 of a PID namespace of its own: when it is killed (a timeout, an abort,
+  // our own death through --kill-child), the kernel kills everything in that namespace, the
+  // guest's processes included — nspawn's own death alone would leave them running.
+  const [cmd, ...args] = ['unshare', '--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private', '--mount-proc', 'sh', '-c', overlayScript, 'sh', String(overlays.length / 4), ...overlays, ...nspawn];
   try {
     const r = await run(cmd!, args, {
       // /tmp stays the image's own folder, as package scripts expect (not a tmpfs).
