@@ -110,3 +110,24 @@ test('a cache folder made writable by an older version loses its apt working fil
   await packageCacheBinds(old);
   assert.deepEqual(await readdir(join(old, 'lists')), []);
 });
+
+test('apt installs in the sandbox keep owners as dpkg sets them: root:root is 0:0 on disk, a user a package script makes owns its folders', { skip }, async () => {
+  await build('owners', async (s) => {
+    const binds = await packageCacheBinds(cache);
+    await s.exec(['apt-get', '-o', 'Dir::Cache::pkgcache=', '-o', 'Dir::Cache::srcpkgcache=', 'update', '-q'], { binds, network: true, timeoutMs: 900_000 });
+    await s.exec(['apt-get', '-o', 'Dir::Cache::pkgcache=', '-o', 'Dir::Cache::srcpkgcache=', 'install', '-y', '-q', '--no-install-recommends', 'nginx', 'redis-server'], { binds, network: true, timeoutMs: 900_000 });
+    assert.match((await s.exec(['dpkg', '-l', 'nginx', 'redis-server'])).stdout, /^ii\s+nginx\s[\s\S]*^ii\s+redis-server\s/m);
+    // Read from the disk itself (the mount backend's view), not through the sandbox's mapping.
+    const conf = await s.stat('/etc/nginx/nginx.conf');
+    assert.deepEqual([conf?.uid, conf?.gid], [0, 0]);
+    const logs = await s.stat('/var/log/nginx');
+    assert.deepEqual([logs?.uid, logs?.gid], [0, 4], 'root:adm');
+    const passwd = (await s.readFile('/etc/passwd')).toString();
+    const redis = /^redis:x:(\d+):(\d+):/m.exec(passwd);
+    assert.ok(redis, 'the redis user made by its postinst');
+    const lib = await s.stat('/var/lib/redis');
+    assert.deepEqual([lib?.uid, lib?.gid], [Number(redis[1]), Number(redis[2])]);
+    assert.ok(Number(redis[1]) > 0 && Number(redis[1]) < 65536);
+    return promoteVerifiedPackages({ session: s, cacheDir: cache });
+  });
+});

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { debianBase, scratchDir, testPaths } from '../../test/support/images.js';
 import type { BaseImage } from './bases/build.js';
+import type { MountSession } from './backends/mount/mount-session.js';
 import { isMountBackendUsable, withImageSession } from './open.js';
 import { createOverlay } from './qemu-img.js';
 
@@ -118,4 +119,28 @@ test('a read-only bind cannot be written; a writable bind writes into the sessio
   });
   assert.deepEqual(await readdir(shared), ['kept.deb']);
   assert.equal(await readFile(join(shared, 'kept.deb'), 'utf8'), 'genuine\n');
+});
+
+test("a command's mount namespace keeps no other session's mounts alive (their teardown stays clean)", { skip }, async () => {
+  await withImageSession(await overlayOf('ns-a'), { runtimeDir: testPaths().runtime }, async (a) => {
+    await withImageSession(await overlayOf('ns-b'), { runtimeDir: testPaths().runtime, readOnly: true }, async (b) => {
+      const [rootA, rootB] = [(a as MountSession).hostRoot, (b as MountSession).hostRoot];
+      const running = a.exec(['sleep', '5']);
+      let mountinfo = '';
+      for (let i = 0; i < 100 && !mountinfo; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        for (const pid of await readdir('/proc')) {
+          if (!/^\d+$/.test(pid)) continue;
+          const [comm, cmdline] = await Promise.all([readFile(`/proc/${pid}/comm`, 'utf8').catch(() => ''), readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')]);
+          if (comm.trim() === 'systemd-nspawn' && cmdline.includes(`--directory=${rootA}\0`)) mountinfo = await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => '');
+        }
+      }
+      await running;
+      assert.ok(mountinfo, 'found the running command');
+      const points = mountinfo.split('\n').map((l) => l.split(' ')[4]);
+      assert.ok(points.includes(rootA), 'its own root is there');
+      assert.ok(!points.includes(rootB), "another session's root is not held");
+      assert.ok(!points.includes(join(rootB, '..', 'disk.raw')), "nor its FUSE export");
+    });
+  });
 });

@@ -114,9 +114,19 @@ export function bindUpperDir(sandbox: Sandbox, guest: string): string {
   return join(sandbox.scratchDir, 'binds', guest.replace(/[^A-Za-z0-9._-]/g, '_'), 'upper');
 }
 
-const overlayScript = `
+/**
+ * Runs in the command's private mount namespace, before nspawn. That namespace starts as a copy
+ * of the host's, holding every other session's mounts (image roots, FUSE exports) of every home
+ * on this machine: while it lives, a session that tears down meanwhile would have its
+ * filesystem kept alive here and written to after its export is gone (a dirty journal, I/O
+ * errors). So those copies are detached first; then the overlays are mounted.
+ */
+const setupScript = `
 set -eu
-n=$1; shift
+own=$1 n=$2; shift 2
+awk '{ print $5 }' /proc/self/mountinfo | grep -E '/sessions/[0-9]+-[0-9a-f]+/(root|disk\\.raw)$' | while IFS= read -r m; do
+  case "$m" in "$own"/*) ;; *) umount -l "$(printf '%b' "$m")" 2>/dev/null || true ;; esac
+done
 while [ "$n" -gt 0 ]; do
   mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4"
   shift 4; n=$((n - 1))
@@ -196,7 +206,7 @@ export async function sandboxExec(files: GuestFiles, sandbox: Sandbox, argv: rea
   // nspawn runs as PID 1 of a PID namespace of its own: when it is killed (a timeout, an abort,
   // our own death through --kill-child), the kernel kills everything in that namespace, the
   // guest's processes included — nspawn's own death alone would leave them running.
-  const [cmd, ...args] = ['unshare', '--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private', '--mount-proc', 'sh', '-c', overlayScript, 'sh', String(overlays.length / 4), ...overlays, ...nspawn];
+  const [cmd, ...args] = ['unshare', '--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private', '--mount-proc', 'sh', '-c', setupScript, 'sh', sandbox.scratchDir, String(overlays.length / 4), ...overlays, ...nspawn];
   try {
     const r = await run(cmd!, args, {
       // /tmp stays the image's own folder, as package scripts expect (not a tmpfs).
