@@ -2,6 +2,7 @@ import { lstat } from 'node:fs/promises';
 import { run } from '../core/exec.js';
 import { UnsupportedError } from '../core/errors.js';
 import { exportImage } from './backends/mount/attach.js';
+import { assertSafeImageChain, homeLayerDirs } from './image-chain.js';
 import { readDiskLayout } from './partitions.js';
 import * as qemuImg from './qemu-img.js';
 import { createSessionRecord, saveSessionRecord, teardownSession } from './runtime-state.js';
@@ -15,8 +16,9 @@ import { createSessionRecord, saveSessionRecord, teardownSession } from './runti
 export async function growRootFilesystem(
   imagePath: string,
   sizeBytes: number,
-  options: { rootPartition: number; runtimeDir: string; signal?: AbortSignal },
+  options: { rootPartition: number; runtimeDir: string; signal?: AbortSignal; trustedFiles?: readonly string[] },
 ): Promise<{ grown: boolean; partitionBytes: number }> {
+  await assertSafeImageChain(imagePath, { trustedDirs: homeLayerDirs(options.runtimeDir), trustedFiles: options.trustedFiles ?? [] });
   const before = await qemuImg.info(imagePath);
   if (sizeBytes <= before.virtualSize) return { grown: false, partitionBytes: 0 };
   await qemuImg.resize(imagePath, sizeBytes, options.signal ? { signal: options.signal } : {});

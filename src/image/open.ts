@@ -4,12 +4,18 @@ import { hasCommand } from '../core/exec.js';
 import { NotFoundError, UnsupportedError } from '../core/errors.js';
 import { GuestfsSession } from './backends/guestfs/guestfs-session.js';
 import { MountSession } from './backends/mount/mount-session.js';
+import { assertSafeImageChain, homeLayerDirs } from './image-chain.js';
 import { cleanupStaleSessions } from './runtime-state.js';
 import type { BackendName, ImageSession, OpenOptions } from './session.js';
 
 export interface OpenImageOptions extends OpenOptions {
   /** Where live sessions record what they attached; defaults to the configured runtime folder. */
   runtimeDir?: string;
+  /**
+   * Backing files the caller made itself (the layer chain it is building), accepted wherever
+   * they are; every other backing file must be in the home's layer chain (see image-chain.ts).
+   */
+  trustedFiles?: readonly string[];
 }
 
 let mountUsable: Promise<boolean> | undefined;
@@ -52,6 +58,8 @@ export async function openImage(imagePath: string, options: OpenImageOptions = {
     cleanedRuntimeDirs.add(runtimeDir);
     await cleanupStaleSessions(runtimeDir);
   }
+  // Before anything opens the file: its header must not lead QEMU to a host file.
+  await assertSafeImageChain(imagePath, { trustedDirs: homeLayerDirs(runtimeDir), trustedFiles: options.trustedFiles ?? [] });
   const backend = await chooseBackend(options.backend);
   const common = { runtimeDir, readOnly: options.readOnly ?? false, ...(options.signal ? { signal: options.signal } : {}) };
   return backend === 'mount' ? MountSession.open(imagePath, common) : GuestfsSession.open(imagePath, common);

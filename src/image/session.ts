@@ -42,8 +42,21 @@ export interface ExecOptions {
   /**
    * Host folders mounted over guest folders for this command only (package caches, say), so
    * what is written there never lands in the image. Only where `canBindHostDirs` is true.
+   * The host folder itself is never written: a bind is read-only, or, when `writable`, an
+   * overlay whose writes land in a folder of this session's own (see `bindWrites`).
    */
-  binds?: readonly { host: string; guest: string }[];
+  binds?: readonly GuestBind[];
+  /**
+   * Share the host's network (apt downloads). Without it the command sees only a loopback
+   * interface of its own.
+   */
+  network?: boolean;
+}
+
+export interface GuestBind {
+  host: string;
+  guest: string;
+  writable?: boolean;
 }
 
 export interface ExecResult {
@@ -92,8 +105,17 @@ export interface ImageSession {
   statfs(path: string): Promise<FilesystemUsage>;
   /** The disk's partitions and which one holds the guest root. */
   diskLayout(): Promise<DiskLayout & { rootPartition: number }>;
-  /** Runs argv inside the guest root (chroot), never through a host shell. */
+  /**
+   * Runs argv inside the guest root, never through a host shell: in a sandbox where guest root
+   * is an unprivileged host uid (mount backend), or inside the appliance VM (guestfs).
+   */
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * The host folder holding what commands wrote over a writable bind of `guest` in this
+   * session (an overlay's upper folder), to be checked before anything is kept; undefined when
+   * nothing was bound there. Removed with the session.
+   */
+  bindWrites(guest: string): string | undefined;
   close(): Promise<void>;
 }
 

@@ -1,8 +1,8 @@
-import { mkdir } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { posix } from 'node:path';
 import { AppError, ExternalToolError, ValidationError } from '../core/errors.js';
 import { growRootFilesystem } from '../image/grow.js';
-import type { ImageSession } from '../image/session.js';
+import { packageCacheBinds, promoteVerifiedPackages } from '../image/package-cache.js';
+import type { GuestBind, ImageSession } from '../image/session.js';
 import { describeChange, type Change } from './change.js';
 
 /**
@@ -32,7 +32,7 @@ export class ChangeFailedError extends AppError {
 export async function applyDiskChanges(
   imagePath: string,
   changes: readonly Change[],
-  options: { rootPartition: number; runtimeDir: string; signal?: AbortSignal },
+  options: { rootPartition: number; runtimeDir: string; signal?: AbortSignal; trustedFiles?: readonly string[] },
 ): Promise<void> {
   for (const c of changes) {
     if (c.kind === 'resize-disk') await growRootFilesystem(imagePath, Math.round(c.sizeGiB * 1024 ** 3), options);
@@ -42,8 +42,10 @@ export async function applyDiskChanges(
 interface ApplyState {
   /** Shared by every module of a build (personalize passes one), so apt-get update runs once. */
   apt: { updated: boolean };
-  /** Host folders for apt's downloads and lists, bound into the guest while apt runs. */
-  aptBinds: { host: string; guest: string }[];
+  /** Host folders for apt's downloads and lists, seen by the guest (through overlays) while apt runs. */
+  aptBinds: GuestBind[];
+  /** apt ran in this session: what it fetched is checked for the shared cache at the end. */
+  aptRan: boolean;
 }
 
 export async function applySessionChanges(
@@ -54,18 +56,12 @@ export async function applySessionChanges(
 ): Promise<void> {
   const cache = session.canBindHostDirs ? options.packageCacheDir : undefined;
   // without the host cache the lists are removed from each layer, so each session updates again
-  const state: ApplyState = { apt: cache && options.aptState ? options.aptState : { updated: false }, aptBinds: [] };
+  const state: ApplyState = { apt: cache && options.aptState ? options.aptState : { updated: false }, aptBinds: [], aptRan: false };
   const updatedBefore = state.apt.updated;
-  if (cache) {
-    // Downloads and package lists live on the host, shared by every build of this distribution:
-    // they never land in a layer, and the next build does not fetch them again.
-    await mkdir(join(cache, 'archives/partial'), { recursive: true });
-    await mkdir(join(cache, 'lists/partial'), { recursive: true });
-    state.aptBinds = [
-      { host: join(cache, 'archives'), guest: '/var/cache/apt/archives' },
-      { host: join(cache, 'lists'), guest: '/var/lib/apt/lists' },
-    ];
-  }
+  // Downloads and package lists live on the host, shared by every build of this distribution:
+  // they never land in a layer, and the next build does not fetch them again. The guest sees
+  // them through an overlay; only what the host verifies is kept (src/image/package-cache.ts).
+  if (cache) state.aptBinds = await packageCacheBinds(cache);
   for (const [i, c] of changes.entries()) {
     if (c.kind === 'set-vm-spec' || c.kind === 'resize-disk') continue;
     options.signal?.throwIfAborted();
@@ -76,13 +72,18 @@ export async function applySessionChanges(
       throw new ChangeFailedError(moduleId, i, c, e);
     }
   }
+  if (cache && state.aptRan) {
+    const promoted = await promoteVerifiedPackages({ session, cacheDir: cache, ...(options.signal ? { signal: options.signal } : {}) });
+    // Lists the host could not verify stay in this session: the next module updates again.
+    if (promoted.refused.some((f) => f.startsWith('lists/'))) state.apt.updated = false;
+  }
   // Package lists are large and stale by the next build: keep them out of the layer.
   if (state.apt.updated && !updatedBefore && !cache) await session.exec(['sh', '-c', 'apt-get clean && rm -rf /var/lib/apt/lists/*'], { timeoutMs: 120_000 });
 }
 
 const aptEnv = { DEBIAN_FRONTEND: 'noninteractive', APT_LISTCHANGES_FRONTEND: 'none' };
 /**
- * Builds sharing the package cache wait for each other's apt locks instead of failing; apt's
+ * apt waits for a lock instead of failing (each build has its own in its overlay); apt's
  * binary caches (pkgcache.bin, ~80 MB, rebuilt after every update) are kept in memory, so
  * they never land in a layer.
  */
@@ -92,8 +93,9 @@ async function applyOne(s: ImageSession, c: Change, state: ApplyState, signal?: 
   const sig = signal ? { signal } : {};
   switch (c.kind) {
     case 'install-packages': {
+      state.aptRan = true;
       if (!state.apt.updated) {
-        await s.exec(['apt-get', ...aptOptions, 'update', '-q'], { env: aptEnv, timeoutMs: 15 * 60_000, binds: state.aptBinds, ...sig });
+        await s.exec(['apt-get', ...aptOptions, 'update', '-q'], { env: aptEnv, timeoutMs: 15 * 60_000, binds: state.aptBinds, network: true, ...sig });
         state.apt.updated = true;
       }
       // Name the packages the archive does not have, rather than apt's first complaint: one
@@ -107,7 +109,7 @@ async function applyOne(s: ImageSession, c: Change, state: ApplyState, signal?: 
       if (unknown.length) throw new ValidationError('packages', `not available in the guest's package archive: ${unknown.join(', ')}`, { packages: unknown });
       await s.exec(
         ['apt-get', ...aptOptions, 'install', '-y', '-q', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...c.packages],
-        { env: aptEnv, timeoutMs: 30 * 60_000, binds: state.aptBinds, ...sig },
+        { env: aptEnv, timeoutMs: 30 * 60_000, binds: state.aptBinds, network: true, ...sig },
       );
       return;
     }

@@ -131,9 +131,11 @@ export async function personalize(options: PersonalizeOptions): Promise<Personal
           const tmp = await cache.tempPath(key);
           try {
             await qemuImg.createOverlay(parentPath, tmp, { backingFormat: 'qcow2', ...sig });
-            await applyDiskChanges(tmp, m.changes, { rootPartition: options.base.facts.disk.rootPartition, runtimeDir: options.runtimeDir, ...sig });
+            // The chain built so far is ours: its files may back the new layer wherever they are.
+            const trustedFiles = [...layers];
+            await applyDiskChanges(tmp, m.changes, { rootPartition: options.base.facts.disk.rootPartition, runtimeDir: options.runtimeDir, trustedFiles, ...sig });
             if (needsSession(m.changes)) {
-              await withImageSession(tmp, { runtimeDir: options.runtimeDir, backend: options.backend ?? 'auto', ...sig }, (session) =>
+              await withImageSession(tmp, { runtimeDir: options.runtimeDir, backend: options.backend ?? 'auto', trustedFiles, ...sig }, (session) =>
                 applySessionChanges(session, m.id, m.changes, {
                   ...sig,
                   aptState,

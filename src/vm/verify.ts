@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { AbortedError } from '../core/errors.js';
 import { withImageSession } from '../image/open.js';
 import { createOverlay } from '../image/qemu-img.js';
+import { assertSafeImageChain, homeLayerDirs } from '../image/image-chain.js';
 import { createSessionRecord, teardownSession } from '../image/runtime-state.js';
 import type { Expectations } from './expectations.js';
 import { installProbe, parseProbe, type ProbeReport } from './probe.js';
@@ -88,9 +89,11 @@ export async function verifyImage(options: VerifyOptions): Promise<VerifyReport>
   const progress = options.onProgress ?? (() => undefined);
   try {
     const overlay = join(record.dir, 'verify.qcow2');
+    // qemu-img create opens the image's chain: its header is checked first, as every open's is.
+    await assertSafeImageChain(options.image, { trustedDirs: homeLayerDirs(options.runtimeDir) });
     await createOverlay(options.image, overlay);
     progress('install the probe in a throwaway overlay');
-    await withImageSession(overlay, { runtimeDir: options.runtimeDir, ...(options.signal ? { signal: options.signal } : {}) }, (s) => installProbe(s, e));
+    await withImageSession(overlay, { runtimeDir: options.runtimeDir, trustedFiles: [options.image], ...(options.signal ? { signal: options.signal } : {}) }, (s) => installProbe(s, e));
     const forwards = await Promise.all(e.httpPorts.map(async (guestPort) => ({ guestPort, hostPort: await freePort() })));
     const vm = await startVm({ disk: overlay, vcpus: e.vcpus, memoryMiB: e.memoryMiB, forwards, runtimeDir: options.runtimeDir, record, ...(options.signal ? { signal: options.signal } : {}) });
     try {

@@ -92,7 +92,7 @@ export const imageCommand: CommandRegistration = (program) => {
     .option('--backend <name>', backendHelp, 'auto')
     .option('--write', 'open the image read-write, so the command may change it (make an overlay first to keep the original)')
     .option('--timeout <seconds>', 'kill the command after this long', '600')
-    .description("run a command inside the image's root (chroot with private /proc, /dev, /sys)")
+    .description("run a command inside the image's root, sandboxed (systemd-nspawn: guest root is an unprivileged host uid, no host network)")
     .addHelpText('after', '\nExamples:\n  prescient image exec disk.qcow2 -- cat /etc/os-release\n  prescient image exec --write overlay.qcow2 -- apt-get install -y nginx')
     .action(async (file: string, argv: string[], opts: BackendOption & { write?: boolean; timeout: string }, cmd: Command) => {
       const timeout = Number(opts.timeout);

@@ -1,5 +1,5 @@
 import { access, chmod, lstat, mkdir, readdir, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { run } from '../../core/exec.js';
@@ -110,8 +110,11 @@ export async function buildDebianBase(recipe: DebianRecipe, options: BuildOption
 export async function readBase(factsPath: string): Promise<Omit<BaseImage, 'cached'> | undefined> {
   try {
     const record = JSON.parse(await readFile(factsPath, 'utf8')) as Omit<BaseImage, 'cached'>;
-    await access(record.path);
-    return record;
+    // The image sits beside its record: a bases folder copied or moved elsewhere keeps working,
+    // and a record cannot point a build at a file outside its folder.
+    const path = join(dirname(factsPath), basename(record.path));
+    await access(path);
+    return { ...record, path, facts: { ...record.facts, image: path } };
   } catch {
     return undefined;
   }

@@ -1,9 +1,9 @@
 import { chmod, copyFile, constants, lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { sha256File } from '../../core/digest.js';
-import { run } from '../../core/exec.js';
 import { ValidationError } from '../../core/errors.js';
 import { gatherFacts } from '../facts.js';
+import { assertSafeImageChain } from '../image-chain.js';
 import { withImageSession } from '../open.js';
 import * as qemuImg from '../qemu-img.js';
 import { readBase, type BaseImage, type BuildOptions } from './build.js';
@@ -19,12 +19,7 @@ export async function importBase(file: string, options: BuildOptions & { name?: 
   if (!st) throw new ValidationError('<file>', `no such file ${file}; check the path`);
   if (!st.isFile()) throw new ValidationError('<file>', `${file} is not a regular file (a symlink or a device is refused); give the image file itself`);
   const format = await qemuImg.detectFormat(file);
-  if (format === 'qcow2') {
-    const r = await run('qemu-img', ['info', '--output=json', '-f', 'qcow2', file]);
-    const info = JSON.parse(r.stdout) as { 'backing-filename'?: string; 'format-specific'?: { data?: { 'data-file'?: string } } };
-    if (info['backing-filename']) throw new ValidationError('<file>', `has a backing file (${info['backing-filename']}); import a standalone image (qemu-img convert flattens it)`);
-    if (info['format-specific']?.data?.['data-file']) throw new ValidationError('<file>', 'uses an external data file; import a standalone image');
-  }
+  await assertSafeImageChain(file, { standalone: true, field: '<file>' });
   options.progress?.step(`digest ${basename(file)}`);
   const digest = await sha256File(file, options.signal);
   const key = digest.slice('sha256:'.length, 'sha256:'.length + 16);

@@ -328,6 +328,10 @@ export class GuestfsSession implements ImageSession {
     return { table, partitions, rootPartition };
   }
 
+  bindWrites(): undefined {
+    return undefined; // the appliance cannot see host folders, so nothing is ever bound
+  }
+
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     if (argv.length === 0) throw new UnsafePathError('', 'an empty command');
     if (!this.readOnly && !this.policyInstalled && !(await this.lstat(policyRcDPath))) {

@@ -5,7 +5,10 @@ import type { ExecOptions, ExecResult } from '../../session.js';
 import type { GuestFiles } from './guest-files.js';
 
 /**
- * Runs a command inside the guest root. The command gets private mount and PID namespaces
+ * The old exec, kept only as the benchmark's baseline (PRESCIENT_BENCH_EXEC=chroot, see
+ * bench/sandbox-exec.ts): guest code runs as host root, with all capabilities, the host's user
+ * and network namespaces and no seccomp, and a chroot it can escape. Sessions use
+ * sandbox-exec.ts. Runs a command inside the guest root. The command gets private mount and PID namespaces
  * (unshare), in which /proc, /sys (read-only), a minimal /dev (null, zero, random… — not the
  * host's disks), /run and the host's resolv.conf are mounted for it alone. Nothing is mounted
  * in the host's namespace, so a killed run leaves no mount behind, and guest processes cannot

@@ -7,6 +7,14 @@ import type { CopyResult, FilesystemUsage, ExecOptions, ExecResult, GuestDirEntr
 import { attachImage, type Attached } from './attach.js';
 import { chrootExec } from './chroot-exec.js';
 import { GuestFiles } from './guest-files.js';
+import { bindUpperDir, pickUidBase, sandboxExec, type Sandbox } from './sandbox-exec.js';
+import { join } from 'node:path';
+
+/**
+ * The benchmark's baseline only (bench/personalize.ts compares the sandbox against it): the
+ * old unshare + chroot exec, in which guest code runs as host root. Never set it otherwise.
+ */
+const unsandboxed = (): boolean => process.env.PRESCIENT_BENCH_EXEC === 'chroot';
 
 export class MountSession implements ImageSession {
   readonly backend = 'mount' as const;
@@ -14,6 +22,8 @@ export class MountSession implements ImageSession {
   private readonly files: GuestFiles;
   private closed = false;
   private policyInstalled = false;
+  private readonly sandbox: Sandbox;
+  private readonly writableBinds = new Set<string>();
 
   private constructor(
     readonly imagePath: string,
@@ -21,6 +31,7 @@ export class MountSession implements ImageSession {
     private readonly readOnly: boolean,
   ) {
     this.files = new GuestFiles(attached.root);
+    this.sandbox = { uidBase: pickUidBase(), machine: `prescient-${attached.record.id}`, scratchDir: attached.record.dir };
   }
 
   static async open(imagePath: string, options: { runtimeDir: string; readOnly: boolean; signal?: AbortSignal }): Promise<MountSession> {
@@ -86,7 +97,12 @@ export class MountSession implements ImageSession {
       await this.files.writeFile(policyRcDPath, policyRcDScript, { mode: 0o755 });
       this.policyInstalled = true;
     }
-    return chrootExec(this.files, argv, options);
+    for (const b of options?.binds ?? []) if (b.writable) this.writableBinds.add(b.guest);
+    return unsandboxed() ? chrootExec(this.files, argv, options) : sandboxExec(this.files, this.sandbox, argv, options);
+  }
+
+  bindWrites(guest: string): string | undefined {
+    return this.writableBinds.has(guest) && !unsandboxed() ? join(bindUpperDir(this.sandbox, guest), 'data') : undefined;
   }
 
   async close(): Promise<void> {
