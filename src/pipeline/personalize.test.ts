@@ -173,6 +173,7 @@ test('a module that fails leaves no half-built layer and the base unchanged', as
   await assert.rejects(build(vector, 'out-fail'), /prescient-no-such-package/);
   const names = await readdir(p.layers);
   assert.deepEqual(names.filter((n) => n.startsWith('.tmp-') || n.startsWith('.lock-')), []);
+  assert.deepEqual((await readdir(join(p.layers, 'sha256'))).filter((n) => !/^[a-f0-9]{64}$/.test(n)), [], 'only published layers in sha256/');
   for (const n of names.filter((x) => x.endsWith('.json'))) {
     const rec = JSON.parse(await readFile(join(p.layers, n), 'utf8')) as { changes: { packages?: string[] }[] };
     assert.ok(!JSON.stringify(rec.changes).includes('prescient-no-such-package'), `${n} holds the failed change`);

@@ -48,7 +48,7 @@ after(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-test('20 clients of 4 categories, each its own size and dataset: the home holds ≤ 10 % of 20 standalone copies', async () => {
+test('20 clients of 4 categories, each its own size and dataset: the home holds ≤ 10 % of 20 standalone copies', async (t) => {
   const hp = paths(home);
   await mkdir(hp.bases, { recursive: true });
   const homeBase = join(hp.bases, 'debian-12.qcow2');
@@ -100,6 +100,7 @@ test('20 clients of 4 categories, each its own size and dataset: the home holds 
   // the per-request outputs (thin overlays, seeds) are not the home's
   await rm(join(home, 'out'), { recursive: true, force: true });
   const du = Number((await run('du', ['-sxB1', home])).stdout.split(/\s/)[0]);
+  t.diagnostic(`home ${(du / 1024 ** 3).toFixed(2)} GiB, 20 standalone copies ${(standalone / 1024 ** 3).toFixed(2)} GiB: ${((du / standalone) * 100).toFixed(1)} %`);
   assert.ok(du <= 0.1 * standalone, `the home holds ${(du / 1024 ** 3).toFixed(2)} GiB, 20 standalone copies ${(standalone / 1024 ** 3).toFixed(2)} GiB (${((du / standalone) * 100).toFixed(1)} %)`);
   assert.equal((await registry.fsck()).ok, true);
 });
