@@ -20,11 +20,11 @@ const fieldOf = (f: () => unknown): string => {
   return '(accepted)';
 };
 
-test('a new home has the safe default: empty catalogue, only SSH inbound (the login), no outbound entry, the built-in Debian base', async () => {
+test('a new home has the safe default: empty catalogue, no extra port, no outbound entry, the built-in Debian base', async () => {
   const home = await mkdtemp(join(tmpdir(), 'prescient-policy-'));
   try {
     const p = await loadPolicy(join(home, 'policy.json'));
-    assert.deepEqual(p, { datasets: [], packages: { deny: [] }, inbound: { allow: [{ port: 22, protocol: 'tcp' }] }, outbound: { allow: [] }, bases: { allow: ['debian-12'] } });
+    assert.deepEqual(p, { datasets: [], packages: { deny: [] }, inbound: { allow: [] }, outbound: { allow: [] }, bases: { allow: ['debian-12'] } });
     assert.deepEqual(p, defaultPolicy());
   } finally {
     await rm(home, { recursive: true, force: true });

@@ -34,12 +34,10 @@ export const datasetEntrySchema = z.strictObject({
 });
 export type DatasetEntry = z.infer<typeof datasetEntrySchema>;
 
-const sshInbound = [{ port: 22, protocol: 'tcp' as const }];
 export const policySchema = z.strictObject({
   datasets: z.array(datasetEntrySchema).default([]).refine((d) => new Set(d.map((e) => e.name)).size === d.length, 'dataset names must be unique'),
   packages: z.strictObject({ deny: z.array(z.string().regex(debianPackageNamePattern, 'a Debian package name')).default([]) }).default({ deny: [] }),
-  // SSH is how a delivered machine's user logs in (the base carries its server): allowed unless an admin says otherwise.
-  inbound: z.strictObject({ allow: z.array(z.strictObject({ port, protocol })).default([...sshInbound]) }).default({ allow: [...sshInbound] }),
+  inbound: z.strictObject({ allow: z.array(z.strictObject({ port, protocol })).default([]) }).default({ allow: [] }),
   outbound: z
     .strictObject({
       allow: z
