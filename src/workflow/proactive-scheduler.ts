@@ -1,4 +1,6 @@
 import { toAppError } from '../core/errors.js';
+import { sessionsOf } from '../predict/request-timing/evaluate-timing.js';
+import { adaptiveWindow } from '../predict/request-timing/timing-policies.js';
 import { habitHours, nextExpected } from './request-habits.js';
 import type { RequestHistory } from './request-history.js';
 import type { RequestWorkflow } from './request-workflow.js';
@@ -16,7 +18,31 @@ export interface TickReport {
 }
 
 /**
- * Builds ahead: at each tick, every client whose habit says it will ask within `leadMs` gets
+ * The adaptive window's cost per unused minute, as chosen on the training part of the Borg 2011
+ * request streams (docs/prediction.md, "When a client asks"): the measured policy that is cold
+ * less often than the hybrid histogram at less prepared-but-unused time.
+ */
+export const schedulerCostPerMinute = 0.003;
+
+/**
+ * When the adaptive window (learnt from the client's own gaps between sessions) wants the image
+ * ready: its opening, when that is within `leadMs` and the window has not closed yet.
+ */
+export function windowDue(times: readonly Date[], now: Date, leadMs: number): Date | undefined {
+  const sessions = sessionsOf(times.map((t) => t.getTime() / 1000).sort((a, b) => a - b));
+  const last = sessions[sessions.length - 1];
+  if (!last) return undefined;
+  const policy = adaptiveWindow(schedulerCostPerMinute).create();
+  for (let i = 1; i < sessions.length; i++) policy.observe((sessions[i]!.start - sessions[i - 1]!.end) / 60);
+  const { from, to } = policy.window();
+  const opens = last.end * 1000 + from * 60_000;
+  if (now.getTime() > last.end * 1000 + to * 60_000 || opens - now.getTime() > leadMs) return undefined;
+  return new Date(Math.max(opens, now.getTime()));
+}
+
+/**
+ * Builds ahead: at each tick, every client whose habit (the hours of day it asks in) or whose
+ * adaptive window (the gaps between its sessions) says it will ask within `leadMs` gets
  * its last request replayed through the workflow. The workflow does the rest — an image
  * already built for the current vector is a no-op (`prebuilt`), a changed vector (new model,
  * new data) is a rebuild, builds stay single-flight per (client, vector) and bounded.
@@ -48,8 +74,10 @@ export class ProactiveScheduler {
     const prepared: TickReport['prepared'] = [];
     await Promise.all(
       [...byClient].map(async ([clientId, c]) => {
-        const expected = nextExpected(habitHours(c.times), now);
-        if (!expected || expected.getTime() - now.getTime() > lead) return;
+        const byHabit = nextExpected(habitHours(c.times), now);
+        const candidates = [byHabit && byHabit.getTime() - now.getTime() <= lead ? byHabit : undefined, windowDue(c.times, now, lead)].filter((d): d is Date => d !== undefined);
+        if (candidates.length === 0) return;
+        const expected = new Date(Math.min(...candidates.map((d) => d.getTime())));
         try {
           // The identity recorded at the request is replayed as it was: the history keeps no account to identify from.
           const { category, matchedBy, base } = c.last;
