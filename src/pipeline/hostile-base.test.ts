@@ -13,7 +13,7 @@ import { convert, createOverlay } from '../image/qemu-img.js';
  * A hostile base, as an attacker would hand it over: Debian with a trojaned /usr/bin/fallocate
  * that tries to act on the host (the chroot escape, a write to a host path, a look at the
  * secrets). Imported with `base import` (its header is clean, so it passes) and built through
- * `personalize`, whose resources module runs fallocate for the swap file. The trojan runs — in
+ * `personalize`, whose sizing module runs fallocate for the swap file. The trojan runs — in
  * the sandbox, as an unprivileged host uid — and nothing outside the guest changes.
  */
 let home: string;
@@ -66,7 +66,7 @@ test('a trojaned base, imported and personalised, runs its trojan as an unprivil
   const vector = webDbVector([], { resources: { vcpus: 1, memoryMiB: 1024, diskGiB: 4, expectedP95CpuPercent: 20, expectedP95MemoryMiB: 500, diskReadKBps: 1, diskWriteKBps: 1, networkInKBps: 1, networkOutKBps: 1 } });
   await writeFile(vectorFile, JSON.stringify(vector));
   const out = join(home, 'out');
-  const built = await prescient(home, ['personalize', '--base', 'hostile', '--vector', vectorFile, '--out', out, '--modules', 'resources']);
+  const built = await prescient(home, ['personalize', '--base', 'hostile', '--vector', vectorFile, '--out', out, '--modules', 'resources,sizing']);
   assert.equal(built.code, 0, built.stderr);
 
   for (const m of Object.values(markers)) await assert.rejects(stat(m), { code: 'ENOENT' }, `${m} was written on the host`);
