@@ -111,12 +111,16 @@ async function stopDaemon(pid: number, name: string | undefined): Promise<void> 
 }
 
 /** Detaches everything the record names, in reverse order of attaching, and removes its folder. */
-export async function teardownSession(record: SessionRecord): Promise<void> {
+/** `beforeStop` runs once the filesystem is unmounted, while the export still serves it; its error is thrown after the teardown. */
+export async function teardownSession(record: SessionRecord, options: { beforeStop?: () => Promise<void> } = {}): Promise<void> {
   if (record.mountpoint) await unmount(record.mountpoint);
   if (record.loopDevice) await run('losetup', ['-d', record.loopDevice], { allowFailure: true });
+  let failure: unknown;
+  if (options.beforeStop) await options.beforeStop().catch((e: unknown) => (failure = e));
   if (record.daemonPid) await stopDaemon(record.daemonPid, record.daemonName);
   if (record.fuseFile && (await isMounted(record.fuseFile))) await unmount(record.fuseFile);
   await rm(record.dir, { recursive: true, force: true });
+  if (failure !== undefined) throw failure;
 }
 
 async function ownerAlive(record: SessionRecord): Promise<boolean> {

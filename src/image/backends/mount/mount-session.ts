@@ -6,6 +6,7 @@ import type { DiskLayout } from '../../partitions.js';
 import type { CopyResult, FilesystemUsage, ExecOptions, ExecResult, GuestDirEntry, GuestStat, ImageSession, WriteOptions } from '../../session.js';
 import { attachImage, type Attached } from './attach.js';
 import { chrootExec } from './chroot-exec.js';
+import { checkCleanRelease } from './clean-release.js';
 import { GuestFiles } from './guest-files.js';
 import { bindUpperDir, pickUidBase, sandboxExec, type Sandbox } from './sandbox-exec.js';
 import { join } from 'node:path';
@@ -115,7 +116,9 @@ export class MountSession implements ImageSession {
       if (!this.readOnly) await run('fstrim', [this.attached.root], { allowFailure: true, timeoutMs: 120_000 });
       await run('sync', ['-f', this.attached.root], { allowFailure: true });
     } finally {
-      await teardownSession(this.attached.record);
+      const { record, rootPartition } = this.attached;
+      const fuseFile = record.fuseFile;
+      await teardownSession(record, this.readOnly || !fuseFile ? {} : { beforeStop: () => checkCleanRelease({ fuseFile, partition: rootPartition, imagePath: this.imagePath }) });
     }
   }
 }
