@@ -50,9 +50,9 @@ describe('layer cache and registry share their files', () => {
   const shared = testHome();
 
   const build = (out: string): Promise<PersonalizeReport> =>
-    personalize({ base, vector: webDbVector(), pipeline: assemblePipeline({ modules: [motd, marker] }), outDir: join(home, out), layersDir: p.layers, runtimeDir: paths(shared).runtime });
+    personalize({ base, vector: webDbVector(), pipeline: assemblePipeline({ modules: [motd, marker] }), outDir: join(home, out), layersDir: p.layers, runtimeDir: p.runtime });
   const readGuest = (image: string, path: string): Promise<string> =>
-    withImageSession(image, { runtimeDir: paths(shared).runtime, readOnly: true }, async (s) => (await s.readFile(path)).toString());
+    withImageSession(image, { runtimeDir: p.runtime, readOnly: true }, async (s) => (await s.readFile(path)).toString());
   const ino = async (path: string): Promise<bigint> => (await stat(path, { bigint: true })).ino;
 
   before(async () => {
