@@ -51,8 +51,9 @@ describe('layer cache and registry share their files', () => {
 
   const build = (out: string): Promise<PersonalizeReport> =>
     personalize({ base, vector: webDbVector(), pipeline: assemblePipeline({ modules: [motd, marker] }), outDir: join(home, out), layersDir: p.layers, runtimeDir: paths(shared).runtime });
+  // opened with this home's runtime: the layer chain an image header may name is that home's
   const readGuest = (image: string, path: string): Promise<string> =>
-    withImageSession(image, { runtimeDir: paths(shared).runtime, readOnly: true }, async (s) => (await s.readFile(path)).toString());
+    withImageSession(image, { runtimeDir: p.runtime, readOnly: true }, async (s) => (await s.readFile(path)).toString());
   const ino = async (path: string): Promise<bigint> => (await stat(path, { bigint: true })).ino;
 
   before(async () => {
