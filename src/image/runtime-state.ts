@@ -110,8 +110,15 @@ async function stopDaemon(pid: number, name: string | undefined): Promise<void> 
   }
 }
 
-/** Detaches everything the record names, in reverse order of attaching, and removes its folder. */
+/**
+ * Detaches everything the record names, in reverse order of attaching, and removes its folder.
+ * The root filesystem is first made read-only, which flushes its journal to the image: any
+ * process that unshared a mount namespace while it was mounted holds a copy of the mount that
+ * our unmount cannot reach, and without this the filesystem would be written (its journal
+ * closed) only when that copy goes, after the image's export is gone.
+ */
 export async function teardownSession(record: SessionRecord): Promise<void> {
+  if (record.mountpoint && (await isMounted(record.mountpoint))) await run('mount', ['-o', 'remount,ro', record.mountpoint], { allowFailure: true, timeoutMs: 120_000 });
   if (record.mountpoint) await unmount(record.mountpoint);
   if (record.loopDevice) await run('losetup', ['-d', record.loopDevice], { allowFailure: true });
   if (record.daemonPid) await stopDaemon(record.daemonPid, record.daemonName);
