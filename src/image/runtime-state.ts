@@ -110,9 +110,16 @@ async function stopDaemon(pid: number, name: string | undefined): Promise<void> 
   }
 }
 
-/** Detaches everything the record names, in reverse order of attaching, and removes its folder. */
-/** `beforeStop` runs once the filesystem is unmounted, while the export still serves it; its error is thrown after the teardown. */
+/**
+ * Detaches everything the record names, in reverse order of attaching, and removes its folder.
+ * The root filesystem is first made read-only, which flushes its journal to the image: any
+ * process that unshared a mount namespace while it was mounted holds a copy of the mount that
+ * our unmount cannot reach, and without this the filesystem would be written (its journal
+ * closed) only when that copy goes, after the image's export is gone. `beforeStop` runs once the
+ * filesystem is unmounted, while the export still serves it; its error is thrown after the teardown.
+ */
 export async function teardownSession(record: SessionRecord, options: { beforeStop?: () => Promise<void> } = {}): Promise<void> {
+  if (record.mountpoint && (await isMounted(record.mountpoint))) await run('mount', ['-o', 'remount,ro', record.mountpoint], { allowFailure: true, timeoutMs: 120_000 });
   if (record.mountpoint) await unmount(record.mountpoint);
   if (record.loopDevice) await run('losetup', ['-d', record.loopDevice], { allowFailure: true });
   let failure: unknown;

@@ -48,7 +48,7 @@ export interface ExecOptions {
   binds?: readonly GuestBind[];
   /**
    * Share the host's network (apt downloads). Without it the command sees only a loopback
-   * interface of its own.
+   * interface of its own (mount backend; the guestfs appliance has its own network either way).
    */
   network?: boolean;
 }

@@ -50,7 +50,8 @@ describe('layer cache and registry share their files', () => {
   const shared = testHome();
 
   const build = (out: string): Promise<PersonalizeReport> =>
-    personalize({ base, vector: webDbVector(), pipeline: assemblePipeline({ modules: [motd, marker] }), outDir: join(home, out), layersDir: p.layers, runtimeDir: p.runtime });
+    personalize({ base, vector: webDbVector(), pipeline: assemblePipeline({ modules: [motd, marker] }), outDir: join(home, out), layersDir: p.layers, runtimeDir: paths(shared).runtime });
+  // opened with this home's runtime: the layer chain an image header may name is that home's
   const readGuest = (image: string, path: string): Promise<string> =>
     withImageSession(image, { runtimeDir: p.runtime, readOnly: true }, async (s) => (await s.readFile(path)).toString());
   const ino = async (path: string): Promise<bigint> => (await stat(path, { bigint: true })).ino;

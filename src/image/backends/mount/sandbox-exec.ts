@@ -50,7 +50,8 @@ const droppedCapabilities = [
   'CAP_SYS_NICE',
   'CAP_SYS_RESOURCE',
   'CAP_MKNOD',
-  'CAP_NET_ADMIN',
+  // CAP_NET_ADMIN stays: it acts only on the sandbox's own network namespace (loopback), never
+  // the host's (owned by the host's user namespace), and `nft -c` needs it to check a ruleset.
   'CAP_NET_RAW',
   'CAP_NET_BROADCAST',
   'CAP_IPC_OWNER',

@@ -25,9 +25,7 @@ test('a written image is left clean even when another mount namespace held a cop
   const holder = spawn('unshare', ['--mount', 'sleep', '3'], { stdio: 'ignore' });
   const held = new Promise((r) => holder.on('exit', r));
   await new Promise((r) => setTimeout(r, 300));
-  const started = performance.now();
   await session.close();
-  assert.ok(performance.now() - started > 1500, 'the close waited for the copy to go');
   await held;
   // Opened again read-only: a filesystem needing journal recovery would refuse to mount.
   await withImageSession(overlay, { runtimeDir: testPaths().runtime, readOnly: true }, async (s) => {
