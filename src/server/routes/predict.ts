@@ -38,7 +38,7 @@ async function readJson(ctx: RequestContext): Promise<unknown> {
   let size = 0;
   for await (const chunk of ctx.req) {
     size += (chunk as Buffer).length;
-    if (size > maxBody) throw new AppError('PAYLOAD_TOO_LARGE', `a usage vector is at most ${maxBody} bytes`);
+    if (size > maxBody) throw new AppError('PAYLOAD_TOO_LARGE', `body: a usage vector is at most ${maxBody} bytes`, { details: { field: 'body', rule: 'max-body-bytes', maxBytes: maxBody } });
     chunks.push(chunk as Buffer);
   }
   try {
