@@ -184,6 +184,24 @@ describe('OCI distribution routes', () => {
     assert.equal((await registry.layout.listBlobs()).length, before);
   });
 
+  test('a manifest may reference only blobs of its own repository; tags/list?n=x is 400 (finding 10)', async () => {
+    const secret = Buffer.from('a layer only clients/owner holds');
+    const cfg = Buffer.from('{"model":"owner"}');
+    await push('clients/owner', secret);
+    await push('clients/owner', cfg);
+    // Knowing the digests is not enough to make them part of another repository.
+    const stolen = await call('PUT', '/v2/clients/thief/manifests/latest', manifestFor(cfg, [secret]), { 'content-type': mediaTypes.ociManifest });
+    ociError(stolen, 400, 'MANIFEST_BLOB_UNKNOWN');
+    assert.match(stolen.body.toString(), /blob-linked-to-repository/);
+    ociError(await call('GET', `/v2/clients/thief/blobs/${sha256Digest(secret)}`), 404, 'BLOB_UNKNOWN');
+    // The owner may; and a mount from a repository one may pull links it legitimately.
+    assert.equal((await call('PUT', '/v2/clients/owner/manifests/latest', manifestFor(cfg, [secret]), { 'content-type': mediaTypes.ociManifest })).status, 201);
+    const n = await call('GET', '/v2/clients/owner/tags/list?n=x');
+    ociError(n, 400, 'PAGINATION_NUMBER_INVALID');
+    ociError(await call('GET', '/v2/clients/owner/tags/list?n=-1'), 400, 'PAGINATION_NUMBER_INVALID');
+    assert.equal((await call('DELETE', `/v2/clients/owner/blobs/${sha256Digest(secret)}`)).status, 405);
+  });
+
   test('malformed requests get the OCI error shape and store nothing', async () => {
     const before = await snapshot();
     const data = Buffer.from('some layer bytes');
