@@ -202,6 +202,30 @@ describe('OCI distribution routes', () => {
     assert.equal((await call('DELETE', `/v2/clients/owner/blobs/${sha256Digest(secret)}`)).status, 405);
   });
 
+  test('upload sessions expire: an old session is unknown, and the next start removes its files (finding 10)', async () => {
+    const short = createApp({ routes: [ociRoutes({ registry, uploadSessionTtlMs: 300 })] });
+    const base = `http://127.0.0.1:${(await listen(short, 0)).port}`;
+    try {
+      const s = await fetch(`${base}/v2/clients/slow/blobs/uploads/`, { method: 'POST' });
+      assert.equal(s.status, 202);
+      const location = String(s.headers.get('location'));
+      const id = location.split('/').at(-1)!;
+      assert.equal((await fetch(`${base}${location}`, { method: 'PATCH', body: 'part one' })).status, 202);
+      await new Promise((r) => setTimeout(r, 400));
+      const late = await fetch(`${base}${location}`, { method: 'PATCH', body: 'part two' });
+      assert.equal(late.status, 404);
+      assert.match(await late.text(), /BLOB_UPLOAD_UNKNOWN.*expired/);
+      // A session nobody comes back to is swept by the next start.
+      const abandoned = String((await fetch(`${base}/v2/clients/slow/blobs/uploads/`, { method: 'POST' })).headers.get('location')).split('/').at(-1)!;
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal((await fetch(`${base}/v2/clients/slow/blobs/uploads/`, { method: 'POST' })).status, 202);
+      const left = await readdir(join(registry.root, '.uploads'));
+      assert.ok(!left.some((f) => f.startsWith(id) || f.startsWith(abandoned)), left.join(' '));
+    } finally {
+      await short.close();
+    }
+  });
+
   test('malformed requests get the OCI error shape and store nothing', async () => {
     const before = await snapshot();
     const data = Buffer.from('some layer bytes');

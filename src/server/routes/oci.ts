@@ -26,6 +26,8 @@ export interface OciRoutesDeps {
   authorize?: Authorize;
   /** Largest manifest accepted, in bytes (4 MiB, as in distribution). */
   maxManifestBytes?: number;
+  /** How long an upload session lives (default 24 h). */
+  uploadSessionTtlMs?: number;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface OciRoutesDeps {
  */
 export function ociRoutes(deps: OciRoutesDeps): RouteSet {
   const { registry } = deps;
-  const uploads = new UploadSessions(registry.layout);
+  const uploads = new UploadSessions(registry.layout, deps.uploadSessionTtlMs === undefined ? {} : { ttlMs: deps.uploadSessionTtlMs });
   const authorize: Authorize = deps.authorize ?? (() => undefined);
   const maxManifest = deps.maxManifestBytes ?? 4 * 1024 * 1024;
   /** Blobs uploaded or mounted into a repository that no manifest references yet. */
