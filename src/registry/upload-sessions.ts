@@ -1,6 +1,6 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,20 +13,25 @@ import type { BlobWrite, OciLayout } from './oci-layout.js';
  * digest). The data grows in .uploads/<id> beside the store and only becomes a blob through
  * OciLayout.adopt, i.e. after its digest was checked; a failed or cancelled upload leaves nothing.
  * The running hash of each session is kept in memory, so finishing does not re-read the data;
- * after a restart it is recomputed from the file.
+ * after a restart it is recomputed from the file. A session expires `ttlMs` after it started
+ * (24 h, as gc's sweep of .uploads): it is then unknown, and the next start removes its files.
  */
 export class UploadSessions {
   readonly #layout: OciLayout;
   readonly #dir: string;
   readonly #hashes = new Map<string, { hash: Hash; offset: number }>();
+  readonly #ttlMs: number;
+  #lastSweep = 0;
 
-  constructor(layout: OciLayout) {
+  constructor(layout: OciLayout, options: { ttlMs?: number } = {}) {
     this.#layout = layout;
     this.#dir = join(layout.root, '.uploads');
+    this.#ttlMs = options.ttlMs ?? 24 * 3600 * 1000;
   }
 
   async start(repository: string): Promise<string> {
     await mkdir(this.#dir, { recursive: true });
+    await this.#sweep();
     const id = randomUUID();
     await writeFile(join(this.#dir, `${id}.json`), JSON.stringify({ repository, started: new Date().toISOString() }));
     await writeFile(join(this.#dir, id), '');
@@ -38,8 +43,13 @@ export class UploadSessions {
   async offset(id: string, repository: string): Promise<number> {
     if (!/^[0-9a-f-]{36}$/.test(id)) throw new OciError('BLOB_UPLOAD_UNKNOWN', `no upload ${JSON.stringify(id)}`);
     const meta = await readFile(join(this.#dir, `${id}.json`), 'utf8').catch(() => undefined);
-    if (!meta || (JSON.parse(meta) as { repository: string }).repository !== repository) {
+    const session = meta === undefined ? undefined : (JSON.parse(meta) as { repository: string; started: string });
+    if (!session || session.repository !== repository) {
       throw new OciError('BLOB_UPLOAD_UNKNOWN', `no upload ${id} in ${repository}`);
+    }
+    if (this.#expired(session.started)) {
+      await this.cancel(id);
+      throw new OciError('BLOB_UPLOAD_UNKNOWN', `upload ${id} expired (sessions last ${Math.round(this.#ttlMs / 1000)} s): start again`, { rule: 'upload-session-ttl' });
     }
     return (await stat(join(this.#dir, id))).size;
   }
@@ -85,6 +95,29 @@ export class UploadSessions {
     } finally {
       this.#hashes.delete(id);
       await rm(join(this.#dir, `${id}.json`), { force: true });
+    }
+  }
+
+  #expired(started: string): boolean {
+    const t = Date.parse(started);
+    return !Number.isFinite(t) || Date.now() - t > this.#ttlMs;
+  }
+
+  /** Removes expired sessions' files; at most once per tenth of the TTL (and a minute), so starts stay cheap. */
+  async #sweep(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastSweep < Math.min(60_000, this.#ttlMs / 10)) return;
+    this.#lastSweep = now;
+    for (const name of await readdir(this.#dir).catch(() => [] as string[])) {
+      if (!name.endsWith('.json')) continue;
+      const meta = await readFile(join(this.#dir, name), 'utf8').catch(() => undefined);
+      let started = '';
+      try {
+        started = (JSON.parse(meta ?? '{}') as { started?: string }).started ?? '';
+      } catch {
+        /* a torn meta file: expired */
+      }
+      if (this.#expired(started)) await this.cancel(name.slice(0, -'.json'.length));
     }
   }
 

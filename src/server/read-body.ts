@@ -15,7 +15,7 @@ export interface ReadBodyOptions {
  */
 export async function readBody(req: IncomingMessage, options: ReadBodyOptions): Promise<Buffer> {
   const { maxBytes } = options;
-  const tooLarge = (): AppError => new AppError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`, { details: { maxBytes } });
+  const tooLarge = (): AppError => new AppError('PAYLOAD_TOO_LARGE', `body: exceeds ${maxBytes} bytes (after decompression)`, { details: { field: 'body', rule: 'max-body-bytes', maxBytes } });
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
   let stream: Readable;
   if (encoding === 'identity' || encoding === '') {
@@ -24,7 +24,7 @@ export async function readBody(req: IncomingMessage, options: ReadBodyOptions): 
     stream = req;
   } else if (encoding === 'gzip' || encoding === 'x-gzip') stream = req.pipe(createGunzip());
   else if (encoding === 'deflate') stream = req.pipe(createInflate());
-  else throw drain(req, new AppError('UNSUPPORTED_MEDIA_TYPE', `content-encoding ${JSON.stringify(encoding)} is not supported (use gzip or none)`));
+  else throw drain(req, new AppError('UNSUPPORTED_MEDIA_TYPE', `content-encoding: ${JSON.stringify(encoding)} is not supported (use gzip, deflate or none)`, { details: { field: 'content-encoding' } }));
 
   const chunks: Buffer[] = [];
   let size = 0;
@@ -37,7 +37,7 @@ export async function readBody(req: IncomingMessage, options: ReadBodyOptions): 
     }
   } catch (e) {
     if (e instanceof AppError) throw drain(req, e);
-    throw drain(req, new AppError('VALIDATION', `request body could not be decoded (${encoding}): ${(e as Error).message}`));
+    throw drain(req, new AppError('VALIDATION', `body: could not be decoded (${encoding}): ${(e as Error).message}`, { details: { field: 'body', rule: 'content-encoding' } }));
   }
   return Buffer.concat(chunks, size);
 }

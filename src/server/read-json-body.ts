@@ -7,7 +7,7 @@ export async function readJsonBody(req: IncomingMessage, max = 64 * 1024): Promi
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > max) throw new AppError('PAYLOAD_TOO_LARGE', `request body exceeds ${max} bytes`);
+    if (size > max) throw new AppError('PAYLOAD_TOO_LARGE', `body: exceeds ${max} bytes`, { details: { field: 'body', rule: 'max-body-bytes', maxBytes: max } });
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8').trim();

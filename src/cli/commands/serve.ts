@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { createApp, listen } from '../../server/app.js';
 import type { RouteSet } from '../../server/router.js';
 import { ociRoutes } from '../../server/routes/oci.js';
-import { predictRoutes } from '../../server/routes/predict.js';
+import { categorySizeRule, predictRoutes } from '../../server/routes/predict.js';
 import { telemetryRoutes } from '../../server/routes/telemetry.js';
 import { Grants } from '../../grants/grants.js';
 import { tokenRoutes } from '../../server/routes/token.js';
@@ -116,7 +116,12 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     routes.push(
       predictRoutes({
         predictor: createPredictor({ history, modelsDir: paths().models, policy: policySource(policyFile(paths())) }),
-        ...(opts.dataset ? {} : { subjectOf: (client: string) => ingestion.anonymiser.pseudonym('client', client) }),
+        ...(opts.dataset
+          ? {}
+          : {
+              subjectOf: (client: string) => ingestion.anonymiser.pseudonym('client', client),
+              authorize: categorySizeRule({ membersOf: async (category) => (await ingestion.store.listSubjects({ category, kind: 'client' })).length }),
+            }),
       }),
     );
     routes.push(routeTableRoutes({ routes }));

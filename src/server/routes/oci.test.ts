@@ -184,6 +184,48 @@ describe('OCI distribution routes', () => {
     assert.equal((await registry.layout.listBlobs()).length, before);
   });
 
+  test('a manifest may reference only blobs of its own repository; tags/list?n=x is 400 (finding 10)', async () => {
+    const secret = Buffer.from('a layer only clients/owner holds');
+    const cfg = Buffer.from('{"model":"owner"}');
+    await push('clients/owner', secret);
+    await push('clients/owner', cfg);
+    // Knowing the digests is not enough to make them part of another repository.
+    const stolen = await call('PUT', '/v2/clients/thief/manifests/latest', manifestFor(cfg, [secret]), { 'content-type': mediaTypes.ociManifest });
+    ociError(stolen, 400, 'MANIFEST_BLOB_UNKNOWN');
+    assert.match(stolen.body.toString(), /blob-linked-to-repository/);
+    ociError(await call('GET', `/v2/clients/thief/blobs/${sha256Digest(secret)}`), 404, 'BLOB_UNKNOWN');
+    // The owner may; and a mount from a repository one may pull links it legitimately.
+    assert.equal((await call('PUT', '/v2/clients/owner/manifests/latest', manifestFor(cfg, [secret]), { 'content-type': mediaTypes.ociManifest })).status, 201);
+    const n = await call('GET', '/v2/clients/owner/tags/list?n=x');
+    ociError(n, 400, 'PAGINATION_NUMBER_INVALID');
+    ociError(await call('GET', '/v2/clients/owner/tags/list?n=-1'), 400, 'PAGINATION_NUMBER_INVALID');
+    assert.equal((await call('DELETE', `/v2/clients/owner/blobs/${sha256Digest(secret)}`)).status, 405);
+  });
+
+  test('upload sessions expire: an old session is unknown, and the next start removes its files (finding 10)', async () => {
+    const short = createApp({ routes: [ociRoutes({ registry, uploadSessionTtlMs: 300 })] });
+    const base = `http://127.0.0.1:${(await listen(short, 0)).port}`;
+    try {
+      const s = await fetch(`${base}/v2/clients/slow/blobs/uploads/`, { method: 'POST' });
+      assert.equal(s.status, 202);
+      const location = String(s.headers.get('location'));
+      const id = location.split('/').at(-1)!;
+      assert.equal((await fetch(`${base}${location}`, { method: 'PATCH', body: 'part one' })).status, 202);
+      await new Promise((r) => setTimeout(r, 400));
+      const late = await fetch(`${base}${location}`, { method: 'PATCH', body: 'part two' });
+      assert.equal(late.status, 404);
+      assert.match(await late.text(), /BLOB_UPLOAD_UNKNOWN.*expired/);
+      // A session nobody comes back to is swept by the next start.
+      const abandoned = String((await fetch(`${base}/v2/clients/slow/blobs/uploads/`, { method: 'POST' })).headers.get('location')).split('/').at(-1)!;
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal((await fetch(`${base}/v2/clients/slow/blobs/uploads/`, { method: 'POST' })).status, 202);
+      const left = await readdir(join(registry.root, '.uploads'));
+      assert.ok(!left.some((f) => f.startsWith(id) || f.startsWith(abandoned)), left.join(' '));
+    } finally {
+      await short.close();
+    }
+  });
+
   test('malformed requests get the OCI error shape and store nothing', async () => {
     const before = await snapshot();
     const data = Buffer.from('some layer bytes');

@@ -26,6 +26,8 @@ export interface OciRoutesDeps {
   authorize?: Authorize;
   /** Largest manifest accepted, in bytes (4 MiB, as in distribution). */
   maxManifestBytes?: number;
+  /** How long an upload session lives (default 24 h). */
+  uploadSessionTtlMs?: number;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface OciRoutesDeps {
  */
 export function ociRoutes(deps: OciRoutesDeps): RouteSet {
   const { registry } = deps;
-  const uploads = new UploadSessions(registry.layout);
+  const uploads = new UploadSessions(registry.layout, deps.uploadSessionTtlMs === undefined ? {} : { ttlMs: deps.uploadSessionTtlMs });
   const authorize: Authorize = deps.authorize ?? (() => undefined);
   const maxManifest = deps.maxManifestBytes ?? 4 * 1024 * 1024;
   /** Blobs uploaded or mounted into a repository that no manifest references yet. */
@@ -106,6 +108,13 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
         }
         if (method === 'PUT') {
           const bytes = await readBody(req, maxManifest);
+          // A manifest may only reference what its repository holds (pushed, mounted or referenced by its
+          // manifests): a blob's digest alone, learnt from another client's repository, must not make it ours.
+          for (const digest of referencedDigests(bytes)) {
+            if (!(await repositoryHasBlob(name, digest))) {
+              throw new OciError('MANIFEST_BLOB_UNKNOWN', `${digest} is not in ${name}: push it, or mount it from a repository you may pull, first`, { digest, rule: 'blob-linked-to-repository' });
+            }
+          }
           const r = await registry.putManifest(name, ref, bytes, req.headers['content-type'], signal);
           const headers: Record<string, string> = { location: `/v2/${name}/manifests/${r.digest}`, 'docker-content-digest': r.digest, 'content-length': '0' };
           if (r.subject) headers['oci-subject'] = r.subject;
@@ -126,7 +135,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
           if (!(await repositoryHasBlob(name, digest))) throw new OciError('BLOB_UNKNOWN', `${name} has no blob ${digest}`, { digest });
           return sendBlob(req, res, registry.layout.blobPath(digest), digest, (await registry.layout.blobSize(digest))!);
         }
-        if (method === 'DELETE') throw new OciError('UNSUPPORTED', 'blobs are removed by garbage collection, not by DELETE');
+        if (method === 'DELETE') throw new MethodNotAllowedError(method, `/v2/${rest} (blobs are removed by garbage collection)`);
         break;
       }
       case 'uploads': {
@@ -201,7 +210,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
         const headers: Record<string, string> = {};
         if (n !== null) {
           const count = Number(n);
-          if (!Number.isInteger(count) || count < 0) throw new OciError('UNSUPPORTED', `n=${JSON.stringify(n)} is not a count`);
+          if (!Number.isInteger(count) || count < 0) throw new OciError('PAGINATION_NUMBER_INVALID', `n: ${JSON.stringify(n)} is not a count`, { field: 'n' });
           if (page.length > count) {
             page = page.slice(0, count);
             headers['link'] = `</v2/${name}/tags/list?n=${count}&last=${encodeURIComponent(page.at(-1) ?? '')}>; rel="next"`;
@@ -228,6 +237,25 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
     { method: methods, path: '/v2', scope: 'registry', registryAccess: () => ({ repository: null, action: 'pull' }), summary: 'the OCI distribution API base check', errorShape: 'oci', handler: (ctx) => handle({ ...ctx, params: { '*': '' } }) },
     { method: methods, path: '/v2/*', scope: 'registry', registryAccess: ({ params, method }) => registryAccessOf(params['*'] ?? '', method), summary: 'the OCI distribution API: manifests, blobs, uploads, tags, referrers', errorShape: 'oci', handler: handle },
   ];
+}
+
+/** The blobs and child manifests a manifest body names (nothing when it is not JSON: putManifest refuses it then). */
+function referencedDigests(bytes: Buffer): Digest[] {
+  let m: unknown;
+  try {
+    m = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return [];
+  }
+  if (!m || typeof m !== 'object') return [];
+  const o = m as { config?: unknown; layers?: unknown; manifests?: unknown };
+  const descriptors = [o.config, ...(Array.isArray(o.layers) ? o.layers : []), ...(Array.isArray(o.manifests) ? o.manifests : [])];
+  const out = new Set<Digest>();
+  for (const d of descriptors) {
+    const digest = d && typeof d === 'object' ? (d as { digest?: unknown }).digest : undefined;
+    if (typeof digest === 'string' && isDigest(digest)) out.add(digest);
+  }
+  return [...out];
 }
 
 function actionOf(method: string): OciAction {

@@ -38,7 +38,7 @@ async function readJson(ctx: RequestContext): Promise<unknown> {
   let size = 0;
   for await (const chunk of ctx.req) {
     size += (chunk as Buffer).length;
-    if (size > maxBody) throw new AppError('PAYLOAD_TOO_LARGE', `a usage vector is at most ${maxBody} bytes`);
+    if (size > maxBody) throw new AppError('PAYLOAD_TOO_LARGE', `body: a usage vector is at most ${maxBody} bytes`, { details: { field: 'body', rule: 'max-body-bytes', maxBytes: maxBody } });
     chunks.push(chunk as Buffer);
   }
   try {
@@ -46,6 +46,23 @@ async function readJson(ctx: RequestContext): Promise<unknown> {
   } catch (e) {
     throw new ValidationError('body', `not JSON: ${(e as Error).message}`);
   }
+}
+
+/** A category's vector is an aggregate only when it has this many clients; below, it describes someone. */
+export const minCategoryMembers = 3;
+
+/**
+ * The authorize check `serve` uses: a client may read a category's vector only when the category
+ * has at least `minMembers` clients (the admin always may). `membersOf` counts them.
+ */
+export function categorySizeRule(input: { membersOf: (category: string) => Promise<number>; minMembers?: number }): NonNullable<PredictRouteDeps['authorize']> {
+  const min = input.minMembers ?? minCategoryMembers;
+  return async ({ principal, client, category }) => {
+    if (principal?.kind !== 'client' || client !== undefined || category === undefined) return;
+    if ((await input.membersOf(category)) < min) {
+      throw new AppError('FORBIDDEN', `category: ${category} has fewer than ${min} clients, so its vector would describe one of them`, { details: { field: 'category', rule: 'category-min-members', minMembers: min } });
+    }
+  };
 }
 
 export function predictRoutes(deps: PredictRouteDeps): RouteSet {

@@ -55,7 +55,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
         const type = mediaType(req);
         const ndjson = ndjsonTypes.has(type);
         if (!ndjson && type !== 'application/json') {
-          throw new AppError('UNSUPPORTED_MEDIA_TYPE', `content-type must be application/json (an array of events) or application/x-ndjson, not ${JSON.stringify(type || '(none)')}`);
+          throw new AppError('UNSUPPORTED_MEDIA_TYPE', `content-type: must be application/json (an array of events) or application/x-ndjson, not ${JSON.stringify(type || '(none)')}`, { details: { field: 'content-type' } });
         }
         const subjects = writableSubjects(principal);
         const report = await ingestor.ingestBody(await readBody(req, { maxBytes, signal }), ndjson ? 'ndjson' : 'json', { maxInvalid, ...(subjects ? { subjects } : {}) });
@@ -67,7 +67,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
           });
         }
         const nothingValid = report.accepted === 0 && report.refused === 0 && report.rejected > 0;
-        sendJson(res, nothingValid ? 400 : 200, nothingValid ? { error: 'VALIDATION', message: 'no valid record in the body', ...report } : report);
+        sendJson(res, nothingValid ? 400 : 200, nothingValid ? { error: 'VALIDATION', message: 'body: no valid record in it', details: { field: 'body', rule: 'no-valid-record' }, ...report } : report);
       },
     },
     {
@@ -80,7 +80,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
         if (type !== 'application/json') {
           throw new AppError(
             'UNSUPPORTED_MEDIA_TYPE',
-            `only OTLP/HTTP JSON (application/json) is accepted, not ${JSON.stringify(type || '(none)')}; set OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json`,
+            `content-type: only OTLP/HTTP JSON (application/json) is accepted, not ${JSON.stringify(type || '(none)')}; set OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json`,
           );
         }
         const text = (await readBody(req, { maxBytes, signal })).toString('utf8');
@@ -88,7 +88,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
         try {
           body = JSON.parse(text);
         } catch {
-          throw new AppError('VALIDATION', 'body: not valid JSON');
+          throw new AppError('VALIDATION', 'body: not valid JSON', { details: { field: 'body' } });
         }
         const decoded = decodeOtlpMetrics(body, rates);
         const batch = toBatch(decoded.results);
