@@ -170,12 +170,11 @@ describe('CLI habits', () => {
     const minimal = await cli(['vector', 'new', '--from', '-'], { input: JSON.stringify({ software: [{ name: 'git' }], resources: { vcpus: 2 } }) });
     assert.equal((await cli(['vector', 'validate', '-'], { input: minimal.stdout })).code, 0);
 
-    // Its own home: the shared base's record, and an admin policy that lets port 22 in (6379 is redis's own).
+    // Its own home with the shared base's record and the default admin policy (SSH's port and redis's own are allowed).
     const base = await debianBase();
     const home = await mkdtemp(join(tmpdir(), 'prescient-short-spec-'));
     await mkdir(join(home, 'bases'));
     await copyFile(join(testHome(), 'bases', `${base.name}-${base.key}.json`), join(home, 'bases', `${base.name}-${base.key}.json`));
-    assert.equal((await cli(['policy', 'add', 'inbound', '22/tcp'], { home })).code, 0);
     const plan = await cli(['personalize', '--base', 'debian-12', ...spec, '--plan', '--json'], { home });
     assert.equal(plan.code, 0, plan.stderr);
     const installs = (JSON.parse(plan.stdout).modules as { id: string; changes: { kind: string; packages?: string[] }[] }[]).flatMap((m) => m.changes).flatMap((c) => c.packages ?? []);
@@ -184,9 +183,11 @@ describe('CLI habits', () => {
     const viaStdin = await cli(['personalize', '--base', relative(tmpdir(), base.path), '--vector', '-', '--plan', '--json'], { home, input: made.stdout, cwd: tmpdir() });
     assert.equal(viaStdin.code, 0, viaStdin.stderr);
     assert.deepEqual(JSON.parse(viaStdin.stdout).spec, JSON.parse(plan.stdout).spec);
-    // Without the policy's consent, port 22 is refused and the error names the field.
-    await rm(join(home, 'policy.json'));
-    assertUserError(await cli(['personalize', '--base', 'debian-12', ...spec, '--plan'], { home }), 2, /network\.inbound\[0\]: tcp\/22 .*admin policy/);
+    // A port neither a service's nor allowed by the admin is refused, naming the field; allowed, it plans.
+    const more = spec.map((a) => (a === '22,6379' ? '22,6379,8080' : a));
+    assertUserError(await cli(['personalize', '--base', 'debian-12', ...more, '--plan'], { home }), 2, /network\.inbound\[2\]: tcp\/8080 .*admin policy/);
+    assert.equal((await cli(['policy', 'add', 'inbound', '8080/tcp'], { home })).code, 0);
+    assert.equal((await cli(['personalize', '--base', 'debian-12', ...more, '--plan'], { home })).code, 0);
     await rm(home, { recursive: true, force: true });
   });
 
