@@ -17,6 +17,7 @@ export const ociErrorCodes = [
   'UNSUPPORTED',
   'TOOMANYREQUESTS',
   'RANGE_INVALID',
+  'PAGINATION_NUMBER_INVALID', // distribution's code for a bad tags/list `n` (answered 400)
 ] as const;
 export type OciErrorCode = (typeof ociErrorCodes)[number];
 
@@ -36,6 +37,7 @@ const appCodeOf: Record<OciErrorCode, ErrorCode> = {
   UNSUPPORTED: 'UNSUPPORTED',
   TOOMANYREQUESTS: 'CONFLICT',
   RANGE_INVALID: 'VALIDATION',
+  PAGINATION_NUMBER_INVALID: 'VALIDATION',
 };
 
 /**
