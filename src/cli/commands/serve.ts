@@ -17,6 +17,7 @@ import { requestRoutes } from '../../server/routes/requests.js';
 import { routeTableRoutes } from '../../server/routes/route-table.js';
 import { openApiRoutes } from '../../server/routes/openapi-route.js';
 import { prescientVersion } from '../version.js';
+import { createServerMetrics } from '../../server/metrics.js';
 import { openRequestWorkflow } from '../../workflow/open-request-workflow.js';
 import { storeHistory } from '../../predict/store-history.js';
 import { loadTf } from '../../predict/tf.js';
@@ -106,13 +107,14 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     const workflow = await openRequestWorkflow({ paths: paths(), registry, grants, telemetry: ingestion });
     const scheduler = new ProactiveScheduler({ history: workflow.history!, workflow });
     scheduler.start();
+    const metrics = createServerMetrics({ workflow, version: prescientVersion() });
     const routes: RouteSet[] = [
       telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: Math.floor(mib * 1024 * 1024) }),
       ociRoutes({ registry, ...(opts.auth ? { authorize: grants.authorize } : {}) }),
       tokenRoutes({ grants }),
       credentialRoutes({ grants }),
       requestRoutes({ workflow }),
-      healthRoutes({ workflow }),
+      healthRoutes({ workflow, metrics }),
     ];
     // Usage vectors: from the telemetry store (clients named by their real ids, pseudonymised here), or from a trace folder.
     const history = opts.dataset ? openHistory(opts).history : storeHistory(ingestion.store);
@@ -124,7 +126,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     );
     routes.push(openApiRoutes({ routes, version: prescientVersion() }));
     routes.push(routeTableRoutes({ routes }));
-    const server = createApp({ routes, logger: pino({ base: null }, pino.destination(2)), auth: grants.edgeAuth(opts.auth ? [] : ['registry', 'client-own']) });
+    const server = createApp({ routes, logger: pino({ base: null }, pino.destination(2)), auth: grants.edgeAuth(opts.auth ? [] : ['registry', 'client-own']), observeRequest: metrics.observeRequest });
     const addr = await listen(server, port, opts.host);
     if (opts.publicUrl === undefined) {
       const host = addr.host === '0.0.0.0' || addr.host === '::' ? '127.0.0.1' : addr.host.includes(':') ? `[${addr.host}]` : addr.host;
