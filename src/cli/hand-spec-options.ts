@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../core/errors.js';
+import { parseByteSize } from '../policy/byte-size.js';
 import type { HandVectorInput } from '../usage-vector/hand-vector.js';
 
 /** The flags of a usage vector written on the command line (`personalize`, `vector new`). */
@@ -26,14 +27,10 @@ export function hasHandSpec(f: HandSpecFlags): boolean {
   return [f.packages, f.vcpus, f.memory, f.disk, f.ports, f.service].some((x) => x !== undefined);
 }
 
-const units: Record<string, number> = { b: 1, k: 1024, kib: 1024, kb: 1000, m: 1024 ** 2, mib: 1024 ** 2, mb: 1000 ** 2, g: 1024 ** 3, gib: 1024 ** 3, gb: 1000 ** 3, t: 1024 ** 4, tib: 1024 ** 4, tb: 1000 ** 4 };
-
-/** `4GiB`, `512M`, `1.5G` in bytes; a bare number is in `bareUnit`. */
-export function parseByteSize(text: string, field: string, bareUnit: 'mib' | 'gib'): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$/.exec(text.trim());
-  const unit = m ? (m[2] ? units[m[2].toLowerCase()] : units[bareUnit]) : undefined;
-  if (!m || unit === undefined) throw new ValidationError(field, `${JSON.stringify(text)} is not a size; write e.g. 4GiB, 512MiB or 10G`);
-  return Number(m[1]) * unit;
+/** `4GiB`, `512M`, `1.5G` in bytes (the policy's size rule); a bare number is in `bareUnit`. */
+function sizeOf(text: string, field: string, bareUnit: 'MiB' | 'GiB'): number {
+  const t = text.trim();
+  return parseByteSize(/^\d+(?:\.\d+)?$/.test(t) ? `${t}${bareUnit}` : /^\d+(?:\.\d+)?[kmgt]$/i.test(t) ? `${t}iB` : t, field);
 }
 
 const list = (text: string | undefined): string[] => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -47,8 +44,8 @@ export function handSpecFromFlags(f: HandSpecFlags, base: Record<string, unknown
     if (!Number.isInteger(n) || n < 1) throw new ValidationError('--vcpus', 'a whole number of vCPUs, at least 1');
     resources['vcpus'] = n;
   }
-  if (f.memory !== undefined) resources['memoryMiB'] = Math.round(parseByteSize(f.memory, '--memory', 'mib') / 1024 ** 2);
-  if (f.disk !== undefined) resources['diskGiB'] = parseByteSize(f.disk, '--disk', 'gib') / 1024 ** 3;
+  if (f.memory !== undefined) resources['memoryMiB'] = Math.round(sizeOf(f.memory, '--memory', 'MiB') / 1024 ** 2);
+  if (f.disk !== undefined) resources['diskGiB'] = sizeOf(f.disk, '--disk', 'GiB') / 1024 ** 3;
   if (Object.keys(resources).length) out['resources'] = resources;
   if (f.packages !== undefined) out['software'] = list(f.packages).map((name) => ({ name }));
   if (f.service !== undefined) out['services'] = f.service.flatMap((s) => list(s)).map((name) => ({ name }));

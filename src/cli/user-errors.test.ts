@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -73,7 +73,7 @@ describe('bad input: one line naming the problem and the fix, a documented exit 
     assertUserError(await cli(['vector', 'validate']), 2, /missing required argument/);
     assertUserError(await cli(['completion', 'tcsh']), 2, /tcsh/);
     assertUserError(await cli(['personalize', '--base', 'debian-12', '--plan']), 2, /--vector: give a usage vector file .* or describe one with --packages/);
-    assertUserError(await cli(['personalize', '--base', 'debian-12', '--memory', 'lots', '--plan']), 2, /--memory: "lots" is not a size; write e\.g\. 4GiB/);
+    assertUserError(await cli(['personalize', '--base', 'debian-12', '--memory', 'lots', '--plan']), 2, /--memory: a positive size such as .*"lots"/);
   });
 
   test('no such base is 3 and says how to get one', async () => {
@@ -170,15 +170,25 @@ describe('CLI habits', () => {
     const minimal = await cli(['vector', 'new', '--from', '-'], { input: JSON.stringify({ software: [{ name: 'git' }], resources: { vcpus: 2 } }) });
     assert.equal((await cli(['vector', 'validate', '-'], { input: minimal.stdout })).code, 0);
 
+    // Its own home with the shared base's record and the default admin policy (SSH's port and redis's own are allowed).
     const base = await debianBase();
-    const plan = await cli(['personalize', '--base', 'debian-12', ...spec, '--plan', '--json'], { home: testHome() });
+    const home = await mkdtemp(join(tmpdir(), 'prescient-short-spec-'));
+    await mkdir(join(home, 'bases'));
+    await copyFile(join(testHome(), 'bases', `${base.name}-${base.key}.json`), join(home, 'bases', `${base.name}-${base.key}.json`));
+    const plan = await cli(['personalize', '--base', 'debian-12', ...spec, '--plan', '--json'], { home });
     assert.equal(plan.code, 0, plan.stderr);
     const installs = (JSON.parse(plan.stdout).modules as { id: string; changes: { kind: string; packages?: string[] }[] }[]).flatMap((m) => m.changes).flatMap((c) => c.packages ?? []);
     assert.ok(installs.includes('redis-server') && installs.includes('git'), installs.join(','));
     // The same vector through stdin, with the base named by a relative path: the same plan.
-    const viaStdin = await cli(['personalize', '--base', relative(tmpdir(), base.path), '--vector', '-', '--plan', '--json'], { home: testHome(), input: made.stdout, cwd: tmpdir() });
+    const viaStdin = await cli(['personalize', '--base', relative(tmpdir(), base.path), '--vector', '-', '--plan', '--json'], { home, input: made.stdout, cwd: tmpdir() });
     assert.equal(viaStdin.code, 0, viaStdin.stderr);
     assert.deepEqual(JSON.parse(viaStdin.stdout).spec, JSON.parse(plan.stdout).spec);
+    // A port neither a service's nor allowed by the admin is refused, naming the field; allowed, it plans.
+    const more = spec.map((a) => (a === '22,6379' ? '22,6379,8080' : a));
+    assertUserError(await cli(['personalize', '--base', 'debian-12', ...more, '--plan'], { home }), 2, /network\.inbound\[2\]: tcp\/8080 .*admin policy/);
+    assert.equal((await cli(['policy', 'add', 'inbound', '8080/tcp'], { home })).code, 0);
+    assert.equal((await cli(['personalize', '--base', 'debian-12', ...more, '--plan'], { home })).code, 0);
+    await rm(home, { recursive: true, force: true });
   });
 
   describe('images show and export read as text', () => {

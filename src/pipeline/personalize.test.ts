@@ -96,9 +96,9 @@ test('a web + database vector gives an image with everything prepared (opened in
   assert.match(xml, /<memory unit='MiB'>8192<\/memory>/);
   const validate = await run('virt-xml-validate', [first.outputs.domainXml, 'domain'], { allowFailure: true });
   assert.equal(validate.exitCode, 0, validate.stderr + validate.stdout);
-  const glance = JSON.parse(await readFile(first.outputs.glance, 'utf8')) as Record<string, unknown>;
-  assert.equal(glance.min_ram, 8192);
-  assert.equal(glance.hw_cpu_cores, 4);
+  const glance = JSON.parse(await readFile(first.outputs.glance, 'utf8')) as { attributes: Record<string, unknown>; properties: Record<string, unknown> };
+  assert.equal(glance.attributes.min_ram, 8192);
+  assert.equal(glance.properties.hw_cpu_cores, '4');
   assert.match(await readFile(join(first.outputs.seed, 'meta-data'), 'utf8'), /instance-id/);
 });
 

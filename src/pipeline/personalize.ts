@@ -13,7 +13,7 @@ import { describeChange } from './change.js';
 import { LayerCache, layerKey } from './layer-cache.js';
 import { planPipeline, type AssembledModule, type PipelinePlan } from './plan.js';
 import { resolveSources } from './sources.js';
-import { glanceProperties } from './spec/glance-properties.js';
+import { glanceImage } from './spec/glance-properties.js';
 import { libvirtDomainXml } from './spec/libvirt-domain.js';
 import { writeSeed } from './spec/cloud-init.js';
 import type { VmSpec } from './vm-spec.js';
@@ -183,7 +183,7 @@ export async function personalize(options: PersonalizeOptions): Promise<Personal
     report: join(out, 'report.json'),
   };
   await writeFile(outputs.domainXml, libvirtDomainXml({ name, spec: plan.spec, diskPath: disk, ...(seed.iso ? { seedIsoPath: seed.iso } : {}) }));
-  await writeFile(outputs.glance, `${JSON.stringify(glanceProperties({ spec: plan.spec, os: options.base.facts.os, architecture: options.base.facts.architecture }), null, 2)}\n`);
+  await writeFile(outputs.glance, `${JSON.stringify(glanceImage({ spec: plan.spec, os: options.base.facts.os, architecture: options.base.facts.architecture }), null, 2)}\n`);
   await writeFile(outputs.plan, `${JSON.stringify(plan, null, 2)}\n`);
   await writeFile(outputs.vector, `${JSON.stringify(options.vector, null, 2)}\n`);
   const report: PersonalizeReport = {

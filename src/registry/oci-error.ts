@@ -17,7 +17,7 @@ export const ociErrorCodes = [
   'UNSUPPORTED',
   'TOOMANYREQUESTS',
   'RANGE_INVALID',
-  'PAGINATION_NUMBER_INVALID', // distribution's answer to tags/list?n=<not a count>
+  'PAGINATION_NUMBER_INVALID', // distribution's code for a bad tags/list `n` (answered 400)
 ] as const;
 export type OciErrorCode = (typeof ociErrorCodes)[number];
 

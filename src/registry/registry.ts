@@ -342,9 +342,13 @@ export class Registry {
   /**
    * Store a manifest received from outside (the push API, a pull): validate it, check every blob
    * and child manifest it references is stored, then record it under a tag or by digest. A
-   * manifest pushed by tag that is not yet a version of the repository becomes the next version.
+   * manifest pushed by tag that is not yet a version of the repository becomes the next version,
+   * unless `versioned` is false: what OCI clients push through the distribution API keeps
+   * exactly the tags they pushed (no `v<n>` of ours in their tags/list); a `v3` they push is
+   * their tag, not a version number.
    */
-  async putManifest(repository: string, reference: string, bytes: Buffer, contentType?: string, signal?: AbortSignal): Promise<{ digest: Digest; version?: number; subject?: Digest }> {
+  async putManifest(repository: string, reference: string, bytes: Buffer, contentType?: string, signal?: AbortSignal, options: { versioned?: boolean } = {}): Promise<{ digest: Digest; version?: number; subject?: Digest }> {
+    const versioned = options.versioned !== false;
     assertRepository(repository);
     const parsed = parseManifest(bytes);
     const mediaType = parsed.mediaType ?? contentType?.split(';')[0]?.trim();
@@ -394,6 +398,13 @@ export class Registry {
         if (!entriesOf(index, repository).some((d) => d.digest === digest)) {
           index.manifests.push(entry(descriptor, repository, { [annotations.retained]: 'true' }));
         }
+      }, signal);
+      return { digest, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
+    }
+    if (!versioned) {
+      await this.layout.updateIndex(async (index) => {
+        await stillStored();
+        setTag(index, repository, reference, descriptor);
       }, signal);
       return { digest, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
     }

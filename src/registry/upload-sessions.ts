@@ -81,8 +81,11 @@ export class UploadSessions {
   }
 
   /** Finish: check the whole upload against `digest` and move it into the store. */
-  async finish(id: string, repository: string, digest: Digest, body?: Readable, signal?: AbortSignal): Promise<BlobWrite> {
-    await this.offset(id, repository);
+  async finish(id: string, repository: string, digest: Digest, body?: Readable, signal?: AbortSignal, start?: number): Promise<BlobWrite> {
+    const offset = await this.offset(id, repository);
+    // An out-of-order closing chunk is refused before anything is written, and the session
+    // stays open for the right chunk (distribution-spec: 416 for a chunk out of order).
+    if (start !== undefined && start !== offset) throw new OciError('RANGE_INVALID', `chunk starts at ${start}, the upload has ${offset} bytes`, { offset });
     try {
       if (body) await this.append(id, repository, body, undefined, signal);
       const state = this.#hashes.get(id);

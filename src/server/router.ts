@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
 import type { Principal } from '../grants/credentials.js';
 
 /**
@@ -56,6 +57,11 @@ export interface Route {
   registryAccess?: (request: { params: Record<string, string>; method: string }) => { repository: string | null; action: 'pull' | 'push' | 'delete' } | undefined;
   /** One line for the route table (and the OpenAPI summary generated from it). */
   summary: string;
+  /**
+   * The zod schemas the handler validates with (the same objects, not copies): `/openapi.json`
+   * is generated from them. `body` of a JSON request; `query` an object of query parameters.
+   */
+  schemas?: { body?: z.ZodType; query?: z.ZodType; bodyMediaType?: string };
   handler: Handler;
   errorShape?: ErrorShape;
 }

@@ -7,11 +7,12 @@ import {
   usageVectorSchemaVersion,
   type UsageVector,
 } from './schema.js';
+import { serviceNamed } from '../predict/service-catalog.js';
 import { parseUsageVector, usageVectorError } from './validate.js';
 
 /**
  * A usage vector written by hand: every field a model fills (subject, horizon, model, confidence,
- * expected load, probabilities) has a default here, beside the schema it completes, so a person
+ * expected load, probabilities) has a default here (a catalogued service's from the service catalogue), beside the schema it completes, so a person
  * writes only what they know (packages, services, ports, the allocation). The result goes
  * through the same strict UsageVector schema the models' vectors do: a hand-written vector and a
  * predicted one are the same thing downstream. Unknown keys are still refused.
@@ -55,8 +56,8 @@ export const handVectorSchema = z.strictObject({
     .array(
       z.strictObject({
         name: z.string().regex(serviceNamePattern).max(128),
-        expectedLoad: z.record(z.string(), z.unknown()).default({}),
-        concurrency: z.number().int().min(1).default(1),
+        expectedLoad: z.record(z.string(), z.unknown()).optional(),
+        concurrency: z.number().int().min(1).optional(),
         ports: z.array(z.strictObject({ port, protocol })).optional(),
         probability: z.number().min(0).max(1).optional(),
       }),
@@ -90,5 +91,10 @@ export function completeUsageVector(input: unknown, now: Date = new Date()): Usa
     generatedAt: h.generatedAt ?? at,
     model: h.model ?? handVectorDefaults.model,
     confidence: h.confidence ?? handVectorDefaults.confidence,
+    // A service the catalogue knows is named and provisioned as prediction would (redis → redis-server, its load and concurrency).
+    services: h.services.map((s) => {
+      const known = serviceNamed(s.name);
+      return { ...s, name: known?.service ?? s.name, expectedLoad: s.expectedLoad ?? known?.load ?? {}, concurrency: s.concurrency ?? known?.concurrency ?? 1 };
+    }),
   });
 }

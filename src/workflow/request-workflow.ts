@@ -95,6 +95,8 @@ export class RequestWorkflow {
   private readonly bases = new Map<string, { base: BaseRef & { name: string }; until: number }>();
   /** Pipeline runs started by this process (metrics, tests). */
   buildsStarted = 0;
+  /** Told each module's outcome and duration of every build (the metrics' histogram). */
+  onModuleDone: ((m: { module: string; outcome: string; ms: number }) => void) | undefined;
   /** Answered requests by how the image was obtained, and failed ones (`error`). */
   readonly answered: Record<ImageSource | 'error', number> = { prebuilt: 0, built: 0, joined: 0, 'last-good': 0, error: 0 };
 
@@ -189,7 +191,10 @@ export class RequestWorkflow {
                   policy,
                   // Not a request's signal: a build is shared, and one caller hanging up must not cancel it for the others; `cancel` does.
                   signal: controller.signal,
-                  onEvent: (event) => emit({ type: 'pipeline', event }),
+                  onEvent: (event) => {
+                    if (event.type === 'module-done') this.onModuleDone?.({ module: event.module, outcome: event.outcome, ms: event.ms });
+                    emit({ type: 'pipeline', event });
+                  },
                 }),
                 (attempt, error, delayMs) => emit({ type: 'build', state: 'retrying', message: `attempt ${attempt} failed (${error.message}); retrying in ${delayMs} ms` }),
                 controller.signal,

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
@@ -8,6 +7,7 @@ import { policyViolations } from '../../policy/vector-policy.js';
 import { parseUsageVector } from '../../usage-vector/validate.js';
 import { emit, table } from '../output.js';
 import type { CommandRegistration } from './index.js';
+import { readJsonInput } from '../read-input.js';
 
 /** The lists `policy add|rm` edit, and how one command-line value becomes an entry of each. */
 const lists = {
@@ -128,18 +128,9 @@ Examples:
   policy
     .command('set')
     .description('Replace the whole policy with a JSON file (validated first; errors name the field)')
-    .argument('<file>')
+    .argument('<file>', 'a policy JSON file, or - for stdin')
     .action(async (source: string, _opts: unknown, command: Command) => {
-      const text = await readFile(source, 'utf8').catch((e: Error) => {
-        throw new ValidationError('file', `cannot read ${source}: ${e.message}`);
-      });
-      let raw: unknown;
-      try {
-        raw = JSON.parse(text);
-      } catch (e) {
-        throw new ValidationError('file', `${source} is not JSON: ${(e as Error).message}`);
-      }
-      const p = parsePolicy(raw, source);
+      const p = parsePolicy(await readJsonInput(source, '<file>'), source);
       await savePolicy(policyFile(paths()), p);
       emit(command, p, describePolicy);
     });
@@ -147,17 +138,9 @@ Examples:
   policy
     .command('check')
     .description('Check a usage vector against the policy: every field outside it, named (exit 2 if any)')
-    .argument('<vector>', 'a usage vector (JSON file)')
+    .argument('<vector>', 'a usage vector (JSON file, or - for stdin)')
     .action(async (file: string, _opts: unknown, command: Command) => {
-      const text = await readFile(file, 'utf8').catch((e: Error) => {
-        throw new ValidationError('vector', `cannot read ${file}: ${e.message}`);
-      });
-      let raw: unknown;
-      try {
-        raw = JSON.parse(text);
-      } catch (e) {
-        throw new ValidationError('vector', `${file} is not JSON: ${(e as Error).message}`);
-      }
+      const raw = await readJsonInput(file, '<vector>');
       const violations = policyViolations(parseUsageVector(raw), await loadPolicy(policyFile(paths())));
       emit(command, { ok: violations.length === 0, violations }, (v) => (v.ok ? `${file}: within the policy` : v.violations.map((x) => `${x.field}: ${x.message}`).join('\n')));
       if (violations.length) process.exitCode = 2;

@@ -15,6 +15,9 @@ import { healthRoutes } from '../../server/routes/health.js';
 import { credentialRoutes } from '../../server/routes/credentials.js';
 import { requestRoutes } from '../../server/routes/requests.js';
 import { routeTableRoutes } from '../../server/routes/route-table.js';
+import { openApiRoutes } from '../../server/routes/openapi-route.js';
+import { prescientVersion } from '../version.js';
+import { createServerMetrics } from '../../server/metrics.js';
 import { openRequestWorkflow } from '../../workflow/open-request-workflow.js';
 import { storeHistory } from '../../predict/store-history.js';
 import { loadTf } from '../../predict/tf.js';
@@ -49,7 +52,7 @@ export const serveCommand: CommandRegistration = (program) => {
     .command('serve')
     .description(
       'run the HTTP API: POST /v1/requests (identify → predict → personalise → register → grant), GET /v1/token (the Docker token flow), ' +
-        'the OCI distribution API (/v2/, pull-only per client), telemetry (POST /v1/telemetry, OTLP/HTTP JSON on /v1/metrics), usage vectors, /healthz, /metrics',
+        'the OCI distribution API (/v2/, pull-only per client), telemetry (POST /v1/telemetry, OTLP/HTTP JSON on /v1/metrics), usage vectors, /healthz, /metrics, /openapi.json (every route, generated from the schemas they validate with)',
     )
     .option('-p, --port <port>', 'TCP port (0 picks a free one)', '5080')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
@@ -69,6 +72,7 @@ Examples:
     OTEL_EXPORTER_OTLP_HEADERS="Authorization=Basic $(printf 'source/exporter:<secret>' | base64 -w0)" node app.js
   curl -u admin:<secret> -H 'content-type: application/x-ndjson' --data-binary @events.ndjson http://127.0.0.1:5080/v1/telemetry
   curl http://127.0.0.1:5080/v1/routes             # every route with its scope
+  curl http://127.0.0.1:5080/openapi.json           # the OpenAPI 3.1 document of those routes
   curl -u acme:<secret> "http://127.0.0.1:5080/v1/usage-vectors?client=acme"
   prescient serve --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains --no-auth
   curl "http://127.0.0.1:5080/v1/usage-vectors?client=17"
@@ -103,13 +107,14 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     const workflow = await openRequestWorkflow({ paths: paths(), registry, grants, telemetry: ingestion });
     const scheduler = new ProactiveScheduler({ history: workflow.history!, workflow });
     scheduler.start();
+    const metrics = createServerMetrics({ workflow, version: prescientVersion() });
     const routes: RouteSet[] = [
       telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: Math.floor(mib * 1024 * 1024) }),
       ociRoutes({ registry, ...(opts.auth ? { authorize: grants.authorize } : {}) }),
       tokenRoutes({ grants }),
       credentialRoutes({ grants }),
       requestRoutes({ workflow }),
-      healthRoutes({ workflow }),
+      healthRoutes({ workflow, metrics }),
     ];
     // Usage vectors: from the telemetry store (clients named by their real ids, pseudonymised here), or from a trace folder.
     const history = opts.dataset ? openHistory(opts).history : storeHistory(ingestion.store);
@@ -124,8 +129,9 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
             }),
       }),
     );
+    routes.push(openApiRoutes({ routes, version: prescientVersion() }));
     routes.push(routeTableRoutes({ routes }));
-    const server = createApp({ routes, logger: pino({ base: null }, pino.destination(2)), auth: grants.edgeAuth(opts.auth ? [] : ['registry', 'client-own']) });
+    const server = createApp({ routes, logger: pino({ base: null }, pino.destination(2)), auth: grants.edgeAuth(opts.auth ? [] : ['registry', 'client-own']), observeRequest: metrics.observeRequest });
     const addr = await listen(server, port, opts.host);
     if (opts.publicUrl === undefined) {
       const host = addr.host === '0.0.0.0' || addr.host === '::' ? '127.0.0.1' : addr.host.includes(':') ? `[${addr.host}]` : addr.host;

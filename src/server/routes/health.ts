@@ -1,38 +1,28 @@
 import type { RequestWorkflow } from '../../workflow/request-workflow.js';
 import { sendJson } from '../http-error.js';
+import { createServerMetrics, type ServerMetrics } from '../metrics.js';
 import type { RouteSet } from '../router.js';
 
 export interface HealthRoutesDeps {
-  workflow: Pick<RequestWorkflow, 'answered' | 'buildsStarted' | 'limiter'>;
+  workflow: Pick<RequestWorkflow, 'answered' | 'buildsStarted' | 'limiter' | 'onModuleDone'>;
+  /** The server's metrics (prom-client); made here from the workflow when not given. */
+  metrics?: ServerMetrics;
+  version?: string;
 }
 
-/** `GET /healthz` (liveness) and `GET /metrics` (Prometheus text format) for the request workflow. */
+/** `GET /healthz` (liveness) and `GET /metrics` (Prometheus text format, prom-client). */
 export function healthRoutes(deps: HealthRoutesDeps): RouteSet {
+  const metrics = deps.metrics ?? createServerMetrics({ workflow: deps.workflow, version: deps.version ?? '0.0.0' });
   return [
     { method: 'GET', path: '/healthz', scope: 'public', summary: 'liveness', handler: ({ res }) => sendJson(res, 200, { status: 'ok' }) },
     {
       method: 'GET',
       path: '/metrics',
       scope: 'public',
-      summary: 'request and build counters (Prometheus text format)',
-      handler: ({ res }) => {
-        const w = deps.workflow;
-        const lines = [
-          '# HELP prescient_requests_total Image requests answered, by how the image was obtained (error: no image).',
-          '# TYPE prescient_requests_total counter',
-          ...Object.entries(w.answered).map(([source, n]) => `prescient_requests_total{source="${source}"} ${n}`),
-          '# HELP prescient_builds_total Pipeline builds started (retries not counted).',
-          '# TYPE prescient_builds_total counter',
-          `prescient_builds_total ${w.buildsStarted}`,
-          '# HELP prescient_builds_running Builds running now.',
-          '# TYPE prescient_builds_running gauge',
-          `prescient_builds_running ${w.limiter.running}`,
-          '# HELP prescient_builds_queued Builds waiting for a slot.',
-          '# TYPE prescient_builds_queued gauge',
-          `prescient_builds_queued ${w.limiter.queued}`,
-        ];
-        const text = `${lines.join('\n')}\n`;
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
+      summary: 'Prometheus metrics: process, HTTP durations per route and status, builds per module, queue, prebuilt hit rate, build info',
+      handler: async ({ res }) => {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
         res.end(text);
       },
     },

@@ -28,6 +28,8 @@ export interface OciRoutesDeps {
   maxManifestBytes?: number;
   /** How long an upload session lives (default 24 h). */
   uploadSessionTtlMs?: number;
+  /** Blob DELETE (distribution-spec "Deleting Blobs"): on by default; off answers 405. */
+  deleteBlobs?: boolean;
 }
 
 /**
@@ -80,6 +82,23 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
     return false;
   };
 
+  /** Whether a manifest of the repository (not a mere upload link) references the blob. */
+  const referencedInRepository = async (repository: string, digest: Digest): Promise<boolean> => {
+    const index = await registry.layout.readIndex();
+    for (const d of index.manifests) {
+      if (d.annotations?.['io.prescient.repository'] !== repository) continue;
+      const m = await registry.manifest(d.digest).catch(() => undefined);
+      if (!m) continue;
+      const children = isIndexManifest(m) ? m.manifests.map((c) => c.digest) : [];
+      if (d.digest === digest || referencesOf(m).some((r) => r.digest === digest) || children.includes(digest)) return true;
+      for (const c of children) {
+        const cm = await registry.manifest(c).catch(() => undefined);
+        if (cm && referencesOf(cm).some((r) => r.digest === digest)) return true;
+      }
+    }
+    return false;
+  };
+
   const handle = async (ctx: RequestContext): Promise<void> => {
     const { req, res, url, signal } = ctx;
     const method = req.method ?? 'GET';
@@ -98,7 +117,11 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
     switch (route.kind) {
       case 'manifest': {
         const ref = route.arg;
-        if (!isDigest(ref) && !isTag(ref)) throw new OciError('MANIFEST_INVALID', `${JSON.stringify(ref)} is neither a tag nor a digest`, { reference: ref });
+        if (!isDigest(ref) && !isTag(ref)) {
+          // distribution-spec "Pulling manifests": a manifest that is not found is 404, whatever the reference looks like.
+          if (method === 'PUT') throw new OciError('MANIFEST_INVALID', `${JSON.stringify(ref)} is neither a tag nor a digest`, { reference: ref });
+          throw new OciError('MANIFEST_UNKNOWN', `${name} has no manifest ${JSON.stringify(ref)} (not a valid tag or digest)`, { reference: ref });
+        }
         if (method === 'GET' || method === 'HEAD') {
           const m = await registry.resolve(name, ref);
           await registry.lease(m.digest);
@@ -115,7 +138,8 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
               throw new OciError('MANIFEST_BLOB_UNKNOWN', `${digest} is not in ${name}: push it, or mount it from a repository you may pull, first`, { digest, rule: 'blob-linked-to-repository' });
             }
           }
-          const r = await registry.putManifest(name, ref, bytes, req.headers['content-type'], signal);
+          // What OCI clients push keeps their tags only: v<n> versions are for images Prescient registers.
+          const r = await registry.putManifest(name, ref, bytes, req.headers['content-type'], signal, { versioned: false });
           const headers: Record<string, string> = { location: `/v2/${name}/manifests/${r.digest}`, 'docker-content-digest': r.digest, 'content-length': '0' };
           if (r.subject) headers['oci-subject'] = r.subject;
           res.writeHead(201, headers);
@@ -135,7 +159,16 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
           if (!(await repositoryHasBlob(name, digest))) throw new OciError('BLOB_UNKNOWN', `${name} has no blob ${digest}`, { digest });
           return sendBlob(req, res, registry.layout.blobPath(digest), digest, (await registry.layout.blobSize(digest))!);
         }
-        if (method === 'DELETE') throw new MethodNotAllowedError(method, `/v2/${rest} (blobs are removed by garbage collection)`);
+        if (method === 'DELETE') {
+          // distribution-spec "Deleting Blobs": 202 when deleted, 404 when unknown, 405 when deletion is off.
+          if (deps.deleteBlobs === false) throw new MethodNotAllowedError(method, `/v2/${rest}`);
+          if (!(await repositoryHasBlob(name, digest))) throw new OciError('BLOB_UNKNOWN', `${name} has no blob ${digest}`, { digest });
+          if (await referencedInRepository(name, digest)) throw new OciError('DENIED', `${digest} is referenced by a manifest of ${name}; delete the manifest first`, { digest });
+          // Unlinked from the repository at once; the bytes go at the next gc once nothing anywhere references them.
+          linked.get(name)?.delete(digest);
+          res.writeHead(202, { 'content-length': '0' });
+          return void res.end();
+        }
         break;
       }
       case 'uploads': {
@@ -187,7 +220,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
             await uploads.cancel(id);
             throw new OciError('DIGEST_INVALID', `digest=${JSON.stringify(digest)} is not a sha256 digest`);
           }
-          const w = await uploads.finish(id, name, digest, req, signal);
+          const w = await uploads.finish(id, name, digest, req, signal, contentRangeStart(req));
           link(name, w.digest);
           res.writeHead(201, { location: `/v2/${name}/blobs/${w.digest}`, 'docker-content-digest': w.digest, 'content-length': '0' });
           return void res.end();
@@ -210,7 +243,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
         const headers: Record<string, string> = {};
         if (n !== null) {
           const count = Number(n);
-          if (!Number.isInteger(count) || count < 0) throw new OciError('PAGINATION_NUMBER_INVALID', `n: ${JSON.stringify(n)} is not a count`, { field: 'n' });
+          if (!/^\d{1,9}$/.test(n) || !Number.isInteger(count)) throw new OciError('PAGINATION_NUMBER_INVALID', `n: ${JSON.stringify(n)} is not a count`, { field: 'n' });
           if (page.length > count) {
             page = page.slice(0, count);
             headers['link'] = `</v2/${name}/tags/list?n=${count}&last=${encodeURIComponent(page.at(-1) ?? '')}>; rel="next"`;

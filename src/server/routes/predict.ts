@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError, ValidationError } from '../../core/errors.js';
 import type { Predictor } from '../../predict/predict-vector.js';
 import { usageVectorJsonSchema } from '../../usage-vector/json-schema.js';
+import { usageVectorSchema } from '../../usage-vector/schema.js';
 import { checkUsageVector, formatIssuePath } from '../../usage-vector/validate.js';
 import { sendJson } from '../http-error.js';
 import type { RequestContext, RouteSet } from '../router.js';
@@ -79,6 +80,7 @@ export function predictRoutes(deps: PredictRouteDeps): RouteSet {
       path: '/v1/usage-vectors/validate',
       scope: 'public',
       summary: 'validate a usage vector made elsewhere',
+      schemas: { body: usageVectorSchema },
       handler: async (ctx) => {
         const issues = checkUsageVector(await readJson(ctx));
         sendJson(ctx.res, issues.length === 0 ? 200 : 422, { valid: issues.length === 0, issues });
@@ -90,6 +92,7 @@ export function predictRoutes(deps: PredictRouteDeps): RouteSet {
       scope: 'client-own',
       clientOf: ({ query }) => query.get('client') ?? undefined,
       summary: "a client's (or a category's) predicted usage vector",
+      schemas: { query },
       handler: async ({ res, url, signal, principal }) => {
         const parsed = query.safeParse(Object.fromEntries(url.searchParams));
         if (!parsed.success) {

@@ -32,6 +32,7 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
       path: '/v1/requests',
       scope: 'credential',
       summary: 'an image for a client: identify → predict → personalise → register → grant',
+      schemas: { body: requestBodySchema },
       handler: async ({ req, res, url, signal, principal }) => {
         const parsed = requestBodySchema.safeParse(await readJsonBody(req));
         if (!parsed.success) {

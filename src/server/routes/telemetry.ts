@@ -7,6 +7,7 @@ import type { Principal } from '../../grants/credentials.js';
 import { sendJson } from '../http-error.js';
 import { mediaType, readBody } from '../read-body.js';
 import type { RouteSet } from '../router.js';
+import { telemetryEventSchema } from '../../telemetry/event.js';
 
 export interface TelemetryRoutesOptions {
   ingestor: Ingestor;
@@ -51,6 +52,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
       path: '/v1/telemetry',
       scope: 'telemetry-write',
       summary: 'TelemetryEvents as NDJSON or a JSON array',
+      schemas: { body: telemetryEventSchema, bodyMediaType: 'application/x-ndjson' },
       async handler({ req, res, signal, principal }) {
         const type = mediaType(req);
         const ndjson = ndjsonTypes.has(type);
