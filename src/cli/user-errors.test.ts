@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeChain } from '../registry/testing/qcow2-fixtures.js';
 import { repoRoot } from '../../test/support/cli.js';
@@ -175,6 +175,7 @@ describe('CLI habits', () => {
     const home = await mkdtemp(join(tmpdir(), 'prescient-short-spec-'));
     await mkdir(join(home, 'bases'));
     await copyFile(join(testHome(), 'bases', `${base.name}-${base.key}.json`), join(home, 'bases', `${base.name}-${base.key}.json`));
+    await symlink(base.path, join(home, 'bases', basename(base.path))); // a base record finds its image beside it
     const plan = await cli(['personalize', '--base', 'debian-12', ...spec, '--plan', '--json'], { home });
     assert.equal(plan.code, 0, plan.stderr);
     const installs = (JSON.parse(plan.stdout).modules as { id: string; changes: { kind: string; packages?: string[] }[] }[]).flatMap((m) => m.changes).flatMap((c) => c.packages ?? []);
