@@ -35,7 +35,7 @@ export const networkModule = defineModule<NetworkOptions>({
     const answered = new Set(answeredTcpPorts(facts));
     const inbound = n.inbound.filter((p) => {
       const ok = p.protocol === 'tcp' && answered.has(p.port);
-      if (!ok && !(options.keepSsh && p.protocol === 'tcp' && p.port === options.sshPort)) notes.push(`port ${p.port}/${p.protocol} is predicted inbound but no prepared service answers it: left closed`);
+      if (!ok && !(options.keepSsh && p.protocol === 'tcp' && p.port === options.sshPort)) notes.push(`warning: port ${p.port}/${p.protocol} is predicted inbound but no prepared service answers it: left closed`);
       return ok || (options.keepSsh && p.protocol === 'tcp' && p.port === options.sshPort);
     });
     if (!facts.packages.some((p) => p.name === 'nftables')) changes.push({ kind: 'install-packages', packages: ['nftables'] });

@@ -63,8 +63,8 @@ test('a predicted port no prepared service answers is left closed, and the plan 
   const pl = plan('redis-server', 'redis-server', [22, 6379, 8080, 443], policy);
   assert.deepEqual(firewallPorts(pl), [22, 6379]);
   const notes = pl.modules.find((m) => m.id === 'network')!.notes;
-  assert.ok(notes.some((n) => n.startsWith('port 8080/tcp')), notes.join('; '));
-  assert.ok(notes.some((n) => n.startsWith('port 443/tcp')), notes.join('; '));
+  assert.ok(notes.some((n) => n.startsWith('warning: port 8080/tcp')), notes.join('; '));
+  assert.ok(notes.some((n) => n.startsWith('warning: port 443/tcp')), notes.join('; '));
 });
 
 test('configuration files are readable by the services\' users, and no layer holds a password', () => {
