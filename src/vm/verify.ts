@@ -40,6 +40,11 @@ export interface VerifyOptions {
   login?: { user: string; identityFile: string };
   signal?: AbortSignal;
   onProgress?: (text: string) => void;
+  /**
+   * Called once the checks ran, with the VM still up: more checks on the same boot (a boot costs
+   * minutes under emulation). What it returns is added to the report.
+   */
+  onBooted?: (input: { forwards: readonly { guestPort: number; hostPort: number }[]; report: ProbeReport; signal?: AbortSignal }) => Promise<Check[]>;
 }
 
 /** The unit behind a guest port, for its journal lines when the port does not answer. */
@@ -147,6 +152,7 @@ export async function verifyImage(options: VerifyOptions): Promise<VerifyReport>
         const journal = !r.ok && unit && report.unitLogs[unit] ? `; ${unit} journal: ${report.unitLogs[unit]}` : '';
         checks.push({ name, ok: r.ok, detail: `${r.detail}${journal}` });
       }
+      if (options.onBooted) checks.push(...(await options.onBooted({ forwards, report, ...(options.signal ? { signal: options.signal } : {}) })));
       return { image: options.image, ok: checks.every((c) => c.ok), accel: vm.accel, ...(readyMs !== undefined ? { readyMs } : {}), checks };
     } finally {
       await vm.stop();

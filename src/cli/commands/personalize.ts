@@ -8,6 +8,7 @@ import { importBase } from '../../image/bases/import.js';
 import { describeChange } from '../../pipeline/change.js';
 import { builtinModules } from '../../pipeline/modules/index.js';
 import { seedLoginSchema, type SeedLogin } from '../../pipeline/spec/cloud-init.js';
+import type { MachineCredentials } from '../../pipeline/spec/machine-seed.js';
 import { defaultLoginUser, parsePublicKey, sshKeyStoreAt } from '../../login/ssh-key-store.js';
 import { clientIdSchema } from '../../identify/rules.js';
 import { personalize, planPersonalization, type PersonalizeReport } from '../../pipeline/personalize.js';
@@ -183,6 +184,8 @@ Examples:
             image: report.outputs.disk!,
             expectations: expectationsFromPlan(JSON.parse(await readFile(report.outputs.plan, 'utf8')) as PipelinePlan),
             runtimeDir: p.runtime,
+            ...(report.outputs.seedIso ? { seedIso: report.outputs.seedIso } : {}),
+            credentials: JSON.parse(await readFile(report.outputs.credentials, 'utf8')) as MachineCredentials,
             signal: cliSignal(),
             onProgress: (t) => progress.detail(t),
           });
