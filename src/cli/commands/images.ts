@@ -1,4 +1,4 @@
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { paths } from '../../core/config.js';

@@ -133,8 +133,8 @@ describe('every service alone, exposed, checked in the guest as its own user', (
   for (const c of cases) {
     test(c.service, async () => {
       const vector = oneServiceVector({ service: c.service, pkg: c.pkg, inbound: [c.port] });
-      const built = await personalize({ base, vector, pipeline: assemblePipeline({ only: ['services'] }), outDir: join(work.dir, c.service), layersDir: p.layers, runtimeDir: p.runtime, packageCacheDir: p.packageCache });
-      const plan = (await planPersonalization({ base, vector, pipeline: assemblePipeline({ only: ['services'] }) })) as PipelinePlan;
+      const built = await personalize({ base, vector, pipeline: assemblePipeline({ only: ['software', 'services', 'sizing'] }), outDir: join(work.dir, c.service), layersDir: p.layers, runtimeDir: p.runtime, packageCacheDir: p.packageCache });
+      const plan = (await planPersonalization({ base, vector, pipeline: assemblePipeline({ only: ['software', 'services', 'sizing'] }) })) as PipelinePlan;
       const { seed, credentials } = machineSeed({ plan, facts: base.facts, subject: vector.subject, versionKey: built.topKey });
       const password = credentials.services.find((x) => x.port === c.port)?.password;
       await withImageSession(built.outputs.disk!, { runtimeDir: p.runtime }, async (s) => {
