@@ -16,6 +16,7 @@ import { consentCommand } from './consent.js';
 import { ingestCommand } from './ingest.js';
 import { keysCommand } from './keys.js';
 import { sshKeysCommand } from './ssh-keys.js';
+import { seedCommand } from './seed.js';
 import { scrapeCommand } from './scrape.js';
 import { serveCommand } from './serve.js';
 import { credentialsCommand } from './credentials.js';
@@ -53,6 +54,7 @@ export const commands: readonly CommandRegistration[] = [
   consentCommand,
   keysCommand,
   sshKeysCommand,
+  seedCommand,
   credentialsCommand,
   policyCommand,
   datasetsCommand,
