@@ -10,7 +10,7 @@ import { assemblePipeline, type PipelinePlan } from '../pipeline/plan.js';
 import type { MachineCredentials } from '../pipeline/spec/machine-seed.js';
 import { parseUsageVector } from '../usage-vector/validate.js';
 import { expectationsFromPlan } from './expectations.js';
-import { sshRun } from './port-probes.js';
+import { sshAttempt, sshRun } from './port-probes.js';
 import { verifyImage, type Check, type VerifyReport } from './verify.js';
 
 /**
@@ -72,9 +72,10 @@ before(async () => {
       } catch (e) {
         checks.push(fail('inside', e));
       }
-      const root = await run('ssh', ['-i', key, '-p', String(ssh), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', 'root@127.0.0.1', 'true'], { allowFailure: true, timeoutMs: 60_000 });
-      checks.push({ name: 'root login refused', ok: root.exitCode !== 0, detail: root.stderr.trim() });
-      const pw = await run('ssh', ['-p', String(ssh), '-o', 'BatchMode=yes', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=password,keyboard-interactive', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', 'alice@127.0.0.1', 'true'], { allowFailure: true, timeoutMs: 60_000 });
+      // Refusals must be sshd's own answer (Permission denied), not a reset while it restarts.
+      const root = await sshAttempt(['-i', key, '-p', String(ssh), '-o', 'BatchMode=yes', 'root@127.0.0.1', 'true'], 60_000);
+      checks.push({ name: 'root login refused', ok: root.exitCode !== 0 && /Permission denied \(publickey\)/.test(root.stderr), detail: root.stderr.trim() });
+      const pw = await sshAttempt(['-p', String(ssh), '-o', 'BatchMode=yes', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=password,keyboard-interactive', 'alice@127.0.0.1', 'true'], 60_000);
       checks.push({ name: 'password login refused', ok: pw.exitCode !== 0 && /Permission denied \(publickey\)/.test(pw.stderr), detail: pw.stderr.trim() });
       const { probePort } = await import('./port-probes.js');
       const stranger = await probePort({ guestPort: 6379, hostPort: redis, timeoutMs: 10_000 });

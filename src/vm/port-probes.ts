@@ -105,25 +105,36 @@ async function ssh(t: ProbeTarget): Promise<ProbeResult> {
   return { ok, detail: ok ? `logged in as ${r.stdout.trim()} with the client's key` : `ssh: ${r.stderr.trim().split('\n').at(-1) ?? r.exitCode}` };
 }
 
-/** Runs a command in the guest over SSH as the client's user (argv is joined for the remote shell). */
+/**
+ * ssh answers a connection reset while sshd restarts: cloud-init restarts it once while it
+ * applies the seed (ssh_pwauth), so a login can work and the next one be reset. Those are
+ * tried again; an authentication refusal is an answer and is not.
+ */
+const transientSsh = /kex_exchange_identification|Connection reset|Connection refused|Connection closed by remote host|closed by remote host/;
+
+export async function sshAttempt(args: readonly string[], timeoutMs: number): ReturnType<typeof run> {
+  let r = await run('ssh', ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', `ConnectTimeout=${Math.ceil(timeoutMs / 1000)}`, ...args], { allowFailure: true, timeoutMs: timeoutMs + 10_000 });
+  for (let i = 0; i < 6 && r.exitCode === 255 && transientSsh.test(r.stderr); i++) {
+    await new Promise((res) => setTimeout(res, 5000));
+    r = await run('ssh', ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', `ConnectTimeout=${Math.ceil(timeoutMs / 1000)}`, ...args], { allowFailure: true, timeoutMs: timeoutMs + 10_000 });
+  }
+  return r;
+}
+
+/** Runs a command in the guest over SSH as the client's user, key only (argv is quoted for the remote shell). */
 export function sshRun(hostPort: number, login: { user: string; identityFile: string }, argv: readonly string[], timeoutMs: number): ReturnType<typeof run> {
-  return run(
-    'ssh',
+  return sshAttempt(
     [
       '-i', login.identityFile,
       '-p', String(hostPort),
       '-o', 'BatchMode=yes',
       '-o', 'IdentitiesOnly=yes',
       '-o', 'PasswordAuthentication=no',
-      '-o', 'StrictHostKeyChecking=no',
-      '-o', 'UserKnownHostsFile=/dev/null',
-      '-o', 'LogLevel=ERROR',
-      '-o', `ConnectTimeout=${Math.ceil(timeoutMs / 1000)}`,
       `${login.user}@127.0.0.1`,
       '--',
       ...argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`),
     ],
-    { allowFailure: true, timeoutMs: timeoutMs + 10_000 },
+    timeoutMs,
   );
 }
 
