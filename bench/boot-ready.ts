@@ -55,17 +55,13 @@ const withCloudInit = await build('cloud-init', { software: [{ name: 'cloud-init
 
 // The same packages and files at first boot, through cloud-init.
 const files = plan.modules.flatMap((m) => m.changes).filter((c) => c.kind === 'write-file');
-const userData = [
-  'package_update: true',
-  'packages: [nginx, postgresql, nftables]',
-  'write_files:',
-  ...files.flatMap((f) => (f.kind === 'write-file' ? [`  - path: ${f.path}`, '    content: |', ...f.content.split('\n').map((l) => `      ${l}`)] : [])),
-  'runcmd:',
-  '  - [systemctl, enable, --now, nftables]',
-  '  - [systemctl, restart, nginx, postgresql]',
-  '',
-].join('\n');
-const seed = await writeSeed(join(work, 'seed'), { instanceId: 'bench-first-boot', hostname: 'prescient', extraUserData: userData });
+const extraCloudConfig = {
+  package_update: true,
+  packages: ['nginx', 'postgresql', 'nftables'],
+  write_files: files.flatMap((f) => (f.kind === 'write-file' ? [{ path: f.path, content: f.content }] : [])),
+  runcmd: [['systemctl', 'enable', '--now', 'nftables'], ['systemctl', 'restart', 'nginx', 'postgresql']],
+};
+const seed = await writeSeed(join(work, 'seed'), { instanceId: 'bench-first-boot', hostname: 'prescient', extraCloudConfig });
 if (!seed.iso) throw new Error('genisoimage is needed for the NoCloud seed');
 
 async function timeToNginx(disk: string, cdrom?: string): Promise<number> {

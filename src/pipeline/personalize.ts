@@ -1,7 +1,8 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { withFileLock } from '../core/file-lock.js';
 import type { ImageFacts } from '../image/facts.js';
+import { kvmWorks } from '../image/kvm.js';
 import { withImageSession } from '../image/open.js';
 import * as qemuImg from '../image/qemu-img.js';
 import type { BackendName } from '../image/session.js';
@@ -15,7 +16,9 @@ import { planPipeline, type AssembledModule, type PipelinePlan } from './plan.js
 import { resolveSources } from './sources.js';
 import { glanceImage } from './spec/glance-properties.js';
 import { libvirtDomainXml } from './spec/libvirt-domain.js';
-import { writeSeed } from './spec/cloud-init.js';
+import { writeSeed, type SeedFile, type SeedLogin } from './spec/cloud-init.js';
+import { machineSeed } from './spec/machine-seed.js';
+import { libvirtAccessProblems } from '../vm/libvirt-access.js';
 import type { VmSpec } from './vm-spec.js';
 
 /** The base image as the pipeline needs it: a file, a stable identity, and its facts. */
@@ -53,7 +56,11 @@ export interface PersonalizeReport {
   /** The layer chain, base first: what the registry stores. */
   layers: string[];
   topKey: string;
-  outputs: { disk?: string; domainXml: string; glance: string; seed: string; seedIso?: string; plan: string; vector: string; report: string };
+  outputs: { disk?: string; domainXml: string; glance: string; seed: string; seedIso?: string; credentials: string; plan: string; vector: string; report: string };
+  /** The machine's host name and instance id, and its user (passwords are in credentials.json only). */
+  machine: { hostname: string; instanceId: string; user?: string; protectedServices: string[] };
+  /** Things a user should know before starting the image (e.g. a disk chain libvirt cannot read). */
+  warnings: string[];
   totalMs: number;
   /** Set by `personalize --verify`: the boot check of the result (vm/verify.ts). */
   verification?: { ok: boolean; readyMs?: number; checks: { name: string; ok: boolean; detail: string }[] };
@@ -74,6 +81,10 @@ export interface PersonalizeOptions {
   flatten?: boolean;
   /** What the vector may contain (dataset catalogue, ports, packages, destinations); the safe default when omitted. */
   policy?: Policy;
+  /** The client's login on first boot (its user and SSH public keys), through the seed. */
+  login?: SeedLogin;
+  /** More files for the per-machine seed (secrets welcome: the seed is never a layer). */
+  seedFiles?: readonly SeedFile[];
   signal?: AbortSignal;
   onEvent?: (e: PersonalizeEvent) => void;
 }
@@ -170,20 +181,46 @@ export async function personalize(options: PersonalizeOptions): Promise<Personal
   await rm(disk, { force: true });
   if (options.flatten) await qemuImg.convert(parentPath, disk, { sourceFormat: 'qcow2', targetFormat: 'qcow2', ...sig });
   else await qemuImg.createOverlay(parentPath, disk, { backingFormat: 'qcow2', ...sig });
+  await chmod(disk, 0o644);
   const name = `prescient-${options.vector.subject.clientId ?? options.vector.subject.category}`;
-  const seed = await writeSeed(join(out, 'cloud-init'), { instanceId: `${name}-${parentKey.slice(0, 12)}`, hostname: plan.spec.hostname });
+  const { seed: seedInput, credentials } = machineSeed({
+    plan,
+    facts: options.base.facts,
+    subject: options.vector.subject,
+    versionKey: parentKey,
+    ...(options.login ? { login: options.login } : {}),
+    ...(options.seedFiles ? { extraFiles: options.seedFiles } : {}),
+  });
+  const seed = await writeSeed(join(out, 'cloud-init'), seedInput);
   const outputs: PersonalizeReport['outputs'] = {
     disk,
     domainXml: join(out, 'domain.xml'),
     glance: join(out, 'glance-properties.json'),
     seed: seed.dir,
     ...(seed.iso ? { seedIso: seed.iso } : {}),
+    credentials: join(out, 'credentials.json'),
     plan: join(out, 'plan.json'),
     vector: join(out, 'vector.json'),
     report: join(out, 'report.json'),
   };
-  await writeFile(outputs.domainXml, libvirtDomainXml({ name, spec: plan.spec, diskPath: disk, ...(seed.iso ? { seedIsoPath: seed.iso } : {}) }));
-  await writeFile(outputs.glance, `${JSON.stringify(glanceImage({ spec: plan.spec, os: options.base.facts.os, architecture: options.base.facts.architecture }), null, 2)}\n`);
+  await writeFile(outputs.credentials, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+  await chmod(outputs.credentials, 0o600);
+  const warnings = (await libvirtAccessProblems(options.flatten ? [disk] : [disk, ...layers])).map(
+    (p) => `libvirt's QEMU user cannot open the disk chain (${p}); use --flatten, or keep the layers in a folder others can read`,
+  );
+  const planned = new Set([...options.base.facts.packages.map((p) => p.name), ...plan.modules.flatMap((m) => m.changes.flatMap((c) => (c.kind === 'install-packages' ? c.packages : [])))]);
+  await writeFile(
+    outputs.domainXml,
+    libvirtDomainXml({
+      name,
+      spec: { ...plan.spec, hostname: credentials.hostname },
+      diskPath: disk,
+      ...(seed.iso ? { seedIsoPath: seed.iso } : {}),
+      domainType: (await kvmWorks()) ? 'kvm' : 'qemu',
+      guestAgent: planned.has('qemu-guest-agent'),
+    }),
+  );
+  await writeFile(outputs.glance, `${JSON.stringify(glanceImage({ spec: plan.spec, os: options.base.facts.os, architecture: options.base.facts.architecture, guestAgent: planned.has('qemu-guest-agent') }), null, 2)}\n`);
   await writeFile(outputs.plan, `${JSON.stringify(plan, null, 2)}\n`);
   await writeFile(outputs.vector, `${JSON.stringify(options.vector, null, 2)}\n`);
   const report: PersonalizeReport = {
@@ -194,6 +231,8 @@ export async function personalize(options: PersonalizeOptions): Promise<Personal
     layers,
     topKey: parentKey,
     outputs,
+    machine: { hostname: credentials.hostname, instanceId: credentials.instanceId, ...(credentials.user ? { user: credentials.user } : {}), protectedServices: credentials.services.map((c) => c.service) },
+    warnings,
     totalMs: performance.now() - started,
   };
   await writeFile(outputs.report, `${JSON.stringify(report, null, 2)}\n`);

@@ -62,10 +62,10 @@ test('the modules plan packages first, then services, network, data, and sizing 
   // the sizes are metadata: resources sets the VM spec and nothing else
   assert.ok(resources!.changes.every((c) => c.kind === 'set-vm-spec'));
   // every package in one apt run at the bottom, the services' and the firewall's included
-  assert.deepEqual(software!.changes, [{ kind: 'install-packages', packages: ['nftables', 'nginx', 'postgresql'] }]);
+  assert.deepEqual(software!.changes, [{ kind: 'install-packages', packages: ['nftables', 'nginx', 'postgresql', 'qemu-guest-agent', 'sudo'] }]);
   // vim is below the threshold; nobody installs again what software installs.
   for (const m of plan.modules.slice(2)) assert.ok(!m.changes.some((c) => c.kind === 'install-packages'), m.id);
-  assert.deepEqual(services!.changes, [{ kind: 'enable-service', unit: 'nginx.service' }, { kind: 'enable-service', unit: 'postgresql.service' }]);
+  assert.deepEqual(services!.changes.filter((c) => c.kind === 'enable-service').map((c) => c.kind === 'enable-service' && c.unit).sort(), ['nginx.service', 'postgresql.service', 'prescient-postgresql-password.service'].sort());
   const nginx = sizing!.changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nginx/nginx.conf');
   assert.ok(nginx && nginx.kind === 'write-file');
   assert.match(nginx.content, /^worker_processes 4;$/m);
@@ -81,8 +81,11 @@ test('the modules plan packages first, then services, network, data, and sizing 
   assert.ok(sizing!.changes.some((c) => c.kind === 'create-swapfile' && c.sizeMiB === 4096));
   const nft = network!.changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nftables.conf');
   assert.ok(nft && nft.kind === 'write-file');
-  assert.match(nft.content, /tcp dport \{ 22, 80, 443 \} accept/);
-  assert.match(nft.content, /udp dport \{ 53 \} accept/);
+  // 443 (no TLS certificate is prepared) and 53/udp (no DNS server is) have no listener: closed, and said so.
+  assert.match(nft.content, /tcp dport \{ 22, 80 \} accept/);
+  assert.doesNotMatch(nft.content, /udp dport \{/);
+  assert.ok(network!.notes.some((n) => n.includes('port 443/tcp') && n.includes('left closed')), network!.notes.join('; '));
+  assert.ok(network!.notes.some((n) => n.includes('port 53/udp')));
   assert.ok(network!.changes.some((c) => c.kind === 'write-file' && c.path === '/etc/apt/apt.conf.d/95prescient-proxy' && c.content.includes('proxy.internal:3128')));
 });
 
@@ -116,7 +119,7 @@ test('a vector that differs only in vCPUs and memory changes only the sizing lay
 test('SSH stays open by policy, and can be closed by option', () => {
   const closed = planPipeline({ pipeline: assemblePipeline({ options: { network: { keepSsh: false } } }), vector: vector(), facts, sources, policy });
   const nft = closed.modules.find((m) => m.id === 'network')!.changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nftables.conf');
-  assert.ok(nft && nft.kind === 'write-file' && /tcp dport \{ 80, 443 \}/.test(nft.content));
+  assert.ok(nft && nft.kind === 'write-file' && /tcp dport \{ 80 \}/.test(nft.content));
 });
 
 test('the pipeline is checked when it is assembled', () => {

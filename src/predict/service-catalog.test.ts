@@ -9,3 +9,16 @@ test('a server package implies its service; a client-first one only through its 
   assert.equal(serviceForPort(873)?.service, 'rsync');
   assert.equal(serviceForPackage('curl'), undefined);
 });
+
+test('every catalogue service the services module can prepare resolves to its tuner, MariaDB and memcached included', async () => {
+  const { serviceTuners } = await import('../pipeline/modules/services/services-module.js');
+  const { serviceCatalog } = await import('./service-catalog.js');
+  for (const name of ['nginx', 'postgresql', 'redis-server', 'mariadb', 'memcached']) {
+    const entry = serviceCatalog.find((s) => s.service === name);
+    assert.ok(entry, `${name} is in the catalogue`);
+    const tuner = serviceTuners.find((t) => t.names.includes(name));
+    assert.ok(tuner, `${name} has a tuner`);
+    assert.equal(tuner.package({} as never), entry.package);
+    assert.deepEqual(tuner.ports, entry.ports.filter((p) => p.protocol === 'tcp').map((p) => p.port).filter((p) => p !== 443));
+  }
+});

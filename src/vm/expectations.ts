@@ -10,6 +10,8 @@ export interface Expectations {
   firewallTcpPorts: number[];
   /** Guest ports that must answer an HTTP GET from the host. */
   httpPorts: number[];
+  /** Units whose journal lines the probe brings back (shown when a check about them fails). */
+  logUnits?: string[];
   vcpus: number;
   memoryMiB: number;
   diskGiB?: number;

@@ -12,6 +12,7 @@ const unitName = 'prescient-verify.service';
 
 function probeScript(e: Expectations): string {
   const units = e.units.join(' ');
+  const logUnits = [...new Set([...e.units, ...(e.logUnits ?? [])])].join(' ');
   return `#!/bin/sh
 # Prescient verification probe (only ever in a throwaway overlay).
 say() { echo "${probeMarker} $*" > /dev/ttyS0; }
@@ -24,7 +25,9 @@ say nproc "$(nproc)"
 say memkb "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
 say rootbytes "$(df -B1 --output=size / | tail -n 1 | tr -d ' ')"
 for p in ${e.packages.join(' ')}; do say package "$p" "$(dpkg-query -W -f '\${Status}' "$p" 2>/dev/null | tr ' ' _)"; done
-for u in ${units}; do say unit "$u" "$(systemctl is-active "$u")"; say unitlog "$u" "$(journalctl -u "$u" -n 3 --no-pager -o cat 2>/dev/null | tr '\\n' '|' | cut -c1-300)"; done
+for u in ${units}; do say unit "$u" "$(systemctl is-active "$u")"; done
+# The unit's own lines (the service's stderr, not only systemd's), for the checks that fail.
+for u in ${logUnits}; do say unitlog "$u" "$(journalctl -u "$u" -n 12 --no-pager -o cat 2>/dev/null | tr '\\n' '|' | cut -c1-1500)"; done
 if command -v nft >/dev/null; then
   for port in $(nft list ruleset 2>/dev/null | sed -n 's/.*tcp dport {\\{0,1\\} *\\([0-9, ]*\\)}\\{0,1\\} accept.*/\\1/p' | tr ',' ' '); do say nftport "$port"; done
   say nftloaded "$(nft list tables 2>/dev/null | wc -l)"

@@ -5,7 +5,10 @@ import { withImageSession } from '../image/open.js';
 import { createOverlay } from '../image/qemu-img.js';
 import { assertSafeImageChain, homeLayerDirs } from '../image/image-chain.js';
 import { createSessionRecord, teardownSession } from '../image/runtime-state.js';
+import { serviceTuners } from '../pipeline/modules/services/services-module.js';
+import type { MachineCredentials } from '../pipeline/spec/machine-seed.js';
 import type { Expectations } from './expectations.js';
+import { probeName, probePort } from './port-probes.js';
 import { installProbe, parseProbe, type ProbeReport } from './probe.js';
 import { freePort, startVm } from './qemu-vm.js';
 
@@ -29,18 +32,25 @@ export interface VerifyOptions {
   expectations: Expectations;
   runtimeDir: string;
   timeoutMs?: number;
+  /** The machine's NoCloud seed (cloud-init.iso beside the disk): its user, keys and passwords. */
+  seedIso?: string;
+  /** The services' passwords the seed carries (credentials.json beside the disk). */
+  credentials?: MachineCredentials;
+  /** Log in over SSH as this user with this private key. */
+  login?: { user: string; identityFile: string };
   signal?: AbortSignal;
   onProgress?: (text: string) => void;
+  /**
+   * Called once the checks ran, with the VM still up: more checks on the same boot (a boot costs
+   * minutes under emulation). What it returns is added to the report.
+   */
+  onBooted?: (input: { forwards: readonly { guestPort: number; hostPort: number }[]; report: ProbeReport; signal?: AbortSignal }) => Promise<Check[]>;
 }
 
-async function httpGet(port: number, timeoutMs: number): Promise<{ status: number } | { error: string }> {
-  try {
-    const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(timeoutMs) });
-    await r.arrayBuffer();
-    return { status: r.status };
-  } catch (e) {
-    return { error: (e as Error).cause ? String((e as Error & { cause: Error }).cause.message ?? (e as Error).cause) : (e as Error).message };
-  }
+/** The unit behind a guest port, for its journal lines when the port does not answer. */
+function unitForPort(port: number): string | undefined {
+  if (port === 22) return 'ssh.service';
+  return serviceTuners.find((t) => t.ports.includes(port))?.unit;
 }
 
 function judge(e: Expectations, r: ProbeReport): Check[] {
@@ -59,7 +69,7 @@ function judge(e: Expectations, r: ProbeReport): Check[] {
   }
   for (const u of e.units) {
     const state = r.units[u] ?? 'not reported';
-    checks.push({ name: `service ${u}`, ok: state === 'active', detail: state === 'active' ? 'active' : `${state}: ${r.unitLogs[u] ?? ''}` });
+    checks.push({ name: `service ${u}`, ok: state === 'active', detail: state === 'active' ? 'active' : `${state}; journal: ${r.unitLogs[u] ?? '(none)'}` });
   }
   if (e.firewallTcpPorts.length) {
     const open = new Set(r.firewallTcpPorts);
@@ -93,9 +103,22 @@ export async function verifyImage(options: VerifyOptions): Promise<VerifyReport>
     await assertSafeImageChain(options.image, { trustedDirs: homeLayerDirs(options.runtimeDir) });
     await createOverlay(options.image, overlay);
     progress('install the probe in a throwaway overlay');
-    await withImageSession(overlay, { runtimeDir: options.runtimeDir, trustedFiles: [options.image], ...(options.signal ? { signal: options.signal } : {}) }, (s) => installProbe(s, e));
-    const forwards = await Promise.all(e.httpPorts.map(async (guestPort) => ({ guestPort, hostPort: await freePort() })));
-    const vm = await startVm({ disk: overlay, vcpus: e.vcpus, memoryMiB: e.memoryMiB, forwards, runtimeDir: options.runtimeDir, record, ...(options.signal ? { signal: options.signal } : {}) });
+    // Every port the firewall opens is probed the way its user would use it, and web servers
+    // answer HTTP even where the firewall was not asked about.
+    const guestPorts = [...new Set([...e.firewallTcpPorts, ...e.httpPorts])].sort((a, b) => a - b);
+    const logUnits = guestPorts.flatMap((p) => unitForPort(p) ?? []);
+    await withImageSession(overlay, { runtimeDir: options.runtimeDir, trustedFiles: [options.image], ...(options.signal ? { signal: options.signal } : {}) }, (s) => installProbe(s, { ...e, logUnits }));
+    const forwards = await Promise.all(guestPorts.map(async (guestPort) => ({ guestPort, hostPort: await freePort() })));
+    const vm = await startVm({
+      disk: overlay,
+      vcpus: e.vcpus,
+      memoryMiB: e.memoryMiB,
+      forwards,
+      runtimeDir: options.runtimeDir,
+      record,
+      ...(options.seedIso ? { extraDrives: [{ file: options.seedIso, format: 'raw' as const, media: 'cdrom' as const }] } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     try {
       progress(`boot (${vm.accel === 'kvm' ? 'KVM' : 'software emulation'})`);
       const deadline = performance.now() + (options.timeoutMs ?? 15 * 60_000);
@@ -115,14 +138,21 @@ export async function verifyImage(options: VerifyOptions): Promise<VerifyReport>
       }
       const checks: Check[] = [{ name: 'boot', ok: true, detail: `up and reporting after ${((readyMs ?? 0) / 1000).toFixed(1)} s` }, ...judge(e, report)];
       for (const f of forwards) {
-        progress(`HTTP GET to guest port ${f.guestPort}`);
-        let r = await httpGet(f.hostPort, 10_000);
-        for (let i = 0; i < 10 && !('status' in r); i++) {
-          await new Promise((res) => setTimeout(res, 2000));
-          r = await httpGet(f.hostPort, 10_000);
+        const name = probeName(f.guestPort);
+        progress(`${name} from the host`);
+        const credential = options.credentials?.services.find((c) => c.port === f.guestPort);
+        const target = { ...f, timeoutMs: 10_000, ...(credential ? { credential } : {}), ...(options.login && f.guestPort === 22 ? { login: options.login } : {}) };
+        // Services (and cloud-init's user) may still be settling just after the probe reported.
+        let r = await probePort(target);
+        for (let i = 0; i < 12 && !r.ok; i++) {
+          await new Promise((res) => setTimeout(res, 5000));
+          r = await probePort(target);
         }
-        checks.push({ name: `http :${f.guestPort}`, ok: 'status' in r && r.status < 500, detail: 'status' in r ? `HTTP ${r.status} from the host` : `no answer from the host: ${r.error}` });
+        const unit = unitForPort(f.guestPort);
+        const journal = !r.ok && unit && report.unitLogs[unit] ? `; ${unit} journal: ${report.unitLogs[unit]}` : '';
+        checks.push({ name, ok: r.ok, detail: `${r.detail}${journal}` });
       }
+      if (options.onBooted) checks.push(...(await options.onBooted({ forwards, report, ...(options.signal ? { signal: options.signal } : {}) })));
       return { image: options.image, ok: checks.every((c) => c.ok), accel: vm.accel, ...(readyMs !== undefined ? { readyMs } : {}), checks };
     } finally {
       await vm.stop();

@@ -1,3 +1,4 @@
+import { chmod } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { paths } from '../../core/config.js';
@@ -9,6 +10,7 @@ import { plural } from '../plural.js';
 import { readJsonInput } from '../read-input.js';
 import { emit, formatBytes, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
+import { libvirtAccessProblems } from '../../vm/libvirt-access.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
 
@@ -124,8 +126,12 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
       const progress = createProgress({ quiet: !!globalOptions(cmd).quiet });
       progress.step(`checking out ${ref}`);
       const r = await (await openHomeRegistry()).checkout(ref, resolve(dir), cliSignal());
+      // libvirt's QEMU runs as its own user: the chain must be readable by it, folders included.
+      for (const f of r.files) await chmod(f, 0o644);
+      const warnings = (await libvirtAccessProblems(r.files)).map((w) => `libvirt's QEMU user cannot open the chain (${w}); check out into a folder others can read`);
       progress.done(plural(r.files.length, 'layer'));
-      emit(cmd, r, (v) => v.top);
+      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      emit(cmd, { ...r, warnings }, (v) => v.top);
     });
 
   images

@@ -15,6 +15,8 @@ import { registryCommand } from './registry.js';
 import { consentCommand } from './consent.js';
 import { ingestCommand } from './ingest.js';
 import { keysCommand } from './keys.js';
+import { sshKeysCommand } from './ssh-keys.js';
+import { seedCommand } from './seed.js';
 import { scrapeCommand } from './scrape.js';
 import { serveCommand } from './serve.js';
 import { credentialsCommand } from './credentials.js';
@@ -51,6 +53,8 @@ export const commands: readonly CommandRegistration[] = [
   scrapeCommand,
   consentCommand,
   keysCommand,
+  sshKeysCommand,
+  seedCommand,
   credentialsCommand,
   policyCommand,
   datasetsCommand,

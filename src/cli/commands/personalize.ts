@@ -7,6 +7,10 @@ import { findBase, isBasePath } from '../../image/bases/catalog.js';
 import { importBase } from '../../image/bases/import.js';
 import { describeChange } from '../../pipeline/change.js';
 import { builtinModules } from '../../pipeline/modules/index.js';
+import { seedLoginSchema, type SeedLogin } from '../../pipeline/spec/cloud-init.js';
+import type { MachineCredentials } from '../../pipeline/spec/machine-seed.js';
+import { defaultLoginUser, parsePublicKey, sshKeyStoreAt } from '../../login/ssh-key-store.js';
+import { clientIdSchema } from '../../identify/rules.js';
 import { personalize, planPersonalization, type PersonalizeReport } from '../../pipeline/personalize.js';
 import { assemblePipeline, type PipelinePlan } from '../../pipeline/plan.js';
 import { loadPolicy, policyFile } from '../../policy/policy.js';
@@ -32,8 +36,28 @@ interface Opts extends HandSpecFlags {
   plan?: boolean;
   modules?: string;
   options?: string;
-  flatten?: boolean;
+  flatten: boolean;
   backend?: string;
+  sshKey?: string[];
+  user?: string;
+}
+
+/** --ssh-key/--user for hand use; else the keys the client registered (prescient ssh-keys add). */
+async function loginFor(opts: Opts, clientId: string | undefined): Promise<SeedLogin | undefined> {
+  if (opts.sshKey?.length) {
+    const keys: string[] = [];
+    for (const [i, f] of opts.sshKey.entries()) {
+      const text = await readFile(f, 'utf8').catch((e: Error) => {
+        throw new ValidationError(`--ssh-key[${i}]`, `cannot read ${f}: ${e.message}`);
+      });
+      keys.push(parsePublicKey(text, `--ssh-key ${f}`));
+    }
+    const login = seedLoginSchema.safeParse({ user: opts.user ?? defaultLoginUser, sshAuthorizedKeys: keys });
+    if (!login.success) throw new ValidationError(login.error.issues[0]!.path[0] === 'user' ? '--user' : '--ssh-key', login.error.issues[0]!.message);
+    return login.data;
+  }
+  if (opts.user) throw new ValidationError('--user', 'needs --ssh-key (a user nobody can log in as is no use)');
+  return clientId && clientIdSchema.safeParse(clientId).success ? sshKeyStoreAt(paths().home).login(clientId) : undefined;
 }
 
 /**
@@ -62,9 +86,11 @@ function human(r: PersonalizeReport): string {
     `disk:      ${r.outputs.disk}`,
     `libvirt:   ${r.outputs.domainXml}`,
     `glance:    ${r.outputs.glance}`,
-    `cloud-init ${r.outputs.seedIso ?? r.outputs.seed}`,
+    `cloud-init ${r.outputs.seedIso ?? r.outputs.seed}  (host ${r.machine.hostname}, ${r.machine.user ? `user ${r.machine.user}` : 'no login user: pass --ssh-key or register one with ssh-keys add'})`,
+    `secrets:   ${r.outputs.credentials} (mode 0600: ${r.machine.protectedServices.join(', ') || 'no protected service'})`,
     `report:    ${r.outputs.report}`,
     `total:     ${(r.totalMs / 1000).toFixed(2)} s`,
+    ...r.warnings.map((w) => `warning:   ${w}`),
   ].join('\n');
 }
 
@@ -78,7 +104,10 @@ export const personalizeCommand: CommandRegistration = (program) => {
     .option('--plan', 'print the changes each module would make, and touch no image')
     .option('--modules <ids>', `only these modules, comma-separated (${builtinModules.map((m) => m.id).join(',')})`)
     .option('--options <file>', 'module options as JSON: {"software": {"threshold": 0.6}, "network": {"keepSsh": true}}')
-    .option('--flatten', 'write disk.qcow2 as one standalone image instead of a thin overlay on the cached layers')
+    .option('--flatten', 'write disk.qcow2 as one standalone image, readable by libvirt\'s QEMU user (the default)', true)
+    .option('--no-flatten', 'write disk.qcow2 as a thin overlay on the cached layers (warns when libvirt could not read the chain)')
+    .option('--ssh-key <file...>', 'an SSH public key the machine\'s user logs in with (default: the client\'s registered keys)')
+    .option('--user <name>', `the login name created at first boot, with --ssh-key (default: ${defaultLoginUser})`)
     .option('--backend <name>', 'how to open images: auto, mount or guestfs', 'auto')
     .option('--register <repository>', "store the result as a new version in the local registry (e.g. clients/acme), tagged latest")
     .option('--verify', 'boot the result under QEMU and check it (see prescient verify); the result goes into report.json');
@@ -119,7 +148,7 @@ Examples:
         const plan = await planPersonalization({ base, vector, pipeline, policy, signal: cliSignal() });
         emit(cmd, plan, (pl) =>
           [
-            ...pl.modules.flatMap((m) => [`${m.id} v${m.version}:`, ...(m.changes.length ? m.changes.map((c) => `  ${describeChange(c)}`) : ['  (no changes)']), ...m.notes.map((n) => `  note: ${n}`)]),
+            ...pl.modules.flatMap((m) => [`${m.id} v${m.version}:`, ...(m.changes.length ? m.changes.map((c) => `  ${describeChange(c)}`) : ['  (no changes)']), ...m.notes.map((n) => (n.startsWith('warning: ') ? `  ${n}` : `  note: ${n}`))]),
             `VM spec: ${pl.spec.vcpus} vCPUs, ${pl.spec.memoryMiB} MiB, ${pl.spec.diskGiB} GiB disk, ${pl.spec.swapMiB} MiB swap`,
           ].join('\n'),
         );
@@ -127,6 +156,7 @@ Examples:
       }
       if (!opts.out) throw new ValidationError('--out', 'required unless --plan');
       if (opts.backend && !['auto', 'mount', 'guestfs'].includes(opts.backend)) throw new ValidationError('--backend', 'must be auto, mount or guestfs');
+      const login = await loginFor(opts, vector.subject.clientId);
       const progress = createProgress({ quiet: globalOptions(cmd).quiet });
       try {
         const report = await personalize({
@@ -139,7 +169,8 @@ Examples:
           packageCacheDir: p.packageCache,
           policy,
           backend: (opts.backend ?? 'auto') as 'auto',
-          flatten: opts.flatten ?? false,
+          flatten: opts.flatten,
+          ...(login ? { login } : {}),
           signal: cliSignal(),
           onEvent: (e) => {
             if (e.type === 'module-start') progress.step(`${e.module} (${plural(e.changes, 'change')})`);
@@ -153,6 +184,8 @@ Examples:
             image: report.outputs.disk!,
             expectations: expectationsFromPlan(JSON.parse(await readFile(report.outputs.plan, 'utf8')) as PipelinePlan),
             runtimeDir: p.runtime,
+            ...(report.outputs.seedIso ? { seedIso: report.outputs.seedIso } : {}),
+            credentials: JSON.parse(await readFile(report.outputs.credentials, 'utf8')) as MachineCredentials,
             signal: cliSignal(),
             onProgress: (t) => progress.detail(t),
           });

@@ -13,6 +13,8 @@ import { Grants } from '../../grants/grants.js';
 import { tokenRoutes } from '../../server/routes/token.js';
 import { healthRoutes } from '../../server/routes/health.js';
 import { credentialRoutes } from '../../server/routes/credentials.js';
+import { sshKeyRoutes } from '../../server/routes/ssh-keys.js';
+import { sshKeyStoreAt } from '../../login/ssh-key-store.js';
 import { requestRoutes } from '../../server/routes/requests.js';
 import { routeTableRoutes } from '../../server/routes/route-table.js';
 import { openApiRoutes } from '../../server/routes/openapi-route.js';
@@ -113,6 +115,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       ociRoutes({ registry, ...(opts.auth ? { authorize: grants.authorize } : {}) }),
       tokenRoutes({ grants }),
       credentialRoutes({ grants }),
+      sshKeyRoutes({ keys: sshKeyStoreAt(paths().home) }),
       requestRoutes({ workflow }),
       healthRoutes({ workflow, metrics }),
     ];

@@ -15,7 +15,7 @@ export interface GlanceImage {
   openstackImageCreateArgs: string[];
 }
 
-export function glanceImage(input: { spec: VmSpec; os: { id: string; versionId?: string }; architecture: string }): GlanceImage {
+export function glanceImage(input: { spec: VmSpec; os: { id: string; versionId?: string }; architecture: string; guestAgent?: boolean }): GlanceImage {
   const { spec } = input;
   const attributes = { disk_format: 'qcow2', container_format: 'bare', min_ram: spec.memoryMiB, min_disk: Math.ceil(spec.diskGiB) } as const;
   const properties: Record<string, string> = {
@@ -25,7 +25,7 @@ export function glanceImage(input: { spec: VmSpec; os: { id: string; versionId?:
     hw_cpu_max_sockets: '1',
     hw_disk_bus: 'virtio',
     hw_vif_model: 'virtio',
-    hw_qemu_guest_agent: 'no',
+    hw_qemu_guest_agent: input.guestAgent ? 'yes' : 'no',
     hw_rng_model: 'virtio',
     hw_machine_type: 'q35',
     architecture: input.architecture === 'amd64' ? 'x86_64' : input.architecture,

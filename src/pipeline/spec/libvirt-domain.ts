@@ -6,10 +6,13 @@ function xmlEscape(s: string): string {
 
 /**
  * A libvirt domain for the personalised image: the VM spec's vCPUs and memory, the disk on
- * virtio, a virtio NIC on the default network, a serial console, the guest-agent channel, and
- * the cloud-init seed as a CD-ROM when there is one. Validates with virt-xml-validate.
+ * virtio, a virtio NIC on the default network, a serial console, the guest-agent channel when
+ * the image runs qemu-guest-agent (a channel nobody answers makes libvirt wait on it), and the
+ * cloud-init seed as a CD-ROM when there is one. `domainType` follows the KVM probe: a `kvm`
+ * domain does not start where KVM does not work, and host-passthrough needs KVM. Validates
+ * with virt-xml-validate.
  */
-export function libvirtDomainXml(input: { name: string; spec: VmSpec; diskPath: string; seedIsoPath?: string; domainType?: 'kvm' | 'qemu' }): string {
+export function libvirtDomainXml(input: { name: string; spec: VmSpec; diskPath: string; seedIsoPath?: string; domainType: 'kvm' | 'qemu'; guestAgent: boolean }): string {
   const { spec } = input;
   const seed = input.seedIsoPath
     ? `
@@ -20,7 +23,14 @@ export function libvirtDomainXml(input: { name: string; spec: VmSpec; diskPath: 
       <readonly/>
     </disk>`
     : '';
-  return `<domain type='${input.domainType ?? 'kvm'}'>
+  const agent = input.guestAgent
+    ? `
+    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>`
+    : '';
+  const cpu = input.domainType === 'kvm' ? "<cpu mode='host-passthrough'/>" : "<!-- software emulation: QEMU's default CPU model -->";
+  return `<domain type='${input.domainType}'>
   <name>${xmlEscape(input.name)}</name>
   <metadata>
     <prescient:image xmlns:prescient='https://prescient.dev/xmlns/image/1'>
@@ -40,7 +50,7 @@ export function libvirtDomainXml(input: { name: string; spec: VmSpec; diskPath: 
     <acpi/>
     <apic/>
   </features>
-  <cpu mode='host-passthrough'/>
+  ${cpu}
   <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
@@ -60,10 +70,7 @@ export function libvirtDomainXml(input: { name: string; spec: VmSpec; diskPath: 
     </serial>
     <console type='pty'>
       <target type='serial' port='0'/>
-    </console>
-    <channel type='unix'>
-      <target type='virtio' name='org.qemu.guest_agent.0'/>
-    </channel>
+    </console>${agent}
     <rng model='virtio'>
       <backend model='random'>/dev/urandom</backend>
     </rng>

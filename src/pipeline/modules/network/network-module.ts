@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Change } from '../../change.js';
 import { defineModule } from '../../define-module.js';
+import { answeredTcpPorts } from '../services/services-module.js';
 import { nftablesRuleset } from './nftables.js';
 
 export const networkOptionsSchema = z
@@ -21,15 +22,24 @@ const busyKBps = 10 * 1024;
  */
 export const networkModule = defineModule<NetworkOptions>({
   id: 'network',
-  version: 1,
+  version: 2,
   description: 'nftables firewall for the predicted ports, proxy for apt and the environment, sysctl tuning',
   optionsSchema: networkOptionsSchema,
   packages: () => ['nftables'],
   plan({ vector, facts, options }) {
     const n = vector.network;
     const changes: Change[] = [];
+    const notes: string[] = [];
+    // A port opened with nothing behind it invites scans and hides a broken prediction: only
+    // ports a prepared service (or SSH) answers are opened, and --plan says which were not.
+    const answered = new Set(answeredTcpPorts(facts));
+    const inbound = n.inbound.filter((p) => {
+      const ok = p.protocol === 'tcp' && answered.has(p.port);
+      if (!ok && !(options.keepSsh && p.protocol === 'tcp' && p.port === options.sshPort)) notes.push(`warning: port ${p.port}/${p.protocol} is predicted inbound but no prepared service answers it: left closed`);
+      return ok || (options.keepSsh && p.protocol === 'tcp' && p.port === options.sshPort);
+    });
     if (!facts.packages.some((p) => p.name === 'nftables')) changes.push({ kind: 'install-packages', packages: ['nftables'] });
-    changes.push({ kind: 'write-file', path: '/etc/nftables.conf', content: nftablesRuleset(n, options), mode: 0o755 });
+    changes.push({ kind: 'write-file', path: '/etc/nftables.conf', content: nftablesRuleset({ ...n, inbound }, options), mode: 0o755 });
     changes.push({ kind: 'enable-service', unit: 'nftables.service' });
 
     if (n.proxy) {
@@ -63,6 +73,6 @@ export const networkModule = defineModule<NetworkOptions>({
         : []),
     ];
     changes.push({ kind: 'write-file', path: '/etc/sysctl.d/90-prescient-network.conf', content: `${sysctl.join('\n')}\n` });
-    return { changes };
+    return { changes, notes };
   },
 });

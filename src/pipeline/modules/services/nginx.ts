@@ -8,12 +8,33 @@ function nextPowerOfTwo(n: number): number {
 /**
  * nginx: one worker per vCPU; enough connections per worker for the predicted concurrency
  * (twice, since a proxied request holds two), never fewer than Debian's usual 768 → 1024.
+ * The default site listens on every interface only when port 80 is opened inbound. TLS (443)
+ * needs a per-machine certificate, which nothing prepares yet: 443 is not answered.
  */
 export const nginxTuner: ServiceTuner = {
   names: ['nginx'],
   package: () => 'nginx',
   unit: 'nginx.service',
+  user: 'www-data',
+  ports: [80],
   memoryHungry: false,
+  configure({ exposed }) {
+    const listen = exposed ? ['80 default_server', '[::]:80 default_server'] : ['127.0.0.1:80 default_server', '[::1]:80 default_server'];
+    const site = `# Written by Prescient (services module): ${exposed ? 'port 80 is opened inbound' : 'port 80 is not opened inbound: loopback only'}.
+server {
+${listen.map((l) => `\tlisten ${l};`).join('\n')}
+\troot /var/www/html;
+\tindex index.html index.htm index.nginx-debian.html;
+\tserver_name _;
+\tlocation / {
+\t\ttry_files $uri $uri/ =404;
+\t}
+}
+`;
+    return [{ kind: 'write-file', path: '/etc/nginx/sites-available/default', content: site, mode: 0o644 }];
+  },
+  // nginx's own check, as its unit runs it (the master is root; workers are www-data).
+  check: () => ({ kind: 'run-command', argv: ['nginx', '-t', '-q'], timeoutSeconds: 60 }),
   tune({ service, spec }) {
     const workers = spec.vcpus;
     const perWorker = nextPowerOfTwo(Math.max(1024, Math.ceil((service.concurrency * 2) / workers)));

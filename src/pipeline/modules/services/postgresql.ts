@@ -1,6 +1,7 @@
 import type { ImageFacts } from '../../../image/facts.js';
+import type { Change } from '../../change.js';
 import type { ServiceTuner } from './tuner.js';
-import { header } from './tuner.js';
+import { header, seedSecretsDir } from './tuner.js';
 
 /** The PostgreSQL major version each Debian release ships. */
 const postgresByDebian: Record<string, string> = { '11': '13', '12': '15', '13': '17' };
@@ -15,15 +16,82 @@ function kb(mib: number): string {
   return `${Math.max(64, Math.floor(mib * 1024))}kB`;
 }
 
+/** The role a client logs in with from outside (scram, the seed's password); a superuser. */
+export const postgresRole = 'prescient';
+const passwordFile = `${seedSecretsDir}/postgresql.password`;
+const setPassword = '/usr/local/sbin/prescient-postgresql-password';
+
+/**
+ * At first boot, once the cluster accepts connections, creates the role and gives it the
+ * seed's password (psql quotes it: `:'pw'`). The image carries the unit, never the password.
+ */
+function passwordUnit(version: string): Change[] {
+  const script = `#!/bin/sh
+# Written by Prescient (services module): applies the password this machine's seed carries.
+set -eu
+pw=$(cat ${passwordFile})
+i=0
+until runuser -u postgres -- pg_isready -q; do i=$((i+1)); [ $i -lt 300 ] || exit 1; sleep 1; done
+runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres -v pw="$pw" <<'SQL'
+SELECT 'CREATE ROLE ${postgresRole} LOGIN SUPERUSER' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${postgresRole}') \\gexec
+ALTER ROLE ${postgresRole} PASSWORD :'pw';
+SQL
+`;
+  const unit = `[Unit]
+Description=Prescient: the PostgreSQL password from this machine's seed
+After=postgresql@${version}-main.service postgresql.service cloud-init.service
+Wants=postgresql@${version}-main.service
+ConditionPathExists=${passwordFile}
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=${setPassword}
+
+[Install]
+WantedBy=multi-user.target
+`;
+  return [
+    { kind: 'write-file', path: setPassword, content: script, mode: 0o755 },
+    { kind: 'write-file', path: '/etc/systemd/system/prescient-postgresql-password.service', content: unit, mode: 0o644 },
+    { kind: 'enable-service', unit: 'prescient-postgresql-password.service' },
+  ];
+}
+
 /**
  * PostgreSQL in the spirit of pgtune's "web application" profile, from the memory this service
  * gets and the predicted connections; written to conf.d, which Debian's postgresql.conf includes.
+ * Exposed, it listens everywhere and accepts remote clients with scram only.
  */
 export const postgresqlTuner: ServiceTuner = {
   names: ['postgresql', 'postgres'],
   package: () => 'postgresql',
   unit: 'postgresql.service',
+  user: 'postgres',
+  ports: [5432],
   memoryHungry: true,
+  configure({ facts, exposed }) {
+    const version = postgresVersion(facts);
+    const dir = `/etc/postgresql/${version}/main`;
+    const changes: Change[] = [
+      {
+        kind: 'write-file',
+        path: `${dir}/conf.d/80-prescient-access.conf`,
+        content: `# Written by Prescient (services module): where PostgreSQL listens and how clients log in.\nlisten_addresses = '${exposed ? '*' : 'localhost'}'\npassword_encryption = 'scram-sha-256'\n`,
+        mode: 0o644,
+      },
+    ];
+    if (exposed) {
+      for (const net of ['0.0.0.0/0', '::/0']) changes.push({ kind: 'ensure-line', path: `${dir}/pg_hba.conf`, line: `host all all ${net} scram-sha-256` });
+    }
+    changes.push(...passwordUnit(version));
+    return changes;
+  },
+  // PostgreSQL's own check, as its user: the server reads postgresql.conf and conf.d.
+  check: (facts) => {
+    const version = postgresVersion(facts);
+    return { kind: 'run-command', argv: ['runuser', '-u', 'postgres', '--', `/usr/lib/postgresql/${version}/bin/postgres`, '-C', 'listen_addresses', '-c', `config_file=/etc/postgresql/${version}/main/postgresql.conf`], timeoutSeconds: 120 };
+  },
   tune({ service, spec, facts, memoryShareMiB }) {
     const connections = service.expectedLoad.connections ?? service.concurrency;
     const maxConnections = Math.max(20, Math.ceil(connections * 1.5));
@@ -55,5 +123,9 @@ export const postgresqlTuner: ServiceTuner = {
     }
     const path = `/etc/postgresql/${postgresVersion(facts)}/main/conf.d/90-prescient-tuning.conf`;
     return [{ kind: 'write-file', path, content: `${header(`PostgreSQL (${Math.round(ram)} MiB for it)`, service, spec)}${lines.join('\n')}\n`, mode: 0o644 }];
+  },
+  secret: {
+    account: postgresRole,
+    seedFiles: ({ password }) => [{ path: passwordFile, content: password, owner: 'root:root', permissions: '0600' }],
   },
 };

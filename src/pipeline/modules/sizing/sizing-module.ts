@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Change } from '../../change.js';
 import { defineModule } from '../../define-module.js';
-import { serviceTuners } from '../services/services-module.js';
+import { isExposed, serviceTuners } from '../services/services-module.js';
 
 export const sizingOptionsSchema = z
   .strictObject({
@@ -20,7 +20,7 @@ export type SizingOptions = z.infer<typeof sizingOptionsSchema>;
  */
 export const sizingModule = defineModule<SizingOptions>({
   id: 'sizing',
-  version: 1,
+  version: 2,
   description: 'tunes the enabled services for the vCPUs and memory, grows the disk, creates the swap file',
   optionsSchema: sizingOptionsSchema,
   plan({ vector, facts, spec, options }) {
@@ -32,7 +32,9 @@ export const sizingModule = defineModule<SizingOptions>({
     }
     const hungry = tuned.filter((t) => t.tuner.memoryHungry).length;
     const memoryShareMiB = Math.max(64, (spec.memoryMiB - options.reservedMemoryMiB) / Math.max(1, hungry));
-    const changes: Change[] = tuned.flatMap(({ tuner, service }) => tuner.tune({ service, spec, facts, memoryShareMiB }));
+    const changes: Change[] = tuned.flatMap(({ tuner, service }) => tuner.tune({ service, spec, facts, memoryShareMiB, exposed: isExposed(tuner, vector) }));
+    // Each enabled service's own config check, once its last configuration layer is written.
+    for (const t of serviceTuners) if (enabled.has(t.unit)) changes.push(t.check(facts));
     const currentGiB = facts.virtualSizeBytes / 1024 ** 3;
     if (spec.diskGiB > currentGiB) changes.push({ kind: 'resize-disk', sizeGiB: spec.diskGiB });
     if (spec.swapMiB > 0) changes.push({ kind: 'create-swapfile', path: '/swapfile', sizeMiB: spec.swapMiB });

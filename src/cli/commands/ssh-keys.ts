@@ -1,0 +1,54 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { paths } from '../../core/config.js';
+import { ValidationError } from '../../core/errors.js';
+import { sshKeyStoreAt } from '../../login/ssh-key-store.js';
+import { emit, table } from '../output.js';
+import type { CommandRegistration } from './index.js';
+
+export const sshKeysCommand: CommandRegistration = (program) => {
+  const cmd = program
+    .command('ssh-keys')
+    .description("A client's SSH public keys and user name: every image made for it lets that user log in with them")
+    .addHelpText(
+      'after',
+      `
+The keys travel in each machine's cloud-init seed (never in an image layer). The user gets
+passwordless sudo; password login and root login stay off. Comments (user@host) are dropped.
+
+Examples:
+  prescient ssh-keys add acme-1 ~/.ssh/id_ed25519.pub --user alice
+  prescient ssh-keys ls acme-1
+  prescient ssh-keys rm acme-1 SHA256:…`,
+    );
+  cmd
+    .command('add')
+    .argument('<client>', 'client id')
+    .argument('<file>', 'an OpenSSH public key file (.pub)')
+    .option('--user <name>', 'the login name on its machines (kept for later keys)')
+    .description('Register a public key for the client')
+    .action(async (client: string, file: string, opts: { user?: string }, command: Command) => {
+      const text = await readFile(file, 'utf8').catch((e: Error) => {
+        throw new ValidationError('file', `cannot read ${file}: ${e.message}`);
+      });
+      const r = await sshKeyStoreAt(paths().home).add(client, text, opts.user ? { user: opts.user } : {});
+      emit(command, r, (v) => `${client}: user ${v.user}, ${v.keys.length} key(s); added ${v.keys.at(-1)?.fingerprint ?? ''}`);
+    });
+  cmd
+    .command('ls')
+    .argument('<client>', 'client id')
+    .description("List the client's user and key fingerprints")
+    .action(async (client: string, _o: unknown, command: Command) => {
+      const r = (await sshKeyStoreAt(paths().home).get(client)) ?? { user: '(none)', keys: [] };
+      emit(command, r, (v) => `user ${v.user}\n${table(v.keys.map((k) => [k.fingerprint, k.key.split(' ')[0]!, k.addedAt]), ['FINGERPRINT', 'TYPE', 'ADDED'])}`);
+    });
+  cmd
+    .command('rm')
+    .argument('<client>', 'client id')
+    .argument('<fingerprint>', 'as ssh-keys ls prints it')
+    .description('Remove a key (machines made from now on no longer accept it)')
+    .action(async (client: string, fingerprint: string, _o: unknown, command: Command) => {
+      const r = await sshKeyStoreAt(paths().home).remove(client, fingerprint);
+      emit(command, r, (v) => `${client}: ${v.keys.length} key(s) left`);
+    });
+};
