@@ -10,6 +10,7 @@ import type { Registry } from '../registry/registry.js';
 import { CategoryVectorPredictor } from './category-predictor.js';
 import { PipelineImageBuilder } from './image-builder.js';
 import { RequestHistory } from './request-history.js';
+import { RequestOutcomes } from './request-outcomes.js';
 import { RequestWorkflow } from './request-workflow.js';
 import { trainedPredictor } from './trained-predictor.js';
 import { createPredictor } from '../predict/predict-vector.js';
@@ -17,8 +18,13 @@ import { storeHistory } from '../predict/store-history.js';
 import type { Ingestion } from '../telemetry/open-ingestion.js';
 
 /** Where the workflow's configuration lives under PRESCIENT_HOME (both optional). */
-export function workflowConfigFiles(paths: Paths): { identify: string; categoryVectors: string; history: string } {
-  return { identify: join(paths.home, 'identify.json'), categoryVectors: join(paths.home, 'category-vectors.json'), history: join(paths.home, 'request-history.jsonl') };
+export function workflowConfigFiles(paths: Paths): { identify: string; categoryVectors: string; history: string; outcomes: string } {
+  return {
+    identify: join(paths.home, 'identify.json'),
+    categoryVectors: join(paths.home, 'category-vectors.json'),
+    history: join(paths.home, 'request-history.jsonl'),
+    outcomes: join(paths.home, 'request-outcomes.jsonl'),
+  };
 }
 
 /**
@@ -57,6 +63,7 @@ export async function openRequestWorkflow(options: {
     registry: options.registry,
     history: new RequestHistory(files.history, { pseudonym: (account) => anonymiser.pseudonym('user', account) }),
     policy,
+    outcomes: new RequestOutcomes(files.outcomes),
     grants: options.grants,
     builder: new PipelineImageBuilder({ paths: options.paths, registry: options.registry, pipeline: assemblePipeline() }),
     resolveBase: (name) => findBase(options.paths.bases, name),

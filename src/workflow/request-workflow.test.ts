@@ -19,6 +19,7 @@ import { PipelineImageBuilder, type BuildInput, type ImageBuilder } from './imag
 import type { Predictor } from './predictor.js';
 import { ProactiveScheduler } from './proactive-scheduler.js';
 import { RequestHistory } from './request-history.js';
+import { RequestOutcomes } from './request-outcomes.js';
 import { RequestWorkflow, type RequestResult } from './request-workflow.js';
 
 /**
@@ -34,6 +35,7 @@ describe('POST /v1/requests', () => {
   let url: string;
   let admin: string;
   let history: RequestHistory;
+  let outcomes: RequestOutcomes;
   let predictor: Predictor;
   /** Clients whose next build fails (the failure path). */
   const failing = new Set<string>();
@@ -74,8 +76,10 @@ describe('POST /v1/requests', () => {
       },
     };
     history = new RequestHistory(join(dir, 'request-history.jsonl'));
+    outcomes = new RequestOutcomes(join(dir, 'request-outcomes.jsonl'));
     workflow = new RequestWorkflow({
       history,
+      outcomes,
       identifyConfig: parseIdentifyConfig({ rules: [{ kind: 'account', account: 'ann@example.org', clientId: 'ann', category: 'desk' }], fallbackCategory: 'general' }),
       predictor,
       registry,
@@ -205,6 +209,15 @@ describe('POST /v1/requests', () => {
     assert.equal(none.status, 502);
     assert.match(await none.text(), /simulated failure/);
     assert.ok(!(await registry.repositories()).includes('clients/newcomer'));
+    // both answers are in the outcome log, with the error the dashboard shows
+    const logged = await outcomes.load();
+    const c7 = logged.filter((o) => o.clientId === 'c7').at(-1)!;
+    assert.equal(c7.source, 'last-good');
+    assert.equal(c7.digest, good);
+    assert.match(c7.error!.message, /simulated failure/);
+    const newcomer = logged.filter((o) => o.clientId === 'newcomer').at(-1)!;
+    assert.equal(newcomer.source, 'error');
+    assert.equal(newcomer.error?.code, 'EXTERNAL_TOOL');
     // a transient failure is retried with backoff, and the retry is streamed
     const flaky = await post({ clientId: 'flaky' }, admin, 'application/x-ndjson');
     const events = (await flaky.text()).trim().split('\n').map((l) => JSON.parse(l) as { type: string; state?: string; result?: RequestResult });
@@ -241,6 +254,7 @@ describe('POST /v1/requests', () => {
     const cancelUrl = url.replace('/v1/requests', '/v1/clients/slow/builds');
     const c1 = await grants.credentials.issue('c1');
     assert.equal((await fetch(cancelUrl, { method: 'DELETE', headers: { authorization: `Basic ${Buffer.from(`c1:${c1.secret}`).toString('base64')}` } })).status, 403);
+    assert.equal([...workflow.activeBuilds.values()].find((b) => b.clientId === 'slow')?.state, 'running');
     const cancelled = await fetch(cancelUrl, { method: 'DELETE', headers: { authorization: admin } });
     assert.deepEqual(await cancelled.json(), { cancelled: 1 });
     const res = await pending;
@@ -248,5 +262,6 @@ describe('POST /v1/requests', () => {
     assert.match(await res.text(), /ABORTED/);
     assert.equal(attempts.get('slow'), 1, 'a cancelled build is not retried');
     assert.ok(!(await registry.repositories()).includes('clients/slow'));
+    assert.equal([...workflow.activeBuilds.values()].filter((b) => b.clientId === 'slow').length, 0, 'a cancelled build is no longer active');
   });
 });

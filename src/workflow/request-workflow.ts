@@ -14,6 +14,7 @@ import type { BuiltImage, ImageBuilder } from './image-builder.js';
 import { latestImage, type ImageProvenance, type LatestImage } from './latest-image.js';
 import type { Predictor } from './predictor.js';
 import type { RequestHistory } from './request-history.js';
+import type { OutcomeEntry, RequestOutcomes } from './request-outcomes.js';
 import { SingleFlight } from './single-flight.js';
 
 export interface ImageRequest extends IdentifyRequest {
@@ -51,6 +52,22 @@ export interface RequestResult {
   timings: { identifyMs: number; predictMs: number; imageMs: number; totalMs: number };
 }
 
+export interface RunOptions {
+  signal?: AbortSignal;
+  onEvent?: (e: WorkflowEvent) => void;
+  authorizeClient?: (identity: Identity) => void;
+  /** A build ahead (`prepare`, the scheduler), not a client's request: not recorded in the history. */
+  proactive?: boolean;
+  /** A replay by the proactive scheduler names the identity it recorded (the history keeps no account to identify from again). */
+  identity?: Identity;
+}
+
+export interface ActiveBuild {
+  clientId: string;
+  state: 'queued' | 'running';
+  since: string;
+}
+
 export interface RequestWorkflowDeps {
   identifyConfig: IdentifyConfig;
   predictor: Predictor;
@@ -77,6 +94,8 @@ export interface RequestWorkflowDeps {
    * for, and what a predicted vector may contain. The safe default when omitted.
    */
   policy?: PolicySource;
+  /** Where every answer (and failure after identification) is recorded for the dashboard (none: not recorded). */
+  outcomes?: RequestOutcomes;
   now?: () => Date;
   /** Builds running at once across all clients (each holds a qemu/NBD session). */
   maxParallelBuilds?: number;
@@ -93,6 +112,8 @@ export class RequestWorkflow {
   private readonly cancels = new Map<string, Set<AbortController>>();
   private readonly byDigest = new Map<Digest, ImageProvenance>();
   private readonly bases = new Map<string, { base: BaseRef & { name: string }; until: number }>();
+  /** Builds of this process queued or running now, by flight key (the dashboard's "builds" column). */
+  readonly activeBuilds = new Map<string, ActiveBuild>();
   /** Pipeline runs started by this process (metrics, tests). */
   buildsStarted = 0;
   /** Told each module's outcome and duration of every build (the metrics' histogram). */
@@ -110,25 +131,45 @@ export class RequestWorkflow {
   }
 
   /** `proactive`: a build ahead by the scheduler, not a client's request (not recorded in the history). */
-  async handle(...args: Parameters<RequestWorkflow['run']>): Promise<RequestResult> {
+  async handle(request: ImageRequest, options: RunOptions = {}): Promise<RequestResult> {
+    const t0 = performance.now();
+    // Set once the caller is authorised for the identified client: only then is a failure that client's.
+    const seen: { identity?: Identity } = {};
     try {
-      const result = await this.run(...args);
+      const result = await this.run(request, options, seen);
       this.answered[result.source]++;
+      await this.recordOutcome({
+        at: this.nowIso(),
+        clientId: result.clientId,
+        category: result.category,
+        source: result.source,
+        proactive: options.proactive === true,
+        ...(result.image.version !== undefined ? { version: result.image.version } : {}),
+        digest: result.image.digest,
+        ...(result.buildError ? { error: result.buildError } : {}),
+        totalMs: result.timings.totalMs,
+      });
       return result;
     } catch (e) {
       this.answered.error++;
+      if (seen.identity) {
+        const err = toAppError(e);
+        await this.recordOutcome({ at: this.nowIso(), clientId: seen.identity.clientId, category: seen.identity.category, source: 'error', proactive: options.proactive === true, error: { code: err.code, message: err.message }, totalMs: performance.now() - t0 });
+      }
       throw e;
     }
   }
 
-  /**
-   * `identity`: a replay by the proactive scheduler names the identity it recorded (the history
-   * keeps no account to identify from again).
-   */
-  private async run(
-    request: ImageRequest,
-    options: { signal?: AbortSignal; onEvent?: (e: WorkflowEvent) => void; authorizeClient?: (identity: Identity) => void; proactive?: boolean; identity?: Identity } = {},
-  ): Promise<RequestResult> {
+  /** The outcome log is for people: losing a line must not fail the request it describes. */
+  private async recordOutcome(entry: OutcomeEntry): Promise<void> {
+    await this.deps.outcomes?.record(entry).catch((e: unknown) => process.stderr.write(`request outcomes: ${(e as Error).message}\n`));
+  }
+
+  private nowIso(): string {
+    return (this.deps.now?.() ?? new Date()).toISOString();
+  }
+
+  private async run(request: ImageRequest, options: RunOptions, seen: { identity?: Identity }): Promise<RequestResult> {
     const emit = options.onEvent ?? (() => undefined);
     const t0 = performance.now();
     let identity = options.identity ?? identify(this.deps.identifyConfig, request);
@@ -137,6 +178,7 @@ export class RequestWorkflow {
       if (known) identity = { ...identity, category: known, matchedBy: 'telemetry' };
     }
     options.authorizeClient?.(identity);
+    seen.identity = identity;
     const policy = this.deps.policy ? await this.deps.policy() : defaultPolicy();
     const baseName = request.base ?? this.deps.defaultBase ?? 'debian-12';
     checkBaseAllowed(policy, baseName);
@@ -171,6 +213,7 @@ export class RequestWorkflow {
         const key = `${identity.clientId}\n${base.key}\n${planDigest}`;
         const flight = await this.flights.run(key, async () => {
           emit({ type: 'build', state: 'queued' });
+          this.activeBuilds.set(key, { clientId: identity.clientId, state: 'queued', since: this.nowIso() });
           const controller = new AbortController();
           const mine = this.cancels.get(identity.clientId) ?? new Set<AbortController>();
           mine.add(controller);
@@ -179,6 +222,7 @@ export class RequestWorkflow {
             return await this.limiter.run(async () => {
               controller.signal.throwIfAborted();
               emit({ type: 'build', state: 'started' });
+              this.activeBuilds.set(key, { clientId: identity.clientId, state: 'running', since: this.nowIso() });
               this.buildsStarted++;
               const b0 = performance.now();
               const built = await this.withRetries(() =>
@@ -205,6 +249,7 @@ export class RequestWorkflow {
           } catch (e) {
             throw controller.signal.aborted ? new AbortedError(`build of ${repository}`) : e;
           } finally {
+            this.activeBuilds.delete(key);
             mine.delete(controller);
             if (mine.size === 0) this.cancels.delete(identity.clientId);
           }

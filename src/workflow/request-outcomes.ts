@@ -1,0 +1,52 @@
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { ImageSource } from './request-workflow.js';
+
+/** How one request (a client's, or a build ahead by `prepare`/the scheduler) was answered. */
+export interface OutcomeEntry {
+  at: string;
+  clientId: string;
+  category: string;
+  /** `error`: no image could be handed out. */
+  source: ImageSource | 'error';
+  /** A build ahead (`prepare`, the proactive scheduler), not a client asking. */
+  proactive: boolean;
+  version?: number;
+  digest?: string;
+  /** Why the predicted image was not built (`last-good`), or why there was no image (`error`). */
+  error?: { code: string; message: string };
+  totalMs: number;
+}
+
+/**
+ * Every answer, one JSON line each (`<home>/request-outcomes.jsonl`): what the dashboard reads
+ * for "how was it last answered", the proactive hit rate and the failed builds. Kept apart
+ * from the request history, which is written before the answer exists and feeds the scheduler.
+ */
+export class RequestOutcomes {
+  constructor(readonly file: string) {}
+
+  async record(entry: OutcomeEntry): Promise<void> {
+    await mkdir(dirname(this.file), { recursive: true });
+    await appendFile(this.file, `${JSON.stringify(entry)}\n`);
+  }
+
+  async load(): Promise<OutcomeEntry[]> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    // A torn last line (a crash mid-append) is skipped, not fatal.
+    return text.split('\n').flatMap((line) => {
+      if (!line.trim()) return [];
+      try {
+        return [JSON.parse(line) as OutcomeEntry];
+      } catch {
+        return [];
+      }
+    });
+  }
+}
