@@ -5,6 +5,7 @@ import type { EdgeAuth } from '../server/route-scope.js';
 import type { RouteScope } from '../server/router.js';
 import type { Authorize, OciAction } from '../server/routes/oci.js';
 import { Credentials, type Principal } from './credentials.js';
+import { Sessions } from './session.js';
 import { loadSigningKey } from './signing-key.js';
 import { allows, issueToken, verifyToken, type Access, type GrantAction, type IssuedToken, type TokenClaims } from './token.js';
 
@@ -38,6 +39,8 @@ const basicChallenge = `Basic realm="${grantService}"`;
  */
 export class Grants {
   private realmBase: string;
+  /** The dashboard's login sessions (a cookie standing for a credential). */
+  readonly sessions: Sessions;
 
   private constructor(
     private readonly key: Buffer,
@@ -47,6 +50,7 @@ export class Grants {
     publicUrl: string | undefined,
   ) {
     this.realmBase = publicUrl === undefined ? 'http://127.0.0.1:5080' : checkPublicUrl(publicUrl);
+    this.sessions = new Sessions(key, now, (p) => this.credentials.generationOf(p));
   }
 
   static async open(options: GrantsOptions): Promise<Grants> {
@@ -99,13 +103,27 @@ export class Grants {
    */
   credentialOf(req: IncomingMessage): Principal | undefined {
     const header = req.headers.authorization;
-    if (header === undefined || header === '') return undefined;
+    if (header === undefined || header === '') return this.sessionPrincipal(req);
     const unauthorized = (message: string, rule: string): AppError => new AppError('UNAUTHORIZED', message, { details: { rule, wwwAuthenticate: basicChallenge } });
     if (/^Bearer\s/i.test(header)) throw unauthorized('a bearer token only pulls from /v2/; present the credential (HTTP Basic) here', 'credential-not-token');
     const basic = parseBasic(header);
     if (!basic) throw unauthorized('authorization: expected HTTP Basic with username:secret', 'basic-auth');
     const p = this.credentials.authenticate(basic.username, basic.secret);
     if (!p) throw unauthorized('invalid credentials', 'credential');
+    return p;
+  }
+
+  /**
+   * The dashboard's session cookie stands for the credential it was opened with (only when no
+   * Authorization header is sent). A cross-site request never carries it (SameSite=Strict); a
+   * state-changing one whose Origin is another site is refused as well.
+   */
+  private sessionPrincipal(req: IncomingMessage): Principal | undefined {
+    const p = this.sessions.principalOf(req);
+    if (p && !['GET', 'HEAD'].includes(req.method ?? 'GET')) {
+      const origin = req.headers.origin;
+      if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) throw new AppError('FORBIDDEN', `a session cannot be used from ${origin}`, { details: { rule: 'session-origin' } });
+    }
     return p;
   }
 

@@ -20,7 +20,12 @@ import { routeTableRoutes } from '../../server/routes/route-table.js';
 import { openApiRoutes } from '../../server/routes/openapi-route.js';
 import { prescientVersion } from '../version.js';
 import { createServerMetrics } from '../../server/metrics.js';
-import { openRequestWorkflow } from '../../workflow/open-request-workflow.js';
+import { dashboardRoutes } from '../../server/routes/dashboard.js';
+import { sessionRoutes } from '../../server/routes/session.js';
+import { uiBuildDir, uiRoutes } from '../../server/routes/ui-assets.js';
+import { DashboardReader } from '../../dashboard/dashboard-reader.js';
+import { RequestOutcomes } from '../../workflow/request-outcomes.js';
+import { openRequestWorkflow, workflowConfigFiles } from '../../workflow/open-request-workflow.js';
 import { storeHistory } from '../../predict/store-history.js';
 import { loadTf } from '../../predict/tf.js';
 import { ProactiveScheduler } from '../../workflow/proactive-scheduler.js';
@@ -118,6 +123,21 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       sshKeyRoutes({ keys: sshKeyStoreAt(paths().home) }),
       requestRoutes({ workflow }),
       healthRoutes({ workflow, metrics }),
+      sessionRoutes({ grants }),
+      dashboardRoutes({
+        registry,
+        reader: new DashboardReader({
+          registry,
+          store: ingestion.store,
+          pseudonym: (clientId) => ingestion.anonymiser.pseudonym('client', clientId),
+          outcomes: new RequestOutcomes(workflowConfigFiles(paths()).outcomes),
+          activeBuilds: () => workflow.activeBuilds.values(),
+          modelsDir: paths().models,
+          // The in-guest agent's predicted-against-observed route, when this server has it: the page reads it, else telemetry.
+          accuracyApi: () => routes.some((set) => set.some((r) => r.path === '/v1/clients/:clientId/accuracy')),
+        }),
+      }),
+      uiRoutes({ root: uiBuildDir(), grants }),
     ];
     // Usage vectors: from the telemetry store (clients named by their real ids, pseudonymised here), or from a trace folder.
     const history = opts.dataset ? openHistory(opts).history : storeHistory(ingestion.store);
