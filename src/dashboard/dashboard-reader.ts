@@ -18,6 +18,8 @@ export interface DashboardReaderDeps {
   /** Builds of this server queued or running now. */
   activeBuilds: () => Iterable<ActiveBuild>;
   modelsDir: string;
+  /** The server also serves the accuracy API of the in-guest agent. */
+  accuracyApi?: boolean;
   now?: () => Date;
 }
 
@@ -92,6 +94,7 @@ export class DashboardReader {
       used: info ? await this.used(subject, info.lastMs) : [],
       answers: mine.slice(-20).reverse().map(answerOf),
       viewer,
+      accuracyApi: this.deps.accuracyApi === true,
     };
   }
 

@@ -127,6 +127,8 @@ export interface ClientPageView {
   used: UsedProgramView[];
   answers: AnswerView[];
   viewer: ViewerView;
+  /** `GET /v1/clients/<id>/accuracy` is served (the in-guest agent's scores); the page asks it only then. */
+  accuracyApi: boolean;
 }
 
 export interface ChangeProvenanceView {
