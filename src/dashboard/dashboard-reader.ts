@@ -140,10 +140,12 @@ export class DashboardReader {
     const items = await this.deps.store.sequence(subject, { fromMs: lastMs - 14 * 86_400_000, toMs: lastMs + 1, kinds: ['launch', 'command'], limit: 200_000 });
     const by = new Map<string, UsedProgramView>();
     for (const i of items) {
-      const e = by.get(i.name) ?? { program: i.name, launches: 0, lastMs: 0 };
+      // Launches name the executable's path, predictions the program: compare by base name.
+      const name = i.name.slice(i.name.lastIndexOf('/') + 1) || i.name;
+      const e = by.get(name) ?? { program: name, launches: 0, lastMs: 0 };
       e.launches++;
       e.lastMs = Math.max(e.lastMs, i.time);
-      by.set(i.name, e);
+      by.set(name, e);
     }
     return [...by.values()].sort((a, b) => b.launches - a.launches).slice(0, 50);
   }

@@ -20,6 +20,8 @@ export function describeVersion(v: VersionInfo, config: Json, all: readonly Vers
   const vcpus = num(spec['vcpus']) ?? num(resources['vcpus']);
   const p95 = num(resources['expectedP95CpuPercent']);
   const parent = v.parent ? all.find((x) => x.digest === v.parent)?.version : undefined;
+  const planned = planPackages(config);
+  const base = basePackages(config);
   return {
     version: v.version,
     digest: v.digest,
@@ -33,9 +35,25 @@ export function describeVersion(v: VersionInfo, config: Json, all: readonly Vers
     ...(num(resources['expectedP95MemoryMiB']) !== undefined ? { forecastP95MemoryMiB: num(resources['expectedP95MemoryMiB'])! } : {}),
     ...(num(vector['confidence']) !== undefined ? { confidence: num(vector['confidence'])! } : {}),
     ...(typeof model['id'] === 'string' ? { model: { id: model['id'], version: String(model['version'] ?? ''), components: components(model) } } : {}),
-    software: software(vector),
-    packages: planPackages(config),
+    software: software(vector).map((sw) => ({ ...sw, inImage: planned.includes(sw.name) ? 'installed' : base.has(sw.name) ? 'base' : 'left-out' })),
+    packages: planned,
+    notes: planNotes(config),
   };
+}
+
+function planNotes(config: Json): { module: string; note: string }[] {
+  const modules = obj(config['plan'])['modules'];
+  if (!Array.isArray(modules)) return [];
+  return modules.flatMap((m) => {
+    const o = obj(m);
+    const notes = Array.isArray(o['notes']) ? o['notes'] : [];
+    return notes.filter((n): n is string => typeof n === 'string').map((note) => ({ module: String(o['id'] ?? ''), note }));
+  });
+}
+
+function basePackages(config: Json): Set<string> {
+  const list = obj(config['baseFacts'])['packages'];
+  return new Set(Array.isArray(list) ? list.flatMap((p) => (typeof obj(p)['name'] === 'string' ? [obj(p)['name'] as string] : [])) : []);
 }
 
 /**
@@ -71,10 +89,17 @@ export function diffView(from: number, to: number, diff: VersionDiff, toConfig: 
     const s = sw.get(name);
     changes.push({ subject: `package ${name}`, change: 'removed', why: { ...(s ? { probability: s.probability } : {}), detail: s ? 'predicted below the install threshold' : 'no longer predicted' } });
   }
+  const resourceNote = planNotes(toConfig).find((n) => n.module === 'resources')?.note;
   for (const r of diff.resources) {
     const target = /cpu/i.test(r.path) ? /cpu/i : /memory/i.test(r.path) ? /mem/i : /disk/i;
     const m = modelFor(target);
-    changes.push({ subject: r.path, change: 'changed', from: r.from, to: r.to, why: { ...(m ? { model: m } : {}), ...(generatedAt ? { vectorGeneratedAt: generatedAt } : {}) } });
+    changes.push({
+      subject: r.path,
+      change: 'changed',
+      from: r.from,
+      to: r.to,
+      why: { ...(m ? { model: m } : {}), ...(generatedAt ? { vectorGeneratedAt: generatedAt } : {}), ...(r.path.startsWith('vmSpec') && resourceNote ? { detail: resourceNote } : {}) },
+    });
   }
   for (const o of diff.other.filter((x) => /model|confidence|subject|horizon|generatedAt/.test(x.path) === false).slice(0, 20)) {
     changes.push({ subject: o.path.replace(/^\./, ''), change: 'changed', from: o.from, to: o.to });

@@ -83,6 +83,8 @@ export interface SoftwareView {
   name: string;
   probability: number;
   programs: string[];
+  /** Where the version stands on it: installed by its plan, already in the base, or left out (under the threshold). */
+  inImage?: 'installed' | 'base' | 'left-out';
 }
 
 export interface ModelRefView {
@@ -106,6 +108,8 @@ export interface VersionView {
   model?: { id: string; version: string; components: ModelRefView[] };
   software: SoftwareView[];
   packages: string[];
+  /** What each module said about its decisions ("peak 2.16 cores … → 3 vCPUs"). */
+  notes: { module: string; note: string }[];
 }
 
 export interface UsedProgramView {

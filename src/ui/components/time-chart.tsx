@@ -51,7 +51,11 @@ export function TimeChart(props: TimeChartProps) {
       height: props.height ?? 240,
       cursor: { drag: { x: true, y: false } },
       legend: { live: true },
-      scales: { x: { time: props.timeAxis !== false }, y: { range: (_u, min, max) => [props.yMin ?? Math.min(0, min), props.yMax ?? (max > 0 ? max * 1.1 : 1)] } },
+      scales: {
+        // One point (a first day of requests) would stretch the axis over years: show a week around it.
+        x: { time: props.timeAxis !== false, range: (_u, min, max) => (max - min < 86_400 ? [min - 3 * 86_400, max + 3 * 86_400] : [min, max]) },
+        y: { range: (_u, min, max) => [props.yMin ?? Math.min(0, min), props.yMax ?? (max > 0 ? max * 1.1 : 1)] },
+      },
       axes: [
         { stroke: '#475569', grid: { stroke: '#e2e8f0' }, ticks: { stroke: '#cbd5e1' } },
         { stroke: '#475569', grid: { stroke: '#e2e8f0' }, ticks: { stroke: '#cbd5e1' }, label: props.unit, size: 56 },

@@ -71,7 +71,7 @@ export function SoftwarePanel({ data, version }: { data: ClientPageView; version
                       </span>{' '}
                       {percent(s.probability)}
                     </td>
-                    <td>{installed.has(s.name) ? 'installed' : <span class="muted">below threshold</span>}</td>
+                    <td>{s.inImage === 'installed' || installed.has(s.name) ? 'installed' : s.inImage === 'base' ? <span class="muted">in the base</span> : <span class="muted">left out</span>}</td>
                     <td class="small">{s.programs.join(', ') || '—'}</td>
                     <td>{used ? <span class="badge badge-prebuilt">used{agent ? '' : ` · ${n} launches`}</span> : <span class="badge badge-muted">not seen</span>}</td>
                   </tr>

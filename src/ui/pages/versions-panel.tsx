@@ -72,6 +72,15 @@ function Version({ v, latest }: { v: VersionView; latest: number | undefined }) 
         <div class="small">
           {v.parentVersion !== undefined ? `built after v${v.parentVersion}` : 'first version'} · {v.vcpus ?? '?'} vCPU · {v.memoryMiB ?? '?'} MiB · {v.packages.length} packages · {bytes(v.sizeBytes)} manifest
         </div>
+        {v.notes.length ? (
+          <ul class="notes small">
+            {v.notes.slice(0, 3).map((n, i) => (
+              <li key={i}>
+                <span class="muted">{n.module}:</span> {n.note}
+              </li>
+            ))}
+          </ul>
+        ) : null}
         <div class="small muted">
           {v.model ? `model ${v.model.id}@${v.model.version}` : 'no model recorded'} · confidence {percent(v.confidence)} · <code>{shortDigest(v.digest)}</code>
         </div>
