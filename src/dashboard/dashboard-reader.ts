@@ -45,18 +45,20 @@ export class DashboardReader {
     for (const r of repositories) if (r.startsWith(clientPrefix)) ids.add(r.slice(clientPrefix.length));
     for (const o of outcomes) ids.add(o.clientId);
     const visible = [...ids].filter((id) => viewer.kind === 'admin' || id === viewer.clientId).sort();
-    const byClient = groupBy(outcomes.filter((o) => visible.includes(o.clientId)), (o) => o.clientId);
+    const seen = new Set(visible);
+    const mineOnly = outcomes.filter((o) => seen.has(o.clientId));
+    const byClient = groupBy(mineOnly, (o) => o.clientId);
     const subjectBy = new Map(subjects.map((s) => [s.subject, s]));
     const consentBy = new Map(consented.map((c) => [c.pseudonym, c.grantedAtMs]));
-    const active = [...this.deps.activeBuilds()];
+    const active = [...this.deps.activeBuilds()].filter((b) => seen.has(b.clientId));
     const clients = visible.map((clientId) => summarise(clientId, byClient.get(clientId) ?? [], subjectBy.get(this.deps.pseudonym(clientId)), consentBy.get(this.deps.pseudonym(clientId)), active));
     return {
       generatedAt: (this.deps.now?.() ?? new Date()).toISOString(),
       clients,
-      hitRate: hitRate(outcomes.filter((o) => visible.includes(o.clientId))),
+      hitRate: hitRate(mineOnly),
       builds: {
-        running: active.filter((b) => visible.includes(b.clientId) && b.state === 'running').length,
-        queued: active.filter((b) => visible.includes(b.clientId) && b.state === 'queued').length,
+        running: active.filter((b) => b.state === 'running').length,
+        queued: active.filter((b) => b.state === 'queued').length,
         failed: clients.filter((c) => c.builds.failed).length,
       },
       viewer,

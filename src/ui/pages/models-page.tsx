@@ -26,7 +26,7 @@ function Category({ c }: { c: CategoryModelsView }) {
   return (
     <section class="card" aria-labelledby={`cat-${c.category}`}>
       <h2 id={`cat-${c.category}`}>
-        {c.category} <span class="muted small">version {c.version} · trained {dateTime(c.createdAt)} · {c.subjects} subjects · {c.source}</span>
+        {c.category} <span class="muted small">version {c.version} · trained {dateTime(c.createdAt)} · {c.subjects} subjects · from the {c.source.split(':')[0]}</span>
       </h2>
       <div class="selections">
         {c.selections.map((s) => (
