@@ -2,7 +2,8 @@
 // no real machine or person), opened in headless Debian Chromium against the real `prescient
 // serve`, logged in as the admin, with an empty browser cache each run:
 //   - first render: first contentful paint (the page's shell),
-//   - interactive: the clients table holds every row (the app rendered the API's answer),
+//   - interactive: the app rendered the API's answer: the figures of all clients, and the first
+//     page (100 rows) of the clients table, searchable,
 //   - transferred bytes of that first load (document, script, style, API calls).
 // Targets: under 1 s and under 500 KiB.   bash scripts/bench dashboard-overview   (env: BENCH_RUNS=5)
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -83,7 +84,8 @@ try {
         await cdp.send('Network.enable');
         cdp.on('Network.loadingFinished', (e: { encodedDataLength: number }) => void (bytes += e.encodedDataLength));
         await page.goto(`${server.base}/ui/`);
-        await page.waitForFunction(`document.querySelectorAll('tbody tr[data-client]').length === ${clients}`, undefined, { timeout: 60_000, polling: 'raf' });
+        // A function, not a string: the page's CSP allows no eval. (This file is compiled without the DOM types.)
+        await page.waitForFunction((n) => (globalThis as unknown as { document: { querySelectorAll: (s: string) => { length: number } } }).document.querySelectorAll('tbody tr[data-client]').length === n, 100, { timeout: 60_000, polling: 'raf' });
         const ready = await page.evaluate(() => performance.now());
         const fcp = await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? Number.NaN);
         await page.waitForLoadState('networkidle');
@@ -101,7 +103,7 @@ try {
   const kib = (b: number): string => `${(b / 1024).toFixed(1)} KiB`;
   console.log(`dashboard overview, ${clients} synthetic clients, headless Chromium 1280×800, empty cache, ${runs} runs (median):`);
   console.log(`  first render (first contentful paint): ${median(firstRender).toFixed(0)} ms   [${firstRender.map((x) => x.toFixed(0)).join(', ')}]   target < 1000 ms`);
-  console.log(`  interactive (all ${clients} rows in the table): ${median(interactive).toFixed(0)} ms   [${interactive.map((x) => x.toFixed(0)).join(', ')}]   target < 1000 ms`);
+  console.log(`  interactive (figures of ${clients} clients, first 100 rows of the table): ${median(interactive).toFixed(0)} ms   [${interactive.map((x) => x.toFixed(0)).join(', ')}]   target < 1000 ms`);
   console.log(`  the overview API alone (GET /v1/dashboard/overview, ${clients} clients): ${median(api).toFixed(0)} ms   [${api.map((x) => x.toFixed(0)).join(', ')}]`);
   console.log(`  transferred on first load: ${kib(median(transferred))}   [${transferred.map(kib).join(', ')}]   target < 500 KiB`);
 } finally {

@@ -59,7 +59,7 @@ function App() {
             {viewer.kind === 'admin' ? 'Fleet' : 'My images'}
           </a>
           {viewer.kind === 'client' ? (
-            <a href={`/ui/clients/${viewer.clientId}`} aria-current={route.page === 'client' ? 'page' : undefined}>
+            <a href={`/ui/clients/${viewer.clientId}`} aria-current={route.page === 'client' && route.clientId === viewer.clientId ? 'page' : undefined}>
               {viewer.clientId}
             </a>
           ) : null}

@@ -1,4 +1,4 @@
-import { useMemo } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import type { ClientSummaryView, OverviewView } from '../../dashboard/views';
 import { api } from '../api';
 import { AnswerBadge, FreshnessDot } from '../components/badges';
@@ -83,11 +83,52 @@ function HitRateChart({ data }: { data: OverviewView }) {
   );
 }
 
-function ClientTable({ clients, now }: { clients: ClientSummaryView[]; now: number }) {
-  if (clients.length === 0) return <p class="empty">No client yet: run <code>prescient prepare CLIENT</code> or let a client ask.</p>;
+/** A page of a large fleet at a time: a thousand rows are slow to draw and nobody reads them at once. */
+const pageSize = 100;
+
+const attention = (c: ClientSummaryView): number => (c.builds.failed ? 0 : c.builds.active ? 1 : c.lastAnswer?.source === 'last-good' || c.lastAnswer?.source === 'error' ? 2 : 3);
+
+function ClientTable({ clients: all, now }: { clients: ClientSummaryView[]; now: number }) {
+  const [query, setQuery] = useState('');
+  const [shown, setShown] = useState(pageSize);
+  const [needsAttention, setNeedsAttention] = useState(false);
+  const filtered = useMemo(() => {
+    const q = query.trim().toLowerCase();
+    const list = all.filter((c) => (!q || c.clientId.includes(q) || (c.category ?? '').toLowerCase().includes(q)) && (!needsAttention || attention(c) < 3));
+    return needsAttention ? [...list].sort((a, b) => attention(a) - attention(b)) : list;
+  }, [all, query, needsAttention]);
+  if (all.length === 0) return <p class="empty">No client yet: run <code>prescient prepare CLIENT</code> or let a client ask.</p>;
+  const clients = filtered.slice(0, shown);
+  return (
+    <>
+      {all.length > 8 ? (
+        <div class="table-tools">
+          <label>
+            Find{' '}
+            <input type="search" value={query} placeholder="client or category" onInput={(e) => { setQuery((e.target as HTMLInputElement).value); setShown(pageSize); }} aria-controls="clients-table" />
+          </label>
+          <label class="check">
+            <input type="checkbox" checked={needsAttention} onChange={(e) => setNeedsAttention((e.target as HTMLInputElement).checked)} aria-controls="clients-table" /> only those needing attention (failed, building, last-good)
+          </label>
+          <span class="muted small" role="status" aria-live="polite">
+            {clients.length} of {filtered.length} shown{filtered.length !== all.length ? ` (${all.length} in all)` : ''}
+          </span>
+        </div>
+      ) : null}
+      <ClientRows clients={clients} now={now} />
+      {filtered.length > shown ? (
+        <button type="button" class="btn more" onClick={() => setShown((n) => n + pageSize)}>
+          Show {Math.min(pageSize, filtered.length - shown)} more
+        </button>
+      ) : null}
+    </>
+  );
+}
+
+function ClientRows({ clients, now }: { clients: ClientSummaryView[]; now: number }) {
   return (
     <div class="table-wrap" tabIndex={0} role="region" aria-label="Clients table, scrolls sideways on narrow screens">
-      <table class="table" aria-describedby="clients-title">
+      <table id="clients-table" class="table" aria-describedby="clients-title">
         <thead>
           <tr>
             <th scope="col">Client</th>
