@@ -78,11 +78,10 @@ describe('dashboard in Chromium against prescient serve with the quickstart data
     });
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(((await res.json()) as { source: string }).source, 'prebuilt');
-    // A second version of webshop, as a newer prediction would make it (one more package, one more port), so there is a diff and a rollback.
-    const vector = (await prescient(home, ['predict', '--client', 'webshop'])).json as { subject: unknown; software: unknown[]; network: { inbound: unknown[] } };
+    // A second version of webshop, as a newer prediction would make it (one more package), so there is a diff and a rollback.
+    const vector = (await prescient(home, ['predict', '--client', 'webshop'])).json as { subject: unknown; software: unknown[] };
     vector.subject = { clientId: 'webshop', category: 'web' };
     vector.software.push({ name: 'htop', probability: 0.72, programs: ['htop'] });
-    vector.network.inbound.push({ port: 8080, protocol: 'tcp' });
     await writeFile(join(home, 'webshop-v2.json'), JSON.stringify(vector));
     const v2 = await prescient(home, ['personalize', '--base', 'debian-12', '--vector', join(home, 'webshop-v2.json'), '--out', join(home, 'webshop-v2'), '--register', 'clients/webshop'], 30 * 60_000);
     assert.equal(v2.code, 0, v2.stderr);
