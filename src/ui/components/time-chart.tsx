@@ -52,8 +52,7 @@ export function TimeChart(props: TimeChartProps) {
       cursor: { drag: { x: true, y: false } },
       legend: { live: true },
       scales: {
-        // One point (a first day of requests) would stretch the axis over years: show a week around it.
-        x: { time: props.timeAxis !== false, range: (_u, min, max) => (max - min < 86_400 ? [min - 3 * 86_400, max + 3 * 86_400] : [min, max]) },
+        x: { time: props.timeAxis !== false },
         y: { range: (_u, min, max) => [props.yMin ?? Math.min(0, min), props.yMax ?? (max > 0 ? max * 1.1 : 1)] },
       },
       axes: [

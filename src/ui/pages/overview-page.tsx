@@ -61,10 +61,16 @@ function Kpi(props: { label: string; value: string; note?: string; tone?: 'bad' 
 
 function HitRateChart({ data }: { data: OverviewView }) {
   const { t, series } = useMemo(() => {
-    const t = data.hitRate.map((p) => Date.parse(`${p.day}T12:00:00Z`) / 1000);
+    // Every day of the last two weeks (at least), days without a request included: a rate needs its calendar.
+    const byDay = new Map(data.hitRate.map((p) => [p.day, p]));
+    const day = 86_400_000;
+    const last = Math.floor(Date.parse(data.generatedAt) / day) * day;
+    const first = Math.min(last - 13 * day, ...data.hitRate.map((p) => Date.parse(`${p.day}T00:00:00Z`)));
+    const days: string[] = [];
+    for (let d = first; d <= last; d += day) days.push(new Date(d).toISOString().slice(0, 10));
+    const t = days.map((d) => Date.parse(`${d}T12:00:00Z`) / 1000);
     const series: ChartSeries[] = [
-      { label: 'hit rate', values: data.hitRate.map((p) => (p.requests ? (100 * p.prebuilt) / p.requests : null)), color: '#2563eb', width: 2, fill: 'rgba(37, 99, 235, 0.08)' },
-      { label: 'requests', values: data.hitRate.map((p) => p.requests), color: '#94a3b8', bars: true },
+      { label: 'hit rate', values: days.map((d) => { const p = byDay.get(d); return p?.requests ? (100 * p.prebuilt) / p.requests : null; }), color: '#2563eb', width: 2, fill: 'rgba(37, 99, 235, 0.08)' },
     ];
     return { t, series };
   }, [data]);
@@ -73,7 +79,7 @@ function HitRateChart({ data }: { data: OverviewView }) {
   return (
     <TimeChart
       label="Share of client requests answered from an image built ahead, per day"
-      summary={`${data.hitRate.length} days; on ${last.day}, ${last.prebuilt} of ${last.requests} requests were prebuilt.`}
+      summary={`${data.hitRate.length} days with requests; on ${last.day}, ${last.prebuilt} of ${last.requests} requests were prebuilt.`}
       t={t}
       series={series}
       unit="%"
@@ -146,12 +152,12 @@ function ClientRows({ clients, now }: { clients: ClientSummaryView[]; now: numbe
             <tr key={c.clientId} data-client={c.clientId}>
               <th scope="row">
                 <a href={`/ui/clients/${c.clientId}`}>{c.clientId}</a>
-                {c.latestVersion !== undefined ? <span class="muted small"> v{c.latestVersion}</span> : null}
               </th>
               <td>{c.category ?? <span class="muted">—</span>}</td>
               <td title={dateTime(c.lastRequestAt ?? c.lastAnswer?.at)}>{c.lastRequestAt ? ago(c.lastRequestAt, now) : c.lastAnswer ? <span class="muted">built ahead {ago(c.lastAnswer.at, now)}</span> : '—'}</td>
               <td class="answer">
                 <AnswerBadge source={c.lastAnswer?.source} proactive={c.lastAnswer?.proactive ?? false} />
+                {c.lastAnswer?.version !== undefined ? <span class="muted small"> v{c.lastAnswer.version}</span> : null}
               </td>
               <td>{c.requests.total ? `${percent(c.requests.prebuilt / c.requests.total)} (${c.requests.prebuilt}/${c.requests.total})` : <span class="muted">—</span>}</td>
               <td>
