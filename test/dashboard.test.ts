@@ -79,7 +79,9 @@ describe('dashboard in Chromium against prescient serve with the quickstart data
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(((await res.json()) as { source: string }).source, 'prebuilt');
     // A second version of webshop, as a newer prediction would make it (one more package), so there is a diff and a rollback.
-    const vector = (await prescient(home, ['predict', '--client', 'webshop'])).json as { subject: unknown; software: unknown[] };
+    const predicted = await prescient(home, ['predict', '--client', 'webshop']);
+    assert.equal(predicted.code, 0, predicted.stderr);
+    const vector = predicted.json as { subject: unknown; software: unknown[] };
     vector.subject = { clientId: 'webshop', category: 'web' };
     vector.software.push({ name: 'htop', probability: 0.72, programs: ['htop'] });
     await writeFile(join(home, 'webshop-v2.json'), JSON.stringify(vector));

@@ -18,8 +18,8 @@ export interface DashboardReaderDeps {
   /** Builds of this server queued or running now. */
   activeBuilds: () => Iterable<ActiveBuild>;
   modelsDir: string;
-  /** The server also serves the accuracy API of the in-guest agent. */
-  accuracyApi?: boolean;
+  /** Whether the server also serves the accuracy API of the in-guest agent (asked per page: routes are assembled after the reader). */
+  accuracyApi?: () => boolean;
   now?: () => Date;
 }
 
@@ -96,7 +96,7 @@ export class DashboardReader {
       used: info ? await this.used(subject, info.lastMs) : [],
       answers: mine.slice(-20).reverse().map(answerOf),
       viewer,
-      accuracyApi: this.deps.accuracyApi === true,
+      accuracyApi: this.deps.accuracyApi?.() === true,
     };
   }
 

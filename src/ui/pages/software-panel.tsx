@@ -6,32 +6,32 @@ import { useLoad } from '../use-load';
 interface AccuracyRow {
   name: string;
   used: boolean;
-  detail?: string;
+  evidence: string[];
+}
+
+interface AgentVersion {
+  version: number | null;
+  software?: { used?: { package: string; evidence?: string[] }[]; unused?: string[]; missing?: { package: string | null; program?: string; how: string }[] };
 }
 
 /**
- * The accuracy API of the in-guest agent answers in its own shape; the page takes what it can
- * name (a package or program and whether it was used) and otherwise falls back to telemetry.
+ * The in-guest agent's scores (`GET /v1/clients/<id>/accuracy`: per version the client ran, the
+ * predicted packages used and unused, and what was used but missing) for the version shown, or
+ * the newest version it scored. Undefined when it scored none: the page falls back to telemetry.
  */
-function accuracyRows(body: unknown): AccuracyRow[] | undefined {
-  if (!body || typeof body !== 'object') return undefined;
-  const o = body as Record<string, unknown>;
-  const list = [o['software'], o['packages'], o['programs']].find(Array.isArray) as unknown[] | undefined;
-  if (!list) return undefined;
-  const rows = list.flatMap((x): AccuracyRow[] => {
-    if (!x || typeof x !== 'object') return [];
-    const r = x as Record<string, unknown>;
-    const name = r['name'] ?? r['package'] ?? r['program'];
-    if (typeof name !== 'string') return [];
-    const used = r['used'] ?? r['observed'] ?? r['hit'];
-    return [{ name, used: used === true || (typeof used === 'number' && used > 0) }];
-  });
-  return rows.length ? rows : undefined;
+function fromAgent(body: unknown, version: number | undefined): { rows: AccuracyRow[]; missing: string[]; version: number | null } | undefined {
+  const versions = (body as { versions?: AgentVersion[] } | undefined)?.versions;
+  if (!Array.isArray(versions) || versions.length === 0) return undefined;
+  const v = versions.find((x) => x.version === version) ?? versions.at(-1)!;
+  const sw = v.software ?? {};
+  const rows = [...(sw.used ?? []).map((u) => ({ name: u.package, used: true, evidence: u.evidence ?? [] })), ...(sw.unused ?? []).map((name) => ({ name, used: false, evidence: [] }))];
+  const missing = (sw.missing ?? []).map((m) => `${m.package ?? m.program ?? '?'} (${m.how.replace(/-/g, ' ')})`);
+  return { rows, missing, version: v.version };
 }
 
 export function SoftwarePanel({ data, version }: { data: ClientPageView; version: VersionView | undefined }) {
   const [accuracy] = useLoad((signal) => (data.accuracyApi ? api.accuracy(data.clientId, signal) : Promise.resolve(undefined)), `accuracy:${data.clientId}:${data.accuracyApi}`);
-  const fromAgent = accuracy.state === 'ready' ? accuracyRows(accuracy.data) : undefined;
+  const agent = accuracy.state === 'ready' ? fromAgent(accuracy.data, version?.version) : undefined;
   const launches = new Map(data.used.map((u) => [u.program, u.launches]));
   const software = version?.software ?? [];
   const installed = new Set(version?.packages ?? []);
@@ -41,7 +41,7 @@ export function SoftwarePanel({ data, version }: { data: ClientPageView; version
     <section class="card" aria-labelledby="software-title">
       <h2 id="software-title">Predicted software against what was used</h2>
       <p class="muted small">
-        {fromAgent ? 'Observed: the in-guest agent (accuracy API).' : 'Observed: program launches in the telemetry of the last two weeks (the in-guest accuracy API has no figures for this client).'} Prediction of v{version?.version ?? '—'}.
+        {agent ? `Observed: the in-guest agent's reports from v${agent.version ?? '?'} (accuracy API).` : 'Observed: program launches in the telemetry of the last two weeks (the in-guest accuracy API has no figures for this client).'} Prediction of v{version?.version ?? '—'}.
       </p>
       {software.length === 0 ? (
         <p class="empty">This version predicted no software.</p>
@@ -59,9 +59,9 @@ export function SoftwarePanel({ data, version }: { data: ClientPageView; version
             </thead>
             <tbody>
               {software.map((s) => {
-                const agent = fromAgent?.find((r) => r.name === s.name || s.programs.includes(r.name));
+                const seen = agent?.rows.find((r) => r.name === s.name);
                 const n = s.programs.reduce((a, p) => a + (launches.get(p) ?? 0), 0);
-                const used = agent ? agent.used : n > 0;
+                const used = seen ? seen.used : n > 0;
                 return (
                   <tr key={s.name}>
                     <th scope="row">{s.name}</th>
@@ -73,7 +73,7 @@ export function SoftwarePanel({ data, version }: { data: ClientPageView; version
                     </td>
                     <td>{s.inImage === 'installed' || installed.has(s.name) ? 'installed' : s.inImage === 'base' ? <span class="muted">in the base</span> : <span class="muted">left out</span>}</td>
                     <td class="small">{s.programs.join(', ') || '—'}</td>
-                    <td>{used ? <span class="badge badge-prebuilt">used{agent ? '' : ` · ${n} launches`}</span> : <span class="badge badge-muted">not seen</span>}</td>
+                    <td>{used ? <span class="badge badge-prebuilt" title={seen?.evidence.join(', ')}>used{seen ? ' in the guest' : ` · ${n} launches`}</span> : <span class="badge badge-muted">not seen</span>}</td>
                   </tr>
                 );
               })}
@@ -81,6 +81,11 @@ export function SoftwarePanel({ data, version }: { data: ClientPageView; version
           </table>
         </div>
       )}
+      {agent?.missing.length ? (
+        <p class="small">
+          <strong>Used in the guest but not in the image:</strong> {agent.missing.join(', ')}
+        </p>
+      ) : null}
       {unpredicted.length ? (
         <p class="small">
           <strong>Used but not predicted:</strong> {unpredicted.map((u) => `${u.program} (${u.launches})`).join(', ')}
