@@ -101,6 +101,11 @@ describe('route scopes: every route of `prescient serve`, swept with no, another
       }
       // The /v2/ base check only says "this token is valid here"; it reveals no repository.
       if (route.path === '/v2') return assert.equal(r.status, 200);
+      // The dashboard's overview is the caller's own view: b sees itself, never a.
+      if (route.path === '/v1/dashboard/overview') {
+        assert.equal(r.status, 200, r.text);
+        return assert.deepEqual((JSON.parse(r.text) as { clients: { clientId: string }[] }).clients.filter((c) => c.clientId !== 'b'), []);
+      }
       const expected = route.scope === 'registry' ? [401, 403] : [403];
       assert.ok(expected.includes(r.status), `${method} ${route.path} → ${r.status} ${r.text}`);
       assert.ok(namesRule(method, r.text), `${method} ${route.path}: ${r.text}`);
