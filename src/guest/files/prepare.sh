@@ -1,0 +1,50 @@
+#!/bin/sh
+# Prescient in-guest agent, the part that needs root (ExecStartPre=+, before every report):
+# the per-port SYN counters, the not-found log bash writes to, the dataset read marks. Each step
+# is idempotent: nftables.service flushes the whole ruleset when it (re)starts, so the agent's
+# table is put back by the next run.
+set -u
+state=${PRESCIENT_AGENT_STATE:-/var/lib/prescient-agent}
+user=${PRESCIENT_AGENT_USER:-prescient-agent}
+datasets=${PRESCIENT_AGENT_DATASETS:-/var/lib/prescient/datasets.json}
+pacct=${PRESCIENT_AGENT_PACCT:-/var/log/account/pacct}
+mkdir -p "$state"
+
+if command -v nft >/dev/null && ! nft list table inet prescient_agent >/dev/null 2>&1; then
+  # Before the firewall (priority filter - 150): a SYN the firewall drops was still attempted.
+  nft -f - <<'NFT' || echo "prescient-agent: no per-port connection counters (nft failed)" >&2
+table inet prescient_agent {
+	set syn {
+		type inet_service
+		size 4096
+		flags dynamic
+		counter
+	}
+	chain input {
+		type filter hook input priority filter - 150; policy accept;
+		iif != "lo" tcp flags & (syn | ack) == syn update @syn { tcp dport }
+	}
+}
+NFT
+fi
+
+# Bash's command_not_found_handle appends here: anyone may write, nobody but the agent may read.
+if [ ! -e "$state/not-found.log" ]; then
+  : >"$state/not-found.log"
+fi
+chown "$user" "$state/not-found.log" && chmod 0622 "$state/not-found.log"
+chmod 0711 "$state"
+
+# Process accounting is read by the adm group (the agent's supplementary group).
+[ -e "$pacct" ] && chgrp adm "$pacct" && chmod 0640 "$pacct"
+
+# Dataset reads show as an access time after the mark: at the first run every placed dataset's
+# atime is set far back, so that the next read moves it (relatime updates an atime older than mtime).
+if [ -r "$datasets" ] && [ ! -e "$state/datasets.armed" ]; then
+  grep -o '"destination": *"[^"]*"' "$datasets" | sed 's/.*"\([^"]*\)"$/\1/' | while read -r path; do
+    [ -f "$path" ] && touch -a -d @86400 "$path"
+  done
+  date +%s >"$state/datasets.armed"
+  chown "$user" "$state/datasets.armed"
+fi
+exit 0
