@@ -43,11 +43,13 @@ name_ok() { [[ $1 =~ ^[A-Za-z0-9_+.:@-]{1,64}$ ]]; }
 # --- resources: deltas of /proc counters since the last run -----------------------------------
 read -r _ u n s i w q sq st _ <"$root/proc/stat"
 busy=$((u + n + s + q + sq + st)); total=$((busy + i + w))
-mem_total=$(awk '/^MemTotal:/ {print $2 * 1024}' "$root/proc/meminfo")
-mem_avail=$(awk '/^MemAvailable:/ {print $2 * 1024}' "$root/proc/meminfo")
+# mawk prints large numbers in exponent form: sums are printed with %.0f, products done by bash.
+mem_total=$(( $(awk '/^MemTotal:/ {print $2}' "$root/proc/meminfo") * 1024 ))
+mem_avail=$(( $(awk '/^MemAvailable:/ {print $2}' "$root/proc/meminfo") * 1024 ))
 cores=$(grep -c '^processor' "$root/proc/cpuinfo")
-read -r disk_r disk_w < <(awk '$3 ~ /^(sd[a-z]+|vd[a-z]+|xvd[a-z]+|nvme[0-9]+n[0-9]+|hd[a-z]+)$/ {r += $6; w += $10} END {printf "%d %d\n", r * 512, w * 512}' "$root/proc/diskstats")
-read -r net_in net_out < <(awk -F'[: ]+' 'NR > 2 { sub(/^ +/, ""); split($0, f, /[: ]+/); if (f[1] != "lo") {i += f[2]; o += f[10]} } END {printf "%d %d\n", i, o}' "$root/proc/net/dev")
+read -r disk_r disk_w < <(awk '$3 ~ /^(sd[a-z]+|vd[a-z]+|xvd[a-z]+|nvme[0-9]+n[0-9]+|hd[a-z]+)$/ {r += $6; w += $10} END {printf "%.0f %.0f\n", r, w}' "$root/proc/diskstats")
+disk_r=$((disk_r * 512)); disk_w=$((disk_w * 512))
+read -r net_in net_out < <(awk -F'[: ]+' 'NR > 2 { sub(/^ +/, ""); split($0, f, /[: ]+/); if (f[1] != "lo") {i += f[2]; o += f[10]} } END {printf "%.0f %.0f\n", i, o}' "$root/proc/net/dev")
 if [ -r "$state/counters" ]; then
   read -r p_ms p_busy p_total p_dr p_dw p_ni p_no <"$state/counters"
   dt=$(( now_ms - p_ms ))
@@ -69,8 +71,8 @@ if [ -r "$pacct" ]; then
     me=$(id -u)
     # dump-acct: comm|version|utime|stime|etime|uid|gid|mem|io|pid|ppid|…
     tail -c +$((off + 1)) "$pacct" | head -c $((size - off)) >"$state/pacct.new"
-    dump-acct "$state/pacct.new" 2>/dev/null | awk -F'|' -v me="$me" '{ gsub(/ +$/, "", $1); gsub(/ /, "", $6); if ($6 != me) print $1, $6 }' | sort | uniq |
-      while read -r prog uid; do
+    dump-acct "$state/pacct.new" 2>/dev/null | awk -F'|' -v me="$me" -v OFS='\t' '{ gsub(/ +$/, "", $1); gsub(/ /, "", $6); if ($6 != me) print $1, $6 }' | sort -u |
+      while IFS=$'\t' read -r prog uid; do
         name_ok "$prog" || continue
         user=$(getent passwd "$uid" | cut -d: -f1); name_ok "${user:-x}" || user=$uid
         emit "\"kind\":\"launch\",\"executable\":\"$prog\",\"user\":\"${user:-$uid}\""
@@ -103,7 +105,7 @@ if [ -r "$datasets" ] && [ -r "$state/datasets.armed" ]; then
     [[ $path =~ ^/[A-Za-z0-9._/+@-]+$ ]] || continue
     grep -qxF "$path" "$state/datasets.read" 2>/dev/null && continue
     at=$(stat -c %X "$path" 2>/dev/null) || continue
-    if [ "$at" -gt "$(cat "$state/datasets.armed")" ]; then
+    if [ "$at" -ge "$(cat "$state/datasets.armed")" ]; then
       emit "\"kind\":\"access\",\"target\":\"$path\",\"op\":\"read\",\"bytes\":$(stat -c %s "$path")"
       echo "$path" >>"$state/datasets.read"
     fi
@@ -116,7 +118,7 @@ listening=$(ss -Htln 2>/dev/null | awk '{ a = $4; p = a; sub(/.*:/, "", p); h = 
 for p in $listening; do emit "\"kind\":\"flow\",\"direction\":\"in\",\"protocol\":\"tcp\",\"port\":$p,\"remote\":\"*\",\"bytes\":0,\"outcome\":\"listening\""; done
 # New connections per port since the last run: the SYN counters of the agent's nftables set
 # (prepare.sh), read and reset. A SYN to a port nobody listens on was refused.
-if syns=$(nft -j list set inet prescient_agent syn 2>/dev/null); then
+if [ "${PRESCIENT_AGENT_NFT:-on}" != off ] && syns=$(nft -j list set inet prescient_agent syn 2>/dev/null); then
   nft flush set inet prescient_agent syn 2>/dev/null
   grep -o '"val": *[0-9]*, *"counter": *{ *"packets": *[0-9]*' <<<"$syns" | tr -cs '0-9' ' ' | while read -r port packets; do
     [ "${packets:-0}" -gt 0 ] || continue

@@ -10,7 +10,8 @@ datasets=${PRESCIENT_AGENT_DATASETS:-/var/lib/prescient/datasets.json}
 pacct=${PRESCIENT_AGENT_PACCT:-/var/log/account/pacct}
 mkdir -p "$state"
 
-if command -v nft >/dev/null && ! nft list table inet prescient_agent >/dev/null 2>&1; then
+# PRESCIENT_AGENT_NFT=off: tests run this in a chroot that shares the host's network namespace.
+if [ "${PRESCIENT_AGENT_NFT:-on}" != off ] && command -v nft >/dev/null && ! nft list table inet prescient_agent >/dev/null 2>&1; then
   # Before the firewall (priority filter - 150): a SYN the firewall drops was still attempted.
   nft -f - <<'NFT' || echo "prescient-agent: no per-port connection counters (nft failed)" >&2
 table inet prescient_agent {
