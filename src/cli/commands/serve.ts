@@ -32,6 +32,8 @@ import { policyFile, policySource } from '../../policy/policy.js';
 import { emit } from '../output.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
+import { agentSeedSchema } from '../../guest/agent-seed.js';
+import { issueAgentCredential } from '../../grants/agent-credential.js';
 
 interface ServeOptions extends HistoryFlags {
   auth: boolean;
@@ -43,6 +45,7 @@ interface ServeOptions extends HistoryFlags {
   ipv4Prefix: string;
   ipv6Prefix: string;
   publicUrl?: string;
+  agentUrl: string;
 }
 
 /**
@@ -62,7 +65,12 @@ export const serveCommand: CommandRegistration = (program) => {
     .option('--max-body-mib <n>', 'largest telemetry body accepted, after decompression', '16')
     .option('--retain-raw-days <days>', 'delete raw telemetry events older than this (checked at start and hourly; default: keep)')
     .option('--retain-rollups-days <days>', 'delete 5-minute rollups older than this (default: keep)')
-    .option('--no-auth', 'serve /v2/ and usage vectors without credentials (everyone may pull and push; loopback experiments only); telemetry and requests still need one');
+    .option('--no-auth', 'serve /v2/ and usage vectors without credentials (everyone may pull and push; loopback experiments only); telemetry and requests still need one')
+    .option(
+      '--agent-url <url>',
+      "this server as the in-guest agent of a consenting client reaches it (goes into the seed); under QEMU user-mode networking, a guestfwd from 10.0.2.100:80 to this port",
+      'http://10.0.2.100',
+    );
   addHistoryOptions(addAnonymisationOptions(cmd)).addHelpText(
     'after',
     `
@@ -106,7 +114,14 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     }
     const registry = await openRegistry({ root: paths().registry });
     const grants = await Grants.open({ secretsDir: paths().secrets, ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl } : {}) });
-    const workflow = await openRequestWorkflow({ paths: paths(), registry, grants, telemetry: ingestion });
+    const workflow = await openRequestWorkflow({
+      paths: paths(),
+      registry,
+      grants,
+      telemetry: ingestion,
+      // The agent's credential may only write its own client's telemetry (a source credential).
+      agent: { url: agentSeedSchema.shape.url.parse(opts.agentUrl), issueCredential: (clientId) => issueAgentCredential({ credentials: grants.credentials, clientId }) },
+    });
     const scheduler = new ProactiveScheduler({ history: workflow.history!, workflow });
     scheduler.start();
     const metrics = createServerMetrics({ workflow, version: prescientVersion() });
