@@ -34,6 +34,11 @@ import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
 import { agentSeedSchema } from '../../guest/agent-seed.js';
 import { issueAgentCredential } from '../../grants/agent-credential.js';
+import { join } from 'node:path';
+import { clientAccuracy } from '../../accuracy/client-accuracy.js';
+import { accuracyRoutes } from '../../server/routes/accuracy.js';
+import { programPackages } from '../../predict/program-packages.js';
+import type { PackageIndex } from '../../predict/package-index.js';
 
 interface ServeOptions extends HistoryFlags {
   auth: boolean;
@@ -122,6 +127,10 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       // The agent's credential may only write its own client's telemetry (a source credential).
       agent: { url: agentSeedSchema.shape.url.parse(opts.agentUrl), issueCredential: (clientId) => issueAgentCredential({ credentials: grants.credentials, clientId }) },
     });
+    // Programs → packages for accuracy reports: this machine's dpkg lists and the archive's index, read once.
+    let packages: Promise<PackageIndex> | undefined;
+    const accuracyPackages = (): Promise<PackageIndex> =>
+      (packages ??= programPackages({ root: '/', archive: true, cacheDir: join(paths().packageCache, 'contents'), warn: (m) => process.stderr.write(`warning: ${m}\n`) }));
     const scheduler = new ProactiveScheduler({ history: workflow.history!, workflow });
     scheduler.start();
     const metrics = createServerMetrics({ workflow, version: prescientVersion() });
@@ -133,6 +142,10 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       sshKeyRoutes({ keys: sshKeyStoreAt(paths().home) }),
       requestRoutes({ workflow }),
       healthRoutes({ workflow, metrics }),
+      accuracyRoutes({
+        grants,
+        accuracy: async (clientId) => clientAccuracy({ registry, store: ingestion.store, anonymiser: ingestion.anonymiser, packages: await accuracyPackages() }, clientId),
+      }),
     ];
     // Usage vectors: from the telemetry store (clients named by their real ids, pseudonymised here), or from a trace folder.
     const history = opts.dataset ? openHistory(opts).history : storeHistory(ingestion.store);
