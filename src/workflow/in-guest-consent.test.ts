@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { paths } from '../core/config.js';
+import { run } from '../core/exec.js';
 import { Grants } from '../grants/grants.js';
 import { issueAgentCredential } from '../guest/agent-credential.js';
 import { withImageSession } from '../image/open.js';
@@ -48,7 +49,11 @@ after(async () => {
 async function agentFilesIn(digest: string): Promise<{ collect: boolean; timer: boolean }> {
   const out = join(dir, `checkout-${digest.slice(7, 19)}`);
   const c = await registry.checkout(digest, out);
-  return withImageSession(c.top, { runtimeDir: join(dir, 'run'), readOnly: true }, async (s) => ({
+  // Opened read-write through a throwaway overlay: a layer whose build session was unmounted
+  // lazily (a busy mount under load) has a journal to replay, which a read-only mount refuses.
+  const overlay = join(out, 'look.qcow2');
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', c.top, '-F', 'qcow2', overlay]);
+  return withImageSession(overlay, { runtimeDir: join(dir, 'run') }, async (s) => ({
     collect: (await s.stat('/usr/lib/prescient-agent/collect')) !== undefined,
     timer: (await s.stat('/etc/systemd/system/timers.target.wants/prescient-agent.timer')) !== undefined,
   }));
