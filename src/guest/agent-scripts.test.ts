@@ -96,6 +96,7 @@ test('the agent reports launches, missing commands, new packages, dataset reads 
   // Offline: three reports, at most two kept.
   const offline = await inGuest(
     `set -e
+     : > /tmp/pacct  # accounting on, nothing recorded yet: the first run's baseline
      mkdir -p /var/lib/prescient /srv && echo '[{"destination": "/srv/placed.csv"}]' > /var/lib/prescient/datasets.json && echo a,b > /srv/placed.csv
      for i in 1 2 3; do /usr/lib/prescient-agent/prepare; /usr/lib/prescient-agent/collect; sleep 1; done
      ls /var/lib/prescient-agent/spool | grep -c ndjson`,

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AbortedError, ValidationError } from '../core/errors.js';
 import { kvmWorks } from '../image/kvm.js';
 import { createSessionRecord, processComm, saveSessionRecord, teardownSession, type SessionRecord } from '../image/runtime-state.js';
@@ -51,6 +52,8 @@ export function freePort(): Promise<number> {
   });
 }
 
+const loopbackPipe = fileURLToPath(new URL('./loopback-pipe.js', import.meta.url));
+
 export async function startVm(options: VmOptions): Promise<RunningVm> {
   if (options.signal?.aborted) throw new AbortedError('starting a VM');
   const accel = (await kvmWorks()) ? 'kvm' : 'tcg';
@@ -64,7 +67,8 @@ export async function startVm(options: VmOptions): Promise<RunningVm> {
     'id=net0',
     ...(options.restrict ? ['restrict=on'] : []),
     ...options.forwards.map((f) => `hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`),
-    ...(options.guestForwards ?? []).map((g) => `guestfwd=tcp:${g.guestAddress}:${g.guestPort}-tcp:127.0.0.1:${g.hostPort}`),
+    // One relay process per guest connection (a `tcp:` chardev would be one connection for all).
+    ...(options.guestForwards ?? []).map((g) => `guestfwd=tcp:${g.guestAddress}:${g.guestPort}-cmd:${process.execPath} ${loopbackPipe} ${g.hostPort}`),
   ].join(',');
   const args = [
     '-accel', accel,

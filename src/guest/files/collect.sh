@@ -64,22 +64,25 @@ fi
 echo "$now_ms $busy $total $disk_r $disk_w $net_in $net_out" >"$state/counters"
 
 # --- program launches: new process accounting records (name, user), not the agent's own ------
+# One pipeline, no process per record: forks are what a shell agent spends its CPU on. The log
+# at the first run is the baseline (what booting ran is no one's launch).
 if [ -r "$pacct" ]; then
-  size=$(stat -c %s "$pacct"); off=$(cat "$state/pacct.offset" 2>/dev/null || echo 0)
+  size=$(stat -c %s "$pacct"); off=$(cat "$state/pacct.offset" 2>/dev/null || echo "$size")
   [ "$size" -lt "$off" ] && off=0   # rotated
   if [ "$size" -gt "$off" ]; then
-    me=$(id -u)
-    # dump-acct: comm|version|utime|stime|etime|uid|gid|mem|io|pid|ppid|…
+    # dump-acct: comm|version|utime|stime|etime|uid|gid|mem|io|pid|ppid|…; names and users are
+    # checked here as the server checks them again.
     tail -c +$((off + 1)) "$pacct" | head -c $((size - off)) >"$state/pacct.new"
-    dump-acct "$state/pacct.new" 2>/dev/null | awk -F'|' -v me="$me" -v OFS='\t' '{ gsub(/ +$/, "", $1); gsub(/ /, "", $6); if ($6 != me) print $1, $6 }' | sort -u |
-      while IFS=$'\t' read -r prog uid; do
-        name_ok "$prog" || continue
-        user=$(getent passwd "$uid" | cut -d: -f1); name_ok "${user:-x}" || user=$uid
-        emit "\"kind\":\"launch\",\"executable\":\"$prog\",\"user\":\"${user:-$uid}\""
-      done
+    dump-acct "$state/pacct.new" 2>/dev/null | awk -F'|' -v me="$(id -u)" -v head="$head" '
+      BEGIN { while ((getline line < "/etc/passwd") > 0) { split(line, f, ":"); user[f[3]] = f[1] } }
+      { comm = $1; sub(/ +$/, "", comm); uid = $6; gsub(/ /, "", uid)
+        if (uid == me || comm !~ /^[A-Za-z0-9_+.:@-]+$/ || length(comm) > 64) next
+        name = (uid in user && user[uid] ~ /^[A-Za-z0-9_.-]+$/) ? user[uid] : uid
+        key = comm SUBSEP name; if (key in seen) next; seen[key] = 1
+        printf "{%s,\"kind\":\"launch\",\"executable\":\"%s\",\"user\":\"%s\"}\n", head, comm, name }' >>"$tmp"
     rm -f "$state/pacct.new"
-    echo "$size" >"$state/pacct.offset"
   fi
+  echo "$size" >"$state/pacct.offset"
 fi
 
 # --- commands not found (bash hook appends one word a line) ------------------------------------
