@@ -64,22 +64,30 @@ fi
 echo "$now_ms $busy $total $disk_r $disk_w $net_in $net_out" >"$state/counters"
 
 # --- program launches: new process accounting records (name, user), not the agent's own ------
-# One pipeline, no process per record: forks are what a shell agent spends its CPU on. The log
-# at the first run is the baseline (what booting ran is no one's launch).
+# One pipeline, no process per record: forks are what a shell agent spends its CPU on. The
+# image is made with offset 0: everything accounting saw since boot.
 if [ -r "$pacct" ]; then
-  size=$(stat -c %s "$pacct"); off=$(cat "$state/pacct.offset" 2>/dev/null || echo "$size")
+  size=$(stat -c %s "$pacct"); off=$(cat "$state/pacct.offset" 2>/dev/null || echo 0)
   [ "$size" -lt "$off" ] && off=0   # rotated
   if [ "$size" -gt "$off" ]; then
     # dump-acct: comm|version|utime|stime|etime|uid|gid|mem|io|pid|ppid|…; names and users are
     # checked here as the server checks them again.
     tail -c +$((off + 1)) "$pacct" | head -c $((size - off)) >"$state/pacct.new"
+    # The agent's own processes are left out: its uid's, and (root) its prepare step and what
+    # that started (a parent is written after its children: two passes).
     dump-acct "$state/pacct.new" 2>/dev/null | awk -F'|' -v me="$(id -u)" -v head="$head" '
       BEGIN { while ((getline line < "/etc/passwd") > 0) { split(line, f, ":"); user[f[3]] = f[1] } }
-      { comm = $1; sub(/ +$/, "", comm); uid = $6; gsub(/ /, "", uid)
-        if (uid == me || comm !~ /^[A-Za-z0-9_+.:@-]+$/ || length(comm) > 64) next
-        name = (uid in user && user[uid] ~ /^[A-Za-z0-9_.-]+$/) ? user[uid] : uid
-        key = comm SUBSEP name; if (key in seen) next; seen[key] = 1
-        printf "{%s,\"kind\":\"launch\",\"executable\":\"%s\",\"user\":\"%s\"}\n", head, comm, name }' >>"$tmp"
+      { n++; comm[n] = $1; sub(/ +$/, "", comm[n]); uid[n] = $6; gsub(/ /, "", uid[n]); pid[n] = $10 + 0; ppid[n] = $11 + 0
+        if (comm[n] == "prepare" && uid[n] == 0) agent[pid[n]] = 1 }
+      END {
+        for (i = n; i >= 1; i--) if (ppid[i] in agent) agent[pid[i]] = 1
+        for (i = 1; i <= n; i++) {
+          c = comm[i]; u = uid[i]
+          if (u == me || (pid[i] in agent) || c !~ /^[A-Za-z0-9_+.:@-]+$/ || length(c) > 64) continue
+          name = (u in user && user[u] ~ /^[A-Za-z0-9_.-]+$/) ? user[u] : u
+          key = c SUBSEP name; if (key in seen) continue; seen[key] = 1
+          printf "{%s,\"kind\":\"launch\",\"executable\":\"%s\",\"user\":\"%s\"}\n", head, c, name
+        } }' >>"$tmp"
     rm -f "$state/pacct.new"
   fi
   echo "$size" >"$state/pacct.offset"
@@ -92,7 +100,7 @@ if [ -s "$cnf" ]; then
   rm -f "$cnf.taken"
 fi
 
-# --- packages installed after delivery (dpkg.log; the baseline is the log at first run) --------
+# --- packages installed after delivery (dpkg.log past the size it had when the image was made) --
 if [ -r "$dpkglog" ]; then
   size=$(stat -c %s "$dpkglog")
   off=$(cat "$state/dpkg.offset" 2>/dev/null || echo "$size")

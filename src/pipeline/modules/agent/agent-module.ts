@@ -35,6 +35,9 @@ export const agentModule = defineModule<AgentOptions>({
     changes.push({ kind: 'ensure-line', path: '/etc/bash.bashrc', line: '[ -r /usr/lib/prescient-agent/command-not-found.bash ] && . /usr/lib/prescient-agent/command-not-found.bash' });
     changes.push({ kind: 'enable-service', unit: 'acct.service' });
     changes.push({ kind: 'enable-service', unit: 'prescient-agent.timer' });
+    // Last: the state the first boot starts from (dpkg.log's size now, the not-found log, the
+    // datasets' read marks), so that what the user does before the first report still counts.
+    changes.push({ kind: 'run-command', argv: ['/usr/lib/prescient-agent/prepare', 'build'] });
     return { changes, notes: ['in-guest agent: reports every minute once a seed gives it a server and a credential'] };
   },
 });
