@@ -33,6 +33,8 @@ let work: Awaited<ReturnType<typeof scratchDir>>;
 let disk: string;
 let home: string;
 let serve: ServeProcess;
+/** The agent's telemetry-only credential (a source credential for client:acme). */
+let credential = '';
 const image = `sha256:${'ab'.repeat(32)}`;
 
 function pacct(records: { comm: string; uid: number }[]): Buffer {
@@ -55,7 +57,7 @@ async function inGuest(script: string, env: Record<string, string>): Promise<{ s
     s.exec(['bash', '-c', script], {
       allowFailure: true,
       timeoutMs: 120_000,
-      env: { PRESCIENT_SUBJECT: 'client:acme', PRESCIENT_IMAGE: image, PRESCIENT_CREDENTIAL: 'acme:not-checked-here', PRESCIENT_AGENT_NFT: 'off', PRESCIENT_AGENT_PACCT: '/tmp/pacct', ...env },
+      env: { PRESCIENT_SUBJECT: 'client:acme', PRESCIENT_IMAGE: image, PRESCIENT_CREDENTIAL: credential, PRESCIENT_AGENT_NFT: 'off', PRESCIENT_AGENT_PACCT: '/tmp/pacct', ...env },
     }),
   );
 }
@@ -89,6 +91,8 @@ test('the agent reports launches, missing commands, new packages, dataset reads 
   const cli = join(repoRoot, 'bin/prescient.js');
   const env = { ...process.env, PRESCIENT_HOME: home };
   await promisify(execFile)(process.execPath, [cli, 'consent', 'grant', 'client:acme'], { env });
+  const issued = JSON.parse((await promisify(execFile)(process.execPath, [cli, '--json', 'credentials', 'issue-source', 'agent-acme', '--subject', 'client:acme'], { env })).stdout) as { username: string; secret: string };
+  credential = `${issued.username}:${issued.secret}`;
   const anon = createAnonymiser({ keyring: loadOrCreateKeyring(paths(home).secrets) });
   const subject = anon.pseudonym('client', 'acme');
   await writeFile(join(work.dir, 'pacct'), pacct([{ comm: 'psql', uid: 1000 }, { comm: 'bad name!', uid: 1000 }, { comm: 'redis-cli', uid: 0 }]));

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { paths } from '../core/config.js';
 import { run } from '../core/exec.js';
 import { Grants } from '../grants/grants.js';
-import { issueAgentCredential } from '../guest/agent-credential.js';
+import { issueAgentCredential } from '../grants/agent-credential.js';
 import { withImageSession } from '../image/open.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { createApp, listen } from '../server/app.js';
@@ -31,13 +31,14 @@ before(async () => {
   const t = testPaths();
   const p = { ...paths(dir), bases: t.bases, layers: t.layers, packageCache: t.packageCache };
   registry = await openRegistry({ root: p.registry });
+  const grants = await Grants.open({ secretsDir: p.secrets });
   ingestion = openIngestion({ home: dir });
   workflow = await openRequestWorkflow({
     paths: p,
     registry,
-    grants: await Grants.open({ secretsDir: p.secrets }),
+    grants,
     telemetry: ingestion,
-    agent: { url: 'http://10.0.2.100', issueCredential: issueAgentCredential },
+    agent: { url: 'http://10.0.2.100', issueCredential: (clientId) => issueAgentCredential({ credentials: grants.credentials, clientId }) },
   });
 });
 

@@ -143,7 +143,6 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       requestRoutes({ workflow }),
       healthRoutes({ workflow, metrics }),
       accuracyRoutes({
-        grants,
         accuracy: async (clientId) => clientAccuracy({ registry, store: ingestion.store, anonymiser: ingestion.anonymiser, packages: await accuracyPackages() }, clientId),
       }),
     ];

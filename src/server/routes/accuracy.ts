@@ -1,12 +1,10 @@
 import { ValidationError } from '../../core/errors.js';
-import type { Grants } from '../../grants/grants.js';
 import { clientIdPattern } from '../../identify/rules.js';
 import type { ClientAccuracy } from '../../accuracy/client-accuracy.js';
 import { sendJson } from '../http-error.js';
 import type { RouteSet } from '../router.js';
 
 export interface AccuracyRoutesDeps {
-  grants: Grants;
   accuracy: (clientId: string) => Promise<ClientAccuracy>;
 }
 
@@ -19,10 +17,12 @@ export function accuracyRoutes(deps: AccuracyRoutesDeps): RouteSet {
     {
       method: 'GET',
       path: '/v1/clients/:clientId/accuracy',
-      handler: async ({ req, res, params }) => {
+      scope: 'client-own',
+      clientOf: ({ params }) => params['clientId'],
+      summary: 'predicted against observed for every image version the client ran (its in-guest agent)',
+      handler: async ({ res, params }) => {
         const clientId = params['clientId']!;
         if (!clientIdPattern.test(clientId) || clientId.length > 64) throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
-        await deps.grants.requireClientOrAdmin(req, clientId);
         sendJson(res, 200, await deps.accuracy(clientId));
       },
     },
