@@ -131,7 +131,7 @@ for p in $listening; do emit "\"kind\":\"flow\",\"direction\":\"in\",\"protocol\
 # (prepare.sh), read and reset. A SYN to a port nobody listens on was refused.
 if [ "${PRESCIENT_AGENT_NFT:-on}" != off ] && syns=$(nft -j list set inet prescient_agent syn 2>/dev/null); then
   nft flush set inet prescient_agent syn 2>/dev/null
-  grep -o '"val": *[0-9]*, *"counter": *{ *"packets": *[0-9]*' <<<"$syns" | tr -cs '0-9' ' ' | while read -r port packets; do
+  grep -oE '"val": *[0-9]+, *"counter": *\{ *"packets": *[0-9]+' <<<"$syns" | sed -E 's/^"val": *([0-9]+),.*"packets": *([0-9]+)$/\1 \2/' | while read -r port packets; do
     [ "${packets:-0}" -gt 0 ] || continue
     if grep -qx "$port" <<<"$listening"; then outcome=''; else outcome=',"outcome":"refused"'; fi
     emit "\"kind\":\"flow\",\"direction\":\"in\",\"protocol\":\"tcp\",\"port\":$port,\"remote\":\"*\",\"bytes\":0$outcome"
