@@ -56,6 +56,8 @@ async function inGuest(script: string, env: Record<string, string>): Promise<{ s
   return withImageSession(disk, { runtimeDir: p.runtime }, (s) =>
     s.exec(['bash', '-c', script], {
       allowFailure: true,
+      // The host's network, to reach the test's server on 127.0.0.1 (a guest reaches it by guestfwd).
+      network: true,
       timeoutMs: 120_000,
       env: { PRESCIENT_SUBJECT: 'client:acme', PRESCIENT_IMAGE: image, PRESCIENT_CREDENTIAL: credential, PRESCIENT_AGENT_NFT: 'off', PRESCIENT_AGENT_PACCT: '/tmp/pacct', ...env },
     }),
