@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { clientIdPattern } from '../identify/rules.js';
 import { imageDigestPattern } from '../telemetry/event.js';
+import type { SeedFile } from '../pipeline/spec/cloud-init.js';
 import { agentEnvPath } from './agent-files.js';
 
 /**
@@ -24,8 +25,7 @@ export function agentEnvironment(input: AgentSeed): string {
   return [`PRESCIENT_URL=${s.url.replace(/\/+$/, '')}`, `PRESCIENT_SUBJECT=client:${s.clientId}`, `PRESCIENT_IMAGE=${s.image}`, `PRESCIENT_CREDENTIAL=${s.credential}`, ''].join('\n');
 }
 
-/** cloud-config user-data keys that write it, root-only, at first boot. */
-export function agentUserData(input: AgentSeed): string {
-  const content = agentEnvironment(input);
-  return `write_files:\n  - path: ${agentEnvPath}\n    owner: root:root\n    permissions: '0600'\n    content: ${JSON.stringify(content)}\n`;
+/** The seed file that writes it, root-only, at first boot. */
+export function agentSeedFile(input: AgentSeed): SeedFile {
+  return { path: agentEnvPath, content: agentEnvironment(input), owner: 'root:root', permissions: '0600' };
 }

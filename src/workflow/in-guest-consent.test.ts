@@ -92,8 +92,8 @@ test('with in-guest consent: the image carries the agent, and only the seed its 
   const r = await workflow.handle({ clientId: 'consenting' });
   assert.equal(r.inGuestAgent, true);
   const userData = r.seed['user-data'];
-  assert.match(userData, /path: \/etc\/prescient\/agent\.env/);
-  assert.match(userData, /permissions: '0600'/);
+  assert.ok(userData.includes('"path":"/etc/prescient/agent.env"'), userData);
+  assert.ok(userData.includes('"permissions":"0600"'));
   assert.ok(userData.includes(`PRESCIENT_IMAGE=${r.image.digest}`), 'the seed names the version handed out');
   assert.ok(userData.includes('PRESCIENT_SUBJECT=client:consenting'));
   assert.ok(userData.includes('PRESCIENT_URL=http://10.0.2.100'));

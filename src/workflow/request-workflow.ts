@@ -9,7 +9,8 @@ import type { VmSpec } from '../pipeline/vm-spec.js';
 import { defaultPolicy, type PolicySource } from '../policy/policy.js';
 import { checkBaseAllowed, confineVector } from '../policy/vector-policy.js';
 import { seedFiles } from '../pipeline/spec/cloud-init.js';
-import { agentUserData } from '../guest/agent-seed.js';
+import { agentSeedFile } from '../guest/agent-seed.js';
+import type { SeedFile } from '../pipeline/spec/cloud-init.js';
 import type { Registry } from '../registry/registry.js';
 import { BuildLimiter } from './build-limiter.js';
 import type { BuiltImage, ImageBuilder } from './image-builder.js';
@@ -249,12 +250,12 @@ export class RequestWorkflow {
     const grant = this.deps.grants.grantFor(identity.clientId);
     // The version actually handed out (a last-good one may predate the consent, and carry no agent).
     const agentInImage = inGuestAgent && source !== 'last-good';
-    let agentData = '';
+    const files: SeedFile[] = [];
     if (agentInImage && this.deps.agent) {
       const c = await this.deps.agent.issueCredential(identity.clientId);
-      agentData = agentUserData({ url: this.deps.agent.url, clientId: identity.clientId, image: image.digest, credential: `${c.username}:${c.secret}` });
+      files.push(agentSeedFile({ url: this.deps.agent.url, clientId: identity.clientId, image: image.digest, credential: `${c.username}:${c.secret}` }));
     }
-    const seed = seedFiles({ instanceId: `${identity.clientId}-${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}`, hostname: identity.clientId.replace(/[._]/g, '-').slice(0, 63).replace(/-+$/, ''), extraUserData: agentData });
+    const seed = seedFiles({ instanceId: `${identity.clientId}-${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}`, hostname: identity.clientId.replace(/[._]/g, '-').slice(0, 63).replace(/-+$/, ''), files });
     return {
       clientId: identity.clientId,
       category: identity.category,
