@@ -92,8 +92,10 @@ test('with in-guest consent: the image carries the agent, and only the seed its 
   const r = await workflow.handle({ clientId: 'consenting' });
   assert.equal(r.inGuestAgent, true);
   const userData = r.seed['user-data'];
-  assert.ok(userData.includes('"path":"/etc/prescient/agent.env"'), userData);
-  assert.ok(userData.includes('"permissions":"0600"'));
+  const config = JSON.parse(userData.slice(userData.indexOf('\n') + 1)) as { write_files?: { path: string; permissions: string; owner: string; content: string }[] };
+  const env = config.write_files?.find((f) => f.path === '/etc/prescient/agent.env');
+  assert.ok(env, userData);
+  assert.deepEqual([env.owner, env.permissions], ['root:root', '0600']);
   assert.ok(userData.includes(`PRESCIENT_IMAGE=${r.image.digest}`), 'the seed names the version handed out');
   assert.ok(userData.includes('PRESCIENT_SUBJECT=client:consenting'));
   assert.ok(userData.includes('PRESCIENT_URL=http://10.0.2.100'));
