@@ -60,6 +60,21 @@ export interface DataAccess {
   count: number;
 }
 
+/**
+ * What a client's in-guest agents saw it do (sources with such data only): the loop from a
+ * delivered machine back into its next prediction (src/predict/guest-feedback.ts).
+ */
+export interface GuestUse {
+  /** How long in-guest data covers (the sum of the image versions' spans), ms. */
+  observedMs: number;
+  /** Packages installed by hand after delivery. */
+  installedPackages: string[];
+  /** Programs launched inside the guest. */
+  launchedPrograms: string[];
+  /** Inbound ports that received connections. */
+  busyPorts: number[];
+}
+
 export interface HistorySource {
   /** A short description for reports ("bitbrains:/path"). */
   readonly name: string;
@@ -68,4 +83,6 @@ export interface HistorySource {
   launches(subjectId: string, signal?: AbortSignal): Promise<LaunchEvent[]>;
   networkFlows(subjectId: string, signal?: AbortSignal): Promise<NetworkFlow[]>;
   dataAccesses(subjectId: string, signal?: AbortSignal): Promise<DataAccess[]>;
+  /** In-guest use, when the source has any for the subject. */
+  guestUse?(subjectId: string, signal?: AbortSignal): Promise<GuestUse | undefined>;
 }

@@ -5,6 +5,7 @@ import { catalogueEntry, confineVector } from '../policy/vector-policy.js';
 import { guestPathPattern, hostPattern, usageVectorSchemaVersion, type UsageVector } from '../usage-vector/schema.js';
 import { parseUsageVector } from '../usage-vector/validate.js';
 import type { HistorySource, ResourceSeries } from './history.js';
+import { applyGuestUse } from './guest-feedback.js';
 import { allocate } from './metrics.js';
 import { loadResourceModel, loadSequenceModel } from './model-catalog.js';
 import { currentVersion, loadModelSet, type ModelSet, type Scope } from './model-store.js';
@@ -167,6 +168,9 @@ export function createPredictor(deps: { history: HistorySource; modelsDir: strin
         vector.software = softwareFrom(programs, set.profile.packages);
         vector.confidence = round(confidences.length ? confidences.reduce((a, b) => a + b, 0) / confidences.length : 0, 3);
       }
+      // What the client did inside its delivered machines (in-guest agent, with consent) corrects the software.
+      const guest = request.client ? await deps.history.guestUse?.(request.client, request.signal) : undefined;
+      if (guest) vector.software = applyGuestUse(vector.software, guest).software;
       // Services: from the predicted software and from the ports the subject listened on.
       const services = new Map<string, UsageVector['services'][number]>();
       for (const s of vector.software) {

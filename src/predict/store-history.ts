@@ -1,5 +1,6 @@
 import type { TelemetryStore } from '../store/store.js';
-import { resourceStepMs, type DataAccess, type HistorySource, type LaunchEvent, type NetworkFlow, type ResourceSeries, type Subject } from './history.js';
+import { installedPackagePrefix } from '../telemetry/event.js';
+import { resourceStepMs, type DataAccess, type GuestUse, type HistorySource, type LaunchEvent, type NetworkFlow, type ResourceSeries, type Subject } from './history.js';
 
 /** Subjects without a recorded category are trained and predicted under this one. */
 export const uncategorised = 'uncategorised';
@@ -60,7 +61,8 @@ export function storeHistory(store: TelemetryStore, name = 'store'): HistorySour
 
     async networkFlows(subjectId): Promise<NetworkFlow[]> {
       return (await store.flows(subjectId))
-        .filter((f) => f.protocol === 'tcp' || f.protocol === 'udp')
+        // A connection refused for want of a listener is no sign of a service the client runs.
+        .filter((f) => (f.protocol === 'tcp' || f.protocol === 'udp') && f.outcome !== 'refused')
         .map((f) => ({
           direction: f.direction === 'in' ? 'inbound' : 'outbound',
           port: f.port,
@@ -72,7 +74,19 @@ export function storeHistory(store: TelemetryStore, name = 'store'): HistorySour
 
     async dataAccesses(subjectId): Promise<DataAccess[]> {
       // Observations only: what an event names is not a source to copy (see DataAccess).
-      return (await store.dataAccesses(subjectId)).map((d) => ({ target: d.target, sizeBytes: d.accesses > 0 ? Math.round(d.bytes / d.accesses) : d.bytes, count: d.accesses }));
+      return (await store.dataAccesses(subjectId)).filter((d) => !d.target.startsWith(installedPackagePrefix)).map((d) => ({ target: d.target, sizeBytes: d.accesses > 0 ? Math.round(d.bytes / d.accesses) : d.bytes, count: d.accesses }));
+    },
+
+    async guestUse(subjectId): Promise<GuestUse | undefined> {
+      const spans = await store.guestImages(subjectId);
+      if (spans.length === 0) return undefined;
+      const a = await store.guestActivity(subjectId);
+      return {
+        observedMs: spans.reduce((ms, s) => ms + (s.lastMs - s.firstMs), 0),
+        installedPackages: [...new Set(a.accesses.filter((x) => x.target.startsWith(installedPackagePrefix)).map((x) => x.target.slice(installedPackagePrefix.length)))],
+        launchedPrograms: [...new Set(a.programs.filter((p) => p.outcome === null).map((p) => p.name.slice(p.name.lastIndexOf('/') + 1)))],
+        busyPorts: [...new Set(a.flows.filter((f) => f.direction === 'in' && f.outcome === null).map((f) => f.port))],
+      };
     },
   };
 }

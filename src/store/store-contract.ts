@@ -125,7 +125,7 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>)
       assert.deepEqual(seq.map((s) => s.name), ['firefox', 'vim', 'make']);
       assert.equal(seq[0]!.session, 's_1');
       assert.deepEqual((await store.sequence('u_x', { kinds: ['command'], limit: 1 })).map((s) => s.name), ['vim']);
-      assert.deepEqual(await store.flows('u_x'), [{ direction: 'out', protocol: 'tcp', port: 443, remote: 'pypi.org', flows: 2, bytes: 150, firstMs: t0, lastMs: t0 + 5 }]);
+      assert.deepEqual(await store.flows('u_x'), [{ direction: 'out', protocol: 'tcp', port: 443, remote: 'pypi.org', outcome: null, flows: 2, bytes: 150, firstMs: t0, lastMs: t0 + 5 }]);
       assert.deepEqual(await store.dataAccesses('u_x'), [{ target: 's3://data/set', op: 'read', accesses: 1, bytes: 9, firstMs: t0, lastMs: t0 }]);
     } finally {
       await store.close();
@@ -160,6 +160,52 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>)
         { reason: 'invalid', source: 'unknown', count: 4 },
         { reason: 'no-consent', source: 'agent', count: 3 },
       ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test(`${name}: in-guest activity by image version: spans, outcomes, samples; a revoke removes the spans too`, async () => {
+    const store = await open();
+    try {
+      const agent = { subjectKind: 'client' as const, source: 'agent' as const, subject: 'c_g' };
+      const v1 = `sha256:${'1'.repeat(64)}`;
+      const v2 = `sha256:${'2'.repeat(64)}`;
+      await store.grantConsent(['c_g'], t0);
+      await store.write([
+        { ...agent, kind: 'resource', time: t0, image: v1, cpuPercent: 10, cpuCores: 2, memoryBytes: 5, memoryTotalBytes: 10 },
+        { ...agent, kind: 'launch', time: t0 + 60_000, image: v1, executable: 'psql' },
+        { ...agent, kind: 'launch', time: t0 + 61_000, image: v1, executable: 'psql' },
+        { ...agent, kind: 'command', time: t0 + 62_000, image: v1, program: 'sl', outcome: 'not-found' },
+        { ...agent, kind: 'flow', time: t0 + 62_000, image: v1, direction: 'in', protocol: 'tcp', port: 80, remote: '*', bytes: 0, outcome: 'listening' },
+        { ...agent, kind: 'flow', time: t0 + 62_000, image: v1, direction: 'in', protocol: 'tcp', port: 8080, remote: '*', bytes: 0, outcome: 'refused' },
+        { ...agent, kind: 'access', time: t0 + 62_000, image: v1, target: 'dpkg:sl', op: 'write', bytes: 0 },
+        { ...base, kind: 'resource', subject: 'c_g', subjectKind: 'client', time: t0 + 1, cpuPercent: 99 }, // not in-guest: not in the activity
+      ]);
+      // Resource samples given column-wise carry their version per subject entry.
+      await store.writeResourceColumns({
+        source: 'agent',
+        subjects: [{ subject: 'c_g', subjectKind: 'client', image: v2 }],
+        rows: 1,
+        time: Float64Array.from([t0 + 3_600_000]),
+        values: Float64Array.from([2, 50, 7, 10, NaN, NaN, NaN, NaN]),
+      });
+      assert.deepEqual(await store.guestImages('c_g'), [
+        { image: v1, firstMs: t0, lastMs: t0 + 62_000 },
+        { image: v2, firstMs: t0 + 3_600_000, lastMs: t0 + 3_600_000 },
+      ]);
+      const a = await store.guestActivity('c_g', { fromMs: t0, toMs: t0 + 62_001 });
+      assert.deepEqual(a.samples, [{ time: t0, cpuCores: 2, cpuPercent: 10, memoryBytes: 5, memoryTotalBytes: 10 }]);
+      assert.deepEqual(a.programs, [
+        { kind: 'launch', name: 'psql', outcome: null, count: 2, lastMs: t0 + 61_000 },
+        { kind: 'command', name: 'sl', outcome: 'not-found', count: 1, lastMs: t0 + 62_000 },
+      ]);
+      assert.deepEqual(a.flows.map((f) => [f.port, f.outcome]), [[80, 'listening'], [8080, 'refused']]);
+      assert.deepEqual(a.accesses.map((x) => x.target), ['dpkg:sl']);
+      assert.deepEqual((await store.guestActivity('c_g', { fromMs: t0 + 3_600_000 })).samples.map((x) => x.cpuPercent), [50]);
+      await store.revokeConsent(['c_g']);
+      assert.deepEqual(await store.guestImages('c_g'), []);
+      assert.deepEqual((await store.guestActivity('c_g')).programs, []);
     } finally {
       await store.close();
     }

@@ -1,6 +1,6 @@
 import type { AnonymisedEvent } from '../telemetry/anonymised-event.js';
 import type { AnonymisedResourceColumns } from '../telemetry/resource-columns.js';
-import type { EventKind, EventSource, ResourceField, SubjectKind } from '../telemetry/event.js';
+import type { CommandOutcome, EventKind, EventSource, FlowOutcome, ResourceField, SubjectKind } from '../telemetry/event.js';
 
 /**
  * The telemetry store: the one interface behind which the embedded SQLite adapter (sqlite/) and
@@ -43,6 +43,11 @@ export interface TelemetryStore {
   sequence(subject: string, options?: TimeRange & { kinds?: readonly SequenceKind[]; limit?: number }): Promise<SequenceItem[]>;
   flows(subject: string, range?: TimeRange): Promise<FlowSummary[]>;
   dataAccesses(subject: string, range?: TimeRange): Promise<DataAccessSummary[]>;
+
+  /** The image versions a subject's in-guest agents reported from, each with the span it was seen in, oldest first. */
+  guestImages(subject: string): Promise<GuestImageSpan[]>;
+  /** What a subject's in-guest agents (source `agent` only) reported in a range: what accuracy scores. */
+  guestActivity(subject: string, range?: TimeRange): Promise<GuestActivity>;
 
   /** Consent is recorded per pseudonym (one per key in the keyring). */
   grantConsent(pseudonyms: readonly string[], atMs: number): Promise<void>;
@@ -111,6 +116,8 @@ export interface FlowSummary {
   protocol: string;
   port: number;
   remote: string;
+  /** null: a connection; else a port seen listening, or a connection refused for want of a listener. */
+  outcome: FlowOutcome | null;
   flows: number;
   bytes: number;
   firstMs: number;
@@ -124,6 +131,21 @@ export interface DataAccessSummary {
   bytes: number;
   firstMs: number;
   lastMs: number;
+}
+
+export interface GuestImageSpan {
+  image: string;
+  firstMs: number;
+  lastMs: number;
+}
+
+export interface GuestActivity {
+  /** In-guest resource samples in time order (the fields accuracy needs). */
+  samples: { time: number; cpuCores: number | null; cpuPercent: number | null; memoryBytes: number | null; memoryTotalBytes: number | null }[];
+  /** Launches and commands by name, with how they ended (`not-found`) when the agent said. */
+  programs: { kind: SequenceKind; name: string; outcome: CommandOutcome | null; count: number; lastMs: number }[];
+  flows: FlowSummary[];
+  accesses: DataAccessSummary[];
 }
 
 export interface ConsentRecord {

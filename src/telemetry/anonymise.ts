@@ -76,12 +76,14 @@ export function createAnonymiser(options: AnonymiserOptions): Anonymiser {
       return out;
     },
     anonymise(e) {
-      const base: { time: number; subject: string; subjectKind: SubjectKind; source: EventSource; category?: string; aliases?: string[] } = {
+      const base: { time: number; subject: string; subjectKind: SubjectKind; source: EventSource; category?: string; aliases?: string[]; image?: string } = {
         time: e.time,
         subject: pseudonym(e.subject.kind, e.subject.id),
         subjectKind: e.subject.kind,
         source: e.source,
       };
+      // A digest (validated as one): not personal, kept as is.
+      if (e.image !== undefined) base.image = e.image;
       // A category is an operator's slug, yet it is free text all the same.
       if (e.category !== undefined) base.category = scrubCategory(e.category);
       // Free text is cut at the first blank: names, paths and hosts have none, and what follows
@@ -99,6 +101,7 @@ export function createAnonymiser(options: AnonymiserOptions): Anonymiser {
             kind: 'resource',
             category: base.category,
             aliases: base.aliases,
+            image: base.image,
             cpuCores: e.cpuCores,
             cpuPercent: e.cpuPercent,
             memoryBytes: e.memoryBytes,
@@ -126,9 +129,10 @@ export function createAnonymiser(options: AnonymiserOptions): Anonymiser {
             ...(e.seq === undefined ? {} : { seq: e.seq }),
             ...(e.session === undefined ? {} : { session: pseudonym('session', e.session) }),
             ...(e.task === undefined ? {} : { task: scrub(firstToken(e.task)) }),
+            ...(e.outcome === undefined ? {} : { outcome: e.outcome }),
           };
         case 'flow':
-          return { ...base, kind: 'flow', direction: e.direction, protocol: e.protocol, port: e.port, remote: remoteHost(e.remote, v4Bits, v6Bits), bytes: e.bytes };
+          return { ...base, kind: 'flow', direction: e.direction, protocol: e.protocol, port: e.port, remote: remoteHost(e.remote, v4Bits, v6Bits), bytes: e.bytes, ...(e.outcome === undefined ? {} : { outcome: e.outcome }) };
         case 'access':
           return { ...base, kind: 'access', target: scrubTarget(e.target, v4Bits, v6Bits), bytes: e.bytes, ...(e.op === undefined ? {} : { op: e.op }) };
       }

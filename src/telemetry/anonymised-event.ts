@@ -17,9 +17,11 @@ interface AnonymisedBase {
    * after a rotation): consent granted before the rotation was recorded under those. Never stored.
    */
   aliases?: readonly string[] | undefined;
+  /** The image version digest the agent observed this in (never personal). */
+  image?: string | undefined;
 }
 
-type Strip<T> = Omit<T, 'subject' | 'time' | 'category' | 'source'>;
+type Strip<T> = Omit<T, 'subject' | 'time' | 'category' | 'source' | 'image'>;
 
 export type AnonymisedResource = AnonymisedBase & Strip<ResourceSample>;
 export type AnonymisedLaunch = AnonymisedBase & Strip<AppLaunch>;

@@ -65,12 +65,14 @@ export function decodeBody(text: string, format: BodyFormat, anonymiser: Anonymi
     // in-guest data), straight into the columns: no second object per sample.
     let g = groups.get(ev.source);
     if (g === undefined) groups.set(ev.source, (g = { subjects: new Map(), table: [], subjectOf: [], time: [], values: [], positions: [] }));
-    const clear = `${ev.subject.kind}:${ev.subject.id}`;
+    // One column entry per subject and image version, so each sample keeps the version it was taken in.
+    const clear = ev.image === undefined ? `${ev.subject.kind}:${ev.subject.id}` : `${ev.subject.kind}:${ev.subject.id}\0${ev.image}`;
     let k = g.subjects.get(clear);
     if (k === undefined) {
       k = g.table.length;
       g.subjects.set(clear, k);
       const entry: ColumnSubject = { subject: anonymiser.pseudonym(ev.subject.kind, ev.subject.id), subjectKind: ev.subject.kind };
+      if (ev.image !== undefined) entry.image = ev.image;
       if (ev.source === 'agent') {
         const older = anonymiser.pseudonymsUnderAllKeys(ev.subject.kind, ev.subject.id).slice(1);
         if (older.length > 0) entry.aliases = older;

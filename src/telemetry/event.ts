@@ -41,7 +41,30 @@ interface EventBase {
   subject: Subject;
   category?: string | undefined;
   source: EventSource;
+  /**
+   * The digest of the image version the observation was made in (`sha256:…`, the registry's
+   * manifest digest). Set by the in-guest agent, which learns it from its seed, so that every
+   * observation can be scored against what that version predicted (src/accuracy/).
+   */
+  image?: string | undefined;
 }
+
+/**
+ * What became of a command or an inbound connection, when it was not the plain case: a command
+ * `not-found` in the guest (bash's command_not_found_handle), a port seen `listening`, a
+ * connection `refused` because nothing listened on its port.
+ */
+export const commandOutcomes = ['not-found'] as const;
+export type CommandOutcome = (typeof commandOutcomes)[number];
+export const flowOutcomes = ['listening', 'refused'] as const;
+export type FlowOutcome = (typeof flowOutcomes)[number];
+export type EventOutcome = CommandOutcome | FlowOutcome;
+
+/**
+ * A data access target in the package database: `dpkg:NAME` is package NAME installed in the
+ * guest after delivery (the agent reads it from dpkg.log). Every other target is a path or a URI.
+ */
+export const installedPackagePrefix = 'dpkg:';
 
 export type ResourceSample = EventBase & { kind: 'resource' } & Partial<Record<ResourceField, number>>;
 export interface AppLaunch extends EventBase {
@@ -59,6 +82,7 @@ export interface CommandEvent extends EventBase {
   session?: string | undefined;
   /** A task (job, script, pipeline step) the command belongs to. */
   task?: string | undefined;
+  outcome?: CommandOutcome | undefined;
 }
 export interface NetworkFlow extends EventBase {
   kind: 'flow';
@@ -68,6 +92,7 @@ export interface NetworkFlow extends EventBase {
   /** Remote host name, IP address or CIDR prefix; addresses are cut to a prefix. */
   remote: string;
   bytes: number;
+  outcome?: FlowOutcome | undefined;
 }
 export interface DataAccess extends EventBase {
   kind: 'access';
@@ -128,11 +153,15 @@ const timeSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
 });
 
 
+/** An image version's digest: what the registry names a manifest by. */
+export const imageDigestPattern = /^sha256:[0-9a-f]{64}$/;
+
 const base = {
   time: timeSchema,
   subject: subjectSchema,
   category: categorySchema.optional(),
   source: z.enum(eventSources),
+  image: z.string().regex(imageDigestPattern, 'expected an image digest sha256:<64 hex digits>').optional(),
 };
 
 const resourceShape = Object.fromEntries(resourceFields.map((f) => [f, nonNegative.optional()])) as Record<
@@ -159,6 +188,7 @@ const commandSchema = z.object({
   seq: z.number().int().nonnegative().optional(),
   session: text(1024).optional(),
   task: text(1024).optional(),
+  outcome: z.enum(commandOutcomes).optional(),
 });
 
 const flowSchema = z.object({
@@ -169,6 +199,7 @@ const flowSchema = z.object({
   port: z.number().int().min(0).max(65535),
   remote: text(1024),
   bytes: nonNegative,
+  outcome: z.enum(flowOutcomes).optional(),
 });
 
 const accessSchema = z.object({

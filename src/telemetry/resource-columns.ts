@@ -43,6 +43,8 @@ export interface ColumnSubject {
   category?: string | undefined;
   /** Pseudonyms under older keys (agent data only, after a rotation); never stored. */
   aliases?: readonly string[] | undefined;
+  /** The image version digest these samples were taken in (agent data); one entry per subject and image. */
+  image?: string | undefined;
 }
 
 /** Values per sample in `values`. */

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { AbortedError } from '../core/errors.js';
+import { fileURLToPath } from 'node:url';
+import { AbortedError, ValidationError } from '../core/errors.js';
 import { kvmWorks } from '../image/kvm.js';
 import { createSessionRecord, processComm, saveSessionRecord, teardownSession, type SessionRecord } from '../image/runtime-state.js';
 
@@ -17,6 +18,13 @@ export interface VmOptions {
   memoryMiB: number;
   /** guest port → host port on 127.0.0.1 */
   forwards: readonly { guestPort: number; hostPort: number }[];
+  /**
+   * Guest → host: a connection from the guest to guestAddress:guestPort reaches 127.0.0.1:hostPort
+   * (QEMU's guestfwd; how an in-guest agent reaches a server on the host's loopback).
+   */
+  guestForwards?: readonly { guestAddress: string; guestPort: number; hostPort: number }[];
+  /** Isolate the guest: no packets routed anywhere but the forwards (QEMU's restrict=on). */
+  restrict?: boolean;
   runtimeDir: string;
   extraDrives?: readonly { file: string; format: 'raw' | 'qcow2'; media: 'cdrom' | 'disk' }[];
   signal?: AbortSignal;
@@ -44,12 +52,24 @@ export function freePort(): Promise<number> {
   });
 }
 
+const loopbackPipe = fileURLToPath(new URL('./loopback-pipe.js', import.meta.url));
+
 export async function startVm(options: VmOptions): Promise<RunningVm> {
   if (options.signal?.aborted) throw new AbortedError('starting a VM');
   const accel = (await kvmWorks()) ? 'kvm' : 'tcg';
   const record: SessionRecord = options.record ?? (await createSessionRecord(options.runtimeDir, { backend: 'vm', image: options.disk }));
   const serialLog = join(record.dir, 'serial.log');
-  const netdev = ['user', 'id=net0', ...options.forwards.map((f) => `hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`)].join(',');
+  for (const g of options.guestForwards ?? []) {
+    if (!/^10\.0\.2\.\d{1,3}$/.test(g.guestAddress)) throw new ValidationError('guestForwards.guestAddress', 'expected an address of the user-mode network 10.0.2.0/24');
+  }
+  const netdev = [
+    'user',
+    'id=net0',
+    ...(options.restrict ? ['restrict=on'] : []),
+    ...options.forwards.map((f) => `hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`),
+    // One relay process per guest connection (a `tcp:` chardev would be one connection for all).
+    ...(options.guestForwards ?? []).map((g) => `guestfwd=tcp:${g.guestAddress}:${g.guestPort}-cmd:${process.execPath} ${loopbackPipe} ${g.hostPort}`),
+  ].join(',');
   const args = [
     '-accel', accel,
     ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-cpu', 'max']),

@@ -35,6 +35,8 @@ export interface BuildInput {
   planDigest: Digest;
   /** The admin policy the vector is checked against (datasets come only from its catalogue). */
   policy?: Policy;
+  /** Carry the in-guest agent (the client granted in-guest consent); the pipeline's own option otherwise. */
+  inGuestAgent?: boolean;
   signal?: AbortSignal;
   onEvent?: (e: PersonalizeEvent) => void;
 }
@@ -49,7 +51,7 @@ export interface BuiltImage {
 /** Build and register one image. The real one runs the pipeline; tests may count or fail builds around it. */
 export interface ImageBuilder {
   /** The digest of what `build` would make of this vector (pure planning: no image is opened). */
-  planDigest(input: Pick<BuildInput, 'base' | 'vector' | 'policy' | 'signal'>): Promise<Digest>;
+  planDigest(input: Pick<BuildInput, 'base' | 'vector' | 'policy' | 'inGuestAgent' | 'signal'>): Promise<Digest>;
   build(input: BuildInput): Promise<BuiltImage>;
 }
 
@@ -61,9 +63,21 @@ export interface ImageBuilder {
 export class PipelineImageBuilder implements ImageBuilder {
   constructor(private readonly deps: { paths: Paths; registry: Registry; pipeline: readonly AssembledModule[] }) {}
 
-  async planDigest(input: Pick<BuildInput, 'base' | 'vector' | 'policy' | 'signal'>): Promise<Digest> {
-    const plan = await planPersonalization({ base: input.base, vector: input.vector, pipeline: this.deps.pipeline, ...(input.policy ? { policy: input.policy } : {}), ...(input.signal ? { signal: input.signal } : {}) });
+  async planDigest(input: Pick<BuildInput, 'base' | 'vector' | 'policy' | 'inGuestAgent' | 'signal'>): Promise<Digest> {
+    const plan = await planPersonalization({
+      base: input.base,
+      vector: input.vector,
+      pipeline: this.pipelineFor(input.inGuestAgent),
+      ...(input.policy ? { policy: input.policy } : {}),
+      ...(input.signal ? { signal: input.signal } : {}),
+    });
     return sha256Digest(canonicalJson(plan));
+  }
+
+  /** Consent is per client, the pipeline per server: the agent module's option is set per build. */
+  private pipelineFor(inGuestAgent: boolean | undefined): readonly AssembledModule[] {
+    if (inGuestAgent === undefined) return this.deps.pipeline;
+    return this.deps.pipeline.map((m) => (m.module.id === 'agent' ? { module: m.module, options: { ...(m.options as object), enabled: inGuestAgent } } : m));
   }
 
   /**
@@ -91,7 +105,7 @@ export class PipelineImageBuilder implements ImageBuilder {
       const report = await personalize({
         base: input.base,
         vector: input.vector,
-        pipeline: this.deps.pipeline,
+        pipeline: this.pipelineFor(input.inGuestAgent),
         outDir,
         layersDir: paths.layers,
         runtimeDir: paths.runtime,

@@ -11,7 +11,7 @@ import { CategoryVectorPredictor } from './category-predictor.js';
 import { PipelineImageBuilder } from './image-builder.js';
 import { RequestHistory } from './request-history.js';
 import { RequestOutcomes } from './request-outcomes.js';
-import { RequestWorkflow } from './request-workflow.js';
+import { RequestWorkflow, type RequestWorkflowDeps } from './request-workflow.js';
 import { trainedPredictor } from './trained-predictor.js';
 import { createPredictor } from '../predict/predict-vector.js';
 import { storeHistory } from '../predict/store-history.js';
@@ -40,6 +40,8 @@ export async function openRequestWorkflow(options: {
   /** The telemetry store and its anonymiser (`openIngestion()`): what the models predict from. */
   telemetry: Pick<Ingestion, 'store' | 'anonymiser'>;
   maxParallelBuilds?: number;
+  /** The in-guest agent's server URL and credential issuer; without it no image carries the agent. */
+  agent?: RequestWorkflowDeps['agent'];
 }): Promise<RequestWorkflow> {
   const files = workflowConfigFiles(options.paths);
   const { store, anonymiser } = options.telemetry;
@@ -68,5 +70,10 @@ export async function openRequestWorkflow(options: {
     builder: new PipelineImageBuilder({ paths: options.paths, registry: options.registry, pipeline: assemblePipeline() }),
     resolveBase: (name) => findBase(options.paths.bases, name),
     ...(options.maxParallelBuilds ? { maxParallelBuilds: options.maxParallelBuilds } : {}),
+    inGuestConsent: async (clientId) => {
+      const mine = new Set(anonymiser.pseudonymsUnderAllKeys('client', clientId));
+      return (await store.consentedPseudonyms()).some((c) => mine.has(c.pseudonym));
+    },
+    ...(options.agent ? { agent: options.agent } : {}),
   });
 }

@@ -8,6 +8,9 @@ import type { BaseRef, PersonalizeEvent } from '../pipeline/personalize.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import { defaultPolicy, type PolicySource } from '../policy/policy.js';
 import { checkBaseAllowed, confineVector } from '../policy/vector-policy.js';
+import { seedFiles } from '../pipeline/spec/cloud-init.js';
+import { agentSeedFile } from '../guest/agent-seed.js';
+import type { SeedFile } from '../pipeline/spec/cloud-init.js';
 import type { Registry } from '../registry/registry.js';
 import { BuildLimiter } from './build-limiter.js';
 import type { BuiltImage, ImageBuilder } from './image-builder.js';
@@ -49,6 +52,14 @@ export interface RequestResult {
   /** Set when source is `last-good`: why the predicted image could not be built. */
   buildError?: { code: string; message: string };
   grant: { token: string; expires_in: number; issued_at: string; scope: string };
+  /**
+   * The per-request cloud-init NoCloud seed (`meta-data`, `user-data`): what is this client's and
+   * this version's and never in a layer. With in-guest consent it carries the agent's server URL,
+   * telemetry-only credential and the image digest its events carry.
+   */
+  seed: { 'meta-data': string; 'user-data': string };
+  /** Whether the image carries the in-guest agent (the client granted in-guest consent). */
+  inGuestAgent: boolean;
   timings: { identifyMs: number; predictMs: number; imageMs: number; totalMs: number };
 }
 
@@ -99,6 +110,13 @@ export interface RequestWorkflowDeps {
   now?: () => Date;
   /** Builds running at once across all clients (each holds a qemu/NBD session). */
   maxParallelBuilds?: number;
+  /** Whether the client granted in-guest consent (none: never; images then carry no agent). */
+  inGuestConsent?: (clientId: string) => Promise<boolean>;
+  /**
+   * Where the agent reports to, as the guest reaches the server, and a credential that may only
+   * write this client's telemetry (issued per request; it travels only in the seed).
+   */
+  agent?: { url: string; issueCredential: (clientId: string) => Promise<{ username: string; secret: string }> };
 }
 
 /**
@@ -192,8 +210,10 @@ export class RequestWorkflow {
     const vector = confineVector(predicted, policy).vector;
     const vectorDigest = sha256Digest(canonicalJson(vector));
     const base = await this.base(baseName);
+    // Consent is read at every request: a grant or a withdrawal changes the plan (the agent's layer).
+    const inGuestAgent = this.deps.agent !== undefined && ((await this.deps.inGuestConsent?.(identity.clientId)) ?? false);
     // Planning is pure and cheap (dataset digests are memoised by file identity), so it runs every time.
-    const planDigest = await this.deps.builder.planDigest({ base, vector, policy, ...(options.signal ? { signal: options.signal } : {}) });
+    const planDigest = await this.deps.builder.planDigest({ base, vector, policy, inGuestAgent, ...(options.signal ? { signal: options.signal } : {}) });
     const t2 = performance.now();
     emit({ type: 'predicted', vectorDigest, planDigest, ms: t2 - t1 });
 
@@ -233,6 +253,7 @@ export class RequestWorkflow {
                   vectorDigest,
                   planDigest,
                   policy,
+                  inGuestAgent,
                   // Not a request's signal: a build is shared, and one caller hanging up must not cancel it for the others; `cancel` does.
                   signal: controller.signal,
                   onEvent: (event) => {
@@ -272,6 +293,14 @@ export class RequestWorkflow {
     }
     const t3 = performance.now();
     const grant = this.deps.grants.grantFor(identity.clientId);
+    // The version actually handed out (a last-good one may predate the consent, and carry no agent).
+    const agentInImage = inGuestAgent && source !== 'last-good';
+    const files: SeedFile[] = [];
+    if (agentInImage && this.deps.agent) {
+      const c = await this.deps.agent.issueCredential(identity.clientId);
+      files.push(agentSeedFile({ url: this.deps.agent.url, clientId: identity.clientId, image: image.digest, credential: `${c.username}:${c.secret}` }));
+    }
+    const seed = seedFiles({ instanceId: `${identity.clientId}-${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}`, hostname: identity.clientId.replace(/[._]/g, '-').slice(0, 63).replace(/-+$/, ''), files });
     return {
       clientId: identity.clientId,
       category: identity.category,
@@ -283,6 +312,8 @@ export class RequestWorkflow {
       vmSpec,
       ...(buildError ? { buildError } : {}),
       grant: { token: grant.token, expires_in: grant.expires_in, issued_at: grant.issued_at, scope: `repository:${repository}:pull` },
+      seed,
+      inGuestAgent: agentInImage,
       timings: { identifyMs: t1 - t0, predictMs: t2 - t1, imageMs: t3 - t2, totalMs: performance.now() - t0 },
     };
   }

@@ -25,6 +25,7 @@ import { sampleTelemetryCommand } from './sample-telemetry.js';
 import { policyCommand } from './policy.js';
 import { datasetsCommand } from './datasets.js';
 import { completionCommand } from './completion.js';
+import { accuracyCommand } from './accuracy.js';
 
 /**
  * Every CLI command, one file each under this folder. A command is a function that adds
@@ -59,4 +60,5 @@ export const commands: readonly CommandRegistration[] = [
   policyCommand,
   datasetsCommand,
   completionCommand,
+  accuracyCommand,
 ];

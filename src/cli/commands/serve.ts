@@ -37,6 +37,13 @@ import { policyFile, policySource } from '../../policy/policy.js';
 import { emit } from '../output.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
+import { agentSeedSchema } from '../../guest/agent-seed.js';
+import { issueAgentCredential } from '../../grants/agent-credential.js';
+import { join } from 'node:path';
+import { clientAccuracy } from '../../accuracy/client-accuracy.js';
+import { accuracyRoutes } from '../../server/routes/accuracy.js';
+import { programPackages } from '../../predict/program-packages.js';
+import type { PackageIndex } from '../../predict/package-index.js';
 
 interface ServeOptions extends HistoryFlags {
   auth: boolean;
@@ -48,6 +55,7 @@ interface ServeOptions extends HistoryFlags {
   ipv4Prefix: string;
   ipv6Prefix: string;
   publicUrl?: string;
+  agentUrl: string;
 }
 
 /**
@@ -67,7 +75,12 @@ export const serveCommand: CommandRegistration = (program) => {
     .option('--max-body-mib <n>', 'largest telemetry body accepted, after decompression', '16')
     .option('--retain-raw-days <days>', 'delete raw telemetry events older than this (checked at start and hourly; default: keep)')
     .option('--retain-rollups-days <days>', 'delete 5-minute rollups older than this (default: keep)')
-    .option('--no-auth', 'serve /v2/ and usage vectors without credentials (everyone may pull and push; loopback experiments only); telemetry and requests still need one');
+    .option('--no-auth', 'serve /v2/ and usage vectors without credentials (everyone may pull and push; loopback experiments only); telemetry and requests still need one')
+    .option(
+      '--agent-url <url>',
+      "this server as the in-guest agent of a consenting client reaches it (goes into the seed); under QEMU user-mode networking, a guestfwd from 10.0.2.100:80 to this port",
+      'http://10.0.2.100',
+    );
   addHistoryOptions(addAnonymisationOptions(cmd)).addHelpText(
     'after',
     `
@@ -111,7 +124,18 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     }
     const registry = await openRegistry({ root: paths().registry });
     const grants = await Grants.open({ secretsDir: paths().secrets, ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl } : {}) });
-    const workflow = await openRequestWorkflow({ paths: paths(), registry, grants, telemetry: ingestion });
+    const workflow = await openRequestWorkflow({
+      paths: paths(),
+      registry,
+      grants,
+      telemetry: ingestion,
+      // The agent's credential may only write its own client's telemetry (a source credential).
+      agent: { url: agentSeedSchema.shape.url.parse(opts.agentUrl), issueCredential: (clientId) => issueAgentCredential({ credentials: grants.credentials, clientId }) },
+    });
+    // Programs → packages for accuracy reports: this machine's dpkg lists and the archive's index, read once.
+    let packages: Promise<PackageIndex> | undefined;
+    const accuracyPackages = (): Promise<PackageIndex> =>
+      (packages ??= programPackages({ root: '/', archive: true, cacheDir: join(paths().packageCache, 'contents'), warn: (m) => process.stderr.write(`warning: ${m}\n`) }));
     const scheduler = new ProactiveScheduler({ history: workflow.history!, workflow });
     scheduler.start();
     const metrics = createServerMetrics({ workflow, version: prescientVersion() });
@@ -123,6 +147,9 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       sshKeyRoutes({ keys: sshKeyStoreAt(paths().home) }),
       requestRoutes({ workflow }),
       healthRoutes({ workflow, metrics }),
+      accuracyRoutes({
+        accuracy: async (clientId) => clientAccuracy({ registry, store: ingestion.store, anonymiser: ingestion.anonymiser, packages: await accuracyPackages() }, clientId),
+      }),
       sessionRoutes({ grants }),
       dashboardRoutes({
         registry,

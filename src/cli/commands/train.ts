@@ -3,11 +3,8 @@ import { uncategorised } from '../../predict/store-history.js';
 import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import type { ModelSet } from '../../predict/model-store.js';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseOsRelease } from '../../image/facts.js';
-import { archivePackageIndex } from '../../predict/archive-package-index.js';
-import { buildPackageIndex, layeredPackageIndex, type PackageIndex } from '../../predict/package-index.js';
+import { programPackages } from '../../predict/program-packages.js';
 import { train } from '../../predict/train.js';
 import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-option.js';
 import { emit, globalOptions, table } from '../output.js';
@@ -23,24 +20,6 @@ interface TrainFlags extends HistoryFlags {
   timeBudget: string;
   baseRoot: string;
   archiveIndex: boolean;
-}
-
-/**
- * Programs → packages: the base root's own dpkg lists first, then the archive's Contents index of
- * its release (a predicted program is usually not installed yet). Offline, the lists alone.
- */
-async function programPackages(flags: TrainFlags, signal: AbortSignal): Promise<PackageIndex> {
-  const installed = await buildPackageIndex(flags.baseRoot);
-  if (!flags.archiveIndex) return installed;
-  const os = parseOsRelease(await readFile(join(flags.baseRoot, 'etc/os-release'), 'utf8').catch(() => ''));
-  const codename = os['VERSION_CODENAME'];
-  if (!codename || os['ID'] !== 'debian') return installed;
-  try {
-    return layeredPackageIndex(installed, await archivePackageIndex({ codename, cacheDir: join(paths().packageCache, 'contents'), signal }));
-  } catch (e) {
-    process.stderr.write(`warning: the archive's Contents index is unavailable (${(e as Error).message}); using installed packages only\n`);
-    return installed;
-  }
 }
 
 export function renderModelSet(set: ModelSet): string {
@@ -86,7 +65,13 @@ Examples:
       const progress = createProgress({ quiet: globalOptions(command).quiet });
       try {
         progress.step('indexing programs → packages');
-        const packageIndex = await programPackages(flags, cliSignal());
+        const packageIndex = await programPackages({
+          root: flags.baseRoot,
+          archive: flags.archiveIndex,
+          cacheDir: join(paths().packageCache, 'contents'),
+          signal: cliSignal(),
+          warn: (m) => process.stderr.write(`warning: ${m}\n`),
+        });
         progress.detail(plural(packageIndex.size, 'program'));
         const set = await train({
           history,

@@ -1,4 +1,5 @@
 import type { PipelineModule } from '../define-module.js';
+import { agentModule } from './agent/agent-module.js';
 import { dataModule } from './data/data-module.js';
 import { networkModule } from './network/network-module.js';
 import { resourcesModule } from './resources/resources-module.js';
@@ -12,6 +13,8 @@ import { softwareModule } from './software/software-module.js';
  * resources only sets the VM spec (no layer); software is every package, in one apt run;
  * services enables them; network and data come next; sizing — service tuning, disk and swap,
  * the only Changes that depend on the predicted size — is last, so a daily re-prediction of
- * sizes rebuilds one small layer. Adding a module is one folder and one line here.
+ * sizes rebuilds one small layer. The in-guest agent, only for a client that consented, comes
+ * just before sizing with its own packages, so that a grant or a withdrawal rebuilds only its
+ * layer and sizing. Adding a module is one folder and one line here.
  */
-export const builtinModules: readonly PipelineModule<any>[] = [resourcesModule, softwareModule, servicesModule, networkModule, dataModule, sizingModule];
+export const builtinModules: readonly PipelineModule<any>[] = [resourcesModule, softwareModule, servicesModule, networkModule, dataModule, agentModule, sizingModule];

@@ -69,7 +69,11 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
           });
         }
         const nothingValid = report.accepted === 0 && report.refused === 0 && report.rejected > 0;
-        sendJson(res, nothingValid ? 400 : 200, nothingValid ? { error: 'VALIDATION', message: 'body: no valid record in it', details: { field: 'body', rule: 'no-valid-record' }, ...report } : report);
+        if (nothingValid) return sendJson(res, 400, { error: 'VALIDATION', message: 'body: no valid record in it', details: { field: 'body', rule: 'no-valid-record' }, ...report });
+        // Everything refused for want of consent: a 403, which tells an in-guest agent that its
+        // subject withdrew (or never gave) consent, so it deletes its spool and stops.
+        if (report.accepted === 0 && report.refused > 0) return sendJson(res, 403, { error: 'NO_CONSENT', message: noConsentReason, details: { rule: 'in-guest-consent' }, ...report });
+        sendJson(res, 200, report);
       },
     },
     {

@@ -173,4 +173,20 @@ export const migrations: readonly Migration[] = [
     `DROP TABLE main.resource_rollups;
      DELETE FROM main.store_meta WHERE key = 'rollup_watermark';`,
   ],
+  // 3: in-guest agents. What became of a command or a connection (event.ts outcomes); the image
+  // versions each subject's agents reported from, with when (accuracy scores a version over the
+  // in-guest data of its span); and an index over in-guest samples only, so that scoring reads a
+  // client's minutes without scanning the bulk imports (which the partial index never touches).
+  `
+  ALTER TABLE sequence_events ADD COLUMN outcome TEXT;
+  ALTER TABLE network_flows ADD COLUMN outcome TEXT;
+  CREATE INDEX resource_samples_agent ON resource_samples (subject_id, time_ms) WHERE source = 'agent';
+  CREATE TABLE guest_images (
+    subject_id INTEGER NOT NULL,
+    image TEXT NOT NULL,
+    first_ms INTEGER NOT NULL,
+    last_ms INTEGER NOT NULL,
+    PRIMARY KEY (subject_id, image)
+  ) WITHOUT ROWID;
+  `,
 ];

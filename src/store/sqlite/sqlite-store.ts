@@ -8,6 +8,8 @@ import {
   type ConsentRecord,
   type DataAccessSummary,
   type FlowSummary,
+  type GuestActivity,
+  type GuestImageSpan,
   type RejectionCount,
   type ResourceRollup,
   type SequenceItem,
@@ -127,11 +129,28 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
   const insertSample = insertSamples(1);
   const perSource = new Map(eventSources.map((src) => [src, { chunk: insertSamples(sampleChunk, `'${src}'`), one: insertSamples(1, `'${src}'`) }]));
   const insertSequence = db.prepare(
-    'INSERT INTO sequence_events (subject_id, source, time_ms, seq, kind, name, user, session, task) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO sequence_events (subject_id, source, time_ms, seq, kind, name, user, session, task, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const insertFlow = db.prepare(
-    'INSERT INTO network_flows (subject_id, source, time_ms, direction, protocol, port, remote, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO network_flows (subject_id, source, time_ms, direction, protocol, port, remote, bytes, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
+  const upsertGuestImage = db.prepare<[number, string, number, number]>(
+    `INSERT INTO guest_images (subject_id, image, first_ms, last_ms) VALUES (?, ?, ?, ?)
+     ON CONFLICT (subject_id, image) DO UPDATE SET first_ms = min(first_ms, excluded.first_ms), last_ms = max(last_ms, excluded.last_ms)`,
+  );
+  /** Spans of (subject id, image) seen in one write, upserted once per write. */
+  const imageSpans = (): { add(sid: number, image: string, first: number, last: number): void; write(): void } => {
+    const spans = new Map<string, { sid: number; image: string; first: number; last: number }>();
+    return {
+      add(sid, image, first, last) {
+        const k = `${sid}\0${image}`;
+        const s = spans.get(k);
+        if (!s) spans.set(k, { sid, image, first, last });
+        else (s.first = Math.min(s.first, first)), (s.last = Math.max(s.last, last));
+      },
+      write: () => spans.forEach((s) => upsertGuestImage.run(s.sid, s.image, s.first, s.last)),
+    };
+  };
   const insertAccess = db.prepare('INSERT INTO data_accesses (subject_id, source, time_ms, target, op, bytes) VALUES (?, ?, ?, ?, ?, ?)');
 
   // Rollups are built from raw samples by SQL on their own thread (rollup-thread.ts): every
@@ -214,8 +233,10 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     const chunk: (number | string | null)[] = [];
     const values: (number | undefined)[] = new Array(R);
     let chunkRows = 0;
+    const spans = imageSpans();
     for (const e of events) {
       const sid = subjectIds.get(e.subject)!;
+      if (e.image !== undefined && e.source === 'agent') spans.add(sid, e.image, e.time, e.time);
       switch (e.kind) {
         case 'resource': {
           pendingSamples++;
@@ -239,13 +260,13 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
           break;
         }
         case 'launch':
-          insertSequence.run(sid, e.source, e.time, null, 'launch', e.executable, e.user ?? null, e.session ?? null, null);
+          insertSequence.run(sid, e.source, e.time, null, 'launch', e.executable, e.user ?? null, e.session ?? null, null, null);
           break;
         case 'command':
-          insertSequence.run(sid, e.source, e.time, e.seq ?? null, 'command', e.program, null, e.session ?? null, e.task ?? null);
+          insertSequence.run(sid, e.source, e.time, e.seq ?? null, 'command', e.program, null, e.session ?? null, e.task ?? null, e.outcome ?? null);
           break;
         case 'flow':
-          insertFlow.run(sid, e.source, e.time, e.direction, e.protocol, e.port, e.remote, e.bytes);
+          insertFlow.run(sid, e.source, e.time, e.direction, e.protocol, e.port, e.remote, e.bytes, e.outcome ?? null);
           break;
         case 'access':
           insertAccess.run(sid, e.source, e.time, e.target, e.op ?? null, e.bytes);
@@ -253,6 +274,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       }
     }
     for (let i = 0; i < chunkRows; i++) insertSample.run(chunk.slice(i * (3 + R), (i + 1) * (3 + R)));
+    spans.write();
     return { written: events.length, refused };
   };
 
@@ -274,6 +296,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       if (first[k] === Number.POSITIVE_INFINITY) return; // no row
       if (b.source === 'agent' && !consents(s.subject, s.aliases)) return;
       sids[k] = subjectId(s.subject, s.subjectKind, s.category ?? null, first[k]!, last[k]!);
+      if (s.image !== undefined && b.source === 'agent') upsertGuestImage.run(sids[k]!, s.image, first[k]!, last[k]!);
     });
     const refused: number[] = [];
     const stmt = perSource.get(b.source)!;
@@ -457,9 +480,9 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       if (sid === undefined) return [];
       return db
         .prepare(
-          `SELECT direction, protocol, port, remote, count(*) AS flows, sum(bytes) AS bytes, min(time_ms) AS firstMs, max(time_ms) AS lastMs
+          `SELECT direction, protocol, port, remote, outcome, count(*) AS flows, sum(bytes) AS bytes, min(time_ms) AS firstMs, max(time_ms) AS lastMs
            FROM network_flows WHERE subject_id = ? AND time_ms >= ? AND time_ms < ?
-           GROUP BY direction, protocol, port, remote ORDER BY bytes DESC, remote`,
+           GROUP BY direction, protocol, port, remote, outcome ORDER BY bytes DESC, remote, outcome`,
         )
         .all(sid, ...range(r)) as FlowSummary[];
     },
@@ -474,6 +497,45 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
            GROUP BY target, op ORDER BY bytes DESC, target`,
         )
         .all(sid, ...range(r)) as DataAccessSummary[];
+    },
+
+    async guestImages(subject) {
+      const sid = idOf(subject);
+      if (sid === undefined) return [];
+      return db.prepare('SELECT image, first_ms AS firstMs, last_ms AS lastMs FROM guest_images WHERE subject_id = ? ORDER BY first_ms, image').all(sid) as GuestImageSpan[];
+    },
+
+    async guestActivity(subject, r) {
+      const sid = idOf(subject);
+      const out: GuestActivity = { samples: [], programs: [], flows: [], accesses: [] };
+      if (sid === undefined) return out;
+      const [from, to] = range(r);
+      out.samples = db
+        .prepare(
+          `SELECT time_ms AS time, cpu_cores AS cpuCores, cpu_percent AS cpuPercent, memory_bytes AS memoryBytes, memory_total_bytes AS memoryTotalBytes
+           FROM resource_samples INDEXED BY resource_samples_agent WHERE source = 'agent' AND subject_id = ? AND time_ms >= ? AND time_ms < ? ORDER BY time_ms`,
+        )
+        .all(sid, from, to) as GuestActivity['samples'];
+      out.programs = db
+        .prepare(
+          `SELECT kind, name, outcome, count(*) AS count, max(time_ms) AS lastMs FROM sequence_events
+           WHERE subject_id = ? AND source = 'agent' AND time_ms >= ? AND time_ms < ? GROUP BY kind, name, outcome ORDER BY name, kind, outcome`,
+        )
+        .all(sid, from, to) as GuestActivity['programs'];
+      out.flows = db
+        .prepare(
+          `SELECT direction, protocol, port, remote, outcome, count(*) AS flows, sum(bytes) AS bytes, min(time_ms) AS firstMs, max(time_ms) AS lastMs
+           FROM network_flows WHERE subject_id = ? AND source = 'agent' AND time_ms >= ? AND time_ms < ?
+           GROUP BY direction, protocol, port, remote, outcome ORDER BY port, direction, outcome, remote`,
+        )
+        .all(sid, from, to) as FlowSummary[];
+      out.accesses = db
+        .prepare(
+          `SELECT target, op, count(*) AS accesses, sum(bytes) AS bytes, min(time_ms) AS firstMs, max(time_ms) AS lastMs
+           FROM data_accesses WHERE subject_id = ? AND source = 'agent' AND time_ms >= ? AND time_ms < ? GROUP BY target, op ORDER BY target, op`,
+        )
+        .all(sid, from, to) as GuestActivity['accesses'];
+      return out;
     },
 
     async grantConsent(pseudonyms, atMs) {
@@ -495,6 +557,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
         for (const s of subjects) {
           if (s.sid === undefined) continue;
           for (const t of rawTables) deleted += db.prepare(`DELETE FROM ${t} WHERE subject_id = ? AND source = 'agent'`).run(s.sid).changes;
+          db.prepare('DELETE FROM guest_images WHERE subject_id = ?').run(s.sid); // every row is in-guest data
           s.keep = rawTables.some((t) => db.prepare(`SELECT 1 FROM ${t} WHERE subject_id = ? LIMIT 1`).get(s.sid) !== undefined);
         }
       })();

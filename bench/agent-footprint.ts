@@ -1,0 +1,134 @@
+// Issue 14 benchmark: the in-guest agent's footprint inside a booted guest — peak resident memory
+// of its processes (sampled every 200 ms in the guest) and its CPU share over BENCH_MINUTES (10)
+// minutes (process accounting's user+system time of every process of the agent's uid, over the
+// wall time) — and the delay from an event in the guest (a command not found) to its row in the
+// store, median of BENCH_PROBES (5). One boot, under KVM when it works here, TCG otherwise.
+//   bash scripts/bench agent-footprint
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { paths } from '../src/core/config.js';
+import { run } from '../src/core/exec.js';
+import { buildDebianBase } from '../src/image/bases/build.js';
+import { recipeFor } from '../src/image/bases/recipes.js';
+import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { createAnonymiser } from '../src/telemetry/anonymise.js';
+import { loadOrCreateKeyring } from '../src/telemetry/pseudonym-keys.js';
+import { freePort, startVm } from '../src/vm/qemu-vm.js';
+import { startServe } from '../test/support/serve.js';
+import { benchDir, median, runsFromEnv, seconds } from './support/stats.js';
+
+const p = paths();
+const minutes = runsFromEnv('BENCH_MINUTES', 10);
+const probes = runsFromEnv('BENCH_PROBES', 5);
+const client = 'agentbench';
+await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
+const home = await benchDir(p.home, 'agent-footprint');
+await symlink(p.bases, join(home, 'bases'));
+await symlink(p.layers, join(home, 'layers'));
+await mkdir(join(home, 'cache'), { recursive: true });
+await symlink(p.packageCache, join(home, 'cache', 'packages'));
+const cli = async (args: string[]): Promise<any> =>
+  JSON.parse((await promisify(execFile)(process.execPath, ['bin/prescient.js', '--json', ...args], { env: { ...process.env, PRESCIENT_HOME: home }, maxBuffer: 64 << 20 })).stdout);
+const key = join(home, 'key');
+await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+await writeFile(
+  join(home, 'category-vectors.json'),
+  JSON.stringify({
+    bench: {
+      schemaVersion: 'prescient.dev/usage-vector/v1',
+      subject: { category: 'bench' },
+      horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
+      generatedAt: '2026-12-01T00:00:00Z',
+      model: { id: 'bench', version: '1' },
+      confidence: 0.9,
+      resources: { vcpus: 2, memoryMiB: 2048, diskGiB: 8, expectedP95CpuPercent: 40, expectedP95MemoryMiB: 900, diskReadKBps: 10, diskWriteKBps: 10, networkInKBps: 10, networkOutKBps: 10 },
+      software: [{ name: 'nginx', probability: 0.95 }],
+      services: [{ name: 'nginx', expectedLoad: { requestsPerSecond: 5 }, concurrency: 8, ports: [{ port: 80, protocol: 'tcp' }] }],
+      datasets: [],
+      network: { inbound: [22, 80].map((port) => ({ port, protocol: 'tcp' })), outbound: [], proxy: null },
+    },
+  }),
+);
+await writeFile(join(home, 'identify.json'), JSON.stringify({ rules: [], fallbackCategory: 'bench' }));
+await cli(['consent', 'grant', `client:${client}`]);
+const serve = await startServe(home, ['--agent-url', 'http://10.0.2.100']);
+const admin = ((await cli(['credentials', 'admin'])) as { secret: string }).secret;
+const res = await fetch(`${serve.url}/v1/requests`, {
+  method: 'POST',
+  headers: { authorization: `Basic ${Buffer.from(`admin:${admin}`).toString('base64')}`, 'content-type': 'application/json' },
+  body: JSON.stringify({ clientId: client }),
+});
+const answer = (await res.json()) as { image: { reference: string }; seed: Record<'meta-data' | 'user-data', string>; vmSpec: { vcpus: number; memoryMiB: number } };
+const work = join(home, 'vm');
+const top = ((await cli(['images', 'checkout', answer.image.reference, work])) as { top: string }).top;
+const disk = join(work, 'boot.qcow2');
+await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', top, '-F', 'qcow2', disk]);
+const seed = join(work, 'seed');
+await mkdir(seed);
+const pub = (await readFile(`${key}.pub`, 'utf8')).trim();
+await writeFile(join(seed, 'meta-data'), answer.seed['meta-data']);
+await writeFile(join(seed, 'user-data'), `${answer.seed['user-data']}users:\n  - name: bench\n    shell: /bin/bash\n    groups: adm\n    ssh_authorized_keys:\n      - ${JSON.stringify(pub)}\n`);
+await run('genisoimage', ['-quiet', '-output', `${seed}.iso`, '-volid', 'cidata', '-joliet', '-rock', join(seed, 'user-data'), join(seed, 'meta-data')]);
+const sshPort = await freePort();
+const vm = await startVm({
+  disk,
+  vcpus: answer.vmSpec.vcpus,
+  memoryMiB: answer.vmSpec.memoryMiB,
+  forwards: [{ guestPort: 22, hostPort: sshPort }],
+  guestForwards: [{ guestAddress: '10.0.2.100', guestPort: 80, hostPort: serve.port }],
+  restrict: true,
+  extraDrives: [{ file: `${seed}.iso`, format: 'raw', media: 'cdrom' }],
+  runtimeDir: p.runtime,
+});
+const ssh = (command: string): Promise<{ code: number; stdout: string }> =>
+  new Promise((resolve) => {
+    const c = spawn('ssh', ['-i', key, '-p', String(sshPort), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'LogLevel=ERROR', 'bench@127.0.0.1', command]);
+    let stdout = '';
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    c.on('close', (code) => resolve({ code: code ?? 255, stdout }));
+  });
+try {
+  const bootT0 = performance.now();
+  while ((await ssh('true')).code !== 0) await new Promise((r) => setTimeout(r, 5000));
+  console.log(`boot to SSH login: ${seconds(performance.now() - bootT0)} (${vm.accel})`);
+
+  // Footprint: RSS of the agent's processes sampled in the guest; CPU from process accounting.
+  const sampler = ssh(
+    `end=$(( $(date +%s) + ${minutes * 60} )); peak=0; while [ $(date +%s) -lt $end ]; do r=$(ps -u prescient-agent -o rss= 2>/dev/null | awk '{s+=$1} END {print s+0}'); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.2; done; echo $peak`,
+  );
+  const cpuBefore = await ssh(`dump-acct /var/log/account/pacct 2>/dev/null | awk -F'|' -v u=$(id -u prescient-agent) '$6+0 == u {s += $3 + $4} END {print s+0}'`).catch(() => ({ stdout: '0' }));
+  const wallT0 = Date.now();
+  const peakKiB = Number((await sampler).stdout.trim());
+  const cpuAfter = await ssh(`dump-acct /var/log/account/pacct 2>/dev/null | awk -F'|' -v u=$(id -u prescient-agent) '$6+0 == u {s += $3 + $4} END {print s+0}'`);
+  const hz = Number((await ssh('getconf CLK_TCK')).stdout.trim()) || 100;
+  const cpuSeconds = (Number(cpuAfter.stdout) - Number(cpuBefore.stdout)) / hz;
+  const wallSeconds = (Date.now() - wallT0) / 1000;
+  console.log(`agent peak resident memory: ${(peakKiB / 1024).toFixed(1)} MiB (budget 15 MiB), over ${minutes} min`);
+  console.log(`agent CPU: ${cpuSeconds.toFixed(2)} s in ${wallSeconds.toFixed(0)} s = ${((100 * cpuSeconds) / wallSeconds / answer.vmSpec.vcpus).toFixed(3)} % of the machine, ${((100 * cpuSeconds) / wallSeconds).toFixed(3)} % of one vCPU (budget 1 %)`);
+
+  // Delay: a command not found in the guest until its row is in the store.
+  const subject = createAnonymiser({ keyring: loadOrCreateKeyring(paths(home).secrets) }).pseudonym('client', client);
+  const store = openSqliteStore({ file: paths(home).store });
+  const delays: number[] = [];
+  try {
+    for (let i = 0; i < probes; i++) {
+      const name = `benchprobe${i}x${Date.now() % 100000}`;
+      const t0 = Date.now();
+      await ssh(`bash -lc '${name}' 2>/dev/null; true`);
+      for (;;) {
+        if ((await store.guestActivity(subject, { fromMs: t0 - 60_000 })).programs.some((x) => x.name === name)) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      delays.push(Date.now() - t0);
+      console.log(`probe ${i + 1}: ${seconds(delays.at(-1)!)}`);
+    }
+  } finally {
+    await store.close();
+  }
+  console.log(`event in the guest → row in the store: median ${seconds(median(delays))} of ${probes} (the agent reports once a minute)`);
+} finally {
+  await vm.stop();
+  await serve.stop();
+}
