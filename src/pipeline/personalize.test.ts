@@ -66,7 +66,7 @@ let first: PersonalizeReport;
 
 test('a web + database vector gives an image with everything prepared (opened independently)', async () => {
   first = await build(webDbVector([{ source: 'catalogue', destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]), 'out1');
-  assert.deepEqual(first.modules.map((m) => m.outcome).filter((o) => o !== 'built' && o !== 'reused'), ['spec-only']);
+  assert.deepEqual(first.modules.map((m) => m.outcome).filter((o) => o !== 'built' && o !== 'reused'), ['spec-only', 'no-changes'], 'resources sets the VM spec only; the agent is not in an image without in-guest consent');
   await withImageSession(first.outputs.disk!, { runtimeDir: p.runtime, readOnly: true }, async (s) => {
     const dpkg = await s.exec(['dpkg-query', '-W', '-f', '${Package} ${Status}\\n', 'nginx', 'postgresql', 'nftables']);
     for (const pkg of ['nginx', 'postgresql', 'nftables']) assert.match(dpkg.stdout, new RegExp(`^${pkg} install ok installed$`, 'm'));
@@ -117,7 +117,7 @@ test('the same vector again reuses every layer; a new dataset rebuilds only the 
   const changed = await build(webDbVector([{ source: 'other', destination: '/srv/data/other.bin', sizeBytes: 16 }]), 'out3');
   assert.deepEqual(
     changed.modules.map((m) => [m.id, m.outcome]),
-    [['resources', 'spec-only'], ['software', 'reused'], ['services', 'reused'], ['network', 'reused'], ['data', 'built'], ['sizing', 'built']],
+    [['resources', 'spec-only'], ['software', 'reused'], ['services', 'reused'], ['network', 'reused'], ['data', 'built'], ['agent', 'no-changes'], ['sizing', 'built']],
   );
   assert.deepEqual(changed.layers.slice(0, -2), first.layers.slice(0, -2));
 });
@@ -128,7 +128,7 @@ test('a sizes-only re-prediction rebuilds only the sizing layer, tuned for the n
   // only sizing's Changes depend on vCPUs and memory (service tuning, swap); no other layer's key holds them
   assert.deepEqual(
     resized.modules.map((m) => [m.id, m.outcome]),
-    [['resources', 'spec-only'], ['software', 'reused'], ['services', 'reused'], ['network', 'reused'], ['data', 'reused'], ['sizing', 'built']],
+    [['resources', 'spec-only'], ['software', 'reused'], ['services', 'reused'], ['network', 'reused'], ['data', 'reused'], ['agent', 'no-changes'], ['sizing', 'built']],
   );
   assert.deepEqual(resized.layers.slice(0, -1), first.layers.slice(0, -1));
   assert.equal(resized.spec.vcpus, 2);

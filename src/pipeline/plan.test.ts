@@ -54,11 +54,11 @@ const policy = parsePolicy({ inbound: { allow: [{ port: 53, protocol: 'udp' }] }
 
 test('the modules plan packages first, then services, network, data, and sizing last', () => {
   const plan = planPipeline({ pipeline: assemblePipeline(), vector: vector(), facts, sources, policy });
-  assert.deepEqual(plan.modules.map((m) => m.id), ['resources', 'software', 'services', 'network', 'data', 'sizing']);
+  assert.deepEqual(plan.modules.map((m) => m.id), ['resources', 'software', 'services', 'network', 'data', 'agent', 'sizing']);
   assert.equal(plan.spec.vcpus, 4);
   assert.equal(plan.spec.memoryMiB, 8192);
   assert.equal(plan.spec.diskGiB, 10);
-  const [resources, software, services, network, , sizing] = plan.modules;
+  const [resources, software, services, network, , , sizing] = plan.modules;
   // the sizes are metadata: resources sets the VM spec and nothing else
   assert.ok(resources!.changes.every((c) => c.kind === 'set-vm-spec'));
   // every package in one apt run at the bottom, the services' and the firewall's included
