@@ -22,7 +22,10 @@ const httpServices: Record<string, number> = { 'nginx.service': 80, 'apache2.ser
 
 export function expectationsFromPlan(plan: PipelinePlan): Expectations {
   const changes = plan.modules.flatMap((m) => m.changes);
-  const units = [...new Set(changes.flatMap((c) => (c.kind === 'enable-service' ? [c.unit] : [])))];
+  // A oneshot unit we wrote (a first-boot step such as applying the seed's passwords) runs and
+  // exits, or is skipped when its condition is unmet: it is no service that stays active.
+  const oneshot = new Set(changes.flatMap((c) => (c.kind === 'write-file' && c.path.startsWith('/etc/systemd/system/') && /^Type=oneshot$/m.test(c.content) ? [c.path.slice('/etc/systemd/system/'.length)] : [])));
+  const units = [...new Set(changes.flatMap((c) => (c.kind === 'enable-service' && !oneshot.has(c.unit) ? [c.unit] : [])))];
   const nft = changes.find((c) => c.kind === 'write-file' && c.path === '/etc/nftables.conf');
   const ports = nft && nft.kind === 'write-file' ? [...(/tcp dport \{ ([\d, ]+) \}/.exec(nft.content)?.[1] ?? '').matchAll(/\d+/g)].map((m) => Number(m[0])) : [];
   return {
