@@ -54,6 +54,15 @@ before(async () => {
             throw new AppError('FORBIDDEN', 'not yours', { details: { rule: 'client-own' } });
           },
         },
+        {
+          method: 'POST',
+          path: '/upload',
+          scope: 'public',
+          summary: 'refuses every body before reading it',
+          handler: () => {
+            throw new AppError('PAYLOAD_TOO_LARGE', 'body: not read here', { details: { field: 'body' } });
+          },
+        },
       ],
     ],
   });
@@ -101,4 +110,23 @@ test('a refusal names its rule; unknown paths 404 and known paths with another m
   assert.equal(((await r405.json()) as { error: string }).error, 'METHOD_NOT_ALLOWED');
   const id = (await fetch(`http://127.0.0.1:${port}/ok`)).headers.get('x-request-id');
   assert.match(id ?? '', /^[0-9a-f-]{36}$/);
+});
+
+test('the lingering close is bounded: a client that trickles a huge body is cut off', { timeout: 20_000 }, async () => {
+  const answer = await new Promise<string>((resolve) => {
+    // Half-open allowed: the client does not answer the server's FIN with its own, so only the bound closes the socket.
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let out = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (c: string) => (out += c));
+    socket.on('error', () => undefined);
+    // Once the server has closed, the next chunk is answered with RST and the socket closes.
+    const trickle = setInterval(() => socket.write('x'.repeat(1000)), 100);
+    socket.on('close', () => {
+      clearInterval(trickle);
+      resolve(out);
+    });
+    socket.write(`POST /upload HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: ${64 * 1024 * 1024}\r\n\r\n`);
+  });
+  assert.match(answer, /^HTTP\/1\.1 413 /);
 });

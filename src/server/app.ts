@@ -6,6 +6,7 @@ import { pino, type Logger } from 'pino';
 import { AppError, NotFoundError, ValidationError } from '../core/errors.js';
 import { errorResponse, MethodNotAllowedError } from './http-error.js';
 import type { Principal } from '../grants/credentials.js';
+import { lingerBeforeClose } from './linger.js';
 import { enforceScope, principalLabel, type EdgeAuth } from './route-scope.js';
 import type { ErrorShape, Route, RouteSet } from './router.js';
 
@@ -33,7 +34,7 @@ declare module 'fastify' {
 
 /**
  * The HTTP edge on Fastify: every feature contributes a RouteSet; request ids, the request-target
- * check, request and error logs and error mapping are hooks written once here. No body parser
+ * check, request and error logs, error mapping and the lingering close are hooks written once here. No body parser
  * runs: handlers read the raw request as a stream (OCI blobs are GiB), each with its own limit.
  */
 export function createApp(options: AppOptions): App {
@@ -63,6 +64,8 @@ export function createApp(options: AppOptions): App {
   app.addHook('onRequest', async (request, reply) => {
     const started = performance.now();
     reply.raw.setHeader('x-request-id', request.id);
+    // An early answer (401, 404, 413) to a request whose body is still arriving must reach the client.
+    lingerBeforeClose({ req: request.raw });
     reply.raw.once('close', () => {
       options.observeRequest?.({ method: request.raw.method ?? 'GET', route: request.routeOptions.url ?? 'unmatched', status: reply.raw.statusCode, seconds: (performance.now() - started) / 1000 });
       request.log.info(
