@@ -30,7 +30,10 @@ function watch(page: Page): { problems: string[]; expect403: (urlPart: string) =
     if (m.type() === 'error' && !(m.text().includes('403') && isAllowed(m.location().url))) problems.push(`console: ${m.text()} (${m.location().url})`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  // ERR_ABORTED is the page itself cancelling a fetch it no longer needs (it aborts loads when the view changes), not a failure.
+  page.on('requestfailed', (r) => {
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`);
+  });
   page.on('response', (r) => {
     if (r.status() >= 400 && !(r.status() === 403 && isAllowed(r.url()))) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
   });

@@ -189,6 +189,8 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     }
     // TensorFlow.js takes about a second to start; start it now rather than in the first request.
     void loadTf().catch(() => undefined);
+    // So is the programs → packages index the accuracy API scores with (the archive's Contents, parsed once).
+    void accuracyPackages().catch(() => undefined);
     emit(command, { url: `http://${addr.host}:${addr.port}`, registry: registry.root }, (v) => `listening on ${v.url} (registry ${v.registry}); Ctrl-C stops`);
     const signal = cliSignal();
     await new Promise<void>((resolve) => {
