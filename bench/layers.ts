@@ -18,6 +18,7 @@ import { measure } from '../src/image/qemu-img.js';
 import { LayerCache } from '../src/pipeline/layer-cache.js';
 import { personalize, type PersonalizeReport } from '../src/pipeline/personalize.js';
 import { assemblePipeline } from '../src/pipeline/plan.js';
+import { parsePolicy } from '../src/policy/policy.js';
 import { exportContainerDisk, exportFlat } from '../src/registry/export.js';
 import { openRegistry } from '../src/registry/registry.js';
 import type { UsageVector } from '../src/usage-vector/schema.js';
@@ -45,7 +46,8 @@ const profiles: Record<string, { software: string[]; services: UsageVector['serv
   dev: { software: ['git', 'make'], services: [], ports: [] },
 };
 
-type Dataset = { source: string; destination: string; sizeBytes: number };
+/** `source` is the catalogue name the vector uses; `hostPath` the file behind it (the floor script copies it). */
+type Dataset = { source: string; destination: string; sizeBytes: number; hostPath: string };
 
 function vector(category: string, client: string, datasets: Dataset[], size: { vcpus: number; memoryMiB: number } = { vcpus: 4, memoryMiB: 8192 }): UsageVector {
   const prof = profiles[category]!;
@@ -59,19 +61,24 @@ function vector(category: string, client: string, datasets: Dataset[], size: { v
     resources: { ...size, diskGiB: 8, expectedP95CpuPercent: 50, expectedP95MemoryMiB: Math.round(size.memoryMiB * 0.6), diskReadKBps: 100, diskWriteKBps: 100, networkInKBps: 500, networkOutKBps: 900 },
     software: prof.software.map((name) => ({ name, probability: 0.9 })),
     services: prof.services,
-    datasets: datasets.map((d) => ({ ...d, probability: 0.9 })),
+    datasets: datasets.map(({ source, destination, sizeBytes }) => ({ source, destination, sizeBytes, probability: 0.9 })),
     network: { inbound: prof.ports.map((port) => ({ port, protocol: 'tcp' })), outbound: [], proxy: null },
   });
 }
 
+// The admin policy's dataset catalogue: one folder whose files the vectors name (host paths are refused at planning).
+const dataDir = join(work, 'data');
+await mkdir(dataDir, { recursive: true });
+const policy = parsePolicy({ datasets: [{ name: 'bench', kind: 'folder', path: dataDir, maxBytes: 64 * 1024 * 1024 }] });
+
 async function dataset(name: string, bytes: number): Promise<Dataset> {
-  const source = join(work, name);
-  await writeFile(source, randomBytes(bytes));
-  return { source, destination: `/srv/data/${name}`, sizeBytes: bytes };
+  const hostPath = join(dataDir, name);
+  await writeFile(hostPath, randomBytes(bytes));
+  return { source: `bench/${name}`, destination: `/srv/data/${name}`, sizeBytes: bytes, hostPath };
 }
 
 const build = (v: UsageVector, layersDir: string, out: string): Promise<PersonalizeReport> =>
-  personalize({ base, vector: v, pipeline: assemblePipeline(), outDir: join(work, out), layersDir, runtimeDir: p.runtime, packageCacheDir });
+  personalize({ base, vector: v, pipeline: assemblePipeline(), outDir: join(work, out), layersDir, runtimeDir: p.runtime, packageCacheDir, policy });
 
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 const line = (name: string, xs: number[]): void => console.log(`  ${name.padEnd(22)} median ${seconds(median(xs)).padStart(9)}   runs: ${xs.map((x) => (x / 1000).toFixed(2)).join(', ')}`);
@@ -99,7 +106,7 @@ try {
     };
     const doFloor = async (): Promise<void> => {
       const out = join(work, `floor-${i}.qcow2`);
-      floor.push(await timeIt(() => run('bash', [floorScript, base.path, out, ds.source, join(packageCacheDir, 'debian-12')], { timeoutMs: 60 * 60_000 })));
+      floor.push(await timeIt(() => run('bash', [floorScript, base.path, out, ds.hostPath, join(packageCacheDir, 'debian-12')], { timeoutMs: 60 * 60_000 })));
       await rm(out, { force: true });
     };
     // alternate which goes first, so neither always meets a warmer page cache
@@ -153,7 +160,7 @@ try {
       const category = categories[k % 4]!;
       const size = { vcpus: 1 + (k % 8), memoryMiB: 1024 * (1 + ((k * 7) % 16)) };
       const d = await dataset(`client-${k}.bin`, 1024 * 1024);
-      const rep = await personalize({ base: { ...base, path: homeBase }, vector: vector(category, `client-${k}`, [d], size), pipeline: assemblePipeline(), outDir: join(work, `s-${k}`), layersDir: hp.layers, runtimeDir: p.runtime, packageCacheDir });
+      const rep = await personalize({ base: { ...base, path: homeBase }, vector: vector(category, `client-${k}`, [d], size), pipeline: assemblePipeline(), outDir: join(work, `s-${k}`), layersDir: hp.layers, runtimeDir: p.runtime, packageCacheDir, policy });
       await registry.register({ repository: `clients/client-${k}`, layers: rep.layers.map((path) => ({ path })), config: { vmSpec: rep.spec } });
       standalone += (await measure(rep.outputs.disk!)).required;
       await rm(join(work, `s-${k}`), { recursive: true, force: true });
