@@ -21,7 +21,7 @@ import { assemblePipeline } from '../src/pipeline/plan.js';
 import { parsePolicy } from '../src/policy/policy.js';
 import { exportContainerDisk, exportFlat } from '../src/registry/export.js';
 import { openRegistry } from '../src/registry/registry.js';
-import type { UsageVector } from '../src/usage-vector/schema.js';
+import type { UsageVector } from '../src/contracts/usage-vector.js';
 import { parseUsageVector } from '../src/usage-vector/validate.js';
 import { benchDir, median, runsFromEnv, seconds, timeIt } from './support/stats.js';
 

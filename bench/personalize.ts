@@ -17,7 +17,7 @@ import { personalize } from '../src/pipeline/personalize.js';
 import { parsePolicy } from '../src/policy/policy.js';
 import { assemblePipeline } from '../src/pipeline/plan.js';
 import { parseUsageVector } from '../src/usage-vector/validate.js';
-import type { UsageVector } from '../src/usage-vector/schema.js';
+import type { UsageVector } from '../src/contracts/usage-vector.js';
 import { benchDir, median, runsFromEnv, seconds, timeIt } from './support/stats.js';
 
 const p = paths();

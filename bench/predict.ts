@@ -73,24 +73,24 @@ try {
   // Latency of one usage vector, models loaded and history read (as a server has them).
   const predictor = createPredictor({ history: bitbrains, modelsDir });
   const clients = (await bitbrains.subjects()).map((s) => s.id);
-  for (const c of clients) await predictor.predict({ client: c });
+  for (const c of clients) await predictor.predict({ clientId: c });
   const lat: number[] = [];
   for (let r = 0; r < 5; r++) {
     for (const c of clients) {
       const t = performance.now();
-      await predictor.predict({ client: c });
+      await predictor.predict({ clientId: c });
       lat.push(performance.now() - t);
     }
   }
   console.log(`usage vector latency, Bitbrains client (LSTM + baselines, ${lat.length} vectors): median ${median(lat).toFixed(1)} ms, p99 ${quantile(lat, 0.99).toFixed(1)} ms (target ≤ 50 ms)`);
   const cmd = createPredictor({ history: schonlau, modelsDir });
   const users = (await schonlau.subjects()).map((s) => s.id);
-  for (const u of users) await cmd.predict({ client: u });
+  for (const u of users) await cmd.predict({ clientId: u });
   const lat2: number[] = [];
   for (let r = 0; r < 8; r++) {
     for (const u of users) {
       const t = performance.now();
-      await cmd.predict({ client: u });
+      await cmd.predict({ clientId: u });
       lat2.push(performance.now() - t);
     }
   }
@@ -98,7 +98,7 @@ try {
   const cold: number[] = [];
   for (let i = 0; i < 100; i++) {
     const t = performance.now();
-    await predictor.predict({ client: `new-${i}`, category: 'bitbrains' });
+    await predictor.predict({ clientId: `new-${i}`, category: 'bitbrains' });
     cold.push(performance.now() - t);
   }
   console.log(`usage vector latency, client without history (category vector): median ${median(cold).toFixed(1)} ms, p99 ${quantile(cold, 0.99).toFixed(1)} ms`);

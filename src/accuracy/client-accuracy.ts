@@ -1,5 +1,5 @@
 import { NotFoundError } from '../core/errors.js';
-import { clientRepository } from '../grants/grants.js';
+import { clientRepository } from '../contracts/identifiers.js';
 import type { PipelinePlan } from '../pipeline/plan.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { PackageIndex } from '../predict/package-index.js';

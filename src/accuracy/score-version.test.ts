@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import type { PipelinePlan } from '../pipeline/plan.js';
 import { packageIndexFrom } from '../predict/package-index.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
-import type { AnonymisedEvent } from '../telemetry/anonymised-event.js';
+import type { AnonymisedEvent } from '../contracts/anonymised-event.js';
 import { webDbVector } from '../../test/support/vectors.js';
 import { scoreVersion } from './score-version.js';
 

@@ -3,8 +3,8 @@ import { serviceForPackage } from '../predict/service-catalog.js';
 import type { PipelinePlan } from '../pipeline/plan.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { GuestActivity } from '../store/store.js';
-import { installedPackagePrefix } from '../telemetry/event.js';
-import type { UsageVector } from '../usage-vector/schema.js';
+import { installedPackagePrefix } from '../contracts/telemetry-event.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 
 /**
  * Predicted against observed for one delivered image version: what its vector and plan said the

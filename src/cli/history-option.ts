@@ -7,7 +7,7 @@ import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { paths } from '../core/config.js';
 import { existsSync } from 'node:fs';
 import { createAnonymiser } from '../telemetry/anonymise.js';
-import { subjectKinds, subjectSchema } from '../telemetry/event.js';
+import { subjectKinds, subjectSchema } from '../contracts/telemetry-event.js';
 import { loadOrCreateKeyring } from '../telemetry/pseudonym-keys.js';
 
 /**

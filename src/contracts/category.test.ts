@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { identify } from '../identify/identify.js';
 import { parseIdentifyConfig } from '../identify/rules.js';
-import { parseEvent } from '../telemetry/event.js';
-import { usageVectorSchema } from '../usage-vector/schema.js';
+import { parseEvent } from './telemetry-event.js';
+import { usageVectorSchema } from './usage-vector.js';
 import { webDbVector } from '../../test/support/vectors.js';
 
 test('a category accepted at ingest is accepted by identification rules and usage vectors alike', () => {

@@ -1,5 +1,5 @@
 import { NotFoundError, ValidationError } from '../core/errors.js';
-import { clientIdPattern } from '../identify/rules.js';
+import { clientIdPattern } from '../contracts/identifiers.js';
 import { loadModelSet, type ModelSet } from '../predict/model-store.js';
 import type { Registry } from '../registry/registry.js';
 import type { TelemetryStore } from '../store/store.js';

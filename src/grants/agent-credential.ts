@@ -1,4 +1,4 @@
-import { clientIdPattern } from '../identify/rules.js';
+import { clientIdPattern } from '../contracts/identifiers.js';
 import { ValidationError } from '../core/errors.js';
 import type { Credentials } from './credentials.js';
 

@@ -5,15 +5,11 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { withFileLock } from '../core/file-lock.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
-import { clientIdPattern } from '../identify/rules.js';
-import { subjectKinds } from '../telemetry/event.js';
+import type { Principal } from '../contracts/access-scope.js';
+import { clientIdPattern } from '../contracts/identifiers.js';
+import { subjectKinds } from '../contracts/telemetry-event.js';
 import { loadOrCreateSecret } from './signing-key.js';
 
-/**
- * Who a username/secret pair authenticates as. A source (a hypervisor exporter, a scraper, an
- * in-guest agent) may only write telemetry, and only about the subjects it was issued for.
- */
-export type Principal = { kind: 'admin' } | { kind: 'client'; clientId: string } | { kind: 'source'; name: string; subjects: readonly string[] };
 
 /** A source's Basic username is `source/<name>`: `/` is in no client id, so the two never collide. */
 export const sourceUsernamePrefix = 'source/';

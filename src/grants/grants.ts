@@ -1,22 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import { AppError, ValidationError } from '../core/errors.js';
-import { clientIdPattern } from '../identify/rules.js';
-import type { EdgeAuth } from '../server/route-scope.js';
-import type { RouteScope } from '../server/router.js';
-import type { Authorize, OciAction } from '../server/routes/oci.js';
-import { Credentials, type Principal } from './credentials.js';
+import type { Authorize, EdgeAuth, OciAction, Principal, RouteScope } from '../contracts/access-scope.js';
+import { clientIdPattern, clientRepository } from '../contracts/identifiers.js';
+import { Credentials } from './credentials.js';
 import { Sessions } from './session.js';
 import { loadSigningKey } from './signing-key.js';
-import { allows, issueToken, verifyToken, type Access, type GrantAction, type IssuedToken, type TokenClaims } from './token.js';
+import { allows, issueToken, verifyToken, type Access, type IssuedToken, type TokenClaims } from './token.js';
 
 /** The service name in challenges and token requests (Docker's `service=`). */
 export const grantService = 'prescient';
 /** A grant lives 15 minutes: long enough for a pull to start, short enough that a leaked one soon dies. */
 export const defaultGrantTtlSeconds = 15 * 60;
-
-export function clientRepository(clientId: string): string {
-  return `clients/${clientId}`;
-}
 
 export interface GrantsOptions {
   secretsDir: string;
@@ -154,7 +148,7 @@ export class Grants {
       throw new AppError('UNAUTHORIZED', message, { details: { rule: 'registry-token', wwwAuthenticate: challenge('invalid_token') } });
     }
     if (repository === null) return;
-    if (!allows(claims, repository, action as GrantAction)) {
+    if (!allows(claims, repository, action as OciAction)) {
       // Distribution answers 401 with the scope so a client can fetch a better token; ours cannot get one, so say so.
       throw new AppError('UNAUTHORIZED', `token does not grant ${action} on ${repository}`, { details: { rule: 'registry-scope', wwwAuthenticate: challenge('insufficient_scope') } });
     }

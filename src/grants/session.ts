@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Principal } from './credentials.js';
+import type { Principal } from '../contracts/access-scope.js';
 import { AppError } from '../core/errors.js';
 import { issueToken, verifyToken } from './token.js';
 

@@ -1,13 +1,14 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import type { OciAction } from '../contracts/access-scope.js';
 import { AppError } from '../core/errors.js';
 
-export type GrantAction = 'pull' | 'push' | 'delete';
+
 
 /** One Docker-style access entry: `repository:clients/acme:pull`. */
 export interface Access {
   repository: string;
-  actions: GrantAction[];
+  actions: OciAction[];
 }
 
 export interface TokenClaims {
@@ -76,7 +77,7 @@ export function verifyToken(key: Buffer, token: string, now: Date = new Date()):
 }
 
 /** True when the claims allow `action` on `repository`. */
-export function allows(claims: TokenClaims, repository: string, action: GrantAction): boolean {
+export function allows(claims: TokenClaims, repository: string, action: OciAction): boolean {
   if (claims.admin) return true;
   return claims.access.some((a) => a.repository === repository && a.actions.includes(action));
 }

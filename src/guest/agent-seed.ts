@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { clientIdPattern } from '../identify/rules.js';
-import { imageDigestPattern } from '../telemetry/event.js';
+import { clientIdPattern } from '../contracts/identifiers.js';
+import { imageDigestPattern } from '../contracts/identifiers.js';
 import type { SeedFile } from '../pipeline/spec/cloud-init.js';
 import { agentEnvPath } from './agent-files.js';
 

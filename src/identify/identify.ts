@@ -1,5 +1,6 @@
 import { ValidationError } from '../core/errors.js';
-import { clientIdPattern, type IdentifyConfig, type IdentifyRule } from './rules.js';
+import { clientIdPattern } from '../contracts/identifiers.js';
+import { type IdentifyConfig, type IdentifyRule } from './rules.js';
 
 export interface IdentifyRequest {
   account?: string | undefined;

@@ -1,15 +1,10 @@
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { z } from 'zod';
 import { categorySchema } from '../contracts/category.js';
+import { clientIdSchema } from '../contracts/identifiers.js';
 import { ValidationError } from '../core/errors.js';
 import { formatIssuePath } from '../usage-vector/validate.js';
 
-/**
- * A client id is one path component of its repository (`clients/<clientId>`), so it follows the
- * OCI name component grammar: lowercase alphanumerics joined by single separators.
- */
-export const clientIdPattern = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-export const clientIdSchema = z.string().max(64).regex(clientIdPattern, 'lowercase letters, digits and single . _ - between them');
 
 const regexSchema = z.string().min(1).refine((s) => {
   try {

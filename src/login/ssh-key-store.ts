@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../core/errors.js';
-import { clientIdSchema } from '../identify/rules.js';
+import { clientIdSchema } from '../contracts/identifiers.js';
 import { loginNamePattern, seedLoginSchema, sshPublicKeyPattern, type SeedLogin } from '../pipeline/spec/cloud-init.js';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { debianPackageNamePattern, guestPathPattern, serviceNamePattern } from '../usage-vector/schema.js';
+import { debianPackageNamePattern, guestPathPattern, serviceNamePattern } from '../contracts/usage-vector.js';
 
 /**
  * A Change is one declarative edit that a module plans and an image backend applies. Changes

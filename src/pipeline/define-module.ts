@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
 import type { ImageFacts } from '../image/facts.js';
-import type { UsageVector } from '../usage-vector/schema.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 import type { Change } from './change.js';
 import type { ResolvedSources } from './sources.js';
 import type { VmSpec } from './vm-spec.js';

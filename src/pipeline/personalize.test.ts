@@ -11,7 +11,7 @@ import { kvmWorks } from '../image/kvm.js';
 import { run } from '../core/exec.js';
 import { debianBase, scratchDir, testPaths } from '../../test/support/images.js';
 import { webDbVector } from '../../test/support/vectors.js';
-import type { UsageVector } from '../usage-vector/schema.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 import type { BaseImage } from '../image/bases/build.js';
 import { withImageSession } from '../image/open.js';
 import { datasetManifestPath } from './modules/data/data-module.js';

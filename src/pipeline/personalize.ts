@@ -8,7 +8,7 @@ import * as qemuImg from '../image/qemu-img.js';
 import type { BackendName } from '../image/session.js';
 import { defaultPolicy, type Policy } from '../policy/policy.js';
 import { checkVectorPolicy } from '../policy/vector-policy.js';
-import type { UsageVector } from '../usage-vector/schema.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 import { applyDiskChanges, applySessionChanges, needsImage, needsSession } from './apply.js';
 import { describeChange } from './change.js';
 import { LayerCache, layerKey } from './layer-cache.js';

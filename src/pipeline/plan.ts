@@ -3,7 +3,7 @@ import type { ImageFacts } from '../image/facts.js';
 import { defaultPolicy, type Policy } from '../policy/policy.js';
 import { checkVectorPolicy } from '../policy/vector-policy.js';
 import { formatIssuePath } from '../usage-vector/validate.js';
-import type { UsageVector } from '../usage-vector/schema.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 import { changeSchema, type Change } from './change.js';
 import type { PipelineModule } from './define-module.js';
 import { builtinModules } from './modules/index.js';

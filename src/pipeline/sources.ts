@@ -4,7 +4,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { defaultPolicy, type Policy } from '../policy/policy.js';
 import { catalogueEntry, PolicyError } from '../policy/vector-policy.js';
-import type { UsageVector } from '../usage-vector/schema.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 
 /**
  * Dataset sources, resolved before planning so that plans stay pure: each source is a local

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Paths } from '../core/config.js';
 import { ValidationError } from '../core/errors.js';
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
-import { debianPackageNamePattern, guestPathPattern, hostPattern } from '../usage-vector/schema.js';
+import { debianPackageNamePattern, guestPathPattern, hostPattern } from '../contracts/usage-vector.js';
 import { formatIssuePath } from '../usage-vector/validate.js';
 
 /**

@@ -1,6 +1,6 @@
 import { ValidationError } from '../core/errors.js';
 import { serviceNamed } from '../predict/service-catalog.js';
-import type { UsageVector } from '../usage-vector/schema.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 import { outboundAllowed } from './outbound-allowed.js';
 import type { DatasetEntry, Policy } from './policy.js';
 

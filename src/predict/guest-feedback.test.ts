@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
-import type { AnonymisedEvent } from '../telemetry/anonymised-event.js';
+import type { AnonymisedEvent } from '../contracts/anonymised-event.js';
 import { applyGuestUse, minObservedMsForUnused } from './guest-feedback.js';
 import { createPredictor } from './predict-vector.js';
 import { storeHistory } from './store-history.js';
@@ -42,7 +42,7 @@ test('a package installed by hand in the guest is in the next vector; a refused 
   await withStore(2, async (store) => {
     const dir = mkdtempSync(join(tmpdir(), 'prescient-models-'));
     try {
-      const vector = await createPredictor({ history: storeHistory(store), modelsDir: dir }).predict({ client: 'c_fb', now: new Date(t0 + 3 * 3600_000) });
+      const vector = await createPredictor({ history: storeHistory(store), modelsDir: dir }).predict({ clientId: 'c_fb', now: new Date(t0 + 3 * 3600_000) });
       // sl installed by hand; redis-server from connections seen on its port.
       assert.deepEqual(
         vector.software.map((s) => [s.name, s.probability]),

@@ -1,4 +1,4 @@
-import { debianPackageNamePattern, type UsageVector } from '../usage-vector/schema.js';
+import { debianPackageNamePattern, type UsageVector } from '../contracts/usage-vector.js';
 import type { GuestUse } from './history.js';
 import { serviceForPackage } from './service-catalog.js';
 

@@ -1,8 +1,10 @@
+import { defaultResources, defaultVector } from '../contracts/default-vector.js';
+import type { Predictor } from '../contracts/predictor.js';
 import { ValidationError } from '../core/errors.js';
 import { datasetDestination } from '../policy/dataset-destination.js';
 import { defaultPolicy, type PolicySource } from '../policy/policy.js';
 import { catalogueEntry, confineVector } from '../policy/vector-policy.js';
-import { guestPathPattern, hostPattern, usageVectorSchemaVersion, type UsageVector } from '../usage-vector/schema.js';
+import { guestPathPattern, hostPattern, type UsageVector } from '../contracts/usage-vector.js';
 import { parseUsageVector } from '../usage-vector/validate.js';
 import type { HistorySource, ResourceSeries } from './history.js';
 import { applyGuestUse } from './guest-feedback.js';
@@ -13,28 +15,6 @@ import type { ResourceModel, SequenceModel } from './models/model.js';
 import { serviceForPackage, serviceForPort } from './service-catalog.js';
 import { resourceHorizons } from './train.js';
 import { windowQuantile } from './window-stats.js';
-
-/**
- * The default for a category nobody has trained (or that has no data): a small general-purpose
- * machine with no software, services, data or ports added, and confidence 0 so that the pipeline
- * and the user can tell it is not a prediction. Documented in docs/prediction.md.
- */
-export const defaultResources = { vcpus: 2, memoryMiB: 2048, diskGiB: 20 } as const;
-/** `model.id` of a vector for which no model set exists (client and category never trained). */
-export const defaultModelId = 'default';
-
-export interface PredictRequest {
-  client?: string;
-  category?: string;
-  /** Length of the predicted period; 1 uses the next-hour forecasts, longer ones the next-day ones. */
-  horizonHours?: number;
-  now?: Date;
-  signal?: AbortSignal;
-}
-
-export interface Predictor {
-  predict(request: PredictRequest): Promise<UsageVector>;
-}
 
 interface LoadedSet {
   set: ModelSet;
@@ -64,50 +44,32 @@ export function createPredictor(deps: { history: HistorySource; modelsDir: strin
 
   return {
     async predict(request) {
-      if (!request.client && !request.category) throw new ValidationError('--client', 'give a client or a category');
+      if (!request.clientId && !request.category) throw new ValidationError('--client', 'give a client or a category');
       const now = request.now ?? new Date();
       const horizonHours = request.horizonHours ?? 24;
       const horizon = horizonHours <= 1 ? resourceHorizons[0] : resourceHorizons[1];
       let category = request.category;
       let series: ResourceSeries | undefined;
       let launches: string[] = [];
-      if (request.client) {
-        const subject = (await deps.history.subjects(request.signal)).find((s) => s.id === request.client);
+      if (request.clientId) {
+        const subject = (await deps.history.subjects(request.signal)).find((s) => s.id === request.clientId);
         category ??= subject?.category;
         if (subject) {
           series = await deps.history.resourceSeries(subject.id, request.signal);
           launches = (await deps.history.launches(subject.id, request.signal)).map((e) => e.program);
         }
       }
-      const own = request.client ? await load({ kind: 'client', id: request.client }) : undefined;
+      const own = request.clientId ? await load({ kind: 'client', id: request.clientId }) : undefined;
       const loaded = own ?? (category ? await load({ kind: 'category', id: category }) : undefined);
-      const flows = request.client ? await deps.history.networkFlows(request.client, request.signal) : [];
-      const accesses = request.client ? await deps.history.dataAccesses(request.client, request.signal) : [];
+      const flows = request.clientId ? await deps.history.networkFlows(request.clientId, request.signal) : [];
+      const accesses = request.clientId ? await deps.history.dataAccesses(request.clientId, request.signal) : [];
       const hasOwnHistory = series !== undefined || launches.length > 0;
 
-      const vector: UsageVector = {
-        schemaVersion: usageVectorSchemaVersion,
-        subject: { ...(request.client ? { clientId: request.client } : {}), ...(category ? { category } : {}) },
+      const vector = defaultVector({
+        subject: { ...(request.clientId ? { clientId: request.clientId } : {}), ...(category ? { category } : {}) },
         horizon: { startsAt: now.toISOString(), hours: horizonHours },
         generatedAt: new Date().toISOString(),
-        model: { id: defaultModelId, version: '1', components: [] },
-        confidence: 0,
-        resources: {
-          vcpus: defaultResources.vcpus,
-          memoryMiB: defaultResources.memoryMiB,
-          diskGiB: defaultResources.diskGiB,
-          expectedP95CpuPercent: 0,
-          expectedP95MemoryMiB: 0,
-          diskReadKBps: 0,
-          diskWriteKBps: 0,
-          networkInKBps: 0,
-          networkOutKBps: 0,
-        },
-        software: [],
-        services: [],
-        datasets: [],
-        network: { inbound: [], outbound: [], proxy: null },
-      };
+      });
       if (loaded) {
         const { set } = loaded;
         vector.model = { id: 'selector', version: `${set.scope.kind}-${set.scope.id}.v${set.version}`, components: [] };
@@ -169,7 +131,7 @@ export function createPredictor(deps: { history: HistorySource; modelsDir: strin
         vector.confidence = round(confidences.length ? confidences.reduce((a, b) => a + b, 0) / confidences.length : 0, 3);
       }
       // What the client did inside its delivered machines (in-guest agent, with consent) corrects the software.
-      const guest = request.client ? await deps.history.guestUse?.(request.client, request.signal) : undefined;
+      const guest = request.clientId ? await deps.history.guestUse?.(request.clientId, request.signal) : undefined;
       if (guest) vector.software = applyGuestUse(vector.software, guest).software;
       // Services: from the predicted software and from the ports the subject listened on.
       const services = new Map<string, UsageVector['services'][number]>();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openIngestion } from '../telemetry/open-ingestion.js';
-import type { TelemetryEvent } from '../telemetry/event.js';
+import type { TelemetryEvent } from '../contracts/telemetry-event.js';
 import { storeHistory, uncategorised } from './store-history.js';
 import { resourceStepMs } from './history.js';
 import { parsePolicy } from '../policy/policy.js';
@@ -68,7 +68,7 @@ test('telemetry describes, it never commands: host paths stay observations, port
     const client = ingestion.anonymiser.pseudonym('client', 'ledger');
     const policy = parsePolicy({ datasets: [{ name: 'catalogue', kind: 'file', path: '/srv/exports/catalogue.sql', maxBytes: 1 << 20 }], outbound: { allow: [{ host: 'deb.debian.org', port: 443 }] } });
     const predictor = createPredictor({ history: storeHistory(ingestion.store), modelsDir: join(home, 'models'), policy: async () => policy });
-    const v = await predictor.predict({ client });
+    const v = await predictor.predict({ clientId: client });
     // Only the catalogued name became a dataset, by name; every host path stayed an observation.
     assert.deepEqual(v.datasets.map((d) => [d.source, d.destination]), [['catalogue', '/var/lib/prescient/datasets/catalogue']]);
     assert.ok(!JSON.stringify(v).includes('secret') && !JSON.stringify(v).includes('shadow'), JSON.stringify(v.datasets));
@@ -77,7 +77,7 @@ test('telemetry describes, it never commands: host paths stay observations, port
     assert.ok(v.services.some((s) => s.name === 'redis-server'));
     assert.deepEqual(v.network.outbound, [{ host: 'deb.debian.org', port: 443, protocol: 'tcp' }]);
     // The safe default (no policy file): no dataset and no outbound destination at all.
-    const strict = await createPredictor({ history: storeHistory(ingestion.store), modelsDir: join(home, 'models') }).predict({ client });
+    const strict = await createPredictor({ history: storeHistory(ingestion.store), modelsDir: join(home, 'models') }).predict({ clientId: client });
     assert.deepEqual([strict.datasets, strict.network.outbound], [[], []]);
     assert.deepEqual(strict.network.inbound, [{ port: 6379, protocol: 'tcp' }]);
   } finally {

@@ -1,5 +1,5 @@
 import type { TelemetryStore } from '../store/store.js';
-import { installedPackagePrefix } from '../telemetry/event.js';
+import { installedPackagePrefix } from '../contracts/telemetry-event.js';
 import { resourceStepMs, type DataAccess, type GuestUse, type HistorySource, type LaunchEvent, type NetworkFlow, type ResourceSeries, type Subject } from './history.js';
 
 /** Subjects without a recorded category are trained and predicted under this one. */

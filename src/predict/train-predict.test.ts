@@ -10,7 +10,8 @@ import type { DataAccess, HistorySource, LaunchEvent, NetworkFlow, ResourceSerie
 import { loadModelSet } from './model-store.js';
 import { parsePolicy } from '../policy/policy.js';
 import { packageIndexFrom } from './package-index.js';
-import { createPredictor, defaultResources } from './predict-vector.js';
+import { defaultResources } from '../contracts/default-vector.js';
+import { createPredictor } from './predict-vector.js';
 import { train } from './train.js';
 
 /** A whole HistorySource in memory: the contract the store adapter will also meet. */
@@ -94,7 +95,7 @@ test('train stores a versioned model set that predict turns into valid usage vec
   // The admin catalogued one dataset and allowlisted one outbound destination.
   const policy = parsePolicy({ datasets: [{ name: 'catalogue', kind: 'file', path: '/srv/exports/cat.sql.gz', maxBytes: 1e9, destination: '/srv/data/cat.sql.gz' }], outbound: { allow: [{ host: 'deb.debian.org', port: 443 }] } });
   const predictor = createPredictor({ history: webHistory, modelsDir, policy: async () => policy });
-  const v = await predictor.predict({ client: 'web-1', horizonHours: 24 });
+  const v = await predictor.predict({ clientId: 'web-1', horizonHours: 24 });
   assert.deepEqual(checkUsageVector(v), []);
   assert.equal(v.subject.category, 'web');
   assert.equal(v.model.version, 'category-web.v2');
@@ -113,7 +114,7 @@ test('train stores a versioned model set that predict turns into valid usage vec
   assert.ok(v.model.components!.some((c) => c.target === 'cpuPercent@288'));
 
   // A client with no history gets its category's vector.
-  const cold = await predictor.predict({ client: 'new-client', category: 'web' });
+  const cold = await predictor.predict({ clientId: 'new-client', category: 'web' });
   assert.deepEqual(checkUsageVector(cold), []);
   assert.equal(cold.model.version, 'category-web.v2');
   assert.ok(cold.software.some((s) => s.name === 'nginx'));

@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import type { Digest } from '../core/digest.js';
 import { ExternalToolError, ValidationError } from '../core/errors.js';
 import { run } from '../core/exec.js';
-import { annotations, mediaTypes } from './media-types.js';
+import { annotations } from '../contracts/annotations.js';
+import { mediaTypes } from './media-types.js';
 import { OciLayout } from './oci-layout.js';
 import type { Registry } from './registry.js';
 
@@ -102,7 +103,7 @@ export async function exportContainerDisk(
       mediaType: mediaTypes.ociManifest,
       config: { mediaType: mediaTypes.ociImageConfig, digest: configBlob.digest, size: configBlob.size },
       layers: [{ mediaType: mediaTypes.ociLayerTarGzip, digest: layer.digest, size: layer.size }],
-      annotations: { 'io.prescient.source': flat.digest, [annotations.created]: created },
+      annotations: { [annotations.source]: flat.digest, [annotations.created]: created },
     };
     const m = await out.putBlobBytes(Buffer.from(JSON.stringify(manifest)));
     await out.updateIndex((index) => {

@@ -1,5 +1,5 @@
 import type { Digest } from '../core/digest.js';
-import { annotations } from './media-types.js';
+import { annotations } from '../contracts/annotations.js';
 import type { Descriptor, LayoutIndex } from './oci-types.js';
 import { isTag } from './reference.js';
 

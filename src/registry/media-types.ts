@@ -29,19 +29,3 @@ export const manifestMediaTypes: readonly string[] = [
   mediaTypes.dockerManifest,
   mediaTypes.dockerManifestList,
 ];
-
-/** Annotation keys Prescient puts on manifests and on index.json descriptors. */
-export const annotations = {
-  refName: 'org.opencontainers.image.ref.name',
-  created: 'org.opencontainers.image.created',
-  /** index.json: which repository (client) a descriptor belongs to. */
-  repository: 'io.prescient.repository',
-  /** index.json: the descriptor keeps an untagged manifest (pushed by digest, a referrer). */
-  retained: 'io.prescient.retained',
-  /** manifest: the version this one was built after (lineage). */
-  parent: 'io.prescient.parent',
-  /** manifest: digest of the base layer (lineage), set by the registry. */
-  base: 'io.prescient.base',
-  /** manifest: the name of the base image the layers were built on ("debian-12"), set by the builder. */
-  baseName: 'io.prescient.base-name',
-} as const;

@@ -1,15 +1,10 @@
 import { isDigest, type Digest } from '../core/digest.js';
+import { isRepositoryName } from '../contracts/identifiers.js';
 import { ValidationError } from '../core/errors.js';
 
-/** The OCI distribution grammar for repository names: lowercase path components. */
-const repositoryPattern = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 const tagPattern = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 /** Tags that name versions (`v1`, `v2`…): set by the registry, never moved. */
 const versionTagPattern = /^v([1-9][0-9]*)$/;
-
-export function isRepositoryName(name: string): boolean {
-  return name.length <= 255 && repositoryPattern.test(name);
-}
 
 export function isTag(tag: string): boolean {
   return tagPattern.test(tag);

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { run } from '../core/exec.js';
 import { exportContainerDisk, exportFlat } from './export.js';
-import { annotations, mediaTypes } from './media-types.js';
+import { annotations } from '../contracts/annotations.js';
+import { mediaTypes } from './media-types.js';
 import { openRegistry, type Registry } from './registry.js';
 import { addOverlay, makeChain, readsPattern, type FixtureChain } from './testing/qcow2-fixtures.js';
 

@@ -10,7 +10,7 @@ import { measure } from '../image/qemu-img.js';
 import { personalize } from '../pipeline/personalize.js';
 import { parsePolicy } from '../policy/policy.js';
 import { assemblePipeline } from '../pipeline/plan.js';
-import type { UsageVector } from '../usage-vector/schema.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 import { parseUsageVector } from '../usage-vector/validate.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { openRegistry } from './registry.js';

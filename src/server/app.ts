@@ -5,9 +5,10 @@ import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { pino, type Logger } from 'pino';
 import { AppError, NotFoundError, ValidationError } from '../core/errors.js';
 import { errorResponse, MethodNotAllowedError } from './http-error.js';
-import type { Principal } from '../grants/credentials.js';
+import type { Principal } from '../contracts/access-scope.js';
 import { lingerBeforeClose } from './linger.js';
-import { enforceScope, principalLabel, type EdgeAuth } from './route-scope.js';
+import { type EdgeAuth } from '../contracts/access-scope.js';
+import { enforceScope, principalLabel } from './route-scope.js';
 import type { ErrorShape, Route, RouteSet } from './router.js';
 
 export interface AppOptions {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { Route, RouteScope, RouteSet } from './router.js';
+import type { RouteScope } from '../contracts/access-scope.js';
+import type { Route, RouteSet } from './router.js';
 
 /** find-my-way paths as OpenAPI templates: `:clientId` → `{clientId}`, the `/v2/*` wildcard → `{path}`. */
 export function openApiPath(path: string): string {

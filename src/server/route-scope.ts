@@ -1,19 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { AppError } from '../core/errors.js';
-import type { Principal } from '../grants/credentials.js';
-import type { Route, RouteScope } from './router.js';
-
-/** What the scope hook needs to know about credentials and tokens (Grants provides it in serve). */
-export interface EdgeAuth {
-  /** The principal of the request's credential (HTTP Basic); undefined when it sent none; throws 401 when it is not valid. */
-  credentialOf(req: IncomingMessage): Principal | undefined | Promise<Principal | undefined>;
-  /** Throws 401 with the Docker challenge unless the request carries a registry token for this repository and action. */
-  registryToken(req: IncomingMessage, access: { repository: string | null; action: 'pull' | 'push' | 'delete' }): void | Promise<void>;
-  /** Scopes that need nothing (`serve --no-auth`: `registry` and `client-own`). */
-  open?: readonly RouteScope[];
-  /** The challenge of a 401 on a credential route (`Basic realm="prescient"`). */
-  basicChallenge: string;
-}
+import type { EdgeAuth, Principal } from '../contracts/access-scope.js';
+import type { Route } from './router.js';
 
 /**
  * The one place a route's scope is enforced. Resolves with the principal the handler may act

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import type { Principal } from '../grants/credentials.js';
+import type { OciAction, Principal, RouteScope } from '../contracts/access-scope.js';
 
 /**
  * The route contract of the HTTP edge. Fastify does the routing, hooks and error mapping
@@ -28,20 +28,6 @@ export type Handler = (ctx: RequestContext) => Promise<void> | void;
 export const errorShapes = ['prescient', 'oci'] as const;
 export type ErrorShape = (typeof errorShapes)[number];
 
-/**
- * Who may call a route, enforced by one hook (route-scope.ts) before the handler runs:
- * - `public`: anyone;
- * - `credential`: a client or admin credential (HTTP Basic), never a bearer token, never a source;
- * - `client-own`: the admin, or the client that `clientOf` names (with none named, any client);
- * - `admin`: the admin credential;
- * - `telemetry-write`: admin, client or source credential; the handler then binds every event's
- *   subject to it (a client writes only `client:<id>`, a source only its subjects);
- * - `registry`: a bearer token from `/v1/token` (the Docker token flow); its repository scope is
- *   checked where the OCI path is parsed.
- */
-export const routeScopes = ['public', 'credential', 'client-own', 'admin', 'telemetry-write', 'registry'] as const;
-export type RouteScope = (typeof routeScopes)[number];
-
 export interface Route {
   method: string | readonly string[];
   /**
@@ -54,7 +40,7 @@ export interface Route {
   /** For `client-own`: the client the request is about (a path or query parameter). */
   clientOf?: (request: { params: Record<string, string>; query: URLSearchParams }) => string | undefined;
   /** For `registry`: the repository and action the request needs a token for (undefined: the handler refuses the path itself). */
-  registryAccess?: (request: { params: Record<string, string>; method: string }) => { repository: string | null; action: 'pull' | 'push' | 'delete' } | undefined;
+  registryAccess?: (request: { params: Record<string, string>; method: string }) => { repository: string | null; action: OciAction } | undefined;
   /** One line for the route table (and the OpenAPI summary generated from it). */
   summary: string;
   /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AnonymisedEvent } from '../telemetry/anonymised-event.js';
-import { resourceFields } from '../telemetry/event.js';
+import type { AnonymisedEvent } from '../contracts/anonymised-event.js';
+import { resourceFields } from '../contracts/telemetry-event.js';
 import { rollupBucketMs, type TelemetryStore } from './store.js';
 
 /**

@@ -1,6 +1,6 @@
-import type { AnonymisedEvent } from '../telemetry/anonymised-event.js';
-import type { AnonymisedResourceColumns } from '../telemetry/resource-columns.js';
-import type { CommandOutcome, EventKind, EventSource, FlowOutcome, ResourceField, SubjectKind } from '../telemetry/event.js';
+import type { AnonymisedEvent } from '../contracts/anonymised-event.js';
+import type { AnonymisedResourceColumns } from '../contracts/resource-columns.js';
+import type { CommandOutcome, EventKind, EventSource, FlowOutcome, ResourceField, SubjectKind } from '../contracts/telemetry-event.js';
 
 /**
  * The telemetry store: the one interface behind which the embedded SQLite adapter (sqlite/) and

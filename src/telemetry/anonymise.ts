@@ -2,10 +2,10 @@ import { createHmac } from 'node:crypto';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { posix, win32 } from 'node:path';
 import { ValidationError } from '../core/errors.js';
-import type { AnonymisedEvent, AnonymisedResource } from './anonymised-event.js';
-import { type EventSource, type SubjectKind, type TelemetryEvent } from './event.js';
+import type { AnonymisedEvent, AnonymisedResource } from '../contracts/anonymised-event.js';
+import { type EventSource, type SubjectKind, type TelemetryEvent } from '../contracts/telemetry-event.js';
 import type { PseudonymKeyring } from './pseudonym-keys.js';
-import type { AnonymisedResourceColumns, ColumnSubject, ResourceColumns } from './resource-columns.js';
+import type { AnonymisedResourceColumns, ColumnSubject, ResourceColumns } from '../contracts/resource-columns.js';
 
 export interface AnonymiserOptions {
   keyring: PseudonymKeyring;

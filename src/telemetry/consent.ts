@@ -1,6 +1,6 @@
 import type { ConsentRecord, TelemetryStore } from '../store/store.js';
 import type { Anonymiser } from './anonymise.js';
-import type { Subject } from './event.js';
+import type { Subject } from '../contracts/telemetry-event.js';
 
 /**
  * Consent for in-guest telemetry. It is recorded against the subject's pseudonyms (under every

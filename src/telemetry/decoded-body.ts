@@ -1,10 +1,10 @@
-import type { AnonymisedEvent } from './anonymised-event.js';
+import type { AnonymisedEvent } from '../contracts/anonymised-event.js';
 import type { Anonymiser } from './anonymise.js';
-import type { EventSource } from './event.js';
+import type { EventSource } from '../contracts/telemetry-event.js';
 import { decodeJsonBody, decodeNdjson } from './formats/ndjson.js';
 import type { RecordError } from './ingest.js';
-import type { AnonymisedResourceColumns, ColumnSubject } from './resource-columns.js';
-import { resourceWidth } from './resource-columns.js';
+import type { AnonymisedResourceColumns, ColumnSubject } from '../contracts/resource-columns.js';
+import { resourceWidth } from '../contracts/resource-columns.js';
 
 /**
  * A `POST /v1/telemetry` body decoded, validated and anonymised, in the shape that is cheap to

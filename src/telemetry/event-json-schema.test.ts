@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { eventKinds } from './event.js';
+import { eventKinds } from '../contracts/telemetry-event.js';
 import { telemetryEventJsonSchema } from './event-json-schema.js';
 
 test('the checked-in telemetry event JSON Schema is the one generated from the zod schema', () => {

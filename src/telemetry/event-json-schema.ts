@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { telemetryEventSchema } from './event.js';
+import { telemetryEventSchema } from '../contracts/telemetry-event.js';
 
 export const telemetryEventSchemaId = 'https://prescient.dev/telemetry-event/v1.schema.json' as const;
 

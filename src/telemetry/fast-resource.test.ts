@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseEvent } from './event.js';
+import { parseEvent } from '../contracts/telemetry-event.js';
 import { fastResource } from './fast-resource.js';
 
 const good = { kind: 'resource', time: 1_700_000_000_000, subject: 'vm:web-1', source: 'hypervisor', category: 'web', cpuPercent: 12.5, memoryBytes: 1024 };

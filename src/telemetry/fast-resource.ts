@@ -1,5 +1,5 @@
 import { categoryPattern } from '../contracts/category.js';
-import { eventSources, latestEventTimeMs, resourceFields, subjectKinds, type EventSource, type ResourceSample, type SubjectKind } from './event.js';
+import { eventSources, latestEventTimeMs, resourceFields, subjectKinds, type EventSource, type ResourceSample, type SubjectKind } from '../contracts/telemetry-event.js';
 
 /**
  * A fast path for the commonest record on the wire: a resource sample with epoch-ms time and a

@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AbortedError, ValidationError } from '../core/errors.js';
 import { createCounterRates } from './counter-rates.js';
-import type { EventSource } from './event.js';
+import type { EventSource } from '../contracts/telemetry-event.js';
 import { readCsvEvents } from './formats/csv.js';
 import { readNdjsonFile } from './formats/ndjson.js';
 import { decodeOtlpMetrics } from './formats/otlp.js';

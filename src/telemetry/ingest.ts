@@ -1,9 +1,9 @@
 import type { RejectionCount, TelemetryStore } from '../store/store.js';
 import type { Anonymiser } from './anonymise.js';
-import type { EventSource, TelemetryEvent } from './event.js';
+import type { EventSource, TelemetryEvent } from '../contracts/telemetry-event.js';
 import type { DecodePool } from './decode-pool.js';
 import { decodeBody, type BodyFormat, type BodyLimits } from './decoded-body.js';
-import type { ResourceColumns } from './resource-columns.js';
+import type { ResourceColumns } from '../contracts/resource-columns.js';
 
 /**
  * The ingest pipeline every source goes through: validated events in, anonymised, consent

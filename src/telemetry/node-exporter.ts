@@ -1,6 +1,6 @@
 import { AppError, TimeoutError } from '../core/errors.js';
 import { createCounterRates, type CounterRates } from './counter-rates.js';
-import type { ResourceField } from './event.js';
+import type { ResourceField } from '../contracts/telemetry-event.js';
 import { parsePrometheusText, type PromSample } from './formats/prometheus-text.js';
 
 /**

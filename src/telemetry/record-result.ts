@@ -1,5 +1,5 @@
 import type { IngestBatch, RecordError } from './ingest.js';
-import type { EventSource, TelemetryEvent } from './event.js';
+import type { EventSource, TelemetryEvent } from '../contracts/telemetry-event.js';
 
 /** One decoded input record: a valid event, or where it was and why it was refused. */
 export type RecordResult =

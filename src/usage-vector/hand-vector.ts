@@ -6,7 +6,7 @@ import {
   serviceNamePattern,
   usageVectorSchemaVersion,
   type UsageVector,
-} from './schema.js';
+} from '../contracts/usage-vector.js';
 import { serviceNamed } from '../predict/service-catalog.js';
 import { parseUsageVector, usageVectorError } from './validate.js';
 

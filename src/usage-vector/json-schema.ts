@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { usageVectorSchema, usageVectorSchemaVersion } from './schema.js';
+import { usageVectorSchema, usageVectorSchemaVersion } from '../contracts/usage-vector.js';
 
 /**
  * The UsageVector as JSON Schema (draft 2020-12) for tools outside this code base. The

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
-import { usageVectorSchema, type UsageVector } from './schema.js';
+import { usageVectorSchema, type UsageVector } from '../contracts/usage-vector.js';
 
 export interface UsageVectorIssue {
   /** Dotted field path, array indices in brackets: `software[2].name`. */

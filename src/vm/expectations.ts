@@ -1,6 +1,6 @@
 import type { PipelinePlan } from '../pipeline/plan.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
-import type { UsageVector } from '../usage-vector/schema.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 
 /** What a booted image must show: derived from the build's plan, or from a usage vector. */
 export interface Expectations {

@@ -1,31 +1,20 @@
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { ValidationError } from '../core/errors.js';
-import type { UsageVector } from '../usage-vector/schema.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 import { parseUsageVector } from '../usage-vector/validate.js';
-import type { Predictor } from './predictor.js';
+import { defaultVector } from '../contracts/default-vector.js';
+import type { PredictRequest, Predictor } from '../contracts/predictor.js';
 
 /**
- * The vector of a category nothing is known about: a small general-purpose VM with no extra
- * software, services, datasets or open ports (2 vCPUs, 2 GiB, 8 GiB disk). Fixed dates keep its
- * digest stable, so identical requests share one build.
+ * Fixed dates keep the default vector's digest stable, so identical requests of a category
+ * nothing is known about share one build.
  */
-export const defaultVectorTemplate = {
-  schemaVersion: 'prescient.dev/usage-vector/v1',
-  subject: { category: 'general' },
-  horizon: { startsAt: '2026-01-01T00:00:00Z', hours: 24 },
-  generatedAt: '2026-01-01T00:00:00Z',
-  model: { id: 'category-default', version: '1' },
-  confidence: 0.5,
-  resources: { vcpus: 2, memoryMiB: 2048, diskGiB: 8, expectedP95CpuPercent: 30, expectedP95MemoryMiB: 1024, diskReadKBps: 50, diskWriteKBps: 50, networkInKBps: 100, networkOutKBps: 100 },
-  software: [],
-  services: [],
-  datasets: [],
-  network: { inbound: [], outbound: [], proxy: null },
-} as const;
+const fixedDates = { horizon: { startsAt: '2026-01-01T00:00:00Z', hours: 24 }, generatedAt: '2026-01-01T00:00:00Z' } as const;
 
 /**
  * A predictor from a JSON file `{ "<category>": <usage vector>, … }`: each client of a category
- * gets that vector with its own subject. An unknown category gets `defaultVectorTemplate`.
+ * gets that vector with its own subject. An unknown category gets the default vector
+ * (contracts/default-vector.ts) with fixed dates.
  */
 export class CategoryVectorPredictor implements Predictor {
   constructor(private readonly byCategory: ReadonlyMap<string, UsageVector>) {}
@@ -51,8 +40,9 @@ export class CategoryVectorPredictor implements Predictor {
   }
 
 
-  predict(input: { clientId: string; category: string }): Promise<UsageVector> {
-    const template = this.byCategory.get(input.category) ?? parseUsageVector(defaultVectorTemplate);
-    return Promise.resolve({ ...template, subject: { clientId: input.clientId, category: input.category } });
+  predict(input: PredictRequest): Promise<UsageVector> {
+    const subject = { ...(input.clientId === undefined ? {} : { clientId: input.clientId }), ...(input.category === undefined ? {} : { category: input.category }) };
+    const template = (input.category === undefined ? undefined : this.byCategory.get(input.category)) ?? defaultVector({ subject, ...fixedDates });
+    return Promise.resolve({ ...template, subject });
   }
 }

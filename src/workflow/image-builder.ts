@@ -9,23 +9,10 @@ import { personalize, planPersonalization, type BaseRef, type PersonalizeEvent }
 import type { AssembledModule } from '../pipeline/plan.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { Policy } from '../policy/policy.js';
-import { annotations } from '../registry/media-types.js';
+import { annotations } from '../contracts/annotations.js';
 import type { Registry } from '../registry/registry.js';
 import { latestImage } from './latest-image.js';
-import type { UsageVector } from '../usage-vector/schema.js';
-
-/** The manifest annotation that says which vector (canonical JSON digest) an image was built for. */
-export const vectorDigestAnnotation = 'io.prescient.vector-digest';
-/** …and on which base (its recipe key), so a rebuilt base is never answered with an image of the old one. */
-export const baseKeyAnnotation = 'io.prescient.base-key';
-/**
- * …and the digest of the pipeline's plan for it: what the image holds. Two vectors with the same
- * plan make the same image, so this — not the vector digest — decides whether a registered image
- * still answers a request. A new model or new data that moves a forecast without changing a
- * module's decision (vCPUs are whole, memory comes in 256 MiB steps, a package is in or out of
- * the threshold) therefore costs no rebuild; one that changes a decision does.
- */
-export const planDigestAnnotation = 'io.prescient.plan-digest';
+import type { UsageVector } from '../contracts/usage-vector.js';
 
 export interface BuildInput {
   repository: string;
@@ -119,7 +106,7 @@ export class PipelineImageBuilder implements ImageBuilder {
         repository: input.repository,
         layers: report.layers.map((path) => ({ path })),
         config: { usageVector: input.vector, plan, vmSpec: report.spec, baseFacts: input.base.facts, model: input.vector.model, timings: report.modules.map((m) => ({ module: m.id, outcome: m.outcome, ms: m.ms })) },
-        annotations: { [vectorDigestAnnotation]: input.vectorDigest, [planDigestAnnotation]: input.planDigest, [baseKeyAnnotation]: input.base.key, [annotations.baseName]: input.base.name },
+        annotations: { [annotations.vectorDigest]: input.vectorDigest, [annotations.planDigest]: input.planDigest, [annotations.baseKey]: input.base.key, [annotations.baseName]: input.base.name },
         tags: ['latest'],
         ...(input.signal ? { signal: input.signal } : {}),
       });

@@ -1,7 +1,7 @@
 import type { Digest } from '../core/digest.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { Registry } from '../registry/registry.js';
-import { baseKeyAnnotation, planDigestAnnotation } from './image-builder.js';
+import { annotations } from '../contracts/annotations.js';
 
 /** What a registered image was built for, from its manifest annotations and config. */
 export interface ImageProvenance {
@@ -25,11 +25,11 @@ export async function latestImage(registry: Registry, repository: string, memo?:
   let known = memo?.get(digest);
   if (!known) {
     const shown = await registry.show(`${repository}@${digest}`);
-    const annotations = shown.manifest.annotations ?? {};
+    const onManifest = shown.manifest.annotations ?? {};
     known = {
       ...(shown.version ? { version: shown.version.version } : {}),
-      ...(annotations[planDigestAnnotation] ? { planDigest: annotations[planDigestAnnotation] } : {}),
-      ...(annotations[baseKeyAnnotation] ? { baseKey: annotations[baseKeyAnnotation] } : {}),
+      ...(onManifest[annotations.planDigest] ? { planDigest: onManifest[annotations.planDigest] } : {}),
+      ...(onManifest[annotations.baseKey] ? { baseKey: onManifest[annotations.baseKey] } : {}),
       ...(shown.config['vmSpec'] ? { vmSpec: shown.config['vmSpec'] as VmSpec } : {}),
     };
     memo?.set(digest, known);

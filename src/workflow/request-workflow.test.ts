@@ -12,11 +12,11 @@ import { openRegistry, type Registry } from '../registry/registry.js';
 import { createApp, listen } from '../server/app.js';
 import { requestRoutes } from '../server/routes/requests.js';
 import { healthRoutes } from '../server/routes/health.js';
-import type { UsageVector } from '../usage-vector/schema.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { CategoryVectorPredictor } from './category-predictor.js';
 import { PipelineImageBuilder, type BuildInput, type ImageBuilder } from './image-builder.js';
-import type { Predictor } from './predictor.js';
+import type { Predictor } from '../contracts/predictor.js';
 import { ProactiveScheduler } from './proactive-scheduler.js';
 import { RequestHistory } from './request-history.js';
 import { RequestOutcomes } from './request-outcomes.js';
@@ -70,8 +70,8 @@ describe('POST /v1/requests', () => {
     predictor = {
       predict: async (input) => {
         const v: UsageVector = await categories.predict(input);
-        const c = confidence.get(input.clientId);
-        const n = vcpus.get(input.clientId);
+        const c = confidence.get(input.clientId ?? '');
+        const n = vcpus.get(input.clientId ?? '');
         return { ...v, ...(c === undefined ? {} : { confidence: c }), ...(n === undefined ? {} : { resources: { ...v.resources, vcpus: n } }) };
       },
     };

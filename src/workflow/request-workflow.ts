@@ -1,7 +1,8 @@
 import { canonicalJson } from '../core/canonical-json.js';
 import { sha256Digest, type Digest } from '../core/digest.js';
 import { AbortedError, toAppError, type AppError } from '../core/errors.js';
-import { clientRepository, type Grants } from '../grants/grants.js';
+import { clientRepository } from '../contracts/identifiers.js';
+import { type Grants } from '../grants/grants.js';
 import { identify, type Identity, type IdentifyRequest } from '../identify/identify.js';
 import type { IdentifyConfig } from '../identify/rules.js';
 import type { BaseRef, PersonalizeEvent } from '../pipeline/personalize.js';
@@ -15,7 +16,7 @@ import type { Registry } from '../registry/registry.js';
 import { BuildLimiter } from './build-limiter.js';
 import type { BuiltImage, ImageBuilder } from './image-builder.js';
 import { latestImage, type ImageProvenance, type LatestImage } from './latest-image.js';
-import type { Predictor } from './predictor.js';
+import type { Predictor } from '../contracts/predictor.js';
 import type { RequestHistory } from './request-history.js';
 import type { OutcomeEntry, RequestOutcomes } from './request-outcomes.js';
 import { SingleFlight } from './single-flight.js';

@@ -9,7 +9,7 @@ import { sampleTelemetry, type SampleClient } from '../demo/sample-telemetry.js'
 import { Grants } from '../grants/grants.js';
 import { withImageSession } from '../image/open.js';
 import { openRegistry } from '../registry/registry.js';
-import type { UsageVector } from '../usage-vector/schema.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { workflowConfigFiles } from './open-request-workflow.js';

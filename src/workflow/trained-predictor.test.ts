@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { paths } from '../core/config.js';
-import type { Predictor as ModelPredictor } from '../predict/predict-vector.js';
+import type { Predictor as ModelPredictor } from '../contracts/predictor.js';
 import { createPredictor } from '../predict/predict-vector.js';
 import { storeHistory } from '../predict/store-history.js';
 import { importFiles } from '../telemetry/import-files.js';
@@ -31,7 +31,7 @@ test('a client is predicted under its pseudonym; the vector is reused until its 
   const asked: string[] = [];
   const models: ModelPredictor = {
     predict: async (r) => {
-      asked.push(r.client!);
+      asked.push(r.clientId!);
       return real.predict(r);
     },
   };
@@ -52,7 +52,7 @@ test('a client is predicted under its pseudonym; the vector is reused until its 
   const pseudonym = ingestion.anonymiser.pseudonym('client', 'acme');
   assert.deepEqual(asked, [pseudonym]);
   assert.equal(first.subject.clientId, pseudonym);
-  assert.equal(first.model.id, 'category-default');
+  assert.equal(first.model.id, 'default');
 
   // Same data, same models: reused, not predicted again.
   assert.equal(await predictor.predict({ clientId: 'acme', category: 'web' }), first);

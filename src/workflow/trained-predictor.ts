@@ -1,12 +1,13 @@
+import { ValidationError } from '../core/errors.js';
 import { currentVersion } from '../predict/model-store.js';
-import { defaultModelId, type Predictor as ModelPredictor } from '../predict/predict-vector.js';
+import { defaultModelId } from '../contracts/default-vector.js';
 import type { TelemetryStore } from '../store/store.js';
-import type { UsageVector } from '../usage-vector/schema.js';
-import type { Predictor } from './predictor.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
+import type { Predictor } from '../contracts/predictor.js';
 
 export interface TrainedPredictorDeps {
   /** The trained models over the telemetry store (`createPredictor` of src/predict). */
-  models: ModelPredictor;
+  models: Predictor;
   modelsDir: string;
   store: Pick<TelemetryStore, 'listSubjects'>;
   /** A client id as telemetry stores it: its keyed pseudonym (`anonymiser.pseudonym('client', id)`). */
@@ -29,7 +30,7 @@ export interface TrainedPredictorDeps {
  * A vector is reused while the client's data (its latest event) and the models' versions stay
  * the same, for at most `reuseMs`: a repeated request — a prebuilt hit — then costs a few small
  * reads instead of a forecast. New data or a new model makes a new vector at once; whether that
- * vector is worth a new image is the plan's call (see `planDigestAnnotation`).
+ * vector is worth a new image is the plan's call (see `annotations.planDigest`).
  */
 export function trainedPredictor(deps: TrainedPredictorDeps): Predictor {
   const reuseMs = deps.reuseMs ?? 15 * 60 * 1000;
@@ -49,12 +50,14 @@ export function trainedPredictor(deps: TrainedPredictorDeps): Predictor {
 
   return {
     async predict({ clientId, category, signal }) {
+      // The workflow always names both (identification gives every client a category).
+      if (clientId === undefined || category === undefined) throw new ValidationError('clientId', 'the workflow predicts for a client of a category');
       const subject = deps.pseudonym(clientId);
       const key = `${clientId}\n${category}`;
       const state = await stateOf(subject, category);
       const known = memo.get(key);
       if (known && known.state === state && now() - known.at < reuseMs) return known.vector;
-      const predicted = await deps.models.predict({ client: subject, category, ...(signal ? { signal } : {}) });
+      const predicted = await deps.models.predict({ clientId: subject, category, ...(signal ? { signal } : {}) });
       const vector = predicted.model.id === defaultModelId ? await deps.fallback.predict({ clientId: subject, category, ...(signal ? { signal } : {}) }) : predicted;
       if (memo.size >= 10_000) memo.clear();
       memo.set(key, { state, at: now(), vector });

@@ -12,7 +12,7 @@ import { parsePolicy, policyFile, savePolicy } from '../policy/policy.js';
 import { openRegistry } from '../registry/registry.js';
 import { importFiles } from '../telemetry/import-files.js';
 import { openIngestion } from '../telemetry/open-ingestion.js';
-import type { UsageVector } from '../usage-vector/schema.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { workflowConfigFiles } from './open-request-workflow.js';

@@ -1,4 +1,4 @@
-import type { UsageVector } from '../../src/usage-vector/schema.js';
+import type { UsageVector } from '../../src/contracts/usage-vector.js';
 import { parseUsageVector } from '../../src/usage-vector/validate.js';
 
 /** A vector asking for one service (and its package), with these TCP ports opened inbound. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { clientAccuracy, type ClientAccuracy } from '../../accuracy/client-accuracy.js';
 import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
-import { clientIdPattern } from '../../identify/rules.js';
+import { clientIdPattern } from '../../contracts/identifiers.js';
 import { programPackages } from '../../predict/program-packages.js';
 import { openRegistry } from '../../registry/registry.js';
 import { openIngestion } from '../../telemetry/open-ingestion.js';

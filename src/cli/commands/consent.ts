@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { paths } from '../../core/config.js';
 import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
-import { subjectSchema, type Subject } from '../../telemetry/event.js';
+import { subjectSchema, type Subject } from '../../contracts/telemetry-event.js';
 import { openIngestion } from '../../telemetry/open-ingestion.js';
 import { emit, table } from '../output.js';
 import type { CommandRegistration } from './index.js';

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { categorySchema } from '../../contracts/category.js';
-import { eventSources, type EventSource } from '../../telemetry/event.js';
+import { eventSources, type EventSource } from '../../contracts/telemetry-event.js';
 import { importFiles, importFormats, type ImportFormat } from '../../telemetry/import-files.js';
 import { openIngestion } from '../../telemetry/open-ingestion.js';
 import { addAnonymisationOptions, anonymisationOptions } from '../ingestion-options.js';

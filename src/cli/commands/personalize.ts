@@ -10,7 +10,7 @@ import { builtinModules } from '../../pipeline/modules/index.js';
 import { seedLoginSchema, type SeedLogin } from '../../pipeline/spec/cloud-init.js';
 import type { MachineCredentials } from '../../pipeline/spec/machine-seed.js';
 import { defaultLoginUser, parsePublicKey, sshKeyStoreAt } from '../../login/ssh-key-store.js';
-import { clientIdSchema } from '../../identify/rules.js';
+import { clientIdSchema } from '../../contracts/identifiers.js';
 import { personalize, planPersonalization, type PersonalizeReport } from '../../pipeline/personalize.js';
 import { assemblePipeline, type PipelinePlan } from '../../pipeline/plan.js';
 import { loadPolicy, policyFile } from '../../policy/policy.js';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import { createPredictor } from '../../predict/predict-vector.js';
-import type { UsageVector } from '../../usage-vector/schema.js';
+import type { UsageVector } from '../../contracts/usage-vector.js';
 import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-option.js';
 import { policyFile, policySource } from '../../policy/policy.js';
 import { emit } from '../output.js';
@@ -54,7 +54,7 @@ Examples:
       const { history, subjectOf } = openHistory(flags);
       const predictor = createPredictor({ history, modelsDir: paths().models, policy: policySource(policyFile(paths())) });
       const vector = await predictor.predict({
-        ...(flags.client ? { client: subjectOf(flags.client) } : {}),
+        ...(flags.client ? { clientId: subjectOf(flags.client) } : {}),
         ...(flags.category ? { category: flags.category } : {}),
         horizonHours: hours,
         signal: cliSignal(),

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, ValidationError } from '../../core/errors.js';
 import { categorySchema } from '../../contracts/category.js';
-import { eventSources, subjectSchema, type EventSource, type ResourceSample, type Subject } from '../../telemetry/event.js';
+import { eventSources, subjectSchema, type EventSource, type ResourceSample, type Subject } from '../../contracts/telemetry-event.js';
 import { emptyReport, mergeReports } from '../../telemetry/ingest.js';
 import { createNodeExporterSampler } from '../../telemetry/node-exporter.js';
 import { openIngestion } from '../../telemetry/open-ingestion.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { usageVectorJsonSchema } from '../../usage-vector/json-schema.js';
-import { usageVectorSchemaVersion } from '../../usage-vector/schema.js';
+import { usageVectorSchemaVersion } from '../../contracts/usage-vector.js';
 import { completeUsageVector } from '../../usage-vector/hand-vector.js';
 import { checkUsageVector } from '../../usage-vector/validate.js';
 import { addHandSpecOptions, handSpecFromFlags, type HandSpecFlags } from '../hand-spec-options.js';

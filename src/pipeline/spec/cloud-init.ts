@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { hasCommand, run } from '../../core/exec.js';
 import { ValidationError } from '../../core/errors.js';
-import { guestPathPattern } from '../../usage-vector/schema.js';
+import { guestPathPattern } from '../../contracts/usage-vector.js';
 
 /**
  * A cloud-init NoCloud seed for what truly belongs to one machine — the instance id, the host

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ImageFacts } from '../../image/facts.js';
-import type { UsageVector } from '../../usage-vector/schema.js';
+import type { UsageVector } from '../../contracts/usage-vector.js';
 import { serviceTuners } from '../modules/services/services-module.js';
 import type { PipelinePlan } from '../plan.js';
 import type { SeedFile, SeedInput, SeedLogin } from './cloud-init.js';

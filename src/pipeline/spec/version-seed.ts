@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ValidationError } from '../../core/errors.js';
 import type { ImageFacts } from '../../image/facts.js';
 import type { Registry } from '../../registry/registry.js';
-import type { UsageVector } from '../../usage-vector/schema.js';
+import type { UsageVector } from '../../contracts/usage-vector.js';
 import type { PipelinePlan } from '../plan.js';
 import { writeSeed, type SeedFile, type SeedLogin } from './cloud-init.js';
 import { machineSeed, type MachineCredentials } from './machine-seed.js';

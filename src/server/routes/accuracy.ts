@@ -1,5 +1,5 @@
 import { ValidationError } from '../../core/errors.js';
-import { clientIdPattern } from '../../identify/rules.js';
+import { clientIdPattern } from '../../contracts/identifiers.js';
 import type { ClientAccuracy } from '../../accuracy/client-accuracy.js';
 import { sendJson } from '../http-error.js';
 import type { RouteSet } from '../router.js';

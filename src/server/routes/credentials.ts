@@ -1,6 +1,6 @@
 import { ValidationError } from '../../core/errors.js';
 import type { Grants } from '../../grants/grants.js';
-import { clientIdPattern } from '../../identify/rules.js';
+import { clientIdPattern } from '../../contracts/identifiers.js';
 import { sendJson } from '../http-error.js';
 import type { RouteSet } from '../router.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError, ValidationError } from '../../core/errors.js';
-import type { Principal } from '../../grants/credentials.js';
+import type { Principal } from '../../contracts/access-scope.js';
 import type { DashboardReader } from '../../dashboard/dashboard-reader.js';
 import { repositoryOf } from '../../dashboard/dashboard-reader.js';
 import type { Registry } from '../../registry/registry.js';

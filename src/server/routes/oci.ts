@@ -1,24 +1,18 @@
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Authorize, OciAction } from '../../contracts/access-scope.js';
+import { annotations } from '../../contracts/annotations.js';
 import { isDigest, type Digest } from '../../core/digest.js';
 import { AppError } from '../../core/errors.js';
 import { mediaTypes } from '../../registry/media-types.js';
 import { OciError } from '../../registry/oci-error.js';
 import { isIndexManifest, referencesOf } from '../../registry/oci-types.js';
-import { isRepositoryName, isTag } from '../../registry/reference.js';
+import { isRepositoryName } from '../../contracts/identifiers.js';
+import { isTag } from '../../registry/reference.js';
 import type { Registry } from '../../registry/registry.js';
 import { UploadSessions } from '../../registry/upload-sessions.js';
 import { MethodNotAllowedError } from '../http-error.js';
 import type { RequestContext, RouteSet } from '../router.js';
-
-export type OciAction = 'pull' | 'push' | 'delete';
-
-/**
- * Decides whether a request may act on a repository (null: the /v2/ base check). Throw an
- * AppError with code UNAUTHORIZED (answered 401; put `wwwAuthenticate` in its details for the
- * challenge header) or FORBIDDEN (403 DENIED). The workflow's scoped bearer tokens plug in here.
- */
-export type Authorize = (request: { repository: string | null; action: OciAction; req: IncomingMessage }) => void | Promise<void>;
 
 export interface OciRoutesDeps {
   registry: Registry;
@@ -73,7 +67,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
       return referencesOf(m).some((r) => r.digest === digest);
     };
     for (const d of index.manifests) {
-      if (d.annotations?.['io.prescient.repository'] !== repository) continue;
+      if (d.annotations?.[annotations.repository] !== repository) continue;
       if (await walk(d.digest)) {
         await registry.lease(d.digest);
         return (await registry.layout.blobSize(digest)) !== undefined;
@@ -86,7 +80,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
   const referencedInRepository = async (repository: string, digest: Digest): Promise<boolean> => {
     const index = await registry.layout.readIndex();
     for (const d of index.manifests) {
-      if (d.annotations?.['io.prescient.repository'] !== repository) continue;
+      if (d.annotations?.[annotations.repository] !== repository) continue;
       const m = await registry.manifest(d.digest).catch(() => undefined);
       if (!m) continue;
       const children = isIndexManifest(m) ? m.manifests.map((c) => c.digest) : [];

@@ -1,9 +1,9 @@
-import type { Principal } from '../../grants/credentials.js';
+import type { Principal } from '../../contracts/access-scope.js';
 import { z } from 'zod';
 import { AppError, ValidationError } from '../../core/errors.js';
-import type { Predictor } from '../../predict/predict-vector.js';
+import type { Predictor } from '../../contracts/predictor.js';
 import { usageVectorJsonSchema } from '../../usage-vector/json-schema.js';
-import { usageVectorSchema } from '../../usage-vector/schema.js';
+import { usageVectorSchema } from '../../contracts/usage-vector.js';
 import { checkUsageVector, formatIssuePath } from '../../usage-vector/validate.js';
 import { sendJson } from '../http-error.js';
 import type { RequestContext, RouteSet } from '../router.js';
@@ -102,7 +102,7 @@ export function predictRoutes(deps: PredictRouteDeps): RouteSet {
         const q = parsed.data;
         await deps.authorize?.({ principal, client: q.client, category: q.category });
         const vector = await deps.predictor.predict({
-          ...(q.client ? { client: deps.subjectOf ? deps.subjectOf(q.client) : q.client } : {}),
+          ...(q.client ? { clientId: deps.subjectOf ? deps.subjectOf(q.client) : q.client } : {}),
           ...(q.category ? { category: q.category } : {}),
           ...(q.horizonHours ? { horizonHours: q.horizonHours } : {}),
           signal,

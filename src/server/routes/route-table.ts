@@ -1,5 +1,6 @@
 import { sendJson } from '../http-error.js';
-import type { RouteScope, RouteSet } from '../router.js';
+import type { RouteScope } from '../../contracts/access-scope.js';
+import type { RouteSet } from '../router.js';
 
 export interface RouteTableEntry {
   methods: string[];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '../../core/errors.js';
-import { clientIdPattern } from '../../identify/rules.js';
+import { clientIdPattern } from '../../contracts/identifiers.js';
 import type { SshKeyStore } from '../../login/ssh-key-store.js';
 import { sendJson } from '../http-error.js';
 import { readJsonBody } from '../read-json-body.js';

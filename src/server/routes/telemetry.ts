@@ -3,11 +3,11 @@ import { createCounterRates, type CounterRates } from '../../telemetry/counter-r
 import { decodeOtlpMetrics } from '../../telemetry/formats/otlp.js';
 import { noConsentReason, type Ingestor } from '../../telemetry/ingest.js';
 import { toBatch } from '../../telemetry/record-result.js';
-import type { Principal } from '../../grants/credentials.js';
+import type { Principal } from '../../contracts/access-scope.js';
 import { sendJson } from '../http-error.js';
 import { mediaType, readBody } from '../read-body.js';
 import type { RouteSet } from '../router.js';
-import { telemetryEventSchema } from '../../telemetry/event.js';
+import { telemetryEventSchema } from '../../contracts/telemetry-event.js';
 
 export interface TelemetryRoutesOptions {
   ingestor: Ingestor;

@@ -1,4 +1,4 @@
-import { latestEventTimeMs, resourceFields, type EventSource, type ResourceField } from '../../telemetry/event.js';
+import { latestEventTimeMs, resourceFields, type EventSource, type ResourceField } from '../../contracts/telemetry-event.js';
 import { rollupBucketMs } from '../store.js';
 
 /**

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { workerData } from 'node:worker_threads';
 import { serveThreadJob } from '../../core/thread-job.js';
-import { resourceFields } from '../../telemetry/event.js';
+import { resourceFields } from '../../contracts/telemetry-event.js';
 import { latestTimeMs, resourceColumns, rollupKeySql } from './migrations.js';
 
 /**

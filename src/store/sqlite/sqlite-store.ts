@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AnonymisedEvent } from '../../telemetry/anonymised-event.js';
-import type { AnonymisedResourceColumns } from '../../telemetry/resource-columns.js';
-import { eventSources, resourceFields, type EventKind, type EventSource, type ResourceField, type SubjectKind } from '../../telemetry/event.js';
+import type { AnonymisedEvent } from '../../contracts/anonymised-event.js';
+import type { AnonymisedResourceColumns } from '../../contracts/resource-columns.js';
+import { eventSources, resourceFields, type EventKind, type EventSource, type ResourceField, type SubjectKind } from '../../contracts/telemetry-event.js';
 import {
   type ConsentRecord,
   type DataAccessSummary,

@@ -1,5 +1,5 @@
 import { ValidationError } from '../../core/errors.js';
-import { parseEvent, type EventSource, type ResourceField } from '../event.js';
+import { parseEvent, type EventSource, type ResourceField } from '../../contracts/telemetry-event.js';
 import type { RecordResult } from '../record-result.js';
 import { readLines } from './line-reader.js';
 

@@ -1,4 +1,4 @@
-import { eventSources, parseEvent, type EventSource } from '../event.js';
+import { eventSources, parseEvent, type EventSource } from '../../contracts/telemetry-event.js';
 import { fastResource } from '../fast-resource.js';
 import type { RecordResult } from '../record-result.js';
 import { readLines } from './line-reader.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CounterRates } from '../counter-rates.js';
 import { categorySchema } from '../../contracts/category.js';
-import { describeIssues, eventSources, parseEvent, subjectKinds, type EventSource, type ResourceField, type Subject } from '../event.js';
+import { describeIssues, eventSources, parseEvent, subjectKinds, type EventSource, type ResourceField, type Subject } from '../../contracts/telemetry-event.js';
 import type { RecordResult } from '../record-result.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { UsageVectorNetwork } from '../../../usage-vector/schema.js';
+import type { UsageVectorNetwork } from '../../../contracts/usage-vector.js';
 
 /**
  * An nftables ruleset that accepts only the predicted inbound ports (plus SSH when the policy

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ImageFacts } from '../../../image/facts.js';
-import type { UsageVector } from '../../../usage-vector/schema.js';
+import type { UsageVector } from '../../../contracts/usage-vector.js';
 import type { Change } from '../../change.js';
 import { defineModule } from '../../define-module.js';
 import { mariadbTuner } from './mariadb.js';

@@ -1,5 +1,5 @@
 import type { ImageFacts } from '../../../image/facts.js';
-import type { UsageVectorService } from '../../../usage-vector/schema.js';
+import type { UsageVectorService } from '../../../contracts/usage-vector.js';
 import type { Change } from '../../change.js';
 import type { SeedFile } from '../../spec/cloud-init.js';
 import type { VmSpec } from '../../vm-spec.js';

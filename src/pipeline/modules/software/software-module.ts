@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { debianPackageNamePattern } from '../../../usage-vector/schema.js';
+import { debianPackageNamePattern } from '../../../contracts/usage-vector.js';
 import { defineModule } from '../../define-module.js';
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { categorySchema } from '../contracts/category.js';
+import { categorySchema } from './category.js';
+import { imageDigestPattern } from './identifiers.js';
 
 /**
  * The TelemetryEvent contract: one validated observation about a subject (a user, a client or
@@ -152,9 +153,6 @@ const timeSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
   return problem === undefined ? ms : fail(problem);
 });
 
-
-/** An image version's digest: what the registry names a manifest by. */
-export const imageDigestPattern = /^sha256:[0-9a-f]{64}$/;
 
 const base = {
   time: timeSchema,

@@ -1,4 +1,4 @@
-import type { AppLaunch, CommandEvent, DataAccess, EventSource, NetworkFlow, ResourceSample, SubjectKind } from './event.js';
+import type { AppLaunch, CommandEvent, DataAccess, EventSource, NetworkFlow, ResourceSample, SubjectKind } from './telemetry-event.js';
 
 /**
  * A TelemetryEvent after anonymisation: the only shape the store accepts. The subject is a

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { categorySchema } from '../contracts/category.js';
+import { categorySchema } from './category.js';
 
 /**
  * The UsageVector: what prediction expects a subject (a client, or a category of clients) to

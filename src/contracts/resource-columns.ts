@@ -1,5 +1,5 @@
-import { resourceFields } from './event.js';
-import type { EventSource, Subject, SubjectKind } from './event.js';
+import { resourceFields } from './telemetry-event.js';
+import type { EventSource, Subject, SubjectKind } from './telemetry-event.js';
 
 /**
  * Many resource samples of ONE subject, column-wise: the shape bulk imports move in. A trace

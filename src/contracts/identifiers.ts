@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+/**
+ * A client id is one path component of its repository (`clients/<clientId>`), so it follows the
+ * OCI name component grammar: lowercase alphanumerics joined by single separators.
+ */
+export const clientIdPattern = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+export const clientIdSchema = z.string().max(64).regex(clientIdPattern, 'lowercase letters, digits and single . _ - between them');
+
+/** The repository a client's images live in; its grants open only this one. */
+export function clientRepository(clientId: string): string {
+  return `clients/${clientId}`;
+}
+
+/** The OCI distribution grammar for repository names: lowercase path components. */
+export const repositoryPattern = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+
+export function isRepositoryName(name: string): boolean {
+  return name.length <= 255 && repositoryPattern.test(name);
+}
+
+/** An image version's digest: what the registry names a manifest by. */
+export const imageDigestPattern = /^sha256:[0-9a-f]{64}$/;
