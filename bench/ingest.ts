@@ -21,7 +21,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { importFiles } from '../src/telemetry/import-files.js';
-import { openIngestion } from '../src/telemetry/open-ingestion.js';
+import { openPrescient } from '../src/app/open-prescient.js';
 import { bitbrainsColumns } from '../src/telemetry/trace-events.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -65,7 +65,7 @@ function processCpuSeconds(pid: number): number {
 
 async function bulkOnce(): Promise<{ rate: number; cpuRate: number; writerRate: number; samples: number }> {
   const home = mkdtempSync(join(tmpdir(), 'prescient-bench-'));
-  const ingestion = openIngestion({ home });
+  const ingestion = await (await openPrescient({ home })).ingestion();
   let closed = false;
   try {
     const t = performance.now();
@@ -174,7 +174,7 @@ async function httpOnce(bodies: Buffer[]): Promise<{ rate: number; cpuRate: numb
     const withStop = (performance.now() - t) / 1000;
     if (accepted !== httpBatches * 1000) throw new Error(`accepted ${accepted} of ${httpBatches * 1000}`);
     // Every resource sample (4 in 5 events, plus the warm-up batch's) is in the rollups.
-    const check = openIngestion({ home });
+    const check = await (await openPrescient({ home })).ingestion();
     try {
       let inRollups = 0;
       for (const subject of await check.store.listSubjects({ kind: 'vm' })) for (const b of await check.store.rollups(subject.subject)) inRollups += b.samples.cpuPercent ?? 0;

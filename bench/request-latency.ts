@@ -23,7 +23,7 @@ import { openRegistry } from '../src/registry/registry.js';
 import { createApp, listen } from '../src/server/app.js';
 import { requestRoutes } from '../src/server/routes/requests.js';
 import { importFiles } from '../src/telemetry/import-files.js';
-import { openIngestion } from '../src/telemetry/open-ingestion.js';
+import { openPrescient } from '../src/app/open-prescient.js';
 import { workflowConfigFiles, openRequestWorkflow } from '../src/workflow/open-request-workflow.js';
 import type { RequestResult, RequestWorkflow } from '../src/workflow/request-workflow.js';
 import { median, percentile, runsFromEnv } from './support/stats.js';
@@ -42,7 +42,7 @@ await symlink(join(shared.home, 'cache'), join(home, 'cache')).catch(() => undef
 const p = { ...paths(home), layers: shared.layers };
 
 console.log('setting up: synthetic telemetry of 4 clients, training 3 categories (minutes)…');
-const ingestion = openIngestion({ home });
+const ingestion = await (await openPrescient({ home })).ingestion();
 const telemetry = join(work, 'telemetry.ndjson');
 await writeFile(telemetry, [...sampleTelemetry({ days: 14, endMs: Date.UTC(2026, 10, 28) })].map((e) => JSON.stringify(e)).join('\n'));
 await importFiles({ path: telemetry, format: 'ndjson', ingestor: ingestion.ingestor });

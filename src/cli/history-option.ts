@@ -3,12 +3,9 @@ import { ValidationError } from '../core/errors.js';
 import { datasetFormats, datasetHistory, type DatasetFormat } from '../predict/dataset-history.js';
 import type { HistorySource } from '../predict/history.js';
 import { storeHistory } from '../predict/store-history.js';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
-import { paths } from '../core/config.js';
+import { openPrescient } from '../app/open-prescient.js';
 import { existsSync } from 'node:fs';
-import { createAnonymiser } from '../telemetry/anonymise.js';
 import { subjectKinds, subjectSchema } from '../contracts/telemetry-event.js';
-import { loadOrCreateKeyring } from '../telemetry/pseudonym-keys.js';
 
 /**
  * Where prediction commands read history from. Today: a trace folder (--dataset, --format); the
@@ -38,13 +35,14 @@ export interface OpenedHistory {
 const pseudonymPattern = /^[ucvs]_[A-Za-z0-9_-]{22}$/;
 
 /** The trace folder given by --dataset, else the telemetry store of this installation. */
-export function openHistory(flags: HistoryFlags): OpenedHistory {
+export async function openHistory(flags: HistoryFlags): Promise<OpenedHistory> {
   if (!flags.dataset) {
-    const file = paths().store;
-    if (!existsSync(file)) throw new ValidationError('--dataset', `no telemetry stored yet (${file}); ingest some (prescient ingest, prescient serve) or give a trace folder with --dataset PATH --format FORMAT`);
-    const anonymiser = createAnonymiser({ keyring: loadOrCreateKeyring(paths().secrets) });
+    const prescient = await openPrescient();
+    const file = prescient.paths.store;
+    if (prescient.config.store === 'sqlite' && !existsSync(file)) throw new ValidationError('--dataset', `no telemetry stored yet (${file}); ingest some (prescient ingest, prescient serve) or give a trace folder with --dataset PATH --format FORMAT`);
+    const { store, anonymiser } = await prescient.ingestion();
     return {
-      history: storeHistory(openSqliteStore({ file }), `store:${file}`),
+      history: storeHistory(store, `store:${prescient.config.store === 'sqlite' ? file : prescient.config.store}`),
       subjectOf: (client) => {
         if (pseudonymPattern.test(client)) return client;
         // The telemetry wire format's "kind:id"; a bare id is a client.

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openIngestion } from '../telemetry/open-ingestion.js';
+import { openPrescient } from '../app/open-prescient.js';
 import type { TelemetryEvent } from '../contracts/telemetry-event.js';
 import { storeHistory, uncategorised } from './store-history.js';
 import { resourceStepMs } from './history.js';
@@ -12,7 +12,7 @@ import { createPredictor } from './predict-vector.js';
 
 test('prediction reads the telemetry store: subjects, gap-filled rollups, launches, flows, data accesses', async () => {
   const home = await mkdtemp(join(tmpdir(), 'prescient-store-history-'));
-  const ingestion = openIngestion({ home });
+  const ingestion = await (await openPrescient({ home })).ingestion();
   try {
     const t0 = Date.UTC(2026, 10, 1);
     const vm = { kind: 'vm' as const, id: 'vm-1' };
@@ -49,7 +49,7 @@ test('prediction reads the telemetry store: subjects, gap-filled rollups, launch
 
 test('telemetry describes, it never commands: host paths stay observations, ports and destinations stay within the policy', async () => {
   const home = await mkdtemp(join(tmpdir(), 'prescient-store-history-'));
-  const ingestion = openIngestion({ home });
+  const ingestion = await (await openPrescient({ home })).ingestion();
   try {
     const t0 = Date.UTC(2026, 10, 1);
     const subject = 'client:ledger';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { ValidationError } from '../core/errors.js';
 import { importFiles } from './import-files.js';
 import { noConsentReason } from './ingest.js';
-import { openIngestion } from './open-ingestion.js';
+import { openPrescient } from '../app/open-prescient.js';
 
 const header = 'Timestamp [ms];\tCPU cores;\tCPU capacity provisioned [MHZ];\tCPU usage [MHZ];\tCPU usage [%];\tMemory capacity provisioned [KB];\tMemory usage [KB];\tDisk read throughput [KB/s];\tDisk write throughput [KB/s];\tNetwork received throughput [KB/s];\tNetwork transmitted throughput [KB/s]';
 const row = (t: number, cpu: number, mem = 1024): string => [t, 2, 5000, 100, cpu, 8192, mem, 1, 2, 3, 4].join(';\t');
@@ -19,7 +19,7 @@ test('Bitbrains bulk import (column-wise): per-file counts, bad rows reported by
   const t0 = 1372629804;
   writeFileSync(join(dir, '1.csv'), [header, row(t0, 10), row(t0 + 300, -5), row(t0 + 600, 30), ''].join('\n'));
   writeFileSync(join(dir, '2.csv'), [header, ...Array.from({ length: 25_000 }, (_, i) => row(t0 + 300 * i, i % 100))].join('\r\n'));
-  const ingestion = openIngestion({ home });
+  const ingestion = await (await openPrescient({ home })).ingestion();
   try {
     const seen: string[] = [];
     const r = await importFiles({ path: dir, format: 'bitbrains', ingestor: ingestion.ingestor, onFile: (f) => seen.push(f) });

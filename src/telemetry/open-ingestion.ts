@@ -1,5 +1,3 @@
-import { paths as pathsOf } from '../core/config.js';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { TelemetryStore } from '../store/store.js';
 import { createAnonymiser, type Anonymiser } from './anonymise.js';
 import { createConsent, type Consent } from './consent.js';
@@ -12,26 +10,28 @@ export interface Ingestion {
   anonymiser: Anonymiser;
   ingestor: Ingestor;
   consent: Consent;
+  /** Stops the decode threads and closes the store (the ingestion owns the store it was given). */
   close(): Promise<void>;
 }
 
-export interface OpenIngestionOptions {
-  /** PRESCIENT_HOME; the store and the pseudonym keys are found from it. */
-  home?: string;
+export interface IngestionOptions {
+  /** Whatever adapter the configuration chose (src/app/open-prescient.ts picks it, never telemetry). */
+  store: TelemetryStore;
+  /** Where the pseudonym keys are kept (paths().secrets). */
+  secretsDir: string;
   ipv4PrefixBits?: number;
   ipv6PrefixBits?: number;
 }
 
-/** Everything ingestion needs, wired from the installation's home (used by the CLI and serve). */
-export function openIngestion(options: OpenIngestionOptions = {}): Ingestion {
-  const p = pathsOf(options.home);
+/** Everything ingestion needs around a store: the anonymiser, the ingestor and consent. */
+export function createIngestion(options: IngestionOptions): Ingestion {
   const anonymisation = {
-    keyring: loadOrCreateKeyring(p.secrets),
+    keyring: loadOrCreateKeyring(options.secretsDir),
     ...(options.ipv4PrefixBits === undefined ? {} : { ipv4PrefixBits: options.ipv4PrefixBits }),
     ...(options.ipv6PrefixBits === undefined ? {} : { ipv6PrefixBits: options.ipv6PrefixBits }),
   };
   const anonymiser = createAnonymiser(anonymisation);
-  const store = openSqliteStore({ file: p.store });
+  const { store } = options;
   // Its threads start with the first body (serve); a CLI import never starts them.
   const decodePool = createDecodePool(anonymisation);
   return {

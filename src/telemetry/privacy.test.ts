@@ -7,7 +7,7 @@ import { paths } from '../core/config.js';
 import { createApp, listen } from '../server/app.js';
 import { telemetryRoutes } from '../server/routes/telemetry.js';
 import { rollupsFileOf } from '../store/sqlite/sqlite-store.js';
-import { openIngestion } from './open-ingestion.js';
+import { openPrescient } from '../app/open-prescient.js';
 
 /**
  * Personal data fed into every field that takes text, through the real HTTP route, must not be
@@ -28,7 +28,7 @@ const needles = ['alice.smith', '192.168.77.201', '5678:9abc', 'def0:4242', 'zeb
 
 test('no e-mail, IP address, home path or command argument reaches the database file or its WAL', async () => {
   const home = mkdtempSync(join(tmpdir(), 'prescient-privacy-'));
-  const ingestion = openIngestion({ home });
+  const ingestion = await (await openPrescient({ home })).ingestion();
   const server = createApp({ routes: [telemetryRoutes({ ingestor: ingestion.ingestor })] });
   const { port } = await listen(server, 0);
   try {

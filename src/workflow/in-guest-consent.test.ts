@@ -10,7 +10,8 @@ import { withImageSession } from '../image/open.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { createApp, listen } from '../server/app.js';
 import { telemetryRoutes } from '../server/routes/telemetry.js';
-import { openIngestion, type Ingestion } from '../telemetry/open-ingestion.js';
+import { openPrescient } from '../app/open-prescient.js';
+import type { Ingestion } from '../telemetry/open-ingestion.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { openRequestWorkflow } from './open-request-workflow.js';
 import type { RequestWorkflow } from './request-workflow.js';
@@ -32,7 +33,7 @@ before(async () => {
   const p = { ...paths(dir), bases: t.bases, layers: t.layers, packageCache: t.packageCache };
   registry = await openRegistry({ root: p.registry });
   const grants = await Grants.open({ secretsDir: p.secrets });
-  ingestion = openIngestion({ home: dir });
+  ingestion = await (await openPrescient({ home: dir })).ingestion();
   workflow = await openRequestWorkflow({
     paths: p,
     registry,

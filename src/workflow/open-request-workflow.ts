@@ -37,7 +37,7 @@ export async function openRequestWorkflow(options: {
   paths: Paths;
   registry: Registry;
   grants: Grants;
-  /** The telemetry store and its anonymiser (`openIngestion()`): what the models predict from. */
+  /** The telemetry store and its anonymiser (the Prescient's `ingestion()`): what the models predict from. */
   telemetry: Pick<Ingestion, 'store' | 'anonymiser'>;
   maxParallelBuilds?: number;
   /** The in-guest agent's server URL and credential issuer; without it no image carries the agent. */

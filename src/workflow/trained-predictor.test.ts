@@ -8,12 +8,12 @@ import type { Predictor as ModelPredictor } from '../contracts/predictor.js';
 import { createPredictor } from '../predict/predict-vector.js';
 import { storeHistory } from '../predict/store-history.js';
 import { importFiles } from '../telemetry/import-files.js';
-import { openIngestion } from '../telemetry/open-ingestion.js';
+import { openPrescient } from '../app/open-prescient.js';
 import { CategoryVectorPredictor } from './category-predictor.js';
 import { trainedPredictor } from './trained-predictor.js';
 
 const home = await mkdtemp(join(tmpdir(), 'prescient-trained-predictor-'));
-const ingestion = openIngestion({ home });
+const ingestion = await (await openPrescient({ home })).ingestion();
 after(async () => {
   await ingestion.close();
   await rm(home, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { withImageSession } from '../image/open.js';
 import { parsePolicy, policyFile, savePolicy } from '../policy/policy.js';
 import { openRegistry } from '../registry/registry.js';
 import { importFiles } from '../telemetry/import-files.js';
-import { openIngestion } from '../telemetry/open-ingestion.js';
+import { openPrescient } from '../app/open-prescient.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
@@ -88,7 +88,7 @@ describe('trust boundaries: telemetry describes, it never commands', { skip }, (
     const endMs = Date.UTC(2026, 10, 28);
     const access = (target: string, i: number): Record<string, unknown> => ({ kind: 'access', time: endMs - 3_600_000 + i * 1000, subject: 'client:webshop', source: 'hypervisor', target, bytes: 4096, op: 'read' });
     const hostile = [join(home, 'secrets', 'admin.secret'), join(home, 'secrets', 'grant-hmac.key'), '/etc/shadow', 'secrets/admin.secret', '/srv/prescient-no-such-file', 'catalogue'].map(access);
-    const ingestion = openIngestion({ home });
+    const ingestion = await (await openPrescient({ home })).ingestion();
     try {
       const events = [...sampleTelemetry({ clients: [webshop], days: 5, endMs }), ...hostile];
       const file = join(dir, 'telemetry.ndjson');

@@ -5,8 +5,7 @@ import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import { clientIdPattern } from '../../contracts/identifiers.js';
 import { programPackages } from '../../predict/program-packages.js';
-import { openRegistry } from '../../registry/registry.js';
-import { openIngestion } from '../../telemetry/open-ingestion.js';
+import { openPrescient } from '../../app/open-prescient.js';
 import { emit, table } from '../output.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
@@ -34,14 +33,15 @@ Examples:
     .action(async (client: string, opts: { archiveIndex: boolean }, command: Command) => {
       if (!clientIdPattern.test(client)) throw new ValidationError('<client>', 'lowercase letters, digits and single . _ - between them');
       const p = paths();
-      const ingestion = openIngestion();
+      const prescient = await openPrescient();
       try {
-        const registry = await openRegistry({ root: p.registry });
+        const ingestion = await prescient.ingestion();
+        const registry = await prescient.registry();
         const packages = await programPackages({ root: '/', archive: opts.archiveIndex, cacheDir: join(p.packageCache, 'contents'), signal: cliSignal(), warn: (m) => process.stderr.write(`warning: ${m}\n`) });
         const report = await clientAccuracy({ registry, store: ingestion.store, anonymiser: ingestion.anonymiser, packages }, client);
         emit(command, report, renderAccuracy);
       } finally {
-        await ingestion.close();
+        await prescient.close();
       }
     });
 };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { paths } from '../../core/config.js';
-import { openIngestion } from '../../telemetry/open-ingestion.js';
+import { openPrescient } from '../../app/open-prescient.js';
 import { prescient } from '../../../test/support/cli.js';
 
 const marker = 'agentonlyprogzz';
@@ -47,7 +47,7 @@ test('in-guest data needs consent; revoke deletes it, also across a key rotation
   const revoked = await prescient(home, ['consent', 'revoke', 'vm:guest-1']);
   assert.equal(revoked.code, 0, revoked.stderr);
   assert.equal(revoked.json.deletedRecords, 20);
-  const ingestion = openIngestion({ home });
+  const ingestion = await (await openPrescient({ home })).ingestion();
   try {
     for (const p of ingestion.anonymiser.pseudonymsUnderAllKeys('vm', 'guest-1')) {
       const seq = await ingestion.store.sequence(p);

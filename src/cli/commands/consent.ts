@@ -3,7 +3,7 @@ import { paths } from '../../core/config.js';
 import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { subjectSchema, type Subject } from '../../contracts/telemetry-event.js';
-import { openIngestion } from '../../telemetry/open-ingestion.js';
+import { openPrescient } from '../../app/open-prescient.js';
 import { emit, table } from '../output.js';
 import type { CommandRegistration } from './index.js';
 
@@ -28,7 +28,7 @@ Examples:
     .description('Record that a subject opted in to in-guest telemetry')
     .argument('<subject>', 'KIND:ID, where KIND is user, client or vm')
     .action(async (subject: string, _opts: unknown, command: Command) => {
-      const ingestion = openIngestion();
+      const ingestion = await (await openPrescient()).ingestion();
       try {
         const r = await ingestion.consent.grant(parseSubject(subject));
         emit(command, { granted: true, pseudonym: r.pseudonym }, (v) => `consent recorded for ${v.pseudonym}`);
@@ -42,7 +42,7 @@ Examples:
     .description("Withdraw a subject's consent and delete its in-guest data")
     .argument('<subject>', 'KIND:ID, where KIND is user, client or vm')
     .action(async (subject: string, _opts: unknown, command: Command) => {
-      const ingestion = openIngestion();
+      const ingestion = await (await openPrescient()).ingestion();
       try {
         const r = await ingestion.consent.revoke(parseSubject(subject));
         emit(command, { revoked: true, pseudonym: r.pseudonym, deletedRecords: r.deleted }, (v) => `consent withdrawn for ${v.pseudonym}; ${v.deletedRecords} in-guest records deleted`);
@@ -57,7 +57,7 @@ Examples:
     .action(async (_opts: unknown, command: Command) => {
       // Listing creates nothing: without a store nothing was granted or refused yet.
       if (!existsSync(paths().store)) return emit(command, { granted: [], refusedForWantOfConsent: 0 }, () => 'no consent recorded (no telemetry store yet)');
-      const ingestion = openIngestion();
+      const ingestion = await (await openPrescient()).ingestion();
       try {
         const granted = await ingestion.consent.list();
         const refused = (await ingestion.store.rejections()).filter((r) => r.reason === 'no-consent').reduce((n, r) => n + r.count, 0);

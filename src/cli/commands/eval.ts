@@ -85,7 +85,7 @@ Examples:
     .action(async (flags: EvalFlags, command: Command) => {
       // Backtests run over the public traces, whose format decides what is evaluated.
       if (!flags.dataset) throw new ValidationError('--dataset', 'eval backtests a trace folder: give --dataset PATH --format FORMAT');
-      const { history, format } = openHistory(flags);
+      const { history, format } = await openHistory(flags);
       if (!format) throw new ValidationError('--format', 'required with --dataset');
       const targets = flags.targets?.split(',').map((t) => t.trim());
       for (const t of targets ?? []) if (!(resourceTargets as readonly string[]).includes(t)) throw new ValidationError('--targets', `unknown target ${JSON.stringify(t)}`);

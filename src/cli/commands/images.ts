@@ -1,10 +1,10 @@
+import { openPrescient } from '../../app/open-prescient.js';
 import { chmod } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import { exportContainerDisk, exportFlat, type ContainerDiskExport, type FlatExport } from '../../registry/export.js';
-import { openRegistry, type Registry } from '../../registry/registry.js';
+import type { Registry } from '../../registry/registry.js';
 import type { VersionDiff } from '../../registry/version-diff.js';
 import { plural } from '../plural.js';
 import { readJsonInput } from '../read-input.js';
@@ -16,8 +16,8 @@ import type { CommandRegistration } from './index.js';
 
 const short = (d: string): string => d.slice(7, 19);
 
-export function openHomeRegistry(options: { readOnly?: boolean } = {}): Promise<Registry> {
-  return openRegistry({ root: paths().registry, ...options });
+export async function openHomeRegistry(options: { readOnly?: boolean } = {}): Promise<Registry> {
+  return (await openPrescient()).registry(options);
 }
 
 /** Reading commands create nothing: not the home, not the layout, not a lease. */

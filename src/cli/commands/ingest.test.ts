@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openIngestion } from '../../telemetry/open-ingestion.js';
+import { openPrescient } from '../../app/open-prescient.js';
 import { datasetsDir, prescient } from '../../../test/support/cli.js';
 
 const noDatasets = existsSync(datasetsDir) ? false : `${datasetsDir} is absent: the public traces are not on this machine`;
@@ -34,7 +34,7 @@ test('the Bitbrains, PlanetLab and Schonlau traces import completely', { skip: n
     assert.equal(r.json.records, c.expected, `${c.dir}: records read`);
     assert.equal(r.json.accepted, c.expected, `${c.dir}: records stored`);
   }
-  const ingestion = openIngestion({ home });
+  const ingestion = await (await openPrescient({ home })).ingestion();
   try {
     const counts = await ingestion.store.counts();
     assert.equal(counts.resource, cases[0]!.expected + cases[1]!.expected);

@@ -8,7 +8,7 @@ import { ValidationError } from '../../core/errors.js';
 import { categorySchema } from '../../contracts/category.js';
 import { eventSources, type EventSource } from '../../contracts/telemetry-event.js';
 import { importFiles, importFormats, type ImportFormat } from '../../telemetry/import-files.js';
-import { openIngestion } from '../../telemetry/open-ingestion.js';
+import { openPrescient } from '../../app/open-prescient.js';
 import { addAnonymisationOptions, anonymisationOptions } from '../ingestion-options.js';
 import { emit, globalOptions } from '../output.js';
 import { createProgress } from '../progress.js';
@@ -77,7 +77,7 @@ Examples:
       // stdin is spooled to a private temporary file: every format's reader takes a file.
       const spool = path === stdinPath ? await spoolStdin() : undefined;
       if (spool) path = spool.file;
-      const ingestion = openIngestion(anonymisationOptions(opts));
+      const ingestion = await (await openPrescient(anonymisationOptions(opts))).ingestion();
       const progress = createProgress({ quiet: globalOptions(command).quiet === true });
       const started = performance.now();
       try {

@@ -1,3 +1,4 @@
+import { openPrescient } from '../../app/open-prescient.js';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
@@ -16,7 +17,6 @@ import { assemblePipeline, type PipelinePlan } from '../../pipeline/plan.js';
 import { loadPolicy, policyFile } from '../../policy/policy.js';
 import { expectationsFromPlan } from '../../vm/expectations.js';
 import { verifyImage, type VerifyReport } from '../../vm/verify.js';
-import { openRegistry } from '../../registry/registry.js';
 import { describeVerify } from './verify.js';
 import { completeUsageVector } from '../../usage-vector/hand-vector.js';
 import { addHandSpecOptions, handSpecFromFlags, hasHandSpec, type HandSpecFlags } from '../hand-spec-options.js';
@@ -196,7 +196,7 @@ Examples:
         }
         if (opts.register && report.verification?.ok !== false) {
           progress.step(`register in ${opts.register}`);
-          const registry = await openRegistry({ root: p.registry });
+          const registry = await (await openPrescient()).registry();
           const plan = JSON.parse(await readFile(report.outputs.plan, 'utf8')) as PipelinePlan;
           const registered = await registry.register({
             repository: opts.register,

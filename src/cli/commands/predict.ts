@@ -51,7 +51,7 @@ Examples:
       if (!flags.client && !flags.category) throw new ValidationError('--client', 'give --client or --category');
       const hours = Number(flags.horizonHours);
       if (!(hours > 0)) throw new ValidationError('--horizon-hours', 'a positive number');
-      const { history, subjectOf } = openHistory(flags);
+      const { history, subjectOf } = await openHistory(flags);
       const predictor = createPredictor({ history, modelsDir: paths().models, policy: policySource(policyFile(paths())) });
       const vector = await predictor.predict({
         ...(flags.client ? { clientId: subjectOf(flags.client) } : {}),

@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
-import { paths } from '../../core/config.js';
-import { Grants } from '../../grants/grants.js';
-import { openRegistry } from '../../registry/registry.js';
-import { openIngestion } from '../../telemetry/open-ingestion.js';
-import { openRequestWorkflow } from '../../workflow/open-request-workflow.js';
+import { openPrescient } from '../../app/open-prescient.js';
 import type { RequestResult, WorkflowEvent } from '../../workflow/request-workflow.js';
 import { emit, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
@@ -37,13 +33,10 @@ Examples:
   prescient prepare lab --json | jq '.[0].image.reference'`,
     )
     .action(async (clientIds: string[], flags: PrepareFlags, command: Command) => {
-      const p = paths();
-      const ingestion = openIngestion();
+      const prescient = await openPrescient();
       const progress = createProgress({ quiet: globalOptions(command).quiet });
       try {
-        const registry = await openRegistry({ root: p.registry });
-        const grants = await Grants.open({ secretsDir: p.secrets });
-        const workflow = await openRequestWorkflow({ paths: p, registry, grants, telemetry: ingestion });
+        const workflow = await prescient.workflow();
         const signal = cliSignal();
         const results: RequestResult[] = [];
         for (const clientId of clientIds) {
@@ -68,7 +61,7 @@ Examples:
         progress.fail((e as Error).message);
         throw e;
       } finally {
-        await ingestion.close();
+        await prescient.close();
       }
     });
 };

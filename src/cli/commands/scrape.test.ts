@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openIngestion } from '../../telemetry/open-ingestion.js';
+import { openPrescient } from '../../app/open-prescient.js';
 import { prescient } from '../../../test/support/cli.js';
 
 const exporter = '/usr/bin/prometheus-node-exporter';
@@ -36,7 +36,7 @@ test('prescient scrape lands samples from Debian’s prometheus-node-exporter on
     assert.equal(r.json.scrapes, 3);
     assert.equal(r.json.accepted, 2);
 
-    const ingestion = openIngestion({ home });
+    const ingestion = await (await openPrescient({ home })).ingestion();
     try {
       const [subject] = await ingestion.store.listSubjects();
       assert.ok(subject, 'no subject stored');

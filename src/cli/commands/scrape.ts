@@ -5,7 +5,7 @@ import { categorySchema } from '../../contracts/category.js';
 import { eventSources, subjectSchema, type EventSource, type ResourceSample, type Subject } from '../../contracts/telemetry-event.js';
 import { emptyReport, mergeReports } from '../../telemetry/ingest.js';
 import { createNodeExporterSampler } from '../../telemetry/node-exporter.js';
-import { openIngestion } from '../../telemetry/open-ingestion.js';
+import { openPrescient } from '../../app/open-prescient.js';
 import { addAnonymisationOptions, anonymisationOptions } from '../ingestion-options.js';
 import { emit, globalOptions } from '../output.js';
 import { createProgress } from '../progress.js';
@@ -71,7 +71,7 @@ Examples:
       const signal = cliSignal();
       const progress = createProgress({ quiet: globalOptions(command).quiet === true });
       const sampler = createNodeExporterSampler({ url, timeoutMs: timeout * 1000 });
-      const ingestion = openIngestion(anonymisationOptions(opts));
+      const ingestion = await (await openPrescient(anonymisationOptions(opts))).ingestion();
       const report = emptyReport();
       let scrapes = 0;
       try {

@@ -1,9 +1,9 @@
+import { openPrescient } from '../../app/open-prescient.js';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
 import { sshKeyStoreAt } from '../../login/ssh-key-store.js';
 import { writeVersionSeed } from '../../pipeline/spec/version-seed.js';
-import { openRegistry } from '../../registry/registry.js';
 import { emit } from '../output.js';
 import type { CommandRegistration } from './index.js';
 
@@ -28,7 +28,7 @@ Example:
       const p = paths();
       const client = opts.client ?? /^clients\/([^:@]+)/.exec(ref)?.[1];
       const login = client ? await sshKeyStoreAt(p.home).login(client) : undefined;
-      const r = await writeVersionSeed({ registry: await openRegistry({ root: p.registry }), reference: ref, outDir: resolve(dir), ...(login ? { login } : {}) });
+      const r = await writeVersionSeed({ registry: await (await openPrescient()).registry(), reference: ref, outDir: resolve(dir), ...(login ? { login } : {}) });
       emit(cmd, { seedDir: r.seedDir, seedIso: r.seedIso, credentials: r.credentialsFile, hostname: r.credentials.hostname, user: r.credentials.user ?? null, protectedServices: r.credentials.services.map((s) => s.service) }, (v) =>
         `${v.seedIso ?? v.seedDir} (host ${v.hostname}, ${v.user ? `user ${v.user}` : 'no login user: register a key with ssh-keys add'}); passwords in ${v.credentials}`,
       );

@@ -1,15 +1,12 @@
 import type { Command } from 'commander';
-import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import { createPredictor } from '../../predict/predict-vector.js';
-import { openRegistry } from '../../registry/registry.js';
 import { pino } from 'pino';
 import { createApp, listen } from '../../server/app.js';
 import type { RouteSet } from '../../server/router.js';
 import { ociRoutes } from '../../server/routes/oci.js';
 import { categorySizeRule, predictRoutes } from '../../server/routes/predict.js';
 import { telemetryRoutes } from '../../server/routes/telemetry.js';
-import { Grants } from '../../grants/grants.js';
 import { tokenRoutes } from '../../server/routes/token.js';
 import { healthRoutes } from '../../server/routes/health.js';
 import { credentialRoutes } from '../../server/routes/credentials.js';
@@ -25,12 +22,12 @@ import { sessionRoutes } from '../../server/routes/session.js';
 import { uiBuildDir, uiRoutes } from '../../server/routes/ui-assets.js';
 import { DashboardReader } from '../../dashboard/dashboard-reader.js';
 import { RequestOutcomes } from '../../workflow/request-outcomes.js';
-import { openRequestWorkflow, workflowConfigFiles } from '../../workflow/open-request-workflow.js';
+import { workflowConfigFiles } from '../../workflow/open-request-workflow.js';
 import { storeHistory } from '../../predict/store-history.js';
 import { loadTf } from '../../predict/tf.js';
 import { ProactiveScheduler } from '../../workflow/proactive-scheduler.js';
 import { applyRetention, validateRetention } from '../../store/retention.js';
-import { openIngestion } from '../../telemetry/open-ingestion.js';
+import { openPrescient } from '../../app/open-prescient.js';
 import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-option.js';
 import { addAnonymisationOptions, anonymisationOptions } from '../ingestion-options.js';
 import { policyFile, policySource } from '../../policy/policy.js';
@@ -38,7 +35,6 @@ import { emit } from '../output.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './index.js';
 import { agentSeedSchema } from '../../guest/agent-seed.js';
-import { issueAgentCredential } from '../../grants/agent-credential.js';
 import { join } from 'node:path';
 import { clientAccuracy } from '../../accuracy/client-accuracy.js';
 import { accuracyRoutes } from '../../server/routes/accuracy.js';
@@ -116,26 +112,24 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       rawDays: opts.retainRawDays === undefined ? undefined : Number(opts.retainRawDays),
       rollupDays: opts.retainRollupsDays === undefined ? undefined : Number(opts.retainRollupsDays),
     });
-    const ingestion = openIngestion(anonymisationOptions(opts));
+    const prescient = await openPrescient({
+      ...anonymisationOptions(opts),
+      ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl } : {}),
+      agentUrl: agentSeedSchema.shape.url.parse(opts.agentUrl),
+    });
+    const ingestion = await prescient.ingestion();
     const prune = (): void => void applyRetention(ingestion.store, retention).catch((e: unknown) => process.stderr.write(`retention: ${(e as Error).message}\n`));
     if (retention.rawDays !== undefined || retention.rollupDays !== undefined) {
       prune();
       setInterval(prune, 60 * 60 * 1000).unref();
     }
-    const registry = await openRegistry({ root: paths().registry });
-    const grants = await Grants.open({ secretsDir: paths().secrets, ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl } : {}) });
-    const workflow = await openRequestWorkflow({
-      paths: paths(),
-      registry,
-      grants,
-      telemetry: ingestion,
-      // The agent's credential may only write its own client's telemetry (a source credential).
-      agent: { url: agentSeedSchema.shape.url.parse(opts.agentUrl), issueCredential: (clientId) => issueAgentCredential({ credentials: grants.credentials, clientId }) },
-    });
+    const registry = await prescient.registry();
+    const grants = await prescient.grants();
+    const workflow = await prescient.workflow();
     // Programs → packages for accuracy reports: this machine's dpkg lists and the archive's index, read once.
     let packages: Promise<PackageIndex> | undefined;
     const accuracyPackages = (): Promise<PackageIndex> =>
-      (packages ??= programPackages({ root: '/', archive: true, cacheDir: join(paths().packageCache, 'contents'), warn: (m) => process.stderr.write(`warning: ${m}\n`) }));
+      (packages ??= programPackages({ root: '/', archive: true, cacheDir: join(prescient.paths.packageCache, 'contents'), warn: (m) => process.stderr.write(`warning: ${m}\n`) }));
     const scheduler = new ProactiveScheduler({ history: workflow.history!, workflow });
     scheduler.start();
     const metrics = createServerMetrics({ workflow, version: prescientVersion() });
@@ -144,7 +138,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       ociRoutes({ registry, ...(opts.auth ? { authorize: grants.authorize } : {}) }),
       tokenRoutes({ grants }),
       credentialRoutes({ grants }),
-      sshKeyRoutes({ keys: sshKeyStoreAt(paths().home) }),
+      sshKeyRoutes({ keys: sshKeyStoreAt(prescient.paths.home) }),
       requestRoutes({ workflow }),
       healthRoutes({ workflow, metrics }),
       accuracyRoutes({
@@ -157,9 +151,9 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
           registry,
           store: ingestion.store,
           pseudonym: (clientId) => ingestion.anonymiser.pseudonym('client', clientId),
-          outcomes: new RequestOutcomes(workflowConfigFiles(paths()).outcomes),
+          outcomes: new RequestOutcomes(workflowConfigFiles(prescient.paths).outcomes),
           activeBuilds: () => workflow.activeBuilds.values(),
-          modelsDir: paths().models,
+          modelsDir: prescient.paths.models,
           // The in-guest agent's predicted-against-observed route, when this server has it: the page reads it, else telemetry.
           accuracyApi: () => routes.some((set) => set.some((r) => r.path === '/v1/clients/:clientId/accuracy')),
         }),
@@ -167,10 +161,10 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       uiRoutes({ root: uiBuildDir(), grants }),
     ];
     // Usage vectors: from the telemetry store (clients named by their real ids, pseudonymised here), or from a trace folder.
-    const history = opts.dataset ? openHistory(opts).history : storeHistory(ingestion.store);
+    const history = opts.dataset ? (await openHistory(opts)).history : storeHistory(ingestion.store);
     routes.push(
       predictRoutes({
-        predictor: createPredictor({ history, modelsDir: paths().models, policy: policySource(policyFile(paths())) }),
+        predictor: createPredictor({ history, modelsDir: prescient.paths.models, policy: policySource(policyFile(prescient.paths)) }),
         ...(opts.dataset
           ? {}
           : {
@@ -198,6 +192,6 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       else signal.addEventListener('abort', () => resolve(), { once: true });
     });
     await server.close();
-    await ingestion.close();
+    await prescient.close();
   });
 };

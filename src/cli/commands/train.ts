@@ -57,7 +57,7 @@ Examples:
   prescient train --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains --client 17 --no-network`,
     )
     .action(async (flags: TrainFlags, command: Command) => {
-      const { history, format, subjectOf } = openHistory(flags);
+      const { history, format, subjectOf } = await openHistory(flags);
       if (flags.category && flags.client) throw new ValidationError('--client', 'give --category or --client, not both');
       const budget = Number(flags.timeBudget);
       if (!(budget > 0)) throw new ValidationError('--time-budget', 'a positive number of seconds');

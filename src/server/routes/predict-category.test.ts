@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import { Grants } from '../../grants/grants.js';
 import { createPredictor } from '../../predict/predict-vector.js';
 import { storeHistory } from '../../predict/store-history.js';
-import { openIngestion, type Ingestion } from '../../telemetry/open-ingestion.js';
+import { openPrescient } from '../../app/open-prescient.js';
+import type { Ingestion } from '../../telemetry/open-ingestion.js';
 import { createApp, listen, type App } from '../app.js';
 import { categorySizeRule, predictRoutes } from './predict.js';
 
@@ -20,7 +21,7 @@ const basic = (c: { username: string; secret: string }): string => `Basic ${Buff
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prescient-category-'));
-  ingestion = openIngestion({ home: dir });
+  ingestion = await (await openPrescient({ home: dir })).ingestion();
   // Category "web" has three clients, "solo" one.
   const sample = (client: string, category: string) => ({ kind: 'resource' as const, time: Date.UTC(2026, 0, 1), subject: { kind: 'client' as const, id: client }, source: 'hypervisor' as const, category, cpuPercent: 10 });
   await ingestion.ingestor.ingest({ events: [sample('w1', 'web'), sample('w2', 'web'), sample('w3', 'web'), sample('only', 'solo')] });

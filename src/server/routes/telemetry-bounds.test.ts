@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Grants } from '../../grants/grants.js';
 import { issueAgentCredential } from '../../grants/agent-credential.js';
-import { openIngestion, type Ingestion } from '../../telemetry/open-ingestion.js';
+import { openPrescient } from '../../app/open-prescient.js';
+import type { Ingestion } from '../../telemetry/open-ingestion.js';
 import { createApp, listen, type App } from '../app.js';
 import { telemetryRoutes } from './telemetry.js';
 
@@ -21,7 +22,7 @@ let admin: string;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prescient-telemetry-bounds-'));
-  ingestion = openIngestion({ home: dir });
+  ingestion = await (await openPrescient({ home: dir })).ingestion();
   grants = await Grants.open({ secretsDir: join(dir, 'secrets') });
   webshop = basic(await grants.credentials.issue('webshop'));
   admin = basic(grants.credentials.admin);

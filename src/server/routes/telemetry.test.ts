@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { openIngestion, type Ingestion } from '../../telemetry/open-ingestion.js';
+import { openPrescient } from '../../app/open-prescient.js';
+import type { Ingestion } from '../../telemetry/open-ingestion.js';
 import { createApp, listen, type App } from '../app.js';
 import { telemetryRoutes } from './telemetry.js';
 
@@ -13,7 +14,7 @@ let base: string;
 let ingestion: Ingestion;
 
 before(async () => {
-  ingestion = openIngestion({ home: mkdtempSync(join(tmpdir(), 'prescient-http-')) });
+  ingestion = await (await openPrescient({ home: mkdtempSync(join(tmpdir(), 'prescient-http-')) })).ingestion();
   server = createApp({ routes: [telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: 64 * 1024 })] });
   const addr = await listen(server, 0);
   base = `http://127.0.0.1:${addr.port}`;

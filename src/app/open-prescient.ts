@@ -1,0 +1,115 @@
+import { defaultHome, paths as pathsOf, type Paths } from '../core/config.js';
+import { Grants } from '../grants/grants.js';
+import { issueAgentCredential } from '../grants/agent-credential.js';
+import { openRegistry, type Registry } from '../registry/registry.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { TelemetryStore } from '../store/store.js';
+import { createIngestion, type Ingestion } from '../telemetry/open-ingestion.js';
+import { openRequestWorkflow } from '../workflow/open-request-workflow.js';
+import type { RequestWorkflow } from '../workflow/request-workflow.js';
+import { loadPrescientConfig, type PrescientConfig } from './prescient-config.js';
+
+export interface OpenPrescientOptions {
+  /** PRESCIENT_HOME (default: the environment's, else ~/.prescient). */
+  home?: string;
+  /** The configuration; default: `<home>/config.json`, else the defaults. */
+  config?: PrescientConfig;
+  /** Address bits kept of IPv4/IPv6 addresses in telemetry (the ingesting commands' flags). */
+  ipv4PrefixBits?: number;
+  ipv6PrefixBits?: number;
+  /** Where clients reach `serve` (`--public-url`): the token realm. */
+  publicUrl?: string;
+  /** The in-guest agent's server URL (`serve --agent-url`); without it no image carries the agent. */
+  agentUrl?: string;
+  maxParallelBuilds?: number;
+}
+
+/**
+ * Prescient opened from its configuration: each part is opened on first use and kept, so a
+ * command that only reads the registry never creates a database or a key. This is the one
+ * place adapters are chosen (the store by `config.store`, the registry by `config.registry`).
+ */
+export interface Prescient {
+  readonly home: string;
+  readonly paths: Paths;
+  readonly config: PrescientConfig;
+  store(): Promise<TelemetryStore>;
+  /** Only to read (`images ls`, `show`): creates nothing. */
+  registry(options?: { readOnly?: boolean }): Promise<Registry>;
+  grants(): Promise<Grants>;
+  /** Anonymiser, ingestor and consent over the store. */
+  ingestion(): Promise<Ingestion>;
+  workflow(): Promise<RequestWorkflow>;
+  /** Closes what was opened (the store, the decode threads). */
+  close(): Promise<void>;
+}
+
+export async function openPrescient(options: OpenPrescientOptions = {}): Promise<Prescient> {
+  const home = options.home ?? defaultHome();
+  const config = options.config ?? (await loadPrescientConfig(home));
+  const paths = pathsOf(home);
+  const once = <T>(open: () => Promise<T>): (() => Promise<T>) => {
+    let opened: Promise<T> | undefined;
+    return () => (opened ??= open());
+  };
+  let ingestionOpened = false;
+  const ingestion = once(async () => {
+    const opened = createIngestion({
+      store: await store(),
+      secretsDir: paths.secrets,
+      ...(options.ipv4PrefixBits === undefined ? {} : { ipv4PrefixBits: options.ipv4PrefixBits }),
+      ...(options.ipv6PrefixBits === undefined ? {} : { ipv6PrefixBits: options.ipv6PrefixBits }),
+    });
+    ingestionOpened = true;
+    return opened;
+  });
+  let storeOpened: TelemetryStore | undefined;
+  const store = once(async (): Promise<TelemetryStore> => {
+    switch (config.store) {
+      case 'sqlite':
+        storeOpened = openSqliteStore({ file: paths.store });
+        return storeOpened;
+    }
+  });
+  const writableRegistry = once(async () => {
+    switch (config.registry) {
+      case 'local':
+        return openRegistry({ root: paths.registry });
+    }
+  });
+  const readOnlyRegistry = once(async () => {
+    switch (config.registry) {
+      case 'local':
+        return openRegistry({ root: paths.registry, readOnly: true });
+    }
+  });
+  const grants = once(() => Grants.open({ secretsDir: paths.secrets, ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }) }));
+  const workflow = once(async () => {
+    const g = await grants();
+    const agentUrl = options.agentUrl;
+    return openRequestWorkflow({
+      paths,
+      registry: await writableRegistry(),
+      grants: g,
+      telemetry: await ingestion(),
+      ...(options.maxParallelBuilds ? { maxParallelBuilds: options.maxParallelBuilds } : {}),
+      // The agent's credential may only write its own client's telemetry (a source credential).
+      ...(agentUrl === undefined ? {} : { agent: { url: agentUrl, issueCredential: (clientId: string) => issueAgentCredential({ credentials: g.credentials, clientId }) } }),
+    });
+  });
+  return {
+    home,
+    paths,
+    config,
+    store,
+    registry: (o = {}) => (o.readOnly ? readOnlyRegistry() : writableRegistry()),
+    grants,
+    ingestion,
+    workflow,
+    close: async () => {
+      // The ingestion owns the store it was given; otherwise the store is closed here.
+      if (ingestionOpened) await (await ingestion()).close();
+      else if (storeOpened) await storeOpened.close();
+    },
+  };
+}

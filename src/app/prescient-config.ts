@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ValidationError } from '../core/errors.js';
+import { readOptionalJsonFile } from '../core/optional-json-file.js';
+import { formatIssuePath } from '../usage-vector/validate.js';
+
+/** The store adapters Prescient can open (contracts of src/store/store.ts). */
+export const storeAdapters = ['sqlite'] as const;
+export type StoreAdapter = (typeof storeAdapters)[number];
+
+/** Where image versions are kept: the OCI layout under PRESCIENT_HOME. */
+export const registryAdapters = ['local'] as const;
+export type RegistryAdapter = (typeof registryAdapters)[number];
+
+/**
+ * How Prescient is put together. Every setting has a default that is the zero-configuration
+ * installation (SQLite in the home, the local OCI layout), so an absent file changes nothing.
+ * Strict: a misspelt key is refused rather than silently ignored.
+ */
+export const prescientConfigSchema = z.strictObject({
+  store: z.enum(storeAdapters).default('sqlite').describe('the telemetry and metadata store'),
+  registry: z.enum(registryAdapters).default('local').describe('where image versions are kept'),
+});
+
+export type PrescientConfig = z.infer<typeof prescientConfigSchema>;
+
+/** `$PRESCIENT_HOME/config.json`: optional. */
+export function configFile(home: string): string {
+  return join(home, 'config.json');
+}
+
+/** Validates a configuration value; the error names the file and the field. */
+export function parsePrescientConfig(value: unknown, source = 'config.json'): PrescientConfig {
+  const r = prescientConfigSchema.safeParse(value ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  throw new ValidationError(formatIssuePath(issue.path), `${issue.message} (in ${source})`, { source });
+}
+
+/** The installation's configuration: its config.json, or the defaults when there is none. */
+export async function loadPrescientConfig(home: string): Promise<PrescientConfig> {
+  const file = configFile(home);
+  return parsePrescientConfig(await readOptionalJsonFile(file), file);
+}
