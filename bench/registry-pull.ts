@@ -40,7 +40,7 @@ async function curl(url: string): Promise<{ bytes: number; seconds: number }> {
 
 const registry = await openRegistry({ root: join(dir, 'registry') });
 const theirs = await startDockerRegistry(join(dir, 'docker-registry'));
-const server = spawn('node', [join(here, '..', 'src', 'registry', 'testing', 'serve-worker.js'), registry.root], { stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn('node', [join(here, '..', 'src', 'server', 'testing', 'registry-serve-worker.js'), registry.root], { stdio: ['ignore', 'pipe', 'inherit'] });
 try {
   process.stderr.write(`making a ${(size / 1024 ** 3).toFixed(2)} GiB layer…\n`);
   const layerPath = join(dir, 'layer.bin');

@@ -60,7 +60,7 @@ describe('crash safety', { skip }, () => {
     }
     await mkdir(join(dir, 'work'), { recursive: true });
     // one push that completes, so an earlier pushed version exists before the kills start
-    const s = start('node', [worker('serve-worker'), root]);
+    const s = start('node', [join(here, '..', 'server', 'testing', 'registry-serve-worker.js'), root]);
     for (let t = 0; s.lines.length === 0 && t < 800; t++) await sleep(25);
     const { port } = JSON.parse(s.lines[0]!) as { port: number };
     await run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${sourceRoot}:clients/src:v10`, `docker://127.0.0.1:${port}/clients/pushed:latest`], { timeoutMs: 120_000 });
@@ -86,7 +86,7 @@ describe('crash safety', { skip }, () => {
           registrationsDone++;
         }
       } else {
-        const s = start('node', [worker('serve-worker'), root]);
+        const s = start('node', [join(here, '..', 'server', 'testing', 'registry-serve-worker.js'), root]);
         for (let t = 0; s.lines.length === 0 && t < 800; t++) await sleep(25);
         const { port } = JSON.parse(s.lines[0]!) as { port: number };
         const k = (i >> 1) % 10;
@@ -113,7 +113,7 @@ describe('crash safety', { skip }, () => {
 
     // every version of every repository pulls through the API
     const registry = await openRegistry({ root });
-    const s = start('node', [worker('serve-worker'), root]);
+    const s = start('node', [join(here, '..', 'server', 'testing', 'registry-serve-worker.js'), root]);
     for (let t = 0; s.lines.length === 0 && t < 800; t++) await sleep(25);
     const { port } = JSON.parse(s.lines[0]!) as { port: number };
     try {

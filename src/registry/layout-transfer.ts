@@ -5,17 +5,25 @@ import { NotFoundError } from '../core/errors.js';
 import { annotations } from '../contracts/annotations.js';
 import { manifestMediaTypes } from './media-types.js';
 import { OciLayout } from './oci-layout.js';
-import { isIndexManifest, referencesOf, type Descriptor, type LayoutIndex } from './oci-types.js';
+import { isIndexManifest, referencesOf, type Descriptor, type ImageManifest, type IndexManifest, type LayoutIndex, type ResolvedManifest } from './oci-types.js';
 import { parseManifest } from './parse-manifest.js';
 import { assertTag } from './reference.js';
-import type { Registry, ResolvedManifest } from './registry.js';
+
+/** What a layout transfer needs of a registry (the Registry class passes itself; no import back to it). */
+export interface TransferRegistry {
+  readonly layout: OciLayout;
+  resolveRef(text: string): Promise<ResolvedManifest>;
+  lease(digest: Digest): Promise<void>;
+  manifest(digest: Digest): Promise<ImageManifest | IndexManifest>;
+  putManifest(repository: string, reference: string, bytes: Buffer, contentType?: string, signal?: AbortSignal): Promise<{ digest: Digest; version?: number; subject?: Digest }>;
+}
 
 /**
  * Write one image (manifest and everything it references) as a standalone OCI layout in `dir`
  * with ref name `refName`: what `skopeo copy oci:<dir>:<refName>` reads. Blobs are hard links
  * when possible (read-only use), copies otherwise.
  */
-export async function exportImageLayout(registry: Registry, text: string, dir: string, refName: string): Promise<ResolvedManifest> {
+export async function exportImageLayout(registry: TransferRegistry, text: string, dir: string, refName: string): Promise<ResolvedManifest> {
   const target = await registry.resolveRef(text);
   await registry.lease(target.digest);
   const out = await OciLayout.open(dir);
@@ -44,7 +52,7 @@ export async function exportImageLayout(registry: Registry, text: string, dir: s
  * the registry: every blob is re-verified against its digest on the way in, then the manifest
  * is recorded under `tag` (becoming a new version unless the repository already has it).
  */
-export async function importImageLayout(registry: Registry, dir: string, refName: string | undefined, repository: string, tag: string, signal?: AbortSignal): Promise<{ digest: Digest; version?: number }> {
+export async function importImageLayout(registry: TransferRegistry, dir: string, refName: string | undefined, repository: string, tag: string, signal?: AbortSignal): Promise<{ digest: Digest; version?: number }> {
   const foreign = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as LayoutIndex;
   const found = refName === undefined ? (foreign.manifests.length === 1 ? foreign.manifests[0] : undefined) : foreign.manifests.find((d) => d.annotations?.[annotations.refName] === refName);
   if (!found) throw new NotFoundError(`${dir} has no image ${refName ?? '(exactly one expected)'}`);

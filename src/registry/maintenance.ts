@@ -8,7 +8,13 @@ import { hashFile, type OciLayout } from './oci-layout.js';
 import { isIndexManifest, referencesOf, type Descriptor, type ImageManifest, type IndexManifest, type LayoutIndex } from './oci-types.js';
 import { parseManifest } from './parse-manifest.js';
 import { tagOfEntry } from './index-entries.js';
-import type { Registry } from './registry.js';
+
+/** What maintenance needs of a registry (the Registry class passes itself; no import back to it). */
+export interface MaintainedRegistry {
+  readonly layout: OciLayout;
+  readonly root: string;
+  manifest(digest: Digest): Promise<ImageManifest | IndexManifest>;
+}
 
 export interface GcOptions {
   /** Unreferenced blobs younger than this are kept: uploads and registrations in progress. */
@@ -50,7 +56,7 @@ const defaultLeaseMs = 15 * 60 * 1000;
  * config, layers and child manifests. Young blobs (grace period) are kept, so an upload or a
  * registration that has written blobs but not yet its manifest is never cut short.
  */
-export async function garbageCollect(registry: Registry, options: GcOptions = {}): Promise<GcResult> {
+export async function garbageCollect(registry: MaintainedRegistry, options: GcOptions = {}): Promise<GcResult> {
   const graceMs = options.graceMs ?? defaultGraceMs;
   const leaseMs = options.leaseMs ?? defaultLeaseMs;
   return registry.layout.withLock(async () => {
@@ -121,7 +127,7 @@ export async function cleanLeftovers(layout: OciLayout, olderThanMs: number): Pr
  * Verify every blob's digest and every reference: index.json → manifests → config, layers,
  * child manifests. `repair` only removes leftovers of crashed writes, never stored data.
  */
-export async function checkRegistry(registry: Registry, options: { repair?: boolean; signal?: AbortSignal } = {}): Promise<FsckResult> {
+export async function checkRegistry(registry: MaintainedRegistry, options: { repair?: boolean; signal?: AbortSignal } = {}): Promise<FsckResult> {
   const problems: FsckProblem[] = [];
   const blobs = await registry.layout.listBlobs();
   for (const digest of blobs) {

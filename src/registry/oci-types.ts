@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import type { Digest } from '../core/digest.js';
 
+/** A reference resolved to the manifest it names. */
+export interface ResolvedManifest {
+  repository: string;
+  digest: Digest;
+  mediaType: string;
+  size: number;
+}
+
 const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a sha256 digest (sha256:<64 hex>)') as unknown as z.ZodType<Digest>;
 
 export const descriptorSchema = z.object({

@@ -11,7 +11,7 @@ import { hashFile, OciLayout } from './oci-layout.js';
 import { entriesOf, entry, isOf, setTag, tagOfEntry, tagsOf } from './index-entries.js';
 import { exportImageLayout, importImageLayout } from './layout-transfer.js';
 import { checkRegistry, cleanLeftovers, garbageCollect, type FsckResult, type GcOptions, type GcResult } from './maintenance.js';
-import { isIndexManifest, referencesOf, type Descriptor, type ImageManifest, type IndexManifest } from './oci-types.js';
+import { isIndexManifest, referencesOf, type Descriptor, type ImageManifest, type IndexManifest, type ResolvedManifest } from './oci-types.js';
 import { parseManifest } from './parse-manifest.js';
 import { SourceCache } from './source-cache.js';
 import { checkChainLayer, checkoutChain, storeLayer, type Checkout } from './qcow2-chain.js';
@@ -71,13 +71,6 @@ export interface VersionInfo {
   tags: string[];
   parent?: Digest;
   base?: Digest;
-}
-
-export interface ResolvedManifest {
-  repository: string;
-  digest: Digest;
-  mediaType: string;
-  size: number;
 }
 
 const configSchema = z.record(z.string(), z.unknown());

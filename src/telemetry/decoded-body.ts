@@ -2,7 +2,7 @@ import type { AnonymisedEvent } from '../contracts/anonymised-event.js';
 import type { Anonymiser } from './anonymise.js';
 import type { EventSource } from '../contracts/telemetry-event.js';
 import { decodeJsonBody, decodeNdjson } from './formats/ndjson.js';
-import type { RecordError } from './ingest.js';
+import type { RecordError } from './ingest-batch.js';
 import type { AnonymisedResourceColumns, ColumnSubject } from '../contracts/resource-columns.js';
 import { resourceWidth } from '../contracts/resource-columns.js';
 

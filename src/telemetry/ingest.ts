@@ -1,6 +1,7 @@
 import type { RejectionCount, TelemetryStore } from '../store/store.js';
 import type { Anonymiser } from './anonymise.js';
-import type { EventSource, TelemetryEvent } from '../contracts/telemetry-event.js';
+import type { EventSource } from '../contracts/telemetry-event.js';
+import type { IngestBatch, RecordError } from './ingest-batch.js';
 import type { DecodePool } from './decode-pool.js';
 import { decodeBody, type BodyFormat, type BodyLimits } from './decoded-body.js';
 import type { ResourceColumns } from '../contracts/resource-columns.js';
@@ -10,11 +11,6 @@ import type { ResourceColumns } from '../contracts/resource-columns.js';
  * checked (by the store, atomically with the write), written; malformed records are reported
  * with their position and reason and counted, and so are refusals.
  */
-export interface RecordError {
-  /** Where the record was: `line 12`, `index 3`, `file.csv:40`, `dataPoint 7 of system.cpu.time`. */
-  at: string;
-  reason: string;
-}
 
 export interface IngestReport {
   accepted: number;
@@ -50,12 +46,6 @@ export interface ResourceColumnsBatch {
   invalid?: IngestBatch['invalid'];
 }
 
-export interface IngestBatch {
-  events: readonly TelemetryEvent[];
-  /** Where each event came from, for refusal reports (parallel to `events`; optional). */
-  positions?: readonly string[];
-  invalid?: readonly (RecordError & { source?: EventSource })[];
-}
 
 export interface IngestorOptions {
   store: TelemetryStore;

@@ -1,4 +1,4 @@
-import type { IngestBatch, RecordError } from './ingest.js';
+import type { IngestBatch, RecordError } from './ingest-batch.js';
 import type { EventSource, TelemetryEvent } from '../contracts/telemetry-event.js';
 
 /** One decoded input record: a valid event, or where it was and why it was refused. */

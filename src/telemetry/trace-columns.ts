@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { AbortedError } from '../core/errors.js';
 import type { EventSource } from '../contracts/telemetry-event.js';
-import type { RecordError } from './ingest.js';
+import type { RecordError } from './ingest-batch.js';
 import { resourceWidth, type ResourceColumns } from '../contracts/resource-columns.js';
 import { bitbrainsColumns } from './trace-events.js';
 

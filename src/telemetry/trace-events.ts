@@ -1,7 +1,7 @@
 import { basename, extname } from 'node:path';
 import { timeProblem, type EventSource, type ResourceField, type ResourceSample, type TelemetryEvent } from '../contracts/telemetry-event.js';
 import { bitbrainsColumnCount, parseBitbrainsBuffer, readBitbrainsBatches } from './formats/bitbrains.js';
-import type { RecordError } from './ingest.js';
+import type { RecordError } from './ingest-batch.js';
 import { resourceWidth, type ResourceColumns } from '../contracts/resource-columns.js';
 import { readCommands } from './formats/commands.js';
 import { readPlanetlab } from './formats/planetlab.js';

@@ -1,6 +1,8 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { ImageSource } from './request-workflow.js';
+
+/** Where a request's image came from: already registered, built for it, joined to a build in flight, or the last good one. */
+export type ImageSource = 'prebuilt' | 'built' | 'joined' | 'last-good';
 
 /** How one request (a client's, or a build ahead by `prepare`/the scheduler) was answered. */
 export interface OutcomeEntry {

@@ -18,7 +18,7 @@ import type { BuiltImage, ImageBuilder } from './image-builder.js';
 import { latestImage, type ImageProvenance, type LatestImage } from './latest-image.js';
 import type { Predictor } from '../contracts/predictor.js';
 import type { RequestHistory } from './request-history.js';
-import type { OutcomeEntry, RequestOutcomes } from './request-outcomes.js';
+import type { ImageSource, OutcomeEntry, RequestOutcomes } from './request-outcomes.js';
 import { SingleFlight } from './single-flight.js';
 
 export interface ImageRequest extends IdentifyRequest {
@@ -31,7 +31,6 @@ export interface ImageRequest extends IdentifyRequest {
  * `built` (this request ran the build), `joined` (an identical request's build in flight), or
  * `last-good` (the build failed; this is the client's previous good version, not the predicted one).
  */
-export type ImageSource = 'prebuilt' | 'built' | 'joined' | 'last-good';
 
 export type WorkflowEvent =
   | { type: 'identified'; clientId: string; category: string; matchedBy: string; ms: number }

@@ -8,7 +8,7 @@ import { programPackages } from '../../predict/program-packages.js';
 import { openPrescient } from '../../app/open-prescient.js';
 import { emit, table } from '../output.js';
 import { cliSignal } from '../signal.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 export const accuracyCommand: CommandRegistration = (program) => {
   program

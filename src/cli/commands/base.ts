@@ -9,7 +9,7 @@ import { summarizeFacts } from '../../image/facts.js';
 import { emit, formatBytes, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 function describeBase(b: Omit<BaseImage, 'cached'> & { cached?: boolean }): string {
   const f = b.facts;

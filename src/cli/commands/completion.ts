@@ -1,6 +1,6 @@
 import { Argument, type Command } from 'commander';
 import { completionScript, completionShells, type CompletionShell } from '../completion-script.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 export const completionCommand: CommandRegistration = (program) => {
   program

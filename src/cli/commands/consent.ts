@@ -5,7 +5,7 @@ import { ValidationError } from '../../core/errors.js';
 import { subjectSchema, type Subject } from '../../contracts/telemetry-event.js';
 import { openPrescient } from '../../app/open-prescient.js';
 import { emit, table } from '../output.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 export const consentCommand: CommandRegistration = (program) => {
   const consent = program

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
 import { Credentials } from '../../grants/credentials.js';
 import { emit, table } from '../output.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 

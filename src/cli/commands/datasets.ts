@@ -10,7 +10,7 @@ import { parseByteSize } from '../../policy/byte-size.js';
 import { fetchCapped } from '../../policy/fetch-capped.js';
 import { cliSignal } from '../signal.js';
 import { emit, formatBytes, table } from '../output.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 interface AddFlags {
   maxSize: string;

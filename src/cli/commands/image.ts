@@ -8,7 +8,7 @@ import { backendNames, type BackendName } from '../../image/session.js';
 import { emit, formatBytes, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 interface BackendOption {
   backend?: string;

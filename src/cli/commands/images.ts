@@ -12,7 +12,7 @@ import { emit, formatBytes, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { libvirtAccessProblems } from '../../vm/libvirt-access.js';
 import { cliSignal } from '../signal.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 const short = (d: string): string => d.slice(7, 19);
 

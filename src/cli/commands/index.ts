@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { CommandRegistration } from './command-registration.js';
 import { baseCommand } from './base.js';
 import { imageCommand } from './image.js';
 import { personalizeCommand } from './personalize.js';
@@ -31,7 +31,6 @@ import { accuracyCommand } from './accuracy.js';
  * Every CLI command, one file each under this folder. A command is a function that adds
  * itself to the program; adding a command is one new file and one line here.
  */
-export type CommandRegistration = (program: Command) => void;
 
 export const commands: readonly CommandRegistration[] = [
   baseCommand,

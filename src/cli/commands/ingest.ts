@@ -15,7 +15,7 @@ import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
 import { plural } from '../plural.js';
 import { stdinPath } from '../read-input.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 async function spoolStdin(): Promise<{ file: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'prescient-stdin-'));

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
 import { keyringPath, loadOrCreateKeyring, rotateKeyring } from '../../telemetry/pseudonym-keys.js';
 import { emit, table } from '../output.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 export const keysCommand: CommandRegistration = (program) => {
   const keys = program

@@ -3,7 +3,7 @@ import { paths } from '../../core/config.js';
 import { LayerCache } from '../../pipeline/layer-cache.js';
 import { emit, formatBytes } from '../output.js';
 import { parseDuration } from './images.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 /**
  * The pipeline's layer cache. Its layers and the registry's blobs are the same files (hard

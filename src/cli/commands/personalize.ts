@@ -25,7 +25,7 @@ import { readJsonInput } from '../read-input.js';
 import { emit, formatBytes, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 interface Opts extends HandSpecFlags {
   register?: string;

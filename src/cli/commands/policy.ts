@@ -6,7 +6,7 @@ import { loadPolicy, parsePolicy, policyFile, savePolicy, type Policy } from '..
 import { policyViolations } from '../../policy/vector-policy.js';
 import { parseUsageVector } from '../../usage-vector/validate.js';
 import { emit, table } from '../output.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 import { readJsonInput } from '../read-input.js';
 
 /** The lists `policy add|rm` edit, and how one command-line value becomes an entry of each. */

@@ -7,7 +7,7 @@ import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-op
 import { policyFile, policySource } from '../../policy/policy.js';
 import { emit } from '../output.js';
 import { cliSignal } from '../signal.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 interface PredictFlags extends HistoryFlags {
   client?: string;

@@ -4,7 +4,7 @@ import type { RequestResult, WorkflowEvent } from '../../workflow/request-workfl
 import { emit, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 import { plural } from '../plural.js';
 
 interface PrepareFlags {

@@ -4,7 +4,7 @@ import { emit, globalOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
 import { openHomeRegistry } from './images.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 export const pushCommand: CommandRegistration = (program: Command) => {
   program

@@ -3,7 +3,7 @@ import { emit, globalOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
 import { openHomeRegistry } from './images.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 import { plural } from '../plural.js';
 
 export const registryCommand: CommandRegistration = (program: Command) => {

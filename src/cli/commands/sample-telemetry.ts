@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { sampleClients, sampleTelemetry } from '../../demo/sample-telemetry.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 interface SampleFlags {
   days: string;

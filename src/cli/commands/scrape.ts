@@ -10,7 +10,7 @@ import { addAnonymisationOptions, anonymisationOptions } from '../ingestion-opti
 import { emit, globalOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 import { plural } from '../plural.js';
 
 interface ScrapeOptions {

@@ -5,7 +5,7 @@ import { paths } from '../../core/config.js';
 import { sshKeyStoreAt } from '../../login/ssh-key-store.js';
 import { writeVersionSeed } from '../../pipeline/spec/version-seed.js';
 import { emit } from '../output.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 export const seedCommand: CommandRegistration = (program) => {
   program

@@ -33,7 +33,7 @@ import { addAnonymisationOptions, anonymisationOptions } from '../ingestion-opti
 import { policyFile, policySource } from '../../policy/policy.js';
 import { emit } from '../output.js';
 import { cliSignal } from '../signal.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 import { agentSeedSchema } from '../../guest/agent-seed.js';
 import { join } from 'node:path';
 import { clientAccuracy } from '../../accuracy/client-accuracy.js';

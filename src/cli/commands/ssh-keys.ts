@@ -4,7 +4,7 @@ import { paths } from '../../core/config.js';
 import { ValidationError } from '../../core/errors.js';
 import { sshKeyStoreAt } from '../../login/ssh-key-store.js';
 import { emit, table } from '../output.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 export const sshKeysCommand: CommandRegistration = (program) => {
   const cmd = program

@@ -10,7 +10,7 @@ import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-op
 import { emit, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 import { plural } from '../plural.js';
 
 interface TrainFlags extends HistoryFlags {

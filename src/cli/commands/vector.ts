@@ -8,7 +8,7 @@ import { addHandSpecOptions, handSpecFromFlags, type HandSpecFlags } from '../ha
 import { plural } from '../plural.js';
 import { readJsonInput } from '../read-input.js';
 import { emit } from '../output.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 export const registerVector: CommandRegistration = (program: Command) => {
   const vector = program

@@ -12,7 +12,7 @@ import type { MachineCredentials } from '../../pipeline/spec/machine-seed.js';
 import { emit, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
-import type { CommandRegistration } from './index.js';
+import type { CommandRegistration } from './command-registration.js';
 
 export function describeVerify(r: VerifyReport): string {
   return [

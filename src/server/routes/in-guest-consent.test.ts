@@ -2,19 +2,19 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { paths } from '../core/config.js';
-import { run } from '../core/exec.js';
-import { Grants } from '../grants/grants.js';
-import { issueAgentCredential } from '../grants/agent-credential.js';
-import { withImageSession } from '../image/open.js';
-import { openRegistry, type Registry } from '../registry/registry.js';
-import { createApp, listen } from '../server/app.js';
-import { telemetryRoutes } from '../server/routes/telemetry.js';
-import { openPrescient } from '../app/open-prescient.js';
-import type { Ingestion } from '../telemetry/open-ingestion.js';
-import { debianBase, testHome, testPaths } from '../../test/support/images.js';
-import { openRequestWorkflow } from './open-request-workflow.js';
-import type { RequestWorkflow } from './request-workflow.js';
+import { paths } from '../../core/config.js';
+import { run } from '../../core/exec.js';
+import { Grants } from '../../grants/grants.js';
+import { issueAgentCredential } from '../../grants/agent-credential.js';
+import { withImageSession } from '../../image/open.js';
+import { openRegistry, type Registry } from '../../registry/registry.js';
+import { createApp, listen } from '../app.js';
+import { telemetryRoutes } from './telemetry.js';
+import { openPrescient } from '../../app/open-prescient.js';
+import type { Ingestion } from '../../telemetry/open-ingestion.js';
+import { debianBase, testHome, testPaths } from '../../../test/support/images.js';
+import { openRequestWorkflow } from '../../workflow/open-request-workflow.js';
+import type { RequestWorkflow } from '../../workflow/request-workflow.js';
 
 /**
  * In-guest consent decides what a request's image and seed carry (real pipeline, registry and

@@ -3,15 +3,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { sha256Digest } from '../core/digest.js';
-import { run } from '../core/exec.js';
-import { createApp, listen, type App } from '../server/app.js';
-import { ociRoutes } from '../server/routes/oci.js';
-import { exportContainerDisk } from './export.js';
-import { openRegistry, type Registry } from './registry.js';
-import { pullImage, pushImage } from './remote.js';
-import { hasDockerRegistry, startDockerRegistry, type RunningRegistry } from './testing/docker-registry.js';
-import { addOverlay, makeChain, readsPattern, type FixtureChain } from './testing/qcow2-fixtures.js';
+import { sha256Digest } from '../../core/digest.js';
+import { run } from '../../core/exec.js';
+import { createApp, listen, type App } from '../app.js';
+import { ociRoutes } from './oci.js';
+import { exportContainerDisk } from '../../registry/export.js';
+import { openRegistry, type Registry } from '../../registry/registry.js';
+import { pullImage, pushImage } from '../../registry/remote.js';
+import { hasDockerRegistry, startDockerRegistry, type RunningRegistry } from '../../registry/testing/docker-registry.js';
+import { addOverlay, makeChain, readsPattern, type FixtureChain } from '../../registry/testing/qcow2-fixtures.js';
 
 const skip = !(await hasDockerRegistry()) && 'skopeo and docker-registry are needed (scripts/debian-packages.txt)';
 

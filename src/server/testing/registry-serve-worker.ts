@@ -1,6 +1,6 @@
-import { createApp, listen } from '../../server/app.js';
-import { ociRoutes } from '../../server/routes/oci.js';
-import { openRegistry } from '../registry.js';
+import { createApp, listen } from '../app.js';
+import { ociRoutes } from '../routes/oci.js';
+import { openRegistry } from '../../registry/registry.js';
 
 /** A registry server in its own process (argv: layout root), for tests that SIGKILL it. */
 const registry = await openRegistry({ root: process.argv[2]! });

@@ -3,11 +3,11 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { paths } from '../core/config.js';
-import { createApp, listen } from '../server/app.js';
-import { telemetryRoutes } from '../server/routes/telemetry.js';
-import { rollupsFileOf } from '../store/sqlite/sqlite-store.js';
-import { openPrescient } from '../app/open-prescient.js';
+import { paths } from '../../core/config.js';
+import { createApp, listen } from '../app.js';
+import { telemetryRoutes } from './telemetry.js';
+import { rollupsFileOf } from '../../store/sqlite/sqlite-store.js';
+import { openPrescient } from '../../app/open-prescient.js';
 
 /**
  * Personal data fed into every field that takes text, through the real HTTP route, must not be
