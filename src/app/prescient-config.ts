@@ -34,7 +34,9 @@ export function parsePrescientConfig(value: unknown, source = 'config.json'): Pr
   const r = prescientConfigSchema.safeParse(value ?? {});
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
-  throw new ValidationError(formatIssuePath(issue.path), `${issue.message} (in ${source})`, { source });
+  // A misspelt key is named by itself, not by the object that holds it.
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+  throw new ValidationError(formatIssuePath(path), `${issue.message} (in ${source})`, { source });
 }
 
 /** The installation's configuration: its config.json, or the defaults when there is none. */

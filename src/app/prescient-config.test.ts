@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { ValidationError } from '../core/errors.js';
+import { openPrescient } from './open-prescient.js';
+import { configFile, loadPrescientConfig } from './prescient-config.js';
+
+const homes: string[] = [];
+const home = async (): Promise<string> => {
+  const dir = await mkdtemp(join(tmpdir(), 'prescient-config-'));
+  homes.push(dir);
+  return dir;
+};
+after(async () => {
+  for (const dir of homes) await rm(dir, { recursive: true, force: true });
+});
+
+test('no config.json means today’s installation: SQLite in the home, the local registry', async () => {
+  assert.deepEqual(await loadPrescientConfig(await home()), { store: 'sqlite', registry: 'local' });
+});
+
+test('an invalid config.json is refused with the field and the file named', async () => {
+  const dir = await home();
+  await writeFile(configFile(dir), JSON.stringify({ store: 'postgress' }));
+  await assert.rejects(loadPrescientConfig(dir), (e: unknown) => e instanceof ValidationError && e.field === 'store' && e.message.includes(configFile(dir)));
+  await writeFile(configFile(dir), JSON.stringify({ stroe: 'sqlite' }));
+  await assert.rejects(loadPrescientConfig(dir), (e: unknown) => e instanceof ValidationError && e.field === 'stroe');
+  await writeFile(configFile(dir), '{ not json');
+  await assert.rejects(openPrescient({ home: dir }), (e: unknown) => e instanceof ValidationError && e.field === configFile(dir));
+});
+
+test('the opener opens parts on first use: reading the registry creates nothing, the store is the configured SQLite file', async () => {
+  const dir = await home();
+  const prescient = await openPrescient({ home: dir });
+  const registry = await prescient.registry({ readOnly: true });
+  assert.deepEqual(await registry.repositories(), []);
+  assert.equal(existsSync(prescient.paths.store), false, 'no database for a reading command');
+  assert.equal(existsSync(prescient.paths.secrets), false, 'no key for a reading command');
+  const ingestion = await prescient.ingestion();
+  assert.equal(ingestion.store, await prescient.store(), 'one store, shared');
+  assert.equal(existsSync(prescient.paths.store), true);
+  await prescient.close();
+});
