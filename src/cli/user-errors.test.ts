@@ -198,8 +198,8 @@ describe('CLI habits', () => {
       home = await mkdtemp(join(tmpdir(), 'prescient-cli-show-'));
       const chain = await makeChain(join(home, 'layers'), 2);
       const packages = Array.from({ length: 1000 }, (_, i) => ({ name: `pkg${i}`, version: '1.0' }));
-      await writeFile(join(home, 'config.json'), JSON.stringify({ baseFacts: { os: { prettyName: 'Debian GNU/Linux 12 (bookworm)' }, architecture: 'amd64', packages }, vmSpec: { vcpus: 2, memoryMiB: 4096, diskGiB: 10, swapMiB: 0 }, plan: { modules: [{ id: 'software', version: 1, changes: [{}] }] } }));
-      const r = await cli(['images', 'register', 'clients/acme', '--layer', ...chain.files, '--config', join(home, 'config.json'), '-q'], { home });
+      await writeFile(join(home, 'image-config.json'), JSON.stringify({ baseFacts: { os: { prettyName: 'Debian GNU/Linux 12 (bookworm)' }, architecture: 'amd64', packages }, vmSpec: { vcpus: 2, memoryMiB: 4096, diskGiB: 10, swapMiB: 0 }, plan: { modules: [{ id: 'software', version: 1, changes: [{}] }] } }));
+      const r = await cli(['images', 'register', 'clients/acme', '--layer', ...chain.files, '--config', join(home, 'image-config.json'), '-q'], { home });
       assert.equal(r.code, 0, r.stderr);
     });
     after(async () => rm(home, { recursive: true, force: true }));
