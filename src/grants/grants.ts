@@ -4,11 +4,12 @@ import type { Authorize, EdgeAuth, OciAction, Principal, RouteScope } from '../c
 import { clientIdPattern, clientRepository } from '../contracts/identifiers.js';
 import { Credentials } from './credentials.js';
 import { Sessions } from './session.js';
+import { grantService, issueRegistryToken, verifyRegistryToken } from './registry-token.js';
 import { loadSigningKey } from './signing-key.js';
-import { allows, issueToken, verifyToken, type Access, type IssuedToken, type TokenClaims } from './token.js';
+import { allows, verifyToken, type Access, type IssuedToken, type TokenClaims } from './token.js';
+import { TokenSigner } from './token-signer.js';
 
-/** The service name in challenges and token requests (Docker's `service=`). */
-export const grantService = 'prescient';
+export { grantService } from './registry-token.js';
 /** A grant lives 15 minutes: long enough for a pull to start, short enough that a leaked one soon dies. */
 export const defaultGrantTtlSeconds = 15 * 60;
 
@@ -38,6 +39,8 @@ export class Grants {
 
   private constructor(
     private readonly key: Buffer,
+    /** Signs registry tokens (JWT, ES256); its certificate is what an external registry trusts. */
+    readonly signer: TokenSigner,
     readonly credentials: Credentials,
     private readonly ttlSeconds: number,
     private readonly now: () => Date,
@@ -49,8 +52,9 @@ export class Grants {
 
   static async open(options: GrantsOptions): Promise<Grants> {
     const key = await loadSigningKey(options.secretsDir);
+    const signer = await TokenSigner.open(options.secretsDir);
     const credentials = await Credentials.open(options.secretsDir);
-    return new Grants(key, credentials, options.ttlSeconds ?? defaultGrantTtlSeconds, options.now ?? (() => new Date()), options.publicUrl);
+    return new Grants(key, signer, credentials, options.ttlSeconds ?? defaultGrantTtlSeconds, options.now ?? (() => new Date()), options.publicUrl);
   }
 
   /** The token realm's base, e.g. `https://images.example.com` (serve sets it once it knows its address). */
@@ -64,7 +68,7 @@ export class Grants {
   /** Pull on the client's own repository: what a request hands back. */
   grantFor(clientId: string): IssuedToken {
     const gen = this.credentials.generationOf({ kind: 'client', clientId });
-    return issueToken(this.key, { sub: clientId, access: [{ repository: clientRepository(clientId), actions: ['pull'] }], gen, ttlSeconds: this.ttlSeconds, now: this.now() });
+    return issueRegistryToken(this.signer, { sub: clientId, access: [{ repository: clientRepository(clientId), actions: ['pull'] }], gen, ttlSeconds: this.ttlSeconds, now: this.now() });
   }
 
   /**
@@ -74,18 +78,19 @@ export class Grants {
   tokenFor(principal: Principal, requested: Access[]): IssuedToken {
     if (principal.kind === 'source') throw new AppError('FORBIDDEN', 'a source credential only writes telemetry; it gets no registry token', { details: { rule: 'source-telemetry-only' } });
     if (principal.kind === 'admin') {
-      return issueToken(this.key, { sub: 'admin', admin: true, access: requested, gen: this.credentials.generationOf(principal), ttlSeconds: this.ttlSeconds, now: this.now() });
+      return issueRegistryToken(this.signer, { sub: 'admin', admin: true, access: requested, gen: this.credentials.generationOf(principal), ttlSeconds: this.ttlSeconds, now: this.now() });
     }
     const own = clientRepository(principal.clientId);
     const access = requested
       .filter((a) => a.repository === own && a.actions.includes('pull'))
       .map((a) => ({ repository: a.repository, actions: ['pull' as const] }));
-    return issueToken(this.key, { sub: principal.clientId, access, gen: this.credentials.generationOf(principal), ttlSeconds: this.ttlSeconds, now: this.now() });
+    return issueRegistryToken(this.signer, { sub: principal.clientId, access, gen: this.credentials.generationOf(principal), ttlSeconds: this.ttlSeconds, now: this.now() });
   }
 
   /** The claims of a valid, unexpired token whose credential is still the one it was issued under. */
   verify(token: string): TokenClaims {
-    const claims = verifyToken(this.key, token, this.now());
+    // a two-part token is the HMAC format of before the JWTs: still accepted while those live (15 min)
+    const claims = token.split('.').length === 2 ? verifyToken(this.key, token, this.now()) : verifyRegistryToken(this.signer, token, this.now());
     const current = claims.admin ? this.credentials.generationOf({ kind: 'admin' }) : clientIdPattern.test(claims.sub) ? this.credentials.generationOf({ kind: 'client', clientId: claims.sub }) : undefined;
     if (current !== claims.gen) throw new AppError('UNAUTHORIZED', 'token was revoked: its credential has been re-issued or revoked since', { details: { rule: 'credential-generation' } });
     return claims;

@@ -1,4 +1,8 @@
 import type { Command } from 'commander';
+import { paths } from '../../core/config.js';
+import { ValidationError } from '../../core/errors.js';
+import { dockerRegistryAuthYaml } from '../../grants/docker-registry-auth.js';
+import { TokenSigner } from '../../grants/token-signer.js';
 import { emit, globalOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
@@ -27,5 +31,36 @@ export const registryCommand: CommandRegistration = (program: Command) => {
     .action(async (_o: unknown, cmd: Command) => {
       const r = await openHomeRegistry();
       emit(cmd, { path: r.root }, (v) => v.path);
+    });
+  registry
+    .command('cert')
+    .description("Print the certificate that signs Prescient's registry tokens: an external docker-registry trusts it (auth.token.rootcertbundle)")
+    .option('--realm <url>', "print instead docker-registry's auth: section for serve at this URL (its token endpoint is <url>/v1/token)")
+    .option('--cert-file <path>', 'where that registry reads the certificate (in the printed section)', '/etc/docker/registry/prescient-token.crt')
+    .addHelpText(
+      'after',
+      `
+The key and certificate are made once per home (<home>/secrets/registry-token.pem, 0600).
+Examples:
+  prescient registry cert > /etc/docker/registry/prescient-token.crt
+  prescient registry cert --realm https://prescient.example.com >> /etc/docker/registry/config.yml
+`,
+    )
+    .action(async (o: { realm?: string; certFile: string }, cmd: Command) => {
+      const signer = await TokenSigner.open(paths().secrets, cliSignal());
+      if (o.realm !== undefined) {
+        let url: URL;
+        try {
+          url = new URL(o.realm);
+        } catch {
+          throw new ValidationError('--realm', 'expected the URL clients reach serve at, e.g. https://prescient.example.com');
+        }
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ValidationError('--realm', 'expected http:// or https://');
+        const realm = `${url.href.replace(/\/+$/, '')}/v1/token`;
+        const yaml = dockerRegistryAuthYaml({ realm, certificateFile: o.certFile });
+        emit(cmd, { realm, certificateFile: o.certFile, auth: yaml }, (v) => v.auth.trimEnd());
+        return;
+      }
+      emit(cmd, { certificate: signer.certificatePem }, (v) => v.certificate.trimEnd());
     });
 };

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { hasCommand } from '../../core/exec.js';
+import { dockerRegistryAuthYaml } from '../../grants/docker-registry-auth.js';
 
 /**
  * Debian's distribution registry (`docker-registry`) on 127.0.0.1 with its own temporary
@@ -33,10 +34,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startDockerRegistry(dir: string): Promise<RunningRegistry> {
+export interface DockerRegistryOptions {
+  /**
+   * `auth: token` with Prescient's tokens: `realm` is serve's token endpoint
+   * (`http://127.0.0.1:<port>/v1/token`), `certificatePem` the home's signer certificate
+   * (Grants.signer.certificatePem, what `prescient registry cert` prints).
+   */
+  tokenAuth?: { realm: string; certificatePem: string };
+}
+
+export async function startDockerRegistry(dir: string, options: DockerRegistryOptions = {}): Promise<RunningRegistry> {
   await mkdir(join(dir, 'data'), { recursive: true });
   const port = await freePort();
   const config = join(dir, 'config.yml');
+  let auth = '';
+  if (options.tokenAuth) {
+    const certificateFile = join(dir, 'prescient-token.crt');
+    await writeFile(certificateFile, options.tokenAuth.certificatePem);
+    auth = dockerRegistryAuthYaml({ realm: options.tokenAuth.realm, certificateFile });
+  }
   await writeFile(
     config,
     [
@@ -52,7 +68,7 @@ export async function startDockerRegistry(dir: string): Promise<RunningRegistry>
       '    enabled: true',
       'http:',
       `  addr: 127.0.0.1:${port}`,
-      '',
+      auth,
     ].join('\n'),
   );
   const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -64,7 +80,8 @@ export async function startDockerRegistry(dir: string): Promise<RunningRegistry>
   for (;;) {
     try {
       const r = await fetch(`http://127.0.0.1:${port}/v2/`);
-      if (r.ok) break;
+      // with token auth the base check answers 401 and a challenge: listening all the same
+      if (r.ok || (options.tokenAuth && r.status === 401)) break;
     } catch {
       /* not listening yet */
     }
