@@ -56,6 +56,16 @@ export interface LayerGcResult {
   dryRun: boolean;
 }
 
+/**
+ * Where layers built by other homes can be found (an external registry): asked on a cache miss,
+ * before building. It stores what it finds with `LayerCache.adopt`, so the local cache is a cache
+ * of it. A layer is only taken when it was built on the very parent blob we have (`parentDigest`):
+ * a key names the parent by recipe key, and two homes' bases of one recipe may differ in bytes.
+ */
+export interface RemoteLayerSource {
+  fetch(input: { key: string; parentDigest: Digest; cache: LayerCache; signal?: AbortSignal }): Promise<LayerRecord | undefined>;
+}
+
 export class LayerCache {
   constructor(readonly dir: string) {}
 
@@ -132,6 +142,27 @@ export class LayerCache {
     if (await stat(path).catch(() => undefined)) await rm(tmp, { force: true });
     else await rename(tmp, path);
     const full: LayerRecord = { ...rest, path, digest, createdAt: new Date().toISOString() };
+    await this.#writeJson(this.recordPath(record.key), full);
+    return full;
+  }
+
+  /**
+   * Take in a layer built elsewhere (`file`, already rebased onto `record.parentDigest` by its
+   * builder): checked against `record.digest`, made read-only, renamed to `sha256/<hex>`, then
+   * its record written, the same publication as a layer built here. `file` is consumed.
+   */
+  async adopt(file: string, record: Omit<LayerRecord, 'path'> & { digest: Digest }, signal?: AbortSignal): Promise<LayerRecord> {
+    const digest = await sha256File(file, signal);
+    if (digest !== record.digest) {
+      await rm(file, { force: true });
+      throw new Error(`layer ${record.key}: content is ${digest}, its record says ${record.digest}`);
+    }
+    await mkdir(this.blobDir, { recursive: true });
+    const path = this.blobPath(digest);
+    await chmod(file, 0o444);
+    if (await stat(path).catch(() => undefined)) await rm(file, { force: true });
+    else await rename(file, path);
+    const full: LayerRecord = { ...record, path };
     await this.#writeJson(this.recordPath(record.key), full);
     return full;
   }

@@ -11,7 +11,7 @@ import { checkVectorPolicy } from '../policy/vector-policy.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
 import { applyDiskChanges, applySessionChanges, needsImage, needsSession } from './apply.js';
 import { describeChange } from './change.js';
-import { LayerCache, layerKey } from './layer-cache.js';
+import { LayerCache, layerKey, type RemoteLayerSource } from './layer-cache.js';
 import { planPipeline, type AssembledModule, type PipelinePlan } from './plan.js';
 import { resolveSources } from './sources.js';
 import { glanceImage } from './spec/glance-properties.js';
@@ -34,7 +34,8 @@ export type PersonalizeEvent =
   | { type: 'change'; module: string; index: number; description: string }
   | { type: 'module-done'; module: string; outcome: ModuleOutcome; ms: number };
 
-export type ModuleOutcome = 'built' | 'reused' | 'no-changes' | 'spec-only';
+/** `pulled`: the layer came from the remote layer source (another home built it). */
+export type ModuleOutcome = 'built' | 'reused' | 'pulled' | 'no-changes' | 'spec-only';
 
 export interface ModuleReport {
   id: string;
@@ -85,6 +86,8 @@ export interface PersonalizeOptions {
   login?: SeedLogin;
   /** More files for the per-machine seed (secrets welcome: the seed is never a layer). */
   seedFiles?: readonly SeedFile[];
+  /** Layers other homes built (an external registry): asked on a cache miss before building. */
+  remoteLayers?: RemoteLayerSource;
   signal?: AbortSignal;
   onEvent?: (e: PersonalizeEvent) => void;
 }
@@ -138,6 +141,11 @@ export async function personalize(options: PersonalizeOptions): Promise<Personal
         record = await withFileLock(join(options.layersDir, `.lock-${key}`), async () => {
           const again = await cache.get(key); // built by another process while we waited
           if (again) return again;
+          const pulled = await options.remoteLayers?.fetch({ key, parentDigest, cache, ...sig });
+          if (pulled) {
+            report.outcome = 'pulled';
+            return pulled;
+          }
           report.outcome = 'built';
           const tmp = await cache.tempPath(key);
           try {

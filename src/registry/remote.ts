@@ -16,8 +16,10 @@ import type { Registry } from './registry.js';
 export interface RemoteOptions {
   /** Plain HTTP / unverified TLS (a registry on loopback). */
   insecure?: boolean;
-  /** `user:password` for the remote registry. */
+  /** `user:password` for the remote registry (skopeo then follows its token challenge). */
   creds?: string;
+  /** A bearer token for the remote registry, used as it is (one minted by this home's Grants). */
+  registryToken?: string;
   signal?: AbortSignal;
 }
 
@@ -57,6 +59,7 @@ export async function pushImage(registry: Registry, ref: string, destination: st
     const args = ['copy', '--preserve-digests', '--digestfile', join(work, 'digest')];
     if (options.insecure) args.push('--dest-tls-verify=false');
     if (options.creds) args.push('--dest-creds', options.creds);
+    if (options.registryToken) args.push('--dest-registry-token', options.registryToken);
     await skopeo([...args, `oci:${layout}:image`, dest], options);
     const pushed = (await readFile(join(work, 'digest'), 'utf8')).trim() as Digest;
     return { digest: pushed || source.digest, destination: dest };
@@ -79,6 +82,7 @@ export async function pullImage(
     const args = ['copy', '--preserve-digests'];
     if (options.insecure) args.push('--src-tls-verify=false');
     if (options.creds) args.push('--src-creds', options.creds);
+    if (options.registryToken) args.push('--src-registry-token', options.registryToken);
     await skopeo([...args, src, `oci:${layout}:image`], options);
     const r = await registry.importLayout(layout, 'image', repository, tag, options.signal);
     return { ...r, source: src };

@@ -31,7 +31,7 @@ export function createServerMetrics(deps: { workflow?: Pick<RequestWorkflow, 'an
   if (w) {
     const modules = new Histogram({
       name: 'prescient_build_module_duration_seconds',
-      help: 'Pipeline module durations in builds, by module and outcome (built, reused, no-changes, spec-only).',
+      help: 'Pipeline module durations in builds, by module and outcome (built, reused, pulled, no-changes, spec-only).',
       labelNames: ['module', 'outcome'],
       buckets: [0.01, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800],
       registers: [registry],

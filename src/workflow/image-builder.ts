@@ -10,7 +10,9 @@ import type { AssembledModule } from '../pipeline/plan.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { Policy } from '../policy/policy.js';
 import { annotations } from '../contracts/annotations.js';
+import type { ExternalRegistry } from '../registry/external-registry.js';
 import type { Registry } from '../registry/registry.js';
+import { LayerCache } from '../pipeline/layer-cache.js';
 import { latestImage } from './latest-image.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
 
@@ -48,7 +50,12 @@ export interface ImageBuilder {
  * plans the same is answered from it without running the pipeline.
  */
 export class PipelineImageBuilder implements ImageBuilder {
-  constructor(private readonly deps: { paths: Paths; registry: Registry; pipeline: readonly AssembledModule[] }) {}
+  /**
+   * `external`: the registry shared with other homes (registry kind `oci`). Its `latest` is
+   * brought in before deciding whether to build, layers it has are fetched instead of built, and
+   * what is built and registered here is pushed there.
+   */
+  constructor(private readonly deps: { paths: Paths; registry: Registry; pipeline: readonly AssembledModule[]; external?: ExternalRegistry }) {}
 
   async planDigest(input: Pick<BuildInput, 'base' | 'vector' | 'policy' | 'inGuestAgent' | 'signal'>): Promise<Digest> {
     const plan = await planPersonalization({
@@ -75,7 +82,10 @@ export class PipelineImageBuilder implements ImageBuilder {
     const locks = join(this.deps.paths.runtime, 'builds');
     await mkdir(locks, { recursive: true });
     const lock = join(locks, `${sha256Digest(`${input.repository}\n${input.base.key}\n${input.planDigest}`).slice('sha256:'.length, 'sha256:'.length + 32)}.lock`);
-    return withFileLock(lock, async () => (await this.registered(input)) ?? this.buildNow(input), { ...(input.signal ? { signal: input.signal } : {}), timeoutMs: 3 * 3600_000 });
+    return withFileLock(lock, async () => {
+      await this.deps.external?.syncLatest(input.repository, input.signal);
+      return (await this.registered(input)) ?? this.buildNow(input);
+    }, { ...(input.signal ? { signal: input.signal } : {}), timeoutMs: 3 * 3600_000 });
   }
 
   /** The repository's `latest` if it already is this plan on this base. */
@@ -96,6 +106,7 @@ export class PipelineImageBuilder implements ImageBuilder {
         outDir,
         layersDir: paths.layers,
         runtimeDir: paths.runtime,
+        ...(this.deps.external ? { remoteLayers: this.deps.external } : {}),
         packageCacheDir: paths.packageCache,
         ...(input.policy ? { policy: input.policy } : {}),
         ...(input.signal ? { signal: input.signal } : {}),
@@ -110,6 +121,13 @@ export class PipelineImageBuilder implements ImageBuilder {
         tags: ['latest'],
         ...(input.signal ? { signal: input.signal } : {}),
       });
+      const external = this.deps.external;
+      if (external) {
+        // layers first: a worker that starts the next build finds them even if the version push fails
+        const keys = report.modules.flatMap((m) => (m.key ? [m.key] : []));
+        await external.publishLayers({ keys, cache: new LayerCache(paths.layers), ...(input.signal ? { signal: input.signal } : {}) });
+        await external.pushVersion({ repository: input.repository, digest: registered.digest, version: registered.version, tags: ['latest'], ...(input.signal ? { signal: input.signal } : {}) });
+      }
       return { digest: registered.digest, version: registered.version, tags: registered.tags, spec: report.spec };
     } finally {
       await rm(outDir, { recursive: true, force: true });

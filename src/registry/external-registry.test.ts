@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { z } from 'zod';
+import { canonicalJson } from '../core/canonical-json.js';
+import { paths } from '../core/config.js';
+import { sha256Digest } from '../core/digest.js';
+import { run } from '../core/exec.js';
+import { Grants } from '../grants/grants.js';
+import type { BaseImage } from '../image/bases/build.js';
+import { defineModule } from '../pipeline/define-module.js';
+import { LayerCache } from '../pipeline/layer-cache.js';
+import type { ModuleOutcome } from '../pipeline/personalize.js';
+import { assemblePipeline, type AssembledModule } from '../pipeline/plan.js';
+import { PipelineImageBuilder, type BuildInput } from '../workflow/image-builder.js';
+import { debianBase, testHome } from '../../test/support/images.js';
+import { startServe, type ServeProcess } from '../../test/support/serve.js';
+import { webDbVector } from '../../test/support/vectors.js';
+import { layersRepository, type ExternalRegistry } from './external-registry.js';
+import { ociRegistryConfigSchema, openExternalRegistry, parseRegistryConfig, registryConfigFromEnv } from './registry-config.js';
+import { openRegistry, type Registry } from './registry.js';
+import { hasDockerRegistry, startDockerRegistry, type RunningRegistry } from './testing/docker-registry.js';
+
+const skip = !(await hasDockerRegistry()) && 'skopeo and docker-registry are needed (scripts/debian-packages.txt)';
+
+/**
+ * Issue 17 item 4: two homes (standing in for the API server's machine and a worker's) share
+ * Debian's docker-registry with `auth: token` trusting the first home's certificate. The first
+ * builds and registers an image; its layers and version go to the registry. The second, which
+ * has only the base, builds a derived version: the layer it lacks is fetched, not built, and it
+ * builds one more on top. Two small file-writing modules keep the builds quick (no apt).
+ */
+const stamp = randomBytes(8).toString('hex');
+const motd = defineModule({
+  id: 'motd',
+  version: 1,
+  description: 'test: a message of the day',
+  optionsSchema: z.undefined(),
+  plan: ({ vector }) => ({ changes: [{ kind: 'write-file', path: '/etc/motd', content: `hello ${vector.subject.clientId} ${stamp}\n`, mode: 0o644 }] }),
+});
+const marker = defineModule({
+  id: 'marker',
+  version: 1,
+  description: 'test: a file unique to this run',
+  optionsSchema: z.undefined(),
+  plan: () => ({ changes: [{ kind: 'write-file', path: '/etc/prescient-marker', content: `${stamp}\n` }] }),
+});
+
+describe('an external registry shared by two homes (docker-registry, token auth)', { skip }, () => {
+  let dir: string;
+  let base: BaseImage;
+  let homeA: string;
+  let homeB: string;
+  let regA: Registry;
+  let regB: Registry;
+  let extA: ExternalRegistry;
+  let extB: ExternalRegistry;
+  let serve: ServeProcess;
+  let theirs: RunningRegistry;
+  let first: { digest: string; version: number };
+  const repository = 'clients/acme-1';
+
+  const input = async (builder: PipelineImageBuilder, outcomes: { module: string; outcome: ModuleOutcome }[]): Promise<BuildInput> => {
+    const vector = webDbVector();
+    const b = { ...base, name: base.name };
+    return {
+      repository,
+      base: b,
+      vector,
+      vectorDigest: sha256Digest(canonicalJson(vector)),
+      planDigest: await builder.planDigest({ base: b, vector }),
+      onEvent: (e) => {
+        if (e.type === 'module-done') outcomes.push({ module: e.module, outcome: e.outcome });
+      },
+    };
+  };
+  const builderOf = (home: string, registry: Registry, pipeline: readonly AssembledModule[], external: ExternalRegistry): PipelineImageBuilder =>
+    new PipelineImageBuilder({ paths: paths(home), registry, pipeline, external });
+
+  before(async () => {
+    base = await debianBase();
+    await mkdir(testHome(), { recursive: true });
+    // under the test home: the bases' file system, so layers link instead of copying
+    dir = await mkdtemp(join(testHome(), 'extreg-'));
+    homeA = join(dir, 'a');
+    homeB = join(dir, 'b');
+    const grantsA = await Grants.open({ secretsDir: paths(homeA).secrets });
+    serve = await startServe(homeA);
+    theirs = await startDockerRegistry(join(dir, 'docker-registry'), { tokenAuth: { realm: `${serve.base}/v1/token`, certificatePem: grantsA.signer.certificatePem } });
+    const config = ociRegistryConfigSchema.parse(parseRegistryConfig({ kind: 'oci', url: `http://${theirs.address}`, insecure: true }));
+    regA = await openRegistry({ root: paths(homeA).registry });
+    // the API server's home mints its own tokens: the registry trusts its certificate
+    extA = (await openExternalRegistry({ config, local: regA, mintToken: (access) => grantsA.tokenFor({ kind: 'admin' }, access).token }))!;
+    // the worker's home has no signer the registry trusts: it authenticates at the realm with a credential
+    const credentialsFile = join(dir, 'worker-registry-credentials');
+    await writeFile(credentialsFile, `${grantsA.credentials.admin.username}:${grantsA.credentials.admin.secret}\n`, { mode: 0o600 });
+    regB = await openRegistry({ root: paths(homeB).registry });
+    extB = (await openExternalRegistry({ config: { ...config, credentialsFile }, local: regB }))!;
+  });
+  after(async () => {
+    await theirs?.stop();
+    await serve?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('configuration: the registry kind, checked with the field named; the environment', () => {
+    assert.throws(() => parseRegistryConfig({ kind: 'oci', url: 'ftp://x' }), /registry\.url/);
+    assert.throws(() => parseRegistryConfig({ kind: 'oci', url: 'http://u:p@x' }), /registry\.url/);
+    assert.throws(() => parseRegistryConfig({ kind: 's3' }), /registry\.kind/);
+    assert.deepEqual(registryConfigFromEnv({}), { kind: 'local' });
+    assert.deepEqual(registryConfigFromEnv({ PRESCIENT_REGISTRY_URL: 'http://127.0.0.1:5000', PRESCIENT_REGISTRY_INSECURE: '1' }), { kind: 'oci', url: 'http://127.0.0.1:5000', insecure: true });
+  });
+
+  test("the first home's build: its layers and its version are pushed to the registry", async () => {
+    const builder = builderOf(homeA, regA, assemblePipeline({ modules: [motd] }), extA);
+    const outcomes: { module: string; outcome: ModuleOutcome }[] = [];
+    const built = await builder.build(await input(builder, outcomes));
+    assert.deepEqual(outcomes.map((o) => o.outcome), ['built']);
+    first = built;
+    assert.equal(await extA.digestOf(repository, 'v1'), built.digest);
+    assert.equal(await extA.digestOf(repository, 'latest'), built.digest);
+    const motdKey = (await new LayerCache(paths(homeA).layers).list()).find((r) => r.module === 'motd')!.key;
+    assert.ok(await extA.digestOf(layersRepository, motdKey), 'the motd layer is published under its key');
+  });
+
+  test('the second home pulls the layer it lacks and builds a derived version on top; both fsck clean', async () => {
+    const builder = builderOf(homeB, regB, assemblePipeline({ modules: [motd, marker] }), extB);
+    const outcomes: { module: string; outcome: ModuleOutcome }[] = [];
+    const built = await builder.build(await input(builder, outcomes));
+    assert.deepEqual(outcomes, [{ module: 'motd', outcome: 'pulled' }, { module: 'marker', outcome: 'built' }]);
+    // the shared history: the first home's v1 came here first, so this is v2, built after it
+    assert.equal(built.version, 2);
+    const v2 = await regB.show(`${repository}:v2`);
+    assert.equal(v2.version?.parent, first.digest);
+    assert.equal((await regB.resolve(repository, 'v1')).digest, first.digest);
+    const a = await regA.imageManifest(first.digest as `sha256:${string}`);
+    assert.deepEqual(v2.manifest.layers.slice(0, 2).map((l) => l.digest), a.layers.map((l) => l.digest), 'base and motd are the same blobs');
+    // the fetched layer is in the worker's cache as if built there, read-only, under its digest
+    const cached = (await new LayerCache(paths(homeB).layers).list()).find((r) => r.module === 'motd')!;
+    assert.equal(cached.digest, a.layers[1]!.digest);
+    assert.equal((await stat(cached.path)).mode & 0o222, 0);
+    assert.equal(await extB.digestOf(repository, 'v2'), built.digest);
+    assert.equal(await extB.digestOf(repository, 'latest'), built.digest);
+    // the derived image opens: qemu-img follows the whole chain in B's registry
+    const co = await regB.checkout(`${repository}:v2`, join(dir, 'checkout-b'));
+    const chain = JSON.parse((await run('qemu-img', ['info', '--output=json', '--backing-chain', co.top])).stdout) as unknown[];
+    assert.equal(chain.length, 3);
+    for (const r of [regA, regB]) {
+      const fsck = await r.fsck();
+      assert.equal(fsck.ok, true, JSON.stringify(fsck.problems));
+    }
+  });
+
+  test("a prebuilt hit from the registry: the first home answers the second's plan without building", async () => {
+    const builder = builderOf(homeA, regA, assemblePipeline({ modules: [motd, marker] }), extA);
+    const outcomes: { module: string; outcome: ModuleOutcome }[] = [];
+    const hit = await builder.build(await input(builder, outcomes));
+    assert.deepEqual(outcomes, [], 'nothing built');
+    assert.equal(hit.version, 2);
+    assert.equal(hit.digest, await extA.digestOf(repository, 'latest'));
+    assert.equal((await regA.fsck()).ok, true);
+  });
+
+  test('a version tag never moves there: another digest under v2 is a conflict', async () => {
+    await assert.rejects(extA.pushVersion({ repository, digest: first.digest as `sha256:${string}`, version: 2, tags: [] }), /already/);
+  });
+});

@@ -1,0 +1,206 @@
+import { link, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { z } from 'zod';
+import { canonicalJson } from '../core/canonical-json.js';
+import { isDigest, sha256Digest, type Digest } from '../core/digest.js';
+import { ConflictError, ExternalToolError } from '../core/errors.js';
+import { run } from '../core/exec.js';
+import type { LayerCache, LayerRecord, RemoteLayerSource } from '../pipeline/layer-cache.js';
+import { mediaTypes } from './media-types.js';
+import { OciLayout } from './oci-layout.js';
+import { isIndexManifest } from './oci-types.js';
+import { parseManifest } from './parse-manifest.js';
+import type { OciRegistryConfig } from './registry-config.js';
+import type { Registry } from './registry.js';
+import { pullImage, pushImage, type RemoteOptions } from './remote.js';
+import { versionTag } from './reference.js';
+
+/** The repository of the external registry that holds one small manifest per built layer, tagged by layer key. */
+export const layersRepository = 'prescient/layers';
+/** A layer record's config blob there: the cache record without host paths. */
+export const layerRecordMediaType = 'application/vnd.prescient.layer-record.v1+json';
+export const layerArtifactType = 'application/vnd.prescient.layer.v1+json';
+
+const layerRecordSchema = z.strictObject({
+  key: z.string().regex(/^[0-9a-f]{64}$/),
+  parent: z.string(),
+  parentDigest: z.string().refine(isDigest),
+  module: z.string(),
+  moduleVersion: z.number().int(),
+  changes: z.array(z.unknown()),
+  digest: z.string().refine(isDigest),
+  createdAt: z.string(),
+  buildMs: z.number(),
+});
+
+/**
+ * How Prescient authenticates to the external registry: a credential the registry's token realm
+ * (serve's /v1/token) accepts, `username:secret` (a worker on another machine: the admin's), or
+ * tokens minted here (the home whose certificate the registry trusts).
+ */
+export type ExternalAuth = { creds: string } | { token: (access: { repository: string; actions: ('pull' | 'push')[] }[]) => string };
+
+const notThere = /manifest unknown|name unknown|not known to registry|MANIFEST_UNKNOWN|NAME_UNKNOWN|not found/i;
+
+/**
+ * An external OCI distribution registry (docker-registry, Harbor, zot…) shared by the API server
+ * and the build workers. Versions are pushed there after they are registered here; every layer
+ * built is published as `prescient/layers:<layer key>` (a manifest of that one qcow2 blob whose
+ * config is the layer's record), so a home that lacks a layer fetches it instead of building it
+ * (`RemoteLayerSource`), and its local layer cache becomes a cache of the registry. All transfers
+ * are skopeo's, which verifies every digest.
+ */
+export class ExternalRegistry implements RemoteLayerSource {
+  /** `host[:port]`: what skopeo's docker:// references start with. */
+  readonly address: string;
+  readonly #published = new Set<string>();
+
+  constructor(
+    private readonly o: { config: OciRegistryConfig; local: Registry; auth?: ExternalAuth },
+  ) {
+    this.address = new URL(o.config.url).host;
+  }
+
+  get config(): OciRegistryConfig {
+    return this.o.config;
+  }
+
+  private options(repository: string, actions: ('pull' | 'push')[], signal?: AbortSignal): RemoteOptions {
+    const auth = this.o.auth;
+    return {
+      ...(this.o.config.insecure ? { insecure: true } : {}),
+      ...(auth && 'creds' in auth ? { creds: auth.creds } : {}),
+      ...(auth && 'token' in auth ? { registryToken: auth.token([{ repository, actions }]) } : {}),
+      ...(signal ? { signal } : {}),
+    };
+  }
+
+  private ref(repository: string, tag: string): string {
+    return `docker://${this.address}/${repository}:${tag}`;
+  }
+
+  /** The digest of `repository:tag` there, undefined when it has none. */
+  async digestOf(repository: string, tag: string, signal?: AbortSignal): Promise<Digest | undefined> {
+    const o = this.options(repository, ['pull'], signal);
+    const args = ['inspect', '--raw', ...(o.insecure ? ['--tls-verify=false'] : []), ...(o.creds ? ['--creds', o.creds] : []), ...(o.registryToken ? ['--registry-token', o.registryToken] : []), this.ref(repository, tag)];
+    try {
+      const r = await run('skopeo', args, { timeoutMs: 120_000, ...(signal ? { signal } : {}) });
+      return sha256Digest(Buffer.from(r.stdout));
+    } catch (e) {
+      if (e instanceof ExternalToolError && notThere.test(e.stderr)) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * Push a registered version there under its version tag and `tags` (moving ones, e.g. latest).
+   * A version tag never moves: one that names another digest there is a conflict, not an overwrite.
+   */
+  async pushVersion(input: { repository: string; digest: Digest; version: number; tags: readonly string[]; signal?: AbortSignal }): Promise<void> {
+    const vTag = versionTag(input.version);
+    const there = await this.digestOf(input.repository, vTag, input.signal);
+    if (there !== undefined && there !== input.digest) {
+      throw new ConflictError(`${this.address}/${input.repository}:${vTag} is already ${there}, not ${input.digest}: another home registered that version first`, { repository: input.repository, version: input.version });
+    }
+    const source = `${input.repository}@${input.digest}`;
+    const opts = this.options(input.repository, ['pull', 'push'], input.signal);
+    for (const tag of [vTag, ...input.tags.filter((t) => t !== vTag)]) await pushImage(this.o.local, source, `${this.address}/${input.repository}:${tag}`, opts);
+  }
+
+  /**
+   * Bring the repository's `latest` there into the local registry when it is not here yet, so a
+   * version built here follows the shared history (its parent and number) and a prebuilt image
+   * another home registered answers here too. Returns the digest of `latest` there, if any.
+   */
+  async syncLatest(repository: string, signal?: AbortSignal): Promise<Digest | undefined> {
+    const there = await this.digestOf(repository, 'latest', signal);
+    if (there === undefined) return undefined;
+    const here = await this.o.local.tags(repository).then((t) => t.get('latest'), () => undefined);
+    if (here === there) return there;
+    await pullImage(this.o.local, `${this.address}/${repository}:latest`, repository, 'latest', this.options(repository, ['pull'], signal));
+    return there;
+  }
+
+  /** Publish the layers of `keys` (from `cache`) that the registry does not have yet. */
+  async publishLayers(input: { keys: readonly string[]; cache: LayerCache; signal?: AbortSignal }): Promise<{ published: string[] }> {
+    const published: string[] = [];
+    for (const key of input.keys) {
+      if (this.#published.has(key)) continue;
+      const record = await input.cache.get(key);
+      // the old cache layout (absolute backing names) is never shared: a layer must name its parent by digest
+      const parentHex = record ? basename(record.parentPath) : '';
+      if (!record?.digest || !/^[0-9a-f]{64}$/.test(parentHex)) continue;
+      if ((await this.digestOf(layersRepository, key, input.signal)) === undefined) {
+        await this.#pushLayer(record as LayerRecord & { digest: Digest }, `sha256:${parentHex}` as Digest, input.signal);
+        published.push(key);
+      }
+      this.#published.add(key);
+    }
+    return { published };
+  }
+
+  async #pushLayer(record: LayerRecord & { digest: Digest }, parentDigest: Digest, signal?: AbortSignal): Promise<void> {
+    const work = await mkdtemp(join(this.o.local.layout.tmpDir, `${process.pid}-layer-push-`));
+    try {
+      const dir = join(work, 'layout');
+      const layout = await OciLayout.open(dir);
+      await link(record.path, layout.blobPath(record.digest));
+      const size = (await layout.blobSize(record.digest))!;
+      const { key, parent, module, moduleVersion, changes, digest, createdAt, buildMs } = record;
+      const config = await layout.putBlobBytes(Buffer.from(canonicalJson({ key, parent, parentDigest, module, moduleVersion, changes, digest, createdAt, buildMs })));
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: mediaTypes.ociManifest,
+          artifactType: layerArtifactType,
+          config: { mediaType: layerRecordMediaType, digest: config.digest, size: config.size },
+          layers: [{ mediaType: mediaTypes.prescientLayer, digest, size }],
+        }),
+      );
+      const m = await layout.putBlobBytes(manifest);
+      await layout.updateIndex((index) => {
+        index.manifests.push({ mediaType: mediaTypes.ociManifest, digest: m.digest, size: m.size, annotations: { 'org.opencontainers.image.ref.name': 'layer' } });
+      });
+      await rm(layout.tmpDir, { recursive: true, force: true });
+      const o = this.options(layersRepository, ['pull', 'push'], signal);
+      await run('skopeo', ['copy', '--preserve-digests', ...authArgs('dest', o), `oci:${dir}:layer`, this.ref(layersRepository, key)], { timeoutMs: 6 * 3600_000, ...(signal ? { signal } : {}) });
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** RemoteLayerSource: the layer `key` from the registry, if it was built there on this very parent. */
+  async fetch(input: { key: string; parentDigest: Digest; cache: LayerCache; signal?: AbortSignal }): Promise<LayerRecord | undefined> {
+    const { key, parentDigest, cache, signal } = input;
+    const work = await mkdtemp(join(this.o.local.layout.tmpDir, `${process.pid}-layer-pull-`));
+    try {
+      const dir = join(work, 'layout');
+      const o = this.options(layersRepository, ['pull'], signal);
+      try {
+        await run('skopeo', ['copy', '--preserve-digests', ...authArgs('src', o), this.ref(layersRepository, key), `oci:${dir}:layer`], { timeoutMs: 6 * 3600_000, ...(signal ? { signal } : {}) });
+      } catch (e) {
+        if (e instanceof ExternalToolError && notThere.test(e.stderr)) return undefined;
+        throw e;
+      }
+      const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: Digest }[] };
+      const blob = (d: Digest): string => join(dir, 'blobs', 'sha256', d.slice('sha256:'.length));
+      const manifest = parseManifest(await readFile(blob(index.manifests[0]!.digest)));
+      if (isIndexManifest(manifest) || manifest.config.mediaType !== layerRecordMediaType || manifest.layers.length !== 1) return undefined;
+      const record = layerRecordSchema.parse(JSON.parse(await readFile(blob(manifest.config.digest), 'utf8')));
+      if (record.key !== key || record.digest !== manifest.layers[0]!.digest || record.parentDigest !== parentDigest) return undefined;
+      const adopted = { key, parent: record.parent, parentPath: cache.blobPath(parentDigest), module: record.module, moduleVersion: record.moduleVersion, changes: record.changes as LayerRecord['changes'], createdAt: record.createdAt, buildMs: record.buildMs, digest: record.digest as Digest };
+      return await cache.adopt(blob(record.digest), adopted, signal);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+}
+
+/** skopeo's auth flags for one side of a copy (`src` or `dest`). */
+function authArgs(side: 'src' | 'dest', o: RemoteOptions): string[] {
+  return [
+    ...(o.insecure ? [`--${side}-tls-verify=false`] : []),
+    ...(o.creds ? [`--${side}-creds`, o.creds] : []),
+    ...(o.registryToken ? [`--${side}-registry-token`, o.registryToken] : []),
+  ];
+}

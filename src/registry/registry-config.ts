@@ -1,0 +1,75 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ValidationError } from '../core/errors.js';
+import { ExternalRegistry, type ExternalAuth } from './external-registry.js';
+import type { Registry } from './registry.js';
+
+/** An http(s) URL of a registry's host, no path, query or credentials (those go in credentialsFile). */
+const registryUrl = z
+  .string()
+  .url()
+  .refine((u) => {
+    const url = new URL(u);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash;
+  }, 'expected http(s)://host[:port] with no path, query or credentials');
+
+export const ociRegistryConfigSchema = z.strictObject({
+  kind: z.literal('oci'),
+  /** `http://127.0.0.1:5000`, `https://registry.example.com`. */
+  url: registryUrl,
+  /** Plain HTTP or unverified TLS (a registry on loopback). */
+  insecure: z.boolean().optional(),
+  /**
+   * A file holding `username:secret` that the registry's token realm (serve's /v1/token) accepts:
+   * what a worker on another machine authenticates with. Without it, tokens are minted by this
+   * home, which works where the registry trusts this home's certificate (the API server).
+   */
+  credentialsFile: z.string().min(1).optional(),
+});
+export type OciRegistryConfig = z.infer<typeof ociRegistryConfigSchema>;
+
+/** `local`: the embedded OCI layout only (the default); `oci`: versions and layers also go to an external registry. */
+export const registryConfigSchema = z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('local') }), ociRegistryConfigSchema]);
+export type RegistryConfig = z.infer<typeof registryConfigSchema>;
+
+/** A configuration value (a file's `registry:`) checked, errors naming the field. */
+export function parseRegistryConfig(value: unknown, field = 'registry'): RegistryConfig {
+  const r = registryConfigSchema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  throw new ValidationError([field, ...issue.path].join('.'), issue.message);
+}
+
+/**
+ * The registry from the environment: PRESCIENT_REGISTRY_URL (unset: local),
+ * PRESCIENT_REGISTRY_INSECURE=1, PRESCIENT_REGISTRY_CREDENTIALS_FILE.
+ */
+export function registryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RegistryConfig {
+  const url = env['PRESCIENT_REGISTRY_URL'];
+  if (url === undefined || url === '') return { kind: 'local' };
+  const insecure = env['PRESCIENT_REGISTRY_INSECURE'];
+  if (insecure !== undefined && !['', '0', '1', 'true', 'false'].includes(insecure)) throw new ValidationError('PRESCIENT_REGISTRY_INSECURE', 'expected 1 or 0');
+  const credentialsFile = env['PRESCIENT_REGISTRY_CREDENTIALS_FILE'];
+  return parseRegistryConfig(
+    { kind: 'oci', url, ...(insecure === '1' || insecure === 'true' ? { insecure: true } : {}), ...(credentialsFile ? { credentialsFile } : {}) },
+    'PRESCIENT_REGISTRY',
+  );
+}
+
+/**
+ * The external registry of a configuration, or undefined for `local`. `mintToken` is this home's
+ * (Grants.tokenFor as the admin), used when no credentials file is configured.
+ */
+export async function openExternalRegistry(input: { config: RegistryConfig; local: Registry; mintToken?: (access: { repository: string; actions: ('pull' | 'push')[] }[]) => string }): Promise<ExternalRegistry | undefined> {
+  const { config } = input;
+  if (config.kind === 'local') return undefined;
+  let auth: ExternalAuth | undefined;
+  if (config.credentialsFile !== undefined) {
+    const text = (await readFile(config.credentialsFile, 'utf8').catch(() => {
+      throw new ValidationError('registry.credentialsFile', `cannot read ${config.credentialsFile}`);
+    })).trim();
+    if (!/^[^:\s]+:\S+$/.test(text)) throw new ValidationError('registry.credentialsFile', 'expected one line username:secret');
+    auth = { creds: text };
+  } else if (input.mintToken) auth = { token: input.mintToken };
+  return new ExternalRegistry({ config, local: input.local, ...(auth ? { auth } : {}) });
+}
