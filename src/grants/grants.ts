@@ -87,6 +87,12 @@ export class Grants {
     return issueRegistryToken(this.signer, { sub: principal.clientId, access, gen: this.credentials.generationOf(principal), ttlSeconds: this.ttlSeconds, now: this.now() });
   }
 
+  /**
+   * A token of this home's own, as the admin, for its pushes and pulls to an external registry
+   * that trusts this home's certificate (ExternalRegistry's `mintToken`).
+   */
+  readonly adminToken = (access: Access[]): string => this.tokenFor({ kind: 'admin' }, access).token;
+
   /** The claims of a valid, unexpired token whose credential is still the one it was issued under. */
   verify(token: string): TokenClaims {
     // a two-part token is the HMAC format of before the JWTs: still accepted while those live (15 min)

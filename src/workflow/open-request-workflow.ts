@@ -6,6 +6,7 @@ import { loadIdentifyConfig } from '../identify/rules.js';
 import { findBase } from '../image/bases/catalog.js';
 import { assemblePipeline } from '../pipeline/plan.js';
 import { policyFile, policySource } from '../policy/policy.js';
+import type { ExternalRegistry } from '../registry/external-registry.js';
 import type { Registry } from '../registry/registry.js';
 import { CategoryVectorPredictor } from './category-predictor.js';
 import { PipelineImageBuilder } from './image-builder.js';
@@ -40,6 +41,8 @@ export async function openRequestWorkflow(options: {
   /** The telemetry store and its anonymiser (the Prescient's `ingestion()`): what the models predict from. */
   telemetry: Pick<Ingestion, 'store' | 'anonymiser'>;
   maxParallelBuilds?: number;
+  /** The registry shared with other homes (registry kind `oci`): builds fetch layers from it and push to it. */
+  external?: ExternalRegistry;
   /** The in-guest agent's server URL and credential issuer; without it no image carries the agent. */
   agent?: RequestWorkflowDeps['agent'];
 }): Promise<RequestWorkflow> {
@@ -67,7 +70,7 @@ export async function openRequestWorkflow(options: {
     policy,
     outcomes: new RequestOutcomes(files.outcomes),
     grants: options.grants,
-    builder: new PipelineImageBuilder({ paths: options.paths, registry: options.registry, pipeline: assemblePipeline() }),
+    builder: new PipelineImageBuilder({ paths: options.paths, registry: options.registry, pipeline: assemblePipeline(), ...(options.external ? { external: options.external } : {}) }),
     resolveBase: (name) => findBase(options.paths.bases, name),
     ...(options.maxParallelBuilds ? { maxParallelBuilds: options.maxParallelBuilds } : {}),
     inGuestConsent: async (clientId) => {
