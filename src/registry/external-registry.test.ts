@@ -110,6 +110,7 @@ describe('an external registry shared by two homes (docker-registry, token auth)
     assert.throws(() => parseRegistryConfig({ kind: 'oci', url: 'http://u:p@x' }), /registry\.url/);
     assert.throws(() => parseRegistryConfig({ kind: 's3' }), /registry\.kind/);
     assert.deepEqual(registryConfigFromEnv({}), { kind: 'local' });
+    assert.throws(() => registryConfigFromEnv({ PRESCIENT_REGISTRY_URL: 'registry:5000' }), /PRESCIENT_REGISTRY_URL/);
     assert.deepEqual(registryConfigFromEnv({ PRESCIENT_REGISTRY_URL: 'http://127.0.0.1:5000', PRESCIENT_REGISTRY_INSECURE: '1' }), { kind: 'oci', url: 'http://127.0.0.1:5000', insecure: true });
   });
 

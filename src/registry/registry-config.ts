@@ -47,13 +47,12 @@ export function parseRegistryConfig(value: unknown, field = 'registry'): Registr
 export function registryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RegistryConfig {
   const url = env['PRESCIENT_REGISTRY_URL'];
   if (url === undefined || url === '') return { kind: 'local' };
+  const checked = registryUrl.safeParse(url);
+  if (!checked.success) throw new ValidationError('PRESCIENT_REGISTRY_URL', checked.error.issues[0]!.message);
   const insecure = env['PRESCIENT_REGISTRY_INSECURE'];
   if (insecure !== undefined && !['', '0', '1', 'true', 'false'].includes(insecure)) throw new ValidationError('PRESCIENT_REGISTRY_INSECURE', 'expected 1 or 0');
   const credentialsFile = env['PRESCIENT_REGISTRY_CREDENTIALS_FILE'];
-  return parseRegistryConfig(
-    { kind: 'oci', url, ...(insecure === '1' || insecure === 'true' ? { insecure: true } : {}), ...(credentialsFile ? { credentialsFile } : {}) },
-    'PRESCIENT_REGISTRY',
-  );
+  return { kind: 'oci', url, ...(insecure === '1' || insecure === 'true' ? { insecure: true } : {}), ...(credentialsFile ? { credentialsFile } : {}) };
 }
 
 /**
