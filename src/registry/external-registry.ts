@@ -81,11 +81,15 @@ export class ExternalRegistry implements RemoteLayerSource {
 
   /** The digest of `repository:tag` there, undefined when it has none. */
   async digestOf(repository: string, tag: string, signal?: AbortSignal): Promise<Digest | undefined> {
+    const raw = await this.#rawManifest(repository, tag, signal);
+    return raw === undefined ? undefined : sha256Digest(raw);
+  }
+
+  async #rawManifest(repository: string, tag: string, signal?: AbortSignal): Promise<Buffer | undefined> {
     const o = this.options(repository, ['pull'], signal);
     const args = ['inspect', '--raw', ...(o.insecure ? ['--tls-verify=false'] : []), ...(o.creds ? ['--creds', o.creds] : []), ...(o.registryToken ? ['--registry-token', o.registryToken] : []), this.ref(repository, tag)];
     try {
-      const r = await run('skopeo', args, { timeoutMs: 120_000, ...(signal ? { signal } : {}) });
-      return sha256Digest(Buffer.from(r.stdout));
+      return Buffer.from((await run('skopeo', args, { timeoutMs: 120_000, ...(signal ? { signal } : {}) })).stdout);
     } catch (e) {
       if (e instanceof ExternalToolError && notThere.test(e.stderr)) return undefined;
       throw e;
@@ -113,11 +117,15 @@ export class ExternalRegistry implements RemoteLayerSource {
    * another home registered answers here too. Returns the digest of `latest` there, if any.
    */
   async syncLatest(repository: string, signal?: AbortSignal): Promise<Digest | undefined> {
-    const there = await this.digestOf(repository, 'latest', signal);
-    if (there === undefined) return undefined;
+    const raw = await this.#rawManifest(repository, 'latest', signal);
+    if (raw === undefined) return undefined;
+    const there = sha256Digest(raw);
     const here = await this.o.local.tags(repository).then((t) => t.get('latest'), () => undefined);
     if (here === there) return there;
-    await pullImage(this.o.local, `${this.address}/${repository}:latest`, repository, 'latest', this.options(repository, ['pull'], signal));
+    // the blobs already here (the base, shared layers) are not downloaded again
+    const m = parseManifest(raw);
+    const reuse = isIndexManifest(m) ? [] : [m.config.digest, ...m.layers.map((l) => l.digest)];
+    await pullImage(this.o.local, `${this.address}/${repository}:latest`, repository, 'latest', { ...this.options(repository, ['pull'], signal), reuse });
     return there;
   }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../core/digest.js';
 import { ExternalToolError, ValidationError } from '../core/errors.js';
@@ -20,6 +20,11 @@ export interface RemoteOptions {
   creds?: string;
   /** A bearer token for the remote registry, used as it is (one minted by this home's Grants). */
   registryToken?: string;
+  /**
+   * Pull: blobs of the image the local registry may already hold. Those it has are linked into
+   * skopeo's staging layout first, and skopeo does not download a blob the layout has.
+   */
+  reuse?: readonly Digest[];
   signal?: AbortSignal;
 }
 
@@ -79,6 +84,12 @@ export async function pullImage(
   try {
     const layout = join(work, 'layout');
     const src = transportRef(source);
+    if (options.reuse?.length) {
+      await mkdir(join(layout, 'blobs', 'sha256'), { recursive: true });
+      for (const d of options.reuse) {
+        if ((await registry.layout.blobSize(d)) !== undefined) await link(registry.layout.blobPath(d), join(layout, 'blobs', 'sha256', d.slice('sha256:'.length))).catch(() => undefined);
+      }
+    }
     const args = ['copy', '--preserve-digests'];
     if (options.insecure) args.push('--src-tls-verify=false');
     if (options.creds) args.push('--src-creds', options.creds);
