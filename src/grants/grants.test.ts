@@ -9,7 +9,9 @@ import { openRegistry } from '../registry/registry.js';
 import { makeChain } from '../registry/testing/qcow2-fixtures.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { Grants } from './grants.js';
+import { issueRegistryToken, verifyRegistryToken } from './registry-token.js';
 import { issueToken, verifyToken } from './token.js';
+import { TokenSigner } from './token-signer.js';
 
 const skip = !(await hasCommand('skopeo')) && 'skopeo is needed (scripts/debian-packages.txt)';
 
@@ -24,6 +26,39 @@ describe('tokens', () => {
     const [body, sig] = t.token.split('.');
     const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body!, 'base64url').toString()), admin: true })).toString('base64url');
     assert.throws(() => verifyToken(key, `${forged}.${sig}`, now), /signature/);
+  });
+});
+
+describe('registry tokens (JWT in docker/distribution format)', () => {
+  test('claims docker-registry checks, the certificate in x5c; verified with the key only, not after expiry, not altered', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'prescient-jwt-'));
+    try {
+      const signer = await TokenSigner.open(join(dir, 'secrets'));
+      const again = await TokenSigner.open(join(dir, 'secrets'));
+      assert.equal(again.certificatePem, signer.certificatePem, 'made once per home');
+      const now = new Date('2026-01-01T00:00:00Z');
+      const t = issueRegistryToken(signer, { sub: 'a', access: [{ repository: 'clients/a', actions: ['pull'] }], gen: 'g1', ttlSeconds: 60, now });
+      const [h, p, sig] = t.token.split('.') as [string, string, string];
+      const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as { alg: string; x5c: string[] };
+      assert.equal(header.alg, 'ES256');
+      assert.deepEqual(header.x5c, [signer.certificateBase64]);
+      const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+      assert.deepEqual(
+        { iss: claims['iss'], sub: claims['sub'], aud: claims['aud'], nbf: claims['nbf'], exp: claims['exp'], access: claims['access'] },
+        { iss: 'prescient', sub: 'a', aud: 'prescient', nbf: now.getTime() / 1000, exp: now.getTime() / 1000 + 60, access: [{ type: 'repository', name: 'clients/a', actions: ['pull'] }] },
+      );
+      assert.equal(typeof claims['jti'], 'string');
+      assert.deepEqual(verifyRegistryToken(signer, t.token, now).access, [{ repository: 'clients/a', actions: ['pull'] }]);
+      assert.throws(() => verifyRegistryToken(signer, t.token, new Date(now.getTime() + 60_000)), /expired/);
+      const stranger = await TokenSigner.open(join(dir, 'other'));
+      assert.throws(() => verifyRegistryToken(stranger, t.token, now), /signature/);
+      const forged = Buffer.from(JSON.stringify({ ...claims, admin: true })).toString('base64url');
+      assert.throws(() => verifyRegistryToken(signer, `${h}.${forged}.${sig}`, now), /signature/);
+      const none = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
+      assert.throws(() => verifyRegistryToken(signer, `${none}.${p}.`, now), /ES256/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
