@@ -78,5 +78,6 @@ export async function openRequestWorkflow(options: {
       return (await store.consentedPseudonyms()).some((c) => mine.has(c.pseudonym));
     },
     ...(options.agent ? { agent: options.agent } : {}),
+    ...(options.external ? { shared: options.external } : {}),
   });
 }

@@ -47,7 +47,8 @@ export interface RequestResult {
   /** What the image holds (the digest of the pipeline's plan); equal plans share one image. */
   planDigest: Digest;
   source: ImageSource;
-  image: { repository: string; reference: string; digest: Digest; version?: number; tags: string[] };
+  /** `registry`: the shared registry's host[:port] clients pull from (the grant opens the repository there too); absent: this server's /v2/. */
+  image: { repository: string; reference: string; registry?: string; digest: Digest; version?: number; tags: string[] };
   vmSpec: VmSpec | undefined;
   /** Set when source is `last-good`: why the predicted image could not be built. */
   buildError?: { code: string; message: string };
@@ -117,6 +118,12 @@ export interface RequestWorkflowDeps {
    * write this client's telemetry (issued per request; it travels only in the seed).
    */
   agent?: { url: string; issueCredential: (clientId: string) => Promise<{ username: string; secret: string }> };
+  /**
+   * The registry shared with other homes (ExternalRegistry): when the local `latest` does not
+   * answer, its `latest` is brought here and tried, so a version another machine built is a
+   * prebuilt hit; `address` is where clients pull (`image.registry` in the answer).
+   */
+  shared?: { address: string; syncLatest(repository: string, signal?: AbortSignal): Promise<unknown> };
 }
 
 /**
@@ -222,8 +229,13 @@ export class RequestWorkflow {
     let image: { digest: Digest; version?: number; tags: string[] };
     let vmSpec: VmSpec | undefined;
     let buildError: RequestResult['buildError'];
-    const prebuilt = await this.latest(repository);
-    if (prebuilt && prebuilt.planDigest === planDigest && prebuilt.baseKey === base.key) {
+    const answers = (p: LatestImage | undefined): boolean => !!p && p.planDigest === planDigest && p.baseKey === base.key;
+    let prebuilt = await this.latest(repository);
+    if (!answers(prebuilt) && this.deps.shared) {
+      await this.deps.shared.syncLatest(repository, options.signal);
+      prebuilt = await this.latest(repository);
+    }
+    if (prebuilt && answers(prebuilt)) {
       source = 'prebuilt';
       image = prebuilt;
       vmSpec = prebuilt.vmSpec;
@@ -308,7 +320,7 @@ export class RequestWorkflow {
       vectorDigest,
       planDigest,
       source,
-      image: { repository, reference: `${repository}@${image.digest}`, digest: image.digest, ...(image.version !== undefined ? { version: image.version } : {}), tags: image.tags },
+      image: { repository, reference: `${repository}@${image.digest}`, ...(this.deps.shared ? { registry: this.deps.shared.address } : {}), digest: image.digest, ...(image.version !== undefined ? { version: image.version } : {}), tags: image.tags },
       vmSpec,
       ...(buildError ? { buildError } : {}),
       grant: { token: grant.token, expires_in: grant.expires_in, issued_at: grant.issued_at, scope: `repository:${repository}:pull` },
