@@ -105,7 +105,10 @@ describe('an external registry shared by two homes (docker-registry, token auth)
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test('configuration: the registry kind, checked with the field named; the environment', () => {
+  test('configuration: the registry kind, checked with the field named; the environment', async () => {
+    const loose = join(dir, 'loose-credentials');
+    await writeFile(loose, 'admin:x\n', { mode: 0o644 });
+    await assert.rejects(openExternalRegistry({ config: { kind: 'oci', url: 'http://127.0.0.1:1', credentialsFile: loose }, local: regB }), /readable by others/);
     assert.throws(() => parseRegistryConfig({ kind: 'oci', url: 'ftp://x' }), /registry\.url/);
     assert.throws(() => parseRegistryConfig({ kind: 'oci', url: 'http://u:p@x' }), /registry\.url/);
     assert.throws(() => parseRegistryConfig({ kind: 's3' }), /registry\.kind/);

@@ -12,7 +12,7 @@ import { isIndexManifest } from './oci-types.js';
 import { parseManifest } from './parse-manifest.js';
 import type { OciRegistryConfig } from './registry-config.js';
 import type { Registry } from './registry.js';
-import { pullImage, pushImage, type RemoteOptions } from './remote.js';
+import { pullImage, pushImage, skopeoAuthArgs, type RemoteOptions } from './remote.js';
 import { versionTag } from './reference.js';
 
 /** The repository of the external registry that holds one small manifest per built layer, tagged by layer key. */
@@ -86,13 +86,16 @@ export class ExternalRegistry implements RemoteLayerSource {
   }
 
   async #rawManifest(repository: string, tag: string, signal?: AbortSignal): Promise<Buffer | undefined> {
-    const o = this.options(repository, ['pull'], signal);
-    const args = ['inspect', '--raw', ...(o.insecure ? ['--tls-verify=false'] : []), ...(o.creds ? ['--creds', o.creds] : []), ...(o.registryToken ? ['--registry-token', o.registryToken] : []), this.ref(repository, tag)];
+    const work = await mkdtemp(join(this.o.local.layout.tmpDir, `${process.pid}-inspect-`));
     try {
+      const ref = this.ref(repository, tag);
+      const args = ['inspect', '--raw', ...(await skopeoAuthArgs('inspect', ref, this.options(repository, ['pull'], signal), work)), ref];
       return Buffer.from((await run('skopeo', args, { timeoutMs: 120_000, ...(signal ? { signal } : {}) })).stdout);
     } catch (e) {
       if (e instanceof ExternalToolError && notThere.test(e.stderr)) return undefined;
       throw e;
+    } finally {
+      await rm(work, { recursive: true, force: true });
     }
   }
 
@@ -170,8 +173,9 @@ export class ExternalRegistry implements RemoteLayerSource {
         index.manifests.push({ mediaType: mediaTypes.ociManifest, digest: m.digest, size: m.size, annotations: { 'org.opencontainers.image.ref.name': 'layer' } });
       });
       await rm(layout.tmpDir, { recursive: true, force: true });
-      const o = this.options(layersRepository, ['pull', 'push'], signal);
-      await run('skopeo', ['copy', '--preserve-digests', ...authArgs('dest', o), `oci:${dir}:layer`, this.ref(layersRepository, key)], { timeoutMs: 6 * 3600_000, ...(signal ? { signal } : {}) });
+      const dest = this.ref(layersRepository, key);
+      const auth = await skopeoAuthArgs('dest', dest, this.options(layersRepository, ['pull', 'push'], signal), work);
+      await run('skopeo', ['copy', '--preserve-digests', ...auth, `oci:${dir}:layer`, dest], { timeoutMs: 6 * 3600_000, ...(signal ? { signal } : {}) });
     } finally {
       await rm(work, { recursive: true, force: true });
     }
@@ -183,9 +187,10 @@ export class ExternalRegistry implements RemoteLayerSource {
     const work = await mkdtemp(join(this.o.local.layout.tmpDir, `${process.pid}-layer-pull-`));
     try {
       const dir = join(work, 'layout');
-      const o = this.options(layersRepository, ['pull'], signal);
+      const src = this.ref(layersRepository, key);
+      const auth = await skopeoAuthArgs('src', src, this.options(layersRepository, ['pull'], signal), work);
       try {
-        await run('skopeo', ['copy', '--preserve-digests', ...authArgs('src', o), this.ref(layersRepository, key), `oci:${dir}:layer`], { timeoutMs: 6 * 3600_000, ...(signal ? { signal } : {}) });
+        await run('skopeo', ['copy', '--preserve-digests', ...auth, src, `oci:${dir}:layer`], { timeoutMs: 6 * 3600_000, ...(signal ? { signal } : {}) });
       } catch (e) {
         if (e instanceof ExternalToolError && notThere.test(e.stderr)) return undefined;
         throw e;
@@ -202,13 +207,4 @@ export class ExternalRegistry implements RemoteLayerSource {
       await rm(work, { recursive: true, force: true });
     }
   }
-}
-
-/** skopeo's auth flags for one side of a copy (`src` or `dest`). */
-function authArgs(side: 'src' | 'dest', o: RemoteOptions): string[] {
-  return [
-    ...(o.insecure ? [`--${side}-tls-verify=false`] : []),
-    ...(o.creds ? [`--${side}-creds`, o.creds] : []),
-    ...(o.registryToken ? [`--${side}-registry-token`, o.registryToken] : []),
-  ];
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
 import { ExternalRegistry, type ExternalAuth } from './external-registry.js';
@@ -64,6 +64,8 @@ export async function openExternalRegistry(input: { config: RegistryConfig; loca
   if (config.kind === 'local') return undefined;
   let auth: ExternalAuth | undefined;
   if (config.credentialsFile !== undefined) {
+    const mode = await stat(config.credentialsFile).then((st) => st.mode, () => undefined);
+    if (mode !== undefined && (mode & 0o077) !== 0) throw new ValidationError('registry.credentialsFile', `${config.credentialsFile} is readable by others: chmod 600 it`);
     const text = (await readFile(config.credentialsFile, 'utf8').catch(() => {
       throw new ValidationError('registry.credentialsFile', `cannot read ${config.credentialsFile}`);
     })).trim();

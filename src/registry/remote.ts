@@ -1,4 +1,4 @@
-import { link, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Digest } from '../core/digest.js';
 import { ExternalToolError, ValidationError } from '../core/errors.js';
@@ -33,6 +33,31 @@ export function transportRef(text: string): string {
   return /^[a-z-]+:/.test(text) && !/^[^/]+:\d+\//.test(text) && !/^localhost:/.test(text) ? text : `docker://${text}`;
 }
 
+/** The registry host (`host[:port]`) of a docker reference, `docker://` or not. */
+export function registryHostOf(reference: string): string {
+  return reference.replace(/^docker:\/\//, '').split('/')[0]!;
+}
+
+/**
+ * skopeo's flags for one side of a command (`src`/`dest` of a copy, `inspect` for inspect):
+ * TLS, and the credential or token. A credential goes in an auth file (0600, in `workDir`, which
+ * mkdtemp made 0700), never on the command line, where every local user's `ps` would read it.
+ * A bearer token (short-lived, minted here) has no place in an auth file and is passed as a flag.
+ */
+export async function skopeoAuthArgs(side: 'src' | 'dest' | 'inspect', reference: string, options: RemoteOptions, workDir: string): Promise<string[]> {
+  const flag = (name: string): string => (side === 'inspect' ? `--${name}` : `--${side}-${name}`);
+  const args: string[] = [];
+  if (options.insecure) args.push(`${flag('tls-verify')}=false`);
+  if (options.creds) {
+    const file = join(workDir, `auth-${side}.json`);
+    const auth = { auths: { [registryHostOf(reference)]: { auth: Buffer.from(options.creds).toString('base64') } } };
+    await writeFile(file, JSON.stringify(auth), { mode: 0o600 });
+    args.push(flag('authfile'), file);
+  }
+  if (options.registryToken) args.push(flag('registry-token'), options.registryToken);
+  return args;
+}
+
 /**
  * skopeo's words for "this registry speaks plain HTTP, or has a certificate we cannot verify":
  * the fix is --insecure, so the error says so instead of passing the raw message through.
@@ -61,10 +86,7 @@ export async function pushImage(registry: Registry, ref: string, destination: st
     const layout = join(work, 'layout');
     const source = await registry.exportLayout(ref, layout, 'image');
     const dest = transportRef(destination);
-    const args = ['copy', '--preserve-digests', '--digestfile', join(work, 'digest')];
-    if (options.insecure) args.push('--dest-tls-verify=false');
-    if (options.creds) args.push('--dest-creds', options.creds);
-    if (options.registryToken) args.push('--dest-registry-token', options.registryToken);
+    const args = ['copy', '--preserve-digests', '--digestfile', join(work, 'digest'), ...(await skopeoAuthArgs('dest', dest, options, work))];
     await skopeo([...args, `oci:${layout}:image`, dest], options);
     const pushed = (await readFile(join(work, 'digest'), 'utf8')).trim() as Digest;
     return { digest: pushed || source.digest, destination: dest };
@@ -90,10 +112,7 @@ export async function pullImage(
         if ((await registry.layout.blobSize(d)) !== undefined) await link(registry.layout.blobPath(d), join(layout, 'blobs', 'sha256', d.slice('sha256:'.length))).catch(() => undefined);
       }
     }
-    const args = ['copy', '--preserve-digests'];
-    if (options.insecure) args.push('--src-tls-verify=false');
-    if (options.creds) args.push('--src-creds', options.creds);
-    if (options.registryToken) args.push('--src-registry-token', options.registryToken);
+    const args = ['copy', '--preserve-digests', ...(await skopeoAuthArgs('src', src, options, work))];
     await skopeo([...args, src, `oci:${layout}:image`], options);
     const r = await registry.importLayout(layout, 'image', repository, tag, options.signal);
     return { ...r, source: src };
