@@ -6,19 +6,20 @@ import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
 import { paths } from '../core/config.js';
-import { sha256Digest } from '../core/digest.js';
+import { sha256Digest, sha256File } from '../core/digest.js';
 import { run } from '../core/exec.js';
 import { Grants } from '../grants/grants.js';
 import type { BaseImage } from '../image/bases/build.js';
 import { defineModule } from '../pipeline/define-module.js';
 import { LayerCache } from '../pipeline/layer-cache.js';
-import type { ModuleOutcome } from '../pipeline/personalize.js';
+import type { BaseRef, ModuleOutcome } from '../pipeline/personalize.js';
 import { assemblePipeline, type AssembledModule } from '../pipeline/plan.js';
 import { PipelineImageBuilder, type BuildInput } from '../workflow/image-builder.js';
+import { sharedBaseResolver } from '../workflow/shared-base.js';
 import { debianBase, testHome } from '../../test/support/images.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { webDbVector } from '../../test/support/vectors.js';
-import { layersRepository, type ExternalRegistry } from './external-registry.js';
+import { basesRepository, layersRepository, type ExternalRegistry } from './external-registry.js';
 import { ociRegistryConfigSchema, openExternalRegistry, parseRegistryConfig, registryConfigFromEnv } from './registry-config.js';
 import { openRegistry, type Registry } from './registry.js';
 import { hasDockerRegistry, startDockerRegistry, type RunningRegistry } from './testing/docker-registry.js';
@@ -62,9 +63,9 @@ describe('an external registry shared by two homes (docker-registry, token auth)
   let first: { digest: string; version: number };
   const repository = 'clients/acme-1';
 
-  const input = async (builder: PipelineImageBuilder, outcomes: { module: string; outcome: ModuleOutcome }[]): Promise<BuildInput> => {
+  const input = async (builder: PipelineImageBuilder, outcomes: { module: string; outcome: ModuleOutcome }[], on: BaseRef & { name: string } = base): Promise<BuildInput> => {
     const vector = webDbVector();
-    const b = { ...base, name: base.name };
+    const b = { ...on, name: on.name };
     return {
       repository,
       base: b,
@@ -127,12 +128,16 @@ describe('an external registry shared by two homes (docker-registry, token auth)
     assert.equal(await extA.digestOf(repository, 'latest'), built.digest);
     const motdKey = (await new LayerCache(paths(homeA).layers).list()).find((r) => r.module === 'motd')!.key;
     assert.ok(await extA.digestOf(layersRepository, motdKey), 'the motd layer is published under its key');
+    assert.ok(await extA.digestOf(basesRepository, `${base.name}-${base.key}`), 'and the base under its name and key');
   });
 
-  test('the second home pulls the layer it lacks and builds a derived version on top; both fsck clean', async () => {
+  test('the second home, with no base at all, fetches the base and the layer it lacks and builds a derived version on top; both fsck clean', async () => {
+    const baseB = await sharedBaseResolver({ basesDir: paths(homeB).bases, external: extB })(base.name);
+    assert.equal(baseB.path, join(paths(homeB).bases, `${base.name}-${base.key}.qcow2`));
+    assert.equal(baseB.key, base.key);
     const builder = builderOf(homeB, regB, assemblePipeline({ modules: [motd, marker] }), extB);
     const outcomes: { module: string; outcome: ModuleOutcome }[] = [];
-    const built = await builder.build(await input(builder, outcomes));
+    const built = await builder.build(await input(builder, outcomes, baseB));
     assert.deepEqual(outcomes, [{ module: 'motd', outcome: 'pulled' }, { module: 'marker', outcome: 'built' }]);
     // the shared history: the first home's v1 came here first, so this is v2, built after it
     assert.equal(built.version, 2);
@@ -140,6 +145,7 @@ describe('an external registry shared by two homes (docker-registry, token auth)
     assert.equal(v2.version?.parent, first.digest);
     assert.equal((await regB.resolve(repository, 'v1')).digest, first.digest);
     const a = await regA.imageManifest(first.digest as `sha256:${string}`);
+    assert.equal(await sha256File(baseB.path), a.layers[0]!.digest, 'the fetched base is the very file A built on');
     assert.deepEqual(v2.manifest.layers.slice(0, 2).map((l) => l.digest), a.layers.map((l) => l.digest), 'base and motd are the same blobs');
     // the fetched layer is in the worker's cache as if built there, read-only, under its digest
     const cached = (await new LayerCache(paths(homeB).layers).list()).find((r) => r.module === 'motd')!;

@@ -1,8 +1,8 @@
-import { link, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { chmod, copyFile, link, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
-import { isDigest, sha256Digest, type Digest } from '../core/digest.js';
+import { isDigest, sha256Digest, sha256File, type Digest } from '../core/digest.js';
 import { ConflictError, ExternalToolError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import type { LayerCache, LayerRecord, RemoteLayerSource } from '../pipeline/layer-cache.js';
@@ -20,6 +20,12 @@ export const layersRepository = 'prescient/layers';
 /** A layer record's config blob there: the cache record without host paths. */
 export const layerRecordMediaType = 'application/vnd.prescient.layer-record.v1+json';
 export const layerArtifactType = 'application/vnd.prescient.layer.v1+json';
+/** The repository of base images there, tagged `<name>-<key>`: a worker without the base fetches it. */
+export const basesRepository = 'prescient/bases';
+/** A base's config blob there: its record (`bases/<name>-<key>.json`: facts, recipe). */
+export const baseRecordMediaType = 'application/vnd.prescient.base-record.v1+json';
+export const baseArtifactType = 'application/vnd.prescient.base.v1+json';
+const tagPattern = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 
 const layerRecordSchema = z.strictObject({
   key: z.string().regex(/^[0-9a-f]{64}$/),
@@ -70,7 +76,8 @@ export class ExternalRegistry implements RemoteLayerSource {
     return {
       ...(this.o.config.insecure ? { insecure: true } : {}),
       ...(auth && 'creds' in auth ? { creds: auth.creds } : {}),
-      ...(auth && 'token' in auth ? { registryToken: auth.token([{ repository, actions }]) } : {}),
+      // pull on the shared repositories too: a push can then mount their blobs instead of uploading them again
+      ...(auth && 'token' in auth ? { registryToken: auth.token([{ repository, actions }, ...[layersRepository, basesRepository].filter((r) => r !== repository).map((r) => ({ repository: r, actions: ['pull' as const] }))]) } : {}),
       ...(signal ? { signal } : {}),
     };
   }
@@ -151,34 +158,99 @@ export class ExternalRegistry implements RemoteLayerSource {
   }
 
   async #pushLayer(record: LayerRecord & { digest: Digest }, parentDigest: Digest, signal?: AbortSignal): Promise<void> {
-    const work = await mkdtemp(join(this.o.local.layout.tmpDir, `${process.pid}-layer-push-`));
+    const { key, parent, module, moduleVersion, changes, digest, createdAt, buildMs } = record;
+    const config = Buffer.from(canonicalJson({ key, parent, parentDigest, module, moduleVersion, changes, digest, createdAt, buildMs }));
+    await this.#pushArtifact({ repository: layersRepository, tag: key, file: record.path, digest, config, configMediaType: layerRecordMediaType, artifactType: layerArtifactType, ...(signal ? { signal } : {}) });
+  }
+
+  /** Publish a base image (its qcow2 and its record) as `prescient/bases:<name>-<key>`, unless it is there. */
+  async publishBase(base: { name: string; key: string; path: string }, signal?: AbortSignal): Promise<boolean> {
+    const tag = `${base.name}-${base.key}`;
+    if (!tagPattern.test(tag) || this.#published.has(`base:${tag}`)) return false;
+    if ((await this.digestOf(basesRepository, tag, signal)) !== undefined) {
+      this.#published.add(`base:${tag}`);
+      return false;
+    }
+    const record = await readFile(base.path.replace(/\.qcow2$/, '.json'));
+    await this.#pushArtifact({ repository: basesRepository, tag, file: base.path, config: record, configMediaType: baseRecordMediaType, artifactType: baseArtifactType, signal });
+    this.#published.add(`base:${tag}`);
+    return true;
+  }
+
+  /**
+   * Fetch `prescient/bases:<name>-<key>` into `basesDir` as `<name>-<key>.qcow2` (read-only) and
+   * its record, written last (the record is what makes a base exist). False when it is not there.
+   */
+  async fetchBase(input: { name: string; key: string; basesDir: string; signal?: AbortSignal }): Promise<boolean> {
+    const tag = `${input.name}-${input.key}`;
+    if (!tagPattern.test(tag)) return false;
+    await mkdir(input.basesDir, { recursive: true });
+    // beside the bases: the image is renamed into place, never copied
+    const work = await mkdtemp(join(input.basesDir, `.fetch-${process.pid}-`));
+    try {
+      const pulled = await this.#pullArtifact({ repository: basesRepository, tag, dir: join(work, 'layout'), configMediaType: baseRecordMediaType, signal: input.signal });
+      if (!pulled) return false;
+      const record = JSON.parse(pulled.config.toString('utf8')) as { name?: unknown; key?: unknown };
+      if (record.name !== input.name || record.key !== input.key) return false;
+      const image = join(input.basesDir, `${tag}.qcow2`);
+      await chmod(pulled.file, 0o444);
+      await rename(pulled.file, image);
+      await writeFile(join(work, 'record.json'), `${JSON.stringify({ ...record, path: image }, null, 2)}\n`);
+      await rename(join(work, 'record.json'), join(input.basesDir, `${tag}.json`));
+      return true;
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** One file and a config as a one-layer OCI manifest, pushed to `repository:tag`. */
+  async #pushArtifact(input: { repository: string; tag: string; file: string; digest?: Digest; config: Buffer; configMediaType: string; artifactType: string; signal?: AbortSignal }): Promise<void> {
+    const work = await mkdtemp(join(this.o.local.layout.tmpDir, `${process.pid}-artifact-push-`));
     try {
       const dir = join(work, 'layout');
       const layout = await OciLayout.open(dir);
-      await link(record.path, layout.blobPath(record.digest));
-      const size = (await layout.blobSize(record.digest))!;
-      const { key, parent, module, moduleVersion, changes, digest, createdAt, buildMs } = record;
-      const config = await layout.putBlobBytes(Buffer.from(canonicalJson({ key, parent, parentDigest, module, moduleVersion, changes, digest, createdAt, buildMs })));
+      const digest = input.digest ?? (await sha256File(input.file, input.signal));
+      await link(input.file, layout.blobPath(digest)).catch(() => copyFile(input.file, layout.blobPath(digest)));
+      const size = (await layout.blobSize(digest))!;
+      const config = await layout.putBlobBytes(input.config);
       const manifest = Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
           mediaType: mediaTypes.ociManifest,
-          artifactType: layerArtifactType,
-          config: { mediaType: layerRecordMediaType, digest: config.digest, size: config.size },
+          artifactType: input.artifactType,
+          config: { mediaType: input.configMediaType, digest: config.digest, size: config.size },
           layers: [{ mediaType: mediaTypes.prescientLayer, digest, size }],
         }),
       );
       const m = await layout.putBlobBytes(manifest);
       await layout.updateIndex((index) => {
-        index.manifests.push({ mediaType: mediaTypes.ociManifest, digest: m.digest, size: m.size, annotations: { 'org.opencontainers.image.ref.name': 'layer' } });
+        index.manifests.push({ mediaType: mediaTypes.ociManifest, digest: m.digest, size: m.size, annotations: { 'org.opencontainers.image.ref.name': 'artifact' } });
       });
       await rm(layout.tmpDir, { recursive: true, force: true });
-      const dest = this.ref(layersRepository, key);
-      const auth = await skopeoAuthArgs('dest', dest, this.options(layersRepository, ['pull', 'push'], signal), work);
-      await run('skopeo', ['copy', '--preserve-digests', ...auth, `oci:${dir}:layer`, dest], { timeoutMs: 6 * 3600_000, ...(signal ? { signal } : {}) });
+      const dest = this.ref(input.repository, input.tag);
+      const auth = await skopeoAuthArgs('dest', dest, this.options(input.repository, ['pull', 'push'], input.signal), work);
+      await run('skopeo', ['copy', '--preserve-digests', ...auth, `oci:${dir}:artifact`, dest], { timeoutMs: 6 * 3600_000, ...(input.signal ? { signal: input.signal } : {}) });
     } finally {
       await rm(work, { recursive: true, force: true });
     }
+  }
+
+  /** A one-layer artifact pulled into `dir`: its config bytes and the path of its one blob; undefined when not there. */
+  async #pullArtifact(input: { repository: string; tag: string; dir: string; configMediaType: string; signal?: AbortSignal }): Promise<{ config: Buffer; file: string; digest: Digest } | undefined> {
+    const src = this.ref(input.repository, input.tag);
+    const auth = await skopeoAuthArgs('src', src, this.options(input.repository, ['pull'], input.signal), dirname(input.dir));
+    try {
+      await run('skopeo', ['copy', '--preserve-digests', ...auth, src, `oci:${input.dir}:artifact`], { timeoutMs: 6 * 3600_000, ...(input.signal ? { signal: input.signal } : {}) });
+    } catch (e) {
+      if (e instanceof ExternalToolError && notThere.test(e.stderr)) return undefined;
+      throw e;
+    }
+    const index = JSON.parse(await readFile(join(input.dir, 'index.json'), 'utf8')) as { manifests: { digest: Digest }[] };
+    const blob = (d: Digest): string => join(input.dir, 'blobs', 'sha256', d.slice('sha256:'.length));
+    const manifest = parseManifest(await readFile(blob(index.manifests[0]!.digest)));
+    if (isIndexManifest(manifest) || manifest.config.mediaType !== input.configMediaType || manifest.layers.length !== 1) return undefined;
+    const digest = manifest.layers[0]!.digest;
+    return { config: await readFile(blob(manifest.config.digest)), file: blob(digest), digest };
   }
 
   /** RemoteLayerSource: the layer `key` from the registry, if it was built there on this very parent. */
@@ -186,23 +258,12 @@ export class ExternalRegistry implements RemoteLayerSource {
     const { key, parentDigest, cache, signal } = input;
     const work = await mkdtemp(join(this.o.local.layout.tmpDir, `${process.pid}-layer-pull-`));
     try {
-      const dir = join(work, 'layout');
-      const src = this.ref(layersRepository, key);
-      const auth = await skopeoAuthArgs('src', src, this.options(layersRepository, ['pull'], signal), work);
-      try {
-        await run('skopeo', ['copy', '--preserve-digests', ...auth, src, `oci:${dir}:layer`], { timeoutMs: 6 * 3600_000, ...(signal ? { signal } : {}) });
-      } catch (e) {
-        if (e instanceof ExternalToolError && notThere.test(e.stderr)) return undefined;
-        throw e;
-      }
-      const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: Digest }[] };
-      const blob = (d: Digest): string => join(dir, 'blobs', 'sha256', d.slice('sha256:'.length));
-      const manifest = parseManifest(await readFile(blob(index.manifests[0]!.digest)));
-      if (isIndexManifest(manifest) || manifest.config.mediaType !== layerRecordMediaType || manifest.layers.length !== 1) return undefined;
-      const record = layerRecordSchema.parse(JSON.parse(await readFile(blob(manifest.config.digest), 'utf8')));
-      if (record.key !== key || record.digest !== manifest.layers[0]!.digest || record.parentDigest !== parentDigest) return undefined;
-      const adopted = { key, parent: record.parent, parentPath: cache.blobPath(parentDigest), module: record.module, moduleVersion: record.moduleVersion, changes: record.changes as LayerRecord['changes'], createdAt: record.createdAt, buildMs: record.buildMs, digest: record.digest as Digest };
-      return await cache.adopt(blob(record.digest), adopted, signal);
+      const pulled = await this.#pullArtifact({ repository: layersRepository, tag: key, dir: join(work, 'layout'), configMediaType: layerRecordMediaType, ...(signal ? { signal } : {}) });
+      if (!pulled) return undefined;
+      const record = layerRecordSchema.parse(JSON.parse(pulled.config.toString('utf8')));
+      if (record.key !== key || record.digest !== pulled.digest || record.parentDigest !== parentDigest) return undefined;
+      const adopted = { key, parent: record.parent, parentPath: cache.blobPath(parentDigest), module: record.module, moduleVersion: record.moduleVersion, changes: record.changes as LayerRecord['changes'], createdAt: record.createdAt, buildMs: record.buildMs, digest: pulled.digest };
+      return await cache.adopt(pulled.file, adopted, signal);
     } finally {
       await rm(work, { recursive: true, force: true });
     }

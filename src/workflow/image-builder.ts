@@ -123,7 +123,8 @@ export class PipelineImageBuilder implements ImageBuilder {
       });
       const external = this.deps.external;
       if (external) {
-        // layers first: a worker that starts the next build finds them even if the version push fails
+        // base and layers first: a worker that starts the next build finds them even if the version push fails
+        await external.publishBase(input.base, input.signal);
         const keys = report.modules.flatMap((m) => (m.key ? [m.key] : []));
         await external.publishLayers({ keys, cache: new LayerCache(paths.layers), ...(input.signal ? { signal: input.signal } : {}) });
         await external.pushVersion({ repository: input.repository, digest: registered.digest, version: registered.version, tags: ['latest'], ...(input.signal ? { signal: input.signal } : {}) });

@@ -3,7 +3,6 @@ import type { Paths } from '../core/config.js';
 import type { Grants } from '../grants/grants.js';
 import { categorySchema } from '../contracts/category.js';
 import { loadIdentifyConfig } from '../identify/rules.js';
-import { findBase } from '../image/bases/catalog.js';
 import { assemblePipeline } from '../pipeline/plan.js';
 import { policyFile, policySource } from '../policy/policy.js';
 import type { ExternalRegistry } from '../registry/external-registry.js';
@@ -13,6 +12,7 @@ import { PipelineImageBuilder } from './image-builder.js';
 import { RequestHistory } from './request-history.js';
 import { RequestOutcomes } from './request-outcomes.js';
 import { RequestWorkflow, type RequestWorkflowDeps } from './request-workflow.js';
+import { sharedBaseResolver } from './shared-base.js';
 import { trainedPredictor } from './trained-predictor.js';
 import { createPredictor } from '../predict/predict-vector.js';
 import { storeHistory } from '../predict/store-history.js';
@@ -71,7 +71,7 @@ export async function openRequestWorkflow(options: {
     outcomes: new RequestOutcomes(files.outcomes),
     grants: options.grants,
     builder: new PipelineImageBuilder({ paths: options.paths, registry: options.registry, pipeline: assemblePipeline(), ...(options.external ? { external: options.external } : {}) }),
-    resolveBase: (name) => findBase(options.paths.bases, name),
+    resolveBase: sharedBaseResolver({ basesDir: options.paths.bases, ...(options.external ? { external: options.external } : {}) }),
     ...(options.maxParallelBuilds ? { maxParallelBuilds: options.maxParallelBuilds } : {}),
     inGuestConsent: async (clientId) => {
       const mine = new Set(anonymiser.pseudonymsUnderAllKeys('client', clientId));
