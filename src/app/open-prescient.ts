@@ -1,13 +1,15 @@
 import { defaultHome, paths as pathsOf, type Paths } from '../core/config.js';
 import { Grants } from '../grants/grants.js';
 import { issueAgentCredential } from '../grants/agent-credential.js';
+import { openExternalRegistry, type ExternalRegistry } from '../registry/external-registry.js';
+import { registryConfigFromEnv } from '../registry/registry-config.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { TelemetryStore } from '../store/store.js';
 import { createIngestion, type Ingestion } from '../telemetry/open-ingestion.js';
 import { openRequestWorkflow } from '../workflow/open-request-workflow.js';
 import type { RequestWorkflow } from '../workflow/request-workflow.js';
-import { loadPrescientConfig, type PrescientConfig } from './prescient-config.js';
+import { loadPrescientConfig, registryConfigOf, type PrescientConfig } from './prescient-config.js';
 
 export interface OpenPrescientOptions {
   /** PRESCIENT_HOME (default: the environment's, else ~/.prescient). */
@@ -22,6 +24,8 @@ export interface OpenPrescientOptions {
   /** The in-guest agent's server URL (`serve --agent-url`); without it no image carries the agent. */
   agentUrl?: string;
   maxParallelBuilds?: number;
+  /** Where PRESCIENT_REGISTRY_* are read (default: process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -37,6 +41,8 @@ export interface Prescient {
   /** Only to read (`images ls`, `show`): creates nothing. */
   registry(options?: { readOnly?: boolean }): Promise<Registry>;
   grants(): Promise<Grants>;
+  /** The registry shared with other machines (`registry: { kind: 'oci', … }`); undefined for `local`. */
+  external(): Promise<ExternalRegistry | undefined>;
   /** Anonymiser, ingestor and consent over the store. */
   ingestion(): Promise<Ingestion>;
   workflow(): Promise<RequestWorkflow>;
@@ -71,26 +77,31 @@ export async function openPrescient(options: OpenPrescientOptions = {}): Promise
         return storeOpened;
     }
   });
-  const writableRegistry = once(async () => {
-    switch (config.registry) {
-      case 'local':
-        return openRegistry({ root: paths.registry });
-    }
-  });
-  const readOnlyRegistry = once(async () => {
-    switch (config.registry) {
-      case 'local':
-        return openRegistry({ root: paths.registry, readOnly: true });
-    }
-  });
+  // The local layout is always there: with an external registry it is this machine's cache of it.
+  const registryConfig = registryConfigOf(config, registryConfigFromEnv(options.env ?? process.env));
+  const writableRegistry = once(() => openRegistry({ root: paths.registry }));
+  const readOnlyRegistry = once(() => openRegistry({ root: paths.registry, readOnly: true }));
   const grants = once(() => Grants.open({ secretsDir: paths.secrets, ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }) }));
+  const external = once(async (): Promise<ExternalRegistry | undefined> => {
+    switch (registryConfig.kind) {
+      case 'local':
+        return undefined;
+      case 'oci': {
+        // without a credentials file this home mints its own tokens (the registry trusts its certificate)
+        const mintToken = registryConfig.credentialsFile === undefined ? (await grants()).adminToken : undefined;
+        return openExternalRegistry({ config: registryConfig, local: await writableRegistry(), ...(mintToken ? { mintToken } : {}) });
+      }
+    }
+  });
   const workflow = once(async () => {
     const g = await grants();
     const agentUrl = options.agentUrl;
+    const shared = await external();
     return openRequestWorkflow({
       paths,
       registry: await writableRegistry(),
       grants: g,
+      ...(shared ? { external: shared } : {}),
       telemetry: await ingestion(),
       ...(options.maxParallelBuilds ? { maxParallelBuilds: options.maxParallelBuilds } : {}),
       // The agent's credential may only write its own client's telemetry (a source credential).
@@ -104,6 +115,7 @@ export async function openPrescient(options: OpenPrescientOptions = {}): Promise
     store,
     registry: (o = {}) => (o.readOnly ? readOnlyRegistry() : writableRegistry()),
     grants,
+    external,
     ingestion,
     workflow,
     close: async () => {

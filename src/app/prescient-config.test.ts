@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ValidationError } from '../core/errors.js';
 import { openPrescient } from './open-prescient.js';
-import { configFile, loadPrescientConfig } from './prescient-config.js';
+import { configFile, loadPrescientConfig, registryConfigOf } from './prescient-config.js';
 
 const homes: string[] = [];
 const home = async (): Promise<string> => {
@@ -43,4 +43,23 @@ test('the opener opens parts on first use: reading the registry creates nothing,
   assert.equal(ingestion.store, await prescient.store(), 'one store, shared');
   assert.equal(existsSync(prescient.paths.store), true);
   await prescient.close();
+});
+
+test('registry: an external OCI registry in config.json (the field named when wrong), PRESCIENT_REGISTRY_URL winning over the file', async () => {
+  const dir = await home();
+  await writeFile(configFile(dir), JSON.stringify({ registry: { kind: 'oci', url: 'http://127.0.0.1:5000', insecure: true } }));
+  const config = await loadPrescientConfig(dir);
+  assert.deepEqual(registryConfigOf(config, { kind: 'local' }), { kind: 'oci', url: 'http://127.0.0.1:5000', insecure: true });
+  assert.deepEqual(registryConfigOf(config, { kind: 'oci', url: 'https://registry.example.com' }), { kind: 'oci', url: 'https://registry.example.com' });
+  assert.deepEqual(registryConfigOf(await loadPrescientConfig(await home()), { kind: 'local' }), { kind: 'local' });
+  await writeFile(configFile(dir), JSON.stringify({ registry: { kind: 'oci', url: 'http://127.0.0.1:5000/some/path' } }));
+  await assert.rejects(loadPrescientConfig(dir), (e: unknown) => e instanceof ValidationError && e.field === 'registry.url');
+  await writeFile(configFile(dir), JSON.stringify({ registry: { kind: 'oci', url: 'http://127.0.0.1:5000', token: 'x' } }));
+  await assert.rejects(loadPrescientConfig(dir), (e: unknown) => e instanceof ValidationError && e.field === 'registry.token');
+  // the opener: local by default, the external registry when configured (nothing is contacted until used)
+  assert.equal(await (await openPrescient({ home: await home(), env: {} })).external(), undefined);
+  await writeFile(configFile(dir), JSON.stringify({ registry: { kind: 'oci', url: 'http://127.0.0.1:5000', insecure: true } }));
+  const opened = await openPrescient({ home: dir, env: {} });
+  assert.equal((await opened.external())?.address, '127.0.0.1:5000');
+  await opened.close();
 });

@@ -2,14 +2,18 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
+import { ociRegistryConfigSchema, type RegistryConfig } from '../registry/registry-config.js';
 import { formatIssuePath } from '../usage-vector/validate.js';
 
 /** The store adapters Prescient can open (contracts of src/store/store.ts). */
 export const storeAdapters = ['sqlite'] as const;
 export type StoreAdapter = (typeof storeAdapters)[number];
 
-/** Where image versions are kept: the OCI layout under PRESCIENT_HOME. */
-export const registryAdapters = ['local'] as const;
+/**
+ * Where image versions are kept: `local`, the OCI layout under PRESCIENT_HOME; `oci`, that layout
+ * and an external OCI registry shared with the other machines (registry/registry-config.ts).
+ */
+export const registryAdapters = ['local', 'oci'] as const;
 export type RegistryAdapter = (typeof registryAdapters)[number];
 
 /**
@@ -19,7 +23,10 @@ export type RegistryAdapter = (typeof registryAdapters)[number];
  */
 export const prescientConfigSchema = z.strictObject({
   store: z.enum(storeAdapters).default('sqlite').describe('the telemetry and metadata store'),
-  registry: z.enum(registryAdapters).default('local').describe('where image versions are kept'),
+  registry: z
+    .union([z.literal('local'), ociRegistryConfigSchema])
+    .default('local')
+    .describe('where image versions are kept: "local", or also an external registry { "kind": "oci", "url", "insecure"?, "credentialsFile"? }'),
 });
 
 export type PrescientConfig = z.infer<typeof prescientConfigSchema>;
@@ -43,4 +50,13 @@ export function parsePrescientConfig(value: unknown, source = 'config.json'): Pr
 export async function loadPrescientConfig(home: string): Promise<PrescientConfig> {
   const file = configFile(home);
   return parsePrescientConfig(await readOptionalJsonFile(file), file);
+}
+
+/**
+ * The registry a configuration names, the environment's PRESCIENT_REGISTRY_URL (and _INSECURE,
+ * _CREDENTIALS_FILE) winning over the file, as a flag would.
+ */
+export function registryConfigOf(config: PrescientConfig, fromEnv: RegistryConfig): RegistryConfig {
+  if (fromEnv.kind === 'oci') return fromEnv;
+  return config.registry === 'local' ? { kind: 'local' } : config.registry;
 }

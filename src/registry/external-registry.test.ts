@@ -19,8 +19,8 @@ import { sharedBaseResolver } from '../workflow/shared-base.js';
 import { debianBase, testHome } from '../../test/support/images.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { webDbVector } from '../../test/support/vectors.js';
-import { basesRepository, layersRepository, type ExternalRegistry } from './external-registry.js';
-import { ociRegistryConfigSchema, openExternalRegistry, parseRegistryConfig, registryConfigFromEnv } from './registry-config.js';
+import { basesRepository, layersRepository, openExternalRegistry, type ExternalRegistry } from './external-registry.js';
+import { ociRegistryConfigSchema, parseRegistryConfig, registryConfigFromEnv } from './registry-config.js';
 import { openRegistry, type Registry } from './registry.js';
 import { hasDockerRegistry, startDockerRegistry, type RunningRegistry } from './testing/docker-registry.js';
 

@@ -1,16 +1,16 @@
-import { chmod, copyFile, link, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
 import { isDigest, sha256Digest, sha256File, type Digest } from '../core/digest.js';
-import { ConflictError, ExternalToolError } from '../core/errors.js';
+import { ConflictError, ExternalToolError, ValidationError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import type { LayerCache, LayerRecord, RemoteLayerSource } from '../pipeline/layer-cache.js';
 import { mediaTypes } from './media-types.js';
 import { OciLayout } from './oci-layout.js';
 import { isIndexManifest } from './oci-types.js';
 import { parseManifest } from './parse-manifest.js';
-import type { OciRegistryConfig } from './registry-config.js';
+import type { OciRegistryConfig, RegistryConfig } from './registry-config.js';
 import type { Registry } from './registry.js';
 import { pullImage, pushImage, skopeoAuthArgs, type RemoteOptions } from './remote.js';
 import { versionTag } from './reference.js';
@@ -268,4 +268,24 @@ export class ExternalRegistry implements RemoteLayerSource {
       await rm(work, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * The external registry of a configuration, or undefined for `local`. `mintToken` is this home's
+ * (Grants.tokenFor as the admin), used when no credentials file is configured.
+ */
+export async function openExternalRegistry(input: { config: RegistryConfig; local: Registry; mintToken?: (access: { repository: string; actions: ('pull' | 'push')[] }[]) => string }): Promise<ExternalRegistry | undefined> {
+  const { config } = input;
+  if (config.kind === 'local') return undefined;
+  let auth: ExternalAuth | undefined;
+  if (config.credentialsFile !== undefined) {
+    const mode = await stat(config.credentialsFile).then((st) => st.mode, () => undefined);
+    if (mode !== undefined && (mode & 0o077) !== 0) throw new ValidationError('registry.credentialsFile', `${config.credentialsFile} is readable by others: chmod 600 it`);
+    const text = (await readFile(config.credentialsFile, 'utf8').catch(() => {
+      throw new ValidationError('registry.credentialsFile', `cannot read ${config.credentialsFile}`);
+    })).trim();
+    if (!/^[^:\s]+:\S+$/.test(text)) throw new ValidationError('registry.credentialsFile', 'expected one line username:secret');
+    auth = { creds: text };
+  } else if (input.mintToken) auth = { token: input.mintToken };
+  return new ExternalRegistry({ config, local: input.local, ...(auth ? { auth } : {}) });
 }

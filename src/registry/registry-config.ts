@@ -1,8 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
-import { ExternalRegistry, type ExternalAuth } from './external-registry.js';
-import type { Registry } from './registry.js';
 
 /** An http(s) URL of a registry's host, no path, query or credentials (those go in credentialsFile). */
 const registryUrl = z
@@ -53,24 +50,4 @@ export function registryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Reg
   if (insecure !== undefined && !['', '0', '1', 'true', 'false'].includes(insecure)) throw new ValidationError('PRESCIENT_REGISTRY_INSECURE', 'expected 1 or 0');
   const credentialsFile = env['PRESCIENT_REGISTRY_CREDENTIALS_FILE'];
   return { kind: 'oci', url, ...(insecure === '1' || insecure === 'true' ? { insecure: true } : {}), ...(credentialsFile ? { credentialsFile } : {}) };
-}
-
-/**
- * The external registry of a configuration, or undefined for `local`. `mintToken` is this home's
- * (Grants.tokenFor as the admin), used when no credentials file is configured.
- */
-export async function openExternalRegistry(input: { config: RegistryConfig; local: Registry; mintToken?: (access: { repository: string; actions: ('pull' | 'push')[] }[]) => string }): Promise<ExternalRegistry | undefined> {
-  const { config } = input;
-  if (config.kind === 'local') return undefined;
-  let auth: ExternalAuth | undefined;
-  if (config.credentialsFile !== undefined) {
-    const mode = await stat(config.credentialsFile).then((st) => st.mode, () => undefined);
-    if (mode !== undefined && (mode & 0o077) !== 0) throw new ValidationError('registry.credentialsFile', `${config.credentialsFile} is readable by others: chmod 600 it`);
-    const text = (await readFile(config.credentialsFile, 'utf8').catch(() => {
-      throw new ValidationError('registry.credentialsFile', `cannot read ${config.credentialsFile}`);
-    })).trim();
-    if (!/^[^:\s]+:\S+$/.test(text)) throw new ValidationError('registry.credentialsFile', 'expected one line username:secret');
-    auth = { creds: text };
-  } else if (input.mintToken) auth = { token: input.mintToken };
-  return new ExternalRegistry({ config, local: input.local, ...(auth ? { auth } : {}) });
 }
