@@ -30,7 +30,9 @@ const basicChallenge = `Basic realm="${grantService}"`;
  * at all. Tokens are minted only with a credential (HTTP Basic), never with another token, as
  * in the Docker token spec; each carries its credential's generation, so re-issuing or revoking
  * the credential ends it. The OCI routes call `authorize`, which answers the standard Docker
- * challenge so `skopeo --src-creds` finds `/v1/token` itself.
+ * challenge so `skopeo --src-creds` finds `/v1/token` itself. Tokens are JWTs in
+ * docker/distribution's format (registry-token.ts), so an external docker-registry that trusts
+ * this home's certificate (`signer`, `prescient registry cert`) honours exactly the same grants.
  */
 export class Grants {
   private realmBase: string;

@@ -45,7 +45,9 @@ export interface IssuedToken {
 /**
  * A token is `base64url(claims JSON).base64url(HMAC-SHA256(key, that first part))`: self-contained
  * and short-lived; the one lookup is its credential's generation (Grants.verify), so re-issuing or
- * revoking a credential ends its live tokens.
+ * revoking a credential ends its live tokens. Dashboard sessions use this form; registry tokens
+ * are JWTs a standard registry can verify (registry-token.ts), and Grants still accepts this form
+ * from before them while those tokens live.
  */
 export function signToken(key: Buffer, claims: TokenClaims): string {
   const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
