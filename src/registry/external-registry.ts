@@ -59,12 +59,16 @@ const notThere = /manifest unknown|name unknown|not known to registry|MANIFEST_U
 export class ExternalRegistry implements RemoteLayerSource {
   /** `host[:port]`: what skopeo's docker:// references start with. */
   readonly address: string;
+  /** Plain HTTP (an http:// URL) or unverified TLS (`insecure`): skopeo's --tls-verify=false. */
+  readonly #insecure: boolean;
   readonly #published = new Set<string>();
 
   constructor(
     private readonly o: { config: OciRegistryConfig; local: Registry; auth?: ExternalAuth },
   ) {
-    this.address = new URL(o.config.url).host;
+    const url = new URL(o.config.url);
+    this.address = url.host;
+    this.#insecure = o.config.insecure === true || url.protocol === 'http:';
   }
 
   get config(): OciRegistryConfig {
@@ -74,7 +78,7 @@ export class ExternalRegistry implements RemoteLayerSource {
   private options(repository: string, actions: ('pull' | 'push')[], signal?: AbortSignal): RemoteOptions {
     const auth = this.o.auth;
     return {
-      ...(this.o.config.insecure ? { insecure: true } : {}),
+      ...(this.#insecure ? { insecure: true } : {}),
       ...(auth && 'creds' in auth ? { creds: auth.creds } : {}),
       // pull on the shared repositories too: a push can then mount their blobs instead of uploading them again
       ...(auth && 'token' in auth ? { registryToken: auth.token([{ repository, actions }, ...[layersRepository, basesRepository].filter((r) => r !== repository).map((r) => ({ repository: r, actions: ['pull' as const] }))]) } : {}),

@@ -14,7 +14,7 @@ export const ociRegistryConfigSchema = z.strictObject({
   kind: z.literal('oci'),
   /** `http://127.0.0.1:5000`, `https://registry.example.com`. */
   url: registryUrl,
-  /** Plain HTTP or unverified TLS (a registry on loopback). */
+  /** Unverified TLS (a test registry); an http:// URL is plain HTTP already. */
   insecure: z.boolean().optional(),
   /**
    * A file holding `username:secret` that the registry's token realm (serve's /v1/token) accepts:
