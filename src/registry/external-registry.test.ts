@@ -98,7 +98,8 @@ describe('an external registry shared by two homes (docker-registry, token auth)
     const credentialsFile = join(dir, 'worker-registry-credentials');
     await writeFile(credentialsFile, `${grantsA.credentials.admin.username}:${grantsA.credentials.admin.secret}\n`, { mode: 0o600 });
     regB = await openRegistry({ root: paths(homeB).registry });
-    extB = (await openExternalRegistry({ config: { ...config, credentialsFile }, local: regB }))!;
+    // (and no `insecure`: an http:// URL is plain HTTP already)
+    extB = (await openExternalRegistry({ config: { kind: 'oci', url: config.url, credentialsFile }, local: regB }))!;
   });
   after(async () => {
     await theirs?.stop();
