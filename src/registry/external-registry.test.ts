@@ -61,9 +61,10 @@ describe('an external registry shared by two homes (docker-registry, token auth)
   let serve: ServeProcess;
   let theirs: RunningRegistry;
   let first: { digest: string; version: number };
+  let motdBuiltMs = 0;
   const repository = 'clients/acme-1';
 
-  const input = async (builder: PipelineImageBuilder, outcomes: { module: string; outcome: ModuleOutcome }[], on: BaseRef & { name: string } = base): Promise<BuildInput> => {
+  const input = async (builder: PipelineImageBuilder, outcomes: { module: string; outcome: ModuleOutcome; ms: number }[], on: BaseRef & { name: string } = base): Promise<BuildInput> => {
     const vector = webDbVector();
     const b = { ...on, name: on.name };
     return {
@@ -73,7 +74,7 @@ describe('an external registry shared by two homes (docker-registry, token auth)
       vectorDigest: sha256Digest(canonicalJson(vector)),
       planDigest: await builder.planDigest({ base: b, vector }),
       onEvent: (e) => {
-        if (e.type === 'module-done') outcomes.push({ module: e.module, outcome: e.outcome });
+        if (e.type === 'module-done') outcomes.push({ module: e.module, outcome: e.outcome, ms: e.ms });
       },
     };
   };
@@ -121,9 +122,10 @@ describe('an external registry shared by two homes (docker-registry, token auth)
 
   test("the first home's build: its layers and its version are pushed to the registry", async () => {
     const builder = builderOf(homeA, regA, assemblePipeline({ modules: [motd] }), extA);
-    const outcomes: { module: string; outcome: ModuleOutcome }[] = [];
+    const outcomes: { module: string; outcome: ModuleOutcome; ms: number }[] = [];
     const built = await builder.build(await input(builder, outcomes));
     assert.deepEqual(outcomes.map((o) => o.outcome), ['built']);
+    motdBuiltMs = outcomes[0]!.ms;
     first = built;
     assert.equal(await extA.digestOf(repository, 'v1'), built.digest);
     assert.equal(await extA.digestOf(repository, 'latest'), built.digest);
@@ -132,14 +134,15 @@ describe('an external registry shared by two homes (docker-registry, token auth)
     assert.ok(await extA.digestOf(basesRepository, `${base.name}-${base.key}`), 'and the base under its name and key');
   });
 
-  test('the second home, with no base at all, fetches the base and the layer it lacks and builds a derived version on top; both fsck clean', async () => {
+  test('the second home, with no base at all, fetches the base and the layer it lacks and builds a derived version on top; both fsck clean', async (t) => {
     const baseB = await sharedBaseResolver({ basesDir: paths(homeB).bases, external: extB })(base.name);
     assert.equal(baseB.path, join(paths(homeB).bases, `${base.name}-${base.key}.qcow2`));
     assert.equal(baseB.key, base.key);
     const builder = builderOf(homeB, regB, assemblePipeline({ modules: [motd, marker] }), extB);
-    const outcomes: { module: string; outcome: ModuleOutcome }[] = [];
+    const outcomes: { module: string; outcome: ModuleOutcome; ms: number }[] = [];
     const built = await builder.build(await input(builder, outcomes, baseB));
-    assert.deepEqual(outcomes, [{ module: 'motd', outcome: 'pulled' }, { module: 'marker', outcome: 'built' }]);
+    assert.deepEqual(outcomes.map(({ module, outcome }) => ({ module, outcome })), [{ module: 'motd', outcome: 'pulled' }, { module: 'marker', outcome: 'built' }]);
+    t.diagnostic(`worker: motd layer pulled in ${Math.round(outcomes[0]!.ms)} ms (built in ${Math.round(motdBuiltMs)} ms by the first home); marker built in ${Math.round(outcomes[1]!.ms)} ms`);
     // the shared history: the first home's v1 came here first, so this is v2, built after it
     assert.equal(built.version, 2);
     const v2 = await regB.show(`${repository}:v2`);
@@ -162,11 +165,14 @@ describe('an external registry shared by two homes (docker-registry, token auth)
       const fsck = await r.fsck();
       assert.equal(fsck.ok, true, JSON.stringify(fsck.problems));
     }
+    // and the registry's own storage: every manifest's blobs are there (its gc's mark phase reads them all)
+    const marked = await run('docker-registry', ['garbage-collect', '--dry-run', theirs.config], { allowFailure: true, timeoutMs: 120_000 });
+    assert.equal(marked.exitCode, 0, marked.stderr);
   });
 
   test("a prebuilt hit from the registry: the first home answers the second's plan without building", async () => {
     const builder = builderOf(homeA, regA, assemblePipeline({ modules: [motd, marker] }), extA);
-    const outcomes: { module: string; outcome: ModuleOutcome }[] = [];
+    const outcomes: { module: string; outcome: ModuleOutcome; ms: number }[] = [];
     const hit = await builder.build(await input(builder, outcomes));
     assert.deepEqual(outcomes, [], 'nothing built');
     assert.equal(hit.version, 2);

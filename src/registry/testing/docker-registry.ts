@@ -15,6 +15,8 @@ export interface RunningRegistry {
   /** host:port */
   address: string;
   pid: number;
+  /** Its configuration file (for `docker-registry garbage-collect --dry-run <config>`). */
+  config: string;
   stop(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ export async function startDockerRegistry(dir: string, options: DockerRegistryOp
     port,
     address: `127.0.0.1:${port}`,
     pid,
+    config,
     async stop() {
       if (child.exitCode === null) process.kill(pid, 'SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
