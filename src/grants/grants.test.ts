@@ -11,6 +11,7 @@ import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { Grants } from './grants.js';
 import { issueRegistryToken, verifyRegistryToken } from './registry-token.js';
 import { issueToken, verifyToken } from './token.js';
+import { loadSigningKey } from './signing-key.js';
 import { TokenSigner } from './token-signer.js';
 
 const skip = !(await hasCommand('skopeo')) && 'skopeo is needed (scripts/debian-packages.txt)';
@@ -56,6 +57,11 @@ describe('registry tokens (JWT in docker/distribution format)', () => {
       assert.throws(() => verifyRegistryToken(signer, `${h}.${forged}.${sig}`, now), /signature/);
       const none = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
       assert.throws(() => verifyRegistryToken(signer, `${none}.${p}.`, now), /ES256/);
+      // a token of the HMAC form of before the JWTs still opens the registry while it lives
+      const grants = await Grants.open({ secretsDir: join(dir, 'home-secrets') });
+      await grants.credentials.issue('a');
+      const legacy = issueToken(await loadSigningKey(join(dir, 'home-secrets')), { sub: 'a', access: [{ repository: 'clients/a', actions: ['pull'] }], gen: grants.credentials.generationOf({ kind: 'client', clientId: 'a' }), ttlSeconds: 60 });
+      assert.deepEqual(grants.verify(legacy.token).access, [{ repository: 'clients/a', actions: ['pull'] }]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
