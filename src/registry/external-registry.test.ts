@@ -180,6 +180,15 @@ describe('an external registry shared by two homes (docker-registry, token auth)
     assert.equal((await regA.fsck()).ok, true);
   });
 
+  test('a rollback moves the tag there too, so the other home does not bring the newer version back', async () => {
+    const r = await extA.rollback(repository, { to: 1 });
+    assert.equal(r.to, first.digest);
+    assert.equal(await extA.digestOf(repository, 'latest'), first.digest);
+    assert.equal(await extB.syncLatest(repository), first.digest);
+    assert.equal((await regB.tags(repository)).get('latest'), first.digest);
+    assert.equal((await regB.versions(repository)).length, 2, 'no new version: v1 was already here');
+  });
+
   test('a version tag never moves there: another digest under v2 is a conflict', async () => {
     await assert.rejects(extA.pushVersion({ repository, digest: first.digest as `sha256:${string}`, version: 2, tags: [] }), /already/);
   });

@@ -126,6 +126,17 @@ export class ExternalRegistry implements RemoteLayerSource {
   }
 
   /**
+   * Roll back here and there: the local registry's rollback, then the same tag moved there, so
+   * the next `syncLatest` (of this home or another) does not bring the newer version back.
+   */
+  async rollback(repository: string, options: { tag?: string; to?: string | number; signal?: AbortSignal } = {}): Promise<Awaited<ReturnType<Registry['rollback']>>> {
+    const { signal, ...local } = options;
+    const r = await this.o.local.rollback(repository, local);
+    await pushImage(this.o.local, `${repository}@${r.to}`, `${this.address}/${repository}:${r.tag}`, this.options(repository, ['pull', 'push'], signal));
+    return r;
+  }
+
+  /**
    * Bring the repository's `latest` there into the local registry when it is not here yet, so a
    * version built here follows the shared history (its parent and number) and a prebuilt image
    * another home registered answers here too. Returns the digest of `latest` there, if any.

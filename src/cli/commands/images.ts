@@ -92,7 +92,11 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
     .option('--to <version>', 'the version to return to (3, v3, a tag or a digest); default: the one before')
     .option('--tag <tag>', 'the tag to move', 'latest')
     .action(async (repository: string, o: { to?: string; tag: string }, cmd: Command) => {
-      const r = await (await openHomeRegistry()).rollback(repository, { tag: o.tag, ...(o.to ? { to: o.to } : {}) });
+      const prescient = await openPrescient();
+      const external = await prescient.external();
+      const options = { tag: o.tag, ...(o.to ? { to: o.to } : {}) };
+      // with a shared registry the tag moves there too, or the next build would bring the newer version back
+      const r = external ? await external.rollback(repository, { ...options, signal: cliSignal() }) : await (await prescient.registry()).rollback(repository, options);
       emit(cmd, r, (v) => `${v.repository}:${v.tag} → v${v.version} ${v.to}${v.from ? ` (was ${short(v.from)})` : ''}`);
     });
 

@@ -126,6 +126,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     const registry = await prescient.registry();
     const grants = await prescient.grants();
     const workflow = await prescient.workflow();
+    const external = await prescient.external();
     // Programs → packages for accuracy reports: this machine's dpkg lists and the archive's index, read once.
     let packages: Promise<PackageIndex> | undefined;
     const accuracyPackages = (): Promise<PackageIndex> =>
@@ -146,7 +147,8 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       }),
       sessionRoutes({ grants }),
       dashboardRoutes({
-        registry,
+        // with a shared registry a rollback moves the tag there too
+        registry: external ? { rollback: (repository, options) => external.rollback(repository, options) } : registry,
         reader: new DashboardReader({
           registry,
           store: ingestion.store,
