@@ -62,13 +62,14 @@ describe('an external registry shared by two homes (docker-registry, token auth)
   let theirs: RunningRegistry;
   let first: { digest: string; version: number };
   let motdBuiltMs = 0;
+  let grantsA: Grants;
   const repository = 'clients/acme-1';
 
-  const input = async (builder: PipelineImageBuilder, outcomes: { module: string; outcome: ModuleOutcome; ms: number }[], on: BaseRef & { name: string } = base): Promise<BuildInput> => {
+  const input = async (builder: PipelineImageBuilder, outcomes: { module: string; outcome: ModuleOutcome; ms: number }[], on: BaseRef & { name: string } = base, repo = repository): Promise<BuildInput> => {
     const vector = webDbVector();
     const b = { ...on, name: on.name };
     return {
-      repository,
+      repository: repo,
       base: b,
       vector,
       vectorDigest: sha256Digest(canonicalJson(vector)),
@@ -88,7 +89,7 @@ describe('an external registry shared by two homes (docker-registry, token auth)
     dir = await mkdtemp(join(testHome(), 'extreg-'));
     homeA = join(dir, 'a');
     homeB = join(dir, 'b');
-    const grantsA = await Grants.open({ secretsDir: paths(homeA).secrets });
+    grantsA = await Grants.open({ secretsDir: paths(homeA).secrets });
     serve = await startServe(homeA);
     theirs = await startDockerRegistry(join(dir, 'docker-registry'), { tokenAuth: { realm: `${serve.base}/v1/token`, certificatePem: grantsA.signer.certificatePem } });
     const config = ociRegistryConfigSchema.parse(parseRegistryConfig({ kind: 'oci', url: `http://${theirs.address}`, insecure: true }));
@@ -187,6 +188,23 @@ describe('an external registry shared by two homes (docker-registry, token auth)
     assert.equal(await extB.syncLatest(repository), first.digest);
     assert.equal((await regB.tags(repository)).get('latest'), first.digest);
     assert.equal((await regB.versions(repository)).length, 2, 'no new version: v1 was already here');
+  });
+
+  test('a version registered here whose push failed is pushed by the next build of the same plan', async () => {
+    const pipeline = assemblePipeline({ modules: [motd] });
+    // a token that may pull but not push: everything up to the version's push works
+    const pullOnly = (await openExternalRegistry({ config: extA.config, local: regA, mintToken: (access) => grantsA.tokenFor({ kind: 'admin' }, access.map((a) => ({ ...a, actions: ['pull' as const] }))).token }))!;
+    const failing = builderOf(homeA, regA, pipeline, pullOnly);
+    await assert.rejects(failing.build(await input(failing, [], base, 'clients/retry')));
+    assert.equal((await regA.versions('clients/retry')).length, 1, 'registered here');
+    assert.equal(await extA.digestOf('clients/retry', 'latest'), undefined, 'not there');
+    const builder = builderOf(homeA, regA, pipeline, extA);
+    const outcomes: { module: string; outcome: ModuleOutcome; ms: number }[] = [];
+    const again = await builder.build(await input(builder, outcomes, base, 'clients/retry'));
+    assert.deepEqual(outcomes, [], 'nothing built');
+    assert.equal(again.version, 1);
+    assert.equal(await extA.digestOf('clients/retry', 'latest'), again.digest);
+    assert.equal(await extA.digestOf('clients/retry', 'v1'), again.digest);
   });
 
   test('a version tag never moves there: another digest under v2 is a conflict', async () => {

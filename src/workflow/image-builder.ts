@@ -83,8 +83,12 @@ export class PipelineImageBuilder implements ImageBuilder {
     await mkdir(locks, { recursive: true });
     const lock = join(locks, `${sha256Digest(`${input.repository}\n${input.base.key}\n${input.planDigest}`).slice('sha256:'.length, 'sha256:'.length + 32)}.lock`);
     return withFileLock(lock, async () => {
-      await this.deps.external?.syncLatest(input.repository, input.signal);
-      return (await this.registered(input)) ?? this.buildNow(input);
+      const external = this.deps.external;
+      const shared = await external?.syncLatest(input.repository, input.signal);
+      const hit = await this.registered(input);
+      // registered here while the shared registry has none: an earlier push failed after the registration
+      if (hit && external && shared === undefined) await external.pushVersion({ repository: input.repository, digest: hit.digest, version: hit.version, tags: ['latest'], ...(input.signal ? { signal: input.signal } : {}) });
+      return hit ?? this.buildNow(input);
     }, { ...(input.signal ? { signal: input.signal } : {}), timeoutMs: 3 * 3600_000 });
   }
 
