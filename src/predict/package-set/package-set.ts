@@ -6,14 +6,17 @@
  * gives when it is filled best-first, so it is the knob the evaluation tunes and serving keeps.
  */
 export interface PackageSetParams {
-  /** A launch this many launches ago counts half as much as the last one (Infinity: plain counts). */
+  /** A launch this many launches ago counts half as much as the last one (plainCounts: every launch the same). */
   halfLifeLaunches: number;
   /** Weight, in launches, of the population prior. */
   priorWeight: number;
 }
 
+/** A half-life long enough that every launch counts the same (finite, so that it survives JSON). */
+export const plainCounts = 1e12;
+
 /** The settings validation chooses among (rolling-origin, training parts only). */
-export const packageSetGrid: readonly PackageSetParams[] = [200, 1000, Infinity].flatMap((halfLifeLaunches) => [0, 5, 50].map((priorWeight) => ({ halfLifeLaunches, priorWeight })));
+export const packageSetGrid: readonly PackageSetParams[] = [100, 300, 1000, 3000, plainCounts].flatMap((halfLifeLaunches) => [0, 5, 20, 50, 200].map((priorWeight) => ({ halfLifeLaunches, priorWeight })));
 
 /** A package smaller than this is charged this much, so that share per byte stays finite and small packages do not all tie. */
 export const minChargedBytes = 4096;
@@ -22,7 +25,7 @@ export const minChargedBytes = 4096;
 export function packageShares(packages: readonly (string | undefined)[], params: PackageSetParams, prior: ReadonlyMap<string, number>): Map<string, number> {
   const counts = new Map<string, number>();
   let total = 0;
-  const decay = Number.isFinite(params.halfLifeLaunches) ? Math.pow(0.5, 1 / params.halfLifeLaunches) : 1;
+  const decay = params.halfLifeLaunches >= plainCounts ? 1 : Math.pow(0.5, 1 / params.halfLifeLaunches);
   let w = 1;
   for (let i = packages.length - 1; i >= 0 && w > 1e-9; i--, w *= decay) {
     const p = packages[i];

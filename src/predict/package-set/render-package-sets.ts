@@ -1,4 +1,5 @@
 import type { PackageSetEvaluation } from './evaluate-package-set.js';
+import { plainCounts } from './package-set.js';
 
 const pct = (v: number): string => (100 * v).toFixed(1);
 const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
@@ -13,7 +14,7 @@ export function renderPackageSets(e: PackageSetEvaluation): string {
     const c = h.chosen;
     out.push(
       '',
-      `next ${h.horizon} (${h.items} launches): ${h.origins} origins, ${h.launches} launches scored (${pct(h.unservable)} % of launches no archive package serves are left out); chosen: half-life ${Number.isFinite(c.halfLifeLaunches) ? c.halfLifeLaunches : '∞'} launches, prior weight ${c.priorWeight} (validation coverage at half the bytes ${pct(c.validationCoverageAtHalf)} %)`,
+      `next ${h.horizon} (${h.items} launches): ${h.origins} origins, ${h.launches} launches scored (${pct(h.unservable)} % of launches no archive package serves are left out); chosen: half-life ${c.halfLifeLaunches < plainCounts ? c.halfLifeLaunches : '∞'} launches, prior weight ${c.priorWeight} (validation coverage at half the bytes ${pct(c.validationCoverageAtHalf)} %)`,
       'policy                 | knob          | MB/image | share of every-seen bytes | coverage %',
     );
     for (const p of h.curve) out.push(`${p.policy.padEnd(22)} | ${p.knob.padEnd(13)} | ${mb(p.meanBytes).padStart(8)} | ${pct(p.bytesShare).padStart(25)} | ${pct(p.coverage).padStart(10)}`);
