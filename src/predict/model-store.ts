@@ -44,7 +44,7 @@ export interface StoredPackageSet {
   items: number;
   halfLifeLaunches: number;
   priorWeight: number;
-  /** Share per byte a package needs to be carried (filled to half the bytes of every package seen). */
+  /** Share per byte a package needs to be carried (the fewest bytes within half a point of every package seen, on validation). */
   threshold: number;
   prior: Record<string, number>;
   bytes: Record<string, number>;

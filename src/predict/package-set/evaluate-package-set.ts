@@ -25,6 +25,9 @@ export const setHorizons: readonly SetHorizon[] = [
 export const setPolicies = ['package-set', 'most-frequent-programs', 'every-package-seen'] as const;
 export type SetPolicy = (typeof setPolicies)[number];
 
+/** Serving's threshold: the fewest bytes whose validation coverage is this close to every package seen's. */
+export const servingTolerance = 0.005;
+
 export interface PackageSetEvaluationOptions {
   /** Each subject's launches (program names), oldest first. */
   sequences: readonly (readonly string[])[];
@@ -61,9 +64,10 @@ export interface PackageSetHorizonResult {
   /** Share of the window's launches no package of the archive serves (shell built-ins, old programs): left out of coverage. */
   unservable: number;
   validation: { params: PackageSetParams; coverageAtHalf: number }[];
+  /** `threshold`: share per byte serving requires (the fewest bytes within servingTolerance of every package seen, on validation). */
   chosen: PackageSetParams & { validationCoverageAtHalf: number; threshold: number };
   curve: CurvePoint[];
-  /** The threshold chosen on the training part, applied as is to the test part (what serving does). */
+  /** Serving's threshold (chosen on the training part, see servingTolerance), applied as is to the test part. */
   atChosenThreshold: { meanBytes: number; bytesShare: number; coverage: number };
   atHalf: { packageSet: number; mostFrequent: number; mostFrequentK: number; everySeen: number; withinOnePoint: boolean };
 }
@@ -156,6 +160,15 @@ export function evaluatePackageSets(options: PackageSetEvaluationOptions): Packa
         }
         return { coverage: launches ? hits / launches : 0, threshold, meanBytes: used / Math.max(1, origins.length) };
       },
+      /** The highest threshold (fewest bytes) whose coverage reaches `coverage`. */
+      thresholdFor(coverage: number): number {
+        let hits = 0;
+        for (const c of cands) {
+          hits += c.hits;
+          if (launches && hits / launches >= coverage) return c.ratio;
+        }
+        return cands.length ? cands[cands.length - 1]!.ratio : Infinity;
+      },
       atThreshold(threshold: number): { coverage: number; meanBytes: number } {
         let used = 0;
         let hits = 0;
@@ -180,7 +193,10 @@ export function evaluatePackageSets(options: PackageSetEvaluationOptions): Packa
       return { params, coverageAtHalf: fill(valOrigins, valWindows, params).atShare(0.5).coverage };
     });
     const best = validation.reduce((a, b) => (b.coverageAtHalf > a.coverageAtHalf ? b : a));
-    const threshold = fill(valOrigins, valWindows, best.params).atShare(0.5).threshold;
+    // Serving keeps the fewest bytes that cover, on validation, within half a point of every package seen.
+    const valLaunches = valWindows.reduce((a, w) => a + w.launches, 0);
+    const valEverySeen = valLaunches ? valWindows.reduce((a, w) => a + [...w.seen].reduce((b, p) => b + (w.hits.get(p) ?? 0), 0), 0) / valLaunches : 0;
+    const threshold = fill(valOrigins, valWindows, best.params).thresholdFor(valEverySeen - servingTolerance);
 
     check();
     const origins = originsOf(trainItems, trainItems + testItems, h.items);

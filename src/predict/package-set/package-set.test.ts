@@ -71,6 +71,8 @@ test(
       for (let i = 1; i < set.length; i++) assert.ok(set[i]!.coverage >= set[i - 1]!.coverage && set[i]!.meanBytes >= set[i - 1]!.meanBytes);
       assert.ok(h.atHalf.packageSet > h.atHalf.mostFrequent + 0.03, `${h.horizon}: ${h.atHalf.packageSet} vs most frequent ${h.atHalf.mostFrequent}`);
       assert.ok(h.atHalf.everySeen > 0.98, `${h.horizon}: every package seen ${h.atHalf.everySeen}`);
+      // Serving's threshold, chosen on validation, holds on the test part: within a point at well under all the bytes.
+      assert.ok(h.atChosenThreshold.coverage >= h.atHalf.everySeen - 0.01 && h.atChosenThreshold.bytesShare < 0.6, `${h.horizon}: ${JSON.stringify(h.atChosenThreshold)}`);
     }
     // Pinned: the next day within 1 point (98.9 against 99.6); the next week misses it by a tenth (98.3 against 99.4).
     assert.ok(day!.atHalf.withinOnePoint, `day: ${day!.atHalf.packageSet} vs ${day!.atHalf.everySeen}`);

@@ -21,7 +21,7 @@ export function renderPackageSets(e: PackageSetEvaluation): string {
     const a = h.atHalf;
     out.push(
       `at half the bytes of every package seen: set predictor ${pct(a.packageSet)} %, most frequent (k = ${a.mostFrequentK}) ${pct(a.mostFrequent)} %, every package seen ${pct(a.everySeen)} % at twice the bytes → ${a.withinOnePoint ? 'within 1 point' : 'NOT within 1 point'} (${(100 * (a.everySeen - a.packageSet)).toFixed(2)} points)`,
-      `with the threshold chosen on the training part, as serving uses it: ${pct(h.atChosenThreshold.bytesShare)} % of the bytes (${mb(h.atChosenThreshold.meanBytes)} MB), coverage ${pct(h.atChosenThreshold.coverage)} %`,
+      `serving's threshold (chosen on the training part: the fewest bytes within 0.5 point of every package seen there): ${pct(h.atChosenThreshold.bytesShare)} % of the bytes (${mb(h.atChosenThreshold.meanBytes)} MB), coverage ${pct(h.atChosenThreshold.coverage)} %`,
     );
   }
   return out.join('\n');
