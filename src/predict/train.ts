@@ -164,7 +164,7 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
       const sizes = options.packageSizes;
       // One split point for every stream (the shortest's), so that every subject has origins.
       const split = Math.min(...trainItems);
-      const e = evaluatePackageSets({ sequences, packageOf: (p) => index.packageOf(p), bytesOf: (p) => sizes.bytesOf(p), trainItems: split, testItems: Math.min(...sequences.map((s) => s.length)) - split, validationFrom: Math.floor(split / 2), stride: 100, signal });
+      const e = evaluatePackageSets({ sequences, packageOf: (p) => index.packageOf(p), bytesOf: (p) => sizes.bytesOf(p), trainItems: split, testItems: Math.min(...sequences.map((s) => s.length)) - split, validationFrom: Math.max(Math.floor(split / 2), split - 2000), stride: 100, signal });
       const day = e.horizons.find((h) => h.horizon === 'day');
       if (day && day.origins > 0 && Number.isFinite(day.chosen.threshold)) {
         const sel = selectBest('software@image-set', 'coverage at half the bytes of every package seen', 'higher', [

@@ -43,7 +43,7 @@ export const registerTrain: CommandRegistration = (program: Command) => {
     .option('--no-network', 'skip the recurrent network (baselines and n-gram model only)')
     .option('--time-budget <seconds>', 'wall-clock budget; the network stops early, keeping its best epoch', '280')
     .option('--base-root <dir>', 'root of the base image whose dpkg file lists map programs to packages', '/')
-    .option('--no-archive-index', "don't add the archive's Contents index (all packages of the base's release, downloaded once)");
+    .option('--no-archive-index', "don't add the archive's Contents index (all packages of the base's release, downloaded once) nor its Packages index (package sizes, for the software set for the image)");
   addHistoryOptions(cmd)
     .addHelpText(
       'after',

@@ -18,6 +18,9 @@ export const plainCounts = 1e12;
 /** The settings validation chooses among (rolling-origin, training parts only). */
 export const packageSetGrid: readonly PackageSetParams[] = [100, 300, 1000, 3000, plainCounts].flatMap((halfLifeLaunches) => [0, 5, 20, 50, 200].map((priorWeight) => ({ halfLifeLaunches, priorWeight })));
 
+/** Only a subject's last this many launches count (bounds the work per origin; longer memories did not help on validation). */
+export const historyLimit = 4000;
+
 /** A package smaller than this is charged this much, so that share per byte stays finite and small packages do not all tie. */
 export const minChargedBytes = 4096;
 
@@ -27,7 +30,7 @@ export function packageShares(packages: readonly (string | undefined)[], params:
   let total = 0;
   const decay = params.halfLifeLaunches >= plainCounts ? 1 : Math.pow(0.5, 1 / params.halfLifeLaunches);
   let w = 1;
-  for (let i = packages.length - 1; i >= 0 && w > 1e-9; i--, w *= decay) {
+  for (let i = packages.length - 1; i >= Math.max(0, packages.length - historyLimit) && w > 1e-9; i--, w *= decay) {
     const p = packages[i];
     if (p === undefined) continue;
     counts.set(p, (counts.get(p) ?? 0) + w);
