@@ -28,20 +28,28 @@ export interface ArchiveIndexOptions {
 const binDirs = new Set(['bin', 'sbin', 'usr/bin', 'usr/sbin', 'usr/games']);
 
 export async function archivePackageIndex(options: ArchiveIndexOptions): Promise<PackageIndex> {
-  if (!/^[a-z][a-z0-9-]{1,31}$/.test(options.codename)) throw new ValidationError('codename', `not a Debian release codename: ${JSON.stringify(options.codename)}`);
   const arch = options.architecture ?? 'amd64';
-  const file = join(options.cacheDir, `${options.codename}-main-Contents-${arch}.gz`);
+  return parseContents(await cachedArchiveFile(options, `main/Contents-${arch}.gz`, `${options.codename}-main-Contents-${arch}.gz`));
+}
+
+/**
+ * One file of the release's `dists/<codename>/` folder, downloaded once into `cacheDir` as
+ * `name` and refreshed after `maxAgeMs` (a failed refresh keeps the cached copy). Its path.
+ */
+export async function cachedArchiveFile(options: ArchiveIndexOptions, distsPath: string, name: string): Promise<string> {
+  if (!/^[a-z][a-z0-9-]{1,31}$/.test(options.codename)) throw new ValidationError('codename', `not a Debian release codename: ${JSON.stringify(options.codename)}`);
+  const file = join(options.cacheDir, name);
   const age = await stat(file).then((s) => Date.now() - s.mtimeMs, () => Infinity);
   if (age > (options.maxAgeMs ?? 7 * 24 * 3600 * 1000)) {
     const mirror = options.mirror ?? process.env['PRESCIENT_DEBIAN_MIRROR'] ?? 'http://deb.debian.org/debian';
-    const url = `${mirror.replace(/\/$/, '')}/dists/${options.codename}/main/Contents-${arch}.gz`;
+    const url = `${mirror.replace(/\/$/, '')}/dists/${options.codename}/${distsPath}`;
     try {
       await download(url, file, options.signal);
     } catch (e) {
       if (age === Infinity) throw e;
     }
   }
-  return parseContents(file);
+  return file;
 }
 
 async function download(url: string, file: string, signal?: AbortSignal): Promise<void> {

@@ -6,6 +6,7 @@ import type { HistorySource } from './history.js';
 import { createResourceModel, createSequenceModel, networkSequenceModelIds, resourceModelIds, sequenceModelIds } from './model-catalog.js';
 import { createLstmQuantile } from './models/lstm-quantile/lstm-quantile.js';
 import type { ResourceModel, TrainingReport } from './models/model.js';
+import { evaluatePackageSets, type PackageSetEvaluation } from './package-set/evaluate-package-set.js';
 
 /**
  * `prescient eval`: every model against every baseline on a trace, with chronological splits
@@ -22,6 +23,11 @@ export interface EvaluateOptions {
   /** Score every n-th origin for multi-step horizons (one-step horizons score every origin). */
   originStride?: number;
   timeBudgetMs?: number;
+  /**
+   * Programs → packages and what each package costs an image (the archive's indexes): with them,
+   * commands are also scored as software sets for the image (coverage against bytes).
+   */
+  packages?: { packageOf: (program: string) => string | undefined; bytesOf: (pkg: string) => number | undefined };
   signal?: AbortSignal;
   onStep?: (label: string) => void;
   onDetail?: (text: string) => void;
@@ -56,6 +62,7 @@ export interface EvaluationReport {
   subjects: number;
   resources: ResourceEvaluation[];
   sequences?: { trainItems: number; testItems: number; blockItems: number; rows: SequenceModelResult[] };
+  softwareSets?: PackageSetEvaluation;
   training: TrainingReport[];
   readme: ReadmeCheck[];
   durationMs: number;
@@ -80,6 +87,11 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationRepo
     for (const m of models) report.training.push(await m.fit(sequences.map((s) => s.slice(0, trainItems)), { signal, timeBudgetMs: options.timeBudgetMs ?? 280_000, onProgress: detail }));
     const rows = backtestSequences(sequences, models, { trainItems, testItems, blockItems: 100, recallKs: [1, 5, 10, 20, 50], signal });
     report.sequences = { trainItems, testItems, blockItems: 100, rows };
+    if (options.packages) {
+      step('scoring software sets for the image (coverage of the next day and week of launches against bytes)');
+      const { packageOf, bytesOf } = options.packages;
+      report.softwareSets = evaluatePackageSets({ sequences, packageOf, bytesOf, trainItems, testItems, validationFrom: trainItems / 2, stride: 100, ...(signal ? { signal } : {}) });
+    }
     const row = (id: string): SequenceModelResult => rows.find((r) => r.model === id)!;
     // Every per-user sequence baseline as the datasets README defines it: counts of the user's
     // commands 1–4,000, then updated online after each prediction (predict-then-update), equal

@@ -33,6 +33,21 @@ export interface SubjectProfile {
   skill: Record<string, number>;
   /** Program → Debian package for the programs seen, from the distribution's own file lists. */
   packages: Record<string, string>;
+  /**
+   * The software-set predictor's settings per horizon (`day`, `week`), chosen on the training
+   * part, with the population prior and the bytes of the packages it may name.
+   */
+  packageSets?: Record<string, StoredPackageSet>;
+}
+
+export interface StoredPackageSet {
+  items: number;
+  halfLifeLaunches: number;
+  priorWeight: number;
+  /** Share per byte a package needs to be carried (the fewest bytes within half a point of every package seen, on validation). */
+  threshold: number;
+  prior: Record<string, number>;
+  bytes: Record<string, number>;
 }
 
 export interface ModelSet {

@@ -10,7 +10,8 @@ import type { HistorySource, ResourceSeries } from './history.js';
 import { applyGuestUse } from './guest-feedback.js';
 import { allocate } from './metrics.js';
 import { loadResourceModel, loadSequenceModel } from './model-catalog.js';
-import { currentVersion, loadModelSet, type ModelSet, type Scope } from './model-store.js';
+import { currentVersion, loadModelSet, type ModelSet, type Scope, type StoredPackageSet } from './model-store.js';
+import { choosePackages, packageShares } from './package-set/package-set.js';
 import type { ResourceModel, SequenceModel } from './models/model.js';
 import { serviceForPackage, serviceForPort } from './service-catalog.js';
 import { resourceHorizons } from './train.js';
@@ -128,6 +129,16 @@ export function createPredictor(deps: { history: HistorySource; modelsDir: strin
           else programs = set.profile.programs.slice(0, 40).map((d) => ({ program: d.program, p: d.share }));
         }
         vector.software = softwareFrom(programs, set.profile.packages);
+        // The software set for the image drives the list when it won its selection on the training part.
+        const imageSel = set.selections.find((s) => s.target === 'software@image-set');
+        const stored = set.profile.packageSets?.[horizonHours > 24 ? 'week' : 'day'];
+        if (imageSel?.selected === 'package-set' && stored) {
+          vector.model.components = vector.model.components!.filter((c) => c.target !== 'software@next-set');
+          vector.model.components!.push({ target: imageSel.target, id: imageSel.selected, version: '1' });
+          const i = confidences.length - (setSel ? 1 : 0);
+          confidences.splice(i, setSel ? 1 : 0, (set.profile.skill[imageSel.target] ?? 0.5) * (launches.length > 0 ? 1 : 0.7));
+          vector.software = packageSetSoftware(launches, set.profile.packages, stored);
+        }
         vector.confidence = round(confidences.length ? confidences.reduce((a, b) => a + b, 0) / confidences.length : 0, 3);
       }
       // What the client did inside its delivered machines (in-guest agent, with consent) corrects the software.
@@ -223,6 +234,26 @@ function softwareFrom(programs: readonly { program: string; p: number }[], packa
     .filter((s) => s.probability >= 0.2)
     .sort((a, b) => b.probability - a.probability)
     .slice(0, 30);
+}
+
+/**
+ * The packages the set predictor carries: the subject's own launches (mapped to packages, the
+ * recent ones weighted more) with the population prior, kept where their share per byte reaches
+ * the threshold chosen on the training part. Probability: that the package serves at least one of
+ * the horizon's launches, 1 − (1 − share)^items.
+ */
+function packageSetSoftware(launches: readonly string[], packages: Record<string, string>, stored: StoredPackageSet): UsageVector['software'] {
+  const stream = launches.map((p) => packages[p]);
+  const shares = packageShares(stream, stored, new Map(Object.entries(stored.prior)));
+  const programsOf = new Map<string, Set<string>>();
+  for (const p of launches) {
+    const pkg = packages[p];
+    if (pkg && /^[A-Za-z0-9_+.:-]{1,128}$/.test(p)) (programsOf.get(pkg) ?? programsOf.set(pkg, new Set()).get(pkg)!).add(p);
+  }
+  return choosePackages(shares, (pkg) => stored.bytes[pkg], stored.threshold)
+    .filter((c) => /^[a-z0-9][a-z0-9+.-]+$/.test(c.name))
+    .slice(0, 60)
+    .map((c) => ({ name: c.name, probability: round(Math.min(0.99, 1 - Math.pow(1 - Math.min(1, c.share), stored.items)), 3), programs: [...(programsOf.get(c.name) ?? [])].slice(0, 20) }));
 }
 
 function round(v: number, digits = 2): number {

@@ -11,6 +11,7 @@ import { loadModelSet } from './model-store.js';
 import { parsePolicy } from '../policy/policy.js';
 import { packageIndexFrom } from './package-index.js';
 import { defaultResources } from '../contracts/default-vector.js';
+import { packageSizesFrom } from './archive-package-sizes.js';
 import { createPredictor } from './predict-vector.js';
 import { train } from './train.js';
 
@@ -138,4 +139,30 @@ test('training an unknown scope is NotFound and an aborted run stores nothing', 
   controller.abort();
   await assert.rejects(train({ history: webHistory, modelsDir, scope: { kind: 'category', id: 'web' }, network: false, signal: controller.signal }), AbortedError);
   assert.equal(await loadModelSet(modelsDir, { kind: 'category', id: 'web' }), undefined);
+});
+
+test('with package sizes, the software set for the image drives the vector: a big package launched rarely is left out', async () => {
+  const modelsDir = join(mkdtempSync(join(tmpdir(), 'prescient-predict-')), 'models');
+  // Every 500th launch is LaTeX, whose package is 50 MB; the rest are small packages' programs.
+  const stream = (offset: number): string[] => Array.from({ length: 4000 }, (_, i) => ((i + offset) % 500 === 0 ? 'pdflatex' : ['nginx', 'ls', 'vim', 'psql'][(i + offset) % 4]!));
+  const history = memoryHistory({
+    subjects: [1, 2, 3].map((n) => ({ id: `dev-${n}`, category: 'dev' })),
+    launches: { 'dev-1': stream(0), 'dev-2': stream(7), 'dev-3': stream(13) },
+  });
+  const index = packageIndexFrom({ nginx: 'nginx', ls: 'coreutils', vim: 'vim', psql: 'postgresql-client-15', pdflatex: 'texlive-binaries' });
+  const sizes = packageSizesFrom({ nginx: 1.5e6, coreutils: 0, vim: 4e6, 'postgresql-client-15': 6e6, 'texlive-binaries': 50e6 });
+  const set = await train({ history, modelsDir, scope: { kind: 'category', id: 'dev' }, packageIndex: index, packageSizes: sizes, network: false });
+  const sel = set.selections.find((s) => s.target === 'software@image-set')!;
+  assert.equal(sel.selected, 'package-set');
+  assert.deepEqual(sel.candidates.map((c) => c.model), ['package-set', 'most-frequent-programs']);
+  assert.ok(set.profile.packageSets?.['day'] && set.profile.packageSets['week']);
+
+  const v = await createPredictor({ history, modelsDir }).predict({ clientId: 'dev-1', horizonHours: 24 });
+  assert.deepEqual(checkUsageVector(v), []);
+  // The fewest bytes within half a point of every package seen leave out the 50 MB package that serves 0.2 % of launches.
+  assert.deepEqual(v.software.map((s) => s.name).sort(), ['coreutils', 'nginx', 'postgresql-client-15', 'vim']);
+  assert.ok(v.model.components!.some((c) => c.target === 'software@image-set' && c.id === 'package-set'));
+  assert.ok(!v.model.components!.some((c) => c.target === 'software@next-set'), 'the selector names what drives the software');
+  assert.ok(v.software.every((s) => s.probability > 0.9), JSON.stringify(v.software));
+  assert.deepEqual(v.software.find((s) => s.name === 'vim')!.programs, ['vim']);
 });

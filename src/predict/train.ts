@@ -5,7 +5,10 @@ import type { HistorySource, ResourceSeries, Subject } from './history.js';
 import { createResourceModel, createSequenceModel, networkSequenceModelIds, resourceModelIds, sequenceModelIds } from './model-catalog.js';
 import { saveModelSet, type ModelSet, type Scope, type SubjectProfile } from './model-store.js';
 import type { ResourceModel, SavedModel, SequenceModel, TrainingReport } from './models/model.js';
+import type { PackageSizes } from './archive-package-sizes.js';
 import type { PackageIndex } from './package-index.js';
+import { evaluatePackageSets } from './package-set/evaluate-package-set.js';
+import { pooledShares } from './package-set/package-set.js';
 import { selectBest, type Selection } from './selector.js';
 import { windowQuantile } from './window-stats.js';
 
@@ -15,6 +18,8 @@ export interface TrainOptions {
   modelsDir: string;
   scope: Scope;
   packageIndex?: PackageIndex;
+  /** What each package costs an image; with the index, the software set for the image is trained and selected. */
+  packageSizes?: PackageSizes;
   /** Train the recurrent network too (the baselines and n-gram model always are). */
   network?: boolean;
   /** Wall-clock budget of the whole run; the network stops early (keeping its best epoch) to meet it. */
@@ -150,6 +155,36 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
       for (const p of seen) {
         const pkg = options.packageIndex.packageOf(p);
         if (pkg) profile.packages[p] = pkg;
+      }
+    }
+    if (options.packageIndex && options.packageSizes) {
+      check();
+      step('choosing the software set for the image (coverage of the next launches against bytes)');
+      const index = options.packageIndex;
+      const sizes = options.packageSizes;
+      // One split point for every stream (the shortest's), so that every subject has origins.
+      const split = Math.min(...trainItems);
+      const e = evaluatePackageSets({ sequences, packageOf: (p) => index.packageOf(p), bytesOf: (p) => sizes.bytesOf(p), trainItems: split, testItems: Math.min(...sequences.map((s) => s.length)) - split, validationFrom: Math.max(Math.floor(split / 2), split - 2000), stride: 100, signal });
+      const day = e.horizons.find((h) => h.horizon === 'day');
+      if (day && day.origins > 0 && Number.isFinite(day.chosen.threshold)) {
+        const sel = selectBest('software@image-set', 'coverage at half the bytes of every package seen', 'higher', [
+          { model: 'package-set', version: '1', score: day.atHalf.packageSet },
+          { model: 'most-frequent-programs', version: '1', score: day.atHalf.mostFrequent },
+        ]);
+        selections.push(sel);
+        profile.skill['software@image-set'] = sel.selected === 'package-set' ? day.atHalf.packageSet : day.atHalf.mostFrequent;
+        const streams = sequences.map((s) => s.map((p) => profile.packages[p]));
+        const prior = Object.fromEntries(pooledShares(streams));
+        const bytes: Record<string, number> = {};
+        for (const pkg of new Set(Object.values(profile.packages))) {
+          const b = sizes.bytesOf(pkg);
+          if (b !== undefined) bytes[pkg] = b;
+        }
+        profile.packageSets = {};
+        for (const h of e.horizons) {
+          if (h.origins === 0 || !Number.isFinite(h.chosen.threshold)) continue;
+          profile.packageSets[h.horizon] = { items: h.items, halfLifeLaunches: h.chosen.halfLifeLaunches, priorWeight: h.chosen.priorWeight, threshold: h.chosen.threshold, prior, bytes };
+        }
       }
     }
   }

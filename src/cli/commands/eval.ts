@@ -7,6 +7,11 @@ import { emit, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './command-registration.js';
+import { join } from 'node:path';
+import { paths } from '../../core/config.js';
+import { archivePackageIndex } from '../../predict/archive-package-index.js';
+import { archivePackageSizes } from '../../predict/archive-package-sizes.js';
+import { renderPackageSets } from '../../predict/package-set/render-package-sets.js';
 import { plural } from '../plural.js';
 
 interface EvalFlags extends HistoryFlags {
@@ -15,6 +20,7 @@ interface EvalFlags extends HistoryFlags {
   horizons?: string;
   stride: string;
   timeBudget: string;
+  archiveIndex: boolean;
 }
 
 const pct = (v: number): string => (100 * v).toFixed(1);
@@ -47,6 +53,7 @@ export function renderEvaluation(r: EvaluationReport): string {
     out.push('', `next program, online on items ${s.trainItems + 1}–${s.trainItems + s.testItems} of each user; set recall@k of the programs of the next ${s.blockItems}`);
     out.push(table(s.rows.map((x) => [x.model, pct(x.top1), pct(x.top5), ...ks.map((k) => pct(x.recallAtK[k]!))]), ['model', 'top-1 %', 'top-5 %', ...ks.map((k) => `recall@${k} %`)]));
   }
+  if (r.softwareSets) out.push('', renderPackageSets(r.softwareSets));
   if (r.training.length > 0) {
     out.push('', table(r.training.map((t) => [t.modelId, t.samples, (t.durationMs / 1000).toFixed(1), Object.entries(t.details).map(([k, v]) => `${k}=${v}`).join(' ')]), ['trained', 'samples', 'seconds', 'details']));
   }
@@ -68,14 +75,17 @@ export const registerEval: CommandRegistration = (program: Command) => {
     .option('--targets <list>', `resource targets, comma separated (${resourceTargets.join(', ')})`)
     .option('--horizons <steps>', 'forecast horizons in 5-minute steps, comma separated (default 12,288 = next hour and next day; PlanetLab 1,12)')
     .option('--stride <n>', 'score every n-th origin of multi-step horizons', '6')
-    .option('--time-budget <seconds>', 'stop training the network after this long (keeps the best epoch)', '280');
+    .option('--time-budget <seconds>', 'stop training the network after this long (keeps the best epoch)', '280')
+    .option('--no-archive-index', "commands: skip the software-set curve (it needs the archive's Contents and Packages indexes of bookworm, downloaded once)");
   addHistoryOptions(cmd)
     .addHelpText(
       'after',
       `
 Resources (bitbrains, planetlab): MAE, pinball loss at p95, under-provisioning rate and waste of
 the allocation each forecast drives; commands (Schonlau): top-1/top-5 next-program accuracy and
-set recall@k, online (predict, then learn). Ends with the datasets README baselines reproduced.
+set recall@k, online (predict, then learn), and the software set for the image: coverage of the
+next day (100 launches) and week (700) against the packages' bytes, beside the k most frequent
+programs' packages and every package seen. Ends with the datasets README baselines reproduced.
 
 Examples:
   prescient eval --dataset ../shared/datasets/planetlab --format planetlab --no-network
@@ -97,7 +107,19 @@ Examples:
       if (!(budget > 0)) throw new ValidationError('--time-budget', 'a positive number of seconds');
       const progress = createProgress({ quiet: globalOptions(command).quiet });
       try {
+        let packages: { packageOf: (program: string) => string | undefined; bytesOf: (pkg: string) => number | undefined } | undefined;
+        if (format === 'commands' && flags.archiveIndex) {
+          progress.step("reading the archive's program and package indexes (bookworm)");
+          const cacheDir = join(paths().packageCache, 'contents');
+          try {
+            const [index, sizes] = await Promise.all([archivePackageIndex({ codename: 'bookworm', cacheDir, signal: cliSignal() }), archivePackageSizes({ codename: 'bookworm', cacheDir, signal: cliSignal() })]);
+            packages = { packageOf: (p) => index.packageOf(p), bytesOf: (p) => sizes.bytesOf(p) };
+          } catch (e) {
+            process.stderr.write(`warning: the archive's indexes are unavailable (${(e as Error).message}); no software-set curve\n`);
+          }
+        }
         const report = await evaluate({
+          ...(packages ? { packages } : {}),
           history,
           format,
           network: flags.network,

@@ -5,6 +5,7 @@ import { ValidationError } from '../../core/errors.js';
 import type { ModelSet } from '../../predict/model-store.js';
 import { join } from 'node:path';
 import { programPackages } from '../../predict/program-packages.js';
+import { archivePackageSizes } from '../../predict/archive-package-sizes.js';
 import { train } from '../../predict/train.js';
 import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-option.js';
 import { emit, globalOptions, table } from '../output.js';
@@ -42,7 +43,7 @@ export const registerTrain: CommandRegistration = (program: Command) => {
     .option('--no-network', 'skip the recurrent network (baselines and n-gram model only)')
     .option('--time-budget <seconds>', 'wall-clock budget; the network stops early, keeping its best epoch', '280')
     .option('--base-root <dir>', 'root of the base image whose dpkg file lists map programs to packages', '/')
-    .option('--no-archive-index', "don't add the archive's Contents index (all packages of the base's release, downloaded once)");
+    .option('--no-archive-index', "don't add the archive's Contents index (all packages of the base's release, downloaded once) nor its Packages index (package sizes, for the software set for the image)");
   addHistoryOptions(cmd)
     .addHelpText(
       'after',
@@ -73,11 +74,19 @@ Examples:
           warn: (m) => process.stderr.write(`warning: ${m}\n`),
         });
         progress.detail(plural(packageIndex.size, 'program'));
+        // What each package costs an image: the software set for the image is chosen against it.
+        const packageSizes = flags.archiveIndex
+          ? await archivePackageSizes({ codename: 'bookworm', cacheDir: join(paths().packageCache, 'contents'), signal: cliSignal() }).catch((e: unknown) => {
+              process.stderr.write(`warning: the archive's Packages index is unavailable (${(e as Error).message}); no software set for the image\n`);
+              return undefined;
+            })
+          : undefined;
         const set = await train({
           history,
           modelsDir: paths().models,
           scope,
           packageIndex,
+          ...(packageSizes ? { packageSizes } : {}),
           network: flags.network,
           timeBudgetMs: budget * 1000,
           signal: cliSignal(),

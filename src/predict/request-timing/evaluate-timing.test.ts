@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { evaluateTiming, replayTiming, sessionsOf } from './evaluate-timing.js';
 import { readRequestStreams } from './request-streams.js';
+import { hazardWindow, pooledHazard } from './hazard-window.js';
 import { adaptiveWindow, hybridHistogram, keepAlive } from './timing-policies.js';
 
 test('sessions split at 30-minute gaps; a keep-alive is warm inside its window and counts the time before', () => {
@@ -22,6 +23,21 @@ test('the adaptive window learns a regular return: prepared just before it, not 
   assert.equal(hybrid!.coldStartRate, 1, 'beyond the histogram range: kept for 4 h, then cold');
   assert.ok(ours!.coldStartRate < 0.1, `adaptive cold ${ours!.coldStartRate}`);
   assert.ok(ours!.unusedMinutesPerSession < 60, `adaptive unused ${ours!.unusedMinutesPerSession}`);
+});
+
+test('the hazard window prepares where returns cluster, in more than one window when there are two habits', () => {
+  // Back after about 1 hour or after about 6 hours, alternately: a single window must cover 1–6 h;
+  // the hazard window prepares around each return and not the hours between.
+  const times: number[] = [0];
+  for (let i = 0; i < 80; i++) times.push(times[times.length - 1]! + (i % 2 ? 6 * 3600 : 3600) + ((i * 37) % 7) * 60);
+  const streams = new Map([['u', times]]);
+  const [ka, ours] = replayTiming(streams, [keepAlive(360), hazardWindow(0.01, { prior: pooledHazard(streams) })]);
+  assert.ok(ours!.coldStartRate < 0.15, `hazard cold ${ours!.coldStartRate}`);
+  assert.ok(ours!.unusedMinutesPerSession < ka!.unusedMinutesPerSession / 2, `hazard unused ${ours!.unusedMinutesPerSession} vs 6 h keep-alive ${ka!.unusedMinutesPerSession}`);
+  const policy = hazardWindow(0.01).create();
+  for (let i = 1; i < times.length; i++) policy.observe((times[i]! - times[i - 1]!) / 60, times[i]);
+  const windows = policy.intervals!(times[times.length - 1]!);
+  assert.ok(windows.length >= 2 && windows.some((w) => w.from <= 65 && w.to >= 60) && windows.some((w) => w.from <= 365 && w.to >= 360), JSON.stringify(windows));
 });
 
 const google = join(resolve(process.cwd(), '..', 'shared', 'datasets'), 'google-2011-submits', 'submits.csv.gz');

@@ -45,16 +45,17 @@ export function replayTiming(streams: ReadonlyMap<string, readonly number[]>, po
       const policy = factory.create();
       for (let i = 1; i < sessions.length; i++) {
         const gap = (sessions[i]!.start - sessions[i - 1]!.end) / 60;
-        const { from, to } = policy.window();
+        const windows = policy.intervals ? policy.intervals(sessions[i - 1]!.end) : [policy.window()];
         if (sessions[i]!.start >= scoreFrom) {
           scored++;
-          if (gap >= from && gap <= to) unused += gap - from;
-          else {
-            cold++;
-            if (gap > to) unused += to - from;
+          let warm = false;
+          for (const { from, to } of windows) {
+            if (gap >= from && gap <= to) warm = true;
+            if (gap > from) unused += Math.min(gap, to) - from;
           }
+          if (!warm) cold++;
         }
-        policy.observe(gap);
+        policy.observe(gap, sessions[i]!.start);
       }
     }
     return { policy: factory.id, sessions: scored, coldStartRate: scored ? cold / scored : 0, unusedMinutesPerSession: scored ? unused / scored : 0 };
@@ -66,20 +67,29 @@ export interface TimingEvaluation {
   splitAt: number;
   /** The adaptive policy's cost per unused minute, chosen on the training part. */
   chosen: { costPerMinute: number; training: TimingResult; hybridTraining: TimingResult };
+  /** Each further learnt policy's knob, chosen on the training part by the same rule. */
+  chosenOthers: { id: string; knob: number; training: TimingResult }[];
   rows: TimingResult[];
 }
 
 /** The costs tried on the training part: from "a cold start is worth 2,000 unused minutes" to 125. */
 export const costGrid = [0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.006, 0.008] as const;
 
+/** A policy with one knob to choose on the training part. */
+export interface LearntPolicy {
+  grid: readonly number[];
+  /** `training`: the training part's streams (for priors pooled over subjects). */
+  make: (knob: number, training: ReadonlyMap<string, readonly number[]>) => TimingPolicyFactory;
+}
+
 /**
- * Honest evaluation: the adaptive policy's one knob is chosen on the first `trainFraction` of the
+ * Honest evaluation: each learnt policy's one knob is chosen on the first `trainFraction` of the
  * trace (the lowest cold-start rate whose unused time per session is no more than the hybrid
  * histogram's there), then every policy is scored once on the rest.
  */
 export function evaluateTiming(
   streams: ReadonlyMap<string, readonly number[]>,
-  make: { baselines: readonly TimingPolicyFactory[]; hybrid: TimingPolicyFactory; adaptive: (cost: number) => TimingPolicyFactory },
+  make: { baselines: readonly TimingPolicyFactory[]; hybrid: TimingPolicyFactory; adaptive: (cost: number) => TimingPolicyFactory; others?: readonly LearntPolicy[] },
   trainFraction = 0.7,
 ): TimingEvaluation {
   let first = Infinity;
@@ -88,9 +98,18 @@ export function evaluateTiming(
   const splitAt = first + (last - first) * trainFraction;
   const training = new Map([...streams].map(([k, v]) => [k, v.filter((t) => t < splitAt)] as const));
   const [hybridTraining] = replayTiming(training, [make.hybrid]);
-  const tried = replayTiming(training, costGrid.map(make.adaptive)).map((r, i) => ({ r, cost: costGrid[i]! }));
-  const within = tried.filter((t) => t.r.unusedMinutesPerSession <= hybridTraining!.unusedMinutesPerSession);
-  const pick = (within.length ? within : tried).reduce((a, b) => (b.r.coldStartRate < a.r.coldStartRate ? b : a));
-  const rows = replayTiming(streams, [...make.baselines, make.hybrid, make.adaptive(pick.cost)], splitAt);
-  return { splitAt, chosen: { costPerMinute: pick.cost, training: pick.r, hybridTraining: hybridTraining! }, rows };
+  const choose = (learnt: LearntPolicy): { knob: number; r: TimingResult } => {
+    const tried = replayTiming(training, learnt.grid.map((k) => learnt.make(k, training))).map((r, i) => ({ r, knob: learnt.grid[i]! }));
+    const within = tried.filter((t) => t.r.unusedMinutesPerSession <= hybridTraining!.unusedMinutesPerSession);
+    return (within.length ? within : tried).reduce((a, b) => (b.r.coldStartRate < a.r.coldStartRate ? b : a));
+  };
+  const pick = choose({ grid: costGrid, make: make.adaptive });
+  const others = (make.others ?? []).map((o) => ({ o, ...choose(o) }));
+  const rows = replayTiming(streams, [...make.baselines, make.hybrid, ...others.map((x) => x.o.make(x.knob, training)), make.adaptive(pick.knob)], splitAt);
+  return {
+    splitAt,
+    chosen: { costPerMinute: pick.knob, training: pick.r, hybridTraining: hybridTraining! },
+    chosenOthers: others.map((x) => ({ id: x.o.make(x.knob, training).id, knob: x.knob, training: x.r })),
+    rows,
+  };
 }

@@ -6,7 +6,13 @@
  */
 export interface TimingPolicy {
   window(): { from: number; to: number };
-  observe(gapMinutes: number): void;
+  /**
+   * A policy that knows the clock may prepare several windows after a session that ended at
+   * `endSeconds` (trace seconds); when present it is used instead of `window()`.
+   */
+  intervals?(endSeconds: number): { from: number; to: number }[];
+  /** `startSeconds`: when the session that ended the gap started (for clock-aware policies). */
+  observe(gapMinutes: number, startSeconds?: number): void;
 }
 
 export type TimingPolicyFactory = { id: string; create(): TimingPolicy };

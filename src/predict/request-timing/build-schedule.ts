@@ -1,0 +1,130 @@
+import { sessionsOf } from './evaluate-timing.js';
+import type { TimingPolicyFactory } from './timing-policies.js';
+
+/**
+ * Proactive builds with a bounded number of workers. After each session a timing policy names
+ * when the client's image should be ready (its window); a build of `buildMinutes` is released so
+ * as to finish as the window opens (or at once, when the window opens sooner), and a worker takes
+ * it if it can still start before the window closes and before the client is back. When more
+ * builds are due than workers, `order` decides: `earliest-deadline` (the build that must start
+ * soonest) or `most-expected` (the client most likely to return inside its window — the share of
+ * its last 50 gaps the window would have caught — then the deadline).
+ *
+ * A session is a **hit** when its client's image was built before it started and it started inside
+ * the window; **lead time** is how long the fresh image waited for it; a **wasted build** is one
+ * that finished and served no session (the client came later, or sooner than it finished).
+ */
+export const buildOrders = ['earliest-deadline', 'most-expected'] as const;
+export type BuildOrder = (typeof buildOrders)[number];
+
+export interface BuildScheduleOptions {
+  workers: number;
+  buildMinutes: number;
+  order: BuildOrder;
+  /** Only sessions starting at or after this (trace seconds) are scored; earlier ones still teach the policy. */
+  scoreFrom?: number;
+}
+
+export interface BuildScheduleResult {
+  policy: string;
+  order: BuildOrder;
+  workers: number;
+  buildMinutes: number;
+  sessions: number;
+  hitRate: number;
+  /** Median minutes a fresh image waited for its session (hits only). */
+  medianLeadMinutes: number;
+  builds: number;
+  /** Share of finished builds that served no session. */
+  wastedShare: number;
+  /** Builds due that no worker could start in time. */
+  missedForWorkers: number;
+}
+
+interface Job {
+  release: number;
+  latestStart: number;
+  nextStart: number;
+  warm: boolean;
+  expected: number;
+  scored: boolean;
+  finish?: number;
+}
+
+export function scheduleBuilds(streams: ReadonlyMap<string, readonly number[]>, factory: TimingPolicyFactory, options: BuildScheduleOptions): BuildScheduleResult {
+  const scoreFrom = options.scoreFrom ?? -Infinity;
+  const jobs: Job[] = [];
+  for (const times of streams.values()) {
+    const sessions = sessionsOf(times);
+    const policy = factory.create();
+    const gaps: number[] = [];
+    for (let i = 1; i < sessions.length; i++) {
+      const end = sessions[i - 1]!.end / 60;
+      const windows = policy.intervals ? policy.intervals(sessions[i - 1]!.end) : [policy.window()];
+      const gap = sessions[i]!.start / 60 - end;
+      if (windows.length > 0) {
+        const from = Math.min(...windows.map((w) => w.from));
+        const to = Math.max(...windows.map((w) => w.to));
+        const inside = (g: number): boolean => windows.some((w) => g >= w.from && g <= w.to);
+        const recent = gaps.slice(-50);
+        jobs.push({
+          release: Math.max(end, end + from - options.buildMinutes),
+          latestStart: end + to - options.buildMinutes,
+          nextStart: end + gap,
+          warm: inside(gap),
+          expected: recent.length ? recent.filter(inside).length / recent.length : 0,
+          scored: sessions[i]!.start >= scoreFrom,
+        });
+      }
+      gaps.push(gap);
+      policy.observe(gap, sessions[i]!.start);
+    }
+  }
+  jobs.sort((a, b) => a.release - b.release);
+  const free = new Float64Array(options.workers);
+  const queue: Job[] = [];
+  let next = 0;
+  let missedForWorkers = 0;
+  const better = options.order === 'most-expected' ? (a: Job, b: Job) => b.expected - a.expected || a.latestStart - b.latestStart : (a: Job, b: Job) => a.latestStart - b.latestStart;
+  // Event time: the next release, or the next worker to come free while builds wait.
+  let t = jobs[0]?.release ?? 0;
+  while (next < jobs.length || queue.length > 0) {
+    while (next < jobs.length && jobs[next]!.release <= t) queue.push(jobs[next++]!);
+    // A build that can no longer start in time, or whose client is already back, is dropped.
+    for (let i = queue.length - 1; i >= 0; i--) {
+      const j = queue[i]!;
+      if (j.latestStart < t || j.nextStart <= t) {
+        if (j.warm && j.nextStart > t && j.scored) missedForWorkers++;
+        queue.splice(i, 1);
+      }
+    }
+    queue.sort(better);
+    for (let w = 0; w < free.length && queue.length > 0; w++) {
+      if (free[w]! > t) continue;
+      const j = queue.shift()!;
+      j.finish = t + options.buildMinutes;
+      free[w] = j.finish;
+    }
+    const nextRelease = next < jobs.length ? jobs[next]!.release : Infinity;
+    const nextFree = queue.length > 0 ? Math.min(...free.filter((f) => f > t)) : Infinity;
+    const after = Math.min(nextRelease, nextFree);
+    if (!Number.isFinite(after)) break;
+    t = Math.max(t, after);
+  }
+  const scored = jobs.filter((j) => j.scored);
+  const built = scored.filter((j) => j.finish !== undefined);
+  const hits = built.filter((j) => j.warm && j.finish! <= j.nextStart);
+  const leads = hits.map((j) => j.nextStart - j.finish!).sort((a, b) => a - b);
+  return {
+    policy: factory.id,
+    order: options.order,
+    workers: options.workers,
+    buildMinutes: options.buildMinutes,
+    sessions: scored.length,
+    hitRate: scored.length ? hits.length / scored.length : 0,
+    medianLeadMinutes: leads.length ? leads[leads.length >> 1]! : 0,
+    builds: built.length,
+    wastedShare: built.length ? (built.length - hits.length) / built.length : 0,
+    missedForWorkers,
+  };
+}
