@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
+import protobuf from 'protobufjs/minimal.js';
 import { paths } from '../core/config.js';
 import { seededRandom } from '../core/seeded-random.js';
 import { Grants } from '../grants/grants.js';
@@ -112,7 +113,7 @@ function describe(): void {
     const v1Paths = ['/v1/telemetry', '/v1/metrics', '/v1/token', '/v1/requests', '/v1/usage-vectors', '/v1/usage-vectors/schema', '/v1/usage-vectors/validate', '/v1/clients/a/credentials', '/v1/clients/a/builds', '/v1/clients/__proto__/credentials', '/v1/clients/..%2F..%2Fetc/builds', '/healthz', '/metrics', '/v1/routes'];
     const queries = ['', '?client=a', '?client=__proto__', '?client=b', '?category=web', '?client=a&horizonHours=x', '?client=%ff%fe', '?scope=repository:clients/a:pull', '?scope=repository:__proto__:*', '?scope=%00', '?stream=1', `?${'a=1&'.repeat(500)}`];
     const bodies = (): { type: string; body: Buffer; encoding?: string } => {
-      switch (int(12)) {
+      switch (int(13)) {
         case 0:
           return { type: 'application/json', body: Buffer.from(pick(['{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{"x":1}}}', '{"clientId":"a","__proto__":{}}', '{"account":{"toString":1}}', '{"clientId":"__proto__"}', '{"clientId":1}', '{"parameters":{"__proto__":"x"},"clientId":"b"}'])) };
         case 1:
@@ -137,9 +138,26 @@ function describe(): void {
           return { type: 'application/octet-stream', body: Buffer.from(junk(int(5000))) };
         case 10:
           return { type: 'application/json', body: Buffer.from(`${'['.repeat(5000)}${']'.repeat(5000)}`) };
+        case 11:
+          return { type: pick(['application/x-protobuf', 'application/protobuf']), body: otlpJunk(), ...(int(3) === 0 ? { encoding: 'gzip' } : {}) };
         default:
           return { type: 'application/json', body: Buffer.from('{}') };
       }
+    };
+    /** OTLP protobuf that is not: random bytes, lengths past the end, wrong wire types, floods of empty points. */
+    const otlpJunk = (): Buffer => {
+      const w = protobuf.Writer.create;
+      const metric = (points: Uint8Array) => w().uint32(10).string('system.cpu.utilization').uint32(42).bytes(points).finish();
+      const nest = (m: Uint8Array) => w().uint32(10).bytes(w().uint32(18).bytes(w().uint32(18).bytes(m).finish()).finish()).finish();
+      const bytes = pick([
+        () => Buffer.from(junk(int(300)), 'latin1'),
+        () => Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]),
+        () => Buffer.from([0x0f, 0x0a, 0x00]),
+        () => nest(metric(Buffer.alloc(2 * (1000 + int(400_000)), Buffer.from([0x0a, 0x00])))), // empty points: over the point cap or the 1 MiB limit
+        () => nest(metric(Buffer.from([0x0a, 0x09, 0x19, ...Buffer.alloc(8, 0xff)]))), // a point whose asDouble is NaN
+        () => nest(Buffer.from(hex(int(200)), 'hex')),
+      ])();
+      return Buffer.from(bytes);
     };
     const headerNoise = (): string =>
       pick([
@@ -204,7 +222,7 @@ function describe(): void {
         }
         statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
         if (a.status >= 500) failures.push(`${a.status} for ${line}: ${a.body.slice(0, 300)}`);
-        else if (a.status >= 400 && !/^head /i.test(line ?? '') && a.body !== '' && !namesFieldOrRule(a.body)) failures.push(`${a.status} without a field or rule for ${line}: ${a.headers.replace(/\r\n/g, ' | ')} :: ${a.body.slice(0, 300)}`);
+        else if (a.status >= 400 && !/^head /i.test(line ?? '') && a.body !== '' && !namesFieldOrRule(a.body, a.headers)) failures.push(`${a.status} without a field or rule for ${line}: ${a.headers.replace(/\r\n/g, ' | ')} :: ${a.body.slice(0, 300)}`);
       }
     };
     await Promise.all(Array.from({ length: parallel }, worker));
@@ -221,7 +239,18 @@ function describe(): void {
 }
 
 /** A 4xx body names what was wrong: a field, a rule, or (OCI) a spec error code; never a bare "Bad Request". */
-function namesFieldOrRule(body: string): boolean {
+function namesFieldOrRule(body: string, headers: string): boolean {
+  // OTLP/HTTP protobuf answers errors as a google.rpc.Status (code = 1, message = 2).
+  if (/^content-type: application\/x-protobuf/m.test(headers)) {
+    const reader = protobuf.Reader.create(Buffer.from(body, 'latin1'));
+    let message = '';
+    while (reader.pos < reader.len) {
+      const tag = reader.uint32();
+      if (tag === 18) message = reader.string();
+      else reader.skipType(tag & 7);
+    }
+    return /^[\w.[\]\- ]+: /.test(message);
+  }
   let j: { details?: { field?: unknown; rule?: unknown }; message?: unknown; errors?: { code?: unknown; message?: unknown }[]; issues?: { path?: unknown }[] };
   try {
     j = JSON.parse(body) as typeof j;

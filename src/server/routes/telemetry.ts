@@ -1,10 +1,12 @@
 import { AppError } from '../../core/errors.js';
 import { createCounterRates, type CounterRates } from '../../telemetry/counter-rates.js';
-import { decodeOtlpMetrics } from '../../telemetry/formats/otlp.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { decodeOtlpMetrics, defaultMaxDataPoints, otlpMetricsRequestSchema } from '../../telemetry/formats/otlp.js';
+import { decodeOtlpProtobuf, encodeOtlpResponse, encodeOtlpStatus, otlpProtobufMediaTypes } from '../../telemetry/formats/otlp-protobuf.js';
 import { noConsentReason, type Ingestor } from '../../telemetry/ingest.js';
 import { toBatch } from '../../telemetry/record-result.js';
 import type { Principal } from '../../contracts/access-scope.js';
-import { sendJson } from '../http-error.js';
+import { httpStatusByCode, sendJson } from '../http-error.js';
 import { mediaType, readBody } from '../read-body.js';
 import type { RouteSet } from '../router.js';
 import { telemetryEventSchema } from '../../contracts/telemetry-event.js';
@@ -17,6 +19,18 @@ export interface TelemetryRoutesOptions {
   rates?: CounterRates;
   /** Decoding stops after this many invalid records and answers 400 (default 1,000). */
   maxInvalidRecords?: number;
+  /** OTLP: data points one request may carry, counted before decoding (default 200,000); more is 413. */
+  maxDataPoints?: number;
+}
+
+/** What OTLP/HTTP answers a successful export: `{}`, or what was rejected and why. */
+interface OtlpExportResponse {
+  partialSuccess?: { rejectedDataPoints: string; errorMessage: string };
+}
+
+function sendBytes(res: ServerResponse, status: number, bytes: Buffer): void {
+  res.writeHead(status, { 'content-type': 'application/x-protobuf', 'content-length': bytes.length });
+  res.end(bytes);
 }
 
 /**
@@ -38,14 +52,50 @@ const ndjsonTypes = new Set(['application/x-ndjson', 'application/ndjson', 'appl
  * `POST /v1/telemetry`: TelemetryEvents as a JSON array (application/json) or NDJSON. Answers
  * `{accepted, rejected, refused, errors:[{at, reason}]}`; 400 when nothing in it was valid.
  *
- * `POST /v1/metrics`: OTLP/HTTP JSON, as OpenTelemetry SDKs and the Collector send it. Answers
- * `{}` or `{partialSuccess: {rejectedDataPoints, errorMessage}}` as the OTLP spec says.
+ * `POST /v1/metrics`: OTLP/HTTP, protobuf (the default of the OpenTelemetry SDKs and the
+ * Collector) or JSON, gzip or not. Answers `{}` or `{partialSuccess: {rejectedDataPoints,
+ * errorMessage}}` in the request's encoding, as the OTLP spec says.
  */
 export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
   const maxBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const maxInvalid = options.maxInvalidRecords ?? 1000;
   const rates = options.rates ?? createCounterRates();
+  const maxDataPoints = options.maxDataPoints ?? defaultMaxDataPoints;
   const { ingestor } = options;
+
+  const readJson = async (req: IncomingMessage, signal: AbortSignal): Promise<unknown> => {
+    const text = (await readBody(req, { maxBytes, signal })).toString('utf8');
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new AppError('VALIDATION', 'body: not valid JSON', { details: { field: 'body' } });
+    }
+  };
+
+  /** One ExportMetricsServiceRequest, in the JSON mapping whatever it came as, stored; the OTLP answer. */
+  const exportMetrics = async (body: unknown, principal: Principal | undefined): Promise<OtlpExportResponse> => {
+    const decoded = decodeOtlpMetrics(body, rates, { maxDataPoints });
+    const batch = toBatch(decoded.results);
+    const subjects = writableSubjects(principal);
+    if (subjects !== undefined) {
+      const allowed = new Set(subjects);
+      const i = batch.events.findIndex((e) => !allowed.has(`${e.subject.kind}:${e.subject.id}`));
+      if (i >= 0) throw forbiddenSubject(batch.positions?.[i] ?? `dataPoint ${i}`, `subject: this credential may not write about this ${batch.events[i]!.subject.kind} (allowed: ${subjects.join(', ')})`);
+    }
+    if (batch.events.length === 0 && batch.invalid.length >= maxInvalid) {
+      throw new AppError('VALIDATION', `body: ${batch.invalid.length} invalid data points and none valid; first: ${batch.invalid.slice(0, 3).map((e) => `${e.at}: ${e.reason}`).join('; ')}`, { details: { field: 'body', rule: 'max-invalid-records' } });
+    }
+    if (batch.events.length === 0 && batch.invalid.length === 1 && batch.invalid[0]!.at === 'body') {
+      throw new AppError('VALIDATION', `body: not an ExportMetricsServiceRequest: ${batch.invalid[0]!.reason}`);
+    }
+    const report = await ingestor.ingest(batch);
+    const rejected = decoded.rejectedDataPoints + report.refused;
+    if (rejected === 0 && report.rejected === 0) return {};
+    const reasons = report.errors.slice(0, 3).map((e) => `${e.at}: ${e.reason}`);
+    if (report.refused > 0 && !reasons.some((r) => r.endsWith(noConsentReason))) reasons.push(noConsentReason);
+    return { partialSuccess: { rejectedDataPoints: String(rejected), errorMessage: reasons.join('; ') } };
+  };
+
   return [
     {
       method: 'POST',
@@ -80,42 +130,23 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
       method: 'POST',
       path: '/v1/metrics',
       scope: 'telemetry-write',
-      summary: 'OTLP/HTTP JSON metrics',
+      summary: 'OTLP/HTTP metrics, protobuf (application/x-protobuf) or JSON',
+      schemas: { body: otlpMetricsRequestSchema, bodyMediaType: 'application/json' },
       async handler({ req, res, signal, principal }) {
         const type = mediaType(req);
-        if (type !== 'application/json') {
-          throw new AppError(
-            'UNSUPPORTED_MEDIA_TYPE',
-            `content-type: only OTLP/HTTP JSON (application/json) is accepted, not ${JSON.stringify(type || '(none)')}; set OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json`,
-          );
+        const protobuf = (otlpProtobufMediaTypes as readonly string[]).includes(type);
+        if (!protobuf && type !== 'application/json') {
+          throw new AppError('UNSUPPORTED_MEDIA_TYPE', `content-type: OTLP/HTTP is application/x-protobuf or application/json, not ${JSON.stringify(type || '(none)')}`, { details: { field: 'content-type' } });
         }
-        const text = (await readBody(req, { maxBytes, signal })).toString('utf8');
-        let body: unknown;
+        if (!protobuf) return sendJson(res, 200, await exportMetrics(await readJson(req, signal), principal));
+        // OTLP/HTTP: a protobuf request gets protobuf back, errors as a google.rpc.Status.
         try {
-          body = JSON.parse(text);
-        } catch {
-          throw new AppError('VALIDATION', 'body: not valid JSON', { details: { field: 'body' } });
+          const answer = await exportMetrics(decodeOtlpProtobuf(await readBody(req, { maxBytes, signal }), { maxDataPoints }), principal);
+          sendBytes(res, 200, encodeOtlpResponse(answer));
+        } catch (e) {
+          if (!(e instanceof AppError) || e.code === 'INTERNAL' || e.code === 'ABORTED') throw e;
+          sendBytes(res, httpStatusByCode[e.code], encodeOtlpStatus(httpStatusByCode[e.code], e.message));
         }
-        const decoded = decodeOtlpMetrics(body, rates);
-        const batch = toBatch(decoded.results);
-        const subjects = writableSubjects(principal);
-        if (subjects !== undefined) {
-          const allowed = new Set(subjects);
-          const i = batch.events.findIndex((e) => !allowed.has(`${e.subject.kind}:${e.subject.id}`));
-          if (i >= 0) throw forbiddenSubject(batch.positions?.[i] ?? `dataPoint ${i}`, `subject: this credential may not write about this ${batch.events[i]!.subject.kind} (allowed: ${subjects.join(', ')})`);
-        }
-        if (batch.events.length === 0 && batch.invalid.length >= maxInvalid) {
-          throw new AppError('VALIDATION', `body: ${batch.invalid.length} invalid data points and none valid; first: ${batch.invalid.slice(0, 3).map((e) => `${e.at}: ${e.reason}`).join('; ')}`, { details: { field: 'body', rule: 'max-invalid-records' } });
-        }
-        if (batch.events.length === 0 && batch.invalid.length === 1 && batch.invalid[0]!.at === 'body') {
-          throw new AppError('VALIDATION', `body: not an ExportMetricsServiceRequest: ${batch.invalid[0]!.reason}`);
-        }
-        const report = await ingestor.ingest(batch);
-        const rejected = decoded.rejectedDataPoints + report.refused;
-        if (rejected === 0 && report.rejected === 0) return sendJson(res, 200, {});
-        const reasons = report.errors.slice(0, 3).map((e) => `${e.at}: ${e.reason}`);
-        if (report.refused > 0 && !reasons.some((r) => r.endsWith(noConsentReason))) reasons.push(noConsentReason);
-        sendJson(res, 200, { partialSuccess: { rejectedDataPoints: String(rejected), errorMessage: reasons.join('; ') } });
       },
     },
   ];

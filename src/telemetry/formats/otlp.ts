@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AppError } from '../../core/errors.js';
 import type { CounterRates } from '../counter-rates.js';
 import { categorySchema } from '../../contracts/category.js';
 import { describeIssues, eventSources, parseEvent, subjectKinds, type EventSource, type ResourceField, type Subject } from '../../contracts/telemetry-event.js';
@@ -113,7 +114,44 @@ interface Moment {
   rates: Partial<Record<ResourceField, number>>;
 }
 
-export function decodeOtlpMetrics(body: unknown, rates: CounterRates, defaults: { source?: EventSource } = {}): OtlpDecoded {
+/**
+ * Data points one request may carry, whatever its encoding. A hostmetrics batch of a thousand
+ * hosts is ~100,000; the bound is what keeps a small body of empty points from becoming millions
+ * of objects (a protobuf empty point is 2 bytes).
+ */
+export const defaultMaxDataPoints = 200_000;
+
+export function tooManyDataPoints(maxDataPoints: number): AppError {
+  return new AppError('PAYLOAD_TOO_LARGE', `body: more than ${maxDataPoints} data points in one request; send smaller batches`, {
+    details: { field: 'body', rule: 'max-data-points', maxDataPoints },
+  });
+}
+
+const pointKinds = ['gauge', 'sum', 'histogram', 'exponentialHistogram', 'summary'] as const;
+
+/** Counted on the parsed JSON before zod copies it, without trusting its shape. */
+function countJsonDataPoints(body: unknown, maxDataPoints: number): void {
+  const list = (v: unknown, key: string): unknown[] => {
+    const x = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
+    return Array.isArray(x) ? x : [];
+  };
+  let count = 0;
+  for (const rm of list(body, 'resourceMetrics'))
+    for (const sm of list(rm, 'scopeMetrics'))
+      for (const m of list(sm, 'metrics'))
+        for (const kind of pointKinds) {
+          const data = m !== null && typeof m === 'object' ? (m as Record<string, unknown>)[kind] : undefined;
+          count += list(data, 'dataPoints').length;
+          if (count > maxDataPoints) throw tooManyDataPoints(maxDataPoints);
+        }
+}
+
+/**
+ * One ExportMetricsServiceRequest in the OTLP JSON mapping (as sent, or as decodeOtlpProtobuf
+ * makes it from protobuf) → resource samples. Throws PAYLOAD_TOO_LARGE over `maxDataPoints`.
+ */
+export function decodeOtlpMetrics(body: unknown, rates: CounterRates, defaults: { source?: EventSource; maxDataPoints?: number } = {}): OtlpDecoded {
+  countJsonDataPoints(body, defaults.maxDataPoints ?? defaultMaxDataPoints);
   const parsed = otlpMetricsRequestSchema.safeParse(body);
   if (!parsed.success) return { results: [{ ok: false, at: 'body', reason: describeIssues(parsed.error.issues) }], rejectedDataPoints: 0 };
   const results: RecordResult[] = [];
