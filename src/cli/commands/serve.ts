@@ -63,7 +63,7 @@ export const serveCommand: CommandRegistration = (program) => {
     .command('serve')
     .description(
       'run the HTTP API: POST /v1/requests (identify → predict → personalise → register → grant), GET /v1/token (the Docker token flow), ' +
-        'the OCI distribution API (/v2/, pull-only per client), telemetry (POST /v1/telemetry, OTLP/HTTP JSON on /v1/metrics), usage vectors, /healthz, /metrics, /openapi.json (every route, generated from the schemas they validate with)',
+        'the OCI distribution API (/v2/, pull-only per client), telemetry (POST /v1/telemetry, OTLP/HTTP protobuf or JSON on /v1/metrics), usage vectors, /healthz, /metrics, /openapi.json (every route, generated from the schemas they validate with)',
     )
     .option('-p, --port <port>', 'TCP port (0 picks a free one)', '5080')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
