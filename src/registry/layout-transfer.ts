@@ -1,6 +1,6 @@
 import { copyFile, link, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Digest } from '../core/digest.js';
+import { algorithmOf, hexOf, type Digest } from '../core/digest.js';
 import { NotFoundError } from '../core/errors.js';
 import { annotations } from '../contracts/annotations.js';
 import { manifestMediaTypes } from './media-types.js';
@@ -56,7 +56,7 @@ export async function importImageLayout(registry: TransferRegistry, dir: string,
   const foreign = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as LayoutIndex;
   const found = refName === undefined ? (foreign.manifests.length === 1 ? foreign.manifests[0] : undefined) : foreign.manifests.find((d) => d.annotations?.[annotations.refName] === refName);
   if (!found) throw new NotFoundError(`${dir} has no image ${refName ?? '(exactly one expected)'}`);
-  const blobFile = (d: Digest): string => join(dir, 'blobs', 'sha256', d.slice(7));
+  const blobFile = (d: Digest): string => join(dir, 'blobs', algorithmOf(d), hexOf(d));
   const bring = async (d: Descriptor): Promise<void> => {
     if (d.urls?.length) return;
     await registry.layout.putBlobFile(blobFile(d.digest), { digest: d.digest, size: d.size }, signal);

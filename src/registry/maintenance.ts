@@ -1,6 +1,6 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Digest } from '../core/digest.js';
+import { algorithmOf, type Digest } from '../core/digest.js';
 import { isProcessAlive } from '../core/file-lock.js';
 import { annotations } from '../contracts/annotations.js';
 import { manifestMediaTypes } from './media-types.js';
@@ -67,7 +67,8 @@ export async function garbageCollect(registry: MaintainedRegistry, options: GcOp
       const path = join(registry.root, '.leases', name);
       const st = await stat(path).catch(() => undefined);
       if (!st) continue;
-      if (now - st.mtimeMs < leaseMs) roots.add(`sha256:${name}` as Digest);
+      // A lease is named by the manifest's hex; its length tells the algorithm.
+      if (now - st.mtimeMs < leaseMs) roots.add(`${name.length === 128 ? 'sha512' : 'sha256'}:${name}` as Digest);
       else if (!options.dryRun) await rm(path, { force: true });
     }
     const marked = new Set<Digest>();
@@ -131,7 +132,7 @@ export async function checkRegistry(registry: MaintainedRegistry, options: { rep
   const problems: FsckProblem[] = [];
   const blobs = await registry.layout.listBlobs();
   for (const digest of blobs) {
-    const { digest: actual } = await hashFile(registry.layout.blobPath(digest), options.signal);
+    const { digest: actual } = await hashFile(registry.layout.blobPath(digest), options.signal, algorithmOf(digest));
     if (actual !== digest) problems.push({ kind: 'digest-mismatch', digest, message: `content hashes to ${actual}` });
   }
   let index: LayoutIndex | undefined;

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isDigest, type Digest } from '../core/digest.js';
+import { algorithmOf, digestAlgorithms, digestForm, hexOf, isDigest, type Digest, type DigestAlgorithm } from '../core/digest.js';
 import { ValidationError } from '../core/errors.js';
 import { FileLock } from '../core/file-lock.js';
 import { mediaTypes } from './media-types.js';
@@ -24,7 +24,8 @@ export interface ExpectedBlob {
 }
 
 /**
- * An OCI image layout on disk (oci-layout, index.json, blobs/sha256/<hex>) that never shows
+ * An OCI image layout on disk (oci-layout, index.json, blobs/<algorithm>/<hex>: sha256, and
+ * sha512 for what clients push with it) that never shows
  * anything half-written: a blob is streamed to a temporary file beside the store, fsynced,
  * checked against its digest and only then renamed into place; index.json is replaced the same
  * way under a lock between processes. Our own bookkeeping lives in dot-folders that OCI tools
@@ -62,8 +63,8 @@ export class OciLayout {
   }
 
   blobPath(digest: Digest): string {
-    if (!isDigest(digest)) throw new OciError('DIGEST_INVALID', `${JSON.stringify(digest)} is not a sha256 digest`);
-    return join(this.root, 'blobs', 'sha256', digest.slice(7));
+    if (!isDigest(digest)) throw new OciError('DIGEST_INVALID', `${JSON.stringify(digest)} is not ${digestForm}`);
+    return join(this.root, 'blobs', algorithmOf(digest), hexOf(digest));
   }
 
   /** The blob's size, or undefined when it is not stored. */
@@ -91,11 +92,12 @@ export class OciLayout {
     return this.adopt(tmp, expected);
   }
 
-  /** Stream into the store, hashing on the way (one pass: the upload path of the HTTP API). */
+  /** Stream into the store, hashing on the way with the expected digest's algorithm (one pass: the upload path of the HTTP API). */
   async putBlobStream(source: Readable | AsyncIterable<Uint8Array>, expected: ExpectedBlob = {}, signal?: AbortSignal): Promise<BlobWrite> {
     const tmp = this.tmpPath();
+    const algorithm = expected.digest ? algorithmOf(expected.digest) : 'sha256';
     try {
-      const hash = createHash('sha256');
+      const hash = createHash(algorithm);
       let size = 0;
       await pipeline(
         source,
@@ -109,7 +111,7 @@ export class OciLayout {
         createWriteStream(tmp, { highWaterMark: 1 << 20 }),
         { signal },
       );
-      return await this.adopt(tmp, expected, { digest: `sha256:${hash.digest('hex')}`, size });
+      return await this.adopt(tmp, expected, { digest: `${algorithm}:${hash.digest('hex')}`, size });
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;
@@ -122,13 +124,15 @@ export class OciLayout {
   }
 
   /**
-   * Move a finished temporary file (from tmpPath()) into the store: hash it unless the caller
-   * already did while writing, check it against what was expected, fsync, rename. The temporary
-   * file is consumed in every case.
+   * Move a finished temporary file (from tmpPath()) into the store: hash it (with the expected
+   * digest's algorithm, sha256 when none is expected) unless the caller already did so while
+   * writing, check it against what was expected, fsync, rename. The temporary file is consumed in
+   * every case.
    */
   async adopt(tmp: string, expected: ExpectedBlob = {}, known?: { digest: Digest; size: number }): Promise<BlobWrite> {
     try {
-      const { digest, size } = known ?? (await hashFile(tmp));
+      const algorithm = expected.digest ? algorithmOf(expected.digest) : 'sha256';
+      const { digest, size } = known !== undefined && algorithmOf(known.digest) === algorithm ? known : await hashFile(tmp, undefined, algorithm);
       if (expected.size !== undefined && expected.size !== size) {
         throw new OciError('SIZE_INVALID', `blob is ${size} bytes, ${expected.size} were declared`, { declared: expected.size, actual: size });
       }
@@ -145,8 +149,11 @@ export class OciLayout {
       } finally {
         await fh.close();
       }
-      await rename(tmp, this.blobPath(digest));
-      await syncDir(join(this.root, 'blobs', 'sha256'));
+      const path = this.blobPath(digest);
+      // blobs/sha512/ exists from the first blob a client pushes with it, not in every layout.
+      if (algorithm !== 'sha256') await mkdir(dirname(path), { recursive: true });
+      await rename(tmp, path);
+      await syncDir(dirname(path));
       return { digest, size, written: size };
     } catch (e) {
       await rm(tmp, { force: true });
@@ -167,8 +174,15 @@ export class OciLayout {
   }
 
   async listBlobs(): Promise<Digest[]> {
-    const names = await readdir(join(this.root, 'blobs', 'sha256'));
-    return names.filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}` as Digest);
+    const out: Digest[] = [];
+    for (const algorithm of digestAlgorithms) {
+      const names = await readdir(join(this.root, 'blobs', algorithm)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT' && algorithm !== 'sha256') return [] as string[];
+        throw e;
+      });
+      for (const n of names) if (isDigest(`${algorithm}:${n}`)) out.push(`${algorithm}:${n}`);
+    }
+    return out;
   }
 
   async removeBlob(digest: Digest): Promise<void> {
@@ -240,14 +254,14 @@ export function emptyIndex(): LayoutIndex {
   return { schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests: [] };
 }
 
-export async function hashFile(path: string, signal?: AbortSignal): Promise<{ digest: Digest; size: number }> {
-  const hash = createHash('sha256');
+export async function hashFile(path: string, signal?: AbortSignal, algorithm: DigestAlgorithm = 'sha256'): Promise<{ digest: Digest; size: number }> {
+  const hash = createHash(algorithm);
   let size = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, signal })) {
     hash.update(chunk as Buffer);
     size += (chunk as Buffer).length;
   }
-  return { digest: `sha256:${hash.digest('hex')}`, size };
+  return { digest: `${algorithm}:${hash.digest('hex')}`, size };
 }
 
 async function syncDir(path: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Digest } from '../core/digest.js';
+import { digestForm, digestPattern, type Digest } from '../core/digest.js';
 
 /** A reference resolved to the manifest it names. */
 export interface ResolvedManifest {
@@ -9,7 +9,7 @@ export interface ResolvedManifest {
   size: number;
 }
 
-const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a sha256 digest (sha256:<64 hex>)') as unknown as z.ZodType<Digest>;
+const digest = z.string().regex(digestPattern, digestForm) as unknown as z.ZodType<Digest>;
 
 export const descriptorSchema = z.object({
   mediaType: z.string().min(1),

@@ -1,4 +1,4 @@
-import { isDigest, type Digest } from '../core/digest.js';
+import { digestForm, isDigest, type Digest } from '../core/digest.js';
 import { isRepositoryName } from '../contracts/identifiers.js';
 import { ValidationError } from '../core/errors.js';
 
@@ -30,7 +30,7 @@ export function versionOfTag(tag: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** `repo`, `repo:tag`, `repo@sha256:…`: what the CLI and the API accept as an image reference. */
+/** `repo`, `repo:tag`, `repo@sha256:…` (or `@sha512:…`): what the CLI and the API accept as an image reference. */
 export interface ImageRef {
   repository: string;
   /** A tag or a digest; `latest` when the reference names neither. */
@@ -42,7 +42,7 @@ export function parseImageRef(text: string, field = 'reference'): ImageRef {
   if (at >= 0) {
     const repository = assertRepository(text.slice(0, at), field);
     const digest = text.slice(at + 1);
-    if (!isDigest(digest)) throw new ValidationError(field, `${JSON.stringify(digest)} is not a sha256 digest`);
+    if (!isDigest(digest)) throw new ValidationError(field, `${JSON.stringify(digest)} is not ${digestForm}`);
     return { repository, reference: digest };
   }
   const colon = text.lastIndexOf(':');
@@ -55,7 +55,7 @@ export function parseImageRef(text: string, field = 'reference'): ImageRef {
 /** A manifest reference in an API path: a tag or a digest, nothing else (no traversal). */
 export function assertReference(reference: string, field = 'reference'): string | Digest {
   if (isDigest(reference) || isTag(reference)) return reference;
-  throw new ValidationError(field, `${JSON.stringify(reference)} is neither a tag nor a sha256 digest`);
+  throw new ValidationError(field, `${JSON.stringify(reference)} is neither a tag nor ${digestForm}`);
 }
 
 export function formatImageRef(ref: ImageRef): string {

@@ -2,7 +2,7 @@ import { mkdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
-import { isDigest, sha256Digest, type Digest } from '../core/digest.js';
+import { algorithmOf, digestOf, hexOf, isDigest, sha256Digest, type Digest } from '../core/digest.js';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { annotations } from '../contracts/annotations.js';
 import { manifestMediaTypes, mediaTypes } from './media-types.js';
@@ -228,7 +228,7 @@ export class Registry {
 
   /** Record that a pull is using this manifest, so gc keeps what it references for a while. */
   async lease(digest: Digest): Promise<void> {
-    const path = join(this.root, '.leases', digest.slice(7));
+    const path = join(this.root, '.leases', hexOf(digest));
     const now = new Date();
     await utimes(path, now, now).catch(() => writeFile(path, ''));
   }
@@ -356,7 +356,8 @@ export class Registry {
     if (isIndex !== (mediaType === mediaTypes.ociIndex || mediaType === mediaTypes.dockerManifestList)) {
       throw new OciError('MANIFEST_INVALID', `the manifest's shape does not match its media type ${mediaType}`);
     }
-    const digest = sha256Digest(bytes);
+    // Pushed by digest, the manifest is stored (and verified) under that digest's algorithm.
+    const digest = isDigest(reference) ? digestOf(bytes, algorithmOf(reference)) : sha256Digest(bytes);
     if (isDigest(reference) && reference !== digest) {
       throw new OciError('DIGEST_INVALID', `manifest has digest ${digest}, the reference says ${reference}`, { declared: reference, actual: digest });
     }

@@ -12,8 +12,9 @@ import type { BlobWrite, OciLayout } from './oci-layout.js';
  * Blob upload sessions of the distribution API (POST, then PATCH chunks, then PUT with the
  * digest). The data grows in .uploads/<id> beside the store and only becomes a blob through
  * OciLayout.adopt, i.e. after its digest was checked; a failed or cancelled upload leaves nothing.
- * The running hash of each session is kept in memory, so finishing does not re-read the data;
- * after a restart it is recomputed from the file. A session expires `ttlMs` after it started
+ * The running sha256 of each session is kept in memory, so finishing does not re-read the data;
+ * after a restart, or for a sha512 digest (rare: kept off the common path), it is computed from
+ * the file at the end. A session expires `ttlMs` after it started
  * (24 h, as gc's sweep of .uploads): it is then unknown, and the next start removes its files.
  */
 export class UploadSessions {

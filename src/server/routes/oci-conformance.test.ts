@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { sha256Digest } from '../../core/digest.js';
+import { digestOf, sha256Digest } from '../../core/digest.js';
+import { checkRegistry, garbageCollect } from '../../registry/maintenance.js';
 import { mediaTypes } from '../../registry/media-types.js';
 import { openRegistry, type Registry } from '../../registry/registry.js';
 import { makeChain } from '../../registry/testing/qcow2-fixtures.js';
@@ -143,5 +144,132 @@ describe('OCI distribution-spec conformance rules', () => {
     const chain = await makeChain(join(dir, 'chain'), 1);
     await registry.register({ repository: 'conf/ours', layers: chain.files.map((path) => ({ path })), config: {} });
     assert.deepEqual(JSON.parse((await call('GET', '/v2/conf/ours/tags/list')).body.toString()).tags, ['latest', 'v1']);
+  });
+
+  // distribution-spec "Pushing blobs" (its {digest} is the image-spec's digest grammar) and image-spec
+  // "Digests": sha512 is a registered algorithm, accepted wherever sha256 is, verified, stored under blobs/sha512/.
+  describe('sha512 digests end to end (image-spec "Digests"; distribution-spec "Pushing blobs", "Pushing Manifests")', () => {
+    const sha512 = (b: Buffer | string): string => digestOf(b, 'sha512');
+    const config512 = Buffer.from('{"architecture":"arm64","os":"linux"}');
+    const layer512 = Buffer.alloc(70_000, 0x3a);
+    const manifest512 = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: mediaTypes.ociManifest,
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha512(config512), size: config512.length },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha512(layer512), size: layer512.length }],
+      }),
+    );
+
+    test('"Pushing a blob monolithically" (POST ?digest=sha512:…): 201 naming the sha512 digest, stored in blobs/sha512/, pulled back with Range', async () => {
+      const r = await call('POST', `/v2/conf/sha512/blobs/uploads/?digest=${sha512(config512)}`, config512, { 'content-type': 'application/octet-stream' });
+      assert.equal(r.status, 201, r.body.toString());
+      assert.equal(r.headers['docker-content-digest'], sha512(config512));
+      assert.equal(r.headers.location, `/v2/conf/sha512/blobs/${sha512(config512)}`);
+      assert.ok((await stat(join(dir, 'registry', 'blobs', 'sha512', sha512(config512).slice(7)))).isFile());
+      await assert.rejects(stat(join(dir, 'registry', 'blobs', 'sha256', sha512(config512).slice(7))));
+      // "Pulling blobs": GET and HEAD by the sha512 digest, a Range too.
+      const got = await call('GET', `/v2/conf/sha512/blobs/${sha512(config512)}`);
+      assert.equal(got.status, 200);
+      assert.deepEqual(got.body, config512);
+      assert.equal(got.headers['docker-content-digest'], sha512(config512));
+      const part = await call('GET', `/v2/conf/sha512/blobs/${sha512(config512)}`, undefined, { range: 'bytes=0-9' });
+      assert.equal(part.status, 206);
+      assert.deepEqual(part.body, config512.subarray(0, 10));
+    });
+
+    test('content that does not hash to the sha512 digest is 400 DIGEST_INVALID and nothing is stored', async () => {
+      const liar = sha512('other content');
+      const r = await call('POST', `/v2/conf/sha512/blobs/uploads/?digest=${liar}`, config512, { 'content-type': 'application/octet-stream' });
+      assert.equal(r.status, 400, r.body.toString());
+      assert.equal(codeOf(r), 'DIGEST_INVALID');
+      assert.equal((await call('HEAD', `/v2/conf/sha512/blobs/${liar}`)).status, 404);
+      // A digest of the wrong length for its algorithm is no digest.
+      const short = await call('GET', `/v2/conf/sha512/blobs/sha512:${'a'.repeat(64)}`);
+      assert.equal(short.status, 400);
+      assert.equal(codeOf(short), 'DIGEST_INVALID');
+    });
+
+    test('"Pushing a blob in chunks" closed with a sha512 digest: verified over the whole upload (a wrong one is 400)', async () => {
+      const push = async (digest: string): Promise<Reply> => {
+        const start = await call('POST', '/v2/conf/sha512/blobs/uploads/');
+        assert.equal(start.status, 202);
+        const location = String(start.headers.location);
+        assert.equal((await call('PATCH', location, layer512.subarray(0, 30_000), { 'content-range': '0-29999', 'content-type': 'application/octet-stream' })).status, 202);
+        return call('PUT', `${location}?digest=${digest}`, layer512.subarray(30_000), { 'content-range': `30000-${layer512.length - 1}`, 'content-type': 'application/octet-stream' });
+      };
+      const wrong = await push(sha512(layer512.subarray(1)));
+      assert.equal(wrong.status, 400, wrong.body.toString());
+      assert.equal(codeOf(wrong), 'DIGEST_INVALID');
+      const right = await push(sha512(layer512));
+      assert.equal(right.status, 201, right.body.toString());
+      assert.equal(right.headers['docker-content-digest'], sha512(layer512));
+      assert.deepEqual((await call('GET', `/v2/conf/sha512/blobs/${sha512(layer512)}`)).body, layer512);
+    });
+
+    test('"Pushing Manifests" by a sha512 reference: verified, answered and pulled by that digest; by tag its digest is sha256 (canonical)', async () => {
+      const ref = sha512(manifest512);
+      const bad = await call('PUT', `/v2/conf/sha512/manifests/${sha512(Buffer.concat([manifest512, Buffer.from(' ')]))}`, manifest512, { 'content-type': mediaTypes.ociManifest });
+      assert.equal(bad.status, 400, bad.body.toString());
+      assert.equal(codeOf(bad), 'DIGEST_INVALID');
+      const put = await call('PUT', `/v2/conf/sha512/manifests/${ref}`, manifest512, { 'content-type': mediaTypes.ociManifest });
+      assert.equal(put.status, 201, put.body.toString());
+      assert.equal(put.headers['docker-content-digest'], ref);
+      assert.equal(put.headers.location, `/v2/conf/sha512/manifests/${ref}`);
+      for (const method of ['GET', 'HEAD']) {
+        const got = await call(method, `/v2/conf/sha512/manifests/${ref}`);
+        assert.equal(got.status, 200, `${method}: ${got.body.toString()}`);
+        assert.equal(got.headers['docker-content-digest'], ref);
+        if (method === 'GET') assert.deepEqual(got.body, manifest512);
+      }
+      const tagged = await call('PUT', '/v2/conf/sha512/manifests/arm', manifest512, { 'content-type': mediaTypes.ociManifest });
+      assert.equal(tagged.status, 201);
+      assert.equal(tagged.headers['docker-content-digest'], sha256Digest(manifest512));
+    });
+
+    test('"Mounting a blob from another repository", "Listing Referrers" and "Deleting Blobs" take sha512 digests too', async () => {
+      const mount = await call('POST', `/v2/conf/sha512-mounted/blobs/uploads/?mount=${sha512(layer512)}&from=conf/sha512`);
+      assert.equal(mount.status, 201, mount.body.toString());
+      assert.equal(mount.headers['docker-content-digest'], sha512(layer512));
+      // A referrer whose subject is named by its sha512 digest.
+      const empty = Buffer.from('{}');
+      assert.equal((await call('POST', `/v2/conf/sha512/blobs/uploads/?digest=${sha512(empty)}`, empty, { 'content-type': 'application/octet-stream' })).status, 201);
+      const referrer = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: mediaTypes.ociManifest,
+          artifactType: 'application/vnd.example.sbom',
+          config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha512(empty), size: 2 },
+          layers: [{ mediaType: 'application/vnd.oci.empty.v1+json', digest: sha512(empty), size: 2 }],
+          subject: { mediaType: mediaTypes.ociManifest, digest: sha512(manifest512), size: manifest512.length },
+        }),
+      );
+      const put = await call('PUT', `/v2/conf/sha512/manifests/${sha512(referrer)}`, referrer, { 'content-type': mediaTypes.ociManifest });
+      assert.equal(put.status, 201, put.body.toString());
+      assert.equal(put.headers['oci-subject'], sha512(manifest512));
+      const list = await call('GET', `/v2/conf/sha512/referrers/${sha512(manifest512)}`);
+      assert.equal(list.status, 200, list.body.toString());
+      assert.deepEqual((JSON.parse(list.body.toString()) as { manifests: { digest: string; artifactType: string }[] }).manifests.map((m) => [m.digest, m.artifactType]), [[sha512(referrer), 'application/vnd.example.sbom']]);
+      const orphan = Buffer.from('a sha512 orphan');
+      assert.equal((await call('POST', `/v2/conf/sha512/blobs/uploads/?digest=${sha512(orphan)}`, orphan, { 'content-type': 'application/octet-stream' })).status, 201);
+      assert.equal((await call('DELETE', `/v2/conf/sha512/blobs/${sha512(orphan)}`)).status, 202);
+      assert.equal((await call('GET', `/v2/conf/sha512/blobs/${sha512(orphan)}`)).status, 404);
+      assert.equal((await call('DELETE', `/v2/conf/sha512/blobs/${sha512(layer512)}`)).status, 403, 'still referenced by a manifest');
+    });
+
+    test('the layout with sha512 blobs: fsck verifies them by their own algorithm; gc keeps what manifests reference', async () => {
+      const fsck = await checkRegistry(registry);
+      assert.equal(fsck.ok, true, JSON.stringify(fsck.problems));
+      assert.ok(fsck.blobsChecked >= 5);
+      const gc = await garbageCollect(registry, { graceMs: 0, leaseMs: 0 });
+      assert.ok(!gc.removed.some((r) => r.digest === sha512(layer512) || r.digest === sha512(manifest512) || r.digest === sha512(config512)), JSON.stringify(gc.removed));
+      assert.equal((await call('GET', `/v2/conf/sha512/manifests/${sha512(manifest512)}`)).status, 200);
+      assert.deepEqual((await call('GET', `/v2/conf/sha512/blobs/${sha512(layer512)}`)).body, layer512);
+      // A sha512 blob nothing references goes, as a sha256 one would.
+      const loose = Buffer.from('loose sha512 blob');
+      await registry.layout.putBlobBytes(loose, { digest: digestOf(loose, 'sha512') });
+      const gc2 = await garbageCollect(registry, { graceMs: 0, leaseMs: 0 });
+      assert.ok(gc2.removed.some((r) => r.digest === digestOf(loose, 'sha512')), JSON.stringify(gc2.removed));
+    });
   });
 });

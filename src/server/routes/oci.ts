@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authorize, OciAction } from '../../contracts/access-scope.js';
 import { annotations } from '../../contracts/annotations.js';
-import { isDigest, type Digest } from '../../core/digest.js';
+import { digestForm, isDigest, type Digest } from '../../core/digest.js';
 import { AppError } from '../../core/errors.js';
 import { mediaTypes } from '../../registry/media-types.js';
 import { OciError } from '../../registry/oci-error.js';
@@ -148,7 +148,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
       }
       case 'blob': {
         const digest = route.arg;
-        if (!isDigest(digest)) throw new OciError('DIGEST_INVALID', `${JSON.stringify(digest)} is not a sha256 digest`, { digest });
+        if (!isDigest(digest)) throw new OciError('DIGEST_INVALID', `${JSON.stringify(digest)} is not ${digestForm}`, { digest });
         if (method === 'GET' || method === 'HEAD') {
           if (!(await repositoryHasBlob(name, digest))) throw new OciError('BLOB_UNKNOWN', `${name} has no blob ${digest}`, { digest });
           return sendBlob(req, res, registry.layout.blobPath(digest), digest, (await registry.layout.blobSize(digest))!);
@@ -170,7 +170,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
           const mount = url.searchParams.get('mount');
           const from = url.searchParams.get('from');
           if (mount !== null) {
-            if (!isDigest(mount)) throw new OciError('DIGEST_INVALID', `mount=${JSON.stringify(mount)} is not a sha256 digest`);
+            if (!isDigest(mount)) throw new OciError('DIGEST_INVALID', `mount=${JSON.stringify(mount)} is not ${digestForm}`);
             if (from !== null && isRepositoryName(from)) {
               let allowed = true;
               await (async () => authorize({ repository: from, action: 'pull', req }))().catch(() => (allowed = false));
@@ -183,7 +183,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
           }
           const digest = url.searchParams.get('digest');
           if (digest !== null) {
-            if (!isDigest(digest)) throw new OciError('DIGEST_INVALID', `digest=${JSON.stringify(digest)} is not a sha256 digest`);
+            if (!isDigest(digest)) throw new OciError('DIGEST_INVALID', `digest=${JSON.stringify(digest)} is not ${digestForm}`);
             const size = declaredLength(req);
             const w = await registry.layout.putBlobStream(req, { digest, ...(size !== undefined ? { size } : {}) }, signal);
             link(name, w.digest);
@@ -212,7 +212,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
           if (digest === null || !isDigest(digest)) {
             await uploads.offset(id, name);
             await uploads.cancel(id);
-            throw new OciError('DIGEST_INVALID', `digest=${JSON.stringify(digest)} is not a sha256 digest`);
+            throw new OciError('DIGEST_INVALID', `digest=${JSON.stringify(digest)} is not ${digestForm}`);
           }
           const w = await uploads.finish(id, name, digest, req, signal, contentRangeStart(req));
           link(name, w.digest);
@@ -248,7 +248,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
       case 'referrers': {
         if (method !== 'GET' && method !== 'HEAD') break;
         const digest = route.arg;
-        if (!isDigest(digest)) throw new OciError('DIGEST_INVALID', `${JSON.stringify(digest)} is not a sha256 digest`);
+        if (!isDigest(digest)) throw new OciError('DIGEST_INVALID', `${JSON.stringify(digest)} is not ${digestForm}`);
         const artifactType = url.searchParams.get('artifactType') ?? undefined;
         const manifests = await registry.referrers(name, digest, artifactType);
         const headers: Record<string, string> = { 'content-type': mediaTypes.ociIndex };
