@@ -60,9 +60,9 @@ interface LongLike {
   low: number;
   high: number;
   unsigned: boolean;
-  toString(): string;
 }
-const isLong = (v: object): v is LongLike => 'low' in v && 'high' in v && 'unsigned' in v;
+// protobufjs decodes 64-bit fields as long.js Longs (it depends on long, so the class is there).
+const Long = protobuf.util.Long as unknown as abstract new (...args: never[]) => LongLike;
 
 /** Through BigInt: 15× faster than long.js's own toString, which every timestamp goes through. */
 function longToString(v: LongLike): string {
@@ -79,9 +79,9 @@ function longToString(v: LongLike): string {
 function asJson(v: unknown, depth: number): unknown {
   if (v === null || typeof v !== 'object') return v;
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
-  if (isLong(v)) return longToString(v);
+  if (v instanceof Long) return longToString(v);
   if (depth >= maxDepth) return undefined;
-  if (Array.isArray(v)) return v.map((x) => asJson(x, depth + 1));
+  if (Array.isArray(v)) return v.length === 0 ? [] : v.map((x) => asJson(x, depth + 1));
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(v)) out[key] = asJson((v as Record<string, unknown>)[key], depth + 1);
   return out;
