@@ -215,6 +215,17 @@ describe('CLI habits', () => {
       assert.equal(JSON.parse((await cli(['images', 'show', 'clients/acme:latest', '--json'], { home })).stdout).config.baseFacts.packages.length, 1000);
     });
 
+    test('pushing to a plain-HTTP registry without --insecure names --insecure (exit 2, one line)', async () => {
+      const server = createServer((_q, res) => res.writeHead(404).end());
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const port = (server.address() as AddressInfo).port;
+        assertUserError(await cli(['push', 'clients/acme:latest', `127.0.0.1:${port}/clients/acme:v1`, '-q'], { home }), 2, /--insecure: the registry speaks plain HTTP; add --insecure if you trust it/);
+      } finally {
+        server.close();
+      }
+    });
+
     test('images export prints what it wrote, not raw JSON', async () => {
       const r = await cli(['images', 'export', 'clients/acme:latest', '--flat', join(home, 'flat.qcow2'), '-q'], { home });
       assert.equal(r.code, 0, r.stderr);
