@@ -33,6 +33,10 @@ test('GET /openapi.json lists exactly the routes serve answers, with the zod sch
     assert.ok(query.includes('client'), query.join(','));
     const ndjson = doc.paths['/v1/telemetry']!['post']!.requestBody!.content['application/x-ndjson']!.schema as { oneOf: unknown[] };
     assert.equal(ndjson.oneOf.length, 5);
+    // OTLP: the JSON mapping's schema, and the protobuf media types beside it.
+    const otlp = doc.paths['/v1/metrics']!['post']!.requestBody!.content;
+    assert.deepEqual(Object.keys(otlp).sort(), ['application/json', 'application/protobuf', 'application/x-protobuf']);
+    assert.ok('resourceMetrics' in (otlp['application/json']!.schema as { properties: Record<string, unknown> }).properties);
   } finally {
     await serve.stop();
     await rm(home, { recursive: true, force: true });

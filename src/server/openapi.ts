@@ -36,7 +36,15 @@ function operation(route: Route, method: string): Record<string, unknown> {
     security: access.security,
     ...(parameters.length ? { parameters } : {}),
     ...(route.schemas?.body && method !== 'get' && method !== 'head'
-      ? { requestBody: { required: true, content: { [route.schemas.bodyMediaType ?? 'application/json']: { schema: jsonSchema(route.schemas.body) } } } }
+      ? {
+          requestBody: {
+            required: true,
+            content: {
+              [route.schemas.bodyMediaType ?? 'application/json']: { schema: jsonSchema(route.schemas.body) },
+              ...Object.fromEntries(Object.entries(route.schemas.binaryBodies ?? {}).map(([type, description]) => [type, { schema: { type: 'string', contentMediaType: type, description } }])),
+            },
+          },
+        }
       : {}),
     responses: route.errorShape === 'oci' ? { default: { description: 'as the OCI distribution spec says; errors as {errors:[{code,message,detail}]}' } } : { default: { description: 'JSON; errors as {error, message, details?, requestId}' } },
   };

@@ -46,8 +46,10 @@ export interface Route {
   /**
    * The zod schemas the handler validates with (the same objects, not copies): `/openapi.json`
    * is generated from them. `body` of a JSON request; `query` an object of query parameters.
+   * `binaryBodies`: other media types the body may come as, not JSON (OTLP's protobuf), each with
+   * what it holds.
    */
-  schemas?: { body?: z.ZodType; query?: z.ZodType; bodyMediaType?: string };
+  schemas?: { body?: z.ZodType; query?: z.ZodType; bodyMediaType?: string; binaryBodies?: Readonly<Record<string, string>> };
   handler: Handler;
   errorShape?: ErrorShape;
 }

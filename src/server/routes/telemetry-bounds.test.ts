@@ -4,6 +4,8 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import generatedRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
+import protobuf from 'protobufjs/minimal.js';
 import { Grants } from '../../grants/grants.js';
 import { issueAgentCredential } from '../../grants/agent-credential.js';
 import { openPrescient } from '../../app/open-prescient.js';
@@ -92,4 +94,58 @@ test('16 MiB of `1\\n` lines answer 400 at once, naming the first errors, with m
   assert.equal(j.body['details'].rule, 'max-invalid-records');
   // And the server still ingests valid data.
   assert.equal((await post(flow('client:webshop', 8080), webshop)).status, 200);
+});
+
+interface MessageType {
+  encode(message: object): { finish(): Uint8Array };
+  decode(bytes: Uint8Array): Record<string, any>;
+}
+const otlp = (generatedRoot as unknown as { opentelemetry: { proto: { collector: { metrics: { v1: Record<string, MessageType> } } } } }).opentelemetry.proto.collector.metrics.v1;
+const postOtlp = async (body: Uint8Array, authorization: string) => {
+  const r = await fetch(`${base}/v1/metrics`, { method: 'POST', body, headers: { 'content-type': 'application/x-protobuf', authorization } });
+  return { status: r.status, bytes: Buffer.from(await r.arrayBuffer()) };
+};
+const statusMessage = (bytes: Buffer): string => {
+  const reader = protobuf.Reader.create(bytes);
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag === 18) return reader.string();
+    reader.skipType(tag & 7);
+  }
+  return '';
+};
+
+test("OTLP protobuf is bound to the credential like JSON: a client's own subject lands, another's is 403 with nothing stored", async () => {
+  const request = (subject: string) =>
+    otlp['ExportMetricsServiceRequest']!.encode({
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'prescient.subject', value: { stringValue: subject } }, { key: 'prescient.source', value: { stringValue: 'hypervisor' } }] },
+          scopeMetrics: [{ metrics: [{ name: 'system.memory.usage', sum: { aggregationTemporality: 2, dataPoints: [{ attributes: [{ key: 'state', value: { stringValue: 'used' } }], timeUnixNano: String(BigInt(Date.UTC(2026, 0, 2)) * 1_000_000n), asInt: '123' }] } }] }],
+        },
+      ],
+    }).finish();
+  const before = await ingestion.store.counts();
+  const other = await postOtlp(request('client:ledger'), webshop);
+  assert.equal(other.status, 403);
+  assert.match(statusMessage(other.bytes), /subject: this credential may not write about this client/);
+  assert.deepEqual(await ingestion.store.counts(), before);
+  const own = await postOtlp(request('client:webshop'), webshop);
+  assert.equal(own.status, 200, statusMessage(own.bytes));
+  assert.equal(otlp['ExportMetricsServiceResponse']!.decode(own.bytes)['partialSuccess'], null);
+  assert.equal((await ingestion.store.counts()).resource, before.resource + 1);
+});
+
+test('14 MB of empty protobuf data points (7 million objects if decoded) answer 413 at once, with memory flat', async () => {
+  const w = protobuf.Writer.create;
+  const points = Buffer.alloc(14_000_000, Buffer.from([0x0a, 0x00]));
+  const metric = w().uint32(10).string('system.cpu.utilization').uint32(42).bytes(points).finish();
+  const body = w().uint32(10).bytes(w().uint32(18).bytes(w().uint32(18).bytes(metric).finish()).finish()).finish();
+  const rss = process.memoryUsage().rss;
+  const r = await postOtlp(body, admin);
+  const grown = process.memoryUsage().rss - rss;
+  assert.equal(r.status, 413);
+  assert.match(statusMessage(r.bytes), /^body: more than 200000 data points in one request/);
+  // Decoding them was 900 MB; counting them on the wire keeps to the body's own bytes.
+  assert.ok(grown < 200 * 1024 * 1024, `RSS grew by ${(grown / 2 ** 20).toFixed(0)} MiB`);
 });

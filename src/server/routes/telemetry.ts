@@ -131,7 +131,11 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
       path: '/v1/metrics',
       scope: 'telemetry-write',
       summary: 'OTLP/HTTP metrics, protobuf (application/x-protobuf) or JSON',
-      schemas: { body: otlpMetricsRequestSchema, bodyMediaType: 'application/json' },
+      schemas: {
+        body: otlpMetricsRequestSchema,
+        bodyMediaType: 'application/json',
+        binaryBodies: Object.fromEntries(otlpProtobufMediaTypes.map((t) => [t, 'opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest, protobuf-encoded'])),
+      },
       async handler({ req, res, signal, principal }) {
         const type = mediaType(req);
         const protobuf = (otlpProtobufMediaTypes as readonly string[]).includes(type);
