@@ -24,7 +24,7 @@ import { gzipSync } from 'node:zlib';
 import { paths } from '../src/core/config.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { createCounterRates } from '../src/telemetry/counter-rates.js';
-import { decodeOtlpMetrics } from '../src/telemetry/formats/otlp.js';
+import { decodeOtlpMetrics, mapOtlpMetrics } from '../src/telemetry/formats/otlp.js';
 import { decodeOtlpProtobuf } from '../src/telemetry/formats/otlp-protobuf.js';
 import { startServe } from '../test/support/serve.js';
 import { median, runsFromEnv } from './support/stats.js';
@@ -138,8 +138,8 @@ function decodeOnly(format: Format, bodies: Buffer[]): { seconds: number; sample
   let samples = 0;
   const t = performance.now();
   for (const b of bodies) {
-    const body = format === 'json' ? JSON.parse(b.toString('utf8')) : decodeOtlpProtobuf(b);
-    samples += decodeOtlpMetrics(body, rates).results.filter((r) => r.ok).length;
+    const decoded = format === 'json' ? decodeOtlpMetrics(JSON.parse(b.toString('utf8')), rates) : mapOtlpMetrics(decodeOtlpProtobuf(b), rates);
+    samples += decoded.results.filter((r) => r.ok).length;
   }
   return { seconds: (performance.now() - t) / 1000, samples };
 }

@@ -1,7 +1,7 @@
 import { AppError } from '../../core/errors.js';
 import { createCounterRates, type CounterRates } from '../../telemetry/counter-rates.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodeOtlpMetrics, defaultMaxDataPoints, otlpMetricsRequestSchema } from '../../telemetry/formats/otlp.js';
+import { decodeOtlpMetrics, defaultMaxDataPoints, mapOtlpMetrics, otlpMetricsRequestSchema, type OtlpDecoded } from '../../telemetry/formats/otlp.js';
 import { decodeOtlpProtobuf, encodeOtlpResponse, encodeOtlpStatus, otlpProtobufMediaTypes } from '../../telemetry/formats/otlp-protobuf.js';
 import { noConsentReason, type Ingestor } from '../../telemetry/ingest.js';
 import { toBatch } from '../../telemetry/record-result.js';
@@ -72,9 +72,8 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
     }
   };
 
-  /** One ExportMetricsServiceRequest, in the JSON mapping whatever it came as, stored; the OTLP answer. */
-  const exportMetrics = async (body: unknown, principal: Principal | undefined): Promise<OtlpExportResponse> => {
-    const decoded = decodeOtlpMetrics(body, rates, { maxDataPoints });
+  /** One ExportMetricsServiceRequest's samples (whatever its encoding) stored; the OTLP answer. */
+  const exportMetrics = async (decoded: OtlpDecoded, principal: Principal | undefined): Promise<OtlpExportResponse> => {
     const batch = toBatch(decoded.results);
     const subjects = writableSubjects(principal);
     if (subjects !== undefined) {
@@ -142,10 +141,10 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
         if (!protobuf && type !== 'application/json') {
           throw new AppError('UNSUPPORTED_MEDIA_TYPE', `content-type: OTLP/HTTP is application/x-protobuf or application/json, not ${JSON.stringify(type || '(none)')}`, { details: { field: 'content-type' } });
         }
-        if (!protobuf) return sendJson(res, 200, await exportMetrics(await readJson(req, signal), principal));
+        if (!protobuf) return sendJson(res, 200, await exportMetrics(decodeOtlpMetrics(await readJson(req, signal), rates, { maxDataPoints }), principal));
         // OTLP/HTTP: a protobuf request gets protobuf back, errors as a google.rpc.Status.
         try {
-          const answer = await exportMetrics(decodeOtlpProtobuf(await readBody(req, { maxBytes, signal }), { maxDataPoints }), principal);
+          const answer = await exportMetrics(mapOtlpMetrics(decodeOtlpProtobuf(await readBody(req, { maxBytes, signal }), { maxDataPoints }), rates), principal);
           sendBytes(res, 200, encodeOtlpResponse(answer));
         } catch (e) {
           if (!(e instanceof AppError) || e.code === 'INTERNAL' || e.code === 'ABORTED') throw e;

@@ -21,17 +21,35 @@ test('protobuf int64 and fixed64 come out as the JSON mapping writes them: exact
   assert.equal(dps[2]!['startTimeUnixNano'], '18446744073709551615');
   assert.equal(dps[2]!['asInt'], '9223372036854775807');
   assert.equal(dps[3]!['asDouble'], 0.25);
-  assert.equal('asInt' in dps[3]!, false, 'an absent oneof member is no field (not a prototype default)');
+  assert.equal(dps[3]!['asInt'], undefined, 'an absent oneof member is no value (not a prototype default)');
+  assert.equal(dps[3]!['timeUnixNano'], undefined, 'a timestamp not sent is missing, not 0');
+  // One sent as 0 is 0, as the JSON mapping would carry it.
+  assert.equal(firstPoints(decodeOtlpProtobuf(request.encode(points([{ timeUnixNano: '0', asInt: '0' }])).finish()))[0]!['asInt'], '0');
 });
 
-test('bytes become base64; attribute values nested past the depth bound are dropped, not recursed into', () => {
+test('only scalar attribute values are kept (bytes, kvlists, arrays are not read by the mapping); nesting of any depth costs no recursion of ours', () => {
   let deep: object = { stringValue: 'bottom' };
   for (let i = 0; i < 60; i++) deep = { kvlistValue: { values: [{ key: `k${i}`, value: deep }] } };
-  const bytes = request.encode(points([{ timeUnixNano: '1' }], [{ key: 'raw', value: { bytesValue: Buffer.from([1, 2, 3]) } }, { key: 'deep', value: deep }])).finish();
-  const json = decodeOtlpProtobuf(bytes) as { resourceMetrics: { resource: { attributes: { key: string; value: unknown }[] } }[] };
-  const attrs = json.resourceMetrics[0]!.resource.attributes;
-  assert.deepEqual(attrs[0], { key: 'raw', value: { bytesValue: 'AQID' } });
-  assert.ok(!JSON.stringify(attrs[1]).includes('bottom'));
+  const bytes = request.encode(points([{ timeUnixNano: '1' }], [{ key: 'raw', value: { bytesValue: Buffer.from([1, 2, 3]) } }, { key: 'deep', value: deep }, { key: 'n', value: { intValue: '-7' } }, { key: 'host.name', value: { stringValue: 'h' } }])).finish();
+  const json = decodeOtlpProtobuf(bytes);
+  assert.deepEqual(json.resourceMetrics![0]!.resource!.attributes, [
+    { key: 'raw', value: {} },
+    { key: 'deep', value: {} },
+    { key: 'n', value: { intValue: '-7' } },
+    { key: 'host.name', value: { stringValue: 'h' } },
+  ]);
+  // 20,000 nested kvlists written by hand (AnyValue.kvlist_value = 6, KeyValueList.values = 1, KeyValue.key = 1, value = 2):
+  // decoded or refused as a validation error, never a crash.
+  const w = protobuf.Writer.create;
+  let value = w().uint32(10).string('bottom').finish();
+  for (let i = 0; i < 20_000; i++) value = w().uint32(50).bytes(w().uint32(10).bytes(w().uint32(10).string('k').uint32(18).bytes(value).finish()).finish()).finish();
+  const attribute = w().uint32(10).string('deep').uint32(18).bytes(value).finish();
+  const body = w().uint32(10).bytes(w().uint32(10).bytes(w().uint32(10).bytes(attribute).finish()).finish()).finish(); // request.resourceMetrics[0].resource.attributes[0]
+  try {
+    assert.deepEqual(decodeOtlpProtobuf(body).resourceMetrics![0]!.resource!.attributes, [{ key: 'deep', value: {} }]);
+  } catch (e) {
+    assert.ok(e instanceof AppError && e.code === 'VALIDATION', String(e));
+  }
 });
 
 test('wire data that is not a request is a validation error naming the body; too many points are refused before decoding', () => {

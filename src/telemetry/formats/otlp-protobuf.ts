@@ -3,7 +3,7 @@
 import generatedRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import protobuf from 'protobufjs/minimal.js';
 import { AppError, ValidationError } from '../../core/errors.js';
-import { defaultMaxDataPoints, tooManyDataPoints } from './otlp.js';
+import { defaultMaxDataPoints, tooManyDataPoints, type OtlpMetricsRequest } from './otlp.js';
 
 /** The media types of OTLP/HTTP protobuf (the spec's is the first; the second is seen in the wild). */
 export const otlpProtobufMediaTypes = ['application/x-protobuf', 'application/protobuf'] as const;
@@ -53,16 +53,11 @@ function countDataPoints(bytes: Uint8Array, maxDataPoints: number): number {
   return count;
 }
 
-/** Deeper than this, attribute values (kvlists in arrays in kvlists…) are dropped: the mapping reads only scalars. */
-const maxDepth = 24;
-
 interface LongLike {
   low: number;
   high: number;
   unsigned: boolean;
 }
-// protobufjs decodes 64-bit fields as long.js Longs (it depends on long, so the class is there).
-const Long = protobuf.util.Long as unknown as abstract new (...args: never[]) => LongLike;
 
 /** Through BigInt: 15× faster than long.js's own toString, which every timestamp goes through. */
 function longToString(v: LongLike): string {
@@ -72,35 +67,96 @@ function longToString(v: LongLike): string {
 }
 
 /**
- * A decoded message as the OTLP/HTTP JSON mapping writes it (int64 as decimal strings, bytes as
- * base64), so one mapping to events (decodeOtlpMetrics) serves both encodings. Only fields the
- * wire carried are own properties of a protobufjs message; defaults sit on its prototype.
+ * The decoded messages, as far as the mapping reads them: a field the wire carried is set on the
+ * message; one it did not reads null (the generated code's prototype default) or an empty array.
  */
-function asJson(v: unknown, depth: number): unknown {
-  if (v === null || typeof v !== 'object') return v;
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
-  if (v instanceof Long) return longToString(v);
-  if (depth >= maxDepth) return undefined;
-  if (Array.isArray(v)) return v.length === 0 ? [] : v.map((x) => asJson(x, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(v)) out[key] = asJson((v as Record<string, unknown>)[key], depth + 1);
-  return out;
+type Int64 = LongLike | number;
+interface PbAnyValue {
+  stringValue?: string | null;
+  intValue?: Int64 | null;
+  doubleValue?: number | null;
+  boolValue?: boolean | null;
+}
+interface PbKeyValue {
+  key: string | null;
+  value?: PbAnyValue | null;
+}
+interface PbPoint {
+  attributes: PbKeyValue[];
+  startTimeUnixNano: Int64 | null;
+  timeUnixNano: Int64 | null;
+  asDouble?: number | null;
+  asInt?: Int64 | null;
+}
+interface PbMetric {
+  name: string | null;
+  gauge?: { dataPoints: PbPoint[] } | null;
+  sum?: { dataPoints: PbPoint[]; aggregationTemporality: number | null } | null;
+}
+interface PbRequest {
+  resourceMetrics: { resource?: { attributes: PbKeyValue[] } | null; scopeMetrics: { metrics: PbMetric[] }[] }[];
+}
+
+/** int64 and fixed64 as the JSON mapping writes them: decimal strings. */
+const int64 = (v: Int64): string => (typeof v === 'number' ? String(v) : longToString(v));
+const optionalInt64 = (v: Int64 | null | undefined): string | undefined => (v == null ? undefined : int64(v));
+
+type Attributes = NonNullable<NonNullable<NonNullable<OtlpMetricsRequest['resourceMetrics']>[number]['resource']>['attributes']>;
+
+/** Scalar attribute values only: the mapping reads nothing else (kvlists, arrays and bytes are left out, however deep). */
+function attributes(list: readonly PbKeyValue[]): Attributes {
+  return list.map(({ key: k, value: v }) => {
+    const key = k ?? '';
+    if (v?.stringValue != null) return { key, value: { stringValue: v.stringValue } };
+    if (v?.intValue != null) return { key, value: { intValue: int64(v.intValue) } };
+    if (v?.doubleValue != null) return { key, value: { doubleValue: v.doubleValue } };
+    if (v?.boolValue != null) return { key, value: { boolValue: v.boolValue } };
+    return { key, value: {} };
+  });
+}
+
+function dataPoints(points: readonly PbPoint[]) {
+  return points.map((p) => ({
+    attributes: attributes(p.attributes),
+    startTimeUnixNano: optionalInt64(p.startTimeUnixNano),
+    timeUnixNano: optionalInt64(p.timeUnixNano),
+    asDouble: p.asDouble ?? undefined,
+    asInt: optionalInt64(p.asInt),
+  }));
+}
+
+/** What of a decoded request the mapping reads, in the typed shape zod gives a JSON body. */
+function toRequest(decoded: PbRequest): OtlpMetricsRequest {
+  return {
+    resourceMetrics: decoded.resourceMetrics.map((rm) => ({
+      resource: { attributes: attributes(rm.resource?.attributes ?? []) },
+      scopeMetrics: rm.scopeMetrics.map((sm) => ({
+        metrics: sm.metrics.map((m) => ({
+          name: m.name ?? '',
+          gauge: m.gauge ? { dataPoints: dataPoints(m.gauge.dataPoints) } : undefined,
+          sum: m.sum ? { dataPoints: dataPoints(m.sum.dataPoints), aggregationTemporality: m.sum.aggregationTemporality ?? undefined } : undefined,
+        })),
+      })),
+    })),
+  };
 }
 
 /**
- * An OTLP/HTTP protobuf body (ExportMetricsServiceRequest) in the JSON mapping's shape, for
- * decodeOtlpMetrics. Bad wire data is a ValidationError naming the body; more than
- * `maxDataPoints` points a PAYLOAD_TOO_LARGE before any of them is decoded.
+ * An OTLP/HTTP protobuf body (ExportMetricsServiceRequest) as the typed request mapOtlpMetrics
+ * reads (int64 as decimal strings, as in the JSON mapping). Bad wire data is a ValidationError
+ * naming the body; more than `maxDataPoints` points a PAYLOAD_TOO_LARGE before any is decoded.
  */
-export function decodeOtlpProtobuf(bytes: Uint8Array, limits: { maxDataPoints?: number } = {}): unknown {
+export function decodeOtlpProtobuf(bytes: Uint8Array, limits: { maxDataPoints?: number } = {}): OtlpMetricsRequest {
+  let decoded: PbRequest;
   try {
     countDataPoints(bytes, limits.maxDataPoints ?? defaultMaxDataPoints);
-    return asJson(metricsV1.ExportMetricsServiceRequest.decode(bytes), 0);
+    decoded = metricsV1.ExportMetricsServiceRequest.decode(bytes) as PbRequest;
   } catch (e) {
     if (e instanceof AppError) throw e;
     // protobufjs says what was wrong with the wire ("index out of range", "invalid wire type 7").
     throw new ValidationError('body', `not a protobuf ExportMetricsServiceRequest (${(e as Error).message})`, { rule: 'otlp-protobuf' });
   }
+  return toRequest(decoded);
 }
 
 /** The OTLP answer, `{}` or `{partialSuccess}`, as the ExportMetricsServiceResponse a protobuf client expects. */

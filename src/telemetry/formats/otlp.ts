@@ -154,9 +154,18 @@ export function decodeOtlpMetrics(body: unknown, rates: CounterRates, defaults: 
   countJsonDataPoints(body, defaults.maxDataPoints ?? defaultMaxDataPoints);
   const parsed = otlpMetricsRequestSchema.safeParse(body);
   if (!parsed.success) return { results: [{ ok: false, at: 'body', reason: describeIssues(parsed.error.issues) }], rejectedDataPoints: 0 };
+  return mapOtlpMetrics(parsed.data, rates, defaults);
+}
+
+/**
+ * The one mapping of an ExportMetricsServiceRequest to samples, from the typed request: what zod
+ * made of a JSON body, or what decodeOtlpProtobuf picked from a protobuf one (whose types the
+ * wire decoder guarantees, so it is not parsed twice).
+ */
+export function mapOtlpMetrics(request: OtlpMetricsRequest, rates: CounterRates, defaults: { source?: EventSource } = {}): OtlpDecoded {
   const results: RecordResult[] = [];
   let rejectedDataPoints = 0;
-  (parsed.data.resourceMetrics ?? []).forEach((rm, ri) => {
+  (request.resourceMetrics ?? []).forEach((rm, ri) => {
     const ra = attrsOf(rm.resource?.attributes);
     const allPoints = (rm.scopeMetrics ?? []).flatMap((sm) => sm.metrics ?? []).reduce((n, m) => n + (m.gauge?.dataPoints?.length ?? 0) + (m.sum?.dataPoints?.length ?? 0), 0);
     const who = subjectOf(ra, defaults.source ?? 'agent');
