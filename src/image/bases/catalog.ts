@@ -40,7 +40,7 @@ export async function findBase(basesDir: string, ref: string): Promise<Omit<Base
   if (isBasePath(ref)) {
     const atPath = await baseAtPath(all, ref);
     if (atPath) return atPath;
-    throw new NotFoundError(`no base image at ${ref}; import it first with 'prescient base import ${ref}', or see 'prescient base ls'`, { path: ref });
+    throw new NotFoundError(`no base image at ${ref}; import it first with 'prescient base import ${ref}', or see 'prescient base ls'`, { field: 'base', rule: 'base-image', path: ref });
   }
   const byName = all.filter((b) => b.name === ref);
   const currentKey = (baseRecipeNames as readonly string[]).includes(ref) ? recipeKey(recipeFor(ref)) : undefined;
@@ -52,6 +52,7 @@ export async function findBase(basesDir: string, ref: string): Promise<Omit<Base
     all.find((b) => b.path === ref || `${b.name}-${b.key}` === ref) ??
     (currentKey ? byName.find((b) => b.key === currentKey) : undefined) ??
     (await newest());
-  if (!hit) throw new NotFoundError(`no base image ${JSON.stringify(ref)}; build one with 'prescient base build debian-12' or import one`);
+  // The field is named so an HTTP answer (POST /v1/requests names a base) says what to fix too.
+  if (!hit) throw new NotFoundError(`no base image ${JSON.stringify(ref)}; build one with 'prescient base build debian-12' or import one`, { field: 'base', rule: 'base-image' });
   return hit;
 }
