@@ -20,7 +20,8 @@ import {
   type WriteResult,
 } from '../store.js';
 import { startCheckpointer } from './checkpointer.js';
-import { migrations, rawTables, resourceColumns, rollupKeyRange, rollupMigrations, rollupSourceBits, rollupSourceCodes, type Migration } from './migrations.js';
+import { rawTables, resourceColumns } from '../tables.js';
+import { migrations, rollupKeyRange, rollupMigrations, rollupSourceBits, rollupSourceCodes, type Migration } from './migrations.js';
 import { startRollupThread } from './rollup-thread.js';
 
 export interface SqliteStoreOptions {
