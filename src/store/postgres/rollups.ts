@@ -40,8 +40,22 @@ export async function insertSamples(c: Queryable, s: SampleColumns): Promise<voi
      FROM s WHERE time_ms >= 0 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
      ON CONFLICT (subject_id, bucket_ms, source) DO UPDATE SET
        ${merge}`,
-    [s.subjectId, s.source, s.time, ...s.values],
+    [arrayLiteral(s.subjectId), s.source, arrayLiteral(s.time), ...s.values.map(arrayLiteral)],
   );
+}
+
+/**
+ * A numeric array as PostgreSQL's array text, built in one pass: node-postgres's generic
+ * serialiser escapes and quotes element by element, which cost more than the insert itself for
+ * the 10,000-row statements of a bulk import.
+ */
+function arrayLiteral(xs: readonly (number | null)[]): string {
+  let out = '{';
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i];
+    out += (i ? ',' : '') + (x === null || x === undefined ? 'NULL' : String(x));
+  }
+  return out + '}';
 }
 
 export async function readRollups(c: Queryable, subjectId: number, r: TimeRange | undefined): Promise<ResourceRollup[]> {
