@@ -25,7 +25,7 @@ import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { TelemetryStore } from '../src/store/store.js';
 import { postgresBin, startPostgres } from '../src/store/testing/postgres-cluster.js';
-import type { AnonymisedEvent } from '../src/telemetry/anonymised-event.js';
+import type { AnonymisedEvent } from '../src/contracts/anonymised-event.js';
 import { createAnonymiser } from '../src/telemetry/anonymise.js';
 import { importFiles } from '../src/telemetry/import-files.js';
 import { createIngestor } from '../src/telemetry/ingest.js';

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import { latestEventTimeMs, type EventSource } from '../../contracts/telemetry-event.js';
 import { rollupBucketMs } from '../store.js';
 import { resourceColumnNames as cols } from '../tables.js';
@@ -176,3 +177,18 @@ export const migrations: readonly Migration[] = [
   ) WITHOUT ROWID;
   `,
 ];
+
+/** Runs the steps of `schema` not yet run (its PRAGMA user_version counts them). */
+export function migrate(db: Database.Database, schema: 'main' | 'rollups', steps: readonly Migration[]): void {
+  const current = db.pragma(`${schema}.user_version`, { simple: true }) as number;
+  for (let v = current; v < steps.length; v++) {
+    const step = steps[v]!;
+    const parts = typeof step === 'string' ? [step] : step;
+    parts.forEach((sql, i) =>
+      db.transaction(() => {
+        db.exec(sql);
+        if (i === parts.length - 1) db.pragma(`${schema}.user_version = ${v + 1}`);
+      })(),
+    );
+  }
+}
