@@ -5,8 +5,10 @@
  *    timed until the store is closed (SQLite: rollups caught up, WALs checkpointed; PostgreSQL:
  *    rollups are written in each write's transaction, nothing is left at close);
  *  - live: resource events of 200 VMs in batches of 1,000 written straight to the store, 4
- *    batches in flight (what concurrent HTTP requests make; the HTTP layer is bench/ingest's),
- *    events/s, timed until the store is closed.
+ *    batches in flight (what concurrent HTTP requests make), events/s, timed until the store is closed;
+ *  - http: `prescient serve` (its own process; PRESCIENT_STORE_URL for PostgreSQL) taking NDJSON
+ *    batches of 1,000 resource events over loopback, 4 requests in flight, events/s until the
+ *    last answer; after the server's stop every sample is checked to be in the rollups.
  * PostgreSQL is a throwaway cluster on loopback (src/store/testing/postgres-cluster.ts) with
  * fsync off, a fresh database per run: the figure is the store's CPU and protocol cost, not a
  * disk's. SQLite runs with its defaults (synchronous NORMAL). Median of RUNS runs each. Beside
@@ -14,9 +16,11 @@
  * PostgreSQL backends): on a shared 2-core machine a client/server store waits for the
  * scheduler at every round trip, so the CPU figure is the steadier comparison.
  *
- *   bash scripts/bench ingest-postgres            (env: RUNS=3, LIVE_BATCHES=200, PARTS=bulk,live)
+ *   bash scripts/bench ingest-postgres            (env: RUNS=3, LIVE_BATCHES=200, HTTP_BATCHES=200, PARTS=bulk,live,http)
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +39,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bitbrains = join(root, '..', 'shared', 'datasets', 'bitbrains-rnd-2013-7');
 const runs = Number(process.env.RUNS ?? 3);
 const liveBatches = Number(process.env.LIVE_BATCHES ?? 200);
-const parts = (process.env.PARTS ?? 'bulk,live').split(',');
+const httpBatches = Number(process.env.HTTP_BATCHES ?? 200);
+const parts = (process.env.PARTS ?? 'bulk,live,http').split(',');
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -61,6 +66,54 @@ function serverCpuSeconds(postmaster: number): number {
     }
   }
   return sum;
+}
+
+function post(agent: Agent, port: number, body: Buffer, authorization: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const req = request(
+      { host: '127.0.0.1', port, path: '/v1/telemetry', method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': body.length, authorization } },
+      (r) => {
+        let text = '';
+        r.setEncoding('utf8');
+        r.on('data', (c: string) => (text += c));
+        r.on('end', () => (r.statusCode === 200 ? res((JSON.parse(text) as { accepted: number }).accepted) : rej(new Error(`HTTP ${r.statusCode}: ${text.slice(0, 200)}`))));
+      },
+    );
+    req.on('error', rej);
+    req.end(body);
+  });
+}
+
+/** `prescient serve` on a free port with its own home; `storeUrl`: the PostgreSQL store. */
+async function startServe(home: string, storeUrl: string | undefined): Promise<{ port: number; authorization: string; stop(): Promise<void> }> {
+  const env = { ...process.env, PRESCIENT_HOME: home, ...(storeUrl === undefined ? {} : { PRESCIENT_STORE_URL: storeUrl }) };
+  if (storeUrl === undefined) delete env.PRESCIENT_STORE_URL;
+  const child = spawn(process.execPath, [join(root, 'bin/prescient.js'), 'serve', '--port', '0', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let log = ''; // its request log, kept (the tail) for an early exit's error only
+  child.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-2000)));
+  const port = await new Promise<number>((res, rej) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      try {
+        res(Number(new URL((JSON.parse(out) as { url: string }).url).port));
+      } catch {
+        /* incomplete */
+      }
+    });
+    child.once('exit', (code) => rej(new Error(`serve exited ${code}: ${log}`)));
+  });
+  const admin = readFileSync(join(home, 'secrets', 'admin.secret'), 'utf8').trim();
+  return {
+    port,
+    authorization: `Basic ${Buffer.from(`admin:${admin}`).toString('base64')}`,
+    stop: () =>
+      new Promise<void>((r) => {
+        if (child.exitCode !== null) return r();
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+      }),
+  };
 }
 
 async function main(): Promise<void> {
@@ -158,6 +211,62 @@ async function main(): Promise<void> {
         `live (200 VMs, batches of 1,000, 4 in flight): SQLite ${fmt(median(rates.sqlite))} events/s (${fmt(median(cpuRates.sqlite))} per CPU s), ` +
           `PostgreSQL ${fmt(median(rates.postgres))} events/s (${fmt(median(cpuRates.postgres))} per CPU s, client + server) (median of ${runs})`,
       );
+    }
+    if (parts.includes('http')) {
+      const t0 = Date.UTC(2024, 0, 1);
+      const bodies = Array.from({ length: 50 }, (_, b) =>
+        Buffer.from(
+          Array.from({ length: 1000 }, (_, i) =>
+            JSON.stringify({ kind: 'resource', time: t0 + (b * 1000 + i) * 1000, subject: `vm:bench-${(b * 7 + i) % 200}`, source: 'hypervisor', category: 'bench', cpuCores: 4, cpuPercent: (i * 7) % 100, memoryBytes: 2e9 + i, netInBps: i * 100 }),
+          ).join('\n'),
+        ),
+      );
+      const rates: Record<Kind, number[]> = { sqlite: [], postgres: [] };
+      for (let i = 0; i < runs; i++) {
+        for (const kind of ['sqlite', 'postgres'] as const) {
+          const home = mkdtempSync(join(tmpdir(), 'prescient-bench-http-'));
+          dirs.push(home);
+          let url: string | undefined;
+          if (kind === 'postgres') {
+            const name = `bench_${++databases}`;
+            const admin = new pg.Client({ connectionString: cluster.url });
+            await admin.connect();
+            await admin.query(`CREATE DATABASE ${name}`);
+            await admin.end();
+            url = cluster.url.replace(/\/postgres$/, `/${name}`);
+          }
+          const serve = await startServe(home, url);
+          const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+          try {
+            await post(agent, serve.port, bodies[0]!, serve.authorization); // warm-up: JIT, subjects, the schema
+            let next = 0;
+            let accepted = 0;
+            const t = performance.now();
+            const worker = async (): Promise<void> => {
+              while (next < httpBatches) {
+                const n = await post(agent, serve.port, bodies[next++ % bodies.length]!, serve.authorization);
+                accepted += n;
+              }
+            };
+            await Promise.all([worker(), worker(), worker(), worker()]);
+            const s = (performance.now() - t) / 1000;
+            agent.destroy();
+            await serve.stop();
+            if (accepted !== httpBatches * 1000) throw new Error(`${kind}: accepted ${accepted} of ${httpBatches * 1000}`);
+            const check = kind === 'sqlite' ? openSqliteStore({ file: join(home, 'prescient.db') }) : openPostgresStore({ url: url! });
+            let inRollups = 0;
+            for (const subject of await check.listSubjects({ kind: 'vm' })) for (const b of await check.rollups(subject.subject)) inRollups += b.samples.cpuPercent ?? 0;
+            await check.close();
+            if (inRollups !== (httpBatches + 1) * 1000) throw new Error(`${kind}: rollups hold ${inRollups} samples, expected ${(httpBatches + 1) * 1000}`);
+            rates[kind].push(accepted / s);
+            console.log(`  http ${kind} run ${i + 1}: ${fmt(accepted)} events in ${s.toFixed(2)} s, ${fmt(accepted / s)} events/s (load ${load()})`);
+          } finally {
+            agent.destroy();
+            await serve.stop();
+          }
+        }
+      }
+      console.log(`http (serve, NDJSON batches of 1,000, 4 requests in flight): SQLite ${fmt(median(rates.sqlite))} events/s, PostgreSQL ${fmt(median(rates.postgres))} events/s (median of ${runs})`);
     }
   } finally {
     await cluster.stop();
