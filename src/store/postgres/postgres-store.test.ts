@@ -60,4 +60,17 @@ if (bin === undefined) {
     await assert.rejects(store.counts(), (e: Error & { code?: string }) => e.code === 'INTERNAL' && /PostgreSQL store failed/.test(e.message));
     await store.close();
   });
+
+  test('postgres: a server that goes away under an open store fails the calls, never the process; close still returns', async () => {
+    const own = await startPostgres(); // its own cluster: this test stops it
+    const store = openPostgresStore({ url: own.url });
+    try {
+      await store.write([{ kind: 'resource', subject: 'v_gone', subjectKind: 'vm', source: 'hypervisor', time: Date.UTC(2024, 0, 1), cpuPercent: 1 }]);
+    } finally {
+      await own.stop(); // the pool's idle connections are cut: an 'error' event nobody asked for
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    await assert.rejects(store.counts(), (e: Error & { code?: string }) => e.code === 'INTERNAL');
+    await store.close();
+  });
 }
