@@ -11,7 +11,8 @@ import { countRejections, rejections } from './rejections.js';
 import { readRollups } from './rollups.js';
 import { listSubjects, subjectIdOf } from './subjects.js';
 import { inTransaction } from './transaction.js';
-import { writeColumns, writeEvents } from './writes.js';
+import { writeGroup, type PendingWrite } from './writes.js';
+import type { WriteResult } from '../store.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user[:password]@host[:port]/database[?sslmode=…] (libpq's URL form). */
@@ -61,8 +62,7 @@ export function openPostgresStore(options: PostgresStoreOptions): TelemetryStore
   ready.catch(() => undefined); // surfaced by the first call, never as an unhandled rejection
   const inFlight = new Set<Promise<unknown>>();
   let closed = false;
-  const call = <T>(work: () => Promise<T>): Promise<T> => {
-    if (closed) return Promise.reject(new AppError('CONFLICT', 'the telemetry store is closed'));
+  const run = <T>(work: () => Promise<T>): Promise<T> => {
     const p = ready.then(work).catch((e: unknown) => {
       throw e instanceof AppError ? e : new StoreUnavailableError(e);
     });
@@ -71,6 +71,34 @@ export function openPostgresStore(options: PostgresStoreOptions): TelemetryStore
     p.then(done, done);
     return p;
   };
+  const call = <T>(work: () => Promise<T>): Promise<T> =>
+    closed ? Promise.reject(new AppError('CONFLICT', 'the telemetry store is closed')) : run(work);
+  // Group commit: writes that arrive while one transaction of writes runs wait for it and then
+  // share the next. Concurrent requests of one server mostly touch the same subjects, whose row
+  // locks would make their transactions take turns anyway: one transaction for all of them does
+  // the same work with a fraction of the round trips and commits.
+  let queue: (PendingWrite & { resolve: (r: WriteResult) => void; reject: (e: unknown) => void })[] = [];
+  /** The group being written, if any; it starts the next when it ends. */
+  let writing: Promise<void> | undefined;
+  const pump = (): void => {
+    if (writing !== undefined || queue.length === 0) return;
+    const group = queue;
+    queue = [];
+    writing = run(() => inTransaction(pool, (c) => writeGroup(c, group))).then(
+      (results) => group.forEach((p, i) => p.resolve(results[i]!)),
+      (e: unknown) => group.forEach((p) => p.reject(e)),
+    );
+    void writing.then(() => {
+      writing = undefined;
+      pump();
+    });
+  };
+  const enqueue = (w: PendingWrite): Promise<WriteResult> =>
+    new Promise<WriteResult>((resolve, reject) => {
+      if (closed) return reject(new AppError('CONFLICT', 'the telemetry store is closed'));
+      queue.push({ ...w, resolve, reject });
+      pump();
+    });
   /** Reads of one subject: nothing when the pseudonym is unknown. */
   const ofSubject = <T>(subject: string, none: T, read: (id: number) => Promise<T>): Promise<T> =>
     call(async () => {
@@ -79,8 +107,8 @@ export function openPostgresStore(options: PostgresStoreOptions): TelemetryStore
     });
 
   return {
-    write: (events) => (events.length === 0 ? Promise.resolve({ written: 0, refused: [] }) : call(() => writeEvents(pool, events))),
-    writeResourceColumns: (batch) => (batch.rows === 0 ? Promise.resolve({ written: 0, refused: [] }) : call(() => writeColumns(pool, batch))),
+    write: (events) => (events.length === 0 ? Promise.resolve({ written: 0, refused: [] }) : enqueue({ events })),
+    writeResourceColumns: (columns) => (columns.rows === 0 ? Promise.resolve({ written: 0, refused: [] }) : enqueue({ columns })),
     listSubjects: (filter = {}) => call(() => listSubjects(pool, filter)),
     rollups: (subject, r) => ofSubject(subject, [], (id) => readRollups(pool, id, r)),
     sequence: (subject, o = {}) => ofSubject(subject, [], (id) => sequence(pool, id, o)),
@@ -98,6 +126,8 @@ export function openPostgresStore(options: PostgresStoreOptions): TelemetryStore
     async close() {
       if (closed) return;
       closed = true;
+      // Writes accepted before the close are still written: each group starts the next.
+      while (writing !== undefined) await writing.then(() => new Promise((r) => setImmediate(r)));
       await Promise.allSettled([...inFlight]);
       await pool.end();
     },

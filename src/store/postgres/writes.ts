@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import type { AnonymisedEvent } from '../../contracts/anonymised-event.js';
 import type { AnonymisedResourceColumns } from '../../contracts/resource-columns.js';
 import { resourceFields } from '../../contracts/telemetry-event.js';
@@ -7,19 +6,20 @@ import { consentedAmong } from './consent.js';
 import { upsertGuestImages } from './guest.js';
 import { emptySamples, insertSamples, type SampleColumns } from './rollups.js';
 import { upsertSubjects, type SubjectSpan } from './subjects.js';
-import { inTransaction } from './transaction.js';
+import type { Queryable } from './transaction.js';
 
 const R = resourceFields.length;
 /** Rows per statement: big enough that a round trip is amortised, small enough to bound a statement's memory. */
 const chunkRows = 10_000;
 
 /**
- * One write, one transaction, whatever other processes do at the same time: consent rows are
- * locked shared (consent.ts), subject rows and rollup rows are upserted in key order under their
- * row locks. Two workers writing the same subjects and buckets serialise on those rows and add up.
+ * Events, inside the caller's transaction, whatever other processes do at the same time: consent
+ * rows are locked shared (consent.ts), subject rows and rollup rows are upserted in key order
+ * under their row locks. Two workers writing the same subjects and buckets serialise on those
+ * rows and add up.
  */
-export async function writeEvents(pool: pg.Pool, all: readonly AnonymisedEvent[]): Promise<WriteResult> {
-  return inTransaction(pool, async (c) => {
+export async function writeEvents(c: Queryable, all: readonly AnonymisedEvent[]): Promise<WriteResult> {
+  {
     const agentNames = new Set<string>();
     for (const e of all) if (e.source === 'agent') [e.subject, ...(e.aliases ?? [])].forEach((p) => agentNames.add(p));
     const consented = await consentedAmong(c, [...agentNames]);
@@ -104,13 +104,13 @@ export async function writeEvents(pool: pg.Pool, all: readonly AnonymisedEvent[]
     }
     await upsertGuestImages(c, images);
     return { written: events.length, refused };
-  });
+  }
 }
 
 /** The same for column batches (bulk import): one consent decision per subject entry. */
-export async function writeColumns(pool: pg.Pool, b: AnonymisedResourceColumns): Promise<WriteResult> {
+export async function writeColumns(c: Queryable, b: AnonymisedResourceColumns): Promise<WriteResult> {
   if (b.rows === 0) return { written: 0, refused: [] };
-  return inTransaction(pool, async (c) => {
+  {
     const { time, values, subjectOf } = b;
     const S = b.subjects.length;
     const first = new Float64Array(S).fill(Number.POSITIVE_INFINITY);
@@ -156,6 +156,32 @@ export async function writeColumns(pool: pg.Pool, b: AnonymisedResourceColumns):
     }
     await insertSamples(c, samples);
     return { written: b.rows - refused.length, refused };
-  });
+  }
+}
+
+export interface PendingWrite {
+  events?: readonly AnonymisedEvent[];
+  columns?: AnonymisedResourceColumns;
+}
+
+/**
+ * Several writes in one transaction (group commit, as SQLite's writes.ts): the events of all of
+ * them in one pass, then each column batch; results per write, in order.
+ */
+export async function writeGroup(c: Queryable, group: readonly PendingWrite[]): Promise<WriteResult[]> {
+  const results: WriteResult[] = new Array(group.length);
+  const withEvents = group.flatMap((p, i) => (p.events === undefined ? [] : [i]));
+  if (withEvents.length > 0) {
+    const r = await writeEvents(c, withEvents.length === 1 ? group[withEvents[0]!]!.events! : withEvents.flatMap((i) => group[i]!.events!));
+    let offset = 0;
+    for (const i of withEvents) {
+      const n = group[i]!.events!.length;
+      const refused = r.refused.filter((x) => x >= offset && x < offset + n).map((x) => x - offset);
+      results[i] = { written: n - refused.length, refused };
+      offset += n;
+    }
+  }
+  for (const [i, p] of group.entries()) if (p.columns !== undefined) results[i] = await writeColumns(c, p.columns);
+  return results;
 }
 
