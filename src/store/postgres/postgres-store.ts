@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { z } from 'zod';
 import { AppError, ValidationError } from '../../core/errors.js';
-import type { TelemetryStore } from '../store.js';
+import type { TelemetryStore, WriteResult } from '../store.js';
 import { consentedPseudonyms, grantConsent, revokeConsent } from './consent.js';
 import { guestActivity, guestImages } from './guest.js';
 import { dataAccesses, flows, sequence } from './history.js';
@@ -12,7 +12,6 @@ import { readRollups } from './rollups.js';
 import { listSubjects, subjectIdOf } from './subjects.js';
 import { inTransaction } from './transaction.js';
 import { writeGroup, type PendingWrite } from './writes.js';
-import type { WriteResult } from '../store.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user[:password]@host[:port]/database[?sslmode=…] (libpq's URL form). */
