@@ -53,19 +53,33 @@ const cpuSeconds = (): number => {
   return (u.user + u.system) / 1e6;
 };
 
-/** utime + stime of the server's backends (children of the postmaster) alive now, in seconds (Linux). */
-function serverCpuSeconds(postmaster: number): number {
-  let sum = 0;
+/** utime + stime per backend (child of the postmaster) alive now, in seconds (Linux). */
+function backendCpu(postmaster: number): Map<number, number> {
+  const out = new Map<number, number>();
   for (const pid of readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').trim().split(/\s+/)) {
     try {
       const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      sum += (Number(fields[11]) + Number(fields[12])) / 100;
+      out.set(Number(pid), (Number(fields[11]) + Number(fields[12])) / 100);
     } catch {
       /* ended */
     }
   }
-  return sum;
+  return out;
+}
+
+/**
+ * CPU seconds used since the call, by this process and (PostgreSQL) by the server's backends:
+ * per backend pid, so that backends of an earlier store ending meanwhile subtract nothing.
+ */
+function cpuMeter(postmaster: number | undefined): () => number {
+  const own = cpuSeconds();
+  const before = postmaster === undefined ? new Map<number, number>() : backendCpu(postmaster);
+  return () => {
+    let server = 0;
+    if (postmaster !== undefined) for (const [pid, s] of backendCpu(postmaster)) server += s - (before.get(pid) ?? 0);
+    return cpuSeconds() - own + server;
+  };
 }
 
 function post(agent: Agent, port: number, body: Buffer, authorization: string): Promise<number> {
@@ -154,9 +168,9 @@ async function main(): Promise<void> {
           for (const kind of ['sqlite', 'postgres'] as const) {
             const store = await open(kind);
             const t = performance.now();
-            const c = cpuSeconds() + serverCpuSeconds(cluster.pid);
+            const meter = cpuMeter(kind === 'postgres' ? cluster.pid : undefined);
             const r = await importFiles({ path: bitbrains, format: 'bitbrains', ingestor: createIngestor({ store, anonymiser }) });
-            const cpu = cpuSeconds() + serverCpuSeconds(cluster.pid) - c; // before close: the backends end with the pool
+            const cpu = meter(); // before close: the backends end with the pool
             await store.close();
             const s = (performance.now() - t) / 1000;
             if (r.rejected + r.refused > 0) throw new Error(`bulk import rejected ${r.rejected} and refused ${r.refused}`);
@@ -192,13 +206,13 @@ async function main(): Promise<void> {
           const store = await open(kind);
           let next = 0;
           const t = performance.now();
-          const cpu0 = cpuSeconds() + serverCpuSeconds(cluster.pid);
+          const meter = cpuMeter(kind === 'postgres' ? cluster.pid : undefined);
           const worker = async (): Promise<void> => {
             while (next < batches.length) await store.write(batches[next++]!);
           };
           await Promise.all([worker(), worker(), worker(), worker()]);
           const c = await store.counts();
-          const cpu = cpuSeconds() + serverCpuSeconds(cluster.pid) - cpu0;
+          const cpu = meter();
           await store.close();
           const s = (performance.now() - t) / 1000;
           if (c.resource !== liveBatches * 1000) throw new Error(`${kind}: ${c.resource} samples stored of ${liveBatches * 1000}`);
