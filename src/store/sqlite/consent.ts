@@ -19,16 +19,22 @@ export function grantConsent(db: Database.Database, pseudonyms: readonly string[
 export async function revokeConsent(options: { db: Database.Database; subjects: Subjects; rollups: Rollups }, pseudonyms: readonly string[]): Promise<{ deleted: number }> {
   const { db, subjects, rollups } = options;
   // Three commits, in this order, because the rollups are another file (each file's commit is
-  // atomic only on its own): raw in-guest rows; their rollups; then the consent and the subject.
-  // A crash between any two leaves the consent recorded, so running the revoke again finishes
-  // it. A catch-up of the rollup thread either ran before the rollups are deleted (which then
-  // removes what it added) or reads the raw rows after they are gone.
+  // atomic only on its own): the consent with the raw in-guest rows; their rollups; then the
+  // subject. The consent goes in the first commit, with the rows: a write of another process
+  // (serve, while the CLI revokes) checks consent under the same write lock, so it either
+  // committed before (its rows are deleted here) or finds none; left to the last commit, a
+  // write between the first and the last would keep in-guest rows after their revoke. A crash
+  // between two commits leaves rollups or a subject row behind; running the revoke again (it
+  // needs no recorded consent) finishes it. A catch-up of the rollup thread either ran before
+  // the rollups are deleted (which then removes what it added) or reads the raw rows after
+  // they are gone.
   // Caught up first, so that this process's own rollup thread is idle, not holding the lock.
   await rollups.caughtUp();
   let deleted = 0;
   const targets = pseudonyms.map((p) => ({ p, sid: subjects.idOf(p), keep: false }));
   db.transaction(() => {
     for (const s of targets) {
+      db.prepare('DELETE FROM consent WHERE pseudonym = ?').run(s.p);
       if (s.sid === undefined) continue;
       for (const t of rawTables) deleted += db.prepare(`DELETE FROM ${t} WHERE subject_id = ? AND source = 'agent'`).run(s.sid).changes;
       db.prepare('DELETE FROM guest_images WHERE subject_id = ?').run(s.sid); // every row is in-guest data
@@ -46,7 +52,6 @@ export async function revokeConsent(options: { db: Database.Database; subjects: 
   })();
   db.transaction(() => {
     for (const { p, sid, keep } of targets) {
-      db.prepare('DELETE FROM consent WHERE pseudonym = ?').run(p);
       if (sid === undefined || keep) continue;
       db.prepare('DELETE FROM subjects WHERE id = ?').run(sid);
       subjects.forget(p);
