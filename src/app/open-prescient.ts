@@ -4,6 +4,7 @@ import { issueAgentCredential } from '../grants/agent-credential.js';
 import { openExternalRegistry, type ExternalRegistry } from '../registry/external-registry.js';
 import { registryConfigFromEnv } from '../registry/registry-config.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
+import { openPostgresStore } from '../store/postgres/postgres-store.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { TelemetryStore } from '../store/store.js';
 import { createIngestion, type Ingestion } from '../telemetry/open-ingestion.js';
@@ -71,9 +72,13 @@ export async function openPrescient(options: OpenPrescientOptions = {}): Promise
   });
   let storeOpened: TelemetryStore | undefined;
   const store = once(async (): Promise<TelemetryStore> => {
-    switch (config.store) {
+    const s = config.store;
+    switch (s.kind) {
       case 'sqlite':
         storeOpened = openSqliteStore({ file: paths.store });
+        return storeOpened;
+      case 'postgres':
+        storeOpened = openPostgresStore({ url: s.url, ...(s.maxConnections === undefined ? {} : { maxConnections: s.maxConnections }) });
         return storeOpened;
     }
   });

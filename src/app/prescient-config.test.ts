@@ -19,13 +19,13 @@ after(async () => {
 });
 
 test('no config.json means today’s installation: SQLite in the home, the local registry', async () => {
-  assert.deepEqual(await loadPrescientConfig(await home()), { store: 'sqlite', registry: 'local' });
+  assert.deepEqual(await loadPrescientConfig(await home(), {}), { store: { kind: 'sqlite' }, registry: 'local' });
 });
 
 test('an invalid config.json is refused with the field and the file named', async () => {
   const dir = await home();
   await writeFile(configFile(dir), JSON.stringify({ store: 'postgress' }));
-  await assert.rejects(loadPrescientConfig(dir), (e: unknown) => e instanceof ValidationError && e.field === 'store' && e.message.includes(configFile(dir)));
+  await assert.rejects(loadPrescientConfig(dir), (e: unknown) => e instanceof ValidationError && e.field === 'store.kind' && e.message.includes(configFile(dir)));
   await writeFile(configFile(dir), JSON.stringify({ stroe: 'sqlite' }));
   await assert.rejects(loadPrescientConfig(dir), (e: unknown) => e instanceof ValidationError && e.field === 'stroe');
   await writeFile(configFile(dir), '{ not json');

@@ -1,13 +1,32 @@
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { ociRegistryConfigSchema, type RegistryConfig } from '../registry/registry-config.js';
+import { postgresUrlSchema } from '../store/postgres/postgres-store.js';
 import { formatIssuePath } from '../usage-vector/validate.js';
 
 /** The store adapters Prescient can open (contracts of src/store/store.ts). */
-export const storeAdapters = ['sqlite'] as const;
+export const storeAdapters = ['sqlite', 'postgres'] as const;
 export type StoreAdapter = (typeof storeAdapters)[number];
+
+/**
+ * `"sqlite"` (or `{ "kind": "sqlite" }`): the files in the home. `{ "kind": "postgres", "url":
+ * "postgres://…" }`: one database shared by every server and worker (src/store/README.md).
+ */
+const storeSchema = z.preprocess(
+  (v) => (typeof v === 'string' ? { kind: v } : v),
+  z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('sqlite') }),
+    z.strictObject({
+      kind: z.literal('postgres'),
+      url: postgresUrlSchema.describe('postgres://user@host:port/database'),
+      maxConnections: z.number().int().min(1).max(1000).optional().describe('connections per process (default 10)'),
+    }),
+  ]),
+);
+export type StoreConfig = z.infer<typeof storeSchema>;
 
 /**
  * Where image versions are kept: `local`, the OCI layout under PRESCIENT_HOME; `oci`, that layout
@@ -22,7 +41,7 @@ export type RegistryAdapter = (typeof registryAdapters)[number];
  * Strict: a misspelt key is refused rather than silently ignored.
  */
 export const prescientConfigSchema = z.strictObject({
-  store: z.enum(storeAdapters).default('sqlite').describe('the telemetry and metadata store'),
+  store: storeSchema.default({ kind: 'sqlite' }).describe('the telemetry and metadata store'),
   registry: z
     .union([z.literal('local'), ociRegistryConfigSchema])
     .default('local')
@@ -46,10 +65,28 @@ export function parsePrescientConfig(value: unknown, source = 'config.json'): Pr
   throw new ValidationError(formatIssuePath(path), `${issue.message} (in ${source})`, { source });
 }
 
-/** The installation's configuration: its config.json, or the defaults when there is none. */
-export async function loadPrescientConfig(home: string): Promise<PrescientConfig> {
+/**
+ * The installation's configuration: its config.json, or the defaults when there is none; then
+ * the environment: `PRESCIENT_STORE_URL=postgres://…` chooses the PostgreSQL store (over the file).
+ */
+export async function loadPrescientConfig(home: string, env: NodeJS.ProcessEnv = process.env): Promise<PrescientConfig> {
   const file = configFile(home);
-  return parsePrescientConfig(await readOptionalJsonFile(file), file);
+  const config = parsePrescientConfig(await readOptionalJsonFile(file), file);
+  if (config.store.kind === 'postgres' && new URL(config.store.url).password !== '') {
+    // A password in the file is a secret at rest: only where nobody else can read it.
+    const mode = (await stat(file)).mode & 0o777;
+    if (mode & 0o077) {
+      throw new ValidationError('store.url', `holds a password but ${file} is readable by others (mode ${mode.toString(8)}): chmod 600 it, or leave the password out of the URL and use ~/.pgpass or PGPASSWORD`, { source: file });
+    }
+  }
+  const url = env.PRESCIENT_STORE_URL;
+  if (url !== undefined && url !== '') {
+    const r = postgresUrlSchema.safeParse(url);
+    if (!r.success) throw new ValidationError('PRESCIENT_STORE_URL', r.error.issues[0]!.message);
+    const maxConnections = config.store.kind === 'postgres' ? config.store.maxConnections : undefined;
+    return { ...config, store: { kind: 'postgres', url: r.data, ...(maxConnections === undefined ? {} : { maxConnections }) } };
+  }
+  return config;
 }
 
 /**

@@ -39,10 +39,10 @@ export async function openHistory(flags: HistoryFlags): Promise<OpenedHistory> {
   if (!flags.dataset) {
     const prescient = await openPrescient();
     const file = prescient.paths.store;
-    if (prescient.config.store === 'sqlite' && !existsSync(file)) throw new ValidationError('--dataset', `no telemetry stored yet (${file}); ingest some (prescient ingest, prescient serve) or give a trace folder with --dataset PATH --format FORMAT`);
+    if (prescient.config.store.kind === 'sqlite' && !existsSync(file)) throw new ValidationError('--dataset', `no telemetry stored yet (${file}); ingest some (prescient ingest, prescient serve) or give a trace folder with --dataset PATH --format FORMAT`);
     const { store, anonymiser } = await prescient.ingestion();
     return {
-      history: storeHistory(store, `store:${prescient.config.store === 'sqlite' ? file : prescient.config.store}`),
+      history: storeHistory(store, `store:${prescient.config.store.kind === 'sqlite' ? file : 'postgres'}`), // never the URL: it may hold a password
       subjectOf: (client) => {
         if (pseudonymPattern.test(client)) return client;
         // The telemetry wire format's "kind:id"; a bare id is a client.

@@ -4,11 +4,16 @@ import type { AnonymisedEvent } from '../contracts/anonymised-event.js';
 import { resourceFields } from '../contracts/telemetry-event.js';
 import { rollupBucketMs, type TelemetryStore } from './store.js';
 
+export interface ContractOptions {
+  /** Two stores (two connections or pools, as two processes would have) on one fresh, empty database. */
+  openTwo: () => Promise<[TelemetryStore, TelemetryStore]>;
+}
+
 /**
  * The behaviour every TelemetryStore adapter must have. An adapter's test file calls this with a
- * factory that opens a fresh, empty store (sqlite/sqlite-store.test.ts; postgres/ the same way).
+ * factory that opens a fresh, empty store (sqlite/sqlite-store.test.ts, postgres/postgres-store.test.ts).
  */
-export function storeContract(name: string, open: () => Promise<TelemetryStore>): void {
+export function storeContract(name: string, open: () => Promise<TelemetryStore>, options: ContractOptions): void {
   const t0 = Date.UTC(2024, 0, 1);
   const base = { subjectKind: 'vm' as const, source: 'hypervisor' as const };
 
@@ -225,6 +230,95 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>)
       assert.equal((await store.counts()).resource, 1);
     } finally {
       await store.close();
+    }
+  });
+
+  test(`${name}: two stores on one database (two workers): concurrent writes to the same subjects and buckets add up, none lost, none counted twice`, async () => {
+    const [a, b] = await options.openTwo();
+    try {
+      const subjects = ['v_s0', 'v_s1', 'v_s2', 'v_s3'];
+      const writes = 12;
+      // Every write touches every subject's same two buckets, in an order that differs between
+      // the stores (lock order must not matter); whole numbers, so the sums are exact.
+      const batch = (w: number, reverse: boolean): AnonymisedEvent[] =>
+        (reverse ? [...subjects].reverse() : subjects).flatMap((subject) => [
+          { ...base, kind: 'resource' as const, subject, category: 'shared', time: t0 + w, cpuPercent: w + subjects.indexOf(subject) },
+          { ...base, kind: 'resource' as const, subject, time: t0 + rollupBucketMs + w, cpuPercent: 1 },
+          { ...base, kind: 'command' as const, subject, time: t0 + w, program: `p${w}` },
+        ]);
+      const columns = (w: number) => ({
+        source: base.source,
+        subjects: subjects.map((subject) => ({ subject, subjectKind: base.subjectKind })),
+        subjectOf: Int32Array.from(subjects.map((_, k) => k)),
+        rows: subjects.length,
+        time: Float64Array.from(subjects.map(() => t0 + 100 + w)),
+        values: Float64Array.from(subjects.flatMap(() => resourceFields.map((f) => (f === 'cpuPercent' ? 2 : Number.NaN)))),
+      });
+      const results = await Promise.all(
+        Array.from({ length: writes }, (_, w) => [
+          a.write(batch(w, false)),
+          b.write(batch(writes + w, true)),
+          (w % 2 ? a : b).writeResourceColumns(columns(w)),
+          (w % 2 ? b : a).countRejections([{ reason: 'invalid', source: 'unknown', count: 1 }]),
+        ]).flat(),
+      );
+      assert.equal(results.reduce((n: number, r) => n + ((r as { written?: number } | undefined)?.written ?? 0), 0), 2 * writes * subjects.length * 3 + writes * subjects.length);
+      for (const [k, subject] of subjects.entries()) {
+        for (const store of [a, b]) {
+          const r = await store.rollups(subject);
+          assert.equal(r.length, 2, subject);
+          assert.equal(r[0]!.samples.cpuPercent, 2 * writes + writes, `${subject}: samples in the first bucket`);
+          // Sum of (w + k) for w in 0..2·writes-1, plus 2 per column row.
+          const sum = (2 * writes * (2 * writes - 1)) / 2 + 2 * writes * k + 2 * writes;
+          assert.equal(r[0]!.mean.cpuPercent, sum / (3 * writes), `${subject}: mean`);
+          assert.equal(r[0]!.max.cpuPercent, 2 * writes - 1 + k);
+          assert.deepEqual(r[1]!.samples, { cpuPercent: 2 * writes });
+          assert.equal((await store.sequence(subject)).length, 2 * writes);
+        }
+      }
+      const listed = await b.listSubjects();
+      assert.deepEqual(listed.map((s) => [s.subject, s.category, s.firstMs, s.lastMs]), subjects.map((s) => [s, 'shared', t0, t0 + rollupBucketMs + 2 * writes - 1]));
+      const counts = await a.counts();
+      assert.equal(counts.subjects, subjects.length);
+      assert.equal(counts.resource, subjects.length * (4 * writes + writes));
+      assert.equal(counts.command, subjects.length * 2 * writes);
+      assert.equal(counts.rollups, subjects.length * 2);
+      assert.deepEqual(await a.rejections(), [{ reason: 'invalid', source: 'unknown', count: writes }]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test(`${name}: a revoke racing in-guest writes from another store leaves none of that subject's in-guest rows`, async () => {
+    const [writer, revoker] = await options.openTwo();
+    try {
+      const agent = { subjectKind: 'vm' as const, source: 'agent' as const, subject: 'v_race' };
+      const image = `sha256:${'3'.repeat(64)}`;
+      await writer.grantConsent(['v_race'], t0);
+      const one = (i: number): AnonymisedEvent[] => [
+        { ...agent, kind: 'resource', time: t0 + i, image, cpuPercent: 1 },
+        { ...agent, kind: 'command', time: t0 + i, image, program: 'ls' },
+      ];
+      assert.deepEqual(await writer.write(one(0)), { written: 2, refused: [] });
+      await writer.write([{ ...base, kind: 'resource', subject: 'v_race', time: t0, cpuPercent: 5 }]); // host data: stays
+      const racing: Promise<unknown>[] = [];
+      for (let i = 1; i <= 20; i++) {
+        racing.push(writer.write(one(i)));
+        if (i === 10) racing.push(revoker.revokeConsent(['v_race']));
+        await new Promise((r) => setImmediate(r));
+      }
+      await Promise.all(racing);
+      for (const store of [writer, revoker]) {
+        assert.deepEqual(await store.sequence('v_race'), []);
+        assert.deepEqual(await store.guestImages('v_race'), []);
+        assert.deepEqual((await store.guestActivity('v_race')).samples, []);
+        assert.deepEqual((await store.rollups('v_race')).map((r) => r.samples), [{ cpuPercent: 1 }]);
+      }
+      assert.deepEqual(await writer.write(one(99)), { written: 0, refused: [0, 1] });
+    } finally {
+      await writer.close();
+      await revoker.close();
     }
   });
 }

@@ -4,13 +4,13 @@ import type { CommandOutcome, EventKind, EventSource, FlowOutcome, ResourceField
 
 /**
  * The telemetry store: the one interface behind which the embedded SQLite adapter (sqlite/) and
- * a PostgreSQL adapter (postgres/, same file names) sit. Everything in it is already anonymised:
- * a subject is a pseudonym, never an identifier in clear. store-contract.ts holds the tests
- * every adapter must pass.
+ * the PostgreSQL adapter (postgres/, same file names; README.md) sit. Everything in it is already
+ * anonymised: a subject is a pseudonym, never an identifier in clear. store-contract.ts holds the
+ * tests every adapter must pass.
  *
  * ## Reading history (for prediction)
  *
- *   const store = openSqliteStore({ file: paths(home).store });
+ *   const store = openSqliteStore({ file: paths(home).store });   // or openPostgresStore({ url })
  *   for (const s of await store.listSubjects({ category: 'web-dev' })) {
  *     const series = await store.rollups(s.subject, { fromMs, toMs });   // 5-minute buckets, oldest first
  *     const seq = await store.sequence(s.subject, { kinds: ['command'] }); // launches/commands in order

@@ -1,9 +1,11 @@
-import { latestEventTimeMs, resourceFields, type EventSource, type ResourceField } from '../../contracts/telemetry-event.js';
+import type Database from 'better-sqlite3';
+import { latestEventTimeMs, type EventSource } from '../../contracts/telemetry-event.js';
 import { rollupBucketMs } from '../store.js';
+import { resourceColumnNames as cols } from '../tables.js';
 
 /**
  * The whole SQLite schema, as an append-only list of migrations (PRAGMA user_version counts how
- * many ran). Never edit a released step: add one. A PostgreSQL adapter keeps the same tables.
+ * many ran). Never edit a released step: add one. postgres/migrations.ts keeps the same tables (their shared names: ../tables.ts).
  *
  * Raw resource samples have no index: history is read from the rollups, and the raw rows are
  * only scanned by retention and consent withdrawal, which are rare; an index would halve the
@@ -17,21 +19,6 @@ import { rollupBucketMs } from '../store.js';
  * A step is one transaction, or several run in order (a step that moves rows between the two
  * files copies first and deletes after, each file's commit being atomic only on its own).
  */
-export const resourceColumns: Record<ResourceField, string> = {
-  cpuCores: 'cpu_cores',
-  cpuPercent: 'cpu_percent',
-  memoryBytes: 'memory_bytes',
-  memoryTotalBytes: 'memory_total_bytes',
-  diskReadBps: 'disk_read_bps',
-  diskWriteBps: 'disk_write_bps',
-  netInBps: 'net_in_bps',
-  netOutBps: 'net_out_bps',
-};
-
-const cols = resourceFields.map((f) => resourceColumns[f]);
-
-export const rawTables = ['resource_samples', 'sequence_events', 'network_flows', 'data_accesses'] as const;
-
 export type Migration = string | readonly string[];
 
 /**
@@ -190,3 +177,18 @@ export const migrations: readonly Migration[] = [
   ) WITHOUT ROWID;
   `,
 ];
+
+/** Runs the steps of `schema` not yet run (its PRAGMA user_version counts them). */
+export function migrate(db: Database.Database, schema: 'main' | 'rollups', steps: readonly Migration[]): void {
+  const current = db.pragma(`${schema}.user_version`, { simple: true }) as number;
+  for (let v = current; v < steps.length; v++) {
+    const step = steps[v]!;
+    const parts = typeof step === 'string' ? [step] : step;
+    parts.forEach((sql, i) =>
+      db.transaction(() => {
+        db.exec(sql);
+        if (i === parts.length - 1) db.pragma(`${schema}.user_version = ${v + 1}`);
+      })(),
+    );
+  }
+}

@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { workerData } from 'node:worker_threads';
 import { serveThreadJob } from '../../core/thread-job.js';
 import { resourceFields } from '../../contracts/telemetry-event.js';
-import { latestTimeMs, resourceColumns, rollupKeySql } from './migrations.js';
+import { resourceColumns } from '../tables.js';
+import { latestTimeMs, rollupKeySql } from './migrations.js';
 
 /**
  * The thread half of startRollups: its own connection, writing the rollups file (main here) and

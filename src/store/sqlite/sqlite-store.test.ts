@@ -8,7 +8,13 @@ import Database from 'better-sqlite3';
 import { migrations } from './migrations.js';
 import { openSqliteStore } from './sqlite-store.js';
 
-storeContract('sqlite', async () => openSqliteStore({ file: join(mkdtempSync(join(tmpdir(), 'prescient-store-')), 'prescient.db') }));
+const freshFile = (): string => join(mkdtempSync(join(tmpdir(), 'prescient-store-')), 'prescient.db');
+storeContract('sqlite', async () => openSqliteStore({ file: freshFile() }), {
+  openTwo: async () => {
+    const file = freshFile();
+    return [openSqliteStore({ file }), openSqliteStore({ file })];
+  },
+});
 
 test('sqlite: a subject deleted by another connection (a revoke from the CLI while serve runs) is written anew', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'prescient-store-')), 'prescient.db');

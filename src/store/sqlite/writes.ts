@@ -1,0 +1,258 @@
+import type Database from 'better-sqlite3';
+import type { AnonymisedEvent } from '../../contracts/anonymised-event.js';
+import type { AnonymisedResourceColumns } from '../../contracts/resource-columns.js';
+import { eventSources, resourceFields, type SubjectKind } from '../../contracts/telemetry-event.js';
+import type { TelemetryStore, WriteResult } from '../store.js';
+import { resourceColumnNames as cols } from '../tables.js';
+import type { Checkpointer } from './checkpointer.js';
+import { consentCheck } from './consent.js';
+import { guestImageWriter } from './guest.js';
+import type { Rollups } from './rollups.js';
+import type { Subjects } from './subjects.js';
+
+const R = resourceFields.length;
+if (resourceFields.join() !== 'cpuCores,cpuPercent,memoryBytes,memoryTotalBytes,diskReadBps,diskWriteBps,netInBps,netOutBps') {
+  throw new Error('resourceFields changed: update the named reads in the sqlite write path');
+}
+
+export interface Writes extends Pick<TelemetryStore, 'write' | 'writeResourceColumns'> {
+  /** Commits what is queued now (close). */
+  flush(): void;
+  /** Whether the checkpointer thread was ever asked (small stores never start it). */
+  checkpointing(): boolean;
+}
+
+interface Pending {
+  events?: readonly AnonymisedEvent[];
+  columns?: AnonymisedResourceColumns;
+  resolve: (r: WriteResult) => void;
+  reject: (e: unknown) => void;
+}
+
+interface SubjectAcc {
+  kind: SubjectKind;
+  category: string | null;
+  first: number;
+  last: number;
+}
+
+/** The write path: raw rows in group-committed transactions; rollups follow on their thread. */
+export function createWrites(options: { db: Database.Database; subjects: Subjects; rollups: Rollups; checkpointer: Checkpointer }): Writes {
+  const { db, subjects, rollups, checkpointer } = options;
+  const consents = consentCheck(db);
+  const images = guestImageWriter(db);
+  /** Rows written since the last checkpoint request (raw samples count twice: rollups). */
+  let unCheckpointed = 0;
+  let checkpointing = false;
+
+  // Many rows per statement: each call into SQLite costs about as much as the row itself, and
+  // binding a value costs more than storing it, so column batches (one source each) get the
+  // source as a literal rather than a parameter per row.
+  const sampleChunk = 64;
+  const sampleRow = (source: string) => `(?, ${source}, ?, ${cols.map(() => '?').join(', ')})`;
+  const insertSamples = (rows: number, source = '?') =>
+    db.prepare(`INSERT INTO resource_samples (subject_id, source, time_ms, ${cols.join(', ')}) VALUES ${Array(rows).fill(sampleRow(source)).join(', ')}`);
+  const insertSampleChunk = insertSamples(sampleChunk);
+  const insertSample = insertSamples(1);
+  const perSource = new Map(eventSources.map((src) => [src, { chunk: insertSamples(sampleChunk, `'${src}'`), one: insertSamples(1, `'${src}'`) }]));
+  const insertSequence = db.prepare(
+    'INSERT INTO sequence_events (subject_id, source, time_ms, seq, kind, name, user, session, task, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const insertFlow = db.prepare(
+    'INSERT INTO network_flows (subject_id, source, time_ms, direction, protocol, port, remote, bytes, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const insertAccess = db.prepare('INSERT INTO data_accesses (subject_id, source, time_ms, target, op, bytes) VALUES (?, ?, ?, ?, ?, ?)');
+
+  const writeEvents = (all: readonly AnonymisedEvent[]): WriteResult => {
+    const refused: number[] = [];
+    const consent = new Map<string, boolean>();
+    const events: AnonymisedEvent[] = [];
+    all.forEach((e, i) => {
+      if (e.source === 'agent') {
+        let ok = consent.get(e.subject);
+        if (ok === undefined) consent.set(e.subject, (ok = consents(e.subject, e.aliases)));
+        if (!ok) return void refused.push(i);
+      }
+      events.push(e);
+    });
+    const spans = new Map<string, SubjectAcc>();
+    for (const e of events) {
+      const s = spans.get(e.subject);
+      if (!s) spans.set(e.subject, { kind: e.subjectKind, category: e.category ?? null, first: e.time, last: e.time });
+      else {
+        if (e.time < s.first) s.first = e.time;
+        if (e.time > s.last) s.last = e.time;
+        if (e.category !== undefined) s.category = e.category;
+      }
+    }
+    const subjectIds = new Map<string, number>();
+    for (const [pseudonym, s] of spans) subjectIds.set(pseudonym, subjects.idFor(pseudonym, s.kind, s.category, s.first, s.last));
+    const chunk: (number | string | null)[] = [];
+    const values: (number | undefined)[] = new Array(R);
+    let chunkRows = 0;
+    let samples = 0;
+    const imageSpans = images.spans();
+    for (const e of events) {
+      const sid = subjectIds.get(e.subject)!;
+      if (e.image !== undefined && e.source === 'agent') imageSpans.add(sid, e.image, e.time, e.time);
+      switch (e.kind) {
+        case 'resource': {
+          samples++;
+          chunk.push(sid, e.source, e.time);
+          // Named reads (in resourceFields order), not e[field]: keyed reads are the slow kind.
+          values[0] = e.cpuCores;
+          values[1] = e.cpuPercent;
+          values[2] = e.memoryBytes;
+          values[3] = e.memoryTotalBytes;
+          values[4] = e.diskReadBps;
+          values[5] = e.diskWriteBps;
+          values[6] = e.netInBps;
+          values[7] = e.netOutBps;
+          for (let i = 0; i < R; i++) chunk.push(values[i] ?? null);
+          if (++chunkRows === sampleChunk) {
+            insertSampleChunk.run(chunk);
+            chunk.length = 0;
+            chunkRows = 0;
+          }
+          break;
+        }
+        case 'launch':
+          insertSequence.run(sid, e.source, e.time, null, 'launch', e.executable, e.user ?? null, e.session ?? null, null, null);
+          break;
+        case 'command':
+          insertSequence.run(sid, e.source, e.time, e.seq ?? null, 'command', e.program, null, e.session ?? null, e.task ?? null, e.outcome ?? null);
+          break;
+        case 'flow':
+          insertFlow.run(sid, e.source, e.time, e.direction, e.protocol, e.port, e.remote, e.bytes, e.outcome ?? null);
+          break;
+        case 'access':
+          insertAccess.run(sid, e.source, e.time, e.target, e.op ?? null, e.bytes);
+          break;
+      }
+    }
+    for (let i = 0; i < chunkRows; i++) insertSample.run(chunk.slice(i * (3 + R), (i + 1) * (3 + R)));
+    imageSpans.write();
+    if (samples > 0) rollups.added(samples, true);
+    return { written: events.length, refused };
+  };
+
+  const writeColumns = (b: AnonymisedResourceColumns): WriteResult => {
+    if (b.rows === 0) return { written: 0, refused: [] };
+    const { time, values, subjectOf } = b;
+    const S = b.subjects.length;
+    // Per subject: consent, then time span of its rows and its id (-1: refused).
+    const sids = new Float64Array(S).fill(-1);
+    const first = new Float64Array(S).fill(Number.POSITIVE_INFINITY);
+    const last = new Float64Array(S).fill(Number.NEGATIVE_INFINITY);
+    for (let i = 0; i < b.rows; i++) {
+      const s = subjectOf === undefined ? 0 : subjectOf[i]!;
+      const t = time[i]!;
+      if (t < first[s]!) first[s] = t;
+      if (t > last[s]!) last[s] = t;
+    }
+    b.subjects.forEach((s, k) => {
+      if (first[k] === Number.POSITIVE_INFINITY) return; // no row
+      if (b.source === 'agent' && !consents(s.subject, s.aliases)) return;
+      sids[k] = subjects.idFor(s.subject, s.subjectKind, s.category ?? null, first[k]!, last[k]!);
+      if (s.image !== undefined && b.source === 'agent') images.upsert(sids[k]!, s.image, first[k]!, last[k]!);
+    });
+    const refused: number[] = [];
+    const stmt = perSource.get(b.source)!;
+    const width = 2 + R;
+    const chunk: (number | null)[] = new Array(sampleChunk * width);
+    const one: (number | null)[] = new Array(width);
+    let inChunk = 0;
+    for (let row = 0; row < b.rows; row++) {
+      const sid = sids[subjectOf === undefined ? 0 : subjectOf[row]!]!;
+      if (sid < 0) {
+        refused.push(row);
+        continue;
+      }
+      let at = inChunk * width;
+      chunk[at++] = sid;
+      chunk[at++] = time[row]!;
+      for (let v = row * R, end = v + R; v < end; v++) {
+        const x = values[v]!;
+        chunk[at++] = x === x ? x : null; // NaN: the field was absent
+      }
+      if (++inChunk === sampleChunk) {
+        stmt.chunk.run(chunk);
+        inChunk = 0;
+      }
+    }
+    for (let k = 0; k < inChunk; k++) {
+      for (let j = 0; j < width; j++) one[j] = chunk[k * width + j]!;
+      stmt.one.run(one);
+    }
+    const written = b.rows - refused.length;
+    rollups.added(written, b.subjects.length > 1);
+    return { written, refused };
+  };
+
+  // BEGIN IMMEDIATE would lock every attached file, the rollups too, and stall the rollup thread
+  // for the whole write: transactions are deferred, and one that reads before it writes starts
+  // with a write that changes nothing, so that it waits for the store's lock (busy_timeout)
+  // before reading, never fails to upgrade a read later (SQLITE_BUSY_SNAPSHOT).
+  const lockStore = db.prepare('DELETE FROM main.store_meta WHERE 0');
+  /** One transaction for a group of writes; results per write, in order. */
+  const writeTx = db.transaction((group: readonly Pending[]): WriteResult[] => {
+    lockStore.run();
+    subjects.checkOthers();
+    const results: WriteResult[] = [];
+    const events = group.filter((p) => p.events !== undefined);
+    if (events.length > 0) {
+      const all = events.length === 1 ? events[0]!.events! : events.flatMap((p) => p.events!);
+      const r = writeEvents(all);
+      let offset = 0;
+      for (const p of events) {
+        const end = offset + p.events!.length;
+        const refused = r.refused.filter((i) => i >= offset && i < end).map((i) => i - offset);
+        results[group.indexOf(p)] = { written: p.events!.length - refused.length, refused };
+        offset = end;
+      }
+    }
+    group.forEach((p, i) => {
+      if (p.columns !== undefined) results[i] = writeColumns(p.columns);
+    });
+    return results;
+  });
+
+  let queue: Pending[] = [];
+  const flush = (): void => {
+    const group = queue;
+    queue = [];
+    if (!db.open) {
+      for (const p of group) p.reject(new Error('the telemetry store is closed'));
+      return;
+    }
+    try {
+      const results = writeTx.deferred(group);
+      rollups.committed();
+      for (const r of results) unCheckpointed += r.written;
+      if (unCheckpointed >= 20_000) {
+        unCheckpointed = 0;
+        checkpointing = true;
+        void checkpointer.request();
+      }
+      group.forEach((p, i) => p.resolve(results[i]!));
+    } catch (e) {
+      for (const p of group) p.reject(e);
+    }
+  };
+  // Group commit: writes made in the same turn of the event loop (concurrent HTTP requests)
+  // share one transaction, so pages they all touch are written to the WAL once.
+  const enqueue = (p: Omit<Pending, 'resolve' | 'reject'>): Promise<WriteResult> =>
+    new Promise<WriteResult>((resolve, reject) => {
+      queue.push({ ...p, resolve, reject });
+      if (queue.length === 1) setImmediate(flush);
+    });
+
+  return {
+    write: (events) => (events.length === 0 ? Promise.resolve({ written: 0, refused: [] }) : enqueue({ events })),
+    writeResourceColumns: (columns) => (columns.rows === 0 ? Promise.resolve({ written: 0, refused: [] }) : enqueue({ columns })),
+    flush() {
+      if (queue.length > 0) flush();
+    },
+    checkpointing: () => checkpointing,
+  };
+}

@@ -1,0 +1,22 @@
+import { resourceFields, type ResourceField } from '../contracts/telemetry-event.js';
+
+/**
+ * The tables every adapter keeps (sqlite/migrations.ts, postgres/migrations.ts): the same names
+ * and columns, so that a query reads the same on both and a row can be moved from one to the other.
+ */
+export const resourceColumns: Record<ResourceField, string> = {
+  cpuCores: 'cpu_cores',
+  cpuPercent: 'cpu_percent',
+  memoryBytes: 'memory_bytes',
+  memoryTotalBytes: 'memory_total_bytes',
+  diskReadBps: 'disk_read_bps',
+  diskWriteBps: 'disk_write_bps',
+  netInBps: 'net_in_bps',
+  netOutBps: 'net_out_bps',
+};
+
+/** Column names of resourceFields, in that order. */
+export const resourceColumnNames: readonly string[] = resourceFields.map((f) => resourceColumns[f]);
+
+/** Raw event tables, one per kind of event (sequence_events holds launches and commands). */
+export const rawTables = ['resource_samples', 'sequence_events', 'network_flows', 'data_accesses'] as const;
