@@ -4,6 +4,7 @@ import { ValidationError } from '../core/errors.js';
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { ociRegistryConfigSchema, type RegistryConfig } from '../registry/registry-config.js';
 import { formatIssuePath } from '../usage-vector/validate.js';
+import { queueConfigSchema } from '../queue/queue-config.js';
 
 /** The store adapters Prescient can open (contracts of src/store/store.ts). */
 export const storeAdapters = ['sqlite'] as const;
@@ -27,6 +28,9 @@ export const prescientConfigSchema = z.strictObject({
     .union([z.literal('local'), ociRegistryConfigSchema])
     .default('local')
     .describe('where image versions are kept: "local", or also an external registry { "kind": "oci", "url", "insecure"?, "credentialsFile"? }'),
+  queue: queueConfigSchema
+    .optional()
+    .describe("where builds are queued for 'prescient worker's ({kind: 'postgres', url}); absent: every build runs in the process that needs it"),
 });
 
 export type PrescientConfig = z.infer<typeof prescientConfigSchema>;
