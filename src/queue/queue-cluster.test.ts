@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { paths } from '../core/config.js';
+import { run } from '../core/exec.js';
+import { Grants } from '../grants/grants.js';
+import { openRegistry } from '../registry/registry.js';
+import { postgresBin, startPostgres, type RunningPostgres } from '../store/testing/postgres-cluster.js';
+import type { RequestResult } from '../workflow/request-workflow.js';
+import { debianBase, testHome, testPaths } from '../../test/support/images.js';
+import { prescient } from '../../test/support/cli.js';
+import { startServe, type ServeProcess } from '../../test/support/serve.js';
+import { BuildQueue } from './build-queue.js';
+import type { WorkerEvent } from './build-worker.js';
+
+const skip = !(await postgresBin()) && "PostgreSQL is not installed (Debian's postgresql, scripts/debian-packages.txt)";
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'prescient.js');
+
+interface WorkerProcess {
+  name: string;
+  child: ChildProcess;
+  events: Array<WorkerEvent & { at: string }>;
+  stderr: () => string;
+}
+
+/** `prescient worker --json` in its own PRESCIENT_HOME (a machine of its own); resolves once it took its place in the queue. */
+async function startWorker(name: string, home: string, url: string): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [cli, 'worker', '--json', '--queue-url', url, '--heartbeat-seconds', '1', '--lease-seconds', '5'], {
+    env: { ...process.env, PRESCIENT_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const events: WorkerProcess['events'] = [];
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-20_000)));
+  let buffered = '';
+  const started = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (b: Buffer) => {
+      buffered += b.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        const e = JSON.parse(line) as WorkerEvent & { at: string };
+        events.push(e);
+        if ((e as { type: string }).type === 'started') resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`worker ${name} exited (${code}): ${err}`)));
+  });
+  await started;
+  return { name, child, events, stderr: () => err };
+}
+
+/**
+ * What a SIGKILLed worker leaves behind on its machine (a qemu daemon, a mount of its session)
+ * is that machine's to clean at its next start; here the test ends it: processes started under
+ * that home are killed by pid, mounts under it unmounted.
+ */
+async function reapLeftovers(home: string): Promise<void> {
+  const real = await realpath(home);
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.includes(real) || cmd.includes(home)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }
+  }
+  const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(real) || m.startsWith(home));
+  for (const m of mounts.reverse()) await run('umount', ['-l', m], { allowFailure: true });
+}
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * #17's deployment on one machine standing in for several: PostgreSQL, one `prescient serve` with
+ * the queue, two `prescient worker` processes with homes of their own. The workers share the
+ * serve's registry folder and the test run's layer cache until the external registry lands
+ * (then it is what they share). Concurrent requests run one build per client, spread over both
+ * workers; a worker SIGKILLed mid-build has its build finished by the other, registered once.
+ */
+describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 * 60_000 }, () => {
+  let pg: RunningPostgres;
+  let dir: string;
+  let server: ServeProcess;
+  const workers: WorkerProcess[] = [];
+  const credentials = new Map<string, string>();
+  // The acceptance's numbers: 50 concurrent requests for 10 clients.
+  const clients = Array.from({ length: 10 }, (_, i) => `q${i}`);
+  const killed = 'qkill';
+  let serveHome: string;
+
+  before(async () => {
+    await debianBase();
+    pg = await startPostgres();
+    dir = await mkdtemp(join(testHome(), 'queue-cluster-'));
+    serveHome = join(dir, 'serve');
+    const shared = testPaths();
+    await mkdir(join(shared.home, 'cache'), { recursive: true });
+    await mkdir(shared.layers, { recursive: true });
+    for (const name of ['serve', 'w1', 'w2']) {
+      const home = join(dir, name);
+      await mkdir(home, { recursive: true });
+      await symlink(shared.bases, paths(home).bases);
+      await symlink(shared.layers, paths(home).layers);
+      await symlink(join(shared.home, 'cache'), join(home, 'cache'));
+    }
+    await openRegistry({ root: paths(serveHome).registry });
+    for (const name of ['w1', 'w2']) await symlink(paths(serveHome).registry, paths(join(dir, name)).registry);
+    const grants = await Grants.open({ secretsDir: paths(serveHome).secrets });
+    for (const id of [...clients, killed]) {
+      const c = await grants.credentials.issue(id);
+      credentials.set(id, `Basic ${Buffer.from(`${c.username}:${c.secret}`).toString('base64')}`);
+    }
+    server = await startServe(serveHome, ['--queue-url', pg.url]);
+    workers.push(await startWorker('w1', join(dir, 'w1'), pg.url), await startWorker('w2', join(dir, 'w2'), pg.url));
+  });
+  after(async () => {
+    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
+    await Promise.all(workers.map((w) => (w.child.exitCode === null && w.child.signalCode === null ? new Promise((r) => w.child.once('exit', r)) : undefined)));
+    await server?.stop();
+    await pg?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const request = async (clientId: string): Promise<RequestResult> => {
+    const res = await fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: credentials.get(clientId)!, 'content-type': 'application/json' }, body: JSON.stringify({ clientId }) });
+    const text = await res.text();
+    assert.equal(res.status, 200, `${clientId}: ${text}`);
+    return JSON.parse(text) as RequestResult;
+  };
+
+  const registeredBy = (repository: string): string[] => workers.filter((w) => w.events.some((e) => e.type === 'registered' && e.repository === repository)).map((w) => w.name);
+
+  test('50 concurrent requests for 10 clients run exactly 10 builds, on both workers; each request gets its own client grant', async () => {
+    const asked = clients.flatMap((c) => [c, c, c, c, c]);
+    const results = await Promise.all(asked.map((c) => request(c)));
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.clientId, asked[i]);
+      assert.equal(r.grant.scope, `repository:clients/${asked[i]}:pull`);
+      assert.equal(r.image.repository, `clients/${asked[i]}`);
+      assert.ok(['built', 'joined'].includes(r.source), r.source);
+    }
+    const queue = await BuildQueue.open({ kind: 'postgres', url: pg.url });
+    try {
+      const jobs = await queue.list();
+      assert.equal(jobs.length, clients.length, JSON.stringify(jobs.map((j) => [j.repository, j.state])));
+      assert.deepEqual(jobs.map((j) => j.state), clients.map(() => 'completed'));
+      assert.deepEqual(new Set(jobs.map((j) => j.repository)), new Set(clients.map((c) => `clients/${c}`)));
+    } finally {
+      await queue.close();
+    }
+    const registered = workers.map((w) => w.events.filter((e) => e.type === 'registered').length);
+    assert.equal(registered[0]! + registered[1]!, clients.length, `registered per worker: ${registered.join(', ')}`);
+    assert.ok(registered.every((n) => n >= 1), `both workers build: ${registered.join(', ')}`);
+    const registry = await openRegistry({ root: paths(serveHome).registry, readOnly: true });
+    for (const c of clients) {
+      const versions = await registry.versions(`clients/${c}`);
+      assert.equal(versions.length, 1, `${c}: ${versions.length} versions`);
+      const same = results.filter((r) => r.clientId === c);
+      assert.ok(same.every((r) => r.image.digest === versions[0]!.digest), `${c}: every request got the one version`);
+    }
+    // Asked again: a prebuilt hit, answered by the server from the registry without the queue.
+    const again = await request('q0');
+    assert.equal(again.source, 'prebuilt');
+  });
+
+  test('a worker SIGKILLed mid-build: the other finishes it after the lease, one version is registered, fsck is clean', async () => {
+    const asked = request(killed);
+    const victim = await until(
+      'a worker taking the build',
+      () => workers.find((w) => w.events.some((e) => e.type === 'taken' && e.repository === `clients/${killed}`)),
+      120_000,
+    );
+    victim.child.kill('SIGKILL');
+    await new Promise((r) => victim.child.once('exit', r));
+    await reapLeftovers(join(dir, victim.name));
+    const r = await asked;
+    assert.equal(r.clientId, killed);
+    assert.equal(r.source, 'built');
+    const survivor = workers.find((w) => w !== victim)!;
+    assert.deepEqual(registeredBy(`clients/${killed}`), [survivor.name]);
+    assert.ok(survivor.events.some((e) => e.type === 'swept'), 'the survivor swept the lease');
+    const queue = await BuildQueue.open({ kind: 'postgres', url: pg.url });
+    try {
+      const [job] = await queue.list({ clientId: killed });
+      assert.equal(job?.state, 'completed');
+      assert.equal(job?.attempts, 2);
+      assert.equal(job?.result?.digest, r.image.digest);
+    } finally {
+      await queue.close();
+    }
+    const registry = await openRegistry({ root: paths(serveHome).registry, readOnly: true });
+    assert.equal((await registry.versions(`clients/${killed}`)).length, 1);
+    const fsck = await prescient(serveHome, ['registry', 'fsck']);
+    assert.equal(fsck.code, 0, `${JSON.stringify(fsck.json)} ${fsck.stderr}`);
+  });
+});
