@@ -87,15 +87,24 @@ export class BuildWorker {
     let ended: 'cancelled' | 'lost' | undefined;
     const stop = (): void => controller.abort();
     stopping.addEventListener('abort', stop, { once: true });
+    let renewedAt = Date.now();
     const heartbeat = setInterval(() => {
       void queue.renew(taken).then(
         (state) => {
+          renewedAt = Date.now();
           if (state !== 'held' && !ended) {
             ended = state;
             controller.abort();
           }
         },
-        (e: unknown) => emit({ type: 'error', message: `heartbeat of ${taken.id}: ${(e as Error).message}` }),
+        (e: unknown) => {
+          emit({ type: 'error', message: `heartbeat of ${taken.id}: ${(e as Error).message}` });
+          // Cut off from the database for a whole lease: another worker may have the build by now, so stop.
+          if (Date.now() - renewedAt > queue.tuning.leaseSeconds * 1000 && !ended) {
+            ended = 'lost';
+            controller.abort();
+          }
+        },
       );
     }, queue.tuning.heartbeatSeconds * 1000);
     emit({ type: 'taken', id: taken.id, clientId: job.clientId, repository: job.repository, attempt: taken.attempt });
