@@ -101,6 +101,7 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
   // The acceptance's numbers: 50 concurrent requests for 10 clients.
   const clients = Array.from({ length: 10 }, (_, i) => `q${i}`);
   const killed = 'qkill';
+  const cancelled = 'qcancel';
   let serveHome: string;
 
   before(async () => {
@@ -121,7 +122,7 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
     await openRegistry({ root: paths(serveHome).registry });
     for (const name of ['w1', 'w2']) await symlink(paths(serveHome).registry, paths(join(dir, name)).registry);
     const grants = await Grants.open({ secretsDir: paths(serveHome).secrets });
-    for (const id of [...clients, killed]) {
+    for (const id of [...clients, killed, cancelled]) {
       const c = await grants.credentials.issue(id);
       credentials.set(id, `Basic ${Buffer.from(`${c.username}:${c.secret}`).toString('base64')}`);
     }
@@ -207,5 +208,23 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
     assert.equal((await registry.versions(`clients/${killed}`)).length, 1);
     const fsck = await prescient(serveHome, ['registry', 'fsck']);
     assert.equal(fsck.code, 0, `${JSON.stringify(fsck.json)} ${fsck.stderr}`);
+  });
+
+  test("an admin's cancel over HTTP stops the build on its worker; the request gets ABORTED, nothing is registered", async () => {
+    const admin = `Basic ${Buffer.from(`admin:${(await readFile(join(paths(serveHome).secrets, 'admin.secret'), 'utf8')).trim()}`).toString('base64')}`;
+    const asked = fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: credentials.get(cancelled)!, 'content-type': 'application/json' }, body: JSON.stringify({ clientId: cancelled }) });
+    const worker = await until('a worker taking the build', () => workers.find((w) => w.child.exitCode === null && w.child.signalCode === null && w.events.some((e) => e.type === 'taken' && e.repository === `clients/${cancelled}`)), 120_000);
+    const res = await fetch(`${server.base}/v1/clients/${cancelled}/builds`, { method: 'DELETE', headers: { authorization: admin } });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { cancelled: number; queued: string[] };
+    assert.equal(body.cancelled, 1);
+    assert.equal(body.queued.length, 1);
+    const answer = await asked;
+    assert.notEqual(answer.status, 200);
+    assert.equal(((await answer.json()) as { error: string }).error, 'ABORTED');
+    await until('the worker stopping the build', () => worker.events.find((e) => e.type === 'cancelled' && e.repository === `clients/${cancelled}`), 30_000);
+    assert.deepEqual(registeredBy(`clients/${cancelled}`), []);
+    const registry = await openRegistry({ root: paths(serveHome).registry, readOnly: true });
+    assert.equal((await registry.versions(`clients/${cancelled}`).catch(() => [])).length, 0);
   });
 });
