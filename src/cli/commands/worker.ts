@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
-import { paths } from '../../core/config.js';
+import { openPrescient } from '../../app/open-prescient.js';
 import { ValidationError } from '../../core/errors.js';
-import { findBase } from '../../image/bases/catalog.js';
 import { assemblePipeline } from '../../pipeline/plan.js';
 import { BuildQueue, redactedUrl } from '../../queue/build-queue.js';
 import { BuildWorker, type WorkerEvent } from '../../queue/build-worker.js';
 import { queueConfigFrom, queueUrlVariable } from '../../queue/queue-config.js';
-import { openRegistry } from '../../registry/registry.js';
 import { PipelineImageBuilder } from '../../workflow/image-builder.js';
+import { sharedBaseResolver } from '../../workflow/shared-base.js';
 import { emit, globalOptions } from '../output.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './command-registration.js';
@@ -103,17 +102,20 @@ Examples:
         timeoutSeconds: Math.round(positive('--build-timeout-minutes', flags.buildTimeoutMinutes, false) * 60),
       };
       if (tuning.leaseSeconds < 2 * tuning.heartbeatSeconds) throw new ValidationError('--lease-seconds', 'must be at least twice --heartbeat-seconds (one missed heartbeat must not lose a build)');
-      const p = paths();
+      // The same opener as serve: this home's registry, and the shared one when configured (layers and versions go there).
+      const prescient = await openPrescient({ queue: config });
+      const p = prescient.paths;
       const json = globalOptions(command).json === true;
       const quiet = globalOptions(command).quiet === true;
       const queue = await BuildQueue.open(config, tuning);
       const signal = cliSignal();
       try {
-        const registry = await openRegistry({ root: p.registry });
+        const registry = await prescient.registry();
+        const external = await prescient.external();
         const worker = new BuildWorker({
           queue,
-          builder: new PipelineImageBuilder({ paths: p, registry, pipeline: assemblePipeline() }),
-          resolveBase: (name) => findBase(p.bases, name),
+          builder: new PipelineImageBuilder({ paths: p, registry, pipeline: assemblePipeline(), ...(external ? { external } : {}) }),
+          resolveBase: sharedBaseResolver({ basesDir: p.bases, ...(external ? { external } : {}) }),
           concurrency,
           onEvent: (e) => {
             if (json) {
@@ -124,7 +126,7 @@ Examples:
             }
           },
         });
-        const started = { type: 'started', worker: queue.workerId, queue: redactedUrl(config.url), concurrency, registry: registry.root, home: p.home };
+        const started = { type: 'started', worker: queue.workerId, queue: redactedUrl(config.url), concurrency, registry: external ? `${registry.root} (cache of ${external.address})` : registry.root, home: p.home };
         if (json) process.stdout.write(`${JSON.stringify({ ...started, at: new Date().toISOString() })}\n`);
         else process.stderr.write(`worker ${started.worker}: taking builds from ${started.queue} (concurrency ${concurrency}; registry ${started.registry}); Ctrl-C stops\n`);
         await worker.run(signal);
@@ -133,6 +135,7 @@ Examples:
         else emit(command, summary, (v) => `worker stopped: ${v.completed} build(s) registered, ${v.failed} failed`);
       } finally {
         await queue.close();
+        await prescient.close();
       }
     });
 };
