@@ -152,7 +152,9 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
     const answer = await asked;
     assert.notEqual(answer.status, 200);
     assert.equal(((await answer.json()) as { error: string }).error, 'ABORTED');
-    await until('the worker stopping the build', () => worker.events.find((e) => e.type === 'cancelled' && e.repository === `clients/${cancelled}`), 30_000);
+    await until('the worker stopping the build', () => worker.events.find((e) => e.type === 'cancelled' && e.repository === `clients/${cancelled}`), 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}; the worker's events: ${JSON.stringify(worker.events.filter((x) => x.type !== 'pipeline').slice(-6))}\n${worker.stderr().slice(-3000)}`);
+    });
     assert.deepEqual(registeredBy(`clients/${cancelled}`), []);
     const registry = await openRegistry({ root: paths(serveHome).registry, readOnly: true });
     assert.equal((await registry.versions(`clients/${cancelled}`).catch(() => [])).length, 0);
