@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { paths } from '../core/config.js';
 import { Grants } from '../grants/grants.js';
+import { defaultVector } from '../contracts/default-vector.js';
+import { workflowConfigFiles } from '../workflow/open-request-workflow.js';
 import { openRegistry } from '../registry/registry.js';
 import { postgresBin, startPostgres, type RunningPostgres } from '../store/testing/postgres-cluster.js';
 import type { RequestResult } from '../workflow/request-workflow.js';
@@ -51,6 +53,11 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
     }
     await openRegistry({ root: paths(serveHome).registry });
     for (const name of ['w1', 'w2']) await symlink(paths(serveHome).registry, paths(join(dir, name)).registry);
+    // The cancelled client's category installs a package (a build that lasts long enough to be cancelled: the others' layers are all cached).
+    const files = workflowConfigFiles(paths(serveHome));
+    await writeFile(files.identify, JSON.stringify({ rules: [{ kind: 'account', account: 'cancel@queue.test', clientId: cancelled, category: 'dev' }], fallbackCategory: 'general' }));
+    const dev = defaultVector({ subject: { category: 'dev' }, horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 }, generatedAt: '2026-12-01T00:00:00Z' });
+    await writeFile(files.categoryVectors, JSON.stringify({ dev: { ...dev, software: [{ name: 'cowsay', probability: 0.95 }] } }));
     const grants = await Grants.open({ secretsDir: paths(serveHome).secrets });
     for (const id of [...clients, killed, cancelled]) {
       const c = await grants.credentials.issue(id);
@@ -142,7 +149,7 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
 
   test("an admin's cancel over HTTP stops the build on its worker; the request gets ABORTED, nothing is registered", async () => {
     const admin = `Basic ${Buffer.from(`admin:${(await readFile(join(paths(serveHome).secrets, 'admin.secret'), 'utf8')).trim()}`).toString('base64')}`;
-    const asked = fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: credentials.get(cancelled)!, 'content-type': 'application/json' }, body: JSON.stringify({ clientId: cancelled }) });
+    const asked = fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: credentials.get(cancelled)!, 'content-type': 'application/json' }, body: JSON.stringify({ account: 'cancel@queue.test' }) });
     const worker = await until('a worker taking the build', () => workers.find((w) => w.child.exitCode === null && w.child.signalCode === null && w.events.some((e) => e.type === 'taken' && e.repository === `clients/${cancelled}`)), 120_000);
     const res = await fetch(`${server.base}/v1/clients/${cancelled}/builds`, { method: 'DELETE', headers: { authorization: admin } });
     assert.equal(res.status, 200);
