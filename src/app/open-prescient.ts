@@ -11,6 +11,8 @@ import { createIngestion, type Ingestion } from '../telemetry/open-ingestion.js'
 import { openRequestWorkflow } from '../workflow/open-request-workflow.js';
 import type { RequestWorkflow } from '../workflow/request-workflow.js';
 import { loadPrescientConfig, registryConfigOf, type PrescientConfig } from './prescient-config.js';
+import { BuildQueue } from '../queue/build-queue.js';
+import type { QueueConfig } from '../queue/queue-config.js';
 
 export interface OpenPrescientOptions {
   /** PRESCIENT_HOME (default: the environment's, else ~/.prescient). */
@@ -27,6 +29,8 @@ export interface OpenPrescientOptions {
   maxParallelBuilds?: number;
   /** Where PRESCIENT_REGISTRY_* are read (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /** The build queue of a flag or PRESCIENT_QUEUE_URL (`queueConfigFrom`): wins over `config.queue`. */
+  queue?: QueueConfig;
 }
 
 /**
@@ -47,6 +51,9 @@ export interface Prescient {
   /** Anonymiser, ingestor and consent over the store. */
   ingestion(): Promise<Ingestion>;
   workflow(): Promise<RequestWorkflow>;
+  /** The queue builds go to (the option's, else the configuration's); undefined: builds run in process. */
+  readonly queueConfig: QueueConfig | undefined;
+  queue(): Promise<BuildQueue | undefined>;
   /** Closes what was opened (the store, the decode threads). */
   close(): Promise<void>;
 }
@@ -98,8 +105,12 @@ export async function openPrescient(options: OpenPrescientOptions = {}): Promise
       }
     }
   });
+  const queueConfig = options.queue ?? config.queue;
+  let queueOpened: BuildQueue | undefined;
+  const queue = once(async () => (queueConfig ? (queueOpened = await BuildQueue.open(queueConfig)) : undefined));
   const workflow = once(async () => {
     const g = await grants();
+    const q = await queue();
     const agentUrl = options.agentUrl;
     const shared = await external();
     return openRequestWorkflow({
@@ -109,6 +120,7 @@ export async function openPrescient(options: OpenPrescientOptions = {}): Promise
       ...(shared ? { external: shared } : {}),
       telemetry: await ingestion(),
       ...(options.maxParallelBuilds ? { maxParallelBuilds: options.maxParallelBuilds } : {}),
+      ...(q ? { queue: q } : {}),
       // The agent's credential may only write its own client's telemetry (a source credential).
       ...(agentUrl === undefined ? {} : { agent: { url: agentUrl, issueCredential: (clientId: string) => issueAgentCredential({ credentials: g.credentials, clientId }) } }),
     });
@@ -123,7 +135,10 @@ export async function openPrescient(options: OpenPrescientOptions = {}): Promise
     external,
     ingestion,
     workflow,
+    queueConfig,
+    queue,
     close: async () => {
+      await queueOpened?.close();
       // The ingestion owns the store it was given; otherwise the store is closed here.
       if (ingestionOpened) await (await ingestion()).close();
       else if (storeOpened) await storeOpened.close();

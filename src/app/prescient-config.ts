@@ -6,6 +6,7 @@ import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { ociRegistryConfigSchema, type RegistryConfig } from '../registry/registry-config.js';
 import { postgresUrlSchema } from '../store/postgres/postgres-store.js';
 import { formatIssuePath } from '../usage-vector/validate.js';
+import { queueConfigSchema } from '../queue/queue-config.js';
 
 /** The store adapters Prescient can open (contracts of src/store/store.ts). */
 export const storeAdapters = ['sqlite', 'postgres'] as const;
@@ -46,6 +47,9 @@ export const prescientConfigSchema = z.strictObject({
     .union([z.literal('local'), ociRegistryConfigSchema])
     .default('local')
     .describe('where image versions are kept: "local", or also an external registry { "kind": "oci", "url", "insecure"?, "credentialsFile"? }'),
+  queue: queueConfigSchema
+    .optional()
+    .describe("where builds are queued for 'prescient worker's ({kind: 'postgres', url}); absent: every build runs in the process that needs it"),
 });
 
 export type PrescientConfig = z.infer<typeof prescientConfigSchema>;

@@ -19,6 +19,8 @@ export interface AppOptions {
   auth?: EdgeAuth;
   /** Told every answered request (the metrics' duration histogram); `route` is the pattern, `unmatched` for none. */
   observeRequest?: (r: { method: string; route: string; status: number; seconds: number }) => void;
+  /** Serve HTTPS with this certificate (PEM) and key: credentials and grants cross the network. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export type App = FastifyInstance;
@@ -41,7 +43,9 @@ declare module 'fastify' {
 export function createApp(options: AppOptions): App {
   const log = options.logger ?? pino({ level: 'silent' });
   const routes: Route[] = options.routes.flat();
+  // An HTTPS instance has the same routes and hooks; only its server type differs.
   const app = fastify({
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
@@ -55,7 +59,7 @@ export function createApp(options: AppOptions): App {
       sendError(request, reply, new ValidationError('request target', error.message, { rule: 'percent-encoding' }));
     },
     clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => answerClientError(log, error, socket),
-  });
+  }) as unknown as App;
 
   // Bodies stay unread for the handlers (streamed, with limits of their own).
   app.removeAllContentTypeParsers();

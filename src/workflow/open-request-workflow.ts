@@ -17,6 +17,8 @@ import { trainedPredictor } from './trained-predictor.js';
 import { createPredictor } from '../predict/predict-vector.js';
 import { storeHistory } from '../predict/store-history.js';
 import type { Ingestion } from '../telemetry/open-ingestion.js';
+import type { BuildQueue } from '../queue/build-queue.js';
+import { QueuedImageBuilder } from '../queue/queued-image-builder.js';
 
 /** Where the workflow's configuration lives under PRESCIENT_HOME (both optional). */
 export function workflowConfigFiles(paths: Paths): { identify: string; categoryVectors: string; history: string; outcomes: string } {
@@ -45,6 +47,11 @@ export async function openRequestWorkflow(options: {
   external?: ExternalRegistry;
   /** The in-guest agent's server URL and credential issuer; without it no image carries the agent. */
   agent?: RequestWorkflowDeps['agent'];
+  /**
+   * The build queue (PostgreSQL) shared with `prescient worker`s: builds go there instead of running
+   * here, and its retries replace the in-process ones. None: every build runs in this process.
+   */
+  queue?: BuildQueue;
 }): Promise<RequestWorkflow> {
   const files = workflowConfigFiles(options.paths);
   const { store, anonymiser } = options.telemetry;
@@ -56,6 +63,7 @@ export async function openRequestWorkflow(options: {
     pseudonym: (clientId) => anonymiser.pseudonym('client', clientId),
     fallback: await CategoryVectorPredictor.load(files.categoryVectors),
   });
+  const pipelineBuilder = new PipelineImageBuilder({ paths: options.paths, registry: options.registry, pipeline: assemblePipeline(), ...(options.external ? { external: options.external } : {}) });
   return new RequestWorkflow({
     identifyConfig: await loadIdentifyConfig(files.identify),
     categoryOf: async (clientId) => {
@@ -70,9 +78,10 @@ export async function openRequestWorkflow(options: {
     policy,
     outcomes: new RequestOutcomes(files.outcomes),
     grants: options.grants,
-    builder: new PipelineImageBuilder({ paths: options.paths, registry: options.registry, pipeline: assemblePipeline(), ...(options.external ? { external: options.external } : {}) }),
+    builder: options.queue ? new QueuedImageBuilder({ queue: options.queue, planner: pipelineBuilder }) : pipelineBuilder,
     resolveBase: sharedBaseResolver({ basesDir: options.paths.bases, ...(options.external ? { external: options.external } : {}) }),
-    ...(options.maxParallelBuilds ? { maxParallelBuilds: options.maxParallelBuilds } : {}),
+    // With a queue, the limit is of builds waited for (the workers bound the builds running), and the queue retries.
+    ...(options.queue ? { maxParallelBuilds: options.maxParallelBuilds ?? 256, retry: { attempts: 1, baseDelayMs: 0 } } : options.maxParallelBuilds ? { maxParallelBuilds: options.maxParallelBuilds } : {}),
     inGuestConsent: async (clientId) => {
       const mine = new Set(anonymiser.pseudonymsUnderAllKeys('client', clientId));
       return (await store.consentedPseudonyms()).some((c) => mine.has(c.pseudonym));

@@ -26,6 +26,8 @@ import { policyCommand } from './policy.js';
 import { datasetsCommand } from './datasets.js';
 import { completionCommand } from './completion.js';
 import { accuracyCommand } from './accuracy.js';
+import { workerCommand } from './worker.js';
+import { buildsCommand } from './builds.js';
 
 /**
  * Every CLI command, one file each under this folder. A command is a function that adds
@@ -60,4 +62,6 @@ export const commands: readonly CommandRegistration[] = [
   datasetsCommand,
   completionCommand,
   accuracyCommand,
+  workerCommand,
+  buildsCommand,
 ];

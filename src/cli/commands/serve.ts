@@ -40,6 +40,9 @@ import { clientAccuracy } from '../../accuracy/client-accuracy.js';
 import { accuracyRoutes } from '../../server/routes/accuracy.js';
 import { programPackages } from '../../predict/program-packages.js';
 import type { PackageIndex } from '../../predict/package-index.js';
+import { readFile } from 'node:fs/promises';
+import { redactedUrl } from '../../queue/build-queue.js';
+import { queueConfigFrom, queueUrlVariable } from '../../queue/queue-config.js';
 
 interface ServeOptions extends HistoryFlags {
   auth: boolean;
@@ -52,6 +55,9 @@ interface ServeOptions extends HistoryFlags {
   ipv6Prefix: string;
   publicUrl?: string;
   agentUrl: string;
+  queueUrl?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /**
@@ -76,7 +82,10 @@ export const serveCommand: CommandRegistration = (program) => {
       '--agent-url <url>',
       "this server as the in-guest agent of a consenting client reaches it (goes into the seed); under QEMU user-mode networking, a guestfwd from 10.0.2.100:80 to this port",
       'http://10.0.2.100',
-    );
+    )
+    .option('--queue-url <url>', `PostgreSQL of the build queue shared with 'prescient worker's (or ${queueUrlVariable}): builds are queued for the workers instead of running here; prebuilt hits are answered here as always`)
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; with --tls-key): credentials and grants cross the network')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM; keep it 0600)');
   addHistoryOptions(addAnonymisationOptions(cmd)).addHelpText(
     'after',
     `
@@ -101,6 +110,11 @@ small default vector). Pulls need a bearer token from GET /v1/token (Basic
 auth of a client credential, 'prescient credentials issue <clientId>', or the admin one in
 <home>/secrets/admin.secret); skopeo follows the challenge itself.
 
+Several machines (see README, "A team on several machines"):
+  PRESCIENT_QUEUE_URL=postgres://prescient@db.example/prescient prescient serve --host 0.0.0.0 \
+    --tls-cert /etc/prescient/tls/cert.pem --tls-key /etc/prescient/tls/key.pem
+  PRESCIENT_QUEUE_URL=postgres://prescient@db.example/prescient prescient worker    # on each build machine
+
 Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
   );
   cmd.action(async (opts: ServeOptions, command: Command) => {
@@ -112,10 +126,14 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       rawDays: opts.retainRawDays === undefined ? undefined : Number(opts.retainRawDays),
       rollupDays: opts.retainRollupsDays === undefined ? undefined : Number(opts.retainRollupsDays),
     });
+    if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new ValidationError(opts.tlsCert === undefined ? '--tls-cert' : '--tls-key', 'HTTPS needs both --tls-cert and --tls-key');
+    const tls = opts.tlsCert !== undefined && opts.tlsKey !== undefined ? await readTls(opts.tlsCert, opts.tlsKey) : undefined;
+    const queueFlag = queueConfigFrom(opts.queueUrl);
     const prescient = await openPrescient({
       ...anonymisationOptions(opts),
       ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl } : {}),
       agentUrl: agentSeedSchema.shape.url.parse(opts.agentUrl),
+      ...(queueFlag ? { queue: queueFlag } : {}),
     });
     const ingestion = await prescient.ingestion();
     const prune = (): void => void applyRetention(ingestion.store, retention).catch((e: unknown) => process.stderr.write(`retention: ${(e as Error).message}\n`));
@@ -125,6 +143,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     }
     const registry = await prescient.registry();
     const grants = await prescient.grants();
+    const queue = await prescient.queue();
     const workflow = await prescient.workflow();
     const external = await prescient.external();
     // Programs → packages for accuracy reports: this machine's dpkg lists and the archive's index, read once.
@@ -140,7 +159,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       tokenRoutes({ grants }),
       credentialRoutes({ grants }),
       sshKeyRoutes({ keys: sshKeyStoreAt(prescient.paths.home) }),
-      requestRoutes({ workflow }),
+      requestRoutes({ workflow, ...(queue ? { cancelQueued: (clientId: string) => queue.cancelClient(clientId) } : {}) }),
       healthRoutes({ workflow, metrics }),
       accuracyRoutes({
         accuracy: async (clientId) => clientAccuracy({ registry, store: ingestion.store, anonymiser: ingestion.anonymiser, packages: await accuracyPackages() }, clientId),
@@ -177,17 +196,23 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     );
     routes.push(openApiRoutes({ routes, version: prescientVersion() }));
     routes.push(routeTableRoutes({ routes }));
-    const server = createApp({ routes, logger: pino({ base: null }, pino.destination(2)), auth: grants.edgeAuth(opts.auth ? [] : ['registry', 'client-own']), observeRequest: metrics.observeRequest });
+    const server = createApp({ routes, logger: pino({ base: null }, pino.destination(2)), auth: grants.edgeAuth(opts.auth ? [] : ['registry', 'client-own']), observeRequest: metrics.observeRequest, ...(tls ? { tls } : {}) });
     const addr = await listen(server, port, opts.host);
+    const scheme = tls ? 'https' : 'http';
     if (opts.publicUrl === undefined) {
       const host = addr.host === '0.0.0.0' || addr.host === '::' ? '127.0.0.1' : addr.host.includes(':') ? `[${addr.host}]` : addr.host;
-      grants.publicUrl = `http://${host}:${addr.port}`;
+      grants.publicUrl = `${scheme}://${host}:${addr.port}`;
     }
     // TensorFlow.js takes about a second to start; start it now rather than in the first request.
     void loadTf().catch(() => undefined);
     // So is the programs → packages index the accuracy API scores with (the archive's Contents, parsed once).
     void accuracyPackages().catch(() => undefined);
-    emit(command, { url: `http://${addr.host}:${addr.port}`, registry: registry.root }, (v) => `listening on ${v.url} (registry ${v.registry}); Ctrl-C stops`);
+    const listening = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
+    emit(
+      command,
+      { url: `${scheme}://${listening}:${addr.port}`, registry: registry.root, builds: prescient.queueConfig ? `queue ${redactedUrl(prescient.queueConfig.url)}` : 'in process' },
+      (v) => `listening on ${v.url} (registry ${v.registry}; builds ${v.builds}); Ctrl-C stops`,
+    );
     const signal = cliSignal();
     await new Promise<void>((resolve) => {
       if (signal.aborted) resolve();
@@ -197,3 +222,15 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     await prescient.close();
   });
 };
+
+/** The certificate and key of --tls-cert/--tls-key, read once at start (a bad file fails here, naming its flag). */
+async function readTls(certFile: string, keyFile: string): Promise<{ cert: Buffer; key: Buffer }> {
+  const read = async (file: string, flag: string, marker: RegExp): Promise<Buffer> => {
+    const b = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+      throw new ValidationError(flag, `cannot read ${file}: ${e.code ?? e.message}`);
+    });
+    if (!marker.test(b.toString('latin1'))) throw new ValidationError(flag, `${file} is not a PEM file`);
+    return b;
+  };
+  return { cert: await read(certFile, '--tls-cert', /-----BEGIN CERTIFICATE-----/), key: await read(keyFile, '--tls-key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/) };
+}

@@ -8,6 +8,8 @@ import type { RouteSet } from '../router.js';
 
 export interface RequestRoutesDeps {
   workflow: Pick<RequestWorkflow, 'handle' | 'cancel'>;
+  /** With a build queue: cancel the client's queued and running jobs too (whoever queued them); their ids. */
+  cancelQueued?: (clientId: string) => Promise<string[]>;
 }
 
 const requestBodySchema = z
@@ -70,8 +72,15 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
       path: '/v1/clients/:clientId/builds',
       scope: 'admin',
       summary: "cancel a client's builds in flight or queued",
-      handler: ({ res, params }) => {
-        sendJson(res, 200, { cancelled: deps.workflow.cancel(params['clientId']!) });
+      handler: async ({ res, params }) => {
+        const here = deps.workflow.cancel(params['clientId']!);
+        if (!deps.cancelQueued) {
+          sendJson(res, 200, { cancelled: here });
+          return;
+        }
+        // The builds this server waits for are among the queued ones: count each once.
+        const queued = await deps.cancelQueued(params['clientId']!);
+        sendJson(res, 200, { cancelled: Math.max(here, queued.length), queued });
       },
     },
   ];
