@@ -97,36 +97,31 @@ export function allocationFigures(cases: readonly AllocationCase[], margin: numb
 /**
  * The smallest margin whose under-provisioning rate is at most `targetRate`. This is how every
  * model, baseline or network, is "tuned to the same under-provisioning" before wastes are
- * compared. Without the floor and cap it is the (1 − target) quantile of use − forecast; with them
- * (a forecast below the floor is raised to it, so its small uses never count as misses) the rate
- * is only monotone in the margin, so the quantile is the upper end of a bisection. Searching
- * exactly matters for fairness: the quantile alone overshoots for models that forecast near the
- * floor, and would charge them margin they do not need.
+ * compared. With the floor and cap, a step is above its allocation exactly when its use is above
+ * the cap (whatever the margin), or above the floor and above forecast + margin; so the answer is
+ * read off the sorted use − forecast of the steps between floor and cap, once the steps above the
+ * cap have used their share of the budget. Exact (the floor matters: the plain quantile of use −
+ * forecast overshoots for models that forecast near the floor, and would charge them margin they
+ * do not need) and one sort instead of a search over all steps.
  */
 export function marginFor(cases: readonly AllocationCase[], targetRate: number, floor = 1, cap = 100): number {
   let n = 0;
   for (const c of cases) n += c.actual.length;
   if (n === 0) return 0;
-  const excess = new Float64Array(n);
-  let i = 0;
-  for (const c of cases) for (const y of c.actual) excess[i++] = y - c.forecast;
-  excess.sort();
-  let hi = excess[Math.min(n - 1, Math.max(0, Math.ceil(n * (1 - targetRate)) - 1))]!;
-  const rateAt = (m: number): number => {
-    let under = 0;
-    for (const c of cases) {
-      const alloc = allocate(c.forecast, m, floor, cap);
-      for (const y of c.actual) if (y > alloc) under++;
+  const between = new Float64Array(n);
+  let m = 0;
+  let aboveCap = 0;
+  let lowest = Infinity;
+  for (const c of cases)
+    for (const y of c.actual) {
+      lowest = Math.min(lowest, y - c.forecast);
+      if (y > cap) aboveCap++;
+      else if (y > floor) between[m++] = y - c.forecast;
     }
-    return under / n;
-  };
-  if (rateAt(hi) > targetRate) return hi;
-  let lo = excess[0]! - 1;
-  if (rateAt(lo) <= targetRate) return lo;
-  for (let k = 0; k < 30 && hi - lo > 1e-3; k++) {
-    const mid = (lo + hi) / 2;
-    if (rateAt(mid) <= targetRate) hi = mid;
-    else lo = mid;
-  }
-  return hi;
+  const excess = between.subarray(0, m).sort();
+  // How many of the in-between steps may still be above their allocation.
+  const allowed = Math.floor(targetRate * n + 1e-9) - aboveCap;
+  if (allowed >= m) return lowest - 1;
+  // The margin must reach the (allowed + 1)-th largest excess; steps equal to it are covered.
+  return excess[Math.max(0, m - 1 - Math.max(0, allowed))]!;
 }

@@ -1,0 +1,160 @@
+import { AbortedError } from '../../core/errors.js';
+import { allocationFigures, marginFor, type AllocationCase } from '../metrics.js';
+import { pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
+import { forecastCandidates, range, selectForecasts, strideFor, trainingPart, type ForecastCandidate, type ForecastSelection, type TrainingPart } from './forecast-selection.js';
+import { AllocationTally, boundsOf, conformalMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
+
+/**
+ * The honest evaluation of the pooled forecaster against the rules: choices made on training
+ * parts only (`selectForecasts`), then every candidate scored once on the test parts — by time
+ * (every subject, its last `testFraction` held out) and by subject (two groups of subjects, each
+ * scored with what was selected and fitted on the other group's training parts; a held-out
+ * subject's margin still comes from its own past, as it would for a new machine with history).
+ */
+export interface ForecastSubject {
+  id: string;
+  category: string;
+  series: Float64Array;
+}
+
+export const forecastSplits = ['time', 'subject'] as const;
+export type ForecastSplit = (typeof forecastSplits)[number];
+
+export interface ForecastScoreRow extends AllocationSummary {
+  model: string;
+  /** The α its margins were calibrated to (chosen on validation). */
+  alpha: number;
+}
+
+export interface ForecastEvaluation {
+  target: string;
+  horizon: number;
+  split: ForecastSplit;
+  /** One per selection: the time split has one, the subject split one per held-out group. */
+  selections: { trainedOn: number; scoredOn: number; forecastModel: string; allocationModel: string; pooledAlpha: number }[];
+  rows: ForecastScoreRow[];
+  pooled: ForecastScoreRow;
+  /** The best rule on test pinball (picked after seeing the test part: this favours the rules). */
+  bestBaselinePinball: { model: string; pinballP95: number };
+  /** The lowest waste any rule reaches at the pooled forecaster's test rate, its one margin tuned on the test part (favours the rules too). */
+  bestBaselineAtRate: { model: string; waste: number; rate: number };
+  pinballRatio: number;
+  acceptance: { pinball: boolean; steps: boolean; subjects: boolean; waste: boolean };
+}
+
+export interface ForecastEvaluationOptions {
+  subjects: readonly ForecastSubject[];
+  target: string;
+  unit: ResourceUnit;
+  horizons: readonly number[];
+  testFraction: number;
+  /** Score every n-th origin of the test parts. */
+  originStride: number;
+  splits?: readonly ForecastSplit[];
+  /** Candidates (default: every rule and the pooled forecaster). */
+  candidates?: readonly ForecastCandidate[];
+  signal?: AbortSignal;
+  onStep?: (text: string) => void;
+  /** Called with each selection as it is made (tests use it to see what selection decided). */
+  onSelection?: (split: ForecastSplit, group: number, selections: readonly ForecastSelection[]) => void;
+}
+
+interface Scored {
+  part: TrainingPart;
+  /** The whole series: only the scoring reads past the training part. */
+  series: Float64Array;
+  testStart: number;
+  index: number;
+}
+
+export async function evaluateForecast(options: ForecastEvaluationOptions): Promise<ForecastEvaluation[]> {
+  const { subjects, horizons, unit, signal } = options;
+  const candidates = options.candidates ?? forecastCandidates(unit, horizons);
+  const all: Scored[] = subjects.map((s, index) => {
+    const testStart = Math.floor(s.series.length * (1 - options.testFraction));
+    return { part: trainingPart(s.id, s.category, s.series, testStart), series: s.series, testStart, index };
+  });
+  const out: ForecastEvaluation[] = [];
+  for (const split of options.splits ?? forecastSplits) {
+    const groups: { fit: Scored[]; scored: Scored[] }[] =
+      split === 'time'
+        ? [{ fit: all, scored: all }]
+        : [0, 1].map((g) => {
+            const sorted = [...all].sort((x, y) => (x.part.id < y.part.id ? -1 : 1));
+            return { fit: sorted.filter((_, i) => i % 2 !== g), scored: sorted.filter((_, i) => i % 2 === g) };
+          });
+    const tallies = horizons.map(() => candidates.map(() => new AllocationTally()));
+    const cases = horizons.map(() => candidates.map((): AllocationCase[] => []));
+    const selectionsMade: ForecastEvaluation['selections'][] = horizons.map(() => []);
+    const alphas = horizons.map(() => candidates.map((): number[] => []));
+    for (const [g, group] of groups.entries()) {
+      options.onStep?.(`${options.target}: selecting on the training parts of ${group.fit.length} subjects (${split === 'time' ? 'split by time' : `subject group ${g + 1}/2 held out`})`);
+      const parts = group.fit.map((s) => s.part);
+      const selections = await selectForecasts({ parts, horizons, unit, candidates, ...(signal ? { signal } : {}), ...(options.onStep ? { onStep: options.onStep } : {}) });
+      options.onSelection?.(split, g, selections);
+      options.onStep?.(`${options.target}: scoring ${candidates.length} models once on the test parts of ${group.scored.length} subjects`);
+      for (const [ci, cand] of candidates.entries()) {
+        if (signal?.aborted) throw new AbortedError('forecast evaluation');
+        const model = cand.create();
+        if (cand.trained) await model.fit(parts.map((p) => p.values.slice(0, Math.floor(p.values.length * 0.85))), { ...(signal ? { signal } : {}) });
+        for (const [hi, horizon] of horizons.entries()) {
+          const alpha = selections[hi]!.alphas[cand.id]!;
+          alphas[hi]![ci]!.push(alpha);
+          for (const s of group.scored) {
+            const L = s.testStart;
+            const cal = range(Math.max(1, Math.floor(L * 0.85)), L - horizon, strideFor(horizon));
+            const test = range(Math.max(1, s.testStart), s.series.length - horizon, options.originStride);
+            if (test.length === 0) continue;
+            const f = model.predict({ series: s.series, origins: [...cal, ...test], horizon });
+            const margin = conformalMargin(sortedExcess(s.part.values, cal, f.subarray(0, cal.length), horizon), alpha);
+            const ft = f.subarray(cal.length);
+            tallies[hi]![ci]!.add(s.series, test, ft, horizon, margin, boundsOf(unit));
+            test.forEach((t, i) => cases[hi]![ci]!.push({ forecast: ft[i]!, actual: s.series.subarray(t, t + horizon), subject: s.index }));
+          }
+        }
+      }
+      selections.forEach((sel, hi) =>
+        selectionsMade[hi]!.push({ trainedOn: group.fit.length, scoredOn: group.scored.length, forecastModel: sel.forecastModel, allocationModel: sel.allocationModel, pooledAlpha: sel.alphas[pooledForecasterId] ?? NaN }),
+      );
+    }
+    for (const [hi, horizon] of horizons.entries()) {
+      const rows = candidates.map((cand, ci) => ({ model: cand.id, alpha: mean(alphas[hi]![ci]!), ...tallies[hi]![ci]!.summary() }));
+      const pi = candidates.findIndex((c) => c.id === pooledForecasterId);
+      const pooled = rows[pi]!;
+      const rules = rows.filter((_, ci) => ci !== pi);
+      const bestPinball = rules.reduce((x, y) => (y.pinballP95 < x.pinballP95 ? y : x));
+      const { floor, cap } = boundsOf(unit);
+      const atRate = candidates
+        .map((cand, ci) => ({ cand, ci }))
+        .filter(({ ci }) => ci !== pi)
+        .map(({ cand, ci }) => {
+          const c = cases[hi]![ci]!;
+          return { model: cand.id, waste: allocationFigures(c, marginFor(c, pooled.underProvisioningRate, floor, cap), floor, cap).waste };
+        })
+        .reduce((x, y) => (y.waste < x.waste ? y : x));
+      const pinballRatio = pooled.pinballP95 / bestPinball.pinballP95;
+      out.push({
+        target: options.target,
+        horizon,
+        split,
+        selections: selectionsMade[hi]!,
+        rows,
+        pooled,
+        bestBaselinePinball: { model: bestPinball.model, pinballP95: bestPinball.pinballP95 },
+        bestBaselineAtRate: { ...atRate, rate: pooled.underProvisioningRate },
+        pinballRatio,
+        acceptance: {
+          pinball: pinballRatio <= 0.9,
+          steps: pooled.underProvisioningRate <= 0.05,
+          subjects: pooled.subjectsOver10Percent <= 0.05 * pooled.subjects,
+          waste: pooled.waste <= atRate.waste,
+        },
+      });
+    }
+  }
+  return out;
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+}

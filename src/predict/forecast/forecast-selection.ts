@@ -1,0 +1,141 @@
+import { AbortedError } from '../../core/errors.js';
+import { createResourceBaseline, resourceBaselineIds } from '../models/baselines/resource-baselines.js';
+import type { ResourceModel } from '../models/model.js';
+import { createPooledForecaster, pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
+import { AllocationTally, boundsOf, conformalMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
+
+/**
+ * Every choice of the forecasting pipeline — which model forecasts, which drives the
+ * allocation, how much of each subject's steps its margin may leave above (α) — made by
+ * rolling-origin validation inside the training parts. The selection receives nothing but
+ * `TrainingPart`s: copies of each subject's training prefix, so the test part is not reachable
+ * from here (not through a subarray's buffer either).
+ *
+ * Inside a training part of length L, fold k (k = 0, 1) fits on [0, a_k), calibrates each
+ * subject's margin on [a_k, b_k) and validates on [b_k, c_k), with (a, b, c) = (0.55, 0.7, 0.85)·L
+ * and (0.7, 0.85, 1)·L: the origin rolls forward, every validation slice is after what was fitted.
+ */
+export interface TrainingPart {
+  readonly id: string;
+  readonly category: string;
+  /** A copy of the subject's series before its test part. */
+  readonly values: Float64Array;
+}
+
+/** The only way the evaluation hands a subject to the selection: a copy that ends where the test part starts. */
+export function trainingPart(id: string, category: string, series: Float64Array, testStart: number): TrainingPart {
+  return Object.freeze({ id, category, values: series.slice(0, testStart) });
+}
+
+export interface ForecastCandidate {
+  readonly id: string;
+  /** Fitted on the training data (the rules are not). */
+  readonly trained: boolean;
+  create(): ResourceModel;
+}
+
+export function forecastCandidates(unit: ResourceUnit, horizons: readonly number[]): ForecastCandidate[] {
+  return [
+    ...resourceBaselineIds.map((id) => ({ id, trained: false, create: () => createResourceBaseline(id) })),
+    { id: pooledForecasterId, trained: true, create: () => createPooledForecaster({ unit, horizons }) },
+  ];
+}
+
+/** What an allocation must hold, on validation as on the test part. */
+export const allocationLimits = { maxUnderRate: 0.05, maxSubjectShareOver10: 0.05 } as const;
+/** The shares of its own steps a subject's margin may leave above it, searched on validation. */
+export const alphaGrid = [0.01, 0.02, 0.03, 0.04, 0.05, 0.07] as const;
+
+export interface CandidateValidation extends AllocationSummary {
+  model: string;
+  /** The α chosen for this model (its cheapest feasible one on validation). */
+  alpha: number;
+  feasible: boolean;
+}
+
+export interface ForecastSelection {
+  horizon: number;
+  /** Lowest validation pinball at p95. */
+  forecastModel: string;
+  /** Lowest validation waste among the feasible allocations: a rule when the pooled forecaster did not beat it. */
+  allocationModel: string;
+  alphas: Record<string, number>;
+  validation: CandidateValidation[];
+}
+
+export const foldBounds = [
+  [0.55, 0.7, 0.85],
+  [0.7, 0.85, 1],
+] as const;
+
+export function strideFor(horizon: number): number {
+  return horizon >= 144 ? 24 : Math.max(1, Math.min(12, horizon));
+}
+
+export async function selectForecasts(args: {
+  parts: readonly TrainingPart[];
+  horizons: readonly number[];
+  unit: ResourceUnit;
+  candidates: readonly ForecastCandidate[];
+  signal?: AbortSignal;
+  onStep?: (text: string) => void;
+}): Promise<ForecastSelection[]> {
+  const { parts, horizons, unit, candidates, signal } = args;
+  const bounds = boundsOf(unit);
+  // tallies[horizon][candidate][alpha]
+  const tallies = horizons.map(() => candidates.map(() => alphaGrid.map(() => new AllocationTally())));
+  for (const [fold, [a, b, c]] of foldBounds.entries()) {
+    for (const [ci, cand] of candidates.entries()) {
+      if (signal?.aborted) throw new AbortedError('forecast selection');
+      const model = cand.create();
+      if (cand.trained) {
+        args.onStep?.(`validation fold ${fold + 1}/${foldBounds.length}: fitting ${cand.id} on ${parts.length} training parts`);
+        await model.fit(parts.map((p) => p.values.slice(0, Math.floor(p.values.length * a))), { ...(signal ? { signal } : {}) });
+      }
+      for (const [hi, horizon] of horizons.entries()) {
+        const stride = strideFor(horizon);
+        for (const p of parts) {
+          const L = p.values.length;
+          const [fitEnd, calEnd, valEnd] = [Math.floor(L * a), Math.floor(L * b), Math.floor(L * c)];
+          const cal = range(Math.max(1, fitEnd), calEnd - horizon, stride);
+          const val = range(Math.max(1, calEnd), valEnd - horizon, stride);
+          if (val.length === 0) continue;
+          const seen = p.values.subarray(0, valEnd);
+          const f = model.predict({ series: seen, origins: [...cal, ...val], horizon });
+          const excess = sortedExcess(seen, cal, f.subarray(0, cal.length), horizon);
+          const fv = f.subarray(cal.length);
+          alphaGrid.forEach((alpha, ai) => tallies[hi]![ci]![ai]!.add(seen, val, fv, horizon, conformalMargin(excess, alpha), bounds));
+        }
+      }
+    }
+  }
+  return horizons.map((horizon, hi) => {
+    const validation = candidates.map((cand, ci) => {
+      const options = alphaGrid.map((alpha, ai) => ({ alpha, ...tallies[hi]![ci]![ai]!.summary() }));
+      const best = pickAllocation(options);
+      return { model: cand.id, ...best, feasible: feasible(best) };
+    });
+    const forecastModel = validation.reduce((x, y) => (y.pinballP95 < x.pinballP95 ? y : x)).model;
+    const allocationModel = pickAllocation(validation).model;
+    return { horizon, forecastModel, allocationModel, alphas: Object.fromEntries(validation.map((v) => [v.model, v.alpha])), validation };
+  });
+}
+
+function feasible(s: AllocationSummary): boolean {
+  return s.underProvisioningRate <= allocationLimits.maxUnderRate && s.subjectsOver10Percent <= allocationLimits.maxSubjectShareOver10 * s.subjects;
+}
+
+/** The cheapest feasible option; when none is, the one closest to the limits. */
+function pickAllocation<T extends AllocationSummary>(options: readonly T[]): T {
+  const ok = options.filter(feasible);
+  if (ok.length > 0) return ok.reduce((x, y) => (y.waste < x.waste ? y : x));
+  const violation = (s: AllocationSummary): number =>
+    Math.max(0, s.underProvisioningRate - allocationLimits.maxUnderRate) + Math.max(0, s.subjectsOver10Percent / Math.max(1, s.subjects) - allocationLimits.maxSubjectShareOver10);
+  return options.reduce((x, y) => (violation(y) < violation(x) ? y : x));
+}
+
+export function range(from: number, toInclusive: number, stride: number): number[] {
+  const out: number[] = [];
+  for (let t = from; t <= toInclusive; t += stride) out.push(t);
+  return out;
+}

@@ -1,0 +1,103 @@
+import { allocate, peakQuantile, pinball } from '../metrics.js';
+import type { ResourceUnit } from './pooled-forecaster.js';
+
+/**
+ * Per-subject allocation: forecast + the subject's own margin, the margin being a conformal
+ * quantile of what the subject's use exceeded its forecasts by on a held-back slice of its own
+ * past. Calibrating per subject is what holds each machine's own under-provisioning (a pooled
+ * margin would let bursty machines miss often while calm ones idle under a margin they never need).
+ */
+export interface Bounds {
+  floor: number;
+  cap: number;
+}
+
+export function boundsOf(unit: ResourceUnit): Bounds {
+  return unit === 'percent' ? { floor: 1, cap: 100 } : { floor: 0, cap: Infinity };
+}
+
+/** use − forecast over every step of every origin's horizon, sorted ascending. */
+export function sortedExcess(series: Float64Array, origins: readonly number[], forecasts: Float64Array, horizon: number): Float64Array {
+  const out = new Float64Array(origins.length * horizon);
+  let n = 0;
+  origins.forEach((t, i) => {
+    for (let h = 0; h < horizon && t + h < series.length; h++) out[n++] = series[t + h]! - forecasts[i]!;
+  });
+  return out.subarray(0, n).sort();
+}
+
+/**
+ * The split-conformal margin for a share `alpha` of steps above the allocation: the
+ * ⌈(n + 1)(1 − α)⌉-th smallest excess (the largest one when n is small). No calibration data: 0.
+ */
+export function conformalMargin(excess: Float64Array, alpha: number): number {
+  const n = excess.length;
+  if (n === 0) return 0;
+  const k = Math.ceil((n + 1) * (1 - alpha)) - 1;
+  return excess[Math.min(n - 1, Math.max(0, k))]!;
+}
+
+export interface AllocationSummary {
+  /** Share of 5-minute steps whose use was above the allocation. */
+  underProvisioningRate: number;
+  /** Mean over steps of allocation − use where positive, in the series' unit. */
+  waste: number;
+  /** Subjects whose own steps were above their allocation more than 10 % of the time, and of how many. */
+  subjectsOver10Percent: number;
+  subjects: number;
+  pinballP95: number;
+  steps: number;
+}
+
+/** Running sums over subjects (and folds), so partial scores add up. */
+export class AllocationTally {
+  steps = 0;
+  under = 0;
+  wasteSum = 0;
+  pinballSum = 0;
+  subjects = 0;
+  subjectsOver = 0;
+
+  add(series: Float64Array, origins: readonly number[], forecasts: Float64Array, horizon: number, margin: number, bounds: Bounds): void {
+    let steps = 0;
+    let under = 0;
+    origins.forEach((t, i) => {
+      const f = forecasts[i]!;
+      const a = allocate(f, margin, bounds.floor, bounds.cap);
+      for (let h = 0; h < horizon && t + h < series.length; h++) {
+        const y = series[t + h]!;
+        this.pinballSum += pinball(y, f, peakQuantile);
+        if (y > a) under++;
+        else this.wasteSum += a - y;
+        steps++;
+      }
+    });
+    if (steps === 0) return;
+    this.steps += steps;
+    this.under += under;
+    this.subjects++;
+    if (under > 0.1 * steps) this.subjectsOver++;
+  }
+
+  merge(other: AllocationTally): this {
+    this.steps += other.steps;
+    this.under += other.under;
+    this.wasteSum += other.wasteSum;
+    this.pinballSum += other.pinballSum;
+    this.subjects += other.subjects;
+    this.subjectsOver += other.subjectsOver;
+    return this;
+  }
+
+  summary(): AllocationSummary {
+    const n = this.steps || 1;
+    return {
+      underProvisioningRate: this.under / n,
+      waste: this.wasteSum / n,
+      subjectsOver10Percent: this.subjectsOver,
+      subjects: this.subjects,
+      pinballP95: this.pinballSum / n,
+      steps: this.steps,
+    };
+  }
+}
