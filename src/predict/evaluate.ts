@@ -4,6 +4,7 @@ import { backtestResources, loadTargetSeries, splitSeries, type ResourceModelRes
 import { backtestSequences, type SequenceModelResult } from './evaluate-sequences.js';
 import type { HistorySource } from './history.js';
 import { createResourceModel, createSequenceModel, networkSequenceModelIds, resourceModelIds, sequenceModelIds } from './model-catalog.js';
+import { evaluateForecast, type ForecastEvaluation } from './forecast/evaluate-forecast.js';
 import { createLstmQuantile } from './models/lstm-quantile/lstm-quantile.js';
 import type { ResourceModel, TrainingReport } from './models/model.js';
 import { evaluatePackageSets, type PackageSetEvaluation } from './package-set/evaluate-package-set.js';
@@ -18,6 +19,11 @@ export interface EvaluateOptions {
   format: DatasetFormat;
   /** Train and score the recurrent network too. */
   network?: boolean;
+  /**
+   * Evaluate the pooled forecaster against the rules with every choice made on the training parts
+   * (default: on, for traces whose series span at least five days).
+   */
+  forecast?: boolean;
   targets?: readonly ResourceTarget[];
   horizons?: readonly number[];
   /** Score every n-th origin for multi-step horizons (one-step horizons score every origin). */
@@ -61,6 +67,8 @@ export interface EvaluationReport {
   format: DatasetFormat;
   subjects: number;
   resources: ResourceEvaluation[];
+  /** The pooled forecaster against every rule, selected on training parts only, scored once by time and by subject. */
+  forecast?: ForecastEvaluation[];
   sequences?: { trainItems: number; testItems: number; blockItems: number; rows: SequenceModelResult[] };
   softwareSets?: PackageSetEvaluation;
   training: TrainingReport[];
@@ -113,6 +121,22 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationRepo
       const loaded = await loadTargetSeries(history, target, signal);
       const series = loaded.map((l) => l.values);
       if (series.length === 0) continue;
+      const longEnough = median(series.map((s) => s.length)) >= 5 * 288;
+      const forecastHorizons = horizons.filter((h) => h > 1);
+      if (options.forecast !== false && longEnough && forecastHorizons.length > 0) {
+        const categories = new Map(subjects.map((s) => [s.id, s.category]));
+        const evaluations = await evaluateForecast({
+          subjects: loaded.map((l) => ({ id: l.id, category: categories.get(l.id) ?? options.format, series: l.values })),
+          target,
+          unit: 'percent',
+          horizons: forecastHorizons,
+          testFraction: 0.2,
+          originStride: options.originStride ?? 6,
+          ...(signal ? { signal } : {}),
+          onStep: step,
+        });
+        (report.forecast ??= []).push(...evaluations);
+      }
       const models: ResourceModel[] = resourceModelIds.filter((id) => id !== 'lstm-quantile').map(createResourceModel);
       let reference = 'moving-p95-12';
       if (options.network !== false) {
@@ -163,6 +187,11 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationRepo
 
 /** The datasets README's figures are measured on the shipped files: they must reproduce to ±0.5 point. */
 export const readmeTolerance = 0.5;
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s[s.length >> 1]!;
+}
 
 function check(claim: string, published: number, measured: number, definition?: string): ReadmeCheck {
   return { claim, published, measured: Math.round(measured * 100) / 100, reproduced: Math.abs(measured - published) <= readmeTolerance, ...(definition ? { definition } : {}) };

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { evaluate, type EvaluationReport } from '../../predict/evaluate.js';
+import type { ForecastEvaluation } from '../../predict/forecast/evaluate-forecast.js';
 import { resourceTargets, type ResourceTarget } from '../../predict/evaluate-resources.js';
 import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-option.js';
 import { emit, globalOptions, table } from '../output.js';
@@ -16,6 +17,7 @@ import { plural } from '../plural.js';
 
 interface EvalFlags extends HistoryFlags {
   network: boolean;
+  forecast: boolean;
   targets?: string;
   horizons?: string;
   stride: string;
@@ -47,6 +49,7 @@ export function renderEvaluation(r: EvaluationReport): string {
       out.push(`at ${pct(a.rate)} % under-provisioning: ${e.reference} wastes ${num(a.referenceWaste, 2)}, the best baseline (${a.bestBaseline}) ${num(a.bestBaselineWaste, 2)} → ${a.referenceWins ? `${e.reference} wastes less` : `${e.reference} does NOT waste less`}`);
     }
   }
+  if (r.forecast && r.forecast.length > 0) out.push('', renderForecast(r.forecast));
   if (r.sequences) {
     const s = r.sequences;
     const ks = Object.keys(s.rows[0]?.recallAtK ?? {});
@@ -67,11 +70,42 @@ export function renderEvaluation(r: EvaluationReport): string {
   return out.join('\n');
 }
 
+const yes = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+
+/** The honest comparison: chosen on training parts only, scored once; which acceptance lines hold. */
+export function renderForecast(evaluations: readonly ForecastEvaluation[]): string {
+  const out: string[] = [
+    'Pooled forecaster (pooled-quantile: one p95 quantile regression over every subject\'s own window statistics) against every rule, VPA and Autopilot included. ' +
+      'Every choice — which model forecasts, which drives the allocation, each model\'s α (the share of its own steps a subject\'s margin may leave above, its margin the conformal quantile on a held-back slice of its own training part) — ' +
+      'is made by rolling-origin validation inside the training parts; the last 20 % of each series is scored once. "by subject": two groups of VMs, each scored with what was selected and fitted on the other group.',
+  ];
+  for (const e of evaluations) {
+    out.push('', `${e.target}, next ${e.horizon} steps of 5 min, split by ${e.split}`);
+    out.push(
+      table(
+        e.rows.map((x) => [x.model, num(x.pinballP95), pct(x.underProvisioningRate), `${x.subjectsOver10Percent}/${x.subjects}`, num(x.waste, 2), pct(x.alpha)]),
+        ['model', 'pinball@p95', 'steps under %', 'VMs >10 % under', 'waste', 'α %'],
+      ),
+    );
+    const p = e.pooled;
+    const drives = [...new Set(e.selections.map((s) => s.allocationModel))];
+    const forecasts = [...new Set(e.selections.map((s) => s.forecastModel))];
+    out.push(
+      `  selected on training parts: forecast by ${forecasts.join(' / ')}, allocation by ${drives.join(' / ')}${drives.includes('pooled-quantile') ? '' : ' (the pooled forecaster did not beat this rule on validation: the rule is what is used, under its own name)'}`,
+      `  pinball ${num(p.pinballP95)} vs best baseline ${e.bestBaselinePinball.model} ${num(e.bestBaselinePinball.pinballP95)} = ${num(e.pinballRatio)}× (≤ 0.90×: ${yes(e.acceptance.pinball)})`,
+      `  steps under ${pct(p.underProvisioningRate)} % (≤ 5 %: ${yes(e.acceptance.steps)}); VMs >10 % under ${p.subjectsOver10Percent}/${p.subjects} = ${pct(p.subjectsOver10Percent / Math.max(1, p.subjects))} % (≤ 5 %: ${yes(e.acceptance.subjects)})`,
+      `  waste ${num(p.waste, 2)} vs ${num(e.bestBaselineAtRate.waste, 2)} for the best rule at the same ${pct(e.bestBaselineAtRate.rate)} % (${e.bestBaselineAtRate.model}, its margin tuned on the test part, which favours it): ${yes(e.acceptance.waste)}`,
+    );
+  }
+  return out.join('\n');
+}
+
 export const registerEval: CommandRegistration = (program: Command) => {
   const cmd = program
     .command('eval')
     .description('backtest every model against every baseline on a trace (chronological splits, never shuffled)')
     .option('--no-network', 'skip the recurrent network (baselines only, seconds instead of minutes)')
+    .option('--no-forecast', 'skip the pooled forecaster\'s evaluation (selected on training parts, by time and by subject)')
     .option('--targets <list>', `resource targets, comma separated (${resourceTargets.join(', ')})`)
     .option('--horizons <steps>', 'forecast horizons in 5-minute steps, comma separated (default 12,288 = next hour and next day; PlanetLab 1,12)')
     .option('--stride <n>', 'score every n-th origin of multi-step horizons', '6')
@@ -123,6 +157,7 @@ Examples:
           history,
           format,
           network: flags.network,
+          forecast: flags.forecast,
           ...(targets ? { targets: targets as ResourceTarget[] } : {}),
           ...(horizons ? { horizons } : {}),
           originStride: stride,
