@@ -3,7 +3,7 @@ import type { DatasetFormat } from './dataset-history.js';
 import { backtestResources, loadTargetSeries, splitSeries, type ResourceModelResult, type ResourceTarget } from './evaluate-resources.js';
 import { backtestSequences, type SequenceModelResult } from './evaluate-sequences.js';
 import type { HistorySource } from './history.js';
-import { createResourceModel, createSequenceModel, networkSequenceModelIds, resourceModelIds, sequenceModelIds } from './model-catalog.js';
+import { createResourceModel, createSequenceModel, networkSequenceModelIds, resourceRuleIds, sequenceModelIds } from './model-catalog.js';
 import { evaluateForecast, type ForecastEvaluation } from './forecast/evaluate-forecast.js';
 import { createLstmQuantile } from './models/lstm-quantile/lstm-quantile.js';
 import type { ResourceModel, TrainingReport } from './models/model.js';
@@ -137,7 +137,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationRepo
         });
         (report.forecast ??= []).push(...evaluations);
       }
-      const models: ResourceModel[] = resourceModelIds.filter((id) => id !== 'lstm-quantile').map(createResourceModel);
+      const models: ResourceModel[] = resourceRuleIds.map(createResourceModel);
       let reference = 'moving-p95-12';
       if (options.network !== false) {
         const trained = horizons.filter((h) => h > 1 && series.some((s) => splitSeries(s, 0.2).train.length > h * 2));

@@ -2,7 +2,8 @@ import { AbortedError, NotFoundError } from '../core/errors.js';
 import { backtestResources, splitSeries, type ResourceTarget } from './evaluate-resources.js';
 import { backtestSequences } from './evaluate-sequences.js';
 import type { HistorySource, ResourceSeries, Subject } from './history.js';
-import { createResourceModel, createSequenceModel, networkSequenceModelIds, resourceModelIds, sequenceModelIds } from './model-catalog.js';
+import { pooledForecasterId } from './forecast/pooled-forecaster.js';
+import { createResourceModel, createSequenceModel, networkSequenceModelIds, resourceRuleIds, sequenceModelIds } from './model-catalog.js';
 import { saveModelSet, type ModelSet, type Scope, type SubjectProfile } from './model-store.js';
 import type { ResourceModel, SavedModel, SequenceModel, TrainingReport } from './models/model.js';
 import type { PackageSizes } from './archive-package-sizes.js';
@@ -74,7 +75,14 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
   const targets = resourceTargetList.filter((t) => series.some((s) => s[t] && s[t]!.length > resourceHorizons[1] * 2));
   for (const [ti, target] of targets.entries()) {
     const values = series.map((s) => s[target]).filter((v): v is Float64Array => v !== undefined && v.length > 0);
-    const models: ResourceModel[] = resourceModelIds.filter((id) => id !== 'lstm-quantile').map(createResourceModel);
+    const models: ResourceModel[] = resourceRuleIds.map(createResourceModel);
+    // The pooled forecaster is fitted on every subject's training part at once (seconds); the
+    // backtest below then keeps it only where it beats the rules.
+    const pooled = createResourceModel(pooledForecasterId);
+    step(`fitting ${pooledForecasterId} on ${target} (${values.length} series)`);
+    const fitted = await pooled.fit(values.map((v) => splitSeries(v, testFraction).train), { signal, onProgress: detail });
+    reports.push({ ...fitted, details: { ...fitted.details, target } });
+    models.push(pooled);
     if (options.network !== false) {
       const lstm = createResourceModel('lstm-quantile');
       const left = budget - (performance.now() - started);

@@ -76,15 +76,15 @@ const yes = (ok: boolean): string => (ok ? 'met' : 'NOT met');
 export function renderForecast(evaluations: readonly ForecastEvaluation[]): string {
   const out: string[] = [
     'Pooled forecaster (pooled-quantile: one p95 quantile regression over every subject\'s own window statistics) against every rule, VPA and Autopilot included. ' +
-      'Every choice — which model forecasts, which drives the allocation, each model\'s α (the share of its own steps a subject\'s margin may leave above, its margin the conformal quantile on a held-back slice of its own training part) — ' +
+      'Every choice — which model forecasts, which drives the allocation, each model\'s α (the share of its own steps a subject\'s margin may leave above, its margin the conformal quantile on a held-back slice of its own training part) and that slice\'s length — ' +
       'is made by rolling-origin validation inside the training parts; the last 20 % of each series is scored once. "by subject": two groups of VMs, each scored with what was selected and fitted on the other group.',
   ];
   for (const e of evaluations) {
     out.push('', `${e.target}, next ${e.horizon} steps of 5 min, split by ${e.split}`);
     out.push(
       table(
-        e.rows.map((x) => [x.model, num(x.pinballP95), pct(x.underProvisioningRate), `${x.subjectsOver10Percent}/${x.subjects}`, num(x.waste, 2), pct(x.alpha)]),
-        ['model', 'pinball@p95', 'steps under %', 'VMs >10 % under', 'waste', 'α %'],
+        e.rows.map((x) => [x.model, num(x.pinballP95), pct(x.underProvisioningRate), `${x.subjectsOver10Percent}/${x.subjects}`, num(x.waste, 2), pct(x.alpha), pct(x.calibrationShare)]),
+        ['model', 'pinball@p95', 'steps under %', 'VMs >10 % under', 'waste', 'α %', 'calibrated on %'],
       ),
     );
     const p = e.pooled;
@@ -94,7 +94,9 @@ export function renderForecast(evaluations: readonly ForecastEvaluation[]): stri
       `  selected on training parts: forecast by ${forecasts.join(' / ')}, allocation by ${drives.join(' / ')}${drives.includes('pooled-quantile') ? '' : ' (the pooled forecaster did not beat this rule on validation: the rule is what is used, under its own name)'}`,
       `  pinball ${num(p.pinballP95)} vs best baseline ${e.bestBaselinePinball.model} ${num(e.bestBaselinePinball.pinballP95)} = ${num(e.pinballRatio)}× (≤ 0.90×: ${yes(e.acceptance.pinball)})`,
       `  steps under ${pct(p.underProvisioningRate)} % (≤ 5 %: ${yes(e.acceptance.steps)}); VMs >10 % under ${p.subjectsOver10Percent}/${p.subjects} = ${pct(p.subjectsOver10Percent / Math.max(1, p.subjects))} % (≤ 5 %: ${yes(e.acceptance.subjects)})`,
-      `  waste ${num(p.waste, 2)} vs ${num(e.bestBaselineAtRate.waste, 2)} for the best rule at the same ${pct(e.bestBaselineAtRate.rate)} % (${e.bestBaselineAtRate.model}, its margin tuned on the test part, which favours it): ${yes(e.acceptance.waste)}`,
+      e.bestBaselineAtRate.model === 'none'
+        ? `  waste ${num(p.waste, 2)}: no rule reaches ${pct(e.bestBaselineAtRate.rate)} % with ≤ 5 % of VMs above 10 % under, even with its margin tuned on the test part: ${yes(e.acceptance.waste)}`
+        : `  waste ${num(p.waste, 2)} vs ${num(e.bestBaselineAtRate.waste, 2)} for the best rule at the same ${pct(e.bestBaselineAtRate.rate)} % with ≤ 5 % of VMs above 10 % under (${e.bestBaselineAtRate.model}, ${e.bestBaselineAtRate.subjectsOver10Percent} VMs, its one margin tuned on the test part, which favours it): ${yes(e.acceptance.waste)}`,
     );
   }
   return out.join('\n');

@@ -22,8 +22,9 @@ export type ForecastSplit = (typeof forecastSplits)[number];
 
 export interface ForecastScoreRow extends AllocationSummary {
   model: string;
-  /** The α its margins were calibrated to (chosen on validation). */
+  /** The α its margins were calibrated to and the share of the training part they were calibrated on (chosen on validation; a mean over the subject split's groups). */
   alpha: number;
+  calibrationShare: number;
 }
 
 export interface ForecastEvaluation {
@@ -36,8 +37,12 @@ export interface ForecastEvaluation {
   pooled: ForecastScoreRow;
   /** The best rule on test pinball (picked after seeing the test part: this favours the rules). */
   bestBaselinePinball: { model: string; pinballP95: number };
-  /** The lowest waste any rule reaches at the pooled forecaster's test rate, its one margin tuned on the test part (favours the rules too). */
-  bestBaselineAtRate: { model: string; waste: number; rate: number };
+  /**
+   * The lowest waste any rule reaches at the pooled forecaster's test rate, its one margin tuned
+   * on the test part (favours the rules too), among the rules that then hold ≤ 5 % of VMs above
+   * 10 % under ("none" when no rule does).
+   */
+  bestBaselineAtRate: { model: string; waste: number; rate: number; subjectsOver10Percent: number };
   pinballRatio: number;
   acceptance: { pinball: boolean; steps: boolean; subjects: boolean; waste: boolean };
 }
@@ -87,6 +92,7 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
     const cases = horizons.map(() => candidates.map((): AllocationCase[] => []));
     const selectionsMade: ForecastEvaluation['selections'][] = horizons.map(() => []);
     const alphas = horizons.map(() => candidates.map((): number[] => []));
+    const shares = horizons.map(() => candidates.map((): number[] => []));
     for (const [g, group] of groups.entries()) {
       options.onStep?.(`${options.target}: selecting on the training parts of ${group.fit.length} subjects (${split === 'time' ? 'split by time' : `subject group ${g + 1}/2 held out`})`);
       const parts = group.fit.map((s) => s.part);
@@ -98,11 +104,12 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
         const model = cand.create();
         if (cand.trained) await model.fit(parts.map((p) => p.values.slice(0, Math.floor(p.values.length * 0.85))), { ...(signal ? { signal } : {}) });
         for (const [hi, horizon] of horizons.entries()) {
-          const alpha = selections[hi]!.alphas[cand.id]!;
+          const { alpha, share } = selections[hi]!.calibration[cand.id]!;
           alphas[hi]![ci]!.push(alpha);
+          shares[hi]![ci]!.push(share);
           for (const s of group.scored) {
             const L = s.testStart;
-            const cal = range(Math.max(1, Math.floor(L * 0.85)), L - horizon, strideFor(horizon));
+            const cal = range(Math.max(1, L - Math.floor(L * share)), L - horizon, strideFor(horizon));
             const test = range(Math.max(1, s.testStart), s.series.length - horizon, options.originStride);
             if (test.length === 0) continue;
             const f = model.predict({ series: s.series, origins: [...cal, ...test], horizon });
@@ -114,11 +121,11 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
         }
       }
       selections.forEach((sel, hi) =>
-        selectionsMade[hi]!.push({ trainedOn: group.fit.length, scoredOn: group.scored.length, forecastModel: sel.forecastModel, allocationModel: sel.allocationModel, pooledAlpha: sel.alphas[pooledForecasterId] ?? NaN }),
+        selectionsMade[hi]!.push({ trainedOn: group.fit.length, scoredOn: group.scored.length, forecastModel: sel.forecastModel, allocationModel: sel.allocationModel, pooledAlpha: sel.calibration[pooledForecasterId]?.alpha ?? NaN }),
       );
     }
     for (const [hi, horizon] of horizons.entries()) {
-      const rows = candidates.map((cand, ci) => ({ model: cand.id, alpha: mean(alphas[hi]![ci]!), ...tallies[hi]![ci]!.summary() }));
+      const rows = candidates.map((cand, ci) => ({ model: cand.id, alpha: mean(alphas[hi]![ci]!), calibrationShare: mean(shares[hi]![ci]!), ...tallies[hi]![ci]!.summary() }));
       const pi = candidates.findIndex((c) => c.id === pooledForecasterId);
       const pooled = rows[pi]!;
       const rules = rows.filter((_, ci) => ci !== pi);
@@ -129,9 +136,12 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
         .filter(({ ci }) => ci !== pi)
         .map(({ cand, ci }) => {
           const c = cases[hi]![ci]!;
-          return { model: cand.id, waste: allocationFigures(c, marginFor(c, pooled.underProvisioningRate, floor, cap), floor, cap).waste };
+          const fig = allocationFigures(c, marginFor(c, pooled.underProvisioningRate, floor, cap), floor, cap);
+          return { model: cand.id, waste: fig.waste, subjectsOver10Percent: fig.subjectsOver10Percent };
         })
-        .reduce((x, y) => (y.waste < x.waste ? y : x));
+        // A rule that reaches the rate only by giving up on more than 5 % of the VMs is no allocation to match.
+        .filter((r) => r.subjectsOver10Percent <= 0.05 * pooled.subjects)
+        .reduce<{ model: string; waste: number; subjectsOver10Percent: number } | undefined>((x, y) => (!x || y.waste < x.waste ? y : x), undefined) ?? { model: 'none', waste: Infinity, subjectsOver10Percent: NaN };
       const pinballRatio = pooled.pinballP95 / bestPinball.pinballP95;
       out.push({
         target: options.target,

@@ -45,11 +45,21 @@ export function forecastCandidates(unit: ResourceUnit, horizons: readonly number
 export const allocationLimits = { maxUnderRate: 0.05, maxSubjectShareOver10: 0.05 } as const;
 /** The shares of its own steps a subject's margin may leave above it, searched on validation. */
 export const alphaGrid = [0.01, 0.02, 0.03, 0.04, 0.05, 0.07] as const;
+/**
+ * How much of its own training part a subject's margin is calibrated on (the slice just before
+ * what it is applied to). A day-ahead margin calibrated on 15 % of a month sees three days; a
+ * longer slice overlaps what the pooled model was fitted on (its 22 coefficients hardly overfit a
+ * pool of machines), so which is better is left to validation.
+ */
+export const calibrationShares = [0.15, 0.4] as const;
+/** The calibration rules searched: every share × every α. */
+export const calibrationGrid = calibrationShares.flatMap((share) => alphaGrid.map((alpha) => ({ share, alpha })));
 
 export interface CandidateValidation extends AllocationSummary {
   model: string;
-  /** The α chosen for this model (its cheapest feasible one on validation). */
+  /** The α chosen for this model (its cheapest feasible one on validation), and the calibration slice's share of the training part. */
   alpha: number;
+  calibrationShare: number;
   feasible: boolean;
 }
 
@@ -59,7 +69,7 @@ export interface ForecastSelection {
   forecastModel: string;
   /** Lowest validation waste among the feasible allocations: a rule when the pooled forecaster did not beat it. */
   allocationModel: string;
-  alphas: Record<string, number>;
+  calibration: Record<string, { alpha: number; share: number }>;
   validation: CandidateValidation[];
 }
 
@@ -83,7 +93,7 @@ export async function selectForecasts(args: {
   const { parts, horizons, unit, candidates, signal } = args;
   const bounds = boundsOf(unit);
   // tallies[horizon][candidate][alpha]
-  const tallies = horizons.map(() => candidates.map(() => alphaGrid.map(() => new AllocationTally())));
+  const tallies = horizons.map(() => candidates.map(() => calibrationGrid.map(() => new AllocationTally())));
   for (const [fold, [a, b, c]] of foldBounds.entries()) {
     for (const [ci, cand] of candidates.entries()) {
       if (signal?.aborted) throw new AbortedError('forecast selection');
@@ -96,28 +106,35 @@ export async function selectForecasts(args: {
         const stride = strideFor(horizon);
         for (const p of parts) {
           const L = p.values.length;
-          const [fitEnd, calEnd, valEnd] = [Math.floor(L * a), Math.floor(L * b), Math.floor(L * c)];
-          const cal = range(Math.max(1, fitEnd), calEnd - horizon, stride);
+          const [calEnd, valEnd] = [Math.floor(L * b), Math.floor(L * c)];
           const val = range(Math.max(1, calEnd), valEnd - horizon, stride);
           if (val.length === 0) continue;
           const seen = p.values.subarray(0, valEnd);
-          const f = model.predict({ series: seen, origins: [...cal, ...val], horizon });
-          const excess = sortedExcess(seen, cal, f.subarray(0, cal.length), horizon);
-          const fv = f.subarray(cal.length);
-          alphaGrid.forEach((alpha, ai) => tallies[hi]![ci]![ai]!.add(seen, val, fv, horizon, conformalMargin(excess, alpha), bounds));
+          const longest = range(Math.max(1, calEnd - Math.floor(L * Math.max(...calibrationShares))), calEnd - horizon, stride);
+          const f = model.predict({ series: seen, origins: [...longest, ...val], horizon });
+          const fv = f.subarray(longest.length);
+          for (const share of calibrationShares) {
+            const from = Math.max(1, calEnd - Math.floor(L * share));
+            const first = longest.findIndex((t) => t >= from);
+            const cal = first < 0 ? [] : longest.slice(first);
+            const excess = sortedExcess(seen, cal, f.subarray(first < 0 ? 0 : first, longest.length), horizon);
+            calibrationGrid.forEach((g, gi) => {
+              if (g.share === share) tallies[hi]![ci]![gi]!.add(seen, val, fv, horizon, conformalMargin(excess, g.alpha), bounds);
+            });
+          }
         }
       }
     }
   }
   return horizons.map((horizon, hi) => {
     const validation = candidates.map((cand, ci) => {
-      const options = alphaGrid.map((alpha, ai) => ({ alpha, ...tallies[hi]![ci]![ai]!.summary() }));
+      const options = calibrationGrid.map((g, gi) => ({ alpha: g.alpha, calibrationShare: g.share, ...tallies[hi]![ci]![gi]!.summary() }));
       const best = pickAllocation(options);
       return { model: cand.id, ...best, feasible: feasible(best) };
     });
     const forecastModel = validation.reduce((x, y) => (y.pinballP95 < x.pinballP95 ? y : x)).model;
     const allocationModel = pickAllocation(validation).model;
-    return { horizon, forecastModel, allocationModel, alphas: Object.fromEntries(validation.map((v) => [v.model, v.alpha])), validation };
+    return { horizon, forecastModel, allocationModel, calibration: Object.fromEntries(validation.map((v) => [v.model, { alpha: v.alpha, share: v.calibrationShare }])), validation };
   });
 }
 

@@ -50,7 +50,7 @@ const minHistory = stepsPerDay;
 export type PooledForecaster = ResourceModel & { readonly pool: string; readonly unit: ResourceUnit };
 
 export function createPooledForecaster(overrides: Partial<PooledForecasterOptions> = {}): PooledForecaster {
-  const options = { ...defaultPooledForecasterOptions, ...overrides };
+  let options = { ...defaultPooledForecasterOptions, ...overrides };
   if (!resourceUnits.includes(options.unit)) throw new ValidationError('unit', `one of ${resourceUnits.join(', ')}`);
   let coefficients = new Map<number, Float64Array>();
   const seq = new Float32Array(sequenceBlocks * blockFeatures);
@@ -71,8 +71,12 @@ export function createPooledForecaster(overrides: Partial<PooledForecasterOption
     id: pooledForecasterId,
     version,
     kind: 'resource',
-    pool: options.pool,
-    unit: options.unit,
+    get pool() {
+      return options.pool;
+    },
+    get unit() {
+      return options.unit;
+    },
     async fit(data: readonly Float64Array[], fit: FitOptions = {}): Promise<TrainingReport> {
       const started = performance.now();
       const next = new Map<number, Float64Array>();
@@ -133,13 +137,16 @@ export function createPooledForecaster(overrides: Partial<PooledForecasterOption
     },
     async load(saved: SavedModel): Promise<void> {
       if (saved.id !== pooledForecasterId || saved.version !== version) throw new ValidationError('model', `not a ${pooledForecasterId} v${version} model`);
-      const state = saved.state as { coefficients?: Record<string, unknown> };
+      const state = saved.state as { coefficients?: Record<string, unknown>; options?: { unit?: unknown; pool?: unknown } };
+      const unit = state.options?.unit ?? options.unit;
+      if (!resourceUnits.includes(unit as ResourceUnit)) throw new ValidationError('state.options.unit', `one of ${resourceUnits.join(', ')}`);
       const loaded = new Map<number, Float64Array>();
       for (const [h, b] of Object.entries(state.coefficients ?? {})) {
         if (!Array.isArray(b) || b.length !== dims || !b.every((v) => typeof v === 'number' && Number.isFinite(v))) throw new ValidationError(`state.coefficients.${h}`, `${dims} finite numbers`);
         loaded.set(Number(h), Float64Array.from(b as number[]));
       }
       coefficients = loaded;
+      options = { ...options, unit: unit as ResourceUnit, horizons: [...loaded.keys()], pool: typeof state.options?.pool === 'string' ? state.options.pool.slice(0, 100) : options.pool };
     },
   };
 }
