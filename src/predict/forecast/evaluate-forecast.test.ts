@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { datasetHistory } from '../dataset-history.js';
+import { evaluateForecast } from './evaluate-forecast.js';
+
+const folder = join(resolve(process.cwd(), '..', 'shared', 'datasets'), 'bitbrains-rnd-2013-7');
+const skip = existsSync(folder) ? false : `needs ${folder} (the shared datasets)`;
+
+test('Bitbrains, 8 VMs: the pooled forecaster against every rule (VPA and Autopilot included), by time and by subject', { skip }, async () => {
+  const history = datasetHistory({ path: folder, format: 'bitbrains' });
+  // VMs 40–47: some of the batch machines that decide the day-ahead figures, beside ordinary ones.
+  const ids = ['3', '10', '25', '40', '41', '42', '60', '90'];
+  const subjects = [];
+  for (const id of ids) subjects.push({ id, category: 'bitbrains', series: (await history.resourceSeries(id))!.cpuPercent });
+  const evaluations = await evaluateForecast({ subjects, target: 'cpuPercent', unit: 'percent', horizons: [12], testFraction: 0.2, originStride: 12 });
+  assert.deepEqual(evaluations.map((e) => e.split), ['time', 'subject']);
+  for (const e of evaluations) {
+    const models = e.rows.map((r) => r.model);
+    for (const m of ['vpa-samples', 'vpa-daily-peaks', 'autopilot-p95', 'autopilot-max', 'moving-p95-288', 'pooled-quantile']) assert.ok(models.includes(m), m);
+    const last = e.rows.find((r) => r.model === 'last-value')!;
+    assert.ok(e.pooled.pinballP95 < last.pinballP95, `${e.split}: pooled ${e.pooled.pinballP95} vs last value ${last.pinballP95}`);
+    assert.equal(e.pooled.subjects, 8, 'every VM scored once');
+    assert.ok(e.pooled.underProvisioningRate > 0 && e.pooled.underProvisioningRate < 0.2);
+    assert.ok(e.selections.every((s) => models.includes(s.allocationModel) && models.includes(s.forecastModel)));
+    assert.ok(Math.abs(e.pinballRatio - e.pooled.pinballP95 / e.bestBaselinePinball.pinballP95) < 1e-12);
+    // The best rule on pinball is the best of the rows, and it is a rule.
+    assert.equal(Math.min(...e.rows.filter((r) => r.model !== 'pooled-quantile').map((r) => r.pinballP95)), e.bestBaselinePinball.pinballP95);
+  }
+});
