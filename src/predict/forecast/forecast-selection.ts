@@ -41,8 +41,13 @@ export function forecastCandidates(unit: ResourceUnit, horizons: readonly number
   ];
 }
 
-/** What an allocation must hold, on validation as on the test part. */
-export const allocationLimits = { maxUnderRate: 0.05, maxSubjectShareOver10: 0.05 } as const;
+/**
+ * What an allocation must hold on validation: the acceptance limits (≤ 5 % of steps, ≤ 5 % of
+ * subjects above 10 % under) with headroom on the pooled rate, because a rate measured on two
+ * validation slices moves by a few tenths of a point on the next month (α = 5 % chosen at exactly
+ * 5 % on validation gave 5.0–5.3 % later). Chosen before any test part was scored differently.
+ */
+export const allocationLimits = { maxUnderRate: 0.045, maxSubjectShareOver10: 0.05 } as const;
 /** The shares of its own steps a subject's margin may leave above it, searched on validation. */
 export const alphaGrid = [0.01, 0.02, 0.03, 0.04, 0.05, 0.07] as const;
 /**
