@@ -45,7 +45,7 @@ try {
   const cpu = cpuSeconds() - cpu0;
   console.log(`Bitbrains (100 VMs, 80 % of each series), full training run: ${wall.toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU (target ≤ 300 s)`);
   steps.forEach((s, i) => console.log(`  ${(((steps[i + 1]?.at ?? performance.now()) - s.at) / 1000).toFixed(1).padStart(6)} s  ${s.label}`));
-  for (const r of set.reports) console.log(`  model ${r.modelId} (${r.details.target}): ${(r.durationMs / 1000).toFixed(1)} s, ${r.samples} samples, ${r.details.epochs} epochs`);
+  for (const r of set.reports) console.log(`  model ${r.modelId} (${r.details.target}): ${(r.durationMs / 1000).toFixed(1)} s, ${r.samples} samples${r.details.epochs === undefined ? '' : `, ${r.details.epochs} epochs`}`);
   console.log('  baselines (last value, moving average/percentile, EWMA, seasonal naive): no training (0 s)');
 
   // Schonlau: each sequence model's fit, median of 5.
