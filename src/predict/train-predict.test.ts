@@ -88,6 +88,8 @@ test('train stores a versioned model set that predict turns into valid usage vec
     ['cpuPercent@12', 'cpuPercent@288', 'memoryPercent@12', 'memoryPercent@288', 'software@next-item', 'software@next-set'],
   );
   for (const s of set.selections) assert.ok(s.candidates.some((c) => c.model === s.selected));
+  // The pooled forecaster is fitted beside the rules and competes for every resource target.
+  for (const s of set.selections.filter((x) => !x.target.startsWith('software'))) assert.ok(s.candidates.some((c) => c.model === 'pooled-quantile'), s.target);
   const again = await train({ history: webHistory, modelsDir, scope: { kind: 'category', id: 'web' }, packageIndex: packages, network: false });
   assert.equal(again.version, 2);
   assert.equal((await loadModelSet(modelsDir, { kind: 'category', id: 'web' }))?.version, 2);
