@@ -66,6 +66,7 @@ for (let run = 0; run < runs; run++) {
   }
   walls.push((performance.now() - w0) / 1000);
   cpus.push(cpuSeconds() - c0);
+  console.log(`  run ${run + 1}: ${walls.at(-1)!.toFixed(1)} s wall, ${cpus.at(-1)!.toFixed(1)} s CPU`);
   models = fitted;
 }
 console.log(`fit, all six resources: median ${median(walls).toFixed(1)} s wall, ${median(cpus).toFixed(1)} s CPU (runs: ${walls.map((w) => w.toFixed(1)).join(', ')} s; target ≤ 300 s)`);
