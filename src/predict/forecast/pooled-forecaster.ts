@@ -44,6 +44,9 @@ export const defaultPooledForecasterOptions: PooledForecasterOptions = {
 
 const version = '1';
 const dims = 1 + staticFeatureNames.length;
+/** The longest look-back of the features (the realized costs of a 3-day p95 made a day ago): 4 days, and a margin. */
+const lookback = 5 * stepsPerDay;
+const scaleWindow = 8 * stepsPerDay;
 /** Origins need a day of history for the day's statistics to mean anything. */
 const minHistory = stepsPerDay;
 
@@ -60,9 +63,11 @@ export function createPooledForecaster(overrides: Partial<PooledForecasterOption
     out[offset] = 1;
     resourceFeatures(s, t, seq, 0, out, offset + 1);
   };
+  // A rate's unit is its p99 over the eight days before `end` (fit: the end of the series).
   const scaleOf = (s: Float64Array, end: number): number => {
     if (options.unit === 'percent') return 1;
-    const p99 = sortedQuantile(s.slice(0, Math.max(1, end)).sort(), 0.99);
+    const to = Math.max(1, end);
+    const p99 = sortedQuantile(s.slice(Math.max(0, to - scaleWindow), to).sort(), 0.99);
     return p99 > 0 ? p99 / 100 : 1;
   };
   const normalised = (s: Float64Array, scale: number): Float64Array => (scale === 1 ? s : s.map((v) => v / scale));
@@ -121,12 +126,13 @@ export function createPooledForecaster(overrides: Partial<PooledForecasterOption
       if (!beta) throw new ValidationError('horizon', `the pooled forecaster was not fitted for ${horizon} steps (fitted: ${[...coefficients.keys()].join(', ') || 'none'})`);
       const first = origins.length > 0 ? Math.min(...origins) : series.length;
       const scale = scaleOf(series, first);
-      const s = normalised(series, scale);
       const out = new Float64Array(origins.length);
       const row = new Float32Array(dims);
       origins.forEach((t, i) => {
         if (t <= 0) return;
-        featuresAt(s, t, row, 0);
+        // The features look back at most four days: only that window is read (and rescaled).
+        const from = Math.max(0, t - lookback);
+        featuresAt(normalised(series.subarray(from, t), scale), t - from, row, 0);
         const v = predictLinear(beta, row) * 100;
         out[i] = Math.max(0, options.unit === 'percent' ? Math.min(100, v) : v) * scale;
       });
