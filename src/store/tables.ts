@@ -1,4 +1,5 @@
 import { resourceFields, type ResourceField } from '../contracts/telemetry-event.js';
+import type { ResourceRollup } from './store.js';
 
 /**
  * The tables every adapter keeps (sqlite/migrations.ts, postgres/migrations.ts): the same names
@@ -20,3 +21,18 @@ export const resourceColumnNames: readonly string[] = resourceFields.map((f) => 
 
 /** Raw event tables, one per kind of event (sequence_events holds launches and commands). */
 export const rawTables = ['resource_samples', 'sequence_events', 'network_flows', 'data_accesses'] as const;
+
+/** A rollup as both adapters read it: per field `<col>_n`, `<col>_sum` and `<col>_max` of one bucket. */
+export function rollupOfRow(row: Record<string, number | null>): ResourceRollup {
+  const out: ResourceRollup = { bucketMs: row['bucket_ms']!, mean: {}, max: {}, samples: {} };
+  resourceFields.forEach((f: ResourceField, i) => {
+    const c = resourceColumnNames[i]!;
+    const n = row[`${c}_n`] ?? 0;
+    if (n > 0) {
+      out.samples[f] = n;
+      out.mean[f] = row[`${c}_sum`]! / n;
+      out.max[f] = row[`${c}_max`]!;
+    }
+  });
+  return out;
+}

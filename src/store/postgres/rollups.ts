@@ -1,6 +1,5 @@
-import { resourceFields, type ResourceField } from '../../contracts/telemetry-event.js';
 import { rollupBucketMs, type ResourceRollup, type TimeRange } from '../store.js';
-import { resourceColumnNames as cols } from '../tables.js';
+import { resourceColumnNames as cols, rollupOfRow } from '../tables.js';
 import { timeBounds } from '../time-range.js';
 import type { Queryable } from './transaction.js';
 
@@ -64,17 +63,5 @@ export async function readRollups(c: Queryable, subjectId: number, r: TimeRange 
      FROM resource_rollups WHERE subject_id = $1 AND bucket_ms >= $2 AND bucket_ms < $3 GROUP BY bucket_ms ORDER BY bucket_ms`,
     [subjectId, ...timeBounds(r)],
   );
-  return rows.map((row) => {
-    const out: ResourceRollup = { bucketMs: row.bucket_ms!, mean: {}, max: {}, samples: {} };
-    resourceFields.forEach((f: ResourceField, i) => {
-      const c = cols[i]!;
-      const n = row[`${c}_n`] ?? 0;
-      if (n > 0) {
-        out.samples[f] = n;
-        out.mean[f] = row[`${c}_sum`]! / n;
-        out.max[f] = row[`${c}_max`]!;
-      }
-    });
-    return out;
-  });
+  return rows.map(rollupOfRow);
 }

@@ -1,7 +1,6 @@
 import type Database from 'better-sqlite3';
-import { resourceFields, type ResourceField } from '../../contracts/telemetry-event.js';
 import type { ResourceRollup, TimeRange } from '../store.js';
-import { resourceColumnNames as cols } from '../tables.js';
+import { resourceColumnNames as cols, rollupOfRow } from '../tables.js';
 import { timeBounds } from '../time-range.js';
 import { rollupKeyRange, rollupSourceBits } from './migrations.js';
 import { startRollupThread } from './rollup-thread.js';
@@ -78,19 +77,7 @@ export function createRollups(options: { db: Database.Database; file: string; ro
     },
     read(subjectId, r) {
       const rows = select.all(...rollupKeyRange(subjectId, ...timeBounds(r))) as Record<string, number | null>[];
-      return rows.map((row) => {
-        const out: ResourceRollup = { bucketMs: row.bucket_ms!, mean: {}, max: {}, samples: {} };
-        resourceFields.forEach((f: ResourceField, i) => {
-          const c = cols[i]!;
-          const n = row[`${c}_n`] ?? 0;
-          if (n > 0) {
-            out.samples[f] = n;
-            out.mean[f] = row[`${c}_sum`]! / n;
-            out.max[f] = row[`${c}_max`]!;
-          }
-        });
-        return out;
-      });
+      return rows.map(rollupOfRow);
     },
     close: () => thread.close(),
   };
