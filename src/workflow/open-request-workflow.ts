@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Paths } from '../core/config.js';
 import type { Grants } from '../grants/grants.js';
 import { categorySchema } from '../contracts/category.js';
+import { sshKeyStoreAt } from '../login/ssh-key-store.js';
 import { loadIdentifyConfig } from '../identify/rules.js';
 import { assemblePipeline } from '../pipeline/plan.js';
 import { policyFile, policySource } from '../policy/policy.js';
@@ -88,5 +89,6 @@ export async function openRequestWorkflow(options: {
     },
     ...(options.agent ? { agent: options.agent } : {}),
     ...(options.external ? { shared: options.external } : {}),
+    login: (clientId) => sshKeyStoreAt(options.paths.home).login(clientId),
   });
 }

@@ -11,7 +11,9 @@ import { defaultPolicy, type PolicySource } from '../policy/policy.js';
 import { checkBaseAllowed, confineVector } from '../policy/vector-policy.js';
 import { seedFiles } from '../pipeline/spec/cloud-init.js';
 import { agentSeedFile } from '../guest/agent-seed.js';
-import type { SeedFile } from '../pipeline/spec/cloud-init.js';
+import type { SeedFile, SeedLogin } from '../pipeline/spec/cloud-init.js';
+import type { MachineCredentials } from '../pipeline/spec/machine-seed.js';
+import { versionSeed } from '../pipeline/spec/version-seed.js';
 import type { Registry } from '../registry/registry.js';
 import { BuildLimiter } from './build-limiter.js';
 import type { BuiltImage, ImageBuilder } from './image-builder.js';
@@ -59,6 +61,11 @@ export interface RequestResult {
    * telemetry-only credential and the image digest its events carry.
    */
   seed: { 'meta-data': string; 'user-data': string };
+  /**
+   * What the machine's user needs beside the seed: its login name and the generated password of
+   * each protected service (Redis, PostgreSQL, MariaDB), for this request's seed only.
+   */
+  credentials: MachineCredentials;
   /** Whether the image carries the in-guest agent (the client granted in-guest consent). */
   inGuestAgent: boolean;
   timings: { identifyMs: number; predictMs: number; imageMs: number; totalMs: number };
@@ -113,6 +120,8 @@ export interface RequestWorkflowDeps {
   maxParallelBuilds?: number;
   /** Whether the client granted in-guest consent (none: never; images then carry no agent). */
   inGuestConsent?: (clientId: string) => Promise<boolean>;
+  /** The client's registered login (user and SSH keys) for its seed (none: a machine nobody logs in to). */
+  login?: (clientId: string) => Promise<SeedLogin | undefined>;
   /**
    * Where the agent reports to, as the guest reaches the server, and a credential that may only
    * write this client's telemetry (issued per request; it travels only in the seed).
@@ -312,7 +321,14 @@ export class RequestWorkflow {
       const c = await this.deps.agent.issueCredential(identity.clientId);
       files.push(agentSeedFile({ url: this.deps.agent.url, clientId: identity.clientId, image: image.digest, credential: `${c.username}:${c.secret}` }));
     }
-    const seed = seedFiles({ instanceId: `${identity.clientId}-${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}`, hostname: identity.clientId.replace(/[._]/g, '-').slice(0, 63).replace(/-+$/, ''), files });
+    // The machine's own: the client's registered login and fresh passwords for the protected
+    // services this version enables (from its provenance), beside the agent's file.
+    const login = await this.deps.login?.(identity.clientId);
+    const machine = await versionSeed({ registry: this.deps.registry, reference: `${repository}@${image.digest}`, ...(login ? { login } : {}), extraFiles: files });
+    const instanceId = `${identity.clientId}-${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}`;
+    const hostname = identity.clientId.replace(/[._]/g, '-').slice(0, 63).replace(/-+$/, '');
+    const seed = seedFiles({ ...machine.seed, instanceId, hostname });
+    const credentials: MachineCredentials = { ...machine.credentials, instanceId, hostname };
     return {
       clientId: identity.clientId,
       category: identity.category,
@@ -325,6 +341,7 @@ export class RequestWorkflow {
       ...(buildError ? { buildError } : {}),
       grant: { token: grant.token, expires_in: grant.expires_in, issued_at: grant.issued_at, scope: `repository:${repository}:pull` },
       seed,
+      credentials,
       inGuestAgent: agentInImage,
       timings: { identifyMs: t1 - t0, predictMs: t2 - t1, imageMs: t3 - t2, totalMs: performance.now() - t0 },
     };

@@ -5,28 +5,27 @@ import type { ImageFacts } from '../../image/facts.js';
 import type { Registry } from '../../registry/registry.js';
 import type { UsageVector } from '../../contracts/usage-vector.js';
 import type { PipelinePlan } from '../plan.js';
-import { writeSeed, type SeedFile, type SeedLogin } from './cloud-init.js';
+import { writeSeed, type SeedFile, type SeedInput, type SeedLogin } from './cloud-init.js';
 import { machineSeed, type MachineCredentials } from './machine-seed.js';
 
 /**
  * A machine's seed for a version already in the registry (what `serve` hands out): its plan and
  * base facts come from the version's provenance, so the passwords are made for the protected
  * services that version enables. A new call is a new machine: new passwords, and the instance id
- * of this client and version. Writes `cloud-init/`, `cloud-init.iso` and `credentials.json` (0600).
+ * of this client and version.
  */
-export async function writeVersionSeed(input: {
-  registry: Registry;
+export async function versionSeed(input: {
+  registry: Pick<Registry, 'show'>;
   reference: string;
-  outDir: string;
   login?: SeedLogin;
   extraFiles?: readonly SeedFile[];
-}): Promise<{ seedDir: string; seedIso?: string; credentialsFile: string; credentials: MachineCredentials }> {
+}): Promise<{ seed: SeedInput; credentials: MachineCredentials }> {
   const shown = await input.registry.show(input.reference);
   const plan = shown.config['plan'] as PipelinePlan | undefined;
   const facts = shown.config['baseFacts'] as ImageFacts | undefined;
   const vector = shown.config['usageVector'] as UsageVector | undefined;
   if (!plan?.modules || !facts?.packages || !vector?.subject) throw new ValidationError('reference', `${input.reference} carries no Prescient plan, base facts and vector in its provenance`);
-  const { seed, credentials } = machineSeed({
+  return machineSeed({
     plan,
     facts,
     subject: vector.subject,
@@ -34,6 +33,17 @@ export async function writeVersionSeed(input: {
     ...(input.login ? { login: input.login } : {}),
     ...(input.extraFiles ? { extraFiles: input.extraFiles } : {}),
   });
+}
+
+/** {@link versionSeed}, written: `cloud-init/`, `cloud-init.iso` and `credentials.json` (0600). */
+export async function writeVersionSeed(input: {
+  registry: Registry;
+  reference: string;
+  outDir: string;
+  login?: SeedLogin;
+  extraFiles?: readonly SeedFile[];
+}): Promise<{ seedDir: string; seedIso?: string; credentialsFile: string; credentials: MachineCredentials }> {
+  const { seed, credentials } = await versionSeed(input);
   const written = await writeSeed(join(input.outDir, 'cloud-init'), seed);
   const credentialsFile = join(input.outDir, 'credentials.json');
   await writeFile(credentialsFile, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
