@@ -1,6 +1,6 @@
 import { defaultHome, paths as pathsOf, type Paths } from '../core/config.js';
 import { Grants } from '../grants/grants.js';
-import { issueAgentCredential } from '../grants/agent-credential.js';
+import { agentCredential } from '../grants/agent-credential.js';
 import { openExternalRegistry, type ExternalRegistry } from '../registry/external-registry.js';
 import { registryConfigFromEnv } from '../registry/registry-config.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
@@ -122,7 +122,7 @@ export async function openPrescient(options: OpenPrescientOptions = {}): Promise
       ...(options.maxParallelBuilds ? { maxParallelBuilds: options.maxParallelBuilds } : {}),
       ...(q ? { queue: q } : {}),
       // The agent's credential may only write its own client's telemetry (a source credential).
-      ...(agentUrl === undefined ? {} : { agent: { url: agentUrl, issueCredential: (clientId: string) => issueAgentCredential({ credentials: g.credentials, clientId }) } }),
+      ...(agentUrl === undefined ? {} : { agent: { url: agentUrl, issueCredential: (clientId: string) => agentCredential({ credentials: g.credentials, secretsDir: paths.secrets, clientId }) } }),
     });
   });
   return {

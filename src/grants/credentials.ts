@@ -109,6 +109,38 @@ export class Credentials {
     return { username: `${sourceUsernamePrefix}${name}`, secret, subjects: unique };
   }
 
+  /**
+   * The source credential `name` for `subjects`, the same one every time it is asked for while it
+   * exists: its secret is `secretOf(createdAt)` (derived by the caller from a key of its own, so
+   * it can be handed out again without being kept in clear). Made when missing, when its subjects
+   * changed, or when it was not made this way; checked and made under the file's lock, so two
+   * requests at once get the same one.
+   */
+  async ensureSource(name: string, subjects: readonly string[], secretOf: (createdAt: string) => string): Promise<{ username: string; secret: string; subjects: string[]; createdAt: string }> {
+    if (!sourceNamePattern.test(name)) throw new ValidationError('name', 'lowercase letters, digits and single . _ - between them');
+    if (subjects.length === 0) throw new ValidationError('subjects', 'a source credential needs at least one subject');
+    for (const [i, s] of subjects.entries()) {
+      if (!subjectPattern.test(s)) throw new ValidationError(`subjects[${i}]`, `${JSON.stringify(s)} is not KIND:ID with KIND one of ${subjectKinds.join(', ')}`);
+    }
+    const unique = [...new Set(subjects)].sort();
+    let result: { secret: string; createdAt: string } | undefined;
+    await this.update((data) => {
+      const current = data.sources && Object.hasOwn(data.sources, name) ? data.sources[name] : undefined;
+      if (current && current.subjects.join('\n') === unique.join('\n')) {
+        const secret = secretOf(current.createdAt);
+        if (same(sha256(secret), current.sha256)) {
+          result = { secret, createdAt: current.createdAt };
+          return;
+        }
+      }
+      const createdAt = new Date().toISOString();
+      const secret = secretOf(createdAt);
+      data.sources = { ...data.sources, [name]: { sha256: sha256(secret), createdAt, subjects: unique } };
+      result = { secret, createdAt };
+    });
+    return { username: `${sourceUsernamePrefix}${name}`, secret: result!.secret, subjects: unique, createdAt: result!.createdAt };
+  }
+
   /** Remove a client's credential (`source/<name>` for a source's): its secret and its live tokens stop working. */
   async revoke(username: string): Promise<void> {
     let found = false;

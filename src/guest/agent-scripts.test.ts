@@ -22,7 +22,7 @@ import { repoRoot } from '../../test/support/cli.js';
  * The agent's shell, run as the image carries it, inside the image's root (chroot; no boot) and
  * against a real `prescient serve` on 127.0.0.1: what it reports lands in the store for the
  * seed's client and image version; offline it spools (bounded) and resends; after a revoke the
- * server answers 403 and the agent deletes its spool and stops. Process accounting is fed a
+ * server refuses it and the agent deletes its spool and stops. Process accounting is fed a
  * pacct file in the kernel's own acct_v3 layout (turning accounting on in a chroot would turn it
  * on for the host), and the nftables SYN counters are left off (the chroot shares the host's
  * network namespace); the booted acceptance test covers both for real.
@@ -154,7 +154,7 @@ test('the agent reports launches, missing commands, new packages, dataset reads 
     await store.close();
   }
 
-  // Revoked: the next report is refused with 403; the agent deletes its spool and stops for good.
+  // Revoked: the next report is refused; the agent deletes its spool and stops for good.
   await promisify(execFile)(process.execPath, [cli, 'consent', 'revoke', 'client:acme'], { env });
   const revoked = await inGuest(
     `/usr/lib/prescient-agent/prepare; /usr/lib/prescient-agent/collect
@@ -163,7 +163,8 @@ test('the agent reports launches, missing commands, new packages, dataset reads 
     { PRESCIENT_URL: serve.url },
   );
   assert.match(revoked.stdout, /spool=0 revoked=yes/, revoked.stderr);
-  assert.match(revoked.stderr, /403/);
+  // The consent's revoke also ended the agent's credential (source/agent-acme): refused as 401.
+  assert.match(revoked.stderr, /refused the report \(401\)/);
   assert.match(revoked.stderr, /consent was revoked; not reporting/);
   const after = openSqliteStore({ file: paths(home).store });
   try {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { subjectSchema, type Subject } from '../../contracts/telemetry-event.js';
 import { openPrescient } from '../../app/open-prescient.js';
+import { revokeAgentCredential } from '../../grants/agent-credential.js';
 import { emit, table } from '../output.js';
 import type { CommandRegistration } from './command-registration.js';
 
@@ -42,10 +43,15 @@ Examples:
     .description("Withdraw a subject's consent and delete its in-guest data")
     .argument('<subject>', 'KIND:ID, where KIND is user, client or vm')
     .action(async (subject: string, _opts: unknown, command: Command) => {
-      const ingestion = await (await openPrescient()).ingestion();
+      const prescient = await openPrescient();
+      const ingestion = await prescient.ingestion();
       try {
-        const r = await ingestion.consent.revoke(parseSubject(subject));
-        emit(command, { revoked: true, pseudonym: r.pseudonym, deletedRecords: r.deleted }, (v) => `consent withdrawn for ${v.pseudonym}; ${v.deletedRecords} in-guest records deleted`);
+        const parsed = parseSubject(subject);
+        const r = await ingestion.consent.revoke(parsed);
+        // A client's in-guest agents lose their credential with the consent: every delivered
+        // machine's next report is refused, and the agent stops.
+        const agentRevoked = parsed.kind === 'client' && (await revokeAgentCredential({ credentials: (await prescient.grants()).credentials, clientId: parsed.id }));
+        emit(command, { revoked: true, pseudonym: r.pseudonym, deletedRecords: r.deleted, agentCredentialRevoked: agentRevoked }, (v) => `consent withdrawn for ${v.pseudonym}; ${v.deletedRecords} in-guest records deleted${v.agentCredentialRevoked ? "; the agent's credential revoked" : ''}`);
       } finally {
         await ingestion.close();
       }

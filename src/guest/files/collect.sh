@@ -153,9 +153,11 @@ for f in $(ls -1 "$spool" | grep -E '^[0-9]+\.ndjson$' | sort -n); do
     curl -sS -o "$state/last-answer" -w '%{http_code}' -K - --max-time 20 -H 'content-type: application/x-ndjson' --data-binary "@$spool/$f" "$PRESCIENT_URL/v1/telemetry" 2>>"$state/last-error") || code=000
   case $code in
     2??) rm -f "$spool/$f" ;;
-    403)
-      # Consent withdrawn: nothing more is collected or kept, and the service stops for good.
-      log "the server refused the report (403): consent was revoked; deleting the spool and stopping"
+    401|403)
+      # Consent withdrawn (403: no consent for the subject; 401: the agent credential, which is
+      # stable while consent lasts, was revoked with it): nothing more is collected or kept, and
+      # the service stops for good. A new seed (a new request) brings a new credential.
+      log "the server refused the report ($code): consent was revoked; deleting the spool and stopping"
       rm -rf "${spool:?}"/*
       : >"$state/revoked"
       exit 0 ;;

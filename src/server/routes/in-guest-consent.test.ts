@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { paths } from '../../core/config.js';
 import { run } from '../../core/exec.js';
 import { Grants } from '../../grants/grants.js';
-import { issueAgentCredential } from '../../grants/agent-credential.js';
+import { agentCredential } from '../../grants/agent-credential.js';
 import { withImageSession } from '../../image/open.js';
 import { openRegistry, type Registry } from '../../registry/registry.js';
 import { createApp, listen } from '../app.js';
@@ -39,7 +39,7 @@ before(async () => {
     registry,
     grants,
     telemetry: ingestion,
-    agent: { url: 'http://10.0.2.100', issueCredential: (clientId) => issueAgentCredential({ credentials: grants.credentials, clientId }) },
+    agent: { url: 'http://10.0.2.100', issueCredential: (clientId) => agentCredential({ credentials: grants.credentials, secretsDir: p.secrets, clientId }) },
   });
 });
 
@@ -101,6 +101,12 @@ test('with in-guest consent: the image carries the agent, and only the seed its 
   assert.ok(userData.includes('PRESCIENT_SUBJECT=client:consenting'));
   assert.ok(userData.includes('PRESCIENT_URL=http://10.0.2.100'));
   assert.deepEqual(await agentFilesIn(`${r.image.repository}@${r.image.digest}`), { collect: true, timer: true });
+  // Asked again, the machine delivered first keeps its agent's credential (it is not re-issued).
+  const credentialOf = (seed: string): string => /PRESCIENT_CREDENTIAL=([^\\\n"]+)/.exec(seed)?.[1] ?? 'none';
+  const second = await workflow.handle({ clientId: 'consenting' });
+  assert.equal(second.source, 'prebuilt');
+  assert.notEqual(credentialOf(userData), 'none');
+  assert.equal(credentialOf(second.seed['user-data']), credentialOf(userData));
   // The same client without consent again: the plan (and image) lose the agent.
   await ingestion.consent.revoke({ kind: 'client', id: 'consenting' });
   const again = await workflow.handle({ clientId: 'consenting' });

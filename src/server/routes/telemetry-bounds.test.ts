@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import generatedRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import protobuf from 'protobufjs/minimal.js';
 import { Grants } from '../../grants/grants.js';
-import { issueAgentCredential } from '../../grants/agent-credential.js';
+import { agentCredential, revokeAgentCredential } from '../../grants/agent-credential.js';
 import { openPrescient } from '../../app/open-prescient.js';
 import type { Ingestion } from '../../telemetry/open-ingestion.js';
 import { createApp, listen, type App } from '../app.js';
@@ -62,13 +62,39 @@ test("a client's credential writes only its own client's data: events naming ano
   assert.equal((await post(flow('client:ledger', 5432), admin)).status, 200);
 });
 
-test('the in-guest agent credential (issueAgentCredential) writes about its client only', async () => {
-  const agent = await issueAgentCredential({ credentials: grants.credentials, clientId: 'webshop', extraSubjects: ['vm:webshop-1'] });
+test('the in-guest agent credential (agentCredential) writes about its client only', async () => {
+  const agent = await agentCredential({ credentials: grants.credentials, secretsDir: join(dir, 'secrets'), clientId: 'webshop', extraSubjects: ['vm:webshop-1'] });
   assert.equal(agent.username, 'source/agent-webshop');
   const auth = basic(agent);
   assert.equal((await post([flow('client:webshop', 80), flow('vm:webshop-1', 80)].join('\n'), auth)).status, 200);
   assert.equal((await post(flow('client:ledger', 80), auth)).status, 403);
   assert.equal((await post(flow('vm:other', 80), auth)).status, 403);
+});
+
+test('the agent credential is stable across requests until consent ends it; the next one is new', async () => {
+  const secretsDir = join(dir, 'secrets');
+  const first = await agentCredential({ credentials: grants.credentials, secretsDir, clientId: 'stable' });
+  // A machine delivered with the first request, and the client asks again (another version).
+  const again = await agentCredential({ credentials: grants.credentials, secretsDir, clientId: 'stable' });
+  assert.deepEqual(again, first);
+  // Another serve process (same home) hands out the same one too.
+  const reopened = await Grants.open({ secretsDir });
+  assert.deepEqual(await agentCredential({ credentials: reopened.credentials, secretsDir, clientId: 'stable' }), first);
+  assert.equal((await post(flow('client:stable', 80), basic(first))).status, 200);
+  // Another client's agent has its own.
+  const other = await agentCredential({ credentials: grants.credentials, secretsDir, clientId: 'other' });
+  assert.notEqual(other.secret, first.secret);
+  assert.equal((await post(flow('client:stable', 80), basic(other))).status, 403);
+
+  assert.equal(await revokeAgentCredential({ credentials: grants.credentials, clientId: 'stable' }), true);
+  assert.equal((await post(flow('client:stable', 80), basic(first))).status, 401);
+  assert.equal(await revokeAgentCredential({ credentials: grants.credentials, clientId: 'stable' }), false);
+  // Consent given again: a new credential; the old machine's stays refused.
+  const next = await agentCredential({ credentials: grants.credentials, secretsDir, clientId: 'stable' });
+  assert.notEqual(next.secret, first.secret);
+  assert.equal((await post(flow('client:stable', 80), basic(next))).status, 200);
+  assert.equal((await post(flow('client:stable', 80), basic(first))).status, 401);
+  assert.equal((await post(flow('client:other', 80), basic(other))).status, 200);
 });
 
 test('16 MiB of `1\\n` lines answer 400 at once, naming the first errors, with memory flat (finding 5)', async () => {
