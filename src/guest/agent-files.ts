@@ -16,6 +16,7 @@ export const agentFiles = [
   { path: '/usr/lib/prescient-agent/command-not-found.bash', content: read('command-not-found.bash'), mode: 0o644 },
   { path: '/etc/profile.d/prescient-agent-command-not-found.sh', content: '# Prescient in-guest agent (opt-in)\n[ -n "${BASH_VERSION:-}" ] && . /usr/lib/prescient-agent/command-not-found.bash\n', mode: 0o644 },
   { path: '/etc/systemd/system/prescient-agent.service', content: read('prescient-agent.service'), mode: 0o644 },
+  { path: '/etc/systemd/system/prescient-agent-counters.service', content: read('prescient-agent-counters.service'), mode: 0o644 },
   { path: '/etc/systemd/system/prescient-agent.timer', content: read('prescient-agent.timer'), mode: 0o644 },
   { path: '/usr/lib/sysusers.d/prescient-agent.conf', content: read('sysusers.conf'), mode: 0o644 },
 ] as const;

@@ -160,6 +160,7 @@ for f in $(ls -1 "$spool" | grep -E '^[0-9]+\.ndjson$' | sort -n); do
       log "the server refused the report ($code): consent was revoked; deleting the spool and stopping"
       rm -rf "${spool:?}"/*
       : >"$state/revoked"
+      nft delete table inet prescient_agent 2>/dev/null
       exit 0 ;;
     400|413|415) log "report $f refused ($code): dropped"; rm -f "$spool/$f" ;;
     *) log "server unreachable or failing ($code): $f stays spooled"; break ;;

@@ -19,7 +19,7 @@ export type AgentOptions = z.infer<typeof agentOptionsSchema>;
  */
 export const agentModule = defineModule<AgentOptions>({
   id: 'agent',
-  version: 1,
+  version: 2,
   description: 'the opt-in in-guest agent: a report a minute of resources, launches, ports, packages, dataset reads',
   optionsSchema: agentOptionsSchema,
   plan({ facts, options }) {
@@ -34,6 +34,7 @@ export const agentModule = defineModule<AgentOptions>({
     // so it wins over Debian's own handler defined earlier in that file.
     changes.push({ kind: 'ensure-line', path: '/etc/bash.bashrc', line: '[ -r /usr/lib/prescient-agent/command-not-found.bash ] && . /usr/lib/prescient-agent/command-not-found.bash' });
     changes.push({ kind: 'enable-service', unit: 'acct.service' });
+    changes.push({ kind: 'enable-service', unit: 'prescient-agent-counters.service' });
     changes.push({ kind: 'enable-service', unit: 'prescient-agent.timer' });
     // Last: the state the first boot starts from (dpkg.log's size now, the not-found log, the
     // datasets' read marks), so that what the user does before the first report still counts.
