@@ -61,9 +61,14 @@ async function redis(t: ProbeTarget): Promise<ProbeResult> {
 }
 
 async function memcached(t: ProbeTarget): Promise<ProbeResult> {
-  const reply = await exchange(t.hostPort, 'version\r\n', (r) => r.includes('\r\n'), t.timeoutMs);
-  const ok = reply.startsWith('VERSION ');
-  return { ok, detail: ok ? reply.trim() : `memcached said ${JSON.stringify(reply.trim())}` };
+  // ASCII authentication (-Y): a `set` of any key whose data is "user password", then commands.
+  const login = t.credential ? `${t.credential.account} ${t.credential.password}` : '';
+  const auth = t.credential ? `set auth 0 0 ${Buffer.byteLength(login)}\r\n${login}\r\n` : '';
+  const want = t.credential ? 2 : 1;
+  const reply = await exchange(t.hostPort, `${auth}version\r\n`, (r) => r.split('\r\n').filter(Boolean).length >= want || r.startsWith('CLIENT_ERROR') || r.startsWith('ERROR'), t.timeoutMs);
+  const lines = reply.split('\r\n').filter(Boolean);
+  const ok = lines.at(-1)?.startsWith('VERSION ') === true && (!t.credential || lines[0] === 'STORED');
+  return { ok, detail: ok ? `${lines.at(-1)}${t.credential ? ' after auth' : ''}` : `memcached said ${JSON.stringify(lines.join(' | '))}` };
 }
 
 async function http(t: ProbeTarget): Promise<ProbeResult> {

@@ -55,8 +55,11 @@ export function machineSeed(input: {
   const instanceId = `${hostname}-${input.versionKey.slice(0, 16)}`;
   const files: SeedFile[] = [];
   const services: ServiceCredential[] = [];
+  const written = (path: string): string | undefined =>
+    input.plan.modules.flatMap((m) => m.changes.flatMap((c) => (c.kind === 'write-file' && c.path === path ? [c.content] : []))).at(-1);
   for (const t of serviceTuners) {
     if (!t.secret || !units.has(t.unit)) continue;
+    if (t.secret.required && !t.secret.required(written)) continue;
     const password = randomBytes(16).toString('hex');
     files.push(...t.secret.seedFiles({ password, facts: input.facts }));
     services.push({ service: t.names[0]!, unit: t.unit, port: t.ports[0]!, account: t.secret.account, password });

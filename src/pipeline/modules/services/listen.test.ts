@@ -107,3 +107,18 @@ test('the seed refuses what is not a public key, a system account, or a path out
   assert.throws(() => seedFiles({ ...base, files: [{ path: '/etc/../root/x', content: '', owner: 'root:root', permissions: '0600' }] }), /files\[0\]\.path/);
   assert.throws(() => seedFiles({ ...base, files: [{ path: '/etc/x', content: '', owner: 'root; reboot', permissions: '0600' }] }), /files\[0\]\.owner/);
 });
+
+test('memcached needs the seed\'s password only where its port is opened inbound (ASCII auth); on loopback it has none', () => {
+  const opened = plan('memcached', 'memcached', [22, 11211]);
+  assert.match(file(opened, '/etc/memcached.conf'), /^-Y \/etc\/memcached\/prescient-auth$/m);
+  const a = machineSeed({ plan: opened, facts, subject: { clientId: 'c1' }, versionKey: 'k'.repeat(64) });
+  const cred = a.credentials.services.find((c) => c.service === 'memcached');
+  assert.ok(cred, JSON.stringify(a.credentials));
+  assert.deepEqual((a.seed.files ?? []).filter((f) => f.path === '/etc/memcached/prescient-auth'), [{ path: '/etc/memcached/prescient-auth', content: `prescient:${cred.password}\n`, owner: 'memcache:memcache', permissions: '0600' }]);
+  assert.ok(changes(opened).some((c) => c.kind === 'write-file' && c.path === '/etc/systemd/system/memcached.service.d/50-prescient-after-seed.conf'), 'it starts after the seed wrote its password');
+  const closed = plan('memcached', 'memcached', [22]);
+  assert.doesNotMatch(file(closed, '/etc/memcached.conf'), /^-Y /m);
+  const b = machineSeed({ plan: closed, facts, subject: { clientId: 'c1' }, versionKey: 'k'.repeat(64) });
+  assert.deepEqual(b.credentials.services, []);
+  assert.deepEqual(b.seed.files, []);
+});

@@ -113,14 +113,35 @@ REDISCLI_AUTH='${password}' redis-cli -s /tmp/check.sock SHUTDOWN NOSAVE >/dev/n
     service: 'memcached',
     pkg: 'memcached',
     port: 11211,
-    async check(s) {
+    async check(s, password) {
       const r = await sh(s, 'runuser -u memcache -- cat /etc/memcached.conf');
       assert.equal(r.exitCode, 0, r.out);
       assert.match(r.out, /^-l 0\.0\.0\.0$/m);
       assert.match(r.out, /^-u memcache$/m);
+      assert.match(r.out, /^-Y \/etc\/memcached\/prescient-auth$/m, 'exposed, it requires the password');
       // It starts as its user with these settings (on a unix socket, so no TCP port here).
       const start = await sh(s, "args=$(grep '^-' /etc/memcached.conf | grep -v '^-[lpPU] '); timeout 3 runuser -u memcache -- memcached $args -s /tmp/mc.sock; echo \"exit=$?\"");
       assert.match(start.out, /exit=124/, start.out);
+      // Started as Debian's unit starts it (root, dropping to memcache) on the image's own loopback:
+      // nothing answers without the seed's password, everything with it.
+      assert.ok(password && /^[0-9a-f]{32}$/.test(password), 'the seed has its password');
+      const login = `prescient ${password}`;
+      // bash: /dev/tcp.
+      const r2 = await s.exec(
+        ['bash', '-c', `args=$(grep '^-' /etc/memcached.conf | grep -v '^-[lpP] '); memcached $args -l 127.0.0.1 -p 11299 & pid=$!; sleep 2
+         q() { exec 3<>/dev/tcp/127.0.0.1/11299 && printf "$1" >&3 && timeout 2 cat <&3 | tr -d '\\r' | tr '\\n' '|'; exec 3<&-; echo; }
+         echo "stranger: $(q 'version\\r\\n')"
+         echo "wrong: $(q 'set auth 0 0 ${login.length}\\r\\nprescient ${'0'.repeat(32)}\\r\\nversion\\r\\n')"
+         echo "owner: $(q 'set auth 0 0 ${login.length}\\r\\n${login}\\r\\nset k 0 0 1\\r\\nv\\r\\nget k\\r\\n')"
+         kill $pid`],
+        { allowFailure: true, timeoutMs: 120_000 },
+      );
+      const talk = { out: `${r2.stdout}${r2.stderr}` };
+      assert.match(talk.out, /^stranger: CLIENT_ERROR unauthenticated\|/m, talk.out);
+      // A wrong password is refused, and the command after it too.
+      assert.match(talk.out, /^wrong: CLIENT_ERROR (authentication failure|unauthenticated)\|/m, talk.out);
+      assert.doesNotMatch(talk.out, /^wrong:.*VERSION/m, talk.out);
+      assert.match(talk.out, /^owner: STORED\|STORED\|VALUE k 0 1\|v\|END\|/m, talk.out);
     },
   },
 ];

@@ -37,7 +37,12 @@ export interface ServiceTuner {
    * The per-machine secret (a generated password) this service is protected with, as files
    * the cloud-init seed writes at first boot, before the service starts.
    */
-  secret?: { account: string; seedFiles(input: { password: string; facts: ImageFacts }): SeedFile[] };
+  secret?: {
+    account: string;
+    /** Whether this machine needs it, from the files the plan writes last (none: always). */
+    required?(written: (path: string) => string | undefined): boolean;
+    seedFiles(input: { password: string; facts: ImageFacts }): SeedFile[];
+  };
 }
 
 export function mib(n: number): string {
