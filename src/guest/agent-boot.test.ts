@@ -7,10 +7,11 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { paths } from '../core/config.js';
 import { hasCommand, run } from '../core/exec.js';
-import { writeSeed } from '../pipeline/spec/cloud-init.js';
+import type { MachineCredentials, ServiceCredential } from '../pipeline/spec/machine-seed.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { createAnonymiser } from '../telemetry/anonymise.js';
 import { loadOrCreateKeyring } from '../telemetry/pseudonym-keys.js';
+import { probePort } from '../vm/port-probes.js';
 import { freePort, startVm, type RunningVm } from '../vm/qemu-vm.js';
 import { repoRoot } from '../../test/support/cli.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
@@ -35,6 +36,7 @@ let serve: ServeProcess;
 let vm: RunningVm | undefined;
 let sshPort = 0;
 let httpPort = 0;
+let own: { username: string; secret: string };
 const key = (): string => join(home, 'client-key');
 
 const cli = async (args: string[], timeout = 900_000): Promise<any> => {
@@ -113,6 +115,7 @@ before(async () => {
   );
   await writeFile(join(home, 'identify.json'), JSON.stringify({ rules: [], fallbackCategory: 'shop' }));
   await cli(['consent', 'grant', `client:${client}`]);
+  own = (await cli(['credentials', 'issue', client])) as { username: string; secret: string };
   serve = await startServe(home, ['--agent-url', 'http://10.0.2.100']);
 });
 
@@ -124,39 +127,46 @@ after(async () => {
 });
 
 test('booted: the agent reports a consenting client\'s use; accuracy lists it exactly; a revoke stops it', {
-    // Not done: its last run (before machine's JSON cloud-config) passed everything up to the
-    // ports — software used/unused/missing exact — but no accepted connection reached the store;
-    // and the seed's login must now come from the request (machine's SeedInput.login), not be
-    // appended as YAML. Skipped so as not to hold the suite on a 10-minute boot that fails.
-    skip: canBoot ? 'in progress: inbound connections not yet reported in the booted guest; seed login to move to the request' : 'needs root, qemu-system-x86_64 and ssh',
+    skip: canBoot ? false : 'needs root, qemu-system-x86_64 and ssh',
     timeout: 60 * 60_000,
   }, async () => {
   const admin = ((await cli(['credentials', 'admin'])) as { secret: string }).secret;
+  // The client registers its key and login name itself, with its own credential.
+  const pub = (await readFile(`${key()}.pub`, 'utf8')).trim();
+  const reg = await fetch(`${serve.url}/v1/clients/${client}/ssh-keys`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${own.username}:${own.secret}`).toString('base64')}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ key: pub, user: 'shopper' }),
+  });
+  assert.equal(reg.status, 201, await reg.clone().text());
   const res = await fetch(`${serve.url}/v1/requests`, {
     method: 'POST',
     headers: { authorization: `Basic ${Buffer.from(`admin:${admin}`).toString('base64')}`, 'content-type': 'application/json' },
     body: JSON.stringify({ clientId: client }),
     signal: AbortSignal.timeout(50 * 60_000),
   });
-  const answer = (await res.json()) as { inGuestAgent: boolean; image: { digest: string; reference: string }; seed: { 'meta-data': string; 'user-data': string }; vmSpec: { vcpus: number; memoryMiB: number } };
+  const answer = (await res.json()) as { inGuestAgent: boolean; image: { digest: string; reference: string }; seed: { 'meta-data': string; 'user-data': string }; credentials: MachineCredentials; vmSpec: { vcpus: number; memoryMiB: number } };
   assert.equal(res.status, 200, JSON.stringify(answer));
   assert.equal(answer.inGuestAgent, true);
 
-  // The client's disk and its seed: the request's seed plus the client's SSH key.
+  // The client's disk and the request's own seed, as served: the login is the key the client
+  // registered (before the request), the services' passwords are in it and in `credentials`.
+  assert.match(answer.seed['user-data'], new RegExp(pub.split(' ')[1]!.replace(/[+/]/g, '\\$&')));
   const work = join(home, 'vm');
   const checkout = await cli(['images', 'checkout', answer.image.reference, work]);
   const disk = join(work, 'boot.qcow2');
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', checkout.top ?? checkout.disk ?? join(work, 'disk.qcow2'), '-F', 'qcow2', disk]);
-  const pub = (await readFile(`${key()}.pub`, 'utf8')).trim();
-  const seed = await writeSeed(join(work, 'seed'), { instanceId: 'x', hostname: 'x' });
-  await writeFile(join(seed.dir, 'meta-data'), answer.seed['meta-data']);
-  // The client's login (issue #14's "machine" part puts the registered keys in the seed itself).
-  const login = `users:\n  - name: shopper\n    shell: /bin/bash\n    sudo: "ALL=(ALL) NOPASSWD:ALL"\n    ssh_authorized_keys:\n      - ${JSON.stringify(pub)}\n`;
-  await writeFile(join(seed.dir, 'user-data'), `${answer.seed['user-data']}${login}`);
-  await run('genisoimage', ['-quiet', '-output', `${seed.dir}.iso`, '-volid', 'cidata', '-joliet', '-rock', join(seed.dir, 'user-data'), join(seed.dir, 'meta-data')]);
+  const seedDir = join(work, 'seed');
+  await mkdir(seedDir, { mode: 0o700 });
+  await writeFile(join(seedDir, 'meta-data'), answer.seed['meta-data']);
+  await writeFile(join(seedDir, 'user-data'), answer.seed['user-data']);
+  await run('genisoimage', ['-quiet', '-output', `${seedDir}.iso`, '-volid', 'cidata', '-joliet', '-rock', join(seedDir, 'user-data'), join(seedDir, 'meta-data')]);
 
   sshPort = await freePort();
   httpPort = await freePort();
+  const pgPort = await freePort();
+  const redisPort = await freePort();
+  const booted = Date.now();
   vm = await startVm({
     disk,
     vcpus: answer.vmSpec.vcpus,
@@ -164,16 +174,37 @@ test('booted: the agent reports a consenting client\'s use; accuracy lists it ex
     forwards: [
       { guestPort: 22, hostPort: sshPort },
       { guestPort: 80, hostPort: httpPort },
+      { guestPort: 5432, hostPort: pgPort },
+      { guestPort: 6379, hostPort: redisPort },
     ],
     guestForwards: [{ guestAddress: '10.0.2.100', guestPort: 80, hostPort: serve.port }],
     restrict: true,
-    extraDrives: [{ file: `${seed.dir}.iso`, format: 'raw', media: 'cdrom' }],
+    extraDrives: [{ file: `${seedDir}.iso`, format: 'raw', media: 'cdrom' }],
     runtimeDir: paths(home).runtime,
   });
   await until('an SSH login with the client key', 20 * 60_000, async () => ((await ssh('true')).code === 0 ? true : undefined));
 
-  // The workload.
+  process.stderr.write(`agent-boot: SSH login after ${Math.round((Date.now() - booted) / 1000)} s\n`);
+
+  // Every predicted service from the host, with the request's passwords.
   assert.equal((await fetch(`http://127.0.0.1:${httpPort}/`)).status, 200);
+  const credential = (service: string): ServiceCredential => {
+    const c = answer.credentials.services.find((x) => x.service === service);
+    assert.ok(c, `${service} has a password in the answer: ${JSON.stringify(answer.credentials.services.map((x) => x.service))}`);
+    return c;
+  };
+  const pg = await until('a PostgreSQL query', 3 * 60_000, async () => {
+    const r = await probePort({ guestPort: 5432, hostPort: pgPort, credential: credential('postgresql'), timeoutMs: 20_000 });
+    return r.ok ? r : undefined;
+  });
+  assert.match(pg.detail, /SELECT 6\*7 → 42/);
+  const redis = await probePort({ guestPort: 6379, hostPort: redisPort, credential: credential('redis'), timeoutMs: 20_000 });
+  assert.equal(redis.ok, true, redis.detail);
+  assert.match(redis.detail, /PONG after AUTH/);
+  const stranger = await probePort({ guestPort: 6379, hostPort: redisPort, timeoutMs: 20_000 });
+  assert.match(stranger.detail, /NOAUTH/);
+
+  // The workload.
   const deb = join(home, 'sl.deb');
   await run('sh', ['-c', `cd ${home} && apt-get download sl >/dev/null 2>&1 && mv sl_*.deb ${deb}`]);
   const w = await ssh(
@@ -215,7 +246,7 @@ test('booted: the agent reports a consenting client\'s use; accuracy lists it ex
   ]);
   assert.deepEqual(
     v.services.receiving.map((p: { port: number }) => p.port),
-    [22, 80],
+    [22, 80, 5432, 6379],
   );
   assert.deepEqual(v.datasets, [{ destination: '/srv/data/catalogue.csv', read: true }]);
   assert.ok(v.resources.cpu.observedP95 !== null && v.resources.memory.observedP95 > 0);
