@@ -123,16 +123,18 @@ export class Credentials {
       if (!subjectPattern.test(s)) throw new ValidationError(`subjects[${i}]`, `${JSON.stringify(s)} is not KIND:ID with KIND one of ${subjectKinds.join(', ')}`);
     }
     const unique = [...new Set(subjects)].sort();
-    let result: { secret: string; createdAt: string } | undefined;
-    await this.update((data) => {
+    const kept = (data: CredentialFile): { secret: string; createdAt: string } | undefined => {
       const current = data.sources && Object.hasOwn(data.sources, name) ? data.sources[name] : undefined;
-      if (current && current.subjects.join('\n') === unique.join('\n')) {
-        const secret = secretOf(current.createdAt);
-        if (same(sha256(secret), current.sha256)) {
-          result = { secret, createdAt: current.createdAt };
-          return;
-        }
-      }
+      if (!current || current.subjects.join('\n') !== unique.join('\n')) return undefined;
+      const secret = secretOf(current.createdAt);
+      return same(sha256(secret), current.sha256) ? { secret, createdAt: current.createdAt } : undefined;
+    };
+    // Every request asks: the common answer (it exists) needs no lock and no write.
+    let result = kept(this.read());
+    if (result) return { username: `${sourceUsernamePrefix}${name}`, secret: result.secret, subjects: unique, createdAt: result.createdAt };
+    await this.update((data) => {
+      result = kept(data);
+      if (result) return;
       const createdAt = new Date().toISOString();
       const secret = secretOf(createdAt);
       data.sources = { ...data.sources, [name]: { sha256: sha256(secret), createdAt, subjects: unique } };
