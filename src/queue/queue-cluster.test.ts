@@ -55,9 +55,22 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
     for (const name of ['w1', 'w2']) await symlink(paths(serveHome).registry, paths(join(dir, name)).registry);
     // The cancelled client's category installs a package (a build that lasts long enough to be cancelled: the others' layers are all cached).
     const files = workflowConfigFiles(paths(serveHome));
-    await writeFile(files.identify, JSON.stringify({ rules: [{ kind: 'account', account: 'cancel@queue.test', clientId: cancelled, category: 'dev' }], fallbackCategory: 'general' }));
-    const dev = defaultVector({ subject: { category: 'dev' }, horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 }, generatedAt: '2026-12-01T00:00:00Z' });
-    await writeFile(files.categoryVectors, JSON.stringify({ dev: { ...dev, software: [{ name: 'cowsay', probability: 0.95 }] } }));
+    // So does the killed client's (another package): the SIGKILL lands while its software module runs.
+    await writeFile(
+      files.identify,
+      JSON.stringify({
+        rules: [
+          { kind: 'account', account: 'cancel@queue.test', clientId: cancelled, category: 'dev' },
+          { kind: 'account', account: 'kill@queue.test', clientId: killed, category: 'ops' },
+        ],
+        fallbackCategory: 'general',
+      }),
+    );
+    const vectorOf = (category: string, pkg: string): object => ({
+      ...defaultVector({ subject: { category }, horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 }, generatedAt: '2026-12-01T00:00:00Z' }),
+      software: [{ name: pkg, probability: 0.95 }],
+    });
+    await writeFile(files.categoryVectors, JSON.stringify({ dev: vectorOf('dev', 'cowsay'), ops: vectorOf('ops', 'sl') }));
     const grants = await Grants.open({ secretsDir: paths(serveHome).secrets });
     for (const id of [...clients, killed, cancelled]) {
       const c = await grants.credentials.issue(id);
@@ -74,8 +87,8 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const request = async (clientId: string): Promise<RequestResult> => {
-    const res = await fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: credentials.get(clientId)!, 'content-type': 'application/json' }, body: JSON.stringify({ clientId }) });
+  const request = async (clientId: string, body: object = { clientId }): Promise<RequestResult> => {
+    const res = await fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: credentials.get(clientId)!, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const text = await res.text();
     assert.equal(res.status, 200, `${clientId}: ${text}`);
     return JSON.parse(text) as RequestResult;
@@ -117,12 +130,19 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
   });
 
   test('a worker SIGKILLed mid-build: the other finishes it after the lease, one version is registered, fsck is clean', async () => {
-    const asked = request(killed);
+    const asked = request(killed, { account: 'kill@queue.test' });
+    // Mid-build: the worker has taken the job and its software module (installing sl) has started.
     const victim = await until(
-      'a worker taking the build',
-      () => workers.find((w) => w.events.some((e) => e.type === 'taken' && e.repository === `clients/${killed}`)),
-      120_000,
+      "a worker's software module running the build",
+      () =>
+        workers.find((w) => {
+          const taken = w.events.find((e) => e.type === 'taken' && e.repository === `clients/${killed}`);
+          const id = taken?.type === 'taken' ? taken.id : undefined;
+          return id !== undefined && w.events.some((e) => e.type === 'pipeline' && e.id === id && e.event.type === 'module-start' && e.event.module === 'software');
+        }),
+      300_000,
     );
+    assert.ok(!victim.events.some((e) => e.type === 'registered' && e.repository === `clients/${killed}`), 'killed before it registered');
     victim.child.kill('SIGKILL');
     await new Promise((r) => victim.child.once('exit', r));
     await reapLeftovers(join(dir, victim.name));

@@ -119,7 +119,7 @@ Examples:
           concurrency,
           onEvent: (e) => {
             if (json) {
-              if (e.type !== 'pipeline' || e.event.type === 'module-done') process.stdout.write(`${JSON.stringify({ ...e, at: new Date().toISOString() })}\n`);
+              if (e.type !== 'pipeline' || e.event.type === 'module-start' || e.event.type === 'module-done') process.stdout.write(`${JSON.stringify({ ...e, at: new Date().toISOString() })}\n`);
             } else if (!quiet || e.type === 'failed' || e.type === 'error') {
               const line = describe(e);
               if (line) process.stderr.write(`${line}\n`);
