@@ -76,6 +76,9 @@ before(async () => {
   home = await mkdtemp(join(testHome(), 'agent-boot-'));
   // The shared base and layer cache of the test run; everything else is this test's.
   await symlink(testPaths().bases, join(home, 'bases'));
+  // A fresh test home has no shared layer cache yet (CI): the link must point at a folder.
+  await mkdir(testPaths().layers, { recursive: true });
+  await mkdir(testPaths().packageCache, { recursive: true });
   await symlink(testPaths().layers, join(home, 'layers'));
   await mkdir(join(home, 'cache'), { recursive: true });
   await symlink(testPaths().packageCache, join(home, 'cache', 'packages'));
@@ -146,7 +149,7 @@ test('booted: the agent reports a consenting client\'s use; accuracy lists it ex
     signal: AbortSignal.timeout(50 * 60_000),
   });
   const answer = (await res.json()) as { inGuestAgent: boolean; image: { digest: string; reference: string }; seed: { 'meta-data': string; 'user-data': string }; credentials: MachineCredentials; vmSpec: { vcpus: number; memoryMiB: number } };
-  assert.equal(res.status, 200, JSON.stringify(answer));
+  assert.equal(res.status, 200, `${JSON.stringify(answer)}\n${serve.stderr().slice(-4000)}`);
   assert.equal(answer.inGuestAgent, true);
 
   // The client's disk and the request's own seed, as served: the login is the key the client

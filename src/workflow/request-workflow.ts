@@ -324,7 +324,14 @@ export class RequestWorkflow {
     // The machine's own: the client's registered login and fresh passwords for the protected
     // services this version enables (from its provenance), beside the agent's file.
     const login = await this.deps.login?.(identity.clientId);
-    const machine = await versionSeed({ registry: this.deps.registry, reference: `${repository}@${image.digest}`, ...(login ? { login } : {}), extraFiles: files });
+    const seedOf = () => versionSeed({ registry: this.deps.registry, reference: `${repository}@${image.digest}`, ...(login ? { login } : {}), extraFiles: files });
+    const machine = await seedOf().catch(async (e: unknown) => {
+      // Built by a worker on another machine: the version is in the shared registry only; its
+      // provenance (what the seed's passwords are made for) is brought here first.
+      if (toAppError(e).code !== 'NOT_FOUND' || !this.deps.shared) throw e;
+      await this.deps.shared.syncLatest(repository, options.signal);
+      return seedOf();
+    });
     const instanceId = `${identity.clientId}-${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}`;
     const hostname = identity.clientId.replace(/[._]/g, '-').slice(0, 63).replace(/-+$/, '');
     const seed = seedFiles({ ...machine.seed, instanceId, hostname });

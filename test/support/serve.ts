@@ -11,6 +11,8 @@ export interface ServeProcess {
   /** The same as `url`: the base for request paths. */
   base: string;
   child: ChildProcess;
+  /** What serve logged so far (its request log, its errors): for a failing test's message. */
+  stderr: () => string;
   stop: () => Promise<void>;
 }
 
@@ -48,6 +50,8 @@ export async function startServe(home: string, extraArgs: readonly string[] = []
     port: Number(new URL(url).port),
     base: url,
     child,
+    /** What serve logged so far (its request log, its errors): for a failing test's message. */
+    stderr: () => stderr,
     stop: async () => {
       stopping = true;
       if (child.exitCode !== null) return;
