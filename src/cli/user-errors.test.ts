@@ -156,7 +156,7 @@ describe('CLI habits', () => {
     assert.ok((await complete(['prescient', 'personalize', '--pa'])).includes('--packages'));
   });
 
-  test('the short spec gives a valid vector, and its plan installs redis-server and git', async () => {
+  test('the short spec gives a valid vector, its plan installs redis-server and git, and the built image has both (dpkg)', async () => {
     const spec = ['--packages', 'redis-server,git', '--vcpus', '2', '--memory', '4GiB', '--disk', '10GiB', '--ports', '22,6379', '--service', 'redis'];
     const made = await cli(['vector', 'new', ...spec]);
     assert.equal(made.code, 0, made.stderr);
@@ -180,6 +180,14 @@ describe('CLI habits', () => {
     assert.equal(plan.code, 0, plan.stderr);
     const installs = (JSON.parse(plan.stdout).modules as { id: string; changes: { kind: string; packages?: string[] }[] }[]).flatMap((m) => m.changes).flatMap((c) => c.packages ?? []);
     assert.ok(installs.includes('redis-server') && installs.includes('git'), installs.join(','));
+    // Built for real: dpkg inside the image has both installed.
+    const out = join(home, 'short-spec');
+    const built = await cli(['personalize', '--base', 'debian-12', ...spec, '--out', out, '--json'], { home });
+    assert.equal(built.code, 0, built.stderr);
+    const dpkg = await cli(['image', 'exec', join(out, 'disk.qcow2'), '--', 'dpkg-query', '-W', '-f', '${Package} ${Status}\n', 'redis-server', 'git'], { home });
+    assert.equal(dpkg.code, 0, dpkg.stderr);
+    assert.match(dpkg.stdout, /^redis-server install ok installed$/m);
+    assert.match(dpkg.stdout, /^git install ok installed$/m);
     // The same vector through stdin, with the base named by a relative path: the same plan.
     const viaStdin = await cli(['personalize', '--base', relative(tmpdir(), base.path), '--vector', '-', '--plan', '--json'], { home, input: made.stdout, cwd: tmpdir() });
     assert.equal(viaStdin.code, 0, viaStdin.stderr);
