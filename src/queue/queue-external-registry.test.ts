@@ -6,10 +6,14 @@ import { paths } from '../core/config.js';
 import { Grants } from '../grants/grants.js';
 import { freePort, hasDockerRegistry, startDockerRegistry, type RunningRegistry } from '../registry/testing/docker-registry.js';
 import { postgresBin, startPostgres, type RunningPostgres } from '../store/testing/postgres-cluster.js';
+import { run } from '../core/exec.js';
+import { defaultVector } from '../contracts/default-vector.js';
+import { workflowConfigFiles } from '../workflow/open-request-workflow.js';
 import type { RequestResult } from '../workflow/request-workflow.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
+import { prescient } from '../../test/support/cli.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
-import { startWorker, type WorkerProcess } from '../../test/support/workers.js';
+import { reapLeftovers, startWorker, until, type WorkerProcess } from '../../test/support/workers.js';
 
 const skip =
   (!(await postgresBin()) && "PostgreSQL is not installed (Debian's postgresql, scripts/debian-packages.txt)") ||
@@ -20,15 +24,19 @@ const skip =
  * token auth by the API server's certificate, one `serve` and two `prescient worker`s with homes
  * of their own (nothing shared on disk but the base file), all on loopback. The workers push
  * what they build to docker-registry; a client pulls its image there with its grant, and
- * another client's grant is refused there.
+ * another client's grant is refused there. A worker SIGKILLed inside a build has it finished by
+ * the other: one version, in docker-registry too, and both sides check clean.
  */
 describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 40 * 60_000 }, () => {
   let pg: RunningPostgres;
   let registry: RunningRegistry;
   let dir: string;
   let server: ServeProcess;
+  let serveHome: string;
   const workers: WorkerProcess[] = [];
-  const clients = ['xa', 'xb', 'xc', 'xd'];
+  // The acceptance's numbers: 50 concurrent requests for 10 clients.
+  const clients = Array.from({ length: 10 }, (_, i) => `x${i}`);
+  const killed = 'xkill';
   const credentials = new Map<string, string>();
 
   before(async () => {
@@ -43,9 +51,14 @@ describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 
       await symlink(shared.bases, paths(home).bases);
       await symlink(join(shared.home, 'cache'), join(home, 'cache'));
     }
-    const serveHome = join(dir, 'serve');
+    serveHome = join(dir, 'serve');
+    // The killed client's category installs a package: the SIGKILL lands while that module runs.
+    const files = workflowConfigFiles(paths(serveHome));
+    await writeFile(files.identify, JSON.stringify({ rules: [{ kind: 'account', account: 'kill@queue.test', clientId: killed, category: 'ops' }], fallbackCategory: 'general' }));
+    const ops = defaultVector({ subject: { category: 'ops' }, horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 }, generatedAt: '2026-12-01T00:00:00Z' });
+    await writeFile(files.categoryVectors, JSON.stringify({ ops: { ...ops, software: [{ name: 'sl', probability: 0.95 }] } }));
     const grants = await Grants.open({ secretsDir: paths(serveHome).secrets });
-    for (const id of clients) {
+    for (const id of [...clients, killed]) {
       const c = await grants.credentials.issue(id);
       credentials.set(id, `Basic ${Buffer.from(`${c.username}:${c.secret}`).toString('base64')}`);
     }
@@ -73,16 +86,17 @@ describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test('8 concurrent requests for 4 clients: 4 builds on both workers, pushed to docker-registry; a grant pulls its own image there, not another', async () => {
-    const asked = clients.flatMap((c) => [c, c]);
-    const results = await Promise.all(
-      asked.map(async (clientId) => {
-        const res = await fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: credentials.get(clientId)!, 'content-type': 'application/json' }, body: JSON.stringify({ clientId }) });
-        const text = await res.text();
-        assert.equal(res.status, 200, `${clientId}: ${text}`);
-        return JSON.parse(text) as RequestResult;
-      }),
-    );
+  const request = async (clientId: string, body: object = { clientId }): Promise<RequestResult> => {
+    const res = await fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: credentials.get(clientId)!, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await res.text();
+    assert.equal(res.status, 200, `${clientId}: ${text}\n${res.status === 500 ? server.stderr().split('\n').filter((l) => l.includes('"level":50')).join('\n').slice(-3000) : ''}`);
+    return JSON.parse(text) as RequestResult;
+  };
+
+  test('50 concurrent requests for 10 clients: 10 builds on both workers, pushed to docker-registry; a grant pulls its own image there, not another', async () => {
+    const asked = clients.flatMap((c) => [c, c, c, c, c]);
+    const results = await Promise.all(asked.map((clientId) => request(clientId)));
+    for (const [i, r] of results.entries()) assert.equal(r.grant.scope, `repository:clients/${asked[i]}:pull`);
     const registered = workers.map((w) => w.events.filter((e) => e.type === 'registered').length);
     assert.equal(registered[0]! + registered[1]!, clients.length, `registered per worker: ${registered.join(', ')}\n${workers.map((w) => w.stderr()).join('\n')}`);
     assert.ok(registered.every((n) => n >= 1), `both workers build: ${registered.join(', ')}`);
@@ -98,5 +112,38 @@ describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 
       const refused = await manifest(c, other.grant.token);
       assert.ok(refused.status === 401 || refused.status === 403, `${other.clientId}'s grant on clients/${c}: ${refused.status}`);
     }
+  });
+  test('a worker SIGKILLed inside a build: the other finishes it, one version here and in docker-registry, fsck clean on both sides', async () => {
+    const asked = request(killed, { account: 'kill@queue.test' });
+    const victim = await until(
+      "a worker's software module running the build",
+      () =>
+        workers.find((w) => {
+          const taken = w.events.find((e) => e.type === 'taken' && e.repository === `clients/${killed}`);
+          const id = taken?.type === 'taken' ? taken.id : undefined;
+          return id !== undefined && w.events.some((e) => e.type === 'pipeline' && e.id === id && e.event.type === 'module-start' && e.event.module === 'software');
+        }),
+      300_000,
+    );
+    victim.child.kill('SIGKILL');
+    await new Promise((r) => victim.child.once('exit', r));
+    await reapLeftovers(join(dir, victim.name));
+    const r = await asked;
+    assert.equal(r.source, 'built');
+    const survivor = workers.find((w) => w !== victim)!;
+    assert.deepEqual(workers.filter((w) => w.events.some((e) => e.type === 'registered' && e.repository === `clients/${killed}`)).map((w) => w.name), [survivor.name]);
+    // docker-registry holds one version of it, the one handed out.
+    const token = r.grant.token;
+    const tags = await fetch(`http://${registry.address}/v2/clients/${killed}/tags/list`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(tags.status, 200);
+    const names = ((await tags.json()) as { tags: string[] }).tags.filter((t) => /^v\d+$/.test(t));
+    assert.deepEqual(names, ['v1']);
+    // Both sides check clean: the server's and the survivor's local layouts, and docker-registry's storage.
+    for (const home of [serveHome, join(dir, survivor.name)]) {
+      const fsck = await prescient(home, ['registry', 'fsck']);
+      assert.equal(fsck.code, 0, `${home}: ${JSON.stringify(fsck.json)} ${fsck.stderr}`);
+    }
+    const gc = await run('docker-registry', ['garbage-collect', '--dry-run', join(dir, 'docker-registry', 'config.yml')]);
+    assert.equal(gc.exitCode ?? 0, 0);
   });
 });

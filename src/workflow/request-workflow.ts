@@ -142,6 +142,7 @@ export interface RequestWorkflowDeps {
  */
 export class RequestWorkflow {
   private readonly flights = new SingleFlight<BuiltImage>();
+  private readonly syncs = new SingleFlight<unknown>();
   readonly limiter: BuildLimiter;
   private readonly cancels = new Map<string, Set<AbortController>>();
   private readonly byDigest = new Map<Digest, ImageProvenance>();
@@ -329,7 +330,9 @@ export class RequestWorkflow {
       // Built by a worker on another machine: the version is in the shared registry only; its
       // provenance (what the seed's passwords are made for) is brought here first.
       if (toAppError(e).code !== 'NOT_FOUND' || !this.deps.shared) throw e;
-      await this.deps.shared.syncLatest(repository, options.signal);
+      // Requests of one client arrive together: one pull of its latest, joined by the others.
+      const shared = this.deps.shared;
+      await this.syncs.run(repository, () => shared.syncLatest(repository));
       return seedOf();
     });
     const instanceId = `${identity.clientId}-${image.digest.slice('sha256:'.length, 'sha256:'.length + 16)}`;
