@@ -127,12 +127,15 @@ test("a command's mount namespace keeps no other session's mounts alive (their t
       const [rootA, rootB] = [(a as MountSession).hostRoot, (b as MountSession).hostRoot];
       const running = a.exec(['sleep', '5']);
       let mountinfo = '';
-      for (let i = 0; i < 100 && !mountinfo; i++) {
+      // Read until nspawn's namespace is set up (its own root mounted in it): read too early, in
+      // the instant between exec and its mounts, it is not there yet.
+      const settled = (): boolean => mountinfo.split('\n').some((l) => l.split(' ')[4] === rootA);
+      for (let i = 0; i < 100 && !settled(); i++) {
         await new Promise((r) => setTimeout(r, 50));
         for (const pid of await readdir('/proc')) {
           if (!/^\d+$/.test(pid)) continue;
           const [comm, cmdline] = await Promise.all([readFile(`/proc/${pid}/comm`, 'utf8').catch(() => ''), readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')]);
-          if (comm.trim() === 'systemd-nspawn' && cmdline.includes(`--directory=${rootA}\0`)) mountinfo = await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => '');
+          if (comm.trim() === 'systemd-nspawn' && cmdline.includes(`--directory=${rootA}\0`)) mountinfo = (await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => '')) || mountinfo;
         }
       }
       await running;
