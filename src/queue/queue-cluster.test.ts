@@ -13,7 +13,7 @@ import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { prescient } from '../../test/support/cli.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { BuildQueue } from './build-queue.js';
-import { reapLeftovers, startWorker, until, type WorkerProcess } from '../../test/support/workers.js';
+import { reapLeftovers, startWorker, until, untilModuleStarts, type WorkerProcess } from '../../test/support/workers.js';
 
 const skip = !(await postgresBin()) && "PostgreSQL is not installed (Debian's postgresql, scripts/debian-packages.txt)";
 
@@ -132,16 +132,7 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
   test('a worker SIGKILLed mid-build: the other finishes it after the lease, one version is registered, fsck is clean', async () => {
     const asked = request(killed, { account: 'kill@queue.test' });
     // Mid-build: the worker has taken the job and its software module (installing sl) has started.
-    const victim = await until(
-      "a worker's software module running the build",
-      () =>
-        workers.find((w) => {
-          const taken = w.events.find((e) => e.type === 'taken' && e.repository === `clients/${killed}`);
-          const id = taken?.type === 'taken' ? taken.id : undefined;
-          return id !== undefined && w.events.some((e) => e.type === 'pipeline' && e.id === id && e.event.type === 'module-start' && e.event.module === 'software');
-        }),
-      300_000,
-    );
+    const victim = await untilModuleStarts(workers, `clients/${killed}`, 'software', 300_000);
     assert.ok(!victim.events.some((e) => e.type === 'registered' && e.repository === `clients/${killed}`), 'killed before it registered');
     victim.child.kill('SIGKILL');
     await new Promise((r) => victim.child.once('exit', r));

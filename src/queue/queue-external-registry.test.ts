@@ -13,7 +13,7 @@ import type { RequestResult } from '../workflow/request-workflow.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { prescient } from '../../test/support/cli.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
-import { reapLeftovers, startWorker, until, type WorkerProcess } from '../../test/support/workers.js';
+import { reapLeftovers, startWorker, untilModuleStarts, type WorkerProcess } from '../../test/support/workers.js';
 
 const skip =
   (!(await postgresBin()) && "PostgreSQL is not installed (Debian's postgresql, scripts/debian-packages.txt)") ||
@@ -115,16 +115,7 @@ describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 
   });
   test('a worker SIGKILLed inside a build: the other finishes it, one version here and in docker-registry, fsck clean on both sides', async () => {
     const asked = request(killed, { account: 'kill@queue.test' });
-    const victim = await until(
-      "a worker's software module running the build",
-      () =>
-        workers.find((w) => {
-          const taken = w.events.find((e) => e.type === 'taken' && e.repository === `clients/${killed}`);
-          const id = taken?.type === 'taken' ? taken.id : undefined;
-          return id !== undefined && w.events.some((e) => e.type === 'pipeline' && e.id === id && e.event.type === 'module-start' && e.event.module === 'software');
-        }),
-      300_000,
-    );
+    const victim = await untilModuleStarts(workers, `clients/${killed}`, 'software', 300_000);
     victim.child.kill('SIGKILL');
     await new Promise((r) => victim.child.once('exit', r));
     await reapLeftovers(join(dir, victim.name));

@@ -1,5 +1,6 @@
 import { resourceFields, type ResourceField } from '../contracts/telemetry-event.js';
 import type { ResourceRollup } from './store.js';
+import type { AnonymisedResourceColumns } from '../contracts/resource-columns.js';
 
 /**
  * The tables every adapter keeps (sqlite/migrations.ts, postgres/migrations.ts): the same names
@@ -35,4 +36,17 @@ export function rollupOfRow(row: Record<string, number | null>): ResourceRollup 
     }
   });
   return out;
+}
+
+/** First and last time of each subject entry's rows in a column batch (+∞/−∞: the entry has no row). */
+export function columnSpans(b: Pick<AnonymisedResourceColumns, 'rows' | 'time' | 'subjectOf' | 'subjects'>): { first: Float64Array; last: Float64Array } {
+  const first = new Float64Array(b.subjects.length).fill(Number.POSITIVE_INFINITY);
+  const last = new Float64Array(b.subjects.length).fill(Number.NEGATIVE_INFINITY);
+  for (let i = 0; i < b.rows; i++) {
+    const s = b.subjectOf === undefined ? 0 : b.subjectOf[i]!;
+    const t = b.time[i]!;
+    if (t < first[s]!) first[s] = t;
+    if (t > last[s]!) last[s] = t;
+  }
+  return { first, last };
 }

@@ -74,3 +74,17 @@ export async function until<T>(what: string, probe: () => T | undefined, timeout
   }
 }
 
+
+/** The worker whose build of `repository` has started `module` (mid-build: taken, not yet registered). */
+export function untilModuleStarts(workers: readonly WorkerProcess[], repository: string, module: string, timeoutMs: number): Promise<WorkerProcess> {
+  return until(
+    `a worker's ${module} module building ${repository}`,
+    () =>
+      workers.find((w) => {
+        const taken = w.events.find((e) => e.type === 'taken' && e.repository === repository);
+        const id = taken?.type === 'taken' ? taken.id : undefined;
+        return id !== undefined && w.events.some((e) => e.type === 'pipeline' && e.id === id && e.event.type === 'module-start' && e.event.module === module);
+      }),
+    timeoutMs,
+  );
+}

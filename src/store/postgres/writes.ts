@@ -1,5 +1,6 @@
 import type { AnonymisedEvent } from '../../contracts/anonymised-event.js';
 import type { AnonymisedResourceColumns } from '../../contracts/resource-columns.js';
+import { columnSpans } from '../tables.js';
 import { resourceFields } from '../../contracts/telemetry-event.js';
 import type { WriteResult } from '../store.js';
 import { consentedAmong } from './consent.js';
@@ -109,15 +110,7 @@ export async function writeEvents(c: Queryable, all: readonly AnonymisedEvent[])
 export async function writeColumns(c: Queryable, b: AnonymisedResourceColumns): Promise<WriteResult> {
   if (b.rows === 0) return { written: 0, refused: [] };
   const { time, values, subjectOf } = b;
-  const S = b.subjects.length;
-  const first = new Float64Array(S).fill(Number.POSITIVE_INFINITY);
-  const last = new Float64Array(S).fill(Number.NEGATIVE_INFINITY);
-  for (let i = 0; i < b.rows; i++) {
-    const s = subjectOf === undefined ? 0 : subjectOf[i]!;
-    const t = time[i]!;
-    if (t < first[s]!) first[s] = t;
-    if (t > last[s]!) last[s] = t;
-  }
+  const { first, last } = columnSpans(b);
   const consented = b.source === 'agent' ? await consentedAmong(c, b.subjects.flatMap((s) => [s.subject, ...(s.aliases ?? [])])) : undefined;
   const accepted = b.subjects.map((s, k) => first[k] !== Number.POSITIVE_INFINITY && (consented === undefined || consented.has(s.subject) || (s.aliases ?? []).some((p) => consented.has(p))));
   const spans: SubjectSpan[] = [];

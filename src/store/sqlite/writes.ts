@@ -3,7 +3,7 @@ import type { AnonymisedEvent } from '../../contracts/anonymised-event.js';
 import type { AnonymisedResourceColumns } from '../../contracts/resource-columns.js';
 import { eventSources, resourceFields, type SubjectKind } from '../../contracts/telemetry-event.js';
 import type { TelemetryStore, WriteResult } from '../store.js';
-import { resourceColumnNames as cols } from '../tables.js';
+import { columnSpans, resourceColumnNames as cols } from '../tables.js';
 import type { Checkpointer } from './checkpointer.js';
 import { consentCheck } from './consent.js';
 import { guestImageWriter } from './guest.js';
@@ -142,14 +142,7 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
     const S = b.subjects.length;
     // Per subject: consent, then time span of its rows and its id (-1: refused).
     const sids = new Float64Array(S).fill(-1);
-    const first = new Float64Array(S).fill(Number.POSITIVE_INFINITY);
-    const last = new Float64Array(S).fill(Number.NEGATIVE_INFINITY);
-    for (let i = 0; i < b.rows; i++) {
-      const s = subjectOf === undefined ? 0 : subjectOf[i]!;
-      const t = time[i]!;
-      if (t < first[s]!) first[s] = t;
-      if (t > last[s]!) last[s] = t;
-    }
+    const { first, last } = columnSpans(b);
     b.subjects.forEach((s, k) => {
       if (first[k] === Number.POSITIVE_INFINITY) return; // no row
       if (b.source === 'agent' && !consents(s.subject, s.aliases)) return;
