@@ -239,8 +239,9 @@ function softwareFrom(programs: readonly { program: string; p: number }[], packa
 /**
  * The packages the set predictor carries: the subject's own launches (mapped to packages, the
  * recent ones weighted more) with the population prior, kept where their share per byte reaches
- * the threshold chosen on the training part. Probability: that the package serves at least one
- * of the horizon's launches, 1 − (1 − share)^items.
+ * the threshold chosen on the training part — each marked `inImageSet`, so the image carries it
+ * whatever its probability (`imageCarries`). Probability: that the package serves at least one of
+ * the horizon's launches, 1 − (1 − share)^items.
  */
 function packageSetSoftware(launches: readonly string[], packages: Record<string, string>, stored: StoredPackageSet): UsageVector['software'] {
   // As the evaluation reads a stream: a launch counts as served only by a package of known size.
@@ -255,7 +256,7 @@ function packageSetSoftware(launches: readonly string[], packages: Record<string
   return choosePackages(shares, (pkg) => stored.bytes[pkg], stored.threshold)
     .filter((c) => /^[a-z0-9][a-z0-9+.-]+$/.test(c.name))
     .slice(0, 60)
-    .map((c) => ({ name: c.name, probability: round(Math.min(0.99, 1 - Math.pow(1 - Math.min(1, c.share), stored.items)), 3), programs: [...(programsOf.get(c.name) ?? [])].slice(0, 20) }));
+    .map((c) => ({ name: c.name, probability: round(Math.min(0.99, 1 - Math.pow(1 - Math.min(1, c.share), stored.items)), 3), programs: [...(programsOf.get(c.name) ?? [])].slice(0, 20), inImageSet: true }));
 }
 
 function round(v: number, digits = 2): number {
