@@ -4,6 +4,7 @@
 //   the mean bytes per image (the archive's Installed-Size; required packages cost nothing).
 //   Policies: the set predictor (settings and threshold chosen on commands 2,001–4,000), the
 //   packages of the k most frequent programs, every package ever seen. Test: commands 4,001–5,000.
+//   Prints the curve per horizon and both gaps to every package seen at half its bytes.
 //   The archive's Contents and Packages indexes are downloaded once into the package cache.
 //   bash scripts/bench software-set
 import { existsSync } from 'node:fs';

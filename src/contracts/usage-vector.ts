@@ -84,6 +84,10 @@ export const softwareSchema = z.strictObject({
   name: z.string().regex(debianPackageNamePattern).max(128).describe('a package of the base image distribution'),
   probability,
   programs: z.array(z.string().regex(/^[A-Za-z0-9_+.:-]{1,128}$/)).optional().describe('the predicted programs it ships'),
+  inImageSet: z
+    .boolean()
+    .optional()
+    .describe('chosen by the software-set predictor for the image (for the horizon, within its byte budget): the image carries it whatever its probability'),
 });
 
 export const serviceSchema = z.strictObject({

@@ -64,12 +64,24 @@ after(async () => {
 
 let first: PersonalizeReport;
 
+/**
+ * The acceptance vector with two packages of low odds: sl chosen for the image by the software
+ * set (installed whatever its probability), cowsay not (left out, below the threshold).
+ */
+function acceptanceVector(datasets: Parameters<typeof webDbVector>[0]): UsageVector {
+  const v = webDbVector(datasets);
+  return { ...v, software: [...v.software, { name: 'sl', probability: 0.2, inImageSet: true }, { name: 'cowsay', probability: 0.3 }] };
+}
+
 test('a web + database vector gives an image with everything prepared (opened independently)', async () => {
-  first = await build(webDbVector([{ source: 'catalogue', destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]), 'out1');
+  first = await build(acceptanceVector([{ source: 'catalogue', destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]), 'out1');
   assert.deepEqual(first.modules.map((m) => m.outcome).filter((o) => o !== 'built' && o !== 'reused'), ['spec-only', 'no-changes'], 'resources sets the VM spec only; the agent is not in an image without in-guest consent');
   await withImageSession(first.outputs.disk!, { runtimeDir: p.runtime, readOnly: true }, async (s) => {
-    const dpkg = await s.exec(['dpkg-query', '-W', '-f', '${Package} ${Status}\\n', 'nginx', 'postgresql', 'nftables']);
-    for (const pkg of ['nginx', 'postgresql', 'nftables']) assert.match(dpkg.stdout, new RegExp(`^${pkg} install ok installed$`, 'm'));
+    const dpkg = await s.exec(['dpkg-query', '-W', '-f', '${Package} ${Status}\\n', 'nginx', 'postgresql', 'nftables', 'sl']);
+    for (const pkg of ['nginx', 'postgresql', 'nftables', 'sl']) assert.match(dpkg.stdout, new RegExp(`^${pkg} install ok installed$`, 'm'));
+    // cowsay (p 0.3, not in the image set) is not installed: dpkg does not know it at all.
+    const cowsay = await s.exec(['dpkg-query', '-W', '-f', '${Status}', 'cowsay'], { allowFailure: true });
+    assert.ok(cowsay.exitCode !== 0 || !cowsay.stdout.includes('install ok installed'), `cowsay: ${cowsay.stdout}`);
     assert.match((await s.readFile('/etc/nginx/nginx.conf')).toString(), /^worker_processes 4;$/m);
     const pg = (await s.readFile('/etc/postgresql/15/main/conf.d/90-prescient-tuning.conf')).toString();
     assert.match(pg, /^shared_buffers = \d+kB$/m);
@@ -109,12 +121,12 @@ test('a web + database vector gives an image with everything prepared (opened in
 });
 
 test('the same vector again reuses every layer; a new dataset rebuilds only the data layer and sizing above it', async () => {
-  const again = await build(webDbVector([{ source: 'catalogue', destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]), 'out2');
+  const again = await build(acceptanceVector([{ source: 'catalogue', destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]), 'out2');
   assert.deepEqual(again.modules.map((m) => [m.id, m.outcome]), first.modules.map((m) => [m.id, m.outcome === 'built' ? 'reused' : m.outcome]));
   assert.deepEqual(again.layers, first.layers);
   const other = join(work.dir, 'other.bin');
   await writeFile(other, 'another dataset\n');
-  const changed = await build(webDbVector([{ source: 'other', destination: '/srv/data/other.bin', sizeBytes: 16 }]), 'out3');
+  const changed = await build(acceptanceVector([{ source: 'other', destination: '/srv/data/other.bin', sizeBytes: 16 }]), 'out3');
   assert.deepEqual(
     changed.modules.map((m) => [m.id, m.outcome]),
     [['resources', 'spec-only'], ['software', 'reused'], ['services', 'reused'], ['network', 'reused'], ['data', 'built'], ['agent', 'no-changes'], ['sizing', 'built']],
@@ -123,7 +135,7 @@ test('the same vector again reuses every layer; a new dataset rebuilds only the 
 });
 
 test('a sizes-only re-prediction rebuilds only the sizing layer, tuned for the new size', async () => {
-  const vector = webDbVector([{ source: 'catalogue', destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]);
+  const vector = acceptanceVector([{ source: 'catalogue', destination: '/srv/data/catalogue.bin', sizeBytes: 50 * 1024 * 1024 }]);
   const resized = await build({ ...vector, resources: { ...vector.resources, vcpus: 2, memoryMiB: 4096, expectedP95MemoryMiB: 2000 } }, 'out-resized');
   // only sizing's Changes depend on vCPUs and memory (service tuning, swap); no other layer's key holds them
   assert.deepEqual(

@@ -101,6 +101,26 @@ function layerKeys(plan: ReturnType<typeof planPipeline>): Map<string, string> {
   return keys;
 }
 
+test('the image carries the software set chosen for it: a chosen package is installed whatever its odds, an unchosen one by its odds alone', () => {
+  const v = vector({
+    software: [
+      { name: 'nginx', probability: 0.9 },
+      { name: 'sl', probability: 0.2, inImageSet: true },
+      { name: 'vim', probability: 0.2 },
+      { name: 'cowsay', probability: 0.3, inImageSet: false },
+    ],
+  });
+  const plan = planPipeline({ pipeline: assemblePipeline(), vector: v, facts, sources, policy });
+  const software = plan.modules.find((m) => m.id === 'software')!;
+  const installs = software.changes.flatMap((c) => (c.kind === 'install-packages' ? c.packages : []));
+  assert.ok(installs.includes('sl') && installs.includes('nginx'), installs.join(' '));
+  assert.ok(!installs.includes('vim') && !installs.includes('cowsay'), installs.join(' '));
+  assert.deepEqual(software.notes, ['below the 0.5 threshold: vim (0.2), cowsay (0.3)']);
+  // The software module's other rules hold for the set too: an excluded package stays out.
+  const excluded = planPipeline({ pipeline: assemblePipeline({ options: { software: { exclude: ['sl'] } } }), vector: v, facts, sources, policy });
+  assert.ok(!excluded.modules.find((m) => m.id === 'software')!.changes.some((c) => c.kind === 'install-packages' && c.packages.includes('sl')));
+});
+
 test('a vector that differs only in vCPUs and memory changes only the sizing layer key', () => {
   const v = vector();
   const a = layerKeys(planPipeline({ pipeline: assemblePipeline(), vector: v, facts, sources, policy }));

@@ -13,7 +13,8 @@ export const unusedFactor = 0.5;
  * The client's in-guest history feeds its next prediction: a package it installed by hand after
  * delivery is in the next vector; a predicted package none of whose programs ran and whose
  * service's ports got no connection, over at least an hour of in-guest data, loses half its
- * probability (so it drops below the software module's threshold after a version or two unused).
+ * probability and leaves the image set (so it drops below the software module's threshold after
+ * a version or two unused).
  * What the vector may finally hold is still bounded by the admin policy (the workflow confines it).
  */
 export function applyGuestUse(software: UsageVector['software'], use: GuestUse): { software: UsageVector['software']; notes: string[] } {
@@ -29,7 +30,9 @@ export function applyGuestUse(software: UsageVector['software'], use: GuestUse):
       [s.name, ...(s.programs ?? []), ...(service ? [service.service] : [])].some((p) => launched.has(p)) || (service?.ports ?? []).some((p) => busy.has(p.port));
     if (used) return s;
     notes.push(`${s.name}: predicted, never used in the guest`);
-    return { ...s, probability: Math.round(s.probability * unusedFactor * 1000) / 1000 };
+    // Out of the image set too: otherwise the image would carry it whatever its probability.
+    const { inImageSet: _, ...rest } = s;
+    return { ...rest, probability: Math.round(s.probability * unusedFactor * 1000) / 1000 };
   });
   for (const p of [...installed].sort()) {
     if (out.some((s) => s.name === p)) continue;

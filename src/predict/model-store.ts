@@ -2,6 +2,7 @@ import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import type { SavedModel, TrainingReport } from './models/model.js';
+import type { PackageSetParams } from './package-set/package-set.js';
 import type { Selection } from './selector.js';
 
 /**
@@ -42,8 +43,11 @@ export interface SubjectProfile {
 
 export interface StoredPackageSet {
   items: number;
-  halfLifeLaunches: number;
-  priorWeight: number;
+  /** The settings whose shares are averaged (chosen on validation). */
+  settings?: PackageSetParams[];
+  /** Before `settings`: the one setting (model sets stored by earlier versions). */
+  halfLifeLaunches?: number;
+  priorWeight?: number;
   /** Share per byte a package needs to be carried (the fewest bytes within half a point of every package seen, on validation). */
   threshold: number;
   prior: Record<string, number>;

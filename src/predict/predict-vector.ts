@@ -11,7 +11,7 @@ import { applyGuestUse } from './guest-feedback.js';
 import { allocate } from './metrics.js';
 import { loadResourceModel, loadSequenceModel } from './model-catalog.js';
 import { currentVersion, loadModelSet, type ModelSet, type Scope, type StoredPackageSet } from './model-store.js';
-import { choosePackages, packageShares } from './package-set/package-set.js';
+import { choosePackages, expectedShares } from './package-set/package-set.js';
 import type { ResourceModel, SequenceModel } from './models/model.js';
 import { serviceForPackage, serviceForPort } from './service-catalog.js';
 import { resourceHorizons } from './train.js';
@@ -239,12 +239,15 @@ function softwareFrom(programs: readonly { program: string; p: number }[], packa
 /**
  * The packages the set predictor carries: the subject's own launches (mapped to packages, the
  * recent ones weighted more) with the population prior, kept where their share per byte reaches
- * the threshold chosen on the training part. Probability: that the package serves at least one of
+ * the threshold chosen on the training part — each marked `inImageSet`, so the image carries it
+ * whatever its probability (`imageCarries`). Probability: that the package serves at least one of
  * the horizon's launches, 1 − (1 − share)^items.
  */
 function packageSetSoftware(launches: readonly string[], packages: Record<string, string>, stored: StoredPackageSet): UsageVector['software'] {
-  const stream = launches.map((p) => packages[p]);
-  const shares = packageShares(stream, stored, new Map(Object.entries(stored.prior)));
+  // As the evaluation reads a stream: a launch counts as served only by a package of known size.
+  const stream = launches.map((p) => (packages[p] !== undefined && stored.bytes[packages[p]!] !== undefined ? packages[p] : undefined));
+  const settings = stored.settings ?? [{ halfLifeLaunches: stored.halfLifeLaunches ?? 300, priorWeight: stored.priorWeight ?? 20 }];
+  const shares = expectedShares(stream, settings, new Map(Object.entries(stored.prior)));
   const programsOf = new Map<string, Set<string>>();
   for (const p of launches) {
     const pkg = packages[p];
@@ -253,7 +256,7 @@ function packageSetSoftware(launches: readonly string[], packages: Record<string
   return choosePackages(shares, (pkg) => stored.bytes[pkg], stored.threshold)
     .filter((c) => /^[a-z0-9][a-z0-9+.-]+$/.test(c.name))
     .slice(0, 60)
-    .map((c) => ({ name: c.name, probability: round(Math.min(0.99, 1 - Math.pow(1 - Math.min(1, c.share), stored.items)), 3), programs: [...(programsOf.get(c.name) ?? [])].slice(0, 20) }));
+    .map((c) => ({ name: c.name, probability: round(Math.min(0.99, 1 - Math.pow(1 - Math.min(1, c.share), stored.items)), 3), programs: [...(programsOf.get(c.name) ?? [])].slice(0, 20), inImageSet: true }));
 }
 
 function round(v: number, digits = 2): number {

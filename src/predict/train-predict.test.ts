@@ -14,6 +14,10 @@ import { defaultResources } from '../contracts/default-vector.js';
 import { packageSizesFrom } from './archive-package-sizes.js';
 import { createPredictor } from './predict-vector.js';
 import { train } from './train.js';
+import type { ImageFacts } from '../image/facts.js';
+import { assemblePipeline, planPipeline } from '../pipeline/plan.js';
+import { imageCarries } from '../usage-vector/image-software.js';
+import { applyGuestUse } from './guest-feedback.js';
 
 /** A whole HistorySource in memory: the contract the store adapter will also meet. */
 function memoryHistory(data: {
@@ -143,16 +147,17 @@ test('training an unknown scope is NotFound and an aborted run stores nothing', 
   assert.equal(await loadModelSet(modelsDir, { kind: 'category', id: 'web' }), undefined);
 });
 
-test('with package sizes, the software set for the image drives the vector: a big package launched rarely is left out', async () => {
+test('with package sizes, the software set for the image drives the vector and the image: a big package launched rarely is left out, a tiny one launched as rarely is installed', async () => {
   const modelsDir = join(mkdtempSync(join(tmpdir(), 'prescient-predict-')), 'models');
-  // Every 500th launch is LaTeX, whose package is 50 MB; the rest are small packages' programs.
-  const stream = (offset: number): string[] => Array.from({ length: 4000 }, (_, i) => ((i + offset) % 500 === 0 ? 'pdflatex' : ['nginx', 'ls', 'vim', 'psql'][(i + offset) % 4]!));
+  // Every 500th launch is LaTeX, whose package is 50 MB; every 400th is sl (20 kB); the rest are small packages' programs.
+  const stream = (offset: number): string[] =>
+    Array.from({ length: 4000 }, (_, i) => ((i + offset) % 500 === 0 ? 'pdflatex' : (i + offset) % 400 === 1 ? 'sl' : ['nginx', 'ls', 'vim', 'psql'][(i + offset) % 4]!));
   const history = memoryHistory({
     subjects: [1, 2, 3].map((n) => ({ id: `dev-${n}`, category: 'dev' })),
     launches: { 'dev-1': stream(0), 'dev-2': stream(7), 'dev-3': stream(13) },
   });
-  const index = packageIndexFrom({ nginx: 'nginx', ls: 'coreutils', vim: 'vim', psql: 'postgresql-client-15', pdflatex: 'texlive-binaries' });
-  const sizes = packageSizesFrom({ nginx: 1.5e6, coreutils: 0, vim: 4e6, 'postgresql-client-15': 6e6, 'texlive-binaries': 50e6 });
+  const index = packageIndexFrom({ nginx: 'nginx', ls: 'coreutils', vim: 'vim', psql: 'postgresql-client-15', pdflatex: 'texlive-binaries', sl: 'sl' });
+  const sizes = packageSizesFrom({ nginx: 1.5e6, coreutils: 0, vim: 4e6, 'postgresql-client-15': 6e6, 'texlive-binaries': 50e6, sl: 20e3 });
   const set = await train({ history, modelsDir, scope: { kind: 'category', id: 'dev' }, packageIndex: index, packageSizes: sizes, network: false });
   const sel = set.selections.find((s) => s.target === 'software@image-set')!;
   assert.equal(sel.selected, 'package-set');
@@ -162,9 +167,37 @@ test('with package sizes, the software set for the image drives the vector: a bi
   const v = await createPredictor({ history, modelsDir }).predict({ clientId: 'dev-1', horizonHours: 24 });
   assert.deepEqual(checkUsageVector(v), []);
   // The fewest bytes within half a point of every package seen leave out the 50 MB package that serves 0.2 % of launches.
-  assert.deepEqual(v.software.map((s) => s.name).sort(), ['coreutils', 'nginx', 'postgresql-client-15', 'vim']);
+  assert.deepEqual(v.software.map((s) => s.name).sort(), ['coreutils', 'nginx', 'postgresql-client-15', 'sl', 'vim']);
   assert.ok(v.model.components!.some((c) => c.target === 'software@image-set' && c.id === 'package-set'));
   assert.ok(!v.model.components!.some((c) => c.target === 'software@next-set'), 'the selector names what drives the software');
-  assert.ok(v.software.every((s) => s.probability > 0.9), JSON.stringify(v.software));
+  assert.ok(v.software.every((s) => s.inImageSet === true), JSON.stringify(v.software));
+  assert.ok(v.software.filter((s) => s.name !== 'sl').every((s) => s.probability > 0.9), JSON.stringify(v.software));
   assert.deepEqual(v.software.find((s) => s.name === 'vim')!.programs, ['vim']);
+  // sl serves one launch in 400: below even odds of a launch in the next day's 100, but at 20 kB the set carries it.
+  const sl = v.software.find((s) => s.name === 'sl')!;
+  assert.ok(sl.probability > 0.1 && sl.probability < 0.5, `sl ${sl.probability}`);
+  // The image carries what the set chose: sl is installed, LaTeX (never chosen) is not.
+  const plan = planPipeline({ pipeline: assemblePipeline(), vector: v, facts: debianFacts, sources: new Map(), policy: parsePolicy({}) });
+  const installs = plan.modules.find((m) => m.id === 'software')!.changes.flatMap((c) => (c.kind === 'install-packages' ? c.packages : []));
+  for (const p of ['nginx', 'postgresql-client-15', 'sl', 'vim']) assert.ok(installs.includes(p), `${p} in ${installs.join(' ')}`);
+  assert.ok(!installs.includes('texlive-binaries'));
+  // A package the client never used in its machines leaves the set, and then its odds decide.
+  const unused = applyGuestUse(v.software, { observedMs: 2 * 3600_000, installedPackages: [], launchedPrograms: ['nginx', 'vim', 'psql'], busyPorts: [] }).software.find((s) => s.name === 'sl')!;
+  assert.equal(unused.inImageSet, undefined);
+  assert.equal(imageCarries(unused, 0.5), false);
 });
+
+/** A Debian 12 base as its facts say (planning reads no disk). */
+const debianFacts: ImageFacts = {
+  image: '/bases/debian.qcow2',
+  format: 'qcow2',
+  virtualSizeBytes: 4 * 1024 ** 3,
+  actualSizeBytes: 600 * 1024 ** 2,
+  backingChain: [],
+  os: { id: 'debian', versionId: '12', codename: 'bookworm' },
+  architecture: 'amd64',
+  disk: { table: 'dos', partitions: [], rootPartition: 1 },
+  rootFilesystem: { sizeBytes: 4 * 1024 ** 3, usedBytes: 600 * 1024 ** 2, freeBytes: 3.4 * 1024 ** 3 },
+  packages: [{ name: 'coreutils', version: '9.1', architecture: 'amd64' }],
+  services: [],
+};

@@ -191,7 +191,7 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
         profile.packageSets = {};
         for (const h of e.horizons) {
           if (h.origins === 0 || !Number.isFinite(h.chosen.threshold)) continue;
-          profile.packageSets[h.horizon] = { items: h.items, halfLifeLaunches: h.chosen.halfLifeLaunches, priorWeight: h.chosen.priorWeight, threshold: h.chosen.threshold, prior, bytes };
+          profile.packageSets[h.horizon] = { items: h.items, settings: h.chosen.settings, threshold: h.chosen.threshold, prior, bytes };
         }
       }
     }

@@ -1,6 +1,7 @@
 import type { PipelinePlan } from '../pipeline/plan.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
+import { imageCarries } from '../usage-vector/image-software.js';
 
 /** What a booted image must show: derived from the build's plan, or from a usage vector. */
 export interface Expectations {
@@ -44,7 +45,7 @@ function specPart(spec: VmSpec): Pick<Expectations, 'vcpus' | 'memoryMiB' | 'dis
 export function expectationsFromVector(vector: UsageVector, threshold = 0.5): Expectations {
   const units = vector.services.filter((s) => (s.probability ?? 1) >= threshold).map((s) => (s.name.endsWith('.service') ? s.name : `${s.name}.service`));
   return {
-    packages: vector.software.filter((s) => s.probability >= threshold).map((s) => s.name).sort(),
+    packages: vector.software.filter((s) => imageCarries(s, threshold)).map((s) => s.name).sort(),
     units,
     firewallTcpPorts: vector.network.inbound.filter((p) => p.protocol === 'tcp').map((p) => p.port),
     httpPorts: units.flatMap((u) => (httpServices[u] ? [httpServices[u]] : [])),

@@ -1,5 +1,5 @@
 import { AbortedError } from '../../core/errors.js';
-import { packageSetGrid, packageShares, pooledShares, sharePerByte, type PackageSetParams } from './package-set.js';
+import { averagedSettings, expectedShares, packageSetGrid, pooledShares, sharePerByte, type PackageSetParams } from './package-set.js';
 
 /**
  * Software as a set for the image, backtested: at origins every `stride` launches, each policy
@@ -8,10 +8,10 @@ import { packageSetGrid, packageShares, pooledShares, sharePerByte, type Package
  * against the mean bytes of those packages per image. Schonlau's commands carry no timestamps,
  * so a day is a block of 100 launches and a week 700 (the traces' 100-command blocks).
  *
- * The set predictor's settings (half-life, prior weight) and its share-per-byte threshold are
- * chosen by rolling-origin validation on the training part (origins `validationFrom` ..
- * `trainItems − items`); the test part (origins from `trainItems`, history revealed as it passes)
- * is scored once with them.
+ * The set predictor's settings (half-life, prior weight: the `averagedSettings` best of the grid,
+ * averaged) and its share-per-byte threshold are chosen by rolling-origin validation on the
+ * training part (origins `validationFrom` .. `trainItems − items`); the test part (origins from
+ * `trainItems`, history revealed as it passes) is scored once with them.
  */
 export interface SetHorizon {
   name: string;
@@ -63,13 +63,19 @@ export interface PackageSetHorizonResult {
   launches: number;
   /** Share of the window's launches no package of the archive serves (shell built-ins, old programs): left out of coverage. */
   unservable: number;
+  /** Each setting of the grid alone, on validation. */
   validation: { params: PackageSetParams; coverageAtHalf: number }[];
-  /** `threshold`: share per byte serving requires (the fewest bytes within servingTolerance of every package seen, on validation). */
-  chosen: PackageSetParams & { validationCoverageAtHalf: number; threshold: number };
+  /**
+   * `settings`: the best `averagedSettings` of `validation`, whose shares are averaged;
+   * `validationCoverageAtHalf`: that average's, on validation; `threshold`: share per byte serving
+   * requires (the fewest bytes within servingTolerance of every package seen, on validation).
+   */
+  chosen: { settings: PackageSetParams[]; validationCoverageAtHalf: number; threshold: number };
   curve: CurvePoint[];
   /** Serving's threshold (chosen on the training part, see servingTolerance), applied as is to the test part. */
   atChosenThreshold: { meanBytes: number; bytesShare: number; coverage: number };
-  atHalf: { packageSet: number; mostFrequent: number; mostFrequentK: number; everySeen: number; withinOnePoint: boolean };
+  /** `gap`: every package seen's coverage minus the set predictor's, at half the bytes (the acceptance: ≤ 0.01). */
+  atHalf: { packageSet: number; mostFrequent: number; mostFrequentK: number; everySeen: number; gap: number; withinOnePoint: boolean };
 }
 
 export interface PackageSetEvaluation {
@@ -136,10 +142,10 @@ export function evaluatePackageSets(options: PackageSetEvaluationOptions): Packa
   };
 
   /** The fleet-wide best-first fill: every origin's packages ordered by share per byte. */
-  const fill = (origins: readonly Origin[], windows: readonly Window[], params: PackageSetParams) => {
+  const fill = (origins: readonly Origin[], windows: readonly Window[], settings: readonly PackageSetParams[]) => {
     const cands: { ratio: number; bytes: number; hits: number }[] = [];
     origins.forEach((o, i) => {
-      const shares = packageShares(streams[o.subject]!.slice(0, o.t), params, priors[o.subject]!);
+      const shares = expectedShares(streams[o.subject]!.slice(0, o.t), settings, priors[o.subject]!);
       for (const [p, share] of shares) cands.push({ ratio: sharePerByte(share, bytes(p)), bytes: bytes(p), hits: windows[i]!.hits.get(p) ?? 0 });
     });
     cands.sort((a, b) => b.ratio - a.ratio);
@@ -190,13 +196,15 @@ export function evaluatePackageSets(options: PackageSetEvaluationOptions): Packa
     const valWindows = valOrigins.map((o) => windowOf(o, h.items));
     const validation = packageSetGrid.map((params) => {
       check();
-      return { params, coverageAtHalf: fill(valOrigins, valWindows, params).atShare(0.5).coverage };
+      return { params, coverageAtHalf: fill(valOrigins, valWindows, [params]).atShare(0.5).coverage };
     });
-    const best = validation.reduce((a, b) => (b.coverageAtHalf > a.coverageAtHalf ? b : a));
+    // Stable sort: equal figures keep the grid's order.
+    const settings = [...validation].sort((a, b) => b.coverageAtHalf - a.coverageAtHalf).slice(0, averagedSettings).map((v) => v.params);
+    const valFill = fill(valOrigins, valWindows, settings);
     // Serving keeps the fewest bytes that cover, on validation, within half a point of every package seen.
     const valLaunches = valWindows.reduce((a, w) => a + w.launches, 0);
     const valEverySeen = valLaunches ? valWindows.reduce((a, w) => a + [...w.seen].reduce((b, p) => b + (w.hits.get(p) ?? 0), 0), 0) / valLaunches : 0;
-    const threshold = fill(valOrigins, valWindows, best.params).thresholdFor(valEverySeen - servingTolerance);
+    const threshold = valFill.thresholdFor(valEverySeen - servingTolerance);
 
     check();
     const origins = originsOf(trainItems, trainItems + testItems, h.items);
@@ -207,7 +215,7 @@ export function evaluatePackageSets(options: PackageSetEvaluationOptions): Packa
     const everySeenHits = windows.reduce((a, w) => a + [...w.seen].reduce((b, p) => b + (w.hits.get(p) ?? 0), 0), 0);
     const everySeen = launches ? everySeenHits / launches : 0;
     const curve: CurvePoint[] = [];
-    const filled = fill(origins, windows, best.params);
+    const filled = fill(origins, windows, settings);
     for (const s of budgetShares) {
       const r = filled.atShare(s);
       curve.push({ policy: 'package-set', knob: `budget ${Math.round(100 * s)} %`, meanBytes: r.meanBytes, bytesShare: share(r.meanBytes), coverage: r.coverage });
@@ -235,10 +243,10 @@ export function evaluatePackageSets(options: PackageSetEvaluationOptions): Packa
       launches,
       unservable: windows.reduce((a, w) => a + w.unservable, 0) / Math.max(1, windows.reduce((a, w) => a + w.unservable + w.launches, 0)),
       validation,
-      chosen: { ...best.params, validationCoverageAtHalf: best.coverageAtHalf, threshold },
+      chosen: { settings, validationCoverageAtHalf: valFill.atShare(0.5).coverage, threshold },
       curve,
       atChosenThreshold: { meanBytes: chosenOnTest.meanBytes, bytesShare: share(chosenOnTest.meanBytes), coverage: chosenOnTest.coverage },
-      atHalf: { packageSet: half, mostFrequent: mf?.coverage ?? 0, mostFrequentK: mf ? Number(mf.knob.replace(/\D/g, '')) : 0, everySeen, withinOnePoint: everySeen - half <= 0.01 },
+      atHalf: { packageSet: half, mostFrequent: mf?.coverage ?? 0, mostFrequentK: mf ? Number(mf.knob.replace(/\D/g, '')) : 0, everySeen, gap: everySeen - half, withinOnePoint: everySeen - half <= 0.01 },
     };
   });
   return { trainItems, testItems, validationFrom, stride, subjects: streams.length, horizons };

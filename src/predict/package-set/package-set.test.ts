@@ -9,7 +9,7 @@ import { archivePackageIndex } from '../archive-package-index.js';
 import { archivePackageSizes, parsePackagesIndex } from '../archive-package-sizes.js';
 import { datasetHistory } from '../dataset-history.js';
 import { evaluatePackageSets } from './evaluate-package-set.js';
-import { choosePackages, packageShares, plainCounts } from './package-set.js';
+import { averagedSettings, choosePackages, expectedShares, packageShares, plainCounts } from './package-set.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'prescient-package-set-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -46,13 +46,30 @@ test('shares weight recent launches, the prior brings what the subject never lau
   assert.deepEqual(choosePackages(withPrior, (p) => sizes[p], 1e-8).map((c) => c.name), ['popular', 'old']);
 });
 
+test('expected shares average the settings and count every launch: a subject living in shell built-ins needs each package less', () => {
+  const stream = [...Array<string>(50).fill('a'), ...Array<string>(50).fill('b')];
+  const settings = [
+    { halfLifeLaunches: plainCounts, priorWeight: 0 },
+    { halfLifeLaunches: 10, priorWeight: 0 },
+  ];
+  const both = expectedShares(stream, settings, new Map());
+  const plain = packageShares(stream, settings[0]!, new Map());
+  const recent = packageShares(stream, settings[1]!, new Map());
+  assert.ok(Math.abs(both.get('b')! - (plain.get('b')! + recent.get('b')!) / 2) < 1e-12);
+  // The same launches among as many built-ins (undefined: no package serves them): half the share of all launches.
+  const diluted = expectedShares(stream.flatMap((p) => [p, undefined]), [settings[0]!], new Map());
+  assert.ok(Math.abs(diluted.get('a')! - 0.25) < 1e-9, `${diluted.get('a')}`);
+  // No launches yet: the prior as it is.
+  assert.deepEqual([...expectedShares([], [{ halfLifeLaunches: 100, priorWeight: 10 }], new Map([['popular', 0.4]]))], [['popular', 0.4]]);
+});
+
 const schonlau = resolve(process.cwd(), '..', 'shared', 'datasets', 'schonlau');
 const reachable = await fetch('http://deb.debian.org/debian/dists/bookworm/Release', { method: 'HEAD', signal: AbortSignal.timeout(10_000) }).then((r) => r.ok, () => false);
 // The archive's indexes (about 24 MB) are kept with the test home's other downloads, not fetched per run.
 const cacheDir = join(process.env['PRESCIENT_TEST_HOME'] ?? '/var/tmp/prescient-test', 'cache', 'archive-indexes');
 
 test(
-  'Schonlau: at half the bytes of every package seen, the set predictor covers the next day within 1 point of it and beats the most frequent programs',
+  'Schonlau: at half the bytes of every package seen, the set predictor covers the next day and the next week within 1 point of it and beats the most frequent programs',
   { skip: (!existsSync(schonlau) && `needs ${schonlau} (the shared datasets)`) || (!reachable && 'deb.debian.org is not reachable') },
   async () => {
     const [index, sizes] = await Promise.all([archivePackageIndex({ codename: 'bookworm', cacheDir }), archivePackageSizes({ codename: 'bookworm', cacheDir })]);
@@ -65,8 +82,10 @@ test(
     assert.equal(day!.origins, 250);
     assert.equal(week!.origins, 100);
     for (const h of e.horizons) {
-      // Chosen on the training part: the setting with the best validation figure.
-      assert.equal(h.chosen.validationCoverageAtHalf, Math.max(...h.validation.map((v) => v.coverageAtHalf)));
+      // Chosen on the training part: the settings with the best validation figures, averaged.
+      const ranked = [...h.validation].sort((a, b) => b.coverageAtHalf - a.coverageAtHalf);
+      assert.deepEqual(h.chosen.settings, ranked.slice(0, averagedSettings).map((v) => v.params));
+      assert.ok(h.chosen.validationCoverageAtHalf >= ranked[0]!.coverageAtHalf - 0.002, `${h.horizon}: the average ${h.chosen.validationCoverageAtHalf} vs the best alone ${ranked[0]!.coverageAtHalf}`);
       const set = h.curve.filter((c) => c.policy === 'package-set');
       for (let i = 1; i < set.length; i++) assert.ok(set[i]!.coverage >= set[i - 1]!.coverage && set[i]!.meanBytes >= set[i - 1]!.meanBytes);
       assert.ok(h.atHalf.packageSet > h.atHalf.mostFrequent + 0.03, `${h.horizon}: ${h.atHalf.packageSet} vs most frequent ${h.atHalf.mostFrequent}`);
@@ -74,9 +93,10 @@ test(
       // Serving's threshold, chosen on validation, holds on the test part: within a point at well under all the bytes.
       assert.ok(h.atChosenThreshold.coverage >= h.atHalf.everySeen - 0.01 && h.atChosenThreshold.bytesShare < 0.6, `${h.horizon}: ${JSON.stringify(h.atChosenThreshold)}`);
     }
-    // Pinned: the next day within 1 point (98.9 against 99.6); the next week misses it by a tenth (98.3 against 99.4).
-    assert.ok(day!.atHalf.withinOnePoint, `day: ${day!.atHalf.packageSet} vs ${day!.atHalf.everySeen}`);
-    assert.equal(Math.round(1000 * day!.atHalf.packageSet), 989);
-    assert.equal(Math.round(1000 * week!.atHalf.packageSet), 983);
+    // The acceptance, pinned: within 1 point of every package seen at half its bytes, both horizons
+    // (day 98.71 against 99.56, week 98.52 against 99.41).
+    for (const h of e.horizons) assert.ok(h.atHalf.withinOnePoint && h.atHalf.gap <= 0.01, `${h.horizon}: ${h.atHalf.packageSet} vs ${h.atHalf.everySeen}`);
+    assert.equal(Math.round(10000 * day!.atHalf.packageSet), 9871);
+    assert.equal(Math.round(10000 * week!.atHalf.packageSet), 9852);
   },
 );

@@ -1,16 +1,18 @@
 import { z } from 'zod';
 import { debianPackageNamePattern } from '../../../contracts/usage-vector.js';
+import { imageCarries } from '../../../usage-vector/image-software.js';
 import { defineModule } from '../../define-module.js';
 
 /**
  * The packages layer, the bottom of the stack (it changes least and costs most): the packages
- * the vector predicts with enough probability and those later modules declare they need
+ * the image carries by `imageCarries` (the software set chosen for the image, else those
+ * predicted with enough probability) and those later modules declare they need
  * (`packages` hooks: service daemons, nftables), not already in the image, installed with the
  * guest's own package manager in one apt run.
  */
 export const softwareOptionsSchema = z
   .strictObject({
-    threshold: z.number().min(0).max(1).default(0.5).describe('install packages predicted at least this likely'),
+    threshold: z.number().min(0).max(1).default(0.5).describe('install packages predicted at least this likely (packages of the software set chosen for the image are installed whatever their probability)'),
     exclude: z.array(z.string().regex(debianPackageNamePattern)).default([]).describe('never install these'),
   })
   .default({ threshold: 0.5, exclude: [] });
@@ -24,9 +26,9 @@ export const softwareModule = defineModule<SoftwareOptions>({
   optionsSchema: softwareOptionsSchema,
   plan({ vector, facts, options, requiredPackages }) {
     const installed = new Set(facts.packages.map((p) => p.name));
-    const wanted = vector.software.filter((s) => s.probability >= options.threshold && !options.exclude.includes(s.name));
+    const wanted = vector.software.filter((s) => imageCarries(s, options.threshold) && !options.exclude.includes(s.name));
     const packages = [...new Set([...wanted.map((s) => s.name), ...requiredPackages])].filter((n) => !installed.has(n)).sort();
-    const skipped = vector.software.filter((s) => s.probability < options.threshold).map((s) => `${s.name} (${s.probability})`);
+    const skipped = vector.software.filter((s) => !imageCarries(s, options.threshold)).map((s) => `${s.name} (${s.probability})`);
     const notes = skipped.length ? [`below the ${options.threshold} threshold: ${skipped.join(', ')}`] : [];
     return { changes: packages.length ? [{ kind: 'install-packages', packages }] : [], notes };
   },
