@@ -2,12 +2,14 @@ import { sessionsOf } from './evaluate-timing.js';
 import type { TimingPolicyFactory } from './timing-policies.js';
 
 /** Bins of the time since a session ended, in minutes (the last one ends at three days); every edge is a multiple of the step. */
-const binEdges = [0, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 360, 480, 600, 720, 960, 1200, 1320, 1380, 1410, 1440, 1470, 1500, 1560, 1680, 1920, 2160, 2520, 2880, 3600, 4320];
-const stepMinutes = 5;
+export const hazardBinEdges = [0, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 360, 480, 600, 720, 960, 1200, 1320, 1380, 1410, 1440, 1470, 1500, 1560, 1680, 1920, 2160, 2520, 2880, 3600, 4320];
+export const hazardStepMinutes = 5;
+const binEdges = hazardBinEdges;
+const stepMinutes = hazardStepMinutes;
 const horizonMinutes = binEdges[binEdges.length - 1]!;
 const bins = binEdges.length - 1;
 /** The bin of each step of the horizon, computed once. */
-const binOfStep = Array.from({ length: horizonMinutes / stepMinutes }, (_, s) => {
+export const binOfStep = Array.from({ length: horizonMinutes / stepMinutes }, (_, s) => {
   let k = 0;
   while (s * stepMinutes >= binEdges[k + 1]!) k++;
   return k;
