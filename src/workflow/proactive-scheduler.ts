@@ -24,19 +24,22 @@ export interface TickReport {
  * there at no more prepared-but-unused time than the hybrid histogram, in the form that needs no
  * program names (the request history keeps none, so the periodic-jobs windows do not apply).
  */
-export const schedulerHazardThreshold = 0.004;
+export const schedulerHazardThreshold = 0.0025;
 
 /**
  * When the clock-aware hazard window (learnt from the client's own gaps between sessions and the
  * hours they ended in) wants the image ready: the opening of its next window that has not closed
  * yet, when that is within `leadMs`. `prior`: the hazard per bin pooled over every client (see
- * pooledHazard), what a client with little history shrinks to.
+ * pooledHazard), what a client with little history shrinks to (default: this client's own).
  */
 export function windowDue(times: readonly Date[], now: Date, leadMs: number, prior?: readonly number[]): Date | undefined {
-  const sessions = sessionsOf(times.map((t) => t.getTime() / 1000).sort((a, b) => a - b));
+  const seconds = times.map((t) => t.getTime() / 1000).sort((a, b) => a - b);
+  const sessions = sessionsOf(seconds);
   const last = sessions[sessions.length - 1];
   if (!last) return undefined;
-  const policy = hazardWindow(schedulerHazardThreshold, { ...clockHazard, ...(prior ? { prior } : {}) }).create();
+  // Without a population, the client's own pooled hazard: bins its gaps never reached stay at zero
+  // (its mean rate would prepare every minute it has never been seen back in).
+  const policy = hazardWindow(schedulerHazardThreshold, { ...clockHazard, prior: prior ?? pooledHazard(new Map([['client', seconds]])) }).create();
   for (let i = 1; i < sessions.length; i++) policy.observe((sessions[i]!.start - sessions[i - 1]!.end) / 60, sessions[i]!.start);
   const next = policy.intervals!(last.end).find((w) => last.end * 1000 + w.to * 60_000 >= now.getTime());
   if (!next) return undefined;

@@ -86,7 +86,9 @@ export function replayTiming(streams: ReadonlyMap<string, readonly number[]>, po
 export interface TimingEvaluation {
   /** Sessions starting before this (seconds) are the training part; the rest are scored once. */
   splitAt: number;
-  /** The adaptive policy's cost per unused minute, chosen on the training part. */
+  /** Knobs are chosen on the sessions of the training part starting at or after this (seconds). */
+  validateFrom: number;
+  /** The adaptive policy's cost per unused minute, chosen on the validation part (`training`: its figures there). */
   chosen: { costPerMinute: number; training: TimingResult; hybridTraining: TimingResult };
   /** Each further learnt policy's knob, chosen on the training part by the same rule. */
   chosenOthers: { id: string; knob: number; training: TimingResult }[];
@@ -103,26 +105,43 @@ export interface LearntPolicy {
   make: (knob: number, training: ReadonlyMap<string, readonly number[]>) => TimingPolicyFactory;
 }
 
+export interface EvaluateTimingOptions {
+  /** The share of the trace's span that is the training part (the rest is scored once). */
+  trainFraction?: number;
+  /**
+   * The share of the span, at the end of the training part, on which knobs are chosen (rolling
+   * origin: the policies learn from every gap before, as they will before the test part). The
+   * whole training part (`trainFraction`) also scores the first weeks, when every policy still has
+   * little history and the hybrid histogram spends less than it does later.
+   */
+  validationFraction?: number;
+  /** What each request ran, for policies that learn per program (the training part's are the same arrays, cut by time). */
+  programs?: ProgramsBySubject;
+}
+
 /**
- * Honest evaluation: each learnt policy's one knob is chosen on the first `trainFraction` of the
- * trace (the lowest cold-start rate whose unused time per session is no more than the hybrid
- * histogram's there), then every policy is scored once on the rest. `programs`: what each request
- * ran, for policies that learn per program (the training part's are the same arrays, cut by time).
+ * Honest evaluation: each learnt policy's one knob is chosen on the validation part — the last
+ * `validationFraction` of the span before the test part — as the lowest cold-start rate whose
+ * unused time per session is no more than the hybrid histogram's there; then every policy is
+ * scored once on the rest of the trace.
  */
 export function evaluateTiming(
   streams: ReadonlyMap<string, readonly number[]>,
   make: { baselines: readonly TimingPolicyFactory[]; hybrid: TimingPolicyFactory; adaptive: (cost: number) => TimingPolicyFactory; others?: readonly LearntPolicy[] },
-  trainFraction = 0.7,
-  programs?: ProgramsBySubject,
+  options: EvaluateTimingOptions = {},
 ): TimingEvaluation {
+  const trainFraction = options.trainFraction ?? 0.7;
+  const validationFraction = options.validationFraction ?? 0.15;
+  const programs = options.programs;
   let first = Infinity;
   let last = -Infinity;
   for (const t of streams.values()) if (t.length) ((first = Math.min(first, t[0]!)), (last = Math.max(last, t[t.length - 1]!)));
   const splitAt = first + (last - first) * trainFraction;
+  const validateFrom = first + (last - first) * Math.max(0, trainFraction - validationFraction);
   const training = new Map([...streams].map(([k, v]) => [k, v.filter((t) => t < splitAt)] as const));
-  const [hybridTraining] = replayTiming(training, [make.hybrid], -Infinity, programs);
+  const [hybridTraining] = replayTiming(training, [make.hybrid], validateFrom, programs);
   const choose = (learnt: LearntPolicy): { knob: number; r: TimingResult } => {
-    const tried = replayTiming(training, learnt.grid.map((k) => learnt.make(k, training)), -Infinity, programs).map((r, i) => ({ r, knob: learnt.grid[i]! }));
+    const tried = replayTiming(training, learnt.grid.map((k) => learnt.make(k, training)), validateFrom, programs).map((r, i) => ({ r, knob: learnt.grid[i]! }));
     const within = tried.filter((t) => t.r.unusedMinutesPerSession <= hybridTraining!.unusedMinutesPerSession);
     return (within.length ? within : tried).reduce((a, b) => (b.r.coldStartRate < a.r.coldStartRate ? b : a));
   };
@@ -131,6 +150,7 @@ export function evaluateTiming(
   const rows = replayTiming(streams, [...make.baselines, make.hybrid, ...others.map((x) => x.o.make(x.knob, training)), make.adaptive(pick.knob)], splitAt, programs);
   return {
     splitAt,
+    validateFrom,
     chosen: { costPerMinute: pick.knob, training: pick.r, hybridTraining: hybridTraining! },
     chosenOthers: others.map((x) => ({ id: x.o.make(x.knob, training).id, knob: x.knob, training: x.r })),
     rows,

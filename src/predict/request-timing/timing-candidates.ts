@@ -3,7 +3,7 @@ import { hazardWindow, pooledHazard, type HazardWindowOptions } from './hazard-w
 import { withPeriodicJobs } from './periodic-jobs.js';
 
 /** Hazard thresholds (starts per minute) tried on training parts. */
-export const hazardThresholds = [0.001, 0.0013, 0.0016, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.0065, 0.008] as const;
+export const hazardThresholds = [0.001, 0.0013, 0.0016, 0.0018, 0.002, 0.0022, 0.0025, 0.0028, 0.003, 0.0035, 0.004, 0.005, 0.0065, 0.008] as const;
 
 /**
  * The clock-aware hazard window's structure, chosen on the training parts of both streams
