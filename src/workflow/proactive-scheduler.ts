@@ -1,6 +1,7 @@
 import { toAppError } from '../core/errors.js';
 import { sessionsOf } from '../predict/request-timing/evaluate-timing.js';
-import { adaptiveWindow } from '../predict/request-timing/timing-policies.js';
+import { hazardWindow, pooledHazard } from '../predict/request-timing/hazard-window.js';
+import { clockHazard } from '../predict/request-timing/timing-candidates.js';
 import { habitHours, nextExpected } from './request-habits.js';
 import type { RequestHistory } from './request-history.js';
 import type { RequestWorkflow } from './request-workflow.js';
@@ -18,31 +19,38 @@ export interface TickReport {
 }
 
 /**
- * The adaptive window's cost per unused minute, as chosen on the training part of the Borg 2011
- * request streams (docs/prediction.md, "When a client asks"): the measured policy that is cold
- * less often than the hybrid histogram at less prepared-but-unused time.
+ * The clock-aware hazard window's threshold (starts per minute), as chosen on the training part
+ * of the Borg 2011 request streams (docs/prediction.md, "When a client asks"): the policy coldest
+ * there at no more prepared-but-unused time than the hybrid histogram, in the form that needs no
+ * program names (the request history keeps none, so the periodic-jobs windows do not apply).
  */
-export const schedulerCostPerMinute = 0.003;
+export const schedulerHazardThreshold = 0.0025;
 
 /**
- * When the adaptive window (learnt from the client's own gaps between sessions) wants the image
- * ready: its opening, when that is within `leadMs` and the window has not closed yet.
+ * When the clock-aware hazard window (learnt from the client's own gaps between sessions and the
+ * hours they ended in) wants the image ready: the opening of its next window that has not closed
+ * yet, when that is within `leadMs`. `prior`: the hazard per bin pooled over every client (see
+ * pooledHazard), what a client with little history shrinks to (default: this client's own).
  */
-export function windowDue(times: readonly Date[], now: Date, leadMs: number): Date | undefined {
-  const sessions = sessionsOf(times.map((t) => t.getTime() / 1000).sort((a, b) => a - b));
+export function windowDue(times: readonly Date[], now: Date, leadMs: number, prior?: readonly number[]): Date | undefined {
+  const seconds = times.map((t) => t.getTime() / 1000).sort((a, b) => a - b);
+  const sessions = sessionsOf(seconds);
   const last = sessions[sessions.length - 1];
   if (!last) return undefined;
-  const policy = adaptiveWindow(schedulerCostPerMinute).create();
-  for (let i = 1; i < sessions.length; i++) policy.observe((sessions[i]!.start - sessions[i - 1]!.end) / 60);
-  const { from, to } = policy.window();
-  const opens = last.end * 1000 + from * 60_000;
-  if (now.getTime() > last.end * 1000 + to * 60_000 || opens - now.getTime() > leadMs) return undefined;
+  // Without a population, the client's own pooled hazard: bins its gaps never reached stay at zero
+  // (its mean rate would prepare every minute it has never been seen back in).
+  const policy = hazardWindow(schedulerHazardThreshold, { ...clockHazard, prior: prior ?? pooledHazard(new Map([['client', seconds]])) }).create();
+  for (let i = 1; i < sessions.length; i++) policy.observe((sessions[i]!.start - sessions[i - 1]!.end) / 60, sessions[i]!.start);
+  const next = policy.intervals!(last.end).find((w) => last.end * 1000 + w.to * 60_000 >= now.getTime());
+  if (!next) return undefined;
+  const opens = last.end * 1000 + next.from * 60_000;
+  if (opens - now.getTime() > leadMs) return undefined;
   return new Date(Math.max(opens, now.getTime()));
 }
 
 /**
  * Builds ahead: at each tick, every client whose habit (the hours of day it asks in) or whose
- * adaptive window (the gaps between its sessions) says it will ask within `leadMs` gets
+ * hazard window (the gaps between its sessions) says it will ask within `leadMs` gets
  * its last request replayed through the workflow. The workflow does the rest — an image
  * already built for the current vector is a no-op (`prebuilt`), a changed vector (new model,
  * new data) is a rebuild, builds stay single-flight per (client, vector) and bounded.
@@ -71,11 +79,13 @@ export class ProactiveScheduler {
       if (e.at >= c.last.at) c.last = e;
       byClient.set(e.clientId, c);
     }
+    // The population's hazard, what a client with little history of its own shrinks to.
+    const prior = pooledHazard(new Map([...byClient].map(([id, c]) => [id, c.times.map((t) => t.getTime() / 1000).sort((a, b) => a - b)])));
     const prepared: TickReport['prepared'] = [];
     await Promise.all(
       [...byClient].map(async ([clientId, c]) => {
         const byHabit = nextExpected(habitHours(c.times), now);
-        const candidates = [byHabit && byHabit.getTime() - now.getTime() <= lead ? byHabit : undefined, windowDue(c.times, now, lead)].filter((d): d is Date => d !== undefined);
+        const candidates = [byHabit && byHabit.getTime() - now.getTime() <= lead ? byHabit : undefined, windowDue(c.times, now, lead, prior)].filter((d): d is Date => d !== undefined);
         if (candidates.length === 0) return;
         const expected = new Date(Math.min(...candidates.map((d) => d.getTime())));
         try {

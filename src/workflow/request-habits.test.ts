@@ -12,7 +12,7 @@ test('a habit is an hour of day seen on at least two days; the next one is the n
   assert.deepEqual(habitHours(times.slice(0, 1)), []);
 });
 
-test('the adaptive window wants the image ready again just before a client that returns every 6 hours', () => {
+test('the hazard window wants the image ready again just before a client that returns every 6 hours', () => {
   const start = Date.UTC(2026, 10, 1, 0, 7);
   const times = Array.from({ length: 20 }, (_, i) => new Date(start + i * 6 * 3_600_000));
   const last = times[times.length - 1]!.getTime();

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { evaluate, type EvaluationReport } from '../../predict/evaluate.js';
 import type { ForecastEvaluation } from '../../predict/forecast/evaluate-forecast.js';
@@ -8,12 +8,15 @@ import { emit, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
 import type { CommandRegistration } from './command-registration.js';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { paths } from '../../core/config.js';
 import { archivePackageIndex } from '../../predict/archive-package-index.js';
 import { archivePackageSizes } from '../../predict/archive-package-sizes.js';
 import { renderPackageSets } from '../../predict/package-set/render-package-sets.js';
 import { plural } from '../plural.js';
+import { readRequestLog, requestStreamFormats, type RequestStreamFormat } from '../../predict/request-timing/request-streams.js';
+import { renderTimingReport, timingReport } from '../../predict/request-timing/timing-report.js';
 
 interface EvalFlags extends HistoryFlags {
   network: boolean;
@@ -23,6 +26,8 @@ interface EvalFlags extends HistoryFlags {
   stride: string;
   timeBudget: string;
   archiveIndex: boolean;
+  requests?: string;
+  requestFormat?: string;
 }
 
 const pct = (v: number): string => (100 * v).toFixed(1);
@@ -112,7 +117,9 @@ export const registerEval: CommandRegistration = (program: Command) => {
     .option('--horizons <steps>', 'forecast horizons in 5-minute steps, comma separated (default 12,288 = next hour and next day; PlanetLab 1,12)')
     .option('--stride <n>', 'score every n-th origin of multi-step horizons', '6')
     .option('--time-budget <seconds>', 'stop training the network after this long (keeps the best epoch)', '280')
-    .option('--no-archive-index', "commands: skip the software-set curve (it needs the archive's Contents and Packages indexes of bookworm, downloaded once)");
+    .option('--no-archive-index', "commands: skip the software-set curve (it needs the archive's Contents and Packages indexes of bookworm, downloaded once)")
+    .option('--requests <file>', 'when a client asks: replay the proactive timing policies over a per-user request stream (instead of --dataset)')
+    .addOption(new Option('--request-format <format>', 'format of --requests (default: swf for *.swf[.gz], else google-submits)').choices(requestStreamFormats));
   addHistoryOptions(cmd)
     .addHelpText(
       'after',
@@ -126,9 +133,25 @@ programs' packages and every package seen. Ends with the datasets README baselin
 Examples:
   prescient eval --dataset ../shared/datasets/planetlab --format planetlab --no-network
   prescient eval --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains --horizons 12,288
-  prescient eval --dataset ../shared/datasets/schonlau --format commands --json`,
+  prescient eval --dataset ../shared/datasets/schonlau --format commands --json
+  prescient eval --requests ../shared/datasets/google-2011-submits/submits.csv.gz
+  prescient eval --requests ../shared/datasets/pwa-nasa-ipsc/NASA-iPSC-1993-3.1-cln.swf.gz`,
     )
     .action(async (flags: EvalFlags, command: Command) => {
+      if (flags.requests) {
+        if (!existsSync(flags.requests)) throw new ValidationError('--requests', `no such file: ${flags.requests}`);
+        const format = (flags.requestFormat ?? (/\.swf(\.gz)?$/.test(flags.requests) ? 'swf' : 'google-submits')) as RequestStreamFormat;
+        const progress = createProgress({ quiet: globalOptions(command).quiet });
+        progress.step(`replaying the timing policies over ${basename(flags.requests)}`);
+        const log = await readRequestLog(flags.requests, format, cliSignal()).catch((e: unknown) => {
+          progress.fail((e as Error).message);
+          throw e;
+        });
+        const { report } = timingReport(log);
+        progress.done();
+        emit(command, report, (r) => renderTimingReport(basename(flags.requests!), r));
+        return;
+      }
       // Backtests run over the public traces, whose format decides what is evaluated.
       if (!flags.dataset) throw new ValidationError('--dataset', 'eval backtests a trace folder: give --dataset PATH --format FORMAT');
       const { history, format } = await openHistory(flags);

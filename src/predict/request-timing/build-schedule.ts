@@ -1,4 +1,4 @@
-import { sessionsOf } from './evaluate-timing.js';
+import { observeSessionOf, sessionSpans, type ProgramsBySubject } from './evaluate-timing.js';
 import type { TimingPolicyFactory } from './timing-policies.js';
 
 /**
@@ -23,6 +23,8 @@ export interface BuildScheduleOptions {
   order: BuildOrder;
   /** Only sessions starting at or after this (trace seconds) are scored; earlier ones still teach the policy. */
   scoreFrom?: number;
+  /** What each request ran, for policies that learn per program. */
+  programs?: ProgramsBySubject;
 }
 
 export interface BuildScheduleResult {
@@ -54,9 +56,11 @@ interface Job {
 export function scheduleBuilds(streams: ReadonlyMap<string, readonly number[]>, factory: TimingPolicyFactory, options: BuildScheduleOptions): BuildScheduleResult {
   const scoreFrom = options.scoreFrom ?? -Infinity;
   const jobs: Job[] = [];
-  for (const times of streams.values()) {
-    const sessions = sessionsOf(times);
+  for (const [subject, times] of streams) {
+    const sessions = sessionSpans(times);
+    const ran = options.programs?.get(subject);
     const policy = factory.create();
+    if (sessions[0]) observeSessionOf(policy, times, ran, sessions[0]);
     const gaps: number[] = [];
     for (let i = 1; i < sessions.length; i++) {
       const end = sessions[i - 1]!.end / 60;
@@ -78,6 +82,7 @@ export function scheduleBuilds(streams: ReadonlyMap<string, readonly number[]>, 
       }
       gaps.push(gap);
       policy.observe(gap, sessions[i]!.start);
+      observeSessionOf(policy, times, ran, sessions[i]!);
     }
   }
   jobs.sort((a, b) => a.release - b.release);

@@ -1,4 +1,4 @@
-import type { TimingPolicyFactory } from './timing-policies.js';
+import type { TimingPolicy, TimingPolicyFactory } from './timing-policies.js';
 
 /** A session: requests with no gap longer than this between them. */
 export const sessionGapSeconds = 30 * 60;
@@ -9,13 +9,32 @@ export interface Session {
 }
 
 export function sessionsOf(times: readonly number[]): Session[] {
-  const out: Session[] = [];
-  for (const t of times) {
+  return sessionSpans(times).map(({ start, end }) => ({ start, end }));
+}
+
+/** A session with the indices of its first and last request in the subject's sorted times. */
+export interface SessionSpan extends Session {
+  first: number;
+  last: number;
+}
+
+export function sessionSpans(times: readonly number[]): SessionSpan[] {
+  const out: SessionSpan[] = [];
+  times.forEach((t, i) => {
     const last = out[out.length - 1];
-    if (last && t - last.end <= sessionGapSeconds) last.end = t;
-    else out.push({ start: t, end: t });
-  }
+    if (last && t - last.end <= sessionGapSeconds) ((last.end = t), (last.last = i));
+    else out.push({ start: t, end: t, first: i, last: i });
+  });
   return out;
+}
+
+/** Per subject, the program each request ran, index for index with its times (see readRequestLog). */
+export type ProgramsBySubject = ReadonlyMap<string, readonly string[]>;
+
+/** Tells a policy that learns per program what the session that just ended ran. */
+export function observeSessionOf(policy: TimingPolicy, times: readonly number[], programs: readonly string[] | undefined, s: SessionSpan): void {
+  if (!policy.observeSession || !programs) return;
+  policy.observeSession({ times: times.slice(s.first, s.last + 1), programs: programs.slice(s.first, s.last + 1) });
 }
 
 export interface TimingResult {
@@ -35,14 +54,15 @@ export interface TimingResult {
  * only sessions starting at or after `scoreFrom` (seconds) are scored, so a choice made on the
  * earlier part is scored on a later part it never saw.
  */
-export function replayTiming(streams: ReadonlyMap<string, readonly number[]>, policies: readonly TimingPolicyFactory[], scoreFrom = -Infinity): TimingResult[] {
-  const sessionsBySubject = [...streams.values()].map(sessionsOf);
+export function replayTiming(streams: ReadonlyMap<string, readonly number[]>, policies: readonly TimingPolicyFactory[], scoreFrom = -Infinity, programs?: ProgramsBySubject): TimingResult[] {
+  const subjects = [...streams].map(([id, times]) => ({ times, programs: programs?.get(id), sessions: sessionSpans(times) }));
   return policies.map((factory) => {
     let scored = 0;
     let cold = 0;
     let unused = 0;
-    for (const sessions of sessionsBySubject) {
+    for (const { times, programs: ran, sessions } of subjects) {
       const policy = factory.create();
+      if (sessions[0]) observeSessionOf(policy, times, ran, sessions[0]);
       for (let i = 1; i < sessions.length; i++) {
         const gap = (sessions[i]!.start - sessions[i - 1]!.end) / 60;
         const windows = policy.intervals ? policy.intervals(sessions[i - 1]!.end) : [policy.window()];
@@ -56,6 +76,7 @@ export function replayTiming(streams: ReadonlyMap<string, readonly number[]>, po
           if (!warm) cold++;
         }
         policy.observe(gap, sessions[i]!.start);
+        observeSessionOf(policy, times, ran, sessions[i]!);
       }
     }
     return { policy: factory.id, sessions: scored, coldStartRate: scored ? cold / scored : 0, unusedMinutesPerSession: scored ? unused / scored : 0 };
@@ -65,7 +86,9 @@ export function replayTiming(streams: ReadonlyMap<string, readonly number[]>, po
 export interface TimingEvaluation {
   /** Sessions starting before this (seconds) are the training part; the rest are scored once. */
   splitAt: number;
-  /** The adaptive policy's cost per unused minute, chosen on the training part. */
+  /** Knobs are chosen on the sessions of the training part starting at or after this (seconds). */
+  validateFrom: number;
+  /** The adaptive policy's cost per unused minute, chosen on the validation part (`training`: its figures there). */
   chosen: { costPerMinute: number; training: TimingResult; hybridTraining: TimingResult };
   /** Each further learnt policy's knob, chosen on the training part by the same rule. */
   chosenOthers: { id: string; knob: number; training: TimingResult }[];
@@ -82,32 +105,52 @@ export interface LearntPolicy {
   make: (knob: number, training: ReadonlyMap<string, readonly number[]>) => TimingPolicyFactory;
 }
 
+export interface EvaluateTimingOptions {
+  /** The share of the trace's span that is the training part (the rest is scored once). */
+  trainFraction?: number;
+  /**
+   * The share of the span, at the end of the training part, on which knobs are chosen (rolling
+   * origin: the policies learn from every gap before, as they will before the test part). The
+   * whole training part (`trainFraction`) also scores the first weeks, when every policy still has
+   * little history and the hybrid histogram spends less than it does later.
+   */
+  validationFraction?: number;
+  /** What each request ran, for policies that learn per program (the training part's are the same arrays, cut by time). */
+  programs?: ProgramsBySubject;
+}
+
 /**
- * Honest evaluation: each learnt policy's one knob is chosen on the first `trainFraction` of the
- * trace (the lowest cold-start rate whose unused time per session is no more than the hybrid
- * histogram's there), then every policy is scored once on the rest.
+ * Honest evaluation: each learnt policy's one knob is chosen on the validation part — the last
+ * `validationFraction` of the span before the test part — as the lowest cold-start rate whose
+ * unused time per session is no more than the hybrid histogram's there; then every policy is
+ * scored once on the rest of the trace.
  */
 export function evaluateTiming(
   streams: ReadonlyMap<string, readonly number[]>,
   make: { baselines: readonly TimingPolicyFactory[]; hybrid: TimingPolicyFactory; adaptive: (cost: number) => TimingPolicyFactory; others?: readonly LearntPolicy[] },
-  trainFraction = 0.7,
+  options: EvaluateTimingOptions = {},
 ): TimingEvaluation {
+  const trainFraction = options.trainFraction ?? 0.7;
+  const validationFraction = options.validationFraction ?? 0.15;
+  const programs = options.programs;
   let first = Infinity;
   let last = -Infinity;
   for (const t of streams.values()) if (t.length) ((first = Math.min(first, t[0]!)), (last = Math.max(last, t[t.length - 1]!)));
   const splitAt = first + (last - first) * trainFraction;
+  const validateFrom = first + (last - first) * Math.max(0, trainFraction - validationFraction);
   const training = new Map([...streams].map(([k, v]) => [k, v.filter((t) => t < splitAt)] as const));
-  const [hybridTraining] = replayTiming(training, [make.hybrid]);
+  const [hybridTraining] = replayTiming(training, [make.hybrid], validateFrom, programs);
   const choose = (learnt: LearntPolicy): { knob: number; r: TimingResult } => {
-    const tried = replayTiming(training, learnt.grid.map((k) => learnt.make(k, training))).map((r, i) => ({ r, knob: learnt.grid[i]! }));
+    const tried = replayTiming(training, learnt.grid.map((k) => learnt.make(k, training)), validateFrom, programs).map((r, i) => ({ r, knob: learnt.grid[i]! }));
     const within = tried.filter((t) => t.r.unusedMinutesPerSession <= hybridTraining!.unusedMinutesPerSession);
     return (within.length ? within : tried).reduce((a, b) => (b.r.coldStartRate < a.r.coldStartRate ? b : a));
   };
   const pick = choose({ grid: costGrid, make: make.adaptive });
   const others = (make.others ?? []).map((o) => ({ o, ...choose(o) }));
-  const rows = replayTiming(streams, [...make.baselines, make.hybrid, ...others.map((x) => x.o.make(x.knob, training)), make.adaptive(pick.knob)], splitAt);
+  const rows = replayTiming(streams, [...make.baselines, make.hybrid, ...others.map((x) => x.o.make(x.knob, training)), make.adaptive(pick.knob)], splitAt, programs);
   return {
     splitAt,
+    validateFrom,
     chosen: { costPerMinute: pick.knob, training: pick.r, hybridTraining: hybridTraining! },
     chosenOthers: others.map((x) => ({ id: x.o.make(x.knob, training).id, knob: x.knob, training: x.r })),
     rows,

@@ -1,99 +1,123 @@
 import { sessionsOf } from './evaluate-timing.js';
 import type { TimingPolicyFactory } from './timing-policies.js';
 
-/** Bins of the time since a session ended, in minutes (the last one ends at three days). */
-const binEdges = [0, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 360, 480, 600, 720, 960, 1200, 1320, 1380, 1410, 1440, 1470, 1500, 1560, 1680, 1920, 2160, 2520, 2880, 3600, 4320];
-const stepMinutes = 5;
+/** Bins of the time since a session ended, in minutes (the last one ends at three days); every edge is a multiple of the step. */
+export const hazardBinEdges = [0, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 360, 480, 600, 720, 960, 1200, 1320, 1380, 1410, 1440, 1470, 1500, 1560, 1680, 1920, 2160, 2520, 2880, 3600, 4320];
+export const hazardStepMinutes = 5;
+const binEdges = hazardBinEdges;
+const stepMinutes = hazardStepMinutes;
 const horizonMinutes = binEdges[binEdges.length - 1]!;
+const bins = binEdges.length - 1;
+/** The bin of each step of the horizon, computed once. */
+export const binOfStep = Array.from({ length: horizonMinutes / stepMinutes }, (_, s) => {
+  let k = 0;
+  while (s * stepMinutes >= binEdges[k + 1]!) k++;
+  return k;
+});
 
 export interface HazardWindowOptions {
-  /** Gaps and session starts remembered per subject. */
+  /** Gaps remembered per subject. */
   memory?: number;
   /** Until a subject has this many gaps it keeps its image 4 hours. */
   minGaps?: number;
-  /** Pseudo-minutes at risk (at the subject's own mean rate) added to every bin: shrinks a thin bin to the mean. */
+  /** Pseudo-minutes at risk (at the prior's hazard) added to every bin: shrinks a thin bin to the prior. */
   smoothingMinutes?: number;
-  /** Pseudo-starts spread evenly over the hours of the day (Infinity, the default: the clock is not used — it did not help on the training parts). */
-  hourPrior?: number;
+  /**
+   * Width in hours of the clock buckets of the day (3: eight buckets) in which the subject's hazard
+   * is also estimated — per bin of time since the end *and* bucket of the clock, shrunk to the
+   * subject's own hazard of that bin. Absent: the clock is not used.
+   */
+  clockHours?: number;
+  /** Pseudo-minutes at risk (at the subject's hazard of the bin) added to every clock cell. */
+  clockSmoothingMinutes?: number;
   /** The population's hazard per bin (see pooledHazard): what a thin bin shrinks to instead of the subject's mean rate. */
   prior?: readonly number[];
 }
 
 /** Starts per minute at risk in each bin, over every gap between sessions of every subject (a training part's request times). */
 export function pooledHazard(streams: ReadonlyMap<string, readonly number[]>): number[] {
-  const events = new Float64Array(binEdges.length - 1);
-  const exposure = new Float64Array(binEdges.length - 1);
+  const events = new Float64Array(bins);
+  const exposure = new Float64Array(bins);
   for (const times of streams.values()) {
     const sessions = sessionsOf(times);
-    for (let i = 1; i < sessions.length; i++) addGap((sessions[i]!.start - sessions[i - 1]!.end) / 60, events, exposure);
+    for (let i = 1; i < sessions.length; i++) addGap((sessions[i]!.start - sessions[i - 1]!.end) / 60, events, exposure, 1);
   }
   return [...events].map((e, k) => e / Math.max(1, exposure[k]!));
 }
 
-function addGap(g: number, events: Float64Array, exposure: Float64Array): void {
-  for (let k = 0; k < events.length; k++) {
+function addGap(g: number, events: Float64Array, exposure: Float64Array, sign: 1 | -1): void {
+  for (let k = 0; k < bins; k++) {
     const a = binEdges[k]!;
-    const b = binEdges[k + 1]!;
     if (g < a) break;
-    exposure[k]! += Math.min(g, b) - a;
-    if (g < b) events[k]!++;
+    exposure[k]! += sign * (Math.min(g, binEdges[k + 1]!) - a);
+    if (g < binEdges[k + 1]!) events[k]! += sign;
   }
 }
 
 /**
- * Prepared where the next session is most likely per minute of waiting: the hazard of a start,
- * `τ` minutes after the last session ended and at clock hour `c`, estimated per subject as the
- * empirical hazard of its own gaps (starts in τ's bin over the minutes its gaps spent there) times
- * how much more often than average it starts sessions in hour `c`. Preparing a minute costs its
- * survival probability in unused time and buys its density in warm starts, so their ratio — the
- * hazard — is what ranks minutes; the image is prepared wherever it reaches `threshold` (per
- * minute), which may be several windows (a regular return and tomorrow morning's start).
- * `threshold` is the one knob, chosen on training parts.
+ * Prepared where the next session is most likely per minute of waiting: the hazard of a start
+ * `τ` minutes after the last session ended, estimated per subject as the empirical hazard of its
+ * own gaps (starts in τ's bin over the minutes its gaps spent there), shrunk to the population's.
+ * With `clockHours` the same is estimated per bin and bucket of the clock (a subject back after
+ * 14 hours in the morning, not in the night), shrunk to the subject's bin. Preparing a minute
+ * costs its survival probability in unused time and buys its density in warm starts, so their
+ * ratio — the hazard — is what ranks minutes, for one subject and across subjects (one threshold
+ * for all spends unused time where a start is likeliest per minute); the image is prepared
+ * wherever the hazard reaches `threshold`, which may be several windows. `threshold` is the knob
+ * chosen on training parts.
  */
 export function hazardWindow(threshold: number, options: HazardWindowOptions = {}): TimingPolicyFactory {
   const memory = options.memory ?? 200;
   const minGaps = options.minGaps ?? 5;
   const smoothing = options.smoothingMinutes ?? 300;
-  const hourPrior = options.hourPrior ?? Infinity;
+  const clockHours = options.clockHours;
+  const buckets = clockHours ? Math.ceil(24 / clockHours) : 1;
+  const clockSmoothing = options.clockSmoothingMinutes ?? 1000;
+  const bucketOf = (seconds: number): number => (clockHours ? Math.floor((Math.floor(seconds / 3600) % 24) / clockHours) : 0);
   return {
-    id: `hazard-window(${threshold})`,
+    id: clockHours ? `hazard-clock-window(${threshold})` : `hazard-window(${threshold})`,
     create() {
-      const gaps: number[] = [];
-      const starts: number[] = [];
+      const remembered: { gap: number; end: number }[] = [];
+      const events = new Float64Array(bins);
+      const exposure = new Float64Array(bins);
+      const cellEvents = new Float64Array(bins * buckets);
+      const cellExposure = new Float64Array(bins * buckets);
+      let totalMinutes = 0;
       let hazard: Float64Array | undefined;
-      let hourFactor: Float64Array | undefined;
-      const fit = (): void => {
-        const recent = gaps.slice(-memory);
-        const events = new Float64Array(binEdges.length - 1);
-        const exposure = new Float64Array(binEdges.length - 1);
-        let total = 0;
-        for (const g of recent) {
-          total += Math.min(g, horizonMinutes);
-          addGap(g, events, exposure);
+      // Counts are kept incrementally (a gap in, the oldest out), so a fit is one pass over the cells.
+      const count = (gap: number, end: number, sign: 1 | -1): void => {
+        addGap(gap, events, exposure, sign);
+        totalMinutes += sign * Math.min(gap, horizonMinutes);
+        if (!clockHours) return;
+        // `≤ gap`: a gap ending exactly on a step's start is that step's event (as in addGap).
+        for (let s = 0; s < binOfStep.length && s * stepMinutes <= gap; s++) {
+          const t = s * stepMinutes;
+          const cell = binOfStep[s]! * buckets + bucketOf(end + t * 60);
+          cellExposure[cell]! += sign * (Math.min(gap, t + stepMinutes) - t);
+          if (gap < t + stepMinutes) cellEvents[cell]! += sign;
         }
-        const mean = recent.length / Math.max(1, total);
-        hazard = events.map((e, k) => (e + smoothing * (options.prior?.[k] ?? mean)) / (exposure[k]! + smoothing));
-        const hours = new Float64Array(24).fill(1);
-        if (Number.isFinite(hourPrior)) {
-          hours.fill(hourPrior / 24);
-          const recentStarts = starts.slice(-memory);
-          for (const s of recentStarts) hours[Math.floor(s / 3600) % 24]!++;
-          const n = recentStarts.length + hourPrior;
-          for (let h = 0; h < 24; h++) hours[h] = (24 * hours[h]!) / n;
+      };
+      const fit = (): Float64Array => {
+        const mean = remembered.length / Math.max(1, totalMinutes);
+        const h = new Float64Array(bins * buckets);
+        for (let k = 0; k < bins; k++) {
+          const own = (events[k]! + smoothing * (options.prior?.[k] ?? mean)) / (exposure[k]! + smoothing);
+          for (let c = 0; c < buckets; c++) {
+            const i = k * buckets + c;
+            h[i] = clockHours ? (cellEvents[i]! + clockSmoothing * own) / (cellExposure[i]! + clockSmoothing) : own;
+          }
         }
-        hourFactor = hours;
+        return h;
       };
       return {
         window: () => ({ from: 0, to: 240 }),
         intervals(endSeconds: number) {
-          if (gaps.length < minGaps) return [{ from: 0, to: 240 }];
-          if (!hazard) fit();
+          if (remembered.length < minGaps) return [{ from: 0, to: 240 }];
+          hazard ??= fit();
           const out: { from: number; to: number }[] = [];
-          let k = 0;
-          for (let t = 0; t < horizonMinutes; t += stepMinutes) {
-            while (t >= binEdges[k + 1]!) k++;
-            const hour = Math.floor((endSeconds + t * 60) / 3600) % 24;
-            if (hazard![k]! * hourFactor![hour]! < threshold) continue;
+          for (let s = 0; s < binOfStep.length; s++) {
+            const t = s * stepMinutes;
+            if (hazard[binOfStep[s]! * buckets + bucketOf(endSeconds + t * 60)]! < threshold) continue;
             const last = out[out.length - 1];
             if (last && last.to === t) last.to = t + stepMinutes;
             else out.push({ from: t, to: t + stepMinutes });
@@ -101,8 +125,13 @@ export function hazardWindow(threshold: number, options: HazardWindowOptions = {
           return out;
         },
         observe(gap: number, startSeconds?: number) {
-          gaps.push(gap);
-          if (startSeconds !== undefined) starts.push(startSeconds);
+          const end = (startSeconds ?? 0) - gap * 60;
+          remembered.push({ gap, end });
+          count(gap, end, 1);
+          if (remembered.length > memory) {
+            const old = remembered.shift()!;
+            count(old.gap, old.end, -1);
+          }
           hazard = undefined;
         },
       };

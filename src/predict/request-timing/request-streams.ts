@@ -6,13 +6,24 @@ import { ValidationError } from '../../core/errors.js';
 /**
  * Real per-user request streams: when each user asked, in seconds from the trace's start.
  * `google-submits`: the Borg 2011 job submissions (`time_s,user,logical_job_name`, gzip);
- * `swf`: a Standard Workload Format log (field 2 the submit time, field 12 the user).
+ * `swf`: a Standard Workload Format log (field 2 the submit time, field 12 the user, field 14 the
+ * executable). With each request comes the program it ran (for policies that learn per program).
  */
 export const requestStreamFormats = ['google-submits', 'swf'] as const;
 export type RequestStreamFormat = (typeof requestStreamFormats)[number];
 
+/** Each user's request times (sorted) and, index for index, the program each request ran. */
+export interface RequestLog {
+  times: Map<string, number[]>;
+  programs: Map<string, string[]>;
+}
+
 export async function readRequestStreams(path: string, format: RequestStreamFormat, signal?: AbortSignal): Promise<Map<string, number[]>> {
-  const users = new Map<string, number[]>();
+  return (await readRequestLog(path, format, signal)).times;
+}
+
+export async function readRequestLog(path: string, format: RequestStreamFormat, signal?: AbortSignal): Promise<RequestLog> {
+  const users = new Map<string, { time: number; program: string }[]>();
   const input = createReadStream(path, signal ? { signal } : {});
   const lines = createInterface({ input: path.endsWith('.gz') ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
   let n = 0;
@@ -20,28 +31,34 @@ export async function readRequestStreams(path: string, format: RequestStreamForm
     n++;
     const parsed = format === 'google-submits' ? googleLine(line, n) : swfLine(line);
     if (!parsed) continue;
-    const times = users.get(parsed.user) ?? [];
-    times.push(parsed.time);
-    users.set(parsed.user, times);
+    const requests = users.get(parsed.user) ?? [];
+    requests.push({ time: parsed.time, program: parsed.program });
+    users.set(parsed.user, requests);
   }
   if (users.size === 0) throw new ValidationError('--dataset', `no ${format} requests found in ${path}`);
-  for (const times of users.values()) times.sort((a, b) => a - b);
-  return users;
+  const log: RequestLog = { times: new Map(), programs: new Map() };
+  for (const [user, requests] of users) {
+    requests.sort((a, b) => a.time - b.time);
+    log.times.set(user, requests.map((r) => r.time));
+    log.programs.set(user, requests.map((r) => r.program));
+  }
+  return log;
 }
 
-function googleLine(line: string, n: number): { user: string; time: number } | undefined {
+function googleLine(line: string, n: number): { user: string; time: number; program: string } | undefined {
   if (n === 1 && line.startsWith('time_s')) return undefined;
-  const [time, user] = line.split(',');
+  const [time, user, program] = line.split(',');
   const t = Number(time);
   if (!user || !Number.isFinite(t)) throw new ValidationError(`line ${n}`, 'expected time_s,user,logical_job_name');
-  return { user, time: t };
+  return { user, time: t, program: program ?? '' };
 }
 
-function swfLine(line: string): { user: string; time: number } | undefined {
+function swfLine(line: string): { user: string; time: number; program: string } | undefined {
   if (line.startsWith(';') || line.trim() === '') return undefined;
   const f = line.trim().split(/\s+/);
   const t = Number(f[1]);
   const user = f[11];
   if (!Number.isFinite(t) || t < 0 || user === undefined || user === '-1') return undefined;
-  return { user, time: t };
+  // Field 14: the executable id (−1 when unknown).
+  return { user, time: t, program: f[13] ?? '-1' };
 }

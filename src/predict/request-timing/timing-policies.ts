@@ -13,6 +13,8 @@ export interface TimingPolicy {
   intervals?(endSeconds: number): { from: number; to: number }[];
   /** `startSeconds`: when the session that ended the gap started (for clock-aware policies). */
   observe(gapMinutes: number, startSeconds?: number): void;
+  /** For policies that learn per program: the requests of a session that just ended (trace seconds, and the program each ran). */
+  observeSession?(session: { times: readonly number[]; programs: readonly string[] }): void;
 }
 
 export type TimingPolicyFactory = { id: string; create(): TimingPolicy };
