@@ -7,10 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { paths } from '../src/core/config.js';
 import { run } from '../src/core/exec.js';
-import { buildDebianBase } from '../src/image/bases/build.js';
-import { recipeFor } from '../src/image/bases/recipes.js';
 import { libguestfsEnv } from '../src/image/kvm.js';
 import { createOverlay, measure } from '../src/image/qemu-img.js';
 import { personalize } from '../src/pipeline/personalize.js';
@@ -18,13 +15,13 @@ import { parsePolicy } from '../src/policy/policy.js';
 import { assemblePipeline } from '../src/pipeline/plan.js';
 import { parseUsageVector } from '../src/usage-vector/validate.js';
 import type { UsageVector } from '../src/contracts/usage-vector.js';
-import { benchDir, median, runsFromEnv, seconds, timeIt } from './support/stats.js';
+import { benchDir, sharedHome } from './support/home.js';
+import { median, runsFromEnv, seconds, timeIt } from './support/stats.js';
 
-const p = paths();
+const { paths: p, base } = await sharedHome();
 const runs = runsFromEnv('BENCH_RUNS', 3);
 const slowRuns = runsFromEnv('BENCH_SLOW_RUNS', 3);
 const skipVirtCustomize = process.env.BENCH_SKIP_VIRT_CUSTOMIZE === '1';
-const base = await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
 const work = await benchDir(p.home, 'personalize');
 
 const profiles: Record<string, { software: string[]; services: UsageVector['services']; ports: number[] }> = {
