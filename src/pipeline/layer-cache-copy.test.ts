@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { z } from 'zod';
 import { paths } from '../core/config.js';
 import { run } from '../core/exec.js';
 import type { BaseImage } from '../image/bases/build.js';
 import { withImageSession } from '../image/open.js';
-import { debianBase, testHome } from '../../test/support/images.js';
+import { fileModule } from '../../test/support/file-module.js';
+import { testHomes, type TestHomes } from '../../test/support/homes.js';
+import { debianBase } from '../../test/support/images.js';
 import { webDbVector } from '../../test/support/vectors.js';
-import { defineModule } from './define-module.js';
 import { LayerCache } from './layer-cache.js';
 import { personalize, type PersonalizeReport } from './personalize.js';
 import { assemblePipeline } from './plan.js';
@@ -20,32 +20,20 @@ import { assemblePipeline } from './plan.js';
  * home's files only (the chain check, opened with the new home's runtime, accepts it), and the
  * old home can be gone. Records written with absolute paths (before they were relative) too.
  */
-const motd = defineModule({
-  id: 'motd',
-  version: 1,
-  description: 'test: a message of the day',
-  optionsSchema: z.undefined(),
-  plan: ({ vector }) => ({ changes: [{ kind: 'write-file', path: '/etc/motd', content: `copied ${vector.subject.clientId}\n`, mode: 0o644 }] }),
-});
-const issue = defineModule({
-  id: 'issue',
-  version: 1,
-  description: 'test: /etc/issue',
-  optionsSchema: z.undefined(),
-  plan: () => ({ changes: [{ kind: 'write-file', path: '/etc/issue.prescient', content: 'second layer\n' }] }),
-});
+const motd = fileModule({ id: 'motd', path: '/etc/motd', content: (v) => `copied ${v.subject.clientId}\n`, mode: 0o644 });
+const issue = fileModule({ id: 'issue', path: '/etc/issue.prescient', content: 'second layer\n' });
 
 describe('a copied layer cache', () => {
   let base: BaseImage;
+  let homes: TestHomes<'a'>;
   let root: string;
   before(async () => {
     base = await debianBase();
-    await mkdir(testHome(), { recursive: true });
-    // on the bases' file system, where homes live
-    root = await mkdtemp(join(testHome(), 'layer-copy-'));
+    homes = await testHomes({ prefix: 'layer-copy', names: ['a'] });
+    root = homes.dir;
   });
   after(async () => {
-    await rm(root, { recursive: true, force: true });
+    await homes?.remove();
   });
 
   const build = (home: string): Promise<PersonalizeReport> =>
@@ -58,7 +46,7 @@ describe('a copied layer cache', () => {
   };
 
   test('copied with cp -a, the original removed: every layer is reused from the copy and the image opens', async () => {
-    const a = join(root, 'a');
+    const a = homes.homes.a;
     const first = await build(a);
     assert.deepEqual(first.modules.map((m) => m.outcome), ['built', 'built']);
     for (const f of await records(a)) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { paths } from '../core/config.js';
@@ -10,7 +10,8 @@ import { run } from '../core/exec.js';
 import { defaultVector } from '../contracts/default-vector.js';
 import { workflowConfigFiles } from '../workflow/open-request-workflow.js';
 import type { RequestResult } from '../workflow/request-workflow.js';
-import { debianBase, testHome, testPaths } from '../../test/support/images.js';
+import { testHomes, type TestHomes } from '../../test/support/homes.js';
+import { debianBase } from '../../test/support/images.js';
 import { prescient } from '../../test/support/cli.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { reapLeftovers, startWorker, untilModuleStarts, type WorkerProcess } from '../../test/support/workers.js';
@@ -30,6 +31,7 @@ const skip =
 describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 40 * 60_000 }, () => {
   let pg: RunningPostgres;
   let registry: RunningRegistry;
+  let homes: TestHomes<'serve' | 'w1' | 'w2'>;
   let dir: string;
   let server: ServeProcess;
   let serveHome: string;
@@ -42,16 +44,10 @@ describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 
   before(async () => {
     await debianBase();
     pg = await startPostgres();
-    dir = await mkdtemp(join(testHome(), 'queue-extreg-'));
-    const shared = testPaths();
-    await mkdir(join(shared.home, 'cache'), { recursive: true });
-    for (const name of ['serve', 'w1', 'w2']) {
-      const home = join(dir, name);
-      await mkdir(home, { recursive: true });
-      await symlink(shared.bases, paths(home).bases);
-      await symlink(join(shared.home, 'cache'), join(home, 'cache'));
-    }
-    serveHome = join(dir, 'serve');
+    // nothing shared on disk but the base and the apt cache: each worker has its own layer cache
+    homes = await testHomes({ prefix: 'queue-extreg', names: ['serve', 'w1', 'w2'], share: ['bases', 'cache'] });
+    dir = homes.dir;
+    serveHome = homes.homes.serve;
     // The killed client's category installs a package: the SIGKILL lands while that module runs.
     const files = workflowConfigFiles(paths(serveHome));
     await writeFile(files.identify, JSON.stringify({ rules: [{ kind: 'account', account: 'kill@queue.test', clientId: killed, category: 'ops' }], fallbackCategory: 'general' }));
@@ -83,7 +79,7 @@ describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 
     await server?.stop();
     await registry?.stop();
     await pg?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await homes?.remove();
   });
 
   const request = async (clientId: string, body: object = { clientId }): Promise<RequestResult> => {
