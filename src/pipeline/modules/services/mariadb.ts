@@ -1,3 +1,4 @@
+import { catalogued } from '../../../predict/service-catalog.js';
 import type { Change } from '../../change.js';
 import type { ServiceTuner } from './tuner.js';
 import { header, seedSecretsDir } from './tuner.js';
@@ -50,7 +51,8 @@ WantedBy=multi-user.target
  * Debian's 50-server.cnf, so its bind-address wins.
  */
 export const mariadbTuner: ServiceTuner = {
-  names: ['mariadb', 'mysql', 'mariadb-server'],
+  service: catalogued('mariadb'),
+  name: 'mariadb',
   package: () => 'mariadb-server',
   unit: 'mariadb.service',
   user: 'mysql',

@@ -1,3 +1,4 @@
+import { catalogued } from '../../../predict/service-catalog.js';
 import type { ImageFacts } from '../../../image/facts.js';
 import type { Change } from '../../change.js';
 import type { ServiceTuner } from './tuner.js';
@@ -64,7 +65,8 @@ WantedBy=multi-user.target
  * Exposed, it listens everywhere and accepts remote clients with scram only.
  */
 export const postgresqlTuner: ServiceTuner = {
-  names: ['postgresql', 'postgres'],
+  service: catalogued('postgresql'),
+  name: 'postgresql',
   package: () => 'postgresql',
   unit: 'postgresql.service',
   user: 'postgres',
