@@ -14,7 +14,7 @@ import { testHomes, type TestHomes } from '../../test/support/homes.js';
 import { debianBase } from '../../test/support/images.js';
 import { prescient } from '../../test/support/cli.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
-import { reapLeftovers, startWorker, untilModuleStarts, type WorkerProcess } from '../../test/support/workers.js';
+import { reapLeftovers, startWorker, stopWorkers, untilModuleStarts, type WorkerProcess } from '../../test/support/workers.js';
 
 const skip =
   (!(await postgresBin()) && "PostgreSQL is not installed (Debian's postgresql, scripts/debian-packages.txt)") ||
@@ -74,8 +74,7 @@ describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 
     workers.push(await startWorker('w1', join(dir, 'w1'), pg.url, env), await startWorker('w2', join(dir, 'w2'), pg.url, env));
   });
   after(async () => {
-    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
-    await Promise.all(workers.map((w) => (w.child.exitCode === null && w.child.signalCode === null ? new Promise((r) => w.child.once('exit', r)) : undefined)));
+    await stopWorkers(workers);
     await server?.stop();
     await registry?.stop();
     await pg?.stop();
