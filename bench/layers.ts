@@ -23,6 +23,7 @@ import type { UsageVector } from '../src/contracts/usage-vector.js';
 import { parseUsageVector } from '../src/usage-vector/validate.js';
 import { benchDir, sharedHome } from './support/home.js';
 import { median, runsFromEnv, seconds, timeIt } from './support/stats.js';
+import { categoryProfiles, type CategoryProfile } from '../test/support/category-profiles.js';
 
 const { paths: p, base } = await sharedHome();
 const runs = runsFromEnv('BENCH_RUNS', 3);
@@ -30,19 +31,7 @@ const work = await benchDir(p.home, 'layers');
 const packageCacheDir = p.packageCache;
 const floorScript = join(import.meta.dirname, '../../bench/layers-floor.sh');
 
-const profiles: Record<string, { software: string[]; services: UsageVector['services']; ports: number[] }> = {
-  web: { software: ['nginx'], services: [{ name: 'nginx', expectedLoad: { requestsPerSecond: 300 }, concurrency: 128 }], ports: [80, 443] },
-  'web-db': {
-    software: ['nginx', 'postgresql'],
-    services: [
-      { name: 'nginx', expectedLoad: { requestsPerSecond: 150 }, concurrency: 64 },
-      { name: 'postgresql', expectedLoad: { connections: 20 }, concurrency: 20 },
-    ],
-    ports: [80, 443],
-  },
-  cache: { software: ['redis-server'], services: [{ name: 'redis', expectedLoad: { connections: 200 }, concurrency: 200 }], ports: [6379] },
-  dev: { software: ['git', 'make'], services: [], ports: [] },
-};
+const profiles: Record<string, CategoryProfile> = categoryProfiles({ devSoftware: ['git', 'make'] });
 
 /** `source` is the catalogue name the vector uses; `hostPath` the file behind it (the floor script copies it). */
 type Dataset = { source: string; destination: string; sizeBytes: number; hostPath: string };

@@ -17,6 +17,7 @@ import { parseUsageVector } from '../src/usage-vector/validate.js';
 import type { UsageVector } from '../src/contracts/usage-vector.js';
 import { benchDir, sharedHome } from './support/home.js';
 import { median, runsFromEnv, seconds, timeIt } from './support/stats.js';
+import { categoryProfiles, type CategoryProfile } from '../test/support/category-profiles.js';
 
 const { paths: p, base } = await sharedHome();
 const runs = runsFromEnv('BENCH_RUNS', 3);
@@ -24,19 +25,7 @@ const slowRuns = runsFromEnv('BENCH_SLOW_RUNS', 3);
 const skipVirtCustomize = process.env.BENCH_SKIP_VIRT_CUSTOMIZE === '1';
 const work = await benchDir(p.home, 'personalize');
 
-const profiles: Record<string, { software: string[]; services: UsageVector['services']; ports: number[] }> = {
-  web: { software: ['nginx'], services: [{ name: 'nginx', expectedLoad: { requestsPerSecond: 300 }, concurrency: 128 }], ports: [80, 443] },
-  'web-db': {
-    software: ['nginx', 'postgresql'],
-    services: [
-      { name: 'nginx', expectedLoad: { requestsPerSecond: 150 }, concurrency: 64 },
-      { name: 'postgresql', expectedLoad: { connections: 20 }, concurrency: 20 },
-    ],
-    ports: [80, 443],
-  },
-  cache: { software: ['redis-server'], services: [{ name: 'redis', expectedLoad: { connections: 200 }, concurrency: 200 }], ports: [6379] },
-  dev: { software: ['git', 'make', 'gcc'], services: [], ports: [] },
-};
+const profiles: Record<string, CategoryProfile> = categoryProfiles({ devSoftware: ['git', 'make', 'gcc'] });
 
 function vector(category: string, client: string, datasets: { source: string; destination: string; sizeBytes: number }[]): UsageVector {
   const prof = profiles[category]!;
