@@ -5,30 +5,24 @@
 // store, median of BENCH_PROBES (5). One boot, under KVM when it works here, TCG otherwise.
 //   bash scripts/bench agent-footprint
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { paths } from '../src/core/config.js';
 import { run } from '../src/core/exec.js';
-import { buildDebianBase } from '../src/image/bases/build.js';
-import { recipeFor } from '../src/image/bases/recipes.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { createAnonymiser } from '../src/telemetry/anonymise.js';
 import { loadOrCreateKeyring } from '../src/telemetry/pseudonym-keys.js';
 import { freePort, startVm } from '../src/vm/qemu-vm.js';
 import { startServe } from '../test/support/serve.js';
-import { benchDir, median, runsFromEnv, seconds } from './support/stats.js';
+import { benchDir, linkedHome, sharedHome } from './support/home.js';
+import { median, runsFromEnv, seconds } from './support/stats.js';
 
-const p = paths();
 const minutes = runsFromEnv('BENCH_MINUTES', 10);
 const probes = runsFromEnv('BENCH_PROBES', 5);
 const client = 'agentbench';
-await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
-const home = await benchDir(p.home, 'agent-footprint');
-await symlink(p.bases, join(home, 'bases'));
-await symlink(p.layers, join(home, 'layers'));
-await mkdir(join(home, 'cache'), { recursive: true });
-await symlink(p.packageCache, join(home, 'cache', 'packages'));
+const { paths: p } = await sharedHome();
+const home = await linkedHome(await benchDir(p.home, 'agent-footprint'), p, { layers: p.layers });
 const cli = async (args: string[]): Promise<any> =>
   JSON.parse((await promisify(execFile)(process.execPath, ['bin/prescient.js', '--json', ...args], { env: { ...process.env, PRESCIENT_HOME: home }, maxBuffer: 64 << 20 })).stdout);
 const key = join(home, 'key');

@@ -5,22 +5,19 @@
 //   bash scripts/bench boot-ready
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { paths } from '../src/core/config.js';
-import { buildDebianBase } from '../src/image/bases/build.js';
-import { recipeFor } from '../src/image/bases/recipes.js';
 import { createOverlay } from '../src/image/qemu-img.js';
 import { personalize } from '../src/pipeline/personalize.js';
 import { assemblePipeline, type PipelinePlan } from '../src/pipeline/plan.js';
 import { writeSeed } from '../src/pipeline/spec/cloud-init.js';
 import { parseUsageVector } from '../src/usage-vector/validate.js';
 import { freePort, startVm } from '../src/vm/qemu-vm.js';
-import { benchDir, median, runsFromEnv, seconds } from './support/stats.js';
+import { benchDir, sharedHome } from './support/home.js';
+import { median, runsFromEnv, seconds } from './support/stats.js';
 
-const p = paths();
+const { paths: p, base } = await sharedHome();
 const runs = runsFromEnv('BENCH_RUNS', 3);
 const vm = { vcpus: 2, memoryMiB: 2048 };
 const limitMs = Number(process.env.BENCH_BOOT_LIMIT_S ?? 3600) * 1000;
-const base = await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
 const work = await benchDir(p.home, 'boot-ready');
 
 const common = {

@@ -6,40 +6,35 @@
 //   2. Malformed requests handled per second by the new server, with its RSS before and after.
 //   3. 16 MiB of `1\n` lines to POST /v1/telemetry: time to the 400 (issue: "under a second").
 //   bash scripts/bench edge          (env: BENCH_RUNS=5 rounds, REQUESTS=40 per server per round)
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { paths } from '../src/core/config.js';
-import { buildDebianBase } from '../src/image/bases/build.js';
-import { recipeFor } from '../src/image/bases/recipes.js';
+import { startServe, type ServeProcess } from '../test/support/serve.js';
+import { benchDir, linkedHome, sharedHome } from './support/home.js';
 import { median, percentile, runsFromEnv } from './support/stats.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const rounds = runsFromEnv('BENCH_RUNS', 5);
 const perRound = runsFromEnv('REQUESTS', 40);
 const oldRev = process.env['EDGE_OLD_REV'] ?? execFileSync('git', ['-C', root, 'log', '--format=%H', '--grep=^edge: framework', '-n', '1']).toString().trim() + '^';
-const shared = paths();
-await buildDebianBase(recipeFor('debian-12'), { basesDir: shared.bases, runtimeDir: shared.runtime });
+const { paths: shared } = await sharedHome();
 
-const work = mkdtempSync(join(shared.home, 'bench-edge-'));
+const work = await benchDir(shared.home, 'edge');
 const oldTree = join(work, 'old');
 // One home per tree (each registers in its own format and moves its own `latest`), sharing the base and the apt cache.
 const homes = { old: join(work, 'home-old'), new: join(work, 'home-new') };
-const children: ChildProcess[] = [];
+const servers: ServeProcess[] = [];
 try {
   console.log(`building the old edge (${oldRev}) in a temp worktree…`);
   execFileSync('git', ['-C', root, 'worktree', 'add', '--detach', oldTree, oldRev], { stdio: 'ignore' });
   symlinkSync(join(root, 'node_modules'), join(oldTree, 'node_modules'));
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(oldTree, 'tsconfig.json')], { stdio: 'inherit' });
 
-  for (const home of Object.values(homes)) {
-    execFileSync('mkdir', ['-p', paths(home).home]);
-    symlinkSync(shared.bases, paths(home).bases);
-    if (existsSync(join(shared.home, 'cache'))) symlinkSync(join(shared.home, 'cache'), join(home, 'cache'));
-  }
+  for (const home of Object.values(homes)) await linkedHome(home, shared);
   const adminOf = (tree: string, home: string): string => {
     const secret = (JSON.parse(execFileSync(process.execPath, [join(tree, 'bin/prescient.js'), 'credentials', 'admin', '--json'], { env: { ...process.env, PRESCIENT_HOME: home } }).toString()) as { secret: string }).secret;
     return `Basic ${Buffer.from(`admin:${secret}`).toString('base64')}`;
@@ -47,21 +42,9 @@ try {
   const auth = { old: adminOf(oldTree, homes.old), new: adminOf(root, homes.new) };
 
   const serve = async (tree: string, home: string): Promise<{ port: number; pid: number; authorization: string }> => {
-    const child = spawn(process.execPath, [join(tree, 'bin/prescient.js'), 'serve', '--port', '0', '--json'], { env: { ...process.env, PRESCIENT_HOME: home }, stdio: ['ignore', 'pipe', 'ignore'] });
-    children.push(child);
-    let out = '';
-    const port = await new Promise<number>((res, rej) => {
-      child.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        try {
-          res(Number(new URL((JSON.parse(out) as { url: string }).url).port));
-        } catch {
-          /* incomplete */
-        }
-      });
-      child.once('exit', (code) => rej(new Error(`serve (${tree}) exited ${code}`)));
-    });
-    return { port, pid: child.pid!, authorization: tree === root ? auth.new : auth.old };
+    const s = await startServe(home, [], { cli: join(tree, 'bin/prescient.js') });
+    servers.push(s);
+    return { port: s.port, pid: s.child.pid!, authorization: tree === root ? auth.new : auth.old };
   };
   const oldServer = await serve(oldTree, homes.old);
   const newServer = await serve(root, homes.new);
@@ -182,8 +165,7 @@ try {
   for (let i = 0; i < rounds; i++) floods.push(await floodOnce());
   console.log(`16 MiB of "1\\n" lines → 400: median ${median(floods).toFixed(0)} ms over ${rounds} (${floods.map((x) => x.toFixed(0)).join(' ')}); RSS ${(floodRss / 2 ** 20).toFixed(0)} → ${(rss(newServer.pid) / 2 ** 20).toFixed(0)} MiB; target < 1000 ms: ${median(floods) < 1000 ? 'met' : 'NOT met'}`);
 } finally {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 500));
+  for (const s of servers) await s.stop();
   try {
     execFileSync('git', ['-C', root, 'worktree', 'remove', '--force', oldTree], { stdio: 'ignore' });
   } catch {

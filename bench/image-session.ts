@@ -4,23 +4,20 @@
 //   bash scripts/bench image-session      (BENCH_RUNS=5 BENCH_SLOW_RUNS=3 by default)
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { paths } from '../src/core/config.js';
 import { run } from '../src/core/exec.js';
-import { buildDebianBase } from '../src/image/bases/build.js';
-import { recipeFor } from '../src/image/bases/recipes.js';
 import { libguestfsEnv, kvmWorks } from '../src/image/kvm.js';
 import { withImageSession } from '../src/image/open.js';
 import { createOverlay } from '../src/image/qemu-img.js';
 import type { BackendName } from '../src/image/session.js';
-import { benchDir, median, runsFromEnv, seconds, timeIt } from './support/stats.js';
+import { benchDir, sharedHome } from './support/home.js';
+import { median, runsFromEnv, seconds, timeIt } from './support/stats.js';
 
-const p = paths();
+const { paths: p, base } = await sharedHome();
 const files = 100;
 const fastRuns = runsFromEnv('BENCH_RUNS', 5);
 const slowRuns = runsFromEnv('BENCH_SLOW_RUNS', 3);
 
 process.stderr.write('bench: building or reusing the Debian 12 base…\n');
-const base = await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
 const work = await benchDir(p.home, 'image-session');
 let n = 0;
 const overlay = async (): Promise<string> => {

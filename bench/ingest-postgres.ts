@@ -18,10 +18,9 @@
  *
  *   bash scripts/bench ingest-postgres            (env: RUNS=3, LIVE_BATCHES=200, HTTP_BATCHES=200, PARTS=bulk,live,http)
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -34,6 +33,11 @@ import { createAnonymiser } from '../src/telemetry/anonymise.js';
 import { importFiles } from '../src/telemetry/import-files.js';
 import { createIngestor } from '../src/telemetry/ingest.js';
 import { loadOrCreateKeyring } from '../src/telemetry/pseudonym-keys.js';
+import { startServe } from '../test/support/serve.js';
+import { ownCpuSeconds, procCpuSeconds } from './support/cpu-seconds.js';
+import { adminAuthorization, tempHome } from './support/home.js';
+import { postTelemetry } from './support/post-telemetry.js';
+import { median } from './support/stats.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bitbrains = join(root, '..', 'shared', 'datasets', 'bitbrains-rnd-2013-7');
@@ -42,25 +46,17 @@ const liveBatches = Number(process.env.LIVE_BATCHES ?? 200);
 const httpBatches = Number(process.env.HTTP_BATCHES ?? 200);
 const parts = (process.env.PARTS ?? 'bulk,live,http').split(',');
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const load = (): string => loadavg()[0]!.toFixed(2);
 
 type Kind = 'sqlite' | 'postgres';
-
-const cpuSeconds = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 
 /** utime + stime per backend (child of the postmaster) alive now, in seconds (Linux). */
 function backendCpu(postmaster: number): Map<number, number> {
   const out = new Map<number, number>();
   for (const pid of readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').trim().split(/\s+/)) {
     try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(pid), (Number(fields[11]) + Number(fields[12])) / 100);
+      out.set(Number(pid), procCpuSeconds(Number(pid)));
     } catch {
       /* ended */
     }
@@ -73,60 +69,12 @@ function backendCpu(postmaster: number): Map<number, number> {
  * per backend pid, so that backends of an earlier store ending meanwhile subtract nothing.
  */
 function cpuMeter(postmaster: number | undefined): () => number {
-  const own = cpuSeconds();
+  const own = ownCpuSeconds();
   const before = postmaster === undefined ? new Map<number, number>() : backendCpu(postmaster);
   return () => {
     let server = 0;
     if (postmaster !== undefined) for (const [pid, s] of backendCpu(postmaster)) server += s - (before.get(pid) ?? 0);
-    return cpuSeconds() - own + server;
-  };
-}
-
-function post(agent: Agent, port: number, body: Buffer, authorization: string): Promise<number> {
-  return new Promise((res, rej) => {
-    const req = request(
-      { host: '127.0.0.1', port, path: '/v1/telemetry', method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': body.length, authorization } },
-      (r) => {
-        let text = '';
-        r.setEncoding('utf8');
-        r.on('data', (c: string) => (text += c));
-        r.on('end', () => (r.statusCode === 200 ? res((JSON.parse(text) as { accepted: number }).accepted) : rej(new Error(`HTTP ${r.statusCode}: ${text.slice(0, 200)}`))));
-      },
-    );
-    req.on('error', rej);
-    req.end(body);
-  });
-}
-
-/** `prescient serve` on a free port with its own home; `storeUrl`: the PostgreSQL store. */
-async function startServe(home: string, storeUrl: string | undefined): Promise<{ port: number; authorization: string; stop(): Promise<void> }> {
-  const env = { ...process.env, PRESCIENT_HOME: home, ...(storeUrl === undefined ? {} : { PRESCIENT_STORE_URL: storeUrl }) };
-  if (storeUrl === undefined) delete env.PRESCIENT_STORE_URL;
-  const child = spawn(process.execPath, [join(root, 'bin/prescient.js'), 'serve', '--port', '0', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let log = ''; // its request log, kept (the tail) for an early exit's error only
-  child.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-2000)));
-  const port = await new Promise<number>((res, rej) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      try {
-        res(Number(new URL((JSON.parse(out) as { url: string }).url).port));
-      } catch {
-        /* incomplete */
-      }
-    });
-    child.once('exit', (code) => rej(new Error(`serve exited ${code}: ${log}`)));
-  });
-  const admin = readFileSync(join(home, 'secrets', 'admin.secret'), 'utf8').trim();
-  return {
-    port,
-    authorization: `Basic ${Buffer.from(`admin:${admin}`).toString('base64')}`,
-    stop: () =>
-      new Promise<void>((r) => {
-        if (child.exitCode !== null) return r();
-        child.once('exit', () => r());
-        child.kill('SIGTERM');
-      }),
+    return ownCpuSeconds() - own + server;
   };
 }
 
@@ -141,7 +89,7 @@ async function main(): Promise<void> {
   /** A fresh, empty store of that kind. */
   const open = async (kind: Kind): Promise<TelemetryStore> => {
     if (kind === 'sqlite') {
-      const dir = mkdtempSync(join(tmpdir(), 'prescient-bench-'));
+      const dir = tempHome('ingest-pg');
       dirs.push(dir);
       return openSqliteStore({ file: join(dir, 'prescient.db') });
     }
@@ -154,7 +102,7 @@ async function main(): Promise<void> {
     await store.counts(); // connected and migrated before the clock starts, as SQLite is on open
     return store;
   };
-  const secrets = mkdtempSync(join(tmpdir(), 'prescient-bench-keys-'));
+  const secrets = tempHome('ingest-pg-keys');
   dirs.push(secrets);
   const anonymiser = createAnonymiser({ keyring: loadOrCreateKeyring(secrets) });
   try {
@@ -238,7 +186,7 @@ async function main(): Promise<void> {
       const rates: Record<Kind, number[]> = { sqlite: [], postgres: [] };
       for (let i = 0; i < runs; i++) {
         for (const kind of ['sqlite', 'postgres'] as const) {
-          const home = mkdtempSync(join(tmpdir(), 'prescient-bench-http-'));
+          const home = tempHome('ingest-pg-http');
           dirs.push(home);
           let url: string | undefined;
           if (kind === 'postgres') {
@@ -249,16 +197,17 @@ async function main(): Promise<void> {
             await admin.end();
             url = cluster.url.replace(/\/postgres$/, `/${name}`);
           }
-          const serve = await startServe(home, url);
+          const serve = await startServe(home, [], { env: { PRESCIENT_STORE_URL: url } }); // undefined: SQLite, whatever this shell sets
+          const authorization = adminAuthorization(home);
           const agent = new Agent({ keepAlive: true, maxSockets: 4 });
           try {
-            await post(agent, serve.port, bodies[0]!, serve.authorization); // warm-up: JIT, subjects, the schema
+            await postTelemetry(agent, serve.port, bodies[0]!, authorization); // warm-up: JIT, subjects, the schema
             let next = 0;
             let accepted = 0;
             const t = performance.now();
             const worker = async (): Promise<void> => {
               while (next < httpBatches) {
-                const n = await post(agent, serve.port, bodies[next++ % bodies.length]!, serve.authorization);
+                const n = await postTelemetry(agent, serve.port, bodies[next++ % bodies.length]!, authorization);
                 accepted += n;
               }
             };

@@ -14,15 +14,19 @@
  *
  *   bash scripts/bench ingest            (env: RUNS=3, HTTP_BATCHES=300, PARTS=bulk,http)
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { importFiles } from '../src/telemetry/import-files.js';
 import { openPrescient } from '../src/app/open-prescient.js';
 import { bitbrainsColumns } from '../src/telemetry/trace-events.js';
+import { startServe } from '../test/support/serve.js';
+import { ownCpuSeconds, procCpuSeconds } from './support/cpu-seconds.js';
+import { adminAuthorization, tempHome } from './support/home.js';
+import { postTelemetry } from './support/post-telemetry.js';
+import { median } from './support/stats.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bitbrains = join(root, '..', 'shared', 'datasets', 'bitbrains-rnd-2013-7');
@@ -30,7 +34,6 @@ const runs = Number(process.env.RUNS ?? 3);
 const httpBatches = Number(process.env.HTTP_BATCHES ?? 300);
 const parts = (process.env.PARTS ?? 'bulk,http').split(',');
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 const load = (): string => loadavg()[0]!.toFixed(2);
@@ -44,39 +47,20 @@ async function parseOnly(): Promise<number> {
   return n / ((performance.now() - t) / 1000);
 }
 
-/** utime + stime of this process's main thread, in seconds (Linux). */
-function mainThreadCpuSeconds(): number {
-  const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-const cpuSeconds = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-
-/** utime + stime of another process, in seconds (Linux). */
-function processCpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
-}
-
 async function bulkOnce(): Promise<{ rate: number; cpuRate: number; writerRate: number; samples: number }> {
-  const home = mkdtempSync(join(tmpdir(), 'prescient-bench-'));
+  const home = tempHome('ingest');
   const ingestion = await (await openPrescient({ home })).ingestion();
   let closed = false;
   try {
     const t = performance.now();
-    const c = cpuSeconds();
-    const m = mainThreadCpuSeconds();
+    const c = ownCpuSeconds();
+    const m = procCpuSeconds(process.pid, process.pid); // the main thread
     const r = await importFiles({ path: bitbrains, format: 'bitbrains', ingestor: ingestion.ingestor });
     await ingestion.close();
     closed = true;
     const s = (performance.now() - t) / 1000;
-    const cpu = cpuSeconds() - c;
-    const writer = mainThreadCpuSeconds() - m;
+    const cpu = ownCpuSeconds() - c;
+    const writer = procCpuSeconds(process.pid, process.pid) - m;
     if (r.rejected + r.refused > 0) throw new Error(`bulk import rejected ${r.rejected} and refused ${r.refused}`);
     return { rate: r.accepted / s, cpuRate: r.accepted / cpu, writerRate: r.accepted / writer, samples: r.accepted };
   } finally {
@@ -103,71 +87,30 @@ function makeBodies(count: number): Buffer[] {
   });
 }
 
-/** Telemetry writes need a credential: the bench writes as the admin of its own home. */
-function post(agent: Agent, port: number, body: Buffer, authorization: string): Promise<number> {
-  return new Promise((res, rej) => {
-    const req = request(
-      { host: '127.0.0.1', port, path: '/v1/telemetry', method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': body.length, authorization } },
-      (r) => {
-        let text = '';
-        r.setEncoding('utf8');
-        r.on('data', (c: string) => (text += c));
-        r.on('end', () => (r.statusCode === 200 ? res((JSON.parse(text) as { accepted: number }).accepted) : rej(new Error(`HTTP ${r.statusCode}: ${text.slice(0, 200)}`))));
-      },
-    );
-    req.on('error', rej);
-    req.end(body);
-  });
-}
-
-async function startServe(home: string): Promise<{ port: number; pid: number; authorization: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [join(root, 'bin/prescient.js'), 'serve', '--port', '0', '--json'], { env: { ...process.env, PRESCIENT_HOME: home }, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  const port = await new Promise<number>((res, rej) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      try {
-        res(Number(new URL((JSON.parse(out) as { url: string }).url).port));
-      } catch {
-        /* incomplete */
-      }
-    });
-    child.once('exit', (code) => rej(new Error(`serve exited ${code}`)));
-  });
-  const admin = readFileSync(join(home, 'secrets', 'admin.secret'), 'utf8').trim();
-  return {
-    port,
-    pid: child.pid!,
-    authorization: `Basic ${Buffer.from(`admin:${admin}`).toString('base64')}`,
-    stop: () =>
-      new Promise<void>((r) => {
-        child.once('exit', () => r());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
 async function httpOnce(bodies: Buffer[]): Promise<{ rate: number; cpuRate: number; rateWithStop: number }> {
-  const home = mkdtempSync(join(tmpdir(), 'prescient-bench-http-'));
+  const home = tempHome('ingest-http');
   const serve = await startServe(home);
+  // telemetry writes need a credential: the bench writes as the admin of its own home
+  const authorization = adminAuthorization(home);
+  const pid = serve.child.pid!;
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   let stopped = false;
   try {
-    await post(agent, serve.port, bodies[0]!, serve.authorization); // warm-up: JIT, subjects, prepared statements
+    await postTelemetry(agent, serve.port, bodies[0]!, authorization); // warm-up: JIT, subjects, prepared statements
     let next = 0;
     let accepted = 0;
     const t = performance.now();
-    const c = processCpuSeconds(serve.pid);
+    const c = procCpuSeconds(pid);
     const worker = async (): Promise<void> => {
       while (next < httpBatches) {
         const b = bodies[next++ % bodies.length]!;
-        const n = await post(agent, serve.port, b, serve.authorization); // not `accepted += await`: that reads accepted before the await
+        const n = await postTelemetry(agent, serve.port, b, authorization); // not `accepted += await`: that reads accepted before the await
         accepted += n;
       }
     };
     await Promise.all([worker(), worker(), worker(), worker()]);
     const s = (performance.now() - t) / 1000;
-    const cpu = processCpuSeconds(serve.pid) - c;
+    const cpu = procCpuSeconds(pid) - c;
     agent.destroy();
     await serve.stop();
     stopped = true;

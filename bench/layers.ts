@@ -12,8 +12,6 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { paths } from '../src/core/config.js';
 import { run } from '../src/core/exec.js';
-import { buildDebianBase } from '../src/image/bases/build.js';
-import { recipeFor } from '../src/image/bases/recipes.js';
 import { measure } from '../src/image/qemu-img.js';
 import { LayerCache } from '../src/pipeline/layer-cache.js';
 import { personalize, type PersonalizeReport } from '../src/pipeline/personalize.js';
@@ -23,28 +21,17 @@ import { exportContainerDisk, exportFlat } from '../src/registry/export.js';
 import { openRegistry } from '../src/registry/registry.js';
 import type { UsageVector } from '../src/contracts/usage-vector.js';
 import { parseUsageVector } from '../src/usage-vector/validate.js';
-import { benchDir, median, runsFromEnv, seconds, timeIt } from './support/stats.js';
+import { benchDir, sharedHome } from './support/home.js';
+import { median, runsFromEnv, seconds, timeIt } from './support/stats.js';
+import { categoryProfiles, type CategoryProfile } from '../test/support/category-profiles.js';
 
-const p = paths();
+const { paths: p, base } = await sharedHome();
 const runs = runsFromEnv('BENCH_RUNS', 3);
-const base = await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
 const work = await benchDir(p.home, 'layers');
 const packageCacheDir = p.packageCache;
 const floorScript = join(import.meta.dirname, '../../bench/layers-floor.sh');
 
-const profiles: Record<string, { software: string[]; services: UsageVector['services']; ports: number[] }> = {
-  web: { software: ['nginx'], services: [{ name: 'nginx', expectedLoad: { requestsPerSecond: 300 }, concurrency: 128 }], ports: [80, 443] },
-  'web-db': {
-    software: ['nginx', 'postgresql'],
-    services: [
-      { name: 'nginx', expectedLoad: { requestsPerSecond: 150 }, concurrency: 64 },
-      { name: 'postgresql', expectedLoad: { connections: 20 }, concurrency: 20 },
-    ],
-    ports: [80, 443],
-  },
-  cache: { software: ['redis-server'], services: [{ name: 'redis', expectedLoad: { connections: 200 }, concurrency: 200 }], ports: [6379] },
-  dev: { software: ['git', 'make'], services: [], ports: [] },
-};
+const profiles: Record<string, CategoryProfile> = categoryProfiles({ devSoftware: ['git', 'make'] });
 
 /** `source` is the catalogue name the vector uses; `hostPath` the file behind it (the floor script copies it). */
 type Dataset = { source: string; destination: string; sizeBytes: number; hostPath: string };

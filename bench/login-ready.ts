@@ -6,10 +6,7 @@
 //   bash scripts/bench login-ready
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { paths } from '../src/core/config.js';
 import { run } from '../src/core/exec.js';
-import { buildDebianBase } from '../src/image/bases/build.js';
-import { recipeFor } from '../src/image/bases/recipes.js';
 import { createOverlay } from '../src/image/qemu-img.js';
 import { personalize } from '../src/pipeline/personalize.js';
 import { assemblePipeline, type PipelinePlan } from '../src/pipeline/plan.js';
@@ -18,13 +15,13 @@ import { machineSeed, type MachineCredentials } from '../src/pipeline/spec/machi
 import { parseUsageVector } from '../src/usage-vector/validate.js';
 import { probePort } from '../src/vm/port-probes.js';
 import { freePort, startVm } from '../src/vm/qemu-vm.js';
-import { benchDir, median, runsFromEnv, seconds } from './support/stats.js';
+import { benchDir, sharedHome } from './support/home.js';
+import { median, runsFromEnv, seconds } from './support/stats.js';
 
-const p = paths();
+const { paths: p, base } = await sharedHome();
 const runs = runsFromEnv('BENCH_RUNS', 1);
 const limitMs = Number(process.env.BENCH_BOOT_LIMIT_S ?? 3600) * 1000;
 const vm = { vcpus: 2, memoryMiB: 4096 };
-const base = await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
 const work = await benchDir(p.home, 'login-ready');
 const key = join(work, 'id_ed25519');
 await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);

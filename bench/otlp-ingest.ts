@@ -16,10 +16,9 @@
  *   bash scripts/bench otlp-ingest     (env: RUNS=5, HOSTS=50, MOMENTS=60, GROUP=10, GZIP=0|1)
  */
 import generatedRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { paths } from '../src/core/config.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
@@ -27,6 +26,7 @@ import { createCounterRates } from '../src/telemetry/counter-rates.js';
 import { decodeOtlpMetrics, mapOtlpMetrics } from '../src/telemetry/formats/otlp.js';
 import { decodeOtlpProtobuf } from '../src/telemetry/formats/otlp-protobuf.js';
 import { startServe } from '../test/support/serve.js';
+import { adminAuthorization, tempHome } from './support/home.js';
 import { median, runsFromEnv } from './support/stats.js';
 
 const runs = runsFromEnv('RUNS', 5);
@@ -148,11 +148,10 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const pointsPerRequest = 24 * group;
 const samplesPerRun = hosts * moments;
 
-const home = mkdtempSync(join(tmpdir(), 'prescient-bench-otlp-'));
+const home = tempHome('otlp');
 const serve = await startServe(home);
 try {
-  const admin = readFileSync(join(paths(home).secrets, 'admin.secret'), 'utf8').trim();
-  const authorization = `Basic ${Buffer.from(`admin:${admin}`).toString('base64')}`;
+  const authorization = adminAuthorization(home);
   const http: Record<Format, number[]> = { protobuf: [], json: [] };
   const decode: Record<Format, number[]> = { protobuf: [], json: [] };
   const bytes: Record<Format, number> = { protobuf: 0, json: 0 };

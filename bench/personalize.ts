@@ -7,10 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { paths } from '../src/core/config.js';
 import { run } from '../src/core/exec.js';
-import { buildDebianBase } from '../src/image/bases/build.js';
-import { recipeFor } from '../src/image/bases/recipes.js';
 import { libguestfsEnv } from '../src/image/kvm.js';
 import { createOverlay, measure } from '../src/image/qemu-img.js';
 import { personalize } from '../src/pipeline/personalize.js';
@@ -18,28 +15,17 @@ import { parsePolicy } from '../src/policy/policy.js';
 import { assemblePipeline } from '../src/pipeline/plan.js';
 import { parseUsageVector } from '../src/usage-vector/validate.js';
 import type { UsageVector } from '../src/contracts/usage-vector.js';
-import { benchDir, median, runsFromEnv, seconds, timeIt } from './support/stats.js';
+import { benchDir, sharedHome } from './support/home.js';
+import { median, runsFromEnv, seconds, timeIt } from './support/stats.js';
+import { categoryProfiles, type CategoryProfile } from '../test/support/category-profiles.js';
 
-const p = paths();
+const { paths: p, base } = await sharedHome();
 const runs = runsFromEnv('BENCH_RUNS', 3);
 const slowRuns = runsFromEnv('BENCH_SLOW_RUNS', 3);
 const skipVirtCustomize = process.env.BENCH_SKIP_VIRT_CUSTOMIZE === '1';
-const base = await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
 const work = await benchDir(p.home, 'personalize');
 
-const profiles: Record<string, { software: string[]; services: UsageVector['services']; ports: number[] }> = {
-  web: { software: ['nginx'], services: [{ name: 'nginx', expectedLoad: { requestsPerSecond: 300 }, concurrency: 128 }], ports: [80, 443] },
-  'web-db': {
-    software: ['nginx', 'postgresql'],
-    services: [
-      { name: 'nginx', expectedLoad: { requestsPerSecond: 150 }, concurrency: 64 },
-      { name: 'postgresql', expectedLoad: { connections: 20 }, concurrency: 20 },
-    ],
-    ports: [80, 443],
-  },
-  cache: { software: ['redis-server'], services: [{ name: 'redis', expectedLoad: { connections: 200 }, concurrency: 200 }], ports: [6379] },
-  dev: { software: ['git', 'make', 'gcc'], services: [], ports: [] },
-};
+const profiles: Record<string, CategoryProfile> = categoryProfiles({ devSoftware: ['git', 'make', 'gcc'] });
 
 function vector(category: string, client: string, datasets: { source: string; destination: string; sizeBytes: number }[]): UsageVector {
   const prof = profiles[category]!;

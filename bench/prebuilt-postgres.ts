@@ -7,22 +7,18 @@
 // Measured in process, from `workflow.handle` to the grant: the store reads on that path
 // (identification's category, the vector's reuse state, in-guest consent) are what differ.
 //   bash scripts/bench prebuilt-postgres          (env: ROUNDS=50)
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openPrescient, type Prescient } from '../src/app/open-prescient.js';
-import { paths } from '../src/core/config.js';
 import { sampleClients, sampleTelemetry } from '../src/demo/sample-telemetry.js';
-import { buildDebianBase } from '../src/image/bases/build.js';
-import { recipeFor } from '../src/image/bases/recipes.js';
 import { startPostgres } from '../src/store/testing/postgres-cluster.js';
 import { importFiles } from '../src/telemetry/import-files.js';
+import { benchDir, linkedHome, sharedHome } from './support/home.js';
 import { median, percentile, runsFromEnv } from './support/stats.js';
 
 const rounds = runsFromEnv('ROUNDS', 50);
-const shared = paths();
-await buildDebianBase(recipeFor('debian-12'), { basesDir: shared.bases, runtimeDir: shared.runtime });
-await mkdir(join(shared.home, 'bench'), { recursive: true });
-const work = await mkdtemp(join(shared.home, 'bench', 'prebuilt-pg-'));
+const { paths: shared } = await sharedHome();
+const work = await benchDir(shared.home, 'prebuilt-pg');
 const pg = await startPostgres();
 const opened: Prescient[] = [];
 try {
@@ -30,11 +26,7 @@ try {
   await writeFile(telemetry, [...sampleTelemetry({ days: 7, endMs: Date.UTC(2026, 10, 28) })].map((e) => JSON.stringify(e)).join('\n'));
   const layers = join(work, 'layers');
   const open = async (name: 'sqlite' | 'postgres'): Promise<Prescient> => {
-    const home = join(work, name);
-    await mkdir(home, { recursive: true });
-    await symlink(shared.bases, paths(home).bases);
-    await symlink(join(shared.home, 'cache'), join(home, 'cache')).catch(() => undefined);
-    await symlink(layers, paths(home).layers).catch(() => undefined);
+    const home = await linkedHome(join(work, name), shared, { layers });
     await writeFile(join(home, 'identify.json'), JSON.stringify({ rules: [], fallbackCategory: 'general' }));
     const store = name === 'postgres' ? { kind: 'postgres', url: pg.url } : { kind: 'sqlite' };
     await writeFile(join(home, 'config.json'), JSON.stringify({ store }), { mode: 0o600 });

@@ -9,21 +9,21 @@
  * medians of several runs. CPU time of the process is printed beside wall time, because the
  * machine's two cores are shared and wall time alone says more about the neighbours than us.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { datasetHistory } from '../src/predict/dataset-history.js';
 import { createSequenceModel, sequenceModelIds } from '../src/predict/model-catalog.js';
 import { buildPackageIndex } from '../src/predict/package-index.js';
 import { createPredictor } from '../src/predict/predict-vector.js';
 import { train } from '../src/predict/train.js';
+import { tempHome } from './support/home.js';
 
 const datasets = resolve(process.cwd(), '..', 'shared', 'datasets');
 if (!existsSync(join(datasets, 'bitbrains-rnd-2013-7')) || !existsSync(join(datasets, 'schonlau'))) {
   console.log(`skipped: needs ${datasets}/bitbrains-rnd-2013-7 and ${datasets}/schonlau`);
   process.exit(0);
 }
-const home = mkdtempSync(join(tmpdir(), 'prescient-bench-predict-'));
+const home = tempHome('predict');
 const modelsDir = join(home, 'models');
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;

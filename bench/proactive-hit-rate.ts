@@ -5,14 +5,11 @@
 //   The scheduler ticks every simulated hour (lead 1 h); builds are real (warm layer cache).
 //   Target: ≥ 80 % of requests answered from prebuilt images.
 //   bash scripts/bench proactive-hit-rate
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { paths } from '../src/core/config.js';
 import { Grants } from '../src/grants/grants.js';
 import { parseIdentifyConfig } from '../src/identify/rules.js';
-import { buildDebianBase } from '../src/image/bases/build.js';
 import { findBase } from '../src/image/bases/catalog.js';
-import { recipeFor } from '../src/image/bases/recipes.js';
 import { assemblePipeline } from '../src/pipeline/plan.js';
 import { openRegistry } from '../src/registry/registry.js';
 import { CategoryVectorPredictor } from '../src/workflow/category-predictor.js';
@@ -20,10 +17,10 @@ import { PipelineImageBuilder } from '../src/workflow/image-builder.js';
 import { ProactiveScheduler } from '../src/workflow/proactive-scheduler.js';
 import { RequestHistory } from '../src/workflow/request-history.js';
 import { RequestWorkflow } from '../src/workflow/request-workflow.js';
+import { benchDir, sharedHome } from './support/home.js';
 
-const p = paths();
-await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
-const work = await mkdtemp(join(p.home, 'bench-proactive-'));
+const { paths: p } = await sharedHome();
+const work = await benchDir(p.home, 'proactive');
 let clock = new Date('2026-11-01T00:00:00Z');
 const day = (): number => Math.floor((clock.getTime() - Date.UTC(2026, 10, 1)) / 86_400_000);
 const categories = CategoryVectorPredictor.fromObject({});

@@ -9,43 +9,32 @@
 // PostgreSQL) on 2 shared cores; it cannot show scaling across machines, where each worker has
 // its own cores and disk — there the ratio is bounded by the queue (ms per job), not the CPU.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { paths } from '../src/core/config.js';
 import { canonicalJson } from '../src/core/canonical-json.js';
 import { sha256Digest } from '../src/core/digest.js';
 import { defaultVector } from '../src/contracts/default-vector.js';
-import { buildDebianBase } from '../src/image/bases/build.js';
 import { findBase } from '../src/image/bases/catalog.js';
-import { recipeFor } from '../src/image/bases/recipes.js';
 import { assemblePipeline } from '../src/pipeline/plan.js';
 import { defaultPolicy } from '../src/policy/policy.js';
 import { BuildQueue } from '../src/queue/build-queue.js';
 import { openRegistry } from '../src/registry/registry.js';
 import { startPostgres } from '../src/store/testing/postgres-cluster.js';
 import { PipelineImageBuilder } from '../src/workflow/image-builder.js';
+import { benchDir, linkedHome, sharedHome } from './support/home.js';
 import { median, runsFromEnv } from './support/stats.js';
 
 const jobs = runsFromEnv('JOBS', 4);
 const runs = runsFromEnv('RUNS', 1);
-const shared = paths();
-await buildDebianBase(recipeFor('debian-12'), { basesDir: shared.bases, runtimeDir: shared.runtime });
+const { paths: shared } = await sharedHome();
 const base = { ...(await findBase(shared.bases, 'debian-12')), name: 'debian-12' };
-await mkdir(join(shared.home, 'bench'), { recursive: true });
-const work = await mkdtemp(join(shared.home, 'bench', 'queue-builds-'));
+const work = await benchDir(shared.home, 'queue-builds');
 const cli = join(process.cwd(), 'bin', 'prescient.js');
 const pg = await startPostgres();
 const children: ChildProcess[] = [];
 
 async function home(name: string, registry: string): Promise<string> {
-  const h = join(work, name);
-  await mkdir(h, { recursive: true });
-  await symlink(shared.bases, paths(h).bases);
-  await symlink(shared.layers, paths(h).layers).catch(() => undefined);
-  await mkdir(join(shared.home, 'cache'), { recursive: true });
-  await symlink(join(shared.home, 'cache'), join(h, 'cache'));
-  await symlink(registry, paths(h).registry);
-  return h;
+  return linkedHome(join(work, name), shared, { layers: shared.layers, registry });
 }
 
 async function oneRun(workers: number, run: number): Promise<number> {

@@ -45,6 +45,21 @@ if (process.argv[2] === 'hang-child') {
 }
 
 const runs = runsFromEnv('RUNS', 50);
+
+/** Enqueue → handler done, one job at a time, `runs` times: `send` enqueues a no-op job whose handler calls `done.get(token)`. */
+async function latencies(done: Map<string, () => void>, send: (token: string) => void): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const token = String(i);
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      done.set(token, resolve);
+      send(token);
+    });
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
 const jobs = runsFromEnv('JOBS', 200);
 const pg = await startPostgres();
 
@@ -74,16 +89,7 @@ async function measureBoss(): Promise<Figures> {
   }
   const done = new Map<string, () => void>();
   await boss.work<{ token: string }>('noop', { pollingIntervalSeconds: 0.5, batchSize: 1 }, async ([job]) => done.get(job!.data.token)?.());
-  const latencyMs: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const token = String(i);
-    const t0 = performance.now();
-    await new Promise<void>((resolve) => {
-      done.set(token, resolve);
-      void boss.send('noop', { token });
-    });
-    latencyMs.push(performance.now() - t0);
-  }
+  const latencyMs = await latencies(done, (token) => void boss.send('noop', { token }));
   await boss.offWork('noop');
   let left = jobs;
   const drained = new Promise<void>((resolve) => {
@@ -162,16 +168,7 @@ async function measureGraphile(): Promise<Figures> {
       },
     },
   });
-  const latencyMs: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const token = String(i);
-    const t0 = performance.now();
-    await new Promise<void>((resolve) => {
-      done.set(token, resolve);
-      void runner.addJob('noop', { token });
-    });
-    latencyMs.push(performance.now() - t0);
-  }
+  const latencyMs = await latencies(done, (token) => void runner.addJob('noop', { token }));
   left = jobs;
   const drained = new Promise<void>((resolve) => (drainedResolve = resolve));
   const t0 = performance.now();

@@ -9,13 +9,11 @@
 // client of the web category (warm) and, BENCH_RUNS times, one with an empty layer cache (cold).
 // Median and p95 per kind. Target: a prebuilt hit in ≤ 50 ms.
 //   bash scripts/bench request-latency            (env: BENCH_RUNS=3, ROUNDS=10)
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { paths } from '../src/core/config.js';
 import { sampleClients, sampleTelemetry } from '../src/demo/sample-telemetry.js';
 import { Grants } from '../src/grants/grants.js';
-import { buildDebianBase } from '../src/image/bases/build.js';
-import { recipeFor } from '../src/image/bases/recipes.js';
 import { archivePackageIndex } from '../src/predict/archive-package-index.js';
 import { storeHistory } from '../src/predict/store-history.js';
 import { train } from '../src/predict/train.js';
@@ -26,19 +24,15 @@ import { importFiles } from '../src/telemetry/import-files.js';
 import { openPrescient } from '../src/app/open-prescient.js';
 import { workflowConfigFiles, openRequestWorkflow } from '../src/workflow/open-request-workflow.js';
 import type { RequestResult, RequestWorkflow } from '../src/workflow/request-workflow.js';
+import { benchDir, linkedHome, sharedHome } from './support/home.js';
 import { median, percentile, runsFromEnv } from './support/stats.js';
 
-const shared = paths();
 const runs = runsFromEnv('BENCH_RUNS', 3);
 const rounds = runsFromEnv('ROUNDS', 10);
-await buildDebianBase(recipeFor('debian-12'), { basesDir: shared.bases, runtimeDir: shared.runtime });
-await mkdir(join(shared.home, 'bench'), { recursive: true });
-const work = await mkdtemp(join(shared.home, 'bench', 'request-'));
-const home = join(work, 'home');
-await mkdir(home, { recursive: true });
+const { paths: shared } = await sharedHome();
+const work = await benchDir(shared.home, 'request');
 // The base and the apt cache are shared with this installation; the store, models, registry and secrets are the bench's own.
-await symlink(shared.bases, paths(home).bases);
-await symlink(join(shared.home, 'cache'), join(home, 'cache')).catch(() => undefined);
+const home = await linkedHome(join(work, 'home'), shared);
 const p = { ...paths(home), layers: shared.layers };
 
 console.log('setting up: synthetic telemetry of 4 clients, training 3 categories (minutes)…');

@@ -5,17 +5,14 @@
 //   bash scripts/bench sandbox-exec
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { paths } from '../src/core/config.js';
-import { buildDebianBase } from '../src/image/bases/build.js';
-import { recipeFor } from '../src/image/bases/recipes.js';
 import { personalize } from '../src/pipeline/personalize.js';
 import { assemblePipeline } from '../src/pipeline/plan.js';
 import { parseUsageVector } from '../src/usage-vector/validate.js';
-import { benchDir, median, runsFromEnv, seconds, timeIt } from './support/stats.js';
+import { benchDir, sharedHome } from './support/home.js';
+import { median, runsFromEnv, seconds, timeIt } from './support/stats.js';
 
-const p = paths();
+const { paths: p, base } = await sharedHome();
 const runs = runsFromEnv('BENCH_RUNS', 3);
-const base = await buildDebianBase(recipeFor('debian-12'), { basesDir: p.bases, runtimeDir: p.runtime });
 const work = await benchDir(p.home, 'sandbox-exec');
 
 const vector = parseUsageVector({

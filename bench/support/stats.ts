@@ -26,11 +26,3 @@ export function runsFromEnv(name: string, fallback: number): number {
   const v = Number(process.env[name]);
   return Number.isInteger(v) && v > 0 ? v : fallback;
 }
-
-/** A scratch folder for a benchmark under the state folder (not /tmp, which others may sweep). */
-export async function benchDir(home: string, name: string): Promise<string> {
-  const { mkdir, mkdtemp } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  await mkdir(join(home, 'bench'), { recursive: true });
-  return mkdtemp(join(home, 'bench', `${name}-`));
-}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { digestForm, digestPattern } from '../core/digest.js';
 
 /**
  * A client id is one path component of its repository (`clients/<clientId>`), so it follows the
@@ -19,5 +20,8 @@ export function isRepositoryName(name: string): boolean {
   return name.length <= 255 && repositoryPattern.test(name);
 }
 
-/** An image version's digest: what the registry names a manifest by. */
-export const imageDigestPattern = /^sha256:[0-9a-f]{64}$/;
+/**
+ * An image version's digest: what the registry names a manifest by, in every algorithm the
+ * registry takes (sha256, or sha512 for what a client pushed with it): core/digest's one rule.
+ */
+export const imageDigestSchema = z.string().regex(digestPattern, `expected an image digest: ${digestForm}`);

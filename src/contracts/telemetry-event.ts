@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { categorySchema } from './category.js';
-import { imageDigestPattern } from './identifiers.js';
+import { imageDigestSchema } from './identifiers.js';
 
 /**
  * The TelemetryEvent contract: one validated observation about a subject (a user, a client or
@@ -43,8 +43,8 @@ interface EventBase {
   category?: string | undefined;
   source: EventSource;
   /**
-   * The digest of the image version the observation was made in (`sha256:…`, the registry's
-   * manifest digest). Set by the in-guest agent, which learns it from its seed, so that every
+   * The digest of the image version the observation was made in (`sha256:…` or `sha512:…`, the
+   * registry's manifest digest). Set by the in-guest agent, which learns it from its seed, so that every
    * observation can be scored against what that version predicted (src/accuracy/).
    */
   image?: string | undefined;
@@ -159,7 +159,7 @@ const base = {
   subject: subjectSchema,
   category: categorySchema.optional(),
   source: z.enum(eventSources),
-  image: z.string().regex(imageDigestPattern, 'expected an image digest sha256:<64 hex digits>').optional(),
+  image: imageDigestSchema.optional(),
 };
 
 const resourceShape = Object.fromEntries(resourceFields.map((f) => [f, nonNegative.optional()])) as Record<

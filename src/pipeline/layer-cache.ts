@@ -1,5 +1,5 @@
 import { chmod, mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { canonicalJson } from '../core/canonical-json.js';
 import { sha256File, sha256Hex, type Digest } from '../core/digest.js';
 import { shareFile } from '../core/share-file.js';
@@ -16,6 +16,11 @@ import type { Change } from './change.js';
  * registry stores as a blob, so registering a layer is a hard link, never a second copy, and
  * removing either name (registry gc, cache gc) leaves the other intact. The base is linked in
  * the same way. Records written before this (`<key>.qcow2`, absolute backing names) still read.
+ *
+ * On disk a record names its files relative to the cache folder, so a cache copied or moved
+ * with its home (`cp -a` of a test home) names its own files, not the ones it was copied from:
+ * an image built on those would be backed by a file outside the new home's layer chain, which
+ * the chain check refuses. In memory (`get`, `list`, `publish`, `adopt`) the paths are absolute.
  */
 export interface LayerRecord {
   key: string;
@@ -112,13 +117,13 @@ export class LayerCache {
       await shareFile(base.path, tmp);
       await rename(tmp, path);
     }
-    await this.#writeJson(this.baseRecordPath(base.key), { key: base.key, source: base.path, digest } satisfies BaseRecord);
+    await this.#writeJson(this.baseRecordPath(base.key), { key: base.key, source: relative(this.dir, base.path), digest } satisfies BaseRecord);
     return { path, digest };
   }
 
   async get(key: string): Promise<LayerRecord | undefined> {
     try {
-      const record = JSON.parse(await readFile(this.recordPath(key), 'utf8')) as LayerRecord;
+      const record = await this.#located(JSON.parse(await readFile(this.recordPath(key), 'utf8')) as LayerRecord);
       await stat(record.path);
       // the record's time is the layer's last use, which cache gc goes by
       const now = new Date();
@@ -142,7 +147,7 @@ export class LayerCache {
     if (await stat(path).catch(() => undefined)) await rm(tmp, { force: true });
     else await rename(tmp, path);
     const full: LayerRecord = { ...rest, path, digest, createdAt: new Date().toISOString() };
-    await this.#writeJson(this.recordPath(record.key), full);
+    await this.#writeRecord(full);
     return full;
   }
 
@@ -163,7 +168,7 @@ export class LayerCache {
     if (await stat(path).catch(() => undefined)) await rm(file, { force: true });
     else await rename(file, path);
     const full: LayerRecord = { ...record, path };
-    await this.#writeJson(this.recordPath(record.key), full);
+    await this.#writeRecord(full);
     return full;
   }
 
@@ -175,7 +180,7 @@ export class LayerCache {
       const path = join(this.dir, n);
       try {
         const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-        out.push({ ...(JSON.parse(text) as LayerRecord), usedAt: st.mtime });
+        out.push({ ...(await this.#located(JSON.parse(text) as LayerRecord)), usedAt: st.mtime });
       } catch {
         // removed meanwhile
       }
@@ -239,6 +244,24 @@ export class LayerCache {
       }
     }
     return removed;
+  }
+
+  #writeRecord(record: LayerRecord): Promise<void> {
+    return this.#writeJson(this.recordPath(record.key), { ...record, path: relative(this.dir, record.path), parentPath: relative(this.dir, record.parentPath) });
+  }
+
+  /** A stored record with absolute paths: relative ones resolved against this cache, old absolute ones moved here when the file is here. */
+  async #located(record: LayerRecord): Promise<LayerRecord> {
+    return { ...record, path: await this.#locate(record.path), parentPath: await this.#locate(record.parentPath) };
+  }
+
+  async #locate(stored: string): Promise<string> {
+    if (!isAbsolute(stored)) return join(this.dir, stored);
+    // written before paths were relative, perhaps by the home this cache was copied from:
+    // the same name in this cache (`sha256/<hex>` or `<key>.qcow2`) is the same file
+    const name = basename(stored);
+    const here = basename(dirname(stored)) === 'sha256' ? join(this.blobDir, name) : join(this.dir, name);
+    return (await stat(here).then(() => true, () => false)) ? here : stored;
   }
 
   async #writeJson(path: string, value: unknown): Promise<void> {

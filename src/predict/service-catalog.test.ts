@@ -11,13 +11,14 @@ test('a server package implies its service; a client-first one only through its 
 });
 
 test('every catalogue service the services module can prepare resolves to its tuner, MariaDB and memcached included', async () => {
-  const { serviceTuners } = await import('../pipeline/modules/services/services-module.js');
+  const { serviceTuners, tunerNamed } = await import('../pipeline/modules/services/services-module.js');
   const { serviceCatalog } = await import('./service-catalog.js');
   for (const name of ['nginx', 'postgresql', 'redis-server', 'mariadb', 'memcached']) {
     const entry = serviceCatalog.find((s) => s.service === name);
     assert.ok(entry, `${name} is in the catalogue`);
-    const tuner = serviceTuners.find((t) => t.names.includes(name));
+    const tuner = serviceTuners.find((t) => t.service === entry);
     assert.ok(tuner, `${name} has a tuner`);
+    for (const alias of [name, ...(entry.aliases ?? [])]) assert.equal(tunerNamed(alias), tuner, `${alias} finds ${name}'s tuner`);
     assert.equal(tuner.package({} as never), entry.package);
     assert.deepEqual(tuner.ports, entry.ports.filter((p) => p.protocol === 'tcp').map((p) => p.port).filter((p) => p !== 443));
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { paths } from '../core/config.js';
@@ -9,11 +9,12 @@ import { workflowConfigFiles } from '../workflow/open-request-workflow.js';
 import { openRegistry } from '../registry/registry.js';
 import { postgresBin, startPostgres, type RunningPostgres } from '../store/testing/postgres-cluster.js';
 import type { RequestResult } from '../workflow/request-workflow.js';
-import { debianBase, testHome, testPaths } from '../../test/support/images.js';
+import { testHomes, type TestHomes } from '../../test/support/homes.js';
+import { debianBase } from '../../test/support/images.js';
 import { prescient } from '../../test/support/cli.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { BuildQueue } from './build-queue.js';
-import { reapLeftovers, startWorker, until, untilModuleStarts, type WorkerProcess } from '../../test/support/workers.js';
+import { reapLeftovers, startWorker, stopWorkers, until, untilModuleStarts, type WorkerProcess } from '../../test/support/workers.js';
 
 const skip = !(await postgresBin()) && "PostgreSQL is not installed (Debian's postgresql, scripts/debian-packages.txt)";
 
@@ -26,6 +27,7 @@ const skip = !(await postgresBin()) && "PostgreSQL is not installed (Debian's po
  */
 describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 * 60_000 }, () => {
   let pg: RunningPostgres;
+  let homes: TestHomes<'serve' | 'w1' | 'w2'>;
   let dir: string;
   let server: ServeProcess;
   const workers: WorkerProcess[] = [];
@@ -39,18 +41,9 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
   before(async () => {
     await debianBase();
     pg = await startPostgres();
-    dir = await mkdtemp(join(testHome(), 'queue-cluster-'));
-    serveHome = join(dir, 'serve');
-    const shared = testPaths();
-    await mkdir(join(shared.home, 'cache'), { recursive: true });
-    await mkdir(shared.layers, { recursive: true });
-    for (const name of ['serve', 'w1', 'w2']) {
-      const home = join(dir, name);
-      await mkdir(home, { recursive: true });
-      await symlink(shared.bases, paths(home).bases);
-      await symlink(shared.layers, paths(home).layers);
-      await symlink(join(shared.home, 'cache'), join(home, 'cache'));
-    }
+    homes = await testHomes({ prefix: 'queue-cluster', names: ['serve', 'w1', 'w2'], share: ['bases', 'layers', 'cache'] });
+    dir = homes.dir;
+    serveHome = homes.homes.serve;
     await openRegistry({ root: paths(serveHome).registry });
     for (const name of ['w1', 'w2']) await symlink(paths(serveHome).registry, paths(join(dir, name)).registry);
     // The cancelled client's category installs a package (a build that lasts long enough to be cancelled: the others' layers are all cached).
@@ -80,11 +73,10 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
     workers.push(await startWorker('w1', join(dir, 'w1'), pg.url), await startWorker('w2', join(dir, 'w2'), pg.url));
   });
   after(async () => {
-    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
-    await Promise.all(workers.map((w) => (w.child.exitCode === null && w.child.signalCode === null ? new Promise((r) => w.child.once('exit', r)) : undefined)));
+    await stopWorkers(workers);
     await server?.stop();
     await pg?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await homes?.remove();
   });
 
   const request = async (clientId: string, body: object = { clientId }): Promise<RequestResult> => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { paths } from '../core/config.js';
@@ -10,10 +10,11 @@ import { run } from '../core/exec.js';
 import { defaultVector } from '../contracts/default-vector.js';
 import { workflowConfigFiles } from '../workflow/open-request-workflow.js';
 import type { RequestResult } from '../workflow/request-workflow.js';
-import { debianBase, testHome, testPaths } from '../../test/support/images.js';
+import { testHomes, type TestHomes } from '../../test/support/homes.js';
+import { debianBase } from '../../test/support/images.js';
 import { prescient } from '../../test/support/cli.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
-import { reapLeftovers, startWorker, untilModuleStarts, type WorkerProcess } from '../../test/support/workers.js';
+import { reapLeftovers, startWorker, stopWorkers, untilModuleStarts, type WorkerProcess } from '../../test/support/workers.js';
 
 const skip =
   (!(await postgresBin()) && "PostgreSQL is not installed (Debian's postgresql, scripts/debian-packages.txt)") ||
@@ -30,6 +31,7 @@ const skip =
 describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 40 * 60_000 }, () => {
   let pg: RunningPostgres;
   let registry: RunningRegistry;
+  let homes: TestHomes<'serve' | 'w1' | 'w2'>;
   let dir: string;
   let server: ServeProcess;
   let serveHome: string;
@@ -42,16 +44,10 @@ describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 
   before(async () => {
     await debianBase();
     pg = await startPostgres();
-    dir = await mkdtemp(join(testHome(), 'queue-extreg-'));
-    const shared = testPaths();
-    await mkdir(join(shared.home, 'cache'), { recursive: true });
-    for (const name of ['serve', 'w1', 'w2']) {
-      const home = join(dir, name);
-      await mkdir(home, { recursive: true });
-      await symlink(shared.bases, paths(home).bases);
-      await symlink(join(shared.home, 'cache'), join(home, 'cache'));
-    }
-    serveHome = join(dir, 'serve');
+    // nothing shared on disk but the base and the apt cache: each worker has its own layer cache
+    homes = await testHomes({ prefix: 'queue-extreg', names: ['serve', 'w1', 'w2'], share: ['bases', 'cache'] });
+    dir = homes.dir;
+    serveHome = homes.homes.serve;
     // The killed client's category installs a package: the SIGKILL lands while that module runs.
     const files = workflowConfigFiles(paths(serveHome));
     await writeFile(files.identify, JSON.stringify({ rules: [{ kind: 'account', account: 'kill@queue.test', clientId: killed, category: 'ops' }], fallbackCategory: 'general' }));
@@ -78,12 +74,11 @@ describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 
     workers.push(await startWorker('w1', join(dir, 'w1'), pg.url, env), await startWorker('w2', join(dir, 'w2'), pg.url, env));
   });
   after(async () => {
-    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
-    await Promise.all(workers.map((w) => (w.child.exitCode === null && w.child.signalCode === null ? new Promise((r) => w.child.once('exit', r)) : undefined)));
+    await stopWorkers(workers);
     await server?.stop();
     await registry?.stop();
     await pg?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await homes?.remove();
   });
 
   const request = async (clientId: string, body: object = { clientId }): Promise<RequestResult> => {

@@ -1,22 +1,22 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
 import { paths } from '../core/config.js';
 import { sha256Digest, sha256File } from '../core/digest.js';
 import { run } from '../core/exec.js';
 import { Grants } from '../grants/grants.js';
 import type { BaseImage } from '../image/bases/build.js';
-import { defineModule } from '../pipeline/define-module.js';
 import { LayerCache } from '../pipeline/layer-cache.js';
 import type { BaseRef, ModuleOutcome } from '../pipeline/personalize.js';
 import { assemblePipeline, type AssembledModule } from '../pipeline/plan.js';
 import { PipelineImageBuilder, type BuildInput } from '../workflow/image-builder.js';
 import { sharedBaseResolver } from '../workflow/shared-base.js';
-import { debianBase, testHome } from '../../test/support/images.js';
+import { fileModule } from '../../test/support/file-module.js';
+import { testHomes, type TestHomes } from '../../test/support/homes.js';
+import { debianBase } from '../../test/support/images.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { webDbVector } from '../../test/support/vectors.js';
 import { basesRepository, layersRepository, openExternalRegistry, type ExternalRegistry } from './external-registry.js';
@@ -34,22 +34,11 @@ const skip = !(await hasDockerRegistry()) && 'skopeo and docker-registry are nee
  * builds one more on top. Two small file-writing modules keep the builds quick (no apt).
  */
 const stamp = randomBytes(8).toString('hex');
-const motd = defineModule({
-  id: 'motd',
-  version: 1,
-  description: 'test: a message of the day',
-  optionsSchema: z.undefined(),
-  plan: ({ vector }) => ({ changes: [{ kind: 'write-file', path: '/etc/motd', content: `hello ${vector.subject.clientId} ${stamp}\n`, mode: 0o644 }] }),
-});
-const marker = defineModule({
-  id: 'marker',
-  version: 1,
-  description: 'test: a file unique to this run',
-  optionsSchema: z.undefined(),
-  plan: () => ({ changes: [{ kind: 'write-file', path: '/etc/prescient-marker', content: `${stamp}\n` }] }),
-});
+const motd = fileModule({ id: 'motd', path: '/etc/motd', content: (v) => `hello ${v.subject.clientId} ${stamp}\n`, mode: 0o644 });
+const marker = fileModule({ id: 'marker', path: '/etc/prescient-marker', content: `${stamp}\n` });
 
 describe('an external registry shared by two homes (docker-registry, token auth)', { skip }, () => {
+  let homes: TestHomes<'a' | 'b'>;
   let dir: string;
   let base: BaseImage;
   let homeA: string;
@@ -84,11 +73,9 @@ describe('an external registry shared by two homes (docker-registry, token auth)
 
   before(async () => {
     base = await debianBase();
-    await mkdir(testHome(), { recursive: true });
-    // under the test home: the bases' file system, so layers link instead of copying
-    dir = await mkdtemp(join(testHome(), 'extreg-'));
-    homeA = join(dir, 'a');
-    homeB = join(dir, 'b');
+    // the worker's home (b) has nothing of a's: the base is the test run's, by path
+    homes = await testHomes({ prefix: 'extreg', names: ['a', 'b'] });
+    ({ dir, homes: { a: homeA, b: homeB } } = homes);
     grantsA = await Grants.open({ secretsDir: paths(homeA).secrets });
     serve = await startServe(homeA);
     theirs = await startDockerRegistry(join(dir, 'docker-registry'), { tokenAuth: { realm: `${serve.base}/v1/token`, certificatePem: grantsA.signer.certificatePem } });
@@ -106,7 +93,7 @@ describe('an external registry shared by two homes (docker-registry, token auth)
   after(async () => {
     await theirs?.stop();
     await serve?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await homes?.remove();
   });
 
   test('configuration: the registry kind, checked with the field named; the environment', async () => {

@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { z } from 'zod';
 import { paths } from '../core/config.js';
 import { sha256File } from '../core/digest.js';
 import { run } from '../core/exec.js';
 import type { BaseImage } from '../image/bases/build.js';
 import { withImageSession } from '../image/open.js';
 import * as qemuImg from '../image/qemu-img.js';
-import { defineModule } from '../pipeline/define-module.js';
 import { LayerCache, layerKey } from '../pipeline/layer-cache.js';
 import { personalize, type PersonalizeReport } from '../pipeline/personalize.js';
 import { assemblePipeline } from '../pipeline/plan.js';
+import { fileModule } from '../../test/support/file-module.js';
+import { testHomes, type TestHomes } from '../../test/support/homes.js';
 import { debianBase, testHome } from '../../test/support/images.js';
 import { webDbVector } from '../../test/support/vectors.js';
 import { openRegistry, type Registry } from './registry.js';
@@ -24,24 +24,13 @@ import { openRegistry, type Registry } from './registry.js';
  * both ways, pulling with skopeo and opening what was pulled. Two small file-writing modules
  * keep it quick (no apt); the home lives under the test home, on the bases' file system.
  */
-const motd = defineModule({
-  id: 'motd',
-  version: 1,
-  description: 'test: a message of the day',
-  optionsSchema: z.undefined(),
-  plan: ({ vector }) => ({ changes: [{ kind: 'write-file', path: '/etc/motd', content: `hello ${vector.subject.clientId}\n`, mode: 0o644 }] }),
-});
+const motd = fileModule({ id: 'motd', path: '/etc/motd', content: (v) => `hello ${v.subject.clientId}\n`, mode: 0o644 });
 const stamp = randomBytes(8).toString('hex');
-const marker = defineModule({
-  id: 'marker',
-  version: 1,
-  description: 'test: a file unique to this run',
-  optionsSchema: z.undefined(),
-  plan: () => ({ changes: [{ kind: 'write-file', path: '/etc/prescient-marker', content: `${stamp}\n` }] }),
-});
+const marker = fileModule({ id: 'marker', path: '/etc/prescient-marker', content: `${stamp}\n` });
 
 describe('layer cache and registry share their files', () => {
   let base: BaseImage;
+  let homes: TestHomes<'home'>;
   let home: string;
   let p: ReturnType<typeof paths>;
   let registry: Registry;
@@ -58,14 +47,14 @@ describe('layer cache and registry share their files', () => {
 
   before(async () => {
     base = await debianBase();
-    await mkdir(shared, { recursive: true });
-    home = await mkdtemp(join(shared, 'sharing-'));
+    homes = await testHomes({ prefix: 'sharing', names: ['home'] });
+    home = homes.homes.home;
     p = paths(home);
     registry = await openRegistry({ root: p.registry });
     cache = new LayerCache(p.layers);
   });
   after(async () => {
-    await rm(home, { recursive: true, force: true });
+    await homes?.remove();
   });
 
   test('registering links the cached layers: the same inodes, no layer bytes written', async () => {

@@ -10,10 +10,10 @@ import { measure } from '../image/qemu-img.js';
 import { personalize } from '../pipeline/personalize.js';
 import { parsePolicy } from '../policy/policy.js';
 import { assemblePipeline } from '../pipeline/plan.js';
-import type { UsageVector } from '../contracts/usage-vector.js';
 import { parseUsageVector } from '../usage-vector/validate.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { openRegistry } from './registry.js';
+import { categoryProfiles, type CategoryProfile } from '../../test/support/category-profiles.js';
 
 /**
  * Issue 16's storage acceptance: 20 clients in 4 categories, each with its own predicted size
@@ -22,19 +22,7 @@ import { openRegistry } from './registry.js';
  * copies, as `qemu-img measure` sizes them. Heavy (four apt runs, forty small layers): a few
  * minutes. The apt download cache is the test home's, shared by every test, not this home's.
  */
-const categories: Record<string, { software: string[]; services: UsageVector['services']; ports: number[] }> = {
-  web: { software: ['nginx'], services: [{ name: 'nginx', expectedLoad: { requestsPerSecond: 300 }, concurrency: 128 }], ports: [80, 443] },
-  'web-db': {
-    software: ['nginx', 'postgresql'],
-    services: [
-      { name: 'nginx', expectedLoad: { requestsPerSecond: 150 }, concurrency: 64 },
-      { name: 'postgresql', expectedLoad: { connections: 20 }, concurrency: 20 },
-    ],
-    ports: [80, 443],
-  },
-  cache: { software: ['redis-server'], services: [{ name: 'redis', expectedLoad: { connections: 200 }, concurrency: 200 }], ports: [6379] },
-  dev: { software: ['git'], services: [], ports: [] },
-};
+const categories: Record<string, CategoryProfile> = categoryProfiles({ devSoftware: ['git'] });
 
 let base: BaseImage;
 let home: string;

@@ -122,7 +122,7 @@ export function createApp(options: AppOptions): App {
         try {
           await route.handler({ req, res, url: new URL(req.url ?? '/', 'http://localhost'), params, signal: controller.signal, requestId: request.id, principal: request.principal });
         } catch (e) {
-          const r = errorResponse(e, errorShape, request.id);
+          const r = errorResponse(e, errorShape, request.id, req);
           if (r.unexpected) request.log.error({ reqId: request.id, err: e }, 'unexpected error');
           if (res.headersSent) {
             res.destroy();
@@ -130,9 +130,8 @@ export function createApp(options: AppOptions): App {
           }
           // The request body may be unread (a refused upload): drain it so the client sees the answer.
           req.resume();
-          const text = JSON.stringify(r.body);
-          res.writeHead(r.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...r.headers });
-          res.end(text);
+          res.writeHead(r.status, { 'content-length': r.payload.length, ...r.headers });
+          res.end(r.payload);
         }
       },
     });
@@ -149,10 +148,10 @@ export async function listen(app: App, port: number, host = '127.0.0.1'): Promis
 }
 
 function sendError(request: FastifyRequest, reply: FastifyReply, e: unknown): void {
-  const r = errorResponse(e, request.routeOptions.config?.errorShape ?? 'prescient', request.id);
+  const r = errorResponse(e, request.routeOptions.config?.errorShape ?? 'prescient', request.id, request.raw);
   if (r.unexpected) request.log.error({ reqId: request.id, err: e }, 'unexpected error');
   request.raw.resume();
-  void reply.code(r.status).headers(r.headers).type('application/json').send(r.body);
+  void reply.code(r.status).headers(r.headers).send(r.payload);
 }
 
 /** Fastify's own errors (FST_…) carry a 4xx status; they become AppErrors with the rule named. */

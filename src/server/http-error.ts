@@ -1,6 +1,9 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, toAppError, type ErrorCode } from '../core/errors.js';
 import { OciError, type OciErrorCode } from '../registry/oci-error.js';
+import { otlpProtobufMediaTypes } from '../telemetry/formats/otlp-protobuf.js';
+import { encodeOtlpStatus, otlpStatus } from '../telemetry/formats/otlp-status.js';
+import { mediaType } from './read-body.js';
 import type { ErrorShape } from './router.js';
 
 /** The one place where error codes become HTTP statuses. */
@@ -29,18 +32,27 @@ export class MethodNotAllowedError extends AppError {
 
 export interface ErrorResponse {
   status: number;
+  /** content-type included. */
   headers: Record<string, string>;
-  body: unknown;
+  /** The encoded body. */
+  payload: Buffer;
   /** True for a failure that is ours, not the caller's: log it with its stack. */
   unexpected: boolean;
 }
 
 /**
- * What an error answers, in Prescient's shape or the OCI spec's. An unexpected error (not an
- * AppError, or INTERNAL) answers 500 with the request id only: its message may hold paths or
- * internals, so it goes to the log, never to the caller.
+ * What an error answers, in Prescient's shape, the OCI spec's or OTLP's (`req`: the request, whose
+ * content type OTLP answers in). An unexpected error (not an AppError, or INTERNAL) answers 500
+ * with the request id only: its message may hold paths or internals, so it goes to the log,
+ * never to the caller.
  */
-export function errorResponse(e: unknown, shape: ErrorShape, requestId: string): ErrorResponse {
+export function errorResponse(e: unknown, shape: ErrorShape, requestId: string, req?: IncomingMessage): ErrorResponse {
+  const { status, headers, body, unexpected } = shapedError(e, shape, requestId, req);
+  if (Buffer.isBuffer(body)) return { status, headers, payload: body, unexpected };
+  return { status, headers: { ...headers, 'content-type': 'application/json' }, payload: Buffer.from(JSON.stringify(body)), unexpected };
+}
+
+function shapedError(e: unknown, shape: ErrorShape, requestId: string, req: IncomingMessage | undefined): { status: number; headers: Record<string, string>; body: unknown; unexpected: boolean } {
   const err = toAppError(e);
   const unexpected = err.code === 'INTERNAL';
   const headers: Record<string, string> = {};
@@ -48,6 +60,15 @@ export function errorResponse(e: unknown, shape: ErrorShape, requestId: string):
   if (typeof challenge === 'string') headers['www-authenticate'] = challenge;
   const message = unexpected ? `internal error (request ${requestId})` : err.message;
   let status = err instanceof MethodNotAllowedError ? 405 : httpStatusByCode[err.code];
+  if (shape === 'otlp') {
+    // OTLP/HTTP: the request's encoding; a JSON one, or one of no OTLP type (a 415), gets JSON.
+    const metadata: Record<string, string> = { requestId };
+    if (!unexpected) for (const [k, v] of Object.entries(err.details ?? {})) if (k !== 'wwwAuthenticate' && (typeof v === 'string' || typeof v === 'number')) metadata[k] = String(v);
+    const body = otlpStatus({ httpStatus: status, message, reason: unexpected ? 'INTERNAL' : err.code, metadata });
+    const protobuf = req !== undefined && (otlpProtobufMediaTypes as readonly string[]).includes(mediaType(req));
+    if (protobuf) return { status, headers: { ...headers, 'content-type': 'application/x-protobuf' }, body: encodeOtlpStatus(body), unexpected };
+    return { status, headers, body, unexpected };
+  }
   if (shape === 'prescient') {
     const { wwwAuthenticate: _w, ...details } = err.details ?? {};
     const body = { error: err instanceof MethodNotAllowedError ? 'METHOD_NOT_ALLOWED' : err.code, message, ...(!unexpected && Object.keys(details).length > 0 ? { details } : {}), requestId };

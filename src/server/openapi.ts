@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RouteScope } from '../contracts/access-scope.js';
-import type { Route, RouteSet } from './router.js';
+import type { ErrorShape, Route, RouteSet } from './router.js';
 
 /** find-my-way paths as OpenAPI templates: `:clientId` → `{clientId}`, the `/v2/*` wildcard → `{path}`. */
 export function openApiPath(path: string): string {
@@ -14,6 +14,12 @@ const securityOf: Record<RouteScope, { description: string; security: Record<str
   admin: { description: 'the admin credential', security: [{ basic: [] }] },
   'telemetry-write': { description: 'admin, client or source credential; events bound to its subjects', security: [{ basic: [] }] },
   registry: { description: 'a bearer token from /v1/token (the Docker token flow)', security: [{ bearer: [] }] },
+};
+
+const errorDescriptions: Record<ErrorShape, string> = {
+  prescient: 'JSON; errors as {error, message, details?, requestId}',
+  oci: 'as the OCI distribution spec says; errors as {errors:[{code,message,detail}]}',
+  otlp: 'as OTLP/HTTP says, in the request\'s encoding (protobuf or JSON); errors as a google.rpc.Status {code, message, details:[google.rpc.ErrorInfo]}',
 };
 
 const jsonSchema = (schema: z.ZodType): Record<string, unknown> => {
@@ -46,7 +52,7 @@ function operation(route: Route, method: string): Record<string, unknown> {
           },
         }
       : {}),
-    responses: route.errorShape === 'oci' ? { default: { description: 'as the OCI distribution spec says; errors as {errors:[{code,message,detail}]}' } } : { default: { description: 'JSON; errors as {error, message, details?, requestId}' } },
+    responses: { default: { description: errorDescriptions[route.errorShape ?? 'prescient'] } },
   };
 }
 

@@ -24,8 +24,11 @@ export interface RequestContext {
 
 export type Handler = (ctx: RequestContext) => Promise<void> | void;
 
-/** How errors under a route are shaped: Prescient's `{error, message}` or the OCI spec's `{errors:[…]}`. */
-export const errorShapes = ['prescient', 'oci'] as const;
+/**
+ * How errors under a route are shaped: Prescient's `{error, message}`, the OCI spec's
+ * `{errors:[…]}`, or OTLP/HTTP's google.rpc.Status in the request's encoding (protobuf or JSON).
+ */
+export const errorShapes = ['prescient', 'oci', 'otlp'] as const;
 export type ErrorShape = (typeof errorShapes)[number];
 
 export interface Route {

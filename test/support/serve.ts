@@ -16,12 +16,21 @@ export interface ServeProcess {
   stop: () => Promise<void>;
 }
 
+export interface ServeOptions {
+  /** Variables set (a string) or removed (undefined) in serve's environment, over this process's. */
+  env?: Record<string, string | undefined>;
+  /** Another tree's `bin/prescient.js` (a benchmark comparing an older build). */
+  cli?: string;
+}
+
 /** The real `prescient serve` on 127.0.0.1, port 0, over the state folder `home`; resolves once it printed its URL. */
-export async function startServe(home: string, extraArgs: readonly string[] = []): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--json', ...extraArgs], {
-    env: { ...process.env, PRESCIENT_HOME: home },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export async function startServe(home: string, extraArgs: readonly string[] = [], options: ServeOptions = {}): Promise<ServeProcess> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PRESCIENT_HOME: home };
+  for (const [k, v] of Object.entries(options.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const child = spawn(process.execPath, [options.cli ?? cli, 'serve', '--port', '0', '--json', ...extraArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

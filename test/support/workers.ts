@@ -42,6 +42,14 @@ export async function startWorker(name: string, home: string, url: string, env: 
   return { name, child, events, stderr: () => err };
 }
 
+/** SIGTERM to every worker still running (a SIGKILLed one is gone already); resolves when all have exited. */
+export async function stopWorkers(workers: readonly WorkerProcess[]): Promise<void> {
+  const running = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+  const exited = running.map((w) => new Promise((r) => w.child.once('exit', r)));
+  for (const w of running) w.child.kill('SIGTERM');
+  await Promise.all(exited);
+}
+
 /**
  * What a SIGKILLed worker leaves behind on its machine (a qemu daemon, a mount of its session)
  * is that machine's to clean at its next start; here the test ends it: processes started under

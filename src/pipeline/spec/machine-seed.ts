@@ -62,7 +62,7 @@ export function machineSeed(input: {
     if (t.secret.required && !t.secret.required(written)) continue;
     const password = randomBytes(16).toString('hex');
     files.push(...t.secret.seedFiles({ password, facts: input.facts }));
-    services.push({ service: t.names[0]!, unit: t.unit, port: t.ports[0]!, account: t.secret.account, password });
+    services.push({ service: t.name, unit: t.unit, port: t.ports[0]!, account: t.secret.account, password });
   }
   files.push(...(input.extraFiles ?? []));
   return {

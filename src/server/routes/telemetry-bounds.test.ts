@@ -11,6 +11,7 @@ import { agentCredential, revokeAgentCredential } from '../../grants/agent-crede
 import { openPrescient } from '../../app/open-prescient.js';
 import type { Ingestion } from '../../telemetry/open-ingestion.js';
 import { createApp, listen, type App } from '../app.js';
+import { readOtlpStatus } from '../../../test/support/otlp-status.js';
 import { telemetryRoutes } from './telemetry.js';
 
 let app: App;
@@ -127,30 +128,23 @@ interface MessageType {
   decode(bytes: Uint8Array): Record<string, any>;
 }
 const otlp = (generatedRoot as unknown as { opentelemetry: { proto: { collector: { metrics: { v1: Record<string, MessageType> } } } } }).opentelemetry.proto.collector.metrics.v1;
-const postOtlp = async (body: Uint8Array, authorization: string) => {
-  const r = await fetch(`${base}/v1/metrics`, { method: 'POST', body, headers: { 'content-type': 'application/x-protobuf', authorization } });
-  return { status: r.status, bytes: Buffer.from(await r.arrayBuffer()) };
+const postOtlp = async (body: Uint8Array, authorization?: string, type = 'application/x-protobuf') => {
+  const r = await fetch(`${base}/v1/metrics`, { method: 'POST', body, headers: { 'content-type': type, ...(authorization ? { authorization } : {}) } });
+  return { status: r.status, type: r.headers.get('content-type'), bytes: Buffer.from(await r.arrayBuffer()) };
 };
-const statusMessage = (bytes: Buffer): string => {
-  const reader = protobuf.Reader.create(bytes);
-  while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    if (tag === 18) return reader.string();
-    reader.skipType(tag & 7);
-  }
-  return '';
-};
+const statusMessage = (bytes: Buffer): string => readOtlpStatus(bytes).message ?? '';
+const otlpRequest = (subject: string) =>
+  otlp['ExportMetricsServiceRequest']!.encode({
+    resourceMetrics: [
+      {
+        resource: { attributes: [{ key: 'prescient.subject', value: { stringValue: subject } }, { key: 'prescient.source', value: { stringValue: 'hypervisor' } }] },
+        scopeMetrics: [{ metrics: [{ name: 'system.memory.usage', sum: { aggregationTemporality: 2, dataPoints: [{ attributes: [{ key: 'state', value: { stringValue: 'used' } }], timeUnixNano: String(BigInt(Date.UTC(2026, 0, 2)) * 1_000_000n), asInt: '123' }] } }] }],
+      },
+    ],
+  }).finish();
 
 test("OTLP protobuf is bound to the credential like JSON: a client's own subject lands, another's is 403 with nothing stored", async () => {
-  const request = (subject: string) =>
-    otlp['ExportMetricsServiceRequest']!.encode({
-      resourceMetrics: [
-        {
-          resource: { attributes: [{ key: 'prescient.subject', value: { stringValue: subject } }, { key: 'prescient.source', value: { stringValue: 'hypervisor' } }] },
-          scopeMetrics: [{ metrics: [{ name: 'system.memory.usage', sum: { aggregationTemporality: 2, dataPoints: [{ attributes: [{ key: 'state', value: { stringValue: 'used' } }], timeUnixNano: String(BigInt(Date.UTC(2026, 0, 2)) * 1_000_000n), asInt: '123' }] } }] }],
-        },
-      ],
-    }).finish();
+  const request = otlpRequest;
   const before = await ingestion.store.counts();
   const other = await postOtlp(request('client:ledger'), webshop);
   assert.equal(other.status, 403);
@@ -160,6 +154,55 @@ test("OTLP protobuf is bound to the credential like JSON: a client's own subject
   assert.equal(own.status, 200, statusMessage(own.bytes));
   assert.equal(otlp['ExportMetricsServiceResponse']!.decode(own.bytes)['partialSuccess'], null);
   assert.equal((await ingestion.store.counts()).resource, before.resource + 1);
+});
+
+test('OTLP errors are a google.rpc.Status in the request\'s encoding, the scope hook\'s 401 included: protobuf for protobuf, JSON for JSON, each naming its rule or field', async () => {
+  const metadataOf = (s: { details: { reason?: string; metadata: Record<string, string> }[] }) => s.details[0]?.metadata ?? {};
+  // 401 from the scope hook, before the handler runs: no credential, then a wrong secret.
+  for (const authorization of [undefined, `Basic ${Buffer.from('webshop:wrong').toString('base64')}`]) {
+    const pb = await postOtlp(otlpRequest('client:webshop'), authorization);
+    assert.equal(pb.status, 401);
+    assert.equal(pb.type, 'application/x-protobuf');
+    const s = readOtlpStatus(pb.bytes);
+    assert.equal(s.code, 16, 'UNAUTHENTICATED');
+    assert.ok(s.message && s.message.length > 0, 'a message says why');
+    assert.equal(s.details[0]?.typeUrl, 'type.googleapis.com/google.rpc.ErrorInfo');
+    assert.equal(s.details[0]?.reason, 'UNAUTHORIZED');
+    assert.equal(metadataOf(s)['rule'], authorization ? 'credential' : 'scope:telemetry-write');
+    assert.ok(metadataOf(s)['requestId'], 'the request id, to find it in the log');
+    const json = await postOtlp(Buffer.from('{"resourceMetrics":[]}'), authorization, 'application/json');
+    assert.equal(json.status, 401);
+    assert.equal(json.type, 'application/json');
+    const j = JSON.parse(json.bytes.toString('utf8')) as { code: number; message: string; details: { '@type': string; reason: string; metadata: Record<string, string> }[] };
+    assert.equal(j.code, 16);
+    assert.equal(j.message, s.message);
+    assert.equal(j.details[0]!['@type'], 'type.googleapis.com/google.rpc.ErrorInfo');
+    assert.equal(j.details[0]!.reason, 'UNAUTHORIZED');
+    assert.equal((j as Record<string, unknown>)['error'], undefined, "not Prescient's own error shape");
+  }
+  // 403 from the handler: another client's subject, both encodings.
+  const pb403 = readOtlpStatus((await postOtlp(otlpRequest('client:ledger'), webshop)).bytes);
+  assert.equal(pb403.code, 7, 'PERMISSION_DENIED');
+  assert.equal(metadataOf(pb403)['rule'], 'telemetry-subject');
+  const json403 = await postOtlp(Buffer.from(JSON.stringify({ resourceMetrics: [{ resource: { attributes: [{ key: 'prescient.subject', value: { stringValue: 'client:ledger' } }, { key: 'prescient.source', value: { stringValue: 'hypervisor' } }] }, scopeMetrics: [{ metrics: [{ name: 'system.memory.usage', sum: { aggregationTemporality: 2, dataPoints: [{ attributes: [{ key: 'state', value: { stringValue: 'used' } }], timeUnixNano: String(BigInt(Date.UTC(2026, 0, 2)) * 1_000_000n), asInt: '123' }] } }] }] }] })), webshop, 'application/json');
+  assert.equal(json403.status, 403);
+  const j403 = JSON.parse(json403.bytes.toString('utf8')) as { code: number; message: string; details: { metadata: Record<string, string> }[] };
+  assert.equal(j403.code, 7);
+  assert.match(j403.message, /subject: this credential may not write about this client/);
+  assert.equal(j403.details[0]!.metadata['rule'], 'telemetry-subject');
+  // 400 (not JSON) and 415 (neither encoding: answered in JSON), each naming the field.
+  const bad = await postOtlp(Buffer.from('{not json'), admin, 'application/json');
+  assert.equal(bad.status, 400);
+  const j400 = JSON.parse(bad.bytes.toString('utf8')) as { code: number; details: { reason: string; metadata: Record<string, string> }[] };
+  assert.equal(j400.code, 3, 'INVALID_ARGUMENT');
+  assert.deepEqual([j400.details[0]!.reason, j400.details[0]!.metadata['field']], ['VALIDATION', 'body']);
+  const csv = await postOtlp(Buffer.from('a,b'), admin, 'text/csv');
+  assert.equal(csv.status, 415);
+  assert.equal(csv.type, 'application/json');
+  const j415 = JSON.parse(csv.bytes.toString('utf8')) as { code: number; details: { reason: string; metadata: Record<string, string> }[] };
+  assert.deepEqual([j415.code, j415.details[0]!.reason, j415.details[0]!.metadata['field']], [3, 'UNSUPPORTED_MEDIA_TYPE', 'content-type']);
+  // The NDJSON route keeps Prescient's own shape.
+  assert.equal((await post(flow('client:ledger', 23))).body['error'], 'UNAUTHORIZED');
 });
 
 test('14 MB of empty protobuf data points (7 million objects if decoded) answer 413 at once, with memory flat', async () => {

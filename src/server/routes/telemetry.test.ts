@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import generatedRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
-import protobuf from 'protobufjs/minimal.js';
 import { openPrescient } from '../../app/open-prescient.js';
 import type { Ingestion } from '../../telemetry/open-ingestion.js';
 import { createApp, listen, type App } from '../app.js';
+import { readOtlpStatus } from '../../../test/support/otlp-status.js';
 import { telemetryRoutes } from './telemetry.js';
 
 let server: App;
@@ -155,18 +155,6 @@ const v1 = (generatedRoot as unknown as { opentelemetry: { proto: { collector: {
 const encodeRequest = (body: object): Buffer => Buffer.from(v1['ExportMetricsServiceRequest']!.encode(body).finish());
 const postBytes = (body: Buffer, headers: Record<string, string> = {}) =>
   fetch(base + '/v1/metrics', { method: 'POST', body, headers: { 'content-type': 'application/x-protobuf', ...headers } }).then(async (r) => ({ status: r.status, type: r.headers.get('content-type'), bytes: Buffer.from(await r.arrayBuffer()) }));
-/** google.rpc.Status: code = 1, message = 2. */
-function readStatus(bytes: Buffer): { code?: number; message?: string } {
-  const reader = protobuf.Reader.create(bytes);
-  const out: { code?: number; message?: string } = {};
-  while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    if (tag === 8) out.code = reader.int32();
-    else if (tag === 18) out.message = reader.string();
-    else reader.skipType(tag & 7);
-  }
-  return out;
-}
 const emptyPoints = (n: number, host?: string) => ({
   resourceMetrics: [{ ...(host ? { resource: { attributes: [{ key: 'host.name', value: { stringValue: host } }] } } : {}), scopeMetrics: [{ metrics: [{ name: 'system.cpu.utilization', gauge: { dataPoints: Array.from({ length: n }, () => ({})) } }] }] }],
 });
@@ -196,7 +184,7 @@ test('OTLP protobuf is bounded like JSON: broken wire data 400, too many points 
   const broken = await postBytes(Buffer.from([0x0a, 0xff, 0xff, 0x01]));
   assert.equal(broken.status, 400);
   assert.equal(broken.type, 'application/x-protobuf');
-  const s400 = readStatus(broken.bytes);
+  const s400 = readOtlpStatus(broken.bytes);
   assert.equal(s400.code, 3); // INVALID_ARGUMENT
   assert.match(s400.message!, /^body: not a protobuf ExportMetricsServiceRequest/);
   // 20,000 empty points are 40 KB of protobuf (under the 64 KiB limit) but over this server's 10,000 points.
@@ -204,15 +192,16 @@ test('OTLP protobuf is bounded like JSON: broken wire data 400, too many points 
   assert.ok(many.length < 64 * 1024);
   const r413 = await postBytes(many);
   assert.equal(r413.status, 413);
-  assert.match(readStatus(r413.bytes).message!, /^body: more than 10000 data points/);
+  assert.match(readOtlpStatus(r413.bytes).message!, /^body: more than 10000 data points/);
   // The same in JSON.
   const j413 = await post('/v1/metrics', JSON.stringify(emptyPoints(20_000, 'pb-many')), { 'content-type': 'application/json' });
   assert.equal(j413.status, 413);
-  assert.equal(j413.body.details.rule, 'max-data-points');
+  assert.equal(j413.body.code, 8); // RESOURCE_EXHAUSTED
+  assert.equal(j413.body.details[0].metadata.rule, 'max-data-points');
   // 1,500 points without a time and none valid: the invalid-record cap (1,000) answers 400, nothing stored.
   const junk = await postBytes(gzipSync(encodeRequest(emptyPoints(1500, 'pb-junk'))), { 'content-encoding': 'gzip' });
   assert.equal(junk.status, 400);
-  assert.match(readStatus(junk.bytes).message!, /^body: 1500 invalid data points and none valid; first: resourceMetrics 0 system\.cpu\.utilization dataPoint 0: timeUnixNano/);
+  assert.match(readOtlpStatus(junk.bytes).message!, /^body: 1500 invalid data points and none valid; first: resourceMetrics 0 system\.cpu\.utilization dataPoint 0: timeUnixNano/);
   assert.deepEqual(await ingestion.store.rollups(ingestion.anonymiser.pseudonym('vm', 'pb-junk')), []);
   // A gzip bomb is stopped at the body limit, as for JSON.
   const bomb = await postBytes(gzipSync(Buffer.alloc(10 * 1024 * 1024)), { 'content-encoding': 'gzip' });

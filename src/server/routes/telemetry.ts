@@ -2,11 +2,11 @@ import { AppError } from '../../core/errors.js';
 import { createCounterRates, type CounterRates } from '../../telemetry/counter-rates.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeOtlpMetrics, defaultMaxDataPoints, mapOtlpMetrics, otlpMetricsRequestSchema, type OtlpDecoded } from '../../telemetry/formats/otlp.js';
-import { decodeOtlpProtobuf, encodeOtlpResponse, encodeOtlpStatus, otlpProtobufMediaTypes } from '../../telemetry/formats/otlp-protobuf.js';
+import { decodeOtlpProtobuf, encodeOtlpResponse, otlpProtobufMediaTypes } from '../../telemetry/formats/otlp-protobuf.js';
 import { noConsentReason, type Ingestor } from '../../telemetry/ingest.js';
 import { toBatch } from '../../telemetry/record-result.js';
 import type { Principal } from '../../contracts/access-scope.js';
-import { httpStatusByCode, sendJson } from '../http-error.js';
+import { sendJson } from '../http-error.js';
 import { mediaType, readBody } from '../read-body.js';
 import type { RouteSet } from '../router.js';
 import { telemetryEventSchema } from '../../contracts/telemetry-event.js';
@@ -54,7 +54,8 @@ const ndjsonTypes = new Set(['application/x-ndjson', 'application/ndjson', 'appl
  *
  * `POST /v1/metrics`: OTLP/HTTP, protobuf (the default of the OpenTelemetry SDKs and the
  * Collector) or JSON, gzip or not. Answers `{}` or `{partialSuccess: {rejectedDataPoints,
- * errorMessage}}` in the request's encoding, as the OTLP spec says.
+ * errorMessage}}` in the request's encoding, as the OTLP spec says; and so its errors (the scope
+ * hook's 401 and 403 too): a google.rpc.Status (errorShape `otlp`).
  */
 export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
   const maxBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
@@ -130,6 +131,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
       path: '/v1/metrics',
       scope: 'telemetry-write',
       summary: 'OTLP/HTTP metrics, protobuf (application/x-protobuf) or JSON',
+      errorShape: 'otlp',
       schemas: {
         body: otlpMetricsRequestSchema,
         bodyMediaType: 'application/json',
@@ -142,14 +144,9 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
           throw new AppError('UNSUPPORTED_MEDIA_TYPE', `content-type: OTLP/HTTP is application/x-protobuf or application/json, not ${JSON.stringify(type || '(none)')}`, { details: { field: 'content-type' } });
         }
         if (!protobuf) return sendJson(res, 200, await exportMetrics(decodeOtlpMetrics(await readJson(req, signal), rates, { maxDataPoints }), principal));
-        // OTLP/HTTP: a protobuf request gets protobuf back, errors as a google.rpc.Status.
-        try {
-          const answer = await exportMetrics(mapOtlpMetrics(decodeOtlpProtobuf(await readBody(req, { maxBytes, signal }), { maxDataPoints }), rates), principal);
-          sendBytes(res, 200, encodeOtlpResponse(answer));
-        } catch (e) {
-          if (!(e instanceof AppError) || e.code === 'INTERNAL' || e.code === 'ABORTED') throw e;
-          sendBytes(res, httpStatusByCode[e.code], encodeOtlpStatus(httpStatusByCode[e.code], e.message));
-        }
+        // OTLP/HTTP: a protobuf request gets protobuf back (its errors too: errorShape).
+        const answer = await exportMetrics(mapOtlpMetrics(decodeOtlpProtobuf(await readBody(req, { maxBytes, signal }), { maxDataPoints }), rates), principal);
+        sendBytes(res, 200, encodeOtlpResponse(answer));
       },
     },
   ];

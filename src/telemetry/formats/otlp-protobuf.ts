@@ -166,16 +166,3 @@ export function encodeOtlpResponse(response: { partialSuccess?: { rejectedDataPo
   const bytes = metricsV1.ExportMetricsServiceResponse.encode(message).finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
-
-/** gRPC status codes for the HTTP statuses an OTLP request can meet (the Status body carries one). */
-const grpcCodeByHttp: Record<number, number> = { 400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14 };
-
-/**
- * The google.rpc.Status that OTLP/HTTP says a protobuf client gets with a 4xx or 5xx
- * (`code` = 1, `message` = 2; its `details` stay empty). opentelemetry-proto does not define it,
- * so it is written here with protobufjs's own writer.
- */
-export function encodeOtlpStatus(httpStatus: number, message: string): Buffer {
-  const bytes = protobuf.Writer.create().uint32(8).int32(grpcCodeByHttp[httpStatus] ?? 2).uint32(18).string(message).finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}

@@ -1,46 +1,29 @@
+import { catalogued } from '../../../predict/service-catalog.js';
 import type { Change } from '../../change.js';
 import type { ServiceTuner } from './tuner.js';
-import { header, seedSecretsDir } from './tuner.js';
+import { header } from './tuner.js';
+import { firstBootPasswordUnit, seedPasswordFile, seedPasswordSecret } from './password-unit.js';
 
 /** The account a client logs in with from outside; root stays on the unix socket only. */
 export const mariadbUser = 'prescient';
-const passwordFile = `${seedSecretsDir}/mariadb.password`;
-const setPassword = '/usr/local/sbin/prescient-mariadb-password';
+const passwordFile = seedPasswordFile('mariadb');
 
 function passwordUnit(): Change[] {
-  // The seed's password is hex (see machine-secrets.ts), so it can stand inside SQL quotes.
-  const script = `#!/bin/sh
-# Written by Prescient (services module): applies the password this machine's seed carries.
-set -eu
-pw=$(cat ${passwordFile})
-case "$pw" in *[!0-9a-f]*) echo "unexpected characters in ${passwordFile}" >&2; exit 1;; esac
-i=0
-until mariadb-admin ping --silent 2>/dev/null; do i=$((i+1)); [ $i -lt 300 ] || exit 1; sleep 1; done
-mariadb <<SQL
+  return firstBootPasswordUnit({
+    id: 'mariadb',
+    product: 'MariaDB',
+    after: ['mariadb.service'],
+    wants: 'mariadb.service',
+    // The seed's password is hex (see machine-secrets.ts), so it can stand inside SQL quotes.
+    check: `case "$pw" in *[!0-9a-f]*) echo "unexpected characters in ${passwordFile}" >&2; exit 1;; esac`,
+    ready: 'mariadb-admin ping --silent 2>/dev/null',
+    apply: `mariadb <<SQL
 CREATE USER IF NOT EXISTS '${mariadbUser}'@'%' IDENTIFIED BY '$pw';
 ALTER USER '${mariadbUser}'@'%' IDENTIFIED BY '$pw';
 GRANT ALL PRIVILEGES ON *.* TO '${mariadbUser}'@'%' WITH GRANT OPTION;
 SQL
-`;
-  const unit = `[Unit]
-Description=Prescient: the MariaDB password from this machine's seed
-After=mariadb.service cloud-init.service
-Wants=mariadb.service
-ConditionPathExists=${passwordFile}
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=${setPassword}
-
-[Install]
-WantedBy=multi-user.target
-`;
-  return [
-    { kind: 'write-file', path: setPassword, content: script, mode: 0o755 },
-    { kind: 'write-file', path: '/etc/systemd/system/prescient-mariadb-password.service', content: unit, mode: 0o644 },
-    { kind: 'enable-service', unit: 'prescient-mariadb-password.service' },
-  ];
+`,
+  });
 }
 
 /**
@@ -50,7 +33,8 @@ WantedBy=multi-user.target
  * Debian's 50-server.cnf, so its bind-address wins.
  */
 export const mariadbTuner: ServiceTuner = {
-  names: ['mariadb', 'mysql', 'mariadb-server'],
+  service: catalogued('mariadb'),
+  name: 'mariadb',
   package: () => 'mariadb-server',
   unit: 'mariadb.service',
   user: 'mysql',
@@ -85,8 +69,5 @@ export const mariadbTuner: ServiceTuner = {
       { kind: 'write-file', path: '/etc/mysql/mariadb.conf.d/90-prescient.cnf', content: `${header(`MariaDB (${Math.round(memoryShareMiB)} MiB for it)`, service, spec)}${lines.join('\n')}\n`, mode: 0o644 },
     ];
   },
-  secret: {
-    account: mariadbUser,
-    seedFiles: ({ password }) => [{ path: passwordFile, content: password, owner: 'root:root', permissions: '0600' }],
-  },
+  secret: seedPasswordSecret('mariadb', mariadbUser),
 };

@@ -1,3 +1,4 @@
+import { catalogued } from '../../../predict/service-catalog.js';
 import type { ServiceTuner } from './tuner.js';
 import { afterSeed, header } from './tuner.js';
 
@@ -32,7 +33,8 @@ function memcachedConf(o: { memoryMiB: number; connections: number; threads: num
 }
 
 export const memcachedTuner: ServiceTuner = {
-  names: ['memcached'],
+  service: catalogued('memcached'),
+  name: 'memcached',
   package: () => 'memcached',
   unit: 'memcached.service',
   user: 'memcache',

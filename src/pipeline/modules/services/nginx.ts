@@ -1,3 +1,4 @@
+import { catalogued } from '../../../predict/service-catalog.js';
 import type { ServiceTuner } from './tuner.js';
 import { header } from './tuner.js';
 
@@ -12,7 +13,8 @@ function nextPowerOfTwo(n: number): number {
  * needs a per-machine certificate, which nothing prepares yet: 443 is not answered.
  */
 export const nginxTuner: ServiceTuner = {
-  names: ['nginx'],
+  service: catalogued('nginx'),
+  name: 'nginx',
   package: () => 'nginx',
   unit: 'nginx.service',
   user: 'www-data',

@@ -1,7 +1,9 @@
+import { catalogued } from '../../../predict/service-catalog.js';
 import type { ImageFacts } from '../../../image/facts.js';
 import type { Change } from '../../change.js';
 import type { ServiceTuner } from './tuner.js';
-import { header, seedSecretsDir } from './tuner.js';
+import { header } from './tuner.js';
+import { firstBootPasswordUnit, seedPasswordSecret } from './password-unit.js';
 
 /** The PostgreSQL major version each Debian release ships. */
 const postgresByDebian: Record<string, string> = { '11': '13', '12': '15', '13': '17' };
@@ -18,44 +20,24 @@ function kb(mib: number): string {
 
 /** The role a client logs in with from outside (scram, the seed's password); a superuser. */
 export const postgresRole = 'prescient';
-const passwordFile = `${seedSecretsDir}/postgresql.password`;
-const setPassword = '/usr/local/sbin/prescient-postgresql-password';
 
 /**
  * At first boot, once the cluster accepts connections, creates the role and gives it the
- * seed's password (psql quotes it: `:'pw'`). The image carries the unit, never the password.
+ * seed's password (psql quotes it: `:'pw'`).
  */
 function passwordUnit(version: string): Change[] {
-  const script = `#!/bin/sh
-# Written by Prescient (services module): applies the password this machine's seed carries.
-set -eu
-pw=$(cat ${passwordFile})
-i=0
-until runuser -u postgres -- pg_isready -q; do i=$((i+1)); [ $i -lt 300 ] || exit 1; sleep 1; done
-runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres -v pw="$pw" <<'SQL'
+  return firstBootPasswordUnit({
+    id: 'postgresql',
+    product: 'PostgreSQL',
+    after: [`postgresql@${version}-main.service`, 'postgresql.service'],
+    wants: `postgresql@${version}-main.service`,
+    ready: 'runuser -u postgres -- pg_isready -q',
+    apply: `runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres -v pw="$pw" <<'SQL'
 SELECT 'CREATE ROLE ${postgresRole} LOGIN SUPERUSER' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${postgresRole}') \\gexec
 ALTER ROLE ${postgresRole} PASSWORD :'pw';
 SQL
-`;
-  const unit = `[Unit]
-Description=Prescient: the PostgreSQL password from this machine's seed
-After=postgresql@${version}-main.service postgresql.service cloud-init.service
-Wants=postgresql@${version}-main.service
-ConditionPathExists=${passwordFile}
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=${setPassword}
-
-[Install]
-WantedBy=multi-user.target
-`;
-  return [
-    { kind: 'write-file', path: setPassword, content: script, mode: 0o755 },
-    { kind: 'write-file', path: '/etc/systemd/system/prescient-postgresql-password.service', content: unit, mode: 0o644 },
-    { kind: 'enable-service', unit: 'prescient-postgresql-password.service' },
-  ];
+`,
+  });
 }
 
 /**
@@ -64,7 +46,8 @@ WantedBy=multi-user.target
  * Exposed, it listens everywhere and accepts remote clients with scram only.
  */
 export const postgresqlTuner: ServiceTuner = {
-  names: ['postgresql', 'postgres'],
+  service: catalogued('postgresql'),
+  name: 'postgresql',
   package: () => 'postgresql',
   unit: 'postgresql.service',
   user: 'postgres',
@@ -124,8 +107,5 @@ export const postgresqlTuner: ServiceTuner = {
     const path = `/etc/postgresql/${postgresVersion(facts)}/main/conf.d/90-prescient-tuning.conf`;
     return [{ kind: 'write-file', path, content: `${header(`PostgreSQL (${Math.round(ram)} MiB for it)`, service, spec)}${lines.join('\n')}\n`, mode: 0o644 }];
   },
-  secret: {
-    account: postgresRole,
-    seedFiles: ({ password }) => [{ path: passwordFile, content: password, owner: 'root:root', permissions: '0600' }],
-  },
+  secret: seedPasswordSecret('postgresql', postgresRole),
 };

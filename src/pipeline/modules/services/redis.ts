@@ -1,3 +1,4 @@
+import { catalogued } from '../../../predict/service-catalog.js';
 import type { ServiceTuner } from './tuner.js';
 import { afterSeed, header } from './tuner.js';
 
@@ -14,7 +15,8 @@ export const redisSeedDir = '/etc/redis/prescient.d';
  * exposed Redis still refuses remote clients. It logs to stdout, so the journal has its words.
  */
 export const redisTuner: ServiceTuner = {
-  names: ['redis', 'redis-server'],
+  service: catalogued('redis-server'),
+  name: 'redis',
   package: () => 'redis-server',
   unit: 'redis-server.service',
   user: 'redis',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ImageFacts } from '../../../image/facts.js';
 import type { UsageVector } from '../../../contracts/usage-vector.js';
 import type { Change } from '../../change.js';
+import { serviceNamed } from '../../../predict/service-catalog.js';
 import { defineModule } from '../../define-module.js';
 import { mariadbTuner } from './mariadb.js';
 import { memcachedTuner } from './memcached.js';
@@ -10,8 +11,14 @@ import { postgresqlTuner } from './postgresql.js';
 import { redisTuner } from './redis.js';
 import type { ServiceTuner } from './tuner.js';
 
-/** Adding a tuned service is one file beside this one and one entry here. */
+/** Adding a tuned service is one file beside this one and one entry here (and its entry in the service catalogue). */
 export const serviceTuners: readonly ServiceTuner[] = [nginxTuner, postgresqlTuner, redisTuner, mariadbTuner, memcachedTuner];
+
+/** The tuner of the service a vector names (by the catalogue's names, aliases included), if any. */
+export function tunerNamed(name: string): ServiceTuner | undefined {
+  const spec = serviceNamed(name);
+  return spec && serviceTuners.find((t) => t.service === spec);
+}
 
 /**
  * What every delivered machine runs besides its predicted services: the guest agent the libvirt
@@ -56,7 +63,7 @@ export function chooseServices(vector: UsageVector, threshold: number, facts?: P
       notes.push(`${service.name}: below the ${threshold} threshold`);
       continue;
     }
-    const tuner = serviceTuners.find((t) => t.names.includes(service.name));
+    const tuner = tunerNamed(service.name);
     if (!tuner) {
       notes.push(`${service.name}: no tuner for this service; nothing prepared`);
       continue;
@@ -66,8 +73,8 @@ export function chooseServices(vector: UsageVector, threshold: number, facts?: P
   const installed = new Set((facts?.packages ?? []).map((p) => p.name));
   for (const tuner of serviceTuners) {
     if (chosen.some((c) => c.tuner === tuner) || !installed.has(tuner.package(facts as ImageFacts))) continue;
-    notes.push(`${tuner.names[0]}: its package is installed, so it is prepared too (for the catalogue's default load)`);
-    chosen.push({ tuner, service: { name: tuner.names[0]!, expectedLoad: {}, concurrency: 16 } });
+    notes.push(`${tuner.name}: its package is installed, so it is prepared too (for the catalogue's default load)`);
+    chosen.push({ tuner, service: { name: tuner.name, expectedLoad: {}, concurrency: 16 } });
   }
   return { chosen, notes };
 }

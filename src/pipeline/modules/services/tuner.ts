@@ -1,4 +1,5 @@
 import type { ImageFacts } from '../../../image/facts.js';
+import type { ServiceSpec } from '../../../predict/service-catalog.js';
 import type { UsageVectorService } from '../../../contracts/usage-vector.js';
 import type { Change } from '../../change.js';
 import type { SeedFile } from '../../spec/cloud-init.js';
@@ -9,8 +10,13 @@ import type { VmSpec } from '../../vm-spec.js';
  * it answers on, and the configuration that fits the predicted load and the allocated machine.
  */
 export interface ServiceTuner {
-  /** Names a vector may use for this service. */
-  names: readonly string[];
+  /**
+   * Its entry in the service catalogue (`catalogued(...)`), which owns the names a vector may
+   * give it: a vector's service finds its tuner through `serviceNamed`, as the policy does.
+   */
+  service: ServiceSpec;
+  /** How the machine's credentials and the plan's notes name it. */
+  name: string;
   package(facts: ImageFacts): string;
   unit: string;
   /** The unix user the service runs as: its configuration must be readable by it. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Change } from '../../change.js';
 import { defineModule } from '../../define-module.js';
-import { isExposed, serviceTuners } from '../services/services-module.js';
+import { isExposed, serviceTuners, tunerNamed } from '../services/services-module.js';
 
 export const sizingOptionsSchema = z
   .strictObject({
@@ -27,7 +27,7 @@ export const sizingModule = defineModule<SizingOptions>({
     const enabled = new Set(facts.services);
     const tuned: { tuner: (typeof serviceTuners)[number]; service: (typeof vector.services)[number] }[] = [];
     for (const service of vector.services) {
-      const tuner = serviceTuners.find((t) => t.names.includes(service.name));
+      const tuner = tunerNamed(service.name);
       if (tuner && enabled.has(tuner.unit) && !tuned.some((t) => t.tuner === tuner)) tuned.push({ tuner, service });
     }
     const hungry = tuned.filter((t) => t.tuner.memoryHungry).length;
