@@ -1,7 +1,7 @@
 import { AbortedError } from '../../core/errors.js';
 import { allocationFigures, marginFor, type AllocationCase } from '../metrics.js';
 import { pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
-import { forecastCandidates, range, selectForecasts, strideFor, trainingPart, type ForecastCandidate, type ForecastSelection, type TrainingPart } from './forecast-selection.js';
+import { calibrationOrigins, finalFitShare, forecastCandidates, range, selectForecasts, trainingPart, type ForecastCandidate, type ForecastSelection, type TrainingPart } from './forecast-selection.js';
 import { AllocationTally, boundsOf, conformalMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
 
 /**
@@ -102,14 +102,14 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
       for (const [ci, cand] of candidates.entries()) {
         if (signal?.aborted) throw new AbortedError('forecast evaluation');
         const model = cand.create();
-        if (cand.trained) await model.fit(parts.map((p) => p.values.slice(0, Math.floor(p.values.length * 0.85))), { ...(signal ? { signal } : {}) });
+        if (cand.trained) await model.fit(parts.map((p) => p.values.slice(0, Math.floor(p.values.length * finalFitShare))), { ...(signal ? { signal } : {}) });
         for (const [hi, horizon] of horizons.entries()) {
           const { alpha, share } = selections[hi]!.calibration[cand.id]!;
           alphas[hi]![ci]!.push(alpha);
           shares[hi]![ci]!.push(share);
           for (const s of group.scored) {
             const L = s.testStart;
-            const cal = range(Math.max(1, L - Math.floor(L * share)), L - horizon, strideFor(horizon));
+            const cal = calibrationOrigins(L, share, horizon);
             const test = range(Math.max(1, s.testStart), s.series.length - horizon, options.originStride);
             if (test.length === 0) continue;
             const f = model.predict({ series: s.series, origins: [...cal, ...test], horizon });
