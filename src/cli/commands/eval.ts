@@ -103,6 +103,11 @@ export function renderForecast(evaluations: readonly ForecastEvaluation[]): stri
         ? `  waste ${num(p.waste, 2)}: no rule reaches ${pct(e.bestBaselineAtRate.rate)} % with ≤ 5 % of VMs above 10 % under, even with its margin tuned on the test part: ${yes(e.acceptance.waste)}`
         : `  waste ${num(p.waste, 2)} vs ${num(e.bestBaselineAtRate.waste, 2)} for the best rule at the same ${pct(e.bestBaselineAtRate.rate)} % with ≤ 5 % of VMs above 10 % under (${e.bestBaselineAtRate.model}, ${e.bestBaselineAtRate.subjectsOver10Percent} VMs, its one margin tuned on the test part, which favours it): ${yes(e.acceptance.waste)}`,
     );
+    const d = e.deployed;
+    out.push(
+      `  deployed (the allocation selection chose, ${d.models.join(' / ')}, each VM with its own calibrated margin): steps under ${pct(d.summary.underProvisioningRate)} % (${yes(d.acceptance.steps)}), VMs >10 % under ${d.summary.subjectsOver10Percent}/${d.summary.subjects} (${yes(d.acceptance.subjects)}), ` +
+        `waste ${num(d.summary.waste, 2)} vs ${d.bestBaselineAtRate.model === 'none' ? 'no rule at that rate' : `${num(d.bestBaselineAtRate.waste, 2)} (${d.bestBaselineAtRate.model}) at the same rate`} (${yes(d.acceptance.waste)})`,
+    );
   }
   return out.join('\n');
 }

@@ -45,6 +45,12 @@ export interface ForecastEvaluation {
   bestBaselineAtRate: { model: string; waste: number; rate: number; subjectsOver10Percent: number };
   pinballRatio: number;
   acceptance: { pinball: boolean; steps: boolean; subjects: boolean; waste: boolean };
+  /**
+   * What would be deployed: in each group, the allocation of the model selection named to drive
+   * it (a rule, when the pooled forecaster did not win on validation), with its calibration —
+   * against the best rule at that rate, found the same way as for the pooled row.
+   */
+  deployed: { models: string[]; summary: AllocationSummary; bestBaselineAtRate: { model: string; waste: number; rate: number; subjectsOver10Percent: number }; acceptance: { steps: boolean; subjects: boolean; waste: boolean } };
 }
 
 export interface ForecastEvaluationOptions {
@@ -89,6 +95,7 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
             return { fit: sorted.filter((_, i) => i % 2 !== g), scored: sorted.filter((_, i) => i % 2 === g) };
           });
     const tallies = horizons.map(() => candidates.map(() => new AllocationTally()));
+    const deployed = horizons.map(() => new AllocationTally());
     const cases = horizons.map(() => candidates.map((): AllocationCase[] => []));
     const selectionsMade: ForecastEvaluation['selections'][] = horizons.map(() => []);
     const alphas = horizons.map(() => candidates.map((): number[] => []));
@@ -99,6 +106,7 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
       const selections = await selectForecasts({ parts, horizons, unit, candidates, ...(signal ? { signal } : {}), ...(options.onStep ? { onStep: options.onStep } : {}) });
       options.onSelection?.(split, g, selections);
       options.onStep?.(`${options.target}: scoring ${candidates.length} models once on the test parts of ${group.scored.length} subjects`);
+      const drives = selections.map((sel) => candidates.findIndex((c) => c.id === sel.allocationModel));
       for (const [ci, cand] of candidates.entries()) {
         if (signal?.aborted) throw new AbortedError('forecast evaluation');
         const model = cand.create();
@@ -116,6 +124,7 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
             const margin = conformalMargin(sortedExcess(s.part.values, cal, f.subarray(0, cal.length), horizon), alpha);
             const ft = f.subarray(cal.length);
             tallies[hi]![ci]!.add(s.series, test, ft, horizon, margin, boundsOf(unit));
+            if (drives[hi] === ci) deployed[hi]!.add(s.series, test, ft, horizon, margin, boundsOf(unit));
             test.forEach((t, i) => cases[hi]![ci]!.push({ forecast: ft[i]!, actual: s.series.subarray(t, t + horizon), subject: s.index }));
           }
         }
@@ -131,17 +140,21 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
       const rules = rows.filter((_, ci) => ci !== pi);
       const bestPinball = rules.reduce((x, y) => (y.pinballP95 < x.pinballP95 ? y : x));
       const { floor, cap } = boundsOf(unit);
-      const atRate = candidates
-        .map((cand, ci) => ({ cand, ci }))
-        .filter(({ ci }) => ci !== pi)
-        .map(({ cand, ci }) => {
-          const c = cases[hi]![ci]!;
-          const fig = allocationFigures(c, marginFor(c, pooled.underProvisioningRate, floor, cap), floor, cap);
-          return { model: cand.id, waste: fig.waste, subjectsOver10Percent: fig.subjectsOver10Percent };
-        })
-        // A rule that reaches the rate only by giving up on more than 5 % of the VMs is no allocation to match.
-        .filter((r) => r.subjectsOver10Percent <= 0.05 * pooled.subjects)
-        .reduce<{ model: string; waste: number; subjectsOver10Percent: number } | undefined>((x, y) => (!x || y.waste < x.waste ? y : x), undefined) ?? { model: 'none', waste: Infinity, subjectsOver10Percent: NaN };
+      // A rule that reaches the rate only by giving up on more than 5 % of the VMs is no allocation to match.
+      const bestRuleAtRate = (rate: number): { model: string; waste: number; subjectsOver10Percent: number } =>
+        candidates
+          .map((cand, ci) => ({ cand, ci }))
+          .filter(({ ci }) => ci !== pi)
+          .map(({ cand, ci }) => {
+            const c = cases[hi]![ci]!;
+            const fig = allocationFigures(c, marginFor(c, rate, floor, cap), floor, cap);
+            return { model: cand.id, waste: fig.waste, subjectsOver10Percent: fig.subjectsOver10Percent };
+          })
+          .filter((r) => r.subjectsOver10Percent <= 0.05 * pooled.subjects)
+          .reduce<{ model: string; waste: number; subjectsOver10Percent: number } | undefined>((x, y) => (!x || y.waste < x.waste ? y : x), undefined) ?? { model: 'none', waste: Infinity, subjectsOver10Percent: NaN };
+      const atRate = bestRuleAtRate(pooled.underProvisioningRate);
+      const dep = deployed[hi]!.summary();
+      const depAtRate = bestRuleAtRate(dep.underProvisioningRate);
       const pinballRatio = pooled.pinballP95 / bestPinball.pinballP95;
       out.push({
         target: options.target,
@@ -158,6 +171,12 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
           steps: pooled.underProvisioningRate <= 0.05,
           subjects: pooled.subjectsOver10Percent <= 0.05 * pooled.subjects,
           waste: pooled.waste <= atRate.waste,
+        },
+        deployed: {
+          models: [...new Set(selectionsMade[hi]!.map((x) => x.allocationModel))],
+          summary: dep,
+          bestBaselineAtRate: { ...depAtRate, rate: dep.underProvisioningRate },
+          acceptance: { steps: dep.underProvisioningRate <= 0.05, subjects: dep.subjectsOver10Percent <= 0.05 * dep.subjects, waste: dep.waste <= depAtRate.waste },
         },
       });
     }

@@ -58,7 +58,15 @@ export const defaultPooledForecasterOptions: PooledForecasterOptions = {
 };
 
 const version = '2';
-const dimsOf = (set: FeatureSet): number => 1 + staticFeatureNames.length + (set === 'week' ? weekFeatureNames.length : set === 'decayed' ? 2 : 0);
+/**
+ * The 'decayed' set's decayed-histogram quantiles (half-life in steps, quantile): Autopilot's and
+ * VPA's, and longer memories — on validation the long-memory rules forecast the next day best.
+ */
+export const decayedFeatures = (process.env.RESFC_DECAYED ? JSON.parse(process.env.RESFC_DECAYED) : [
+  [144, 0.95],
+  [288, 0.9],
+]) as [number, number][];
+const dimsOf = (set: FeatureSet): number => 1 + staticFeatureNames.length + (set === 'week' ? weekFeatureNames.length : set === 'decayed' ? decayedFeatures.length : 0);
 /** The longest look-back of the features (the realized costs of a 3-day p95 made a day ago: 4 days; the week's: 7), and a margin. */
 const lookbackOf = (set: FeatureSet): number => (set === 'week' ? weekLookback + stepsPerDay : 5 * stepsPerDay);
 const scaleWindow = 8 * stepsPerDay;
@@ -86,8 +94,9 @@ export function createPooledForecaster(overrides: Partial<PooledForecasterOption
     const d = dims();
     const week = options.featureSet === 'week';
     const decayed = week || options.featureSet === 'decayed';
-    const p95 = decayed ? decayedQuantiles(s, origins, 144, 0.95) : undefined;
-    const p90 = decayed ? decayedQuantiles(s, origins, 288, 0.9) : undefined;
+    const p95 = week ? decayedQuantiles(s, origins, 144, 0.95) : undefined;
+    const p90 = week ? decayedQuantiles(s, origins, 288, 0.9) : undefined;
+    const dq = !week && decayed ? decayedFeatures.map(([hl, q]) => decayedQuantiles(s, origins, hl, q)) : [];
     const lookback = lookbackOf(options.featureSet);
     origins.forEach((t, i) => {
       const o = i * d;
@@ -97,7 +106,7 @@ export function createPooledForecaster(overrides: Partial<PooledForecasterOption
       const w = s.subarray(from, t);
       resourceFeatures(w, t - from, seq, 0, out, o + 1);
       if (week) weekFeatures(w, t - from, p95![i]!, p90![i]!, out, o + 1 + staticFeatureNames.length);
-      else if (decayed) (out[o + 1 + staticFeatureNames.length] = p95![i]! / 100), (out[o + 2 + staticFeatureNames.length] = p90![i]! / 100);
+      else dq.forEach((v, j) => (out[o + 1 + staticFeatureNames.length + j] = v[i]! / 100));
     });
   };
   const forecastRow = (horizon: number, beta: Float64Array, row: Float32Array, offset: number): number => {
