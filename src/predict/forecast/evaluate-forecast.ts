@@ -32,8 +32,9 @@ export interface ForecastEvaluation {
   horizon: number;
   split: ForecastSplit;
   /** One per selection: the time split has one, the subject split one per held-out group. */
-  selections: { trainedOn: number; scoredOn: number; forecastModel: string; allocationModel: string; pooledAlpha: number }[];
+  selections: { trainedOn: number; scoredOn: number; forecastModel: string; allocationModel: string; pooledModel: string; pooledAlpha: number }[];
   rows: ForecastScoreRow[];
+  /** The learnt forecaster: per selection, the trained candidate (pooled-quantile, pooled-median) with the lowest validation pinball. */
   pooled: ForecastScoreRow;
   /** The best rule on test pinball (picked after seeing the test part: this favours the rules). */
   bestBaselinePinball: { model: string; pinballP95: number };
@@ -96,6 +97,10 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
           });
     const tallies = horizons.map(() => candidates.map(() => new AllocationTally()));
     const deployed = horizons.map(() => new AllocationTally());
+    // The learnt forecaster scored as "pooled": per group, the trained candidate with the lowest validation pinball.
+    const learntTally = horizons.map(() => new AllocationTally());
+    const learntAlphas = horizons.map((): number[] => []);
+    const learntShares = horizons.map((): number[] => []);
     const cases = horizons.map(() => candidates.map((): AllocationCase[] => []));
     const selectionsMade: ForecastEvaluation['selections'][] = horizons.map(() => []);
     const alphas = horizons.map(() => candidates.map((): number[] => []));
@@ -107,6 +112,14 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
       options.onSelection?.(split, g, selections);
       options.onStep?.(`${options.target}: scoring ${candidates.length} models once on the test parts of ${group.scored.length} subjects`);
       const drives = selections.map((sel) => candidates.findIndex((c) => c.id === sel.allocationModel));
+      const learnt = selections.map((sel) => {
+        const trained = sel.validation.filter((v) => candidates.find((c) => c.id === v.model)?.trained);
+        if (trained.length === 0) return -1;
+        const best = trained.reduce((x, y) => (y.pinballP95 < x.pinballP95 ? y : x));
+        learntAlphas[selections.indexOf(sel)]!.push(best.alpha);
+        learntShares[selections.indexOf(sel)]!.push(best.calibrationShare);
+        return candidates.findIndex((c) => c.id === best.model);
+      });
       for (const [ci, cand] of candidates.entries()) {
         if (signal?.aborted) throw new AbortedError('forecast evaluation');
         const model = cand.create();
@@ -125,26 +138,39 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
             const ft = f.subarray(cal.length);
             tallies[hi]![ci]!.add(s.series, test, ft, horizon, margin, boundsOf(unit));
             if (drives[hi] === ci) deployed[hi]!.add(s.series, test, ft, horizon, margin, boundsOf(unit));
+            if (learnt[hi] === ci) learntTally[hi]!.add(s.series, test, ft, horizon, margin, boundsOf(unit));
             test.forEach((t, i) => cases[hi]![ci]!.push({ forecast: ft[i]!, actual: s.series.subarray(t, t + horizon), subject: s.index }));
           }
         }
       }
       selections.forEach((sel, hi) =>
-        selectionsMade[hi]!.push({ trainedOn: group.fit.length, scoredOn: group.scored.length, forecastModel: sel.forecastModel, allocationModel: sel.allocationModel, pooledAlpha: sel.calibration[pooledForecasterId]?.alpha ?? NaN }),
+        selectionsMade[hi]!.push({
+          trainedOn: group.fit.length,
+          scoredOn: group.scored.length,
+          forecastModel: sel.forecastModel,
+          allocationModel: sel.allocationModel,
+          pooledModel: candidates[learnt[hi]!]?.id ?? 'none',
+          pooledAlpha: sel.calibration[candidates[learnt[hi]!]?.id ?? pooledForecasterId]?.alpha ?? NaN,
+        }),
       );
     }
     for (const [hi, horizon] of horizons.entries()) {
       const rows = candidates.map((cand, ci) => ({ model: cand.id, alpha: mean(alphas[hi]![ci]!), calibrationShare: mean(shares[hi]![ci]!), ...tallies[hi]![ci]!.summary() }));
-      const pi = candidates.findIndex((c) => c.id === pooledForecasterId);
-      const pooled = rows[pi]!;
-      const rules = rows.filter((_, ci) => ci !== pi);
+      const isRule = (ci: number): boolean => !candidates[ci]!.trained;
+      const pooled: ForecastScoreRow = {
+        model: [...new Set(selectionsMade[hi]!.map((x) => x.pooledModel))].join(' / '),
+        alpha: mean(learntAlphas[hi]!),
+        calibrationShare: mean(learntShares[hi]!),
+        ...learntTally[hi]!.summary(),
+      };
+      const rules = rows.filter((_, ci) => isRule(ci));
       const bestPinball = rules.reduce((x, y) => (y.pinballP95 < x.pinballP95 ? y : x));
       const { floor, cap } = boundsOf(unit);
       // A rule that reaches the rate only by giving up on more than 5 % of the VMs is no allocation to match.
       const bestRuleAtRate = (rate: number): { model: string; waste: number; subjectsOver10Percent: number } =>
         candidates
           .map((cand, ci) => ({ cand, ci }))
-          .filter(({ ci }) => ci !== pi)
+          .filter(({ ci }) => isRule(ci))
           .map(({ cand, ci }) => {
             const c = cases[hi]![ci]!;
             const fig = allocationFigures(c, marginFor(c, rate, floor, cap), floor, cap);

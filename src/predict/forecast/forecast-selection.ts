@@ -2,6 +2,7 @@ import { AbortedError } from '../../core/errors.js';
 import { createResourceBaseline, resourceBaselineIds } from '../models/baselines/resource-baselines.js';
 import type { ResourceModel } from '../models/model.js';
 import { createPooledForecaster, pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
+import { createPooledMedian, pooledMedianId } from './pooled-median.js';
 import { AllocationTally, boundsOf, conformalMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
 
 /**
@@ -38,6 +39,7 @@ export function forecastCandidates(unit: ResourceUnit, horizons: readonly number
   return [
     ...resourceBaselineIds.map((id) => ({ id, trained: false, create: () => createResourceBaseline(id) })),
     { id: pooledForecasterId, trained: true, create: () => createPooledForecaster({ unit, horizons }) },
+    { id: pooledMedianId, trained: true, create: () => createPooledMedian({ unit, horizons }) },
   ];
 }
 
