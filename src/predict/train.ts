@@ -2,7 +2,7 @@ import { AbortedError, NotFoundError } from '../core/errors.js';
 import type { ResourceTarget } from './evaluate-resources.js';
 import { backtestSequences } from './evaluate-sequences.js';
 import type { HistorySource, ResourceSeries, Subject } from './history.js';
-import { finalFitShare, forecastCandidates, selectForecasts, trainingPart, type ForecastCandidate } from './forecast/forecast-selection.js';
+import { finalFitShare, foldBounds, forecastCandidates, selectForecasts, trainingPart, type ForecastCandidate } from './forecast/forecast-selection.js';
 import { calibratedAllocation } from './forecast/calibrated-allocation.js';
 import { createResourceModel, createSequenceModel, networkSequenceModelIds, sequenceModelIds } from './model-catalog.js';
 import { saveModelSet, type ModelSet, type Scope, type SubjectProfile } from './model-store.js';
@@ -81,7 +81,8 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
     const values = withTarget.map((x) => x.s[target]!);
     const parts = withTarget.map((x) => trainingPart(x.subject.id, x.subject.category, x.s[target]!, x.s[target]!.length));
     const candidates: ForecastCandidate[] = [...forecastCandidates('percent', resourceHorizons)];
-    if (options.network !== false) {
+    // The network needs a series longer than its longest horizon in the first validation fold's fitted part.
+    if (options.network !== false && values.some((v) => Math.floor(v.length * foldBounds[0][0]) > resourceHorizons[1])) {
       // Three fits (two folds and the final one) share what is left of the budget for this target.
       const fitBudget = (): number => Math.max(5_000, (budget - (performance.now() - started)) / (targets.length - ti) / 3 - 5_000);
       candidates.push({
