@@ -73,6 +73,7 @@ const dimsOf = (set: FeatureSet): number => 1 + staticFeatureNames.length + (set
 /** The longest look-back of the features (the realized costs of a 3-day p95 made a day ago: 4 days; the week's: 7), and a margin. */
 const lookbackOf = (set: FeatureSet): number => (set === 'week' ? weekLookback + stepsPerDay : 5 * stepsPerDay);
 const scaleWindow = 8 * stepsPerDay;
+const decayWindow = 10 * stepsPerDay;
 /** Origins need a day of history for the day's statistics to mean anything. */
 const minHistory = stepsPerDay;
 
@@ -193,7 +194,11 @@ export function createPooledForecaster(overrides: Partial<PooledForecasterOption
       const d = dims();
       const rows = new Float32Array(origins.length * d);
       const valid = origins.map((t) => Math.min(Math.max(1, t), series.length));
-      featuresOf(normalised(series.subarray(0, Math.max(...valid, 1)), scale), valid, rows);
+      // Only the last ten days before the first origin are read: the decayed quantiles' weights
+      // (half-lives of 12 and 24 h) of anything older are below 2^-10, and one vector's forecasts
+      // then cost a pass over days, not over the whole history.
+      const from = Math.max(0, Math.min(...valid) - decayWindow);
+      featuresOf(normalised(series.subarray(from, Math.max(...valid, 1)), scale), valid.map((t) => t - from), rows);
       origins.forEach((t, i) => {
         if (t <= 0) return;
         const v = forecastRow(horizon, beta, rows, i * d) * 100;
