@@ -9,6 +9,7 @@ import { parseUsageVector } from '../usage-vector/validate.js';
 import type { HistorySource, ResourceSeries } from './history.js';
 import { applyGuestUse } from './guest-feedback.js';
 import { allocate } from './metrics.js';
+import { calibratedAllocation } from './forecast/calibrated-allocation.js';
 import { loadResourceModel, loadSequenceModel } from './model-catalog.js';
 import { currentVersion, loadModelSet, type ModelSet, type Scope, type StoredPackageSet } from './model-store.js';
 import { choosePackages, expectedShares } from './package-set/package-set.js';
@@ -79,33 +80,42 @@ export function createPredictor(deps: { history: HistorySource; modelsDir: strin
         const capacity = series?.capacity ?? set.profile.capacity;
         const cores = capacity?.cpuCores ?? defaultResources.vcpus;
         const memMiB = capacity?.memoryMiB ?? defaultResources.memoryMiB;
-        /** The peak forecast and what the allocation starts from (the model's allocation output, or the peak). */
-        const peakOf = (target: 'cpuPercent' | 'memoryPercent'): { peak: number; basis: number } | undefined => {
+        /**
+         * The peak forecast and the allocation. With the subject's own series: the allocation
+         * model chosen on validation plus the subject's own calibrated margin (as `eval` scores
+         * it); otherwise the category's medians. Model sets trained before the rolling-origin
+         * selection carry no allocation rule: the selected model's allocation output and the
+         * category's margin, as then.
+         */
+        const allocationOf = (target: 'cpuPercent' | 'memoryPercent'): { peak: number; allocation: number } | undefined => {
           const sel = set.selections.find((s) => s.target === `${target}@${horizon}`);
           if (!sel) return undefined;
           vector.model.components!.push({ target: sel.target, id: sel.selected, version: loaded.resource.get(`${target}:${sel.selected}`)?.version ?? '1' });
+          // What drives the allocation is named too: a rule, when the forecaster did not beat it on validation.
+          if (sel.allocation) vector.model.components!.push({ target: `${sel.target}/allocation`, id: sel.allocation.model, version: loaded.resource.get(`${target}:${sel.allocation.model}`)?.version ?? '1' });
           confidences.push((set.profile.skill[sel.target] ?? 0.5) * (hasOwnHistory ? 1 : 0.7));
           const values = series?.[target];
           const model = loaded.resource.get(`${target}:${sel.selected}`);
+          const margin = set.profile.margins[target]?.[horizon] ?? 0;
           if (values && values.length > 0 && model) {
             const query = { series: values, origins: [values.length], horizon };
             const peak = model.predict(query)[0]!;
-            return { peak, basis: model.allocationBasis?.(query)[0] ?? peak };
+            const allocator = sel.allocation ? loaded.resource.get(`${target}:${sel.allocation.model}`) : undefined;
+            if (sel.allocation && allocator) return { peak, allocation: calibratedAllocation(allocator, values, horizon, sel.allocation).allocation };
+            return { peak, allocation: allocate(model.allocationBasis?.(query)[0] ?? peak, margin) };
           }
           const peak = set.profile.peaks[target]?.[horizon];
           const basis = set.profile.allocationBases?.[target]?.[horizon] ?? peak;
-          return peak === undefined || basis === undefined ? undefined : { peak, basis };
+          return peak === undefined || basis === undefined ? undefined : { peak, allocation: allocate(basis, margin) };
         };
-        const cpu = peakOf('cpuPercent');
-        if (cpu !== undefined && Number.isFinite(cpu.peak) && Number.isFinite(cpu.basis)) {
-          const alloc = allocate(cpu.basis, set.profile.margins.cpuPercent?.[horizon] ?? 0);
-          vector.resources.vcpus = Math.max(1, Math.ceil((cores * alloc) / 100 - 1e-9));
+        const cpu = allocationOf('cpuPercent');
+        if (cpu !== undefined && Number.isFinite(cpu.peak) && Number.isFinite(cpu.allocation)) {
+          vector.resources.vcpus = Math.max(1, Math.ceil((cores * cpu.allocation) / 100 - 1e-9));
           vector.resources.expectedP95CpuPercent = round(Math.min(100, (cpu.peak * cores) / vector.resources.vcpus));
         }
-        const mem = peakOf('memoryPercent');
-        if (mem !== undefined && Number.isFinite(mem.peak) && Number.isFinite(mem.basis)) {
-          const alloc = allocate(mem.basis, set.profile.margins.memoryPercent?.[horizon] ?? 0);
-          vector.resources.memoryMiB = Math.max(512, Math.ceil((memMiB * alloc) / 100 / 256) * 256);
+        const mem = allocationOf('memoryPercent');
+        if (mem !== undefined && Number.isFinite(mem.peak) && Number.isFinite(mem.allocation)) {
+          vector.resources.memoryMiB = Math.max(512, Math.ceil((memMiB * mem.allocation) / 100 / 256) * 256);
           vector.resources.expectedP95MemoryMiB = round((memMiB * mem.peak) / 100);
         }
         const rate = (metric: 'diskReadKBps' | 'diskWriteKBps' | 'networkInKBps' | 'networkOutKBps'): number => {
@@ -196,7 +206,7 @@ async function loadSet(modelsDir: string, scope: Scope, version: number): Promis
   const resource = new Map<string, ResourceModel>();
   const sequence = new Map<string, SequenceModel>();
   // Only the models some selection uses are loaded: the network costs the most to load.
-  const used = new Set(set.selections.map((s) => `${s.target.split('@')[0]}:${s.selected}`));
+  const used = new Set(set.selections.flatMap((s) => [s.selected, ...(s.allocation ? [s.allocation.model] : [])].map((id) => `${s.target.split('@')[0]}:${id}`)));
   for (const m of set.models) {
     if (m.target === 'software') {
       if (used.has(`software:${m.id}`)) sequence.set(m.id, await loadSequenceModel(m));

@@ -16,6 +16,13 @@ export interface Selection {
   better: 'lower' | 'higher';
   selected: string;
   candidates: Candidate[];
+  /**
+   * Resources: the model that drives the allocation, chosen by the same rolling-origin
+   * validation (lowest waste within the limits) — a rule when the forecaster did not beat it —
+   * and how each subject's own margin is calibrated: the share α of its steps the margin may
+   * leave above, on the last `calibrationShare` of its history.
+   */
+  allocation?: { model: string; alpha: number; calibrationShare: number; validation: { underProvisioningRate: number; waste: number; subjectsOver10Percent: number; subjects: number } };
 }
 
 export function selectBest(target: string, metric: string, better: 'lower' | 'higher', candidates: readonly Candidate[]): Selection {

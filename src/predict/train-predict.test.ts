@@ -94,6 +94,18 @@ test('train stores a versioned model set that predict turns into valid usage vec
   for (const s of set.selections) assert.ok(s.candidates.some((c) => c.model === s.selected));
   // The pooled forecaster is fitted beside the rules and competes for every resource target.
   for (const s of set.selections.filter((x) => !x.target.startsWith('software'))) assert.ok(s.candidates.some((c) => c.model === 'pooled-quantile'), s.target);
+  // Chosen by eval's rolling-origin validation: what drives the allocation is recorded with its calibration.
+  for (const s of set.selections.filter((x) => !x.target.startsWith('software'))) {
+    assert.ok(s.allocation && s.candidates.some((c) => c.model === s.allocation!.model), s.target);
+    assert.ok(s.allocation.alpha > 0 && s.allocation.alpha < 0.1 && s.allocation.calibrationShare > 0, JSON.stringify(s.allocation));
+  }
+  const hour = set.selections.find((s) => s.target === 'cpuPercent@12')!;
+  assert.match(hour.metric, /rolling-origin validation/);
+  assert.ok(hour.candidates.every((c) => Number.isFinite(c.score)), 'five days hold next-hour validation origins');
+  // Five days cannot hold a day-ahead validation slice after a fitted part: said, and the fallback rule named.
+  const day = set.selections.find((s) => s.target === 'cpuPercent@288')!;
+  assert.match(day.metric, /^none: /);
+  assert.equal(day.selected, 'moving-p95-288');
   const again = await train({ history: webHistory, modelsDir, scope: { kind: 'category', id: 'web' }, packageIndex: packages, network: false });
   assert.equal(again.version, 2);
   assert.equal((await loadModelSet(modelsDir, { kind: 'category', id: 'web' }))?.version, 2);
@@ -119,6 +131,7 @@ test('train stores a versioned model set that predict turns into valid usage vec
   assert.deepEqual(v.datasets.map((d) => [d.source, d.destination]), [['catalogue', '/srv/data/cat.sql.gz']]);
   assert.ok(v.confidence > 0 && v.confidence <= 1);
   assert.ok(v.model.components!.some((c) => c.target === 'cpuPercent@288'));
+  assert.ok(v.model.components!.some((c) => c.target === 'cpuPercent@288/allocation' && c.id === day.allocation!.model), 'the vector names what drives the allocation');
 
   // A client with no history gets its category's vector.
   const cold = await predictor.predict({ clientId: 'new-client', category: 'web' });

@@ -1,9 +1,10 @@
 import { AbortedError, NotFoundError } from '../core/errors.js';
-import { backtestResources, splitSeries, type ResourceTarget } from './evaluate-resources.js';
+import type { ResourceTarget } from './evaluate-resources.js';
 import { backtestSequences } from './evaluate-sequences.js';
 import type { HistorySource, ResourceSeries, Subject } from './history.js';
-import { pooledForecasterId } from './forecast/pooled-forecaster.js';
-import { createResourceModel, createSequenceModel, networkSequenceModelIds, resourceRuleIds, sequenceModelIds } from './model-catalog.js';
+import { finalFitShare, foldBounds, forecastCandidates, selectForecasts, trainingPart, type ForecastCandidate } from './forecast/forecast-selection.js';
+import { calibratedAllocation } from './forecast/calibrated-allocation.js';
+import { createResourceModel, createSequenceModel, networkSequenceModelIds, sequenceModelIds } from './model-catalog.js';
 import { saveModelSet, type ModelSet, type Scope, type SubjectProfile } from './model-store.js';
 import type { ResourceModel, SavedModel, SequenceModel, TrainingReport } from './models/model.js';
 import type { PackageSizes } from './archive-package-sizes.js';
@@ -37,9 +38,10 @@ const rateMetrics = ['diskReadKBps', 'diskWriteKBps', 'networkInKBps', 'networkO
 const testFraction = 0.2;
 
 /**
- * One training run for a scope: backtest every model on the held-out end of each subject's
- * history (chronological, never shuffled), select the winner per target, and store every model
- * with its report, the selections and the scope's profile as a new version.
+ * One training run for a scope: choose the resource forecasts by rolling-origin validation
+ * inside each subject's history (`selectForecasts`, the rule `eval` uses), backtest the sequence
+ * models on the held-out end of each stream (chronological, never shuffled), and store every
+ * model with its report, the selections and the scope's profile as a new version.
  */
 export async function train(options: TrainOptions): Promise<ModelSet> {
   const started = performance.now();
@@ -71,47 +73,67 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
   const saved: (SavedModel & { target: string })[] = [];
   const profile: SubjectProfile = { subjects: subjects.length, peaks: {}, rates: {}, programs: [], margins: {}, skill: {}, packages: {} };
 
-  // Resources.
+  // Resources: every choice by the rolling-origin validation `eval` makes (selectForecasts), on
+  // the whole history — train has no test part to keep; its folds are inside what it was given.
   const targets = resourceTargetList.filter((t) => series.some((s) => s[t] && s[t]!.length > resourceHorizons[1] * 2));
   for (const [ti, target] of targets.entries()) {
-    const values = series.map((s) => s[target]).filter((v): v is Float64Array => v !== undefined && v.length > 0);
-    const models: ResourceModel[] = resourceRuleIds.map(createResourceModel);
-    // The pooled forecaster is fitted on every subject's training part at once (seconds); the
-    // backtest below then keeps it only where it beats the rules.
-    const pooled = createResourceModel(pooledForecasterId);
-    step(`fitting ${pooledForecasterId} on ${target} (${values.length} series)`);
-    const fitted = await pooled.fit(values.map((v) => splitSeries(v, testFraction).train), { signal, onProgress: detail });
-    reports.push({ ...fitted, details: { ...fitted.details, target } });
-    models.push(pooled);
-    if (options.network !== false) {
-      const lstm = createResourceModel('lstm-quantile');
-      const left = budget - (performance.now() - started);
-      step(`training lstm-quantile on ${target} (${values.length} series)`);
-      const report = await lstm.fit(
-        values.map((v) => splitSeries(v, testFraction).train),
-        { signal, timeBudgetMs: Math.max(5_000, left / (targets.length - ti) - 15_000), onProgress: detail },
-      );
-      reports.push({ ...report, details: { ...report.details, target } });
-      models.push(lstm);
+    const withTarget = series.map((s, i) => ({ s, subject: subjects[i]! })).filter((x) => x.s[target] !== undefined && x.s[target]!.length > 0);
+    const values = withTarget.map((x) => x.s[target]!);
+    const parts = withTarget.map((x) => trainingPart(x.subject.id, x.subject.category, x.s[target]!, x.s[target]!.length));
+    const candidates: ForecastCandidate[] = [...forecastCandidates('percent', resourceHorizons)];
+    // The network needs a series longer than its longest horizon in the first validation fold's fitted part.
+    if (options.network !== false && values.some((v) => Math.floor(v.length * foldBounds[0][0]) > resourceHorizons[1])) {
+      // Three fits (two folds and the final one) share what is left of the budget for this target.
+      const fitBudget = (): number => Math.max(5_000, (budget - (performance.now() - started)) / (targets.length - ti) / 3 - 5_000);
+      candidates.push({
+        id: 'lstm-quantile',
+        trained: true,
+        create: () => {
+          const m = createResourceModel('lstm-quantile');
+          return { ...m, fit: (data, fit) => m.fit(data, { ...fit, timeBudgetMs: fitBudget(), onProgress: detail }) };
+        },
+      });
     }
-    step(`backtesting ${models.length} models on ${target}`);
-    for (const horizon of resourceHorizons) {
+    step(`choosing the ${target} forecasts by rolling-origin validation (${candidates.length} models, ${values.length} series)`);
+    const chosen = await selectForecasts({ parts, horizons: resourceHorizons, unit: 'percent', candidates, ...(signal ? { signal } : {}), onStep: detail });
+    const models: ResourceModel[] = [];
+    for (const c of candidates) {
       check();
-      const results = backtestResources(values, models, { target, horizon, testFraction, originStride: 12, targetUnderProvisioning: 0.04, signal });
+      const m = c.create();
+      if (c.trained) {
+        step(`fitting ${c.id} on ${target} (${values.length} series)`);
+        const fitted = await m.fit(values.map((v) => v.slice(0, Math.floor(v.length * finalFitShare))), { ...(signal ? { signal } : {}), onProgress: detail });
+        reports.push({ ...fitted, details: { ...fitted.details, target } });
+      }
+      models.push(m);
+    }
+    for (const [hi, horizon] of resourceHorizons.entries()) {
+      check();
+      const chosenHere = chosen[hi]!;
       const key = `${target}@${horizon}`;
-      // A network that never beat its starting rule is that rule: the rule itself is a candidate.
-      const sel = selectBest(key, 'pinballP95', 'lower', results.filter((r) => !r.fellBackTo).map((r) => ({ model: r.model, version: r.version, score: r.pinballP95 })));
+      const measured = chosenHere.validation.map((v) => ({ model: v.model, version: models.find((m) => m.id === v.model)!.version, score: v.steps > 0 ? v.pinballP95 : NaN }));
+      // selectForecasts owns the rule (lowest validation pinball); this only records it.
+      const metric = chosenHere.validated ? 'pinballP95 (rolling-origin validation)' : `none: no training part holds a validation origin ${horizon} steps long; the fallback rule`;
+      const sel: Selection = { target: key, metric, better: 'lower', selected: chosenHere.forecastModel, candidates: measured };
+      const alloc = chosenHere.validation.find((v) => v.model === chosenHere.allocationModel)!;
+      sel.allocation = {
+        model: alloc.model,
+        alpha: alloc.alpha,
+        calibrationShare: alloc.calibrationShare,
+        validation: { underProvisioningRate: alloc.underProvisioningRate, waste: alloc.waste, subjectsOver10Percent: alloc.subjectsOver10Percent, subjects: alloc.subjects },
+      };
       selections.push(sel);
-      const winner = results.find((r) => r.model === sel.selected)!;
-      const naive = results.find((r) => r.model === 'last-value')!;
-      (profile.margins[target] ??= {})[horizon] = winner.allocation.margin;
-      profile.skill[key] = naive.pinballP95 > 0 ? Math.max(0, Math.min(1, 1 - winner.pinballP95 / naive.pinballP95 / 2)) : 0.5;
-      const model = models.find((m) => m.id === sel.selected)!;
-      const queries = values.map((v) => ({ series: v, origins: [v.length], horizon }));
-      const peaks = queries.map((q) => model.predict(q)[0]!);
-      (profile.peaks[target] ??= {})[horizon] = median(peaks);
-      const bases = queries.map((q) => model.allocationBasis?.(q)[0] ?? NaN);
-      if (bases.every(Number.isFinite)) ((profile.allocationBases ??= {})[target] ??= {})[horizon] = median(bases);
+      const winner = chosenHere.validation.find((v) => v.model === sel.selected)!;
+      const naive = chosenHere.validation.find((v) => v.model === 'last-value')!;
+      profile.skill[key] = !chosenHere.validated ? 0.5 : naive.pinballP95 > 0 ? Math.max(0, Math.min(1, 1 - winner.pinballP95 / naive.pinballP95 / 2)) : 0.5;
+      const forecaster = models.find((m) => m.id === sel.selected)!;
+      const allocator = models.find((m) => m.id === alloc.model)!;
+      // The cold-start answer: medians over the subjects of the forecast, of what the allocation
+      // starts from and of each subject's own calibrated margin.
+      const ends = values.map((v) => ({ series: v, origins: [v.length], horizon }));
+      (profile.peaks[target] ??= {})[horizon] = median(ends.map((q) => forecaster.predict(q)[0]!));
+      ((profile.allocationBases ??= {})[target] ??= {})[horizon] = median(ends.map((q) => allocator.predict(q)[0]!));
+      (profile.margins[target] ??= {})[horizon] = median(values.map((v) => calibratedAllocation(allocator, v, horizon, sel.allocation!).margin));
     }
     for (const m of models) saved.push({ ...(await m.save()), target });
   }

@@ -80,7 +80,7 @@ const yes = (ok: boolean): string => (ok ? 'met' : 'NOT met');
 /** The honest comparison: chosen on training parts only, scored once; which acceptance lines hold. */
 export function renderForecast(evaluations: readonly ForecastEvaluation[]): string {
   const out: string[] = [
-    'Pooled forecaster (pooled-quantile: one p95 quantile regression over every subject\'s own window statistics) against every rule, VPA and Autopilot included. ' +
+    'Pooled forecaster (pooled-quantile: one p95 quantile regression over every subject\'s own window statistics; pooled-median: the median of it, vpa-samples and autopilot-p95; "pooled" below is whichever of the two had the lower validation pinball) against every rule, VPA and Autopilot included. ' +
       'Every choice — which model forecasts, which drives the allocation, each model\'s α (the share of its own steps a subject\'s margin may leave above, its margin the conformal quantile on a held-back slice of its own training part) and that slice\'s length — ' +
       'is made by rolling-origin validation inside the training parts; the last 20 % of each series is scored once. "by subject": two groups of VMs, each scored with what was selected and fitted on the other group.',
   ];
@@ -96,12 +96,17 @@ export function renderForecast(evaluations: readonly ForecastEvaluation[]): stri
     const drives = [...new Set(e.selections.map((s) => s.allocationModel))];
     const forecasts = [...new Set(e.selections.map((s) => s.forecastModel))];
     out.push(
-      `  selected on training parts: forecast by ${forecasts.join(' / ')}, allocation by ${drives.join(' / ')}${drives.includes('pooled-quantile') ? '' : ' (the pooled forecaster did not beat this rule on validation: the rule is what is used, under its own name)'}`,
-      `  pinball ${num(p.pinballP95)} vs best baseline ${e.bestBaselinePinball.model} ${num(e.bestBaselinePinball.pinballP95)} = ${num(e.pinballRatio)}× (≤ 0.90×: ${yes(e.acceptance.pinball)})`,
+      `  selected on training parts: forecast by ${forecasts.join(' / ')}, allocation by ${drives.join(' / ')}${drives.some((d) => d.startsWith('pooled-')) ? '' : ' (the pooled forecaster did not beat this rule on validation: the rule is what is used, under its own name)'}`,
+      `  pooled = ${p.model}: pinball ${num(p.pinballP95)} vs best baseline ${e.bestBaselinePinball.model} ${num(e.bestBaselinePinball.pinballP95)} = ${num(e.pinballRatio)}× (≤ 0.90×: ${yes(e.acceptance.pinball)})`,
       `  steps under ${pct(p.underProvisioningRate)} % (≤ 5 %: ${yes(e.acceptance.steps)}); VMs >10 % under ${p.subjectsOver10Percent}/${p.subjects} = ${pct(p.subjectsOver10Percent / Math.max(1, p.subjects))} % (≤ 5 %: ${yes(e.acceptance.subjects)})`,
       e.bestBaselineAtRate.model === 'none'
         ? `  waste ${num(p.waste, 2)}: no rule reaches ${pct(e.bestBaselineAtRate.rate)} % with ≤ 5 % of VMs above 10 % under, even with its margin tuned on the test part: ${yes(e.acceptance.waste)}`
         : `  waste ${num(p.waste, 2)} vs ${num(e.bestBaselineAtRate.waste, 2)} for the best rule at the same ${pct(e.bestBaselineAtRate.rate)} % with ≤ 5 % of VMs above 10 % under (${e.bestBaselineAtRate.model}, ${e.bestBaselineAtRate.subjectsOver10Percent} VMs, its one margin tuned on the test part, which favours it): ${yes(e.acceptance.waste)}`,
+    );
+    const d = e.deployed;
+    out.push(
+      `  deployed (the allocation selection chose, ${d.models.join(' / ')}, each VM with its own calibrated margin): steps under ${pct(d.summary.underProvisioningRate)} % (${yes(d.acceptance.steps)}), VMs >10 % under ${d.summary.subjectsOver10Percent}/${d.summary.subjects} (${yes(d.acceptance.subjects)}), ` +
+        `waste ${num(d.summary.waste, 2)} vs ${d.bestBaselineAtRate.model === 'none' ? 'no rule at that rate' : `${num(d.bestBaselineAtRate.waste, 2)} (${d.bestBaselineAtRate.model}) at the same rate`} (${yes(d.acceptance.waste)})`,
     );
   }
   return out.join('\n');

@@ -1,7 +1,7 @@
 import { AbortedError } from '../../core/errors.js';
 import { allocationFigures, marginFor, type AllocationCase } from '../metrics.js';
 import { pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
-import { forecastCandidates, range, selectForecasts, strideFor, trainingPart, type ForecastCandidate, type ForecastSelection, type TrainingPart } from './forecast-selection.js';
+import { calibrationOrigins, finalFitShare, forecastCandidates, range, selectForecasts, trainingPart, type ForecastCandidate, type ForecastSelection, type TrainingPart } from './forecast-selection.js';
 import { AllocationTally, boundsOf, conformalMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
 
 /**
@@ -32,8 +32,9 @@ export interface ForecastEvaluation {
   horizon: number;
   split: ForecastSplit;
   /** One per selection: the time split has one, the subject split one per held-out group. */
-  selections: { trainedOn: number; scoredOn: number; forecastModel: string; allocationModel: string; pooledAlpha: number }[];
+  selections: { trainedOn: number; scoredOn: number; forecastModel: string; allocationModel: string; pooledModel: string; pooledAlpha: number }[];
   rows: ForecastScoreRow[];
+  /** The learnt forecaster: per selection, the trained candidate (pooled-quantile, pooled-median) with the lowest validation pinball. */
   pooled: ForecastScoreRow;
   /** The best rule on test pinball (picked after seeing the test part: this favours the rules). */
   bestBaselinePinball: { model: string; pinballP95: number };
@@ -45,6 +46,12 @@ export interface ForecastEvaluation {
   bestBaselineAtRate: { model: string; waste: number; rate: number; subjectsOver10Percent: number };
   pinballRatio: number;
   acceptance: { pinball: boolean; steps: boolean; subjects: boolean; waste: boolean };
+  /**
+   * What would be deployed: in each group, the allocation of the model selection named to drive
+   * it (a rule, when the pooled forecaster did not win on validation), with its calibration —
+   * against the best rule at that rate, found the same way as for the pooled row.
+   */
+  deployed: { models: string[]; summary: AllocationSummary; bestBaselineAtRate: { model: string; waste: number; rate: number; subjectsOver10Percent: number }; acceptance: { steps: boolean; subjects: boolean; waste: boolean } };
 }
 
 export interface ForecastEvaluationOptions {
@@ -89,6 +96,11 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
             return { fit: sorted.filter((_, i) => i % 2 !== g), scored: sorted.filter((_, i) => i % 2 === g) };
           });
     const tallies = horizons.map(() => candidates.map(() => new AllocationTally()));
+    const deployed = horizons.map(() => new AllocationTally());
+    // The learnt forecaster scored as "pooled": per group, the trained candidate with the lowest validation pinball.
+    const learntTally = horizons.map(() => new AllocationTally());
+    const learntAlphas = horizons.map((): number[] => []);
+    const learntShares = horizons.map((): number[] => []);
     const cases = horizons.map(() => candidates.map((): AllocationCase[] => []));
     const selectionsMade: ForecastEvaluation['selections'][] = horizons.map(() => []);
     const alphas = horizons.map(() => candidates.map((): number[] => []));
@@ -99,49 +111,76 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
       const selections = await selectForecasts({ parts, horizons, unit, candidates, ...(signal ? { signal } : {}), ...(options.onStep ? { onStep: options.onStep } : {}) });
       options.onSelection?.(split, g, selections);
       options.onStep?.(`${options.target}: scoring ${candidates.length} models once on the test parts of ${group.scored.length} subjects`);
+      const drives = selections.map((sel) => candidates.findIndex((c) => c.id === sel.allocationModel));
+      const learnt = selections.map((sel) => {
+        const trained = sel.validation.filter((v) => candidates.find((c) => c.id === v.model)?.trained);
+        if (trained.length === 0) return -1;
+        const best = trained.reduce((x, y) => (y.pinballP95 < x.pinballP95 ? y : x));
+        learntAlphas[selections.indexOf(sel)]!.push(best.alpha);
+        learntShares[selections.indexOf(sel)]!.push(best.calibrationShare);
+        return candidates.findIndex((c) => c.id === best.model);
+      });
       for (const [ci, cand] of candidates.entries()) {
         if (signal?.aborted) throw new AbortedError('forecast evaluation');
         const model = cand.create();
-        if (cand.trained) await model.fit(parts.map((p) => p.values.slice(0, Math.floor(p.values.length * 0.85))), { ...(signal ? { signal } : {}) });
+        if (cand.trained) await model.fit(parts.map((p) => p.values.slice(0, Math.floor(p.values.length * finalFitShare))), { ...(signal ? { signal } : {}) });
         for (const [hi, horizon] of horizons.entries()) {
           const { alpha, share } = selections[hi]!.calibration[cand.id]!;
           alphas[hi]![ci]!.push(alpha);
           shares[hi]![ci]!.push(share);
           for (const s of group.scored) {
             const L = s.testStart;
-            const cal = range(Math.max(1, L - Math.floor(L * share)), L - horizon, strideFor(horizon));
+            const cal = calibrationOrigins(L, share, horizon);
             const test = range(Math.max(1, s.testStart), s.series.length - horizon, options.originStride);
             if (test.length === 0) continue;
             const f = model.predict({ series: s.series, origins: [...cal, ...test], horizon });
             const margin = conformalMargin(sortedExcess(s.part.values, cal, f.subarray(0, cal.length), horizon), alpha);
             const ft = f.subarray(cal.length);
             tallies[hi]![ci]!.add(s.series, test, ft, horizon, margin, boundsOf(unit));
+            if (drives[hi] === ci) deployed[hi]!.add(s.series, test, ft, horizon, margin, boundsOf(unit));
+            if (learnt[hi] === ci) learntTally[hi]!.add(s.series, test, ft, horizon, margin, boundsOf(unit));
             test.forEach((t, i) => cases[hi]![ci]!.push({ forecast: ft[i]!, actual: s.series.subarray(t, t + horizon), subject: s.index }));
           }
         }
       }
       selections.forEach((sel, hi) =>
-        selectionsMade[hi]!.push({ trainedOn: group.fit.length, scoredOn: group.scored.length, forecastModel: sel.forecastModel, allocationModel: sel.allocationModel, pooledAlpha: sel.calibration[pooledForecasterId]?.alpha ?? NaN }),
+        selectionsMade[hi]!.push({
+          trainedOn: group.fit.length,
+          scoredOn: group.scored.length,
+          forecastModel: sel.forecastModel,
+          allocationModel: sel.allocationModel,
+          pooledModel: candidates[learnt[hi]!]?.id ?? 'none',
+          pooledAlpha: sel.calibration[candidates[learnt[hi]!]?.id ?? pooledForecasterId]?.alpha ?? NaN,
+        }),
       );
     }
     for (const [hi, horizon] of horizons.entries()) {
       const rows = candidates.map((cand, ci) => ({ model: cand.id, alpha: mean(alphas[hi]![ci]!), calibrationShare: mean(shares[hi]![ci]!), ...tallies[hi]![ci]!.summary() }));
-      const pi = candidates.findIndex((c) => c.id === pooledForecasterId);
-      const pooled = rows[pi]!;
-      const rules = rows.filter((_, ci) => ci !== pi);
+      const isRule = (ci: number): boolean => !candidates[ci]!.trained;
+      const pooled: ForecastScoreRow = {
+        model: [...new Set(selectionsMade[hi]!.map((x) => x.pooledModel))].join(' / '),
+        alpha: mean(learntAlphas[hi]!),
+        calibrationShare: mean(learntShares[hi]!),
+        ...learntTally[hi]!.summary(),
+      };
+      const rules = rows.filter((_, ci) => isRule(ci));
       const bestPinball = rules.reduce((x, y) => (y.pinballP95 < x.pinballP95 ? y : x));
       const { floor, cap } = boundsOf(unit);
-      const atRate = candidates
-        .map((cand, ci) => ({ cand, ci }))
-        .filter(({ ci }) => ci !== pi)
-        .map(({ cand, ci }) => {
-          const c = cases[hi]![ci]!;
-          const fig = allocationFigures(c, marginFor(c, pooled.underProvisioningRate, floor, cap), floor, cap);
-          return { model: cand.id, waste: fig.waste, subjectsOver10Percent: fig.subjectsOver10Percent };
-        })
-        // A rule that reaches the rate only by giving up on more than 5 % of the VMs is no allocation to match.
-        .filter((r) => r.subjectsOver10Percent <= 0.05 * pooled.subjects)
-        .reduce<{ model: string; waste: number; subjectsOver10Percent: number } | undefined>((x, y) => (!x || y.waste < x.waste ? y : x), undefined) ?? { model: 'none', waste: Infinity, subjectsOver10Percent: NaN };
+      // A rule that reaches the rate only by giving up on more than 5 % of the VMs is no allocation to match.
+      const bestRuleAtRate = (rate: number): { model: string; waste: number; subjectsOver10Percent: number } =>
+        candidates
+          .map((cand, ci) => ({ cand, ci }))
+          .filter(({ ci }) => isRule(ci))
+          .map(({ cand, ci }) => {
+            const c = cases[hi]![ci]!;
+            const fig = allocationFigures(c, marginFor(c, rate, floor, cap), floor, cap);
+            return { model: cand.id, waste: fig.waste, subjectsOver10Percent: fig.subjectsOver10Percent };
+          })
+          .filter((r) => r.subjectsOver10Percent <= 0.05 * pooled.subjects)
+          .reduce<{ model: string; waste: number; subjectsOver10Percent: number } | undefined>((x, y) => (!x || y.waste < x.waste ? y : x), undefined) ?? { model: 'none', waste: Infinity, subjectsOver10Percent: NaN };
+      const atRate = bestRuleAtRate(pooled.underProvisioningRate);
+      const dep = deployed[hi]!.summary();
+      const depAtRate = bestRuleAtRate(dep.underProvisioningRate);
       const pinballRatio = pooled.pinballP95 / bestPinball.pinballP95;
       out.push({
         target: options.target,
@@ -158,6 +197,12 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
           steps: pooled.underProvisioningRate <= 0.05,
           subjects: pooled.subjectsOver10Percent <= 0.05 * pooled.subjects,
           waste: pooled.waste <= atRate.waste,
+        },
+        deployed: {
+          models: [...new Set(selectionsMade[hi]!.map((x) => x.allocationModel))],
+          summary: dep,
+          bestBaselineAtRate: { ...depAtRate, rate: dep.underProvisioningRate },
+          acceptance: { steps: dep.underProvisioningRate <= 0.05, subjects: dep.subjectsOver10Percent <= 0.05 * dep.subjects, waste: dep.waste <= depAtRate.waste },
         },
       });
     }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { seededRandom } from '../../core/seeded-random.js';
 import { createResourceBaseline } from '../models/baselines/resource-baselines.js';
 import { evaluateForecast, type ForecastSubject } from './evaluate-forecast.js';
-import { trainingPart, type ForecastCandidate, type ForecastSelection } from './forecast-selection.js';
+import { noEvidenceFallback, selectForecasts, trainingPart, type ForecastCandidate, type ForecastSelection } from './forecast-selection.js';
 import { createPooledForecaster, pooledForecasterId } from './pooled-forecaster.js';
 
 const day = 288;
@@ -87,4 +87,13 @@ test('the pooled forecaster beats last value on VMs it never trained on, and the
   }
   const bySubject = evaluations.filter((e) => e.split === 'subject');
   for (const e of bySubject) assert.deepEqual(e.selections.map((s) => [s.trainedOn, s.scoredOn]), [[3, 3], [3, 3]]);
+});
+
+test('a horizon no training part can validate is said, and the fallback rule is named for both choices', async () => {
+  const parts = syntheticSubjects(3, 3, 7).map((s) => trainingPart(s.id, s.category, s.series, s.series.length));
+  const [hour, dayAhead] = await selectForecasts({ parts, horizons: [12, 288], unit: 'percent', candidates });
+  assert.equal(hour!.validated, true);
+  assert.equal(dayAhead!.validated, false, 'three days hold no day-long validation slice after a fitted part');
+  assert.equal(dayAhead!.forecastModel, noEvidenceFallback);
+  assert.equal(dayAhead!.allocationModel, noEvidenceFallback);
 });

@@ -2,6 +2,7 @@ import { AbortedError } from '../../core/errors.js';
 import { createResourceBaseline, resourceBaselineIds } from '../models/baselines/resource-baselines.js';
 import type { ResourceModel } from '../models/model.js';
 import { createPooledForecaster, pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
+import { createPooledMedian, pooledMedianId } from './pooled-median.js';
 import { AllocationTally, boundsOf, conformalMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
 
 /**
@@ -38,6 +39,7 @@ export function forecastCandidates(unit: ResourceUnit, horizons: readonly number
   return [
     ...resourceBaselineIds.map((id) => ({ id, trained: false, create: () => createResourceBaseline(id) })),
     { id: pooledForecasterId, trained: true, create: () => createPooledForecaster({ unit, horizons }) },
+    { id: pooledMedianId, trained: true, create: () => createPooledMedian({ unit, horizons }) },
   ];
 }
 
@@ -77,12 +79,33 @@ export interface ForecastSelection {
   allocationModel: string;
   calibration: Record<string, { alpha: number; share: number }>;
   validation: CandidateValidation[];
+  /**
+   * False when no training part was long enough to hold a validation origin at this horizon
+   * (train on a few days of history): nothing was measured, so both choices fall back to
+   * `noEvidenceFallback` — said, not hidden.
+   */
+  validated: boolean;
 }
+
+/** What is chosen when nothing could be validated: the day's p95, the rule operators use without a forecaster. */
+export const noEvidenceFallback = 'moving-p95-288';
 
 export const foldBounds = [
   [0.55, 0.7, 0.85],
   [0.7, 0.85, 1],
 ] as const;
+
+/**
+ * After selection, the trained candidates are fitted on this share of each training part (the
+ * rest is the calibration slice of the largest fold) — by `eval` before it scores the test parts
+ * and by `train` before it stores the models.
+ */
+export const finalFitShare = 0.85;
+
+/** The origins a subject's margin is calibrated on: the last `share` of its history of length L, one forecast every strideFor(horizon). */
+export function calibrationOrigins(L: number, share: number, horizon: number): number[] {
+  return range(Math.max(1, L - Math.floor(L * share)), L - horizon, strideFor(horizon));
+}
 
 export function strideFor(horizon: number): number {
   return horizon >= 144 ? 24 : Math.max(1, Math.min(12, horizon));
@@ -138,9 +161,15 @@ export async function selectForecasts(args: {
       const best = pickAllocation(options);
       return { model: cand.id, ...best, feasible: feasible(best) };
     });
-    const forecastModel = validation.reduce((x, y) => (y.pinballP95 < x.pinballP95 ? y : x)).model;
-    const allocationModel = pickAllocation(validation).model;
-    return { horizon, forecastModel, allocationModel, calibration: Object.fromEntries(validation.map((v) => [v.model, { alpha: v.alpha, share: v.calibrationShare }])), validation };
+    const calibration = Object.fromEntries(validation.map((v) => [v.model, { alpha: v.alpha, share: v.calibrationShare }]));
+    if (validation.every((v) => v.steps === 0)) {
+      const fallback = candidates.find((c) => c.id === noEvidenceFallback)?.id ?? candidates[0]!.id;
+      return { horizon, forecastModel: fallback, allocationModel: fallback, calibration, validation, validated: false };
+    }
+    const measured = validation.filter((v) => v.steps > 0);
+    const forecastModel = measured.reduce((x, y) => (y.pinballP95 < x.pinballP95 ? y : x)).model;
+    const allocationModel = pickAllocation(measured).model;
+    return { horizon, forecastModel, allocationModel, calibration, validation, validated: true };
   });
 }
 
