@@ -1,8 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { fileIdentitySync, type FileIdentity } from '../core/file-identity.js';
 import { withFileLock } from '../core/file-lock.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import type { Principal } from '../contracts/access-scope.js';
@@ -33,7 +34,7 @@ type Entry = z.infer<typeof entrySchema>;
  * running `serve` at its next request (and ends the live tokens of the old credential).
  */
 export class Credentials {
-  private cache: { mtimeMs: number; size: number; data: CredentialFile } | undefined;
+  private cache: { identity: FileIdentity; data: CredentialFile } | undefined;
 
   private constructor(
     private readonly secretsDir: string,
@@ -54,18 +55,17 @@ export class Credentials {
     return join(this.secretsDir, 'clients.json');
   }
 
-  /** The file as it is now: a stat per call, a read only when it changed. */
+  /**
+   * The file as it is now: a stat per call, a read only when its identity changed. Every update
+   * renames a new file into place, so a re-issue (whose entry has the very same size) or a
+   * revoke by another process is seen at the next call, never a stale generation.
+   */
   private read(): CredentialFile {
-    let st;
-    try {
-      st = statSync(this.file);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { clients: {} };
-      throw e;
-    }
-    if (this.cache && this.cache.mtimeMs === st.mtimeMs && this.cache.size === st.size) return this.cache.data;
+    const identity = fileIdentitySync(this.file);
+    if (identity === 'missing') return { clients: {} };
+    if (this.cache?.identity === identity) return this.cache.data;
     const data = fileSchema.parse(JSON.parse(readFileSync(this.file, 'utf8')));
-    this.cache = { mtimeMs: st.mtimeMs, size: st.size, data };
+    this.cache = { identity, data };
     return data;
   }
 

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { algorithmOf, digestAlgorithms, digestForm, hexOf, isDigest, type Digest, type DigestAlgorithm } from '../core/digest.js';
 import { ValidationError } from '../core/errors.js';
+import { FileIdentityCache } from '../core/file-identity.js';
 import { FileLock } from '../core/file-lock.js';
 import { mediaTypes } from './media-types.js';
 import { OciError } from './oci-error.js';
@@ -36,6 +37,8 @@ export class OciLayout {
   /** Opened only to read: nothing was created, and a layout that does not exist reads as empty. */
   readonly readOnly: boolean;
   readonly #lock: FileLock;
+  /** index.json parsed, re-read when its identity changes (every write renames a new file into place). */
+  readonly #index = new FileIdentityCache<LayoutIndex>(1);
 
   private constructor(root: string, readOnly: boolean) {
     this.root = root;
@@ -191,7 +194,16 @@ export class OciLayout {
     });
   }
 
-  async readIndex(): Promise<LayoutIndex> {
+  /**
+   * index.json as it is now: a stat per call, a read and a parse only when another writer (this
+   * process or another) replaced it. What comes back is shared between callers and frozen:
+   * `updateIndex` is the way to change it.
+   */
+  readIndex(): Promise<LayoutIndex> {
+    return this.#index.get(join(this.root, 'index.json'), async () => deepFreeze(await this.#readIndexFile()));
+  }
+
+  async #readIndexFile(): Promise<LayoutIndex> {
     const text = await readFile(join(this.root, 'index.json'), 'utf8').catch((e: NodeJS.ErrnoException) => {
       if (this.readOnly && e.code === 'ENOENT') return JSON.stringify(emptyIndex());
       throw e;
@@ -212,9 +224,11 @@ export class OciLayout {
    */
   updateIndex<T>(change: (index: LayoutIndex) => Promise<T> | T, signal?: AbortSignal): Promise<T> {
     return this.withLock(async () => {
-      const index = await this.readIndex();
+      // Under the lock, from the file itself: a cached copy is frozen, and this one is changed.
+      const index = await this.#readIndexFile();
       const result = await change(index);
       await this.#atomicWrite(join(this.root, 'index.json'), JSON.stringify(index, null, 2));
+      this.#index.forget(join(this.root, 'index.json'));
       return result;
     }, signal);
   }
@@ -248,6 +262,14 @@ export class OciLayout {
     await rename(tmp, path);
     await syncDir(this.root);
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 export function emptyIndex(): LayoutIndex {

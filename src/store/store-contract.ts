@@ -52,6 +52,29 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>,
     }
   });
 
+  test(`${name}: subject(pseudonym) is the subject's row of listSubjects, widened by later writes, and undefined for an unknown one`, async () => {
+    const [a, b] = await options.openTwo();
+    try {
+      await a.write([
+        { ...base, kind: 'resource', subject: 'v_one', category: 'web', time: t0 + 1000, cpuPercent: 1 },
+        { ...base, kind: 'resource', subject: 'v_two', time: t0, cpuPercent: 2 },
+      ]);
+      assert.deepEqual(await a.subject('v_one'), { subject: 'v_one', kind: 'vm', category: 'web', firstMs: t0 + 1000, lastMs: t0 + 1000 });
+      assert.deepEqual(await a.subject('v_two'), (await a.listSubjects()).find((s) => s.subject === 'v_two'));
+      assert.equal(await a.subject('v_nobody'), undefined);
+      // A later batch (what a request's reuse check must see): a wider span and a new category.
+      await a.write([{ ...base, kind: 'resource', subject: 'v_one', category: 'database', time: t0 + 9 * rollupBucketMs, cpuPercent: 3 }]);
+      assert.deepEqual(await a.subject('v_one'), { subject: 'v_one', kind: 'vm', category: 'database', firstMs: t0 + 1000, lastMs: t0 + 9 * rollupBucketMs });
+      // Another store on the same database (another process) agrees with its own listing.
+      await a.listSubjects();
+      assert.deepEqual(await b.subject('v_one'), (await b.listSubjects()).find((s) => s.subject === 'v_one'));
+      assert.equal((await b.subject('v_one'))?.lastMs, t0 + 9 * rollupBucketMs);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   test(`${name}: column batches store what the same events would, rollups included; agent batches need consent`, async () => {
     const byEvents = await open();
     const byColumns = await open();

@@ -18,7 +18,8 @@ import type { CommandOutcome, EventKind, EventSource, FlowOutcome, ResourceField
  *     const data = await store.dataAccesses(s.subject);                    // set of (target, op)
  *   }
  *
- * - `listSubjects` gives every subject with its kind, its latest category and its time span.
+ * - `listSubjects` gives every subject with its kind, its latest category and its time span;
+ *   `subject` the same of one pseudonym (one indexed row, not the whole table).
  * - `rollups` merges all sources: per bucket and resource the mean, the max and the number of
  *   samples (a resource with no sample in a bucket is absent from that bucket's `mean`).
  * - `sequence` orders by time, then by `seq` (the position given by sources without a clock).
@@ -39,6 +40,8 @@ export interface TelemetryStore {
   writeResourceColumns(batch: AnonymisedResourceColumns): Promise<WriteResult>;
 
   listSubjects(filter?: { category?: string; kind?: SubjectKind }): Promise<SubjectInfo[]>;
+  /** One subject by its pseudonym (what `listSubjects` lists for it), or undefined: the per-request lookup. */
+  subject(pseudonym: string): Promise<SubjectInfo | undefined>;
   rollups(subject: string, range?: TimeRange): Promise<ResourceRollup[]>;
   sequence(subject: string, options?: TimeRange & { kinds?: readonly SequenceKind[]; limit?: number }): Promise<SequenceItem[]>;
   flows(subject: string, range?: TimeRange): Promise<FlowSummary[]>;

@@ -69,7 +69,8 @@ export async function openRequestWorkflow(options: {
     identifyConfig: await loadIdentifyConfig(files.identify),
     categoryOf: async (clientId) => {
       const subject = anonymiser.pseudonym('client', clientId);
-      const category = (await store.listSubjects({ kind: 'client' })).find((s) => s.subject === subject)?.category;
+      const found = await store.subject(subject);
+      const category = found?.kind === 'client' ? found.category : undefined;
       // Telemetry categories are free text; only one that is a valid category name is taken.
       return categorySchema.safeParse(category).success ? (category as string) : undefined;
     },

@@ -54,6 +54,8 @@ function entryOf(line: string): HistoryEntry | undefined {
  */
 export class RequestHistory {
   private ready: Promise<void> | undefined;
+  /** Bytes in the file as far as this process knows (see `record`); undefined until first looked at. */
+  private size: number | undefined;
   private readonly maxBytes: number;
   private readonly pseudonym: ((account: string) => string) | undefined;
 
@@ -73,9 +75,24 @@ export class RequestHistory {
     await this.open();
     const { account, ...rest } = input;
     const entry: HistoryEntry = { ...rest, ...(account !== undefined && this.pseudonym ? { accountPseudonym: this.pseudonym(account) } : {}) };
-    const size = (await stat(this.file).catch(() => undefined))?.size ?? 0;
-    if (size >= this.maxBytes) await rename(this.file, this.rotated);
-    await appendFile(this.file, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+    // The size is known from what this process appended since it last looked (one append per
+    // request, no stat); the file itself is asked only when that says it is time to rotate, since
+    // another process may have rotated it or added to it meanwhile.
+    this.size ??= await this.sizeOnDisk();
+    if (this.size >= this.maxBytes) {
+      this.size = await this.sizeOnDisk();
+      if (this.size >= this.maxBytes) {
+        await rename(this.file, this.rotated);
+        this.size = 0;
+      }
+    }
+    const line = `${JSON.stringify(entry)}\n`;
+    await appendFile(this.file, line, { mode: 0o600 });
+    this.size += Buffer.byteLength(line);
+  }
+
+  private async sizeOnDisk(): Promise<number> {
+    return (await stat(this.file).catch(() => undefined))?.size ?? 0;
   }
 
   async load(): Promise<HistoryEntry[]> {

@@ -26,10 +26,17 @@ export interface OutcomeEntry {
  * from the request history, which is written before the answer exists and feeds the scheduler.
  */
 export class RequestOutcomes {
+  private folder: Promise<unknown> | undefined;
+
   constructor(readonly file: string) {}
 
   async record(entry: OutcomeEntry): Promise<void> {
-    await mkdir(dirname(this.file), { recursive: true });
+    // The folder is made once per process, not before every answer's line.
+    this.folder ??= mkdir(dirname(this.file), { recursive: true }).catch((e: unknown) => {
+      this.folder = undefined;
+      throw e;
+    });
+    await this.folder;
     await appendFile(this.file, `${JSON.stringify(entry)}\n`);
   }
 

@@ -13,7 +13,7 @@ import { seedFiles } from '../pipeline/spec/cloud-init.js';
 import { agentSeedFile } from '../guest/agent-seed.js';
 import type { SeedFile, SeedLogin } from '../pipeline/spec/cloud-init.js';
 import type { MachineCredentials } from '../pipeline/spec/machine-seed.js';
-import { versionSeed } from '../pipeline/spec/version-seed.js';
+import { seedOfVersion, versionProvenance, type VersionProvenance } from '../pipeline/spec/version-seed.js';
 import type { Registry } from '../registry/registry.js';
 import { BuildLimiter } from './build-limiter.js';
 import type { BuiltImage, ImageBuilder } from './image-builder.js';
@@ -135,6 +135,9 @@ export interface RequestWorkflowDeps {
   shared?: { address: string; syncLatest(repository: string, signal?: AbortSignal): Promise<unknown> };
 }
 
+/** Entries of each per-digest memo before it starts again (a bound on memory, not an eviction policy). */
+const memoLimit = 4096;
+
 /**
  * request → identify → predict → plan → (prebuilt? else build through the layer cache and register)
  * → grant. Builds are single-flight per (client, base, plan digest) and bounded in number; a
@@ -145,7 +148,9 @@ export class RequestWorkflow {
   private readonly syncs = new SingleFlight<unknown>();
   readonly limiter: BuildLimiter;
   private readonly cancels = new Map<string, Set<AbortController>>();
+  /** What a registered version was built for, and what its seeds are made of: immutable per digest, read once. */
   private readonly byDigest = new Map<Digest, ImageProvenance>();
+  private readonly seedsByReference = new Map<string, VersionProvenance>();
   private readonly bases = new Map<string, { base: BaseRef & { name: string }; until: number }>();
   /** Builds of this process queued or running now, by flight key (the dashboard's "builds" column). */
   readonly activeBuilds = new Map<string, ActiveBuild>();
@@ -325,7 +330,7 @@ export class RequestWorkflow {
     // The machine's own: the client's registered login and fresh passwords for the protected
     // services this version enables (from its provenance), beside the agent's file.
     const login = await this.deps.login?.(identity.clientId);
-    const seedOf = () => versionSeed({ registry: this.deps.registry, reference: `${repository}@${image.digest}`, ...(login ? { login } : {}), extraFiles: files });
+    const seedOf = async () => seedOfVersion(await this.seedProvenance(`${repository}@${image.digest}`), { ...(login ? { login } : {}), extraFiles: files });
     const machine = await seedOf().catch(async (e: unknown) => {
       // Built by a worker on another machine: the version is in the shared registry only; its
       // provenance (what the seed's passwords are made for) is brought here first.
@@ -380,7 +385,22 @@ export class RequestWorkflow {
   }
 
   private latest(repository: string): Promise<LatestImage | undefined> {
+    if (this.byDigest.size >= memoLimit) this.byDigest.clear();
     return latestImage(this.deps.registry, repository, this.byDigest);
+  }
+
+  /**
+   * A version's plan, base facts and subject (what a seed is made of), read from the registry
+   * once per `repository@digest`: a digest's content never changes, and its config (with ~200
+   * base packages) was the largest read of a prebuilt hit. A failed read is not kept.
+   */
+  private async seedProvenance(reference: string): Promise<VersionProvenance> {
+    const known = this.seedsByReference.get(reference);
+    if (known) return known;
+    const provenance = versionProvenance(await this.deps.registry.show(reference), reference);
+    if (this.seedsByReference.size >= memoLimit) this.seedsByReference.clear();
+    this.seedsByReference.set(reference, provenance);
+    return provenance;
   }
 
   /** Base lookups read the catalog folder; a few seconds of staleness is fine for a name → base mapping. */

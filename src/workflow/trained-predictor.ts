@@ -1,5 +1,7 @@
 import { ValidationError } from '../core/errors.js';
-import { currentVersion } from '../predict/model-store.js';
+import { join } from 'node:path';
+import { FileIdentityCache } from '../core/file-identity.js';
+import { currentVersion, scopeDir, type Scope } from '../predict/model-store.js';
 import { defaultModelId } from '../contracts/default-vector.js';
 import type { TelemetryStore } from '../store/store.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
@@ -9,7 +11,7 @@ export interface TrainedPredictorDeps {
   /** The trained models over the telemetry store (`createPredictor` of src/predict). */
   models: Predictor;
   modelsDir: string;
-  store: Pick<TelemetryStore, 'listSubjects'>;
+  store: Pick<TelemetryStore, 'subject'>;
   /** A client id as telemetry stores it: its keyed pseudonym (`anonymiser.pseudonym('client', id)`). */
   pseudonym: (clientId: string) => string;
   /** Who answers when neither the client nor its category was ever trained. */
@@ -36,15 +38,18 @@ export function trainedPredictor(deps: TrainedPredictorDeps): Predictor {
   const reuseMs = deps.reuseMs ?? 15 * 60 * 1000;
   const now = deps.now ?? Date.now;
   const memo = new Map<string, { state: string; at: number; vector: UsageVector }>();
+  // `current` is re-read only when `train` (another process, by rename) replaced it: a stat per request.
+  const currents = new FileIdentityCache<number | undefined>();
+  const versionOf = (scope: Scope): Promise<number | undefined> => currents.get(join(scopeDir(deps.modelsDir, scope), 'current'), () => currentVersion(deps.modelsDir, scope));
 
   /** Everything a vector depends on besides the clock: the client's latest data and both model versions. */
   const stateOf = async (subject: string, category: string): Promise<string> => {
-    const [subjects, own, shared] = await Promise.all([
-      deps.store.listSubjects({ kind: 'client' }),
-      currentVersion(deps.modelsDir, { kind: 'client', id: subject }),
-      currentVersion(deps.modelsDir, { kind: 'category', id: category }),
+    const [found, own, shared] = await Promise.all([
+      deps.store.subject(subject),
+      versionOf({ kind: 'client', id: subject }),
+      versionOf({ kind: 'category', id: category }),
     ]);
-    const info = subjects.find((s) => s.subject === subject);
+    const info = found?.kind === 'client' ? found : undefined;
     return `${info?.lastMs ?? '-'}/${info?.category ?? '-'}/${own ?? '-'}/${shared ?? '-'}`;
   };
 

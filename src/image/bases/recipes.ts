@@ -72,14 +72,21 @@ export function recipeFor(name: string, options: RecipeOptions = {}): DebianReci
   };
 }
 
+let hostAccepts: boolean | undefined;
+
 /**
  * When the host's apt is told to accept expired Release files, its archive is a snapshot; the
  * guest, built from and updated against the same archive, needs the same setting.
  */
 function hostAcceptsExpiredRelease(): boolean {
-  try {
-    return /Acquire::Check-Valid-Until "(false|0)"/.test(execFileSync('apt-config', ['dump'], { encoding: 'utf8' }));
-  } catch {
-    return false;
-  }
+  // Asked once per process: `serve` resolves its base names every few seconds on the request
+  // path, and a synchronous apt-config there stalled every request behind it.
+  hostAccepts ??= (() => {
+    try {
+      return /Acquire::Check-Valid-Until "(false|0)"/.test(execFileSync('apt-config', ['dump'], { encoding: 'utf8' }));
+    } catch {
+      return false;
+    }
+  })();
+  return hostAccepts;
 }

@@ -9,6 +9,27 @@ import { writeSeed, type SeedFile, type SeedInput, type SeedLogin } from './clou
 import { machineSeed, type MachineCredentials } from './machine-seed.js';
 
 /**
+ * What a version's seed is made from, out of its provenance config: its plan, its base facts
+ * and its vector's subject. Immutable per digest, so a caller that hands out many seeds of one
+ * version (`serve`) reads it once and keeps it.
+ */
+export interface VersionProvenance {
+  plan: PipelinePlan;
+  facts: ImageFacts;
+  subject: UsageVector['subject'];
+  /** The manifest digest's hex (the instance id's version part). */
+  versionKey: string;
+}
+
+export function versionProvenance(shown: { digest: string; config: Record<string, unknown> }, reference: string): VersionProvenance {
+  const plan = shown.config['plan'] as PipelinePlan | undefined;
+  const facts = shown.config['baseFacts'] as ImageFacts | undefined;
+  const vector = shown.config['usageVector'] as UsageVector | undefined;
+  if (!plan?.modules || !facts?.packages || !vector?.subject) throw new ValidationError('reference', `${reference} carries no Prescient plan, base facts and vector in its provenance`);
+  return { plan, facts, subject: vector.subject, versionKey: shown.digest.slice('sha256:'.length) };
+}
+
+/**
  * A machine's seed for a version already in the registry (what `serve` hands out): its plan and
  * base facts come from the version's provenance, so the passwords are made for the protected
  * services that version enables. A new call is a new machine: new passwords, and the instance id
@@ -20,16 +41,13 @@ export async function versionSeed(input: {
   login?: SeedLogin;
   extraFiles?: readonly SeedFile[];
 }): Promise<{ seed: SeedInput; credentials: MachineCredentials }> {
-  const shown = await input.registry.show(input.reference);
-  const plan = shown.config['plan'] as PipelinePlan | undefined;
-  const facts = shown.config['baseFacts'] as ImageFacts | undefined;
-  const vector = shown.config['usageVector'] as UsageVector | undefined;
-  if (!plan?.modules || !facts?.packages || !vector?.subject) throw new ValidationError('reference', `${input.reference} carries no Prescient plan, base facts and vector in its provenance`);
+  return seedOfVersion(versionProvenance(await input.registry.show(input.reference), input.reference), input);
+}
+
+/** {@link versionSeed} from a provenance already read: fresh passwords each call. */
+export function seedOfVersion(provenance: VersionProvenance, input: { login?: SeedLogin; extraFiles?: readonly SeedFile[] } = {}): { seed: SeedInput; credentials: MachineCredentials } {
   return machineSeed({
-    plan,
-    facts,
-    subject: vector.subject,
-    versionKey: shown.digest.slice('sha256:'.length),
+    ...provenance,
     ...(input.login ? { login: input.login } : {}),
     ...(input.extraFiles ? { extraFiles: input.extraFiles } : {}),
   });

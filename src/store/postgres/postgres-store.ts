@@ -9,7 +9,7 @@ import { counts, prune } from './maintenance.js';
 import { migrate } from './migrations.js';
 import { countRejections, rejections } from './rejections.js';
 import { readRollups } from './rollups.js';
-import { listSubjects, subjectIdOf } from './subjects.js';
+import { listSubjects, subjectIdOf, subjectInfo } from './subjects.js';
 import { inTransaction } from './transaction.js';
 import { writeGroup, type PendingWrite } from './writes.js';
 
@@ -109,6 +109,7 @@ export function openPostgresStore(options: PostgresStoreOptions): TelemetryStore
     write: (events) => (events.length === 0 ? Promise.resolve({ written: 0, refused: [] }) : enqueue({ events })),
     writeResourceColumns: (columns) => (columns.rows === 0 ? Promise.resolve({ written: 0, refused: [] }) : enqueue({ columns })),
     listSubjects: (filter = {}) => call(() => listSubjects(pool, filter)),
+    subject: (pseudonym) => call(() => subjectInfo(pool, pseudonym)),
     rollups: (subject, r) => ofSubject(subject, [], (id) => readRollups(pool, id, r)),
     sequence: (subject, o = {}) => ofSubject(subject, [], (id) => sequence(pool, id, o)),
     flows: (subject, r) => ofSubject(subject, [], (id) => flows(pool, id, r)),

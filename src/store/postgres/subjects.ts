@@ -51,3 +51,11 @@ export async function listSubjects(c: Queryable, filter: { category?: string; ki
   );
   return rows;
 }
+
+export async function subjectInfo(c: Queryable, pseudonym: string): Promise<SubjectInfo | undefined> {
+  const { rows } = await c.query<SubjectInfo>(
+    'SELECT pseudonym AS subject, kind, category, first_ms AS "firstMs", last_ms AS "lastMs" FROM subjects WHERE pseudonym = $1',
+    [pseudonym],
+  );
+  return rows[0];
+}

@@ -64,6 +64,10 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       subjects.written();
       return subjects.list(filter);
     },
+    async subject(pseudonym) {
+      subjects.written();
+      return subjects.one(pseudonym);
+    },
     async rollups(subject, r) {
       await rollups.caughtUp();
       return ofSubject(subject, [], (id) => rollups.read(id, r));

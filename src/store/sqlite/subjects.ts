@@ -24,7 +24,18 @@ export interface Subjects {
   forget(pseudonym: string): void;
   idOf(pseudonym: string): number | undefined;
   list(filter: { category?: string; kind?: SubjectKind }): SubjectInfo[];
+  one(pseudonym: string): SubjectInfo | undefined;
 }
+
+interface SubjectRow {
+  pseudonym: string;
+  kind: SubjectKind;
+  category: string | null;
+  first_ms: number;
+  last_ms: number;
+}
+
+const infoOf = (r: SubjectRow): SubjectInfo => ({ subject: r.pseudonym, kind: r.kind, category: r.category, firstMs: r.first_ms, lastMs: r.last_ms });
 
 interface KnownSubject {
   id: number;
@@ -48,6 +59,7 @@ export function createSubjects(db: Database.Database): Subjects {
      RETURNING id`,
   );
   const selectId = db.prepare<[string], { id: number }>('SELECT id FROM subjects WHERE pseudonym = ?');
+  const selectOne = db.prepare<[string], SubjectRow>('SELECT pseudonym, kind, category, first_ms, last_ms FROM subjects WHERE pseudonym = ?');
   const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   let seenVersion = dataVersion.get()!;
   const flush = (): void => {
@@ -93,8 +105,12 @@ export function createSubjects(db: Database.Database): Subjects {
       if (filter.kind !== undefined) (where.push('kind = ?'), params.push(filter.kind));
       const rows = db
         .prepare(`SELECT pseudonym, kind, category, first_ms, last_ms FROM subjects ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY pseudonym`)
-        .all(...params) as { pseudonym: string; kind: SubjectKind; category: string | null; first_ms: number; last_ms: number }[];
-      return rows.map((r): SubjectInfo => ({ subject: r.pseudonym, kind: r.kind, category: r.category, firstMs: r.first_ms, lastMs: r.last_ms }));
+        .all(...params) as SubjectRow[];
+      return rows.map(infoOf);
+    },
+    one(pseudonym) {
+      const row = selectOne.get(pseudonym);
+      return row === undefined ? undefined : infoOf(row);
     },
   };
 }
