@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConflictError, ValidationError } from '../core/errors.js';
-import type { ImageFacts } from '../image/facts.js';
+import { debianFacts } from '../../test/support/debian-facts.js';
 import { parseUsageVector } from '../usage-vector/validate.js';
 import { defineModule } from './define-module.js';
 import { layerKey } from './layer-cache.js';
@@ -10,19 +10,7 @@ import { assemblePipeline, planPipeline } from './plan.js';
 import { z } from 'zod';
 import { defaultPolicy, parsePolicy } from '../policy/policy.js';
 
-const facts: ImageFacts = {
-  image: '/bases/debian.qcow2',
-  format: 'qcow2',
-  virtualSizeBytes: 4 * 1024 ** 3,
-  actualSizeBytes: 600 * 1024 ** 2,
-  backingChain: [],
-  os: { id: 'debian', versionId: '12', codename: 'bookworm' },
-  architecture: 'amd64',
-  disk: { table: 'dos', partitions: [], rootPartition: 1 },
-  rootFilesystem: { sizeBytes: 4 * 1024 ** 3, usedBytes: 600 * 1024 ** 2, freeBytes: 3.4 * 1024 ** 3 },
-  packages: [{ name: 'apt', version: '2.6', architecture: 'amd64' }],
-  services: [],
-};
+const facts = debianFacts(['apt']);
 
 function vector(overrides: Record<string, unknown> = {}): ReturnType<typeof parseUsageVector> {
   return parseUsageVector({

@@ -14,7 +14,7 @@ import { defaultResources } from '../contracts/default-vector.js';
 import { packageSizesFrom } from './archive-package-sizes.js';
 import { createPredictor } from './predict-vector.js';
 import { train } from './train.js';
-import type { ImageFacts } from '../image/facts.js';
+import { debianFacts as factsOf } from '../../test/support/debian-facts.js';
 import { assemblePipeline, planPipeline } from '../pipeline/plan.js';
 import { imageCarries } from '../usage-vector/image-software.js';
 import { applyGuestUse } from './guest-feedback.js';
@@ -200,17 +200,4 @@ test('with package sizes, the software set for the image drives the vector and t
   assert.equal(imageCarries(unused, 0.5), false);
 });
 
-/** A Debian 12 base as its facts say (planning reads no disk). */
-const debianFacts: ImageFacts = {
-  image: '/bases/debian.qcow2',
-  format: 'qcow2',
-  virtualSizeBytes: 4 * 1024 ** 3,
-  actualSizeBytes: 600 * 1024 ** 2,
-  backingChain: [],
-  os: { id: 'debian', versionId: '12', codename: 'bookworm' },
-  architecture: 'amd64',
-  disk: { table: 'dos', partitions: [], rootPartition: 1 },
-  rootFilesystem: { sizeBytes: 4 * 1024 ** 3, usedBytes: 600 * 1024 ** 2, freeBytes: 3.4 * 1024 ** 3 },
-  packages: [{ name: 'coreutils', version: '9.1', architecture: 'amd64' }],
-  services: [],
-};
+const debianFacts = factsOf(['coreutils']);

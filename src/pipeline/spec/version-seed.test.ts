@@ -4,25 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { oneServiceVector } from '../../../test/support/service-vectors.js';
-import type { ImageFacts } from '../../image/facts.js';
+import { debianFacts } from '../../../test/support/debian-facts.js';
 import { openRegistry } from '../../registry/registry.js';
 import { makeChain } from '../../registry/testing/qcow2-fixtures.js';
 import { assemblePipeline, planPipeline } from '../plan.js';
 import { writeVersionSeed } from './version-seed.js';
 
-const facts: ImageFacts = {
-  image: '/bases/debian.qcow2',
-  format: 'qcow2',
-  virtualSizeBytes: 4 * 1024 ** 3,
-  actualSizeBytes: 600 * 1024 ** 2,
-  backingChain: [],
-  os: { id: 'debian', versionId: '12', codename: 'bookworm' },
-  architecture: 'amd64',
-  disk: { table: 'dos', partitions: [], rootPartition: 1 },
-  rootFilesystem: { sizeBytes: 4 * 1024 ** 3, usedBytes: 600 * 1024 ** 2, freeBytes: 3.4 * 1024 ** 3 },
-  packages: [{ name: 'openssh-server', version: '9.2', architecture: 'amd64' }],
-  services: [],
-};
+const facts = debianFacts(['openssh-server']);
 
 test('a registered version gets a new machine\'s seed per call: the client\'s login, fresh passwords for what it enables', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'prescient-version-seed-'));

@@ -1,27 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { oneServiceVector } from '../../../../test/support/service-vectors.js';
-import type { ImageFacts } from '../../../image/facts.js';
+import { debianFacts } from '../../../../test/support/debian-facts.js';
 import type { Change } from '../../change.js';
 import { assemblePipeline, planPipeline, type PipelinePlan } from '../../plan.js';
 import { machineSeed } from '../../spec/machine-seed.js';
 import { seedFiles } from '../../spec/cloud-init.js';
 import { parsePolicy, type Policy } from '../../../policy/policy.js';
 
-/** Pure planning: what each service listens on, what the firewall opens, and what the seed carries. */
-const facts: ImageFacts = {
-  image: '/bases/debian.qcow2',
-  format: 'qcow2',
-  virtualSizeBytes: 4 * 1024 ** 3,
-  actualSizeBytes: 600 * 1024 ** 2,
-  backingChain: [],
-  os: { id: 'debian', versionId: '12', codename: 'bookworm' },
-  architecture: 'amd64',
-  disk: { table: 'dos', partitions: [], rootPartition: 1 },
-  rootFilesystem: { sizeBytes: 4 * 1024 ** 3, usedBytes: 600 * 1024 ** 2, freeBytes: 3.4 * 1024 ** 3 },
-  packages: [{ name: 'openssh-server', version: '9.2', architecture: 'amd64' }, { name: 'cloud-init', version: '22.4', architecture: 'amd64' }],
-  services: [],
-};
+const facts = debianFacts(['openssh-server', 'cloud-init']);
 
 function plan(service: string, pkg: string, inbound: number[], policy?: Policy): PipelinePlan {
   return planPipeline({ pipeline: assemblePipeline(), vector: oneServiceVector({ service, pkg, inbound }), facts, sources: new Map(), ...(policy ? { policy } : {}) });
