@@ -1,4 +1,4 @@
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { withFileLock } from '../core/file-lock.js';
 import type { ImageFacts } from '../image/facts.js';
@@ -11,7 +11,7 @@ import { checkVectorPolicy } from '../policy/vector-policy.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
 import { applyDiskChanges, applySessionChanges, needsImage, needsSession } from './apply.js';
 import { describeChange } from './change.js';
-import { LayerCache, layerKey, type RemoteLayerSource } from './layer-cache.js';
+import { LayerCache, layerKey, type LayerRecord, type RemoteLayerSource } from './layer-cache.js';
 import { planPipeline, type AssembledModule, type PipelinePlan } from './plan.js';
 import { resolveSources } from './sources.js';
 import { glanceImage } from './spec/glance-properties.js';
@@ -135,11 +135,11 @@ export async function personalize(options: PersonalizeOptions): Promise<Personal
     const report: ModuleReport = { id: m.id, version: m.version, outcome: 'no-changes', changes: m.changes.map(describeChange), notes: m.notes, ms: 0 };
     if (needsImage(m.changes)) {
       const key = layerKey({ parent: parentKey, module: m.id, moduleVersion: m.version, changes: m.changes });
-      let record = await cache.get(key);
+      let record = await builtOn(await cache.get(key), parentPath);
       report.outcome = 'reused';
       if (!record) {
         record = await withFileLock(join(options.layersDir, `.lock-${key}`), async () => {
-          const again = await cache.get(key); // built by another process while we waited
+          const again = await builtOn(await cache.get(key), parentPath); // built by another process while we waited
           if (again) return again;
           const pulled = await options.remoteLayers?.fetch({ key, parentDigest, cache, ...sig });
           if (pulled) {
@@ -245,4 +245,16 @@ export async function personalize(options: PersonalizeOptions): Promise<Personal
   };
   await writeFile(outputs.report, `${JSON.stringify(report, null, 2)}\n`);
   return report;
+}
+
+/**
+ * A cached layer is reused only on the very parent file it was built on. Layers are not
+ * byte-reproducible: a parent rebuilt since (its file lost, or a record replaced by another
+ * home's build) leaves children that name the old parent, and a chain made of them would be
+ * refused at registration. Such a child is built again, and its record replaced.
+ */
+async function builtOn(record: LayerRecord | undefined, parentPath: string): Promise<LayerRecord | undefined> {
+  if (!record) return undefined;
+  const [a, b] = await Promise.all([realpath(record.parentPath).catch(() => record.parentPath), realpath(parentPath).catch(() => parentPath)]);
+  return a === b ? record : undefined;
 }
