@@ -177,11 +177,15 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>,
       ]);
       assert.deepEqual(r2, { written: 2, refused: [] });
       assert.deepEqual((await store.consentedPseudonyms()).map((c) => c.pseudonym), ['v_c_old']);
+      assert.equal(await store.hasConsent(['v_c', 'v_c_old']), true);
+      assert.equal(await store.hasConsent(['v_c']), false);
+      assert.equal(await store.hasConsent([]), false);
       const { deleted } = await store.revokeConsent(['v_c', 'v_c_old']);
       assert.equal(deleted, 2);
       assert.deepEqual((await store.sequence('v_c')).map((s) => [s.name, s.source]), [['hostlog', 'hypervisor']]);
       assert.deepEqual(await store.rollups('v_c'), []);
       assert.deepEqual(await store.consentedPseudonyms(), []);
+      assert.equal(await store.hasConsent(['v_c', 'v_c_old']), false);
       await store.countRejections([{ reason: 'no-consent', source: 'agent', count: 2 }]);
       await store.countRejections([{ reason: 'no-consent', source: 'agent', count: 1 }, { reason: 'invalid', source: 'unknown', count: 4 }]);
       assert.deepEqual(await store.rejections(), [

@@ -57,6 +57,8 @@ export interface TelemetryStore {
   /** Withdraws consent and deletes every in-guest (`agent`) record of those pseudonyms; returns how many were deleted. */
   revokeConsent(pseudonyms: readonly string[]): Promise<{ deleted: number }>;
   consentedPseudonyms(): Promise<ConsentRecord[]>;
+  /** Whether any of these pseudonyms has consent: one indexed lookup, for the request path. */
+  hasConsent(pseudonyms: readonly string[]): Promise<boolean>;
 
   /** Records refused or rejected by ingestion, counted by reason and source (never by subject). */
   countRejections(counts: readonly RejectionCount[]): Promise<void>;

@@ -84,10 +84,7 @@ export async function openRequestWorkflow(options: {
     resolveBase: sharedBaseResolver({ basesDir: options.paths.bases, ...(options.external ? { external: options.external } : {}) }),
     // With a queue, the limit is of builds waited for (the workers bound the builds running), and the queue retries.
     ...(options.queue ? { maxParallelBuilds: options.maxParallelBuilds ?? 256, retry: { attempts: 1, baseDelayMs: 0 } } : options.maxParallelBuilds ? { maxParallelBuilds: options.maxParallelBuilds } : {}),
-    inGuestConsent: async (clientId) => {
-      const mine = new Set(anonymiser.pseudonymsUnderAllKeys('client', clientId));
-      return (await store.consentedPseudonyms()).some((c) => mine.has(c.pseudonym));
-    },
+    inGuestConsent: (clientId) => store.hasConsent(anonymiser.pseudonymsUnderAllKeys('client', clientId)),
     ...(options.agent ? { agent: options.agent } : {}),
     ...(options.external ? { shared: options.external } : {}),
     login: (clientId) => sshKeyStoreAt(options.paths.home).login(clientId),

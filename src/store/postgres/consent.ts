@@ -54,3 +54,9 @@ export async function consentedPseudonyms(c: Queryable): Promise<ConsentRecord[]
   const { rows } = await c.query<ConsentRecord>('SELECT pseudonym, granted_at_ms AS "grantedAtMs" FROM consent ORDER BY granted_at_ms, pseudonym');
   return rows;
 }
+
+export async function hasConsent(c: Queryable, pseudonyms: readonly string[]): Promise<boolean> {
+  if (pseudonyms.length === 0) return false;
+  const { rowCount } = await c.query('SELECT 1 FROM consent WHERE pseudonym = ANY($1::text[]) LIMIT 1', [pseudonyms]);
+  return (rowCount ?? 0) > 0;
+}

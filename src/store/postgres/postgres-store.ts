@@ -2,7 +2,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import { AppError, ValidationError } from '../../core/errors.js';
 import type { TelemetryStore, WriteResult } from '../store.js';
-import { consentedPseudonyms, grantConsent, revokeConsent } from './consent.js';
+import { consentedPseudonyms, grantConsent, hasConsent, revokeConsent } from './consent.js';
 import { guestActivity, guestImages } from './guest.js';
 import { dataAccesses, flows, sequence } from './history.js';
 import { counts, prune } from './maintenance.js';
@@ -119,6 +119,7 @@ export function openPostgresStore(options: PostgresStoreOptions): TelemetryStore
     grantConsent: (pseudonyms, atMs) => call(() => grantConsent(pool, pseudonyms, atMs)),
     revokeConsent: (pseudonyms) => call(() => inTransaction(pool, (c) => revokeConsent(c, pseudonyms))),
     consentedPseudonyms: () => call(() => consentedPseudonyms(pool)),
+    hasConsent: (pseudonyms) => call(() => hasConsent(pool, pseudonyms)),
     countRejections: (c) => call(() => countRejections(pool, c)),
     rejections: () => call(() => rejections(pool)),
     prune: (policy) => call(() => inTransaction(pool, (c) => prune(c, policy))),

@@ -66,3 +66,9 @@ export function consentedPseudonyms(db: Database.Database): ConsentRecord[] {
   const rows = db.prepare('SELECT pseudonym, granted_at_ms FROM consent ORDER BY granted_at_ms, pseudonym').all() as { pseudonym: string; granted_at_ms: number }[];
   return rows.map((r): ConsentRecord => ({ pseudonym: r.pseudonym, grantedAtMs: r.granted_at_ms }));
 }
+
+export function hasConsent(db: Database.Database, pseudonyms: readonly string[]): boolean {
+  if (pseudonyms.length === 0) return false;
+  const marks = pseudonyms.map(() => '?').join(', ');
+  return db.prepare(`SELECT 1 FROM consent WHERE pseudonym IN (${marks}) LIMIT 1`).get(...pseudonyms) !== undefined;
+}

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { TelemetryStore } from '../store.js';
 import { startCheckpointer } from './checkpointer.js';
-import { consentedPseudonyms, grantConsent, revokeConsent } from './consent.js';
+import { consentedPseudonyms, grantConsent, hasConsent, revokeConsent } from './consent.js';
 import { guestActivity, guestImages } from './guest.js';
 import { dataAccesses, flows, sequence } from './history.js';
 import { counts, prune } from './maintenance.js';
@@ -80,6 +80,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     grantConsent: async (pseudonyms, atMs) => grantConsent(db, pseudonyms, atMs),
     revokeConsent: (pseudonyms) => revokeConsent({ db, subjects, rollups }, pseudonyms),
     consentedPseudonyms: async () => consentedPseudonyms(db),
+    hasConsent: async (pseudonyms) => hasConsent(db, pseudonyms),
     countRejections: async (c) => countRejections(db, c),
     rejections: async () => rejections(db),
     async prune(policy) {
