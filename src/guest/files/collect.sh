@@ -90,7 +90,7 @@ resources() {
     done
   } <"$root/proc/net/dev"
   local p_ms p_busy p_total p_dr p_dw p_ni p_no
-  if read -r p_ms p_busy p_total p_dr p_dw p_ni p_no <"$state/counters" 2>/dev/null; then
+  if read -r p_ms p_busy p_total p_dr p_dw p_ni p_no 2>/dev/null <"$state/counters" && [[ "$p_ms $p_busy $p_total $p_dr $p_dw $p_ni $p_no" =~ ^[0-9]+(\ [0-9]+){6}$ ]]; then
     local dt=$(( now_ms - p_ms )) rate b t x dr dw ni no
     if [ "$dt" -gt 0 ] && [ "$total" -gt "$p_total" ]; then
       b=$((busy - p_busy)); t=$((total - p_total)); x=$(( (10000 * b + t / 2) / t ))
@@ -114,7 +114,7 @@ pacct_off=0
 open_pacct() {
   local off=0 size
   exec {pacct_fd}<"$pacct" || { pacct_fd=; return 1; }
-  if [ "${1:-}" != start ] && read -r off <"$state/pacct.offset" 2>/dev/null && [[ $off =~ ^[0-9]+$ ]] && [ "$off" -gt 0 ]; then
+  if [ "${1:-}" != start ] && read -r off 2>/dev/null <"$state/pacct.offset" && [[ $off =~ ^[0-9]+$ ]] && [ "$off" -gt 0 ]; then
     size=$(stat -c %s "$pacct")
     [ "$size" -lt "$off" ] && off=0   # rotated while the agent was not running
     [ "$off" -gt 0 ] && head -c "$off" >/dev/null <&"$pacct_fd"
@@ -126,12 +126,15 @@ open_pacct() {
 launches_from() {
   # dump-acct: comm|version|utime|stime|etime|uid|gid|mem|io|pid|ppid|…; names and users are
   # checked here as the server checks them again.
-  local n=0 c u p pp i name key
+  # Every value used as an array key is checked first: a bad subscript would end the shell.
+  local n=0 records=0 c u p pp i name key
   local -a comm=() uid=() pid=() ppid=()
   while IFS='|' read -r c _ _ _ _ u _ _ _ p pp _; do
-    comm[n]=${c%"${c##*[! ]}"}; uid[n]=${u// /}; pid[n]=${p// /}; ppid[n]=${pp// /}; n=$((n + 1))
+    records=$((records + 1)); u=${u// /}; p=${p// /}; pp=${pp// /}
+    [[ $u =~ ^[0-9]+$ && $p =~ ^[0-9]+$ && $pp =~ ^[0-9]+$ ]] || continue
+    comm[n]=${c%"${c##*[! ]}"}; uid[n]=$u; pid[n]=$p; ppid[n]=$pp; n=$((n + 1))
   done < <(dump-acct - <&"$pacct_fd" 2>/dev/null)
-  pacct_off=$((pacct_off + n * pacct_record))
+  pacct_off=$((pacct_off + records * pacct_record))
   [ "$n" -gt 0 ] || return 0
   # The agent's own processes are left out: its uid's, and (root) its prepare step and what that
   # started (a parent is written after its children: two passes).
@@ -143,8 +146,8 @@ launches_from() {
     c=${comm[i]}; u=${uid[i]}
     [ "$u" = "$me" ] && continue
     [ -n "${agent[${pid[i]}]:-}" ] && continue
-    [[ $c =~ ^[A-Za-z0-9_+.:@-]{1,64}$ && $u =~ ^[0-9]+$ ]] || continue
-    [ -n "$loaded" ] || { while IFS=: read -r name _ key _; do user[$key]=$name; done </etc/passwd; loaded=1; }
+    [[ $c =~ ^[A-Za-z0-9_+.:@-]{1,64}$ ]] || continue
+    [ -n "$loaded" ] || { while IFS=: read -r name _ key _; do [[ $key =~ ^[0-9]+$ ]] && user[$key]=$name; done </etc/passwd; loaded=1; }
     name=${user[$u]:-$u}; [[ $name =~ ^[A-Za-z0-9_.-]+$ ]] || name=$u
     key="$c:$name"; [ -n "${seen[$key]:-}" ] && continue; seen[$key]=1
     emit "\"kind\":\"launch\",\"executable\":\"$c\",\"user\":\"$name\""
@@ -186,7 +189,7 @@ not_found() {
 packages() {
   [ -r "$dpkglog" ] || return 0
   local off
-  if ! read -r off <"$state/dpkg.offset" 2>/dev/null || ! [[ $off =~ ^[0-9]+$ ]]; then
+  if ! read -r off 2>/dev/null <"$state/dpkg.offset" || ! [[ $off =~ ^[0-9]+$ ]]; then
     stat -c %s "$dpkglog" >"$state/dpkg.offset"; return 0
   fi
   # Nothing written since the offset was: nothing to read (the offset file's time is the mark).
@@ -218,7 +221,7 @@ datasets_read() {
   local json path bytes
   local -A done_=()
   IFS= read -r -d '' json <"$datasets"
-  [ -r "$state/datasets.read" ] && while IFS= read -r path; do done_[$path]=1; done <"$state/datasets.read"
+  [ -r "$state/datasets.read" ] && while IFS= read -r path; do [ -n "$path" ] && done_[$path]=1; done <"$state/datasets.read"
   while [[ $json =~ \"destination\":\ *\"([^\"]*)\" ]]; do
     path=${BASH_REMATCH[1]}; json=${json#*"${BASH_REMATCH[0]}"}
     [[ $path =~ ^/[A-Za-z0-9._/+@-]+$ ]] || continue
@@ -241,7 +244,7 @@ ports() {
     {
       read -r _
       while read -r _ local_ _ st _; do
-        [ "$st" = 0A ] || continue
+        [ "$st" = 0A ] && [[ $local_ =~ ^[0-9A-F]+:[0-9A-F]{4}$ ]] || continue
         case ${local_%:*} in
           ??????7F | 00000000000000000000000001000000 | 0000000000000000FFFF0000??????7F) continue ;;
         esac
