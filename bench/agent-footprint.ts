@@ -122,7 +122,7 @@ try {
   // Records of the window: user+system ticks of the agent's; the count of the agent's and of root's prepare (and its children: a parent is written after them).
   const ended = (
     await ssh(
-      `sudo -n tail -c +${pacctSize + 1} /var/log/account/pacct > /tmp/window.pacct; dump-acct /tmp/window.pacct 2>/dev/null | awk -F'|' -v u=${uid} '{ n++; c[n] = $1; sub(/ +$/, "", c[n]); id[n] = $6 + 0; pid[n] = $10 + 0; pp[n] = $11 + 0; t[n] = $3 + $4; if (c[n] == "prepare" && id[n] == 0) root[pid[n]] = 1 }
+      `sudo -n tail -c +${pacctSize + 1} /var/log/account/pacct > /tmp/window.pacct; /usr/sbin/dump-acct /tmp/window.pacct 2>/dev/null | awk -F'|' -v u=${uid} '{ n++; c[n] = $1; sub(/ +$/, "", c[n]); id[n] = $6 + 0; pid[n] = $10 + 0; pp[n] = $11 + 0; t[n] = $3 + $4; if (c[n] == "prepare" && id[n] == 0) root[pid[n]] = 1 }
         END { for (i = n; i >= 1; i--) if (pp[i] in root) root[pid[i]] = 1; for (i = 1; i <= n; i++) { if (id[i] == u) { a++; s += t[i] } else if (pid[i] in root) r++ } printf "%d %d %.0f", a, r, s }'`,
     )
   ).stdout

@@ -254,19 +254,32 @@ ports() {
   done
   for port in "${!listening[@]}"; do emit "\"kind\":\"flow\",\"direction\":\"in\",\"protocol\":\"tcp\",\"port\":$port,\"remote\":\"*\",\"bytes\":0,\"outcome\":\"listening\""; done
   # New connections per port since the last report: the SYN counters of the agent's nftables
-  # set (counters.nft), read and reset in one nft. A SYN to a port nobody listens on was refused.
+  # set (counters.nft) against their values at the last report ($state/syn.last; whoever makes
+  # the set anew removes that file). One nft a report: in one nft, a list after which the set is
+  # flushed shows no elements, so the set is flushed only when it grows large (a port scan).
+  # A SYN to a port nobody listens on was refused.
   [ "${PRESCIENT_AGENT_NFT:-on}" != off ] || return 0
-  if ! syns=$(nft -j 'list set inet prescient_agent syn; flush set inet prescient_agent syn' 2>/dev/null); then
+  if ! syns=$(nft -j list set inet prescient_agent syn 2>/dev/null); then
     # The table is gone (a ruleset flushed by hand): put it back for the next report.
+    rm -f "$state/syn.last"
     nft -f "$counters_nft" 2>/dev/null || log "no per-port connection counters (nft failed)"
     return 0
   fi
+  local lp lc d elements=0 counts=
+  local -A last=()
+  [ -r "$state/syn.last" ] && while read -r lp lc; do [[ $lp =~ ^[0-9]+$ && $lc =~ ^[0-9]+$ ]] && last[$lp]=$lc; done <"$state/syn.last"
   while [[ $syns =~ \"val\":\ *([0-9]+),\ *\"counter\":\ *\{\ *\"packets\":\ *([0-9]+) ]]; do
     port=${BASH_REMATCH[1]}; packets=${BASH_REMATCH[2]}; syns=${syns#*"${BASH_REMATCH[0]}"}
-    [ "$packets" -gt 0 ] || continue
+    elements=$((elements + 1)); counts+="$port $packets"$'\n'
+    d=$((packets - ${last[$port]:-0})); [ "$d" -lt 0 ] && d=$packets   # counted anew since
+    [ "$d" -gt 0 ] || continue
     if [ -n "${listening[port]:-}" ]; then outcome=''; else outcome=',"outcome":"refused"'; fi
     emit "\"kind\":\"flow\",\"direction\":\"in\",\"protocol\":\"tcp\",\"port\":$port,\"remote\":\"*\",\"bytes\":0$outcome"
   done
+  if [ "$elements" -gt 1024 ]; then
+    nft flush set inet prescient_agent syn 2>/dev/null && counts=
+  fi
+  printf '%s' "$counts" >"$state/syn.last"
 }
 
 # --- sending --------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ mkdir -p "$state"
 # Before the firewall (priority filter - 150, counters.nft): a SYN the firewall drops was still
 # attempted.
 if [ "$mode" != build ] && [ "${PRESCIENT_AGENT_NFT:-on}" != off ] && command -v nft >/dev/null && ! nft list table inet prescient_agent >/dev/null 2>&1; then
+  # A new set counts from 0: the collector's values of the last report no longer apply.
+  rm -f "$state/syn.last"
   nft -f "${PRESCIENT_AGENT_COUNTERS_NFT:-/usr/lib/prescient-agent/counters.nft}" || echo "prescient-agent: no per-port connection counters (nft failed)" >&2
 fi
 # prescient-agent-counters.service, before the network: the counters only.
