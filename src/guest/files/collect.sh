@@ -14,7 +14,7 @@
 # process accounting open between reports (no tail, head or stat), and sends over bash's
 # /dev/tcp when the server's URL is http:// (the guestfwd of a VM on a host's loopback): a
 # minute costs one nft, one dump-acct and one awk. https:// goes through curl.
-set -u
+set -u -f     # -f: lines of /proc are split into words, never globbed (the spool's glob turns it back on)
 umask 077
 export LC_ALL=C
 # A server that closes early must fail a write, not end the agent.
@@ -62,33 +62,42 @@ per_s() { local d=$(( $1 - $2 )); [ "$d" -lt 0 ] && d=0; rate=$(( d * 1000 / dt 
 
 # --- resources: deltas of /proc counters since the last report ----------------------------------
 resources() {
-  local u n s i w q sq st busy total k v dev r wr ifc rx tx
+  # Whole files at once (mapfile): a read loop makes the kernel render a /proc file again for
+  # every line, which under emulation costs more than the report.
+  local u n s i w q sq st busy total l
+  local -a lines f
   read -r _ u n s i w q sq st _ <"$root/proc/stat"
   busy=$((u + n + s + q + sq + st)); total=$((busy + i + w))
   local mem_total=0 mem_avail=0
-  while read -r k v _; do
-    case $k in
-      MemTotal:) mem_total=$((v * 1024)) ;;
-      MemAvailable:) mem_avail=$((v * 1024)); break ;;
+  mapfile -t -n 8 lines <"$root/proc/meminfo"
+  for l in "${lines[@]}"; do
+    f=($l)
+    case ${f[0]} in
+      MemTotal:) mem_total=$((f[1] * 1024)) ;;
+      MemAvailable:) mem_avail=$((f[1] * 1024)) ;;
     esac
-  done <"$root/proc/meminfo"
+  done
   if [ -z "$cores" ]; then
     # Counted once per start: a vCPU hot-plugged later shows at the next start.
     cores=0
-    while read -r k _; do [ "$k" = processor ] && cores=$((cores + 1)); done <"$root/proc/cpuinfo"
+    mapfile -t lines <"$root/proc/cpuinfo"
+    for l in "${lines[@]}"; do [[ $l == processor[[:space:]]* ]] && cores=$((cores + 1)); done
   fi
   local disk_r=0 disk_w=0
-  while read -r _ _ dev _ _ r _ _ _ wr _; do
-    [[ $dev =~ ^(sd[a-z]+|vd[a-z]+|xvd[a-z]+|nvme[0-9]+n[0-9]+|hd[a-z]+)$ ]] && { disk_r=$((disk_r + r)); disk_w=$((disk_w + wr)); }
-  done <"$root/proc/diskstats"
+  mapfile -t lines <"$root/proc/diskstats"
+  for l in "${lines[@]}"; do
+    f=($l)
+    case ${f[2]} in
+      sd[a-z] | sd[a-z][a-z] | vd[a-z] | vd[a-z][a-z] | xvd[a-z] | xvd[a-z][a-z] | hd[a-z] | nvme[0-9]n[0-9] | nvme[0-9][0-9]n[0-9] | nvme[0-9]n[0-9][0-9]) disk_r=$((disk_r + f[5])); disk_w=$((disk_w + f[9])) ;;
+    esac
+  done
   disk_r=$((disk_r * 512)); disk_w=$((disk_w * 512))
   local net_in=0 net_out=0
-  {
-    read -r _; read -r _
-    while IFS=' :' read -r ifc rx _ _ _ _ _ _ _ tx _; do
-      [ "$ifc" = lo ] || { net_in=$((net_in + rx)); net_out=$((net_out + tx)); }
-    done
-  } <"$root/proc/net/dev"
+  mapfile -t -s 2 lines <"$root/proc/net/dev"
+  for l in "${lines[@]}"; do
+    f=(${l/:/ })
+    [ "${f[0]}" = lo ] || { net_in=$((net_in + f[1])); net_out=$((net_out + f[9])); }
+  done
   local p_ms p_busy p_total p_dr p_dw p_ni p_no
   if read -r p_ms p_busy p_total p_dr p_dw p_ni p_no 2>/dev/null <"$state/counters" && [[ "$p_ms $p_busy $p_total $p_dr $p_dw $p_ni $p_no" =~ ^[0-9]+(\ [0-9]+){6}$ ]]; then
     local dt=$(( now_ms - p_ms )) rate b t x dr dw ni no
@@ -152,7 +161,6 @@ launches_from() {
 }
 launches() {
   [ -r "$pacct" ] || return 0
-  local before=$pacct_off
   if [ -z "$pacct_fd" ]; then
     open_pacct || return 0
   elif ! [[ $pacct -ef /dev/fd/$pacct_fd ]]; then
@@ -160,9 +168,12 @@ launches() {
     launches_from
     exec {pacct_fd}<&-
     open_pacct start || return 0
+  elif ! [[ $pacct -nt $state/pacct.offset ]]; then
+    # Nothing ended since the last report did (its end rewrites the offset file): no dump-acct,
+    # so an idle minute starts no process at all.
+    return 0
   fi
   launches_from
-  [ "$pacct_off" = "$before" ] || echo "$pacct_off" >"$state/pacct.offset"
 }
 
 # --- commands not found (bash hook appends one word a line) ------------------------------------
@@ -234,28 +245,42 @@ datasets_read() {
 ports() {
   # Listeners on an address other than loopback (what the outside can reach), from the kernel's
   # socket tables: local address (hex, little-endian for IPv4) and state 0A = LISTEN.
-  local f local_ st port syns packets outcome
-  local -a listening=()
-  for f in "$root/proc/net/tcp" "$root/proc/net/tcp6"; do
-    [ -r "$f" ] || continue
-    {
-      read -r _
-      while read -r _ local_ _ st _; do
-        [ "$st" = 0A ] && [[ $local_ =~ ^[0-9A-F]+:[0-9A-F]{4}$ ]] || continue
-        case ${local_%:*} in
-          ??????7F | 00000000000000000000000001000000 | 0000000000000000FFFF0000??????7F) continue ;;
-        esac
-        listening[16#${local_##*:}]=1
-      done
-    } <"$f"
+  local t l port syns packets outcome
+  local -a listening=() lines f
+  for t in "$root/proc/net/tcp" "$root/proc/net/tcp6"; do
+    [ -r "$t" ] || continue
+    mapfile -t -s 1 lines <"$t"
+    for l in "${lines[@]}"; do
+      f=($l)
+      [ "${f[3]}" = 0A ] && [[ ${f[1]} =~ ^[0-9A-F]+:[0-9A-F]{4}$ ]] || continue
+      case ${f[1]%:*} in
+        ??????7F | 00000000000000000000000001000000 | 0000000000000000FFFF0000??????7F) continue ;;
+      esac
+      listening[16#${f[1]##*:}]=1
+    done
   done
   for port in "${!listening[@]}"; do emit "\"kind\":\"flow\",\"direction\":\"in\",\"protocol\":\"tcp\",\"port\":$port,\"remote\":\"*\",\"bytes\":0,\"outcome\":\"listening\""; done
-  # New connections per port since the last report: the SYN counters of the agent's nftables
-  # set (counters.nft) against their values at the last report ($state/syn.last; whoever makes
-  # the set anew removes that file). One nft a report: in one nft, a list after which the set is
-  # flushed shows no elements, so the set is flushed only when it grows large (a port scan).
-  # A SYN to a port nobody listens on was refused.
   [ "${PRESCIENT_AGENT_NFT:-on}" != off ] || return 0
+  # nft costs about 0.3 s of an emulated vCPU, half the agent's budget, so it runs only when TCP's
+  # own counters (/proc/net/snmp) show a SYN was answered since it last ran (PassiveOpens: one
+  # accepted; OutRsts: one refused, or any reset sent), and at least every 10 minutes for SYNs a
+  # firewall dropped unanswered (their counts wait in the set; only their minute is later).
+  local tcp= h v j p_tcp= p_ms=0
+  mapfile -t lines <"$root/proc/net/snmp"
+  for ((j = 0; j + 1 < ${#lines[@]}; j++)); do
+    [[ ${lines[j]} == Tcp:* ]] || continue
+    h=(${lines[j]}); f=(${lines[j + 1]})
+    for ((v = 1; v < ${#h[@]}; v++)); do case ${h[v]} in PassiveOpens | OutRsts) tcp+="${f[v]} " ;; esac; done
+    break
+  done
+  read -r p_tcp p_ms 2>/dev/null <"$state/tcp.last"
+  [[ $p_ms =~ ^[0-9]+$ ]] || p_ms=0
+  [ "${tcp// /_}" = "${p_tcp}" ] && [ $((now_ms - p_ms)) -lt 600000 ] && return 0
+  # New connections per port: the SYN counters of the agent's nftables set (counters.nft)
+  # against their values when nft last ran ($state/syn.last; whoever makes the set anew removes
+  # that file). In one nft, a list after which the set is flushed shows no elements, so the set
+  # is flushed only when it grows large (a port scan). A SYN to a port nobody listens on was
+  # refused.
   if ! syns=$(nft -j list set inet prescient_agent syn 2>/dev/null); then
     # The table is gone (a ruleset flushed by hand): put it back for the next report.
     rm -f "$state/syn.last"
@@ -277,6 +302,7 @@ ports() {
     nft flush set inet prescient_agent syn 2>/dev/null && counts=
   fi
   printf '%s' "$counts" >"$state/syn.last"
+  echo "${tcp// /_} $now_ms" >"$state/tcp.last"
 }
 
 # --- sending --------------------------------------------------------------------------------------
@@ -298,7 +324,10 @@ post() {
   { exec {sock}<>"/dev/tcp/${hp%:*}/$port"; } 2>>"$state/last-error" || return 0
   printf 'POST %s/v1/telemetry HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
     "${path%/}" "$hp" "$auth" "${#body}" "$body" >&"$sock" 2>>"$state/last-error" &&
-    IFS= read -r -t 20 -u "$sock" status 2>/dev/null
+    IFS= read -r -t 20 -u "$sock" status 2>/dev/null &&
+    # Then the answer to its end: closing a socket with unread data sends a reset, which TCP's
+    # counters show as a refused connection (and the next report would run nft for nothing).
+    while IFS= read -r -t 5 -u "$sock" _ 2>/dev/null; do :; done
   exec {sock}>&-
   [[ ${status:-} =~ ^HTTP/1\.[01]\ ([0-9]{3}) ]] && code=${BASH_REMATCH[1]}
   return 0
@@ -310,9 +339,9 @@ spool_and_send() {
   printf '%s' "$out" >"$spool/$now_ms-${#out}.ndjson"
   local -a files=() drop=()
   local f b total=0 i
-  shopt -s nullglob
+  set +f; shopt -s nullglob
   for f in "$spool"/*.ndjson; do [[ ${f##*/} =~ ^[0-9]+-[0-9]+\.ndjson$ ]] && files+=("$f"); done
-  shopt -u nullglob
+  shopt -u nullglob; set -f
   while [ "${#files[@]}" -gt "$max_files" ]; do drop+=("${files[0]}"); files=("${files[@]:1}"); done
   for f in "${files[@]}"; do b=${f##*-}; total=$((total + ${b%.ndjson})); done
   while [ "${#files[@]}" -gt 1 ] && [ $((total / 1024)) -gt "$max_kib" ]; do
@@ -328,7 +357,7 @@ spool_and_send() {
         # stable while consent lasts, was revoked with it): nothing more is collected or kept, and
         # the service stops for good. A new seed (a new request) brings a new credential.
         log "the server refused the report ($code): consent was revoked; deleting the spool and stopping"
-        rm -rf "${spool:?}"/*
+        set +f; rm -rf "${spool:?}"/*
         : >"$state/revoked"
         [ "${PRESCIENT_AGENT_NFT:-on}" = off ] || nft delete table inet prescient_agent 2>/dev/null
         exit 0 ;;
@@ -350,6 +379,9 @@ report() {
   datasets_read
   ports
   spool_and_send
+  # Last, after every process this report started has ended: the mark the next one compares
+  # process accounting's file with.
+  [ -z "$pacct_fd" ] || echo "$pacct_off" >"$state/pacct.offset"
 }
 
 report
