@@ -88,6 +88,11 @@ try {
   const bootT0 = performance.now();
   while ((await ssh('true')).code !== 0) await new Promise((r) => setTimeout(r, 5000));
   console.log(`boot to SSH login: ${seconds(performance.now() - bootT0)} (${vm.accel})`);
+  // The steady state, not the start: the window opens once the agent has sent a report (its
+  // first reads everything accounting saw since boot; the timer starts it on a minute).
+  const reported = Date.now();
+  while ((await ssh('sudo -n test -e /var/lib/prescient-agent/counters')).code !== 0 && Date.now() - reported < 5 * 60_000) await new Promise((r) => setTimeout(r, 5000));
+  await new Promise((r) => setTimeout(r, 20_000));
 
   // Footprint: RSS of the agent's processes sampled in the guest; CPU from process accounting
   // (processes that ended in the window) and /proc (the agent's processes still running at its
@@ -108,8 +113,14 @@ try {
         .map(([pid, u, s]) => [pid!, Number(u) + Number(s)]),
     );
   const unitCpuNs = async (): Promise<{ ns: number; since: string }> => {
-    const [ns, since] = (await ssh('systemctl show -p CPUUsageNSec -p ActiveEnterTimestampMonotonic --value prescient-agent.service')).stdout.trim().split('\n');
-    return { ns: Number(ns), since: since ?? '' };
+    // key=value lines: with --value, systemctl prints in its own order, not the order asked.
+    const props = Object.fromEntries(
+      (await ssh('systemctl show -p CPUUsageNSec -p ActiveEnterTimestampMonotonic prescient-agent.service')).stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    ) as Record<string, string | undefined>;
+    return { ns: Number(props.CPUUsageNSec), since: props.ActiveEnterTimestampMonotonic ?? '' };
   };
   const pacctSize = Number((await ssh('stat -c %s /var/log/account/pacct')).stdout.trim());
   const liveBefore = await live();
