@@ -1,8 +1,10 @@
 // Issue 14 benchmark: the in-guest agent's footprint inside a booted guest — peak resident memory
-// of its processes (sampled every 200 ms in the guest) and its CPU share over BENCH_MINUTES (10)
-// minutes (process accounting's user+system time of every process of the agent's uid, over the
-// wall time) — and the delay from an event in the guest (a command not found) to its row in the
-// store, median of BENCH_PROBES (5). One boot, under KVM when it works here, TCG otherwise.
+// of its processes (sampled every 200 ms in the guest), its CPU share over BENCH_MINUTES (10)
+// minutes from its first report on (systemd's count for the whole unit: the cgroup of a
+// long-lived collector, or each oneshot run's "Consumed" line; and the agent user's processes:
+// process accounting for those that ended, /proc for those still running), the processes it
+// started a minute — and the delay from an event in the guest (a command not found) to its row
+// in the store, median of BENCH_PROBES (5). One boot, under KVM when it works here, TCG otherwise.
 //   bash scripts/bench agent-footprint
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
