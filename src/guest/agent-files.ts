@@ -13,6 +13,7 @@ const read = (name: string): string => readFileSync(`${dir}${name}`, 'utf8');
 export const agentFiles = [
   { path: '/usr/lib/prescient-agent/collect', content: read('collect.sh'), mode: 0o755 },
   { path: '/usr/lib/prescient-agent/prepare', content: read('prepare.sh'), mode: 0o755 },
+  { path: '/usr/lib/prescient-agent/counters.nft', content: read('counters.nft'), mode: 0o644 },
   { path: '/usr/lib/prescient-agent/command-not-found.bash', content: read('command-not-found.bash'), mode: 0o644 },
   { path: '/etc/profile.d/prescient-agent-command-not-found.sh', content: '# Prescient in-guest agent (opt-in)\n[ -n "${BASH_VERSION:-}" ] && . /usr/lib/prescient-agent/command-not-found.bash\n', mode: 0o644 },
   { path: '/etc/systemd/system/prescient-agent.service', content: read('prescient-agent.service'), mode: 0o644 },
@@ -21,8 +22,11 @@ export const agentFiles = [
   { path: '/usr/lib/sysusers.d/prescient-agent.conf', content: read('sysusers.conf'), mode: 0o644 },
 ] as const;
 
-/** Debian packages the agent runs on (besides the base's coreutils, bash, mawk, iproute2): nothing else. */
-export const agentPackages = ['acct', 'curl', 'nftables', 'iproute2'] as const;
+/**
+ * Debian packages the agent runs on (besides the base's coreutils and bash): nothing else. curl
+ * is only for an https:// server; http:// goes over bash's /dev/tcp.
+ */
+export const agentPackages = ['acct', 'curl', 'nftables'] as const;
 
 /** Where the per-request seed puts the agent's server URL, credential, subject and image digest (root, 0600). */
 export const agentEnvPath = '/etc/prescient/agent.env';

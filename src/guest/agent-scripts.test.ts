@@ -154,6 +154,36 @@ test('the agent reports launches, missing commands, new packages, dataset reads 
     await store.close();
   }
 
+  // The long-lived collector, as prescient-agent.service runs it (one process, a report every
+  // PRESCIENT_AGENT_INTERVAL seconds): each report reads only what accounting wrote since the
+  // last, also across a rotation (savelog renames the file; accounting writes a new one).
+  const b64 = (records: { comm: string; uid: number }[]): string => pacct(records).toString('base64');
+  const looped = await inGuest(
+    `set -e
+     state=/var/lib/prescient-agent
+     # Waits until the collector has started a report after the one running now (it writes its counters first).
+     next() { c0=$(cut -d' ' -f1 $state/counters); while [ "$(cut -d' ' -f1 $state/counters)" = "$c0" ]; do sleep 0.2; done; }
+     echo ${b64([{ comm: 'htop', uid: 1000 }])} | base64 -d >> /tmp/pacct
+     PRESCIENT_AGENT_INTERVAL=1 /usr/lib/prescient-agent/collect & pid=$!
+     next; next
+     mv /tmp/pacct /tmp/pacct.0
+     echo ${b64([{ comm: 'make', uid: 1000 }])} | base64 -d > /tmp/pacct
+     echo ${b64([{ comm: 'vim', uid: 1000 }])} | base64 -d >> /tmp/pacct.0
+     next; next; next
+     kill $pid
+     echo "alive=$(kill -0 $pid 2>/dev/null && echo yes || echo no) spool=$(ls $state/spool | wc -l)"`,
+    { PRESCIENT_URL: serve.url },
+  );
+  assert.equal(looped.exitCode, 0, looped.stderr);
+  assert.match(looped.stdout, /spool=0/, looped.stderr);
+  const loopStore = openSqliteStore({ file: paths(home).store });
+  try {
+    const launches = (await loopStore.guestActivity(subject)).programs.filter((x) => x.kind === 'launch').map((x) => [x.name, x.count]);
+    assert.deepEqual(launches, [['htop', 1], ['make', 1], ['psql', 1], ['vim', 1]], 'each record once: none read twice, none lost at the rotation');
+  } finally {
+    await loopStore.close();
+  }
+
   // Revoked: the next report is refused; the agent deletes its spool and stops for good.
   await promisify(execFile)(process.execPath, [cli, 'consent', 'revoke', 'client:acme'], { env });
   const revoked = await inGuest(

@@ -1,11 +1,12 @@
 #!/bin/sh
-# Prescient in-guest agent, the part that needs root (ExecStartPre=+, before every report):
-# the per-port SYN counters, the not-found log bash writes to, the dataset read marks. Each step
-# is idempotent: nftables.service flushes the whole ruleset when it (re)starts, so the agent's
-# table is put back by the next run. `prepare counters` (prescient-agent-counters.service, before
-# the network comes up) makes only the counters, so the first connections count too. `prepare
-# build` runs once when the image is made: what happens from the first boot on, before the
-# agent's first report, must count as after delivery.
+# Prescient in-guest agent, the part that needs root (ExecStartPre=+, once when the collector
+# starts, not at every report): the per-port SYN counters, the not-found log bash writes to, the
+# dataset read marks. Each step is idempotent: nftables.service flushes the whole ruleset when it
+# (re)starts, and prescient-agent-counters.service (PartOf it) puts the agent's table back.
+# `prepare counters` (prescient-agent-counters.service, before the network comes up) makes only
+# the counters, so the first connections count too. `prepare build` runs once when the image is
+# made: what happens from the first boot on, before the agent's first report, must count as
+# after delivery.
 set -u
 mode=${1:-run}
 state=${PRESCIENT_AGENT_STATE:-/var/lib/prescient-agent}
@@ -15,22 +16,12 @@ pacct=${PRESCIENT_AGENT_PACCT:-/var/log/account/pacct}
 mkdir -p "$state"
 
 # PRESCIENT_AGENT_NFT=off: tests run this in a chroot that shares the host's network namespace.
+# Before the firewall (priority filter - 150, counters.nft): a SYN the firewall drops was still
+# attempted.
 if [ "$mode" != build ] && [ "${PRESCIENT_AGENT_NFT:-on}" != off ] && command -v nft >/dev/null && ! nft list table inet prescient_agent >/dev/null 2>&1; then
-  # Before the firewall (priority filter - 150): a SYN the firewall drops was still attempted.
-  nft -f - <<'NFT' || echo "prescient-agent: no per-port connection counters (nft failed)" >&2
-table inet prescient_agent {
-	set syn {
-		type inet_service
-		size 4096
-		flags dynamic
-		counter
-	}
-	chain input {
-		type filter hook input priority filter - 150; policy accept;
-		iif != "lo" tcp flags & (syn | ack) == syn update @syn { tcp dport }
-	}
-}
-NFT
+  # A new set counts from 0: the collector's values of the last report no longer apply.
+  rm -f "$state/syn.last"
+  nft -f "${PRESCIENT_AGENT_COUNTERS_NFT:-/usr/lib/prescient-agent/counters.nft}" || echo "prescient-agent: no per-port connection counters (nft failed)" >&2
 fi
 # prescient-agent-counters.service, before the network: the counters only.
 [ "$mode" = counters ] && exit 0

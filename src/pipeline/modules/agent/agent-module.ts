@@ -19,7 +19,7 @@ export type AgentOptions = z.infer<typeof agentOptionsSchema>;
  */
 export const agentModule = defineModule<AgentOptions>({
   id: 'agent',
-  version: 2,
+  version: 3,
   description: 'the opt-in in-guest agent: a report a minute of resources, launches, ports, packages, dataset reads',
   optionsSchema: agentOptionsSchema,
   plan({ facts, options }) {
