@@ -44,7 +44,7 @@ done
 # What goes into JSON unquoted-checked here: the server validates again, but a report must never
 # be malformed by its own seed.
 [[ $PRESCIENT_SUBJECT =~ ^client:[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$ ]] || { log "PRESCIENT_SUBJECT is not client:ID"; exit 0; }
-[[ $PRESCIENT_IMAGE =~ ^sha256:[0-9a-f]{64}$ ]] || { log "PRESCIENT_IMAGE is not a digest"; exit 0; }
+[[ $PRESCIENT_IMAGE =~ ^sha(256:[0-9a-f]{64}|512:[0-9a-f]{128})$ ]] || { log "PRESCIENT_IMAGE is not a digest"; exit 0; }
 [[ $PRESCIENT_URL =~ ^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._/-]*)?$ ]] || { log "PRESCIENT_URL is not an http(s) URL"; exit 0; }
 [[ $interval =~ ^[0-9]+$ ]] || { log "PRESCIENT_AGENT_INTERVAL is not a number of seconds"; exit 0; }
 [ -d "$spool" ] || mkdir -p "$state" "$spool"
