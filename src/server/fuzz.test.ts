@@ -10,6 +10,7 @@ import { paths } from '../core/config.js';
 import { seededRandom } from '../core/seeded-random.js';
 import { Grants } from '../grants/grants.js';
 import { prescient } from '../../test/support/cli.js';
+import { readOtlpStatus } from '../../test/support/otlp-status.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 
 /**
@@ -240,26 +241,25 @@ function describe(): void {
 
 /** A 4xx body names what was wrong: a field, a rule, or (OCI) a spec error code; never a bare "Bad Request". */
 function namesFieldOrRule(body: string, headers: string): boolean {
-  // OTLP/HTTP protobuf answers errors as a google.rpc.Status (code = 1, message = 2).
+  // OTLP/HTTP answers errors as a google.rpc.Status in the request's encoding; its ErrorInfo's
+  // metadata names the field or the rule.
+  const namedIn = (details: readonly { metadata?: Record<string, unknown> }[]): boolean =>
+    details.some((d) => typeof d.metadata?.['field'] === 'string' || typeof d.metadata?.['rule'] === 'string');
   if (/^content-type: application\/x-protobuf/m.test(headers)) {
-    const reader = protobuf.Reader.create(Buffer.from(body, 'latin1'));
-    let message = '';
-    while (reader.pos < reader.len) {
-      const tag = reader.uint32();
-      if (tag === 18) message = reader.string();
-      else reader.skipType(tag & 7);
-    }
-    return /^[\w.[\]\- ]+: /.test(message);
+    const status = readOtlpStatus(Buffer.from(body, 'latin1'));
+    return namedIn(status.details) || /^[\w.[\]\- ]+: /.test(status.message ?? '');
   }
-  let j: { details?: { field?: unknown; rule?: unknown }; message?: unknown; errors?: { code?: unknown; message?: unknown }[]; issues?: { path?: unknown }[] };
+  let j: { details?: { field?: unknown; rule?: unknown } | unknown[]; message?: unknown; errors?: { code?: unknown; message?: unknown }[]; issues?: { path?: unknown }[] };
   try {
     j = JSON.parse(body) as typeof j;
   } catch {
     return false;
   }
+  if (Array.isArray(j.details) && namedIn(j.details as { metadata?: Record<string, unknown> }[])) return true;
   if (Array.isArray(j.errors) && j.errors[0]?.code !== undefined) return typeof j.errors[0].code === 'string' && typeof j.errors[0].message === 'string';
   // A usage vector's validation answer lists its issues by field path.
   if (Array.isArray(j.issues)) return j.issues.length > 0 && typeof j.issues[0]?.path === 'string';
-  if (typeof j.details?.field === 'string' || typeof j.details?.rule === 'string') return true;
+  const details = Array.isArray(j.details) ? undefined : j.details;
+  if (typeof details?.field === 'string' || typeof details?.rule === 'string') return true;
   return typeof j.message === 'string' && /^[\w.[\]\- ]+: /.test(j.message);
 }
