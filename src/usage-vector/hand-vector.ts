@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import {
   datasetSchema,
-  debianPackageNamePattern,
   hostPattern,
   serviceNamePattern,
+  softwareSchema,
   usageVectorSchemaVersion,
   type UsageVector,
 } from '../contracts/usage-vector.js';
@@ -50,7 +50,8 @@ export const handVectorSchema = z.strictObject({
   confidence: z.unknown().optional(),
   resources: handResourcesSchema.default(() => handResourcesSchema.parse({})),
   software: z
-    .array(z.strictObject({ name: z.string().regex(debianPackageNamePattern).max(128), probability: z.number().min(0).max(1).default(1), programs: z.array(z.string()).optional() }))
+    // the contract's package entry (inImageSet included), with a probability of 1 when not given
+    .array(softwareSchema.extend({ probability: z.number().min(0).max(1).default(1) }))
     .default([]),
   services: z
     .array(

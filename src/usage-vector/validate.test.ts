@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ValidationError } from '../core/errors.js';
+import { completeUsageVector } from './hand-vector.js';
 import { usageVectorJsonSchema } from './json-schema.js';
 import { checkUsageVector, parseUsageVector, UsageVectorValidationError } from './validate.js';
 
@@ -92,4 +93,11 @@ test('prescient vector validate names every bad field and exits 2', () => {
   assert.deepEqual(out.issues.map((i: { path: string }) => i.path), ['software[0].name', 'datasets[0].destination']);
   const ok = execFileSync('node', ['bin/prescient.js', 'vector', 'validate', 'examples/vectors/web-db.json'], { encoding: 'utf8' });
   assert.match(ok, /valid/);
+});
+
+test('a vector a model made goes through the hand-vector completion unchanged, its image-set marks included', () => {
+  const v = parseUsageVector(example());
+  v.software[0] = { ...v.software[0]!, probability: 0.2, inImageSet: true };
+  assert.deepEqual(completeUsageVector(JSON.parse(JSON.stringify(v))), v);
+  assert.throws(() => completeUsageVector({ software: [{ name: 'htop', inImageset: true }] }), /software\[0\]\.inImageset: .*unknown field/);
 });
