@@ -113,14 +113,13 @@ const lockKey = String(0x70726573636965n);
 export async function migrate(pool: pg.Pool, steps: readonly string[] = migrations): Promise<void> {
   const c = await pool.connect();
   try {
-    await c.query('CREATE TABLE IF NOT EXISTS store_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())').catch(async (e: unknown) => {
-      // Two first opens racing on CREATE TABLE IF NOT EXISTS: one loses on the catalog's key; the table is there.
-      if ((e as { code?: string }).code !== '23505') throw e;
-    });
     for (;;) {
       await c.query('BEGIN');
       try {
         await c.query('SELECT pg_advisory_xact_lock($1)', [lockKey]);
+        // Under the lock: two first opens racing on CREATE TABLE IF NOT EXISTS fail on the
+        // catalog's keys (its row type's, or the table's), whichever comes first.
+        await c.query('CREATE TABLE IF NOT EXISTS store_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
         const done = Number((await c.query<{ v: number | null }>('SELECT max(version) AS v FROM store_migrations')).rows[0]!.v ?? 0);
         if (done >= steps.length) {
           await c.query('COMMIT');

@@ -40,16 +40,19 @@ if (bin === undefined) {
     },
   });
 
-  test('postgres: migrations run once when two stores open a new database at the same time, and again change nothing', async () => {
-    const url = await freshDatabase();
-    const pools = [new pg.Pool({ connectionString: url }), new pg.Pool({ connectionString: url })];
-    try {
-      await Promise.all(pools.map((p) => migrate(p)));
-      await migrate(pools[0]!);
-      const { rows } = await pools[0]!.query<{ version: number }>('SELECT version FROM store_migrations ORDER BY version');
-      assert.deepEqual(rows.map((r) => r.version), migrations.map((_, i) => i + 1));
-    } finally {
-      await Promise.all(pools.map((p) => p.end()));
+  test('postgres: migrations run once when four stores open a new database at the same time, and again change nothing', async () => {
+    // A race that is lost now and then (CREATE TABLE IF NOT EXISTS is not safe against itself): several rounds.
+    for (let round = 0; round < 5; round++) {
+      const url = await freshDatabase();
+      const pools = Array.from({ length: 4 }, () => new pg.Pool({ connectionString: url }));
+      try {
+        await Promise.all(pools.map((p) => migrate(p)));
+        await migrate(pools[0]!);
+        const { rows } = await pools[0]!.query<{ version: number }>('SELECT version FROM store_migrations ORDER BY version');
+        assert.deepEqual(rows.map((r) => r.version), migrations.map((_, i) => i + 1));
+      } finally {
+        await Promise.all(pools.map((p) => p.end()));
+      }
     }
   });
 
