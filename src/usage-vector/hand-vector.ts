@@ -2,7 +2,7 @@ import { z } from 'zod';
 import {
   datasetSchema,
   hostPattern,
-  serviceNamePattern,
+  serviceSchema,
   softwareSchema,
   usageVectorSchemaVersion,
   type UsageVector,
@@ -54,15 +54,8 @@ export const handVectorSchema = z.strictObject({
     .array(softwareSchema.extend({ probability: z.number().min(0).max(1).default(1) }))
     .default([]),
   services: z
-    .array(
-      z.strictObject({
-        name: z.string().regex(serviceNamePattern).max(128),
-        expectedLoad: z.record(z.string(), z.unknown()).optional(),
-        concurrency: z.number().int().min(1).optional(),
-        ports: z.array(z.strictObject({ port, protocol })).optional(),
-        probability: z.number().min(0).max(1).optional(),
-      }),
-    )
+    // the contract's service entry; load and concurrency come from the catalogue when not given
+    .array(serviceSchema.extend({ expectedLoad: serviceSchema.shape.expectedLoad.optional(), concurrency: serviceSchema.shape.concurrency.optional() }))
     .default([]),
   datasets: z.array(datasetSchema).default([]),
   network: z

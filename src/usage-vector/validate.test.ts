@@ -101,3 +101,10 @@ test('a vector a model made goes through the hand-vector completion unchanged, i
   assert.deepEqual(completeUsageVector(JSON.parse(JSON.stringify(v))), v);
   assert.throws(() => completeUsageVector({ software: [{ name: 'htop', inImageset: true }] }), /software\[0\]\.inImageset: .*unknown field/);
 });
+
+test('a hand-written service takes its load and concurrency from the catalogue; an unknown load measure is refused by name', () => {
+  const v = completeUsageVector({ services: [{ name: 'redis' }] });
+  assert.equal(v.services[0]!.name, 'redis-server');
+  assert.ok(v.services[0]!.concurrency >= 1);
+  assert.throws(() => completeUsageVector({ services: [{ name: 'redis', expectedLoad: { rps: 3 } }] }), /services\[0\]\.expectedLoad\.rps: .*unknown field/);
+});
