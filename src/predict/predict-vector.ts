@@ -4,7 +4,7 @@ import { ValidationError } from '../core/errors.js';
 import { datasetDestination } from '../policy/dataset-destination.js';
 import { defaultPolicy, type PolicySource } from '../policy/policy.js';
 import { catalogueEntry, confineVector } from '../policy/vector-policy.js';
-import { guestPathPattern, hostPattern, type UsageVector } from '../contracts/usage-vector.js';
+import { debianPackageNamePattern, guestPathPattern, hostPattern, type UsageVector } from '../contracts/usage-vector.js';
 import { parseUsageVector } from '../usage-vector/validate.js';
 import type { HistorySource, ResourceSeries } from './history.js';
 import { applyGuestUse } from './guest-feedback.js';
@@ -264,7 +264,7 @@ function packageSetSoftware(launches: readonly string[], packages: Record<string
     if (pkg && /^[A-Za-z0-9_+.:-]{1,128}$/.test(p)) (programsOf.get(pkg) ?? programsOf.set(pkg, new Set()).get(pkg)!).add(p);
   }
   return choosePackages(shares, (pkg) => stored.bytes[pkg], stored.threshold)
-    .filter((c) => /^[a-z0-9][a-z0-9+.-]+$/.test(c.name))
+    .filter((c) => debianPackageNamePattern.test(c.name))
     .slice(0, 60)
     .map((c) => ({ name: c.name, probability: round(Math.min(0.99, 1 - Math.pow(1 - Math.min(1, c.share), stored.items)), 3), programs: [...(programsOf.get(c.name) ?? [])].slice(0, 20), inImageSet: true }));
 }
