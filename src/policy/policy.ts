@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Paths } from '../core/config.js';
 import { ValidationError } from '../core/errors.js';
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
+import { FileIdentityCache } from '../core/file-identity.js';
 import { debianPackageNamePattern, guestPathPattern, hostPattern } from '../contracts/usage-vector.js';
 import { formatIssuePath } from '../usage-vector/validate.js';
 
@@ -90,11 +91,6 @@ export async function savePolicy(file: string, policy: Policy): Promise<void> {
 export type PolicySource = () => Promise<Policy>;
 
 export function policySource(file: string): PolicySource {
-  let cached: { stamp: string; policy: Promise<Policy> } | undefined;
-  return async () => {
-    const st = await stat(file).catch(() => undefined);
-    const stamp = st ? `${st.mtimeMs}/${st.size}/${st.ino}` : 'none';
-    if (cached?.stamp !== stamp) cached = { stamp, policy: loadPolicy(file) };
-    return cached.policy;
-  };
+  const cache = new FileIdentityCache<Policy>(1);
+  return () => cache.get(file, () => loadPolicy(file));
 }
