@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sessionsOf } from './evaluate-timing.js';
 import { daySchedule, populationActivity, previousGap, recentSessions, sinceFirstOfDay, spellLength } from './gap-features.js';
+import { replayTiming, sessionsOf } from './evaluate-timing.js';
+import { hazardWindow, pooledHazard } from './hazard-window.js';
 import { timingBound } from './timing-bound.js';
 
 const h = 3600;
@@ -64,4 +65,17 @@ test('leave-one-out: no better than knowing the gaps it scores, fewer cold start
   assert.ok(loo(120) < loo(30), `${loo(120)} vs ${loo(30)}`);
   // (a gap ending exactly on a step's start costs no minute: the only warm starts without a budget)
   assert.ok(loo(0) >= 0.95, String(loo(0)));
+});
+
+test('the hazard window with the previous gap as a cell learns online which return comes next', () => {
+  // The same alternation, one user: without the feature the window must cover both the 1 h and the
+  // 10 h return after every session; with it, only the one that comes next.
+  const t = [0];
+  for (let i = 0; i < 300; i++) t.push(t[t.length - 1]! + (i % 2 ? 10 * h : h) + ((i * 7) % 11) * 60);
+  const streams = new Map([['u', t]]);
+  const prior = pooledHazard(streams);
+  const [plain, informed] = replayTiming(streams, [hazardWindow(0.02, { prior, clockHours: 3, clockSmoothingMinutes: 300 }), hazardWindow(0.02, { prior, clockHours: 3, clockSmoothingMinutes: 300, feature: previousGap([120]), featureId: 'previous-gap' })]);
+  assert.equal(informed!.policy, 'hazard-clock-window(0.02)+previous-gap');
+  assert.ok(informed!.coldStartRate <= plain!.coldStartRate + 0.02, `${informed!.coldStartRate} vs ${plain!.coldStartRate}`);
+  assert.ok(informed!.unusedMinutesPerSession < 0.6 * plain!.unusedMinutesPerSession, `unused ${informed!.unusedMinutesPerSession} vs ${plain!.unusedMinutesPerSession}`);
 });

@@ -1,4 +1,5 @@
-import { sessionsOf } from './evaluate-timing.js';
+import { sessionsOf, type Session } from './evaluate-timing.js';
+import type { GapFeature } from './timing-bound.js';
 import type { TimingPolicyFactory } from './timing-policies.js';
 
 /** Bins of the time since a session ended, in minutes (the last one ends at three days); every edge is a multiple of the step. */
@@ -32,6 +33,16 @@ export interface HazardWindowOptions {
   clockSmoothingMinutes?: number;
   /** The population's hazard per bin (see pooledHazard): what a thin bin shrinks to instead of the subject's mean rate. */
   prior?: readonly number[];
+  /**
+   * Further information (gap-features.ts) as cells inside the clock's (or the bin's), each shrunk
+   * with `featureSmoothingMinutes` (300) to its clock cell. Values must be below `featureValues` (10).
+   * The sessions it reads are rebuilt from the gaps observed (a first session's start is its end).
+   */
+  feature?: GapFeature;
+  featureValues?: number;
+  /** Names the feature in the policy's id. */
+  featureId?: string;
+  featureSmoothingMinutes?: number;
 }
 
 /** Starts per minute at risk in each bin, over every gap between sessions of every subject (a training part's request times). */
@@ -74,10 +85,17 @@ export function hazardWindow(threshold: number, options: HazardWindowOptions = {
   const buckets = clockHours ? Math.ceil(24 / clockHours) : 1;
   const clockSmoothing = options.clockSmoothingMinutes ?? 1000;
   const bucketOf = (seconds: number): number => (clockHours ? Math.floor((Math.floor(seconds / 3600) % 24) / clockHours) : 0);
+  const feature = options.feature;
+  const values = feature ? (options.featureValues ?? 10) : 1;
+  const featureSmoothing = options.featureSmoothingMinutes ?? 300;
   return {
-    id: clockHours ? `hazard-clock-window(${threshold})` : `hazard-window(${threshold})`,
+    id: `${clockHours ? `hazard-clock-window(${threshold})` : `hazard-window(${threshold})`}${options.feature ? `+${options.featureId ?? 'feature'}` : ''}`,
     create() {
-      const remembered: { gap: number; end: number }[] = [];
+      const remembered: { gap: number; end: number; at?: (minute: number, atSeconds: number) => number }[] = [];
+      // The subject's sessions as far as the gaps tell (for the feature); the last one's end is set when it ends.
+      const sessions: Session[] = [];
+      const featureEvents = feature ? new Float64Array(bins * buckets * values) : undefined;
+      const featureExposure = feature ? new Float64Array(bins * buckets * values) : undefined;
       const events = new Float64Array(bins);
       const exposure = new Float64Array(bins);
       const cellEvents = new Float64Array(bins * buckets);
@@ -85,9 +103,16 @@ export function hazardWindow(threshold: number, options: HazardWindowOptions = {
       let totalMinutes = 0;
       let hazard: Float64Array | undefined;
       // Counts are kept incrementally (a gap in, the oldest out), so a fit is one pass over the cells.
-      const count = (gap: number, end: number, sign: 1 | -1): void => {
+      const count = (gap: number, end: number, sign: 1 | -1, at?: (minute: number, atSeconds: number) => number): void => {
         addGap(gap, events, exposure, sign);
         totalMinutes += sign * Math.min(gap, horizonMinutes);
+        if (at)
+          for (let s = 0; s < binOfStep.length && s * stepMinutes <= gap; s++) {
+            const t = s * stepMinutes;
+            const cell = (binOfStep[s]! * buckets + bucketOf(end + t * 60)) * values + at(t, end + t * 60);
+            featureExposure![cell]! += sign * (Math.min(gap, t + stepMinutes) - t);
+            if (gap < t + stepMinutes) featureEvents![cell]! += sign;
+          }
         if (!clockHours) return;
         // `≤ gap`: a gap ending exactly on a step's start is that step's event (as in addGap).
         for (let s = 0; s < binOfStep.length && s * stepMinutes <= gap; s++) {
@@ -107,17 +132,27 @@ export function hazardWindow(threshold: number, options: HazardWindowOptions = {
             h[i] = clockHours ? (cellEvents[i]! + clockSmoothing * own) / (cellExposure[i]! + clockSmoothing) : own;
           }
         }
-        return h;
+        if (!featureEvents) return h;
+        const hf = new Float64Array(bins * buckets * values);
+        for (let i = 0; i < hf.length; i++) {
+          const parent = h[Math.floor(i / values)]!;
+          hf[i] = (featureEvents[i]! + featureSmoothing * parent) / (featureExposure![i]! + featureSmoothing);
+        }
+        return hf;
       };
       return {
         window: () => ({ from: 0, to: 240 }),
         intervals(endSeconds: number) {
           if (remembered.length < minGaps) return [{ from: 0, to: 240 }];
           hazard ??= fit();
+          const last = sessions[sessions.length - 1];
+          if (last) last.end = endSeconds;
+          const at = feature && sessions.length ? feature({ sessions, index: sessions.length }) : undefined;
           const out: { from: number; to: number }[] = [];
           for (let s = 0; s < binOfStep.length; s++) {
             const t = s * stepMinutes;
-            if (hazard[binOfStep[s]! * buckets + bucketOf(endSeconds + t * 60)]! < threshold) continue;
+            const cell = binOfStep[s]! * buckets + bucketOf(endSeconds + t * 60);
+            if (hazard[feature ? cell * values + (at ? at(t, endSeconds + t * 60) : 0) : cell]! < threshold) continue;
             const last = out[out.length - 1];
             if (last && last.to === t) last.to = t + stepMinutes;
             else out.push({ from: t, to: t + stepMinutes });
@@ -126,11 +161,21 @@ export function hazardWindow(threshold: number, options: HazardWindowOptions = {
         },
         observe(gap: number, startSeconds?: number) {
           const end = (startSeconds ?? 0) - gap * 60;
-          remembered.push({ gap, end });
-          count(gap, end, 1);
+          let at: ((minute: number, atSeconds: number) => number) | undefined;
+          if (feature) {
+            const last = sessions[sessions.length - 1];
+            if (last) last.end = end;
+            else sessions.push({ start: end, end });
+            at = feature({ sessions, index: sessions.length });
+            sessions.push({ start: startSeconds ?? 0, end: startSeconds ?? 0 });
+            // Enough history for any feature here (a week of days), not the whole trace.
+            if (sessions.length > 4 * memory) sessions.splice(0, sessions.length - 4 * memory);
+          }
+          remembered.push({ gap, end, ...(at ? { at } : {}) });
+          count(gap, end, 1, at);
           if (remembered.length > memory) {
             const old = remembered.shift()!;
-            count(old.gap, old.end, -1);
+            count(old.gap, old.end, -1, old.at);
           }
           hazard = undefined;
         },
