@@ -35,7 +35,7 @@ export interface HazardWindowOptions {
   prior?: readonly number[];
   /**
    * Further information (gap-features.ts) as cells inside the clock's (or the bin's), each shrunk
-   * with `featureSmoothingMinutes` (300) to its clock cell. Values must be below `featureValues` (10).
+   * with `featureSmoothingMinutes` (300) to its clock cell. Values from 0 to `featureValues` − 1 (10; larger ones count as the last).
    * The sessions it reads are rebuilt from the gaps observed (a first session's start is its end).
    */
   feature?: GapFeature;
@@ -88,6 +88,8 @@ export function hazardWindow(threshold: number, options: HazardWindowOptions = {
   const feature = options.feature;
   const values = feature ? (options.featureValues ?? 10) : 1;
   const featureSmoothing = options.featureSmoothingMinutes ?? 300;
+  // A value past the last would land in the next cell's counts: the last value takes it.
+  const valueOf = (at: (minute: number, atSeconds: number) => number, t: number, seconds: number): number => Math.min(values - 1, Math.max(0, at(t, seconds)));
   return {
     id: `${clockHours ? `hazard-clock-window(${threshold})` : `hazard-window(${threshold})`}${options.feature ? `+${options.featureId ?? 'feature'}` : ''}`,
     create() {
@@ -109,7 +111,7 @@ export function hazardWindow(threshold: number, options: HazardWindowOptions = {
         if (at)
           for (let s = 0; s < binOfStep.length && s * stepMinutes <= gap; s++) {
             const t = s * stepMinutes;
-            const cell = (binOfStep[s]! * buckets + bucketOf(end + t * 60)) * values + at(t, end + t * 60);
+            const cell = (binOfStep[s]! * buckets + bucketOf(end + t * 60)) * values + valueOf(at, t, end + t * 60);
             featureExposure![cell]! += sign * (Math.min(gap, t + stepMinutes) - t);
             if (gap < t + stepMinutes) featureEvents![cell]! += sign;
           }
@@ -152,7 +154,7 @@ export function hazardWindow(threshold: number, options: HazardWindowOptions = {
           for (let s = 0; s < binOfStep.length; s++) {
             const t = s * stepMinutes;
             const cell = binOfStep[s]! * buckets + bucketOf(endSeconds + t * 60);
-            if (hazard[feature ? cell * values + (at ? at(t, endSeconds + t * 60) : 0) : cell]! < threshold) continue;
+            if (hazard[feature ? cell * values + (at ? valueOf(at, t, endSeconds + t * 60) : 0) : cell]! < threshold) continue;
             const last = out[out.length - 1];
             if (last && last.to === t) last.to = t + stepMinutes;
             else out.push({ from: t, to: t + stepMinutes });
