@@ -83,6 +83,16 @@ export function replayTiming(streams: ReadonlyMap<string, readonly number[]>, po
   });
 }
 
+/**
+ * The rule every knob is chosen by: the lowest cold-start rate among the tried whose unused time per
+ * session is no more than the hybrid histogram's (`hybrid`, on the same sessions); when none is,
+ * the lowest of all.
+ */
+export function chooseWithinBudget<T extends { r: TimingResult }>(tried: readonly T[], hybrid: TimingResult): T {
+  const within = tried.filter((t) => t.r.unusedMinutesPerSession <= hybrid.unusedMinutesPerSession);
+  return (within.length ? within : tried).reduce((a, b) => (b.r.coldStartRate < a.r.coldStartRate ? b : a));
+}
+
 export interface TimingEvaluation {
   /** Sessions starting before this (seconds) are the training part; the rest are scored once. */
   splitAt: number;
@@ -142,8 +152,7 @@ export function evaluateTiming(
   const [hybridTraining] = replayTiming(training, [make.hybrid], validateFrom, programs);
   const choose = (learnt: LearntPolicy): { knob: number; r: TimingResult } => {
     const tried = replayTiming(training, learnt.grid.map((k) => learnt.make(k, training)), validateFrom, programs).map((r, i) => ({ r, knob: learnt.grid[i]! }));
-    const within = tried.filter((t) => t.r.unusedMinutesPerSession <= hybridTraining!.unusedMinutesPerSession);
-    return (within.length ? within : tried).reduce((a, b) => (b.r.coldStartRate < a.r.coldStartRate ? b : a));
+    return chooseWithinBudget(tried, hybridTraining!);
   };
   const pick = choose({ grid: costGrid, make: make.adaptive });
   const others = (make.others ?? []).map((o) => ({ o, ...choose(o) }));

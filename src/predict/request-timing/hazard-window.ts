@@ -75,9 +75,11 @@ function addGap(g: number, events: Float64Array, exposure: Float64Array, sign: 1
  * ratio — the hazard — is what ranks minutes, for one subject and across subjects (one threshold
  * for all spends unused time where a start is likeliest per minute); the image is prepared
  * wherever the hazard reaches `threshold`, which may be several windows. `threshold` is the knob
- * chosen on training parts.
+ * chosen on training parts — or a function read at every session's end, so that one controller
+ * can set it for every subject as time goes on (budget-controller.ts).
  */
-export function hazardWindow(threshold: number, options: HazardWindowOptions = {}): TimingPolicyFactory {
+export function hazardWindow(threshold: number | (() => number), options: HazardWindowOptions = {}): TimingPolicyFactory {
+  const thresholdNow = typeof threshold === 'number' ? () => threshold : threshold;
   const memory = options.memory ?? 200;
   const minGaps = options.minGaps ?? 5;
   const smoothing = options.smoothingMinutes ?? 300;
@@ -91,7 +93,7 @@ export function hazardWindow(threshold: number, options: HazardWindowOptions = {
   // A value past the last would land in the next cell's counts: the last value takes it.
   const valueOf = (at: (minute: number, atSeconds: number) => number, t: number, seconds: number): number => Math.min(values - 1, Math.max(0, at(t, seconds)));
   return {
-    id: `${clockHours ? `hazard-clock-window(${threshold})` : `hazard-window(${threshold})`}${options.feature ? `+${options.featureId ?? 'feature'}` : ''}`,
+    id: `${clockHours ? 'hazard-clock-window' : 'hazard-window'}(${typeof threshold === 'number' ? threshold : 'shared'})${options.feature ? `+${options.featureId ?? 'feature'}` : ''}`,
     create() {
       const remembered: { gap: number; end: number; at?: (minute: number, atSeconds: number) => number }[] = [];
       // The subject's sessions as far as the gaps tell (for the feature); the last one's end is set when it ends.
@@ -151,6 +153,7 @@ export function hazardWindow(threshold: number, options: HazardWindowOptions = {
           if (last) last.end = endSeconds;
           const at = feature && sessions.length ? feature({ sessions, index: sessions.length }) : undefined;
           const out: { from: number; to: number }[] = [];
+          const threshold = thresholdNow();
           for (let s = 0; s < binOfStep.length; s++) {
             const t = s * stepMinutes;
             const cell = binOfStep[s]! * buckets + bucketOf(endSeconds + t * 60);

@@ -1,3 +1,4 @@
+import type { BudgetedPolicy } from './evaluate-budget.js';
 import type { LearntPolicy, TimingEvaluation } from './evaluate-timing.js';
 import { hazardWindow, pooledHazard, type HazardWindowOptions } from './hazard-window.js';
 import { withPeriodicJobs } from './periodic-jobs.js';
@@ -29,3 +30,9 @@ export function bestTimingPolicy(e: TimingEvaluation): { id: string; knob: numbe
   const best = all.reduce((a, b) => (b.training.coldStartRate < a.training.coldStartRate ? b : a));
   return { id: best.id, knob: best.knob };
 }
+
+/**
+ * The policy under the budget controller: the clock-aware hazard + periodic jobs (the best with a
+ * fixed threshold), its threshold read from the controller at every session's end.
+ */
+export const budgetedPolicy: BudgetedPolicy = (threshold, training) => withPeriodicJobs(hazardWindow(threshold, { ...clockHazard, prior: pooledHazard(training) }));

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { budgetController } from './budget-controller.js';
+import { replayTiming } from './evaluate-timing.js';
+import { hazardWindow, pooledHazard } from './hazard-window.js';
+import { withPeriodicJobs } from './periodic-jobs.js';
+import { replayInTime } from './replay-in-time.js';
+import { readRequestLog, type RequestStreamFormat } from './request-streams.js';
+import { clockHazard } from './timing-candidates.js';
+import { adaptiveWindow, hybridHistogram, keepAlive, type TimingPolicyFactory } from './timing-policies.js';
+
+/** A deterministic generator (no test may depend on Math.random). */
+function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+/** Users whose gaps mix returns after 1–2 hours, 8–16 hours and 1–3 days; some requests a session apart within 30 minutes. */
+function streamsOf(users: number, sessions: number, seed: number): { times: Map<string, number[]>; programs: Map<string, string[]> } {
+  const next = lcg(seed);
+  const times = new Map<string, number[]>();
+  const programs = new Map<string, string[]>();
+  for (let u = 0; u < users; u++) {
+    const t: number[] = [];
+    const p: string[] = [];
+    let at = Math.floor(next() * 86_400);
+    for (let s = 0; s < sessions; s++) {
+      t.push(at);
+      p.push(`job${u % 3}`);
+      if (next() < 0.3) (t.push(at + 600), p.push('other'));
+      const r = next();
+      const gapMinutes = r < 0.5 ? 60 + 60 * next() : r < 0.8 ? 480 + 480 * next() : 1440 + 2880 * next();
+      at = t[t.length - 1]! + Math.round(gapMinutes * 60);
+    }
+    times.set(`u${u}`, t);
+    programs.set(`u${u}`, p);
+  }
+  return { times, programs };
+}
+
+function perSubjectPolicies(training: ReadonlyMap<string, readonly number[]>): TimingPolicyFactory[] {
+  const prior = pooledHazard(training);
+  return [
+    keepAlive(60),
+    keepAlive(240),
+    keepAlive(1440),
+    hybridHistogram(),
+    adaptiveWindow(0.002),
+    hazardWindow(0.003, { prior }),
+    hazardWindow(0.0025, { ...clockHazard, prior }),
+    withPeriodicJobs(hazardWindow(0.0025, { ...clockHazard, prior })),
+  ];
+}
+
+test('the time-ordered replay gives exactly replayTiming’s figures for policies that learn per subject', () => {
+  const { times, programs } = streamsOf(12, 150, 7);
+  const policies = perSubjectPolicies(times);
+  for (const scoreFrom of [-Infinity, 60 * 86_400]) {
+    const expected = replayTiming(times, policies, scoreFrom, programs);
+    const got = policies.map((p) => replayInTime(times, p, { scoreFrom, programs }));
+    assert.deepEqual(got, expected);
+    assert.ok(expected.every((r) => r.sessions > 0));
+  }
+});
+
+const datasets = resolve(process.cwd(), '..', 'shared', 'datasets');
+const traces: [string, RequestStreamFormat][] = [
+  [join(datasets, 'google-2011-submits', 'submits.csv.gz'), 'google-submits'],
+  [join(datasets, 'pwa-nasa-ipsc', 'NASA-iPSC-1993-3.1-cln.swf.gz'), 'swf'],
+];
+for (const [path, format] of traces)
+  test(`${format}: the time-ordered replay reproduces replayTiming on the real stream, test part and whole trace`, { skip: existsSync(path) ? false : `needs ${path} (the shared datasets)` }, async () => {
+    const log = await readRequestLog(path, format);
+    let first = Infinity;
+    let last = -Infinity;
+    for (const t of log.times.values()) if (t.length) ((first = Math.min(first, t[0]!)), (last = Math.max(last, t[t.length - 1]!)));
+    const splitAt = first + 0.7 * (last - first);
+    const training = new Map([...log.times].map(([k, v]) => [k, v.filter((t) => t < splitAt)] as const));
+    const policies = perSubjectPolicies(training);
+    for (const scoreFrom of [splitAt, -Infinity]) {
+      const expected = replayTiming(log.times, policies, scoreFrom, log.programs);
+      assert.deepEqual(
+        policies.map((p) => replayInTime(log.times, p, { scoreFrom, programs: log.programs })),
+        expected,
+      );
+    }
+  });
+
+test('the budget controller: when the budget changes half-way, the spending follows it', () => {
+  const { times } = streamsOf(40, 300, 11);
+  let lastStart = 0;
+  for (const t of times.values()) lastStart = Math.max(lastStart, t[t.length - 1]!);
+  const mid = lastStart / 2;
+  const budgetAt = (s: number): number => (s < mid ? 30 : 120);
+  const controller = budgetController({ gain: 0.003, windowSessions: 300, startThreshold: 0.003 });
+  const settled: { atSeconds: number; spentMinutes: number; threshold: number }[] = [];
+  const policy = hazardWindow(controller.threshold, { prior: pooledHazard(times) });
+  const r = replayInTime(times, policy, { budget: { controller, minutesPerSession: budgetAt }, onSettle: (s) => settled.push(s) });
+  assert.ok(r.sessions > 10_000);
+  assert.ok(settled.every((s, i) => i === 0 || s.atSeconds >= settled[i - 1]!.atSeconds), 'settled in time order');
+  // The second half of each half (the controller has had time to follow): spending within 15 % of its budget.
+  const meanSpent = (from: number, to: number): number => {
+    const xs = settled.filter((s) => s.atSeconds >= from && s.atSeconds < to);
+    return xs.reduce((a, s) => a + s.spentMinutes, 0) / xs.length;
+  };
+  const before = meanSpent(mid / 2, mid);
+  const after = meanSpent(mid + mid / 2, lastStart + 1);
+  assert.ok(Math.abs(before / 30 - 1) < 0.15, `spent ${before.toFixed(1)} min/session against a budget of 30`);
+  assert.ok(Math.abs(after / 120 - 1) < 0.15, `spent ${after.toFixed(1)} min/session against a budget of 120`);
+  const thresholdAt = (at: number): number => settled.filter((s) => s.atSeconds < at).at(-1)!.threshold;
+  assert.ok(thresholdAt(lastStart) < thresholdAt(mid) / 2, `threshold ${thresholdAt(mid)} → ${thresholdAt(lastStart)}: a larger budget lowers it`);
+  // A fixed threshold cannot follow: the one the controller reached before the change spends about the same in both halves.
+  const fixedSettled: { atSeconds: number; spentMinutes: number }[] = [];
+  const probe = budgetController({ gain: 0, windowSessions: 300, startThreshold: thresholdAt(mid) });
+  replayInTime(times, hazardWindow(probe.threshold, { prior: pooledHazard(times) }), { budget: { controller: probe, minutesPerSession: 1 }, onSettle: (s) => fixedSettled.push(s) });
+  const fixedAfter = fixedSettled.filter((s) => s.atSeconds >= mid + mid / 2);
+  const fixedMean = fixedAfter.reduce((a, s) => a + s.spentMinutes, 0) / fixedAfter.length;
+  assert.ok(fixedMean < 60, `a fixed threshold spends ${fixedMean.toFixed(1)} after the change`);
+});
