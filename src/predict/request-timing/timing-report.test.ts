@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { prescient } from '../../../test/support/cli.js';
+import { budgetKnobGrid } from './evaluate-budget.js';
 import { readRequestLog } from './request-streams.js';
 import { renderTimingReport, timingReport } from './timing-report.js';
 
@@ -38,6 +39,14 @@ test('the timing report: knobs chosen on validation, every policy scored on the 
   const text = renderTimingReport('synthetic', report);
   assert.match(text, new RegExp(`${report.best.replace(/[()+.]/g, '\\$&')} \\*`));
   assert.match(text, report.acceptance.holds ? /^✓ /m : /^✗ /m);
+  // The budget controller: knobs from its grid, scored on the same test sessions, its own honest line.
+  const b = report.budget;
+  assert.ok(budgetKnobGrid.gain.some((g) => g === b.knobs.gain) && budgetKnobGrid.startThreshold.some((t) => t === b.knobs.startThreshold), JSON.stringify(b.knobs));
+  assert.equal(b.row.sessions, hybrid.sessions);
+  assert.equal(b.hybridValidation.unusedMinutesPerSession, report.hybridValidation.unusedMinutesPerSession);
+  assert.equal(b.acceptance.holds, b.row.coldStartRate <= 0.5 * hybrid.coldStartRate && b.row.unusedMinutesPerSession <= hybrid.unusedMinutesPerSession);
+  assert.match(text, /^budget controller .*gain /m);
+  assert.match(text, new RegExp(`^${b.acceptance.holds ? '✓' : '✗'} .*the budget-controlled policy is ${b.acceptance.coldRatio.toFixed(2)}×`, 'm'));
 });
 
 test('prescient eval --requests prints the same report; a missing file is an error naming the flag', async () => {
@@ -45,6 +54,7 @@ test('prescient eval --requests prints the same report; a missing file is an err
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.json.users, 3);
   assert.equal(typeof r.json.acceptance.holds, 'boolean');
+  assert.equal(typeof r.json.budget.acceptance.holds, 'boolean');
   const missing = await prescient(dir, ['eval', '--requests', join(dir, 'absent.csv')]);
   assert.notEqual(missing.code, 0);
   assert.match(missing.stderr, /--requests/);
