@@ -1,6 +1,8 @@
 import { toAppError } from '../core/errors.js';
+import { budgetController, type BudgetControllerOptions } from '../predict/request-timing/budget-controller.js';
 import { sessionsOf } from '../predict/request-timing/evaluate-timing.js';
 import { hazardWindow, pooledHazard } from '../predict/request-timing/hazard-window.js';
+import { replayInTime } from '../predict/request-timing/replay-in-time.js';
 import { clockHazard } from '../predict/request-timing/timing-candidates.js';
 import { habitHours, nextExpected } from './request-habits.js';
 import type { RequestHistory } from './request-history.js';
@@ -11,6 +13,12 @@ export interface ProactiveOptions {
   workflow: Pick<RequestWorkflow, 'handle'>;
   /** Build for clients expected within this long (default 1 h). */
   leadMs?: number;
+  /**
+   * Prepared-but-unused minutes per session to spend, across every client: the hazard threshold is
+   * then the budget controller's after the whole history replayed in time order (one threshold for
+   * all clients, highest hazard first). Unset: the fixed schedulerHazardThreshold.
+   */
+  unusedMinutesPerSession?: number;
   now?: () => Date;
 }
 
@@ -26,20 +34,34 @@ export interface TickReport {
  */
 export const schedulerHazardThreshold = 0.0025;
 
+/** The budget controller's knobs as chosen on the Borg validation part (docs/prediction.md, "The budget controller"). */
+export const schedulerBudgetKnobs: Required<BudgetControllerOptions> = { gain: 0.03, windowSessions: 500, startThreshold: schedulerHazardThreshold, targetShare: 1 };
+
+/**
+ * The threshold that spends `minutesPerSession` unused minutes per session: every client's
+ * history (trace seconds, sorted) replayed in time order under the budget controller, read at the
+ * end. With little history it stays near the controller's start.
+ */
+export function budgetedThreshold(streams: ReadonlyMap<string, readonly number[]>, minutesPerSession: number, prior: readonly number[], knobs: BudgetControllerOptions = schedulerBudgetKnobs): number {
+  const controller = budgetController(knobs);
+  replayInTime(streams, hazardWindow(controller.threshold, { ...clockHazard, prior }), { budget: { controller, minutesPerSession } });
+  return controller.threshold();
+}
+
 /**
  * When the clock-aware hazard window (learnt from the client's own gaps between sessions and the
  * hours they ended in) wants the image ready: the opening of its next window that has not closed
  * yet, when that is within `leadMs`. `prior`: the hazard per bin pooled over every client (see
  * pooledHazard), what a client with little history shrinks to (default: this client's own).
  */
-export function windowDue(times: readonly Date[], now: Date, leadMs: number, prior?: readonly number[]): Date | undefined {
+export function windowDue(times: readonly Date[], now: Date, leadMs: number, prior?: readonly number[], threshold = schedulerHazardThreshold): Date | undefined {
   const seconds = times.map((t) => t.getTime() / 1000).sort((a, b) => a - b);
   const sessions = sessionsOf(seconds);
   const last = sessions[sessions.length - 1];
   if (!last) return undefined;
   // Without a population, the client's own pooled hazard: bins its gaps never reached stay at zero
   // (its mean rate would prepare every minute it has never been seen back in).
-  const policy = hazardWindow(schedulerHazardThreshold, { ...clockHazard, prior: prior ?? pooledHazard(new Map([['client', seconds]])) }).create();
+  const policy = hazardWindow(threshold, { ...clockHazard, prior: prior ?? pooledHazard(new Map([['client', seconds]])) }).create();
   for (let i = 1; i < sessions.length; i++) policy.observe((sessions[i]!.start - sessions[i - 1]!.end) / 60, sessions[i]!.start);
   const next = policy.intervals!(last.end).find((w) => last.end * 1000 + w.to * 60_000 >= now.getTime());
   if (!next) return undefined;
@@ -80,12 +102,15 @@ export class ProactiveScheduler {
       byClient.set(e.clientId, c);
     }
     // The population's hazard, what a client with little history of its own shrinks to.
-    const prior = pooledHazard(new Map([...byClient].map(([id, c]) => [id, c.times.map((t) => t.getTime() / 1000).sort((a, b) => a - b)])));
+    const streams = new Map([...byClient].map(([id, c]) => [id, c.times.map((t) => t.getTime() / 1000).sort((a, b) => a - b)] as const));
+    const prior = pooledHazard(streams);
+    const budget = this.options.unusedMinutesPerSession;
+    const threshold = budget === undefined ? schedulerHazardThreshold : budgetedThreshold(streams, budget, prior);
     const prepared: TickReport['prepared'] = [];
     await Promise.all(
       [...byClient].map(async ([clientId, c]) => {
         const byHabit = nextExpected(habitHours(c.times), now);
-        const candidates = [byHabit && byHabit.getTime() - now.getTime() <= lead ? byHabit : undefined, windowDue(c.times, now, lead, prior)].filter((d): d is Date => d !== undefined);
+        const candidates = [byHabit && byHabit.getTime() - now.getTime() <= lead ? byHabit : undefined, windowDue(c.times, now, lead, prior, threshold)].filter((d): d is Date => d !== undefined);
         if (candidates.length === 0) return;
         const expected = new Date(Math.min(...candidates.map((d) => d.getTime())));
         try {

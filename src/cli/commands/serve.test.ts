@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -52,3 +52,16 @@ for (const [protocol, compression] of [['protobuf', 'gzip'], ['json', 'none']] a
     }
   });
 }
+
+test('serve --unused-minutes-per-session refuses anything but positive minutes up to three days, naming the flag, before it starts', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'prescient-serve-budget-'));
+  try {
+    for (const bad of ['-5', '0', 'lots', '10000']) {
+      const r = await prescient(home, ['serve', '--port', '0', '--unused-minutes-per-session', bad], 30_000);
+      assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
+      assert.match(r.stderr, /--unused-minutes-per-session/);
+    }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});

@@ -58,6 +58,7 @@ interface ServeOptions extends HistoryFlags {
   queueUrl?: string;
   tlsCert?: string;
   tlsKey?: string;
+  unusedMinutesPerSession?: string;
 }
 
 /**
@@ -85,7 +86,11 @@ export const serveCommand: CommandRegistration = (program) => {
     )
     .option('--queue-url <url>', `PostgreSQL of the build queue shared with 'prescient worker's (or ${queueUrlVariable}): builds are queued for the workers instead of running here; prebuilt hits are answered here as always`)
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; with --tls-key): credentials and grants cross the network')
-    .option('--tls-key <file>', 'the private key of --tls-cert (PEM; keep it 0600)');
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM; keep it 0600)')
+    .option(
+      '--unused-minutes-per-session <minutes>',
+      "proactive builds: the prepared-but-unused minutes per session to spend across all clients; one hazard threshold for everyone, set online to track it (docs/prediction.md, 'The budget controller'). Default: the fixed threshold chosen on the Borg streams",
+    );
   addHistoryOptions(addAnonymisationOptions(cmd)).addHelpText(
     'after',
     `
@@ -127,6 +132,8 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       rollupDays: opts.retainRollupsDays === undefined ? undefined : Number(opts.retainRollupsDays),
     });
     if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new ValidationError(opts.tlsCert === undefined ? '--tls-cert' : '--tls-key', 'HTTPS needs both --tls-cert and --tls-key');
+    const unusedMinutes = opts.unusedMinutesPerSession === undefined ? undefined : Number(opts.unusedMinutesPerSession);
+    if (unusedMinutes !== undefined && !(Number.isFinite(unusedMinutes) && unusedMinutes > 0 && unusedMinutes <= 4320)) throw new ValidationError('--unused-minutes-per-session', 'expected minutes, more than 0 and at most 4320 (the hazard window spans three days)');
     const tls = opts.tlsCert !== undefined && opts.tlsKey !== undefined ? await readTls(opts.tlsCert, opts.tlsKey) : undefined;
     const queueFlag = queueConfigFrom(opts.queueUrl);
     const prescient = await openPrescient({
@@ -150,7 +157,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     let packages: Promise<PackageIndex> | undefined;
     const accuracyPackages = (): Promise<PackageIndex> =>
       (packages ??= programPackages({ root: '/', archive: true, cacheDir: join(prescient.paths.packageCache, 'contents'), warn: (m) => process.stderr.write(`warning: ${m}\n`) }));
-    const scheduler = new ProactiveScheduler({ history: workflow.history!, workflow });
+    const scheduler = new ProactiveScheduler({ history: workflow.history!, workflow, ...(unusedMinutes !== undefined ? { unusedMinutesPerSession: unusedMinutes } : {}) });
     scheduler.start();
     const metrics = createServerMetrics({ workflow, version: prescientVersion() });
     const routes: RouteSet[] = [
