@@ -9,6 +9,9 @@
 //   learnt policy is the one coldest there; every policy is scored once on the last 30 % (and,
 //   for reference, on the whole trace). First, on the training part, the bound:
 //   what a policy that knew each user's gap distribution would reach at the hybrid's unused time.
+//   After the table, the budget controller's row (one threshold for every user at each moment,
+//   tracking the hybrid's running unused time per session, in a replay ordered by time across
+//   users; its knobs chosen on validation too); it has no build columns (builds replay per user).
 //   bash scripts/bench proactive-replay
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
