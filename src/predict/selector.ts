@@ -1,3 +1,5 @@
+import type { AllocationEvidence } from './forecast/allocation-rule.js';
+
 /**
  * Picks, per target, the model that won the backtest, so that a subject always gets the best
  * predictor available — a baseline when the network does not beat it.
@@ -22,7 +24,14 @@ export interface Selection {
    * and how each subject's own margin is calibrated: the share α of its steps the margin may
    * leave above, on the last `calibrationShare` of its history.
    */
-  allocation?: { model: string; alpha: number; calibrationShare: number; validation: { underProvisioningRate: number; waste: number; subjectsOver10Percent: number; subjects: number } };
+  allocation?: {
+    model: string;
+    alpha: number;
+    calibrationShare: number;
+    validation: { underProvisioningRate: number; waste: number; subjectsOver10Percent: number; subjects: number };
+    /** What the allocation rule read on the folds (absent in model sets saved before it). */
+    evidence?: AllocationEvidence;
+  };
 }
 
 export function selectBest(target: string, metric: string, better: 'lower' | 'higher', candidates: readonly Candidate[]): Selection {

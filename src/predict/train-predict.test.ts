@@ -98,6 +98,8 @@ test('train stores a versioned model set that predict turns into valid usage vec
   for (const s of set.selections.filter((x) => !x.target.startsWith('software'))) {
     assert.ok(s.allocation && s.candidates.some((c) => c.model === s.allocation!.model), s.target);
     assert.ok(s.allocation.alpha > 0 && s.allocation.alpha < 0.1 && s.allocation.calibrationShare > 0, JSON.stringify(s.allocation));
+    // What the allocation rule read is kept with it (a few subjects cannot show the VM share: the nearest is said).
+    assert.ok(s.allocation.evidence && s.allocation.evidence.worstFoldSubjectBound > 0 && typeof s.allocation.evidence.holds === 'boolean', JSON.stringify(s.allocation));
   }
   const hour = set.selections.find((s) => s.target === 'cpuPercent@12')!;
   assert.match(hour.metric, /rolling-origin validation/);

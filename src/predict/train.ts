@@ -121,6 +121,7 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
         alpha: alloc.alpha,
         calibrationShare: alloc.calibrationShare,
         validation: { underProvisioningRate: alloc.underProvisioningRate, waste: alloc.waste, subjectsOver10Percent: alloc.subjectsOver10Percent, subjects: alloc.subjects },
+        evidence: alloc.evidence,
       };
       selections.push(sel);
       const winner = chosenHere.validation.find((v) => v.model === sel.selected)!;

@@ -2,6 +2,7 @@ import { AbortedError } from '../../core/errors.js';
 import { allocationFigures, marginFor, type AllocationCase } from '../metrics.js';
 import { pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
 import { calibrationOrigins, finalFitShare, forecastCandidates, range, selectForecasts, trainingPart, type ForecastCandidate, type ForecastSelection, type TrainingPart } from './forecast-selection.js';
+import type { AllocationEvidence } from './allocation-rule.js';
 import { AllocationTally, boundsOf, conformalMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
 
 /**
@@ -32,7 +33,16 @@ export interface ForecastEvaluation {
   horizon: number;
   split: ForecastSplit;
   /** One per selection: the time split has one, the subject split one per held-out group. */
-  selections: { trainedOn: number; scoredOn: number; forecastModel: string; allocationModel: string; pooledModel: string; pooledAlpha: number }[];
+  selections: {
+    trainedOn: number;
+    scoredOn: number;
+    forecastModel: string;
+    allocationModel: string;
+    /** The allocation's calibration and what the allocation rule read on validation (`allocation-rule.ts`): whether it held, or was only the nearest. */
+    allocation: { alpha: number; calibrationShare: number; evidence: AllocationEvidence };
+    pooledModel: string;
+    pooledAlpha: number;
+  }[];
   rows: ForecastScoreRow[];
   /** The learnt forecaster: per selection, the trained candidate (pooled-quantile, pooled-median) with the lowest validation pinball. */
   pooled: ForecastScoreRow;
@@ -149,6 +159,7 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
           scoredOn: group.scored.length,
           forecastModel: sel.forecastModel,
           allocationModel: sel.allocationModel,
+          allocation: (({ alpha, calibrationShare, evidence }) => ({ alpha, calibrationShare, evidence }))(sel.validation.find((v) => v.model === sel.allocationModel)!),
           pooledModel: candidates[learnt[hi]!]?.id ?? 'none',
           pooledAlpha: sel.calibration[candidates[learnt[hi]!]?.id ?? pooledForecasterId]?.alpha ?? NaN,
         }),

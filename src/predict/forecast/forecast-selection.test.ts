@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import { seededRandom } from '../../core/seeded-random.js';
 import { createResourceBaseline } from '../models/baselines/resource-baselines.js';
 import { evaluateForecast, type ForecastSubject } from './evaluate-forecast.js';
-import { noEvidenceFallback, selectForecasts, trainingPart, type ForecastCandidate, type ForecastSelection } from './forecast-selection.js';
+import { allocationEvidence, allocationRule, pickAllocation, shareUpperBound } from './allocation-rule.js';
+import { foldBounds, noEvidenceFallback, pooledSummary, selectForecasts, validateCandidates, trainingPart, type ForecastCandidate, type ForecastSelection } from './forecast-selection.js';
+import { trainingReport, type ResourceModel, type ResourceQuery } from '../models/model.js';
+import type { AllocationSummary } from './subject-allocation.js';
 import { createPooledForecaster, pooledForecasterId } from './pooled-forecaster.js';
 
 const day = 288;
@@ -96,4 +99,77 @@ test('a horizon no training part can validate is said, and the fallback rule is 
   assert.equal(dayAhead!.validated, false, 'three days hold no day-long validation slice after a fitted part');
   assert.equal(dayAhead!.forecastModel, noEvidenceFallback);
   assert.equal(dayAhead!.allocationModel, noEvidenceFallback);
+});
+
+const fold = (underProvisioningRate: number, subjectsOver10Percent: number, subjects = 100, waste = 1): AllocationSummary => ({ underProvisioningRate, waste, subjectsOver10Percent, subjects, pinballP95: 1, steps: 10_000 });
+
+test('the subject bound: k of n shows ≤ 5 % only when the one-sided 95 % upper bound does (1 of 100 does, 2 of 100 and 0 of 50 do not)', () => {
+  assert.ok(Math.abs(shareUpperBound(0, 100) - (1 - 0.05 ** (1 / 100))) < 1e-9, 'k = 0 has the closed form 1 − (1 − c)^(1/n)');
+  assert.ok(shareUpperBound(1, 100) <= allocationRule.maxSubjectShareOver10);
+  assert.ok(shareUpperBound(2, 100) > allocationRule.maxSubjectShareOver10);
+  assert.ok(shareUpperBound(0, 50) > allocationRule.maxSubjectShareOver10);
+  assert.ok(shareUpperBound(5, 100) > 0.1);
+  assert.equal(shareUpperBound(3, 3), 1);
+});
+
+test('the rule refuses what passes pooled but fails one fold, or passes the count but not its bound, and deploys the cheapest that holds', () => {
+  // Pooled: 4.0 % of steps and 2/200 VMs — inside both lines; its second fold leaves 6 % of steps above.
+  const oneBadFold = { name: 'one bad fold', waste: 1, evidence: allocationEvidence([fold(0.02, 1), fold(0.06, 1)]) };
+  assert.ok(pooledSummary([fold(0.02, 1), fold(0.06, 1)]).underProvisioningRate <= 0.05);
+  // 2/100 on each fold: 2 % observed, but its upper bound is 6.2 %.
+  const unshown = { name: 'not shown', waste: 2, evidence: allocationEvidence([fold(0.03, 2), fold(0.03, 2)]) };
+  const holds = { name: 'holds', waste: 3, evidence: allocationEvidence([fold(0.04, 1), fold(0.03, 0)]) };
+  const dear = { name: 'dear', waste: 4, evidence: allocationEvidence([fold(0.01, 0), fold(0.01, 0)]) };
+  assert.deepEqual([oneBadFold, unshown, holds, dear].map((o) => o.evidence.holds), [false, false, true, true]);
+  assert.equal(pickAllocation([oneBadFold, unshown, dear, holds]).name, 'holds');
+  // Nothing holds (50 subjects cannot show 5 %): every fold's rate within its line first, then the lowest bound, then waste.
+  const small = [
+    { name: 'rate over', waste: 1, evidence: allocationEvidence([fold(0.06, 0, 50), fold(0.02, 0, 50)]) },
+    { name: 'one VM over', waste: 2, evidence: allocationEvidence([fold(0.02, 1, 50), fold(0.02, 0, 50)]) },
+    { name: 'none over', waste: 3, evidence: allocationEvidence([fold(0.04, 0, 50), fold(0.03, 0, 50)]) },
+    { name: 'none over, dearer', waste: 5, evidence: allocationEvidence([fold(0.01, 0, 50), fold(0.01, 0, 50)]) },
+  ];
+  assert.ok(small.every((o) => !o.evidence.holds));
+  assert.equal(pickAllocation(small).name, 'none over');
+});
+
+/**
+ * A constant forecast that drops by `drop` from `at` (a share of each, equally long, training
+ * part) on, plus a deterministic jitter of up to `jitter` per origin (which its margin must cover).
+ */
+function droppingModel(id: string, level: number, drop: number, at: number, length: number, jitter = 0): ForecastCandidate {
+  const create = (): ResourceModel => ({
+    id,
+    version: '1',
+    kind: 'resource',
+    fit: async (data) => trainingReport({ id, version: '1' }, performance.now(), data.length, { trained: false }),
+    predict: ({ origins }: ResourceQuery) => Float64Array.from(origins, (t) => (t >= at * length ? level - drop : level) + (jitter * ((t * 7919) % 13)) / 13),
+    save: async () => ({ id, version: '1', state: {} }),
+    load: async () => undefined,
+  });
+  return { id, trained: false, create };
+}
+
+test('selection refuses an allocation that holds on the folds pooled but not on one fold', async () => {
+  // 60 VMs (0 of 60 is the fewest whose bound is under 5 %), uniform use in [40, 60], twelve days each.
+  const length = 12 * day;
+  const rnd = seededRandom(11);
+  const parts = Array.from({ length: 60 }, (_, v) => trainingPart(`vm${v}`, 'synthetic', Float64Array.from({ length }, () => 40 + 20 * rnd()), length));
+  const lastValidation = foldBounds[foldBounds.length - 1]![1];
+  // 'drops' falls at the last validation slice, after its margins were calibrated: within the
+  // lines on the folds pooled, and cheap; 'steady' is jittery (dearer) but holds on every fold.
+  const cands = [droppingModel('drops', 60, 1, lastValidation, length), droppingModel('steady', 60, 0, 0, length, 6)];
+  const [sel] = await selectForecasts({ parts, horizons: [12], unit: 'percent', candidates: cands });
+  const steady = sel!.validation.find((v) => v.model === 'steady')!;
+  assert.equal(steady.feasible, true);
+  // What the pooled figures alone would have deployed: an option of 'drops' within both lines that wastes less.
+  const [options] = await validateCandidates({ parts, horizons: [12], unit: 'percent', candidates: cands });
+  const tempting = options![0]!
+    .map((o) => ({ ...o, pooled: pooledSummary(o.folds) }))
+    .filter((o) => o.pooled.underProvisioningRate <= allocationRule.maxUnderRate && o.pooled.subjectsOver10Percent <= 0.05 * o.pooled.subjects && o.pooled.waste < steady.waste);
+  assert.ok(tempting.length > 0, 'some option of the dropping model passes pooled at less waste');
+  for (const o of tempting) assert.ok(o.folds.at(-1)!.underProvisioningRate > allocationRule.maxUnderRate, `α ${o.alpha}: its last fold is over the line`);
+  assert.ok(tempting.some((o) => o.folds.every((f) => f.subjectsOver10Percent === 0)), 'one of them is refused by its last fold\'s rate alone (no VM above 10 % under)');
+  assert.equal(sel!.validation.find((v) => v.model === 'drops')!.feasible, false);
+  assert.equal(sel!.allocationModel, 'steady');
 });

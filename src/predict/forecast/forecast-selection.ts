@@ -3,6 +3,7 @@ import { createResourceBaseline, resourceBaselineIds } from '../models/baselines
 import type { ResourceModel } from '../models/model.js';
 import { createPooledForecaster, pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
 import { createPooledMedian, pooledMedianId } from './pooled-median.js';
+import { allocationEvidence, pickAllocation, type AllocationEvidence } from './allocation-rule.js';
 import { AllocationTally, boundsOf, conformalMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
 
 /**
@@ -15,6 +16,7 @@ import { AllocationTally, boundsOf, conformalMargin, sortedExcess, type Allocati
  * Inside a training part of length L, fold k (k = 0, 1) fits on [0, a_k), calibrates each
  * subject's margin on [a_k, b_k) and validates on [b_k, c_k), with (a, b, c) = (0.55, 0.7, 0.85)·L
  * and (0.7, 0.85, 1)·L: the origin rolls forward, every validation slice is after what was fitted.
+ * What drives the allocation is chosen by `allocation-rule.ts` from the folds one by one.
  */
 export interface TrainingPart {
   readonly id: string;
@@ -43,14 +45,6 @@ export function forecastCandidates(unit: ResourceUnit, horizons: readonly number
   ];
 }
 
-/**
- * What an allocation must hold on validation: the acceptance limits (≤ 5 % of steps, ≤ 5 % of
- * subjects above 10 % under) with headroom on the pooled rate, because a rate measured on two
- * validation slices moves by a few tenths of a point on the next weeks. Said plainly: this one
- * constant was set after an evaluation run in which α = 5 %, feasible at 5 % on validation, gave
- * 5.0–5.3 % on the Bitbrains test parts (docs/prediction.md); no other setting was.
- */
-export const allocationLimits = { maxUnderRate: 0.045, maxSubjectShareOver10: 0.05 } as const;
 /** The shares of its own steps a subject's margin may leave above it, searched on validation. */
 export const alphaGrid = [0.01, 0.02, 0.03, 0.04, 0.05, 0.07] as const;
 /**
@@ -68,6 +62,11 @@ export interface CandidateValidation extends AllocationSummary {
   /** The α chosen for this model (its cheapest feasible one on validation), and the calibration slice's share of the training part. */
   alpha: number;
   calibrationShare: number;
+  /** The same figures on each rolling-origin fold. */
+  folds: AllocationSummary[];
+  /** What the allocation rule read from the folds (`allocation-rule.ts`). */
+  evidence: AllocationEvidence;
+  /** It holds the allocation rule on validation. */
   feasible: boolean;
 }
 
@@ -75,7 +74,7 @@ export interface ForecastSelection {
   horizon: number;
   /** Lowest validation pinball at p95. */
   forecastModel: string;
-  /** Lowest validation waste among the feasible allocations: a rule when the pooled forecaster did not beat it. */
+  /** Lowest validation waste among the allocations that hold the allocation rule on every fold (else the nearest): a rule when the pooled forecaster did not beat it. */
   allocationModel: string;
   calibration: Record<string, { alpha: number; share: number }>;
   validation: CandidateValidation[];
@@ -111,24 +110,39 @@ export function strideFor(horizon: number): number {
   return horizon >= 144 ? 24 : Math.max(1, Math.min(12, horizon));
 }
 
-export async function selectForecasts(args: {
+/** Each option's validation figures, per rolling-origin fold: what the allocation rule reads. */
+export interface OptionValidation {
+  alpha: number;
+  calibrationShare: number;
+  folds: AllocationSummary[];
+}
+
+/**
+ * Validation of every candidate × calibration option at every horizon: per fold, the candidate
+ * fitted on the fold's fitted part, each subject's margin calibrated on the slice before the
+ * fold's validation slice and applied to it. Returned as [horizon][candidate][option].
+ */
+export async function validateCandidates(args: {
   parts: readonly TrainingPart[];
   horizons: readonly number[];
   unit: ResourceUnit;
   candidates: readonly ForecastCandidate[];
+  /** The rolling origins (default `foldBounds`). */
+  folds?: readonly (readonly [number, number, number])[];
   signal?: AbortSignal;
   onStep?: (text: string) => void;
-}): Promise<ForecastSelection[]> {
+}): Promise<OptionValidation[][][]> {
   const { parts, horizons, unit, candidates, signal } = args;
+  const folds = args.folds ?? foldBounds;
   const bounds = boundsOf(unit);
-  // tallies[horizon][candidate][alpha]
-  const tallies = horizons.map(() => candidates.map(() => calibrationGrid.map(() => new AllocationTally())));
-  for (const [fold, [a, b, c]] of foldBounds.entries()) {
+  // tallies[horizon][candidate][option][fold]
+  const tallies = horizons.map(() => candidates.map(() => calibrationGrid.map(() => folds.map(() => new AllocationTally()))));
+  for (const [fold, [a, b, c]] of folds.entries()) {
     for (const [ci, cand] of candidates.entries()) {
       if (signal?.aborted) throw new AbortedError('forecast selection');
       const model = cand.create();
       if (cand.trained) {
-        args.onStep?.(`validation fold ${fold + 1}/${foldBounds.length}: fitting ${cand.id} on ${parts.length} training parts`);
+        args.onStep?.(`validation fold ${fold + 1}/${folds.length}: fitting ${cand.id} on ${parts.length} training parts`);
         await model.fit(parts.map((p) => p.values.slice(0, Math.floor(p.values.length * a))), { ...(signal ? { signal } : {}) });
       }
       for (const [hi, horizon] of horizons.entries()) {
@@ -148,18 +162,31 @@ export async function selectForecasts(args: {
             const cal = first < 0 ? [] : longest.slice(first);
             const excess = sortedExcess(seen, cal, f.subarray(first < 0 ? 0 : first, longest.length), horizon);
             calibrationGrid.forEach((g, gi) => {
-              if (g.share === share) tallies[hi]![ci]![gi]!.add(seen, val, fv, horizon, conformalMargin(excess, g.alpha), bounds);
+              if (g.share === share) tallies[hi]![ci]![gi]![fold]!.add(seen, val, fv, horizon, conformalMargin(excess, g.alpha), bounds);
             });
           }
         }
       }
     }
   }
+  return tallies.map((byCandidate) => byCandidate.map((byOption) => byOption.map((folds, gi) => ({ alpha: calibrationGrid[gi]!.alpha, calibrationShare: calibrationGrid[gi]!.share, folds: folds.map((t) => t.summary()) }))));
+}
+
+export async function selectForecasts(args: {
+  parts: readonly TrainingPart[];
+  horizons: readonly number[];
+  unit: ResourceUnit;
+  candidates: readonly ForecastCandidate[];
+  signal?: AbortSignal;
+  onStep?: (text: string) => void;
+}): Promise<ForecastSelection[]> {
+  const { horizons, candidates } = args;
+  const validated = await validateCandidates(args);
   return horizons.map((horizon, hi) => {
-    const validation = candidates.map((cand, ci) => {
-      const options = calibrationGrid.map((g, gi) => ({ alpha: g.alpha, calibrationShare: g.share, ...tallies[hi]![ci]![gi]!.summary() }));
+    const validation = candidates.map((cand, ci): CandidateValidation => {
+      const options = validated[hi]![ci]!.map((o) => ({ ...o, ...pooledSummary(o.folds), evidence: allocationEvidence(o.folds) }));
       const best = pickAllocation(options);
-      return { model: cand.id, ...best, feasible: feasible(best) };
+      return { model: cand.id, ...best, feasible: best.evidence.holds };
     });
     const calibration = Object.fromEntries(validation.map((v) => [v.model, { alpha: v.alpha, share: v.calibrationShare }]));
     if (validation.every((v) => v.steps === 0)) {
@@ -173,17 +200,18 @@ export async function selectForecasts(args: {
   });
 }
 
-function feasible(s: AllocationSummary): boolean {
-  return s.underProvisioningRate <= allocationLimits.maxUnderRate && s.subjectsOver10Percent <= allocationLimits.maxSubjectShareOver10 * s.subjects;
-}
-
-/** The cheapest feasible option; when none is, the one closest to the limits. */
-function pickAllocation<T extends AllocationSummary>(options: readonly T[]): T {
-  const ok = options.filter(feasible);
-  if (ok.length > 0) return ok.reduce((x, y) => (y.waste < x.waste ? y : x));
-  const violation = (s: AllocationSummary): number =>
-    Math.max(0, s.underProvisioningRate - allocationLimits.maxUnderRate) + Math.max(0, s.subjectsOver10Percent / Math.max(1, s.subjects) - allocationLimits.maxSubjectShareOver10);
-  return options.reduce((x, y) => (violation(y) < violation(x) ? y : x));
+/** The folds' figures added up (each subject counted once per fold it was validated on). */
+export function pooledSummary(folds: readonly AllocationSummary[]): AllocationSummary {
+  const steps = folds.reduce((n, f) => n + f.steps, 0);
+  const w = (f: AllocationSummary): number => f.steps / (steps || 1);
+  return {
+    underProvisioningRate: folds.reduce((x, f) => x + w(f) * f.underProvisioningRate, 0),
+    waste: folds.reduce((x, f) => x + w(f) * f.waste, 0),
+    pinballP95: folds.reduce((x, f) => x + w(f) * f.pinballP95, 0),
+    subjectsOver10Percent: folds.reduce((n, f) => n + f.subjectsOver10Percent, 0),
+    subjects: folds.reduce((n, f) => n + f.subjects, 0),
+    steps,
+  };
 }
 
 export function range(from: number, toInclusive: number, stride: number): number[] {
