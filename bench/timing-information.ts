@@ -17,7 +17,8 @@ import { hazardWindow, pooledHazard } from '../src/predict/request-timing/hazard
 import { withPeriodicJobs } from '../src/predict/request-timing/periodic-jobs.js';
 import { readRequestLog, type RequestStreamFormat } from '../src/predict/request-timing/request-streams.js';
 import { clockHazard, hazardThresholds } from '../src/predict/request-timing/timing-candidates.js';
-import { timingBound, type GapFeature } from '../src/predict/request-timing/timing-bound.js';
+import type { GapFeature } from '../src/predict/request-timing/gap-features.js';
+import { timingBound } from '../src/predict/request-timing/timing-bound.js';
 import { hybridHistogram } from '../src/predict/request-timing/timing-policies.js';
 
 const datasets = resolve(process.cwd(), '..', 'shared', 'datasets');

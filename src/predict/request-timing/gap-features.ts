@@ -1,11 +1,23 @@
 import { sessionsOf, type Session } from './evaluate-timing.js';
-import type { GapFeature } from './timing-bound.js';
 
 /**
  * Information a return-time hazard may be conditioned on beyond the time since the last session
  * and the clock (issue 19: what else might tell when a user comes back). Each is measured first
  * by the cross-fitted bound (`timingBound`'s `features`); docs/prediction.md has the figures.
  */
+
+/** The gap between a subject's `sessions[index - 1]` and `sessions[index]` (what a feature may look at: only what came before the gap, and the clock). */
+export interface GapContext {
+  sessions: readonly Session[];
+  index: number;
+}
+
+/**
+ * Further information a hazard may be conditioned on: per gap, a small integer for each minute
+ * of waiting (`minute` after the end, `atSeconds` the trace clock then). It must use nothing the
+ * policy could not know by then (the sessions before the gap, the clock, other subjects' past).
+ */
+export type GapFeature = (gap: GapContext) => (minute: number, atSeconds: number) => number;
 
 const bucketOf = (v: number, edges: readonly number[]): number => {
   let k = 0;

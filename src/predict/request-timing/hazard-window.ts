@@ -1,5 +1,5 @@
 import { sessionsOf, type Session } from './evaluate-timing.js';
-import type { GapFeature } from './timing-bound.js';
+import type { GapFeature } from './gap-features.js';
 import type { TimingPolicyFactory } from './timing-policies.js';
 
 /** Bins of the time since a session ended, in minutes (the last one ends at three days); every edge is a multiple of the step. */

@@ -1,18 +1,6 @@
-import { sessionsOf, type Session } from './evaluate-timing.js';
+import { sessionsOf } from './evaluate-timing.js';
+import type { GapFeature } from './gap-features.js';
 import { binOfStep, hazardStepMinutes } from './hazard-window.js';
-
-/** The gap between a subject's `sessions[index - 1]` and `sessions[index]` (what a feature may look at: only what came before the gap, and the clock). */
-export interface GapContext {
-  sessions: readonly Session[];
-  index: number;
-}
-
-/**
- * Further information a hazard may be conditioned on: per gap, a small integer for each minute
- * of waiting (`minute` after the end, `atSeconds` the trace clock then). It must use nothing the
- * policy could not know by then (the sessions before the gap, the clock, other subjects' past).
- */
-export type GapFeature = (gap: GapContext) => (minute: number, atSeconds: number) => number;
 
 export interface TimingBoundOptions {
   /** Unused minutes per session the bound may spend (the hybrid histogram's, to compare with it). */
