@@ -7,6 +7,8 @@ import { defineModule } from './define-module.js';
 import { layerKey } from './layer-cache.js';
 import { builtinModules } from './modules/index.js';
 import { defaultInclusionThreshold } from './modules/inclusion-threshold.js';
+import { chooseServices } from './modules/services/services-module.js';
+import { expectationsFromVector } from '../vm/expectations.js';
 import { assemblePipeline, planPipeline } from './plan.js';
 import { z } from 'zod';
 import { defaultPolicy, parsePolicy } from '../policy/policy.js';
@@ -197,4 +199,18 @@ test('software, services and data share one inclusion threshold: its default, it
     return shape['threshold']!.description;
   });
   assert.equal(new Set(descriptions).size, 3, `each module says what it includes: ${descriptions.join(' | ')}`);
+});
+
+test('an item at the threshold is in, one below it out, one with no probability in: services and datasets alike', () => {
+  const v = vector({
+    services: [
+      { name: 'nginx', probability: 0.5, expectedLoad: { requestsPerSecond: 10 }, concurrency: 8 },
+      { name: 'postgresql', probability: 0.49, expectedLoad: { connections: 5 }, concurrency: 5 },
+      { name: 'redis', expectedLoad: { connections: 5 }, concurrency: 5 },
+    ],
+  });
+  const { chosen, notes } = chooseServices(v, defaultInclusionThreshold, facts);
+  assert.deepEqual(chosen.map((c) => c.service.name).sort(), ['nginx', 'redis']);
+  assert.ok(notes.some((n) => /^postgresql: below the 0.5 threshold/.test(n)), notes.join('; '));
+  assert.equal(expectationsFromVector(v).units.join(' '), 'nginx.service redis.service');
 });

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { FileIdentityCache } from '../core/file-identity.js';
+import { meetsThreshold } from './modules/inclusion-threshold.js';
 import { defaultPolicy, type Policy } from '../policy/policy.js';
 import { catalogueEntry, PolicyError } from '../policy/vector-policy.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
@@ -40,7 +41,7 @@ export async function resolveSources(
   const out = new Map<string, ResolvedSource>();
   const readFrom = new Map<string, number>();
   for (const [i, d] of vector.datasets.entries()) {
-    if (d.probability < options.threshold) continue;
+    if (!meetsThreshold(d.probability, options.threshold)) continue;
     const field = `datasets[${i}].source`;
     const found = catalogueEntry(policy, d.source);
     if (!found) throw new PolicyError(field, 'not in the dataset catalogue (prescient datasets ls)');

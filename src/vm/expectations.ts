@@ -1,6 +1,6 @@
 import type { PipelinePlan } from '../pipeline/plan.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
-import { defaultInclusionThreshold } from '../pipeline/modules/inclusion-threshold.js';
+import { defaultInclusionThreshold, meetsThreshold } from '../pipeline/modules/inclusion-threshold.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
 import { imageCarries } from '../usage-vector/image-software.js';
 
@@ -44,7 +44,7 @@ function specPart(spec: VmSpec): Pick<Expectations, 'vcpus' | 'memoryMiB' | 'dis
 }
 
 export function expectationsFromVector(vector: UsageVector, threshold = defaultInclusionThreshold): Expectations {
-  const units = vector.services.filter((s) => (s.probability ?? 1) >= threshold).map((s) => (s.name.endsWith('.service') ? s.name : `${s.name}.service`));
+  const units = vector.services.filter((s) => meetsThreshold(s.probability, threshold)).map((s) => (s.name.endsWith('.service') ? s.name : `${s.name}.service`));
   return {
     packages: vector.software.filter((s) => imageCarries(s, threshold)).map((s) => s.name).sort(),
     units,

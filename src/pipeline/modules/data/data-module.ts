@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Change } from '../../change.js';
 import { defineModule } from '../../define-module.js';
-import { inclusionThresholdSchema } from '../inclusion-threshold.js';
+import { inclusionThresholdSchema, meetsThreshold } from '../inclusion-threshold.js';
 
 export const datasetManifestPath = '/var/lib/prescient/datasets.json';
 
@@ -30,7 +30,7 @@ export const dataModule = defineModule<DataOptions>({
     const changes: Change[] = [];
     const manifest: Record<string, unknown>[] = [];
     for (const d of vector.datasets) {
-      if (d.probability < options.threshold) continue;
+      if (!meetsThreshold(d.probability, options.threshold)) continue;
       const src = sources.get(d.source);
       if (!src) continue; // resolveSources refuses what it cannot resolve, before planning
       changes.push({

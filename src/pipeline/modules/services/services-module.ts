@@ -4,7 +4,7 @@ import type { UsageVector } from '../../../contracts/usage-vector.js';
 import type { Change } from '../../change.js';
 import { serviceNamed } from '../../../predict/service-catalog.js';
 import { defineModule } from '../../define-module.js';
-import { inclusionThresholdSchema } from '../inclusion-threshold.js';
+import { inclusionThresholdSchema, meetsThreshold } from '../inclusion-threshold.js';
 import { mariadbTuner } from './mariadb.js';
 import { memcachedTuner } from './memcached.js';
 import { nginxTuner } from './nginx.js';
@@ -61,7 +61,7 @@ export function chooseServices(vector: UsageVector, threshold: number, facts?: P
   const notes: string[] = [];
   const chosen: { tuner: ServiceTuner; service: VectorService }[] = [];
   for (const service of vector.services) {
-    if ((service.probability ?? 1) < threshold) {
+    if (!meetsThreshold(service.probability, threshold)) {
       notes.push(`${service.name}: below the ${threshold} threshold`);
       continue;
     }
