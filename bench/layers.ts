@@ -20,10 +20,9 @@ import { parsePolicy } from '../src/policy/policy.js';
 import { exportContainerDisk, exportFlat } from '../src/registry/export.js';
 import { openRegistry } from '../src/registry/registry.js';
 import type { UsageVector } from '../src/contracts/usage-vector.js';
-import { parseUsageVector } from '../src/usage-vector/validate.js';
 import { benchDir, sharedHome } from './support/home.js';
 import { median, runsFromEnv, seconds, timeIt } from './support/stats.js';
-import { categoryProfiles, type CategoryProfile } from '../test/support/category-profiles.js';
+import { categoryProfiles, profileVector, type CategoryProfile } from '../test/support/category-profiles.js';
 
 const { paths: p, base } = await sharedHome();
 const runs = runsFromEnv('BENCH_RUNS', 3);
@@ -37,20 +36,8 @@ const profiles: Record<string, CategoryProfile> = categoryProfiles({ devSoftware
 type Dataset = { source: string; destination: string; sizeBytes: number; hostPath: string };
 
 function vector(category: string, client: string, datasets: Dataset[], size: { vcpus: number; memoryMiB: number } = { vcpus: 4, memoryMiB: 8192 }): UsageVector {
-  const prof = profiles[category]!;
-  return parseUsageVector({
-    schemaVersion: 'prescient.dev/usage-vector/v1',
-    subject: { clientId: client, category },
-    horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
-    generatedAt: '2026-11-30T00:00:00Z',
-    model: { id: 'bench', version: '1' },
-    confidence: 0.9,
-    resources: { ...size, diskGiB: 8, expectedP95CpuPercent: 50, expectedP95MemoryMiB: Math.round(size.memoryMiB * 0.6), diskReadKBps: 100, diskWriteKBps: 100, networkInKBps: 500, networkOutKBps: 900 },
-    software: prof.software.map((name) => ({ name, probability: 0.9 })),
-    services: prof.services,
-    datasets: datasets.map(({ source, destination, sizeBytes }) => ({ source, destination, sizeBytes, probability: 0.9 })),
-    network: { inbound: prof.ports.map((port) => ({ port, protocol: 'tcp' })), outbound: [], proxy: null },
-  });
+  const resources = { ...size, diskGiB: 8, expectedP95CpuPercent: 50, expectedP95MemoryMiB: Math.round(size.memoryMiB * 0.6), diskReadKBps: 100, diskWriteKBps: 100, networkInKBps: 500, networkOutKBps: 900 };
+  return profileVector({ profile: profiles[category]!, category, clientId: client, resources, datasets, modelId: 'bench' });
 }
 
 // The admin policy's dataset catalogue: one folder whose files the vectors name (host paths are refused at planning).

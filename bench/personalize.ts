@@ -13,11 +13,10 @@ import { createOverlay, measure } from '../src/image/qemu-img.js';
 import { personalize } from '../src/pipeline/personalize.js';
 import { parsePolicy } from '../src/policy/policy.js';
 import { assemblePipeline } from '../src/pipeline/plan.js';
-import { parseUsageVector } from '../src/usage-vector/validate.js';
 import type { UsageVector } from '../src/contracts/usage-vector.js';
 import { benchDir, sharedHome } from './support/home.js';
 import { median, runsFromEnv, seconds, timeIt } from './support/stats.js';
-import { categoryProfiles, type CategoryProfile } from '../test/support/category-profiles.js';
+import { categoryProfiles, profileVector, type CategoryProfile } from '../test/support/category-profiles.js';
 
 const { paths: p, base } = await sharedHome();
 const runs = runsFromEnv('BENCH_RUNS', 3);
@@ -28,20 +27,8 @@ const work = await benchDir(p.home, 'personalize');
 const profiles: Record<string, CategoryProfile> = categoryProfiles({ devSoftware: ['git', 'make', 'gcc'] });
 
 function vector(category: string, client: string, datasets: { source: string; destination: string; sizeBytes: number }[]): UsageVector {
-  const prof = profiles[category]!;
-  return parseUsageVector({
-    schemaVersion: 'prescient.dev/usage-vector/v1',
-    subject: { clientId: client, category },
-    horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
-    generatedAt: '2026-11-30T00:00:00Z',
-    model: { id: 'bench', version: '1' },
-    confidence: 0.9,
-    resources: { vcpus: 4, memoryMiB: 8192, diskGiB: 8, expectedP95CpuPercent: 55, expectedP95MemoryMiB: 5000, diskReadKBps: 100, diskWriteKBps: 100, networkInKBps: 500, networkOutKBps: 900 },
-    software: prof.software.map((name) => ({ name, probability: 0.9 })),
-    services: prof.services,
-    datasets: datasets.map((d) => ({ ...d, probability: 0.9 })),
-    network: { inbound: prof.ports.map((port) => ({ port, protocol: 'tcp' })), outbound: [], proxy: null },
-  });
+  const resources = { vcpus: 4, memoryMiB: 8192, diskGiB: 8, expectedP95CpuPercent: 55, expectedP95MemoryMiB: 5000, diskReadKBps: 100, diskWriteKBps: 100, networkInKBps: 500, networkOutKBps: 900 };
+  return profileVector({ profile: profiles[category]!, category, clientId: client, resources, datasets, modelId: 'bench' });
 }
 
 async function dataset(name: string, bytes: number): Promise<{ source: string; destination: string; sizeBytes: number }> {

@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { personalize } from '../src/pipeline/personalize.js';
 import { assemblePipeline } from '../src/pipeline/plan.js';
-import { parseUsageVector } from '../src/usage-vector/validate.js';
+import { webDbVector } from '../test/support/vectors.js';
 import { benchDir, sharedHome } from './support/home.js';
 import { median, runsFromEnv, seconds, timeIt } from './support/stats.js';
 
@@ -15,25 +15,8 @@ const { paths: p, base } = await sharedHome();
 const runs = runsFromEnv('BENCH_RUNS', 3);
 const work = await benchDir(p.home, 'sandbox-exec');
 
-const vector = parseUsageVector({
-  schemaVersion: 'prescient.dev/usage-vector/v1',
-  subject: { clientId: 'bench', category: 'web-db' },
-  horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
-  generatedAt: '2026-11-30T00:00:00Z',
-  model: { id: 'bench', version: '1' },
-  confidence: 0.9,
-  resources: { vcpus: 4, memoryMiB: 8192, diskGiB: 8, expectedP95CpuPercent: 55, expectedP95MemoryMiB: 5000, diskReadKBps: 100, diskWriteKBps: 100, networkInKBps: 500, networkOutKBps: 900 },
-  software: [
-    { name: 'nginx', probability: 0.9 },
-    { name: 'postgresql', probability: 0.9 },
-  ],
-  services: [
-    { name: 'nginx', expectedLoad: { requestsPerSecond: 150 }, concurrency: 64 },
-    { name: 'postgresql', expectedLoad: { connections: 20 }, concurrency: 20 },
-  ],
-  datasets: [],
-  network: { inbound: [{ port: 80, protocol: 'tcp' }, { port: 443, protocol: 'tcp' }], outbound: [], proxy: null },
-});
+// The pipeline issue's acceptance vector (nginx, PostgreSQL, ports 80 and 443), the tests' own.
+const vector = webDbVector([], { subject: { clientId: 'bench', category: 'web-db' }, model: { id: 'bench', version: '1' } });
 
 const modes = ['sandbox', 'chroot'] as const;
 async function cold(mode: (typeof modes)[number], name: string): Promise<number> {

@@ -21,7 +21,8 @@ if (!existsSync(folder)) {
   console.log(`software-set: skipped, ${folder} is absent (the shared datasets)`);
 } else {
   const cacheDir = join(paths().packageCache, 'contents');
-  const [index, sizes] = await Promise.all([archivePackageIndex({ codename: 'bookworm', cacheDir }), archivePackageSizes({ codename: 'bookworm', cacheDir })]);
+  const sizes = await archivePackageSizes({ codename: 'bookworm', cacheDir });
+  const index = await archivePackageIndex({ codename: 'bookworm', cacheDir, sizes });
   const history = datasetHistory({ path: folder, format: 'commands' });
   const sequences: string[][] = [];
   for (const s of await history.subjects()) sequences.push((await history.launches(s.id)).map((e) => e.program));

@@ -6,6 +6,9 @@ import { parseUsageVector } from '../usage-vector/validate.js';
 import { defineModule } from './define-module.js';
 import { layerKey } from './layer-cache.js';
 import { builtinModules } from './modules/index.js';
+import { defaultInclusionThreshold } from './modules/inclusion-threshold.js';
+import { chooseServices } from './modules/services/services-module.js';
+import { expectationsFromVector } from '../vm/expectations.js';
 import { assemblePipeline, planPipeline } from './plan.js';
 import { z } from 'zod';
 import { defaultPolicy, parsePolicy } from '../policy/policy.js';
@@ -177,4 +180,37 @@ test('a vector outside the admin policy is refused at planning, naming the field
   // A service's own port is allowed only as that service's known port.
   assert.match(refused(vector({ services: [{ name: 'nginx', expectedLoad: {}, concurrency: 4, ports: [{ port: 2323, protocol: 'tcp' }] }] }), policy), /^services\[0\]\.ports\[0\]: tcp\/2323 /);
   assert.equal(refused(vector(), policy), 'planned');
+});
+
+test('software, services and data share one inclusion threshold: its default, its range, each its own description', () => {
+  const optionsOf = (pipeline: ReturnType<typeof assemblePipeline>): Record<string, unknown> => Object.fromEntries(pipeline.map((m) => [m.module.id, m.options]));
+  const defaults = optionsOf(assemblePipeline());
+  assert.deepEqual(defaults['software'], { threshold: defaultInclusionThreshold, exclude: [] });
+  assert.deepEqual(defaults['services'], { threshold: defaultInclusionThreshold });
+  assert.deepEqual(defaults['data'], { threshold: defaultInclusionThreshold, uid: 0, gid: 0, mode: 0o644 });
+  // One option given: the others still get their field's default.
+  assert.deepEqual(optionsOf(assemblePipeline({ options: { data: { uid: 1000 } } }))['data'], { threshold: defaultInclusionThreshold, uid: 1000, gid: 0, mode: 0o644 });
+  for (const id of ['software', 'services', 'data']) {
+    assert.throws(() => assemblePipeline({ options: { [id]: { threshold: -0.1 } } }), (e: ValidationError) => e.field === `options.${id}.threshold`);
+    assert.equal((optionsOf(assemblePipeline({ options: { [id]: { threshold: 1 } } }))[id] as { threshold: number }).threshold, 1);
+  }
+  const descriptions = ['software', 'services', 'data'].map((id) => {
+    const shape = (builtinModules.find((m) => m.id === id)!.optionsSchema as unknown as { def: { innerType: z.ZodObject } }).def.innerType.shape as Record<string, z.ZodType>;
+    return shape['threshold']!.description;
+  });
+  assert.equal(new Set(descriptions).size, 3, `each module says what it includes: ${descriptions.join(' | ')}`);
+});
+
+test('an item at the threshold is in, one below it out, one with no probability in: services and datasets alike', () => {
+  const v = vector({
+    services: [
+      { name: 'nginx', probability: 0.5, expectedLoad: { requestsPerSecond: 10 }, concurrency: 8 },
+      { name: 'postgresql', probability: 0.49, expectedLoad: { connections: 5 }, concurrency: 5 },
+      { name: 'redis', expectedLoad: { connections: 5 }, concurrency: 5 },
+    ],
+  });
+  const { chosen, notes } = chooseServices(v, defaultInclusionThreshold, facts);
+  assert.deepEqual(chosen.map((c) => c.service.name).sort(), ['nginx', 'redis']);
+  assert.ok(notes.some((n) => /^postgresql: below the 0.5 threshold/.test(n)), notes.join('; '));
+  assert.equal(expectationsFromVector(v).units.join(' '), 'nginx.service redis.service');
 });

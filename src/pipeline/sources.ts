@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
+import { FileIdentityCache } from '../core/file-identity.js';
+import { meetsThreshold } from './modules/inclusion-threshold.js';
 import { defaultPolicy, type Policy } from '../policy/policy.js';
 import { catalogueEntry, PolicyError } from '../policy/vector-policy.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
@@ -18,8 +20,11 @@ export interface ResolvedSource {
 
 export type ResolvedSources = ReadonlyMap<string, ResolvedSource>;
 
-/** Digests by path+size+mtime+inode, so an unchanged file is not read twice in one process. */
-const memo = new Map<string, ResolvedSource>();
+/**
+ * Digests kept while a file's identity (inode, size, ns times) is unchanged, so an unchanged
+ * file is not read twice in one process, and a rewrite in the same millisecond is read again.
+ */
+const digests = new FileIdentityCache<ResolvedSource>();
 
 /**
  * A vector's datasets → the files the data module will copy. A source is only ever a name of
@@ -36,7 +41,7 @@ export async function resolveSources(
   const out = new Map<string, ResolvedSource>();
   const readFrom = new Map<string, number>();
   for (const [i, d] of vector.datasets.entries()) {
-    if (d.probability < options.threshold) continue;
+    if (!meetsThreshold(d.probability, options.threshold)) continue;
     const field = `datasets[${i}].source`;
     const found = catalogueEntry(policy, d.source);
     if (!found) throw new PolicyError(field, 'not in the dataset catalogue (prescient datasets ls)');
@@ -54,15 +59,31 @@ export async function resolveSources(
     const total = (readFrom.get(entry.name) ?? 0) + st.size;
     if (total > entry.maxBytes) throw new PolicyError(field, `dataset ${entry.name} is capped at ${entry.maxBytes} bytes for one image (this one would read ${total})`);
     readFrom.set(entry.name, total);
-    const key = `${path}\0${st.size}\0${st.mtimeMs}\0${st.ino}`;
-    let resolved = memo.get(key);
-    if (!resolved) {
-      const hash = createHash('sha256');
-      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, signal: options.signal })) hash.update(chunk as Buffer);
-      resolved = { path, sha256: hash.digest('hex'), sizeBytes: st.size };
-      memo.set(key, resolved);
-    }
-    out.set(d.source, resolved);
+    out.set(d.source, await digestOf(path, options.signal));
   }
   return out;
+}
+
+/**
+ * The digest of the bytes read (their count is the size: a file rewritten between the stat and
+ * the read is described as read). Requests share one read of a file; a request whose own signal
+ * did not abort retries when the read it joined was aborted by another's.
+ */
+async function digestOf(path: string, signal: AbortSignal | undefined): Promise<ResolvedSource> {
+  const read = async (): Promise<ResolvedSource> => {
+    const hash = createHash('sha256');
+    let sizeBytes = 0;
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, ...(signal ? { signal } : {}) })) {
+      hash.update(chunk as Buffer);
+      sizeBytes += (chunk as Buffer).length;
+    }
+    return { path, sha256: hash.digest('hex'), sizeBytes };
+  };
+  for (;;) {
+    try {
+      return await digests.get(path, read);
+    } catch (e) {
+      if ((e as Error).name !== 'AbortError' || signal?.aborted) throw e;
+    }
+  }
 }

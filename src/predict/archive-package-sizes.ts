@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { ValidationError } from '../core/errors.js';
-import { cachedArchiveFile, type ArchiveIndexOptions } from './archive-package-index.js';
+import { cachedArchiveFile, type ArchiveIndexOptions } from './cached-archive-file.js';
 
 /**
  * What a package costs an image: its `Installed-Size` in the archive's `Packages` index of the

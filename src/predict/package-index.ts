@@ -15,13 +15,9 @@ export interface PackageIndex {
 const binDirs = new Set(['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/games', '/usr/local/bin']);
 
 export async function buildPackageIndex(root = '/'): Promise<PackageIndex> {
-  const infoDir = join(root, 'var/lib/dpkg/info');
   const map = new Map<string, string>();
-  const names = await readdir(infoDir).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!name.endsWith('.list')) continue;
-    const pkg = name.slice(0, -5).split(':')[0]!;
-    const text = await readFile(join(infoDir, name), 'utf8');
+  for (const { pkg, file } of await dpkgLists(root)) {
+    const text = await readFile(file, 'utf8');
     for (const path of text.split('\n')) {
       const slash = path.lastIndexOf('/');
       if (slash <= 0 || !binDirs.has(path.slice(0, slash))) continue;
@@ -31,6 +27,18 @@ export async function buildPackageIndex(root = '/'): Promise<PackageIndex> {
     }
   }
   return fromEntries(map);
+}
+
+/** The packages installed under `root`: those dpkg keeps a file list of. */
+export async function installedPackages(root = '/'): Promise<Set<string>> {
+  return new Set((await dpkgLists(root)).map((l) => l.pkg));
+}
+
+/** dpkg's file list of each installed package (`<pkg>[:<arch>].list`). */
+async function dpkgLists(root: string): Promise<{ pkg: string; file: string }[]> {
+  const infoDir = join(root, 'var/lib/dpkg/info');
+  const names = await readdir(infoDir).catch(() => [] as string[]);
+  return names.filter((n) => n.endsWith('.list')).map((n) => ({ pkg: n.slice(0, -5).split(':')[0]!, file: join(infoDir, n) }));
 }
 
 export function packageIndexFrom(entries: Record<string, string>): PackageIndex {

@@ -10,10 +10,9 @@ import { measure } from '../image/qemu-img.js';
 import { personalize } from '../pipeline/personalize.js';
 import { parsePolicy } from '../policy/policy.js';
 import { assemblePipeline } from '../pipeline/plan.js';
-import { parseUsageVector } from '../usage-vector/validate.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { openRegistry } from './registry.js';
-import { categoryProfiles, type CategoryProfile } from '../../test/support/category-profiles.js';
+import { categoryProfiles, profileVector, type CategoryProfile } from '../../test/support/category-profiles.js';
 
 /**
  * Issue 16's storage acceptance: 20 clients in 4 categories, each with its own predicted size
@@ -54,18 +53,12 @@ test('20 clients of 4 categories, each its own size and dataset: the home holds 
     const vcpus = 1 + (k % 8);
     const memoryMiB = 1024 * (1 + ((k * 7) % 16));
     await writeFile(join(home, 'data', `client-${k}.bin`), randomBytes(256 * 1024));
-    const vector = parseUsageVector({
-      schemaVersion: 'prescient.dev/usage-vector/v1',
-      subject: { clientId: `client-${k}`, category },
-      horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
-      generatedAt: '2026-11-30T00:00:00Z',
-      model: { id: 'test', version: '1' },
-      confidence: 0.9,
+    const vector = profileVector({
+      profile: prof,
+      category,
+      clientId: `client-${k}`,
       resources: { vcpus, memoryMiB, diskGiB: 6, expectedP95CpuPercent: 40, expectedP95MemoryMiB: Math.round(memoryMiB / 2), diskReadKBps: 0, diskWriteKBps: 0, networkInKBps: 100, networkOutKBps: 100 },
-      software: prof.software.map((name) => ({ name, probability: 0.9 })),
-      services: prof.services,
-      datasets: [{ source: `clients/client-${k}.bin`, destination: `/srv/data/client-${k}.bin`, sizeBytes: 256 * 1024, probability: 0.9 }],
-      network: { inbound: prof.ports.map((port) => ({ port, protocol: 'tcp' })), outbound: [], proxy: null },
+      datasets: [{ source: `clients/client-${k}.bin`, destination: `/srv/data/client-${k}.bin`, sizeBytes: 256 * 1024 }],
     });
     const report = await personalize({
       base: { ...base, path: homeBase },

@@ -1,5 +1,6 @@
 import type { PipelinePlan } from '../pipeline/plan.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
+import { defaultInclusionThreshold, meetsThreshold } from '../pipeline/modules/inclusion-threshold.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
 import { imageCarries } from '../usage-vector/image-software.js';
 
@@ -42,8 +43,8 @@ function specPart(spec: VmSpec): Pick<Expectations, 'vcpus' | 'memoryMiB' | 'dis
   return { vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, diskGiB: spec.diskGiB };
 }
 
-export function expectationsFromVector(vector: UsageVector, threshold = 0.5): Expectations {
-  const units = vector.services.filter((s) => (s.probability ?? 1) >= threshold).map((s) => (s.name.endsWith('.service') ? s.name : `${s.name}.service`));
+export function expectationsFromVector(vector: UsageVector, threshold = defaultInclusionThreshold): Expectations {
+  const units = vector.services.filter((s) => meetsThreshold(s.probability, threshold)).map((s) => (s.name.endsWith('.service') ? s.name : `${s.name}.service`));
   return {
     packages: vector.software.filter((s) => imageCarries(s, threshold)).map((s) => s.name).sort(),
     units,

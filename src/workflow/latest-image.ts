@@ -13,26 +13,30 @@ export interface ImageProvenance {
 
 export type LatestImage = ImageProvenance & { digest: Digest; tags: string[] };
 
+/** What a shown version was built for: its manifest's annotations and its config's VM spec. */
+export function imageProvenance(shown: Awaited<ReturnType<Registry['show']>>): ImageProvenance {
+  const onManifest = shown.manifest.annotations ?? {};
+  return {
+    ...(shown.version ? { version: shown.version.version } : {}),
+    ...(onManifest[annotations.planDigest] ? { planDigest: onManifest[annotations.planDigest] } : {}),
+    ...(onManifest[annotations.baseKey] ? { baseKey: onManifest[annotations.baseKey] } : {}),
+    ...(shown.config['vmSpec'] ? { vmSpec: shown.config['vmSpec'] as VmSpec } : {}),
+  };
+}
+
 /**
  * A repository's `latest` (always a completely registered version) with what it was built for.
- * Only the tag list is read each time when `memo` is given: what a digest holds never changes,
- * so its provenance is kept — that keeps a prebuilt hit to one small read.
+ * Only the tag list is read each time when `provenanceOf` keeps what it read: what a digest
+ * holds never changes, so a caller that memoises it keeps a prebuilt hit to one small read.
  */
-export async function latestImage(registry: Registry, repository: string, memo?: Map<Digest, ImageProvenance>): Promise<LatestImage | undefined> {
+export async function latestImage(
+  registry: Registry,
+  repository: string,
+  provenanceOf: (reference: string) => Promise<ImageProvenance> = async (reference) => imageProvenance(await registry.show(reference)),
+): Promise<LatestImage | undefined> {
   const tags: Map<string, Digest> = await registry.tags(repository).catch(() => new Map<string, Digest>());
   const digest = tags.get('latest');
   if (!digest) return undefined;
-  let known = memo?.get(digest);
-  if (!known) {
-    const shown = await registry.show(`${repository}@${digest}`);
-    const onManifest = shown.manifest.annotations ?? {};
-    known = {
-      ...(shown.version ? { version: shown.version.version } : {}),
-      ...(onManifest[annotations.planDigest] ? { planDigest: onManifest[annotations.planDigest] } : {}),
-      ...(onManifest[annotations.baseKey] ? { baseKey: onManifest[annotations.baseKey] } : {}),
-      ...(shown.config['vmSpec'] ? { vmSpec: shown.config['vmSpec'] as VmSpec } : {}),
-    };
-    memo?.set(digest, known);
-  }
+  const known = await provenanceOf(`${repository}@${digest}`);
   return { digest, tags: [...tags].filter(([, d]) => d === digest).map(([t]) => t), ...known };
 }

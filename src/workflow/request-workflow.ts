@@ -17,7 +17,7 @@ import { seedOfVersion, versionProvenance, type VersionProvenance } from '../pip
 import type { Registry } from '../registry/registry.js';
 import { BuildLimiter } from './build-limiter.js';
 import type { BuiltImage, ImageBuilder } from './image-builder.js';
-import { latestImage, type ImageProvenance, type LatestImage } from './latest-image.js';
+import { imageProvenance, latestImage, type ImageProvenance, type LatestImage } from './latest-image.js';
 import type { Predictor } from '../contracts/predictor.js';
 import type { RequestHistory } from './request-history.js';
 import type { ImageSource, OutcomeEntry, RequestOutcomes } from './request-outcomes.js';
@@ -135,8 +135,18 @@ export interface RequestWorkflowDeps {
   shared?: { address: string; syncLatest(repository: string, signal?: AbortSignal): Promise<unknown> };
 }
 
-/** Entries of each per-digest memo before it starts again (a bound on memory, not an eviction policy). */
+/** Versions the memo keeps before it starts again (a bound on memory, not an eviction policy). */
 const memoLimit = 4096;
+
+/**
+ * What one read of a registered version (`repository@digest`) tells: what it was built for (is
+ * it a prebuilt hit?) and what its seeds are made of, or why it cannot make one (not a Prescient
+ * version). Both come from the same manifest and config, which never change for a digest.
+ */
+interface VersionFacts {
+  image: ImageProvenance;
+  seed: VersionProvenance | AppError;
+}
 
 /**
  * request → identify → predict → plan → (prebuilt? else build through the layer cache and register)
@@ -148,9 +158,8 @@ export class RequestWorkflow {
   private readonly syncs = new SingleFlight<unknown>();
   readonly limiter: BuildLimiter;
   private readonly cancels = new Map<string, Set<AbortController>>();
-  /** What a registered version was built for, and what its seeds are made of: immutable per digest, read once. */
-  private readonly byDigest = new Map<Digest, ImageProvenance>();
-  private readonly seedsByReference = new Map<string, VersionProvenance>();
+  /** Registered versions by `repository@digest`, read once: immutable per digest. */
+  private readonly versions = new Map<string, VersionFacts>();
   private readonly bases = new Map<string, { base: BaseRef & { name: string }; until: number }>();
   /** Builds of this process queued or running now, by flight key (the dashboard's "builds" column). */
   readonly activeBuilds = new Map<string, ActiveBuild>();
@@ -385,22 +394,36 @@ export class RequestWorkflow {
   }
 
   private latest(repository: string): Promise<LatestImage | undefined> {
-    if (this.byDigest.size >= memoLimit) this.byDigest.clear();
-    return latestImage(this.deps.registry, repository, this.byDigest);
+    return latestImage(this.deps.registry, repository, async (reference) => (await this.version(reference)).image);
+  }
+
+  /** A version's plan, base facts and subject (what a seed is made of). */
+  private async seedProvenance(reference: string): Promise<VersionProvenance> {
+    const { seed } = await this.version(reference);
+    if (seed instanceof Error) throw seed;
+    return seed;
   }
 
   /**
-   * A version's plan, base facts and subject (what a seed is made of), read from the registry
-   * once per `repository@digest`: a digest's content never changes, and its config (with ~200
-   * base packages) was the largest read of a prebuilt hit. A failed read is not kept.
+   * A version read from the registry once per `repository@digest`: its config (with ~200 base
+   * packages) was the largest read of a prebuilt hit, and the check for a hit and the seed read
+   * the same version (after a build, the next request's check finds what the seed read). A read
+   * that fails (a version only in the shared registry yet) is not kept.
    */
-  private async seedProvenance(reference: string): Promise<VersionProvenance> {
-    const known = this.seedsByReference.get(reference);
+  private async version(reference: string): Promise<VersionFacts> {
+    const known = this.versions.get(reference);
     if (known) return known;
-    const provenance = versionProvenance(await this.deps.registry.show(reference), reference);
-    if (this.seedsByReference.size >= memoLimit) this.seedsByReference.clear();
-    this.seedsByReference.set(reference, provenance);
-    return provenance;
+    const shown = await this.deps.registry.show(reference);
+    let seed: VersionFacts['seed'];
+    try {
+      seed = versionProvenance(shown, reference);
+    } catch (e) {
+      seed = toAppError(e);
+    }
+    const facts = { image: imageProvenance(shown), seed };
+    if (this.versions.size >= memoLimit) this.versions.clear();
+    this.versions.set(reference, facts);
+    return facts;
   }
 
   /** Base lookups read the catalog folder; a few seconds of staleness is fine for a name → base mapping. */

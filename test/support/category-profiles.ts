@@ -1,4 +1,5 @@
 import type { UsageVector } from '../../src/contracts/usage-vector.js';
+import { parseUsageVector } from '../../src/usage-vector/validate.js';
 
 /** What a category of client runs: the packages it uses, the services it serves (with their load) and the ports opened to it. */
 export interface CategoryProfile {
@@ -27,4 +28,31 @@ export function categoryProfiles(input: { devSoftware: string[] }): Record<'web'
     cache: { software: ['redis-server'], services: [{ name: 'redis', expectedLoad: { connections: 200 }, concurrency: 200 }], ports: [6379] },
     dev: { software: input.devSoftware, services: [], ports: [] },
   };
+}
+
+/**
+ * A usage vector of one client of a category: the profile's packages (0.9 likely), services and
+ * inbound TCP ports, the datasets given (0.9 likely) and the caller's resources.
+ */
+export function profileVector(input: {
+  profile: CategoryProfile;
+  category: string;
+  clientId: string;
+  resources: UsageVector['resources'];
+  datasets?: readonly { source: string; destination: string; sizeBytes: number }[];
+  modelId?: string;
+}): UsageVector {
+  return parseUsageVector({
+    schemaVersion: 'prescient.dev/usage-vector/v1',
+    subject: { clientId: input.clientId, category: input.category },
+    horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
+    generatedAt: '2026-11-30T00:00:00Z',
+    model: { id: input.modelId ?? 'test', version: '1' },
+    confidence: 0.9,
+    resources: input.resources,
+    software: input.profile.software.map((name) => ({ name, probability: 0.9 })),
+    services: input.profile.services,
+    datasets: (input.datasets ?? []).map(({ source, destination, sizeBytes }) => ({ source, destination, sizeBytes, probability: 0.9 })),
+    network: { inbound: input.profile.ports.map((port) => ({ port, protocol: 'tcp' })), outbound: [], proxy: null },
+  });
 }

@@ -178,7 +178,8 @@ Examples:
           progress.step("reading the archive's program and package indexes (bookworm)");
           const cacheDir = join(paths().packageCache, 'contents');
           try {
-            const [index, sizes] = await Promise.all([archivePackageIndex({ codename: 'bookworm', cacheDir, signal: cliSignal() }), archivePackageSizes({ codename: 'bookworm', cacheDir, signal: cliSignal() })]);
+            const sizes = await archivePackageSizes({ codename: 'bookworm', cacheDir, signal: cliSignal() });
+            const index = await archivePackageIndex({ codename: 'bookworm', cacheDir, sizes, signal: cliSignal() });
             packages = { packageOf: (p) => index.packageOf(p), bytesOf: (p) => sizes.bytesOf(p) };
           } catch (e) {
             process.stderr.write(`warning: the archive's indexes are unavailable (${(e as Error).message}); no software-set curve\n`);

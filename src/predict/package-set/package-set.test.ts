@@ -72,7 +72,8 @@ test(
   'Schonlau: at half the bytes of every package seen, the set predictor covers the next day and the next week within 1 point of it and beats the most frequent programs',
   { skip: (!existsSync(schonlau) && `needs ${schonlau} (the shared datasets)`) || (!reachable && 'deb.debian.org is not reachable') },
   async () => {
-    const [index, sizes] = await Promise.all([archivePackageIndex({ codename: 'bookworm', cacheDir }), archivePackageSizes({ codename: 'bookworm', cacheDir })]);
+    const sizes = await archivePackageSizes({ codename: 'bookworm', cacheDir });
+    const index = await archivePackageIndex({ codename: 'bookworm', cacheDir, sizes });
     assert.ok(sizes.size > 50_000, `${sizes.size} packages`);
     const history = datasetHistory({ path: schonlau, format: 'commands' });
     const sequences: string[][] = [];
@@ -94,9 +95,10 @@ test(
       assert.ok(h.atChosenThreshold.coverage >= h.atHalf.everySeen - 0.01 && h.atChosenThreshold.bytesShare < 0.6, `${h.horizon}: ${JSON.stringify(h.atChosenThreshold)}`);
     }
     // The acceptance, pinned: within 1 point of every package seen at half its bytes, both horizons
-    // (day 98.71 against 99.56, week 98.52 against 99.41).
+    // (day 98.74 against 99.56, week 98.75 against 99.41; with a program's package chosen by
+    // name, base image, then size since 2026-12-01: 98.71 and 98.52 when the first listed won).
     for (const h of e.horizons) assert.ok(h.atHalf.withinOnePoint && h.atHalf.gap <= 0.01, `${h.horizon}: ${h.atHalf.packageSet} vs ${h.atHalf.everySeen}`);
-    assert.equal(Math.round(10000 * day!.atHalf.packageSet), 9871);
-    assert.equal(Math.round(10000 * week!.atHalf.packageSet), 9852);
+    assert.equal(Math.round(10000 * day!.atHalf.packageSet), 9874);
+    assert.equal(Math.round(10000 * week!.atHalf.packageSet), 9875);
   },
 );

@@ -45,6 +45,8 @@ describe('POST /v1/requests', () => {
   const vcpus = new Map<string, number>();
   /** Confidence override per client: a new vector that plans the same (no rebuild). */
   const confidence = new Map<string, number>();
+  /** The workflow's reads of a version (`registry.show`), by reference. */
+  const shows = new Map<string, number>();
 
   before(async () => {
     await debianBase();
@@ -82,7 +84,19 @@ describe('POST /v1/requests', () => {
       outcomes,
       identifyConfig: parseIdentifyConfig({ rules: [{ kind: 'account', account: 'ann@example.org', clientId: 'ann', category: 'desk' }], fallbackCategory: 'general' }),
       predictor,
-      registry,
+      // The real registry, its reads of a version counted.
+      registry: new Proxy(registry, {
+        get: (target, key) => {
+          const value = Reflect.get(target, key) as unknown;
+          if (key === 'show') {
+            return async (reference: string) => {
+              shows.set(reference, (shows.get(reference) ?? 0) + 1);
+              return target.show(reference);
+            };
+          }
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      }),
       grants,
       builder,
       resolveBase: (name) => findBase(testPaths().bases, name),
@@ -153,6 +167,10 @@ describe('POST /v1/requests', () => {
     assert.equal(changed.source, 'built');
     assert.equal(changed.vmSpec?.vcpus, 3);
     assert.equal(workflow.buildsStarted, before + 1);
+    // The version is read once: for the seed of the request that built it; the next requests'
+    // check for a prebuilt hit and their seeds find it in the workflow's one memo.
+    for (let i = 0; i < 3; i++) assert.equal(((await (await post({ clientId: 'c2' })).json()) as RequestResult).source, 'prebuilt');
+    assert.equal(shows.get(changed.image.reference), 1);
   });
 
   test('two servers on one home build a (client, plan) once: the second finds it registered', async () => {

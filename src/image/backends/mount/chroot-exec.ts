@@ -1,8 +1,8 @@
-import { lstat, mkdir } from 'node:fs/promises';
 import { run } from '../../../core/exec.js';
 import { ExternalToolError, UnsafePathError } from '../../../core/errors.js';
 import type { ExecOptions, ExecResult } from '../../session.js';
 import type { GuestFiles } from './guest-files.js';
+import { ensureGuestDir, guestEnv } from './sandbox-exec.js';
 
 /**
  * The old exec, kept only as the benchmark's baseline (PRESCIENT_BENCH_EXEC=chroot, see
@@ -39,35 +39,25 @@ fi
 exec chroot "$root" "$@"
 `;
 
-export const guestPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-async function ensureDir(files: GuestFiles, guest: string): Promise<string> {
-  const host = await files.resolve(guest);
-  const st = await lstat(host).catch(() => undefined);
-  if (!st) await mkdir(host, { mode: 0o755 });
-  else if (!st.isDirectory()) throw new UnsafePathError(guest, 'must be a folder in the guest to run commands in it');
-  return host;
-}
-
 export async function chrootExec(files: GuestFiles, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   if (argv.length === 0) throw new UnsafePathError('', 'an empty command');
   const [proc, sys, dev, runDir] = [
-    await ensureDir(files, '/proc'),
-    await ensureDir(files, '/sys'),
-    await ensureDir(files, '/dev'),
-    await ensureDir(files, '/run'),
+    await ensureGuestDir(files, '/proc'),
+    await ensureGuestDir(files, '/sys'),
+    await ensureGuestDir(files, '/dev'),
+    await ensureGuestDir(files, '/run'),
   ];
   const resolv = await files.resolve('/etc/resolv.conf');
   const binds: string[] = [];
   for (const b of options.binds ?? []) {
     if (/[\t\n]/.test(b.host + b.guest)) throw new UnsafePathError(b.guest, 'bind paths may not contain tabs or newlines');
-    binds.push(`${b.host}\t${await ensureDir(files, b.guest)}`);
+    binds.push(`${b.host}\t${await ensureGuestDir(files, b.guest)}`);
   }
   const r = await run(
     'unshare',
     ['--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', 'sh', '-c', namespaceScript, 'sh', files.root, proc, sys, dev, runDir, resolv, binds.join('\n'), ...argv],
     {
-      env: { PATH: guestPath, HOME: '/root', LANG: 'C.UTF-8', TERM: 'dumb', DEBIAN_FRONTEND: 'noninteractive', ...options.env },
+      env: guestEnv(options.env),
       input: options.input,
       timeoutMs: options.timeoutMs,
       signal: options.signal,

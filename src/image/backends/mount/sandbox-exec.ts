@@ -26,6 +26,11 @@ import type { GuestFiles } from './guest-files.js';
  */
 export const guestPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/** What a guest command's environment starts from (root's, non-interactive), `extra` over it. */
+export function guestEnv(extra: Record<string, string> | undefined): Record<string, string> {
+  return { PATH: guestPath, HOME: '/root', LANG: 'C.UTF-8', TERM: 'dumb', DEBIAN_FRONTEND: 'noninteractive', ...extra };
+}
+
 /** The size of the guest's uid/gid range: 0…65535 inside, as on a normal machine. */
 export const uidRange = 0x10000;
 
@@ -96,7 +101,8 @@ export interface Sandbox {
   scratchDir: string;
 }
 
-async function ensureDir(files: GuestFiles, guest: string): Promise<string> {
+/** A guest folder a command runs with (a mount point, a bind's target), made if missing: never a non-folder. */
+export async function ensureGuestDir(files: GuestFiles, guest: string): Promise<string> {
   const host = await files.resolve(guest);
   const st = await lstat(host).catch(() => undefined);
   if (!st) await mkdir(host, { mode: 0o755 });
@@ -140,19 +146,19 @@ const nspawnNoise = /^Attempted to remove disk file system under "\/run\/systemd
 
 export async function sandboxExec(files: GuestFiles, sandbox: Sandbox, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   if (argv.length === 0) throw new UnsafePathError('', 'an empty command');
-  const env = { PATH: guestPath, HOME: '/root', LANG: 'C.UTF-8', TERM: 'dumb', DEBIAN_FRONTEND: 'noninteractive', ...options.env };
+  const env = guestEnv(options.env);
   const setenv: string[] = [];
   for (const [k, v] of Object.entries(env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\0\n]/.test(v)) throw new UnsafePathError(k, 'an environment variable name must be a shell identifier, its value one line');
     setenv.push(`--setenv=${k}=${v}`);
   }
-  for (const d of ['/proc', '/sys', '/dev', '/run']) await ensureDir(files, d);
+  for (const d of ['/proc', '/sys', '/dev', '/run']) await ensureGuestDir(files, d);
 
   const mounts: string[] = [];
   const overlays: string[] = [];
   for (const b of options.binds ?? []) {
     if (/[:\n\t\0]/.test(b.host + b.guest)) throw new UnsafePathError(b.guest, 'bind paths may not contain colons or control characters');
-    await ensureDir(files, b.guest);
+    await ensureGuestDir(files, b.guest);
     if (!b.writable) {
       mounts.push(`--bind-ro=${b.host}:${b.guest}`);
       continue;

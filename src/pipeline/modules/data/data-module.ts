@@ -1,17 +1,19 @@
 import { z } from 'zod';
 import type { Change } from '../../change.js';
 import { defineModule } from '../../define-module.js';
+import { inclusionThresholdSchema, meetsThreshold } from '../inclusion-threshold.js';
 
 export const datasetManifestPath = '/var/lib/prescient/datasets.json';
 
 export const dataOptionsSchema = z
   .strictObject({
-    threshold: z.number().min(0).max(1).default(0.5).describe('pre-load datasets predicted at least this likely'),
+    threshold: inclusionThresholdSchema('pre-load datasets predicted at least this likely'),
     uid: z.number().int().nonnegative().default(0),
     gid: z.number().int().nonnegative().default(0),
     mode: z.number().int().min(0).max(0o7777).default(0o644),
   })
-  .default({ threshold: 0.5, uid: 0, gid: 0, mode: 0o644 });
+  // Parsed through the fields: each default is its field's.
+  .prefault({});
 
 export type DataOptions = z.infer<typeof dataOptionsSchema>;
 
@@ -28,7 +30,7 @@ export const dataModule = defineModule<DataOptions>({
     const changes: Change[] = [];
     const manifest: Record<string, unknown>[] = [];
     for (const d of vector.datasets) {
-      if (d.probability < options.threshold) continue;
+      if (!meetsThreshold(d.probability, options.threshold)) continue;
       const src = sources.get(d.source);
       if (!src) continue; // resolveSources refuses what it cannot resolve, before planning
       changes.push({

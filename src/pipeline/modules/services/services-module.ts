@@ -4,6 +4,7 @@ import type { UsageVector } from '../../../contracts/usage-vector.js';
 import type { Change } from '../../change.js';
 import { serviceNamed } from '../../../predict/service-catalog.js';
 import { defineModule } from '../../define-module.js';
+import { inclusionThresholdSchema, meetsThreshold } from '../inclusion-threshold.js';
 import { mariadbTuner } from './mariadb.js';
 import { memcachedTuner } from './memcached.js';
 import { nginxTuner } from './nginx.js';
@@ -42,9 +43,10 @@ export function isExposed(tuner: ServiceTuner, vector: Pick<UsageVector, 'networ
 
 export const servicesOptionsSchema = z
   .strictObject({
-    threshold: z.number().min(0).max(1).default(0.5).describe('prepare services predicted at least this likely'),
+    threshold: inclusionThresholdSchema('prepare services predicted at least this likely'),
   })
-  .default({ threshold: 0.5 });
+  // Parsed through the fields: each default is its field's.
+  .prefault({});
 
 export type ServicesOptions = z.infer<typeof servicesOptionsSchema>;
 
@@ -59,7 +61,7 @@ export function chooseServices(vector: UsageVector, threshold: number, facts?: P
   const notes: string[] = [];
   const chosen: { tuner: ServiceTuner; service: VectorService }[] = [];
   for (const service of vector.services) {
-    if ((service.probability ?? 1) < threshold) {
+    if (!meetsThreshold(service.probability, threshold)) {
       notes.push(`${service.name}: below the ${threshold} threshold`);
       continue;
     }

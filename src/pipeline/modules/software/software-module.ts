@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { debianPackageNamePattern } from '../../../contracts/usage-vector.js';
 import { imageCarries } from '../../../usage-vector/image-software.js';
 import { defineModule } from '../../define-module.js';
+import { inclusionThresholdSchema } from '../inclusion-threshold.js';
 
 /**
  * The packages layer, the bottom of the stack (it changes least and costs most): the packages
@@ -12,10 +13,11 @@ import { defineModule } from '../../define-module.js';
  */
 export const softwareOptionsSchema = z
   .strictObject({
-    threshold: z.number().min(0).max(1).default(0.5).describe('install packages predicted at least this likely (packages of the software set chosen for the image are installed whatever their probability)'),
+    threshold: inclusionThresholdSchema('install packages predicted at least this likely (packages of the software set chosen for the image are installed whatever their probability)'),
     exclude: z.array(z.string().regex(debianPackageNamePattern)).default([]).describe('never install these'),
   })
-  .default({ threshold: 0.5, exclude: [] });
+  // Parsed through the fields: each default is its field's.
+  .prefault({});
 
 export type SoftwareOptions = z.infer<typeof softwareOptionsSchema>;
 

@@ -40,6 +40,13 @@ export class Counter {
     return [...this.counts];
   }
 
+  /** Every item of every sequence counted once: what a sequence model pools over its training data. */
+  static pooled(sequences: Iterable<Iterable<string>>, ties: TieRule = 'most-recent'): Counter {
+    const c = new Counter(ties);
+    for (const seq of sequences) for (const item of seq) c.add(item);
+    return c;
+  }
+
   static from(entries: readonly [string, number][], ties: TieRule = 'most-recent'): Counter {
     const c = new Counter(ties);
     for (const [k, v] of entries) c.add(k, v);

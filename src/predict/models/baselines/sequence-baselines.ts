@@ -22,10 +22,8 @@ export function createSequenceBaseline(id: SequenceBaselineId): SequenceModel {
     kind: 'sequence',
     async fit(data): Promise<TrainingReport> {
       const started = performance.now();
-      pooled = new Counter();
-      let n = 0;
-      for (const seq of data) for (const item of seq) (pooled.add(item), n++);
-      return trainingReport({ id, version }, started, n, { vocabulary: pooled.distinct });
+      pooled = Counter.pooled(data);
+      return trainingReport({ id, version }, started, pooled.total, { vocabulary: pooled.distinct });
     },
     predict({ history }: SequenceQuery): SequenceSession {
       return history.length === 0 ? pooledSession(pooled) : baselineSession(id, history);

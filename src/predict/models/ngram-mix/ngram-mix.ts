@@ -31,10 +31,8 @@ export function createNgramMix(options: Partial<NgramMixOptions> = {}): Sequence
     kind: 'sequence',
     async fit(data): Promise<TrainingReport> {
       const started = performance.now();
-      pooled = new Counter();
-      let n = 0;
-      for (const seq of data) for (const item of seq) (pooled.add(item), n++);
-      return trainingReport({ id, version }, started, n, { vocabulary: pooled.distinct, maxOrder: opts.maxOrder });
+      pooled = Counter.pooled(data);
+      return trainingReport({ id, version }, started, pooled.total, { vocabulary: pooled.distinct, maxOrder: opts.maxOrder });
     },
     predict({ history }: SequenceQuery): SequenceSession {
       return new NgramSession(opts, pooled, history);
