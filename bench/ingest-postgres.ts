@@ -21,8 +21,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import pg from 'pg';
 import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
@@ -38,9 +37,9 @@ import { ownCpuSeconds, procCpuSeconds } from './support/cpu-seconds.js';
 import { adminAuthorization, tempHome } from './support/home.js';
 import { postTelemetry } from './support/post-telemetry.js';
 import { median } from './support/stats.js';
+import { datasetPath } from '../test/support/datasets.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const bitbrains = join(root, '..', 'shared', 'datasets', 'bitbrains-rnd-2013-7');
+const bitbrains = datasetPath('bitbrains-rnd-2013-7');
 const runs = Number(process.env.RUNS ?? 3);
 const liveBatches = Number(process.env.LIVE_BATCHES ?? 200);
 const httpBatches = Number(process.env.HTTP_BATCHES ?? 200);

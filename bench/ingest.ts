@@ -17,8 +17,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { importFiles } from '../src/telemetry/import-files.js';
 import { openPrescient } from '../src/app/open-prescient.js';
 import { bitbrainsColumns } from '../src/telemetry/trace-events.js';
@@ -27,9 +26,9 @@ import { ownCpuSeconds, procCpuSeconds } from './support/cpu-seconds.js';
 import { adminAuthorization, tempHome } from './support/home.js';
 import { postTelemetry } from './support/post-telemetry.js';
 import { median } from './support/stats.js';
+import { datasetPath } from '../test/support/datasets.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const bitbrains = join(root, '..', 'shared', 'datasets', 'bitbrains-rnd-2013-7');
+const bitbrains = datasetPath('bitbrains-rnd-2013-7');
 const runs = Number(process.env.RUNS ?? 3);
 const httpBatches = Number(process.env.HTTP_BATCHES ?? 300);
 const parts = (process.env.PARTS ?? 'bulk,http').split(',');

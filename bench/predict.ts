@@ -10,15 +10,16 @@
  * machine's two cores are shared and wall time alone says more about the neighbours than us.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { datasetHistory } from '../src/predict/dataset-history.js';
 import { createSequenceModel, sequenceModelIds } from '../src/predict/model-catalog.js';
 import { buildPackageIndex } from '../src/predict/package-index.js';
 import { createPredictor } from '../src/predict/predict-vector.js';
 import { train } from '../src/predict/train.js';
 import { tempHome } from './support/home.js';
+import { datasetsDir } from '../test/support/datasets.js';
 
-const datasets = resolve(process.cwd(), '..', 'shared', 'datasets');
+const datasets = datasetsDir;
 if (!existsSync(join(datasets, 'bitbrains-rnd-2013-7')) || !existsSync(join(datasets, 'schonlau'))) {
   console.log(`skipped: needs ${datasets}/bitbrains-rnd-2013-7 and ${datasets}/schonlau`);
   process.exit(0);

@@ -17,16 +17,13 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { paths } from '../src/core/config.js';
 import { buildOrders, scheduleBuilds } from '../src/predict/request-timing/build-schedule.js';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { replayTiming } from '../src/predict/request-timing/evaluate-timing.js';
-import { readRequestLog, type RequestStreamFormat } from '../src/predict/request-timing/request-streams.js';
+import { readRequestLog } from '../src/predict/request-timing/request-streams.js';
 import { renderTimingReport, timingReport } from '../src/predict/request-timing/timing-report.js';
+import { requestStreamFiles } from '../test/support/datasets.js';
 
-const datasets = resolve(process.cwd(), '..', 'shared', 'datasets');
-const streams: [string, RequestStreamFormat][] = [
-  [join(datasets, 'google-2011-submits', 'submits.csv.gz'), 'google-submits'],
-  [join(datasets, 'pwa-nasa-ipsc', 'NASA-iPSC-1993-3.1-cln.swf.gz'), 'swf'],
-];
+const streams = requestStreamFiles.map((f) => [f.path, f.format] as const);
 // Measured build times: the layer records of this machine's layer cache (PRESCIENT_HOME, else the
 // test home) — per module the median build, summed over the modules: one full personalisation.
 async function measuredBuildMinutes(): Promise<{ minutes: number; from: string }> {

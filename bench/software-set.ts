@@ -8,15 +8,16 @@
 //   The archive's Contents and Packages indexes are downloaded once into the package cache.
 //   bash scripts/bench software-set
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { paths } from '../src/core/config.js';
 import { archivePackageIndex } from '../src/predict/archive-package-index.js';
 import { archivePackageSizes } from '../src/predict/archive-package-sizes.js';
 import { datasetHistory } from '../src/predict/dataset-history.js';
 import { evaluatePackageSets } from '../src/predict/package-set/evaluate-package-set.js';
 import { renderPackageSets } from '../src/predict/package-set/render-package-sets.js';
+import { datasetPath } from '../test/support/datasets.js';
 
-const folder = resolve(process.cwd(), '..', 'shared', 'datasets', 'schonlau');
+const folder = datasetPath('schonlau');
 if (!existsSync(folder)) {
   console.log(`software-set: skipped, ${folder} is absent (the shared datasets)`);
 } else {

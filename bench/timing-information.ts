@@ -10,22 +10,18 @@
 //   evaluateTiming: the lowest cold rate at no more unused time than the hybrid there.
 //   bash scripts/bench timing-information
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { replayTiming } from '../src/predict/request-timing/evaluate-timing.js';
 import { daySchedule, populationActivity, previousGap, recentSessions, sinceFirstOfDay, spellLength } from '../src/predict/request-timing/gap-features.js';
 import { hazardWindow, pooledHazard } from '../src/predict/request-timing/hazard-window.js';
 import { withPeriodicJobs } from '../src/predict/request-timing/periodic-jobs.js';
-import { readRequestLog, type RequestStreamFormat } from '../src/predict/request-timing/request-streams.js';
+import { readRequestLog } from '../src/predict/request-timing/request-streams.js';
 import { clockHazard, hazardThresholds } from '../src/predict/request-timing/timing-candidates.js';
 import type { GapFeature } from '../src/predict/request-timing/gap-features.js';
 import { timingBound } from '../src/predict/request-timing/timing-bound.js';
 import { hybridHistogram } from '../src/predict/request-timing/timing-policies.js';
+import { requestStreamFiles } from '../test/support/datasets.js';
 
-const datasets = resolve(process.cwd(), '..', 'shared', 'datasets');
-const streams: [string, RequestStreamFormat][] = [
-  [join(datasets, 'google-2011-submits', 'submits.csv.gz'), 'google-submits'],
-  [join(datasets, 'pwa-nasa-ipsc', 'NASA-iPSC-1993-3.1-cln.swf.gz'), 'swf'],
-];
+const streams = requestStreamFiles.map((f) => [f.path, f.format] as const);
 
 for (const [path, format] of streams) {
   if (!existsSync(path)) {

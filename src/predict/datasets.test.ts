@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { datasetHistory } from './dataset-history.js';
 import { evaluate } from './evaluate.js';
+import { datasetsDir } from '../../test/support/datasets.js';
 
 /** The public traces live beside the project; tests that need them skip when they are absent. */
-const datasets = resolve(process.cwd(), '..', 'shared', 'datasets');
+const datasets = datasetsDir;
 const skip = (folder: string): string | false => (existsSync(join(datasets, folder)) ? false : `needs ${join(datasets, folder)} (the shared datasets)`);
 
 test('Schonlau: the README baselines reproduce and the n-gram mixture beats first-order Markov', { skip: skip('schonlau') }, async () => {

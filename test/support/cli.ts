@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 
 /** The repository root, from dist/test/support/ where this file runs. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const datasetsDir = join(repoRoot, '..', 'shared', 'datasets');
+export { datasetsDir } from './datasets.js';
 
 /** Runs `prescient ARGS --json` with its own PRESCIENT_HOME; resolves with the parsed stdout and the exit code. */
 export function prescient(home: string, args: readonly string[], timeoutMs = 600_000): Promise<{ code: number; json: any; stderr: string }> {

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { datasetPath } from '../../../test/support/datasets.js';
 
-const schonlau = resolve(process.cwd(), '..', 'shared', 'datasets', 'schonlau');
+const schonlau = datasetPath('schonlau');
 const skip = existsSync(schonlau) ? false : `needs ${schonlau} (the shared datasets)`;
 
 function cli(home: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, test } from 'node:test';
 import { archivePackageIndex } from '../archive-package-index.js';
@@ -10,6 +10,7 @@ import { archivePackageSizes, parsePackagesIndex } from '../archive-package-size
 import { datasetHistory } from '../dataset-history.js';
 import { evaluatePackageSets } from './evaluate-package-set.js';
 import { averagedSettings, choosePackages, expectedShares, packageShares, plainCounts } from './package-set.js';
+import { datasetPath } from '../../../test/support/datasets.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'prescient-package-set-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -63,7 +64,7 @@ test('expected shares average the settings and count every launch: a subject liv
   assert.deepEqual([...expectedShares([], [{ halfLifeLaunches: 100, priorWeight: 10 }], new Map([['popular', 0.4]]))], [['popular', 0.4]]);
 });
 
-const schonlau = resolve(process.cwd(), '..', 'shared', 'datasets', 'schonlau');
+const schonlau = datasetPath('schonlau');
 const reachable = await fetch('http://deb.debian.org/debian/dists/bookworm/Release', { method: 'HEAD', signal: AbortSignal.timeout(10_000) }).then((r) => r.ok, () => false);
 // The archive's indexes (about 24 MB) are kept with the test home's other downloads, not fetched per run.
 const cacheDir = join(process.env['PRESCIENT_TEST_HOME'] ?? '/var/tmp/prescient-test', 'cache', 'archive-indexes');

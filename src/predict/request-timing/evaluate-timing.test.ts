@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { evaluateTiming, replayTiming, sessionsOf } from './evaluate-timing.js';
 import { readRequestLog, readRequestStreams } from './request-streams.js';
@@ -9,6 +8,7 @@ import { withPeriodicJobs } from './periodic-jobs.js';
 import { timingBound } from './timing-bound.js';
 import { hazardWindow, pooledHazard } from './hazard-window.js';
 import { adaptiveWindow, hybridHistogram, keepAlive } from './timing-policies.js';
+import { requestStreamFiles } from '../../../test/support/datasets.js';
 
 test('sessions split at 30-minute gaps; a keep-alive is warm inside its window and counts the time before', () => {
   assert.deepEqual(sessionsOf([0, 600, 1800 + 600, 10_000]), [{ start: 0, end: 2400 }, { start: 10_000, end: 10_000 }]);
@@ -43,7 +43,7 @@ test('the hazard window prepares where returns cluster, in more than one window 
   assert.ok(windows.length >= 2 && windows.some((w) => w.from <= 65 && w.to >= 60) && windows.some((w) => w.from <= 365 && w.to >= 360), JSON.stringify(windows));
 });
 
-const google = join(resolve(process.cwd(), '..', 'shared', 'datasets'), 'google-2011-submits', 'submits.csv.gz');
+const google = requestStreamFiles[0]!.path;
 test('google-2011-submits: the 4 h keep-alive reproduces the reference; the adaptive window beats the hybrid histogram on the test part', { skip: existsSync(google) ? false : `needs ${google} (the shared datasets)` }, async () => {
   const users = await readRequestStreams(google, 'google-submits');
   assert.equal(users.size, 211);

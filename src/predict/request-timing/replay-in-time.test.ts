@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { budgetController } from './budget-controller.js';
 import { replayTiming } from './evaluate-timing.js';
 import { hazardWindow, pooledHazard } from './hazard-window.js';
 import { withPeriodicJobs } from './periodic-jobs.js';
 import { replayInTime } from './replay-in-time.js';
-import { readRequestLog, type RequestStreamFormat } from './request-streams.js';
+import { readRequestLog } from './request-streams.js';
 import { clockHazard } from './timing-candidates.js';
 import { adaptiveWindow, hybridHistogram, keepAlive, type TimingPolicyFactory } from './timing-policies.js';
+import { requestStreamFiles } from '../../../test/support/datasets.js';
 
 /** A deterministic generator (no test may depend on Math.random). */
 function lcg(seed: number): () => number {
@@ -65,11 +65,7 @@ test('the time-ordered replay gives exactly replayTiming’s figures for policie
   }
 });
 
-const datasets = resolve(process.cwd(), '..', 'shared', 'datasets');
-const traces: [string, RequestStreamFormat][] = [
-  [join(datasets, 'google-2011-submits', 'submits.csv.gz'), 'google-submits'],
-  [join(datasets, 'pwa-nasa-ipsc', 'NASA-iPSC-1993-3.1-cln.swf.gz'), 'swf'],
-];
+const traces = requestStreamFiles.map((f) => [f.path, f.format] as const);
 for (const [path, format] of traces)
   test(`${format}: the time-ordered replay reproduces replayTiming on the real stream, test part and whole trace`, { skip: existsSync(path) ? false : `needs ${path} (the shared datasets)` }, async () => {
     const log = await readRequestLog(path, format);

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../../core/errors.js';
 import { bitbrainsColumnCount, parseBitbrainsBuffer, parseBitbrainsLine, type BitbrainsRow } from './bitbrains.js';
+import { datasetPath } from '../../../test/support/datasets.js';
 
-const datasets = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..', '..', 'shared', 'datasets', 'bitbrains-rnd-2013-7');
+const datasets = datasetPath('bitbrains-rnd-2013-7');
 
 /** What the line parser makes of a text, as rows of the file's 11 numbers. */
 function byLines(text: string): { lineNo: number; cells: number[] }[] {

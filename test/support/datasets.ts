@@ -1,0 +1,19 @@
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RequestStreamFormat } from '../../src/predict/request-timing/request-streams.js';
+
+/**
+ * Where the public traces live for tests and benchmarks: `../shared/datasets` beside the
+ * repository (never committed). Resolved from this file, not the working directory, so a test or
+ * bench started from anywhere finds them.
+ */
+export const datasetsDir = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), '..', 'shared', 'datasets');
+
+/** One shipped trace, by its folder (and file) under datasetsDir. */
+export const datasetPath = (...parts: string[]): string => join(datasetsDir, ...parts);
+
+/** The two real per-user request streams of issue 19 and their formats. */
+export const requestStreamFiles: readonly { path: string; format: RequestStreamFormat }[] = [
+  { path: datasetPath('google-2011-submits', 'submits.csv.gz'), format: 'google-submits' },
+  { path: datasetPath('pwa-nasa-ipsc', 'NASA-iPSC-1993-3.1-cln.swf.gz'), format: 'swf' },
+];
