@@ -18,8 +18,8 @@ test('Bitbrains, 8 VMs: the pooled forecaster against every rule (VPA and Autopi
   assert.deepEqual(evaluations.map((e) => e.split), ['time', 'subject']);
   for (const e of evaluations) {
     const models = e.rows.map((r) => r.model);
-    for (const m of ['vpa-samples', 'vpa-daily-peaks', 'autopilot-p95', 'autopilot-max', 'moving-p95-288', 'pooled-quantile', 'pooled-median']) assert.ok(models.includes(m), m);
-    assert.ok(['pooled-quantile', 'pooled-median'].includes(e.pooled.model), `the learnt row is a learnt model: ${e.pooled.model}`);
+    for (const m of ['vpa-samples', 'vpa-daily-peaks', 'autopilot-p95', 'autopilot-max', 'moving-p95-288', 'pooled-quantile', 'pooled-median', 'pooled-median-5']) assert.ok(models.includes(m), m);
+    assert.ok(['pooled-quantile', 'pooled-median', 'pooled-median-5'].includes(e.pooled.model), `the learnt row is a learnt model: ${e.pooled.model}`);
     // What would be deployed is scored too, on every VM, with the allocation selection named.
     assert.equal(e.deployed.summary.subjects, 8);
     assert.deepEqual(e.deployed.models, [...new Set(e.selections.map((s) => s.allocationModel))]);

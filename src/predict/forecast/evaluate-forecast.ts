@@ -44,7 +44,7 @@ export interface ForecastEvaluation {
     pooledAlpha: number;
   }[];
   rows: ForecastScoreRow[];
-  /** The learnt forecaster: per selection, the trained candidate (pooled-quantile, pooled-median) with the lowest validation pinball. */
+  /** The learnt forecaster: per selection, the trained candidate (pooled-quantile, pooled-median, pooled-median-5) with the lowest validation pinball. */
   pooled: ForecastScoreRow;
   /** The best rule on test pinball (picked after seeing the test part: this favours the rules). */
   bestBaselinePinball: { model: string; pinballP95: number };

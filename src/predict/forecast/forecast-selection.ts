@@ -4,6 +4,7 @@ import type { ResourceModel } from '../models/model.js';
 import { createPooledForecaster, pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
 import { createPooledMedian, pooledMedianId } from './pooled-median.js';
 import { allocationEvidence, pickAllocation, type AllocationEvidence } from './allocation-rule.js';
+import { createPooledMedianFive, pooledMedianFiveId } from './pooled-median-five.js';
 import { AllocationTally, boundsOf, conformalMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
 
 /**
@@ -42,6 +43,7 @@ export function forecastCandidates(unit: ResourceUnit, horizons: readonly number
     ...resourceBaselineIds.map((id) => ({ id, trained: false, create: () => createResourceBaseline(id) })),
     { id: pooledForecasterId, trained: true, create: () => createPooledForecaster({ unit, horizons }) },
     { id: pooledMedianId, trained: true, create: () => createPooledMedian({ unit, horizons }) },
+    { id: pooledMedianFiveId, trained: true, create: () => createPooledMedianFive({ unit, horizons }) },
   ];
 }
 
