@@ -3,14 +3,13 @@ import { createResourceBaseline, resourceBaselineIds, type ResourceBaselineId } 
 import { createSequenceBaseline, sequenceBaselineIds, type SequenceBaselineId } from './models/baselines/sequence-baselines.js';
 import { createGruNext } from './models/gru-next/gru-next.js';
 import { createPooledForecaster, pooledForecasterId } from './forecast/pooled-forecaster.js';
-import { createPooledMedian, pooledMedianId } from './forecast/pooled-median.js';
-import { createPooledMedianFive, pooledMedianFiveId } from './forecast/pooled-median-five.js';
+import { createPooledMedian, pooledMedian, pooledMedianFive } from './forecast/pooled-median.js';
 import { createLstmQuantile } from './models/lstm-quantile/lstm-quantile.js';
 import type { ResourceModel, SavedModel, SequenceModel } from './models/model.js';
 import { createNgramMix } from './models/ngram-mix/ngram-mix.js';
 
 /** Every model by id: the one place that knows how to build (and so load) each of them. */
-export const resourceModelIds = [...resourceBaselineIds, 'lstm-quantile', pooledForecasterId, pooledMedianId, pooledMedianFiveId] as const;
+export const resourceModelIds = [...resourceBaselineIds, 'lstm-quantile', pooledForecasterId, pooledMedian.id, pooledMedianFive.id] as const;
 /** The resource rules: nothing to fit, every learnt model's rivals. */
 export const resourceRuleIds = resourceBaselineIds;
 export const sequenceModelIds = [...sequenceBaselineIds, 'ngram-mix'] as const;
@@ -20,8 +19,8 @@ export const networkSequenceModelIds = ['gru-ngram'] as const;
 export function createResourceModel(id: string): ResourceModel {
   if (id === 'lstm-quantile') return createLstmQuantile();
   if (id === pooledForecasterId) return createPooledForecaster();
-  if (id === pooledMedianId) return createPooledMedian();
-  if (id === pooledMedianFiveId) return createPooledMedianFive();
+  if (id === pooledMedian.id) return createPooledMedian(pooledMedian);
+  if (id === pooledMedianFive.id) return createPooledMedian(pooledMedianFive);
   if ((resourceBaselineIds as readonly string[]).includes(id)) return createResourceBaseline(id as ResourceBaselineId);
   throw new ValidationError('model', `unknown resource model ${JSON.stringify(id)}; known: ${resourceModelIds.join(', ')}`);
 }

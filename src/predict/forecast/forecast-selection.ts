@@ -2,9 +2,8 @@ import { AbortedError } from '../../core/errors.js';
 import { createResourceBaseline, resourceBaselineIds } from '../models/baselines/resource-baselines.js';
 import type { ResourceModel } from '../models/model.js';
 import { createPooledForecaster, pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
-import { createPooledMedian, pooledMedianId } from './pooled-median.js';
+import { createPooledMedian, pooledMedian, pooledMedianFive } from './pooled-median.js';
 import { allocationEvidence, pickAllocation, type AllocationEvidence } from './allocation-rule.js';
-import { createPooledMedianFive, pooledMedianFiveId } from './pooled-median-five.js';
 import { AllocationTally, boundsOf, conformalMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
 
 /**
@@ -42,8 +41,8 @@ export function forecastCandidates(unit: ResourceUnit, horizons: readonly number
   return [
     ...resourceBaselineIds.map((id) => ({ id, trained: false, create: () => createResourceBaseline(id) })),
     { id: pooledForecasterId, trained: true, create: () => createPooledForecaster({ unit, horizons }) },
-    { id: pooledMedianId, trained: true, create: () => createPooledMedian({ unit, horizons }) },
-    { id: pooledMedianFiveId, trained: true, create: () => createPooledMedianFive({ unit, horizons }) },
+    { id: pooledMedian.id, trained: true, create: () => createPooledMedian(pooledMedian, { unit, horizons }) },
+    { id: pooledMedianFive.id, trained: true, create: () => createPooledMedian(pooledMedianFive, { unit, horizons }) },
   ];
 }
 
