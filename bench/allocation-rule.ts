@@ -36,6 +36,7 @@ interface Option {
   model: string;
   alpha: number;
   calibrationShare: number;
+  shrinkage: number;
   folds: AllocationSummary[];
 }
 
@@ -57,7 +58,7 @@ function pickRule(options: readonly Option[], use: readonly number[]): { option:
   return { option: best.option, holds: best.evidence.holds };
 }
 
-const name = (o: Option): string => `${o.model} α ${pct(o.alpha)} % on ${pct(o.calibrationShare)} %`;
+const name = (o: Option): string => `${o.model} α ${pct(o.alpha)} % on ${pct(o.calibrationShare)} %, λ ${o.shrinkage}`;
 console.log('figures: steps above the allocation / VMs >10 % under / waste, per validation fold (1, 2, 3)');
 for (const target of ['cpuPercent', 'memoryPercent'] as const) {
   const t0 = performance.now();

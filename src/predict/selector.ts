@@ -28,6 +28,9 @@ export interface Selection {
     model: string;
     alpha: number;
     calibrationShare: number;
+    /** λ towards the pooled excess quantile `pooledMargin` (`calibrated-allocation.ts`); both absent in model sets saved before λ: 0. */
+    shrinkage?: number;
+    pooledMargin?: number;
     validation: { underProvisioningRate: number; waste: number; subjectsOver10Percent: number; subjects: number };
     /** What the allocation rule read on the folds (absent in model sets saved before it). */
     evidence?: AllocationEvidence;

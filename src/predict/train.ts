@@ -3,7 +3,7 @@ import type { ResourceTarget } from './evaluate-resources.js';
 import { backtestSequences } from './evaluate-sequences.js';
 import type { HistorySource, ResourceSeries, Subject } from './history.js';
 import { finalFitShare, foldBounds, forecastCandidates, selectForecasts, trainingPart, type ForecastCandidate } from './forecast/forecast-selection.js';
-import { calibratedAllocation } from './forecast/calibrated-allocation.js';
+import { calibratedAllocation, pooledExcessMargin } from './forecast/calibrated-allocation.js';
 import { createResourceModel, createSequenceModel, networkSequenceModelIds, sequenceModelIds } from './model-catalog.js';
 import { saveModelSet, type ModelSet, type Scope, type SubjectProfile } from './model-store.js';
 import type { ResourceModel, SavedModel, SequenceModel, TrainingReport } from './models/model.js';
@@ -116,10 +116,14 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
       const metric = chosenHere.validated ? 'pinballP95 (rolling-origin validation)' : `none: no training part holds a validation origin ${horizon} steps long; the fallback rule`;
       const sel: Selection = { target: key, metric, better: 'lower', selected: chosenHere.forecastModel, candidates: measured };
       const alloc = chosenHere.validation.find((v) => v.model === chosenHere.allocationModel)!;
+      const allocator = models.find((m) => m.id === alloc.model)!;
       sel.allocation = {
         model: alloc.model,
         alpha: alloc.alpha,
         calibrationShare: alloc.calibrationShare,
+        shrinkage: alloc.shrinkage,
+        // Kept so the usage vector shrinks a subject's margin towards the same pooled margin `eval` scored.
+        pooledMargin: alloc.shrinkage > 0 ? pooledExcessMargin(allocator, values, horizon, alloc) : 0,
         validation: { underProvisioningRate: alloc.underProvisioningRate, waste: alloc.waste, subjectsOver10Percent: alloc.subjectsOver10Percent, subjects: alloc.subjects },
         evidence: alloc.evidence,
       };
@@ -128,7 +132,6 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
       const naive = chosenHere.validation.find((v) => v.model === 'last-value')!;
       profile.skill[key] = !chosenHere.validated ? 0.5 : naive.pinballP95 > 0 ? Math.max(0, Math.min(1, 1 - winner.pinballP95 / naive.pinballP95 / 2)) : 0.5;
       const forecaster = models.find((m) => m.id === sel.selected)!;
-      const allocator = models.find((m) => m.id === alloc.model)!;
       // The cold-start answer: medians over the subjects of the forecast, of what the allocation
       // starts from and of each subject's own calibrated margin.
       const ends = values.map((v) => ({ series: v, origins: [v.length], horizon }));

@@ -104,10 +104,10 @@ export function renderForecast(evaluations: readonly ForecastEvaluation[]): stri
         : `  waste ${num(p.waste, 2)} vs ${num(e.bestBaselineAtRate.waste, 2)} for the best rule at the same ${pct(e.bestBaselineAtRate.rate)} % with ≤ 5 % of VMs above 10 % under (${e.bestBaselineAtRate.model}, ${e.bestBaselineAtRate.subjectsOver10Percent} VMs, its one margin tuned on the test part, which favours it): ${yes(e.acceptance.waste)}`,
     );
     const d = e.deployed;
-    const evidence = e.selections.map((s) => `${s.allocationModel} α ${pct(s.allocation.alpha)} % on ${pct(s.allocation.calibrationShare)} %: worst fold ${pct(s.allocation.evidence.worstFoldRate)} % of steps, VM share bound ${pct(s.allocation.evidence.worstFoldSubjectBound)} % (${s.allocation.evidence.holds ? 'holds' : 'none held: the nearest'})`);
+    const evidence = e.selections.map((s) => `${s.allocationModel} α ${pct(s.allocation.alpha)} % on ${pct(s.allocation.calibrationShare)} %, λ ${s.allocation.shrinkage}: worst fold ${pct(s.allocation.evidence.worstFoldRate)} % of steps, VM share bound ${pct(s.allocation.evidence.worstFoldSubjectBound)} % (${s.allocation.evidence.holds ? 'holds' : 'none held: the nearest'})`);
     out.push(
       `  allocation rule on validation (every fold ≤ 5 % of steps and 95 % upper bound of the VMs >10 % under ≤ 5 %): ${evidence.join('; ')}`,
-      `  deployed (the allocation selection chose, ${d.models.join(' / ')}, each VM with its own calibrated margin): steps under ${pct(d.summary.underProvisioningRate)} % (${yes(d.acceptance.steps)}), VMs >10 % under ${d.summary.subjectsOver10Percent}/${d.summary.subjects} (${yes(d.acceptance.subjects)}), ` +
+      `  deployed (the allocation selection chose, ${d.models.join(' / ')}, each VM with its own calibrated margin, shrunk by λ towards the pooled one): steps under ${pct(d.summary.underProvisioningRate)} % (${yes(d.acceptance.steps)}), VMs >10 % under ${d.summary.subjectsOver10Percent}/${d.summary.subjects} (${yes(d.acceptance.subjects)}), ` +
         `waste ${num(d.summary.waste, 2)} vs ${d.bestBaselineAtRate.model === 'none' ? 'no rule at that rate' : `${num(d.bestBaselineAtRate.waste, 2)} (${d.bestBaselineAtRate.model}) at the same rate`} (${yes(d.acceptance.waste)})`,
     );
   }

@@ -1,17 +1,42 @@
 import type { ResourceModel } from '../models/model.js';
 import { allocate } from '../metrics.js';
 import { calibrationOrigins } from './forecast-selection.js';
-import { conformalMargin, sortedExcess, type Bounds } from './subject-allocation.js';
+import { conformalMargin, mergeExcess, shrunkMargin, sortedExcess, type Bounds } from './subject-allocation.js';
+
+/** How a subject's margin is calibrated: α, the slice of its history, and λ towards the pooled excess quantile (absent: 0, as model sets saved before λ). */
+export interface MarginRule {
+  alpha: number;
+  calibrationShare: number;
+  shrinkage?: number;
+  /** The pooled excess quantile at α over the training subjects (`pooledExcessMargin`); absent: 0. */
+  pooledMargin?: number;
+}
 
 /**
  * What a subject is allocated for the horizon after the end of its history, as `eval` scores it:
  * the allocation model's forecast plus the subject's own conformal margin, calibrated on the
- * last `calibrationShare` of its own history at the α chosen on validation.
+ * last `calibrationShare` of its own history at the α chosen on validation, shrunk by λ towards
+ * the pooled margin kept with the model set. `train`, the usage vector and `eval` all get the
+ * margin from here.
  */
-export function calibratedAllocation(model: ResourceModel, series: Float64Array, horizon: number, rule: { alpha: number; calibrationShare: number }, bounds: Bounds = { floor: 1, cap: 100 }): { forecast: number; margin: number; allocation: number } {
+export function calibratedAllocation(model: ResourceModel, series: Float64Array, horizon: number, rule: MarginRule, bounds: Bounds = { floor: 1, cap: 100 }): { forecast: number; margin: number; allocation: number } {
   const cal = calibrationOrigins(series.length, rule.calibrationShare, horizon);
   const f = model.predict({ series, origins: [...cal, series.length], horizon });
-  const margin = conformalMargin(sortedExcess(series, cal, f.subarray(0, cal.length), horizon), rule.alpha);
+  const own = conformalMargin(sortedExcess(series, cal, f.subarray(0, cal.length), horizon), rule.alpha);
+  const margin = shrunkMargin(own, rule.pooledMargin ?? 0, rule.shrinkage ?? 0);
   const forecast = f[cal.length]!;
   return { forecast, margin, allocation: allocate(forecast, margin, bounds.floor, bounds.cap) };
+}
+
+/**
+ * The pooled excess quantile: the conformal margin at α over every subject's calibration excess
+ * (each calibrated on the last `calibrationShare` of its own series, as `calibratedAllocation`
+ * does), what λ shrinks each subject's margin towards. Kept with the model set by `train`.
+ */
+export function pooledExcessMargin(model: ResourceModel, series: readonly Float64Array[], horizon: number, rule: { alpha: number; calibrationShare: number }): number {
+  const excess = series.map((s) => {
+    const cal = calibrationOrigins(s.length, rule.calibrationShare, horizon);
+    return cal.length === 0 ? new Float64Array(0) : sortedExcess(s, cal, model.predict({ series: s, origins: cal, horizon }), horizon);
+  });
+  return conformalMargin(mergeExcess(excess), rule.alpha);
 }

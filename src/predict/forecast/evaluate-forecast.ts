@@ -3,7 +3,8 @@ import { allocationFigures, marginFor, type AllocationCase } from '../metrics.js
 import { pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
 import { calibrationOrigins, finalFitShare, forecastCandidates, range, selectForecasts, trainingPart, type ForecastCandidate, type ForecastSelection, type TrainingPart } from './forecast-selection.js';
 import type { AllocationEvidence } from './allocation-rule.js';
-import { AllocationTally, boundsOf, conformalMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
+import { AllocationTally, boundsOf, conformalMargin, shrunkMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
+import { pooledExcessMargin } from './calibrated-allocation.js';
 
 /**
  * The honest evaluation of the pooled forecaster against the rules: choices made on training
@@ -39,7 +40,7 @@ export interface ForecastEvaluation {
     forecastModel: string;
     allocationModel: string;
     /** The allocation's calibration and what the allocation rule read on validation (`allocation-rule.ts`): whether it held, or was only the nearest. */
-    allocation: { alpha: number; calibrationShare: number; evidence: AllocationEvidence };
+    allocation: { alpha: number; calibrationShare: number; shrinkage: number; evidence: AllocationEvidence };
     pooledModel: string;
     pooledAlpha: number;
   }[];
@@ -135,7 +136,9 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
         const model = cand.create();
         if (cand.trained) await model.fit(parts.map((p) => p.values.slice(0, Math.floor(p.values.length * finalFitShare))), { ...(signal ? { signal } : {}) });
         for (const [hi, horizon] of horizons.entries()) {
-          const { alpha, share } = selections[hi]!.calibration[cand.id]!;
+          const { alpha, share, shrinkage } = selections[hi]!.calibration[cand.id]!;
+          // The pooled excess quantile from the subjects selection saw (the other group, by subject), as `train` keeps it.
+          const pooledMargin = shrinkage > 0 ? pooledExcessMargin(model, parts.map((p) => p.values), horizon, { alpha, calibrationShare: share }) : 0;
           alphas[hi]![ci]!.push(alpha);
           shares[hi]![ci]!.push(share);
           for (const s of group.scored) {
@@ -144,7 +147,7 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
             const test = range(Math.max(1, s.testStart), s.series.length - horizon, options.originStride);
             if (test.length === 0) continue;
             const f = model.predict({ series: s.series, origins: [...cal, ...test], horizon });
-            const margin = conformalMargin(sortedExcess(s.part.values, cal, f.subarray(0, cal.length), horizon), alpha);
+            const margin = shrunkMargin(conformalMargin(sortedExcess(s.part.values, cal, f.subarray(0, cal.length), horizon), alpha), pooledMargin, shrinkage);
             const ft = f.subarray(cal.length);
             tallies[hi]![ci]!.add(s.series, test, ft, horizon, margin, boundsOf(unit));
             if (drives[hi] === ci) deployed[hi]!.add(s.series, test, ft, horizon, margin, boundsOf(unit));
@@ -159,7 +162,7 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
           scoredOn: group.scored.length,
           forecastModel: sel.forecastModel,
           allocationModel: sel.allocationModel,
-          allocation: (({ alpha, calibrationShare, evidence }) => ({ alpha, calibrationShare, evidence }))(sel.validation.find((v) => v.model === sel.allocationModel)!),
+          allocation: (({ alpha, calibrationShare, shrinkage, evidence }) => ({ alpha, calibrationShare, shrinkage, evidence }))(sel.validation.find((v) => v.model === sel.allocationModel)!),
           pooledModel: candidates[learnt[hi]!]?.id ?? 'none',
           pooledAlpha: sel.calibration[candidates[learnt[hi]!]?.id ?? pooledForecasterId]?.alpha ?? NaN,
         }),

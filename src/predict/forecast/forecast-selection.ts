@@ -4,7 +4,7 @@ import type { ResourceModel } from '../models/model.js';
 import { createPooledForecaster, pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
 import { createPooledMedian, pooledMedian, pooledMedianFive } from './pooled-median.js';
 import { allocationEvidence, pickAllocation, type AllocationEvidence } from './allocation-rule.js';
-import { AllocationTally, boundsOf, conformalMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
+import { AllocationTally, boundsOf, conformalMargin, mergeExcess, shrunkMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
 
 /**
  * Every choice of the forecasting pipeline — which model forecasts, which drives the
@@ -55,14 +55,22 @@ export const alphaGrid = [0.01, 0.02, 0.03, 0.04, 0.05, 0.07] as const;
  * pool of machines), so which is better is left to validation.
  */
 export const calibrationShares = [0.15, 0.4] as const;
-/** The calibration rules searched: every share × every α. */
-export const calibrationGrid = calibrationShares.flatMap((share) => alphaGrid.map((alpha) => ({ share, alpha })));
+/**
+ * How far each subject's margin is shrunk towards the pooled excess quantile (λ, `shrunkMargin`).
+ * A subject whose own slice is short or was quiet gets a margin its next week does not keep;
+ * on validation (folds 1–2 → fold 3) λ = 0.5 held where λ = 0 failed twice. Searched, not fixed.
+ */
+export const shrinkageGrid = [0, 0.5] as const;
+/** The calibration rules searched: every share × every α × every λ. */
+export const calibrationGrid = calibrationShares.flatMap((share) => alphaGrid.flatMap((alpha) => shrinkageGrid.map((shrinkage) => ({ share, alpha, shrinkage }))));
 
 export interface CandidateValidation extends AllocationSummary {
   model: string;
   /** The α chosen for this model (its cheapest feasible one on validation), and the calibration slice's share of the training part. */
   alpha: number;
   calibrationShare: number;
+  /** λ: how far each subject's margin is shrunk towards the pooled excess quantile (chosen with α). */
+  shrinkage: number;
   /** The same figures on each rolling-origin fold. */
   folds: AllocationSummary[];
   /** What the allocation rule read from the folds (`allocation-rule.ts`). */
@@ -77,7 +85,7 @@ export interface ForecastSelection {
   forecastModel: string;
   /** Lowest validation waste among the allocations that hold the allocation rule on every fold (else the nearest): a rule when the pooled forecaster did not beat it. */
   allocationModel: string;
-  calibration: Record<string, { alpha: number; share: number }>;
+  calibration: Record<string, { alpha: number; share: number; shrinkage: number }>;
   validation: CandidateValidation[];
   /**
    * False when no training part was long enough to hold a validation origin at this horizon
@@ -115,6 +123,7 @@ export function strideFor(horizon: number): number {
 export interface OptionValidation {
   alpha: number;
   calibrationShare: number;
+  shrinkage: number;
   folds: AllocationSummary[];
 }
 
@@ -148,6 +157,9 @@ export async function validateCandidates(args: {
       }
       for (const [hi, horizon] of horizons.entries()) {
         const stride = strideFor(horizon);
+        // First every subject's forecasts and calibration excess, then the pooled excess quantile
+        // (over the subjects of this fold), then each subject's shrunk margin on its validation slice.
+        const scored: { seen: Float64Array; val: number[]; fv: Float64Array; excess: Float64Array[] }[] = [];
         for (const p of parts) {
           const L = p.values.length;
           const [calEnd, valEnd] = [Math.floor(L * b), Math.floor(L * c)];
@@ -156,21 +168,27 @@ export async function validateCandidates(args: {
           const seen = p.values.subarray(0, valEnd);
           const longest = range(Math.max(1, calEnd - Math.floor(L * Math.max(...calibrationShares))), calEnd - horizon, stride);
           const f = model.predict({ series: seen, origins: [...longest, ...val], horizon });
-          const fv = f.subarray(longest.length);
-          for (const share of calibrationShares) {
+          const excess = calibrationShares.map((share) => {
             const from = Math.max(1, calEnd - Math.floor(L * share));
             const first = longest.findIndex((t) => t >= from);
             const cal = first < 0 ? [] : longest.slice(first);
-            const excess = sortedExcess(seen, cal, f.subarray(first < 0 ? 0 : first, longest.length), horizon);
-            calibrationGrid.forEach((g, gi) => {
-              if (g.share === share) tallies[hi]![ci]![gi]![fold]!.add(seen, val, fv, horizon, conformalMargin(excess, g.alpha), bounds);
-            });
-          }
+            return sortedExcess(seen, cal, f.subarray(first < 0 ? longest.length : first, longest.length), horizon);
+          });
+          scored.push({ seen, val, fv: f.subarray(longest.length), excess });
+        }
+        const pooled = calibrationShares.map((_, si) => mergeExcess(scored.map((x) => x.excess[si]!)));
+        const pooledMargins = calibrationGrid.map((g) => conformalMargin(pooled[calibrationShares.indexOf(g.share)]!, g.alpha));
+        for (const x of scored) {
+          const own = calibrationShares.map((_, si) => alphaGrid.map((alpha) => conformalMargin(x.excess[si]!, alpha)));
+          calibrationGrid.forEach((g, gi) => {
+            const margin = shrunkMargin(own[calibrationShares.indexOf(g.share)]![alphaGrid.indexOf(g.alpha)]!, pooledMargins[gi]!, g.shrinkage);
+            tallies[hi]![ci]![gi]![fold]!.add(x.seen, x.val, x.fv, horizon, margin, bounds);
+          });
         }
       }
     }
   }
-  return tallies.map((byCandidate) => byCandidate.map((byOption) => byOption.map((folds, gi) => ({ alpha: calibrationGrid[gi]!.alpha, calibrationShare: calibrationGrid[gi]!.share, folds: folds.map((t) => t.summary()) }))));
+  return tallies.map((byCandidate) => byCandidate.map((byOption) => byOption.map((folds, gi) => ({ alpha: calibrationGrid[gi]!.alpha, calibrationShare: calibrationGrid[gi]!.share, shrinkage: calibrationGrid[gi]!.shrinkage, folds: folds.map((t) => t.summary()) }))));
 }
 
 export async function selectForecasts(args: {
@@ -189,7 +207,7 @@ export async function selectForecasts(args: {
       const best = pickAllocation(options);
       return { model: cand.id, ...best, feasible: best.evidence.holds };
     });
-    const calibration = Object.fromEntries(validation.map((v) => [v.model, { alpha: v.alpha, share: v.calibrationShare }]));
+    const calibration = Object.fromEntries(validation.map((v) => [v.model, { alpha: v.alpha, share: v.calibrationShare, shrinkage: v.shrinkage }]));
     if (validation.every((v) => v.steps === 0)) {
       const fallback = candidates.find((c) => c.id === noEvidenceFallback)?.id ?? candidates[0]!.id;
       return { horizon, forecastModel: fallback, allocationModel: fallback, calibration, validation, validated: false };

@@ -37,6 +37,27 @@ export function conformalMargin(excess: Float64Array, alpha: number): number {
   return excess[Math.min(n - 1, Math.max(0, k))]!;
 }
 
+/**
+ * A subject's margin shrunk towards the population's: (1 − λ)·its own conformal margin + λ·the
+ * pooled excess quantile (the same α over every subject's calibration excess). A VM whose own
+ * slice is short or was quiet gets part of the margin its population needed; λ = 0 is the
+ * subject's own margin alone (model sets saved before λ). λ is chosen on validation.
+ */
+export function shrunkMargin(own: number, pooled: number, shrinkage: number): number {
+  return shrinkage === 0 ? own : (1 - shrinkage) * own + shrinkage * pooled;
+}
+
+/** Sorted excesses of many subjects merged into one sorted array (for the pooled excess quantile). */
+export function mergeExcess(parts: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let n = 0;
+  for (const p of parts) {
+    out.set(p, n);
+    n += p.length;
+  }
+  return out.sort();
+}
+
 export interface AllocationSummary {
   /** Share of 5-minute steps whose use was above the allocation. */
   underProvisioningRate: number;
