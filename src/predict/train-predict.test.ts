@@ -18,6 +18,7 @@ import { debianFacts as factsOf } from '../../test/support/debian-facts.js';
 import { assemblePipeline, planPipeline } from '../pipeline/plan.js';
 import { imageCarries } from '../usage-vector/image-software.js';
 import { applyGuestUse } from './guest-feedback.js';
+import { shrinkageGrid } from './forecast/forecast-selection.js';
 
 /** A whole HistorySource in memory: the contract the store adapter will also meet. */
 function memoryHistory(data: {
@@ -98,6 +99,8 @@ test('train stores a versioned model set that predict turns into valid usage vec
   for (const s of set.selections.filter((x) => !x.target.startsWith('software'))) {
     assert.ok(s.allocation && s.candidates.some((c) => c.model === s.allocation!.model), s.target);
     assert.ok(s.allocation.alpha > 0 && s.allocation.alpha < 0.1 && s.allocation.calibrationShare > 0, JSON.stringify(s.allocation));
+    // λ is chosen with α, and the pooled margin it shrinks towards is kept for the vector.
+    assert.ok(shrinkageGrid.includes(s.allocation.shrinkage as (typeof shrinkageGrid)[number]) && Number.isFinite(s.allocation.pooledMargin), JSON.stringify(s.allocation));
     // What the allocation rule read is kept with it (a few subjects cannot show the VM share: the nearest is said).
     assert.ok(s.allocation.evidence && s.allocation.evidence.worstFoldSubjectBound > 0 && typeof s.allocation.evidence.holds === 'boolean', JSON.stringify(s.allocation));
   }
