@@ -8,7 +8,8 @@ import { AllocationTally, boundsOf, conformalMargin, mergeExcess, shrunkMargin, 
 
 /**
  * Every choice of the forecasting pipeline — which model forecasts, which drives the
- * allocation, how much of each subject's steps its margin may leave above (α) — made by
+ * allocation, how much of each subject's steps its margin may leave above (α), how far that
+ * margin is shrunk towards the pooled one (λ) — made by
  * rolling-origin validation inside the training parts. The selection receives nothing but
  * `TrainingPart`s: copies of each subject's training prefix, so the test part is not reachable
  * from here (not through a subarray's buffer either).
