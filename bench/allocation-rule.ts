@@ -29,6 +29,9 @@ const folds = [
   [0.7, 0.85, 1],
 ] as const;
 const horizons = [12, 288];
+// λ searched: `--shrinkages 0,0.5` (default: the deployed grid).
+const flag = process.argv.indexOf('--shrinkages');
+const shrinkages = flag > 0 ? process.argv[flag + 1]!.split(',').map(Number) : undefined;
 const pct = (x: number): string => (100 * x).toFixed(1);
 const figures = (f: AllocationSummary): string => `${pct(f.underProvisioningRate)} % / ${f.subjectsOver10Percent}/${f.subjects} / ${f.waste.toFixed(2)}`;
 
@@ -65,7 +68,7 @@ for (const target of ['cpuPercent', 'memoryPercent'] as const) {
   const loaded = await loadTargetSeries(history, target);
   const parts = loaded.map((l) => trainingPart(l.id, 'bitbrains', l.values, Math.floor(l.values.length * 0.8)));
   const candidates = forecastCandidates('percent', horizons);
-  const validated = await validateCandidates({ parts, horizons, unit: 'percent', candidates, folds });
+  const validated = await validateCandidates({ parts, horizons, unit: 'percent', candidates, folds, shrinkages });
   for (const [hi, horizon] of horizons.entries()) {
     const options: Option[] = validated[hi]!.flatMap((byOption, ci) => byOption.map((o) => ({ model: candidates[ci]!.id, ...o })));
     const line = (label: string, o: Option | undefined, extra = ''): string => (o ? `  ${label}: ${name(o)}${extra} — ${o.folds.map(figures).join(' | ')}` : `  ${label}: nothing holds`);

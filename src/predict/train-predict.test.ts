@@ -100,7 +100,7 @@ test('train stores a versioned model set that predict turns into valid usage vec
     assert.ok(s.allocation && s.candidates.some((c) => c.model === s.allocation!.model), s.target);
     assert.ok(s.allocation.alpha > 0 && s.allocation.alpha < 0.1 && s.allocation.calibrationShare > 0, JSON.stringify(s.allocation));
     // λ is chosen with α, and the pooled margin it shrinks towards is kept for the vector.
-    assert.ok(shrinkageGrid.includes(s.allocation.shrinkage as (typeof shrinkageGrid)[number]) && Number.isFinite(s.allocation.pooledMargin), JSON.stringify(s.allocation));
+    assert.ok(shrinkageGrid.includes(s.allocation.shrinkage!) && Number.isFinite(s.allocation.pooledMargin), JSON.stringify(s.allocation));
     // What the allocation rule read is kept with it (a few subjects cannot show the VM share: the nearest is said).
     assert.ok(s.allocation.evidence && s.allocation.evidence.worstFoldSubjectBound > 0 && typeof s.allocation.evidence.holds === 'boolean', JSON.stringify(s.allocation));
   }

@@ -54,17 +54,17 @@ test('a VM whose own slice was quiet: its own margin leaves it >10 % under, shru
   assert.equal(calibratedAllocation(model, history, horizon, { ...rule, pooledMargin }).margin, own.margin);
 });
 
-test('selection chooses λ on validation: with one VM quiet until its first validation slice, every λ = 0 option leaves it >10 % under and λ = 0.5 holds', async () => {
+test('given λ ∈ {0, 0.5}, selection chooses λ on validation: with one VM quiet until its first validation slice, every λ = 0 option leaves it >10 % under and λ = 0.5 holds', async () => {
   const rnd = seededRandom(3);
   const length = 12 * day;
   // 60 VMs (0 of 60 is the fewest whose bound is under 5 %): 59 at ±10, one at ±0.5 until 0.7 L (where fold 1 validates) and ±5 after.
   const values = [...Array.from({ length: 59 }, () => series(length, () => 10, rnd)), series(length, (t) => (t < 0.7 * length ? 0.5 : 5), rnd)];
   const parts = values.map((v, i) => trainingPart(`vm${i}`, 'synthetic', v, length));
   const candidates: ForecastCandidate[] = [{ id: 'flat', trained: false, create: () => flatModel(50) }];
-  const [options] = await validateCandidates({ parts, horizons: [12], unit: 'percent', candidates });
+  const [options] = await validateCandidates({ parts, horizons: [12], unit: 'percent', candidates, shrinkages: [0, 0.5] });
   const own = options![0]!.filter((o) => o.shrinkage === 0);
   assert.ok(own.length > 0 && own.every((o) => o.folds[0]!.subjectsOver10Percent >= 1), 'every option without shrinkage leaves the quiet VM above 10 % under on fold 1');
-  const [sel] = await selectForecasts({ parts, horizons: [12], unit: 'percent', candidates });
+  const [sel] = await selectForecasts({ parts, horizons: [12], unit: 'percent', candidates, shrinkages: [0, 0.5] });
   const chosen = sel!.validation[0]!;
   assert.equal(chosen.shrinkage, 0.5, JSON.stringify({ alpha: chosen.alpha, share: chosen.calibrationShare, folds: chosen.folds }));
   assert.equal(chosen.feasible, true);
