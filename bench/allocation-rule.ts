@@ -10,14 +10,14 @@
  *   bash scripts/bench allocation-rule      (needs ../shared/datasets; ~3 min per resource)
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { datasetHistory } from '../src/predict/dataset-history.js';
 import { loadTargetSeries } from '../src/predict/evaluate-resources.js';
 import { allocationEvidence, pickAllocation } from '../src/predict/forecast/allocation-rule.js';
 import { forecastCandidates, pooledSummary, trainingPart, validateCandidates } from '../src/predict/forecast/forecast-selection.js';
 import type { AllocationSummary } from '../src/predict/forecast/subject-allocation.js';
+import { datasetPath } from '../test/support/datasets.js';
 
-const folder = join(resolve(process.cwd(), '..', 'shared', 'datasets'), 'bitbrains-rnd-2013-7');
+const folder = datasetPath('bitbrains-rnd-2013-7');
 if (!existsSync(folder)) {
   console.log(`skipped: needs ${folder}`);
   process.exit(0);

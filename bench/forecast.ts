@@ -11,13 +11,14 @@
  * alone says more about the neighbours than about the fit.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { datasetHistory } from '../src/predict/dataset-history.js';
 import { splitSeries } from '../src/predict/evaluate-resources.js';
 import { createPooledForecaster, type PooledForecaster } from '../src/predict/forecast/pooled-forecaster.js';
 import type { ResourceSeries } from '../src/predict/history.js';
+import { datasetsDir } from '../test/support/datasets.js';
 
-const datasets = resolve(process.cwd(), '..', 'shared', 'datasets');
+const datasets = datasetsDir;
 const folder = join(datasets, 'bitbrains-rnd-2013-7');
 if (!existsSync(folder)) {
   console.log(`skipped: needs ${folder}`);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { datasetHistory } from '../dataset-history.js';
 import { evaluateForecast } from './evaluate-forecast.js';
+import { datasetPath } from '../../../test/support/datasets.js';
 
-const folder = join(resolve(process.cwd(), '..', 'shared', 'datasets'), 'bitbrains-rnd-2013-7');
+const folder = datasetPath('bitbrains-rnd-2013-7');
 const skip = existsSync(folder) ? false : `needs ${folder} (the shared datasets)`;
 
 test('Bitbrains, 8 VMs: the pooled forecaster against every rule (VPA and Autopilot included), by time and by subject', { skip }, async () => {
