@@ -97,12 +97,13 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
     step(`choosing the ${target} forecasts by rolling-origin validation (${candidates.length} models, ${values.length} series)`);
     const chosen = await selectForecasts({ parts, horizons: resourceHorizons, unit: 'percent', candidates, ...(signal ? { signal } : {}), onStep: detail });
     const models: ResourceModel[] = [];
+    const fitData = values.map((v) => v.slice(0, Math.floor(v.length * finalFitShare)));
     for (const c of candidates) {
       check();
       const m = c.create();
       if (c.trained) {
         step(`fitting ${c.id} on ${target} (${values.length} series)`);
-        const fitted = await m.fit(values.map((v) => v.slice(0, Math.floor(v.length * finalFitShare))), { ...(signal ? { signal } : {}), onProgress: detail });
+        const fitted = await m.fit(fitData, { ...(signal ? { signal } : {}), onProgress: detail });
         reports.push({ ...fitted, details: { ...fitted.details, target } });
       }
       models.push(m);

@@ -131,10 +131,11 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
         learntShares[selections.indexOf(sel)]!.push(best.calibrationShare);
         return candidates.findIndex((c) => c.id === best.model);
       });
+      const fitData = parts.map((p) => p.values.slice(0, Math.floor(p.values.length * finalFitShare)));
       for (const [ci, cand] of candidates.entries()) {
         if (signal?.aborted) throw new AbortedError('forecast evaluation');
         const model = cand.create();
-        if (cand.trained) await model.fit(parts.map((p) => p.values.slice(0, Math.floor(p.values.length * finalFitShare))), { ...(signal ? { signal } : {}) });
+        if (cand.trained) await model.fit(fitData, { ...(signal ? { signal } : {}) });
         for (const [hi, horizon] of horizons.entries()) {
           const { alpha, share, shrinkage } = selections[hi]!.calibration[cand.id]!;
           // The pooled excess quantile from the subjects selection saw (the other group, by subject), as `train` keeps it.

@@ -157,12 +157,14 @@ export async function validateCandidates(args: {
   // tallies[horizon][candidate][option][fold]
   const tallies = horizons.map(() => candidates.map(() => calibrationGrid.map(() => folds.map(() => new AllocationTally()))));
   for (const [fold, [a, b, c]] of folds.entries()) {
+    // One array per fold for every candidate: the pooled regression is then fitted once (fitsMade).
+    const fitData = parts.map((p) => p.values.slice(0, Math.floor(p.values.length * a)));
     for (const [ci, cand] of candidates.entries()) {
       if (signal?.aborted) throw new AbortedError('forecast selection');
       const model = cand.create();
       if (cand.trained) {
         args.onStep?.(`validation fold ${fold + 1}/${folds.length}: fitting ${cand.id} on ${parts.length} training parts`);
-        await model.fit(parts.map((p) => p.values.slice(0, Math.floor(p.values.length * a))), { ...(signal ? { signal } : {}) });
+        await model.fit(fitData, { ...(signal ? { signal } : {}) });
       }
       for (const [hi, horizon] of horizons.entries()) {
         const stride = strideFor(horizon);

@@ -77,6 +77,14 @@ const decayWindow = 10 * stepsPerDay;
 /** Origins need a day of history for the day's statistics to mean anything. */
 const minHistory = stepsPerDay;
 
+/**
+ * Fits already made, by the data array they were made on and the options: pooled-quantile and the
+ * median candidates each fit this same regression on the same fold, and the fit is deterministic,
+ * so the second and third read the first's coefficients. Keyed weakly by the array, so a fold's
+ * fits go when its data does; callers share one array per fold (forecast-selection, eval, train).
+ */
+const fitsMade = new WeakMap<readonly Float64Array[], Map<string, { coefficients: Map<number, Float64Array>; forests: Map<number, QuantileTree[]>; report: TrainingReport }>>();
+
 export type PooledForecaster = ResourceModel & { readonly pool: string; readonly unit: ResourceUnit };
 
 export function createPooledForecaster(overrides: Partial<PooledForecasterOptions> = {}): PooledForecaster {
@@ -137,6 +145,12 @@ export function createPooledForecaster(overrides: Partial<PooledForecasterOption
       return options.unit;
     },
     async fit(data: readonly Float64Array[], fit: FitOptions = {}): Promise<TrainingReport> {
+      const key = JSON.stringify(options);
+      const made = fitsMade.get(data)?.get(key);
+      if (made) {
+        ({ coefficients, forests } = made);
+        return { ...made.report, details: { ...made.report.details, reused: 'the same fit on the same data' } };
+      }
       const started = performance.now();
       const next = new Map<number, Float64Array>();
       const shortest = Math.min(...options.horizons);
@@ -183,7 +197,10 @@ export function createPooledForecaster(overrides: Partial<PooledForecasterOption
       }
       coefficients = next;
       forests = nextForests;
-      return trainingReport({ id: pooledForecasterId, version }, started, samples, { pool: options.pool, unit: options.unit, features: dims_ - 1, featureSet: options.featureSet, learner: options.learner, horizons: options.horizons.join(',') });
+      const report = trainingReport({ id: pooledForecasterId, version }, started, samples, { pool: options.pool, unit: options.unit, features: dims_ - 1, featureSet: options.featureSet, learner: options.learner, horizons: options.horizons.join(',') });
+      if (!fitsMade.has(data)) fitsMade.set(data, new Map());
+      fitsMade.get(data)!.set(key, { coefficients, forests, report });
+      return report;
     },
     predict({ series, origins, horizon }: ResourceQuery): Float64Array {
       const beta = coefficients.get(horizon);

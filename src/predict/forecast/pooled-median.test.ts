@@ -67,3 +67,17 @@ test('pooled-median-5 is a trained candidate of the selection', () => {
   assert.ok(c?.trained);
   assert.equal(c.create().id, pooledMedianFive.id);
 });
+
+test('on the same data array the pooled regression is fitted once: the medians read its coefficients, a copy of the data fits anew', async () => {
+  const data = [vm(10, 1), vm(20, 2), vm(30, 3)];
+  const first = await createPooledForecaster({ horizons: [12, 288] }).fit(data);
+  assert.equal(first.details['reused'], undefined);
+  const median = createPooledMedian(pooledMedian, { horizons: [12, 288] });
+  assert.equal((await median.fit(data)).details['reused'], 'the same fit on the same data');
+  const fresh = createPooledMedian(pooledMedian, { horizons: [12, 288] });
+  assert.equal((await fresh.fit(data.map((s) => s.slice()))).details['reused'], undefined);
+  const other = createPooledForecaster({ horizons: [12] });
+  assert.equal((await other.fit(data)).details['reused'], undefined, 'other options are another fit');
+  const query = { series: vm(25, 9), origins: [288 * 5, 288 * 5 + 50], horizon: 288 };
+  assert.deepEqual([...median.predict(query)], [...fresh.predict(query)]);
+});
