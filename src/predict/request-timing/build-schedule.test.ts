@@ -30,3 +30,20 @@ test('one worker and long builds: building for the client most likely to come fi
   assert.equal(expected.medianLeadMinutes, 20, 'built in the 100 minutes after a session, used 120 after it');
   assert.ok(deadline.missedForWorkers > 0);
 });
+
+test('a session the policy named no window for counts, and is never a hit', () => {
+  // Windows for `a` only: `b`'s sessions are scored with nothing built for them.
+  let subject = 0;
+  const someWindows = {
+    id: 'a-only',
+    create: () => {
+      const mine = subject++ === 1;
+      return { window: () => ({ from: 0, to: 180 }), intervals: () => (mine ? [{ from: 0, to: 180 }] : []), observe: () => {} };
+    },
+  };
+  const r = scheduleBuilds(streams, someWindows, { workers: 4, buildMinutes: 0.2, order: 'earliest-deadline' });
+  assert.equal(r.sessions, 74 + 149);
+  assert.equal(r.builds, 149);
+  assert.ok(Math.abs(r.hitRate - 149 / (74 + 149)) < 1e-12, `${r.hitRate}`);
+  assert.equal(r.wastedShare, 0);
+});

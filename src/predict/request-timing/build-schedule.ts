@@ -43,54 +43,93 @@ export interface BuildScheduleResult {
   missedForWorkers: number;
 }
 
-interface Job {
+/** One build: what a policy's windows after a session ask for. */
+export interface BuildJob {
   release: number;
   latestStart: number;
   nextStart: number;
   warm: boolean;
   expected: number;
   scored: boolean;
+  /** The subject's place in the streams and the session that ended: the order of builds released together. */
+  subject: number;
+  session: number;
   finish?: number;
+}
+
+/** Minutes from a session's end to the next start (the gap every replay scores and teaches). */
+export const gapMinutes = (endSeconds: number, startSeconds: number): number => (startSeconds - endSeconds) / 60;
+
+/**
+ * The build the windows named at a session's end ask for: released to
+ * finish as the earliest window opens, latest start so as to finish as the last one closes; warm
+ * when the next session starts inside one; `recentGaps`: the subject's gaps so far (its last 50 say
+ * how often such windows caught it). Windows named none: the session still counts, nothing is
+ * built for it (never released) — a policy that names nothing is not excused from the hit rate.
+ */
+export function buildJobOf(o: {
+  endSeconds: number;
+  nextStartSeconds: number;
+  windows: readonly { from: number; to: number }[];
+  recentGaps: readonly number[];
+  scored: boolean;
+  buildMinutes: number;
+  subject: number;
+  session: number;
+}): BuildJob {
+  const end = o.endSeconds / 60;
+  const gap = gapMinutes(o.endSeconds, o.nextStartSeconds);
+  const from = Math.min(...o.windows.map((w) => w.from));
+  const to = Math.max(...o.windows.map((w) => w.to));
+  const inside = (g: number): boolean => o.windows.some((w) => g >= w.from && g <= w.to);
+  const recent = o.recentGaps.slice(-50);
+  if (o.windows.length === 0) return { release: Infinity, latestStart: -Infinity, nextStart: end + gap, warm: false, expected: 0, scored: o.scored, subject: o.subject, session: o.session };
+  return {
+    release: Math.max(end, end + from - o.buildMinutes),
+    latestStart: end + to - o.buildMinutes,
+    nextStart: end + gap,
+    warm: inside(gap),
+    expected: recent.length ? recent.filter(inside).length / recent.length : 0,
+    scored: o.scored,
+    subject: o.subject,
+    session: o.session,
+  };
 }
 
 export function scheduleBuilds(streams: ReadonlyMap<string, readonly number[]>, factory: TimingPolicyFactory, options: BuildScheduleOptions): BuildScheduleResult {
   const scoreFrom = options.scoreFrom ?? -Infinity;
-  const jobs: Job[] = [];
-  for (const [subject, times] of streams) {
+  const jobs: BuildJob[] = [];
+  let subject = 0;
+  for (const [id, times] of streams) {
     const sessions = sessionSpans(times);
-    const ran = options.programs?.get(subject);
+    const ran = options.programs?.get(id);
     const policy = factory.create();
     if (sessions[0]) observeSessionOf(policy, times, ran, sessions[0]);
     const gaps: number[] = [];
     for (let i = 1; i < sessions.length; i++) {
-      const end = sessions[i - 1]!.end / 60;
-      const windows = policy.intervals ? policy.intervals(sessions[i - 1]!.end) : [policy.window()];
-      const gap = sessions[i]!.start / 60 - end;
-      if (windows.length > 0) {
-        const from = Math.min(...windows.map((w) => w.from));
-        const to = Math.max(...windows.map((w) => w.to));
-        const inside = (g: number): boolean => windows.some((w) => g >= w.from && g <= w.to);
-        const recent = gaps.slice(-50);
-        jobs.push({
-          release: Math.max(end, end + from - options.buildMinutes),
-          latestStart: end + to - options.buildMinutes,
-          nextStart: end + gap,
-          warm: inside(gap),
-          expected: recent.length ? recent.filter(inside).length / recent.length : 0,
-          scored: sessions[i]!.start >= scoreFrom,
-        });
-      }
+      const endSeconds = sessions[i - 1]!.end;
+      const windows = policy.intervals ? policy.intervals(endSeconds) : [policy.window()];
+      jobs.push(buildJobOf({ endSeconds, nextStartSeconds: sessions[i]!.start, windows, recentGaps: gaps, scored: sessions[i]!.start >= scoreFrom, buildMinutes: options.buildMinutes, subject, session: i - 1 }));
+      const gap = gapMinutes(endSeconds, sessions[i]!.start);
       gaps.push(gap);
       policy.observe(gap, sessions[i]!.start);
       observeSessionOf(policy, times, ran, sessions[i]!);
     }
+    subject++;
   }
-  jobs.sort((a, b) => a.release - b.release);
+  return runBuilds(jobs, factory.id, options);
+}
+
+/** The builds on the bounded workers, and their figures (the one owner of the drop, hit, lead and waste rules). */
+export function runBuilds(jobs: BuildJob[], policy: string, options: Pick<BuildScheduleOptions, 'workers' | 'buildMinutes' | 'order'>): BuildScheduleResult {
+  // Released together: in stream order (the same however the jobs were gathered).
+  jobs.sort((a, b) => a.release - b.release || a.subject - b.subject || a.session - b.session);
+  for (const j of jobs) delete j.finish;
   const free = new Float64Array(options.workers);
-  const queue: Job[] = [];
+  const queue: BuildJob[] = [];
   let next = 0;
   let missedForWorkers = 0;
-  const better = options.order === 'most-expected' ? (a: Job, b: Job) => b.expected - a.expected || a.latestStart - b.latestStart : (a: Job, b: Job) => a.latestStart - b.latestStart;
+  const better = options.order === 'most-expected' ? (a: BuildJob, b: BuildJob) => b.expected - a.expected || a.latestStart - b.latestStart : (a: BuildJob, b: BuildJob) => a.latestStart - b.latestStart;
   // Event time: the next release, or the next worker to come free while builds wait.
   let t = jobs[0]?.release ?? 0;
   while (next < jobs.length || queue.length > 0) {
@@ -110,6 +149,7 @@ export function scheduleBuilds(streams: ReadonlyMap<string, readonly number[]>, 
       j.finish = t + options.buildMinutes;
       free[w] = j.finish;
     }
+    // Sessions with no window sort last, released never.
     const nextRelease = next < jobs.length ? jobs[next]!.release : Infinity;
     const nextFree = queue.length > 0 ? Math.min(...free.filter((f) => f > t)) : Infinity;
     const after = Math.min(nextRelease, nextFree);
@@ -121,7 +161,7 @@ export function scheduleBuilds(streams: ReadonlyMap<string, readonly number[]>, 
   const hits = built.filter((j) => j.warm && j.finish! <= j.nextStart);
   const leads = hits.map((j) => j.nextStart - j.finish!).sort((a, b) => a - b);
   return {
-    policy: factory.id,
+    policy,
     order: options.order,
     workers: options.workers,
     buildMinutes: options.buildMinutes,
