@@ -2,7 +2,7 @@ import type { BudgetController } from './budget-controller.js';
 import { observeSessionOf, sessionSpans, type ProgramsBySubject, type TimingResult } from './evaluate-timing.js';
 import type { TimingPolicy, TimingPolicyFactory } from './timing-policies.js';
 
-type Windows = readonly { from: number; to: number }[];
+export type Windows = readonly { from: number; to: number }[];
 
 export interface ReplayInTimeOptions {
   /** Only sessions starting at or after this (trace seconds) are scored; every one teaches. */
@@ -16,6 +16,8 @@ export interface ReplayInTimeOptions {
   budget?: { controller: BudgetController; shadow?: TimingPolicyFactory; minutesPerSession?: number | ((atSeconds: number) => number) };
   /** The result's name (the factory's id otherwise). */
   id?: string;
+  /** The windows named at each session's end (the subject's place in the streams, the session's index), in time order: for builds. */
+  onWindows?: (w: { subject: number; session: number; endSeconds: number; windows: Windows }) => void;
   /** Every settled session, in time order: for tests and traces of the controller. */
   onSettle?: (s: { atSeconds: number; spentMinutes: number; budgetMinutes: number; threshold: number; scored: boolean }) => void;
 }
@@ -88,6 +90,7 @@ export function replayInTime(streams: ReadonlyMap<string, readonly number[]>, fa
       if (s.shadow) observeSessionOf(s.shadow, s.times, s.ran, session);
       s.pending = windowsOf(s.policy, session.end);
       if (s.shadow) s.shadowPending = windowsOf(s.shadow, session.end);
+      options.onWindows?.({ subject: subjectOf[k]!, session: i, endSeconds: session.end, windows: s.pending });
       continue;
     }
     const gap = (session.start - s.sessions[i - 1]!.end) / 60;
