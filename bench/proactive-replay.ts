@@ -11,16 +11,21 @@
 //   what a policy that knew each user's gap distribution would reach at the hybrid's unused time.
 //   After the table, the budget controller's row (one threshold for every user at each moment,
 //   tracking the hybrid's running unused time per session, in a replay ordered by time across
-//   users; its knobs chosen on validation too); it has no build columns (builds replay per user).
+//   users; its knobs chosen on validation too), with the same build columns: its windows, as named
+//   with the threshold of each moment in that replay, built on the same workers (scheduleBuildsInTime).
 //   bash scripts/bench proactive-replay
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { paths } from '../src/core/config.js';
 import { buildOrders, scheduleBuilds } from '../src/predict/request-timing/build-schedule.js';
 import { join } from 'node:path';
+import { replayBudgeted, scheduleBudgetedBuilds, type BudgetReplay } from '../src/predict/request-timing/evaluate-budget.js';
 import { replayTiming } from '../src/predict/request-timing/evaluate-timing.js';
 import { readRequestLog } from '../src/predict/request-timing/request-streams.js';
+import { budgetedPolicy } from '../src/predict/request-timing/timing-candidates.js';
+import { hybridHistogram } from '../src/predict/request-timing/timing-policies.js';
 import { renderTimingReport, timingReport } from '../src/predict/request-timing/timing-report.js';
+import type { BuildScheduleResult } from '../src/predict/request-timing/build-schedule.js';
 import { requestStreamFiles } from '../test/support/datasets.js';
 
 const streams = requestStreamFiles.map((f) => [f.path, f.format] as const);
@@ -57,23 +62,40 @@ for (const [path, format] of streams) {
   const { report, policies } = timingReport(log);
   const ms = performance.now() - started;
   const whole = replayTiming(users, policies, -Infinity, log.programs);
+  // The controller with the knobs chosen on validation (not re-chosen): the report's replay again, its windows built.
+  const knobs = report.budget.knobs;
+  const controlled: BudgetReplay = {
+    streams: users,
+    training: new Map([...users].map(([k, v]) => [k, v.filter((t) => t < report.splitAt)] as const)),
+    make: budgetedPolicy,
+    shadow: hybridHistogram(),
+    scoreFrom: report.splitAt,
+    ...(log.programs ? { programs: log.programs } : {}),
+  };
+  const controlledWhole = replayBudgeted({ ...controlled, scoreFrom: -Infinity }, knobs);
   const [measured] = buildCases;
   console.log(`\nbuilds: ${workerCases[0]} worker, ${measured} min each, most expected first — hit = image built before the session and the session inside the window; lead = median minutes the fresh image waited; wasted = finished builds that served no session`);
   const builds = policies.map((p) => scheduleBuilds(users, p, { workers: workerCases[0]!, buildMinutes: measured!, order: 'most-expected', scoreFrom: report.splitAt, programs: log.programs }));
+  const controlledBuilds = scheduleBudgetedBuilds(controlled, knobs, { workers: workerCases[0]!, buildMinutes: measured!, order: 'most-expected' });
+  const cells = (b: BuildScheduleResult, w: { coldStartRate: number; unusedMinutesPerSession: number }): string =>
+    `${(100 * b.hitRate).toFixed(1).padStart(5)} | ${b.medianLeadMinutes.toFixed(0).padStart(8)} | ${(100 * b.wastedShare).toFixed(1).padStart(8)} | ${(100 * w.coldStartRate).toFixed(1).padStart(19)} | ${w.unusedMinutesPerSession.toFixed(1).padStart(10)}`;
   const extra = {
     header: 'hit % | lead min | wasted % | whole trace: cold % | unused min',
-    cells: (i: number) => `${(100 * builds[i]!.hitRate).toFixed(1).padStart(5)} | ${builds[i]!.medianLeadMinutes.toFixed(0).padStart(8)} | ${(100 * builds[i]!.wastedShare).toFixed(1).padStart(8)} | ${(100 * whole[i]!.coldStartRate).toFixed(1).padStart(19)} | ${whole[i]!.unusedMinutesPerSession.toFixed(1).padStart(10)}`,
+    cells: (i: number) => cells(builds[i]!, whole[i]!),
+    budgetCells: cells(controlledBuilds, controlledWhole),
   };
   console.log(renderTimingReport(format, report, extra) + `; replay ${ms.toFixed(0)} ms`);
   // Scarce workers and long builds: does the order matter? (every policy, both orders)
   console.log(`builds of ${buildCases[1]} min, test part — hit % / lead min / wasted % / builds dropped for want of a worker`);
-  console.log('policy                                    | workers | earliest-deadline           | most-expected');
-  for (const workers of workerCases)
+  console.log(`${'policy'.padEnd(54)} | workers | earliest-deadline           | most-expected`);
+  const show = (r: BuildScheduleResult): string => `${(100 * r.hitRate).toFixed(1)} / ${r.medianLeadMinutes.toFixed(0)} / ${(100 * r.wastedShare).toFixed(1)} / ${r.missedForWorkers}`.padEnd(27);
+  for (const workers of workerCases) {
+    const options = (order: (typeof buildOrders)[number]) => ({ workers, buildMinutes: buildCases[1]!, order });
     policies.forEach((p) => {
-      const cell = (order: (typeof buildOrders)[number]): string => {
-        const r = scheduleBuilds(users, p, { workers, buildMinutes: buildCases[1]!, order, scoreFrom: report.splitAt, programs: log.programs });
-        return `${(100 * r.hitRate).toFixed(1)} / ${r.medianLeadMinutes.toFixed(0)} / ${(100 * r.wastedShare).toFixed(1)} / ${r.missedForWorkers}`.padEnd(27);
-      };
-      console.log(`${p.id.padEnd(41)} | ${String(workers).padStart(7)} | ${cell('earliest-deadline')} | ${cell('most-expected')}`);
+      const cell = (order: (typeof buildOrders)[number]): string => show(scheduleBuilds(users, p, { ...options(order), scoreFrom: report.splitAt, programs: log.programs }));
+      console.log(`${p.id.padEnd(54)} | ${String(workers).padStart(7)} | ${cell('earliest-deadline')} | ${cell('most-expected')}`);
     });
+    const cell = (order: (typeof buildOrders)[number]): string => show(scheduleBudgetedBuilds(controlled, knobs, options(order)));
+    console.log(`${`${report.budget.row.policy} (controller)`.padEnd(54)} | ${String(workers).padStart(7)} | ${cell('earliest-deadline')} | ${cell('most-expected')}`);
+  }
 }

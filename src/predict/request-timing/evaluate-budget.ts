@@ -1,6 +1,8 @@
 import { budgetController, type BudgetControllerOptions } from './budget-controller.js';
 import { chooseWithinBudget, replayTiming, type ProgramsBySubject, type TimingResult } from './evaluate-timing.js';
+import type { BuildScheduleOptions, BuildScheduleResult } from './build-schedule.js';
 import { replayInTime } from './replay-in-time.js';
+import { scheduleBuildsInTime } from './schedule-builds-in-time.js';
 import type { TimingPolicyFactory } from './timing-policies.js';
 
 /**
@@ -41,6 +43,13 @@ export function replayBudgeted(r: BudgetReplay, knobs: BudgetControllerOptions):
   const controller = budgetController(knobs);
   const factory = r.make(controller.threshold, r.training);
   return replayInTime(r.streams, factory, { scoreFrom: r.scoreFrom, ...(r.programs ? { programs: r.programs } : {}), budget: { controller, shadow: r.shadow } });
+}
+
+/** The same replay as replayBudgeted (a fresh controller, the same thresholds at each moment), its windows built on bounded workers. */
+export function scheduleBudgetedBuilds(r: BudgetReplay, knobs: BudgetControllerOptions, build: Pick<BuildScheduleOptions, 'workers' | 'buildMinutes' | 'order'>): BuildScheduleResult {
+  const controller = budgetController(knobs);
+  const factory = r.make(controller.threshold, r.training);
+  return scheduleBuildsInTime(r.streams, factory, { ...build, scoreFrom: r.scoreFrom, ...(r.programs ? { programs: r.programs } : {}), budget: { controller, shadow: r.shadow } });
 }
 
 export interface BudgetEvaluation {

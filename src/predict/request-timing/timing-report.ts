@@ -99,9 +99,10 @@ const pct = (v: number): string => (100 * v).toFixed(1);
 
 /**
  * The report as text: the bound, every policy in one table (the best on validation marked *), the
- * acceptance line with ✓/✗. `extra`: more columns for the table, per row (the bench adds builds).
+ * acceptance line with ✓/✗. `extra`: more columns for the table, per row and for the budget
+ * controller's row (the bench adds builds).
  */
-export function renderTimingReport(name: string, r: TimingReport, extra?: { header: string; cells: (row: number) => string }): string {
+export function renderTimingReport(name: string, r: TimingReport, extra?: { header: string; cells: (row: number) => string; budgetCells?: string }): string {
   const b = r.budget;
   const out = [
     `${name}: ${r.users} users, sessions split at 30-minute gaps; training part: the first 70 % of the span (hybrid ${pct(r.hybridTraining.coldStartRate)} % cold at ${r.hybridTraining.unusedMinutesPerSession.toFixed(1)} unused min/session); knobs chosen on its last 15 % (hybrid ${pct(r.hybridValidation.coldStartRate)} % at ${r.hybridValidation.unusedMinutesPerSession.toFixed(1)}); the last 30 % scored once`,
@@ -112,7 +113,7 @@ export function renderTimingReport(name: string, r: TimingReport, extra?: { head
     ...r.rows.map((x, i) => `${(x.policy + (x.policy === r.best ? ' *' : '')).padEnd(43)} | ${String(x.sessions).padStart(8)} | ${pct(x.coldStartRate).padStart(6)} | ${x.unusedMinutesPerSession.toFixed(1).padStart(18)} | ${x.ratioToHybrid.toFixed(2).padStart(8)}${extra ? ` | ${extra.cells(i)}` : ''}`),
     `${r.acceptance.holds ? '✓' : '✗'} cold ≤ 0.5× the hybrid's at no more unused time: ${r.best} is ${r.acceptance.coldRatio.toFixed(2)}× as often cold at ${(100 * r.acceptance.unusedRatio).toFixed(0)} % of its unused time`,
     `budget controller (one threshold for all users at each moment, tracking the hybrid's running unused time per session; replayed in time order): gain ${b.knobs.gain}, window ${b.knobs.windowSessions} sessions, start ${b.knobs.startThreshold}, target ${b.knobs.targetShare} × the budget — chosen on validation, ${pct(b.validation.coldStartRate)} % cold at ${b.validation.unusedMinutesPerSession.toFixed(1)} min (hybrid ${pct(b.hybridValidation.coldStartRate)} % at ${b.hybridValidation.unusedMinutesPerSession.toFixed(1)})`,
-    `${b.row.policy.padEnd(43)} | ${String(b.row.sessions).padStart(8)} | ${pct(b.row.coldStartRate).padStart(6)} | ${b.row.unusedMinutesPerSession.toFixed(1).padStart(18)} | ${b.row.ratioToHybrid.toFixed(2).padStart(8)}`,
+    `${b.row.policy.padEnd(43)} | ${String(b.row.sessions).padStart(8)} | ${pct(b.row.coldStartRate).padStart(6)} | ${b.row.unusedMinutesPerSession.toFixed(1).padStart(18)} | ${b.row.ratioToHybrid.toFixed(2).padStart(8)}${extra?.budgetCells !== undefined ? ` | ${extra.budgetCells}` : ''}`,
     `${b.acceptance.holds ? '✓' : '✗'} cold ≤ 0.5× the hybrid's at no more unused time: the budget-controlled policy is ${b.acceptance.coldRatio.toFixed(2)}× as often cold at ${(100 * b.acceptance.unusedRatio).toFixed(0)} % of its unused time`,
   ];
   return out.join('\n');
