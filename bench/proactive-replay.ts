@@ -17,7 +17,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { paths } from '../src/core/config.js';
-import { buildOrders, scheduleBuilds } from '../src/predict/request-timing/build-schedule.js';
+import { buildOrders, scheduleBuilds, type BuildScheduleResult } from '../src/predict/request-timing/build-schedule.js';
 import { join } from 'node:path';
 import { replayBudgeted, scheduleBudgetedBuilds, type BudgetReplay } from '../src/predict/request-timing/evaluate-budget.js';
 import { replayTiming } from '../src/predict/request-timing/evaluate-timing.js';
@@ -25,7 +25,6 @@ import { readRequestLog } from '../src/predict/request-timing/request-streams.js
 import { budgetedPolicy } from '../src/predict/request-timing/timing-candidates.js';
 import { hybridHistogram } from '../src/predict/request-timing/timing-policies.js';
 import { renderTimingReport, timingReport } from '../src/predict/request-timing/timing-report.js';
-import type { BuildScheduleResult } from '../src/predict/request-timing/build-schedule.js';
 import { requestStreamFiles } from '../test/support/datasets.js';
 
 const streams = requestStreamFiles.map((f) => [f.path, f.format] as const);
