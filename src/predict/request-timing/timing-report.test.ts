@@ -46,7 +46,7 @@ test('the timing report: knobs chosen on validation, every policy scored on the 
   assert.equal(b.hybridValidation.unusedMinutesPerSession, report.hybridValidation.unusedMinutesPerSession);
   assert.equal(b.acceptance.holds, b.row.coldStartRate <= 0.5 * hybrid.coldStartRate && b.row.unusedMinutesPerSession <= hybrid.unusedMinutesPerSession);
   assert.match(text, /^budget controller .*gain /m);
-  assert.match(text, new RegExp(`^${b.acceptance.holds ? '✓' : '✗'} .*the budget-controlled policy is ${b.acceptance.coldRatio.toFixed(2)}×`, 'm'));
+  assert.match(text, new RegExp(`^${b.acceptance.holds ? '✓' : '✗'} .*the budget-controlled policy is ${b.acceptance.coldRatio.toFixed(3)}×`, 'm'));
 });
 
 test('prescient eval --requests prints the same report; a missing file is an error naming the flag', async () => {

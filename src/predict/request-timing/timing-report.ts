@@ -111,10 +111,10 @@ export function renderTimingReport(name: string, r: TimingReport, extra?: { head
     ...r.chosen.map((c) => `${c.id}: chosen on validation, ${pct(c.validation.coldStartRate)} % cold at ${c.validation.unusedMinutesPerSession.toFixed(1)} min`),
     `policy (test part)                          | sessions | cold % | unused min/session | × hybrid${extra ? ` | ${extra.header}` : ''}`,
     ...r.rows.map((x, i) => `${(x.policy + (x.policy === r.best ? ' *' : '')).padEnd(43)} | ${String(x.sessions).padStart(8)} | ${pct(x.coldStartRate).padStart(6)} | ${x.unusedMinutesPerSession.toFixed(1).padStart(18)} | ${x.ratioToHybrid.toFixed(2).padStart(8)}${extra ? ` | ${extra.cells(i)}` : ''}`),
-    `${r.acceptance.holds ? '✓' : '✗'} cold ≤ 0.5× the hybrid's at no more unused time: ${r.best} is ${r.acceptance.coldRatio.toFixed(2)}× as often cold at ${(100 * r.acceptance.unusedRatio).toFixed(0)} % of its unused time`,
+    `${r.acceptance.holds ? '✓' : '✗'} cold ≤ 0.5× the hybrid's at no more unused time: ${r.best} is ${r.acceptance.coldRatio.toFixed(3)}× as often cold at ${(100 * r.acceptance.unusedRatio).toFixed(0)} % of its unused time`,
     `budget controller (one threshold for all users at each moment, tracking the hybrid's running unused time per session; replayed in time order): gain ${b.knobs.gain}, window ${b.knobs.windowSessions} sessions, start ${b.knobs.startThreshold}, target ${b.knobs.targetShare} × the budget — chosen on validation, ${pct(b.validation.coldStartRate)} % cold at ${b.validation.unusedMinutesPerSession.toFixed(1)} min (hybrid ${pct(b.hybridValidation.coldStartRate)} % at ${b.hybridValidation.unusedMinutesPerSession.toFixed(1)})`,
     `${b.row.policy.padEnd(43)} | ${String(b.row.sessions).padStart(8)} | ${pct(b.row.coldStartRate).padStart(6)} | ${b.row.unusedMinutesPerSession.toFixed(1).padStart(18)} | ${b.row.ratioToHybrid.toFixed(2).padStart(8)}${extra?.budgetCells !== undefined ? ` | ${extra.budgetCells}` : ''}`,
-    `${b.acceptance.holds ? '✓' : '✗'} cold ≤ 0.5× the hybrid's at no more unused time: the budget-controlled policy is ${b.acceptance.coldRatio.toFixed(2)}× as often cold at ${(100 * b.acceptance.unusedRatio).toFixed(0)} % of its unused time`,
+    `${b.acceptance.holds ? '✓' : '✗'} cold ≤ 0.5× the hybrid's at no more unused time: the budget-controlled policy is ${b.acceptance.coldRatio.toFixed(3)}× as often cold at ${(100 * b.acceptance.unusedRatio).toFixed(0)} % of its unused time`,
   ];
   return out.join('\n');
 }
