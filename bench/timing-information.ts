@@ -10,7 +10,7 @@
 //   evaluateTiming: the lowest cold rate at no more unused time than the hybrid there.
 //   bash scripts/bench timing-information
 import { existsSync } from 'node:fs';
-import { replayTiming } from '../src/predict/request-timing/evaluate-timing.js';
+import { replayTiming, trainingPartOf } from '../src/predict/request-timing/evaluate-timing.js';
 import { daySchedule, populationActivity, previousGap, recentSessions, sinceFirstOfDay, spellLength } from '../src/predict/request-timing/gap-features.js';
 import { hazardWindow, pooledHazard } from '../src/predict/request-timing/hazard-window.js';
 import { withPeriodicJobs } from '../src/predict/request-timing/periodic-jobs.js';
@@ -30,11 +30,7 @@ for (const [path, format] of streams) {
   }
   const log = await readRequestLog(path, format);
   const users = log.times;
-  let first = Infinity;
-  let last = -Infinity;
-  for (const t of users.values()) if (t.length) ((first = Math.min(first, t[0]!)), (last = Math.max(last, t[t.length - 1]!)));
-  const splitAt = first + (last - first) * 0.7;
-  const training = new Map([...users].map(([k, v]) => [k, v.filter((t) => t < splitAt)] as const));
+  const { training, first, last } = trainingPartOf(users);
   const [hybrid] = replayTiming(training, [hybridHistogram()]);
   const budgetMinutes = hybrid!.unusedMinutesPerSession;
   console.log(`\n${format}: training part, hybrid ${(100 * hybrid!.coldStartRate).toFixed(1)} % cold at ${budgetMinutes.toFixed(1)} unused min/session; cross-fitted bound at that budget, cold % (× hybrid)`);

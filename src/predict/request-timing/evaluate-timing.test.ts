@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { evaluateTiming, replayTiming, sessionsOf } from './evaluate-timing.js';
+import { evaluateTiming, replayTiming, sessionsOf, trainingPartOf } from './evaluate-timing.js';
 import { readRequestLog, readRequestStreams } from './request-streams.js';
 import { clockHazard } from './timing-candidates.js';
 import { withPeriodicJobs } from './periodic-jobs.js';
@@ -77,11 +77,7 @@ test('the clock-aware hazard window learns when in the day a return comes: morni
 
 test('google-2011-submits: the policy best on training beats the hybrid on the test part; even the cross-fitted bound is above 0.5× on the training part', { skip: existsSync(google) ? false : `needs ${google} (the shared datasets)` }, async () => {
   const log = await readRequestLog(google, 'google-submits');
-  let first = Infinity;
-  let last = -Infinity;
-  for (const t of log.times.values()) ((first = Math.min(first, t[0]!)), (last = Math.max(last, t[t.length - 1]!)));
-  const splitAt = first + 0.7 * (last - first);
-  const training = new Map([...log.times].map(([k, v]) => [k, v.filter((t) => t < splitAt)] as const));
+  const { splitAt, training } = trainingPartOf(log.times);
   // 0.0025: the threshold chosen on the validation part (bench/proactive-replay prints the choice).
   const ours = withPeriodicJobs(hazardWindow(0.0025, { ...clockHazard, prior: pooledHazard(training) }));
   const [hybrid, best] = replayTiming(log.times, [hybridHistogram(), ours], splitAt, log.programs);

@@ -130,6 +130,18 @@ export interface EvaluateTimingOptions {
 }
 
 /**
+ * The training part of request streams: every request before `splitAt`, the point `trainFraction`
+ * of the way through the span of all of them (the test part is the rest, by time, for every user).
+ */
+export function trainingPartOf(streams: ReadonlyMap<string, readonly number[]>, trainFraction = 0.7): { splitAt: number; training: Map<string, number[]>; first: number; last: number } {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const t of streams.values()) if (t.length) ((first = Math.min(first, t[0]!)), (last = Math.max(last, t[t.length - 1]!)));
+  const splitAt = first + (last - first) * trainFraction;
+  return { splitAt, training: new Map([...streams].map(([k, v]) => [k, v.filter((t) => t < splitAt)] as const)), first, last };
+}
+
+/**
  * Honest evaluation: each learnt policy's one knob is chosen on the validation part — the last
  * `validationFraction` of the span before the test part — as the lowest cold-start rate whose
  * unused time per session is no more than the hybrid histogram's there; then every policy is
@@ -143,12 +155,8 @@ export function evaluateTiming(
   const trainFraction = options.trainFraction ?? 0.7;
   const validationFraction = options.validationFraction ?? 0.15;
   const programs = options.programs;
-  let first = Infinity;
-  let last = -Infinity;
-  for (const t of streams.values()) if (t.length) ((first = Math.min(first, t[0]!)), (last = Math.max(last, t[t.length - 1]!)));
-  const splitAt = first + (last - first) * trainFraction;
+  const { splitAt, training, first, last } = trainingPartOf(streams, trainFraction);
   const validateFrom = first + (last - first) * Math.max(0, trainFraction - validationFraction);
-  const training = new Map([...streams].map(([k, v]) => [k, v.filter((t) => t < splitAt)] as const));
   const [hybridTraining] = replayTiming(training, [make.hybrid], validateFrom, programs);
   const choose = (learnt: LearntPolicy): { knob: number; r: TimingResult } => {
     const tried = replayTiming(training, learnt.grid.map((k) => learnt.make(k, training)), validateFrom, programs).map((r, i) => ({ r, knob: learnt.grid[i]! }));

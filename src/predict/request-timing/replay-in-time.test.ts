@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { budgetController } from './budget-controller.js';
-import { replayTiming } from './evaluate-timing.js';
+import { replayTiming, trainingPartOf } from './evaluate-timing.js';
 import { hazardWindow, pooledHazard } from './hazard-window.js';
 import { replayInTime } from './replay-in-time.js';
 import { readRequestLog } from './request-streams.js';
@@ -24,11 +24,7 @@ const traces = requestStreamFiles.map((f) => [f.path, f.format] as const);
 for (const [path, format] of traces)
   test(`${format}: the time-ordered replay reproduces replayTiming on the real stream, test part and whole trace`, { skip: existsSync(path) ? false : `needs ${path} (the shared datasets)` }, async () => {
     const log = await readRequestLog(path, format);
-    let first = Infinity;
-    let last = -Infinity;
-    for (const t of log.times.values()) if (t.length) ((first = Math.min(first, t[0]!)), (last = Math.max(last, t[t.length - 1]!)));
-    const splitAt = first + 0.7 * (last - first);
-    const training = new Map([...log.times].map(([k, v]) => [k, v.filter((t) => t < splitAt)] as const));
+    const { splitAt, training } = trainingPartOf(log.times);
     const policies = perSubjectPolicies(training);
     for (const scoreFrom of [splitAt, -Infinity]) {
       const expected = replayTiming(log.times, policies, scoreFrom, log.programs);

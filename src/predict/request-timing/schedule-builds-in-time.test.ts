@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { budgetController } from './budget-controller.js';
+import { trainingPartOf } from './evaluate-timing.js';
 import { buildOrders, scheduleBuilds } from './build-schedule.js';
 import { hazardWindow, pooledHazard } from './hazard-window.js';
 import { replayInTime } from './replay-in-time.js';
@@ -38,11 +39,7 @@ const traces = requestStreamFiles.map((f) => [f.path, f.format] as const);
 for (const [path, format] of traces)
   test(`${format}: the time-ordered builds reproduce scheduleBuilds on the real stream (test part, one worker, 30-minute builds)`, { skip: existsSync(path) ? false : `needs ${path} (the shared datasets)` }, async () => {
     const log = await readRequestLog(path, format);
-    let first = Infinity;
-    let last = -Infinity;
-    for (const t of log.times.values()) if (t.length) ((first = Math.min(first, t[0]!)), (last = Math.max(last, t[t.length - 1]!)));
-    const splitAt = first + 0.7 * (last - first);
-    const training = new Map([...log.times].map(([k, v]) => [k, v.filter((t) => t < splitAt)] as const));
+    const { splitAt, training } = trainingPartOf(log.times);
     for (const p of perSubjectPolicies(training)) {
       const options = { workers: 1, buildMinutes: 30, order: 'most-expected', scoreFrom: splitAt, programs: log.programs } as const;
       assert.deepEqual(scheduleBuildsInTime(log.times, p, options), scheduleBuilds(log.times, p, options), p.id);
