@@ -14,20 +14,17 @@
 //   users; its knobs chosen on validation too), with the same build columns: its windows, as named
 //   with the threshold of each moment in that replay, built on the same workers (scheduleBuildsInTime).
 //   bash scripts/bench proactive-replay
-import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { paths } from '../src/core/config.js';
 import { buildOrders, scheduleBuilds, type BuildScheduleResult } from '../src/predict/request-timing/build-schedule.js';
 import { join } from 'node:path';
 import { replayBudgeted, scheduleBudgetedBuilds, type BudgetReplay } from '../src/predict/request-timing/evaluate-budget.js';
 import { replayTiming } from '../src/predict/request-timing/evaluate-timing.js';
-import { readRequestLog } from '../src/predict/request-timing/request-streams.js';
 import { budgetedPolicy } from '../src/predict/request-timing/timing-candidates.js';
 import { hybridHistogram } from '../src/predict/request-timing/timing-policies.js';
 import { renderTimingReport, timingReport } from '../src/predict/request-timing/timing-report.js';
-import { requestStreamFiles } from '../test/support/datasets.js';
+import { requestLogsPresent } from '../test/support/datasets.js';
 
-const streams = requestStreamFiles.map((f) => [f.path, f.format] as const);
 // Measured build times: the layer records of this machine's layer cache (PRESCIENT_HOME, else the
 // test home) — per module the median build, summed over the modules: one full personalisation.
 async function measuredBuildMinutes(): Promise<{ minutes: number; from: string }> {
@@ -50,12 +47,7 @@ const buildCases = [Math.max(0.1, Math.round(build.minutes * 10) / 10), 30];
 const workerCases = [1, 2];
 console.log(`build time: ${buildCases[0]} min measured (${build.from}); 30 min as a stress case`);
 
-for (const [path, format] of streams) {
-  if (!existsSync(path)) {
-    console.log(`${format}: skipped, ${path} is absent (the shared datasets)`);
-    continue;
-  }
-  const log = await readRequestLog(path, format);
+for await (const { format, log } of requestLogsPresent()) {
   const users = log.times;
   const started = performance.now();
   const { report, policies } = timingReport(log);

@@ -9,26 +9,18 @@
 //   threshold chosen on the validation part (the last 15 % of the training part) by the rule of
 //   evaluateTiming: the lowest cold rate at no more unused time than the hybrid there.
 //   bash scripts/bench timing-information
-import { existsSync } from 'node:fs';
 import { replayTiming, trainingPartOf } from '../src/predict/request-timing/evaluate-timing.js';
 import { daySchedule, populationActivity, previousGap, recentSessions, sinceFirstOfDay, spellLength } from '../src/predict/request-timing/gap-features.js';
 import { hazardWindow, pooledHazard } from '../src/predict/request-timing/hazard-window.js';
 import { withPeriodicJobs } from '../src/predict/request-timing/periodic-jobs.js';
-import { readRequestLog } from '../src/predict/request-timing/request-streams.js';
 import { clockHazard, hazardThresholds } from '../src/predict/request-timing/timing-candidates.js';
 import type { GapFeature } from '../src/predict/request-timing/gap-features.js';
 import { timingBound } from '../src/predict/request-timing/timing-bound.js';
 import { hybridHistogram } from '../src/predict/request-timing/timing-policies.js';
-import { requestStreamFiles } from '../test/support/datasets.js';
+import { requestLogsPresent } from '../test/support/datasets.js';
 
-const streams = requestStreamFiles.map((f) => [f.path, f.format] as const);
 
-for (const [path, format] of streams) {
-  if (!existsSync(path)) {
-    console.log(`${format}: skipped, ${path} is absent (the shared datasets)`);
-    continue;
-  }
-  const log = await readRequestLog(path, format);
+for await (const { format, log } of requestLogsPresent()) {
   const users = log.times;
   const { training, first, last } = trainingPartOf(users);
   const [hybrid] = replayTiming(training, [hybridHistogram()]);

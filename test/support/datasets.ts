@@ -1,6 +1,7 @@
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RequestStreamFormat } from '../../src/predict/request-timing/request-streams.js';
+import { readRequestLog, type RequestLog, type RequestStreamFormat } from '../../src/predict/request-timing/request-streams.js';
 
 /**
  * Where the public traces live for tests and benchmarks: `../shared/datasets` beside the
@@ -17,3 +18,14 @@ export const requestStreamFiles: readonly { path: string; format: RequestStreamF
   { path: datasetPath('google-2011-submits', 'submits.csv.gz'), format: 'google-submits' },
   { path: datasetPath('pwa-nasa-ipsc', 'NASA-iPSC-1993-3.1-cln.swf.gz'), format: 'swf' },
 ];
+
+/** Each request stream that is on this machine, read; one that is absent is said on stdout and skipped (the benchmarks' loop). */
+export async function* requestLogsPresent(): AsyncGenerator<{ path: string; format: RequestStreamFormat; log: RequestLog }> {
+  for (const { path, format } of requestStreamFiles) {
+    if (!existsSync(path)) {
+      console.log(`${format}: skipped, ${path} is absent (the shared datasets)`);
+      continue;
+    }
+    yield { path, format, log: await readRequestLog(path, format) };
+  }
+}
