@@ -1,4 +1,4 @@
-import { observeSessionOf, sessionSpans, type ProgramsBySubject } from './evaluate-timing.js';
+import { observeSessionOf, scoreGap, sessionSpans, windowsOf, type ProgramsBySubject } from './evaluate-timing.js';
 import type { TimingPolicyFactory } from './timing-policies.js';
 
 /**
@@ -81,7 +81,7 @@ export function buildJobOf(o: {
   const gap = gapMinutes(o.endSeconds, o.nextStartSeconds);
   const from = Math.min(...o.windows.map((w) => w.from));
   const to = Math.max(...o.windows.map((w) => w.to));
-  const inside = (g: number): boolean => o.windows.some((w) => g >= w.from && g <= w.to);
+  const inside = (g: number): boolean => scoreGap(o.windows, g).warm;
   const recent = o.recentGaps.slice(-50);
   if (o.windows.length === 0) return { release: Infinity, latestStart: -Infinity, nextStart: end + gap, warm: false, expected: 0, scored: o.scored, subject: o.subject, session: o.session };
   return {
@@ -108,7 +108,7 @@ export function scheduleBuilds(streams: ReadonlyMap<string, readonly number[]>, 
     const gaps: number[] = [];
     for (let i = 1; i < sessions.length; i++) {
       const endSeconds = sessions[i - 1]!.end;
-      const windows = policy.intervals ? policy.intervals(endSeconds) : [policy.window()];
+      const windows = windowsOf(policy, endSeconds);
       jobs.push(buildJobOf({ endSeconds, nextStartSeconds: sessions[i]!.start, windows, recentGaps: gaps, scored: sessions[i]!.start >= scoreFrom, buildMinutes: options.buildMinutes, subject, session: i - 1 }));
       const gap = gapMinutes(endSeconds, sessions[i]!.start);
       gaps.push(gap);

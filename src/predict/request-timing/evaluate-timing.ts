@@ -65,14 +65,10 @@ export function replayTiming(streams: ReadonlyMap<string, readonly number[]>, po
       if (sessions[0]) observeSessionOf(policy, times, ran, sessions[0]);
       for (let i = 1; i < sessions.length; i++) {
         const gap = (sessions[i]!.start - sessions[i - 1]!.end) / 60;
-        const windows = policy.intervals ? policy.intervals(sessions[i - 1]!.end) : [policy.window()];
         if (sessions[i]!.start >= scoreFrom) {
           scored++;
-          let warm = false;
-          for (const { from, to } of windows) {
-            if (gap >= from && gap <= to) warm = true;
-            if (gap > from) unused += Math.min(gap, to) - from;
-          }
+          const { warm, unused: spent } = scoreGap(windowsOf(policy, sessions[i - 1]!.end), gap);
+          for (const x of spent) unused += x;
           if (!warm) cold++;
         }
         policy.observe(gap, sessions[i]!.start);
@@ -81,6 +77,23 @@ export function replayTiming(streams: ReadonlyMap<string, readonly number[]>, po
     }
     return { policy: factory.id, sessions: scored, coldStartRate: scored ? cold / scored : 0, unusedMinutesPerSession: scored ? unused / scored : 0 };
   });
+}
+
+/** A policy's windows after a session that ended at `endSeconds`. */
+export const windowsOf = (p: TimingPolicy, endSeconds: number): readonly { from: number; to: number }[] => (p.intervals ? p.intervals(endSeconds) : [p.window()]);
+
+/**
+ * The metric's rule for one gap (minutes): warm when it falls in a window; unused, per window, the
+ * minutes prepared before the start (or the whole window when the start came after it).
+ */
+export function scoreGap(windows: readonly { from: number; to: number }[], gap: number): { warm: boolean; unused: number[] } {
+  let warm = false;
+  const unused: number[] = [];
+  for (const { from, to } of windows) {
+    if (gap >= from && gap <= to) warm = true;
+    if (gap > from) unused.push(Math.min(gap, to) - from);
+  }
+  return { warm, unused };
 }
 
 /**

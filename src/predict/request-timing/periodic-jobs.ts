@@ -1,5 +1,5 @@
 import type { TimingPolicyFactory } from './timing-policies.js';
-import { sessionGapSeconds } from './evaluate-timing.js';
+import { sessionGapSeconds, windowsOf } from './evaluate-timing.js';
 
 export interface PeriodicJobsOptions {
   /** Minutes prepared either side of a periodic program's next expected run. */
@@ -31,7 +31,7 @@ export function withPeriodicJobs(inner: TimingPolicyFactory, options: PeriodicJo
       return {
         window: () => base.window(),
         intervals(endSeconds: number) {
-          const own = base.intervals ? base.intervals(endSeconds) : [base.window()];
+          const own = windowsOf(base, endSeconds);
           const windows = own.map((x) => ({ ...x }));
           for (const r of runs.values()) {
             if (r.length < 3) continue;

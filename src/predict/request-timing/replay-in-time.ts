@@ -1,6 +1,6 @@
 import type { BudgetController } from './budget-controller.js';
-import { observeSessionOf, sessionSpans, type ProgramsBySubject, type TimingResult } from './evaluate-timing.js';
-import type { TimingPolicy, TimingPolicyFactory } from './timing-policies.js';
+import { observeSessionOf, scoreGap, sessionSpans, windowsOf, type ProgramsBySubject, type TimingResult } from './evaluate-timing.js';
+import type { TimingPolicyFactory } from './timing-policies.js';
 
 export type Windows = readonly { from: number; to: number }[];
 
@@ -21,19 +21,6 @@ export interface ReplayInTimeOptions {
   /** Every settled session, in time order: for tests and traces of the controller. */
   onSettle?: (s: { atSeconds: number; spentMinutes: number; budgetMinutes: number; threshold: number; scored: boolean }) => void;
 }
-
-/** Warm or not, and the minutes prepared before the start (or the whole window when it came after). */
-function score(windows: Windows, gap: number): { warm: boolean; unused: number[] } {
-  let warm = false;
-  const unused: number[] = [];
-  for (const { from, to } of windows) {
-    if (gap >= from && gap <= to) warm = true;
-    if (gap > from) unused.push(Math.min(gap, to) - from);
-  }
-  return { warm, unused };
-}
-
-const windowsOf = (p: TimingPolicy, endSeconds: number): Windows => (p.intervals ? p.intervals(endSeconds) : [p.window()]);
 
 /**
  * The replay of replayTiming, but in the order things happen across subjects: every session's end
@@ -94,7 +81,7 @@ export function replayInTime(streams: ReadonlyMap<string, readonly number[]>, fa
       continue;
     }
     const gap = (session.start - s.sessions[i - 1]!.end) / 60;
-    const ours = score(s.pending, gap);
+    const ours = scoreGap(s.pending, gap);
     const isScored = session.start >= scoreFrom;
     if (isScored) {
       scored++;
@@ -103,7 +90,7 @@ export function replayInTime(streams: ReadonlyMap<string, readonly number[]>, fa
     }
     if (budget) {
       const spent = ours.unused.reduce((a, b) => a + b, 0);
-      const allowed = s.shadow ? score(s.shadowPending, gap).unused.reduce((a, b) => a + b, 0) : budgetAt(session.start);
+      const allowed = s.shadow ? scoreGap(s.shadowPending, gap).unused.reduce((a, b) => a + b, 0) : budgetAt(session.start);
       budget.controller.settle(spent, allowed);
       options.onSettle?.({ atSeconds: session.start, spentMinutes: spent, budgetMinutes: allowed, threshold: budget.controller.threshold(), scored: isScored });
     }
