@@ -83,7 +83,7 @@ export function renderForecast(evaluations: readonly ForecastEvaluation[]): stri
   const out: string[] = [
     'Pooled forecaster (pooled-quantile: one p95 quantile regression over every subject\'s own window statistics; pooled-median: the median of it, vpa-samples and autopilot-p95; pooled-median-5: the median of it, vpa-samples, autopilot-p95, moving-p95-288 and Autopilot\'s histogram at p98; "pooled" below is whichever of the three had the lowest validation pinball) against every rule, VPA and Autopilot included. ' +
       'Every choice — which model forecasts, which drives the allocation, each model\'s α (the share of its own steps a subject\'s margin may leave above, its margin the conformal quantile on a held-back slice of its own training part) and that slice\'s length — ' +
-      'is made by rolling-origin validation inside the training parts; the last 20 % of each series is scored once. "by subject": two groups of VMs, each scored with what was selected and fitted on the other group.',
+      'is made by rolling-origin validation inside the training parts; the last 20 % of each series is scored once. "by subject": two groups of VMs, each scored with what was fitted on the other group, selected on both groups\' training parts (the held-out group validated on with its own margins, never fitted on).',
   ];
   for (const e of evaluations) {
     out.push('', `${e.target}, next ${e.horizon} steps of 5 min, split by ${e.split}`);
