@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { evaluate, type EvaluationReport } from '../../predict/evaluate.js';
 import type { ForecastEvaluation } from '../../predict/forecast/evaluate-forecast.js';
+import type { AllocationSummary } from '../../predict/forecast/subject-allocation.js';
 import { resourceTargets, type ResourceTarget } from '../../predict/evaluate-resources.js';
 import { addHistoryOptions, openHistory, type HistoryFlags } from '../history-option.js';
 import { emit, globalOptions, table } from '../output.js';
@@ -82,7 +83,7 @@ export function renderForecast(evaluations: readonly ForecastEvaluation[]): stri
   const out: string[] = [
     'Pooled forecaster (pooled-quantile: one p95 quantile regression over every subject\'s own window statistics; pooled-median: the median of it, vpa-samples and autopilot-p95; pooled-median-5: the median of it, vpa-samples, autopilot-p95, moving-p95-288 and Autopilot\'s histogram at p98; "pooled" below is whichever of the three had the lowest validation pinball) against every rule, VPA and Autopilot included. ' +
       'Every choice — which model forecasts, which drives the allocation, each model\'s α (the share of its own steps a subject\'s margin may leave above, its margin the conformal quantile on a held-back slice of its own training part) and that slice\'s length — ' +
-      'is made by rolling-origin validation inside the training parts; the last 20 % of each series is scored once. "by subject": two groups of VMs, each scored with what was selected and fitted on the other group.',
+      'is made by rolling-origin validation inside the training parts; the last 20 % of each series is scored once. "by subject": two groups of VMs, each scored with what was fitted on the other group, selected on both groups\' training parts (the held-out group validated on with its own margins, never fitted on).',
   ];
   for (const e of evaluations) {
     out.push('', `${e.target}, next ${e.horizon} steps of 5 min, split by ${e.split}`);
@@ -104,7 +105,7 @@ export function renderForecast(evaluations: readonly ForecastEvaluation[]): stri
         : `  waste ${num(p.waste, 2)} vs ${num(e.bestBaselineAtRate.waste, 2)} for the best rule at the same ${pct(e.bestBaselineAtRate.rate)} % with ≤ 5 % of VMs above 10 % under (${e.bestBaselineAtRate.model}, ${e.bestBaselineAtRate.subjectsOver10Percent} VMs, its one margin tuned on the test part, which favours it): ${yes(e.acceptance.waste)}`,
     );
     const d = e.deployed;
-    const evidence = e.selections.map((s) => `${s.allocationModel} α ${pct(s.allocation.alpha)} % on ${pct(s.allocation.calibrationShare)} %, λ ${s.allocation.shrinkage}: worst fold ${pct(s.allocation.evidence.worstFoldRate)} % of steps, VM share bound ${pct(s.allocation.evidence.worstFoldSubjectBound)} % (${s.allocation.evidence.holds ? 'holds' : 'none held: the nearest'})`);
+    const evidence = e.selections.map((s) => `${s.allocationModel} α ${pct(s.allocation.alpha)} % on ${pct(s.allocation.calibrationShare)} %, λ ${s.allocation.shrinkage}: worst fold ${pct(s.allocation.evidence.worstFoldRate)} % of steps, VM share bound ${pct(s.allocation.evidence.worstFoldSubjectBound)} % (${s.allocation.evidence.holds ? 'holds' : 'none held: the nearest'}; validated on ${s.validatedOn} VMs${s.allocation.halves ? `: fitted ${halfFigures(s.allocation.halves.fitted)}, held out ${halfFigures(s.allocation.halves.unfitted)}` : ''})`);
     out.push(
       `  allocation rule on validation (every fold ≤ 5 % of steps and 95 % upper bound of the VMs >10 % under ≤ 5 %): ${evidence.join('; ')}`,
       `  deployed (the allocation selection chose, ${d.models.join(' / ')}, each VM with its own calibrated margin, shrunk by λ towards the pooled one): steps under ${pct(d.summary.underProvisioningRate)} % (${yes(d.acceptance.steps)}), VMs >10 % under ${d.summary.subjectsOver10Percent}/${d.summary.subjects} (${yes(d.acceptance.subjects)}), ` +
@@ -112,6 +113,11 @@ export function renderForecast(evaluations: readonly ForecastEvaluation[]): stri
     );
   }
   return out.join('\n');
+}
+
+/** Validation figures of one half of the subjects (folds added up): steps above, VM-folds above 10 % under. */
+function halfFigures(h: AllocationSummary): string {
+  return `${pct(h.underProvisioningRate)} % of steps, ${h.subjectsOver10Percent}/${h.subjects} VM-folds >10 % under`;
 }
 
 export const registerEval: CommandRegistration = (program: Command) => {

@@ -23,7 +23,7 @@ test('Bitbrains, 8 VMs: the pooled forecaster against every rule (VPA and Autopi
     // What would be deployed is scored too, on every VM, with the allocation selection named.
     assert.equal(e.deployed.summary.subjects, 8);
     assert.deepEqual(e.deployed.models, [...new Set(e.selections.map((s) => s.allocationModel))]);
-    // With 8 (or 4) VMs no share of VMs can be shown ≤ 5 %: the rule says the allocation is only the nearest.
+    // With 8 VMs validated (by subject: 4 fitted + the 4 held out) no share of VMs can be shown ≤ 5 %: the rule says the allocation is only the nearest.
     for (const s of e.selections) assert.equal(s.allocation.evidence.holds, false, `${e.split}: ${JSON.stringify(s.allocation)}`);
     for (const s of e.selections) assert.ok(s.allocation.evidence.worstFoldSubjectBound > 0.05);
     const last = e.rows.find((r) => r.model === 'last-value')!;

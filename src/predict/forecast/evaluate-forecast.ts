@@ -1,7 +1,7 @@
 import { AbortedError } from '../../core/errors.js';
 import { allocationFigures, marginFor, type AllocationCase } from '../metrics.js';
 import { pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
-import { calibrationOrigins, finalFitShare, forecastCandidates, range, selectForecasts, trainingPart, type ForecastCandidate, type ForecastSelection, type TrainingPart } from './forecast-selection.js';
+import { calibrationOrigins, finalFitShare, forecastCandidates, pooledSummary, range, selectForecasts, trainingPart, type ForecastCandidate, type ForecastSelection, type TrainingPart } from './forecast-selection.js';
 import type { AllocationEvidence } from './allocation-rule.js';
 import { AllocationTally, boundsOf, conformalMargin, shrunkMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
 import { pooledExcessMargin } from './calibrated-allocation.js';
@@ -12,6 +12,9 @@ import { pooledExcessMargin } from './calibrated-allocation.js';
  * (every subject, its last `testFraction` held out) and by subject (two groups of subjects, each
  * scored with what was selected and fitted on the other group's training parts; a held-out
  * subject's margin still comes from its own past, as it would for a new machine with history).
+ * By subject, the held-out group's training parts are validation-only subjects of its selection
+ * (`validateCandidates`' `unfitted`): never fitted on, scored on the validation slices beside the
+ * fitted group, so the allocation rule reads how the models do on machines they never saw.
  */
 export interface ForecastSubject {
   id: string;
@@ -36,11 +39,20 @@ export interface ForecastEvaluation {
   /** One per selection: the time split has one, the subject split one per held-out group. */
   selections: {
     trainedOn: number;
+    /** Subjects the selection validated on: the fitted ones, and by subject the held-out ones' training parts too. */
+    validatedOn: number;
     scoredOn: number;
     forecastModel: string;
     allocationModel: string;
     /** The allocation's calibration and what the allocation rule read on validation (`allocation-rule.ts`): whether it held, or was only the nearest. */
-    allocation: { alpha: number; calibrationShare: number; shrinkage: number; evidence: AllocationEvidence };
+    allocation: {
+      alpha: number;
+      calibrationShare: number;
+      shrinkage: number;
+      evidence: AllocationEvidence;
+      /** By subject: its validation figures (folds added up) on the fitted group and on the held-out group's training parts, apart. */
+      halves?: { fitted: AllocationSummary; unfitted: AllocationSummary };
+    };
     pooledModel: string;
     pooledAlpha: number;
   }[];
@@ -119,7 +131,8 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
     for (const [g, group] of groups.entries()) {
       options.onStep?.(`${options.target}: selecting on the training parts of ${group.fit.length} subjects (${split === 'time' ? 'split by time' : `subject group ${g + 1}/2 held out`})`);
       const parts = group.fit.map((s) => s.part);
-      const selections = await selectForecasts({ parts, horizons, unit, candidates, ...(signal ? { signal } : {}), ...(options.onStep ? { onStep: options.onStep } : {}) });
+      const unfitted = split === 'subject' ? group.scored.map((s) => s.part) : [];
+      const selections = await selectForecasts({ parts, unfitted, horizons, unit, candidates, ...(signal ? { signal } : {}), ...(options.onStep ? { onStep: options.onStep } : {}) });
       options.onSelection?.(split, g, selections);
       options.onStep?.(`${options.target}: scoring ${candidates.length} models once on the test parts of ${group.scored.length} subjects`);
       const drives = selections.map((sel) => candidates.findIndex((c) => c.id === sel.allocationModel));
@@ -160,10 +173,17 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
       selections.forEach((sel, hi) =>
         selectionsMade[hi]!.push({
           trainedOn: group.fit.length,
+          validatedOn: group.fit.length + unfitted.length,
           scoredOn: group.scored.length,
           forecastModel: sel.forecastModel,
           allocationModel: sel.allocationModel,
-          allocation: (({ alpha, calibrationShare, shrinkage, evidence }) => ({ alpha, calibrationShare, shrinkage, evidence }))(sel.validation.find((v) => v.model === sel.allocationModel)!),
+          allocation: (({ alpha, calibrationShare, shrinkage, evidence, halves }) => ({
+            alpha,
+            calibrationShare,
+            shrinkage,
+            evidence,
+            ...(halves ? { halves: { fitted: pooledSummary(halves.fitted), unfitted: pooledSummary(halves.unfitted) } } : {}),
+          }))(sel.validation.find((v) => v.model === sel.allocationModel)!),
           pooledModel: candidates[learnt[hi]!]?.id ?? 'none',
           pooledAlpha: sel.calibration[candidates[learnt[hi]!]?.id ?? pooledForecasterId]?.alpha ?? NaN,
         }),

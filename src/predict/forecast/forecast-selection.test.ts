@@ -89,7 +89,10 @@ test('the pooled forecaster beats last value on VMs it never trained on, and the
     assert.equal(e.acceptance.steps, e.pooled.underProvisioningRate <= 0.05);
   }
   const bySubject = evaluations.filter((e) => e.split === 'subject');
-  for (const e of bySubject) assert.deepEqual(e.selections.map((s) => [s.trainedOn, s.scoredOn]), [[3, 3], [3, 3]]);
+  // By subject the held-out group's training parts are validated on too (never fitted on): 3 fitted + 3 held out.
+  for (const e of bySubject) assert.deepEqual(e.selections.map((s) => [s.trainedOn, s.validatedOn, s.scoredOn]), [[3, 6, 3], [3, 6, 3]]);
+  for (const e of bySubject) for (const s of e.selections) assert.deepEqual([s.allocation.halves?.fitted.subjects, s.allocation.halves?.unfitted.subjects], [6, 6], 'three VMs per half on each of two folds');
+  for (const e of evaluations.filter((x) => x.split === 'time')) assert.deepEqual(e.selections.map((s) => [s.trainedOn, s.validatedOn, s.allocation.halves]), [[6, 6, undefined]]);
 });
 
 test('a horizon no training part can validate is said, and the fallback rule is named for both choices', async () => {
@@ -172,4 +175,46 @@ test('selection refuses an allocation that holds on the folds pooled but not on 
   assert.ok(tempting.some((o) => o.folds.every((f) => f.subjectsOver10Percent === 0)), 'one of them is refused by its last fold\'s rate alone (no VM above 10 % under)');
   assert.equal(sel!.validation.find((v) => v.model === 'drops')!.feasible, false);
   assert.equal(sel!.allocationModel, 'steady');
+});
+
+test('validation-only subjects are scored on every fold with their own margins, never fitted on, and only their training parts are read', async () => {
+  const subjects = syntheticSubjects(6, 9, 13);
+  const parts = subjects.slice(0, 3).map((s) => trainingPart(s.id, s.category, s.series, Math.floor(s.series.length * 0.8)));
+  const held = subjects.slice(3).map((s) => trainingPart(s.id, s.category, s.series, Math.floor(s.series.length * 0.8)));
+  // A trained candidate that records what it is fitted on.
+  const fitted: Float64Array[][] = [];
+  const recording: ForecastCandidate = {
+    id: 'recording',
+    trained: true,
+    create: () => {
+      const inner = createResourceBaseline('moving-p95-288');
+      return { ...inner, id: 'recording', fit: async (data, opts) => (fitted.push([...data]), inner.fit(data, opts)) };
+    },
+  };
+  const cands = [candidates[1]!, recording];
+  const run = (unfitted: readonly ReturnType<typeof trainingPart>[]) => validateCandidates({ parts, unfitted, horizons: [12], unit: 'percent', candidates: cands });
+  const [withHeld] = await run(held);
+  assert.equal(fitted.length, foldBounds.length, 'fitted once per fold');
+  for (const data of fitted) {
+    assert.equal(data.length, 3, 'on the three fitted subjects only');
+    for (const [i, d] of data.entries()) assert.ok(d.length < parts[i]!.values.length && d.every((v, t) => v === parts[i]!.values[t]), 'a prefix of a fitted subject');
+  }
+  for (const o of withHeld![1]!) {
+    assert.ok(o.halves, 'both halves reported');
+    o.folds.forEach((f, k) => {
+      assert.deepEqual([f.subjects, o.halves!.fitted[k]!.subjects, o.halves!.unfitted[k]!.subjects], [6, 3, 3]);
+      assert.equal(f.steps, o.halves!.fitted[k]!.steps + o.halves!.unfitted[k]!.steps);
+    });
+  }
+  // Without them: the fitted half alone, the same figures.
+  const [alone] = await run([]);
+  assert.equal(alone![1]![0]!.halves, undefined);
+  assert.deepEqual(alone![1]!.map((o) => o.folds), withHeld![1]!.map((o) => o.halves!.fitted));
+  // A held-out VM's last validation slice saturated (its training part rewritten): it is scored — its half's figures move, the fitted half's do not.
+  const saturated = held.map((p, i) => (i === 0 ? trainingPart(p.id, p.category, Float64Array.from(p.values).fill(100, Math.floor(p.values.length * 0.85)), p.values.length) : p));
+  const [moved] = await run(saturated);
+  const last = foldBounds.length - 1;
+  assert.deepEqual(moved![1]!.map((o) => o.halves!.fitted), withHeld![1]!.map((o) => o.halves!.fitted));
+  // At the cap, nothing of that VM's allocation is left unused: the held-out half's waste falls.
+  assert.ok(moved![1]![0]!.halves!.unfitted[last]!.waste < withHeld![1]![0]!.halves!.unfitted[last]!.waste - 1, `${moved![1]![0]!.halves!.unfitted[last]!.waste} vs ${withHeld![1]![0]!.halves!.unfitted[last]!.waste}`);
 });

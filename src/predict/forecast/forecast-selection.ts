@@ -18,6 +18,12 @@ import { AllocationTally, boundsOf, conformalMargin, mergeExcess, shrunkMargin, 
  * subject's margin on [a_k, b_k) and validates on [b_k, c_k), with (a, b, c) = (0.55, 0.7, 0.85)·L
  * and (0.7, 0.85, 1)·L: the origin rolls forward, every validation slice is after what was fitted.
  * What drives the allocation is chosen by `allocation-rule.ts` from the folds one by one.
+ *
+ * Validation-only subjects (`unfitted`, eval's split by subject): the held-out VMs' training
+ * parts, never fitted on, scored on each fold's validation slice beside the fitted subjects with
+ * their own margins — a held-out VM is a new machine *with history*, and its history is what the
+ * rule may read about machines the models never saw. Their test parts are as unreachable as the
+ * fitted subjects' (they are `TrainingPart`s too).
  */
 export interface TrainingPart {
   readonly id: string;
@@ -79,6 +85,8 @@ export interface CandidateValidation extends AllocationSummary {
   shrinkage: number;
   /** The same figures on each rolling-origin fold. */
   folds: AllocationSummary[];
+  /** Per fold, the fitted subjects' and the validation-only subjects' figures apart (when there were validation-only subjects). */
+  halves?: { fitted: AllocationSummary[]; unfitted: AllocationSummary[] };
   /** What the allocation rule read from the folds (`allocation-rule.ts`). */
   evidence: AllocationEvidence;
   /** It holds the allocation rule on validation. */
@@ -130,8 +138,14 @@ export interface OptionValidation {
   alpha: number;
   calibrationShare: number;
   shrinkage: number;
+  /** Every validated subject, fitted and validation-only together. */
   folds: AllocationSummary[];
+  /** The same per fold for each half, when validation-only subjects were given: the fitted subjects, and those never fitted on. */
+  halves?: { fitted: AllocationSummary[]; unfitted: AllocationSummary[] };
 }
+
+/** Which subjects a fold's figures come from: those the candidates were fitted on, or validation-only ones. */
+const halves = ['fitted', 'unfitted'] as const;
 
 /**
  * Validation of every candidate × calibration option at every horizon: per fold, the candidate
@@ -140,6 +154,8 @@ export interface OptionValidation {
  */
 export async function validateCandidates(args: {
   parts: readonly TrainingPart[];
+  /** Subjects validated on but never fitted on (the held-out group of eval's split by subject). */
+  unfitted?: readonly TrainingPart[];
   horizons: readonly number[];
   unit: ResourceUnit;
   candidates: readonly ForecastCandidate[];
@@ -151,11 +167,13 @@ export async function validateCandidates(args: {
   onStep?: (text: string) => void;
 }): Promise<OptionValidation[][][]> {
   const { parts, horizons, unit, candidates, signal } = args;
+  const unfitted = args.unfitted ?? [];
+  const validated = [...parts.map((part) => ({ part, half: 0 })), ...unfitted.map((part) => ({ part, half: 1 }))];
   const folds = args.folds ?? foldBounds;
   const calibrationGrid = calibrationGridOf(args.shrinkages);
   const bounds = boundsOf(unit);
-  // tallies[horizon][candidate][option][fold]
-  const tallies = horizons.map(() => candidates.map(() => calibrationGrid.map(() => folds.map(() => new AllocationTally()))));
+  // tallies[horizon][candidate][option][fold][half]
+  const tallies = horizons.map(() => candidates.map(() => calibrationGrid.map(() => folds.map(() => halves.map(() => new AllocationTally())))));
   for (const [fold, [a, b, c]] of folds.entries()) {
     // One array per fold for every candidate: the pooled regression is then fitted once (fitsMade).
     const fitData = parts.map((p) => p.values.slice(0, Math.floor(p.values.length * a)));
@@ -170,8 +188,8 @@ export async function validateCandidates(args: {
         const stride = strideFor(horizon);
         // First every subject's forecasts and calibration excess, then the pooled excess quantile
         // (over the subjects of this fold), then each subject's shrunk margin on its validation slice.
-        const scored: { seen: Float64Array; val: number[]; fv: Float64Array; excess: Float64Array[] }[] = [];
-        for (const p of parts) {
+        const scored: { half: number; seen: Float64Array; val: number[]; fv: Float64Array; excess: Float64Array[] }[] = [];
+        for (const { part: p, half } of validated) {
           const L = p.values.length;
           const [calEnd, valEnd] = [Math.floor(L * b), Math.floor(L * c)];
           const val = range(Math.max(1, calEnd), valEnd - horizon, stride);
@@ -185,25 +203,38 @@ export async function validateCandidates(args: {
             const cal = first < 0 ? [] : longest.slice(first);
             return sortedExcess(seen, cal, f.subarray(first < 0 ? longest.length : first, longest.length), horizon);
           });
-          scored.push({ seen, val, fv: f.subarray(longest.length), excess });
+          scored.push({ half, seen, val, fv: f.subarray(longest.length), excess });
         }
-        const pooled = calibrationShares.map((_, si) => mergeExcess(scored.map((x) => x.excess[si]!)));
+        // Over the fitted subjects only, as eval and train compute it (`pooledExcessMargin`).
+        const pooled = calibrationShares.map((_, si) => mergeExcess(scored.filter((x) => x.half === 0).map((x) => x.excess[si]!)));
         const pooledMargins = calibrationGrid.map((g) => conformalMargin(pooled[calibrationShares.indexOf(g.share)]!, g.alpha));
         for (const x of scored) {
           const own = calibrationShares.map((_, si) => alphaGrid.map((alpha) => conformalMargin(x.excess[si]!, alpha)));
           calibrationGrid.forEach((g, gi) => {
             const margin = shrunkMargin(own[calibrationShares.indexOf(g.share)]![alphaGrid.indexOf(g.alpha)]!, pooledMargins[gi]!, g.shrinkage);
-            tallies[hi]![ci]![gi]![fold]!.add(x.seen, x.val, x.fv, horizon, margin, bounds);
+            tallies[hi]![ci]![gi]![fold]![x.half]!.add(x.seen, x.val, x.fv, horizon, margin, bounds);
           });
         }
       }
     }
   }
-  return tallies.map((byCandidate) => byCandidate.map((byOption) => byOption.map((folds, gi) => ({ alpha: calibrationGrid[gi]!.alpha, calibrationShare: calibrationGrid[gi]!.share, shrinkage: calibrationGrid[gi]!.shrinkage, folds: folds.map((t) => t.summary()) }))));
+  return tallies.map((byCandidate) =>
+    byCandidate.map((byOption) =>
+      byOption.map((byFold, gi) => ({
+        alpha: calibrationGrid[gi]!.alpha,
+        calibrationShare: calibrationGrid[gi]!.share,
+        shrinkage: calibrationGrid[gi]!.shrinkage,
+        folds: byFold.map(([fitted, out]) => new AllocationTally().merge(fitted!).merge(out!).summary()),
+        ...(unfitted.length > 0 ? { halves: { fitted: byFold.map((t) => t[0]!.summary()), unfitted: byFold.map((t) => t[1]!.summary()) } } : {}),
+      })),
+    ),
+  );
 }
 
 export async function selectForecasts(args: {
   parts: readonly TrainingPart[];
+  /** Subjects validated on but never fitted on (`validateCandidates`). */
+  unfitted?: readonly TrainingPart[];
   horizons: readonly number[];
   unit: ResourceUnit;
   candidates: readonly ForecastCandidate[];
