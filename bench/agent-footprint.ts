@@ -16,6 +16,7 @@ import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { createAnonymiser } from '../src/telemetry/anonymise.js';
 import { loadOrCreateKeyring } from '../src/telemetry/pseudonym-keys.js';
 import { freePort, startVm } from '../src/vm/qemu-vm.js';
+import { cliPath } from '../test/support/repo.js';
 import { startServe } from '../test/support/serve.js';
 import { benchDir, linkedHome, sharedHome } from './support/home.js';
 import { median, runsFromEnv, seconds } from './support/stats.js';
@@ -26,7 +27,7 @@ const client = 'agentbench';
 const { paths: p } = await sharedHome();
 const home = await linkedHome(await benchDir(p.home, 'agent-footprint'), p, { layers: p.layers });
 const cli = async (args: string[]): Promise<any> =>
-  JSON.parse((await promisify(execFile)(process.execPath, ['bin/prescient.js', '--json', ...args], { env: { ...process.env, PRESCIENT_HOME: home }, maxBuffer: 64 << 20 })).stdout);
+  JSON.parse((await promisify(execFile)(process.execPath, [cliPath, '--json', ...args], { env: { ...process.env, PRESCIENT_HOME: home }, maxBuffer: 64 << 20 })).stdout);
 const key = join(home, 'key');
 await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
 await writeFile(

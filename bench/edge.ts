@@ -10,14 +10,14 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { paths } from '../src/core/config.js';
+import { repoRoot } from '../test/support/repo.js';
 import { startServe, type ServeProcess } from '../test/support/serve.js';
 import { benchDir, linkedHome, sharedHome } from './support/home.js';
 import { median, percentile, runsFromEnv } from './support/stats.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const root = repoRoot;
 const rounds = runsFromEnv('BENCH_RUNS', 5);
 const perRound = runsFromEnv('REQUESTS', 40);
 const oldRev = process.env['EDGE_OLD_REV'] ?? execFileSync('git', ['-C', root, 'log', '--format=%H', '--grep=^edge: framework', '-n', '1']).toString().trim() + '^';

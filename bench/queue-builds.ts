@@ -21,6 +21,7 @@ import { BuildQueue } from '../src/queue/build-queue.js';
 import { openRegistry } from '../src/registry/registry.js';
 import { startPostgres } from '../src/store/testing/postgres-cluster.js';
 import { PipelineImageBuilder } from '../src/workflow/image-builder.js';
+import { cliPath } from '../test/support/repo.js';
 import { benchDir, linkedHome, sharedHome } from './support/home.js';
 import { median, runsFromEnv } from './support/stats.js';
 
@@ -29,7 +30,6 @@ const runs = runsFromEnv('RUNS', 1);
 const { paths: shared } = await sharedHome();
 const base = { ...(await findBase(shared.bases, 'debian-12')), name: 'debian-12' };
 const work = await benchDir(shared.home, 'queue-builds');
-const cli = join(process.cwd(), 'bin', 'prescient.js');
 const pg = await startPostgres();
 const children: ChildProcess[] = [];
 
@@ -56,7 +56,7 @@ async function oneRun(workers: number, run: number): Promise<number> {
     const finished = new Promise<void>((resolve, reject) => {
       for (let w = 0; w < workers; w++) {
         void home(`w${workers}-${run}-${w}`, registryRoot).then((h) => {
-          const child = spawn(process.execPath, [cli, 'worker', '--json', '--queue-url', pg.url], { env: { ...process.env, PRESCIENT_HOME: h }, stdio: ['ignore', 'pipe', 'inherit'] });
+          const child = spawn(process.execPath, [cliPath, 'worker', '--json', '--queue-url', pg.url], { env: { ...process.env, PRESCIENT_HOME: h }, stdio: ['ignore', 'pipe', 'inherit'] });
           children.push(child);
           let buffered = '';
           child.stdout!.on('data', (b: Buffer) => {

@@ -8,7 +8,8 @@ import { paths } from '../src/core/config.js';
 import { hasCommand } from '../src/core/exec.js';
 import { Grants } from '../src/grants/grants.js';
 import { openRegistry } from '../src/registry/registry.js';
-import { prescient, repoRoot } from './support/cli.js';
+import { prescient } from './support/cli.js';
+import { repoRoot } from './support/repo.js';
 import { quickstartClients, quickstartHome } from './support/quickstart-home.js';
 import { startServe, type ServeProcess } from './support/serve.js';
 

@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { repoRoot } from '../../test/support/cli.js';
+import { cliPath, repoPath, repoRoot } from '../../test/support/repo.js';
 import { buildProgram } from './main.js';
 import { optionsReference } from './options-reference.js';
 
-const doc = readFileSync(join(repoRoot, 'docs/configuration.md'), 'utf8');
+const doc = readFileSync(repoPath('docs/configuration.md'), 'utf8');
 
 test('every option serve --help lists appears in docs/configuration.md', () => {
-  const help = execFileSync(process.execPath, [join(repoRoot, 'bin/prescient.js'), 'serve', '--help'], { encoding: 'utf8' });
+  const help = execFileSync(process.execPath, [cliPath, 'serve', '--help'], { encoding: 'utf8' });
   const listed = [...help.matchAll(/^ {2}(?:(-\w), )?(--[a-z][\w-]*)/gm)].flatMap((m) => [m[1], m[2]]).filter((f): f is string => !!f);
   assert.ok(listed.includes('--port') && listed.includes('--no-auth') && listed.includes('--json'), `parsed ${listed.join(' ')}`);
   const section = doc.slice(doc.indexOf('### `prescient serve`'), doc.indexOf('### ', doc.indexOf('### `prescient serve`') + 4));
@@ -31,13 +30,13 @@ test('every environment variable the code and scripts read is in the reference',
 });
 
 test('the README links the configuration reference and the fleet guide, which exist', () => {
-  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const readme = readFileSync(repoPath('README.md'), 'utf8');
   for (const d of ['docs/configuration.md', 'docs/fleet.md']) {
     assert.ok(readme.includes(`](${d})`), `README does not link ${d}`);
-    assert.ok(readFileSync(join(repoRoot, d), 'utf8').length > 1000);
+    assert.ok(readFileSync(repoPath(d), 'utf8').length > 1000);
   }
-  const license = readFileSync(join(repoRoot, 'LICENSE'), 'utf8');
-  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { license: string };
+  const license = readFileSync(repoPath('LICENSE'), 'utf8');
+  const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { license: string };
   assert.equal(pkg.license, 'Apache-2.0');
   assert.match(license, /Apache License\s+Version 2\.0/);
 });

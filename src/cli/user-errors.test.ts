@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeChain } from '../registry/testing/qcow2-fixtures.js';
-import { repoRoot } from '../../test/support/cli.js';
+import { cliPath, repoPath, repoRoot } from '../../test/support/repo.js';
 import { debianBase, testHome } from '../../test/support/images.js';
 
 interface Run {
@@ -19,7 +19,7 @@ interface Run {
 
 /** `prescient ARGS` as a user types it (optionally as another uid, with stdin). */
 function cli(args: readonly string[], o: { home?: string; input?: string; uid?: number; cwd?: string } = {}): Promise<Run> {
-  const argv = [join(repoRoot, 'bin/prescient.js'), ...args];
+  const argv = [cliPath, ...args];
   const [cmd, full] = o.uid === undefined ? [process.execPath, argv] : ['setpriv', [`--reuid=${o.uid}`, `--regid=${o.uid}`, '--clear-groups', process.execPath, ...argv]];
   return new Promise((resolve) => {
     const child = spawn(cmd, full, { cwd: o.cwd ?? repoRoot, env: { ...process.env, PRESCIENT_HOME: o.home ?? '/nonexistent/prescient-home', PRESCIENT_DEBUG: '' } });
@@ -112,7 +112,7 @@ describe('bad input: one line naming the problem and the fix, a documented exit 
   });
 
   test('plurals: 1 issue, 2 issues', async () => {
-    const v = JSON.parse(await readFile(join(repoRoot, 'examples/vectors/web-db.json'), 'utf8'));
+    const v = JSON.parse(await readFile(repoPath('examples/vectors/web-db.json'), 'utf8'));
     v.confidence = 2;
     const one = await cli(['vector', 'validate', '-'], { input: JSON.stringify(v) });
     assert.match(one.stdout, /: 1 issue$/m);
@@ -123,7 +123,7 @@ describe('bad input: one line naming the problem and the fix, a documented exit 
 
 describe('CLI habits', () => {
   test('--version prints the package version', async () => {
-    const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    const pkg = JSON.parse(await readFile(repoPath('package.json'), 'utf8')) as { version: string };
     const r = await cli(['--version']);
     assert.equal(r.code, 0);
     assert.equal(r.stdout.trim(), pkg.version);

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { cruise, type IForbiddenRuleType } from 'dependency-cruiser';
+import { repoRoot } from '../../test/support/repo.js';
 
 // The sources, not dist/: type-only imports are erased by tsc, and they are seams too.
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const root = repoRoot;
 
 const rules: IForbiddenRuleType[] = [
   { name: 'no-cycle', comment: 'a cycle joins two stages into one; move the shared type to src/contracts/', severity: 'error', from: { path: '^src/' }, to: { circular: true } },

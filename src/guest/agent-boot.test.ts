@@ -13,7 +13,7 @@ import { createAnonymiser } from '../telemetry/anonymise.js';
 import { loadOrCreateKeyring } from '../telemetry/pseudonym-keys.js';
 import { probePort } from '../vm/port-probes.js';
 import { freePort, startVm, type RunningVm } from '../vm/qemu-vm.js';
-import { repoRoot } from '../../test/support/cli.js';
+import { cliPath } from '../../test/support/repo.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 
@@ -40,7 +40,7 @@ let own: { username: string; secret: string };
 const key = (): string => join(home, 'client-key');
 
 const cli = async (args: string[], timeout = 900_000): Promise<any> => {
-  const r = await promisify(execFile)(process.execPath, [join(repoRoot, 'bin/prescient.js'), '--json', ...args], { env: { ...process.env, PRESCIENT_HOME: home }, timeout, maxBuffer: 64 << 20 });
+  const r = await promisify(execFile)(process.execPath, [cliPath, '--json', ...args], { env: { ...process.env, PRESCIENT_HOME: home }, timeout, maxBuffer: 64 << 20 });
   return JSON.parse(r.stdout);
 };
 

@@ -16,7 +16,7 @@ import { loadOrCreateKeyring } from '../telemetry/pseudonym-keys.js';
 import { debianBase, scratchDir, testPaths } from '../../test/support/images.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { webDbVector } from '../../test/support/vectors.js';
-import { repoRoot } from '../../test/support/cli.js';
+import { cliPath } from '../../test/support/repo.js';
 
 /**
  * The agent's shell, run as the image carries it, inside the image's root (chroot; no boot) and
@@ -90,10 +90,9 @@ after(async () => {
 });
 
 test('the agent reports launches, missing commands, new packages, dataset reads and resources; spools offline; stops after a revoke', { skip: canRun ? false : 'needs root (loop mounts) to open the image' }, async () => {
-  const cli = join(repoRoot, 'bin/prescient.js');
   const env = { ...process.env, PRESCIENT_HOME: home };
-  await promisify(execFile)(process.execPath, [cli, 'consent', 'grant', 'client:acme'], { env });
-  const issued = JSON.parse((await promisify(execFile)(process.execPath, [cli, '--json', 'credentials', 'issue-source', 'agent-acme', '--subject', 'client:acme'], { env })).stdout) as { username: string; secret: string };
+  await promisify(execFile)(process.execPath, [cliPath, 'consent', 'grant', 'client:acme'], { env });
+  const issued = JSON.parse((await promisify(execFile)(process.execPath, [cliPath, '--json', 'credentials', 'issue-source', 'agent-acme', '--subject', 'client:acme'], { env })).stdout) as { username: string; secret: string };
   credential = `${issued.username}:${issued.secret}`;
   const anon = createAnonymiser({ keyring: loadOrCreateKeyring(paths(home).secrets) });
   const subject = anon.pseudonym('client', 'acme');
@@ -185,7 +184,7 @@ test('the agent reports launches, missing commands, new packages, dataset reads 
   }
 
   // Revoked: the next report is refused; the agent deletes its spool and stops for good.
-  await promisify(execFile)(process.execPath, [cli, 'consent', 'revoke', 'client:acme'], { env });
+  await promisify(execFile)(process.execPath, [cliPath, 'consent', 'revoke', 'client:acme'], { env });
   const revoked = await inGuest(
     `/usr/lib/prescient-agent/prepare; /usr/lib/prescient-agent/collect
      echo "spool=$(ls /var/lib/prescient-agent/spool | wc -l) revoked=$(test -e /var/lib/prescient-agent/revoked && echo yes)"

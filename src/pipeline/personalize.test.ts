@@ -11,6 +11,7 @@ import { kvmWorks } from '../image/kvm.js';
 import { run } from '../core/exec.js';
 import { debianBase, scratchDir, testPaths } from '../../test/support/images.js';
 import { webDbVector } from '../../test/support/vectors.js';
+import { cliPath } from '../../test/support/repo.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
 import type { BaseImage } from '../image/bases/build.js';
 import { withImageSession } from '../image/open.js';
@@ -28,7 +29,6 @@ let work: Awaited<ReturnType<typeof scratchDir>>;
 let dataset: string;
 let datasetSha: string;
 const p = testPaths();
-const cli = join(import.meta.dirname, '../../../bin/prescient.js');
 
 /** The admin's dataset catalogue for these tests: the only host files a vector may name (by name). */
 let policy: Policy;
@@ -174,7 +174,7 @@ test('bad vectors are refused before any image is touched, naming the field', as
     const file = join(work.dir, 'bad.json');
     await writeFile(file, JSON.stringify(v));
     const out = join(work.dir, `bad-out-${what.replace(/\W/g, '')}`);
-    const r = await promisify(execFile)('node', [cli, 'personalize', '--base', base.path, '--vector', file, '--out', out], { env: { ...process.env, PRESCIENT_HOME: p.home } }).then(
+    const r = await promisify(execFile)(process.execPath, [cliPath, 'personalize', '--base', base.path, '--vector', file, '--out', out], { env: { ...process.env, PRESCIENT_HOME: p.home } }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );

@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
+import { racyTickMs } from '../core/file-identity.js';
 import { parsePolicy } from '../policy/policy.js';
 import { webDbVector } from '../../test/support/vectors.js';
 import { resolveSources } from './sources.js';
@@ -40,6 +42,8 @@ test('a dataset rewritten in place with the same size and modification time is d
 test('an unchanged dataset is served from the memo; a request aborted before it resolves is refused', async () => {
   const file = join(dir, 'same.csv');
   await writeFile(file, 'x\n'.repeat(1000));
+  // Older than the timestamp tick, or every call reads it again (FileIdentityCache's racy rule).
+  await sleep(racyTickMs + 100);
   const policy = parsePolicy({ datasets: [{ name: 'same', kind: 'file', path: file, maxBytes: 1 << 20 }] });
   const vector = webDbVector([{ source: 'same', destination: '/srv/same.csv', sizeBytes: 2000 }]);
   const [a, b] = await Promise.all([resolveSources(vector, { threshold: 0.5, policy }), resolveSources(vector, { threshold: 0.5, policy })]);

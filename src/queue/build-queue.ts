@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { AbortedError, AppError, errorCodes, NotFoundError, type ErrorCode } from '../core/errors.js';
 import { buildJobResultSchema, buildJobSchema, buildKey, type BuildJob, type BuildJobResult, type BuildState } from './build-job.js';
 import type { QueueConfig } from './queue-config.js';
+import { inTransaction } from '../store/postgres/transaction.js';
 
 /** The pg-boss queue of builds and the schema its tables (and the leases beside them) live in. */
 const QUEUE = 'builds';
@@ -96,19 +97,11 @@ export class BuildQueue {
           if (!(await boss.getQueue(QUEUE))) throw e; // another process created it first: fine
         });
       }
-      const c = await pool.connect();
-      try {
-        // Several processes start at once: one creates the table, the others wait for it.
-        await c.query('BEGIN');
+      // Several processes start at once: one creates the table, the others wait for it.
+      await inTransaction(pool, async (c) => {
         await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${SCHEMA}.build_leases`]);
         await c.query(`CREATE TABLE IF NOT EXISTS ${SCHEMA}.build_leases (job_id uuid PRIMARY KEY, worker text NOT NULL, taken_at timestamptz NOT NULL DEFAULT now(), renewed_at timestamptz NOT NULL DEFAULT now())`);
-        await c.query('COMMIT');
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        c.release();
-      }
+      });
     } catch (e) {
       await boss.stop({ graceful: false, wait: false }).catch(() => undefined);
       await pool.end().catch(() => undefined);

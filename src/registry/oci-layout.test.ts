@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { racyTickMs } from '../core/file-identity.js';
 import type { Digest } from '../core/digest.js';
 import { mediaTypes } from './media-types.js';
 import { OciLayout } from './oci-layout.js';
@@ -24,7 +26,9 @@ test('index.json is read again after every change, by this layout or another pro
       assert.equal((await serve.readIndex()).manifests.length, i - 1, `change ${i} by this layout not seen`);
       await serve.updateIndex((index) => void index.manifests.unshift(descriptor(i)));
     }
-    // One read shared by callers: frozen, so no caller can change another's view.
+    // One read shared by callers: frozen, so no caller can change another's view. Once older than
+    // the timestamp tick: a younger index.json is read again by every call (the racy rule).
+    await sleep(racyTickMs + 100);
     const index = await serve.readIndex();
     assert.equal(await serve.readIndex(), index);
     assert.throws(() => index.manifests.push(descriptor(99)), TypeError);

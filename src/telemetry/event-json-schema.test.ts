@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { repoPath } from '../../test/support/repo.js';
 import { eventKinds } from '../contracts/telemetry-event.js';
 import { telemetryEventJsonSchema } from './event-json-schema.js';
 
 test('the checked-in telemetry event JSON Schema is the one generated from the zod schema', () => {
   const generated = telemetryEventJsonSchema();
-  const file = JSON.parse(readFileSync('schemas/telemetry-event-v1.schema.json', 'utf8'));
+  const file = JSON.parse(readFileSync(repoPath('schemas/telemetry-event-v1.schema.json'), 'utf8'));
   assert.deepEqual(file, generated, 'out of date: run bash scripts/schemas');
 });
 

@@ -7,9 +7,10 @@ import { test } from 'node:test';
 import { ValidationError } from '../core/errors.js';
 import { completeUsageVector } from './hand-vector.js';
 import { usageVectorJsonSchema } from './json-schema.js';
+import { cliPath, repoPath } from '../../test/support/repo.js';
 import { checkUsageVector, parseUsageVector, UsageVectorValidationError } from './validate.js';
 
-const example = (): Record<string, any> => JSON.parse(readFileSync('examples/vectors/web-db.json', 'utf8'));
+const example = (): Record<string, any> => JSON.parse(readFileSync(repoPath('examples/vectors/web-db.json'), 'utf8'));
 
 function issuesOf(mutate: (v: Record<string, any>) => void): string[] {
   const v = example();
@@ -69,7 +70,7 @@ test('parseUsageVector throws one ValidationError listing every issue', () => {
 
 test('the checked-in JSON Schema is the generated one and carries the rules', () => {
   const generated = usageVectorJsonSchema();
-  const file = JSON.parse(readFileSync('schemas/usage-vector-v1.schema.json', 'utf8'));
+  const file = JSON.parse(readFileSync(repoPath('schemas/usage-vector-v1.schema.json'), 'utf8'));
   assert.deepEqual(file, generated, 'run: node bin/prescient.js vector schema > schemas/usage-vector-v1.schema.json');
   const props = (generated as any).properties;
   assert.equal(props.schemaVersion.const, 'prescient.dev/usage-vector/v1');
@@ -86,12 +87,12 @@ test('prescient vector validate names every bad field and exits 2', () => {
   v.software[0].name = 'nginx && curl x|sh';
   const file = join(dir, 'bad.json');
   writeFileSync(file, JSON.stringify(v));
-  const r = spawnSync('node', ['bin/prescient.js', 'vector', 'validate', file, '--json'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [cliPath, 'vector', 'validate', file, '--json'], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   const out = JSON.parse(r.stdout);
   assert.equal(out.valid, false);
   assert.deepEqual(out.issues.map((i: { path: string }) => i.path), ['software[0].name', 'datasets[0].destination']);
-  const ok = execFileSync('node', ['bin/prescient.js', 'vector', 'validate', 'examples/vectors/web-db.json'], { encoding: 'utf8' });
+  const ok = execFileSync(process.execPath, [cliPath, 'vector', 'validate', repoPath('examples/vectors/web-db.json')], { encoding: 'utf8' });
   assert.match(ok, /valid/);
 });
 

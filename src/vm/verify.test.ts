@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { run } from '../core/exec.js';
 import { debianBase, scratchDir, testPaths } from '../../test/support/images.js';
 import { webDbVector } from '../../test/support/vectors.js';
+import { cliPath } from '../../test/support/repo.js';
 import { withImageSession } from '../image/open.js';
 import { createOverlay } from '../image/qemu-img.js';
 import { cleanupStaleSessions, sessionsDir } from '../image/runtime-state.js';
@@ -88,9 +89,8 @@ test('a broken service configuration fails verify, naming the check and the reas
 });
 
 test('a verify run killed mid-boot leaves nothing after the next start', async () => {
-  const cli = join(import.meta.dirname, '../../../bin/prescient.js');
   const qemuBefore = await qemuPids();
-  const child = spawn(process.execPath, [cli, 'verify', built.outputs.disk!, '--quiet'], { env: { ...process.env, PRESCIENT_HOME: p.home }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [cliPath, 'verify', built.outputs.disk!, '--quiet'], { env: { ...process.env, PRESCIENT_HOME: p.home }, stdio: 'ignore' });
   // Wait until QEMU runs under it.
   for (let i = 0; i < 240; i++) {
     if ((await qemuPids()).some((pid) => !qemuBefore.includes(pid))) break;

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { paths } from '../core/config.js';
 import { hasCommand, run } from '../core/exec.js';
@@ -11,12 +10,12 @@ import { withImageSession } from '../image/open.js';
 import { openRegistry } from '../registry/registry.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
+import { cliPath } from '../../test/support/repo.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { workflowConfigFiles } from './open-request-workflow.js';
 import type { RequestResult } from './request-workflow.js';
 
 const skip = !(await hasCommand('skopeo')) && 'skopeo is needed (scripts/debian-packages.txt)';
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'prescient.js');
 
 /** A made-up web client: nginx and curl in its launches, port 80 open, a 4-core machine. */
 const shopClient: SampleClient = {
@@ -85,7 +84,7 @@ describe('prescient serve: telemetry → train → request → grant → pull wi
 
     // 2. Before training, nothing is known about the category: the request would get the small default.
     // 3. Train the category from the store, next to the running server (a separate process, as an operator would).
-    const trained = await run(process.execPath, [cli, 'train', '--category', 'web', '--time-budget', '60', '--json'], { env: { ...process.env, PRESCIENT_HOME: home }, timeoutMs: 600_000 });
+    const trained = await run(process.execPath, [cliPath, 'train', '--category', 'web', '--time-budget', '60', '--json'], { env: { ...process.env, PRESCIENT_HOME: home }, timeoutMs: 600_000 });
     const set = JSON.parse(trained.stdout) as { version: number; selections: { target: string; selected: string }[] };
     assert.equal(set.version, 1);
     assert.ok(set.selections.some((s) => s.target.startsWith('cpuPercent')));

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { paths } from '../core/config.js';
 import { hasCommand, run } from '../core/exec.js';
@@ -14,12 +13,12 @@ import { importFiles } from '../telemetry/import-files.js';
 import { openPrescient } from '../app/open-prescient.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
+import { cliPath } from '../../test/support/repo.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { workflowConfigFiles } from './open-request-workflow.js';
 import type { RequestResult } from './request-workflow.js';
 
 const skip = !(await hasCommand('skopeo')) && 'skopeo is needed (scripts/debian-packages.txt)';
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'prescient.js');
 
 /** A web client whose flows name port 23 (no service), 6379 (redis) and an exfiltration host beside its usual traffic. */
 const webshop: SampleClient = {
@@ -99,7 +98,7 @@ describe('trust boundaries: telemetry describes, it never commands', { skip }, (
     } finally {
       await ingestion.close();
     }
-    await run(process.execPath, [cli, 'train', '--category', 'web', '--time-budget', '30', '--json'], { env: { ...process.env, PRESCIENT_HOME: home }, timeoutMs: 900_000 });
+    await run(process.execPath, [cliPath, 'train', '--category', 'web', '--time-budget', '30', '--json'], { env: { ...process.env, PRESCIENT_HOME: home }, timeoutMs: 900_000 });
     server = await startServe(home);
   });
   after(async () => {

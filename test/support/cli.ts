@@ -1,9 +1,6 @@
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { dirname, join, resolve } from 'node:path';
+import { cliPath } from './repo.js';
 
-/** The repository root, from dist/test/support/ where this file runs. */
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export { datasetsDir } from './datasets.js';
 
 /** Runs `prescient ARGS --json` with its own PRESCIENT_HOME; resolves with the parsed stdout and the exit code. */
@@ -11,7 +8,7 @@ export function prescient(home: string, args: readonly string[], timeoutMs = 600
   return new Promise((resolvePromise) => {
     execFile(
       process.execPath,
-      [join(repoRoot, 'bin/prescient.js'), ...args, '--json', '--quiet'],
+      [cliPath, ...args, '--json', '--quiet'],
       { env: { ...process.env, PRESCIENT_HOME: home }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         let json: unknown;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { repoRoot } from './repo.js';
 import { readRequestLog, type RequestLog, type RequestStreamFormat } from '../../src/predict/request-timing/request-streams.js';
 
 /**
@@ -8,7 +8,7 @@ import { readRequestLog, type RequestLog, type RequestStreamFormat } from '../..
  * repository (never committed). Resolved from this file, not the working directory, so a test or
  * bench started from anywhere finds them.
  */
-export const datasetsDir = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), '..', 'shared', 'datasets');
+export const datasetsDir = join(repoRoot, '..', 'shared', 'datasets');
 
 /** One shipped trace, by its folder (and file) under datasetsDir. */
 export const datasetPath = (...parts: string[]): string => join(datasetsDir, ...parts);

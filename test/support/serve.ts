@@ -1,9 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cliPath } from './repo.js';
 
-/** `<repo>/bin/prescient.js`, from dist/test/support. */
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'prescient.js');
 
 export interface ServeProcess {
   url: string;
@@ -30,7 +27,7 @@ export async function startServe(home: string, extraArgs: readonly string[] = []
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const child = spawn(process.execPath, [options.cli ?? cli, 'serve', '--port', '0', '--json', ...extraArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [options.cli ?? cliPath, 'serve', '--port', '0', '--json', ...extraArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

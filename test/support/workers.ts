@@ -1,12 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, realpath } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { run } from '../../src/core/exec.js';
 import type { WorkerEvent } from '../../src/queue/build-worker.js';
+import { cliPath } from './repo.js';
 
-/** `<repo>/bin/prescient.js`, from dist/test/support. */
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'prescient.js');
 
 export interface WorkerProcess {
   name: string;
@@ -17,7 +14,7 @@ export interface WorkerProcess {
 
 /** `prescient worker --json` in its own PRESCIENT_HOME (a machine of its own); resolves once it took its place in the queue. */
 export async function startWorker(name: string, home: string, url: string, env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [cli, 'worker', '--json', '--queue-url', url, '--heartbeat-seconds', '1', '--lease-seconds', '5'], {
+  const child = spawn(process.execPath, [cliPath, 'worker', '--json', '--queue-url', url, '--heartbeat-seconds', '1', '--lease-seconds', '5'], {
     env: { ...process.env, ...env, PRESCIENT_HOME: home },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

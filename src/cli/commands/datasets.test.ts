@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { prescient } from '../../../test/support/cli.js';
+import { repoPath } from '../../../test/support/repo.js';
 
 let dir: string;
 let home: string;
@@ -82,7 +83,7 @@ test('policy show|add|rm|check: the safe default, edits validated before they ar
   assert.deepEqual((await prescient(fresh, ['policy', 'show'])).json.bases.allow, ['debian-12'], 'a refused edit writes nothing');
   assert.equal((await prescient(fresh, ['policy', 'add', 'ports', '1'])).json.details.field, 'list');
 
-  const vector = JSON.parse(await readFile('examples/vectors/web-db.json', 'utf8')) as { datasets: { source: string }[] };
+  const vector = JSON.parse(await readFile(repoPath('examples/vectors/web-db.json'), 'utf8')) as { datasets: { source: string }[] };
   vector.datasets.push({ ...vector.datasets[0]!, source: '/etc/shadow' });
   await writeFile(join(dir, 'vector.json'), JSON.stringify(vector));
   const checked = await prescient(fresh, ['policy', 'check', join(dir, 'vector.json')]);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
+import { cliPath } from '../../../test/support/repo.js';
 import { makeChain, readsPattern, type FixtureChain } from '../../registry/testing/qcow2-fixtures.js';
 
 const exec = promisify(execFile);
@@ -14,7 +15,7 @@ describe('prescient images / registry commands', () => {
   let chain: FixtureChain;
   const cli = async (...args: string[]): Promise<{ stdout: string; code: number }> => {
     try {
-      const r = await exec('node', ['bin/prescient.js', ...args], { env: { ...process.env, PRESCIENT_HOME: home } });
+      const r = await exec(process.execPath, [cliPath, ...args], { env: { ...process.env, PRESCIENT_HOME: home } });
       return { stdout: r.stdout, code: 0 };
     } catch (e) {
       const err = e as { stdout: string; code: number };

@@ -5,12 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { datasetPath } from '../../../test/support/datasets.js';
+import { cliPath } from '../../../test/support/repo.js';
 
 const schonlau = datasetPath('schonlau');
 const skip = existsSync(schonlau) ? false : `needs ${schonlau} (the shared datasets)`;
 
 function cli(home: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync('node', ['bin/prescient.js', ...args], { encoding: 'utf8', env: { ...process.env, PRESCIENT_HOME: home } });
+  return spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', env: { ...process.env, PRESCIENT_HOME: home } });
 }
 
 test('prescient train then predict on the Schonlau users gives valid vectors, cold start included', { skip }, () => {

@@ -9,7 +9,8 @@ import { paths } from '../../core/config.js';
 import { openSqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { createAnonymiser } from '../../telemetry/anonymise.js';
 import { loadOrCreateKeyring } from '../../telemetry/pseudonym-keys.js';
-import { prescient, repoRoot } from '../../../test/support/cli.js';
+import { prescient } from '../../../test/support/cli.js';
+import { repoPath } from '../../../test/support/repo.js';
 import { startServe } from '../../../test/support/serve.js';
 
 // Both exporters of the OpenTelemetry JS SDK: protobuf (its default, gzipped here as the
@@ -25,7 +26,7 @@ for (const [protocol, compression] of [['protobuf', 'gzip'], ['json', 'none']] a
     const source = issued.json as { username: string; secret: string };
     const serve = await startServe(home);
     try {
-      const app = join(repoRoot, 'dist/test/fixtures/otel-host-metrics-app.js');
+      const app = repoPath('dist/test/fixtures/otel-host-metrics-app.js');
       const env = { ...process.env, OTLP_AUTHORIZATION: `Basic ${Buffer.from(`${source.username}:${source.secret}`).toString('base64')}` };
       // The fixture exits 1 if any export failed (its exporter parses our answers too).
       const run = await promisify(execFile)(process.execPath, [app, `${serve.url}/v1/metrics`, '3', 'otel-test-vm', protocol, compression], { timeout: 60_000, env });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { HistorySource } from '../../predict/history.js';
 import { createPredictor } from '../../predict/predict-vector.js';
+import { repoPath } from '../../../test/support/repo.js';
 import { createApp, listen } from '../app.js';
 import { predictRoutes } from './predict.js';
 
@@ -35,7 +36,7 @@ test('GET /v1/usage-vectors answers a valid default vector for an untrained cate
 });
 
 test('POST /v1/usage-vectors/validate names the bad fields; the schema is served', async () => {
-  const v = JSON.parse(readFileSync('examples/vectors/web-db.json', 'utf8'));
+  const v = JSON.parse(readFileSync(repoPath('examples/vectors/web-db.json'), 'utf8'));
   assert.equal((await fetch(`${base}/v1/usage-vectors/validate`, { method: 'POST', body: JSON.stringify(v) })).status, 200);
   v.network.inbound[0].port = 65536;
   const r = await fetch(`${base}/v1/usage-vectors/validate`, { method: 'POST', body: JSON.stringify(v) });

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { resourceColumnNames as cols } from '../tables.js';
+import { inTransaction } from './transaction.js';
 
 /**
  * The PostgreSQL schema, as an append-only list of migrations (store_migrations records which
@@ -111,29 +112,17 @@ const lockKey = String(0x70726573636965n);
  * database at once run each step once, the second finding it done.
  */
 export async function migrate(pool: pg.Pool, steps: readonly string[] = migrations): Promise<void> {
-  const c = await pool.connect();
-  try {
-    for (;;) {
-      await c.query('BEGIN');
-      try {
-        await c.query('SELECT pg_advisory_xact_lock($1)', [lockKey]);
-        // Under the lock: two first opens racing on CREATE TABLE IF NOT EXISTS fail on the
-        // catalog's keys (its row type's, or the table's), whichever comes first.
-        await c.query('CREATE TABLE IF NOT EXISTS store_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
-        const done = Number((await c.query<{ v: number | null }>('SELECT max(version) AS v FROM store_migrations')).rows[0]!.v ?? 0);
-        if (done >= steps.length) {
-          await c.query('COMMIT');
-          return;
-        }
-        await c.query(steps[done]!);
-        await c.query('INSERT INTO store_migrations (version) VALUES ($1)', [done + 1]);
-        await c.query('COMMIT');
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      }
-    }
-  } finally {
-    c.release();
+  for (let finished = false; !finished; ) {
+    finished = await inTransaction(pool, async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [lockKey]);
+      // Under the lock: two first opens racing on CREATE TABLE IF NOT EXISTS fail on the
+      // catalog's keys (its row type's, or the table's), whichever comes first.
+      await c.query('CREATE TABLE IF NOT EXISTS store_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      const done = Number((await c.query<{ v: number | null }>('SELECT max(version) AS v FROM store_migrations')).rows[0]!.v ?? 0);
+      if (done >= steps.length) return true;
+      await c.query(steps[done]!);
+      await c.query('INSERT INTO store_migrations (version) VALUES ($1)', [done + 1]);
+      return false;
+    });
   }
 }

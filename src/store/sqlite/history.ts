@@ -1,27 +1,17 @@
 import type Database from 'better-sqlite3';
-import type { EventSource } from '../../contracts/telemetry-event.js';
 import type { DataAccessSummary, FlowSummary, SequenceItem, SequenceKind, TimeRange } from '../store.js';
 import { timeBounds } from '../time-range.js';
 
 export function sequence(db: Database.Database, subjectId: number, options: TimeRange & { kinds?: readonly SequenceKind[]; limit?: number }): SequenceItem[] {
   const kinds = options.kinds ?? ['launch', 'command'];
-  const rows = db
+  // Aliased to SequenceItem's names, as in the PostgreSQL adapter: the rows are the items.
+  return db
     .prepare(
-      `SELECT kind, time_ms, seq, name, user, session, task, source FROM sequence_events
+      `SELECT kind, time_ms AS time, seq, name, user, session, task, source FROM sequence_events
        WHERE subject_id = ? AND time_ms >= ? AND time_ms < ? AND kind IN (${kinds.map(() => '?').join(', ')})
        ORDER BY time_ms, seq, rowid LIMIT ?`,
     )
-    .all(subjectId, ...timeBounds(options), ...kinds, options.limit ?? -1) as {
-    kind: SequenceItem['kind'];
-    time_ms: number;
-    seq: number | null;
-    name: string;
-    user: string | null;
-    session: string | null;
-    task: string | null;
-    source: EventSource;
-  }[];
-  return rows.map((r) => ({ kind: r.kind, time: r.time_ms, seq: r.seq, name: r.name, user: r.user, session: r.session, task: r.task, source: r.source }));
+    .all(subjectId, ...timeBounds(options), ...kinds, options.limit ?? -1) as SequenceItem[];
 }
 
 export const flowColumns = 'direction, protocol, port, remote, outcome, count(*) AS flows, sum(bytes) AS bytes, min(time_ms) AS firstMs, max(time_ms) AS lastMs';

@@ -25,32 +25,30 @@ export function VersionsPanel({ data }: { data: ClientPageView }) {
           <div class="diff">
             <h3>Compare</h3>
             <div class="diff-pick">
-              <label>
-                From{' '}
-                <select value={String(from ?? '')} onChange={(e) => setFrom(Number((e.target as HTMLSelectElement).value))}>
-                  {newest.map((v) => (
-                    <option key={v.version} value={String(v.version)}>
-                      v{v.version}
-                    </option>
-                  ))}
-                </select>
-              </label>
-              <label>
-                To{' '}
-                <select value={String(to ?? '')} onChange={(e) => setTo(Number((e.target as HTMLSelectElement).value))}>
-                  {newest.map((v) => (
-                    <option key={v.version} value={String(v.version)}>
-                      v{v.version}
-                    </option>
-                  ))}
-                </select>
-              </label>
+              <VersionPick label="From" versions={newest} value={from} onPick={setFrom} />
+              <VersionPick label="To" versions={newest} value={to} onPick={setTo} />
             </div>
             {from !== undefined && to !== undefined ? <Diff clientId={data.clientId} from={from} to={to} /> : null}
           </div>
         </div>
       )}
     </section>
+  );
+}
+
+/** One end of the diff: a version picked from the lineage. */
+function VersionPick({ label, versions, value, onPick }: { label: string; versions: VersionView[]; value: number | undefined; onPick: (version: number) => void }) {
+  return (
+    <label>
+      {label}{' '}
+      <select value={String(value ?? '')} onChange={(e) => onPick(Number((e.target as HTMLSelectElement).value))}>
+        {versions.map((v) => (
+          <option key={v.version} value={String(v.version)}>
+            v{v.version}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
 
