@@ -13,28 +13,14 @@
  *
  *   bash scripts/bench allocation-rule-subject      (needs ../shared/datasets; ~5 min per resource)
  */
-import { existsSync } from 'node:fs';
-import { datasetHistory } from '../src/predict/dataset-history.js';
-import { loadTargetSeries } from '../src/predict/evaluate-resources.js';
 import { allocationEvidence, pickAllocation } from '../src/predict/forecast/allocation-rule.js';
-import { forecastCandidates, pooledSummary, trainingPart, validateCandidates, type TrainingPart } from '../src/predict/forecast/forecast-selection.js';
+import { forecastCandidates, pooledSummary, validateCandidates, type TrainingPart } from '../src/predict/forecast/forecast-selection.js';
 import type { AllocationSummary } from '../src/predict/forecast/subject-allocation.js';
-import { datasetPath } from '../test/support/datasets.js';
+import { allocationText as figures, benchHorizons, foldsWithEarlier, bitbrainsTrainingParts, pct, requireBitbrains } from './support/bitbrains-validation.js';
 
-const folder = datasetPath('bitbrains-rnd-2013-7');
-if (!existsSync(folder)) {
-  console.log(`skipped: needs ${folder}`);
-  process.exit(0);
-}
-const history = datasetHistory({ path: folder, format: 'bitbrains' });
-const folds = [
-  [0.4, 0.55, 0.7],
-  [0.55, 0.7, 0.85],
-  [0.7, 0.85, 1],
-] as const;
-const horizons = [12, 288];
-const pct = (x: number): string => (100 * x).toFixed(1);
-const figures = (f: AllocationSummary): string => `${pct(f.underProvisioningRate)} % / ${f.subjectsOver10Percent}/${f.subjects} / ${f.waste.toFixed(2)}`;
+requireBitbrains();
+const folds = foldsWithEarlier;
+const horizons = benchHorizons;
 
 interface Option {
   model: string;
@@ -57,8 +43,7 @@ const name = (o: Option): string => `${o.model} α ${pct(o.alpha)} % on ${pct(o.
 console.log('figures: steps above the allocation / VMs >10 % under / waste');
 for (const target of ['cpuPercent', 'memoryPercent'] as const) {
   const t0 = performance.now();
-  const loaded = await loadTargetSeries(history, target);
-  const sorted = loaded.map((l) => trainingPart(l.id, 'bitbrains', l.values, Math.floor(l.values.length * 0.8))).sort((x, y) => (x.id < y.id ? -1 : 1));
+  const sorted = (await bitbrainsTrainingParts(target)).sort((x, y) => (x.id < y.id ? -1 : 1));
   const groups: { fit: TrainingPart[]; held: TrainingPart[] }[] = [0, 1].map((g) => ({ fit: sorted.filter((_, i) => i % 2 !== g), held: sorted.filter((_, i) => i % 2 === g) }));
   const candidates = forecastCandidates('percent', horizons);
   // perGroup[group][horizon] = every option with its per-fold figures

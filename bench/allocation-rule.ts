@@ -9,31 +9,17 @@
  *
  *   bash scripts/bench allocation-rule      (needs ../shared/datasets; ~3 min per resource)
  */
-import { existsSync } from 'node:fs';
-import { datasetHistory } from '../src/predict/dataset-history.js';
-import { loadTargetSeries } from '../src/predict/evaluate-resources.js';
 import { allocationEvidence, pickAllocation } from '../src/predict/forecast/allocation-rule.js';
-import { forecastCandidates, pooledSummary, trainingPart, validateCandidates } from '../src/predict/forecast/forecast-selection.js';
+import { forecastCandidates, pooledSummary, validateCandidates } from '../src/predict/forecast/forecast-selection.js';
 import type { AllocationSummary } from '../src/predict/forecast/subject-allocation.js';
-import { datasetPath } from '../test/support/datasets.js';
+import { allocationText as figures, benchHorizons, foldsWithEarlier, bitbrainsTrainingParts, pct, requireBitbrains } from './support/bitbrains-validation.js';
 
-const folder = datasetPath('bitbrains-rnd-2013-7');
-if (!existsSync(folder)) {
-  console.log(`skipped: needs ${folder}`);
-  process.exit(0);
-}
-const history = datasetHistory({ path: folder, format: 'bitbrains' });
-const folds = [
-  [0.4, 0.55, 0.7],
-  [0.55, 0.7, 0.85],
-  [0.7, 0.85, 1],
-] as const;
-const horizons = [12, 288];
+requireBitbrains();
+const folds = foldsWithEarlier;
+const horizons = benchHorizons;
 // λ searched: `--shrinkages 0,0.5` (default: the deployed grid).
 const flag = process.argv.indexOf('--shrinkages');
 const shrinkages = flag > 0 ? process.argv[flag + 1]!.split(',').map(Number) : undefined;
-const pct = (x: number): string => (100 * x).toFixed(1);
-const figures = (f: AllocationSummary): string => `${pct(f.underProvisioningRate)} % / ${f.subjectsOver10Percent}/${f.subjects} / ${f.waste.toFixed(2)}`;
 
 interface Option {
   model: string;
@@ -65,8 +51,7 @@ const name = (o: Option): string => `${o.model} α ${pct(o.alpha)} % on ${pct(o.
 console.log('figures: steps above the allocation / VMs >10 % under / waste, per validation fold (1, 2, 3)');
 for (const target of ['cpuPercent', 'memoryPercent'] as const) {
   const t0 = performance.now();
-  const loaded = await loadTargetSeries(history, target);
-  const parts = loaded.map((l) => trainingPart(l.id, 'bitbrains', l.values, Math.floor(l.values.length * 0.8)));
+  const parts = (await bitbrainsTrainingParts(target));
   const candidates = forecastCandidates('percent', horizons);
   const validated = await validateCandidates({ parts, horizons, unit: 'percent', candidates, folds, shrinkages });
   for (const [hi, horizon] of horizons.entries()) {

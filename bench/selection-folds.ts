@@ -32,20 +32,12 @@
  *   best rule on the fold. Above 0.9×, no selection among these candidates can reach the line.
  * Deterministic: the learnt candidates are gradient-free and the rules have no randomness.
  */
-import { existsSync } from 'node:fs';
-import { datasetHistory } from '../src/predict/dataset-history.js';
-import { loadTargetSeries } from '../src/predict/evaluate-resources.js';
 import { allocationEvidence, pickAllocation } from '../src/predict/forecast/allocation-rule.js';
-import { forecastCandidates, pooledSummary, trainingPart, validateCandidates, type ForecastCandidate, type OptionValidation } from '../src/predict/forecast/forecast-selection.js';
-import type { AllocationSummary } from '../src/predict/forecast/subject-allocation.js';
+import { forecastCandidates, pooledSummary, validateCandidates, type ForecastCandidate, type OptionValidation } from '../src/predict/forecast/forecast-selection.js';
 import { peakQuantile, pinball } from '../src/predict/metrics.js';
-import { datasetPath } from '../test/support/datasets.js';
+import { allocationText as figures, benchHorizons, bitbrainsTrainingParts, pct, requireBitbrains } from './support/bitbrains-validation.js';
 
-const folder = datasetPath('bitbrains-rnd-2013-7');
-if (!existsSync(folder)) {
-  console.log(`skipped: needs ${folder}`);
-  process.exit(0);
-}
+requireBitbrains();
 const folds = [
   [0.25, 0.4, 0.55],
   [0.4, 0.55, 0.7],
@@ -57,9 +49,8 @@ const checks = [
   { heldOut: 3, sets: [[2], [1, 2], [0, 1, 2]] },
   { heldOut: 2, sets: [[1], [0, 1]] },
 ] as const;
-const horizons = [12, 288];
+const horizons = benchHorizons;
 const targets = process.argv.includes('--memory-only') ? (['memoryPercent'] as const) : process.argv.includes('--cpu-only') ? (['cpuPercent'] as const) : (['cpuPercent', 'memoryPercent'] as const);
-const pct = (x: number): string => (100 * x).toFixed(1);
 const foldName = (i: number): string => `F${i + 1}`;
 const setName = (s: readonly number[]): string => `{${s.map(foldName).join(',')}}`;
 
@@ -115,14 +106,11 @@ function select(byCandidate: readonly Option[][], use: readonly number[]): { lea
   return { learnt: learnt.o, deployed: pickAllocation(picks).o };
 }
 
-const figures = (f: AllocationSummary): string => `${pct(f.underProvisioningRate)} % / ${f.subjectsOver10Percent}/${f.subjects} / ${f.waste.toFixed(2)}`;
-const history = datasetHistory({ path: folder, format: 'bitbrains' });
 console.log('Held-out figures: steps above the allocation / VMs >10 % under / waste; ratio = pinball ÷ the best rule on the held-out fold');
 const verdicts: Record<string, { noWorse: boolean; strictly: boolean; where: string }[]> = {};
 for (const target of targets) {
   const t0 = performance.now();
-  const loaded = await loadTargetSeries(history, target);
-  const parts = loaded.map((l) => trainingPart(l.id, 'bitbrains', l.values, Math.floor(l.values.length * 0.8)));
+  const parts = (await bitbrainsTrainingParts(target));
   const perVm: PerVm = new Map();
   const candidates = forecastCandidates('percent', horizons);
   const validated = await validateCandidates({ parts, horizons, unit: 'percent', candidates: candidates.map((c) => recording(c, parts, perVm)), folds });
