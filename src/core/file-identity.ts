@@ -22,8 +22,16 @@ const missing = (e: unknown): FileIdentity => {
   throw e;
 };
 
+/** A file's identity and when it last changed (ms; −∞ when there is no file). */
+async function fileState(path: string): Promise<{ identity: FileIdentity; changedMs: number }> {
+  return stat(path, { bigint: true }).then(
+    (st) => ({ identity: identityOf(st), changedMs: lastChangeMs(st) }),
+    (e: unknown) => ({ identity: missing(e), changedMs: -Infinity }),
+  );
+}
+
 export async function fileIdentity(path: string): Promise<FileIdentity> {
-  return stat(path, { bigint: true }).then(identityOf, missing);
+  return (await fileState(path)).identity;
 }
 
 /** The same, synchronously: for callers on a synchronous path (a credential check) where one stat is all there is. */
@@ -60,10 +68,7 @@ export class FileIdentityCache<T> {
   async get(path: string, read: () => Promise<T>): Promise<T> {
     // Taken before the stat: the earlier the moment, the stricter the test of the file's age.
     const statAt = Date.now();
-    const { identity, changedMs } = await stat(path, { bigint: true }).then(
-      (st) => ({ identity: identityOf(st), changedMs: lastChangeMs(st) }),
-      (e: unknown) => ({ identity: missing(e), changedMs: -Infinity }),
-    );
+    const { identity, changedMs } = await fileState(path);
     const known = this.entries.get(path);
     if (known?.identity === identity) return known.value;
     if (this.entries.size >= this.maxEntries) this.entries.clear();

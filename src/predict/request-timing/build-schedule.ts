@@ -1,5 +1,5 @@
 import { observeSessionOf, scoreGap, sessionSpans, windowsOf, type ProgramsBySubject } from './evaluate-timing.js';
-import type { TimingPolicyFactory } from './timing-policies.js';
+import type { TimingPolicyFactory, Windows } from './timing-policies.js';
 
 /**
  * Proactive builds with a bounded number of workers. After each session a timing policy names
@@ -70,7 +70,7 @@ export const gapMinutes = (endSeconds: number, startSeconds: number): number => 
 export function buildJobOf(o: {
   endSeconds: number;
   nextStartSeconds: number;
-  windows: readonly { from: number; to: number }[];
+  windows: Windows;
   recentGaps: readonly number[];
   scored: boolean;
   buildMinutes: number;

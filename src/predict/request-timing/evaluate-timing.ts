@@ -1,4 +1,4 @@
-import type { TimingPolicy, TimingPolicyFactory } from './timing-policies.js';
+import type { TimingPolicy, TimingPolicyFactory, Windows } from './timing-policies.js';
 
 /** A session: requests with no gap longer than this between them. */
 export const sessionGapSeconds = 30 * 60;
@@ -80,13 +80,13 @@ export function replayTiming(streams: ReadonlyMap<string, readonly number[]>, po
 }
 
 /** A policy's windows after a session that ended at `endSeconds`. */
-export const windowsOf = (p: TimingPolicy, endSeconds: number): readonly { from: number; to: number }[] => (p.intervals ? p.intervals(endSeconds) : [p.window()]);
+export const windowsOf = (p: TimingPolicy, endSeconds: number): Windows => (p.intervals ? p.intervals(endSeconds) : [p.window()]);
 
 /**
  * The metric's rule for one gap (minutes): warm when it falls in a window; unused, per window, the
  * minutes prepared before the start (or the whole window when the start came after it).
  */
-export function scoreGap(windows: readonly { from: number; to: number }[], gap: number): { warm: boolean; unused: number[] } {
+export function scoreGap(windows: Windows, gap: number): { warm: boolean; unused: number[] } {
   let warm = false;
   const unused: number[] = [];
   for (const { from, to } of windows) {

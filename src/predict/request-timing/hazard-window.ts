@@ -1,6 +1,6 @@
 import { sessionsOf, type Session } from './evaluate-timing.js';
 import type { GapFeature } from './gap-features.js';
-import type { TimingPolicyFactory } from './timing-policies.js';
+import type { TimingPolicyFactory, TimingWindow } from './timing-policies.js';
 
 /** Bins of the time since a session ended, in minutes (the last one ends at three days); every edge is a multiple of the step. */
 export const hazardBinEdges = [0, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 360, 480, 600, 720, 960, 1200, 1320, 1380, 1410, 1440, 1470, 1500, 1560, 1680, 1920, 2160, 2520, 2880, 3600, 4320];
@@ -152,7 +152,7 @@ export function hazardWindow(threshold: number | (() => number), options: Hazard
           const last = sessions[sessions.length - 1];
           if (last) last.end = endSeconds;
           const at = feature && sessions.length ? feature({ sessions, index: sessions.length }) : undefined;
-          const out: { from: number; to: number }[] = [];
+          const out: TimingWindow[] = [];
           const threshold = thresholdNow();
           for (let s = 0; s < binOfStep.length; s++) {
             const t = s * stepMinutes;

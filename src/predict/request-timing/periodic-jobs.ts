@@ -1,4 +1,4 @@
-import type { TimingPolicyFactory } from './timing-policies.js';
+import type { TimingPolicyFactory, TimingWindow } from './timing-policies.js';
 import { sessionGapSeconds, windowsOf } from './evaluate-timing.js';
 
 export interface PeriodicJobsOptions {
@@ -61,9 +61,9 @@ export function withPeriodicJobs(inner: TimingPolicyFactory, options: PeriodicJo
 }
 
 /** Overlapping windows merged, so no prepared minute is counted twice. */
-function union(windows: { from: number; to: number }[]): { from: number; to: number }[] {
+function union(windows: TimingWindow[]): TimingWindow[] {
   windows.sort((a, b) => a.from - b.from);
-  const out: { from: number; to: number }[] = [];
+  const out: TimingWindow[] = [];
   for (const x of windows) {
     const last = out[out.length - 1];
     if (last && x.from <= last.to) last.to = Math.max(last.to, x.to);

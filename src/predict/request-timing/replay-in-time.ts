@@ -1,8 +1,6 @@
 import type { BudgetController } from './budget-controller.js';
 import { observeSessionOf, scoreGap, sessionSpans, windowsOf, type ProgramsBySubject, type TimingResult } from './evaluate-timing.js';
-import type { TimingPolicyFactory } from './timing-policies.js';
-
-export type Windows = readonly { from: number; to: number }[];
+import type { TimingPolicyFactory, Windows } from './timing-policies.js';
 
 export interface ReplayInTimeOptions {
   /** Only sessions starting at or after this (trace seconds) are scored; every one teaches. */

@@ -4,13 +4,22 @@
  * before `from` or after `to` is a cold start). Each policy learns online from the gaps between
  * one subject's sessions.
  */
+/** Minutes after a session's end during which the image is kept prepared. */
+export interface TimingWindow {
+  from: number;
+  to: number;
+}
+
+/** The windows a policy names after one session (`windowsOf`). */
+export type Windows = readonly TimingWindow[];
+
 export interface TimingPolicy {
-  window(): { from: number; to: number };
+  window(): TimingWindow;
   /**
    * A policy that knows the clock may prepare several windows after a session that ended at
    * `endSeconds` (trace seconds); when present it is used instead of `window()`.
    */
-  intervals?(endSeconds: number): { from: number; to: number }[];
+  intervals?(endSeconds: number): TimingWindow[];
   /** `startSeconds`: when the session that ended the gap started (for clock-aware policies). */
   observe(gapMinutes: number, startSeconds?: number): void;
   /** For policies that learn per program: the requests of a session that just ended (trace seconds, and the program each ran). */
@@ -79,7 +88,7 @@ export function adaptiveWindow(costPerMinute: number, options: { memory?: number
     id: `adaptive-window(${costPerMinute})`,
     create() {
       const gaps: number[] = [];
-      let cached: { from: number; to: number } | undefined;
+      let cached: TimingWindow | undefined;
       return {
         window() {
           if (gaps.length < minGaps) return { from: 0, to: 240 };
@@ -94,7 +103,7 @@ export function adaptiveWindow(costPerMinute: number, options: { memory?: number
   };
 }
 
-function bestWindow(gaps: readonly number[], costPerMinute: number): { from: number; to: number } {
+function bestWindow(gaps: readonly number[], costPerMinute: number): TimingWindow {
   const sorted = [...gaps].sort((a, b) => a - b);
   const n = sorted.length;
   // Prefix sums over the sorted gaps make every candidate window O(log n).
