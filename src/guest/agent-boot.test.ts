@@ -16,6 +16,7 @@ import { freePort, startVm, type RunningVm } from '../vm/qemu-vm.js';
 import { cliPath } from '../../test/support/repo.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
+import { tcpInbound, vectorInput } from '../../test/support/vectors.js';
 
 /**
  * The in-guest agent booted, once (issue #14's acceptance): a client with in-guest consent asks
@@ -90,13 +91,9 @@ before(async () => {
   await writeFile(
     join(home, 'category-vectors.json'),
     JSON.stringify({
-      shop: {
-        schemaVersion: 'prescient.dev/usage-vector/v1',
+      shop: vectorInput({
         subject: { category: 'shop' },
-        horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
         generatedAt: '2026-12-01T00:00:00Z',
-        model: { id: 'test', version: '1' },
-        confidence: 0.9,
         resources: { vcpus: 2, memoryMiB: 2048, diskGiB: 8, expectedP95CpuPercent: 40, expectedP95MemoryMiB: 900, diskReadKBps: 10, diskWriteKBps: 10, networkInKBps: 10, networkOutKBps: 10 },
         software: [
           { name: 'nginx', probability: 0.95 },
@@ -112,8 +109,8 @@ before(async () => {
           { name: 'redis-server', expectedLoad: { connections: 5 }, concurrency: 5, ports: [{ port: 6379, protocol: 'tcp' }] },
         ],
         datasets: [{ source: 'catalogue', destination: '/srv/data/catalogue.csv', sizeBytes: 24, probability: 0.9 }],
-        network: { inbound: [22, 80, 5432, 6379].map((port) => ({ port, protocol: 'tcp' })), outbound: [], proxy: null },
-      },
+        network: tcpInbound([22, 80, 5432, 6379]),
+      }),
     }),
   );
   await writeFile(join(home, 'identify.json'), JSON.stringify({ rules: [], fallbackCategory: 'shop' }));

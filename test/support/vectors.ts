@@ -1,18 +1,45 @@
-import type { UsageVector } from '../../src/contracts/usage-vector.js';
+import { usageVectorSchemaVersion, type UsageVector } from '../../src/contracts/usage-vector.js';
 import { parseUsageVector } from '../../src/usage-vector/validate.js';
+
+/**
+ * What the tests' and benchmarks' usage vectors say alike: the schema, a day from 2026-12-01
+ * predicted the day before by a test model with confidence 0.9, and nothing asked for. Each
+ * fixture gives what it is about (subject, resources, software, services, network).
+ */
+export const vectorDefaults = {
+  schemaVersion: usageVectorSchemaVersion,
+  horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
+  generatedAt: '2026-11-30T00:00:00Z',
+  model: { id: 'test', version: '1' },
+  confidence: 0.9,
+  software: [],
+  services: [],
+  datasets: [],
+  network: { inbound: [], outbound: [], proxy: null },
+} as const;
+
+/** A vector's JSON before validation (what a file such as category-vectors.json holds): the defaults with `fields`. */
+export function vectorInput(fields: Record<string, unknown>): Record<string, unknown> {
+  return { ...vectorDefaults, ...fields };
+}
+
+/** The same, validated: what the pipeline takes. */
+export function testVector(fields: Record<string, unknown>): UsageVector {
+  return parseUsageVector(vectorInput(fields));
+}
+
+/** A vector's network: these TCP ports open inbound, nothing outbound, no proxy. */
+export function tcpInbound(ports: readonly number[]): UsageVector['network'] {
+  return { inbound: ports.map((port) => ({ port, protocol: 'tcp' })), outbound: [], proxy: null };
+}
 
 /**
  * The pipeline issue's acceptance vector — nginx, PostgreSQL, ports 80 and 443, 4 vCPUs and
  * 8 GiB — with the datasets given and any top-level field replaced.
  */
 export function webDbVector(datasets: { source: string; destination: string; sizeBytes: number }[] = [], extra: Record<string, unknown> = {}): UsageVector {
-  return parseUsageVector({
-    schemaVersion: 'prescient.dev/usage-vector/v1',
+  return testVector({
     subject: { clientId: 'acme-1', category: 'web-db' },
-    horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
-    generatedAt: '2026-11-30T00:00:00Z',
-    model: { id: 'test', version: '1' },
-    confidence: 0.9,
     resources: { vcpus: 4, memoryMiB: 8192, diskGiB: 8, expectedP95CpuPercent: 55, expectedP95MemoryMiB: 5000, diskReadKBps: 100, diskWriteKBps: 100, networkInKBps: 500, networkOutKBps: 900 },
     software: [
       { name: 'nginx', probability: 0.95 },
@@ -23,7 +50,7 @@ export function webDbVector(datasets: { source: string; destination: string; siz
       { name: 'postgresql', expectedLoad: { connections: 20 }, concurrency: 20 },
     ],
     datasets: datasets.map((d) => ({ ...d, probability: 0.9 })),
-    network: { inbound: [{ port: 80, protocol: 'tcp' }, { port: 443, protocol: 'tcp' }], outbound: [], proxy: null },
+    network: tcpInbound([80, 443]),
     ...extra,
   });
 }
