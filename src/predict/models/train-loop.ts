@@ -2,8 +2,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { AbortedError } from '../../core/errors.js';
 
 /** Why a training loop ended: it ran every epoch, or the time budget ran out first. */
-export const trainStops = ['epochs', 'time budget'] as const;
-export type TrainStop = (typeof trainStops)[number];
+export type TrainStop = 'epochs' | 'time budget';
 
 export interface TrainLoopOptions {
   /** Names the model in the error an abort raises (`training <id>`). */
