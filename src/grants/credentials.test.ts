@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { hasCommand, run } from '../core/exec.js';
 import { fileIdentity } from '../core/file-identity.js';
 import { Credentials } from './credentials.js';
 import { Grants } from './grants.js';
+import { secondStampFsSkip, withSecondStampFs } from '../../test/support/second-stamp-fs.js';
 
 // `serve` keeps the credentials file cached by its identity; `prescient credentials issue|revoke`
 // is another process that replaces the file. Rotations back to back (same size, often the same
@@ -36,20 +36,11 @@ test('a rotation or a revoke by another process is seen by the next grant and th
   }
 });
 
-const canMount = process.getuid?.() === 0 && (await hasCommand('mkfs.ext4')) && (await hasCommand('mount'));
-
 // Where times are stamped to the second, two rotations within one second can leave the file with
 // the identity it had before them: every rotation renames a new file into place, the file system
 // hands the inode freed by one rotation to the next one's file, and the entry has the same size.
-test('two rotations within one timestamp tick, back at the first one\'s identity, are still seen', { skip: canMount ? false : 'needs root, mkfs.ext4 and mount (a loop-mounted file system with one-second stamps)' }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'prescient-credentials-racy-'));
-  const img = join(dir, 'fs.img');
-  const mnt = join(dir, 'mnt');
-  // 128-byte inodes have no room for nanoseconds: every time is stamped to the second.
-  await run('mkfs.ext4', ['-q', '-F', '-I', '128', img, '8M']);
-  await mkdir(mnt);
-  await run('mount', ['-o', 'loop', img, mnt]);
-  try {
+test('two rotations within one timestamp tick, back at the first one\'s identity, are still seen', { skip: secondStampFsSkip }, () =>
+  withSecondStampFs(async (mnt) => {
     const serve = await Credentials.open(mnt);
     const cli = await Credentials.open(mnt);
     const file = join(mnt, 'clients.json');
@@ -68,8 +59,5 @@ test('two rotations within one timestamp tick, back at the first one\'s identity
       }
     }
     assert.ok(collided, 'no pair of rotations in 10 attempts came back to the identity of the first (inode, size and times)');
-  } finally {
-    await run('umount', [mnt]);
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }),
+);
