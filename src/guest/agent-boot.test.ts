@@ -17,6 +17,7 @@ import { cliPath } from '../../test/support/repo.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { tcpInbound, vectorInput } from '../../test/support/vectors.js';
+import { assertNoGuestData } from '../../test/support/guest-store.js';
 
 /**
  * The in-guest agent booted, once (issue #14's acceptance): a client with in-guest consent asks
@@ -260,11 +261,5 @@ test('booted: the agent reports a consenting client\'s use; accuracy lists it ex
   const spool = await ssh('sudo ls /var/lib/prescient-agent/spool | wc -l');
   assert.equal(spool.stdout.trim(), '0');
   await new Promise((r) => setTimeout(r, 75_000)); // past the next timer run
-  const after = openSqliteStore({ file: paths(home).store });
-  try {
-    assert.deepEqual(await after.guestActivity(subject), { samples: [], programs: [], flows: [], accesses: [] });
-    assert.deepEqual(await after.guestImages(subject), []);
-  } finally {
-    await after.close();
-  }
+  await assertNoGuestData(paths(home).store, subject);
 });
