@@ -1,5 +1,8 @@
+import { writeFile } from 'node:fs/promises';
+import { paths } from '../../src/core/config.js';
 import { usageVectorSchemaVersion, type UsageVector } from '../../src/contracts/usage-vector.js';
 import { parseUsageVector } from '../../src/usage-vector/validate.js';
+import { workflowConfigFiles } from '../../src/workflow/open-request-workflow.js';
 
 /**
  * What the tests' and benchmarks' usage vectors say alike: the schema, a day from 2026-12-01
@@ -53,4 +56,17 @@ export function webDbVector(datasets: { source: string; destination: string; siz
     network: tcpInbound([80, 443]),
     ...extra,
   });
+}
+
+/** A small machine under light load: 2 vCPUs, 2 GiB of memory, 8 GiB of disk. */
+export const smallResources = { vcpus: 2, memoryMiB: 2048, diskGiB: 8, expectedP95CpuPercent: 40, expectedP95MemoryMiB: 900, diskReadKBps: 10, diskWriteKBps: 10, networkInKBps: 10, networkOutKBps: 10 } as const;
+
+/**
+ * Writes the home's category vectors (the vector served for a category nothing was trained on):
+ * each the defaults, generated on its horizon's first day, with its fields and the category as
+ * its subject.
+ */
+export async function writeCategoryVectors(home: string, vectors: Record<string, Record<string, unknown>>): Promise<void> {
+  const file = workflowConfigFiles(paths(home)).categoryVectors;
+  await writeFile(file, JSON.stringify(Object.fromEntries(Object.entries(vectors).map(([category, fields]) => [category, vectorInput({ subject: { category }, generatedAt: '2026-12-01T00:00:00Z', ...fields })]))));
 }
