@@ -7,7 +7,7 @@ import { FileIdentitySyncCache } from '../core/file-identity.js';
 import { withFileLock } from '../core/file-lock.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import type { Principal } from '../contracts/access-scope.js';
-import { clientIdPattern } from '../contracts/identifiers.js';
+import { checkClientId, clientIdPattern, clientIdRule } from '../contracts/identifiers.js';
 import { subjectKinds } from '../contracts/telemetry-event.js';
 import { loadOrCreateSecret } from './signing-key.js';
 
@@ -88,7 +88,7 @@ export class Credentials {
 
   /** Create (or replace) a client's credential; the secret is returned once and never stored in clear. */
   async issue(clientId: string): Promise<{ username: string; secret: string }> {
-    if (!clientIdPattern.test(clientId)) throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
+    checkClientId(clientId);
     const secret = randomBytes(32).toString('base64url');
     await this.update((data) => {
       data.clients[clientId] = { sha256: sha256(secret), createdAt: new Date().toISOString() };
@@ -101,7 +101,7 @@ export class Credentials {
    * (`client:webshop`, `vm:host-1`) and do nothing else.
    */
   async issueSource(name: string, subjects: readonly string[]): Promise<{ username: string; secret: string; subjects: string[] }> {
-    if (!sourceNamePattern.test(name)) throw new ValidationError('name', 'lowercase letters, digits and single . _ - between them');
+    if (!sourceNamePattern.test(name)) throw new ValidationError('name', clientIdRule);
     if (subjects.length === 0) throw new ValidationError('subjects', 'a source credential needs at least one subject (--subject client:ID)');
     for (const [i, s] of subjects.entries()) {
       if (!subjectPattern.test(s)) throw new ValidationError(`subjects[${i}]`, `${JSON.stringify(s)} is not KIND:ID with KIND one of ${subjectKinds.join(', ')}`);
@@ -122,7 +122,7 @@ export class Credentials {
    * requests at once get the same one.
    */
   async ensureSource(name: string, subjects: readonly string[], secretOf: (createdAt: string) => string): Promise<{ username: string; secret: string; subjects: string[]; createdAt: string }> {
-    if (!sourceNamePattern.test(name)) throw new ValidationError('name', 'lowercase letters, digits and single . _ - between them');
+    if (!sourceNamePattern.test(name)) throw new ValidationError('name', clientIdRule);
     if (subjects.length === 0) throw new ValidationError('subjects', 'a source credential needs at least one subject');
     for (const [i, s] of subjects.entries()) {
       if (!subjectPattern.test(s)) throw new ValidationError(`subjects[${i}]`, `${JSON.stringify(s)} is not KIND:ID with KIND one of ${subjectKinds.join(', ')}`);

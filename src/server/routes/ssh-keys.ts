@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { ValidationError } from '../../core/errors.js';
-import { clientIdPattern } from '../../contracts/identifiers.js';
+import { checkClientId } from '../../contracts/identifiers.js';
 import type { SshKeyStore } from '../../login/ssh-key-store.js';
 import { sendJson } from '../http-error.js';
 import { readJsonBody } from '../read-json-body.js';
@@ -28,8 +27,7 @@ function keysRoute(route: { method: string; path: string; summary: string; statu
     clientOf: ({ params }) => params['clientId'],
     summary: route.summary,
     handler: async (ctx) => {
-      const clientId = ctx.params['clientId']!;
-      if (!clientIdPattern.test(clientId)) throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
+      const clientId = checkClientId(ctx.params['clientId']!);
       sendJson(ctx.res, route.status, await route.answer(clientId, ctx));
     },
   };
