@@ -18,6 +18,7 @@ import { loadOrCreateKeyring } from '../src/telemetry/pseudonym-keys.js';
 import { freePort, startVm } from '../src/vm/qemu-vm.js';
 import { cliPath } from '../test/support/repo.js';
 import { startServe } from '../test/support/serve.js';
+import { smallResources, tcpInbound, writeCategoryVectors } from '../test/support/vectors.js';
 import { benchDir, linkedHome, sharedHome } from './support/home.js';
 import { median, runsFromEnv, seconds } from './support/stats.js';
 
@@ -30,24 +31,15 @@ const cli = async (args: string[]): Promise<any> =>
   JSON.parse((await promisify(execFile)(process.execPath, [cliPath, '--json', ...args], { env: { ...process.env, PRESCIENT_HOME: home }, maxBuffer: 64 << 20 })).stdout);
 const key = join(home, 'key');
 await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-await writeFile(
-  join(home, 'category-vectors.json'),
-  JSON.stringify({
-    bench: {
-      schemaVersion: 'prescient.dev/usage-vector/v1',
-      subject: { category: 'bench' },
-      horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
-      generatedAt: '2026-12-01T00:00:00Z',
-      model: { id: 'bench', version: '1' },
-      confidence: 0.9,
-      resources: { vcpus: 2, memoryMiB: 2048, diskGiB: 8, expectedP95CpuPercent: 40, expectedP95MemoryMiB: 900, diskReadKBps: 10, diskWriteKBps: 10, networkInKBps: 10, networkOutKBps: 10 },
-      software: [{ name: 'nginx', probability: 0.95 }],
-      services: [{ name: 'nginx', expectedLoad: { requestsPerSecond: 5 }, concurrency: 8, ports: [{ port: 80, protocol: 'tcp' }] }],
-      datasets: [],
-      network: { inbound: [22, 80].map((port) => ({ port, protocol: 'tcp' })), outbound: [], proxy: null },
-    },
-  }),
-);
+await writeCategoryVectors(home, {
+  bench: {
+    model: { id: 'bench', version: '1' },
+    resources: smallResources,
+    software: [{ name: 'nginx', probability: 0.95 }],
+    services: [{ name: 'nginx', expectedLoad: { requestsPerSecond: 5 }, concurrency: 8, ports: [{ port: 80, protocol: 'tcp' }] }],
+    network: tcpInbound([22, 80]),
+  },
+});
 await writeFile(join(home, 'identify.json'), JSON.stringify({ rules: [], fallbackCategory: 'bench' }));
 await cli(['consent', 'grant', `client:${client}`]);
 // The client's login, registered as a client does: the request's own seed carries it.

@@ -9,10 +9,10 @@ import { createOverlay } from '../src/image/qemu-img.js';
 import { personalize } from '../src/pipeline/personalize.js';
 import { assemblePipeline, type PipelinePlan } from '../src/pipeline/plan.js';
 import { writeSeed } from '../src/pipeline/spec/cloud-init.js';
-import { parseUsageVector } from '../src/usage-vector/validate.js';
 import { freePort, startVm } from '../src/vm/qemu-vm.js';
 import { benchDir, sharedHome } from './support/home.js';
 import { median, runsFromEnv, seconds } from './support/stats.js';
+import { tcpInbound, testVector } from '../test/support/vectors.js';
 
 const { paths: p, base } = await sharedHome();
 const runs = runsFromEnv('BENCH_RUNS', 3);
@@ -21,18 +21,13 @@ const limitMs = Number(process.env.BENCH_BOOT_LIMIT_S ?? 3600) * 1000;
 const work = await benchDir(p.home, 'boot-ready');
 
 const common = {
-  schemaVersion: 'prescient.dev/usage-vector/v1',
-  horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
-  generatedAt: '2026-11-30T00:00:00Z',
   model: { id: 'bench', version: '1' },
-  confidence: 0.9,
   resources: { vcpus: vm.vcpus, memoryMiB: vm.memoryMiB, diskGiB: 4, expectedP95CpuPercent: 50, expectedP95MemoryMiB: 1200, diskReadKBps: 0, diskWriteKBps: 0, networkInKBps: 100, networkOutKBps: 100 },
-  datasets: [],
 };
 const build = (subject: string, body: Record<string, unknown>, only?: string[]) =>
   personalize({
     base,
-    vector: parseUsageVector({ ...common, subject: { clientId: subject }, ...body }),
+    vector: testVector({ ...common, subject: { clientId: subject }, ...body }),
     pipeline: assemblePipeline(only ? { only } : {}),
     outDir: join(work, subject),
     layersDir: p.layers,
@@ -44,11 +39,11 @@ process.stderr.write('bench: the personalised image…\n');
 const personalised = await build('web-db', {
   software: [{ name: 'nginx', probability: 0.9 }, { name: 'postgresql', probability: 0.9 }],
   services: [{ name: 'nginx', expectedLoad: { requestsPerSecond: 100 }, concurrency: 32 }, { name: 'postgresql', expectedLoad: { connections: 10 }, concurrency: 10 }],
-  network: { inbound: [{ port: 80, protocol: 'tcp' }], outbound: [], proxy: null },
+  network: tcpInbound([80]),
 });
 const plan = JSON.parse(await readFile(personalised.outputs.plan, 'utf8')) as PipelinePlan;
 process.stderr.write('bench: the base with cloud-init (the usual first-boot way)…\n');
-const withCloudInit = await build('cloud-init', { software: [{ name: 'cloud-init', probability: 1 }], services: [], network: { inbound: [], outbound: [], proxy: null } }, ['software']);
+const withCloudInit = await build('cloud-init', { software: [{ name: 'cloud-init', probability: 1 }], services: [] }, ['software']);
 
 // The same packages and files at first boot, through cloud-init.
 const files = plan.modules.flatMap((m) => m.changes).filter((c) => c.kind === 'write-file');

@@ -12,11 +12,11 @@ import { personalize } from '../src/pipeline/personalize.js';
 import { assemblePipeline, type PipelinePlan } from '../src/pipeline/plan.js';
 import { writeSeed } from '../src/pipeline/spec/cloud-init.js';
 import { machineSeed, type MachineCredentials } from '../src/pipeline/spec/machine-seed.js';
-import { parseUsageVector } from '../src/usage-vector/validate.js';
 import { probePort } from '../src/vm/port-probes.js';
 import { freePort, startVm } from '../src/vm/qemu-vm.js';
 import { benchDir, sharedHome } from './support/home.js';
 import { median, runsFromEnv, seconds } from './support/stats.js';
+import { tcpInbound, testVector } from '../test/support/vectors.js';
 
 const { paths: p, base } = await sharedHome();
 const runs = runsFromEnv('BENCH_RUNS', 1);
@@ -28,18 +28,13 @@ await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
 const pub = (await readFile(`${key}.pub`, 'utf8')).trim().split(' ').slice(0, 2).join(' ');
 const login = { user: 'alice', sshAuthorizedKeys: [pub] };
 
-const vector = parseUsageVector({
-  schemaVersion: 'prescient.dev/usage-vector/v1',
+const vector = testVector({
   subject: { clientId: 'bench-redis-git' },
-  horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
-  generatedAt: '2026-11-30T00:00:00Z',
   model: { id: 'bench', version: '1' },
-  confidence: 0.9,
   resources: { vcpus: vm.vcpus, memoryMiB: vm.memoryMiB, diskGiB: 4, expectedP95CpuPercent: 40, expectedP95MemoryMiB: 2000, diskReadKBps: 0, diskWriteKBps: 0, networkInKBps: 10, networkOutKBps: 10 },
   software: [{ name: 'redis-server', probability: 0.9 }, { name: 'git', probability: 0.9 }],
   services: [{ name: 'redis-server', expectedLoad: { connections: 10 }, concurrency: 10 }],
-  datasets: [],
-  network: { inbound: [{ port: 22, protocol: 'tcp' }, { port: 6379, protocol: 'tcp' }], outbound: [], proxy: null },
+  network: tcpInbound([22, 6379]),
 });
 
 process.stderr.write('bench: the personalised image…\n');

@@ -5,7 +5,7 @@ import { ValidationError } from '../core/errors.js';
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { ociRegistryConfigSchema, type RegistryConfig } from '../registry/registry-config.js';
 import { postgresUrlSchema } from '../store/postgres/postgres-store.js';
-import { formatIssuePath } from '../usage-vector/validate.js';
+import { toIssues } from '../usage-vector/validate.js';
 import { queueConfigSchema } from '../queue/queue-config.js';
 
 /** The store adapters Prescient can open (contracts of src/store/store.ts). */
@@ -63,10 +63,9 @@ export function configFile(home: string): string {
 export function parsePrescientConfig(value: unknown, source = 'config.json'): PrescientConfig {
   const r = prescientConfigSchema.safeParse(value ?? {});
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  // A misspelt key is named by itself, not by the object that holds it.
-  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
-  throw new ValidationError(formatIssuePath(path), `${issue.message} (in ${source})`, { source });
+  // A misspelt key is named by itself, not by the object that holds it (toIssues).
+  const issue = toIssues(r.error)[0]!;
+  throw new ValidationError(issue.path, `${issue.message} (in ${source})`, { source });
 }
 
 /**

@@ -1,12 +1,22 @@
 import { z } from 'zod';
 import { digestForm, digestPattern } from '../core/digest.js';
+import { ValidationError } from '../core/errors.js';
 
 /**
  * A client id is one path component of its repository (`clients/<clientId>`), so it follows the
  * OCI name component grammar: lowercase alphanumerics joined by single separators.
  */
 export const clientIdPattern = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-export const clientIdSchema = z.string().max(64).regex(clientIdPattern, 'lowercase letters, digits and single . _ - between them');
+/** What a client id (and a name of the same grammar) may be, as an error says it. */
+export const clientIdRule = 'lowercase letters, digits and single . _ - between them';
+export const clientIdSchema = z.string().max(64).regex(clientIdPattern, clientIdRule);
+
+/** `value` when it is a client id (clientIdSchema's rule); otherwise a ValidationError naming `field`. */
+export function checkClientId(value: string, field = 'clientId'): string {
+  if (value.length > 64) throw new ValidationError(field, 'at most 64 characters');
+  if (!clientIdPattern.test(value)) throw new ValidationError(field, clientIdRule);
+  return value;
+}
 
 /** The repository a client's images live in; its grants open only this one. */
 export function clientRepository(clientId: string): string {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { hasCommand, run } from './exec.js';
-import { FileIdentityCache, fileIdentity, racyTickMs } from './file-identity.js';
+import { secondStampFsSkip, withSecondStampFs } from '../../test/support/second-stamp-fs.js';
+import { FileIdentityCache, FileIdentitySyncCache, fileIdentity, racyTickMs } from './file-identity.js';
 
 /** A cache over `path` that counts its reads. */
 function counted(): { cache: FileIdentityCache<string>; get: (path: string) => Promise<string>; reads: () => number } {
@@ -21,17 +22,8 @@ function counted(): { cache: FileIdentityCache<string>; get: (path: string) => P
   };
 }
 
-const canMount = process.getuid?.() === 0 && (await hasCommand('mkfs.ext4')) && (await hasCommand('mount'));
-
-test('a same-size rewrite within one timestamp tick, its times set back, is read again', { skip: canMount ? false : 'needs root, mkfs.ext4 and mount (a loop-mounted file system with one-second stamps)' }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'prescient-racy-'));
-  const img = join(dir, 'fs.img');
-  const mnt = join(dir, 'mnt');
-  // 128-byte inodes have no room for nanoseconds: every time is stamped to the second.
-  await run('mkfs.ext4', ['-q', '-F', '-I', '128', img, '8M']);
-  await mkdir(mnt);
-  await run('mount', ['-o', 'loop', img, mnt]);
-  try {
+test('a same-size rewrite within one timestamp tick, its times set back, is read again', { skip: secondStampFsSkip }, () =>
+  withSecondStampFs(async (mnt) => {
     const file = join(mnt, 'value');
     const { get, reads } = counted();
     let collided = false;
@@ -54,11 +46,8 @@ test('a same-size rewrite within one timestamp tick, its times set back, is read
     assert.equal(await get(file), 'again');
     assert.equal(await get(file), 'again');
     assert.equal(reads(), n + 1);
-  } finally {
-    await run('umount', [mnt]);
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }),
+);
 
 test('a file older than the tick is read once and then served from the cache, until it changes', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'prescient-identity-'));
@@ -77,6 +66,29 @@ test('a file older than the tick is read once and then served from the cache, un
     // Young: each call reads again, so a rewrite in the same tick cannot hide.
     assert.equal(await get(file), 'two');
     assert.equal(reads(), 3);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the synchronous cache keeps the same rule: a young file is read on every call, an old one once, a failed read is not kept', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'prescient-identity-sync-'));
+  try {
+    const file = join(dir, 'value');
+    const cache = new FileIdentitySyncCache<string>();
+    let reads = 0;
+    const get = (): string => cache.get(file, () => (reads++, readFileSync(file, 'utf8')));
+    assert.throws(get, /ENOENT/);
+    await writeFile(file, 'one');
+    assert.equal(get(), 'one');
+    assert.equal(get(), 'one');
+    assert.equal(reads, 3, 'young: read again');
+    await sleep(racyTickMs + 100);
+    assert.equal(get(), 'one');
+    assert.equal(get(), 'one');
+    assert.equal(reads, 4, 'old: read once, then kept');
+    await writeFile(file, 'two');
+    assert.equal(get(), 'two');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

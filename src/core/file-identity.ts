@@ -23,24 +23,27 @@ const missing = (e: unknown): FileIdentity => {
 };
 
 /** A file's identity and when it last changed (ms; −∞ when there is no file). */
-async function fileState(path: string): Promise<{ identity: FileIdentity; changedMs: number }> {
-  return stat(path, { bigint: true }).then(
-    (st) => ({ identity: identityOf(st), changedMs: lastChangeMs(st) }),
-    (e: unknown) => ({ identity: missing(e), changedMs: -Infinity }),
-  );
+interface FileState {
+  identity: FileIdentity;
+  changedMs: number;
+}
+const stateOf = (st: BigIntStats): FileState => ({ identity: identityOf(st), changedMs: lastChangeMs(st) });
+const noFile = (e: unknown): FileState => ({ identity: missing(e), changedMs: -Infinity });
+
+async function fileState(path: string): Promise<FileState> {
+  return stat(path, { bigint: true }).then(stateOf, noFile);
+}
+
+function fileStateSync(path: string): FileState {
+  try {
+    return stateOf(statSync(path, { bigint: true }));
+  } catch (e) {
+    return noFile(e);
+  }
 }
 
 export async function fileIdentity(path: string): Promise<FileIdentity> {
   return (await fileState(path)).identity;
-}
-
-/** The same, synchronously: for callers on a synchronous path (a credential check) where one stat is all there is. */
-export function fileIdentitySync(path: string): FileIdentity {
-  try {
-    return identityOf(statSync(path, { bigint: true }));
-  } catch (e) {
-    return missing(e);
-  }
 }
 
 /**
@@ -52,41 +55,82 @@ export function fileIdentitySync(path: string): FileIdentity {
 export const racyTickMs = 1000;
 
 /**
+ * The rule both caches below keep: a value is kept with the identity its file had, and served
+ * while the file keeps it. A file changed less than `racyTickMs` before it was read is read again
+ * on every call until it is older, since a rewrite within that tick could keep its identity.
+ */
+class IdentityEntries<V> {
+  private readonly entries = new Map<string, { identity: FileIdentity; value: V }>();
+
+  constructor(private readonly maxEntries: number) {}
+
+  /** The value kept for `path` at this state, or a fresh `read()` (and the entry it is kept as, if it is). */
+  take(path: string, statAt: number, state: FileState, read: () => V): { value: V; entry?: { identity: FileIdentity; value: V } } {
+    const known = this.entries.get(path);
+    if (known?.identity === state.identity) return { value: known.value };
+    if (this.entries.size >= this.maxEntries) this.entries.clear();
+    // A read that throws leaves nothing behind: the entry goes before the read.
+    this.entries.delete(path);
+    const value = read();
+    // Too young to vouch for what was read: serve it to this caller only.
+    if (state.changedMs > statAt - racyTickMs) return { value };
+    const entry = { identity: state.identity, value };
+    this.entries.set(path, entry);
+    return { value, entry };
+  }
+
+  /** Drops `path`'s entry; with `entry`, only if it is still that one (a failed read's). */
+  drop(path: string, entry?: { identity: FileIdentity; value: V }): void {
+    if (!entry || this.entries.get(path) === entry) this.entries.delete(path);
+  }
+}
+
+/**
  * Values read from files, read again only when a file's identity changed: a stat per call
- * instead of a read and a parse. A file changed less than `racyTickMs` before it was read is
- * read again on every call until it is older, since a rewrite within that tick could keep its
- * identity. Requests that arrive together share one read of an older file; a read that fails
- * is not kept.
+ * instead of a read and a parse, under git's racy rule (IdentityEntries). Requests that arrive
+ * together share one read of an older file; a read that fails is not kept.
  * `forget` is for a writer in this process that knows better than the clock.
  */
 export class FileIdentityCache<T> {
-  private readonly entries = new Map<string, { identity: FileIdentity; value: Promise<T> }>();
+  private readonly entries: IdentityEntries<Promise<T>>;
 
-  constructor(private readonly maxEntries = 4096) {}
+  constructor(maxEntries = 4096) {
+    this.entries = new IdentityEntries(maxEntries);
+  }
 
   /** `read` reads `path` (what is kept until the file's identity changes). */
   async get(path: string, read: () => Promise<T>): Promise<T> {
     // Taken before the stat: the earlier the moment, the stricter the test of the file's age.
     const statAt = Date.now();
-    const { identity, changedMs } = await fileState(path);
-    const known = this.entries.get(path);
-    if (known?.identity === identity) return known.value;
-    if (this.entries.size >= this.maxEntries) this.entries.clear();
-    const value = read();
-    if (changedMs > statAt - racyTickMs) {
-      // Too young to vouch for what was read: serve it to this caller only.
-      this.entries.delete(path);
-      return value;
-    }
-    const entry = { identity, value };
-    this.entries.set(path, entry);
-    value.catch(() => {
-      if (this.entries.get(path) === entry) this.entries.delete(path);
-    });
+    const state = await fileState(path);
+    const { value, entry } = this.entries.take(path, statAt, state, read);
+    if (entry) value.catch(() => this.entries.drop(path, entry));
     return value;
   }
 
   forget(path: string): void {
-    this.entries.delete(path);
+    this.entries.drop(path);
+  }
+}
+
+/**
+ * The same cache for a synchronous path (a credential check on every request), where a stat and,
+ * now and then, a small read are all there is: same identity, same racy rule.
+ */
+export class FileIdentitySyncCache<T> {
+  private readonly entries: IdentityEntries<T>;
+
+  constructor(maxEntries = 4096) {
+    this.entries = new IdentityEntries(maxEntries);
+  }
+
+  /** `read` reads `path` synchronously; a read that throws is not kept. */
+  get(path: string, read: () => T): T {
+    const statAt = Date.now();
+    return this.entries.take(path, statAt, fileStateSync(path), read).value;
+  }
+
+  forget(path: string): void {
+    this.entries.drop(path);
   }
 }

@@ -1,5 +1,5 @@
-import { NotFoundError, ValidationError } from '../core/errors.js';
-import { clientIdPattern } from '../contracts/identifiers.js';
+import { NotFoundError } from '../core/errors.js';
+import { checkClientId } from '../contracts/identifiers.js';
 import { loadModelSet, type ModelSet } from '../predict/model-store.js';
 import type { Registry } from '../registry/registry.js';
 import type { TelemetryStore } from '../store/store.js';
@@ -154,8 +154,7 @@ export class DashboardReader {
 }
 
 export function repositoryOf(clientId: string): string {
-  if (!clientIdPattern.test(clientId)) throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
-  return `${clientPrefix}${clientId}`;
+  return `${clientPrefix}${checkClientId(clientId)}`;
 }
 
 function summarise(

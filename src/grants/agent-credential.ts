@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { clientIdPattern } from '../contracts/identifiers.js';
-import { NotFoundError, ValidationError } from '../core/errors.js';
+import { checkClientId } from '../contracts/identifiers.js';
+import { NotFoundError } from '../core/errors.js';
 import type { Credentials } from './credentials.js';
 import { loadOrCreateSecret } from './signing-key.js';
 
@@ -21,7 +21,7 @@ export function agentSourceName(clientId: string): string {
  * `source/agent-<clientId>`; sent as HTTP Basic to `POST /v1/telemetry` or `/v1/metrics`.
  */
 export async function agentCredential(input: { credentials: Credentials; secretsDir: string; clientId: string; extraSubjects?: readonly string[] }): Promise<{ username: string; secret: string; subjects: string[] }> {
-  if (!clientIdPattern.test(input.clientId)) throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
+  checkClientId(input.clientId);
   const key = await loadOrCreateSecret(input.secretsDir, 'agent-credential.key');
   const secretOf = (createdAt: string): string => createHmac('sha256', key).update(`prescient agent credential\n${input.clientId}\n${createdAt}`).digest('base64url');
   const c = await input.credentials.ensureSource(agentSourceName(input.clientId), [`client:${input.clientId}`, ...(input.extraSubjects ?? [])], secretOf);
@@ -33,7 +33,7 @@ export async function agentCredential(input: { credentials: Credentials; secrets
  * is refused (401) and the agent deletes its spool and stops. False when there was none.
  */
 export async function revokeAgentCredential(input: { credentials: Credentials; clientId: string }): Promise<boolean> {
-  if (!clientIdPattern.test(input.clientId)) throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
+  checkClientId(input.clientId);
   try {
     await input.credentials.revoke(`source/${agentSourceName(input.clientId)}`);
     return true;

@@ -3,8 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileIdentity } from '../core/file-identity.js';
 import { Credentials } from './credentials.js';
 import { Grants } from './grants.js';
+import { secondStampFsSkip, withSecondStampFs } from '../../test/support/second-stamp-fs.js';
 
 // `serve` keeps the credentials file cached by its identity; `prescient credentials issue|revoke`
 // is another process that replaces the file. Rotations back to back (same size, often the same
@@ -33,3 +35,29 @@ test('a rotation or a revoke by another process is seen by the next grant and th
     await rm(secretsDir, { recursive: true, force: true });
   }
 });
+
+// Where times are stamped to the second, two rotations within one second can leave the file with
+// the identity it had before them: every rotation renames a new file into place, the file system
+// hands the inode freed by one rotation to the next one's file, and the entry has the same size.
+test('two rotations within one timestamp tick, back at the first one\'s identity, are still seen', { skip: secondStampFsSkip }, () =>
+  withSecondStampFs(async (mnt) => {
+    const serve = await Credentials.open(mnt);
+    const cli = await Credentials.open(mnt);
+    const file = join(mnt, 'clients.json');
+    let collided = false;
+    for (let attempt = 0; attempt < 10 && !collided; attempt++) {
+      const first = (await cli.issue('acme')).secret;
+      const identity = await fileIdentity(file);
+      assert.deepEqual(serve.authenticate('acme', first), { kind: 'client', clientId: 'acme' });
+      await cli.issue('acme');
+      const latest = (await cli.issue('acme')).secret;
+      // The racy case proper: nothing a stat shows tells the file from the one serve read (else try again).
+      collided = (await fileIdentity(file)) === identity;
+      if (collided) {
+        assert.equal(serve.authenticate('acme', first), undefined, 'the rotated-out secret still authenticates');
+        assert.deepEqual(serve.authenticate('acme', latest), { kind: 'client', clientId: 'acme' }, 'the latest secret is refused');
+      }
+    }
+    assert.ok(collided, 'no pair of rotations in 10 attempts came back to the identity of the first (inode, size and times)');
+  }),
+);

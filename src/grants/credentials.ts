@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { fileIdentitySync, type FileIdentity } from '../core/file-identity.js';
+import { FileIdentitySyncCache } from '../core/file-identity.js';
 import { withFileLock } from '../core/file-lock.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import type { Principal } from '../contracts/access-scope.js';
-import { clientIdPattern } from '../contracts/identifiers.js';
+import { checkClientId, clientIdPattern, clientIdRule } from '../contracts/identifiers.js';
 import { subjectKinds } from '../contracts/telemetry-event.js';
 import { loadOrCreateSecret } from './signing-key.js';
 
@@ -34,7 +34,7 @@ type Entry = z.infer<typeof entrySchema>;
  * running `serve` at its next request (and ends the live tokens of the old credential).
  */
 export class Credentials {
-  private cache: { identity: FileIdentity; data: CredentialFile } | undefined;
+  private readonly cache = new FileIdentitySyncCache<CredentialFile>(1);
 
   private constructor(
     private readonly secretsDir: string,
@@ -56,34 +56,39 @@ export class Credentials {
   }
 
   /**
-   * The file as it is now: a stat per call, a read only when its identity changed. Every update
-   * renames a new file into place, so a re-issue (whose entry has the very same size) or a
-   * revoke by another process is seen at the next call, never a stale generation.
+   * The file as it is now: a stat per call, a read only when its identity changed, and on every
+   * call while it is younger than a timestamp tick (FileIdentitySyncCache's racy rule). So a
+   * re-issue (whose entry has the very same size) or a revoke by another process is seen at the
+   * next call, never a stale generation, even where the file system stamps times to the second.
    */
   private read(): CredentialFile {
-    const identity = fileIdentitySync(this.file);
-    if (identity === 'missing') return { clients: {} };
-    if (this.cache?.identity === identity) return this.cache.data;
-    const data = fileSchema.parse(JSON.parse(readFileSync(this.file, 'utf8')));
-    this.cache = { identity, data };
-    return data;
+    return this.cache.get(this.file, () => {
+      let text: string;
+      try {
+        text = readFileSync(this.file, 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { clients: {} };
+        throw e;
+      }
+      return fileSchema.parse(JSON.parse(text));
+    });
   }
 
   private async update(change: (data: CredentialFile) => void): Promise<void> {
     await withFileLock(`${this.file}.lock`, async () => {
-      this.cache = undefined;
+      this.cache.forget(this.file);
       const data = structuredClone(this.read());
       change(data);
       const tmp = `${this.file}.${process.pid}.tmp`;
       await writeFile(tmp, JSON.stringify(data, null, 2), { mode: 0o600 });
       await rename(tmp, this.file);
-      this.cache = undefined;
+      this.cache.forget(this.file);
     });
   }
 
   /** Create (or replace) a client's credential; the secret is returned once and never stored in clear. */
   async issue(clientId: string): Promise<{ username: string; secret: string }> {
-    if (!clientIdPattern.test(clientId)) throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
+    checkClientId(clientId);
     const secret = randomBytes(32).toString('base64url');
     await this.update((data) => {
       data.clients[clientId] = { sha256: sha256(secret), createdAt: new Date().toISOString() };
@@ -96,7 +101,7 @@ export class Credentials {
    * (`client:webshop`, `vm:host-1`) and do nothing else.
    */
   async issueSource(name: string, subjects: readonly string[]): Promise<{ username: string; secret: string; subjects: string[] }> {
-    if (!sourceNamePattern.test(name)) throw new ValidationError('name', 'lowercase letters, digits and single . _ - between them');
+    if (!sourceNamePattern.test(name)) throw new ValidationError('name', clientIdRule);
     if (subjects.length === 0) throw new ValidationError('subjects', 'a source credential needs at least one subject (--subject client:ID)');
     for (const [i, s] of subjects.entries()) {
       if (!subjectPattern.test(s)) throw new ValidationError(`subjects[${i}]`, `${JSON.stringify(s)} is not KIND:ID with KIND one of ${subjectKinds.join(', ')}`);
@@ -117,7 +122,7 @@ export class Credentials {
    * requests at once get the same one.
    */
   async ensureSource(name: string, subjects: readonly string[], secretOf: (createdAt: string) => string): Promise<{ username: string; secret: string; subjects: string[]; createdAt: string }> {
-    if (!sourceNamePattern.test(name)) throw new ValidationError('name', 'lowercase letters, digits and single . _ - between them');
+    if (!sourceNamePattern.test(name)) throw new ValidationError('name', clientIdRule);
     if (subjects.length === 0) throw new ValidationError('subjects', 'a source credential needs at least one subject');
     for (const [i, s] of subjects.entries()) {
       if (!subjectPattern.test(s)) throw new ValidationError(`subjects[${i}]`, `${JSON.stringify(s)} is not KIND:ID with KIND one of ${subjectKinds.join(', ')}`);

@@ -16,6 +16,8 @@ import { freePort, startVm, type RunningVm } from '../vm/qemu-vm.js';
 import { cliPath } from '../../test/support/repo.js';
 import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
+import { smallResources, tcpInbound, writeCategoryVectors } from '../../test/support/vectors.js';
+import { assertNoGuestData } from '../../test/support/guest-store.js';
 
 /**
  * The in-guest agent booted, once (issue #14's acceptance): a client with in-guest consent asks
@@ -87,35 +89,26 @@ before(async () => {
   const dataset = join(dataDir, 'catalogue.csv');
   await writeFile(dataset, 'id,name\n1,alpha\n2,beta\n');
   await cli(['datasets', 'add', 'catalogue', dataset, '--max-size', '1MiB', '--destination', '/srv/data/catalogue.csv']);
-  await writeFile(
-    join(home, 'category-vectors.json'),
-    JSON.stringify({
-      shop: {
-        schemaVersion: 'prescient.dev/usage-vector/v1',
-        subject: { category: 'shop' },
-        horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
-        generatedAt: '2026-12-01T00:00:00Z',
-        model: { id: 'test', version: '1' },
-        confidence: 0.9,
-        resources: { vcpus: 2, memoryMiB: 2048, diskGiB: 8, expectedP95CpuPercent: 40, expectedP95MemoryMiB: 900, diskReadKBps: 10, diskWriteKBps: 10, networkInKBps: 10, networkOutKBps: 10 },
-        software: [
-          { name: 'nginx', probability: 0.95 },
-          { name: 'postgresql', probability: 0.9, programs: ['psql'] },
-          { name: 'redis-server', probability: 0.9, programs: ['redis-cli'] },
-          { name: 'git', probability: 0.8, programs: ['git'] },
-          { name: 'htop', probability: 0.7, programs: ['htop'] },
-          { name: 'sudo', probability: 0.9, programs: ['sudo'] },
-        ],
-        services: [
-          { name: 'nginx', expectedLoad: { requestsPerSecond: 5 }, concurrency: 8, ports: [{ port: 80, protocol: 'tcp' }] },
-          { name: 'postgresql', expectedLoad: { connections: 5 }, concurrency: 5, ports: [{ port: 5432, protocol: 'tcp' }] },
-          { name: 'redis-server', expectedLoad: { connections: 5 }, concurrency: 5, ports: [{ port: 6379, protocol: 'tcp' }] },
-        ],
-        datasets: [{ source: 'catalogue', destination: '/srv/data/catalogue.csv', sizeBytes: 24, probability: 0.9 }],
-        network: { inbound: [22, 80, 5432, 6379].map((port) => ({ port, protocol: 'tcp' })), outbound: [], proxy: null },
-      },
-    }),
-  );
+  await writeCategoryVectors(home, {
+    shop: {
+      resources: smallResources,
+      software: [
+        { name: 'nginx', probability: 0.95 },
+        { name: 'postgresql', probability: 0.9, programs: ['psql'] },
+        { name: 'redis-server', probability: 0.9, programs: ['redis-cli'] },
+        { name: 'git', probability: 0.8, programs: ['git'] },
+        { name: 'htop', probability: 0.7, programs: ['htop'] },
+        { name: 'sudo', probability: 0.9, programs: ['sudo'] },
+      ],
+      services: [
+        { name: 'nginx', expectedLoad: { requestsPerSecond: 5 }, concurrency: 8, ports: [{ port: 80, protocol: 'tcp' }] },
+        { name: 'postgresql', expectedLoad: { connections: 5 }, concurrency: 5, ports: [{ port: 5432, protocol: 'tcp' }] },
+        { name: 'redis-server', expectedLoad: { connections: 5 }, concurrency: 5, ports: [{ port: 6379, protocol: 'tcp' }] },
+      ],
+      datasets: [{ source: 'catalogue', destination: '/srv/data/catalogue.csv', sizeBytes: 24, probability: 0.9 }],
+      network: tcpInbound([22, 80, 5432, 6379]),
+    },
+  });
   await writeFile(join(home, 'identify.json'), JSON.stringify({ rules: [], fallbackCategory: 'shop' }));
   await cli(['consent', 'grant', `client:${client}`]);
   own = (await cli(['credentials', 'issue', client])) as { username: string; secret: string };
@@ -263,11 +256,5 @@ test('booted: the agent reports a consenting client\'s use; accuracy lists it ex
   const spool = await ssh('sudo ls /var/lib/prescient-agent/spool | wc -l');
   assert.equal(spool.stdout.trim(), '0');
   await new Promise((r) => setTimeout(r, 75_000)); // past the next timer run
-  const after = openSqliteStore({ file: paths(home).store });
-  try {
-    assert.deepEqual(await after.guestActivity(subject), { samples: [], programs: [], flows: [], accesses: [] });
-    assert.deepEqual(await after.guestImages(subject), []);
-  } finally {
-    await after.close();
-  }
+  await assertNoGuestData(paths(home).store, subject);
 });

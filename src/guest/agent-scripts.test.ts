@@ -17,6 +17,7 @@ import { debianBase, scratchDir, testPaths } from '../../test/support/images.js'
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { webDbVector } from '../../test/support/vectors.js';
 import { cliPath } from '../../test/support/repo.js';
+import { assertNoGuestData } from '../../test/support/guest-store.js';
 
 /**
  * The agent's shell, run as the image carries it, inside the image's root (chroot; no boot) and
@@ -195,11 +196,5 @@ test('the agent reports launches, missing commands, new packages, dataset reads 
   // The consent's revoke also ended the agent's credential (source/agent-acme): refused as 401.
   assert.match(revoked.stderr, /refused the report \(401\)/);
   assert.match(revoked.stderr, /consent was revoked; not reporting/);
-  const after = openSqliteStore({ file: paths(home).store });
-  try {
-    assert.deepEqual(await after.guestActivity(subject), { samples: [], programs: [], flows: [], accesses: [] });
-    assert.deepEqual(await after.guestImages(subject), []);
-  } finally {
-    await after.close();
-  }
+  await assertNoGuestData(paths(home).store, subject);
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { clientIdPattern } from '../contracts/identifiers.js';
+import { clientIdPattern, clientIdRule } from '../contracts/identifiers.js';
 import { imageDigestSchema } from '../contracts/identifiers.js';
 import type { SeedFile } from '../pipeline/spec/cloud-init.js';
 import { agentEnvPath } from './agent-files.js';
@@ -12,7 +12,7 @@ import { agentEnvPath } from './agent-files.js';
  */
 export const agentSeedSchema = z.strictObject({
   url: z.string().regex(/^https?:\/\/[A-Za-z0-9.:-]+(\/[A-Za-z0-9._/-]*)?$/, 'expected an http(s) URL without credentials, query or fragment'),
-  clientId: z.string().regex(clientIdPattern, 'lowercase letters, digits and single . _ - between them'),
+  clientId: z.string().regex(clientIdPattern, clientIdRule),
   image: imageDigestSchema,
   /** `username:secret` of a credential that may only write this client's telemetry. */
   credential: z.string().regex(/^[A-Za-z0-9._/-]{1,128}:[A-Za-z0-9_-]{16,256}$/, 'expected username:secret'),

@@ -1,5 +1,5 @@
 import { ValidationError } from '../core/errors.js';
-import { clientIdPattern } from '../contracts/identifiers.js';
+import { checkClientId, clientIdPattern } from '../contracts/identifiers.js';
 import { type IdentifyConfig, type IdentifyRule } from './rules.js';
 
 export interface IdentifyRequest {
@@ -28,9 +28,7 @@ export function clientIdFromAccount(account: string): string {
 
 /** Request → client id and category, by the first matching rule; an unknown client gets the fallback category. */
 export function identify(config: IdentifyConfig, request: IdentifyRequest): Identity {
-  if (request.clientId !== undefined && !clientIdPattern.test(request.clientId)) {
-    throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
-  }
+  if (request.clientId !== undefined) checkClientId(request.clientId);
   if (request.account === undefined && request.clientId === undefined) throw new ValidationError('account', 'an account or a clientId is needed');
   const parameters = request.parameters ?? {};
   const defaultId = (): string => request.clientId ?? clientIdFromAccount(request.account!);

@@ -2,8 +2,7 @@ import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { z } from 'zod';
 import { categorySchema } from '../contracts/category.js';
 import { clientIdSchema } from '../contracts/identifiers.js';
-import { ValidationError } from '../core/errors.js';
-import { formatIssuePath } from '../usage-vector/validate.js';
+import { firstIssueError } from '../usage-vector/validate.js';
 
 
 const regexSchema = z.string().min(1).refine((s) => {
@@ -57,9 +56,7 @@ export type IdentifyConfig = z.infer<typeof identifyConfigSchema>;
 export function parseIdentifyConfig(value: unknown, source = 'identify config'): IdentifyConfig {
   const result = identifyConfigSchema.safeParse(value);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
-  throw new ValidationError(formatIssuePath(path), issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message, { source });
+  throw firstIssueError(result.error, { source });
 }
 
 export async function loadIdentifyConfig(file: string): Promise<IdentifyConfig> {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConflictError, ValidationError } from '../core/errors.js';
 import { debianFacts } from '../../test/support/debian-facts.js';
-import { parseUsageVector } from '../usage-vector/validate.js';
+import { testVector } from '../../test/support/vectors.js';
+import type { UsageVector } from '../contracts/usage-vector.js';
 import { defineModule } from './define-module.js';
 import { layerKey } from './layer-cache.js';
 import { builtinModules } from './modules/index.js';
@@ -15,14 +16,9 @@ import { defaultPolicy, parsePolicy } from '../policy/policy.js';
 
 const facts = debianFacts(['apt']);
 
-function vector(overrides: Record<string, unknown> = {}): ReturnType<typeof parseUsageVector> {
-  return parseUsageVector({
-    schemaVersion: 'prescient.dev/usage-vector/v1',
+function vector(overrides: Record<string, unknown> = {}): UsageVector {
+  return testVector({
     subject: { clientId: 'c-1', category: 'web-db' },
-    horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
-    generatedAt: '2026-11-30T00:00:00Z',
-    model: { id: 'test', version: '1' },
-    confidence: 0.9,
     resources: { vcpus: 4, memoryMiB: 8192, diskGiB: 10, expectedP95CpuPercent: 60, expectedP95MemoryMiB: 6000, diskReadKBps: 0, diskWriteKBps: 0, networkInKBps: 100, networkOutKBps: 100 },
     software: [
       { name: 'nginx', probability: 0.9 },
@@ -33,7 +29,6 @@ function vector(overrides: Record<string, unknown> = {}): ReturnType<typeof pars
       { name: 'nginx', expectedLoad: { requestsPerSecond: 200 }, concurrency: 64 },
       { name: 'postgresql', expectedLoad: { connections: 40 }, concurrency: 40 },
     ],
-    datasets: [],
     network: { inbound: [{ port: 80, protocol: 'tcp' }, { port: 443, protocol: 'tcp' }, { port: 53, protocol: 'udp' }], outbound: [], proxy: { url: 'http://proxy.internal:3128' } },
     ...overrides,
   });

@@ -3,11 +3,10 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Paths } from '../core/config.js';
-import { ValidationError } from '../core/errors.js';
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { FileIdentityCache } from '../core/file-identity.js';
 import { debianPackageNamePattern, guestPathPattern, hostPattern } from '../contracts/usage-vector.js';
-import { formatIssuePath } from '../usage-vector/validate.js';
+import { firstIssueError } from '../usage-vector/validate.js';
 
 /**
  * The admin policy (`<home>/policy.json`): what a usage vector may contain, whoever made it.
@@ -63,9 +62,7 @@ export function policyFile(p: Paths): string {
 export function parsePolicy(value: unknown, source = 'policy'): Policy {
   const r = policySchema.safeParse(value);
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-  throw new ValidationError(formatIssuePath([...issue.path, ...keys.slice(0, 1)]), keys.length ? 'unknown field' : issue.message, { source });
+  throw firstIssueError(r.error, { source });
 }
 
 /** The policy in force: the file if there is one, else the safe default. */

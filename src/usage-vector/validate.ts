@@ -29,6 +29,15 @@ export function toIssues(error: z.ZodError): UsageVectorIssue[] {
   }).flat();
 }
 
+/**
+ * The first problem of any input as one ValidationError naming its field (an unknown key by
+ * itself): what an edge that reports one problem at a time throws.
+ */
+export function firstIssueError(error: z.ZodError, details?: Record<string, unknown>): ValidationError {
+  const issue = toIssues(error)[0] ?? { path: '(root)', message: 'invalid' };
+  return new ValidationError(issue.path, issue.message, details);
+}
+
 /** Every problem of a candidate vector, or none. Never throws. */
 export function checkUsageVector(value: unknown): UsageVectorIssue[] {
   const result = usageVectorSchema.safeParse(value);

@@ -1,5 +1,5 @@
 import type { UsageVector } from '../../src/contracts/usage-vector.js';
-import { parseUsageVector } from '../../src/usage-vector/validate.js';
+import { tcpInbound, testVector } from './vectors.js';
 
 /** What a category of client runs: the packages it uses, the services it serves (with their load) and the ports opened to it. */
 export interface CategoryProfile {
@@ -42,17 +42,13 @@ export function profileVector(input: {
   datasets?: readonly { source: string; destination: string; sizeBytes: number }[];
   modelId?: string;
 }): UsageVector {
-  return parseUsageVector({
-    schemaVersion: 'prescient.dev/usage-vector/v1',
+  return testVector({
     subject: { clientId: input.clientId, category: input.category },
-    horizon: { startsAt: '2026-12-01T00:00:00Z', hours: 24 },
-    generatedAt: '2026-11-30T00:00:00Z',
     model: { id: input.modelId ?? 'test', version: '1' },
-    confidence: 0.9,
     resources: input.resources,
     software: input.profile.software.map((name) => ({ name, probability: 0.9 })),
     services: input.profile.services,
     datasets: (input.datasets ?? []).map(({ source, destination, sizeBytes }) => ({ source, destination, sizeBytes, probability: 0.9 })),
-    network: { inbound: input.profile.ports.map((port) => ({ port, protocol: 'tcp' })), outbound: [], proxy: null },
+    network: tcpInbound(input.profile.ports),
   });
 }

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { clientAccuracy, type ClientAccuracy } from '../../accuracy/client-accuracy.js';
 import { paths } from '../../core/config.js';
-import { ValidationError } from '../../core/errors.js';
-import { clientIdPattern } from '../../contracts/identifiers.js';
+import { checkClientId } from '../../contracts/identifiers.js';
 import { programPackages } from '../../predict/program-packages.js';
 import { openPrescient } from '../../app/open-prescient.js';
 import { emit, table } from '../output.js';
@@ -31,7 +30,7 @@ Examples:
   prescient --json accuracy webshop | jq '.versions[-1].software'`,
     )
     .action(async (client: string, opts: { archiveIndex: boolean }, command: Command) => {
-      if (!clientIdPattern.test(client)) throw new ValidationError('<client>', 'lowercase letters, digits and single . _ - between them');
+      checkClientId(client, '<client>');
       const p = paths();
       const prescient = await openPrescient();
       try {

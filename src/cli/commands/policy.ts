@@ -107,23 +107,16 @@ Examples:
       emit(command, p, (v) => `${file}\n${describePolicy(v)}`);
     });
 
-  policy
-    .command('add')
-    .description('Add values to one list of the policy')
-    .argument('<list>', listNames.join(' | '))
-    .argument('<values...>')
-    .action(async (list: string, values: string[], _opts: unknown, command: Command) => {
-      emit(command, await edit(list, values, 'add'), describePolicy);
-    });
-
-  policy
-    .command('rm')
-    .description('Remove values from one list of the policy')
-    .argument('<list>', listNames.join(' | '))
-    .argument('<values...>')
-    .action(async (list: string, values: string[], _opts: unknown, command: Command) => {
-      emit(command, await edit(list, values, 'rm'), describePolicy);
-    });
+  for (const [op, description] of [['add', 'Add values to one list of the policy'], ['rm', 'Remove values from one list of the policy']] as const) {
+    policy
+      .command(op)
+      .description(description)
+      .argument('<list>', listNames.join(' | '))
+      .argument('<values...>')
+      .action(async (list: string, values: string[], _opts: unknown, command: Command) => {
+        emit(command, await edit(list, values, op), describePolicy);
+      });
+  }
 
   policy
     .command('set')

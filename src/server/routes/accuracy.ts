@@ -1,5 +1,4 @@
-import { ValidationError } from '../../core/errors.js';
-import { clientIdPattern } from '../../contracts/identifiers.js';
+import { checkClientId } from '../../contracts/identifiers.js';
 import type { ClientAccuracy } from '../../accuracy/client-accuracy.js';
 import { sendJson } from '../http-error.js';
 import type { RouteSet } from '../router.js';
@@ -21,8 +20,7 @@ export function accuracyRoutes(deps: AccuracyRoutesDeps): RouteSet {
       clientOf: ({ params }) => params['clientId'],
       summary: 'predicted against observed for every image version the client ran (its in-guest agent)',
       handler: async ({ res, params }) => {
-        const clientId = params['clientId']!;
-        if (!clientIdPattern.test(clientId) || clientId.length > 64) throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
+        const clientId = checkClientId(params['clientId']!);
         sendJson(res, 200, await deps.accuracy(clientId));
       },
     },

@@ -1,6 +1,5 @@
-import { ValidationError } from '../../core/errors.js';
 import type { Grants } from '../../grants/grants.js';
-import { clientIdPattern } from '../../contracts/identifiers.js';
+import { checkClientId } from '../../contracts/identifiers.js';
 import { sendJson } from '../http-error.js';
 import type { RouteSet } from '../router.js';
 
@@ -20,8 +19,7 @@ export function credentialRoutes(deps: CredentialRoutesDeps): RouteSet {
       scope: 'admin',
       summary: "create or replace a client's credential; answers its secret once",
       handler: async ({ req, res, params }) => {
-        const clientId = params['clientId']!;
-        if (!clientIdPattern.test(clientId)) throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
+        const clientId = checkClientId(params['clientId']!);
         req.resume();
         sendJson(res, 201, await deps.grants.credentials.issue(clientId));
       },

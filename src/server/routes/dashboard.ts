@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { AppError, ValidationError } from '../../core/errors.js';
+import { AppError } from '../../core/errors.js';
 import type { Principal } from '../../contracts/access-scope.js';
 import type { DashboardReader } from '../../dashboard/dashboard-reader.js';
 import { repositoryOf } from '../../dashboard/dashboard-reader.js';
 import type { Registry } from '../../registry/registry.js';
-import { formatIssuePath } from '../../usage-vector/validate.js';
+import { firstIssueError } from '../../usage-vector/validate.js';
 import { sendJson } from '../http-error.js';
 import { readJsonBody } from '../read-json-body.js';
 import type { RouteSet } from '../router.js';
@@ -18,11 +18,6 @@ export interface DashboardRoutesDeps {
 
 const diffQuery = z.strictObject({ from: z.coerce.number().int().min(1).max(1e9), to: z.coerce.number().int().min(1).max(1e9) });
 const rollbackBody = z.strictObject({ to: z.union([z.number().int().min(1), z.string().regex(/^v?\d{1,9}$/)]).optional() });
-
-function issueOf(error: z.ZodError): ValidationError {
-  const issue = error.issues[0]!;
-  return new ValidationError(formatIssuePath(issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path), issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message);
-}
 
 /** The scope hook authenticated the caller; a dashboard view is for a person with a client or admin credential. */
 function viewer(p: Principal | undefined): ReturnType<typeof viewerOf> {
@@ -74,7 +69,7 @@ export function dashboardRoutes(deps: DashboardRoutesDeps): RouteSet {
         viewer(principal);
         repositoryOf(params['clientId']!);
         const q = diffQuery.safeParse(Object.fromEntries(url.searchParams));
-        if (!q.success) throw issueOf(q.error);
+        if (!q.success) throw firstIssueError(q.error);
         await sendJsonCompressed(req, res, 200, await deps.reader.diff(params['clientId']!, q.data.from, q.data.to), { 'cache-control': 'no-store' });
       },
     },
@@ -86,7 +81,7 @@ export function dashboardRoutes(deps: DashboardRoutesDeps): RouteSet {
       handler: async ({ req, res, params }) => {
         const repository = repositoryOf(params['clientId']!);
         const body = rollbackBody.safeParse(await readJsonBody(req));
-        if (!body.success) throw issueOf(body.error);
+        if (!body.success) throw firstIssueError(body.error);
         sendJson(res, 200, await deps.registry.rollback(repository, body.data.to === undefined ? {} : { to: body.data.to }));
       },
     },

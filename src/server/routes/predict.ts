@@ -4,7 +4,7 @@ import { AppError, ValidationError } from '../../core/errors.js';
 import type { Predictor } from '../../contracts/predictor.js';
 import { usageVectorJsonSchema } from '../../usage-vector/json-schema.js';
 import { usageVectorSchema } from '../../contracts/usage-vector.js';
-import { checkUsageVector, formatIssuePath } from '../../usage-vector/validate.js';
+import { checkUsageVector, firstIssueError } from '../../usage-vector/validate.js';
 import { sendJson } from '../http-error.js';
 import type { RequestContext, RouteSet } from '../router.js';
 
@@ -95,10 +95,7 @@ export function predictRoutes(deps: PredictRouteDeps): RouteSet {
       schemas: { query },
       handler: async ({ res, url, signal, principal }) => {
         const parsed = query.safeParse(Object.fromEntries(url.searchParams));
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]!;
-          throw new ValidationError(formatIssuePath(issue.path), issue.message);
-        }
+        if (!parsed.success) throw firstIssueError(parsed.error);
         const q = parsed.data;
         await deps.authorize?.({ principal, client: q.client, category: q.category });
         const vector = await deps.predictor.predict({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { AppError, toAppError, ValidationError } from '../../core/errors.js';
-import { formatIssuePath } from '../../usage-vector/validate.js';
+import { AppError, toAppError } from '../../core/errors.js';
+import { firstIssueError } from '../../usage-vector/validate.js';
 import type { RequestWorkflow, WorkflowEvent } from '../../workflow/request-workflow.js';
 import { httpStatusByCode, sendJson } from '../http-error.js';
 import { readJsonBody } from '../read-json-body.js';
@@ -37,11 +37,7 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
       schemas: { body: requestBodySchema },
       handler: async ({ req, res, url, signal, principal }) => {
         const parsed = requestBodySchema.safeParse(await readJsonBody(req));
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]!;
-          const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
-          throw new ValidationError(formatIssuePath(path), issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message);
-        }
+        if (!parsed.success) throw firstIssueError(parsed.error);
         const authorizeClient = (identity: { clientId: string }): void => {
           if (principal?.kind === 'client' && principal.clientId !== identity.clientId) {
             throw new AppError('FORBIDDEN', `credential of ${principal.clientId} cannot request images of ${identity.clientId}`, { details: { rule: 'scope:client-own' } });

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { AppError, ValidationError } from '../../core/errors.js';
+import { AppError } from '../../core/errors.js';
 import type { Grants } from '../../grants/grants.js';
 import { Sessions } from '../../grants/session.js';
-import { formatIssuePath } from '../../usage-vector/validate.js';
+import { firstIssueError } from '../../usage-vector/validate.js';
 import { sendJson } from '../http-error.js';
 import { readJsonBody } from '../read-json-body.js';
 import type { RouteSet } from '../router.js';
@@ -29,10 +29,7 @@ export function sessionRoutes(deps: SessionRoutesDeps): RouteSet {
       summary: "the dashboard's login: {username, secret} of a client or the admin sets an HttpOnly, SameSite=Strict session cookie (8 h)",
       handler: async ({ req, res }) => {
         const parsed = loginSchema.safeParse(await readJsonBody(req));
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]!;
-          throw new ValidationError(formatIssuePath(issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path), issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message);
-        }
+        if (!parsed.success) throw firstIssueError(parsed.error);
         const principal = deps.grants.credentials.authenticate(parsed.data.username, parsed.data.secret);
         if (!principal) throw new AppError('UNAUTHORIZED', 'unknown username or wrong secret', { details: { rule: 'credential' } });
         if (principal.kind === 'source') throw new AppError('FORBIDDEN', `source credential ${principal.name} only writes telemetry`, { details: { rule: 'scope:credential' } });

@@ -50,6 +50,8 @@ test('another client, no credential, a private key, bad fields and a bad id are 
   assert.equal(((await user.json()) as { details: { field: string } }).details.field, 'user');
   const extra = await post('acme', { key: pub, shell: '/bin/sh' }, basic('acme', acme.secret));
   assert.equal(extra.status, 400);
+  // A misspelt field is named by itself, as every JSON edge names it (firstIssueError).
+  assert.deepEqual(((await extra.json()) as { details: { field: string } }).details.field, 'shell');
   const bad = await post('..%2Fetc', { key: pub }, basic('admin', grants.credentials.admin.secret));
   assert.equal(((await bad.json()) as { details: { field: string } }).details.field, 'clientId');
 });

@@ -1,26 +1,36 @@
 import { z } from 'zod';
-import { ValidationError } from '../../core/errors.js';
-import { clientIdPattern } from '../../contracts/identifiers.js';
+import { checkClientId } from '../../contracts/identifiers.js';
 import type { SshKeyStore } from '../../login/ssh-key-store.js';
 import { sendJson } from '../http-error.js';
 import { readJsonBody } from '../read-json-body.js';
-import type { RouteSet } from '../router.js';
+import { firstIssueError } from '../../usage-vector/validate.js';
+import type { RequestContext, Route, RouteSet } from '../router.js';
 
 export interface SshKeyRoutesDeps {
   keys: SshKeyStore;
 }
-
-const clientOfRequest = ({ params }: { params: Record<string, string> }): string | undefined => params['clientId'];
 
 const bodySchema = z.strictObject({
   key: z.string().min(1).max(16 * 1024).describe('an OpenSSH public key line'),
   user: z.string().max(32).optional().describe('the login name on its machines'),
 });
 
-function clientOf(params: Record<string, string>): string {
-  const clientId = params['clientId']!;
-  if (!clientIdPattern.test(clientId)) throw new ValidationError('clientId', 'lowercase letters, digits and single . _ - between them');
-  return clientId;
+/**
+ * A route about the keys of the client its path names (`client-own`): the id is checked, and
+ * what `answer` returns is sent as JSON with `status`.
+ */
+function keysRoute(route: { method: string; path: string; summary: string; status: number; answer: (clientId: string, ctx: RequestContext) => Promise<unknown> }): Route {
+  return {
+    method: route.method,
+    path: route.path,
+    scope: 'client-own',
+    clientOf: ({ params }) => params['clientId'],
+    summary: route.summary,
+    handler: async (ctx) => {
+      const clientId = checkClientId(ctx.params['clientId']!);
+      sendJson(ctx.res, route.status, await route.answer(clientId, ctx));
+    },
+  };
 }
 
 /**
@@ -31,44 +41,20 @@ function clientOf(params: Record<string, string>): string {
  * made for the client carries them in its seed.
  */
 export function sshKeyRoutes(deps: SshKeyRoutesDeps): RouteSet {
+  const keys = '/v1/clients/:clientId/ssh-keys';
   return [
-    {
+    keysRoute({
       method: 'POST',
-      path: '/v1/clients/:clientId/ssh-keys',
-      scope: 'client-own',
-      clientOf: clientOfRequest,
+      path: keys,
       summary: "register an SSH public key (and the login name) for the client's machines",
-      handler: async ({ req, res, params }) => {
-        const clientId = clientOf(params);
+      status: 201,
+      answer: async (clientId, { req }) => {
         const parsed = bodySchema.safeParse(await readJsonBody(req, 32 * 1024));
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]!;
-          throw new ValidationError(issue.path.length ? issue.path.join('.') : 'body', issue.message);
-        }
-        sendJson(res, 201, await deps.keys.add(clientId, parsed.data.key, parsed.data.user ? { user: parsed.data.user } : {}));
+        if (!parsed.success) throw firstIssueError(parsed.error);
+        return deps.keys.add(clientId, parsed.data.key, parsed.data.user ? { user: parsed.data.user } : {});
       },
-    },
-    {
-      method: 'GET',
-      path: '/v1/clients/:clientId/ssh-keys',
-      scope: 'client-own',
-      clientOf: clientOfRequest,
-      summary: "the client's login name and SSH key fingerprints",
-      handler: async ({ res, params }) => {
-        const clientId = clientOf(params);
-        sendJson(res, 200, (await deps.keys.get(clientId)) ?? { user: null, keys: [] });
-      },
-    },
-    {
-      method: 'DELETE',
-      path: '/v1/clients/:clientId/ssh-keys/:fingerprint',
-      scope: 'client-own',
-      clientOf: clientOfRequest,
-      summary: 'remove one of the client\'s SSH keys by its fingerprint',
-      handler: async ({ res, params }) => {
-        const clientId = clientOf(params);
-        sendJson(res, 200, await deps.keys.remove(clientId, params['fingerprint']!));
-      },
-    },
+    }),
+    keysRoute({ method: 'GET', path: keys, summary: "the client's login name and SSH key fingerprints", status: 200, answer: async (clientId) => (await deps.keys.get(clientId)) ?? { user: null, keys: [] } }),
+    keysRoute({ method: 'DELETE', path: `${keys}/:fingerprint`, summary: "remove one of the client's SSH keys by its fingerprint", status: 200, answer: (clientId, { params }) => deps.keys.remove(clientId, params['fingerprint']!) }),
   ];
 }

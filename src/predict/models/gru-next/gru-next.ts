@@ -1,9 +1,10 @@
 import type * as tfTypes from '@tensorflow/tfjs';
-import { AbortedError, ValidationError } from '../../../core/errors.js';
+import { ValidationError } from '../../../core/errors.js';
 import { buildVocabulary } from '../../features.js';
 import { loadTf, type Tf } from '../../tf.js';
 import { trainingReport, type FitOptions, type SavedModel, type SequenceModel, type SequenceQuery, type SequenceSession, type TrainingReport } from '../model.js';
 import { createNgramMix } from '../ngram-mix/ngram-mix.js';
+import { minimizeLoss, trainLoop } from '../train-loop.js';
 
 /**
  * Recurrent next-program model: embedding → GRU over the last `context` programs → softmax over a
@@ -102,33 +103,27 @@ export function createGruNext(options: Partial<GruNextOptions> = {}): SequenceMo
       const optimizer = tf.train.adam(opts.learningRate);
       const X = tf.tensor2d(Int32Array.from(x), [n, opts.context], 'int32');
       const Y = tf.oneHot(tf.tensor1d(y, 'int32'), vocab.length + 1);
-      let epochs = 0;
-      let stoppedBy = 'epochs';
       let lastLoss = NaN;
-      const batches = Math.ceil(n / opts.batchSize);
+      let run: Awaited<ReturnType<typeof trainLoop>>;
       try {
-        outer: for (let e = 0; e < opts.epochs; e++) {
-          let sum = 0;
-          for (let b = 0; b < batches; b++) {
-            if (signal?.aborted) throw new AbortedError(`training ${id}`);
-            if (performance.now() - started > timeBudgetMs) {
-              stoppedBy = 'time budget';
-              break outer;
-            }
-            const from = b * opts.batchSize;
-            const size = Math.min(opts.batchSize, n - from);
-            const cost = optimizer.minimize(() => {
+        run = await trainLoop({
+          id,
+          epochs: opts.epochs,
+          samples: n,
+          batchSize: opts.batchSize,
+          startedAt: started,
+          timeBudgetMs,
+          signal,
+          step: ({ from, size }) =>
+            minimizeLoss(optimizer, () => {
               const p = model.apply(tf.oneHot(X.slice([from, 0], [size, -1]), vocab.length + 1)) as tfTypes.Tensor2D;
               return tf.losses.softmaxCrossEntropy(Y.slice([from, 0], [size, -1]), tf.log(tf.add(p, 1e-7))) as tfTypes.Scalar;
-            }, true);
-            sum += cost!.dataSync()[0]!;
-            cost!.dispose();
-            if (b % 8 === 7) await new Promise((r) => setImmediate(r));
-          }
-          epochs++;
-          lastLoss = sum / batches;
-          onProgress?.(`epoch ${e + 1}/${opts.epochs} cross-entropy ${lastLoss.toFixed(4)}`);
-        }
+            }),
+          endEpoch: ({ index, meanLoss }) => {
+            lastLoss = meanLoss;
+            onProgress?.(`epoch ${index + 1}/${opts.epochs} cross-entropy ${lastLoss.toFixed(4)}`);
+          },
+        });
       } finally {
         X.dispose();
         Y.dispose();
@@ -136,7 +131,7 @@ export function createGruNext(options: Partial<GruNextOptions> = {}): SequenceMo
       }
       net?.dispose();
       net = model;
-      return trainingReport({ id, version }, started, n, { epochs, stoppedBy, crossEntropy: Number(lastLoss.toFixed(4)), vocabulary: vocab.length, backend: tf.getBackend() });
+      return trainingReport({ id, version }, started, n, { epochs: run.epochs, stoppedBy: run.stoppedBy, crossEntropy: Number(lastLoss.toFixed(4)), vocabulary: vocab.length, backend: tf.getBackend() });
     },
     predict({ history }: SequenceQuery): SequenceSession {
       if (!net || !tfLib) throw new ValidationError('model', `${id} is not trained or loaded`);

@@ -1,10 +1,11 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import { seededRandom } from '../../../core/seeded-random.js';
-import { AbortedError, ValidationError } from '../../../core/errors.js';
+import { ValidationError } from '../../../core/errors.js';
 import { blockFeatures, resourceFeatures, sequenceBlocks, staticFeatureNames } from '../../features.js';
 import { allocationFigures, marginFor, peakQuantile, type AllocationCase } from '../../metrics.js';
 import { loadTf, type Tf } from '../../tf.js';
 import { createScratch, extractForwardWeights, forward, forwardLayerNames, type ForwardScratch, type ForwardWeights } from './forward.js';
+import { minimizeLoss, trainLoop } from '../train-loop.js';
 import { trainingReport, type FitOptions, type ResourceModel, type ResourceQuery, type SavedModel, type TrainingReport } from '../model.js';
 
 /**
@@ -232,23 +233,21 @@ export function createLstmQuantile(options: Partial<LstmQuantileOptions> = {}): 
       let best = validScore();
       keptStart = true;
       let bestWeights = model.getWeights().map((w) => w.clone());
-      let epochsRun = 0;
-      let stoppedBy = 'epochs';
-      const batches = Math.ceil(train.length / opts.batchSize);
+      // Misses of the current epoch (mean over heads, summed over batches), for its progress line.
+      let missSum = 0;
+      let run: Awaited<ReturnType<typeof trainLoop>>;
       try {
-        outer: for (let epoch = 0; epoch < opts.epochs; epoch++) {
-          let lossSum = 0;
-          let missSum = 0;
-          for (let b = 0; b < batches; b++) {
-            if (signal?.aborted) throw new AbortedError(`training ${id}`);
-            if (performance.now() - started > timeBudgetMs) {
-              stoppedBy = 'time budget';
-              break outer;
-            }
-            const from = b * opts.batchSize;
-            const size = Math.min(opts.batchSize, train.length - from);
+        run = await trainLoop({
+          id,
+          epochs: opts.epochs,
+          samples: train.length,
+          batchSize: opts.batchSize,
+          startedAt: started,
+          timeBudgetMs,
+          signal,
+          step: ({ from, size }) => {
             let misses: tfTypes.Tensor | undefined;
-            const cost = optimizer.minimize(() => {
+            const loss = minimizeLoss(optimizer, () => {
               const xs = tr.seq.slice([from, 0, 0], [size, -1, -1]);
               const xt = tr.stat.slice([from, 0], [size, -1]);
               const ys = tr.y.slice([from, 0], [size, -1]);
@@ -263,9 +262,7 @@ export function createLstmQuantile(options: Partial<LstmQuantileOptions> = {}): 
               });
               misses = tf.keep(tf.stack(rates));
               return tf.addN(parts).div(parts.length) as tfTypes.Scalar;
-            }, true);
-            lossSum += cost!.dataSync()[0]!;
-            cost!.dispose();
+            });
             // Dual ascent: λ grows while the allocation misses more often than it should.
             const rate = misses!.dataSync();
             misses!.dispose();
@@ -274,19 +271,21 @@ export function createLstmQuantile(options: Partial<LstmQuantileOptions> = {}): 
               lambdas[j] = lambdas[j]! * Math.exp(step);
               missSum += rate[j]! / heads();
             });
-            // Yield so that a Ctrl-C (AbortSignal) and the progress display get their turn.
-            if (b % 8 === 7) await new Promise((r) => setImmediate(r));
-          }
-          epochsRun++;
-          const vs = validScore();
-          onProgress?.(`epoch ${epoch + 1}/${opts.epochs} loss ${(lossSum / batches).toFixed(4)} misses ${(100 * missSum / batches).toFixed(1)} % λ ${lambdas.map((l) => l.toFixed(2)).join('/')} valid/baseline ${vs.toFixed(4)}`);
-          if (!(vs >= best)) {
-            best = vs;
-            keptStart = false;
-            bestWeights.forEach((w) => w.dispose());
-            bestWeights = model.getWeights().map((w) => w.clone());
-          }
-        }
+            return loss;
+          },
+          endEpoch: ({ index, meanLoss, batches }) => {
+            const vs = validScore();
+            onProgress?.(`epoch ${index + 1}/${opts.epochs} loss ${meanLoss.toFixed(4)} misses ${(100 * missSum / batches).toFixed(1)} % λ ${lambdas.map((l) => l.toFixed(2)).join('/')} valid/baseline ${vs.toFixed(4)}`);
+            missSum = 0;
+            // Early stopping by the best epoch: the weights kept are those that scored best on validation.
+            if (!(vs >= best)) {
+              best = vs;
+              keptStart = false;
+              bestWeights.forEach((w) => w.dispose());
+              bestWeights = model.getWeights().map((w) => w.clone());
+            }
+          },
+        });
       } finally {
         tr.seq.dispose();
         tr.stat.dispose();
@@ -298,8 +297,8 @@ export function createLstmQuantile(options: Partial<LstmQuantileOptions> = {}): 
       bestWeights.forEach((w) => w.dispose());
       setNet(model);
       return trainingReport({ id, version }, started, train.length, {
-        epochs: epochsRun,
-        stoppedBy,
+        epochs: run.epochs,
+        stoppedBy: run.stoppedBy,
         validationScoreVsBaseline: Number(best.toFixed(4)),
         keptStartingRule: keptStart,
         ...(keptStart ? { startingRule: opts.horizons.map((hz) => `${hz}:${startingRule(hz)}`).join(',') } : {}),
