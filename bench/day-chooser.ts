@@ -50,6 +50,11 @@
  *   and nothing changes in the product.
  * Deterministic: the learnt candidates are gradient-free, the rules have no randomness, the
  * trees use every row.
+ * ADDED AFTER THE FIRST RUN (a diagnostic, not part of the verdict): the same ratio on the
+ * chooser's own training rows (in sample, against the best rule on those rows), to tell "the
+ * features do not say which candidate wins" from "what they said in the fitted weeks does not hold";
+ * and the same weeks across VMs (fit the chooser on one VM group's training rows, pick on the
+ * other group's, both ways), which is what "learnt across VMs" asks of it without a change of weeks.
  */
 import { forecastCandidates, range, strideFor, type ForecastCandidate, type TrainingPart } from '../src/predict/forecast/forecast-selection.js';
 import { AllocationTally, boundsOf, conformalMargin, mergeExcess, sortedExcess, type AllocationSummary } from '../src/predict/forecast/subject-allocation.js';
@@ -320,18 +325,46 @@ for (const target of targets) {
     // Training rows: every VM's origins whose next day lies inside the fitted part.
     const trainX: number[] = [];
     const trainY: number[][] = cands.map(() => []);
+    const trainAbs: number[][] = cands.map(() => []);
+    const rowGroup: number[] = [];
     for (const vm of vms) {
       for (let k = 0; k < vm.trainCount; k++) {
         if (vm.grid[k]! < day) continue;
         trainX.push(...features(vm.part.values, vm.grid, k, vm.trainForecast, vm.trainLoss));
         const mean = vm.trainLoss.reduce((x, l) => x + l[k]!, 0) / cands.length;
-        cands.forEach((_, ci) => trainY[ci]!.push(vm.trainLoss[ci]![k]! - mean));
+        rowGroup.push(vm.group);
+        cands.forEach((_, ci) => {
+          trainY[ci]!.push(vm.trainLoss[ci]![k]! - mean);
+          trainAbs[ci]!.push(vm.trainLoss[ci]![k]!);
+        });
       }
     }
     const d = features(vms[0]!.part.values, vms[0]!.grid, vms[0]!.trainCount, vms[0]!.forecast, vms[0]!.loss).length;
     const rows = trainX.length / d;
     const binnedRows = new BinnedRows(Float64Array.from(trainX), d, rows);
     const models = cands.map((_, ci) => fitL2Trees(binnedRows, Float64Array.from(trainY[ci]!)));
+    const predictLoss = (x: ArrayLike<number>, offset: number): number[] => models.map((m) => m.trees.reduce((s, tree) => s + predictTree(tree, x, offset), m.base));
+    // In sample (diagnostic): every row's next day as the chooser picks it, against the best rule over the same rows.
+    let inSample = 0;
+    for (let i = 0; i < rows; i++) {
+      const p = predictLoss(binnedRows.X, i * d);
+      inSample += trainAbs[p.indexOf(Math.min(...p))]![i]!;
+    }
+    // Across VM groups in the same weeks (diagnostic): fitted on one group's rows, picking on the other's.
+    let crossGroup = 0;
+    for (const g of [0, 1]) {
+      const fitRows = rowGroup.flatMap((x, i) => (x === g ? [i] : []));
+      const Xg = new Float64Array(fitRows.length * d);
+      fitRows.forEach((i, j) => Xg.set(binnedRows.X.subarray(i * d, (i + 1) * d), j * d));
+      const binnedG = new BinnedRows(Xg, d, fitRows.length);
+      const modelsG = cands.map((_, ci) => fitL2Trees(binnedG, Float64Array.from(fitRows, (i) => trainY[ci]![i]!)));
+      for (let i = 0; i < rows; i++) {
+        if (rowGroup[i] === g) continue;
+        const p = modelsG.map((m) => m.trees.reduce((s, tree) => s + predictTree(tree, binnedRows.X, i * d), m.base));
+        crossGroup += trainAbs[p.indexOf(Math.min(...p))]![i]!;
+      }
+    }
+    const ruleInSample = Math.min(...cands.map((c, ci) => (c.trained ? Infinity : trainAbs[ci]!.reduce((x, v) => x + v, 0))));
     // The chooser's pick at every calibration and validation origin (features from the all-VM fits' forecasts).
     const picks = new Map<VmFold, Int8Array>();
     let agree = 0;
@@ -342,7 +375,7 @@ for (const target of targets) {
       for (let k = vm.calFrom; k < vm.grid.length; k++) {
         if (k < 0) continue;
         const x = features(vm.part.values, vm.grid, k, vm.forecast, vm.loss);
-        const predicted = models.map((m) => m.trees.reduce((s, tree) => s + predictTree(tree, x, 0), m.base));
+        const predicted = predictLoss(x, 0);
         pick[k] = predicted.indexOf(Math.min(...predicted));
         if (k >= vm.valFrom) {
           const actual = vm.loss.map((l) => l[k]!);
@@ -376,6 +409,7 @@ for (const target of targets) {
     line('pooled-quantile', byCand[idOf('pooled-quantile')]!);
     line(`best of the 13: ${cands[bestAny]!.id}`, byCand[bestAny]!);
     line('per-VM hindsight bound', bound);
+    console.log(`  in sample (diagnostic, added after the first run): the chooser on its own training rows ${(inSample / ruleInSample).toFixed(3)}× the best rule there; fitted on one VM group's rows and picking on the other's (same weeks) ${(crossGroup / ruleInSample).toFixed(3)}×`);
     console.log(`  chooser picked the origin's cheapest candidate at ${pct(agree / (scored || 1))} % of validation origins; picks: ${cands.map((c, ci) => (pickCounts[ci] ? `${c.id} ${pickCounts[ci]}` : '')).filter(Boolean).join(', ')}`);
     verdicts.push({ where: `${target} ${fold.name}`, ratio: chooser.pinballP95 / ref, bestSelectable: byCand[bestAny]!.pinballP95 / ref });
   }
