@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { seededRandom } from '../../core/seeded-random.js';
 import { pinball } from '../metrics.js';
-import { fitBoostedQuantileTrees, isQuantileTree, predictTrees } from './boosted-quantile-trees.js';
+import { fitBoostedQuantileTrees } from './boosted-quantile-trees.js';
+import { isRegressionTree, predictTrees } from './regression-tree.js';
 import { fitQuantileRegression, predictLinear } from './quantile-regression.js';
 
 /** A step the linear regression cannot follow: a VM idle below x = 0.5 and busy above (memory's steps, batch runs). */
@@ -39,14 +40,14 @@ test('quantile trees boosted from the linear fit learn a step it cannot, on rows
   // Its p95 on each side of the step is near the truth (0.1 + 0.05 · 0.95 and 0.6 + 0.05 · 0.95).
   const at = (x: number): number => predictLinear(beta, [1, x]) + predictTrees(trees, [1, x]);
   assert.ok(Math.abs(at(0.25) - 0.1475) < 0.02 && Math.abs(at(0.75) - 0.6475) < 0.02, `${at(0.25)} ${at(0.75)}`);
-  assert.ok(trees.every((t) => isQuantileTree(t, 2)));
+  assert.ok(trees.every((t) => isRegressionTree(t, 2)));
 });
 
 test('a loaded tree must be well formed: children after their parent, features in range', () => {
   const leaf = { feature: [-1], threshold: [0], left: [-1], right: [-1], value: [0.1] };
-  assert.ok(isQuantileTree(leaf, 3));
-  assert.ok(!isQuantileTree({ feature: [0, -1, -1], threshold: [0.5, 0, 0], left: [0, -1, -1], right: [2, -1, -1], value: [0, 1, 2] }, 3), 'a cycle');
-  assert.ok(!isQuantileTree({ feature: [5, -1, -1], threshold: [0.5, 0, 0], left: [1, -1, -1], right: [2, -1, -1], value: [0, 1, 2] }, 3), 'feature out of range');
-  assert.ok(!isQuantileTree({ ...leaf, value: ['x'] }, 3));
-  assert.ok(!isQuantileTree({ ...leaf, value: [] }, 3));
+  assert.ok(isRegressionTree(leaf, 3));
+  assert.ok(!isRegressionTree({ feature: [0, -1, -1], threshold: [0.5, 0, 0], left: [0, -1, -1], right: [2, -1, -1], value: [0, 1, 2] }, 3), 'a cycle');
+  assert.ok(!isRegressionTree({ feature: [5, -1, -1], threshold: [0.5, 0, 0], left: [1, -1, -1], right: [2, -1, -1], value: [0, 1, 2] }, 3), 'feature out of range');
+  assert.ok(!isRegressionTree({ ...leaf, value: ['x'] }, 3));
+  assert.ok(!isRegressionTree({ ...leaf, value: [] }, 3));
 });

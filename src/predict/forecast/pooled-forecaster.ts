@@ -4,7 +4,8 @@ import { peakQuantile } from '../metrics.js';
 import { sortedQuantile } from '../window-stats.js';
 import { trainingReport, type FitOptions, type ResourceModel, type ResourceQuery, type SavedModel, type TrainingReport } from '../models/model.js';
 import { decayedQuantiles } from '../models/baselines/recommenders.js';
-import { fitBoostedQuantileTrees, isQuantileTree, predictTrees, type BoostedTreesOptions, type QuantileTree } from './boosted-quantile-trees.js';
+import { fitBoostedQuantileTrees, type BoostedTreesOptions } from './boosted-quantile-trees.js';
+import { isRegressionTree, predictTrees, type RegressionTree } from './regression-tree.js';
 import { fitQuantileRegression, predictLinear } from './quantile-regression.js';
 import { weekFeatureNames, weekFeatures, weekLookback } from './week-features.js';
 
@@ -83,7 +84,7 @@ const minHistory = stepsPerDay;
  * so the second and third read the first's coefficients. Keyed weakly by the array, so a fold's
  * fits go when its data does; callers share one array per fold (forecast-selection, eval, train).
  */
-const fitsMade = new WeakMap<readonly Float64Array[], Map<string, { coefficients: Map<number, Float64Array>; forests: Map<number, QuantileTree[]>; report: TrainingReport }>>();
+const fitsMade = new WeakMap<readonly Float64Array[], Map<string, { coefficients: Map<number, Float64Array>; forests: Map<number, RegressionTree[]>; report: TrainingReport }>>();
 
 export type PooledForecaster = ResourceModel & { readonly pool: string; readonly unit: ResourceUnit };
 
@@ -93,7 +94,7 @@ export function createPooledForecaster(overrides: Partial<PooledForecasterOption
   if (!featureSets.includes(options.featureSet)) throw new ValidationError('featureSet', `one of ${featureSets.join(', ')}`);
   if (!learners.includes(options.learner)) throw new ValidationError('learner', `one of ${learners.join(', ')}`);
   let coefficients = new Map<number, Float64Array>();
-  let forests = new Map<number, QuantileTree[]>();
+  let forests = new Map<number, RegressionTree[]>();
   const seq = new Float32Array(sequenceBlocks * blockFeatures);
   const dims = (): number => dimsOf(options.featureSet);
 
@@ -166,7 +167,7 @@ export function createPooledForecaster(overrides: Partial<PooledForecasterOption
         perSeries.push({ s, origins, f });
       }
       const dims_ = dims();
-      const nextForests = new Map<number, QuantileTree[]>();
+      const nextForests = new Map<number, RegressionTree[]>();
       let samples = 0;
       for (const horizon of options.horizons) {
         const k = Math.min(horizon, options.targetsPerOrigin);
@@ -246,12 +247,12 @@ export function createPooledForecaster(overrides: Partial<PooledForecasterOption
         if (!Array.isArray(b) || b.length !== d || !b.every((v) => typeof v === 'number' && Number.isFinite(v))) throw new ValidationError(`state.coefficients.${h}`, `${d} finite numbers`);
         loaded.set(Number(h), Float64Array.from(b as number[]));
       }
-      const loadedTrees = new Map<number, QuantileTree[]>();
+      const loadedTrees = new Map<number, RegressionTree[]>();
       if (learner === 'boosted') {
         for (const h of loaded.keys()) {
           const t = state.trees?.[String(h)];
-          if (!Array.isArray(t) || t.length > 10_000 || !t.every((x) => isQuantileTree(x, d))) throw new ValidationError(`state.trees.${h}`, `a list of quantile trees over ${d} features`);
-          loadedTrees.set(h, t as QuantileTree[]);
+          if (!Array.isArray(t) || t.length > 10_000 || !t.every((x) => isRegressionTree(x, d))) throw new ValidationError(`state.trees.${h}`, `a list of quantile trees over ${d} features`);
+          loadedTrees.set(h, t as RegressionTree[]);
         }
       }
       coefficients = loaded;
