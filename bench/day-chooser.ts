@@ -56,6 +56,29 @@
  * and the same weeks across VMs (fit the chooser on one VM group's training rows, pick on the
  * other group's, both ways), which is what "learnt across VMs" asks of it without a change of weeks;
  * once more without the days-of-history feature (the calendar day here, shared by both groups).
+ * SECOND PRE-REGISTRATION (2026-12-02, written after the first verdict and its diagnostics — in
+ * sample 0.70–0.73×, across VM groups in the same weeks 0.75–0.79×, on the validation week
+ * 0.99–1.80× — and before any figure of these two variants existed; not changed after). Does the
+ * chooser hold when it learns from the weeks just before the validation slice? Two variants, each
+ * differing from the first design *only* in which origins are its training rows (features, trees,
+ * labels, folds, scoring, pooled margin and candidates as above; picks at the calibration and
+ * validation origins from the all-VM fits' forecasts, as above):
+ * - (R) recent: the grid origins t with t ≥ aL − 7·288 and t + 288 ≤ aL (aL = ⌊aL⌋ per VM, i.e.
+ *   each row's next day lies inside the last 7 days of the fitted part, [aL − 7 d, aL)), of every
+ *   VM; the learnt candidates' forecasts there cross-fitted by VM group as in the first design.
+ * - (C) calibration: the grid origins t with t ≥ aL and t + 288 ≤ bL (the calibration slice's
+ *   origins whose next day ends by bL), of every VM; forecasts and labels from the candidates
+ *   fitted on every VM's [0, aL), the same forecasts the chooser picks from at validation. No
+ *   cross-fitting is needed because that is not in-sample: those candidates never saw [aL, bL),
+ *   so each label is an out-of-sample forecast's loss, as at validation; and no row's next day
+ *   reaches bL, where the scored slice begins. (Two things of [aL, bL) are shared with the
+ *   scoring, said here: the pooled margin's calibration origins are these same rows, so the
+ *   chooser's calibration picks are in sample and C's steps-above / VMs / waste figures are
+ *   optimistic — the verdict reads the pinball only; and a row's recent-loss features in its
+ *   first 3 days read losses at origins before aL, forecast by the fits that saw them.)
+ * Verdict per variant by the first rule: "useful" only if on both folds and both resources its
+ * ratio is ≤ the best of the 13 candidates' on that fold, and ≤ 0.9× on at least one. Run once;
+ * nothing tuned after seeing. Either way nothing in the product changes this session.
  */
 import { forecastCandidates, range, strideFor, type ForecastCandidate, type TrainingPart } from '../src/predict/forecast/forecast-selection.js';
 import { AllocationTally, boundsOf, conformalMargin, mergeExcess, sortedExcess, type AllocationSummary } from '../src/predict/forecast/subject-allocation.js';
