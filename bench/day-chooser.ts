@@ -63,8 +63,8 @@
  * differing from the first design *only* in which origins are its training rows (features, trees,
  * labels, folds, scoring, pooled margin and candidates as above; picks at the calibration and
  * validation origins from the all-VM fits' forecasts, as above):
- * - (R) recent: the grid origins t with t ≥ aL − 7·288 and t + 288 ≤ aL (aL = ⌊aL⌋ per VM, i.e.
- *   each row's next day lies inside the last 7 days of the fitted part, [aL − 7 d, aL)), of every
+ * - (R) recent: the grid origins t with t ≥ aL − 7·288 and t + 288 ≤ aL (aL read as ⌊a·L⌋ per
+ *   VM), i.e. each row's next day lies inside the last 7 days of the fitted part, [aL − 7 d, aL)), of every
  *   VM; the learnt candidates' forecasts there cross-fitted by VM group as in the first design.
  * - (C) calibration: the grid origins t with t ≥ aL and t + 288 ≤ bL (the calibration slice's
  *   origins whose next day ends by bL), of every VM; forecasts and labels from the candidates
