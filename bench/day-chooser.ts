@@ -64,8 +64,8 @@
  * labels, folds, scoring, pooled margin and candidates as above; picks at the calibration and
  * validation origins from the all-VM fits' forecasts, as above):
  * - (R) recent: the grid origins t with t ≥ aL − 7·288 and t + 288 ≤ aL (aL read as ⌊a·L⌋ per
- *   VM), i.e. each row's next day lies inside the last 7 days of the fitted part, [aL − 7 d, aL)), of every
- *   VM; the learnt candidates' forecasts there cross-fitted by VM group as in the first design.
+ *   VM: each row's next day lies inside the last 7 days of the fitted part, [aL − 7 d, aL)), of
+ *   every VM; the learnt candidates' forecasts there cross-fitted by VM group as in the first design.
  * - (C) calibration: the grid origins t with t ≥ aL and t + 288 ≤ bL (the calibration slice's
  *   origins whose next day ends by bL), of every VM; forecasts and labels from the candidates
  *   fitted on every VM's [0, aL), the same forecasts the chooser picks from at validation. No
@@ -112,6 +112,8 @@ interface VmFold {
   trainForecast: Float64Array[];
   trainLoss: Float64Array[];
   trainCount: number;
+  /** ⌊a·L⌋: where the fold's fitted part ends. */
+  aEnd: number;
   calFrom: number;
   calTo: number;
   valFrom: number;
@@ -167,6 +169,7 @@ async function prepareFold(parts: readonly TrainingPart[], cands: readonly Forec
       trainForecast,
       trainLoss,
       trainCount,
+      aEnd,
       calFrom: grid.findIndex((t) => t >= calStart),
       calTo: grid.filter((t) => t + horizon <= calEnd).length,
       valFrom: grid.findIndex((t) => t >= calEnd),
@@ -338,7 +341,92 @@ function scoreRow(vms: readonly VmFold[], row: Row): AllocationSummary {
   return tally.summary();
 }
 
+/**
+ * Which origins a chooser learns from: per VM, grid indices, and whether their features and labels
+ * come from the cross-fitted forecasts (indices < trainCount) or from the fits on every VM's [0, aL).
+ */
+interface RowSource {
+  crossFitted: boolean;
+  indices: (vm: VmFold) => number[];
+}
+
+interface ChooserRows {
+  x: number[];
+  /** Per candidate, per row: its next-day pinball minus the 13's mean (the label). */
+  y: number[][];
+  /** Per candidate, per row: its next-day pinball. */
+  abs: number[][];
+  group: number[];
+}
+
+function rowsOf(vms: readonly VmFold[], candidates: number, source: RowSource): ChooserRows {
+  const out: ChooserRows = { x: [], y: Array.from({ length: candidates }, () => []), abs: Array.from({ length: candidates }, () => []), group: [] };
+  for (const vm of vms) {
+    const [forecast, loss] = source.crossFitted ? [vm.trainForecast, vm.trainLoss] : [vm.forecast, vm.loss];
+    for (const k of source.indices(vm)) {
+      out.x.push(...features(vm.part.values, vm.grid, k, forecast, loss));
+      const mean = loss.reduce((x, l) => x + l[k]!, 0) / candidates;
+      out.group.push(vm.group);
+      for (let ci = 0; ci < candidates; ci++) {
+        out.y[ci]!.push(loss[ci]![k]! - mean);
+        out.abs[ci]!.push(loss[ci]![k]!);
+      }
+    }
+  }
+  return out;
+}
+
+/** One regression per candidate over the rows; the chooser holds the lowest predicted loss. */
+function fitChooser(rows: ChooserRows, candidates: number): { d: number; rows: number; binnedRows: BinnedRows; predictLoss: (x: ArrayLike<number>, offset: number) => number[] } {
+  const n = rows.group.length;
+  const d = rows.x.length / n;
+  const binnedRows = new BinnedRows(Float64Array.from(rows.x), d, n);
+  const models = Array.from({ length: candidates }, (_, ci) => fitL2Trees(binnedRows, Float64Array.from(rows.y[ci]!)));
+  const predictLoss = (x: ArrayLike<number>, offset: number): number[] => models.map((m) => m.trees.reduce((s, tree) => s + predictTree(tree, x, offset), m.base));
+  return { d, rows: n, binnedRows, predictLoss };
+}
+
+/** The chooser's pick at every calibration and validation origin, from the all-VM fits' forecasts. */
+function picksOf(vms: readonly VmFold[], candidates: number, predictLoss: (x: ArrayLike<number>, offset: number) => number[]): { picks: Map<VmFold, Int8Array>; agree: number; scored: number; pickCounts: number[] } {
+  const picks = new Map<VmFold, Int8Array>();
+  let agree = 0;
+  let scored = 0;
+  const pickCounts = Array.from({ length: candidates }, () => 0);
+  for (const vm of vms) {
+    const pick = new Int8Array(vm.grid.length).fill(-1);
+    for (let k = vm.calFrom; k < vm.grid.length; k++) {
+      if (k < 0) continue;
+      const predicted = predictLoss(features(vm.part.values, vm.grid, k, vm.forecast, vm.loss), 0);
+      pick[k] = predicted.indexOf(Math.min(...predicted));
+      if (k >= vm.valFrom) {
+        const actual = vm.loss.map((l) => l[k]!);
+        if (actual[pick[k]!] === Math.min(...actual)) agree++;
+        scored++;
+        pickCounts[pick[k]!]!++;
+      }
+    }
+    picks.set(vm, pick);
+  }
+  return { picks, agree, scored, pickCounts };
+}
+
+/** The second pre-registration's variants: only their training rows differ from the first design. */
+const variants = [
+  {
+    name: 'R',
+    label: 'chooser R (last 7 fitted days)',
+    source: { crossFitted: true, indices: (vm: VmFold) => range(0, vm.trainCount - 1, 1).filter((k) => vm.grid[k]! >= day && vm.grid[k]! >= vm.aEnd - 7 * day) },
+  },
+  {
+    // calTo counts the grid origins whose next day ends by bL.
+    name: 'C',
+    label: 'chooser C (calibration slice)',
+    source: { crossFitted: false, indices: (vm: VmFold) => range(0, vm.calTo - 1, 1).filter((k) => vm.grid[k]! >= vm.aEnd) },
+  },
+] as const satisfies readonly { name: string; label: string; source: RowSource }[];
+
 const verdicts: { where: string; ratio: number; bestSelectable: number }[] = [];
+const variantVerdicts = new Map<string, typeof verdicts>(variants.map((v) => [v.name, []]));
 for (const target of targets) {
   const t0 = performance.now();
   const parts = await bitbrainsTrainingParts(target);
@@ -347,27 +435,11 @@ for (const target of targets) {
   for (const fold of folds) {
     const vms = await prepareFold(parts, cands, fold.bounds);
     // Training rows: every VM's origins whose next day lies inside the fitted part.
-    const trainX: number[] = [];
-    const trainY: number[][] = cands.map(() => []);
-    const trainAbs: number[][] = cands.map(() => []);
-    const rowGroup: number[] = [];
-    for (const vm of vms) {
-      for (let k = 0; k < vm.trainCount; k++) {
-        if (vm.grid[k]! < day) continue;
-        trainX.push(...features(vm.part.values, vm.grid, k, vm.trainForecast, vm.trainLoss));
-        const mean = vm.trainLoss.reduce((x, l) => x + l[k]!, 0) / cands.length;
-        rowGroup.push(vm.group);
-        cands.forEach((_, ci) => {
-          trainY[ci]!.push(vm.trainLoss[ci]![k]! - mean);
-          trainAbs[ci]!.push(vm.trainLoss[ci]![k]!);
-        });
-      }
-    }
-    const d = features(vms[0]!.part.values, vms[0]!.grid, vms[0]!.trainCount, vms[0]!.forecast, vms[0]!.loss).length;
-    const rows = trainX.length / d;
-    const binnedRows = new BinnedRows(Float64Array.from(trainX), d, rows);
-    const models = cands.map((_, ci) => fitL2Trees(binnedRows, Float64Array.from(trainY[ci]!)));
-    const predictLoss = (x: ArrayLike<number>, offset: number): number[] => models.map((m) => m.trees.reduce((s, tree) => s + predictTree(tree, x, offset), m.base));
+    const first = rowsOf(vms, cands.length, { crossFitted: true, indices: (vm) => range(0, vm.trainCount - 1, 1).filter((k) => vm.grid[k]! >= day) });
+    const { d, rows, binnedRows, predictLoss } = fitChooser(first, cands.length);
+    const trainAbs = first.abs;
+    const rowGroup = first.group;
+    const trainY = first.y;
     // In sample (diagnostic): every row's next day as the chooser picks it, against the best rule over the same rows.
     let inSample = 0;
     for (let i = 0; i < rows; i++) {
@@ -398,26 +470,7 @@ for (const target of targets) {
     const crossGroupNoDays = acrossGroups(false);
     const ruleInSample = Math.min(...cands.map((c, ci) => (c.trained ? Infinity : trainAbs[ci]!.reduce((x, v) => x + v, 0))));
     // The chooser's pick at every calibration and validation origin (features from the all-VM fits' forecasts).
-    const picks = new Map<VmFold, Int8Array>();
-    let agree = 0;
-    let scored = 0;
-    const pickCounts = cands.map(() => 0);
-    for (const vm of vms) {
-      const pick = new Int8Array(vm.grid.length).fill(-1);
-      for (let k = vm.calFrom; k < vm.grid.length; k++) {
-        if (k < 0) continue;
-        const x = features(vm.part.values, vm.grid, k, vm.forecast, vm.loss);
-        const predicted = predictLoss(x, 0);
-        pick[k] = predicted.indexOf(Math.min(...predicted));
-        if (k >= vm.valFrom) {
-          const actual = vm.loss.map((l) => l[k]!);
-          if (actual[pick[k]!] === Math.min(...actual)) agree++;
-          scored++;
-          pickCounts[pick[k]!]!++;
-        }
-      }
-      picks.set(vm, pick);
-    }
+    const { picks, agree, scored, pickCounts } = picksOf(vms, cands.length, predictLoss);
     const fixed = (ci: number): Row => (vm, k) => vm.forecast[ci]![k]!;
     const byCand = cands.map((_, ci) => scoreRow(vms, fixed(ci)));
     const ruleIdx = cands.map((_, ci) => ci).filter((ci) => !cands[ci]!.trained);
@@ -444,10 +497,23 @@ for (const target of targets) {
     console.log(`  in sample (diagnostic, added after the first run): the chooser on its own training rows ${(inSample / ruleInSample).toFixed(3)}× the best rule there; fitted on one VM group's rows and picking on the other's (same weeks) ${(crossGroup / ruleInSample).toFixed(3)}×, without the days of history ${(crossGroupNoDays / ruleInSample).toFixed(3)}×`);
     console.log(`  chooser picked the origin's cheapest candidate at ${pct(agree / (scored || 1))} % of validation origins; picks: ${cands.map((c, ci) => (pickCounts[ci] ? `${c.id} ${pickCounts[ci]}` : '')).filter(Boolean).join(', ')}`);
     verdicts.push({ where: `${target} ${fold.name}`, ratio: chooser.pinballP95 / ref, bestSelectable: byCand[bestAny]!.pinballP95 / ref });
+    // The second pre-registration: the same chooser learnt from the weeks just before the validation slice.
+    for (const variant of variants) {
+      const fit = fitChooser(rowsOf(vms, cands.length, variant.source), cands.length);
+      const v = picksOf(vms, cands.length, fit.predictLoss);
+      const summary = scoreRow(vms, (vm, k) => vm.forecast[v.picks.get(vm)![k]!]![k]!);
+      line(variant.label, summary, summary.pinballP95 / ref <= 0.9 ? ' ✓' : ' ✗');
+      console.log(`    ${fit.rows} training rows; picked the origin's cheapest candidate at ${pct(v.agree / (v.scored || 1))} % of validation origins; picks: ${cands.map((c, ci) => (v.pickCounts[ci] ? `${c.id} ${v.pickCounts[ci]}` : '')).filter(Boolean).join(', ')}`);
+      variantVerdicts.get(variant.name)!.push({ where: `${target} ${fold.name}`, ratio: summary.pinballP95 / ref, bestSelectable: byCand[bestAny]!.pinballP95 / ref });
+    }
   }
   console.log(`  (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }
-const everywhere = verdicts.every((v) => v.ratio <= v.bestSelectable);
-const somewhere = verdicts.some((v) => v.ratio <= 0.9);
-console.log(`\nVerdict (pre-registered): ${verdicts.map((v) => `${v.where} ${v.ratio.toFixed(3)}× vs best of 13 ${v.bestSelectable.toFixed(3)}× ${v.ratio <= v.bestSelectable ? '✓' : '✗'}`).join('; ')}`);
-console.log(targets.length < 2 ? 'one resource only: no verdict' : `the chooser is ${everywhere && somewhere ? 'useful' : 'not useful'} (≤ the best of the 13 on every fold and resource: ${everywhere ? 'yes' : 'no'}; ≤ 0.9× somewhere: ${somewhere ? 'yes' : 'no'})`);
+const verdictOf = (title: string, vs: typeof verdicts, subject: string): void => {
+  const everywhere = vs.every((v) => v.ratio <= v.bestSelectable);
+  const somewhere = vs.some((v) => v.ratio <= 0.9);
+  console.log(`\nVerdict (${title}): ${vs.map((v) => `${v.where} ${v.ratio.toFixed(3)}× vs best of 13 ${v.bestSelectable.toFixed(3)}× ${v.ratio <= v.bestSelectable ? '✓' : '✗'}`).join('; ')}`);
+  console.log(targets.length < 2 ? 'one resource only: no verdict' : `${subject} is ${everywhere && somewhere ? 'useful' : 'not useful'} (≤ the best of the 13 on every fold and resource: ${everywhere ? 'yes' : 'no'}; ≤ 0.9× somewhere: ${somewhere ? 'yes' : 'no'})`);
+};
+verdictOf('pre-registered', verdicts, 'the chooser');
+for (const variant of variants) verdictOf(`second pre-registration, ${variant.name}`, variantVerdicts.get(variant.name)!, `${variant.label}`);
