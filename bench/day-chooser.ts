@@ -83,6 +83,7 @@
 import { forecastCandidates, range, strideFor, type ForecastCandidate, type TrainingPart } from '../src/predict/forecast/forecast-selection.js';
 import { AllocationTally, boundsOf, conformalMargin, mergeExcess, sortedExcess, type AllocationSummary } from '../src/predict/forecast/subject-allocation.js';
 import { peakQuantile, pinball } from '../src/predict/metrics.js';
+import { binFeatures, growTree, predictTree, type BinnedFeatures, type RegressionTree } from '../src/predict/forecast/regression-tree.js';
 import { windowQuantile } from '../src/predict/window-stats.js';
 import { bitbrainsTrainingParts, pct, requireBitbrains } from './support/bitbrains-validation.js';
 
@@ -225,103 +226,36 @@ function features(s: Float64Array, grid: readonly number[], k: number, forecast:
  * the mean residual of its rows. Expected loss, not a quantile of it, is what a sum charges.
  */
 class BinnedRows {
-  readonly thresholds: Float64Array[] = [];
-  readonly binned: Uint8Array;
+  readonly features: BinnedFeatures;
   constructor(
     readonly X: Float64Array,
     readonly d: number,
     readonly rows: number,
   ) {
-    this.binned = new Uint8Array(rows * d);
-    for (let a = 0; a < d; a++) {
-      const col = Float64Array.from({ length: rows }, (_, i) => X[i * d + a]!).sort();
-      const t: number[] = [];
-      for (let b = 1; b < trees.bins; b++) {
-        const v = col[Math.floor((b * rows) / trees.bins)]!;
-        if (t.length === 0 || v > t[t.length - 1]!) t.push(v);
-      }
-      this.thresholds.push(Float64Array.from(t));
-      for (let i = 0; i < rows; i++) {
-        let bin = 0;
-        while (bin < t.length && t[bin]! < X[i * d + a]!) bin++;
-        this.binned[i * d + a] = bin;
-      }
-    }
+    // Thresholds from every row's value (not a sample): the chooser's rows are few.
+    this.features = binFeatures(X, d, rows, trees.bins, (a) => Float64Array.from({ length: rows }, (_, i) => X[i * d + a]!).sort());
   }
 }
 
-interface Tree {
-  feature: number[];
-  threshold: number[];
-  left: number[];
-  right: number[];
-  value: number[];
-}
-
-function fitL2Trees(data: BinnedRows, y: Float64Array): { base: number; trees: Tree[] } {
-  const { d, rows, binned, thresholds, X } = data;
+function fitL2Trees(data: BinnedRows, y: Float64Array): { base: number; trees: RegressionTree[] } {
+  const { rows, X, d } = data;
   const base = y.reduce((s, v) => s + v, 0) / rows;
   const f = new Float64Array(rows).fill(base);
   const r = new Float64Array(rows);
-  const sums = new Float64Array(d * trees.bins);
-  const counts = new Float64Array(d * trees.bins);
-  const out: Tree[] = [];
+  const out: RegressionTree[] = [];
   const all = Array.from({ length: rows }, (_, i) => i);
+  const leaf = (members: readonly number[]): number => {
+    let total = 0;
+    for (const i of members) total += r[i]!;
+    return (trees.learningRate * total) / (members.length || 1);
+  };
   for (let n = 0; n < trees.trees; n++) {
     for (let i = 0; i < rows; i++) r[i] = y[i]! - f[i]!;
-    const tree: Tree = { feature: [], threshold: [], left: [], right: [], value: [] };
-    const grow = (members: number[], depth: number): number => {
-      const node = tree.feature.length;
-      tree.feature.push(-1), tree.threshold.push(0), tree.left.push(-1), tree.right.push(-1), tree.value.push(0);
-      let total = 0;
-      for (const i of members) total += r[i]!;
-      let split: { a: number; b: number; gain: number } | undefined;
-      if (depth < trees.depth && members.length >= 2 * trees.minLeafRows) {
-        sums.fill(0);
-        counts.fill(0);
-        for (const i of members) {
-          for (let a = 0; a < d; a++) {
-            const c = a * trees.bins + binned[i * d + a]!;
-            sums[c]! += r[i]!;
-            counts[c]!++;
-          }
-        }
-        const baseGain = (total * total) / members.length;
-        for (let a = 0; a < d; a++) {
-          let sl = 0;
-          let nl = 0;
-          for (let b = 0; b < thresholds[a]!.length; b++) {
-            sl += sums[a * trees.bins + b]!;
-            nl += counts[a * trees.bins + b]!;
-            const nr = members.length - nl;
-            if (nl < trees.minLeafRows || nr < trees.minLeafRows) continue;
-            const gain = (sl * sl) / nl + ((total - sl) * (total - sl)) / nr - baseGain;
-            if (gain > 1e-12 && (!split || gain > split.gain)) split = { a, b, gain };
-          }
-        }
-      }
-      if (!split) {
-        tree.value[node] = (trees.learningRate * total) / (members.length || 1);
-        return node;
-      }
-      const { a, b } = split;
-      tree.feature[node] = a;
-      tree.threshold[node] = thresholds[a]![b]!;
-      tree.left[node] = grow(members.filter((i) => binned[i * d + a]! <= b), depth + 1);
-      tree.right[node] = grow(members.filter((i) => binned[i * d + a]! > b), depth + 1);
-      return node;
-    };
-    grow(all, 0);
+    const tree = growTree(data.features, r, all, { depth: trees.depth, minLeafRows: trees.minLeafRows, leaf });
     for (let i = 0; i < rows; i++) f[i]! += predictTree(tree, X, i * d);
     out.push(tree);
   }
   return { base, trees: out };
-}
-
-function predictTree(tree: Tree, x: ArrayLike<number>, offset: number): number {
-  let node = 0;
-  while (tree.feature[node]! >= 0) node = x[offset + tree.feature[node]!]! <= tree.threshold[node]! ? tree.left[node]! : tree.right[node]!;
-  return tree.value[node]!;
 }
 
 /** A row of the table: per VM, the forecast at each grid index (calibration and validation). */
