@@ -16,7 +16,7 @@ import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { cliPath } from '../../test/support/repo.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { workflowConfigFiles } from './open-request-workflow.js';
-import type { RequestResult } from './request-workflow.js';
+import type { RequestResult } from './request-result.js';
 
 const skip = !(await hasCommand('skopeo')) && 'skopeo is needed (scripts/debian-packages.txt)';
 
