@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { openPrescient } from '../src/app/open-prescient.js';
 import { createApp, listen } from '../src/server/app.js';
 import { requestRoutes } from '../src/server/routes/requests.js';
-import type { RequestResult } from '../src/workflow/request-workflow.js';
+import type { RequestResult } from '../src/workflow/request-result.js';
 import { quickstartClients, quickstartHome } from '../test/support/quickstart-home.js';
 import { median, percentile, runsFromEnv } from './support/stats.js';
 

@@ -23,7 +23,8 @@ import { requestRoutes } from '../src/server/routes/requests.js';
 import { importFiles } from '../src/telemetry/import-files.js';
 import { openPrescient } from '../src/app/open-prescient.js';
 import { workflowConfigFiles, openRequestWorkflow } from '../src/workflow/open-request-workflow.js';
-import type { RequestResult, RequestWorkflow } from '../src/workflow/request-workflow.js';
+import type { RequestResult } from '../src/workflow/request-result.js';
+import type { RequestWorkflow } from '../src/workflow/request-workflow.js';
 import { benchDir, linkedHome, sharedHome } from './support/home.js';
 import { median, percentile, runsFromEnv } from './support/stats.js';
 

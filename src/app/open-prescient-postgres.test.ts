@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
-import { chmod, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ValidationError } from '../core/errors.js';
 import { postgresBin, startPostgres, type RunningPostgres } from '../store/testing/postgres-cluster.js';
 import { openPrescient } from './open-prescient.js';
 import { configFile, loadPrescientConfig } from './prescient-config.js';
+import { tempDirs } from '../../test/support/temp-dirs.js';
 
-const homes: string[] = [];
-const home = async (): Promise<string> => {
-  const dir = await mkdtemp(join(tmpdir(), 'prescient-config-pg-'));
-  homes.push(dir);
-  return dir;
-};
-after(async () => {
-  for (const dir of homes) await rm(dir, { recursive: true, force: true });
-});
+const home = tempDirs('prescient-config-pg-');
 
 test('store.url: a bad URL names the field; a password in a config.json others can read is refused; PRESCIENT_STORE_URL is checked too', async () => {
   const dir = await home();

@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { writeFile } from 'node:fs/promises';
+import { test } from 'node:test';
 import { ValidationError } from '../core/errors.js';
 import { openPrescient } from './open-prescient.js';
 import { configFile, loadPrescientConfig, registryConfigOf } from './prescient-config.js';
+import { tempDirs } from '../../test/support/temp-dirs.js';
 
-const homes: string[] = [];
-const home = async (): Promise<string> => {
-  const dir = await mkdtemp(join(tmpdir(), 'prescient-config-'));
-  homes.push(dir);
-  return dir;
-};
-after(async () => {
-  for (const dir of homes) await rm(dir, { recursive: true, force: true });
-});
+const home = tempDirs('prescient-config-');
 
 test('no config.json means today’s installation: SQLite in the home, the local registry', async () => {
   assert.deepEqual(await loadPrescientConfig(await home(), {}), { store: { kind: 'sqlite' }, registry: 'local' });

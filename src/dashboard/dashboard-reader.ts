@@ -4,7 +4,7 @@ import { loadModelSet, type ModelSet } from '../predict/model-store.js';
 import type { Registry } from '../registry/registry.js';
 import type { TelemetryStore } from '../store/store.js';
 import type { OutcomeEntry, RequestOutcomes } from '../workflow/request-outcomes.js';
-import type { ActiveBuild } from '../workflow/request-workflow.js';
+import type { ActiveBuild } from '../workflow/build-flights.js';
 import { describeVersion, diffView } from './version-views.js';
 import { overAllocation, usageSeries } from './usage-series.js';
 import type { AnswerView, CategoryModelsView, ClientPageView, ClientSummaryView, HitRatePoint, ModelsView, OverviewView, UsedProgramView, VersionDiffView, ViewerView } from './views.js';

@@ -1,4 +1,4 @@
-import type { VersionInfo } from '../registry/registry.js';
+import type { VersionInfo } from '../registry/version-history.js';
 import type { VersionDiff } from '../registry/version-diff.js';
 import type { ChangeProvenanceView, ModelRefView, SoftwareView, VersionDiffView, VersionView } from './views.js';
 

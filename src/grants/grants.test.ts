@@ -7,6 +7,7 @@ import { paths } from '../core/config.js';
 import { hasCommand, run } from '../core/exec.js';
 import { openRegistry } from '../registry/registry.js';
 import { makeChain } from '../registry/testing/qcow2-fixtures.js';
+import { basicAuth } from '../../test/support/basic-auth.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { Grants } from './grants.js';
 import { issueRegistryToken, verifyRegistryToken } from './registry-token.js';
@@ -111,23 +112,21 @@ describe('grants through prescient serve and skopeo', { skip }, () => {
   });
 
   test('GET /v1/token: a client credential gets a token with expires_in and issued_at; a wrong one is refused', async () => {
-    const basic = (u: string, s: string): string => `Basic ${Buffer.from(`${u}:${s}`).toString('base64')}`;
-    const ok = await fetch(`${server.base}/v1/token?service=prescient&scope=repository:clients/a:pull`, { headers: { authorization: basic('a', a.secret) } });
+    const ok = await fetch(`${server.base}/v1/token?service=prescient&scope=repository:clients/a:pull`, { headers: { authorization: basicAuth(a) } });
     assert.equal(ok.status, 200);
     const body = (await ok.json()) as { token: string; expires_in: number; issued_at: string };
     assert.equal(body.expires_in, 900);
     assert.ok(Date.parse(body.issued_at) <= Date.now());
     assert.deepEqual(grants.verify(body.token).access, [{ repository: 'clients/a', actions: ['pull'] }]);
     // asking for b's repository or for push yields a token without them
-    const more = await fetch(`${server.base}/v1/token?scope=repository:clients/b:pull&scope=repository:clients/a:push`, { headers: { authorization: basic('a', a.secret) } });
+    const more = await fetch(`${server.base}/v1/token?scope=repository:clients/b:pull&scope=repository:clients/a:push`, { headers: { authorization: basicAuth(a) } });
     assert.deepEqual(grants.verify(((await more.json()) as { token: string }).token).access, []);
-    assert.equal((await fetch(`${server.base}/v1/token`, { headers: { authorization: basic('a', b.secret) } })).status, 401);
+    assert.equal((await fetch(`${server.base}/v1/token`, { headers: { authorization: basicAuth({ username: 'a', secret: b.secret }) } })).status, 401);
     assert.equal((await fetch(`${server.base}/v1/token`)).status, 401);
   });
 
   test('a bearer token mints nothing: /v1/token and /v1/requests want the credential (finding 6)', async () => {
-    const basic = (u: string, s: string): string => `Basic ${Buffer.from(`${u}:${s}`).toString('base64')}`;
-    const token = ((await (await fetch(`${server.base}/v1/token?scope=repository:clients/a:pull`, { headers: { authorization: basic('a', a.secret) } })).json()) as { token: string }).token;
+    const token = ((await (await fetch(`${server.base}/v1/token?scope=repository:clients/a:pull`, { headers: { authorization: basicAuth(a) } })).json()) as { token: string }).token;
     const renew = await fetch(`${server.base}/v1/token?scope=repository:clients/a:pull`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(renew.status, 401);
     assert.match(await renew.text(), /credential-not-token/);
@@ -136,23 +135,22 @@ describe('grants through prescient serve and skopeo', { skip }, () => {
   });
 
   test('re-issuing or revoking a credential ends its live tokens: the old token neither pulls nor mints (finding 6)', async () => {
-    const basic = (u: string, s: string): string => `Basic ${Buffer.from(`${u}:${s}`).toString('base64')}`;
     const registry = await openRegistry({ root: paths(home).registry });
     await registry.register({ repository: 'clients/e', layers: [{ path: (await makeChain(join(dir, 'chain-e'), 1, { sizeMiB: 1 })).files[0]! }], config: { client: 'e' } });
     const first = await grants.credentials.issue('e');
-    const old = ((await (await fetch(`${server.base}/v1/token?scope=repository:clients/e:pull`, { headers: { authorization: basic('e', first.secret) } })).json()) as { token: string }).token;
+    const old = ((await (await fetch(`${server.base}/v1/token?scope=repository:clients/e:pull`, { headers: { authorization: basicAuth(first) } })).json()) as { token: string }).token;
     const pull = (token: string) => fetch(`${server.base}/v2/clients/e/manifests/latest`, { headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.oci.image.manifest.v1+json' } });
     assert.equal((await pull(old)).status, 200);
     const second = await grants.credentials.issue('e'); // re-issued, as `prescient credentials issue e` would
     const refused = await pull(old);
     assert.equal(refused.status, 401);
     assert.match(await refused.text(), /revoked/);
-    assert.equal((await fetch(`${server.base}/v1/token?scope=repository:clients/e:pull`, { headers: { authorization: basic('e', first.secret) } })).status, 401);
-    const fresh = ((await (await fetch(`${server.base}/v1/token?scope=repository:clients/e:pull`, { headers: { authorization: basic('e', second.secret) } })).json()) as { token: string }).token;
+    assert.equal((await fetch(`${server.base}/v1/token?scope=repository:clients/e:pull`, { headers: { authorization: basicAuth(first) } })).status, 401);
+    const fresh = ((await (await fetch(`${server.base}/v1/token?scope=repository:clients/e:pull`, { headers: { authorization: basicAuth(second) } })).json()) as { token: string }).token;
     assert.equal((await pull(fresh)).status, 200);
     await grants.credentials.revoke('e');
     assert.equal((await pull(fresh)).status, 401);
-    assert.equal((await fetch(`${server.base}/v1/token`, { headers: { authorization: basic('e', second.secret) } })).status, 401);
+    assert.equal((await fetch(`${server.base}/v1/token`, { headers: { authorization: basicAuth(second) } })).status, 401);
   });
 
   test('the realm comes from the configured address, never from the Host header (finding 10)', async () => {
@@ -225,15 +223,14 @@ describe('grants through prescient serve and skopeo', { skip }, () => {
   });
 
   test('admin operation: only the admin credential creates a client credential, which then works', async () => {
-    const basic = (u: string, s: string): string => `Basic ${Buffer.from(`${u}:${s}`).toString('base64')}`;
     const create = (auth?: string) => fetch(`${server.base}/v1/clients/d/credentials`, { method: 'POST', ...(auth ? { headers: { authorization: auth } } : {}) });
     assert.equal((await create()).status, 401);
-    assert.equal((await create(basic('a', a.secret))).status, 403);
-    const made = await create(basic('admin', grants.credentials.admin.secret));
+    assert.equal((await create(basicAuth(a))).status, 403);
+    const made = await create(basicAuth(grants.credentials.admin));
     assert.equal(made.status, 201);
     const d = (await made.json()) as { username: string; secret: string };
     assert.equal(d.username, 'd');
-    const token = await fetch(`${server.base}/v1/token?scope=repository:clients/d:pull`, { headers: { authorization: basic('d', d.secret) } });
+    const token = await fetch(`${server.base}/v1/token?scope=repository:clients/d:pull`, { headers: { authorization: basicAuth(d) } });
     assert.deepEqual(grants.verify(((await token.json()) as { token: string }).token).access, [{ repository: 'clients/d', actions: ['pull'] }]);
   });
 });

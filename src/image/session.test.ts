@@ -101,6 +101,9 @@ function suite(backend: BackendName): void {
       await assert.rejects(s.readFile('/loop/x'), UnsafePathError);
       await assert.rejects(s.readFile('/devnull'), UnsafePathError);
       await assert.rejects(s.readFile('/fifo'), UnsafePathError);
+      // A checksum opens the file the same guarded way (the data module verifies copies with it).
+      await assert.rejects(s.sha256('/devnull'), UnsafePathError);
+      await assert.rejects(s.sha256('/fifo'), UnsafePathError);
     });
     assert.equal(await digestTree(canary), before);
   });

@@ -8,7 +8,7 @@ import { defaultVector } from '../contracts/default-vector.js';
 import { workflowConfigFiles } from '../workflow/open-request-workflow.js';
 import { openRegistry } from '../registry/registry.js';
 import { postgresBin, startPostgres, type RunningPostgres } from '../store/testing/postgres-cluster.js';
-import type { RequestResult } from '../workflow/request-workflow.js';
+import type { RequestResult } from '../workflow/request-result.js';
 import { testHomes, type TestHomes } from '../../test/support/homes.js';
 import { debianBase } from '../../test/support/images.js';
 import { prescient } from '../../test/support/cli.js';

@@ -9,7 +9,7 @@ import { postgresBin, startPostgres, type RunningPostgres } from '../store/testi
 import { run } from '../core/exec.js';
 import { defaultVector } from '../contracts/default-vector.js';
 import { workflowConfigFiles } from '../workflow/open-request-workflow.js';
-import type { RequestResult } from '../workflow/request-workflow.js';
+import type { RequestResult } from '../workflow/request-result.js';
 import { testHomes, type TestHomes } from '../../test/support/homes.js';
 import { debianBase } from '../../test/support/images.js';
 import { prescient } from '../../test/support/cli.js';

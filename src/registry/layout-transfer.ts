@@ -7,6 +7,7 @@ import { manifestMediaTypes } from './media-types.js';
 import { OciLayout } from './oci-layout.js';
 import { isIndexManifest, referencesOf, type Descriptor, type ImageManifest, type IndexManifest, type LayoutIndex, type ResolvedManifest } from './oci-types.js';
 import { parseManifest } from './parse-manifest.js';
+import type { PutManifestResult } from './put-manifest.js';
 import { assertTag } from './reference.js';
 
 /** What a layout transfer needs of a registry (the Registry class passes itself; no import back to it). */
@@ -15,7 +16,7 @@ export interface TransferRegistry {
   resolveRef(text: string): Promise<ResolvedManifest>;
   lease(digest: Digest): Promise<void>;
   manifest(digest: Digest): Promise<ImageManifest | IndexManifest>;
-  putManifest(repository: string, reference: string, bytes: Buffer, contentType?: string, signal?: AbortSignal): Promise<{ digest: Digest; version?: number; subject?: Digest }>;
+  putManifest(repository: string, reference: string, bytes: Buffer, contentType?: string, signal?: AbortSignal): Promise<PutManifestResult>;
 }
 
 /**

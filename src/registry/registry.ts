@@ -27,11 +27,6 @@ import { assertRepository, parseImageRef } from './reference.js';
  * (`latest`…) do, so a rollback is one index update that copies nothing.
  */
 
-export type { FsckProblem, FsckResult, GcOptions, GcResult } from './maintenance.js';
-export { parseManifest } from './parse-manifest.js';
-export type { RegisterInput, RegisterLayer, RegisterResult } from './register-image.js';
-export type { RollbackResult, TagMove, VersionInfo } from './version-history.js';
-
 export interface RegistryOptions {
   /** The layout folder: paths(home).registry. */
   root: string;

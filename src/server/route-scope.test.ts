@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { paths } from '../core/config.js';
 import { Grants } from '../grants/grants.js';
+import { basicAuth } from '../../test/support/basic-auth.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import type { RouteTableEntry } from './routes/route-table.js';
 
@@ -12,7 +13,6 @@ interface Creds {
   username: string;
   secret: string;
 }
-const basic = (c: Creds): string => `Basic ${Buffer.from(`${c.username}:${c.secret}`).toString('base64')}`;
 
 /** A concrete request for a route of the table, about client `a`. */
 function concrete(route: RouteTableEntry, method: string): { path: string; body?: string; type?: string } {
@@ -92,7 +92,7 @@ describe('route scopes: every route of `prescient serve`, swept with no, another
     const tokenOfB = grants.grantFor('b').token;
     await each(async (route, method) => {
       if (route.scope === 'public') return;
-      const r = await send(route, method, route.scope === 'registry' ? `Bearer ${tokenOfB}` : basic(b));
+      const r = await send(route, method, route.scope === 'registry' ? `Bearer ${tokenOfB}` : basicAuth(b));
       if (route.path === '/v1/token') {
         assert.equal(r.status, 200, r.text);
         const token = (JSON.parse(r.text) as { token: string }).token;
@@ -111,7 +111,7 @@ describe('route scopes: every route of `prescient serve`, swept with no, another
       assert.ok(namesRule(method, r.text), `${method} ${route.path}: ${r.text}`);
     });
     // The control: a's own credential passes the same scopes.
-    const own = await send(table.find((r) => r.path === '/v1/usage-vectors')!, 'GET', basic(a));
+    const own = await send(table.find((r) => r.path === '/v1/usage-vectors')!, 'GET', basicAuth(a));
     assert.ok(own.status !== 401 && own.status !== 403, `${own.status} ${own.text}`);
   });
 
@@ -121,7 +121,7 @@ describe('route scopes: every route of `prescient serve`, swept with no, another
     const admin = grants.tokenFor({ kind: 'admin' }, []).token;
     const [body, sig] = grants.grantFor('a').token.split('.');
     const forgedToken = `Bearer ${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body!, 'base64url').toString()), admin: true })).toString('base64url')}.${sig}`;
-    const wrongSecret = basic({ username: 'a', secret: b.secret });
+    const wrongSecret = basicAuth({ username: 'a', secret: b.secret });
     const adminToken = `Bearer ${admin}`;
     await each(async (route, method) => {
       if (route.scope === 'public') return;
@@ -138,14 +138,14 @@ describe('route scopes: every route of `prescient serve`, swept with no, another
   test('a source credential writes telemetry about its own subjects only and can do nothing else', async () => {
     await each(async (route, method) => {
       if (route.scope === 'public') return;
-      const r = await send(route, method, basic(source));
+      const r = await send(route, method, basicAuth(source));
       // Its telemetry here names client:a, which it was not issued for.
       const expected = route.scope === 'registry' ? [401] : [403];
       assert.ok(expected.includes(r.status), `${method} ${route.path} → ${r.status} ${r.text}`);
     });
     const own = await fetch(`${server.base}/v1/telemetry`, {
       method: 'POST',
-      headers: { authorization: basic(source), 'content-type': 'application/x-ndjson' },
+      headers: { authorization: basicAuth(source), 'content-type': 'application/x-ndjson' },
       body: JSON.stringify({ kind: 'resource', time: Date.UTC(2026, 0, 1), subject: 'vm:host-1', source: 'hypervisor', cpuPercent: 5 }),
     });
     assert.equal(own.status, 200, await own.clone().text());

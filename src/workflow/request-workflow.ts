@@ -17,11 +17,6 @@ import type { RequestWorkflowDeps } from './request-workflow-deps.js';
 import { SingleFlight } from './single-flight.js';
 import { VersionMemo } from './version-memo.js';
 
-export type { ActiveBuild } from './build-flights.js';
-export type { ImageRequest, RequestResult, RunOptions } from './request-result.js';
-export type { RequestWorkflowDeps, SharedRegistry } from './request-workflow-deps.js';
-export type { WorkflowEvent } from './workflow-event.js';
-
 /**
  * request → identify → predict → plan → image (prebuilt? else build through the layer cache and
  * register: obtain-image.ts) → grant and seed (request-seed.ts). Builds are single-flight per

@@ -1,35 +1,28 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { paths } from '../core/config.js';
 import { hasCommand, run } from '../core/exec.js';
-import { sampleTelemetry, type SampleClient } from '../demo/sample-telemetry.js';
+import { sampleTelemetry } from '../demo/sample-telemetry.js';
 import { Grants } from '../grants/grants.js';
 import { withImageSession } from '../image/open.js';
 import { openRegistry } from '../registry/registry.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
-import { debianBase, testHome, testPaths } from '../../test/support/images.js';
+import { basicAuth } from '../../test/support/basic-auth.js';
+import { testHomes, type TestHomes } from '../../test/support/homes.js';
+import { debianBase } from '../../test/support/images.js';
 import { cliPath } from '../../test/support/repo.js';
+import { requestImage } from '../../test/support/request-image.js';
+import { sampleWebClient, webChains } from '../../test/support/sample-web-client.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { workflowConfigFiles } from './open-request-workflow.js';
-import type { RequestResult } from './request-workflow.js';
+import type { RequestResult } from './request-result.js';
 
 const skip = !(await hasCommand('skopeo')) && 'skopeo is needed (scripts/debian-packages.txt)';
 
 /** A made-up web client: nginx and curl in its launches, port 80 open, a 4-core machine. */
-const shopClient: SampleClient = {
-  id: 'shop',
-  category: 'web',
-  cores: 4,
-  memoryGiB: 8,
-  cpu: { idle: 10, peak: 60 },
-  memoryPercent: 40,
-  hours: [7, 19],
-  chains: [['nginx', 'curl', 'tail'], ['curl', 'nginx'], ['less', 'curl']],
-  listens: [80],
-  reaches: [],
-};
+const shopClient = sampleWebClient({ id: 'shop', cores: 4, memoryGiB: 8, cpu: { idle: 10, peak: 60 }, hours: [7, 19], chains: [...webChains, ['less', 'curl']] });
 
 /**
  * The issue's end-to-end line against the real `prescient serve`: a client's telemetry goes in
@@ -38,6 +31,7 @@ const shopClient: SampleClient = {
  * models predicted for it. Another client's token, and an expired one, are refused.
  */
 describe('prescient serve: telemetry → train → request → grant → pull with skopeo', { skip }, () => {
+  let homes: TestHomes<'home'>;
   let dir: string;
   let home: string;
   let server: ServeProcess;
@@ -46,33 +40,23 @@ describe('prescient serve: telemetry → train → request → grant → pull wi
 
   before(async () => {
     await debianBase();
-    dir = await mkdtemp(join(testHome(), 'serve-e2e-'));
-    home = join(dir, 'home');
-    await mkdir(home, { recursive: true });
     // The slow state is shared with the test run: the base, the layer cache, the package cache.
-    const shared = testPaths();
-    await symlink(shared.bases, paths(home).bases);
-    await symlink(shared.layers, paths(home).layers);
-    await symlink(join(shared.home, 'cache'), join(home, 'cache'));
+    homes = await testHomes({ prefix: 'serve-e2e', names: ['home'], share: ['bases', 'layers', 'cache'] });
+    dir = homes.dir;
+    home = homes.homes.home;
     const files = workflowConfigFiles(paths(home));
     await writeFile(files.identify, JSON.stringify({ rules: [{ kind: 'pattern', field: 'account', regex: '@shop\\.example$', clientId: 'shop', category: 'web' }], fallbackCategory: 'general' }));
     const grants = await Grants.open({ secretsDir: paths(home).secrets });
-    const basic = (c: { username: string; secret: string }): string => `Basic ${Buffer.from(`${c.username}:${c.secret}`).toString('base64')}`;
-    shop = basic(await grants.credentials.issue('shop'));
-    other = basic(await grants.credentials.issue('other'));
+    shop = basicAuth(await grants.credentials.issue('shop'));
+    other = basicAuth(await grants.credentials.issue('other'));
     server = await startServe(home);
   });
   after(async () => {
     await server?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await homes?.remove();
   });
 
-  const request = async (auth: string, body: unknown): Promise<RequestResult> => {
-    const res = await fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const text = await res.text();
-    assert.equal(res.status, 200, text);
-    return JSON.parse(text) as RequestResult;
-  };
+  const request = (auth: string, body: unknown): Promise<RequestResult> => requestImage(server, auth, body);
 
   test('ingest, train, request: the granted token pulls the image with skopeo, and it holds what the models predicted', async () => {
     // 1. Telemetry over HTTP, as a collector would send it: with the client's own credential (events about client:shop only).

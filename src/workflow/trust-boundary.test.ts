@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { paths } from '../core/config.js';
 import { hasCommand, run } from '../core/exec.js';
-import { sampleTelemetry, type SampleClient } from '../demo/sample-telemetry.js';
+import { sampleTelemetry } from '../demo/sample-telemetry.js';
 import { Grants } from '../grants/grants.js';
 import { withImageSession } from '../image/open.js';
 import { parsePolicy, policyFile, savePolicy } from '../policy/policy.js';
@@ -12,27 +12,20 @@ import { openRegistry } from '../registry/registry.js';
 import { importFiles } from '../telemetry/import-files.js';
 import { openPrescient } from '../app/open-prescient.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
-import { debianBase, testHome, testPaths } from '../../test/support/images.js';
+import { basicAuth } from '../../test/support/basic-auth.js';
+import { testHomes, type TestHomes } from '../../test/support/homes.js';
+import { debianBase } from '../../test/support/images.js';
 import { cliPath } from '../../test/support/repo.js';
+import { requestImage } from '../../test/support/request-image.js';
+import { sampleWebClient } from '../../test/support/sample-web-client.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { workflowConfigFiles } from './open-request-workflow.js';
-import type { RequestResult } from './request-workflow.js';
+import type { RequestResult } from './request-result.js';
 
 const skip = !(await hasCommand('skopeo')) && 'skopeo is needed (scripts/debian-packages.txt)';
 
 /** A web client whose flows name port 23 (no service), 6379 (redis) and an exfiltration host beside its usual traffic. */
-const webshop: SampleClient = {
-  id: 'webshop',
-  category: 'web',
-  cores: 2,
-  memoryGiB: 4,
-  cpu: { idle: 10, peak: 50 },
-  memoryPercent: 40,
-  hours: [8, 18],
-  chains: [['nginx', 'curl', 'tail'], ['curl', 'nginx']],
-  listens: [80, 23, 6379],
-  reaches: [{ host: 'deb.debian.org', port: 443 }, { host: 'exfil.example', port: 443 }],
-};
+const webshop = sampleWebClient({ id: 'webshop', listens: [80, 23, 6379], reaches: [{ host: 'deb.debian.org', port: 443 }, { host: 'exfil.example', port: 443 }] });
 const account = 'ops@webshop.example';
 
 /** Every regular file under `dir`, not following symlinks (the shared base, layers and package cache are linked in). */
@@ -56,6 +49,7 @@ async function filesUnder(dir: string): Promise<string[]> {
  * world-readable, a secret.
  */
 describe('trust boundaries: telemetry describes, it never commands', { skip }, () => {
+  let homes: TestHomes<'home'>;
   let dir: string;
   let home: string;
   let server: ServeProcess;
@@ -64,18 +58,13 @@ describe('trust boundaries: telemetry describes, it never commands', { skip }, (
 
   before(async () => {
     await debianBase();
-    dir = await mkdtemp(join(testHome(), 'trust-'));
-    home = join(dir, 'home');
-    await mkdir(home, { recursive: true });
-    const shared = testPaths();
-    await symlink(shared.bases, paths(home).bases);
-    await symlink(shared.layers, paths(home).layers);
-    await mkdir(join(shared.home, 'cache'), { recursive: true });
-    await symlink(join(shared.home, 'cache'), join(home, 'cache'));
+    homes = await testHomes({ prefix: 'trust', names: ['home'], share: ['bases', 'layers', 'cache'] });
+    dir = homes.dir;
+    home = homes.homes.home;
     await writeFile(workflowConfigFiles(paths(home)).identify, JSON.stringify({ rules: [{ kind: 'pattern', field: 'account', regex: '@webshop\\.example$', clientId: 'webshop', category: 'web' }], fallbackCategory: 'general' }));
     const grants = await Grants.open({ secretsDir: paths(home).secrets });
     const credential = await grants.credentials.issue('webshop');
-    auth = `Basic ${Buffer.from(`${credential.username}:${credential.secret}`).toString('base64')}`;
+    auth = basicAuth(credential);
     // The secrets as they are written: the client's and the admin's, and the key material of every file under secrets/.
     const files = await Promise.all((await readdir(paths(home).secrets)).map((f) => readFile(join(paths(home).secrets, f), 'utf8')));
     secrets = [...new Set([credential.secret, grants.credentials.admin.secret, ...files.flatMap((t) => t.match(/[A-Za-z0-9_+/=-]{20,}/g) ?? [])])];
@@ -103,15 +92,10 @@ describe('trust boundaries: telemetry describes, it never commands', { skip }, (
   });
   after(async () => {
     await server?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await homes?.remove();
   });
 
-  const request = async (body: unknown): Promise<RequestResult> => {
-    const res = await fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const text = await res.text();
-    assert.equal(res.status, 200, text);
-    return JSON.parse(text) as RequestResult;
-  };
+  const request = (body: unknown): Promise<RequestResult> => requestImage(server, auth, body);
 
   test('the request succeeds, and the pulled image holds no host file, no port 23 and no destination off the allowlist', async () => {
     const r = await request({ account });

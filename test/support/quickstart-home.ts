@@ -1,9 +1,10 @@
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { paths } from '../../src/core/config.js';
 import { workflowConfigFiles } from '../../src/workflow/open-request-workflow.js';
 import { prescient } from './cli.js';
-import { debianBase, testHome, testPaths } from './images.js';
+import { testHomes } from './homes.js';
+import { debianBase, testHome } from './images.js';
 
 /** The quickstart's clients and categories (scripts/quickstart). */
 export const quickstartClients = ['webshop', 'blog', 'ledger', 'lab'] as const;
@@ -54,13 +55,8 @@ async function trainedTemplate(): Promise<string> {
 export async function quickstartHome(): Promise<{ home: string; remove: () => Promise<void> }> {
   await debianBase();
   const template = await trainedTemplate();
-  const home = await mkdtemp(join(testHome(), 'quickstart-'));
-  const shared = testPaths();
-  await mkdir(shared.layers, { recursive: true });
-  await mkdir(join(shared.home, 'cache'), { recursive: true });
-  await symlink(shared.bases, paths(home).bases);
-  await symlink(shared.layers, paths(home).layers);
-  await symlink(join(shared.home, 'cache'), join(home, 'cache'));
+  const homes = await testHomes({ prefix: 'quickstart', names: ['home'], share: ['bases', 'layers', 'cache'] });
+  const home = homes.homes.home;
   // The store's files with their WALs (no process holds the template open, so together they are consistent).
   const names = ['prescient.db', 'prescient-rollups.db'].flatMap((f) => [f, `${f}-wal`, `${f}-shm`]);
   for (const name of [...names, 'models', 'secrets']) await cp(join(template, name), join(home, name), { recursive: true }).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e; });
@@ -68,5 +64,5 @@ export async function quickstartHome(): Promise<{ home: string; remove: () => Pr
   await rm(join(paths(home).secrets, 'clients.json'), { force: true });
   await writeFile(workflowConfigFiles(paths(home)).identify, JSON.stringify(quickstartIdentify));
   await must(home, ['prepare', ...quickstartClients]);
-  return { home, remove: () => rm(home, { recursive: true, force: true }) };
+  return { home, remove: homes.remove };
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { openPrescient } from '../../app/open-prescient.js';
-import type { RequestResult, WorkflowEvent } from '../../workflow/request-workflow.js';
+import type { RequestResult } from '../../workflow/request-result.js';
+import type { WorkflowEvent } from '../../workflow/workflow-event.js';
 import { emit, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';

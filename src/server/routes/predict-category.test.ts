@@ -11,13 +11,13 @@ import { openPrescient } from '../../app/open-prescient.js';
 import type { Ingestion } from '../../telemetry/open-ingestion.js';
 import { createApp, listen, type App } from '../app.js';
 import { categorySizeRule, predictRoutes } from './predict.js';
+import { basicAuth } from '../../../test/support/basic-auth.js';
 
 let dir: string;
 let ingestion: Ingestion;
 let app: App;
 let base: string;
 let grants: Grants;
-const basic = (c: { username: string; secret: string }): string => `Basic ${Buffer.from(`${c.username}:${c.secret}`).toString('base64')}`;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prescient-category-'));
@@ -40,12 +40,12 @@ after(async () => {
 });
 
 test('a client may not read the vector of a category with fewer than 3 members; the admin may (finding 10)', async () => {
-  const w1 = basic(await grants.credentials.issue('w1'));
+  const w1 = basicAuth(await grants.credentials.issue('w1'));
   const solo = await fetch(`${base}/v1/usage-vectors?category=solo`, { headers: { authorization: w1 } });
   assert.equal(solo.status, 403);
   const body = (await solo.json()) as { details: { rule: string } };
   assert.equal(body.details.rule, 'category-min-members');
   assert.equal((await fetch(`${base}/v1/usage-vectors?category=web`, { headers: { authorization: w1 } })).status, 200);
-  assert.equal((await fetch(`${base}/v1/usage-vectors?category=solo`, { headers: { authorization: basic(grants.credentials.admin) } })).status, 200);
+  assert.equal((await fetch(`${base}/v1/usage-vectors?category=solo`, { headers: { authorization: basicAuth(grants.credentials.admin) } })).status, 200);
   assert.equal((await fetch(`${base}/v1/usage-vectors?category=solo`)).status, 401);
 });

@@ -20,7 +20,8 @@ import type { Predictor } from '../../contracts/predictor.js';
 import { ProactiveScheduler } from '../../workflow/proactive-scheduler.js';
 import { RequestHistory } from '../../workflow/request-history.js';
 import { RequestOutcomes } from '../../workflow/request-outcomes.js';
-import { RequestWorkflow, type RequestResult } from '../../workflow/request-workflow.js';
+import type { RequestResult } from '../../workflow/request-result.js';
+import { RequestWorkflow } from '../../workflow/request-workflow.js';
 
 /**
  * The request workflow over real HTTP with the real pipeline (cached Debian base and layer

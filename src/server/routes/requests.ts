@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { AppError, toAppError } from '../../core/errors.js';
 import { firstIssueError } from '../../usage-vector/validate.js';
-import type { RequestWorkflow, WorkflowEvent } from '../../workflow/request-workflow.js';
+import type { RequestWorkflow } from '../../workflow/request-workflow.js';
+import type { WorkflowEvent } from '../../workflow/workflow-event.js';
 import { httpStatusByCode, sendJson } from '../http-error.js';
 import { readJsonBody } from '../read-json-body.js';
 import type { RouteSet } from '../router.js';

@@ -8,6 +8,7 @@ import { Grants } from '../../grants/grants.js';
 import { sshKeyStoreAt } from '../../login/ssh-key-store.js';
 import { createApp, listen } from '../app.js';
 import { sshKeyRoutes } from './ssh-keys.js';
+import { basicAuth } from '../../../test/support/basic-auth.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'prescient-ssh-keys-'));
 const grants = await Grants.open({ secretsDir: join(dir, 'secrets') });
@@ -19,7 +20,6 @@ after(async () => {
   server.close();
   await rm(dir, { recursive: true, force: true });
 });
-const basic = (u: string, s: string): string => `Basic ${Buffer.from(`${u}:${s}`).toString('base64')}`;
 await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'alice@laptop.example', '-f', join(dir, 'k')]);
 const { readFile } = await import('node:fs/promises');
 const pub = (await readFile(join(dir, 'k.pub'), 'utf8')).trim();
@@ -27,7 +27,7 @@ const acme = await grants.credentials.issue('acme');
 const other = await grants.credentials.issue('other');
 
 test('a client registers its own key; the comment (personal data) is dropped; the seed login follows', async () => {
-  const r = await fetch(`${base}/v1/clients/acme/ssh-keys`, { method: 'POST', headers: { authorization: basic('acme', acme.secret) }, body: JSON.stringify({ key: pub, user: 'alice' }) });
+  const r = await fetch(`${base}/v1/clients/acme/ssh-keys`, { method: 'POST', headers: { authorization: basicAuth(acme) }, body: JSON.stringify({ key: pub, user: 'alice' }) });
   assert.equal(r.status, 201);
   const body = (await r.json()) as { user: string; keys: { key: string; fingerprint: string }[] };
   assert.equal(body.user, 'alice');
@@ -35,31 +35,31 @@ test('a client registers its own key; the comment (personal data) is dropped; th
   const fp = (await run('ssh-keygen', ['-l', '-f', join(dir, 'k.pub')])).stdout.split(' ')[1];
   assert.equal(body.keys[0]!.fingerprint, fp, 'the fingerprint ssh-keygen -l prints');
   assert.deepEqual(await keys.login('acme'), { user: 'alice', sshAuthorizedKeys: [body.keys[0]!.key] });
-  const list = await fetch(`${base}/v1/clients/acme/ssh-keys`, { headers: { authorization: basic('acme', acme.secret) } });
+  const list = await fetch(`${base}/v1/clients/acme/ssh-keys`, { headers: { authorization: basicAuth(acme) } });
   assert.equal(((await list.json()) as { keys: unknown[] }).keys.length, 1);
 });
 
 test('another client, no credential, a private key, bad fields and a bad id are refused, naming the field', async () => {
   const post = (client: string, body: unknown, auth?: string) => fetch(`${base}/v1/clients/${client}/ssh-keys`, { method: 'POST', headers: auth ? { authorization: auth } : {}, body: JSON.stringify(body) });
   assert.equal((await post('acme', { key: pub })).status, 401);
-  assert.equal((await post('acme', { key: pub }, basic('other', other.secret))).status, 403);
-  const priv = await post('acme', { key: await readFile(join(dir, 'k'), 'utf8') }, basic('acme', acme.secret));
+  assert.equal((await post('acme', { key: pub }, basicAuth(other))).status, 403);
+  const priv = await post('acme', { key: await readFile(join(dir, 'k'), 'utf8') }, basicAuth(acme));
   assert.equal(priv.status, 400);
   assert.match(((await priv.json()) as { message: string }).message, /private key/);
-  const user = await post('acme', { key: pub, user: 'root' }, basic('acme', acme.secret));
+  const user = await post('acme', { key: pub, user: 'root' }, basicAuth(acme));
   assert.equal(((await user.json()) as { details: { field: string } }).details.field, 'user');
-  const extra = await post('acme', { key: pub, shell: '/bin/sh' }, basic('acme', acme.secret));
+  const extra = await post('acme', { key: pub, shell: '/bin/sh' }, basicAuth(acme));
   assert.equal(extra.status, 400);
   // A misspelt field is named by itself, as every JSON edge names it (firstIssueError).
   assert.deepEqual(((await extra.json()) as { details: { field: string } }).details.field, 'shell');
-  const bad = await post('..%2Fetc', { key: pub }, basic('admin', grants.credentials.admin.secret));
+  const bad = await post('..%2Fetc', { key: pub }, basicAuth(grants.credentials.admin));
   assert.equal(((await bad.json()) as { details: { field: string } }).details.field, 'clientId');
 });
 
 test('a key is removed by its fingerprint', async () => {
   const login = await keys.get('acme');
   const fp = encodeURIComponent(login!.keys[0]!.fingerprint);
-  const r = await fetch(`${base}/v1/clients/acme/ssh-keys/${fp}`, { method: 'DELETE', headers: { authorization: basic('admin', grants.credentials.admin.secret) } });
+  const r = await fetch(`${base}/v1/clients/acme/ssh-keys/${fp}`, { method: 'DELETE', headers: { authorization: basicAuth(grants.credentials.admin) } });
   assert.equal(r.status, 200);
   assert.equal(await keys.login('acme'), undefined);
 });

@@ -11,6 +11,7 @@ import { agentCredential, revokeAgentCredential } from '../../grants/agent-crede
 import { openPrescient } from '../../app/open-prescient.js';
 import type { Ingestion } from '../../telemetry/open-ingestion.js';
 import { createApp, listen, type App } from '../app.js';
+import { basicAuth } from '../../../test/support/basic-auth.js';
 import { readOtlpStatus } from '../../../test/support/otlp-status.js';
 import { telemetryRoutes } from './telemetry.js';
 
@@ -19,7 +20,6 @@ let base: string;
 let ingestion: Ingestion;
 let grants: Grants;
 let dir: string;
-const basic = (c: { username: string; secret: string }): string => `Basic ${Buffer.from(`${c.username}:${c.secret}`).toString('base64')}`;
 let webshop: string;
 let admin: string;
 
@@ -27,8 +27,8 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prescient-telemetry-bounds-'));
   ingestion = await (await openPrescient({ home: dir })).ingestion();
   grants = await Grants.open({ secretsDir: join(dir, 'secrets') });
-  webshop = basic(await grants.credentials.issue('webshop'));
-  admin = basic(grants.credentials.admin);
+  webshop = basicAuth(await grants.credentials.issue('webshop'));
+  admin = basicAuth(grants.credentials.admin);
   // The production limits: 16 MiB bodies, 1,000 invalid records.
   app = createApp({ routes: [telemetryRoutes({ ingestor: ingestion.ingestor })], auth: grants.edgeAuth() });
   base = `http://127.0.0.1:${(await listen(app, 0)).port}`;
@@ -66,7 +66,7 @@ test("a client's credential writes only its own client's data: events naming ano
 test('the in-guest agent credential (agentCredential) writes about its client only', async () => {
   const agent = await agentCredential({ credentials: grants.credentials, secretsDir: join(dir, 'secrets'), clientId: 'webshop', extraSubjects: ['vm:webshop-1'] });
   assert.equal(agent.username, 'source/agent-webshop');
-  const auth = basic(agent);
+  const auth = basicAuth(agent);
   assert.equal((await post([flow('client:webshop', 80), flow('vm:webshop-1', 80)].join('\n'), auth)).status, 200);
   assert.equal((await post(flow('client:ledger', 80), auth)).status, 403);
   assert.equal((await post(flow('vm:other', 80), auth)).status, 403);
@@ -81,21 +81,21 @@ test('the agent credential is stable across requests until consent ends it; the 
   // Another serve process (same home) hands out the same one too.
   const reopened = await Grants.open({ secretsDir });
   assert.deepEqual(await agentCredential({ credentials: reopened.credentials, secretsDir, clientId: 'stable' }), first);
-  assert.equal((await post(flow('client:stable', 80), basic(first))).status, 200);
+  assert.equal((await post(flow('client:stable', 80), basicAuth(first))).status, 200);
   // Another client's agent has its own.
   const other = await agentCredential({ credentials: grants.credentials, secretsDir, clientId: 'other' });
   assert.notEqual(other.secret, first.secret);
-  assert.equal((await post(flow('client:stable', 80), basic(other))).status, 403);
+  assert.equal((await post(flow('client:stable', 80), basicAuth(other))).status, 403);
 
   assert.equal(await revokeAgentCredential({ credentials: grants.credentials, clientId: 'stable' }), true);
-  assert.equal((await post(flow('client:stable', 80), basic(first))).status, 401);
+  assert.equal((await post(flow('client:stable', 80), basicAuth(first))).status, 401);
   assert.equal(await revokeAgentCredential({ credentials: grants.credentials, clientId: 'stable' }), false);
   // Consent given again: a new credential; the old machine's stays refused.
   const next = await agentCredential({ credentials: grants.credentials, secretsDir, clientId: 'stable' });
   assert.notEqual(next.secret, first.secret);
-  assert.equal((await post(flow('client:stable', 80), basic(next))).status, 200);
-  assert.equal((await post(flow('client:stable', 80), basic(first))).status, 401);
-  assert.equal((await post(flow('client:other', 80), basic(other))).status, 200);
+  assert.equal((await post(flow('client:stable', 80), basicAuth(next))).status, 200);
+  assert.equal((await post(flow('client:stable', 80), basicAuth(first))).status, 401);
+  assert.equal((await post(flow('client:other', 80), basicAuth(other))).status, 200);
 });
 
 test('16 MiB of `1\\n` lines answer 400 at once, naming the first errors, with memory flat (finding 5)', async () => {

@@ -3,6 +3,7 @@ import type { ClientPageView, VersionView, ViewerView } from '../../dashboard/vi
 import { api, ApiError } from '../api';
 import { AnswerBadge } from '../components/badges';
 import { ConfirmDialog } from '../components/confirm-dialog';
+import { ScrollTable } from '../components/scroll-table';
 import { LoadStatus } from '../components/status';
 import { TimeChart, type ChartSeries } from '../components/time-chart';
 import { ago, dateTime, num, percent } from '../format';
@@ -82,34 +83,20 @@ function Client({ data, reload }: { data: ClientPageView; reload: () => void }) 
         {data.answers.length === 0 ? (
           <p class="empty">No request or build ahead recorded yet.</p>
         ) : (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label="Recent answers">
-            <table class="table">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Who</th>
-                  <th scope="col">Answered</th>
-                  <th scope="col">Version</th>
-                  <th scope="col">Time</th>
-                  <th scope="col">Error</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.answers.map((a, i) => (
-                  <tr key={i}>
-                    <td>{dateTime(a.at)}</td>
-                    <td>{a.proactive ? 'built ahead' : 'client request'}</td>
-                    <td>
-                      <AnswerBadge source={a.source} />
-                    </td>
-                    <td>{a.version !== undefined ? `v${a.version}` : '—'}</td>
-                    <td>{a.totalMs < 1000 ? `${a.totalMs.toFixed(0)} ms` : `${(a.totalMs / 1000).toFixed(1)} s`}</td>
-                    <td class="error-text">{a.error ? `${a.error.code}: ${a.error.message}` : ''}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <ScrollTable label="Recent answers" columns={['When', 'Who', 'Answered', 'Version', 'Time', 'Error']}>
+            {data.answers.map((a, i) => (
+              <tr key={i}>
+                <td>{dateTime(a.at)}</td>
+                <td>{a.proactive ? 'built ahead' : 'client request'}</td>
+                <td>
+                  <AnswerBadge source={a.source} />
+                </td>
+                <td>{a.version !== undefined ? `v${a.version}` : '—'}</td>
+                <td>{a.totalMs < 1000 ? `${a.totalMs.toFixed(0)} ms` : `${(a.totalMs / 1000).toFixed(1)} s`}</td>
+                <td class="error-text">{a.error ? `${a.error.code}: ${a.error.message}` : ''}</td>
+              </tr>
+            ))}
+          </ScrollTable>
         )}
       </section>
     </>

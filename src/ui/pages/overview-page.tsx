@@ -2,6 +2,7 @@ import { useMemo, useState } from 'preact/hooks';
 import type { ClientSummaryView, OverviewView } from '../../dashboard/views';
 import { api } from '../api';
 import { AnswerBadge, FreshnessDot } from '../components/badges';
+import { ScrollTable } from '../components/scroll-table';
 import { LoadStatus } from '../components/status';
 import { TimeChart, type ChartSeries } from '../components/time-chart';
 import { ago, dateTime, percent } from '../format';
@@ -133,51 +134,35 @@ function ClientTable({ clients: all, now }: { clients: ClientSummaryView[]; now:
 
 function ClientRows({ clients, now }: { clients: ClientSummaryView[]; now: number }) {
   return (
-    <div class="table-wrap" tabIndex={0} role="region" aria-label="Clients table, scrolls sideways on narrow screens">
-      <table id="clients-table" class="table" aria-describedby="clients-title">
-        <thead>
-          <tr>
-            <th scope="col">Client</th>
-            <th scope="col">Category</th>
-            <th scope="col">Last request</th>
-            <th scope="col">Answered</th>
-            <th scope="col">Hit rate</th>
-            <th scope="col">Builds</th>
-            <th scope="col">Telemetry</th>
-            <th scope="col">Consent</th>
-          </tr>
-        </thead>
-        <tbody>
-          {clients.map((c) => (
-            <tr key={c.clientId} data-client={c.clientId}>
-              <th scope="row">
-                <a href={`/ui/clients/${c.clientId}`}>{c.clientId}</a>
-              </th>
-              <td>{c.category ?? <span class="muted">—</span>}</td>
-              <td title={dateTime(c.lastRequestAt ?? c.lastAnswer?.at)}>{c.lastRequestAt ? ago(c.lastRequestAt, now) : c.lastAnswer ? <span class="muted">built ahead {ago(c.lastAnswer.at, now)}</span> : '—'}</td>
-              <td class="answer">
-                <AnswerBadge source={c.lastAnswer?.source} proactive={c.lastAnswer?.proactive ?? false} />
-                {c.lastAnswer?.version !== undefined ? <span class="muted small"> v{c.lastAnswer.version}</span> : null}
-              </td>
-              <td>{c.requests.total ? `${percent(c.requests.prebuilt / c.requests.total)} (${c.requests.prebuilt}/${c.requests.total})` : <span class="muted">—</span>}</td>
-              <td>
-                {c.builds.active ? <span class={`badge badge-${c.builds.active.state}`}>{c.builds.active.state}</span> : null}
-                {c.builds.failed ? (
-                  <span class="badge badge-error" title={c.builds.failed.message}>
-                    failed
-                  </span>
-                ) : null}
-                {c.builds.failed ? <div class="error-text small">{c.builds.failed.code}: {c.builds.failed.message}</div> : null}
-                {!c.builds.active && !c.builds.failed ? <span class="muted">idle</span> : null}
-              </td>
-              <td>
-                <FreshnessDot lastMs={c.telemetryLastMs} now={now} /> {c.telemetryLastMs === undefined ? 'none' : ago(c.telemetryLastMs, now)}
-              </td>
-              <td>{c.consent.granted ? <span class="badge badge-consent">in-guest</span> : <span class="muted">none</span>}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <ScrollTable label="Clients table, scrolls sideways on narrow screens" id="clients-table" describedBy="clients-title" columns={['Client', 'Category', 'Last request', 'Answered', 'Hit rate', 'Builds', 'Telemetry', 'Consent']}>
+      {clients.map((c) => (
+        <tr key={c.clientId} data-client={c.clientId}>
+          <th scope="row">
+            <a href={`/ui/clients/${c.clientId}`}>{c.clientId}</a>
+          </th>
+          <td>{c.category ?? <span class="muted">—</span>}</td>
+          <td title={dateTime(c.lastRequestAt ?? c.lastAnswer?.at)}>{c.lastRequestAt ? ago(c.lastRequestAt, now) : c.lastAnswer ? <span class="muted">built ahead {ago(c.lastAnswer.at, now)}</span> : '—'}</td>
+          <td class="answer">
+            <AnswerBadge source={c.lastAnswer?.source} proactive={c.lastAnswer?.proactive ?? false} />
+            {c.lastAnswer?.version !== undefined ? <span class="muted small"> v{c.lastAnswer.version}</span> : null}
+          </td>
+          <td>{c.requests.total ? `${percent(c.requests.prebuilt / c.requests.total)} (${c.requests.prebuilt}/${c.requests.total})` : <span class="muted">—</span>}</td>
+          <td>
+            {c.builds.active ? <span class={`badge badge-${c.builds.active.state}`}>{c.builds.active.state}</span> : null}
+            {c.builds.failed ? (
+              <span class="badge badge-error" title={c.builds.failed.message}>
+                failed
+              </span>
+            ) : null}
+            {c.builds.failed ? <div class="error-text small">{c.builds.failed.code}: {c.builds.failed.message}</div> : null}
+            {!c.builds.active && !c.builds.failed ? <span class="muted">idle</span> : null}
+          </td>
+          <td>
+            <FreshnessDot lastMs={c.telemetryLastMs} now={now} /> {c.telemetryLastMs === undefined ? 'none' : ago(c.telemetryLastMs, now)}
+          </td>
+          <td>{c.consent.granted ? <span class="badge badge-consent">in-guest</span> : <span class="muted">none</span>}</td>
+        </tr>
+      ))}
+    </ScrollTable>
   );
 }

@@ -1,5 +1,6 @@
 import type { ClientPageView, VersionView } from '../../dashboard/views';
 import { api } from '../api';
+import { ScrollTable } from '../components/scroll-table';
 import { percent } from '../format';
 import { useLoad } from '../use-load';
 
@@ -46,40 +47,27 @@ export function SoftwarePanel({ data, version }: { data: ClientPageView; version
       {software.length === 0 ? (
         <p class="empty">This version predicted no software.</p>
       ) : (
-        <div class="table-wrap" tabIndex={0} role="region" aria-label="Predicted software">
-          <table class="table">
-            <thead>
-              <tr>
-                <th scope="col">Package</th>
-                <th scope="col">Probability</th>
-                <th scope="col">In the image</th>
-                <th scope="col">Programs</th>
-                <th scope="col">Used</th>
+        <ScrollTable label="Predicted software" columns={['Package', 'Probability', 'In the image', 'Programs', 'Used']}>
+          {software.map((s) => {
+            const seen = agent?.rows.find((r) => r.name === s.name);
+            const n = s.programs.reduce((a, p) => a + (launches.get(p) ?? 0), 0);
+            const used = seen ? seen.used : n > 0;
+            return (
+              <tr key={s.name}>
+                <th scope="row">{s.name}</th>
+                <td>
+                  <span class="prob" aria-hidden="true">
+                    <span class="prob-bar" style={{ width: `${Math.round(s.probability * 100)}%` }} />
+                  </span>{' '}
+                  {percent(s.probability)}
+                </td>
+                <td>{s.inImage === 'installed' || installed.has(s.name) ? 'installed' : s.inImage === 'base' ? <span class="muted">in the base</span> : <span class="muted">left out</span>}</td>
+                <td class="small">{s.programs.join(', ') || '—'}</td>
+                <td>{used ? <span class="badge badge-prebuilt" title={seen?.evidence.join(', ')}>used{seen ? ' in the guest' : ` · ${n} launches`}</span> : <span class="badge badge-muted">not seen</span>}</td>
               </tr>
-            </thead>
-            <tbody>
-              {software.map((s) => {
-                const seen = agent?.rows.find((r) => r.name === s.name);
-                const n = s.programs.reduce((a, p) => a + (launches.get(p) ?? 0), 0);
-                const used = seen ? seen.used : n > 0;
-                return (
-                  <tr key={s.name}>
-                    <th scope="row">{s.name}</th>
-                    <td>
-                      <span class="prob" aria-hidden="true">
-                        <span class="prob-bar" style={{ width: `${Math.round(s.probability * 100)}%` }} />
-                      </span>{' '}
-                      {percent(s.probability)}
-                    </td>
-                    <td>{s.inImage === 'installed' || installed.has(s.name) ? 'installed' : s.inImage === 'base' ? <span class="muted">in the base</span> : <span class="muted">left out</span>}</td>
-                    <td class="small">{s.programs.join(', ') || '—'}</td>
-                    <td>{used ? <span class="badge badge-prebuilt" title={seen?.evidence.join(', ')}>used{seen ? ' in the guest' : ` · ${n} launches`}</span> : <span class="badge badge-muted">not seen</span>}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </ScrollTable>
       )}
       {agent?.missing.length ? (
         <p class="small">

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { ClientPageView, VersionDiffView, VersionView } from '../../dashboard/views';
 import { api } from '../api';
+import { ScrollTable } from '../components/scroll-table';
 import { LoadStatus } from '../components/status';
 import { bytes, dateTime, percent, shortDigest } from '../format';
 import { useLoad } from '../use-load';
@@ -108,39 +109,30 @@ function DiffTable({ diff }: { diff: VersionDiffView }) {
       {diff.changes.length === 0 ? (
         <p class="empty">No package or resource changed.</p>
       ) : (
-        <div class="table-wrap" tabIndex={0} role="region" aria-label={`Changes from v${diff.from} to v${diff.to}`}>
-          <table class="table diff-table">
-            <caption class="sr-only">
-              Changes from v{diff.from} to v{diff.to}, with the prediction behind each
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Change</th>
-                <th scope="col">From → to</th>
-                <th scope="col">Why (prediction, model, probability)</th>
-              </tr>
-            </thead>
-            <tbody>
-              {diff.changes.map((c, i) => (
-                <tr key={i} class={`change-${c.change}`}>
-                  <th scope="row">
-                    <span class={`sign sign-${c.change}`} aria-label={c.change}>
-                      {c.change === 'added' ? '+' : c.change === 'removed' ? '−' : '~'}
-                    </span>{' '}
-                    {c.subject}
-                  </th>
-                  <td>{c.change === 'changed' ? `${fmt(c.from)} → ${fmt(c.to)}` : c.change}</td>
-                  <td class="small">
-                    {c.why?.probability !== undefined ? <span class="chip">p = {percent(c.why.probability)}</span> : null}
-                    {c.why?.model ? <span class="chip">{c.why.model}</span> : null}
-                    {c.why?.detail ? <span>{c.why.detail}</span> : null}
-                    {c.why?.vectorGeneratedAt ? <span class="muted"> · predicted {dateTime(c.why.vectorGeneratedAt)}</span> : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ScrollTable
+          label={`Changes from v${diff.from} to v${diff.to}`}
+          tableClass="diff-table"
+          caption={`Changes from v${diff.from} to v${diff.to}, with the prediction behind each`}
+          columns={['Change', 'From → to', 'Why (prediction, model, probability)']}
+        >
+          {diff.changes.map((c, i) => (
+            <tr key={i} class={`change-${c.change}`}>
+              <th scope="row">
+                <span class={`sign sign-${c.change}`} aria-label={c.change}>
+                  {c.change === 'added' ? '+' : c.change === 'removed' ? '−' : '~'}
+                </span>{' '}
+                {c.subject}
+              </th>
+              <td>{c.change === 'changed' ? `${fmt(c.from)} → ${fmt(c.to)}` : c.change}</td>
+              <td class="small">
+                {c.why?.probability !== undefined ? <span class="chip">p = {percent(c.why.probability)}</span> : null}
+                {c.why?.model ? <span class="chip">{c.why.model}</span> : null}
+                {c.why?.detail ? <span>{c.why.detail}</span> : null}
+                {c.why?.vectorGeneratedAt ? <span class="muted"> · predicted {dateTime(c.why.vectorGeneratedAt)}</span> : null}
+              </td>
+            </tr>
+          ))}
+        </ScrollTable>
       )}
       {diff.files.changed.length || diff.files.added.length ? (
         <p class="small muted">

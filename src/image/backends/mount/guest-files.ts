@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, createReadStream, createWriteStream, type Stats } from 'node:fs';
-import { chmod, chown, lchown, lstat, mkdir, open, readdir, readlink, rename, rm, rmdir, stat as hostStat, symlink, unlink } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, open, readdir, readlink, rename, rm, rmdir, stat as hostStat, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { NotFoundError, UnsafePathError, ValidationError } from '../../../core/errors.js';
@@ -41,17 +41,33 @@ export class GuestFiles {
   }
 
   async readFile(path: string): Promise<Buffer> {
+    const fh = await this.openRegularFile(path);
+    try {
+      return await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * The one way a guest file is opened for reading: a regular file by its lstat, opened without
+   * following a link and without blocking (a fifo swapped in would hang the read), then checked
+   * again on the open descriptor, since the path may have been swapped between the two.
+   */
+  private async openRegularFile(path: string): Promise<FileHandle> {
     const host = await this.resolve(path);
     const st = await lstatOrUndefined(host);
     if (!st) throw new NotFoundError(`no such file in the guest: ${path}`);
     if (!st.isFile()) throw new UnsafePathError(path, `is a ${fileType(st)}, not a regular file`);
     const fh = await open(host, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    let regular = false;
     try {
-      if (!(await fh.stat()).isFile()) throw new UnsafePathError(path, 'is not a regular file');
-      return await fh.readFile();
+      regular = (await fh.stat()).isFile();
     } finally {
-      await fh.close();
+      if (!regular) await fh.close();
     }
+    if (!regular) throw new UnsafePathError(path, 'is not a regular file');
+    return fh;
   }
 
   /** Writes through a fresh temporary file (O_EXCL, so never through a link) renamed into place. */
@@ -85,11 +101,7 @@ export class GuestFiles {
   }
 
   async sha256(path: string): Promise<string> {
-    const host = await this.resolve(path);
-    const st = await lstatOrUndefined(host);
-    if (!st) throw new NotFoundError(`no such file in the guest: ${path}`);
-    if (!st.isFile()) throw new UnsafePathError(path, `is a ${fileType(st)}, not a regular file`);
-    const fh = await open(host, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const fh = await this.openRegularFile(path);
     const hash = createHash('sha256');
     try {
       for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20, autoClose: false })) hash.update(chunk as Buffer);
