@@ -80,7 +80,7 @@ try {
       }
     }
   }
-  console.log(`replayed ${requests.length} requests (${counted} counted, days 3-7) with ${workflow.buildsStarted} builds in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`replayed ${requests.length} requests (${counted} counted, days 3-7) with ${workflow.builds.started} builds in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   console.log(`hit rate (answered from prebuilt): ${((100 * hits) / counted).toFixed(1)} %  — habitual clients ${hitsByKind.habitual[0]}/${hitsByKind.habitual[1]}, irregular ${hitsByKind.irregular[0]}/${hitsByKind.irregular[1]}`);
   console.log(`target ≥ 80 %: ${hits / counted >= 0.8 ? 'met' : 'NOT met'}`);
 } finally {

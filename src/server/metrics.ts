@@ -13,7 +13,7 @@ export interface ServerMetrics {
  * module, the build queue, the prebuilt hit rate and `prescient_build_info`. Workflow figures are
  * read when scraped, so nothing is counted twice.
  */
-export function createServerMetrics(deps: { workflow?: Pick<RequestWorkflow, 'answered' | 'buildsStarted' | 'limiter' | 'onModuleDone'>; version: string }): ServerMetrics {
+export function createServerMetrics(deps: { workflow?: Pick<RequestWorkflow, 'answered' | 'builds'>; version: string }): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // These three are gauges named like counters, which `promtool check metrics` refuses; the
@@ -36,7 +36,7 @@ export function createServerMetrics(deps: { workflow?: Pick<RequestWorkflow, 'an
       buckets: [0.01, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800],
       registers: [registry],
     });
-    w.onModuleDone = (m) => modules.observe({ module: m.module, outcome: m.outcome }, m.ms / 1000);
+    w.builds.onModuleDone = (m) => modules.observe({ module: m.module, outcome: m.outcome }, m.ms / 1000);
     new Counter({
       name: 'prescient_requests_total',
       help: 'Image requests answered, by how the image was obtained (error: no image).',
@@ -47,9 +47,9 @@ export function createServerMetrics(deps: { workflow?: Pick<RequestWorkflow, 'an
         for (const [source, n] of Object.entries(w.answered)) this.inc({ source }, n);
       },
     });
-    new Counter({ name: 'prescient_builds_total', help: 'Pipeline builds started (retries not counted).', registers: [registry], collect() { this.reset(); this.inc(w.buildsStarted); } });
-    new Gauge({ name: 'prescient_builds_running', help: 'Builds running now.', registers: [registry], collect() { this.set(w.limiter.running); } });
-    new Gauge({ name: 'prescient_builds_queued', help: 'Builds waiting for a slot (the build queue depth).', registers: [registry], collect() { this.set(w.limiter.queued); } });
+    new Counter({ name: 'prescient_builds_total', help: 'Pipeline builds started (retries not counted).', registers: [registry], collect() { this.reset(); this.inc(w.builds.started); } });
+    new Gauge({ name: 'prescient_builds_running', help: 'Builds running now.', registers: [registry], collect() { this.set(w.builds.limiter.running); } });
+    new Gauge({ name: 'prescient_builds_queued', help: 'Builds waiting for a slot (the build queue depth).', registers: [registry], collect() { this.set(w.builds.limiter.queued); } });
     new Gauge({
       name: 'prescient_prebuilt_hit_ratio',
       help: 'Share of answered image requests served from an image built ahead (prebuilt), 0 before any request.',

@@ -6,8 +6,7 @@ import { identify, type Identity } from '../identify/identify.js';
 import type { BaseRef } from '../pipeline/personalize.js';
 import { defaultPolicy } from '../policy/policy.js';
 import { checkBaseAllowed, confineVector } from '../policy/vector-policy.js';
-import { BuildFlights, type ActiveBuild } from './build-flights.js';
-import type { BuildLimiter } from './build-limiter.js';
+import { BuildFlights } from './build-flights.js';
 import { obtainImage } from './obtain-image.js';
 import type { RequestHistory } from './request-history.js';
 import type { ImageSource, OutcomeEntry } from './request-outcomes.js';
@@ -24,7 +23,8 @@ import { VersionMemo } from './version-memo.js';
  * the client's last good version, marked as such, or the error.
  */
 export class RequestWorkflow {
-  readonly #builds: BuildFlights;
+  /** This process's builds: the limiter, those active now, how many started, the module hook (metrics, dashboard). */
+  readonly builds: BuildFlights;
   readonly #versions: VersionMemo;
   /** Pulls of a client's shared `latest` for its seed: requests of one client arrive together, one pull serves them. */
   readonly #syncs = new SingleFlight<unknown>();
@@ -33,36 +33,13 @@ export class RequestWorkflow {
   readonly answered: Record<ImageSource | 'error', number> = { prebuilt: 0, built: 0, joined: 0, 'last-good': 0, error: 0 };
 
   constructor(private readonly deps: RequestWorkflowDeps) {
-    this.#builds = new BuildFlights({ builder: deps.builder, maxParallelBuilds: deps.maxParallelBuilds, retry: deps.retry, now: deps.now });
+    this.builds = new BuildFlights({ builder: deps.builder, maxParallelBuilds: deps.maxParallelBuilds, retry: deps.retry, now: deps.now });
     this.#versions = new VersionMemo(deps.registry);
   }
 
   /** Where requests are recorded (what the proactive scheduler reads). */
   get history(): RequestHistory | undefined {
     return this.deps.history;
-  }
-
-  get limiter(): BuildLimiter {
-    return this.#builds.limiter;
-  }
-
-  /** Builds of this process queued or running now, by flight key (the dashboard's "builds" column). */
-  get activeBuilds(): Map<string, ActiveBuild> {
-    return this.#builds.active;
-  }
-
-  /** Pipeline runs started by this process (metrics, tests). */
-  get buildsStarted(): number {
-    return this.#builds.started;
-  }
-
-  /** Told each module's outcome and duration of every build (the metrics' histogram). */
-  get onModuleDone(): BuildFlights['onModuleDone'] {
-    return this.#builds.onModuleDone;
-  }
-
-  set onModuleDone(hook: BuildFlights['onModuleDone']) {
-    this.#builds.onModuleDone = hook;
   }
 
   /** `proactive`: a build ahead by the scheduler, not a client's request (not recorded in the history). */
@@ -97,7 +74,7 @@ export class RequestWorkflow {
 
   /** Cancel a client's builds in flight or queued; their requests get the last good version or ABORTED. */
   cancel(clientId: string): number {
-    return this.#builds.cancel(clientId);
+    return this.builds.cancel(clientId);
   }
 
   /** The outcome log is for people: losing a line must not fail the request it describes. */
@@ -146,7 +123,7 @@ export class RequestWorkflow {
       clientId: identity.clientId,
       build: { repository, base, vector, vectorDigest, planDigest, policy, inGuestAgent },
       versions: this.#versions,
-      flights: this.#builds,
+      flights: this.builds,
       shared: this.deps.shared,
       emit,
       signal: options.signal,

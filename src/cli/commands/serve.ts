@@ -180,7 +180,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
           store: ingestion.store,
           pseudonym: (clientId) => ingestion.anonymiser.pseudonym('client', clientId),
           outcomes: new RequestOutcomes(workflowConfigFiles(prescient.paths).outcomes),
-          activeBuilds: () => workflow.activeBuilds.values(),
+          activeBuilds: () => workflow.builds.active.values(),
           modelsDir: prescient.paths.models,
           // The in-guest agent's predicted-against-observed route, when this server has it: the page reads it, else telemetry.
           accuracyApi: () => routes.some((set) => set.some((r) => r.path === '/v1/clients/:clientId/accuracy')),

@@ -4,7 +4,7 @@ import { createServerMetrics, type ServerMetrics } from '../metrics.js';
 import type { RouteSet } from '../router.js';
 
 export interface HealthRoutesDeps {
-  workflow: Pick<RequestWorkflow, 'answered' | 'buildsStarted' | 'limiter' | 'onModuleDone'>;
+  workflow: Pick<RequestWorkflow, 'answered' | 'builds'>;
   /** The server's metrics (prom-client); made here from the workflow when not given. */
   metrics?: ServerMetrics;
   version?: string;

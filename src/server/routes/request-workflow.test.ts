@@ -120,10 +120,10 @@ describe('POST /v1/requests', () => {
   test('50 concurrent requests for 10 clients run exactly 10 builds, and every grant is for its own client', async () => {
     const clients = Array.from({ length: 10 }, (_, i) => `c${i}`);
     const asked = Array.from({ length: 50 }, (_, i) => clients[i % 10]!);
-    const before = workflow.buildsStarted;
+    const before = workflow.builds.started;
     const answers = await Promise.all(asked.map(async (clientId) => ({ clientId, res: await post({ clientId }) })));
-    assert.equal(workflow.buildsStarted - before, 10);
-    assert.ok(workflow.limiter.peak <= 2, `peak ${workflow.limiter.peak}`);
+    assert.equal(workflow.builds.started - before, 10);
+    assert.ok(workflow.builds.limiter.peak <= 2, `peak ${workflow.builds.limiter.peak}`);
     const digestOf = new Map<string, string>();
     for (const { clientId, res } of answers) {
       assert.equal(res.status, 200);
@@ -141,11 +141,11 @@ describe('POST /v1/requests', () => {
   });
 
   test('the next request is answered from the prebuilt version without running the pipeline', async () => {
-    const before = workflow.buildsStarted;
+    const before = workflow.builds.started;
     const res = await post({ clientId: 'c3' });
     const r = (await res.json()) as RequestResult;
     assert.equal(r.source, 'prebuilt');
-    assert.equal(workflow.buildsStarted, before);
+    assert.equal(workflow.builds.started, before);
     assert.ok(r.timings.totalMs < 500, `${r.timings.totalMs} ms`);
     const metrics = await (await fetch(url.replace('/v1/requests', '/metrics'))).text();
     assert.match(metrics, /^prescient_builds_total 10$/m);
@@ -156,7 +156,7 @@ describe('POST /v1/requests', () => {
   test('a new vector that plans the same image is still a prebuilt hit; one that changes the plan is built', async () => {
     const first = (await (await post({ clientId: 'c2' })).json()) as RequestResult;
     confidence.set('c2', 0.93);
-    const before = workflow.buildsStarted;
+    const before = workflow.builds.started;
     const same = (await (await post({ clientId: 'c2' })).json()) as RequestResult;
     assert.notEqual(same.vectorDigest, first.vectorDigest);
     assert.equal(same.planDigest, first.planDigest);
@@ -167,7 +167,7 @@ describe('POST /v1/requests', () => {
     assert.notEqual(changed.planDigest, first.planDigest);
     assert.equal(changed.source, 'built');
     assert.equal(changed.vmSpec?.vcpus, 3);
-    assert.equal(workflow.buildsStarted, before + 1);
+    assert.equal(workflow.builds.started, before + 1);
     // The version is read once: for the seed of the request that built it; the next requests'
     // check for a prebuilt hit and their seeds find it in the workflow's one memo.
     for (let i = 0; i < 3; i++) assert.equal(((await (await post({ clientId: 'c2' })).json()) as RequestResult).source, 'prebuilt');
@@ -251,29 +251,29 @@ describe('POST /v1/requests', () => {
       await history.record({ at: `2026-11-${day}T15:00:00Z`, clientId: 'late' });
     }
     const scheduler = new ProactiveScheduler({ history, workflow, leadMs: 60 * 60 * 1000, now: () => new Date('2026-11-04T08:30:00Z') });
-    const before = workflow.buildsStarted;
+    const before = workflow.builds.started;
     const tick = await scheduler.tick();
     assert.deepEqual(tick.prepared.map((p) => [p.clientId, p.source]), [['early', 'built']]);
-    assert.equal(workflow.buildsStarted, before + 1);
+    assert.equal(workflow.builds.started, before + 1);
     assert.ok(!(await registry.repositories()).includes('clients/late'));
     const recorded = (await history.load()).length;
     const r = (await (await post({ clientId: 'early' })).json()) as RequestResult;
     assert.equal(r.source, 'prebuilt');
     assert.equal(r.image.digest, tick.prepared[0]!.digest);
-    assert.equal(workflow.buildsStarted, before + 1);
+    assert.equal(workflow.builds.started, before + 1);
     // the client's request is recorded, the proactive build is not; a second tick builds nothing
     assert.equal((await history.load()).length, recorded + 1);
     assert.deepEqual((await scheduler.tick()).prepared.map((p) => p.source), ['prebuilt']);
-    assert.equal(workflow.buildsStarted, before + 1);
+    assert.equal(workflow.builds.started, before + 1);
   });
 
   test('an admin cancels a build in flight; the request gets ABORTED (no good version yet) and nothing is registered', async () => {
     const pending = post({ clientId: 'slow' });
-    for (let i = 0; i < 200 && workflow.limiter.running === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && workflow.builds.limiter.running === 0; i++) await new Promise((r) => setTimeout(r, 10));
     const cancelUrl = url.replace('/v1/requests', '/v1/clients/slow/builds');
     const c1 = await grants.credentials.issue('c1');
     assert.equal((await fetch(cancelUrl, { method: 'DELETE', headers: { authorization: `Basic ${Buffer.from(`c1:${c1.secret}`).toString('base64')}` } })).status, 403);
-    assert.equal([...workflow.activeBuilds.values()].find((b) => b.clientId === 'slow')?.state, 'running');
+    assert.equal([...workflow.builds.active.values()].find((b) => b.clientId === 'slow')?.state, 'running');
     const cancelled = await fetch(cancelUrl, { method: 'DELETE', headers: { authorization: admin } });
     assert.deepEqual(await cancelled.json(), { cancelled: 1 });
     const res = await pending;
@@ -281,6 +281,6 @@ describe('POST /v1/requests', () => {
     assert.match(await res.text(), /ABORTED/);
     assert.equal(attempts.get('slow'), 1, 'a cancelled build is not retried');
     assert.ok(!(await registry.repositories()).includes('clients/slow'));
-    assert.equal([...workflow.activeBuilds.values()].filter((b) => b.clientId === 'slow').length, 0, 'a cancelled build is no longer active');
+    assert.equal([...workflow.builds.active.values()].filter((b) => b.clientId === 'slow').length, 0, 'a cancelled build is no longer active');
   });
 });
