@@ -9,11 +9,13 @@ import { ValidationError } from '../core/errors.js';
 export const clientIdPattern = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 /** What a client id (and a name of the same grammar) may be, as an error says it. */
 export const clientIdRule = 'lowercase letters, digits and single . _ - between them';
-export const clientIdSchema = z.string().max(64).regex(clientIdPattern, clientIdRule);
+/** The longest client id: one rule for the schema and checkClientId. */
+export const clientIdMaxLength = 64;
+export const clientIdSchema = z.string().max(clientIdMaxLength).regex(clientIdPattern, clientIdRule);
 
 /** `value` when it is a client id (clientIdSchema's rule); otherwise a ValidationError naming `field`. */
 export function checkClientId(value: string, field = 'clientId'): string {
-  if (value.length > 64) throw new ValidationError(field, 'at most 64 characters');
+  if (value.length > clientIdMaxLength) throw new ValidationError(field, `at most ${clientIdMaxLength} characters`);
   if (!clientIdPattern.test(value)) throw new ValidationError(field, clientIdRule);
   return value;
 }
