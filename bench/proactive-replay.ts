@@ -1,6 +1,7 @@
 // Issue 19 benchmark: when a client asks, on real per-user request streams.
-//   ../shared/datasets/google-2011-submits (Borg 2011 submissions) and pwa-nasa-ipsc (NASA iPSC/860
-//   1993, SWF). Sessions split at 30-minute gaps; a policy names after each session the windows in
+//   ../shared/datasets/google-2011-submits (Borg 2011 submissions), pwa-nasa-ipsc (NASA iPSC/860
+//   1993, SWF) and alibaba-genai-lora (GenAI image requests per group, 2024; scored once by
+//   `prescient eval` before it was added here, docs/prediction.md "A stream never seen"). Sessions split at 30-minute gaps; a policy names after each session the windows in
 //   which the client's image is kept prepared. Cold start: a session starting with nothing
 //   prepared; unused: minutes prepared before a session started (or the whole window when it came
 //   after it), per session. The first 70 % of each trace is the training part; each learnt

@@ -13,10 +13,15 @@ export const datasetsDir = join(repoRoot, '..', 'shared', 'datasets');
 /** One shipped trace, by its folder (and file) under datasetsDir. */
 export const datasetPath = (...parts: string[]): string => join(datasetsDir, ...parts);
 
-/** The two real per-user request streams of issue 19 and their formats. */
+/**
+ * The real per-user request streams of issue 19 and their formats: Borg and NASA (the development
+ * streams), then the Alibaba GenAI LoRA requests (scored once, pre-registered, before being added
+ * here: docs/prediction.md, "A stream never seen").
+ */
 export const requestStreamFiles: readonly { path: string; format: RequestStreamFormat }[] = [
   { path: datasetPath('google-2011-submits', 'submits.csv.gz'), format: 'google-submits' },
   { path: datasetPath('pwa-nasa-ipsc', 'NASA-iPSC-1993-3.1-cln.swf.gz'), format: 'swf' },
+  { path: datasetPath('alibaba-genai-lora', 'lora_request_trace.csv'), format: 'lora' },
 ];
 
 /** Each request stream that is on this machine, read; one that is absent is said on stdout and skipped (the benchmarks' loop). */

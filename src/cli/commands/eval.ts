@@ -16,7 +16,7 @@ import { archivePackageIndex } from '../../predict/archive-package-index.js';
 import { archivePackageSizes } from '../../predict/archive-package-sizes.js';
 import { renderPackageSets } from '../../predict/package-set/render-package-sets.js';
 import { plural } from '../plural.js';
-import { readRequestLog, requestStreamFormats, type RequestStreamFormat } from '../../predict/request-timing/request-streams.js';
+import { detectRequestFormat, readRequestLog, requestStreamFormats, type RequestStreamFormat } from '../../predict/request-timing/request-streams.js';
 import { renderTimingReport, timingReport } from '../../predict/request-timing/timing-report.js';
 
 interface EvalFlags extends HistoryFlags {
@@ -132,7 +132,7 @@ export const registerEval: CommandRegistration = (program: Command) => {
     .option('--time-budget <seconds>', 'stop training the network after this long (keeps the best epoch)', '280')
     .option('--no-archive-index', "commands: skip the software-set curve (it needs the archive's Contents and Packages indexes of bookworm, downloaded once)")
     .option('--requests <file>', 'when a client asks: replay the proactive timing policies over a per-user request stream (instead of --dataset)')
-    .addOption(new Option('--request-format <format>', 'format of --requests (default: swf for *.swf[.gz], else google-submits)').choices(requestStreamFormats));
+    .addOption(new Option('--request-format <format>', 'format of --requests (default: swf for *.swf[.gz]; lora when the first line is a header naming gmt_create, groupId and checkpoint_model_version_id; else google-submits)').choices(requestStreamFormats));
   addHistoryOptions(cmd)
     .addHelpText(
       'after',
@@ -148,12 +148,13 @@ Examples:
   prescient eval --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains --horizons 12,288
   prescient eval --dataset ../shared/datasets/schonlau --format commands --json
   prescient eval --requests ../shared/datasets/google-2011-submits/submits.csv.gz
-  prescient eval --requests ../shared/datasets/pwa-nasa-ipsc/NASA-iPSC-1993-3.1-cln.swf.gz`,
+  prescient eval --requests ../shared/datasets/pwa-nasa-ipsc/NASA-iPSC-1993-3.1-cln.swf.gz
+  prescient eval --requests ../shared/datasets/alibaba-genai-lora/lora_request_trace.csv --request-format lora`,
     )
     .action(async (flags: EvalFlags, command: Command) => {
       if (flags.requests) {
         if (!existsSync(flags.requests)) throw new ValidationError('--requests', `no such file: ${flags.requests}`);
-        const format = (flags.requestFormat ?? (/\.swf(\.gz)?$/.test(flags.requests) ? 'swf' : 'google-submits')) as RequestStreamFormat;
+        const format = (flags.requestFormat ?? (await detectRequestFormat(flags.requests, cliSignal()))) as RequestStreamFormat;
         const progress = createProgress({ quiet: globalOptions(command).quiet });
         progress.step(`replaying the timing policies over ${basename(flags.requests)}`);
         const log = await readRequestLog(flags.requests, format, cliSignal()).catch((e: unknown) => {

@@ -2,14 +2,17 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { ValidationError } from '../../core/errors.js';
+import { loraColumns, loraLineReader } from './lora-requests.js';
 
 /**
- * Real per-user request streams: when each user asked, in seconds from the trace's start.
- * `google-submits`: the Borg 2011 job submissions (`time_s,user,logical_job_name`, gzip);
- * `swf`: a Standard Workload Format log (field 2 the submit time, field 12 the user, field 14 the
- * executable). With each request comes the program it ran (for policies that learn per program).
+ * Real per-user request streams: when each user asked, in seconds.
+ * `google-submits`: the Borg 2011 job submissions (`time_s,user,logical_job_name`, gzip; seconds
+ * from the trace's start); `swf`: a Standard Workload Format log (field 2 the submit time, field 12
+ * the user, field 14 the executable); `lora`: the Alibaba GenAI serving trace's requests
+ * (lora-requests.ts: a group asks, naming the model it needs; epoch seconds, UTC). With each
+ * request comes the program it ran (for policies that learn per program).
  */
-export const requestStreamFormats = ['google-submits', 'swf'] as const;
+export const requestStreamFormats = ['google-submits', 'swf', 'lora'] as const;
 export type RequestStreamFormat = (typeof requestStreamFormats)[number];
 
 /** Each user's request times (sorted) and, index for index, the program each request ran. */
@@ -27,9 +30,10 @@ export async function readRequestLog(path: string, format: RequestStreamFormat, 
   const input = createReadStream(path, signal ? { signal } : {});
   const lines = createInterface({ input: path.endsWith('.gz') ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
   let n = 0;
+  const lora = format === 'lora' ? loraLineReader() : undefined;
   for await (const line of lines) {
     n++;
-    const parsed = format === 'google-submits' ? googleLine(line, n) : swfLine(line);
+    const parsed = lora ? lora(line, n) : format === 'google-submits' ? googleLine(line, n) : swfLine(line);
     if (!parsed) continue;
     const requests = users.get(parsed.user) ?? [];
     requests.push({ time: parsed.time, program: parsed.program });
@@ -43,6 +47,28 @@ export async function readRequestLog(path: string, format: RequestStreamFormat, 
     log.programs.set(user, requests.map((r) => r.program));
   }
   return log;
+}
+
+/**
+ * The format of a request stream when none is given: `swf` for a `*.swf[.gz]` file; `lora` when
+ * its first line is a header naming the columns the lora reader needs; else `google-submits`.
+ */
+export async function detectRequestFormat(path: string, signal?: AbortSignal): Promise<RequestStreamFormat> {
+  if (/\.swf(\.gz)?$/.test(path)) return 'swf';
+  const input = createReadStream(path, signal ? { signal } : {});
+  const lines = createInterface({ input: path.endsWith('.gz') ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
+  try {
+    for await (const line of lines) return isLoraHeader(line) ? 'lora' : 'google-submits';
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+  return 'google-submits';
+}
+
+function isLoraHeader(line: string): boolean {
+  const names = line.split(',').map((c) => c.trim());
+  return loraColumns.every((c) => names.includes(c));
 }
 
 function googleLine(line: string, n: number): { user: string; time: number; program: string } | undefined {
