@@ -64,7 +64,7 @@ export function timingReport(log: RequestLog): { report: TimingReport; policies:
   const training = new Map([...users].map(([k, v]) => [k, v.filter((t) => t < e.splitAt)] as const));
   const [hybridTraining] = replayTiming(training, [hybridHistogram()]);
   const hybrid = e.rows.find((r) => r.policy === 'hybrid-histogram')!;
-  const best = bestTimingPolicy(e).id;
+  const best = bestTimingPolicy(e);
   const ours = e.rows.find((r) => r.policy === best)!;
   const b = evaluateBudget(users, { make: budgetedPolicy, shadow: hybridHistogram(), splitAt: e.splitAt, validateFrom: e.validateFrom, ...(log.programs ? { programs: log.programs } : {}) });
   const policies = [...baselines, hybridHistogram(), ...e.chosenOthers.map((o, i) => learnt[i]!.make(o.knob, training)), adaptiveWindow(e.chosen.costPerMinute)];
