@@ -109,7 +109,7 @@ export function resampleAlibabaMachines(samples: Iterable<AlibabaMachineSample>,
     if (!m) machines.set(s.machineId, (m = { first: step, last: step, firstLine: s.lineNo, cpu: new Map(), mem: new Map() }));
     m.first = Math.min(m.first, step);
     m.last = Math.max(m.last, step);
-    if (m.last - m.first + 1 > maxSteps) throw new ValidationError(`line ${s.lineNo}:time_stamp`, `machine ${s.machineId} would span more than ${maxSteps} steps (its samples from line ${m.firstLine} on)`);
+    if (m.last - m.first + 1 > maxSteps) throw new ValidationError(`line ${s.lineNo}:time_stamp`, `machine ${s.machineId} would span more than ${maxSteps} steps (first seen on line ${m.firstLine})`);
     add(m.cpu, step, s.cpuPercent);
     add(m.mem, step, s.memoryPercent);
   }
