@@ -1,12 +1,13 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError, ValidationError } from '../core/errors.js';
+import { readAlibabaMachines, resampleAlibabaMachines, type AlibabaMachineSample } from '../telemetry/formats/alibaba-machines.js';
 import { readBitbrains } from '../telemetry/formats/bitbrains.js';
 import { readCommands } from '../telemetry/formats/commands.js';
 import { planetlabDayStartMs, planetlabStepMs, readPlanetlab } from '../telemetry/formats/planetlab.js';
 import { resourceStepMs, type HistorySource, type LaunchEvent, type ResourceSeries, type Subject } from './history.js';
 
-export const datasetFormats = ['bitbrains', 'planetlab', 'commands'] as const;
+export const datasetFormats = ['bitbrains', 'planetlab', 'alibaba-machines', 'commands'] as const;
 export type DatasetFormat = (typeof datasetFormats)[number];
 
 export interface DatasetHistoryOptions {
@@ -21,7 +22,9 @@ export interface DatasetHistoryOptions {
  * A HistorySource over one of the public traces, read with the trace readers. Bitbrains and
  * PlanetLab give resource series (one subject per file; PlanetLab's VM-day files each become a
  * subject `YYYYMMDD/name`), command files give launch sequences (one subject per user file,
- * the Schonlau `label.txt` is skipped). Series are read once and kept.
+ * the Schonlau `label.txt` is skipped). Alibaba 2018's `machine_usage.csv` holds every machine
+ * in one file: each machine is a subject, resampled to 5-minute steps (CPU and memory only;
+ * `alibaba-machines.ts` says why). Series are read once and kept.
  */
 export function datasetHistory(options: DatasetHistoryOptions): HistorySource {
   const category = options.category ?? options.format;
@@ -29,16 +32,20 @@ export function datasetHistory(options: DatasetHistoryOptions): HistorySource {
   const series = new Map<string, Promise<ResourceSeries | undefined>>();
   const launches = new Map<string, Promise<LaunchEvent[]>>();
 
+  let machines: Promise<Map<string, ResourceSeries>> | undefined;
+  const alibaba = (signal?: AbortSignal): Promise<Map<string, ResourceSeries>> => (machines ??= readAlibabaSeries(options.path, signal));
   const files = (): Promise<Map<string, string>> => (subjectFiles ??= listSubjectFiles(options.path, options.format));
   const fileOf = async (id: string): Promise<string | undefined> => (await files()).get(id);
 
   return {
     name: `${options.format}:${options.path}`,
     async subjects(): Promise<Subject[]> {
-      return [...(await files()).keys()].map((id) => ({ id, category }));
+      const ids = options.format === 'alibaba-machines' ? (await alibaba()).keys() : (await files()).keys();
+      return [...ids].map((id) => ({ id, category }));
     },
     resourceSeries(id, signal) {
       if (options.format === 'commands') return Promise.resolve(undefined);
+      if (options.format === 'alibaba-machines') return alibaba(signal).then((m) => m.get(id));
       let p = series.get(id);
       if (!p) {
         p = fileOf(id).then((file) => (file === undefined ? undefined : options.format === 'bitbrains' ? readBitbrainsSeries(id, file, signal) : readPlanetlabSeries(id, file, signal)));
@@ -127,6 +134,22 @@ async function readPlanetlabSeries(id: string, file: string, signal?: AbortSigna
   const cpu: number[] = [];
   for await (const s of readPlanetlab(file, signal)) cpu.push(s.cpuPercent);
   return { subjectId: id, startMs: planetlabDayStartMs(file), stepMs: planetlabStepMs, cpuPercent: Float64Array.from(cpu) };
+}
+
+/** The folder holding `machine_usage.csv`, or the file itself. */
+async function readAlibabaSeries(path: string, signal?: AbortSignal): Promise<Map<string, ResourceSeries>> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new NotFoundError(`no dataset at ${path}`, { path });
+  const file = info.isDirectory() ? join(path, 'machine_usage.csv') : path;
+  if (!(await stat(file).catch(() => undefined))?.isFile()) throw new ValidationError('--dataset', `no machine_usage.csv in ${path}`);
+  const samples: AlibabaMachineSample[] = [];
+  for await (const s of readAlibabaMachines(file, signal)) samples.push(s);
+  const out = new Map<string, ResourceSeries>();
+  for (const m of resampleAlibabaMachines(samples, resourceStepMs)) {
+    out.set(m.machineId, { subjectId: m.machineId, startMs: m.startMs, stepMs: m.stepMs, cpuPercent: m.cpuPercent, memoryPercent: m.memoryPercent });
+  }
+  if (out.size === 0) throw new ValidationError('--dataset', `no machine rows in ${file}`);
+  return out;
 }
 
 function clamp(v: number): number {

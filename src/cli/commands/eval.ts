@@ -87,6 +87,12 @@ export function renderForecast(evaluations: readonly ForecastEvaluation[]): stri
   ];
   for (const e of evaluations) {
     out.push('', `${e.target}, next ${e.horizon} steps of 5 min, split by ${e.split}`);
+    const acc = e.acceptance;
+    const dacc = e.deployed.acceptance;
+    if (!e.validated || !acc || !dacc) {
+      out.push(notValidatedLine(e), table(e.rows.map((x) => [x.model, num(x.pinballP95)]), ['model', 'pinball@p95 (test part, for reference: nothing was chosen)']));
+      continue;
+    }
     out.push(
       table(
         e.rows.map((x) => [x.model, num(x.pinballP95), pct(x.underProvisioningRate), `${x.subjectsOver10Percent}/${x.subjects}`, num(x.waste, 2), pct(x.alpha), pct(x.calibrationShare)]),
@@ -98,21 +104,35 @@ export function renderForecast(evaluations: readonly ForecastEvaluation[]): stri
     const forecasts = [...new Set(e.selections.map((s) => s.forecastModel))];
     out.push(
       `  selected on training parts: forecast by ${forecasts.join(' / ')}, allocation by ${drives.join(' / ')}${drives.some((d) => d.startsWith('pooled-')) ? '' : ' (the pooled forecaster did not beat this rule on validation: the rule is what is used, under its own name)'}`,
-      `  pooled = ${p.model}: pinball ${num(p.pinballP95)} vs best baseline ${e.bestBaselinePinball.model} ${num(e.bestBaselinePinball.pinballP95)} = ${num(e.pinballRatio)}× (≤ 0.90×: ${yes(e.acceptance.pinball)})`,
-      `  steps under ${pct(p.underProvisioningRate)} % (≤ 5 %: ${yes(e.acceptance.steps)}); VMs >10 % under ${p.subjectsOver10Percent}/${p.subjects} = ${pct(p.subjectsOver10Percent / Math.max(1, p.subjects))} % (≤ 5 %: ${yes(e.acceptance.subjects)})`,
+      `  pooled = ${p.model}: pinball ${num(p.pinballP95)} vs best baseline ${e.bestBaselinePinball.model} ${num(e.bestBaselinePinball.pinballP95)} = ${num(e.pinballRatio)}× (≤ 0.90×: ${yes(acc.pinball)})`,
+      `  steps under ${pct(p.underProvisioningRate)} % (≤ 5 %: ${yes(acc.steps)}); VMs >10 % under ${p.subjectsOver10Percent}/${p.subjects} = ${pct(p.subjectsOver10Percent / Math.max(1, p.subjects))} % (≤ 5 %: ${yes(acc.subjects)})`,
       e.bestBaselineAtRate.model === 'none'
-        ? `  waste ${num(p.waste, 2)}: no rule reaches ${pct(e.bestBaselineAtRate.rate)} % with ≤ 5 % of VMs above 10 % under, even with its margin tuned on the test part: ${yes(e.acceptance.waste)}`
-        : `  waste ${num(p.waste, 2)} vs ${num(e.bestBaselineAtRate.waste, 2)} for the best rule at the same ${pct(e.bestBaselineAtRate.rate)} % with ≤ 5 % of VMs above 10 % under (${e.bestBaselineAtRate.model}, ${e.bestBaselineAtRate.subjectsOver10Percent} VMs, its one margin tuned on the test part, which favours it): ${yes(e.acceptance.waste)}`,
+        ? `  waste ${num(p.waste, 2)}: no rule reaches ${pct(e.bestBaselineAtRate.rate)} % with ≤ 5 % of VMs above 10 % under, even with its margin tuned on the test part: ${yes(acc.waste)}`
+        : `  waste ${num(p.waste, 2)} vs ${num(e.bestBaselineAtRate.waste, 2)} for the best rule at the same ${pct(e.bestBaselineAtRate.rate)} % with ≤ 5 % of VMs above 10 % under (${e.bestBaselineAtRate.model}, ${e.bestBaselineAtRate.subjectsOver10Percent} VMs, its one margin tuned on the test part, which favours it): ${yes(acc.waste)}`,
     );
     const d = e.deployed;
     const evidence = e.selections.map((s) => `${s.allocationModel} α ${pct(s.allocation.alpha)} % on ${pct(s.allocation.calibrationShare)} %, λ ${s.allocation.shrinkage}: worst fold ${pct(s.allocation.evidence.worstFoldRate)} % of steps, VM share bound ${pct(s.allocation.evidence.worstFoldSubjectBound)} % (${s.allocation.evidence.holds ? 'holds' : 'none held: the nearest'}; validated on ${s.validatedOn} VMs${s.allocation.halves ? `: fitted ${halfFigures(s.allocation.halves.fitted)}, held out ${halfFigures(s.allocation.halves.unfitted)}` : ''})`);
     out.push(
       `  allocation rule on validation (every fold ≤ 5 % of steps and 95 % upper bound of the VMs >10 % under ≤ 5 %): ${evidence.join('; ')}`,
-      `  deployed (the allocation selection chose, ${d.models.join(' / ')}, each VM with its own calibrated margin, shrunk by λ towards the pooled one): steps under ${pct(d.summary.underProvisioningRate)} % (${yes(d.acceptance.steps)}), VMs >10 % under ${d.summary.subjectsOver10Percent}/${d.summary.subjects} (${yes(d.acceptance.subjects)}), ` +
-        `waste ${num(d.summary.waste, 2)} vs ${d.bestBaselineAtRate.model === 'none' ? 'no rule at that rate' : `${num(d.bestBaselineAtRate.waste, 2)} (${d.bestBaselineAtRate.model}) at the same rate`} (${yes(d.acceptance.waste)})`,
+      `  deployed (the allocation selection chose, ${d.models.join(' / ')}, each VM with its own calibrated margin, shrunk by λ towards the pooled one): steps under ${pct(d.summary.underProvisioningRate)} % (${yes(dacc.steps)}), VMs >10 % under ${d.summary.subjectsOver10Percent}/${d.summary.subjects} (${yes(dacc.subjects)}), ` +
+        `waste ${num(d.summary.waste, 2)} vs ${d.bestBaselineAtRate.model === 'none' ? 'no rule at that rate' : `${num(d.bestBaselineAtRate.waste, 2)} (${d.bestBaselineAtRate.model}) at the same rate`} (${yes(dacc.waste)})`,
     );
   }
   return out.join('\n');
+}
+
+/**
+ * What `eval` says for a horizon no training part could validate (a trace of a few days, next
+ * day): nothing was chosen there, so no pooled row, no deployed line and no acceptance verdict.
+ */
+export function notValidatedLine(e: ForecastEvaluation): string {
+  const unvalidated = e.selections.filter((s) => !s.validated);
+  const fallback = [...new Set(unvalidated.map((s) => s.forecastModel))].join(' / ');
+  return (
+    `  NOT VALIDATED: ${unvalidated.length === e.selections.length ? 'no' : `in ${unvalidated.length} of ${e.selections.length} selections no`} training part holds a validation origin ${e.horizon} steps ahead ` +
+    `(each fold validates on 15 % of a training part, shorter than the horizon here), so nothing was chosen: forecast and allocation fall back to ${fallback}, ` +
+    'and no acceptance line is judged at this horizon. The pinball below is each model scored once on the test parts, for reference only.'
+  );
 }
 
 /** Validation figures of one half of the subjects (folds added up): steps above, VM-folds above 10 % under. */
@@ -137,15 +157,19 @@ export const registerEval: CommandRegistration = (program: Command) => {
     .addHelpText(
       'after',
       `
-Resources (bitbrains, planetlab): MAE, pinball loss at p95, under-provisioning rate and waste of
+Resources (bitbrains, planetlab, alibaba-machines): MAE, pinball loss at p95, under-provisioning rate and waste of
 the allocation each forecast drives; commands (Schonlau): top-1/top-5 next-program accuracy and
 set recall@k, online (predict, then learn), and the software set for the image: coverage of the
 next day (100 launches) and week (700) against the packages' bytes, beside the k most frequent
 programs' packages and every package seen. Ends with the datasets README baselines reproduced.
+alibaba-machines (Alibaba 2018 machine_usage.csv, one file for every machine): each machine
+resampled to 5-minute means, CPU and memory (both scored by default); 8 days are too short to
+validate the next day, and eval says so for that horizon instead of judging it.
 
 Examples:
   prescient eval --dataset ../shared/datasets/planetlab --format planetlab --no-network
   prescient eval --dataset ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains --horizons 12,288
+  prescient eval --dataset ../shared/datasets/alibaba-2018-machine-usage --format alibaba-machines --json
   prescient eval --dataset ../shared/datasets/schonlau --format commands --json
   prescient eval --requests ../shared/datasets/google-2011-submits/submits.csv.gz
   prescient eval --requests ../shared/datasets/pwa-nasa-ipsc/NASA-iPSC-1993-3.1-cln.swf.gz

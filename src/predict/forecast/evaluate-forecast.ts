@@ -44,6 +44,8 @@ export interface ForecastEvaluation {
     scoredOn: number;
     forecastModel: string;
     allocationModel: string;
+    /** False when no training part held a validation origin at this horizon: both models are the fallback rule, chosen on nothing. */
+    validated: boolean;
     /** The allocation's calibration and what the allocation rule read on validation (`allocation-rule.ts`): whether it held, or was only the nearest. */
     allocation: {
       alpha: number;
@@ -68,13 +70,20 @@ export interface ForecastEvaluation {
    */
   bestBaselineAtRate: { model: string; waste: number; rate: number; subjectsOver10Percent: number };
   pinballRatio: number;
-  acceptance: { pinball: boolean; steps: boolean; subjects: boolean; waste: boolean };
+  /**
+   * False when a selection of this split had nothing to validate on at this horizon (traces of a
+   * few days, next day: every validation slice is shorter than the horizon). Then nothing was
+   * chosen — "pooled" and "deployed" are the fallback rule (`noEvidenceFallback`), its α and slice
+   * the first of the grid — and no acceptance line is judged (`acceptance` null).
+   */
+  validated: boolean;
+  acceptance: { pinball: boolean; steps: boolean; subjects: boolean; waste: boolean } | null;
   /**
    * What would be deployed: in each group, the allocation of the model selection named to drive
    * it (a rule, when the pooled forecaster did not win on validation), with its calibration —
    * against the best rule at that rate, found the same way as for the pooled row.
    */
-  deployed: { models: string[]; summary: AllocationSummary; bestBaselineAtRate: { model: string; waste: number; rate: number; subjectsOver10Percent: number }; acceptance: { steps: boolean; subjects: boolean; waste: boolean } };
+  deployed: { models: string[]; summary: AllocationSummary; bestBaselineAtRate: { model: string; waste: number; rate: number; subjectsOver10Percent: number }; acceptance: { steps: boolean; subjects: boolean; waste: boolean } | null };
 }
 
 export interface ForecastEvaluationOptions {
@@ -139,7 +148,8 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
       const learnt = selections.map((sel) => {
         const trained = sel.validation.filter((v) => candidates.find((c) => c.id === v.model)?.trained);
         if (trained.length === 0) return -1;
-        const best = trained.reduce((x, y) => (y.pinballP95 < x.pinballP95 ? y : x));
+        // Nothing validated: no learnt candidate can be preferred to another, so the row is the rule selection fell back to, under its name.
+        const best = sel.validated ? trained.reduce((x, y) => (y.pinballP95 < x.pinballP95 ? y : x)) : sel.validation.find((v) => v.model === sel.forecastModel)!;
         learntAlphas[selections.indexOf(sel)]!.push(best.alpha);
         learntShares[selections.indexOf(sel)]!.push(best.calibrationShare);
         return candidates.findIndex((c) => c.id === best.model);
@@ -177,6 +187,7 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
           scoredOn: group.scored.length,
           forecastModel: sel.forecastModel,
           allocationModel: sel.allocationModel,
+          validated: sel.validated,
           allocation: (({ alpha, calibrationShare, shrinkage, evidence, halves }) => ({
             alpha,
             calibrationShare,
@@ -217,6 +228,7 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
       const dep = deployed[hi]!.summary();
       const depAtRate = bestRuleAtRate(dep.underProvisioningRate);
       const pinballRatio = pooled.pinballP95 / bestPinball.pinballP95;
+      const validated = selectionsMade[hi]!.every((x) => x.validated);
       out.push({
         target: options.target,
         horizon,
@@ -227,17 +239,20 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
         bestBaselinePinball: { model: bestPinball.model, pinballP95: bestPinball.pinballP95 },
         bestBaselineAtRate: { ...atRate, rate: pooled.underProvisioningRate },
         pinballRatio,
-        acceptance: {
-          pinball: pinballRatio <= 0.9,
-          steps: pooled.underProvisioningRate <= 0.05,
-          subjects: pooled.subjectsOver10Percent <= 0.05 * pooled.subjects,
-          waste: pooled.waste <= atRate.waste,
-        },
+        validated,
+        acceptance: validated
+          ? {
+              pinball: pinballRatio <= 0.9,
+              steps: pooled.underProvisioningRate <= 0.05,
+              subjects: pooled.subjectsOver10Percent <= 0.05 * pooled.subjects,
+              waste: pooled.waste <= atRate.waste,
+            }
+          : null,
         deployed: {
           models: [...new Set(selectionsMade[hi]!.map((x) => x.allocationModel))],
           summary: dep,
           bestBaselineAtRate: { ...depAtRate, rate: dep.underProvisioningRate },
-          acceptance: { steps: dep.underProvisioningRate <= 0.05, subjects: dep.subjectsOver10Percent <= 0.05 * dep.subjects, waste: dep.waste <= depAtRate.waste },
+          acceptance: validated ? { steps: dep.underProvisioningRate <= 0.05, subjects: dep.subjectsOver10Percent <= 0.05 * dep.subjects, waste: dep.waste <= depAtRate.waste } : null,
         },
       });
     }

@@ -8,6 +8,7 @@ import { foldBounds, noEvidenceFallback, pooledSummary, selectForecasts, validat
 import { trainingReport, type ResourceModel, type ResourceQuery } from '../models/model.js';
 import type { AllocationSummary } from './subject-allocation.js';
 import { createPooledForecaster, pooledForecasterId } from './pooled-forecaster.js';
+import { renderForecast } from '../../cli/commands/eval.js';
 
 const day = 288;
 
@@ -85,8 +86,8 @@ test('the pooled forecaster beats last value on VMs it never trained on, and the
     assert.ok(e.pooled.pinballP95 < last.pinballP95, `${e.split}@${e.horizon}: ${e.pooled.pinballP95} vs ${last.pinballP95}`);
     assert.equal(e.pooled.subjects, 6);
     for (const s of e.selections) assert.ok(candidates.some((c) => c.id === s.allocationModel));
-    assert.equal(e.acceptance.pinball, e.pinballRatio <= 0.9);
-    assert.equal(e.acceptance.steps, e.pooled.underProvisioningRate <= 0.05);
+    assert.equal(e.acceptance!.pinball, e.pinballRatio <= 0.9);
+    assert.equal(e.acceptance!.steps, e.pooled.underProvisioningRate <= 0.05);
   }
   const bySubject = evaluations.filter((e) => e.split === 'subject');
   // By subject the held-out group's training parts are validated on too (never fitted on): 3 fitted + 3 held out.
@@ -102,6 +103,38 @@ test('a horizon no training part can validate is said, and the fallback rule is 
   assert.equal(dayAhead!.validated, false, 'three days hold no day-long validation slice after a fitted part');
   assert.equal(dayAhead!.forecastModel, noEvidenceFallback);
   assert.equal(dayAhead!.allocationModel, noEvidenceFallback);
+});
+
+test('eight days (the Alibaba trace): the next day has no validation origin, eval says so and judges nothing there', async () => {
+  // A training part of 8 days is 1,843 steps; each fold validates on 15 % of it: 276 and 277 steps, shorter than 288.
+  const L = Math.floor(8 * day * 0.8);
+  for (const [, b, c] of foldBounds) assert.ok(Math.floor(L * c) - Math.floor(L * b) < 288);
+  const { evaluations } = await run(syntheticSubjects(4, 8, 11));
+  for (const e of evaluations) {
+    if (e.horizon === 12) {
+      assert.equal(e.validated, true);
+      assert.ok(e.acceptance && e.deployed.acceptance, 'the next hour is judged');
+      continue;
+    }
+    assert.equal(e.validated, false, `${e.split}: the next day cannot be validated on 8 days`);
+    assert.equal(e.acceptance, null, 'no acceptance line is judged on nothing');
+    assert.equal(e.deployed.acceptance, null);
+    assert.ok(e.selections.every((s) => !s.validated && s.forecastModel === noEvidenceFallback && s.allocationModel === noEvidenceFallback));
+    assert.equal(e.pooled.model, noEvidenceFallback, 'the row is named by the rule it is, not by a learnt model');
+    // The JSON says it too (acceptance null, validated false).
+    const json = JSON.parse(JSON.stringify(e)) as { validated: boolean; acceptance: unknown };
+    assert.deepEqual([json.validated, json.acceptance], [false, null]);
+  }
+  const text = renderForecast(evaluations);
+  const blocks = text.split('\n\ncpuPercent, ').slice(1);
+  assert.equal(blocks.length, 4);
+  for (const b of blocks) {
+    if (b.startsWith('next 288 ')) {
+      assert.match(b, /NOT VALIDATED: no training part holds a validation origin 288 steps ahead/);
+      assert.match(b, /fall back to moving-p95-288/);
+      assert.doesNotMatch(b, /pooled = |deployed \(|met\)/, 'no verdict printed for a horizon chosen on nothing');
+    } else assert.match(b, /pooled = .*≤ 0\.90×: (met|NOT met)/);
+  }
 });
 
 const fold = (underProvisioningRate: number, subjectsOver10Percent: number, subjects = 100, waste = 1): AllocationSummary => ({ underProvisioningRate, waste, subjectsOver10Percent, subjects, pinballP95: 1, steps: 10_000 });
