@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError, toAppError } from '../../core/errors.js';
-import { firstIssueError } from '../../usage-vector/validate.js';
+import { firstIssueError } from '../../core/field-issues.js';
 import type { RequestWorkflow } from '../../workflow/request-workflow.js';
 import type { WorkflowEvent } from '../../workflow/workflow-event.js';
 import { httpStatusByCode, sendJson } from '../http-error.js';
