@@ -5,7 +5,7 @@ import { ValidationError } from '../core/errors.js';
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { ociRegistryConfigSchema, type RegistryConfig } from '../registry/registry-config.js';
 import { postgresUrlSchema } from '../store/postgres/postgres-store.js';
-import { toIssues } from '../usage-vector/validate.js';
+import { toIssues } from '../core/field-issues.js';
 import { queueConfigSchema } from '../queue/queue-config.js';
 
 /** The store adapters Prescient can open (contracts of src/store/store.ts). */

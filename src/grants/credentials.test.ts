@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { ValidationError } from '../core/errors.js';
 import { fileIdentity } from '../core/file-identity.js';
 import { Credentials } from './credentials.js';
 import { Grants } from './grants.js';
@@ -61,3 +62,36 @@ test('two rotations within one timestamp tick, back at the first one\'s identity
     assert.ok(collided, 'no pair of rotations in 10 attempts came back to the identity of the first (inode, size and times)');
   }),
 );
+
+// A source credential made by an admin (`issueSource`) and one made for an in-guest agent
+// (`ensureSource`) are held to one rule for their name and subjects, each problem named by field.
+test('issueSource and ensureSource refuse the same bad names and subjects, naming the field', async () => {
+  const secretsDir = await mkdtemp(join(tmpdir(), 'prescient-credentials-'));
+  try {
+    const store = await Credentials.open(secretsDir);
+    const fieldOf = async (make: () => Promise<unknown>): Promise<string> => {
+      try {
+        await make();
+      } catch (e) {
+        assert.ok(e instanceof ValidationError, String(e));
+        return e.field;
+      }
+      return 'accepted';
+    };
+    const cases: [string, string[], string][] = [
+      ['Bad/Name', ['vm:host-1'], 'name'],
+      ['hv', [], 'subjects'],
+      ['hv', ['vm:host-1', 'host-2'], 'subjects[1]'],
+      ['hv', ['vm:host-1', 'vm:host-1'], 'accepted'],
+    ];
+    for (const [name, subjects, field] of cases) {
+      assert.equal(await fieldOf(() => store.issueSource(name, subjects)), field, `issueSource(${name}, ${subjects.join(',')})`);
+      assert.equal(await fieldOf(() => store.ensureSource(name, subjects, (at) => `secret-${at}`)), field, `ensureSource(${name}, ${subjects.join(',')})`);
+    }
+    assert.deepEqual(store.list().sources.map((s) => [s.username, s.subjects]), [['source/hv', ['vm:host-1']]]);
+    // The library's message is the rule; how to give a subject on the command line is the CLI's to say.
+    await assert.rejects(store.issueSource('hv', []), (e: ValidationError) => !/--subject/.test(e.message));
+  } finally {
+    await rm(secretsDir, { recursive: true, force: true });
+  }
+});

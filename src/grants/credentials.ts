@@ -11,7 +11,6 @@ import { checkClientId, clientIdPattern, clientIdRule } from '../contracts/ident
 import { subjectKinds } from '../contracts/telemetry-event.js';
 import { loadOrCreateSecret } from './signing-key.js';
 
-
 /** A source's Basic username is `source/<name>`: `/` is in no client id, so the two never collide. */
 export const sourceUsernamePrefix = 'source/';
 export const sourceNamePattern = clientIdPattern;
@@ -101,12 +100,7 @@ export class Credentials {
    * (`client:webshop`, `vm:host-1`) and do nothing else.
    */
   async issueSource(name: string, subjects: readonly string[]): Promise<{ username: string; secret: string; subjects: string[] }> {
-    if (!sourceNamePattern.test(name)) throw new ValidationError('name', clientIdRule);
-    if (subjects.length === 0) throw new ValidationError('subjects', 'a source credential needs at least one subject (--subject client:ID)');
-    for (const [i, s] of subjects.entries()) {
-      if (!subjectPattern.test(s)) throw new ValidationError(`subjects[${i}]`, `${JSON.stringify(s)} is not KIND:ID with KIND one of ${subjectKinds.join(', ')}`);
-    }
-    const unique = [...new Set(subjects)].sort();
+    const unique = checkedSource(name, subjects);
     const secret = randomBytes(32).toString('base64url');
     await this.update((data) => {
       data.sources = { ...data.sources, [name]: { sha256: sha256(secret), createdAt: new Date().toISOString(), subjects: unique } };
@@ -122,12 +116,7 @@ export class Credentials {
    * requests at once get the same one.
    */
   async ensureSource(name: string, subjects: readonly string[], secretOf: (createdAt: string) => string): Promise<{ username: string; secret: string; subjects: string[]; createdAt: string }> {
-    if (!sourceNamePattern.test(name)) throw new ValidationError('name', clientIdRule);
-    if (subjects.length === 0) throw new ValidationError('subjects', 'a source credential needs at least one subject');
-    for (const [i, s] of subjects.entries()) {
-      if (!subjectPattern.test(s)) throw new ValidationError(`subjects[${i}]`, `${JSON.stringify(s)} is not KIND:ID with KIND one of ${subjectKinds.join(', ')}`);
-    }
-    const unique = [...new Set(subjects)].sort();
+    const unique = checkedSource(name, subjects);
     const kept = (data: CredentialFile): { secret: string; createdAt: string } | undefined => {
       const current = data.sources && Object.hasOwn(data.sources, name) ? data.sources[name] : undefined;
       if (!current || current.subjects.join('\n') !== unique.join('\n')) return undefined;
@@ -199,6 +188,16 @@ export class Credentials {
     const data = this.read();
     return Object.hasOwn(data.clients, subject.clientId) ? generation(data.clients[subject.clientId]!) : 'none';
   }
+}
+
+/** A source credential's name and subjects, checked (each problem named by its field): its subjects once each, sorted. */
+function checkedSource(name: string, subjects: readonly string[]): string[] {
+  if (!sourceNamePattern.test(name)) throw new ValidationError('name', clientIdRule);
+  if (subjects.length === 0) throw new ValidationError('subjects', 'a source credential needs at least one subject');
+  for (const [i, s] of subjects.entries()) {
+    if (!subjectPattern.test(s)) throw new ValidationError(`subjects[${i}]`, `${JSON.stringify(s)} is not KIND:ID with KIND one of ${subjectKinds.join(', ')}`);
+  }
+  return [...new Set(subjects)].sort();
 }
 
 function generation(e: Entry): string {

@@ -2,7 +2,7 @@ import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { z } from 'zod';
 import { categorySchema } from '../contracts/category.js';
 import { clientIdSchema } from '../contracts/identifiers.js';
-import { firstIssueError } from '../usage-vector/validate.js';
+import { firstIssueError } from '../core/field-issues.js';
 
 
 const regexSchema = z.string().min(1).refine((s) => {

@@ -2,7 +2,7 @@ import { ConflictError, ValidationError } from '../core/errors.js';
 import type { ImageFacts } from '../image/facts.js';
 import { defaultPolicy, type Policy } from '../policy/policy.js';
 import { checkVectorPolicy } from '../policy/vector-policy.js';
-import { formatIssuePath } from '../usage-vector/validate.js';
+import { formatIssuePath } from '../core/field-issues.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
 import { changeSchema, type Change } from './change.js';
 import type { PipelineModule } from './define-module.js';

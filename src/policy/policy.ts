@@ -6,7 +6,7 @@ import type { Paths } from '../core/config.js';
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { FileIdentityCache } from '../core/file-identity.js';
 import { debianPackageNamePattern, guestPathPattern, hostPattern } from '../contracts/usage-vector.js';
-import { firstIssueError } from '../usage-vector/validate.js';
+import { firstIssueError } from '../core/field-issues.js';
 
 /**
  * The admin policy (`<home>/policy.json`): what a usage vector may contain, whoever made it.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isDigest, sha256Digest, type Digest } from '../core/digest.js';
+import { clientIdSchema } from '../contracts/identifiers.js';
 import { policySchema } from '../policy/policy.js';
 import { usageVectorSchema } from '../contracts/usage-vector.js';
 
@@ -12,7 +13,7 @@ const digest = z.string().refine(isDigest, 'a sha256 digest') as unknown as z.Zo
  * by name and recipe key: each machine has its own copy of the base, and a different key is refused.
  */
 export const buildJobSchema = z.strictObject({
-  clientId: z.string().min(1).max(64),
+  clientId: clientIdSchema,
   repository: z.string().min(1).max(255),
   base: z.strictObject({ name: z.string().min(1).max(128), key: z.string().min(1).max(128) }),
   vector: usageVectorSchema,

@@ -182,6 +182,12 @@ describe('the build queue on PostgreSQL (pg-boss): one build per key, retries, r
       const info = await queue.get(id);
       assert.equal(info?.state, 'refused');
       assert.match(info?.error?.message ?? '', /repository/);
+      // A client id within 64 characters but outside its grammar (clientIdSchema): refused by name.
+      const badId = await queue.enqueue({ ...jobFor('hostile'), clientId: 'Hostile/../x' } as BuildJob);
+      assert.equal(await queue.take(), undefined);
+      const badIdInfo = await queue.get(badId.id);
+      assert.equal(badIdInfo?.state, 'refused');
+      assert.match(badIdInfo?.error?.message ?? '', /clientId: lowercase letters/);
       await assert.rejects(queue.get('not-a-uuid'), (e: AppError) => e.code === 'VALIDATION');
     } finally {
       await queue.close();

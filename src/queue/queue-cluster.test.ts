@@ -13,6 +13,8 @@ import { testHomes, type TestHomes } from '../../test/support/homes.js';
 import { debianBase } from '../../test/support/images.js';
 import { prescient } from '../../test/support/cli.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
+import { basicAuth } from '../../test/support/basic-auth.js';
+import { requestImage } from '../../test/support/request-image.js';
 import { BuildQueue } from './build-queue.js';
 import { reapLeftovers, startWorker, stopWorkers, until, untilModuleStarts, type WorkerProcess } from '../../test/support/workers.js';
 
@@ -67,7 +69,7 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
     const grants = await Grants.open({ secretsDir: paths(serveHome).secrets });
     for (const id of [...clients, killed, cancelled]) {
       const c = await grants.credentials.issue(id);
-      credentials.set(id, `Basic ${Buffer.from(`${c.username}:${c.secret}`).toString('base64')}`);
+      credentials.set(id, basicAuth(c));
     }
     server = await startServe(serveHome, ['--queue-url', pg.url]);
     workers.push(await startWorker('w1', join(dir, 'w1'), pg.url), await startWorker('w2', join(dir, 'w2'), pg.url));
@@ -79,12 +81,7 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
     await homes?.remove();
   });
 
-  const request = async (clientId: string, body: object = { clientId }): Promise<RequestResult> => {
-    const res = await fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: credentials.get(clientId)!, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const text = await res.text();
-    assert.equal(res.status, 200, `${clientId}: ${text}`);
-    return JSON.parse(text) as RequestResult;
-  };
+  const request = (clientId: string, body: object = { clientId }): Promise<RequestResult> => requestImage(server, credentials.get(clientId)!, body);
 
   const registeredBy = (repository: string): string[] => workers.filter((w) => w.events.some((e) => e.type === 'registered' && e.repository === repository)).map((w) => w.name);
 
@@ -151,7 +148,7 @@ describe('serve + two workers on a PostgreSQL build queue', { skip, timeout: 40 
   });
 
   test("an admin's cancel over HTTP stops the build on its worker; the request gets ABORTED, nothing is registered", async () => {
-    const admin = `Basic ${Buffer.from(`admin:${(await readFile(join(paths(serveHome).secrets, 'admin.secret'), 'utf8')).trim()}`).toString('base64')}`;
+    const admin = basicAuth({ username: 'admin', secret: (await readFile(join(paths(serveHome).secrets, 'admin.secret'), 'utf8')).trim() });
     const asked = fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: credentials.get(cancelled)!, 'content-type': 'application/json' }, body: JSON.stringify({ account: 'cancel@queue.test' }) });
     const worker = await until('a worker taking the build', () => workers.find((w) => w.child.exitCode === null && w.child.signalCode === null && w.events.some((e) => e.type === 'taken' && e.repository === `clients/${cancelled}`)), 120_000);
     const res = await fetch(`${server.base}/v1/clients/${cancelled}/builds`, { method: 'DELETE', headers: { authorization: admin } });

@@ -14,6 +14,8 @@ import { testHomes, type TestHomes } from '../../test/support/homes.js';
 import { debianBase } from '../../test/support/images.js';
 import { prescient } from '../../test/support/cli.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
+import { basicAuth } from '../../test/support/basic-auth.js';
+import { requestImage } from '../../test/support/request-image.js';
 import { reapLeftovers, startWorker, stopWorkers, untilModuleStarts, type WorkerProcess } from '../../test/support/workers.js';
 
 const skip =
@@ -56,7 +58,7 @@ describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 
     const grants = await Grants.open({ secretsDir: paths(serveHome).secrets });
     for (const id of [...clients, killed]) {
       const c = await grants.credentials.issue(id);
-      credentials.set(id, `Basic ${Buffer.from(`${c.username}:${c.secret}`).toString('base64')}`);
+      credentials.set(id, basicAuth(c));
     }
     const port = await freePort();
     registry = await startDockerRegistry(join(dir, 'docker-registry'), { tokenAuth: { realm: `http://127.0.0.1:${port}/v1/token`, certificatePem: grants.signer.certificatePem } });
@@ -81,12 +83,7 @@ describe('serve + two workers + PostgreSQL + docker-registry', { skip, timeout: 
     await homes?.remove();
   });
 
-  const request = async (clientId: string, body: object = { clientId }): Promise<RequestResult> => {
-    const res = await fetch(`${server.base}/v1/requests`, { method: 'POST', headers: { authorization: credentials.get(clientId)!, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const text = await res.text();
-    assert.equal(res.status, 200, `${clientId}: ${text}\n${res.status === 500 ? server.stderr().split('\n').filter((l) => l.includes('"level":50')).join('\n').slice(-3000) : ''}`);
-    return JSON.parse(text) as RequestResult;
-  };
+  const request = (clientId: string, body: object = { clientId }): Promise<RequestResult> => requestImage(server, credentials.get(clientId)!, body);
 
   test('50 concurrent requests for 10 clients: 10 builds on both workers, pushed to docker-registry; a grant pulls its own image there, not another', async () => {
     const asked = clients.flatMap((c) => [c, c, c, c, c]);

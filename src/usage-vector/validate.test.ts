@@ -8,8 +8,7 @@ import { ValidationError } from '../core/errors.js';
 import { completeUsageVector } from './hand-vector.js';
 import { usageVectorJsonSchema } from './json-schema.js';
 import { cliPath, repoPath } from '../../test/support/repo.js';
-import { checkUsageVector, firstIssueError, parseUsageVector, UsageVectorValidationError } from './validate.js';
-import { z } from 'zod';
+import { checkUsageVector, parseUsageVector, UsageVectorValidationError } from './validate.js';
 
 const example = (): Record<string, any> => JSON.parse(readFileSync(repoPath('examples/vectors/web-db.json'), 'utf8'));
 
@@ -109,13 +108,4 @@ test('a hand-written service takes its load and concurrency from the catalogue; 
   assert.equal(v.services[0]!.name, 'redis-server');
   assert.ok(v.services[0]!.concurrency >= 1);
   assert.throws(() => completeUsageVector({ services: [{ name: 'redis', expectedLoad: { rps: 3 } }] }), /services\[0\]\.expectedLoad\.rps: .*unknown field/);
-});
-
-test('one problem at a time: the first issue names its field, a misspelt key by itself', () => {
-  const schema = z.strictObject({ login: z.strictObject({ user: z.string(), keys: z.array(z.string()) }) });
-  const error = (value: unknown): ValidationError => firstIssueError(schema.safeParse(value).error!, { source: 'test' });
-  assert.equal(error({ login: { user: 'a', keys: ['k', 3] } }).field, 'login.keys[1]');
-  const unknown = error({ login: { user: 'a', keys: [], usr: 'b' } });
-  assert.deepEqual([unknown.field, unknown.message, unknown.details?.['source']], ['login.usr', 'login.usr: unknown field', 'test']);
-  assert.equal(error('nope').field, '(root)');
 });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, toAppError, type AppError } from '../core/errors.js';
 import { BuildLimiter } from './build-limiter.js';
 import type { BuildInput, BuiltImage, ImageBuilder } from './image-builder.js';
@@ -121,7 +122,8 @@ async function withRetries<T>(input: {
       if (input.signal.aborted || attempt >= attempts || (notRetried as readonly string[]).includes(err.code)) throw err;
       const delayMs = baseDelayMs * 2 ** (attempt - 1);
       input.onRetry({ attempt, error: err, delayMs });
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      // A cancel during the back-off ends it now, not when the sleep is over (`run` turns the rejection into ABORTED).
+      await sleep(delayMs, undefined, { signal: input.signal });
     }
   }
 }

@@ -4,7 +4,8 @@ import { Credentials } from '../../grants/credentials.js';
 import { emit, table } from '../output.js';
 import type { CommandRegistration } from './command-registration.js';
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+// No default: a missing --subject is commander's usage error, which names the option.
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 export const credentialsCommand: CommandRegistration = (program: Command) => {
   const credentials = program
@@ -36,7 +37,7 @@ Issuing a credential again, or revoking it, ends its live tokens at once.
     .command('issue-source')
     .description('Create or replace a telemetry source credential: it writes telemetry about the given subjects only, and can do nothing else')
     .argument('<name>', 'the source (lowercase letters, digits, . _ -); its username is source/<name>')
-    .requiredOption('-s, --subject <KIND:ID>', 'a subject it may write about: client:ID, vm:ID or user:ID (repeat for more)', collect, [])
+    .requiredOption('-s, --subject <KIND:ID>', 'a subject it may write about: client:ID, vm:ID or user:ID (repeat for more)', collect)
     .addHelpText(
       'after',
       `

@@ -4,7 +4,7 @@ import type { Principal } from '../../contracts/access-scope.js';
 import type { DashboardReader } from '../../dashboard/dashboard-reader.js';
 import { repositoryOf } from '../../dashboard/dashboard-reader.js';
 import type { Registry } from '../../registry/registry.js';
-import { firstIssueError } from '../../usage-vector/validate.js';
+import { firstIssueError } from '../../core/field-issues.js';
 import { sendJson } from '../http-error.js';
 import { readJsonBody } from '../read-json-body.js';
 import type { RouteSet } from '../router.js';

@@ -4,7 +4,8 @@ import { AppError, ValidationError } from '../../core/errors.js';
 import type { Predictor } from '../../contracts/predictor.js';
 import { usageVectorJsonSchema } from '../../usage-vector/json-schema.js';
 import { usageVectorSchema } from '../../contracts/usage-vector.js';
-import { checkUsageVector, firstIssueError } from '../../usage-vector/validate.js';
+import { firstIssueError } from '../../core/field-issues.js';
+import { checkUsageVector } from '../../usage-vector/validate.js';
 import { sendJson } from '../http-error.js';
 import type { RequestContext, RouteSet } from '../router.js';
 

@@ -202,6 +202,17 @@ describe('POST /v1/requests', () => {
     assert.match(await bad.text(), /colour/);
   });
 
+  test('a client id outside its grammar is refused at the edge, naming the field, before any progress streams', async () => {
+    const res = await post({ clientId: 'Bad/../id' }, admin, 'application/x-ndjson');
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as { error: string; details?: { field?: string } };
+    assert.deepEqual([body.error, body.details?.field], ['VALIDATION', 'clientId']);
+    const cancel = await fetch(url.replace('/v1/requests', '/v1/clients/Bad_Id/builds'), { method: 'DELETE', headers: { authorization: admin } });
+    assert.equal(cancel.status, 400);
+    assert.equal(((await cancel.json()) as { details?: { field?: string } }).details?.field, 'clientId');
+    assert.equal(attempts.get('Bad/../id'), undefined);
+  });
+
   test('progress streams as NDJSON, ending with the result', async () => {
     vcpus.set('c5', 3);
     const res = await post({ clientId: 'c5' }, admin, 'application/x-ndjson');

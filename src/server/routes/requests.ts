@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { checkClientId, clientIdSchema } from '../../contracts/identifiers.js';
 import { AppError, toAppError } from '../../core/errors.js';
-import { firstIssueError } from '../../usage-vector/validate.js';
+import { firstIssueError } from '../../core/field-issues.js';
 import type { RequestWorkflow } from '../../workflow/request-workflow.js';
 import type { WorkflowEvent } from '../../workflow/workflow-event.js';
 import { httpStatusByCode, sendJson } from '../http-error.js';
@@ -16,7 +17,7 @@ export interface RequestRoutesDeps {
 const requestBodySchema = z
   .strictObject({
     account: z.string().min(1).max(256).optional(),
-    clientId: z.string().min(1).max(64).optional(),
+    clientId: clientIdSchema.optional(),
     base: z.string().min(1).max(128).optional(),
     parameters: z.record(z.string(), z.string()).optional(),
   })
@@ -63,20 +64,21 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
         res.end();
       },
     },
-      {
+    {
       // Administrative: cancel a client's builds in flight or queued.
       method: 'DELETE',
       path: '/v1/clients/:clientId/builds',
       scope: 'admin',
       summary: "cancel a client's builds in flight or queued",
       handler: async ({ res, params }) => {
-        const here = deps.workflow.cancel(params['clientId']!);
+        const clientId = checkClientId(params['clientId']!);
+        const here = deps.workflow.cancel(clientId);
         if (!deps.cancelQueued) {
           sendJson(res, 200, { cancelled: here });
           return;
         }
         // The builds this server waits for are among the queued ones: count each once.
-        const queued = await deps.cancelQueued(params['clientId']!);
+        const queued = await deps.cancelQueued(clientId);
         sendJson(res, 200, { cancelled: Math.max(here, queued.length), queued });
       },
     },

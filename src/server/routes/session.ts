@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
 import type { Grants } from '../../grants/grants.js';
 import { Sessions } from '../../grants/session.js';
-import { firstIssueError } from '../../usage-vector/validate.js';
+import { firstIssueError } from '../../core/field-issues.js';
 import { sendJson } from '../http-error.js';
 import { readJsonBody } from '../read-json-body.js';
 import type { RouteSet } from '../router.js';

@@ -3,7 +3,7 @@ import { checkClientId } from '../../contracts/identifiers.js';
 import type { SshKeyStore } from '../../login/ssh-key-store.js';
 import { sendJson } from '../http-error.js';
 import { readJsonBody } from '../read-json-body.js';
-import { firstIssueError } from '../../usage-vector/validate.js';
+import { firstIssueError } from '../../core/field-issues.js';
 import type { RequestContext, Route, RouteSet } from '../router.js';
 
 export interface SshKeyRoutesDeps {
