@@ -23,7 +23,7 @@ import { debianFacts as factsOf } from '../../test/support/debian-facts.js';
 import { assemblePipeline, planPipeline } from '../pipeline/plan.js';
 import { imageCarries } from '../usage-vector/image-software.js';
 import { applyGuestUse } from './guest-feedback.js';
-import { shrinkageGrid } from './forecast/forecast-selection.js';
+import { calibrationOrigins, shrinkageGrid } from './forecast/forecast-selection.js';
 import { seededRandom } from '../core/seeded-random.js';
 
 /** A whole HistorySource in memory: the contract the store adapter will also meet. */
@@ -106,7 +106,10 @@ test('train stores a versioned model set that predict turns into valid usage vec
     assert.ok(s.allocation && s.candidates.some((c) => c.model === s.allocation!.model), s.target);
     assert.ok(s.allocation.alpha > 0 && s.allocation.alpha < 0.1 && s.allocation.calibrationShare > 0, JSON.stringify(s.allocation));
     // λ is chosen with α, and the pooled margin it shrinks towards is kept for the vector.
-    assert.ok(shrinkageGrid.includes(s.allocation.shrinkage!) && Number.isFinite(s.allocation.pooledMargin), JSON.stringify(s.allocation));
+    assert.ok(shrinkageGrid.includes(s.allocation.shrinkage!), JSON.stringify(s.allocation));
+    // Kept whatever λ; absent only where no subject's slice holds an origin (every one has five days: at the 15 % slice, 18 h, none for the next day).
+    const calibrated = calibrationOrigins(288 * 5, s.allocation.calibrationShare, Number(s.target.split('@')[1])).length > 0;
+    assert.equal(Number.isFinite(s.allocation.pooledMargin), calibrated, JSON.stringify(s.allocation));
     // What the allocation rule read is kept with it (a few subjects cannot show the VM share: the nearest is said).
     assert.ok(s.allocation.evidence && s.allocation.evidence.worstFoldSubjectBound > 0 && typeof s.allocation.evidence.holds === 'boolean', JSON.stringify(s.allocation));
   }
