@@ -113,10 +113,11 @@ export function createPredictor(deps: { history: HistorySource; modelsDir: strin
             marginUsed(sel.target, 'median');
             return { peak, allocation: allocate(model.allocationBasis?.(query)[0] ?? peak, margin) };
           }
-          marginUsed(sel.target, 'median');
           const peak = set.profile.peaks[target]?.[horizon];
           const basis = set.profile.allocationBases?.[target]?.[horizon] ?? peak;
-          return peak === undefined || basis === undefined ? undefined : { peak, allocation: allocate(basis, margin) };
+          if (peak === undefined || basis === undefined) return undefined;
+          marginUsed(sel.target, 'median');
+          return { peak, allocation: allocate(basis, margin) };
         };
         const cpu = allocationOf('cpuPercent');
         if (cpu !== undefined && Number.isFinite(cpu.peak) && Number.isFinite(cpu.allocation)) {
