@@ -10,6 +10,7 @@ import type { HistorySource, ResourceSeries } from './history.js';
 import { applyGuestUse } from './guest-feedback.js';
 import { allocate } from './metrics.js';
 import { calibratedAllocation } from './forecast/calibrated-allocation.js';
+import type { MarginSource } from './forecast/subject-allocation.js';
 import { loadResourceModel, loadSequenceModel } from './model-catalog.js';
 import { currentVersion, loadModelSet, type ModelSet, type Scope, type StoredPackageSet } from './model-store.js';
 import { choosePackages, expectedShares } from './package-set/package-set.js';
@@ -85,8 +86,11 @@ export function createPredictor(deps: { history: HistorySource; modelsDir: strin
          * model chosen on validation plus the subject's own calibrated margin (as `eval` scores
          * it); otherwise the category's medians. Model sets trained before the rolling-origin
          * selection carry no allocation rule: the selected model's allocation output and the
-         * category's margin, as then.
+         * category's margin, as then. The vector names which margin it added (`<target>/margin`):
+         * the subject's own, the pooled one (its history too short to calibrate its own), none, or
+         * the scope's median (no series of its own).
          */
+        const marginUsed = (target: string, id: MarginSource | 'median'): void => void vector.model.components!.push({ target: `${target}/margin`, id, version: '1' });
         const allocationOf = (target: 'cpuPercent' | 'memoryPercent'): { peak: number; allocation: number } | undefined => {
           const sel = set.selections.find((s) => s.target === `${target}@${horizon}`);
           if (!sel) return undefined;
@@ -101,12 +105,19 @@ export function createPredictor(deps: { history: HistorySource; modelsDir: strin
             const query = { series: values, origins: [values.length], horizon };
             const peak = model.predict(query)[0]!;
             const allocator = sel.allocation ? loaded.resource.get(`${target}:${sel.allocation.model}`) : undefined;
-            if (sel.allocation && allocator) return { peak, allocation: calibratedAllocation(allocator, values, horizon, sel.allocation).allocation };
+            if (sel.allocation && allocator) {
+              const a = calibratedAllocation(allocator, values, horizon, sel.allocation);
+              marginUsed(sel.target, a.marginSource);
+              return { peak, allocation: a.allocation };
+            }
+            marginUsed(sel.target, 'median');
             return { peak, allocation: allocate(model.allocationBasis?.(query)[0] ?? peak, margin) };
           }
           const peak = set.profile.peaks[target]?.[horizon];
           const basis = set.profile.allocationBases?.[target]?.[horizon] ?? peak;
-          return peak === undefined || basis === undefined ? undefined : { peak, allocation: allocate(basis, margin) };
+          if (peak === undefined || basis === undefined) return undefined;
+          marginUsed(sel.target, 'median');
+          return { peak, allocation: allocate(basis, margin) };
         };
         const cpu = allocationOf('cpuPercent');
         if (cpu !== undefined && Number.isFinite(cpu.peak) && Number.isFinite(cpu.allocation)) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -8,6 +8,11 @@ import { AbortedError, NotFoundError } from '../core/errors.js';
 import { checkUsageVector } from '../usage-vector/validate.js';
 import type { DataAccess, HistorySource, LaunchEvent, NetworkFlow, ResourceSeries, Subject } from './history.js';
 import { loadModelSet } from './model-store.js';
+import { openPrescient } from '../app/open-prescient.js';
+import type { TelemetryEvent } from '../contracts/telemetry-event.js';
+import { resourceStepMs } from './history.js';
+import { loadResourceModel } from './model-catalog.js';
+import { storeHistory } from './store-history.js';
 import { parsePolicy } from '../policy/policy.js';
 import { packageIndexFrom } from './package-index.js';
 import { defaultResources } from '../contracts/default-vector.js';
@@ -18,7 +23,8 @@ import { debianFacts as factsOf } from '../../test/support/debian-facts.js';
 import { assemblePipeline, planPipeline } from '../pipeline/plan.js';
 import { imageCarries } from '../usage-vector/image-software.js';
 import { applyGuestUse } from './guest-feedback.js';
-import { shrinkageGrid } from './forecast/forecast-selection.js';
+import { calibrationOrigins, shrinkageGrid } from './forecast/forecast-selection.js';
+import { seededRandom } from '../core/seeded-random.js';
 
 /** A whole HistorySource in memory: the contract the store adapter will also meet. */
 function memoryHistory(data: {
@@ -100,7 +106,10 @@ test('train stores a versioned model set that predict turns into valid usage vec
     assert.ok(s.allocation && s.candidates.some((c) => c.model === s.allocation!.model), s.target);
     assert.ok(s.allocation.alpha > 0 && s.allocation.alpha < 0.1 && s.allocation.calibrationShare > 0, JSON.stringify(s.allocation));
     // λ is chosen with α, and the pooled margin it shrinks towards is kept for the vector.
-    assert.ok(shrinkageGrid.includes(s.allocation.shrinkage!) && Number.isFinite(s.allocation.pooledMargin), JSON.stringify(s.allocation));
+    assert.ok(shrinkageGrid.includes(s.allocation.shrinkage!), JSON.stringify(s.allocation));
+    // Kept whatever λ; absent only where no subject's slice holds an origin (every one has five days: at the 15 % slice, 18 h, none for the next day).
+    const calibrated = calibrationOrigins(288 * 5, s.allocation.calibrationShare, Number(s.target.split('@')[1])).length > 0;
+    assert.equal(Number.isFinite(s.allocation.pooledMargin), calibrated, JSON.stringify(s.allocation));
     // What the allocation rule read is kept with it (a few subjects cannot show the VM share: the nearest is said).
     assert.ok(s.allocation.evidence && s.allocation.evidence.worstFoldSubjectBound > 0 && typeof s.allocation.evidence.holds === 'boolean', JSON.stringify(s.allocation));
   }
@@ -154,6 +163,61 @@ test('train stores a versioned model set that predict turns into valid usage vec
   assert.equal(none.resources.vcpus, defaultResources.vcpus);
   assert.equal(none.resources.memoryMiB, defaultResources.memoryMiB);
   assert.deepEqual(none.software, []);
+});
+
+test('trained on a telemetry store of month-long clients, a new client with two days of history is allocated its forecast plus the pooled margin, not the bare forecast', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'prescient-new-client-'));
+  const ingestion = await (await openPrescient({ home })).ingestion();
+  try {
+    const t0 = Date.UTC(2026, 10, 1);
+    const events = (client: string, s: ResourceSeries, start: number): TelemetryEvent[] =>
+      Array.from(s.cpuPercent, (cpu, i) => ({
+        kind: 'resource' as const,
+        time: start + i * resourceStepMs,
+        subject: { kind: 'client' as const, id: client },
+        category: 'web',
+        source: 'hypervisor' as const,
+        cpuCores: 8,
+        cpuPercent: cpu,
+        memoryBytes: Math.round((s.memoryPercent![i]! / 100) * 16 * 1024 ** 3),
+        memoryTotalBytes: 16 * 1024 ** 3,
+      }));
+    // Each day's level moves by up to ±10 points: what a day-ahead forecast misses, so what a margin must cover.
+    const rnd = seededRandom(5);
+    const drifting = (id: string, level: number, days: number): ResourceSeries => {
+      const s = series(id, level, days);
+      const shift = Array.from({ length: days }, () => 20 * rnd() - 10);
+      for (const v of [s.cpuPercent, s.memoryPercent!]) v.forEach((x, i) => (v[i] = Math.max(0, Math.min(100, x + shift[Math.floor(i / 288)]!))));
+      return s;
+    };
+    for (const [i, level] of [40, 30, 50, 45].entries()) assert.equal((await ingestion.ingestor.ingest({ events: events(`old-${i}`, drifting(`old-${i}`, level, 30), t0) })).rejected, 0);
+    const history = storeHistory(ingestion.store);
+    const modelsDir = join(home, 'models');
+    const set = await train({ history, modelsDir, scope: { kind: 'category', id: 'web' }, network: false });
+    // A new client arrives: two days of its own, the last two of the month.
+    assert.equal((await ingestion.ingestor.ingest({ events: events('new', drifting('new', 40, 2), t0 + 28 * 288 * resourceStepMs) })).rejected, 0);
+    const v = await createPredictor({ history, modelsDir }).predict({ clientId: ingestion.anonymiser.pseudonym('client', 'new'), horizonHours: 24 });
+    assert.deepEqual(checkUsageVector(v), []);
+    const own = (await history.resourceSeries(ingestion.anonymiser.pseudonym('client', 'new')))!;
+    assert.equal(own.memoryPercent!.length, 2 * 288);
+    for (const [target, granted] of [['cpuPercent', (a: number) => Math.ceil((8 * a) / 100 - 1e-9)], ['memoryPercent', (a: number) => Math.max(512, Math.ceil((16384 * a) / 100 / 256) * 256)]] as const) {
+      const alloc = set.selections.find((s) => s.target === `${target}@288`)!.allocation!;
+      // Kept with the model set whatever λ (λ = 0 is what is deployed).
+      assert.ok(alloc.pooledMargin !== undefined && alloc.pooledMargin > 1, JSON.stringify(alloc));
+      assert.ok(v.model.components!.some((c) => c.target === `${target}@288/margin` && c.id === 'pooled'), JSON.stringify(v.model.components));
+      const model = await loadResourceModel(set.models.find((m) => m.target === target && m.id === alloc.model)!);
+      const bare = model.predict({ series: own[target]!, origins: [own[target]!.length], horizon: 288 })[0]!;
+      const expected = granted(Math.min(100, Math.max(1, bare + alloc.pooledMargin)));
+      assert.equal(target === 'cpuPercent' ? v.resources.vcpus : v.resources.memoryMiB, expected, `${target}: forecast ${bare} + pooled ${alloc.pooledMargin}`);
+      if (target === 'memoryPercent') assert.ok(expected > granted(bare), `the pooled margin (${alloc.pooledMargin}) grants more memory than the bare forecast`);
+    }
+    // A month-long client keeps its own margin.
+    const old = await createPredictor({ history, modelsDir }).predict({ clientId: ingestion.anonymiser.pseudonym('client', 'old-0'), horizonHours: 24 });
+    assert.ok(old.model.components!.some((c) => c.target === 'cpuPercent@288/margin' && c.id === 'own'), JSON.stringify(old.model.components));
+  } finally {
+    await ingestion.close();
+    await rm(home, { recursive: true, force: true });
+  }
 });
 
 test('training an unknown scope is NotFound and an aborted run stores nothing', async () => {

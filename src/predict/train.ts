@@ -118,13 +118,16 @@ export async function train(options: TrainOptions): Promise<ModelSet> {
       const sel: Selection = { target: key, metric, better: 'lower', selected: chosenHere.forecastModel, candidates: measured };
       const alloc = chosenHere.validation.find((v) => v.model === chosenHere.allocationModel)!;
       const allocator = models.find((m) => m.id === alloc.model)!;
+      // Kept whatever λ: the usage vector shrinks a subject's margin towards it, and gives it whole
+      // to a client whose history is too short to calibrate its own (λ = 0 included). Absent when
+      // every training subject is that short: such a client then gets no margin, as its category does.
+      const pooledMargin = pooledExcessMargin(allocator, values, horizon, alloc);
       sel.allocation = {
         model: alloc.model,
         alpha: alloc.alpha,
         calibrationShare: alloc.calibrationShare,
         shrinkage: alloc.shrinkage,
-        // Kept so the usage vector shrinks a subject's margin towards the same pooled margin `eval` scored.
-        pooledMargin: alloc.shrinkage > 0 ? pooledExcessMargin(allocator, values, horizon, alloc) : 0,
+        ...(pooledMargin !== undefined ? { pooledMargin } : {}),
         validation: { underProvisioningRate: alloc.underProvisioningRate, waste: alloc.waste, subjectsOver10Percent: alloc.subjectsOver10Percent, subjects: alloc.subjects },
         evidence: alloc.evidence,
       };

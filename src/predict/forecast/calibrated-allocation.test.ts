@@ -45,13 +45,38 @@ test('a VM whose own slice was quiet: its own margin leaves it >10 % under, shru
   const own = calibratedAllocation(model, history, horizon, rule);
   assert.ok(own.margin < 1, `its own margin is its quiet slice's (${own.margin})`);
   assert.ok(underShare(quiet, seen, own.allocation) > 0.1, 'its own margin alone leaves it above 10 % under the next day');
-  const pooledMargin = pooledExcessMargin(model, [...population, history], horizon, rule);
+  const pooledMargin = pooledExcessMargin(model, [...population, history], horizon, rule)!;
   assert.ok(pooledMargin > 8 && pooledMargin < 10, `the pooled excess quantile at 4 % of ±10 (${pooledMargin})`);
   const shrunk = calibratedAllocation(model, history, horizon, { ...rule, shrinkage: 0.5, pooledMargin });
   assert.ok(Math.abs(shrunk.margin - (0.5 * own.margin + 0.5 * pooledMargin)) < 1e-9, '(1 − λ)·own + λ·pooled');
   assert.ok(underShare(quiet, seen, shrunk.allocation) <= 0.1, `shrunk, it stays under 10 % (${underShare(quiet, seen, shrunk.allocation)})`);
   // A model set saved before λ: no shrinkage, no pooled margin — the subject's own margin, as before.
   assert.equal(calibratedAllocation(model, history, horizon, { ...rule, pooledMargin }).margin, own.margin);
+});
+
+test('a client too short to calibrate its own margin gets the pooled margin whatever λ; a long one keeps its own; with no pooled margin, none', () => {
+  const rnd = seededRandom(11);
+  const model = flatModel(50);
+  const rule = { alpha: 0.04, calibrationShare: 0.15, shrinkage: 0 };
+  const population = Array.from({ length: 20 }, () => series(30 * day, () => 10, rnd));
+  const pooledMargin = pooledExcessMargin(model, population, day, rule)!;
+  assert.ok(pooledMargin > 8 && pooledMargin < 10, `the pooled excess quantile at 4 % of ±10 (${pooledMargin})`);
+  // Two days: their last 15 % (7 h) cannot hold a day-ahead origin; six hours (54 min) cannot hold a next-hour one.
+  const short = series(2 * day, () => 10, rnd);
+  for (const [s, horizon] of [[short, day], [short.subarray(0, 72), 12]] as const) {
+    const a = calibratedAllocation(model, s, horizon, { ...rule, pooledMargin });
+    assert.deepEqual([a.margin, a.marginSource, a.allocation], [pooledMargin, 'pooled', 50 + pooledMargin], `${s.length} steps, horizon ${horizon}`);
+    assert.deepEqual([calibratedAllocation(model, s, horizon, rule).margin, calibratedAllocation(model, s, horizon, rule).marginSource], [0, 'none'], 'no pooled margin kept: none, as before');
+  }
+  // A month of its own (±2): its own conformal margin, the pooled one neither replaces nor shifts it at λ = 0.
+  const calm = series(30 * day, () => 2, rnd);
+  const own = calibratedAllocation(model, calm, day, rule);
+  const kept = calibratedAllocation(model, calm, day, { ...rule, pooledMargin });
+  assert.equal(kept.marginSource, 'own');
+  assert.equal(kept.margin, own.margin);
+  assert.ok(kept.margin > 1.5 && kept.margin < 2, `its own ±2 (${kept.margin})`);
+  // Every subject short: no pooled margin at all.
+  assert.equal(pooledExcessMargin(model, [short, short], day, rule), undefined);
 });
 
 test('given λ ∈ {0, 0.5}, selection chooses λ on validation: with one VM quiet until its first validation slice, every λ = 0 option leaves it >10 % under and λ = 0.5 holds', async () => {

@@ -3,7 +3,7 @@ import { allocationFigures, marginFor, type AllocationCase } from '../metrics.js
 import { pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
 import { calibrationOrigins, finalFitShare, forecastCandidates, pooledSummary, range, selectForecasts, trainingPart, type ForecastCandidate, type ForecastSelection, type TrainingPart } from './forecast-selection.js';
 import type { AllocationEvidence } from './allocation-rule.js';
-import { AllocationTally, boundsOf, conformalMargin, shrunkMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
+import { AllocationTally, boundsOf, sortedExcess, subjectMargin, type AllocationSummary } from './subject-allocation.js';
 import { pooledExcessMargin } from './calibrated-allocation.js';
 
 /**
@@ -161,8 +161,10 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
         if (cand.trained) await model.fit(fitData, { ...(signal ? { signal } : {}) });
         for (const [hi, horizon] of horizons.entries()) {
           const { alpha, share, shrinkage } = selections[hi]!.calibration[cand.id]!;
-          // The pooled excess quantile from the subjects selection saw (the other group, by subject), as `train` keeps it.
-          const pooledMargin = shrinkage > 0 ? pooledExcessMargin(model, parts.map((p) => p.values), horizon, { alpha, calibrationShare: share }) : 0;
+          // The pooled excess quantile from the subjects selection saw (the other group, by subject), as `train` keeps it:
+          // what λ shrinks towards and what a subject too short to calibrate gets; computed once, when one of them needs it.
+          let pooled: { margin: number | undefined } | undefined;
+          const pooledMargin = (): number | undefined => (pooled ??= { margin: pooledExcessMargin(model, parts.map((p) => p.values), horizon, { alpha, calibrationShare: share }) }).margin;
           alphas[hi]![ci]!.push(alpha);
           shares[hi]![ci]!.push(share);
           for (const s of group.scored) {
@@ -171,7 +173,8 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
             const test = range(Math.max(1, s.testStart), s.series.length - horizon, options.originStride);
             if (test.length === 0) continue;
             const f = model.predict({ series: s.series, origins: [...cal, ...test], horizon });
-            const margin = shrunkMargin(conformalMargin(sortedExcess(s.part.values, cal, f.subarray(0, cal.length), horizon), alpha), pooledMargin, shrinkage);
+            const excess = sortedExcess(s.part.values, cal, f.subarray(0, cal.length), horizon);
+            const { margin } = subjectMargin({ excess, alpha, pooled: shrinkage > 0 || excess.length === 0 ? pooledMargin() : undefined, shrinkage });
             const ft = f.subarray(cal.length);
             tallies[hi]![ci]!.add(s.series, test, ft, horizon, margin, boundsOf(unit));
             if (drives[hi] === ci) deployed[hi]!.add(s.series, test, ft, horizon, margin, boundsOf(unit));

@@ -4,7 +4,7 @@ import type { ResourceModel } from '../models/model.js';
 import { createPooledForecaster, pooledForecasterId, type ResourceUnit } from './pooled-forecaster.js';
 import { createPooledMedian, pooledMedian, pooledMedianFive } from './pooled-median.js';
 import { allocationEvidence, pickAllocation, type AllocationEvidence } from './allocation-rule.js';
-import { AllocationTally, boundsOf, conformalMargin, mergeExcess, shrunkMargin, sortedExcess, type AllocationSummary } from './subject-allocation.js';
+import { AllocationTally, boundsOf, conformalMargin, mergeExcess, sortedExcess, subjectMargin, type AllocationSummary } from './subject-allocation.js';
 
 /**
  * Every choice of the forecasting pipeline — which model forecasts, which drives the
@@ -207,11 +207,14 @@ export async function validateCandidates(args: {
         }
         // Over the fitted subjects only, as eval and train compute it (`pooledExcessMargin`).
         const pooled = calibrationShares.map((_, si) => mergeExcess(scored.filter((x) => x.half === 0).map((x) => x.excess[si]!)));
-        const pooledMargins = calibrationGrid.map((g) => conformalMargin(pooled[calibrationShares.indexOf(g.share)]!, g.alpha));
+        const pooledMargins = calibrationGrid.map((g) => {
+          const merged = pooled[calibrationShares.indexOf(g.share)]!;
+          return merged.length === 0 ? undefined : conformalMargin(merged, g.alpha);
+        });
         for (const x of scored) {
-          const own = calibrationShares.map((_, si) => alphaGrid.map((alpha) => conformalMargin(x.excess[si]!, alpha)));
           calibrationGrid.forEach((g, gi) => {
-            const margin = shrunkMargin(own[calibrationShares.indexOf(g.share)]![alphaGrid.indexOf(g.alpha)]!, pooledMargins[gi]!, g.shrinkage);
+            // The rule deployed (`subjectMargin`): a subject whose slice holds no origin is validated with the pooled margin.
+            const { margin } = subjectMargin({ excess: x.excess[calibrationShares.indexOf(g.share)]!, alpha: g.alpha, pooled: pooledMargins[gi], shrinkage: g.shrinkage });
             tallies[hi]![ci]![gi]![fold]![x.half]!.add(x.seen, x.val, x.fv, horizon, margin, bounds);
           });
         }

@@ -47,6 +47,25 @@ export function shrunkMargin(own: number, pooled: number, shrinkage: number): nu
   return shrinkage === 0 ? own : (1 - shrinkage) * own + shrinkage * pooled;
 }
 
+/**
+ * Where a subject's margin came from: its own calibration slice (shrunk by λ), the population's
+ * pooled excess quantile (its slice holds no origin: a history shorter than the slice and one
+ * horizon, any new client at first), or neither (no subject's slice held one: the bare forecast).
+ */
+export const marginSources = ['own', 'pooled', 'none'] as const;
+export type MarginSource = (typeof marginSources)[number];
+
+/**
+ * A subject's margin, the one rule train, the usage vector, eval and validation apply. With no
+ * evidence of its own a subject gets its population's margin, as if λ were 1: its own conformal
+ * margin of nothing would be 0, the bare forecast, for exactly the subjects known least. Without
+ * a pooled margin either (every subject short, or a model set saved before λ), 0 as before.
+ */
+export function subjectMargin(args: { excess: Float64Array; alpha: number; pooled: number | undefined; shrinkage: number }): { margin: number; source: MarginSource } {
+  if (args.excess.length === 0) return args.pooled === undefined ? { margin: 0, source: 'none' } : { margin: args.pooled, source: 'pooled' };
+  return { margin: shrunkMargin(conformalMargin(args.excess, args.alpha), args.pooled ?? 0, args.shrinkage), source: 'own' };
+}
+
 /** Sorted excesses of many subjects merged into one sorted array (for the pooled excess quantile). */
 export function mergeExcess(parts: readonly Float64Array[]): Float64Array {
   const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
