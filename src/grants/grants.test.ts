@@ -58,6 +58,8 @@ describe('registry tokens (JWT in docker/distribution format)', () => {
       assert.throws(() => verifyRegistryToken(signer, `${h}.${forged}.${sig}`, now), /signature/);
       const none = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
       assert.throws(() => verifyRegistryToken(signer, `${none}.${p}.`, now), /ES256/);
+      const noName = signer.signJwt({ ...claims, access: [{ type: 'repository', actions: ['pull'] }] });
+      assert.throws(() => verifyRegistryToken(signer, noName, now), (e: Error) => e.message === 'malformed token claims: access[0].name');
       // a token of the HMAC form of before the JWTs still opens the registry while it lives
       const grants = await Grants.open({ secretsDir: join(dir, 'home-secrets') });
       await grants.credentials.issue('a');
