@@ -171,7 +171,7 @@ describe('grants through prescient serve and skopeo', { skip }, () => {
   test('__proto__, constructor, toString… as a Basic username answer 401 without internals (finding 7)', async () => {
     for (const username of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'prototype', 'source/__proto__', 'source/constructor', '', 'admin\u0000']) {
       for (const path of ['/v1/token', '/v1/usage-vectors?client=a']) {
-        const r = await fetch(`${server.base}${path}`, { headers: { authorization: `Basic ${Buffer.from(`${username}:x`).toString('base64')}` } });
+        const r = await fetch(`${server.base}${path}`, { headers: { authorization: basicAuth({ username, secret: 'x' }) } });
         const text = await r.text();
         assert.equal(r.status, 401, `${JSON.stringify(username)} on ${path}: ${r.status} ${text}`);
         assert.doesNotMatch(text, /TypeError|undefined|at \w+ \(/);
