@@ -5,7 +5,7 @@ import { ValidationError } from '../core/errors.js';
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { ociRegistryConfigSchema, type RegistryConfig } from '../registry/registry-config.js';
 import { postgresUrlSchema } from '../store/postgres/postgres-store.js';
-import { firstIssue } from '../core/field-issues.js';
+import { firstIssue, firstIssueError } from '../core/field-issues.js';
 import { queueConfigSchema } from '../queue/queue-config.js';
 
 /** The store adapters Prescient can open (contracts of src/store/store.ts). */
@@ -85,7 +85,7 @@ export async function loadPrescientConfig(home: string, env: NodeJS.ProcessEnv =
   const url = env.PRESCIENT_STORE_URL;
   if (url !== undefined && url !== '') {
     const r = postgresUrlSchema.safeParse(url);
-    if (!r.success) throw new ValidationError('PRESCIENT_STORE_URL', r.error.issues[0]!.message);
+    if (!r.success) throw firstIssueError(r.error, { root: 'PRESCIENT_STORE_URL' });
     const maxConnections = config.store.kind === 'postgres' ? config.store.maxConnections : undefined;
     return { ...config, store: { kind: 'postgres', url: r.data, ...(maxConnections === undefined ? {} : { maxConnections }) } };
   }
