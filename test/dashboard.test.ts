@@ -12,6 +12,8 @@ import { prescient } from './support/cli.js';
 import { repoRoot } from './support/repo.js';
 import { quickstartClients, quickstartHome } from './support/quickstart-home.js';
 import { startServe, type ServeProcess } from './support/serve.js';
+import { basicAuth } from './support/basic-auth.js';
+import { requestImage } from './support/request-image.js';
 
 const chromiumPath = '/usr/bin/chromium';
 const skip = !(await hasCommand('chromium')) && 'Debian\'s chromium is needed (scripts/debian-packages.txt)';
@@ -75,13 +77,7 @@ describe('dashboard in Chromium against prescient serve with the quickstart data
     webshop = await grants.credentials.issue('webshop');
     server = await startServe(home);
     // The quickstart's request: webshop asks with its own credential and gets the prebuilt image.
-    const res = await fetch(`${server.base}/v1/requests`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`webshop:${webshop.secret}`).toString('base64')}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ account: 'ops@webshop.example' }),
-    });
-    assert.equal(res.status, 200, await res.clone().text());
-    assert.equal(((await res.json()) as { source: string }).source, 'prebuilt');
+    assert.equal((await requestImage(server, basicAuth(webshop), { account: 'ops@webshop.example' })).source, 'prebuilt');
     // A second version of webshop, as a newer prediction would make it (one more package), so there is a diff and a rollback.
     const predicted = await prescient(home, ['predict', '--client', 'webshop']);
     assert.equal(predicted.code, 0, predicted.stderr);
@@ -147,7 +143,7 @@ describe('dashboard in Chromium against prescient serve with the quickstart data
     await page.getByText('latest now names v1.').waitFor();
     const registry = await openRegistry({ root: paths(home).registry });
     const v1 = (await registry.versions('clients/webshop')).find((v) => v.version === 1)!;
-    const token = (await (await fetch(`${server.base}/v1/token?service=prescient&scope=repository:clients/webshop:pull`, { headers: { authorization: `Basic ${Buffer.from(`webshop:${webshop.secret}`).toString('base64')}` } })).json()) as { token: string };
+    const token = (await (await fetch(`${server.base}/v1/token?service=prescient&scope=repository:clients/webshop:pull`, { headers: { authorization: basicAuth(webshop) } })).json()) as { token: string };
     const head = await fetch(`${server.base}/v2/clients/webshop/manifests/latest`, { method: 'HEAD', headers: { authorization: `Bearer ${token.token}`, accept: 'application/vnd.oci.image.manifest.v1+json' } });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('docker-content-digest'), v1.digest, 'latest names v1 in the registry');

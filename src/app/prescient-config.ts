@@ -5,7 +5,7 @@ import { ValidationError } from '../core/errors.js';
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { ociRegistryConfigSchema, type RegistryConfig } from '../registry/registry-config.js';
 import { postgresUrlSchema } from '../store/postgres/postgres-store.js';
-import { toIssues } from '../core/field-issues.js';
+import { firstIssue, firstIssueError } from '../core/field-issues.js';
 import { queueConfigSchema } from '../queue/queue-config.js';
 
 /** The store adapters Prescient can open (contracts of src/store/store.ts). */
@@ -63,8 +63,8 @@ export function configFile(home: string): string {
 export function parsePrescientConfig(value: unknown, source = 'config.json'): PrescientConfig {
   const r = prescientConfigSchema.safeParse(value ?? {});
   if (r.success) return r.data;
-  // A misspelt key is named by itself, not by the object that holds it (toIssues).
-  const issue = toIssues(r.error)[0]!;
+  // A misspelt key is named by itself, not by the object that holds it (firstIssue).
+  const issue = firstIssue(r.error);
   throw new ValidationError(issue.path, `${issue.message} (in ${source})`, { source });
 }
 
@@ -85,7 +85,7 @@ export async function loadPrescientConfig(home: string, env: NodeJS.ProcessEnv =
   const url = env.PRESCIENT_STORE_URL;
   if (url !== undefined && url !== '') {
     const r = postgresUrlSchema.safeParse(url);
-    if (!r.success) throw new ValidationError('PRESCIENT_STORE_URL', r.error.issues[0]!.message);
+    if (!r.success) throw firstIssueError(r.error, { root: 'PRESCIENT_STORE_URL' });
     const maxConnections = config.store.kind === 'postgres' ? config.store.maxConnections : undefined;
     return { ...config, store: { kind: 'postgres', url: r.data, ...(maxConnections === undefined ? {} : { maxConnections }) } };
   }

@@ -8,8 +8,13 @@ export interface FieldIssue {
   message: string;
 }
 
-export function formatIssuePath(path: readonly PropertyKey[]): string {
-  let out = '';
+/**
+ * A zod path as a field name. `root` names the value the path starts from (`registry`,
+ * `files[2]`, a flag) for inputs that are one part of something larger: the path is then
+ * inside it, and an empty path is the value itself. Without it an empty path is `(root)`.
+ */
+export function formatIssuePath(path: readonly PropertyKey[], root?: string): string {
+  let out = root ?? '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
     else out += out === '' ? String(key) : `.${String(key)}`;
@@ -17,23 +22,34 @@ export function formatIssuePath(path: readonly PropertyKey[]): string {
   return out === '' ? '(root)' : out;
 }
 
-/** zod issues as paths and messages (an unknown key named by its own path). */
-export function toIssues(error: z.ZodError): FieldIssue[] {
+/** zod issues as paths and messages (an unknown key named by its own path), inside `root` if given. */
+export function toIssues(error: z.ZodError, root?: string): FieldIssue[] {
   return error.issues.map((issue) => {
     // An unknown key is reported on its parent; name the key itself so the user finds it.
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
     return keys.map((key) => ({
-      path: formatIssuePath(key === undefined ? issue.path : [...issue.path, key]),
+      path: formatIssuePath(key === undefined ? issue.path : [...issue.path, key], root),
       message: key === undefined ? issue.message : 'unknown field',
     }));
   }).flat();
+}
+
+/** The first problem of an input, for an edge that reports one at a time in an error of its own kind. */
+export function firstIssue(error: z.ZodError, root?: string): FieldIssue {
+  return toIssues(error, root)[0] ?? { path: formatIssuePath([], root), message: 'invalid' };
+}
+
+export interface FirstIssueErrorOptions {
+  /** The name of the value the paths start from (see formatIssuePath). */
+  root?: string;
+  details?: Record<string, unknown>;
 }
 
 /**
  * The first problem of any input as one ValidationError naming its field (an unknown key by
  * itself): what an edge that reports one problem at a time throws.
  */
-export function firstIssueError(error: z.ZodError, details?: Record<string, unknown>): ValidationError {
-  const issue = toIssues(error)[0] ?? { path: '(root)', message: 'invalid' };
-  return new ValidationError(issue.path, issue.message, details);
+export function firstIssueError(error: z.ZodError, options: FirstIssueErrorOptions = {}): ValidationError {
+  const issue = firstIssue(error, options.root);
+  return new ValidationError(issue.path, issue.message, options.details);
 }

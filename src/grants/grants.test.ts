@@ -58,6 +58,8 @@ describe('registry tokens (JWT in docker/distribution format)', () => {
       assert.throws(() => verifyRegistryToken(signer, `${h}.${forged}.${sig}`, now), /signature/);
       const none = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
       assert.throws(() => verifyRegistryToken(signer, `${none}.${p}.`, now), /ES256/);
+      const noName = signer.signJwt({ ...claims, access: [{ type: 'repository', actions: ['pull'] }] });
+      assert.throws(() => verifyRegistryToken(signer, noName, now), (e: Error) => e.message === 'malformed token claims: access[0].name');
       // a token of the HMAC form of before the JWTs still opens the registry while it lives
       const grants = await Grants.open({ secretsDir: join(dir, 'home-secrets') });
       await grants.credentials.issue('a');
@@ -169,7 +171,7 @@ describe('grants through prescient serve and skopeo', { skip }, () => {
   test('__proto__, constructor, toString… as a Basic username answer 401 without internals (finding 7)', async () => {
     for (const username of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'prototype', 'source/__proto__', 'source/constructor', '', 'admin\u0000']) {
       for (const path of ['/v1/token', '/v1/usage-vectors?client=a']) {
-        const r = await fetch(`${server.base}${path}`, { headers: { authorization: `Basic ${Buffer.from(`${username}:x`).toString('base64')}` } });
+        const r = await fetch(`${server.base}${path}`, { headers: { authorization: basicAuth({ username, secret: 'x' }) } });
         const text = await r.text();
         assert.equal(r.status, 401, `${JSON.stringify(username)} on ${path}: ${r.status} ${text}`);
         assert.doesNotMatch(text, /TypeError|undefined|at \w+ \(/);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
+import { toIssues } from '../core/field-issues.js';
 import type { TokenSigner } from './token-signer.js';
 import type { Access, IssuedToken, TokenClaims } from './token.js';
 
@@ -55,7 +56,7 @@ export function issueRegistryToken(signer: TokenSigner, input: { sub: string; ad
 /** The claims of a valid, unexpired registry token; otherwise UNAUTHORIZED saying why. */
 export function verifyRegistryToken(signer: TokenSigner, token: string, now: Date = new Date()): TokenClaims {
   const parsed = jwtClaimsSchema.safeParse(signer.verifyJwt(token));
-  if (!parsed.success) throw new AppError('UNAUTHORIZED', `malformed token claims: ${parsed.error.issues.map((i) => i.path.join('.') || 'token').join(', ')}`);
+  if (!parsed.success) throw new AppError('UNAUTHORIZED', `malformed token claims: ${toIssues(parsed.error).map((i) => i.path).join(', ')}`);
   const c = parsed.data;
   const t = Math.floor(now.getTime() / 1000);
   if (t >= c.exp) throw new AppError('UNAUTHORIZED', 'token has expired', { details: { expiredAt: new Date(c.exp * 1000).toISOString() } });

@@ -18,6 +18,7 @@ import { debianBase, testHome, testPaths } from '../../test/support/images.js';
 import { startServe, type ServeProcess } from '../../test/support/serve.js';
 import { smallResources, tcpInbound, writeCategoryVectors } from '../../test/support/vectors.js';
 import { assertNoGuestData } from '../../test/support/guest-store.js';
+import { basicAuth } from '../../test/support/basic-auth.js';
 
 /**
  * The in-guest agent booted, once (issue #14's acceptance): a client with in-guest consent asks
@@ -131,13 +132,13 @@ test('booted: the agent reports a consenting client\'s use; accuracy lists it ex
   const pub = (await readFile(`${key()}.pub`, 'utf8')).trim();
   const reg = await fetch(`${serve.url}/v1/clients/${client}/ssh-keys`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${own.username}:${own.secret}`).toString('base64')}`, 'content-type': 'application/json' },
+    headers: { authorization: basicAuth(own), 'content-type': 'application/json' },
     body: JSON.stringify({ key: pub, user: 'shopper' }),
   });
   assert.equal(reg.status, 201, await reg.clone().text());
   const res = await fetch(`${serve.url}/v1/requests`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`admin:${admin}`).toString('base64')}`, 'content-type': 'application/json' },
+    headers: { authorization: basicAuth({ username: 'admin', secret: admin }), 'content-type': 'application/json' },
     body: JSON.stringify({ clientId: client }),
     signal: AbortSignal.timeout(50 * 60_000),
   });

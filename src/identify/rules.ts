@@ -56,7 +56,7 @@ export type IdentifyConfig = z.infer<typeof identifyConfigSchema>;
 export function parseIdentifyConfig(value: unknown, source = 'identify config'): IdentifyConfig {
   const result = identifyConfigSchema.safeParse(value);
   if (result.success) return result.data;
-  throw firstIssueError(result.error, { source });
+  throw firstIssueError(result.error, { details: { source } });
 }
 
 export async function loadIdentifyConfig(file: string): Promise<IdentifyConfig> {

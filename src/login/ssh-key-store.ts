@@ -3,6 +3,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../core/errors.js';
+import { firstIssueError } from '../core/field-issues.js';
 import { clientIdSchema } from '../contracts/identifiers.js';
 import { loginNamePattern, seedLoginSchema, sshPublicKeyPattern, type SeedLogin } from '../pipeline/spec/cloud-init.js';
 
@@ -50,7 +51,7 @@ export class SshKeyStore {
 
   private file(clientId: string): string {
     const parsed = clientIdSchema.safeParse(clientId);
-    if (!parsed.success) throw new ValidationError('client', parsed.error.issues[0]!.message);
+    if (!parsed.success) throw firstIssueError(parsed.error, { root: 'client' });
     return join(this.dir, `${parsed.data}.json`);
   }
 

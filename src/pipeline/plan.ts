@@ -2,7 +2,7 @@ import { ConflictError, ValidationError } from '../core/errors.js';
 import type { ImageFacts } from '../image/facts.js';
 import { defaultPolicy, type Policy } from '../policy/policy.js';
 import { checkVectorPolicy } from '../policy/vector-policy.js';
-import { formatIssuePath } from '../core/field-issues.js';
+import { firstIssueError } from '../core/field-issues.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
 import { changeSchema, type Change } from './change.js';
 import type { PipelineModule } from './define-module.js';
@@ -32,10 +32,7 @@ export function assemblePipeline(config: { modules?: readonly PipelineModule<any
     .filter((m) => !config.only || config.only.includes(m.id))
     .map((module) => {
       const parsed = module.optionsSchema.safeParse(config.options?.[module.id]);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new ValidationError(`options.${module.id}${issue.path.length ? `.${formatIssuePath(issue.path)}` : ''}`, issue.message);
-      }
+      if (!parsed.success) throw firstIssueError(parsed.error, { root: `options.${module.id}` });
       return { module, options: parsed.data };
     });
 }
@@ -69,7 +66,7 @@ export function planPipeline(input: { pipeline: readonly AssembledModule[]; vect
     const result = module.plan({ vector: input.vector, facts, spec, options, sources: input.sources, requiredPackages });
     const changes = result.changes.map((c, i) => {
       const parsed = changeSchema.safeParse(c);
-      if (!parsed.success) throw new ValidationError(`${module.id}.changes[${i}].${formatIssuePath(parsed.error.issues[0]!.path)}`, parsed.error.issues[0]!.message);
+      if (!parsed.success) throw firstIssueError(parsed.error, { root: `${module.id}.changes[${i}]` });
       return parsed.data;
     });
     for (const c of changes) {

@@ -62,7 +62,7 @@ export function policyFile(p: Paths): string {
 export function parsePolicy(value: unknown, source = 'policy'): Policy {
   const r = policySchema.safeParse(value);
   if (r.success) return r.data;
-  throw firstIssueError(r.error, { source });
+  throw firstIssueError(r.error, { details: { source } });
 }
 
 /** The policy in force: the file if there is one, else the safe default. */

@@ -181,13 +181,17 @@ describe('the build queue on PostgreSQL (pg-boss): one build per key, retries, r
       assert.equal(await queue.take(), undefined);
       const info = await queue.get(id);
       assert.equal(info?.state, 'refused');
-      assert.match(info?.error?.message ?? '', /repository/);
+      assert.match(info?.error?.message ?? '', /: data\.repository: /);
       // A client id within 64 characters but outside its grammar (clientIdSchema): refused by name.
       const badId = await queue.enqueue({ ...jobFor('hostile'), clientId: 'Hostile/../x' } as BuildJob);
       assert.equal(await queue.take(), undefined);
       const badIdInfo = await queue.get(badId.id);
       assert.equal(badIdInfo?.state, 'refused');
-      assert.match(badIdInfo?.error?.message ?? '', /clientId: lowercase letters/);
+      assert.match(badIdInfo?.error?.message ?? '', /: data\.clientId: lowercase letters/);
+      // A key no build has is named by itself, not by the object that holds it.
+      const extra = await queue.enqueue({ ...jobFor('hostile'), priority: 9 } as BuildJob);
+      assert.equal(await queue.take(), undefined);
+      assert.match((await queue.get(extra.id))?.error?.message ?? '', /: data\.priority: unknown field$/);
       await assert.rejects(queue.get('not-a-uuid'), (e: AppError) => e.code === 'VALIDATION');
     } finally {
       await queue.close();

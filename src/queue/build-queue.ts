@@ -5,6 +5,7 @@ import PgBoss from 'pg-boss';
 import pg from 'pg';
 import { z } from 'zod';
 import { AbortedError, AppError, errorCodes, NotFoundError, type ErrorCode } from '../core/errors.js';
+import { firstIssue } from '../core/field-issues.js';
 import { buildJobResultSchema, buildJobSchema, buildKey, type BuildJob, type BuildJobResult, type BuildState } from './build-job.js';
 import type { QueueConfig } from './queue-config.js';
 import { inTransaction } from '../store/postgres/transaction.js';
@@ -195,8 +196,9 @@ export class BuildQueue {
     );
     const parsed = buildJobSchema.safeParse(job.data);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      await this.refuse({ id: job.id, attempt: job.retryCount + 1 } as TakenBuild, new AppError('VALIDATION', `build job ${job.id}: ${issue.path.join('.') || 'data'}: ${issue.message}`));
+      // Named inside the job's data, an unknown key by itself: what the operator reads in `get`.
+      const issue = firstIssue(parsed.error, 'data');
+      await this.refuse({ id: job.id, attempt: job.retryCount + 1 } as TakenBuild, new AppError('VALIDATION', `build job ${job.id}: ${issue.path}: ${issue.message}`));
       return this.take();
     }
     return { id: job.id, job: parsed.data, attempt: job.retryCount + 1 };

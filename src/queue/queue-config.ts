@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationError } from '../core/errors.js';
+import { firstIssueError } from '../core/field-issues.js';
 
 /**
  * Where builds are queued: none (the default: every build runs in the process that needs it, as
@@ -23,7 +23,8 @@ export const queueUrlVariable = 'PRESCIENT_QUEUE_URL';
 export function queueConfigFrom(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): QueueConfig | undefined {
   const url = flag ?? env[queueUrlVariable];
   if (url === undefined || url === '') return undefined;
-  const parsed = queueConfigSchema.safeParse({ kind: 'postgres', url });
-  if (!parsed.success) throw new ValidationError(flag !== undefined ? '--queue-url' : queueUrlVariable, parsed.error.issues[0]!.message);
-  return parsed.data;
+  // The URL alone is checked, so the field named is the flag or the variable it came from.
+  const parsed = queueConfigSchema.shape.url.safeParse(url);
+  if (!parsed.success) throw firstIssueError(parsed.error, { root: flag !== undefined ? '--queue-url' : queueUrlVariable });
+  return { kind: 'postgres', url: parsed.data };
 }

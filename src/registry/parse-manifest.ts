@@ -1,4 +1,5 @@
 import { OciError } from './oci-error.js';
+import { firstIssue } from '../core/field-issues.js';
 import { imageManifestSchema, indexManifestSchema, type ImageManifest, type IndexManifest } from './oci-types.js';
 
 /** Parse and validate manifest bytes; a bad one is MANIFEST_INVALID naming the field. */
@@ -12,8 +13,8 @@ export function parseManifest(bytes: Buffer): ImageManifest | IndexManifest {
   const isIndex = !!json && typeof json === 'object' && 'manifests' in json;
   const r = (isIndex ? indexManifestSchema : imageManifestSchema).safeParse(json);
   if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new OciError('MANIFEST_INVALID', `manifest ${issue.path.join('.') || '(root)'}: ${issue.message}`, { field: issue.path.join('.') });
+    const issue = firstIssue(r.error);
+    throw new OciError('MANIFEST_INVALID', `manifest ${issue.path}: ${issue.message}`, { field: issue.path });
   }
   return r.data;
 }

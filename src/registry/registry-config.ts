@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
+import { firstIssueError } from '../core/field-issues.js';
 
 /** An http(s) URL of a registry's host, no path, query or credentials (those go in credentialsFile). */
 const registryUrl = z
@@ -33,8 +34,7 @@ export type RegistryConfig = z.infer<typeof registryConfigSchema>;
 export function parseRegistryConfig(value: unknown, field = 'registry'): RegistryConfig {
   const r = registryConfigSchema.safeParse(value);
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  throw new ValidationError([field, ...issue.path].join('.'), issue.message);
+  throw firstIssueError(r.error, { root: field });
 }
 
 /**
@@ -45,7 +45,7 @@ export function registryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Reg
   const url = env['PRESCIENT_REGISTRY_URL'];
   if (url === undefined || url === '') return { kind: 'local' };
   const checked = registryUrl.safeParse(url);
-  if (!checked.success) throw new ValidationError('PRESCIENT_REGISTRY_URL', checked.error.issues[0]!.message);
+  if (!checked.success) throw firstIssueError(checked.error, { root: 'PRESCIENT_REGISTRY_URL' });
   const insecure = env['PRESCIENT_REGISTRY_INSECURE'];
   if (insecure !== undefined && !['', '0', '1', 'true', 'false'].includes(insecure)) throw new ValidationError('PRESCIENT_REGISTRY_INSECURE', 'expected 1 or 0');
   const credentialsFile = env['PRESCIENT_REGISTRY_CREDENTIALS_FILE'];

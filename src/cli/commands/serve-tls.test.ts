@@ -9,6 +9,7 @@ import { Grants } from '../../grants/grants.js';
 import { paths } from '../../core/config.js';
 import { prescient } from '../../../test/support/cli.js';
 import { startServe, type ServeProcess } from '../../../test/support/serve.js';
+import { basicAuth } from '../../../test/support/basic-auth.js';
 
 const skip = !(await hasCommand('openssl')) && 'openssl is needed to make a throwaway certificate';
 
@@ -39,7 +40,7 @@ describe('serve --tls-cert/--tls-key: the API over real HTTPS on 127.0.0.1', { s
     await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
     ca = await readFile(join(dir, 'cert.pem'));
     await Grants.open({ secretsDir: paths(home).secrets });
-    admin = `Basic ${Buffer.from(`admin:${(await readFile(join(paths(home).secrets, 'admin.secret'), 'utf8')).trim()}`).toString('base64')}`;
+    admin = basicAuth({ username: 'admin', secret: (await readFile(join(paths(home).secrets, 'admin.secret'), 'utf8')).trim() });
     server = await startServe(home, ['--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')]);
   });
   after(async () => {

@@ -12,6 +12,7 @@ import { loadOrCreateKeyring } from '../../telemetry/pseudonym-keys.js';
 import { prescient } from '../../../test/support/cli.js';
 import { repoPath } from '../../../test/support/repo.js';
 import { startServe } from '../../../test/support/serve.js';
+import { basicAuth } from '../../../test/support/basic-auth.js';
 
 // Both exporters of the OpenTelemetry JS SDK: protobuf (its default, gzipped here as the
 // Collector's exporters do by default) and JSON.
@@ -27,7 +28,7 @@ for (const [protocol, compression] of [['protobuf', 'gzip'], ['json', 'none']] a
     const serve = await startServe(home);
     try {
       const app = repoPath('dist/test/fixtures/otel-host-metrics-app.js');
-      const env = { ...process.env, OTLP_AUTHORIZATION: `Basic ${Buffer.from(`${source.username}:${source.secret}`).toString('base64')}` };
+      const env = { ...process.env, OTLP_AUTHORIZATION: basicAuth(source) };
       // The fixture exits 1 if any export failed (its exporter parses our answers too).
       const run = await promisify(execFile)(process.execPath, [app, `${serve.url}/v1/metrics`, '3', 'otel-test-vm', protocol, compression], { timeout: 60_000, env });
       assert.match(run.stdout, /^[1-9]\d* exports succeeded, 0 failed$/m);

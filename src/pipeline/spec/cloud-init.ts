@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { hasCommand, run } from '../../core/exec.js';
 import { ValidationError } from '../../core/errors.js';
+import { firstIssueError } from '../../core/field-issues.js';
 import { guestPathPattern } from '../../contracts/usage-vector.js';
 
 /**
@@ -46,10 +47,7 @@ export interface SeedInput {
 
 function parsed<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
   const r = schema.safeParse(value);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new ValidationError([field, ...issue.path.map(String)].join('.'), issue.message);
-  }
+  if (!r.success) throw firstIssueError(r.error, { root: field });
   return r.data;
 }
 

@@ -22,6 +22,7 @@ import { RequestHistory } from '../../workflow/request-history.js';
 import { RequestOutcomes } from '../../workflow/request-outcomes.js';
 import type { RequestResult } from '../../workflow/request-result.js';
 import { RequestWorkflow } from '../../workflow/request-workflow.js';
+import { basicAuth } from '../../../test/support/basic-auth.js';
 
 /**
  * The request workflow over real HTTP with the real pipeline (cached Debian base and layer
@@ -107,7 +108,7 @@ describe('POST /v1/requests', () => {
     server = createApp({ routes: [requestRoutes({ workflow }), healthRoutes({ workflow })], auth: grants.edgeAuth() });
     const address = await listen(server, 0);
     url = `http://127.0.0.1:${address.port}/v1/requests`;
-    admin = `Basic ${Buffer.from(`admin:${grants.credentials.admin.secret}`).toString('base64')}`;
+    admin = basicAuth(grants.credentials.admin);
   });
   after(async () => {
     await new Promise<void>((resolve) => server?.close(() => resolve()));
@@ -191,7 +192,7 @@ describe('POST /v1/requests', () => {
 
   test('identification by account rule; a client credential may request only for itself', async () => {
     const ann = await grants.credentials.issue('ann');
-    const auth = `Basic ${Buffer.from(`ann:${ann.secret}`).toString('base64')}`;
+    const auth = basicAuth(ann);
     const own = await post({ account: 'ann@example.org' }, auth);
     assert.equal(own.status, 200);
     assert.equal(((await own.json()) as RequestResult).category, 'desk');
@@ -283,7 +284,7 @@ describe('POST /v1/requests', () => {
     for (let i = 0; i < 200 && workflow.builds.limiter.running === 0; i++) await new Promise((r) => setTimeout(r, 10));
     const cancelUrl = url.replace('/v1/requests', '/v1/clients/slow/builds');
     const c1 = await grants.credentials.issue('c1');
-    assert.equal((await fetch(cancelUrl, { method: 'DELETE', headers: { authorization: `Basic ${Buffer.from(`c1:${c1.secret}`).toString('base64')}` } })).status, 403);
+    assert.equal((await fetch(cancelUrl, { method: 'DELETE', headers: { authorization: basicAuth(c1) } })).status, 403);
     assert.equal([...workflow.builds.active.values()].find((b) => b.clientId === 'slow')?.state, 'running');
     const cancelled = await fetch(cancelUrl, { method: 'DELETE', headers: { authorization: admin } });
     assert.deepEqual(await cancelled.json(), { cancelled: 1 });

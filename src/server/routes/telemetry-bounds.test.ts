@@ -159,7 +159,7 @@ test("OTLP protobuf is bound to the credential like JSON: a client's own subject
 test('OTLP errors are a google.rpc.Status in the request\'s encoding, the scope hook\'s 401 included: protobuf for protobuf, JSON for JSON, each naming its rule or field', async () => {
   const metadataOf = (s: { details: { reason?: string; metadata: Record<string, string> }[] }) => s.details[0]?.metadata ?? {};
   // 401 from the scope hook, before the handler runs: no credential, then a wrong secret.
-  for (const authorization of [undefined, `Basic ${Buffer.from('webshop:wrong').toString('base64')}`]) {
+  for (const authorization of [undefined, basicAuth({ username: 'webshop', secret: 'wrong' })]) {
     const pb = await postOtlp(otlpRequest('client:webshop'), authorization);
     assert.equal(pb.status, 401);
     assert.equal(pb.type, 'application/x-protobuf');

@@ -58,6 +58,7 @@ if (bin === undefined) {
 
   test('postgres: a bad URL is refused when the store is built, naming the field; an unreachable server fails the call, not the process', async () => {
     assert.throws(() => openPostgresStore({ url: 'mysql://x@127.0.0.1/db' }), (e: Error & { field?: string }) => e.field === 'store.url');
+    assert.throws(() => openPostgresStore({ url: 'postgres://x@127.0.0.1/db', maxConnections: 0 }), (e: Error & { field?: string }) => e.field === 'store.maxConnections');
     // A port nobody listens on (the cluster's own, on a database that does not exist, would also do).
     const store = openPostgresStore({ url: `postgres://postgres@127.0.0.1:1/none` });
     await assert.rejects(store.counts(), (e: Error & { code?: string }) => e.code === 'INTERNAL' && /PostgreSQL store failed/.test(e.message));

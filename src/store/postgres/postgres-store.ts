@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { z } from 'zod';
-import { AppError, ValidationError } from '../../core/errors.js';
+import { AppError } from '../../core/errors.js';
+import { firstIssueError } from '../../core/field-issues.js';
 import type { TelemetryStore, WriteResult } from '../store.js';
 import { consentedPseudonyms, grantConsent, hasConsent, revokeConsent } from './consent.js';
 import { guestActivity, guestImages } from './guest.js';
@@ -49,10 +50,7 @@ const types = {
  */
 export function openPostgresStore(options: PostgresStoreOptions): TelemetryStore {
   const parsed = optionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ValidationError(`store.${issue.path.join('.') || 'url'}`, issue.message);
-  }
+  if (!parsed.success) throw firstIssueError(parsed.error, { root: 'store' });
   const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10, types, application_name: 'prescient' });
   // An idle connection the server drops (restart, failover) is an 'error' event: without a
   // listener it would end the process; the next query simply takes a new connection.
