@@ -1,52 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { seededRandom } from '../../core/seeded-random.js';
 import { createResourceBaseline } from '../models/baselines/resource-baselines.js';
-import { evaluateForecast, type ForecastSubject } from './evaluate-forecast.js';
 import { allocationEvidence, allocationRule, pickAllocation, shareUpperBound } from './allocation-rule.js';
-import { foldBounds, noEvidenceFallback, pooledSummary, selectForecasts, validateCandidates, trainingPart, type ForecastCandidate, type ForecastSelection } from './forecast-selection.js';
+import { foldBounds, noEvidenceFallback, pooledSummary, selectForecasts, validateCandidates, trainingPart, type ForecastCandidate } from './forecast-selection.js';
 import { trainingReport, type ResourceModel, type ResourceQuery } from '../models/model.js';
 import type { AllocationSummary } from './subject-allocation.js';
-import { createPooledForecaster, pooledForecasterId } from './pooled-forecaster.js';
-import { renderForecast } from '../../cli/commands/eval.js';
-
-const day = 288;
-
-/** VMs with a daily load curve and bursts: level and burst height differ per VM. */
-function syntheticSubjects(count: number, days: number, seed: number): ForecastSubject[] {
-  const rnd = seededRandom(seed);
-  return Array.from({ length: count }, (_, v) => {
-    const level = 5 + 6 * v;
-    const series = new Float64Array(days * day);
-    for (let t = 0; t < series.length; t++) {
-      const hour = (t % day) / 12;
-      const daily = hour > 8 && hour < 18 ? level : level / 3;
-      series[t] = Math.min(100, daily + rnd() * level * 0.3 + (rnd() < 0.02 ? 20 : 0));
-    }
-    return { id: `vm${v}`, category: 'synthetic', series };
-  });
-}
-
-const candidates: ForecastCandidate[] = [
-  { id: 'last-value', trained: false, create: () => createResourceBaseline('last-value') },
-  { id: 'moving-p95-288', trained: false, create: () => createResourceBaseline('moving-p95-288') },
-  { id: pooledForecasterId, trained: true, create: () => createPooledForecaster({ horizons: [12, 288] }) },
-];
-
-async function run(subjects: ForecastSubject[]) {
-  const selections: { split: string; group: number; selections: readonly ForecastSelection[] }[] = [];
-  const evaluations = await evaluateForecast({
-    subjects,
-    target: 'cpuPercent',
-    unit: 'percent',
-    horizons: [12, 288],
-    testFraction: 0.2,
-    originStride: 12,
-    candidates,
-    onSelection: (split, group, s) => selections.push({ split, group, selections: s }),
-  });
-  return { evaluations, selections };
-}
+import { seededRandom } from '../../core/seeded-random.js';
+import { day, forecastCandidates as candidates, runForecast as run, syntheticSubjects } from '../../../test/support/forecast-fixture.js';
 
 test('a training part is a copy that ends where the test part starts: nothing after it is reachable', () => {
   const series = Float64Array.from({ length: 100 }, (_, i) => i);
@@ -124,16 +84,6 @@ test('eight days (the Alibaba trace): the next day has no validation origin, eva
     // The JSON says it too (acceptance null, validated false).
     const json = JSON.parse(JSON.stringify(e)) as { validated: boolean; acceptance: unknown };
     assert.deepEqual([json.validated, json.acceptance], [false, null]);
-  }
-  const text = renderForecast(evaluations);
-  const blocks = text.split('\n\ncpuPercent, ').slice(1);
-  assert.equal(blocks.length, 4);
-  for (const b of blocks) {
-    if (b.startsWith('next 288 ')) {
-      assert.match(b, /NOT VALIDATED: no training part holds a validation origin 288 steps ahead/);
-      assert.match(b, /fall back to moving-p95-288/);
-      assert.doesNotMatch(b, /pooled = |deployed \(|met\)/, 'no verdict printed for a horizon chosen on nothing');
-    } else assert.match(b, /pooled = .*≤ 0\.90×: (met|NOT met)/);
   }
 });
 
