@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authorize, OciAction } from '../../contracts/access-scope.js';
 import { annotations } from '../../contracts/annotations.js';
@@ -12,6 +12,7 @@ import { isTag } from '../../registry/reference.js';
 import type { Registry } from '../../registry/registry.js';
 import { UploadSessions } from '../../registry/upload-sessions.js';
 import { MethodNotAllowedError } from '../http-error.js';
+import { sendFileRange } from '../send-file-range.js';
 import type { RequestContext, RouteSet } from '../router.js';
 
 export interface OciRoutesDeps {
@@ -151,7 +152,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
         if (!isDigest(digest)) throw new OciError('DIGEST_INVALID', `${JSON.stringify(digest)} is not ${digestForm}`, { digest });
         if (method === 'GET' || method === 'HEAD') {
           if (!(await repositoryHasBlob(name, digest))) throw new OciError('BLOB_UNKNOWN', `${name} has no blob ${digest}`, { digest });
-          return sendBlob(req, res, registry.layout.blobPath(digest), digest, (await registry.layout.blobSize(digest))!);
+          return sendBlob(req, res, registry.layout.blobPath(digest), digest, signal);
         }
         if (method === 'DELETE') {
           // distribution-spec "Deleting Blobs": 202 when deleted, 404 when unknown, 405 when deletion is off.
@@ -357,41 +358,48 @@ function contentRangeStart(req: IncomingMessage): number | undefined {
   return Number(m[1]);
 }
 
-function sendBlob(req: IncomingMessage, res: ServerResponse, path: string, digest: Digest, size: number): void {
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/octet-stream',
-    'docker-content-digest': digest,
-    etag: `"${digest}"`,
-    'accept-ranges': 'bytes',
-    'cache-control': 'max-age=31536000',
-  };
-  let start = 0;
-  let end = size - 1;
-  let status = 200;
-  const range = req.headers.range;
-  if (range !== undefined) {
-    const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
-    let ok = !!m && (m[1] !== '' || m[2] !== '');
-    if (m && ok) {
-      if (m[1] === '') {
-        start = Math.max(0, size - Number(m[2]));
-      } else {
-        start = Number(m[1]);
-        if (m[2] !== '') end = Math.min(end, Number(m[2]));
+/** A blob's body (or the Range asked), from the file opened before any header is written: a blob gc removed in between is still BLOB_UNKNOWN. */
+async function sendBlob(req: IncomingMessage, res: ServerResponse, path: string, digest: Digest, signal: AbortSignal): Promise<void> {
+  const file = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not stored`, { digest });
+    throw e;
+  });
+  try {
+    const { size } = await file.stat();
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/octet-stream',
+      'docker-content-digest': digest,
+      etag: `"${digest}"`,
+      'accept-ranges': 'bytes',
+      'cache-control': 'max-age=31536000',
+    };
+    let start = 0;
+    let end = size - 1;
+    let status = 200;
+    const range = req.headers.range;
+    if (range !== undefined) {
+      const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+      let ok = !!m && (m[1] !== '' || m[2] !== '');
+      if (m && ok) {
+        if (m[1] === '') {
+          start = Math.max(0, size - Number(m[2]));
+        } else {
+          start = Number(m[1]);
+          if (m[2] !== '') end = Math.min(end, Number(m[2]));
+        }
+        ok = start <= end && start < size;
       }
-      ok = start <= end && start < size;
+      if (!ok) {
+        throw new OciError('RANGE_INVALID', `Range ${JSON.stringify(range)} is not satisfiable for ${size} bytes`, { size });
+      }
+      status = 206;
+      headers['content-range'] = `bytes ${start}-${end}/${size}`;
     }
-    if (!ok) {
-      throw new OciError('RANGE_INVALID', `Range ${JSON.stringify(range)} is not satisfiable for ${size} bytes`, { size });
-    }
-    status = 206;
-    headers['content-range'] = `bytes ${start}-${end}/${size}`;
+    headers['content-length'] = size === 0 ? 0 : end - start + 1;
+    res.writeHead(status, headers);
+    if (req.method === 'HEAD' || size === 0) return void res.end();
+    await sendFileRange({ res, file, start, end, signal });
+  } finally {
+    await file.close();
   }
-  headers['content-length'] = size === 0 ? 0 : end - start + 1;
-  res.writeHead(status, headers);
-  if (req.method === 'HEAD' || size === 0) return void res.end();
-  const stream = createReadStream(path, { start, end, highWaterMark: 4 << 20 });
-  stream.on('error', (e) => res.destroy(e));
-  res.on('close', () => stream.destroy());
-  stream.pipe(res);
 }
