@@ -88,9 +88,9 @@ test('the seed: a password per protected service and machine, the client\'s user
 
 test('the seed refuses what is not a public key, a system account, or a path outside the guest, naming the field', () => {
   const base = { instanceId: 'i', hostname: 'h' };
-  assert.throws(() => seedFiles({ ...base, login: { user: 'alice', sshAuthorizedKeys: ['-----BEGIN OPENSSH PRIVATE KEY-----'] } }), /login\.sshAuthorizedKeys\.0: not an OpenSSH public key/);
+  assert.throws(() => seedFiles({ ...base, login: { user: 'alice', sshAuthorizedKeys: ['-----BEGIN OPENSSH PRIVATE KEY-----'] } }), /login\.sshAuthorizedKeys\[0\]: not an OpenSSH public key/);
   assert.throws(() => seedFiles({ ...base, login: { user: 'root', sshAuthorizedKeys: ['ssh-ed25519 AAAA'] } }), /login\.user/);
-  assert.throws(() => seedFiles({ ...base, login: { user: 'alice', sshAuthorizedKeys: ['ssh-ed25519 AAAA\nrm -rf /'] } }), /login\.sshAuthorizedKeys\.0/);
+  assert.throws(() => seedFiles({ ...base, login: { user: 'alice', sshAuthorizedKeys: ['ssh-ed25519 AAAA\nrm -rf /'] } }), /login\.sshAuthorizedKeys\[0\]/);
   assert.throws(() => seedFiles({ ...base, files: [{ path: '/etc/../root/x', content: '', owner: 'root:root', permissions: '0600' }] }), /files\[0\]\.path/);
   assert.throws(() => seedFiles({ ...base, files: [{ path: '/etc/x', content: '', owner: 'root; reboot', permissions: '0600' }] }), /files\[0\]\.owner/);
 });
