@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { ValidationError } from '../../core/errors.js';
 import { loraColumns, loraLineReader } from './lora-requests.js';
@@ -27,8 +27,7 @@ export async function readRequestStreams(path: string, format: RequestStreamForm
 
 export async function readRequestLog(path: string, format: RequestStreamFormat, signal?: AbortSignal): Promise<RequestLog> {
   const users = new Map<string, { time: number; program: string }[]>();
-  const input = createReadStream(path, signal ? { signal } : {});
-  const lines = createInterface({ input: path.endsWith('.gz') ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
+  const lines = openLines(path, signal);
   let n = 0;
   const lora = format === 'lora' ? loraLineReader() : undefined;
   for await (const line of lines) {
@@ -49,19 +48,25 @@ export async function readRequestLog(path: string, format: RequestStreamFormat, 
   return log;
 }
 
+/** A request stream's lines, gunzipped for `*.gz`; closing the interface ends the file's stream too. */
+function openLines(path: string, signal?: AbortSignal): Interface {
+  const input = createReadStream(path, signal ? { signal } : {});
+  const lines = createInterface({ input: path.endsWith('.gz') ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
+  lines.once('close', () => input.destroy());
+  return lines;
+}
+
 /**
  * The format of a request stream when none is given: `swf` for a `*.swf[.gz]` file; `lora` when
  * its first line is a header naming the columns the lora reader needs; else `google-submits`.
  */
 export async function detectRequestFormat(path: string, signal?: AbortSignal): Promise<RequestStreamFormat> {
   if (/\.swf(\.gz)?$/.test(path)) return 'swf';
-  const input = createReadStream(path, signal ? { signal } : {});
-  const lines = createInterface({ input: path.endsWith('.gz') ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
+  const lines = openLines(path, signal);
   try {
     for await (const line of lines) return isLoraHeader(line) ? 'lora' : 'google-submits';
   } finally {
     lines.close();
-    input.destroy();
   }
   return 'google-submits';
 }
