@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createResourceBaseline } from '../models/baselines/resource-baselines.js';
 import { allocationEvidence, allocationRule, pickAllocation, shareUpperBound } from './allocation-rule.js';
-import { foldBounds, noEvidenceFallback, pooledSummary, selectForecasts, validateCandidates, trainingPart, type ForecastCandidate } from './forecast-selection.js';
+import { foldBounds, noEvidenceCalibration, noEvidenceFallback, pooledSummary, selectForecasts, validateCandidates, trainingPart, type ForecastCandidate } from './forecast-selection.js';
 import { trainingReport, type ResourceModel, type ResourceQuery } from '../models/model.js';
 import type { AllocationSummary } from './subject-allocation.js';
 import { seededRandom } from '../../core/seeded-random.js';
@@ -63,6 +63,8 @@ test('a horizon no training part can validate is said, and the fallback rule is 
   assert.equal(dayAhead!.validated, false, 'three days hold no day-long validation slice after a fitted part');
   assert.equal(dayAhead!.forecastModel, noEvidenceFallback);
   assert.equal(dayAhead!.allocationModel, noEvidenceFallback);
+  // Its margin is calibrated by the named cautious rule, not by whichever option came first.
+  for (const c of Object.values(dayAhead!.calibration)) assert.deepEqual(c, noEvidenceCalibration);
 });
 
 test('eight days (the Alibaba trace): the next day has no validation origin, eval says so and judges nothing there', async () => {

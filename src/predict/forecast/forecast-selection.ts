@@ -111,6 +111,12 @@ export interface ForecastSelection {
 
 /** What is chosen when nothing could be validated: the day's p95, the rule operators use without a forecaster. */
 export const noEvidenceFallback = 'moving-p95-288';
+/**
+ * And the margin it is calibrated with then: the grid's most cautious α on the shorter slice, no
+ * shrinkage. With nothing measured, the margin a subject's own history allows at 1 % above it
+ * (or the pooled one, `subjectMargin`) is the safe side; waste cannot be weighed against nothing.
+ */
+export const noEvidenceCalibration = { alpha: alphaGrid[0], share: calibrationShares[0], shrinkage: 0 } as const;
 
 export const foldBounds = [
   [0.55, 0.7, 0.85],
@@ -254,11 +260,12 @@ export async function selectForecasts(args: {
       const best = pickAllocation(options);
       return { model: cand.id, ...best, feasible: best.evidence.holds };
     });
-    const calibration = Object.fromEntries(validation.map((v) => [v.model, { alpha: v.alpha, share: v.calibrationShare, shrinkage: v.shrinkage }]));
     if (validation.every((v) => v.steps === 0)) {
       const fallback = candidates.find((c) => c.id === noEvidenceFallback)?.id ?? candidates[0]!.id;
+      const calibration = Object.fromEntries(validation.map((v) => [v.model, { ...noEvidenceCalibration }]));
       return { horizon, forecastModel: fallback, allocationModel: fallback, calibration, validation, validated: false };
     }
+    const calibration = Object.fromEntries(validation.map((v) => [v.model, { alpha: v.alpha, share: v.calibrationShare, shrinkage: v.shrinkage }]));
     const measured = validation.filter((v) => v.steps > 0);
     const forecastModel = measured.reduce((x, y) => (y.pinballP95 < x.pinballP95 ? y : x)).model;
     const allocationModel = pickAllocation(measured).model;
