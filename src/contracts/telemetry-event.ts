@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { categorySchema } from './category.js';
 import { imageDigestSchema } from './identifiers.js';
+import { toIssues } from '../core/field-issues.js';
 
 /**
  * The TelemetryEvent contract: one validated observation about a subject (a user, a client or
@@ -216,12 +217,13 @@ export type ParseEventResult = { ok: true; event: TelemetryEvent } | { ok: false
 export function parseEvent(value: unknown): ParseEventResult {
   const r = telemetryEventSchema.safeParse(value);
   if (r.success) return { ok: true, event: r.data as TelemetryEvent };
-  return { ok: false, reason: describeIssues(r.error.issues) };
+  return { ok: false, reason: describeIssues(r.error) };
 }
 
-export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
+/** A record's first five problems in one line, each named by its field as every edge names one. */
+export function describeIssues(error: z.ZodError): string {
+  return toIssues(error)
     .slice(0, 5)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(record)'}: ${i.message}`)
+    .map((i) => `${i.path}: ${i.message}`)
     .join('; ');
 }

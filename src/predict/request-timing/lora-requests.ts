@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '../../core/errors.js';
+import { firstIssue } from '../../core/field-issues.js';
 
 /**
  * The columns the `lora` request format reads from the Alibaba GenAI serving trace
@@ -66,8 +67,9 @@ export function loraLineReader(): (line: string, n: number) => { user: string; t
       checkpoint_model_version_id: cells[index.checkpoint_model_version_id]!.trim(),
     });
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ValidationError(`line ${n}: ${String(issue.path[0] ?? 'line')}`, issue.message);
+      // The line is the place, the column its field (a row is flat: the path is one column's name).
+      const issue = firstIssue(parsed.error);
+      throw new ValidationError(`line ${n}: ${issue.path}`, issue.message);
     }
     return { user: parsed.data.groupId, time: parsed.data.gmt_create, program: parsed.data.checkpoint_model_version_id };
   };

@@ -153,7 +153,7 @@ function countJsonDataPoints(body: unknown, maxDataPoints: number): void {
 export function decodeOtlpMetrics(body: unknown, rates: CounterRates, defaults: { source?: EventSource; maxDataPoints?: number } = {}): OtlpDecoded {
   countJsonDataPoints(body, defaults.maxDataPoints ?? defaultMaxDataPoints);
   const parsed = otlpMetricsRequestSchema.safeParse(body);
-  if (!parsed.success) return { results: [{ ok: false, at: 'body', reason: describeIssues(parsed.error.issues) }], rejectedDataPoints: 0 };
+  if (!parsed.success) return { results: [{ ok: false, at: 'body', reason: describeIssues(parsed.error) }], rejectedDataPoints: 0 };
   return mapOtlpMetrics(parsed.data, rates, defaults);
 }
 
