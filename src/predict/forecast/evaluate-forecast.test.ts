@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { datasetHistory } from '../dataset-history.js';
 import { evaluateForecast } from './evaluate-forecast.js';
 import { datasetPath } from '../../../test/support/datasets.js';
+import { syntheticSubjects } from '../../../test/support/forecast-fixture.js';
 
 const folder = datasetPath('bitbrains-rnd-2013-7');
 const skip = existsSync(folder) ? false : `needs ${folder} (the shared datasets)`;
@@ -35,4 +36,25 @@ test('Bitbrains, 8 VMs: the pooled forecaster against every rule (VPA and Autopi
     // The best rule on pinball is the best of the rows, and it is a rule.
     assert.equal(Math.min(...e.rows.filter((r) => !r.model.startsWith('pooled-')).map((r) => r.pinballP95)), e.bestBaselinePinball.pinballP95);
   }
+});
+
+test('held out by subject means by machine: every series of one machine (PlanetLab VM-days) lands in the same group', async () => {
+  // vmA on three days, vmB on one, vmC on two: machines alternate (vmA, vmC | vmB), whatever the days.
+  const ids = ['d1/vmA', 'd1/vmB', 'd1/vmC', 'd2/vmA', 'd2/vmC', 'd3/vmA'];
+  const subjects = syntheticSubjects(ids.length, 1, 3).map((s, i) => ({ ...s, id: ids[i]! }));
+  const scored: string[][] = [];
+  const evaluations = await evaluateForecast({
+    subjects,
+    target: 'cpuPercent',
+    unit: 'percent',
+    horizons: [12],
+    testFraction: 0.2,
+    originStride: 12,
+    splits: ['subject'],
+    machineOf: (id) => id.slice(id.indexOf('/') + 1),
+    onSelection: (_split, _group, selections) => scored.push(selections.map((s) => String(s.validated))),
+  });
+  const [e] = evaluations;
+  assert.deepEqual(e!.selections.map((s) => [s.trainedOn, s.scoredOn]), [[1, 5], [5, 1]], 'vmA and vmC (5 VM-days) against vmB (1)');
+  assert.deepEqual(scored, [['true'], ['true']], 'a one-day series validates the next hour');
 });

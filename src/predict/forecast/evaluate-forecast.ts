@@ -101,6 +101,12 @@ export interface ForecastEvaluationOptions {
   onStep?: (text: string) => void;
   /** Called with each selection as it is made (tests use it to see what selection decided). */
   onSelection?: (split: ForecastSplit, group: number, selections: readonly ForecastSelection[]) => void;
+  /**
+   * The machine a subject's series is of (default: its id). By subject, every series of one
+   * machine lands in the same group, so a machine scored is one never fitted on — PlanetLab's
+   * subjects are VM-days, and a VM comes back on other days.
+   */
+  machineOf?: (id: string) => string;
 }
 
 interface Scored {
@@ -124,8 +130,13 @@ export async function evaluateForecast(options: ForecastEvaluationOptions): Prom
       split === 'time'
         ? [{ fit: all, scored: all }]
         : [0, 1].map((g) => {
+            // Machines sorted by name alternate into the two groups.
+            const machineOf = options.machineOf ?? ((id: string) => id);
+            const machines = [...new Set(all.map((x) => machineOf(x.part.id)))].sort((x, y) => (x < y ? -1 : 1));
+            const groupOf = new Map(machines.map((m, i) => [m, i % 2]));
             const sorted = [...all].sort((x, y) => (x.part.id < y.part.id ? -1 : 1));
-            return { fit: sorted.filter((_, i) => i % 2 !== g), scored: sorted.filter((_, i) => i % 2 === g) };
+            const inGroup = (x: Scored): boolean => groupOf.get(machineOf(x.part.id)) === g;
+            return { fit: sorted.filter((x) => !inGroup(x)), scored: sorted.filter(inGroup) };
           });
     const tallies = horizons.map(() => candidates.map(() => new AllocationTally()));
     const deployed = horizons.map(() => new AllocationTally());
