@@ -165,6 +165,8 @@ programs' packages and every package seen. Ends with the datasets README baselin
 alibaba-machines (Alibaba 2018 machine_usage.csv, one file for every machine): each machine
 resampled to 5-minute means, CPU and memory (both scored by default); 8 days are too short to
 validate the next day, and eval says so for that horizon instead of judging it.
+planetlab: each VM-day file a series (one day, CPU only); the pooled forecaster at the next hour,
+held out by subject means by VM (every day of a VM in one group).
 
 Examples:
   prescient eval --dataset ../shared/datasets/planetlab --format planetlab --no-network
