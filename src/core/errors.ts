@@ -16,6 +16,7 @@ export const errorCodes = [
   'FORBIDDEN',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
+  'UNAVAILABLE', // a service Prescient depends on (its database, the external registry) does not answer: retry later
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
