@@ -197,4 +197,33 @@ describe('the build queue on PostgreSQL (pg-boss): one build per key, retries, r
       await queue.close();
     }
   });
+
+  test('a database that stops answering mid-build: the worker stops the build after its lease, a waiter gets UNAVAILABLE within the bound, not a hang', async () => {
+    const own = await startPostgres(); // frozen below: its own cluster
+    const queue = await BuildQueue.open({ kind: 'postgres', url: own.url }, { ...tuning, database: { connectTimeoutMs: 500, queryTimeoutMs: 500 } });
+    const events: WorkerEvent[] = [];
+    const stop = new AbortController();
+    // A build that runs until it is stopped.
+    const builder = new ScriptedBuilder((input) => new Promise((_, reject) => input.signal!.addEventListener('abort', () => reject(new AppError('ABORTED', 'stopped')), { once: true })));
+    const worker = new BuildWorker({ queue, builder: planning(builder), resolveBase: async () => base, pollMs: 100, onEvent: (e) => events.push(e) });
+    const running = worker.run(stop.signal);
+    try {
+      const { id } = await queue.enqueue(jobFor('frozen'));
+      while (!events.some((e) => e.type === 'taken')) await delay(50);
+      await own.freeze();
+      const t0 = performance.now();
+      await assert.rejects(queue.get(id), (e: AppError) => e.code === 'UNAVAILABLE' && /build queue at 127\.0\.0\.1:\d+\/postgres/.test(e.message));
+      assert.ok(performance.now() - t0 < 3000, `get failed after ${Math.round(performance.now() - t0)} ms`);
+      // The lease is 2 s: by then another worker may have the build, so this one stops it.
+      const deadline = Date.now() + 10_000;
+      while (!events.some((e) => e.type === 'lost') && Date.now() < deadline) await delay(100);
+      assert.ok(events.some((e) => e.type === 'lost'), `the build was stopped: ${JSON.stringify(events.map((e) => e.type))}`);
+    } finally {
+      await own.thaw();
+      stop.abort();
+      await running;
+      await queue.close();
+      await own.stop();
+    }
+  });
 });
