@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import postgres from 'pg';
 import { setTimeout as delay } from 'node:timers/promises';
 import { sha256Digest, type Digest } from '../core/digest.js';
 import { AppError, ValidationError } from '../core/errors.js';
@@ -224,6 +225,31 @@ describe('the build queue on PostgreSQL (pg-boss): one build per key, retries, r
       await running;
       await queue.close();
       await own.stop();
+    }
+  });
+
+  test('four processes opening the queue on a new database at once all open it (5 rounds): pg-boss alone deadlocked some of them', async () => {
+    const admin = new postgres.Client({ connectionString: pg.url });
+    await admin.connect();
+    try {
+      for (let round = 0; round < 5; round++) {
+        const name = `queue_race_${round}`;
+        await admin.query(`CREATE DATABASE ${name}`);
+        const url = pg.url.replace(/\/postgres$/, `/${name}`);
+        const opened = await Promise.allSettled(Array.from({ length: 4 }, () => BuildQueue.open({ kind: 'postgres', url }, tuning)));
+        for (const o of opened) if (o.status === 'fulfilled') await o.value.close();
+        const failed = opened.flatMap((o) => (o.status === 'rejected' ? [(o.reason as Error).message] : []));
+        assert.deepEqual(failed, [], `round ${round}`);
+        const queue = await BuildQueue.open({ kind: 'postgres', url }, tuning);
+        try {
+          const { id } = await queue.enqueue(jobFor('race'));
+          assert.equal((await queue.get(id))?.state, 'created');
+        } finally {
+          await queue.close();
+        }
+      }
+    } finally {
+      await admin.end();
     }
   });
 });

@@ -8,7 +8,6 @@ import { AbortedError, AppError, errorCodes, NotFoundError, type ErrorCode } fro
 import { firstIssue } from '../core/field-issues.js';
 import { buildJobResultSchema, buildJobSchema, buildKey, type BuildJob, type BuildJobResult, type BuildState } from './build-job.js';
 import type { QueueConfig } from './queue-config.js';
-import { inTransaction } from '../store/postgres/transaction.js';
 import { DatabaseUnavailableError, isUnavailable, poolTimeouts, type DatabaseTimeouts } from '../store/postgres/unavailable.js';
 
 /** The pg-boss queue of builds and the schema its tables (and the leases beside them) live in. */
@@ -106,17 +105,23 @@ export class BuildQueue {
     boss.on('error', (e) => process.stderr.write(`build queue: ${e.message}\n`));
     pool.on('error', (e) => process.stderr.write(`build queue: ${e.message}\n`));
     try {
-      await boss.start();
-      if (!(await boss.getQueue(QUEUE))) {
-        await boss.createQueue(QUEUE, { name: QUEUE, policy: 'stately' }).catch(async (e: unknown) => {
-          if (!(await boss.getQueue(QUEUE))) throw e; // another process created it first: fine
-        });
+      // Several processes opening a new database at once take turns (a session lock, held across
+      // pg-boss's own connections): pg-boss locks its install, but two create_queue calls
+      // racing on the same queue deadlock each other ('deadlock detected').
+      const lock = await pool.connect();
+      let broken = false;
+      try {
+        await lock.query('SELECT pg_advisory_lock(hashtext($1))', [`${SCHEMA}.open`]);
+        await boss.start();
+        if (!(await boss.getQueue(QUEUE))) await boss.createQueue(QUEUE, { name: QUEUE, policy: 'stately' });
+        await lock.query(`CREATE TABLE IF NOT EXISTS ${SCHEMA}.build_leases (job_id uuid PRIMARY KEY, worker text NOT NULL, taken_at timestamptz NOT NULL DEFAULT now(), renewed_at timestamptz NOT NULL DEFAULT now())`);
+        await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [`${SCHEMA}.open`]);
+      } catch (e) {
+        broken = true; // closing the session releases its lock
+        throw e;
+      } finally {
+        lock.release(broken);
       }
-      // Several processes start at once: one creates the table, the others wait for it.
-      await inTransaction(pool, async (c) => {
-        await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${SCHEMA}.build_leases`]);
-        await c.query(`CREATE TABLE IF NOT EXISTS ${SCHEMA}.build_leases (job_id uuid PRIMARY KEY, worker text NOT NULL, taken_at timestamptz NOT NULL DEFAULT now(), renewed_at timestamptz NOT NULL DEFAULT now())`);
-      });
     } catch (e) {
       await boss.stop({ graceful: false, wait: false }).catch(() => undefined);
       await pool.end().catch(() => undefined);
