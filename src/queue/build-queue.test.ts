@@ -252,4 +252,38 @@ describe('the build queue on PostgreSQL (pg-boss): one build per key, retries, r
       await admin.end();
     }
   });
+
+  test('a database restart shorter than a lease: the build goes on, and its waiter gets the version instead of an error', async () => {
+    const own = await startPostgres(); // halted below: its own cluster
+    const queue = await BuildQueue.open({ kind: 'postgres', url: own.url }, { ...tuning, leaseSeconds: 15, database: { connectTimeoutMs: 1000, queryTimeoutMs: 1000 } });
+    const events: WorkerEvent[] = [];
+    const stop = new AbortController();
+    let restarted = false;
+    // The build lasts until the database is back, and a little more.
+    const builder = new ScriptedBuilder(async (input) => {
+      while (!restarted) await delay(100);
+      await delay(500);
+      return built(input);
+    });
+    const worker = new BuildWorker({ queue, builder: planning(builder), resolveBase: async () => base, pollMs: 100, onEvent: (e) => events.push(e) });
+    const running = worker.run(stop.signal);
+    try {
+      const { id } = await queue.enqueue(jobFor('restart'));
+      while (!events.some((e) => e.type === 'taken')) await delay(50);
+      const waited = queue.wait(id, { pollMs: 100 });
+      await own.halt();
+      await delay(2000);
+      await own.restart();
+      restarted = true;
+      const result = await waited;
+      assert.equal(result.digest, sha256Digest('clients/restart'));
+      assert.ok(events.some((e) => e.type === 'registered'), JSON.stringify(events.map((e) => e.type)));
+    } finally {
+      restarted = true;
+      stop.abort();
+      await running;
+      await queue.close();
+      await own.stop();
+    }
+  });
 });

@@ -161,9 +161,22 @@ export class BuildQueue {
   /** Wait for a job's end: its registered version, or its error (ABORTED when cancelled). */
   async wait(id: string, options: { signal?: AbortSignal; pollMs?: number; onState?: (state: BuildState) => void } = {}): Promise<BuildJobResult> {
     let last: string | undefined;
+    let downSince: number | undefined;
     for (;;) {
       if (options.signal?.aborted) throw new AbortedError(`build ${id}`);
-      const info = await this.get(id);
+      let info: BuildInfo | undefined;
+      try {
+        info = await this.get(id);
+        downSince = undefined;
+      } catch (e) {
+        // The database restarting: the build goes on in its worker, which holds it for a lease
+        // without renewing; so does the waiter. Longer than that, the worker has stopped it too.
+        if (!(e instanceof AppError && e.code === 'UNAVAILABLE')) throw e;
+        downSince ??= Date.now();
+        if (Date.now() - downSince > this.tuning.leaseSeconds * 1000) throw e;
+        await delay(options.pollMs ?? 500, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
+        continue;
+      }
       if (!info) throw new NotFoundError(`build ${id} is not in the queue`, { id });
       if (info.state !== last && info.state !== 'refused') options.onState?.(info.state);
       last = info.state;
