@@ -52,7 +52,7 @@ const types = {
  * The shared store: one PostgreSQL database for every API server and worker, migrated on open
  * (migrations.ts, under an advisory lock). Returns at once like openSqliteStore; the connection
  * and the migrations run in the background and every call waits for them (and fails with their
- * error). Same contract as SQLite (store-contract.ts), tested against a real server.
+ * error, the next call trying again). Same contract as SQLite (store-contract.ts), tested against a real server.
  */
 export function openPostgresStore(options: PostgresStoreOptions): TelemetryStore {
   const parsed = optionsSchema.safeParse(options);
