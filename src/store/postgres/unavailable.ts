@@ -32,7 +32,7 @@ export class DatabaseUnavailableError extends AppError {
   constructor(what: string, url: string, cause: unknown) {
     const database = databaseOf(url);
     const said = cause instanceof Error ? cause.message : String(cause);
-    super('UNAVAILABLE', `${what} at ${database} is unavailable (${said}): start PostgreSQL or check the URL and the network; calls retry once it answers`, { cause, details: { database } });
+    super('UNAVAILABLE', `${what} at ${database} is unavailable (${said}): start PostgreSQL, or check the URL and the network`, { cause, details: { database } });
   }
 }
 
