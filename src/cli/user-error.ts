@@ -1,4 +1,4 @@
-import { AppError, PermissionDeniedError, ValidationError, toAppError } from '../core/errors.js';
+import { AppError, DiskFullError, PermissionDeniedError, ValidationError, toAppError } from '../core/errors.js';
 
 /**
  * A thrown value as the error a user reads: one line naming the problem and the fix. A system
@@ -18,7 +18,8 @@ export function toUserError(e: unknown): AppError {
     case 'EROFS':
       return new PermissionDeniedError(`read-only file system: ${path ?? ''}; point PRESCIENT_HOME at a writable folder`);
     case 'ENOSPC':
-      return new AppError('INTERNAL', `no space left on the device${path ? ` writing ${path}` : ''}; free some space (prescient images gc) and run again`);
+    case 'EDQUOT':
+      return new DiskFullError(e, path ? { path } : {});
     case 'EISDIR':
       return new ValidationError(path ?? 'file', 'is a folder; give a file');
     case 'ENOTDIR':

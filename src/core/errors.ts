@@ -16,6 +16,7 @@ export const errorCodes = [
   'FORBIDDEN',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
+  'UNAVAILABLE', // a service Prescient depends on (its database, the external registry) does not answer: retry later
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
@@ -102,6 +103,22 @@ export class UnsupportedError extends AppError {
   }
 }
 
+/**
+ * A write that found the disk full (ENOSPC, EDQUOT). Writers remove what they had half-written;
+ * what remains for the operator is space. UNAVAILABLE: the same request succeeds once there is.
+ * The path is named only where the operator reads it (the CLI), not in an HTTP answer.
+ */
+export class DiskFullError extends AppError {
+  constructor(cause: unknown, options: { path?: string } = {}) {
+    super('UNAVAILABLE', `no space left on the device${options.path ? ` writing ${options.path}` : ''}: free some space (prescient images gc, prescient layers gc) and try again`, { cause });
+  }
+}
+
+export function isDiskFull(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 export function isAppError(e: unknown): e is AppError {
   return e instanceof AppError;
 }
@@ -109,6 +126,7 @@ export function isAppError(e: unknown): e is AppError {
 /** Any thrown value as an AppError, keeping the original as the cause. */
 export function toAppError(e: unknown): AppError {
   if (e instanceof AppError) return e;
+  if (isDiskFull(e)) return new DiskFullError(e);
   const message = e instanceof Error ? e.message : String(e);
   return new AppError('INTERNAL', message, { cause: e });
 }

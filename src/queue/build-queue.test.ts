@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import postgres from 'pg';
 import { setTimeout as delay } from 'node:timers/promises';
 import { sha256Digest, type Digest } from '../core/digest.js';
 import { AppError, ValidationError } from '../core/errors.js';
@@ -195,6 +196,94 @@ describe('the build queue on PostgreSQL (pg-boss): one build per key, retries, r
       await assert.rejects(queue.get('not-a-uuid'), (e: AppError) => e.code === 'VALIDATION');
     } finally {
       await queue.close();
+    }
+  });
+
+  test('a database that stops answering mid-build: the worker stops the build after its lease, a waiter gets UNAVAILABLE within the bound, not a hang', async () => {
+    const own = await startPostgres(); // frozen below: its own cluster
+    const queue = await BuildQueue.open({ kind: 'postgres', url: own.url }, { ...tuning, database: { connectTimeoutMs: 500, queryTimeoutMs: 500 } });
+    const events: WorkerEvent[] = [];
+    const stop = new AbortController();
+    // A build that runs until it is stopped.
+    const builder = new ScriptedBuilder((input) => new Promise((_, reject) => input.signal!.addEventListener('abort', () => reject(new AppError('ABORTED', 'stopped')), { once: true })));
+    const worker = new BuildWorker({ queue, builder: planning(builder), resolveBase: async () => base, pollMs: 100, onEvent: (e) => events.push(e) });
+    const running = worker.run(stop.signal);
+    try {
+      const { id } = await queue.enqueue(jobFor('frozen'));
+      while (!events.some((e) => e.type === 'taken')) await delay(50);
+      await own.freeze();
+      const t0 = performance.now();
+      await assert.rejects(queue.get(id), (e: AppError) => e.code === 'UNAVAILABLE' && /build queue at 127\.0\.0\.1:\d+\/postgres/.test(e.message));
+      assert.ok(performance.now() - t0 < 3000, `get failed after ${Math.round(performance.now() - t0)} ms`);
+      // The lease is 2 s: by then another worker may have the build, so this one stops it.
+      const deadline = Date.now() + 10_000;
+      while (!events.some((e) => e.type === 'lost') && Date.now() < deadline) await delay(100);
+      assert.ok(events.some((e) => e.type === 'lost'), `the build was stopped: ${JSON.stringify(events.map((e) => e.type))}`);
+    } finally {
+      await own.thaw();
+      stop.abort();
+      await running;
+      await queue.close();
+      await own.stop();
+    }
+  });
+
+  test('four processes opening the queue on a new database at once all open it (5 rounds): pg-boss alone deadlocked some of them', async () => {
+    const admin = new postgres.Client({ connectionString: pg.url });
+    await admin.connect();
+    try {
+      for (let round = 0; round < 5; round++) {
+        const name = `queue_race_${round}`;
+        await admin.query(`CREATE DATABASE ${name}`);
+        const url = pg.url.replace(/\/postgres$/, `/${name}`);
+        const opened = await Promise.allSettled(Array.from({ length: 4 }, () => BuildQueue.open({ kind: 'postgres', url }, tuning)));
+        for (const o of opened) if (o.status === 'fulfilled') await o.value.close();
+        const failed = opened.flatMap((o) => (o.status === 'rejected' ? [(o.reason as Error).message] : []));
+        assert.deepEqual(failed, [], `round ${round}`);
+        const queue = await BuildQueue.open({ kind: 'postgres', url }, tuning);
+        try {
+          const { id } = await queue.enqueue(jobFor('race'));
+          assert.equal((await queue.get(id))?.state, 'created');
+        } finally {
+          await queue.close();
+        }
+      }
+    } finally {
+      await admin.end();
+    }
+  });
+
+  test('a database restart shorter than a lease: the build goes on, and its waiter gets the version instead of an error', async () => {
+    const own = await startPostgres(); // halted below: its own cluster
+    const queue = await BuildQueue.open({ kind: 'postgres', url: own.url }, { ...tuning, leaseSeconds: 15, database: { connectTimeoutMs: 1000, queryTimeoutMs: 1000 } });
+    const events: WorkerEvent[] = [];
+    const stop = new AbortController();
+    let restarted = false;
+    // The build lasts until the database is back, and a little more.
+    const builder = new ScriptedBuilder(async (input) => {
+      while (!restarted) await delay(100);
+      await delay(500);
+      return built(input);
+    });
+    const worker = new BuildWorker({ queue, builder: planning(builder), resolveBase: async () => base, pollMs: 100, onEvent: (e) => events.push(e) });
+    const running = worker.run(stop.signal);
+    try {
+      const { id } = await queue.enqueue(jobFor('restart'));
+      while (!events.some((e) => e.type === 'taken')) await delay(50);
+      const waited = queue.wait(id, { pollMs: 100 });
+      await own.halt();
+      await delay(2000);
+      await own.restart();
+      restarted = true;
+      const result = await waited;
+      assert.equal(result.digest, sha256Digest('clients/restart'));
+      assert.ok(events.some((e) => e.type === 'registered'), JSON.stringify(events.map((e) => e.type)));
+    } finally {
+      restarted = true;
+      stop.abort();
+      await running;
+      await queue.close();
+      await own.stop();
     }
   });
 });

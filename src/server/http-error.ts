@@ -20,6 +20,8 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
   FORBIDDEN: 403,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  // 503, not 500: clients (OTLP exporters, skopeo, the Collector) retry it, and it is not our bug
+  UNAVAILABLE: 503,
   INTERNAL: 500,
 };
 
@@ -58,6 +60,7 @@ function shapedError(e: unknown, shape: ErrorShape, requestId: string, req: Inco
   const headers: Record<string, string> = {};
   const challenge = err.details?.['wwwAuthenticate'];
   if (typeof challenge === 'string') headers['www-authenticate'] = challenge;
+  if (err.code === 'UNAVAILABLE') headers['retry-after'] = '5';
   const message = unexpected ? `internal error (request ${requestId})` : err.message;
   let status = err instanceof MethodNotAllowedError ? 405 : httpStatusByCode[err.code];
   if (shape === 'otlp') {

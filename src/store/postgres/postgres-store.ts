@@ -12,9 +12,10 @@ import { countRejections, rejections } from './rejections.js';
 import { readRollups } from './rollups.js';
 import { listSubjects, subjectIdOf, subjectInfo } from './subjects.js';
 import { inTransaction } from './transaction.js';
+import { DatabaseUnavailableError, isUnavailable, poolTimeouts, type DatabaseTimeouts } from './unavailable.js';
 import { writeGroup, type PendingWrite } from './writes.js';
 
-export interface PostgresStoreOptions {
+export interface PostgresStoreOptions extends DatabaseTimeouts {
   /** postgres://user[:password]@host[:port]/database[?sslmode=…] (libpq's URL form). */
   url: string;
   /** Connections this process keeps open (default 10); every worker has its own pool. */
@@ -24,10 +25,15 @@ export interface PostgresStoreOptions {
 export const postgresUrlSchema = z
   .string()
   .refine((u) => /^postgres(ql)?:\/\/[^/]/.test(u) && URL.canParse(u), 'expected postgres://user@host:port/database');
-const optionsSchema = z.object({ url: postgresUrlSchema, maxConnections: z.number().int().min(1).max(1000).optional() });
+const optionsSchema = z.object({
+  url: postgresUrlSchema,
+  maxConnections: z.number().int().min(1).max(1000).optional(),
+  connectTimeoutMs: z.number().int().min(1).optional(),
+  queryTimeoutMs: z.number().int().min(1).optional(),
+});
 
-/** A failure of the database itself (not of the input): its message names the store, never the URL (it may hold a password). */
-export class StoreUnavailableError extends AppError {
+/** A query the database refused (not an outage): a bug of ours. Its message names the store, never the URL (it may hold a password). */
+export class StoreFailedError extends AppError {
   constructor(cause: unknown) {
     super('INTERNAL', `the PostgreSQL store failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
@@ -46,22 +52,30 @@ const types = {
  * The shared store: one PostgreSQL database for every API server and worker, migrated on open
  * (migrations.ts, under an advisory lock). Returns at once like openSqliteStore; the connection
  * and the migrations run in the background and every call waits for them (and fails with their
- * error). Same contract as SQLite (store-contract.ts), tested against a real server.
+ * error, the next call trying again). Same contract as SQLite (store-contract.ts), tested against a real server.
  */
 export function openPostgresStore(options: PostgresStoreOptions): TelemetryStore {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw firstIssueError(parsed.error, { root: 'store' });
-  const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10, types, application_name: 'prescient' });
+  const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10, types, application_name: 'prescient', ...poolTimeouts(options) });
   // An idle connection the server drops (restart, failover) is an 'error' event: without a
   // listener it would end the process; the next query simply takes a new connection.
   pool.on('error', () => undefined);
-  const ready = migrate(pool);
-  ready.catch(() => undefined); // surfaced by the first call, never as an unhandled rejection
+  // Migrated once; a failed attempt (the database down when the process starts) is forgotten,
+  // so the next call tries again and the store recovers when the database is back.
+  let migrated: Promise<void> | undefined;
+  const ready = (): Promise<void> =>
+    (migrated ??= migrate(pool).catch((e: unknown) => {
+      migrated = undefined;
+      throw e;
+    }));
+  ready().catch(() => undefined); // started now; surfaced by the first call, never as an unhandled rejection
   const inFlight = new Set<Promise<unknown>>();
   let closed = false;
   const run = <T>(work: () => Promise<T>): Promise<T> => {
-    const p = ready.then(work).catch((e: unknown) => {
-      throw e instanceof AppError ? e : new StoreUnavailableError(e);
+    const p = ready().then(work).catch((e: unknown) => {
+      if (e instanceof AppError) throw e;
+      throw isUnavailable(e) ? new DatabaseUnavailableError('the PostgreSQL store', options.url, e) : new StoreFailedError(e);
     });
     inFlight.add(p);
     const done = () => void inFlight.delete(p);

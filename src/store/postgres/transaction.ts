@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { isUnavailable } from './unavailable.js';
 
 /** What a store's parts query through: a pooled client inside a transaction, or the pool. */
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -20,7 +21,9 @@ export async function inTransaction<T>(pool: pg.Pool, work: (c: Queryable) => Pr
       await c.query('COMMIT');
       return out;
     } catch (e) {
-      await c.query('ROLLBACK').catch(() => (broken = true));
+      // A connection that is cut or silent cannot roll back (it would wait out another timeout): closed, not reused.
+      if (isUnavailable(e)) broken = true;
+      else await c.query('ROLLBACK').catch(() => (broken = true));
       if (attempt < 5 && retryable.has((e as { code?: string }).code ?? '')) continue;
       throw e;
     } finally {

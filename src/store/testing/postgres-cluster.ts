@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chown, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../core/exec.js';
@@ -18,6 +18,12 @@ export interface RunningPostgres {
   pid: number;
   dir: string;
   stop(): Promise<void>;
+  /** An outage: the server shuts down (fast), its data kept, until `restart` starts it again on the same port. */
+  halt(): Promise<void>;
+  restart(): Promise<void>;
+  /** A server that stops answering (a hung host, a partition): SIGSTOP to it and its backends, until `thaw`. */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
 }
 
 const VERSIONS_DIR = '/usr/lib/postgresql';
@@ -61,6 +67,47 @@ export async function startPostgres(): Promise<RunningPostgres> {
     c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`initdb failed: ${err}`))));
   });
   const port = await freePort();
+  let server = await spawnServer(bin, data, dir, port, as).catch(async (e: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  });
+  let frozen: number[] = [];
+  const thaw = (): void => {
+    for (const pid of frozen) process.kill(pid, 'SIGCONT');
+    frozen = [];
+  };
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    host: '127.0.0.1',
+    port,
+    get pid() {
+      return server.pid;
+    },
+    dir,
+    async stop() {
+      thaw();
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+    halt: () => server.stop(),
+    async restart() {
+      server = await spawnServer(bin, data, dir, port, as);
+    },
+    async freeze() {
+      const children = (await readFile(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8')).trim().split(/\s+/).filter(Boolean).map(Number);
+      frozen = [server.pid, ...children];
+      for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    },
+    thaw: async () => thaw(),
+  };
+}
+
+interface Server {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function spawnServer(bin: string, data: string, dir: string, port: number, as: { uid: number; gid: number; env: NodeJS.ProcessEnv }): Promise<Server> {
   const child: ChildProcess = spawn(
     join(bin, 'postgres'),
     ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`,
@@ -80,23 +127,18 @@ export async function startPostgres(): Promise<RunningPostgres> {
     if (ready) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       if (child.exitCode === null) process.kill(pid, 'SIGKILL');
-      await rm(dir, { recursive: true, force: true });
       throw new Error(`PostgreSQL did not start: ${stderr}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    host: '127.0.0.1',
-    port,
     pid,
-    dir,
     async stop() {
-      // SIGINT is PostgreSQL's fast shutdown: sessions are ended, nothing is kept anyway.
-      if (child.exitCode === null) process.kill(pid, 'SIGINT');
+      // SIGINT is PostgreSQL's fast shutdown: sessions are ended (what a restart keeps is the data folder).
+      if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGINT');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
       if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGKILL');
-      await rm(dir, { recursive: true, force: true });
+      await exited;
     },
   };
 }
