@@ -55,12 +55,14 @@ export const minCategoryMembers = 3;
 
 /**
  * The authorize check `serve` uses: a client may read a category's vector only when the category
- * has at least `minMembers` clients (the admin always may). `membersOf` counts them.
+ * has at least `minMembers` clients (the admin always may). `membersOf` counts them. A client that
+ * names its own id beside the category is held to it too: without a model of its own, the answer
+ * is the category's.
  */
 export function categorySizeRule(input: { membersOf: (category: string) => Promise<number>; minMembers?: number }): NonNullable<PredictRouteDeps['authorize']> {
   const min = input.minMembers ?? minCategoryMembers;
-  return async ({ principal, client, category }) => {
-    if (principal?.kind !== 'client' || client !== undefined || category === undefined) return;
+  return async ({ principal, category }) => {
+    if (principal?.kind !== 'client' || category === undefined) return;
     if ((await input.membersOf(category)) < min) {
       throw new AppError('FORBIDDEN', `category: ${category} has fewer than ${min} clients, so its vector would describe one of them`, { details: { field: 'category', rule: 'category-min-members', minMembers: min } });
     }
