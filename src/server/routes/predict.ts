@@ -15,7 +15,7 @@ import type { RequestContext, RouteSet } from '../router.js';
  *
  *   GET  /v1/usage-vectors?client=X[&category=C][&horizonHours=24]
  *   GET  /v1/usage-vectors/schema
- *   POST /v1/usage-vectors/validate   (body: a vector; answers {valid, issues:[{path,message}]})
+ *   POST /v1/usage-vectors/validate   (body: a vector; answers {valid, issues:[{path,message}]}, the first 100, and issueCount when there are more)
  */
 export interface PredictRouteDeps {
   predictor: Predictor;
@@ -34,6 +34,8 @@ const query = z
   .refine((q) => q.client !== undefined || q.category !== undefined, { message: 'give client or category', path: ['client'] });
 
 const maxBody = 1 << 20;
+/** Issues a validate answer lists: a public 1 MiB body of 27,000 bad entries answered 2.6 MB in a second of the event loop. */
+const maxIssues = 100;
 
 async function readJson(ctx: RequestContext): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -86,7 +88,7 @@ export function predictRoutes(deps: PredictRouteDeps): RouteSet {
       schemas: { body: usageVectorSchema },
       handler: async (ctx) => {
         const issues = checkUsageVector(await readJson(ctx));
-        sendJson(ctx.res, issues.length === 0 ? 200 : 422, { valid: issues.length === 0, issues });
+        sendJson(ctx.res, issues.length === 0 ? 200 : 422, { valid: issues.length === 0, issues: issues.slice(0, maxIssues), ...(issues.length > maxIssues ? { issueCount: issues.length } : {}) });
       },
     },
     {
