@@ -29,18 +29,22 @@ export class Sessions {
     this.key = createHmac('sha256', grantKey).update('prescient dashboard session v1').digest();
   }
 
-  /** The Set-Cookie value that logs `principal` in. */
-  cookieFor(principal: SessionPrincipal): { cookie: string; expiresAt: string } {
+  /**
+   * The Set-Cookie value that logs `principal` in. `secure` (the login came over HTTPS): cookies
+   * are not bound to a port or scheme, so without it the browser would also send it to plain HTTP
+   * on the same host, where anyone on the path reads it.
+   */
+  cookieFor(principal: SessionPrincipal, options: { secure?: boolean } = {}): { cookie: string; expiresAt: string } {
     const t = issueToken(this.key, { sub: principal.kind === 'admin' ? 'admin' : principal.clientId, admin: principal.kind === 'admin', access: [], gen: this.generationOf(principal), ttlSeconds: sessionTtlSeconds, now: this.now() });
     return {
-      cookie: `${sessionCookieName}=${t.token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${sessionTtlSeconds}`,
+      cookie: `${sessionCookieName}=${t.token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${sessionTtlSeconds}${options.secure ? '; Secure' : ''}`,
       expiresAt: new Date(t.claims.exp * 1000).toISOString(),
     };
   }
 
   /** The Set-Cookie value that logs out. */
-  static clearCookie(): string {
-    return `${sessionCookieName}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
+  static clearCookie(options: { secure?: boolean } = {}): string {
+    return `${sessionCookieName}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${options.secure ? '; Secure' : ''}`;
   }
 
   /** The principal of the request's session cookie; undefined without one; UNAUTHORIZED when it is forged or expired. */

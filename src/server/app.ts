@@ -7,6 +7,7 @@ import { AppError, NotFoundError, ValidationError } from '../core/errors.js';
 import { errorResponse, MethodNotAllowedError } from './http-error.js';
 import type { Principal } from '../contracts/access-scope.js';
 import { lingerBeforeClose } from './linger.js';
+import { defaultBodyDeadline, watchBodyDeadline, type BodyDeadline } from './body-deadline.js';
 import { type EdgeAuth } from '../contracts/access-scope.js';
 import { enforceScope, principalLabel } from './route-scope.js';
 import type { ErrorShape, Route, RouteSet } from './router.js';
@@ -21,6 +22,8 @@ export interface AppOptions {
   observeRequest?: (r: { method: string; route: string; status: number; seconds: number }) => void;
   /** Serve HTTPS with this certificate (PEM) and key: credentials and grants cross the network. */
   tls?: { cert: Buffer; key: Buffer };
+  /** How long a request body may take (default: defaultBodyDeadline). */
+  bodyDeadline?: BodyDeadline;
 }
 
 export type App = FastifyInstance;
@@ -81,6 +84,13 @@ export function createApp(options: AppOptions): App {
     checkRequestTarget(request.raw.url ?? '');
     if (request.raw.httpVersion === '1.1' && !request.raw.headers.host) throw new ValidationError('host', 'an HTTP/1.1 request needs a Host header', { rule: 'rfc9112-host' });
     const route = request.routeOptions.config?.edgeRoute;
+    watchBodyDeadline({
+      req: request.raw,
+      res: reply.raw,
+      limits: options.bodyDeadline ?? defaultBodyDeadline,
+      streamsBody: route?.streamsBody === true,
+      onExpired: (what, ms) => answerBodyTimeout(request, reply, what, ms),
+    });
     if (route === undefined) return;
     request.principal = await enforceScope({
       route,
@@ -145,6 +155,16 @@ export async function listen(app: App, port: number, host = '127.0.0.1'): Promis
   const addr = app.server.address();
   if (addr && typeof addr === 'object') return { host: addr.address, port: addr.port };
   throw new AppError('INTERNAL', 'server has no address');
+}
+
+/** 408 naming the body, if nothing was answered yet (`connection: close`: the lingering close ends the socket within its limits). */
+function answerBodyTimeout(request: FastifyRequest, reply: FastifyReply, what: 'total' | 'idle', ms: number): void {
+  const res = reply.raw;
+  if (res.headersSent) return void res.destroy();
+  const message = what === 'total' ? `not received within ${ms / 1000} s` : `no byte of it arrived for ${ms / 1000} s`;
+  const r = errorResponse(new ValidationError('body', message, { rule: `body-${what}-timeout` }), request.routeOptions.config?.errorShape ?? 'prescient', request.id, request.raw);
+  res.writeHead(408, { ...r.headers, 'content-length': r.payload.length, connection: 'close' });
+  res.end(r.payload);
 }
 
 function sendError(request: FastifyRequest, reply: FastifyReply, e: unknown): void {

@@ -151,4 +151,17 @@ describe('route scopes: every route of `prescient serve`, swept with no, another
     assert.equal(own.status, 200, await own.clone().text());
     assert.equal(((await own.json()) as { accepted: number }).accepted, 1);
   });
+
+  test("a parameter given twice cannot pass the scope check with a's name and reach b's data with the other", async () => {
+    const vectorOf = async (query: string, credential: Creds): Promise<Response> => fetch(`${server.base}/v1/usage-vectors?${query}`, { headers: { authorization: basicAuth(credential) } });
+    for (const query of ['client=a&client=b', 'client=b&client=a', 'client=a&client=a']) {
+      const r = await vectorOf(query, a);
+      const text = await r.text();
+      assert.equal(r.status, 400, `${query} → ${r.status} ${text}`);
+      assert.match(text, /"field":"client"/, text);
+    }
+    // The control: each alone answers as before.
+    assert.equal((await vectorOf('client=a', a)).status, 200);
+    assert.equal((await vectorOf('client=b', a)).status, 403);
+  });
 });

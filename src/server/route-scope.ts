@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { AppError } from '../core/errors.js';
+import { AppError, ValidationError } from '../core/errors.js';
 import type { EdgeAuth, Principal } from '../contracts/access-scope.js';
 import type { Route } from './router.js';
 
@@ -29,7 +29,11 @@ export async function enforceScope(input: { route: Pick<Route, 'scope' | 'client
     return principal;
   }
   if (scope === 'client-own' && principal.kind === 'client') {
-    const client = route.clientOf?.({ params: input.params, query: input.query() });
+    const query = input.query();
+    // The check reads one value and the handler may read another (`get` the first, fromEntries the last): `?client=a&client=b` must not pass as a and answer for b.
+    const repeated = [...new Set(query.keys())].find((k) => query.getAll(k).length > 1);
+    if (repeated !== undefined) throw new ValidationError(repeated, 'given more than once; a client-own route takes each query parameter once', { rule: 'single-valued-query' });
+    const client = route.clientOf?.({ params: input.params, query });
     if (client !== undefined && client !== principal.clientId) throw new AppError('FORBIDDEN', `credential of ${principal.clientId} cannot act for ${client}`, { details: rule });
   }
   return principal;

@@ -55,6 +55,8 @@ export interface Route {
   schemas?: { body?: z.ZodType; query?: z.ZodType; bodyMediaType?: string; binaryBodies?: Readonly<Record<string, string>> };
   handler: Handler;
   errorShape?: ErrorShape;
+  /** The body may be GiB (OCI blob uploads): no total deadline, only the idle one (body-deadline.ts). */
+  streamsBody?: boolean;
 }
 
 /** A feature's routes, built by a factory that takes that feature's dependencies. */

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** Where a request's image came from: already registered, built for it, joined to a build in flight, or the last good one. */
@@ -31,13 +31,19 @@ export class RequestOutcomes {
   constructor(readonly file: string) {}
 
   async record(entry: OutcomeEntry): Promise<void> {
-    // The folder is made once per process, not before every answer's line.
-    this.folder ??= mkdir(dirname(this.file), { recursive: true }).catch((e: unknown) => {
+    // The folder is made once per process, not before every answer's line; a file from before
+    // it was kept 0600 (it names every client and why its requests failed) is made so then.
+    this.folder ??= (async () => {
+      await mkdir(dirname(this.file), { recursive: true });
+      await chmod(this.file, 0o600).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+      });
+    })().catch((e: unknown) => {
       this.folder = undefined;
       throw e;
     });
     await this.folder;
-    await appendFile(this.file, `${JSON.stringify(entry)}\n`);
+    await appendFile(this.file, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
   }
 
   async load(): Promise<OutcomeEntry[]> {

@@ -67,6 +67,21 @@ describe('serve --tls-cert/--tls-key: the API over real HTTPS on 127.0.0.1', { s
     assert.equal(token.status, 200, token.body);
   });
 
+  test("the dashboard's session cookie set over HTTPS is Secure: a browser never sends it to the same host over plain HTTP, on any port", async () => {
+    const secret = (await readFile(join(paths(home).secrets, 'admin.secret'), 'utf8')).trim();
+    const cookie = await new Promise<string>((resolve, reject) => {
+      const req = request(`${server.url}/v1/session`, { ca, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        resolve(String(res.headers['set-cookie'] ?? ''));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ username: 'admin', secret }));
+    });
+    assert.match(cookie, /^prescient_session=[^;]+;/, cookie);
+    assert.match(cookie, /; Secure(;|$)/, cookie);
+    assert.match(cookie, /; HttpOnly(;|$)/, cookie);
+  });
+
   test('a client that does not trust the certificate is refused by TLS; plain HTTP gets no API', async () => {
     await assert.rejects(get(`${server.url}/healthz`, Buffer.from('')), /self-signed|certificate|unable to verify/i);
     const plain = await fetch(server.url.replace('https:', 'http:') + '/healthz').then(

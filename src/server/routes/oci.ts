@@ -263,7 +263,7 @@ export function ociRoutes(deps: OciRoutesDeps): RouteSet {
   const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
   return [
     { method: methods, path: '/v2', scope: 'registry', registryAccess: () => ({ repository: null, action: 'pull' }), summary: 'the OCI distribution API base check', errorShape: 'oci', handler: (ctx) => handle({ ...ctx, params: { '*': '' } }) },
-    { method: methods, path: '/v2/*', scope: 'registry', registryAccess: ({ params, method }) => registryAccessOf(params['*'] ?? '', method), summary: 'the OCI distribution API: manifests, blobs, uploads, tags, referrers', errorShape: 'oci', handler: handle },
+    { method: methods, path: '/v2/*', scope: 'registry', registryAccess: ({ params, method }) => registryAccessOf(params['*'] ?? '', method), summary: 'the OCI distribution API: manifests, blobs, uploads, tags, referrers', errorShape: 'oci', streamsBody: true, handler: handle },
   ];
 }
 

@@ -49,3 +49,12 @@ test('a client may not read the vector of a category with fewer than 3 members; 
   assert.equal((await fetch(`${base}/v1/usage-vectors?category=solo`, { headers: { authorization: basicAuth(grants.credentials.admin) } })).status, 200);
   assert.equal((await fetch(`${base}/v1/usage-vectors?category=solo`)).status, 401);
 });
+
+test("naming its own id beside the category does not open a small category's vector to a client: a client without a model of its own is answered from the category's", async () => {
+  const w2 = basicAuth(await grants.credentials.issue('w2'));
+  const r = await fetch(`${base}/v1/usage-vectors?client=w2&category=solo`, { headers: { authorization: w2 } });
+  assert.equal(r.status, 403, await r.clone().text());
+  assert.equal(((await r.json()) as { details: { rule: string } }).details.rule, 'category-min-members');
+  assert.equal((await fetch(`${base}/v1/usage-vectors?client=w2&category=web`, { headers: { authorization: w2 } })).status, 200);
+  assert.equal((await fetch(`${base}/v1/usage-vectors?client=w2`, { headers: { authorization: w2 } })).status, 200);
+});

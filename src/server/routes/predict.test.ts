@@ -45,3 +45,17 @@ test('POST /v1/usage-vectors/validate names the bad fields; the schema is served
   const s = await fetch(`${base}/v1/usage-vectors/schema`);
   assert.equal(((await s.json()) as { title: string }).title, 'UsageVector');
 });
+
+test('a vector with thousands of bad fields answers the first 100 and how many there are, not megabytes (the route is public)', async () => {
+  const v = JSON.parse(readFileSync(repoPath('examples/vectors/web-db.json'), 'utf8'));
+  v.software = Array.from({ length: 5000 }, (_, i) => ({ name: `pkg${i}`, probability: 'high' }));
+  const r = await fetch(`${base}/v1/usage-vectors/validate`, { method: 'POST', body: JSON.stringify(v) });
+  const text = await r.text();
+  assert.equal(r.status, 422);
+  const body = JSON.parse(text) as { valid: boolean; issues: { path: string }[]; issueCount: number };
+  assert.equal(body.valid, false);
+  assert.equal(body.issues.length, 100);
+  assert.equal(body.issues[0]!.path, 'software[0].probability');
+  assert.equal(body.issueCount, 5000);
+  assert.ok(text.length < 64 * 1024, `${text.length} bytes`);
+});

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
 import type { Grants } from '../../grants/grants.js';
@@ -33,7 +35,7 @@ export function sessionRoutes(deps: SessionRoutesDeps): RouteSet {
         const principal = deps.grants.credentials.authenticate(parsed.data.username, parsed.data.secret);
         if (!principal) throw new AppError('UNAUTHORIZED', 'unknown username or wrong secret', { details: { rule: 'credential' } });
         if (principal.kind === 'source') throw new AppError('FORBIDDEN', `source credential ${principal.name} only writes telemetry`, { details: { rule: 'scope:credential' } });
-        const { cookie, expiresAt } = deps.grants.sessions.cookieFor(principal);
+        const { cookie, expiresAt } = deps.grants.sessions.cookieFor(principal, { secure: overTls(req) });
         sendJson(res, 200, { ...viewerOf(principal), expiresAt }, { 'set-cookie': cookie, 'cache-control': 'no-store' });
       },
     },
@@ -61,7 +63,7 @@ export function sessionRoutes(deps: SessionRoutesDeps): RouteSet {
       summary: "log out: clears the session cookie",
       handler: ({ req, res }) => {
         req.resume();
-        sendJson(res, 200, { loggedOut: true }, { 'set-cookie': Sessions.clearCookie() });
+        sendJson(res, 200, { loggedOut: true }, { 'set-cookie': Sessions.clearCookie({ secure: overTls(req) }) });
       },
     },
   ];
@@ -69,4 +71,9 @@ export function sessionRoutes(deps: SessionRoutesDeps): RouteSet {
 
 export function viewerOf(p: { kind: 'admin' } | { kind: 'client'; clientId: string }): { kind: 'admin' | 'client'; clientId?: string } {
   return p.kind === 'admin' ? { kind: 'admin' } : { kind: 'client', clientId: p.clientId };
+}
+
+/** The request came over HTTPS (`serve --tls-cert`): its cookies are Secure. */
+function overTls(req: IncomingMessage): boolean {
+  return (req.socket as Partial<TLSSocket>).encrypted === true;
 }

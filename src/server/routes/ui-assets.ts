@@ -44,7 +44,8 @@ export function uiRoutes(deps: UiRoutesDeps): RouteSet {
   const indexHtml = (): Promise<string> =>
     (page ??= readFile(join(root, 'index.html'), 'utf8').catch((e: unknown) => {
       page = undefined;
-      throw new AppError('NOT_FOUND', `the dashboard is not built (${(e as Error).message}); run bash scripts/setup`);
+      // The route is public: the error's code only, never the install path its message holds.
+      throw new AppError('NOT_FOUND', `the dashboard is not built (index.html: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}); run bash scripts/setup`, { details: { rule: 'dashboard-built' } });
     }));
   const assets = new Map<string, Promise<Buffer>>();
   const remember = (file: string): Promise<Buffer> => {
