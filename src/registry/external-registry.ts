@@ -1,6 +1,7 @@
 import { chmod, copyFile, link, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
+import { annotations } from '../contracts/annotations.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { isDigest, sha256Digest, sha256File, type Digest } from '../core/digest.js';
 import { ConflictError, ExternalToolError, ValidationError } from '../core/errors.js';
@@ -8,12 +9,12 @@ import { run } from '../core/exec.js';
 import type { LayerCache, LayerRecord, RemoteLayerSource } from '../pipeline/layer-cache.js';
 import { mediaTypes } from './media-types.js';
 import { OciLayout } from './oci-layout.js';
-import { isIndexManifest } from './oci-types.js';
+import { isIndexManifest, type ImageManifest } from './oci-types.js';
 import { parseManifest } from './parse-manifest.js';
 import type { OciRegistryConfig, RegistryConfig } from './registry-config.js';
 import type { Registry } from './registry.js';
 import { pullImage, pushImage, skopeoAuthArgs, type RemoteOptions } from './remote.js';
-import { versionTag } from './reference.js';
+import { versionOfTag, versionTag } from './reference.js';
 
 /** The repository of the external registry that holds one small manifest per built layer, tagged by layer key. */
 export const layersRepository = 'prescient/layers';
@@ -62,6 +63,8 @@ export class ExternalRegistry implements RemoteLayerSource {
   /** Plain HTTP (an http:// URL) or unverified TLS (`insecure`): skopeo's --tls-verify=false. */
   readonly #insecure: boolean;
   readonly #published = new Set<string>();
+  /** `repository@digest` → its version number there (versionOf). */
+  readonly #versions = new Map<string, number>();
 
   constructor(
     private readonly o: { config: OciRegistryConfig; local: Registry; auth?: ExternalAuth },
@@ -86,11 +89,12 @@ export class ExternalRegistry implements RemoteLayerSource {
     };
   }
 
+  /** `repository:tag`, or `repository@digest` for a digest. */
   private ref(repository: string, tag: string): string {
-    return `docker://${this.address}/${repository}:${tag}`;
+    return `docker://${this.address}/${repository}${isDigest(tag) ? '@' : ':'}${tag}`;
   }
 
-  /** The digest of `repository:tag` there, undefined when it has none. */
+  /** The digest of `repository:tag` (or whether `repository@digest` is) there, undefined when it has none. */
   async digestOf(repository: string, tag: string, signal?: AbortSignal): Promise<Digest | undefined> {
     const raw = await this.#rawManifest(repository, tag, signal);
     return raw === undefined ? undefined : sha256Digest(raw);
@@ -111,18 +115,98 @@ export class ExternalRegistry implements RemoteLayerSource {
   }
 
   /**
-   * Push a registered version there under its version tag and `tags` (moving ones, e.g. latest).
-   * A version tag never moves: one that names another digest there is a conflict, not an overwrite.
+   * Push a registered version there under its version tag, then `tags` (moving ones, e.g. latest),
+   * and say what the shared registry now holds for it. A version tag never moves: when another
+   * home already holds `v<n>` there (its push may have died between `v<n>` and `latest`, or it
+   * built the same number at the same time), the registry's version is the truth —
+   * - built for the same plan on the same base: it is adopted (pulled here as `latest`, `tags`
+   *   moved to it there). It answers the same requests, and pushing ours under a new number would
+   *   make two versions of one image;
+   * - another image: ours becomes the next free version there, never an overwrite of theirs.
+   * Either way the next build finds nothing left to push, so a cut push never blocks a client.
+   * The distribution API has no conditional tag write: two homes taking the same free number in
+   * the same instant remains possible; the check after the push makes the loser try the next one.
    */
-  async pushVersion(input: { repository: string; digest: Digest; version: number; tags: readonly string[]; signal?: AbortSignal }): Promise<void> {
-    const vTag = versionTag(input.version);
-    const there = await this.digestOf(input.repository, vTag, input.signal);
-    if (there !== undefined && there !== input.digest) {
-      throw new ConflictError(`${this.address}/${input.repository}:${vTag} is already ${there}, not ${input.digest}: another home registered that version first`, { repository: input.repository, version: input.version });
+  async pushVersion(input: { repository: string; digest: Digest; version: number; tags: readonly string[]; signal?: AbortSignal }): Promise<{ digest: Digest; version: number; adopted: boolean }> {
+    const { repository, signal } = input;
+    const opts = this.options(repository, ['pull', 'push'], signal);
+    let version = input.version;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const vTag = versionTag(version);
+      const there = await this.digestOf(repository, vTag, signal);
+      if (there !== undefined && there !== input.digest) {
+        const same = await this.#samePlan(repository, vTag, input.digest, signal);
+        if (same) return this.#adopt(input, version, there, same);
+        // ours may be a version there already (pushed under another number before): that one it stays
+        version = (await this.versionOf(repository, input.digest, undefined, signal)) ?? 1 + Math.max(version, ...(await this.#versionsThere(repository, signal)));
+        continue;
+      }
+      if (there === undefined) {
+        await pushImage(this.o.local, `${repository}@${input.digest}`, `${this.address}/${repository}:${vTag}`, opts);
+        if ((await this.digestOf(repository, vTag, signal)) !== input.digest) continue;
+      }
+      for (const tag of input.tags.filter((t) => t !== vTag)) await pushImage(this.o.local, `${repository}@${input.digest}`, `${this.address}/${repository}:${tag}`, opts);
+      this.#versions.set(`${repository}@${input.digest}`, version);
+      return { digest: input.digest, version, adopted: false };
     }
-    const source = `${input.repository}@${input.digest}`;
-    const opts = this.options(input.repository, ['pull', 'push'], input.signal);
-    for (const tag of [vTag, ...input.tags.filter((t) => t !== vTag)]) await pushImage(this.o.local, source, `${this.address}/${input.repository}:${tag}`, opts);
+    throw new ConflictError(`${this.address}/${repository}: no free version for ${input.digest} after 8 tries, other homes kept taking them`, { repository, version });
+  }
+
+  /** `repository:vTag` there when it was built for the same plan on the same base as `digest` here. */
+  async #samePlan(repository: string, vTag: string, digest: Digest, signal?: AbortSignal): Promise<ImageManifest | undefined> {
+    const raw = await this.#rawManifest(repository, vTag, signal);
+    const theirs = raw === undefined ? undefined : parseManifest(raw);
+    if (theirs === undefined || isIndexManifest(theirs)) return undefined;
+    const ours = (await this.o.local.imageManifest(digest)).annotations ?? {};
+    const plan = ours[annotations.planDigest];
+    const base = ours[annotations.baseKey];
+    return plan !== undefined && base !== undefined && theirs.annotations?.[annotations.planDigest] === plan && theirs.annotations?.[annotations.baseKey] === base ? theirs : undefined;
+  }
+
+  /** Bring `v<version>` there (`there`, its manifest `m`) here as `latest` and move `tags` there to it. */
+  async #adopt(input: { repository: string; tags: readonly string[]; signal?: AbortSignal }, version: number, there: Digest, m: ImageManifest): Promise<{ digest: Digest; version: number; adopted: true }> {
+    const { repository, signal } = input;
+    const vTag = versionTag(version);
+    const reuse = [m.config.digest, ...m.layers.map((l) => l.digest)];
+    // by digest: what was compared is what is adopted, whatever the tag names by now
+    const pulled = await pullImage(this.o.local, `${this.address}/${repository}@${there}`, repository, 'latest', { ...this.options(repository, ['pull'], signal), reuse });
+    if (pulled.digest !== there) throw new ConflictError(`${this.address}/${repository}:${vTag} changed while it was adopted`, { repository, version });
+    const opts = this.options(repository, ['pull', 'push'], signal);
+    for (const tag of input.tags.filter((t) => t !== vTag)) await pushImage(this.o.local, `${repository}@${there}`, `${this.address}/${repository}:${tag}`, opts);
+    this.#versions.set(`${repository}@${there}`, version);
+    return { digest: there, version, adopted: true };
+  }
+
+  /**
+   * The version `repository@digest` is there, undefined when it is none; `guess` (the number it
+   * has here) is tried first. Remembered: a version tag never moves, so the answer never changes.
+   */
+  async versionOf(repository: string, digest: Digest, guess?: number, signal?: AbortSignal): Promise<number | undefined> {
+    const key = `${repository}@${digest}`;
+    const known = this.#versions.get(key);
+    if (known !== undefined) return known;
+    let found: number | undefined;
+    if (guess !== undefined && (await this.digestOf(repository, versionTag(guess), signal)) === digest) found = guess;
+    else if ((await this.digestOf(repository, digest, signal)) !== undefined) {
+      for (const v of (await this.#versionsThere(repository, signal)).sort((x, y) => y - x)) {
+        if ((await this.digestOf(repository, versionTag(v), signal)) === digest) { found = v; break; }
+      }
+    }
+    if (found !== undefined) this.#versions.set(key, found);
+    return found;
+  }
+
+  /** The version numbers `repository` has there (its v<n> tags). */
+  async #versionsThere(repository: string, signal?: AbortSignal): Promise<number[]> {
+    const work = await mkdtemp(join(this.o.local.layout.tmpDir, `${process.pid}-list-tags-`));
+    try {
+      const ref = `docker://${this.address}/${repository}`;
+      const args = ['list-tags', ...(await skopeoAuthArgs('inspect', ref, this.options(repository, ['pull'], signal), work)), ref];
+      const listed = JSON.parse((await run('skopeo', args, { timeoutMs: 120_000, ...(signal ? { signal } : {}) })).stdout) as { Tags?: unknown };
+      return (Array.isArray(listed.Tags) ? listed.Tags : []).flatMap((t) => (typeof t === 'string' && versionOfTag(t) !== undefined ? [versionOfTag(t)!] : []));
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
   }
 
   /**

@@ -13,7 +13,8 @@ import { annotations } from '../contracts/annotations.js';
 import type { ExternalRegistry } from '../registry/external-registry.js';
 import type { Registry } from '../registry/registry.js';
 import { LayerCache } from '../pipeline/layer-cache.js';
-import { latestImage } from './latest-image.js';
+import { versionOfTag, versionTag } from '../registry/reference.js';
+import { imageProvenance, latestImage } from './latest-image.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
 
 export interface BuildInput {
@@ -87,7 +88,8 @@ export class PipelineImageBuilder implements ImageBuilder {
       const shared = await external?.syncLatest(input.repository, input.signal);
       const hit = await this.registered(input);
       // registered here while the shared registry has none: an earlier push failed after the registration
-      if (hit && external && shared === undefined) await external.pushVersion({ repository: input.repository, digest: hit.digest, version: hit.version, tags: ['latest'], ...(input.signal ? { signal: input.signal } : {}) });
+      if (hit && external && shared === undefined) return this.pushed(input, hit);
+      if (hit && external) return this.asThere(input, hit);
       return hit ?? this.buildNow(input);
     }, { ...(input.signal ? { signal: input.signal } : {}), timeoutMs: 3 * 3600_000 });
   }
@@ -97,6 +99,31 @@ export class PipelineImageBuilder implements ImageBuilder {
     const latest = await latestImage(this.deps.registry, input.repository);
     if (!latest || latest.planDigest !== input.planDigest || latest.baseKey !== input.base.key || latest.version === undefined || !latest.vmSpec) return undefined;
     return { digest: latest.digest, version: latest.version, tags: latest.tags, spec: latest.vmSpec };
+  }
+
+  /**
+   * Push `image` to the shared registry and answer with what it holds there: the version another
+   * home pushed first for the same plan (adopted, now `latest` here too), or ours under the
+   * number it got there — the client pulls it from there, so that is the version it is told.
+   */
+  private async pushed(input: BuildInput, image: BuiltImage): Promise<BuiltImage> {
+    const external = this.deps.external!;
+    const there = await external.pushVersion({ repository: input.repository, digest: image.digest, version: image.version, tags: ['latest'], ...(input.signal ? { signal: input.signal } : {}) });
+    if (!there.adopted && there.version === image.version) return image;
+    const tags = [versionTag(there.version), 'latest'];
+    if (!there.adopted) return { ...image, version: there.version, tags };
+    const spec = imageProvenance(await this.deps.registry.show(`${input.repository}@${there.digest}`)).vmSpec ?? image.spec;
+    return { digest: there.digest, version: there.version, tags, spec };
+  }
+
+  /**
+   * A hit that is a version there, told by its number there: numbers here can differ (a version
+   * adopted from another home, or ours pushed under the next free number, came after ours here).
+   */
+  private async asThere(input: BuildInput, hit: BuiltImage): Promise<BuiltImage> {
+    const v = await this.deps.external!.versionOf(input.repository, hit.digest, hit.version, input.signal);
+    if (v === undefined || v === hit.version) return hit;
+    return { ...hit, version: v, tags: hit.tags.map((t) => (versionOfTag(t) === undefined ? t : versionTag(v))) };
   }
 
   private async buildNow(input: BuildInput): Promise<BuiltImage> {
@@ -131,7 +158,7 @@ export class PipelineImageBuilder implements ImageBuilder {
         await external.publishBase(input.base, input.signal);
         const keys = report.modules.flatMap((m) => (m.key ? [m.key] : []));
         await external.publishLayers({ keys, cache: new LayerCache(paths.layers), ...(input.signal ? { signal: input.signal } : {}) });
-        await external.pushVersion({ repository: input.repository, digest: registered.digest, version: registered.version, tags: ['latest'], ...(input.signal ? { signal: input.signal } : {}) });
+        return await this.pushed(input, { digest: registered.digest, version: registered.version, tags: registered.tags, spec: report.spec });
       }
       return { digest: registered.digest, version: registered.version, tags: registered.tags, spec: report.spec };
     } finally {
