@@ -38,6 +38,7 @@ function walk(program: Command): Node[] {
   return out;
 }
 
+/** A node's key in the scripts' tables; the scripts sanitise each word the same way (ssh-keys → ssh_keys). */
 const key = (path: string[]): string => ['_', ...path].join('_').replace(/[^A-Za-z0-9_]/g, '_');
 const quoteSh = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -59,7 +60,7 @@ ${fn}() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="\${COMP_WORDS[i]}"
     [[ "$w" == -* ]] && continue
-    if [[ " \${${fn}_subs[$cpath]} " == *" $w "* ]]; then cpath="\${cpath}_$w"; fi
+    if [[ " \${${fn}_subs[$cpath]} " == *" $w "* ]]; then cpath="\${cpath}_\${w//[^A-Za-z0-9_]/_}"; fi
   done
   local ck="\${cpath}\${prev//-/_}"
   if [[ -n "\${${fn}_choices[$ck]+x}" ]]; then
@@ -98,7 +99,7 @@ ${fn}() {
   for ((i = 2; i < CURRENT; i++)); do
     w=\${words[i]}
     [[ $w == -* ]] && continue
-    if [[ " \${${fn}_subs[$cpath]} " == *" $w "* ]]; then cpath=\${cpath}_$w; fi
+    if [[ " \${${fn}_subs[$cpath]} " == *" $w "* ]]; then cpath=\${cpath}_\${w//[^A-Za-z0-9_]/_}; fi
   done
   if [[ \${words[CURRENT]} == -* ]]; then
     compadd -- \${=${fn}_opts[$cpath]}

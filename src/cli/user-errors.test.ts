@@ -7,9 +7,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { Command } from 'commander';
 import { makeChain } from '../registry/testing/qcow2-fixtures.js';
 import { cliPath, repoPath, repoRoot } from '../../test/support/repo.js';
 import { debianBase, testHome } from '../../test/support/images.js';
+import { buildProgram } from './main.js';
 
 interface Run {
   code: number | null;
@@ -154,6 +156,19 @@ describe('CLI habits', () => {
     assert.deepEqual(await complete(['prescient', 'images', 'sh']), ['show']);
     assert.deepEqual((await complete(['prescient', 'ingest', 'x', '--format', 'o'])), ['otlp']);
     assert.ok((await complete(['prescient', 'personalize', '--pa'])).includes('--packages'));
+    // Every command, hyphenated names too (ssh-keys, sample-telemetry): exactly its subcommands
+    // and exactly the flags commander accepts there (its own, the global ones, --help).
+    const program = buildProgram();
+    const visit = async (cmd: Command, path: string[]): Promise<void> => {
+      for (const sub of cmd.commands.filter((c) => c.name() !== 'help')) {
+        const words = [...path, sub.name()];
+        const flags = [...sub.options, ...program.options].flatMap((o) => [o.long, o.short]).filter((f): f is string => !!f);
+        assert.deepEqual((await complete(['prescient', ...words, '--'])).sort(), [...new Set([...flags.filter((f) => f.startsWith('--')), '--help'])].sort(), words.join(' '));
+        if (sub.commands.length) assert.deepEqual(await complete(['prescient', ...words, '']), sub.commands.map((c) => c.name()).filter((n) => n !== 'help'), words.join(' '));
+        await visit(sub, words);
+      }
+    };
+    await visit(program, []);
   });
 
   test('the short spec gives a valid vector, its plan installs redis-server and git, and the built image has both (dpkg)', async () => {
