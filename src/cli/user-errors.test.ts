@@ -78,6 +78,27 @@ describe('bad input: one line naming the problem and the fix, a documented exit 
     assertUserError(await cli(['personalize', '--base', 'debian-12', '--memory', 'lots', '--plan']), 2, /--memory: a positive size such as .*"lots"/);
   });
 
+  test('a misspelt flag is named with its suggestion on one line, even where a required flag is missing', async () => {
+    assertUserError(await cli(['images', 'gc', '--dryrun']), 2, /unknown option '--dryrun' \(Did you mean --dry-run\?\) \(see --help\)$/);
+    assertUserError(await cli(['ingest', 'x.ndjson', '--formt', 'ndjson']), 2, /unknown option '--formt' \(Did you mean --format\?\)/);
+    assertUserError(await cli(['personalize', '--bsae', 'debian-12', '--packages', 'git', '--plan']), 2, /unknown option '--bsae' \(Did you mean --base\?\)/);
+    // A required flag that is really missing is still named.
+    assertUserError(await cli(['ingest', 'x.ndjson']), 2, /required option '-f, --format <format>' not specified/);
+    assertUserError(await cli(['datasets', 'add', 'cat', '/srv/cat.sql']), 2, /required option '--max-size <size>' not specified/);
+  });
+
+  test('with --json a usage error is also the JSON error on stdout, as for any other error', async () => {
+    for (const args of [['images', 'ls', '--nope', '--json'], ['--json', 'completion', 'tcsh'], ['--json', 'ingest', 'x.ndjson'], ['--json', 'images']]) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      const body = JSON.parse(r.stdout) as { error: string; message: string; details: { usage: string } };
+      assert.equal(body.error, 'VALIDATION', args.join(' '));
+      assert.match(body.message, /\(see --help\)$/);
+    }
+    assert.match((JSON.parse((await cli(['images', 'ls', '--nope', '--json'])).stdout) as { message: string }).message, /^unknown option '--nope'/);
+    assert.equal((await cli(['images', 'ls', '--help', '--json'])).stdout.startsWith('Usage:'), true, 'help is still help');
+  });
+
   test('no such base is 3 and says how to get one', async () => {
     assertUserError(await cli(['personalize', '--base', 'nope', '--packages', 'git', '--plan'], { home: dir }), 3, /no base image "nope"; build one with 'prescient base build debian-12'/);
     assertUserError(await cli(['personalize', '--base', '/nope/disk.qcow2', '--packages', 'git', '--plan'], { home: dir }), 3, /no base image at \/nope\/disk\.qcow2; import it first/);
