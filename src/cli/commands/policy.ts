@@ -55,7 +55,7 @@ async function edit(listName: string, values: string[], op: 'add' | 'rm'): Promi
   const keys = new Set(parsed.map((v) => list.key(v as never)));
   const current = list.get(policy);
   const next = op === 'add' ? [...current.filter((v) => !keys.has(list.key(v as never))), ...parsed] : current.filter((v) => !keys.has(list.key(v as never)));
-  const updated = parsePolicy(list.set(policy, next), file);
+  const updated = parsePolicy(list.set(policy, next));
   await savePolicy(file, updated);
   return updated;
 }
