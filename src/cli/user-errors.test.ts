@@ -87,6 +87,11 @@ describe('bad input: one line naming the problem and the fix, a documented exit 
     assertUserError(await cli(['datasets', 'add', 'cat', '/srv/cat.sql']), 2, /required option '--max-size <size>' not specified/);
   });
 
+  test("serve's retention flags are named as the user typed them", async () => {
+    assertUserError(await cli(['serve', '--retain-raw-days', 'x']), 2, /^error: --retain-raw-days: expected a positive number of days$/);
+    assertUserError(await cli(['serve', '--retain-raw-days', '30', '--retain-rollups-days', '7']), 2, /^error: --retain-rollups-days: rollups must be kept at least as long as raw events \(--retain-raw-days\)$/);
+  });
+
   test('with --json a usage error is also the JSON error on stdout, as for any other error', async () => {
     for (const args of [['images', 'ls', '--nope', '--json'], ['--json', 'completion', 'tcsh'], ['--json', 'ingest', 'x.ndjson'], ['--json', 'images']]) {
       const r = await cli(args);
