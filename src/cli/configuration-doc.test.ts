@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -64,4 +64,14 @@ test('a broken file of the home is refused naming the key and the file: config.j
     assert.equal(r.json.details.source, join(home, file), file);
     assert.match(r.stderr, new RegExp(`^error: ${field.replace(/[()[\].]/g, '\\$&')}: .*\\(in ${join(home, file)}\\)\\n$`), file);
   }
+});
+
+test('every file of this repository the README, the guides and the commands\' help name exists', () => {
+  const commandSources = readdirSync(repoPath('src/cli/commands')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => `src/cli/commands/${f}`);
+  const missing: string[] = [];
+  for (const file of ['README.md', 'docs/configuration.md', 'docs/fleet.md', 'docs/in-guest-agent.md', ...commandSources]) {
+    const named = readFileSync(repoPath(file), 'utf8').match(/\b(?:src|deploy|scripts|examples|schemas|docs|bench)\/[\w@./-]*[\w@-]/g) ?? [];
+    for (const path of new Set(named)) if (!existsSync(repoPath(path))) missing.push(`${file}: ${path}`);
+  }
+  assert.deepEqual(missing, []);
 });
