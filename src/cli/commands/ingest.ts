@@ -59,7 +59,8 @@ Formats:
 
 Subjects are named after the files (a VM per Bitbrains/PlanetLab file, a user per commands file)
 and are stored only as keyed pseudonyms. Data from inside a guest (--source agent) is stored only
-for subjects with recorded consent (prescient consent grant).
+for subjects with recorded consent (prescient consent grant). Records are not deduplicated:
+importing the same file again stores its records again.
 
 Examples:
   prescient ingest ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains

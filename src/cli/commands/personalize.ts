@@ -104,7 +104,7 @@ export const personalizeCommand: CommandRegistration = (program) => {
     .option('--plan', 'print the changes each module would make, and touch no image')
     .option('--modules <ids>', `only these modules, comma-separated (${builtinModules.map((m) => m.id).join(',')})`)
     .option('--options <file>', 'module options as JSON: {"software": {"threshold": 0.6}, "network": {"keepSsh": true}}')
-    .option('--flatten', 'write disk.qcow2 as one standalone image, readable by libvirt\'s QEMU user (the default)', true)
+    .option('--flatten', 'write disk.qcow2 as one standalone image, readable by libvirt\'s QEMU user', true)
     .option('--no-flatten', 'write disk.qcow2 as a thin overlay on the cached layers (warns when libvirt could not read the chain)')
     .option('--ssh-key <file...>', 'an SSH public key the machine\'s user logs in with (default: the client\'s registered keys)')
     .option('--user <name>', `the login name created at first boot, with --ssh-key (default: ${defaultLoginUser})`)

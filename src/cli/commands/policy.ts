@@ -113,7 +113,7 @@ Examples:
       .command(op)
       .description(description)
       .argument('<list>', listNames.join(' | '))
-      .argument('<values...>')
+      .argument('<values...>', "entries of that list (their forms: 'prescient policy --help', Lists)")
       .action(async (list: string, values: string[], _opts: unknown, command: Command) => {
         emit(command, await edit(list, values, op), describePolicy);
       });
