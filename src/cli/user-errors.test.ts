@@ -124,6 +124,7 @@ describe('bad input: one line naming the problem and the fix, a documented exit 
     const r = await cli(['images', 'ls'], { uid: nobody, home });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /no images yet/);
+    assert.equal((await cli(['layers', 'ls'], { uid: nobody, home })).stdout, 'no layers cached yet\n');
     for (const args of [['images', 'ls', '--json'], ['keys', 'ls'], ['consent', 'ls'], ['base', 'ls']]) assert.equal((await cli(args, { uid: nobody, home })).code, 0, args.join(' '));
     assert.equal(existsSync(home), false, 'the home was created');
   });
