@@ -104,6 +104,13 @@ describe('bad input: one line naming the problem and the fix, a documented exit 
     assert.equal((await cli(['images', 'ls', '--help', '--json'])).stdout.startsWith('Usage:'), true, 'help is still help');
   });
 
+  test('a file that holds no Linux filesystem is named as given, not as the working copy made of it', async () => {
+    const text = join(dir, 'notes.txt');
+    await writeFile(text, 'not a disk image\n'.repeat(64));
+    assertUserError(await cli(['base', 'import', text, '-q'], { home: join(dir, 'import-home') }), 3, new RegExp(`^error: no Linux filesystem found in ${text}$`));
+    assertUserError(await cli(['verify', text, '-q'], { home: join(dir, 'verify-home') }), 3, new RegExp(`^error: no Linux filesystem found in ${text}$`));
+  });
+
   test('no such base is 3 and says how to get one', async () => {
     assertUserError(await cli(['personalize', '--base', 'nope', '--packages', 'git', '--plan'], { home: dir }), 3, /no base image "nope"; build one with 'prescient base build debian-12'/);
     assertUserError(await cli(['personalize', '--base', '/nope/disk.qcow2', '--packages', 'git', '--plan'], { home: dir }), 3, /no base image at \/nope\/disk\.qcow2; import it first/);
