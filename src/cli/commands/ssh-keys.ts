@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
-import { ValidationError } from '../../core/errors.js';
 import { parsePublicKey, sshKeyFingerprint, sshKeyStoreAt } from '../../login/ssh-key-store.js';
 import { emit, table } from '../output.js';
 import { plural } from '../plural.js';
+import { readInput } from '../read-input.js';
 import type { CommandRegistration } from './command-registration.js';
 
 export const sshKeysCommand: CommandRegistration = (program) => {
@@ -25,13 +24,11 @@ Examples:
   cmd
     .command('add')
     .argument('<client>', 'client id')
-    .argument('<file>', 'an OpenSSH public key file (.pub)')
+    .argument('<file>', 'an OpenSSH public key file (.pub), or - for stdin')
     .option('--user <name>', 'the login name on its machines (kept for later keys)')
     .description('Register a public key for the client')
     .action(async (client: string, file: string, opts: { user?: string }, command: Command) => {
-      const text = await readFile(file, 'utf8').catch((e: Error) => {
-        throw new ValidationError('<file>', `cannot read ${file}: ${e.message}`);
-      });
+      const text = (await readInput(file, '<file>')).toString('utf8');
       // Parsed here too so that a bad file is named as the user gave it, and the message names this key
       // (the store keeps a key it already has where it was, so the last one may be another).
       const fingerprint = sshKeyFingerprint(parsePublicKey(text, '<file>'));
