@@ -87,6 +87,12 @@ describe('bad input: one line naming the problem and the fix, a documented exit 
     assertUserError(await cli(['datasets', 'add', 'cat', '/srv/cat.sql']), 2, /required option '--max-size <size>' not specified/);
   });
 
+  test('a bad client id is named as the argument it was given in', async () => {
+    assertUserError(await cli(['credentials', 'issue', 'Bad Id!']), 2, /^error: <clientId>: lowercase letters/);
+    assertUserError(await cli(['prepare', 'ok', 'Bad Id']), 2, /^error: <clientId>: lowercase letters/);
+    for (const sub of [['add', 'Bad Id', 'x.pub'], ['ls', 'Bad Id'], ['rm', 'Bad Id', 'SHA256:x']]) assertUserError(await cli(['ssh-keys', ...sub]), 2, /^error: <client>: lowercase letters/);
+  });
+
   test("serve's retention flags are named as the user typed them", async () => {
     assertUserError(await cli(['serve', '--retain-raw-days', 'x']), 2, /^error: --retain-raw-days: expected a positive number of days$/);
     assertUserError(await cli(['serve', '--retain-raw-days', '30', '--retain-rollups-days', '7']), 2, /^error: --retain-rollups-days: rollups must be kept at least as long as raw events \(--retain-raw-days\)$/);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { checkClientId } from '../../contracts/identifiers.js';
 import { paths } from '../../core/config.js';
 import { parsePublicKey, sshKeyFingerprint, sshKeyStoreAt } from '../../login/ssh-key-store.js';
 import { emit, table } from '../output.js';
@@ -28,6 +29,7 @@ Examples:
     .option('--user <name>', 'the login name on its machines (kept for later keys)')
     .description('Register a public key for the client')
     .action(async (client: string, file: string, opts: { user?: string }, command: Command) => {
+      checkClientId(client, '<client>');
       const text = (await readInput(file, '<file>')).toString('utf8');
       // Parsed here too so that a bad file is named as the user gave it, and the message names this key
       // (the store keeps a key it already has where it was, so the last one may be another).
@@ -42,6 +44,7 @@ Examples:
     .argument('<client>', 'client id')
     .description("List the client's user and key fingerprints")
     .action(async (client: string, _o: unknown, command: Command) => {
+      checkClientId(client, '<client>');
       const r = (await sshKeyStoreAt(paths().home).get(client)) ?? { user: '(none)', keys: [] };
       emit(command, r, (v) => `user ${v.user}\n${table(v.keys.map((k) => [k.fingerprint, k.key.split(' ')[0]!, k.addedAt]), ['FINGERPRINT', 'TYPE', 'ADDED'])}`);
     });
@@ -51,6 +54,7 @@ Examples:
     .argument('<fingerprint>', 'as ssh-keys ls prints it')
     .description('Remove a key (machines made from now on no longer accept it)')
     .action(async (client: string, fingerprint: string, _o: unknown, command: Command) => {
+      checkClientId(client, '<client>');
       const r = await sshKeyStoreAt(paths().home).remove(client, fingerprint);
       emit(command, r, (v) => `${client}: ${plural(v.keys.length, 'key')} left`);
     });
