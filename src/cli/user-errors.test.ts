@@ -195,6 +195,9 @@ describe('CLI habits', () => {
     assert.deepEqual(await complete(['prescient', 'ima']), ['image', 'images']);
     assert.deepEqual(await complete(['prescient', 'images', 'sh']), ['show']);
     assert.deepEqual((await complete(['prescient', 'ingest', 'x', '--format', 'o'])), ['otlp']);
+    // An argument with choices completes them, not files.
+    assert.deepEqual(await complete(['prescient', 'completion', '']), ['bash', 'zsh', 'fish']);
+    assert.deepEqual(await complete(['prescient', '--json', 'completion', 'z']), ['zsh']);
     assert.ok((await complete(['prescient', 'personalize', '--pa'])).includes('--packages'));
     // Every command, hyphenated names too (ssh-keys, sample-telemetry): exactly its subcommands
     // and exactly the flags commander accepts there (its own, the global ones, --help).
