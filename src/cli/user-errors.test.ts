@@ -76,6 +76,9 @@ describe('bad input: one line naming the problem and the fix, a documented exit 
     assertUserError(await cli(['completion', 'tcsh']), 2, /tcsh/);
     assertUserError(await cli(['personalize', '--base', 'debian-12', '--plan']), 2, /--vector: give a usage vector file .* or describe one with --packages/);
     assertUserError(await cli(['personalize', '--base', 'debian-12', '--memory', 'lots', '--plan']), 2, /--memory: a positive size such as .*"lots"/);
+    // --plan is a dry run of the same command: the flags only a build uses are checked too.
+    assertUserError(await cli(['personalize', '--base', 'debian-12', '--packages', 'git', '--backend', 'bogus', '--plan']), 2, /^error: --backend: must be auto, mount or guestfs$/);
+    assertUserError(await cli(['personalize', '--base', 'debian-12', '--packages', 'git', '--ssh-key', 'nope.pub', '--plan']), 2, /^error: --ssh-key\[0\]: cannot read nope\.pub/);
   });
 
   test('a misspelt flag is named with its suggestion on one line, even where a required flag is missing', async () => {

@@ -133,10 +133,13 @@ Examples:
     )
     .action(async (opts: Opts, cmd: Command) => {
       const p = paths();
+      // Checked before --plan returns: a dry run that passes must not be refused when run for real.
+      if (opts.backend && !['auto', 'mount', 'guestfs'].includes(opts.backend)) throw new ValidationError('--backend', 'must be auto, mount or guestfs');
       if (!opts.vector && !hasHandSpec(opts)) throw new ValidationError('--vector', 'give a usage vector file (or - for stdin), or describe one with --packages, --vcpus, --memory, --disk, --ports, --service');
       const fromFile = opts.vector ? await readJsonInput(opts.vector, '--vector') : {};
       if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) throw new ValidationError('--vector', 'must be a JSON object (a usage vector)');
       const vector = completeUsageVector(handSpecFromFlags(opts, fromFile as Record<string, unknown>));
+      const login = await loginFor(opts, vector.subject.clientId);
       const moduleOptions = opts.options ? await readJsonInput(opts.options, '--options') : {};
       if (typeof moduleOptions !== 'object' || moduleOptions === null || Array.isArray(moduleOptions)) throw new ValidationError('--options', 'must be a JSON object keyed by module id');
       const only = opts.modules?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -155,8 +158,6 @@ Examples:
         return;
       }
       if (!opts.out) throw new ValidationError('--out', 'required unless --plan');
-      if (opts.backend && !['auto', 'mount', 'guestfs'].includes(opts.backend)) throw new ValidationError('--backend', 'must be auto, mount or guestfs');
-      const login = await loginFor(opts, vector.subject.clientId);
       const progress = createProgress({ quiet: globalOptions(cmd).quiet });
       try {
         const report = await personalize({
