@@ -5,7 +5,7 @@ import { ValidationError } from '../core/errors.js';
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
 import { ociRegistryConfigSchema, type RegistryConfig } from '../registry/registry-config.js';
 import { postgresUrlSchema } from '../store/postgres/postgres-store.js';
-import { firstIssue, firstIssueError } from '../core/field-issues.js';
+import { firstIssueError } from '../core/field-issues.js';
 import { queueConfigSchema } from '../queue/queue-config.js';
 
 /** The store adapters Prescient can open (contracts of src/store/store.ts). */
@@ -63,9 +63,8 @@ export function configFile(home: string): string {
 export function parsePrescientConfig(value: unknown, source = 'config.json'): PrescientConfig {
   const r = prescientConfigSchema.safeParse(value ?? {});
   if (r.success) return r.data;
-  // A misspelt key is named by itself, not by the object that holds it (firstIssue).
-  const issue = firstIssue(r.error);
-  throw new ValidationError(issue.path, `${issue.message} (in ${source})`, { source });
+  // A misspelt key is named by itself, not by the object that holds it.
+  throw firstIssueError(r.error, { file: source });
 }
 
 /**

@@ -9,6 +9,8 @@ interface Node {
   description: string;
   subcommands: string[];
   options: { flags: string[]; description: string; choices?: readonly string[]; takesValue: boolean }[];
+  /** The choices of each positional argument that has them, by position (`completion <shell>`). */
+  argumentChoices: (readonly string[] | undefined)[];
 }
 
 /**
@@ -31,6 +33,7 @@ function walk(program: Command): Node[] {
         ...(o.argChoices ? { choices: o.argChoices } : {}),
         takesValue: o.required || o.optional,
       })).concat([{ flags: ['--help', '-h'], description: 'display help', takesValue: false }]),
+      argumentChoices: cmd.registeredArguments.map((a) => a.argChoices),
     });
     for (const sub of cmd.commands) visit(sub, [...path, sub.name()]);
   };
@@ -38,6 +41,7 @@ function walk(program: Command): Node[] {
   return out;
 }
 
+/** A node's key in the scripts' tables; the scripts sanitise each word the same way (ssh-keys → ssh_keys). */
 const key = (path: string[]): string => ['_', ...path].join('_').replace(/[^A-Za-z0-9_]/g, '_');
 const quoteSh = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -47,6 +51,7 @@ function bash(name: string, nodes: Node[]): string {
     `declare -gA ${fn}_${label}=(\n${entries.map(([k, v]) => `  [${k}]=${quoteSh(v)}`).join('\n')}\n)`;
   const choices: [string, string][] = nodes.flatMap((n) => n.options.flatMap((o) => (o.choices ? o.flags.map((f): [string, string] => [`${key(n.path)}${f.replace(/-/g, '_')}`, o.choices!.join(' ')]) : [])));
   const valued: [string, string][] = nodes.map((n) => [key(n.path), n.options.filter((o) => o.takesValue).flatMap((o) => o.flags).join(' ')]);
+  const args: [string, string][] = nodes.flatMap((n) => n.argumentChoices.flatMap((c, i): [string, string][] => (c ? [[`${key(n.path)}_${i}`, c.join(' ')]] : [])));
   return `# bash completion for ${name}, generated from its command tree: ${name} completion bash
 # Load it now:      source <(${name} completion bash)
 # Or for good:      ${name} completion bash > /etc/bash_completion.d/${name}
@@ -54,12 +59,14 @@ ${assoc('subs', nodes.map((n) => [key(n.path), n.subcommands.join(' ')]))}
 ${assoc('opts', nodes.map((n) => [key(n.path), n.options.flatMap((o) => o.flags).join(' ')]))}
 ${assoc('valued', valued)}
 ${assoc('choices', choices.length ? choices : [['__none', '']])}
+${assoc('args', args.length ? args : [['__none', '']])}
 ${fn}() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" cpath=_ w i
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" cpath=_ w i npos=0
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="\${COMP_WORDS[i]}"
     [[ "$w" == -* ]] && continue
-    if [[ " \${${fn}_subs[$cpath]} " == *" $w "* ]]; then cpath="\${cpath}_$w"; fi
+    if [[ " \${${fn}_subs[$cpath]} " == *" $w "* ]]; then cpath="\${cpath}_\${w//[^A-Za-z0-9_]/_}"; npos=0
+    elif [[ " \${${fn}_valued[$cpath]} " != *" \${COMP_WORDS[i-1]} "* ]]; then ((npos++)); fi
   done
   local ck="\${cpath}\${prev//-/_}"
   if [[ -n "\${${fn}_choices[$ck]+x}" ]]; then
@@ -72,6 +79,9 @@ ${fn}() {
     COMPREPLY=($(compgen -W "\${${fn}_opts[$cpath]}" -- "$cur"))
   else
     COMPREPLY=($(compgen -W "\${${fn}_subs[$cpath]}" -- "$cur"))
+    if ((\${#COMPREPLY[@]} == 0)) && [[ -n "\${${fn}_args[\${cpath}_$npos]+x}" ]]; then
+      COMPREPLY=($(compgen -W "\${${fn}_args[\${cpath}_$npos]}" -- "$cur")); return
+    fi
     ((\${#COMPREPLY[@]} == 0)) && COMPREPLY=($(compgen -f -- "$cur"))
   fi
 }
@@ -98,7 +108,7 @@ ${fn}() {
   for ((i = 2; i < CURRENT; i++)); do
     w=\${words[i]}
     [[ $w == -* ]] && continue
-    if [[ " \${${fn}_subs[$cpath]} " == *" $w "* ]]; then cpath=\${cpath}_$w; fi
+    if [[ " \${${fn}_subs[$cpath]} " == *" $w "* ]]; then cpath=\${cpath}_\${w//[^A-Za-z0-9_]/_}; fi
   done
   if [[ \${words[CURRENT]} == -* ]]; then
     compadd -- \${=${fn}_opts[$cpath]}

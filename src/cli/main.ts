@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
+import { AppError } from '../core/errors.js';
 import { commands } from './commands/index.js';
 import { describeExitStatuses, exitStatusOf } from './exit-codes.js';
 import { toUserError } from './user-error.js';
+import { checkRequiredOptionsLast } from './required-options.js';
 import { prescientVersion } from './version.js';
 
 export function buildProgram(): Command {
@@ -15,12 +17,22 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress display')
     .option('--debug', 'on an error, also print its stack trace and causes (or set PRESCIENT_DEBUG=1)')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: true })
-    // A usage error is one line: what is wrong, and where the help is.
-    .configureOutput({ outputError: (text, write) => write(`${text.trimEnd()} (see --help)\n`) })
+    // A usage error is one line: what is wrong (with commander's suggestion), and where the help is.
+    .configureOutput({ outputError: (text, write) => write(`${oneLine(text)} (see --help)\n`) })
     .addHelpText('after', `\nExit status:\n${describeExitStatuses()}\n\nShell completion: prescient completion bash|zsh|fish (see 'prescient completion --help').`)
     .exitOverride();
   for (const register of commands) register(program);
+  checkRequiredOptionsLast(program);
   return program;
+}
+
+const oneLine = (text: string): string => text.trim().replace(/\s*\n\s*/g, ' ');
+
+/** What commander refused, as the error --json prints: a usage error is invalid input like any other. */
+function usageError(e: CommanderError): AppError {
+  // A group run without its subcommand prints its help to stderr; commander's message is a placeholder.
+  const message = e.code === 'commander.help' ? 'a subcommand is missing' : oneLine(e.message).replace(/^error: /, '');
+  return new AppError('VALIDATION', `${message} (see --help)`, { details: { usage: e.code.replace(/^commander\./, '') } });
 }
 
 function stackOf(e: unknown): string {
@@ -45,6 +57,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (e instanceof CommanderError) {
       // Help and --version end with 0; anything commander refused is a usage error.
       process.exitCode = e.exitCode === 0 ? 0 : 2;
+      if (json && e.exitCode !== 0) process.stdout.write(`${JSON.stringify(usageError(e).toJSON(), null, 2)}\n`);
       return;
     }
     const err = toUserError(e);

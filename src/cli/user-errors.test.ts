@@ -7,9 +7,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { Command } from 'commander';
 import { makeChain } from '../registry/testing/qcow2-fixtures.js';
 import { cliPath, repoPath, repoRoot } from '../../test/support/repo.js';
 import { debianBase, testHome } from '../../test/support/images.js';
+import { buildProgram } from './main.js';
 
 interface Run {
   code: number | null;
@@ -74,6 +76,48 @@ describe('bad input: one line naming the problem and the fix, a documented exit 
     assertUserError(await cli(['completion', 'tcsh']), 2, /tcsh/);
     assertUserError(await cli(['personalize', '--base', 'debian-12', '--plan']), 2, /--vector: give a usage vector file .* or describe one with --packages/);
     assertUserError(await cli(['personalize', '--base', 'debian-12', '--memory', 'lots', '--plan']), 2, /--memory: a positive size such as .*"lots"/);
+    // --plan is a dry run of the same command: the flags only a build uses are checked too.
+    assertUserError(await cli(['personalize', '--base', 'debian-12', '--packages', 'git', '--backend', 'bogus', '--plan']), 2, /^error: --backend: must be auto, mount or guestfs$/);
+    assertUserError(await cli(['personalize', '--base', 'debian-12', '--packages', 'git', '--ssh-key', 'nope.pub', '--plan']), 2, /^error: --ssh-key\[0\]: cannot read nope\.pub/);
+  });
+
+  test('a misspelt flag is named with its suggestion on one line, even where a required flag is missing', async () => {
+    assertUserError(await cli(['images', 'gc', '--dryrun']), 2, /unknown option '--dryrun' \(Did you mean --dry-run\?\) \(see --help\)$/);
+    assertUserError(await cli(['ingest', 'x.ndjson', '--formt', 'ndjson']), 2, /unknown option '--formt' \(Did you mean --format\?\)/);
+    assertUserError(await cli(['personalize', '--bsae', 'debian-12', '--packages', 'git', '--plan']), 2, /unknown option '--bsae' \(Did you mean --base\?\)/);
+    // A required flag that is really missing is still named.
+    assertUserError(await cli(['ingest', 'x.ndjson']), 2, /required option '-f, --format <format>' not specified/);
+    assertUserError(await cli(['datasets', 'add', 'cat', '/srv/cat.sql']), 2, /required option '--max-size <size>' not specified/);
+  });
+
+  test('a bad client id is named as the argument it was given in', async () => {
+    assertUserError(await cli(['credentials', 'issue', 'Bad Id!']), 2, /^error: <clientId>: lowercase letters/);
+    assertUserError(await cli(['prepare', 'ok', 'Bad Id']), 2, /^error: <clientId>: lowercase letters/);
+    for (const sub of [['add', 'Bad Id', 'x.pub'], ['ls', 'Bad Id'], ['rm', 'Bad Id', 'SHA256:x']]) assertUserError(await cli(['ssh-keys', ...sub]), 2, /^error: <client>: lowercase letters/);
+  });
+
+  test("serve's retention flags are named as the user typed them", async () => {
+    assertUserError(await cli(['serve', '--retain-raw-days', 'x']), 2, /^error: --retain-raw-days: expected a positive number of days$/);
+    assertUserError(await cli(['serve', '--retain-raw-days', '30', '--retain-rollups-days', '7']), 2, /^error: --retain-rollups-days: rollups must be kept at least as long as raw events \(--retain-raw-days\)$/);
+  });
+
+  test('with --json a usage error is also the JSON error on stdout, as for any other error', async () => {
+    for (const args of [['images', 'ls', '--nope', '--json'], ['--json', 'completion', 'tcsh'], ['--json', 'ingest', 'x.ndjson'], ['--json', 'images']]) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      const body = JSON.parse(r.stdout) as { error: string; message: string; details: { usage: string } };
+      assert.equal(body.error, 'VALIDATION', args.join(' '));
+      assert.match(body.message, /\(see --help\)$/);
+    }
+    assert.match((JSON.parse((await cli(['images', 'ls', '--nope', '--json'])).stdout) as { message: string }).message, /^unknown option '--nope'/);
+    assert.equal((await cli(['images', 'ls', '--help', '--json'])).stdout.startsWith('Usage:'), true, 'help is still help');
+  });
+
+  test('a file that holds no Linux filesystem is named as given, not as the working copy made of it', async () => {
+    const text = join(dir, 'notes.txt');
+    await writeFile(text, 'not a disk image\n'.repeat(64));
+    assertUserError(await cli(['base', 'import', text, '-q'], { home: join(dir, 'import-home') }), 3, new RegExp(`^error: no Linux filesystem found in ${text}$`));
+    assertUserError(await cli(['verify', text, '-q'], { home: join(dir, 'verify-home') }), 3, new RegExp(`^error: no Linux filesystem found in ${text}$`));
   });
 
   test('no such base is 3 and says how to get one', async () => {
@@ -96,6 +140,7 @@ describe('bad input: one line naming the problem and the fix, a documented exit 
     const r = await cli(['images', 'ls'], { uid: nobody, home });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /no images yet/);
+    assert.equal((await cli(['layers', 'ls'], { uid: nobody, home })).stdout, 'no layers cached yet\n');
     for (const args of [['images', 'ls', '--json'], ['keys', 'ls'], ['consent', 'ls'], ['base', 'ls']]) assert.equal((await cli(args, { uid: nobody, home })).code, 0, args.join(' '));
     assert.equal(existsSync(home), false, 'the home was created');
   });
@@ -153,7 +198,23 @@ describe('CLI habits', () => {
     assert.deepEqual(await complete(['prescient', 'ima']), ['image', 'images']);
     assert.deepEqual(await complete(['prescient', 'images', 'sh']), ['show']);
     assert.deepEqual((await complete(['prescient', 'ingest', 'x', '--format', 'o'])), ['otlp']);
+    // An argument with choices completes them, not files.
+    assert.deepEqual(await complete(['prescient', 'completion', '']), ['bash', 'zsh', 'fish']);
+    assert.deepEqual(await complete(['prescient', '--json', 'completion', 'z']), ['zsh']);
     assert.ok((await complete(['prescient', 'personalize', '--pa'])).includes('--packages'));
+    // Every command, hyphenated names too (ssh-keys, sample-telemetry): exactly its subcommands
+    // and exactly the flags commander accepts there (its own, the global ones, --help).
+    const program = buildProgram();
+    const visit = async (cmd: Command, path: string[]): Promise<void> => {
+      for (const sub of cmd.commands.filter((c) => c.name() !== 'help')) {
+        const words = [...path, sub.name()];
+        const flags = [...sub.options, ...program.options].flatMap((o) => [o.long, o.short]).filter((f): f is string => !!f);
+        assert.deepEqual((await complete(['prescient', ...words, '--'])).sort(), [...new Set([...flags.filter((f) => f.startsWith('--')), '--help'])].sort(), words.join(' '));
+        if (sub.commands.length) assert.deepEqual(await complete(['prescient', ...words, '']), sub.commands.map((c) => c.name()).filter((n) => n !== 'help'), words.join(' '));
+        await visit(sub, words);
+      }
+    };
+    await visit(program, []);
   });
 
   test('the short spec gives a valid vector, its plan installs redis-server and git, and the built image has both (dpkg)', async () => {

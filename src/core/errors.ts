@@ -130,3 +130,12 @@ export function toAppError(e: unknown): AppError {
   const message = e instanceof Error ? e.message : String(e);
   return new AppError('INTERNAL', message, { cause: e });
 }
+
+/**
+ * An error about a working copy (an import's temporary file, verify's overlay) as one about the
+ * file the user gave: that is the path they know. Other errors pass as they are.
+ */
+export function namingFileAs(e: unknown, workingCopy: string, given: string): unknown {
+  if (!(e instanceof AppError) || !e.message.includes(workingCopy)) return e;
+  return new AppError(e.code, e.message.replaceAll(workingCopy, given), { cause: e, ...(e.details ? { details: e.details } : {}) });
+}

@@ -42,6 +42,8 @@ export function firstIssue(error: z.ZodError, root?: string): FieldIssue {
 export interface FirstIssueErrorOptions {
   /** The name of the value the paths start from (see formatIssuePath). */
   root?: string;
+  /** The file the input was read from: the message names it (`… (in /home/policy.json)`), as details.source. */
+  file?: string | undefined;
   details?: Record<string, unknown>;
 }
 
@@ -51,5 +53,6 @@ export interface FirstIssueErrorOptions {
  */
 export function firstIssueError(error: z.ZodError, options: FirstIssueErrorOptions = {}): ValidationError {
   const issue = firstIssue(error, options.root);
-  return new ValidationError(issue.path, issue.message, options.details);
+  if (options.file === undefined) return new ValidationError(issue.path, issue.message, options.details);
+  return new ValidationError(issue.path, `${issue.message} (in ${options.file})`, { ...options.details, source: options.file });
 }

@@ -53,10 +53,10 @@ export const identifyConfigSchema = z.strictObject({
 export type IdentifyConfig = z.infer<typeof identifyConfigSchema>;
 
 /** Validate a parsed config; the error names the first offending field (`rules[2].regex`). */
-export function parseIdentifyConfig(value: unknown, source = 'identify config'): IdentifyConfig {
+export function parseIdentifyConfig(value: unknown, file?: string): IdentifyConfig {
   const result = identifyConfigSchema.safeParse(value);
   if (result.success) return result.data;
-  throw firstIssueError(result.error, { details: { source } });
+  throw firstIssueError(result.error, { file });
 }
 
 export async function loadIdentifyConfig(file: string): Promise<IdentifyConfig> {

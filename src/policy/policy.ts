@@ -58,11 +58,11 @@ export function policyFile(p: Paths): string {
   return join(p.home, 'policy.json');
 }
 
-/** A policy from parsed JSON; the error names the field (`datasets[0].maxBytes`). */
-export function parsePolicy(value: unknown, source = 'policy'): Policy {
+/** A policy from parsed JSON; the error names the field (`datasets[0].maxBytes`) and the file it came from, if any. */
+export function parsePolicy(value: unknown, file?: string): Policy {
   const r = policySchema.safeParse(value);
   if (r.success) return r.data;
-  throw firstIssueError(r.error, { details: { source } });
+  throw firstIssueError(r.error, { file });
 }
 
 /** The policy in force: the file if there is one, else the safe default. */

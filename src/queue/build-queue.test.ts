@@ -124,6 +124,9 @@ describe('the build queue on PostgreSQL (pg-boss): one build per key, retries, r
       await assert.rejects(queue.wait(id, { pollMs: 100 }), (e: AppError) => e.code === 'VALIDATION' && /Debian package/.test(e.message));
       assert.equal(builder.calls.length, 1);
       assert.equal((await queue.get(id))?.state, 'refused');
+      // Listed under refused (builds list --state refused), and not among the completed builds.
+      assert.deepEqual((await queue.list({ states: ['refused'], clientId: 'invalid' })).map((b) => b.id), [id]);
+      assert.deepEqual(await queue.list({ states: ['completed'], clientId: 'invalid' }), []);
     });
   });
 

@@ -198,14 +198,19 @@ export class BuildQueue {
     });
   }
 
-  /** Jobs newest first (all states, or only those given). */
-  async list(options: { states?: readonly BuildState[]; clientId?: string; limit?: number } = {}): Promise<BuildInfo[]> {
+  /**
+   * Jobs newest first (all states, or only those given). `refused` is a completed job whose output
+   * is a refusal (complete() below), so `completed` lists only the builds that registered a version.
+   */
+  async list(options: { states?: readonly BuildInfo['state'][]; clientId?: string; limit?: number } = {}): Promise<BuildInfo[]> {
     return this.db(async () => {
+      const refusal = `(j.state::text = 'completed' AND coalesce(j.output ? 'refused', false))`;
       const r = await this.pool.query(
-        `${SELECT_INFO} WHERE j.name = $1 AND ($2::text[] IS NULL OR j.state::text = ANY($2)) AND ($3::text IS NULL OR j.data->>'clientId' = $3) ORDER BY j.created_on DESC LIMIT $4`,
-        [QUEUE, options.states ? [...options.states] : null, options.clientId ?? null, options.limit ?? 100],
+        `${SELECT_INFO} WHERE j.name = $1 AND ($2::text[] IS NULL OR (j.state::text = ANY($2) AND NOT ${refusal}) OR ($5 AND ${refusal})) AND ($3::text IS NULL OR j.data->>'clientId' = $3) ORDER BY j.created_on DESC LIMIT $4`,
+        [QUEUE, options.states ? options.states.filter((s) => s !== 'refused') : null, options.clientId ?? null, options.limit ?? 100, options.states?.includes('refused') ?? false],
       );
-      return r.rows.map((row) => infoOf(row as InfoRow));
+      const rows = r.rows.map((row) => infoOf(row as InfoRow));
+      return options.states ? rows.filter((b) => options.states!.includes(b.state)) : rows;
     });
   }
 

@@ -23,9 +23,10 @@ export function rawRequest(port: number, bytes: string): Promise<string> {
 let app: App;
 let port: number;
 const logged: Record<string, unknown>[] = [];
+const loggedLines: string[] = [];
 const sink = new Writable({
   write(chunk: Buffer, _enc, done) {
-    for (const line of chunk.toString().split('\n')) if (line) logged.push(JSON.parse(line) as Record<string, unknown>);
+    for (const line of chunk.toString().split('\n')) if (line) logged.push(JSON.parse(line) as Record<string, unknown>), loggedLines.push(line);
     done();
   },
 });
@@ -98,6 +99,10 @@ test('an unexpected error is logged with its stack and answered 500 without inte
   const line = logged.find((l) => l['msg'] === 'request' && l['reqId'] === 'req-boom-1');
   assert.equal(line?.['status'], 500);
   assert.equal(typeof line?.['ms'], 'number');
+  // One key once per line: a log collector may keep the first of two, or refuse the line.
+  const lines = loggedLines.filter((l) => l.includes('req-boom-1'));
+  assert.equal(lines.length, 2, lines.join('\n'));
+  for (const l of lines) assert.equal(l.split('"reqId"').length - 1, 1, l);
 });
 
 test('a refusal names its rule; unknown paths 404 and known paths with another method 405', async () => {

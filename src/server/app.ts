@@ -76,8 +76,9 @@ export function createApp(options: AppOptions): App {
     lingerBeforeClose({ req: request.raw });
     reply.raw.once('close', () => {
       options.observeRequest?.({ method: request.raw.method ?? 'GET', route: request.routeOptions.url ?? 'unmatched', status: reply.raw.statusCode, seconds: (performance.now() - started) / 1000 });
+      // request.log binds reqId itself: naming it here too wrote the key twice on every line.
       request.log.info(
-        { reqId: request.id, method: request.raw.method, path: pathOf(request.raw.url), status: reply.raw.statusCode, client: principalLabel(request.principal), ms: Math.round((performance.now() - started) * 10) / 10, remote: request.ip, ...(reply.raw.writableFinished ? {} : { aborted: true }) },
+        { method: request.raw.method, path: pathOf(request.raw.url), status: reply.raw.statusCode, client: principalLabel(request.principal), ms: Math.round((performance.now() - started) * 10) / 10, remote: request.ip, ...(reply.raw.writableFinished ? {} : { aborted: true }) },
         'request',
       );
     });
@@ -133,7 +134,7 @@ export function createApp(options: AppOptions): App {
           await route.handler({ req, res, url: new URL(req.url ?? '/', 'http://localhost'), params, signal: controller.signal, requestId: request.id, principal: request.principal });
         } catch (e) {
           const r = errorResponse(e, errorShape, request.id, req);
-          if (r.unexpected) request.log.error({ reqId: request.id, err: e }, 'unexpected error');
+          if (r.unexpected) request.log.error({ err: e }, 'unexpected error');
           if (res.headersSent) {
             res.destroy();
             return;
@@ -169,7 +170,7 @@ function answerBodyTimeout(request: FastifyRequest, reply: FastifyReply, what: '
 
 function sendError(request: FastifyRequest, reply: FastifyReply, e: unknown): void {
   const r = errorResponse(e, request.routeOptions.config?.errorShape ?? 'prescient', request.id, request.raw);
-  if (r.unexpected) request.log.error({ reqId: request.id, err: e }, 'unexpected error');
+  if (r.unexpected) request.log.error({ err: e }, 'unexpected error');
   request.raw.resume();
   void reply.code(r.status).headers(r.headers).send(r.payload);
 }

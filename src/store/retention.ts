@@ -12,12 +12,14 @@ export interface RetentionPolicy {
 
 const dayMs = 24 * 60 * 60 * 1000;
 
-export function validateRetention(p: RetentionPolicy): RetentionPolicy {
-  for (const [field, v] of Object.entries(p)) {
-    if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new ValidationError(field, 'expected a positive number of days');
+/** `names`: what the caller's user calls each field (serve's flags), for the error. */
+export function validateRetention(p: RetentionPolicy, names: Record<keyof RetentionPolicy, string> = { rawDays: 'rawDays', rollupDays: 'rollupDays' }): RetentionPolicy {
+  for (const field of ['rawDays', 'rollupDays'] as const) {
+    const v = p[field];
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new ValidationError(names[field], 'expected a positive number of days');
   }
   if (p.rawDays !== undefined && p.rollupDays !== undefined && p.rollupDays < p.rawDays) {
-    throw new ValidationError('rollupDays', 'rollups must be kept at least as long as raw events');
+    throw new ValidationError(names.rollupDays, `rollups must be kept at least as long as raw events (${names.rawDays})`);
   }
   return p;
 }

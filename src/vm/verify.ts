@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AbortedError } from '../core/errors.js';
+import { AbortedError, namingFileAs } from '../core/errors.js';
 import { withImageSession } from '../image/open.js';
 import { createOverlay } from '../image/qemu-img.js';
 import { assertSafeImageChain, homeLayerDirs } from '../image/image-chain.js';
@@ -107,7 +107,9 @@ export async function verifyImage(options: VerifyOptions): Promise<VerifyReport>
     // answer HTTP even where the firewall was not asked about.
     const guestPorts = [...new Set([...e.firewallTcpPorts, ...e.httpPorts])].sort((a, b) => a - b);
     const logUnits = guestPorts.flatMap((p) => unitForPort(p) ?? []);
-    await withImageSession(overlay, { runtimeDir: options.runtimeDir, trustedFiles: [options.image], ...(options.signal ? { signal: options.signal } : {}) }, (s) => installProbe(s, { ...e, logUnits }));
+    await withImageSession(overlay, { runtimeDir: options.runtimeDir, trustedFiles: [options.image], ...(options.signal ? { signal: options.signal } : {}) }, (s) => installProbe(s, { ...e, logUnits })).catch((err: unknown) => {
+      throw namingFileAs(err, overlay, options.image);
+    });
     const forwards = await Promise.all(guestPorts.map(async (guestPort) => ({ guestPort, hostPort: await freePort() })));
     const vm = await startVm({
       disk: overlay,

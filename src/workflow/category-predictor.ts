@@ -19,14 +19,16 @@ const fixedDates = { horizon: { startsAt: '2026-01-01T00:00:00Z', hours: 24 }, g
 export class CategoryVectorPredictor implements Predictor {
   constructor(private readonly byCategory: ReadonlyMap<string, UsageVector>) {}
 
-  static fromObject(value: unknown, source = 'category vectors'): CategoryVectorPredictor {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationError(source, 'must be an object keyed by category');
+  static fromObject(value: unknown, file?: string): CategoryVectorPredictor {
+    const inFile = file === undefined ? '' : ` (in ${file})`;
+    const source = file === undefined ? {} : { source: file };
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationError('(root)', `must be an object keyed by category${inFile}`, source);
     const map = new Map<string, UsageVector>();
     for (const [category, vector] of Object.entries(value)) {
       try {
         map.set(category, parseUsageVector(vector));
       } catch (e) {
-        if (e instanceof ValidationError) throw new ValidationError(`${category}.${e.field}`, e.message.slice(e.field.length + 2), { source });
+        if (e instanceof ValidationError) throw new ValidationError(`${category}.${e.field}`, `${e.message.slice(e.field.length + 2)}${inFile}`, source);
         throw e;
       }
     }

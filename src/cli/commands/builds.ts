@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
 import { NotFoundError, ValidationError } from '../../core/errors.js';
-import { buildStates, type BuildState } from '../../queue/build-job.js';
+import { buildStates } from '../../queue/build-job.js';
 import { BuildQueue, type BuildInfo } from '../../queue/build-queue.js';
 import { queueConfigFrom, queueUrlVariable } from '../../queue/queue-config.js';
 import { emit, table } from '../output.js';
 import type { CommandRegistration } from './command-registration.js';
+
+/** What a build shows as: pg-boss's states, and refused (invalid input, not retried). */
+const listedStates = [...buildStates, 'refused'] as const;
 
 interface QueueFlags {
   queueUrl?: string;
@@ -50,14 +53,14 @@ Examples:
     .command('list')
     .description('builds newest first')
     .option('--queue-url <url>', `PostgreSQL of the build queue (or ${queueUrlVariable})`)
-    .option('--state <state>', `only this state (${buildStates.join(', ')})`)
+    .option('--state <state>', `only this state (${listedStates.join(', ')})`)
     .option('--client <clientId>', "only this client's builds")
     .option('--limit <n>', 'at most this many', '50')
     .action(async (flags: QueueFlags & { state?: string; client?: string; limit: string }, command: Command) => {
-      if (flags.state !== undefined && !(buildStates as readonly string[]).includes(flags.state)) throw new ValidationError('--state', `expected one of ${buildStates.join(', ')}`);
+      if (flags.state !== undefined && !(listedStates as readonly string[]).includes(flags.state)) throw new ValidationError('--state', `expected one of ${listedStates.join(', ')}`);
       const limit = Number(flags.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new ValidationError('--limit', 'expected an integer from 1 to 10000');
-      const list = await withQueue(flags, (q) => q.list({ ...(flags.state ? { states: [flags.state as BuildState] } : {}), ...(flags.client ? { clientId: flags.client } : {}), limit }));
+      const list = await withQueue(flags, (q) => q.list({ ...(flags.state ? { states: [flags.state as BuildInfo['state']] } : {}), ...(flags.client ? { clientId: flags.client } : {}), limit }));
       emit(command, list, rows);
     });
   builds

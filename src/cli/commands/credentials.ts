@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { checkClientId } from '../../contracts/identifiers.js';
 import { paths } from '../../core/config.js';
 import { Credentials } from '../../grants/credentials.js';
 import { emit, table } from '../output.js';
@@ -30,6 +31,7 @@ Issuing a credential again, or revoking it, ends its live tokens at once.
     .argument('<clientId>', 'the client; it may pull clients/<clientId> and nothing else')
     .addHelpText('after', '\nExamples:\n  prescient credentials issue acme\n  skopeo copy --src-tls-verify=false --src-creds acme:<secret> docker://127.0.0.1:5080/clients/acme:latest oci:/tmp/acme:latest\n')
     .action(async (clientId: string, _options: unknown, cmd: Command) => {
+      checkClientId(clientId, '<clientId>');
       const store = await Credentials.open(paths().secrets);
       emit(cmd, await store.issue(clientId), (c) => `username: ${c.username}\nsecret:   ${c.secret}\n(shown once: keep it)`);
     });

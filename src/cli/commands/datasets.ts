@@ -92,7 +92,7 @@ Examples:
   datasets
     .command('rm')
     .description('Remove a dataset from the catalogue (vectors naming it are refused from then on)')
-    .argument('<name>')
+    .argument('<name>', 'as datasets ls lists it')
     .action(async (name: string, _opts: unknown, command: Command) => {
       const file = policyFile(paths());
       const policy = await loadPolicy(file);

@@ -93,7 +93,7 @@ export const imageCommand: CommandRegistration = (program) => {
     .option('--write', 'open the image read-write, so the command may change it (make an overlay first to keep the original)')
     .option('--timeout <seconds>', 'kill the command after this long', '600')
     .description("run a command inside the image's root, sandboxed (systemd-nspawn: guest root is an unprivileged host uid, no host network)")
-    .addHelpText('after', '\nExamples:\n  prescient image exec disk.qcow2 -- cat /etc/os-release\n  prescient image exec --write overlay.qcow2 -- apt-get install -y nginx')
+    .addHelpText('after', "\nExit status: the command's own once it ran (--json: {exitCode, stdout, stderr}); before that, Prescient's.\n\nExamples:\n  prescient image exec disk.qcow2 -- cat /etc/os-release\n  prescient image exec --write overlay.qcow2 -- apt-get install -y nginx")
     .action(async (file: string, argv: string[], opts: BackendOption & { write?: boolean; timeout: string }, cmd: Command) => {
       const timeout = Number(opts.timeout);
       if (!Number.isFinite(timeout) || timeout <= 0) throw new ValidationError('--timeout', 'must be a positive number of seconds');

@@ -84,6 +84,11 @@ test('the documented CSV imports; a malformed row is reported with its line and 
   assert.equal(bad.code, 2, 'an unknown format is a usage error');
   const none = await prescient(home, ['ingest', join(home, 'missing'), '--format', 'csv']);
   assert.equal(none.code, 2);
+  // Nothing valid at all is invalid input (2), with the same report; some valid records are a success.
+  writeFileSync(join(home, 'garbage.ndjson'), 'not json\n{"kind":"resource"}\n');
+  const garbage = await prescient(home, ['ingest', join(home, 'garbage.ndjson'), '--format', 'ndjson']);
+  assert.equal(garbage.code, 2, garbage.stderr);
+  assert.deepEqual([garbage.json.accepted, garbage.json.rejected], [0, 2]);
 });
 
 test('an OTLP JSON file (one request per line, as the Collector file exporter writes) imports', async () => {

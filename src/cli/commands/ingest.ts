@@ -59,7 +59,10 @@ Formats:
 
 Subjects are named after the files (a VM per Bitbrains/PlanetLab file, a user per commands file)
 and are stored only as keyed pseudonyms. Data from inside a guest (--source agent) is stored only
-for subjects with recorded consent (prescient consent grant).
+for subjects with recorded consent (prescient consent grant). Records are not deduplicated:
+importing the same file again stores its records again. Exit status 2 when every record was
+rejected as invalid (nothing stored; usually the wrong --format); rejected records among stored
+ones are listed, and the status is 0.
 
 Examples:
   prescient ingest ../shared/datasets/bitbrains-rnd-2013-7 --format bitbrains
@@ -114,6 +117,8 @@ Examples:
             ...(v.rejected + v.refused > 20 ? ['  … (--json lists the first 100)'] : []),
           ].join('\n'),
         );
+        // Every record invalid is almost always the wrong --format or file: a script must see it.
+        if (out.rejected > 0 && out.accepted === 0 && out.refused === 0) process.exitCode = 2;
       } catch (e) {
         progress.fail((e as Error).message);
         throw e;

@@ -17,7 +17,7 @@ export const layersCommand: CommandRegistration = (program: Command) => {
     .action(async (_o: unknown, cmd: Command) => {
       const list = await new LayerCache(paths().layers).list();
       const rows = list.sort((a, b) => a.usedAt.getTime() - b.usedAt.getTime()).map((r) => ({ key: r.key, module: r.module, parent: r.parent, path: r.path, usedAt: r.usedAt.toISOString() }));
-      emit(cmd, rows, (v) => v.map((r) => `${r.key.slice(0, 12)} ${r.module.padEnd(10)} used ${r.usedAt} ${r.path}`).join('\n'));
+      emit(cmd, rows, (v) => (v.length ? v.map((r) => `${r.key.slice(0, 12)} ${r.module.padEnd(10)} used ${r.usedAt} ${r.path}`).join('\n') : 'no layers cached yet'));
     });
   layers
     .command('gc')

@@ -104,7 +104,7 @@ export const personalizeCommand: CommandRegistration = (program) => {
     .option('--plan', 'print the changes each module would make, and touch no image')
     .option('--modules <ids>', `only these modules, comma-separated (${builtinModules.map((m) => m.id).join(',')})`)
     .option('--options <file>', 'module options as JSON: {"software": {"threshold": 0.6}, "network": {"keepSsh": true}}')
-    .option('--flatten', 'write disk.qcow2 as one standalone image, readable by libvirt\'s QEMU user (the default)', true)
+    .option('--flatten', 'write disk.qcow2 as one standalone image, readable by libvirt\'s QEMU user', true)
     .option('--no-flatten', 'write disk.qcow2 as a thin overlay on the cached layers (warns when libvirt could not read the chain)')
     .option('--ssh-key <file...>', 'an SSH public key the machine\'s user logs in with (default: the client\'s registered keys)')
     .option('--user <name>', `the login name created at first boot, with --ssh-key (default: ${defaultLoginUser})`)
@@ -133,10 +133,13 @@ Examples:
     )
     .action(async (opts: Opts, cmd: Command) => {
       const p = paths();
+      // Checked before --plan returns: a dry run that passes must not be refused when run for real.
+      if (opts.backend && !['auto', 'mount', 'guestfs'].includes(opts.backend)) throw new ValidationError('--backend', 'must be auto, mount or guestfs');
       if (!opts.vector && !hasHandSpec(opts)) throw new ValidationError('--vector', 'give a usage vector file (or - for stdin), or describe one with --packages, --vcpus, --memory, --disk, --ports, --service');
       const fromFile = opts.vector ? await readJsonInput(opts.vector, '--vector') : {};
       if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) throw new ValidationError('--vector', 'must be a JSON object (a usage vector)');
       const vector = completeUsageVector(handSpecFromFlags(opts, fromFile as Record<string, unknown>));
+      const login = await loginFor(opts, vector.subject.clientId);
       const moduleOptions = opts.options ? await readJsonInput(opts.options, '--options') : {};
       if (typeof moduleOptions !== 'object' || moduleOptions === null || Array.isArray(moduleOptions)) throw new ValidationError('--options', 'must be a JSON object keyed by module id');
       const only = opts.modules?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -155,8 +158,6 @@ Examples:
         return;
       }
       if (!opts.out) throw new ValidationError('--out', 'required unless --plan');
-      if (opts.backend && !['auto', 'mount', 'guestfs'].includes(opts.backend)) throw new ValidationError('--backend', 'must be auto, mount or guestfs');
-      const login = await loginFor(opts, vector.subject.clientId);
       const progress = createProgress({ quiet: globalOptions(cmd).quiet });
       try {
         const report = await personalize({

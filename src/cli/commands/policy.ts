@@ -51,11 +51,12 @@ async function edit(listName: string, values: string[], op: 'add' | 'rm'): Promi
   const list = listOf(listName) as { get: (p: Policy) => unknown[]; set: (p: Policy, v: unknown[]) => Policy; parse: (s: string) => unknown; key: (v: never) => string };
   const file = policyFile(paths());
   const policy = await loadPolicy(file);
-  const parsed = values.map((v) => list.parse(v));
+  // One entry per key, also when a value is given twice (add is idempotent).
+  const parsed = [...new Map(values.map((v) => list.parse(v)).map((v) => [list.key(v as never), v] as const)).values()];
   const keys = new Set(parsed.map((v) => list.key(v as never)));
   const current = list.get(policy);
   const next = op === 'add' ? [...current.filter((v) => !keys.has(list.key(v as never))), ...parsed] : current.filter((v) => !keys.has(list.key(v as never)));
-  const updated = parsePolicy(list.set(policy, next), file);
+  const updated = parsePolicy(list.set(policy, next));
   await savePolicy(file, updated);
   return updated;
 }
@@ -112,7 +113,7 @@ Examples:
       .command(op)
       .description(description)
       .argument('<list>', listNames.join(' | '))
-      .argument('<values...>')
+      .argument('<values...>', "entries of that list (their forms: 'prescient policy --help', Lists)")
       .action(async (list: string, values: string[], _opts: unknown, command: Command) => {
         emit(command, await edit(list, values, op), describePolicy);
       });

@@ -31,7 +31,7 @@ export const registerPredict: CommandRegistration = (program: Command) => {
   const cmd = program
     .command('predict')
     .description('predict the usage vector of a client (or a category) for the next period')
-    .option('--client <id>', 'the client; with no history of its own it gets its category\'s vector')
+    .option('--client <id>', 'the client (ID), or any subject as KIND:ID (vm:web-1); with no history of its own it gets its category\'s vector')
     .option('--category <id>', 'the category (for a client: overrides the one in its history)')
     .option('--horizon-hours <h>', 'length of the period: 1 uses the next-hour forecasts, more the next-day ones', '24');
   addHistoryOptions(cmd)

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { checkClientId } from '../../contracts/identifiers.js';
 import { openPrescient } from '../../app/open-prescient.js';
 import type { RequestResult } from '../../workflow/request-result.js';
 import type { WorkflowEvent } from '../../workflow/workflow-event.js';
@@ -34,6 +35,8 @@ Examples:
   prescient prepare lab --json | jq '.[0].image.reference'`,
     )
     .action(async (clientIds: string[], flags: PrepareFlags, command: Command) => {
+      // Every id before any build: a typo in the third should not come after two builds.
+      for (const clientId of clientIds) checkClientId(clientId, '<clientId>');
       const prescient = await openPrescient();
       const progress = createProgress({ quiet: globalOptions(command).quiet });
       try {

@@ -127,10 +127,13 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ValidationError('--port', 'expected a port number');
     const mib = Number(opts.maxBodyMib);
     if (!(mib > 0)) throw new ValidationError('--max-body-mib', 'expected a positive number');
-    const retention = validateRetention({
-      rawDays: opts.retainRawDays === undefined ? undefined : Number(opts.retainRawDays),
-      rollupDays: opts.retainRollupsDays === undefined ? undefined : Number(opts.retainRollupsDays),
-    });
+    const retention = validateRetention(
+      {
+        rawDays: opts.retainRawDays === undefined ? undefined : Number(opts.retainRawDays),
+        rollupDays: opts.retainRollupsDays === undefined ? undefined : Number(opts.retainRollupsDays),
+      },
+      { rawDays: '--retain-raw-days', rollupDays: '--retain-rollups-days' },
+    );
     if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new ValidationError(opts.tlsCert === undefined ? '--tls-cert' : '--tls-key', 'HTTPS needs both --tls-cert and --tls-key');
     const unusedMinutes = opts.unusedMinutesPerSession === undefined ? undefined : Number(opts.unusedMinutesPerSession);
     if (unusedMinutes !== undefined && !(Number.isFinite(unusedMinutes) && unusedMinutes > 0 && unusedMinutes <= 4320)) throw new ValidationError('--unused-minutes-per-session', 'expected minutes, more than 0 and at most 4320 (the hazard window spans three days)');

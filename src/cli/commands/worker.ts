@@ -88,7 +88,7 @@ Examples:
   ${queueUrlVariable}=postgres://prescient@db.example/prescient prescient worker
   prescient worker --queue-url postgres://postgres@127.0.0.1:5432/postgres --concurrency 2
   prescient builds list                # what is queued, running, done (see 'prescient builds --help')
-  systemctl start prescient-worker     # deploy/systemd/prescient-worker.service`,
+  systemctl enable --now prescient-worker@1 prescient-worker@2   # deploy/systemd/prescient-worker@.service`,
     )
     .action(async (flags: WorkerFlags, command: Command) => {
       const config = queueConfigFrom(flags.queueUrl);

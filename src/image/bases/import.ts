@@ -1,7 +1,7 @@
 import { chmod, copyFile, constants, lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { sha256File } from '../../core/digest.js';
-import { ValidationError } from '../../core/errors.js';
+import { ValidationError, namingFileAs } from '../../core/errors.js';
 import { gatherFacts } from '../facts.js';
 import { assertSafeImageChain } from '../image-chain.js';
 import { withImageSession } from '../open.js';
@@ -37,7 +37,9 @@ export async function importBase(file: string, options: BuildOptions & { name?: 
     if (format === 'raw') await qemuImg.convert(file, tmp, { sourceFormat: 'raw', targetFormat: 'qcow2', ...(options.signal ? { signal: options.signal } : {}) });
     else await copyFile(file, tmp, constants.COPYFILE_FICLONE);
     options.progress?.step('read the image facts');
-    const facts = await withImageSession(tmp, { readOnly: true, runtimeDir: options.runtimeDir, ...(options.signal ? { signal: options.signal } : {}) }, gatherFacts);
+    const facts = await withImageSession(tmp, { readOnly: true, runtimeDir: options.runtimeDir, ...(options.signal ? { signal: options.signal } : {}) }, gatherFacts).catch((e: unknown) => {
+      throw namingFileAs(e, tmp, file);
+    });
     await chmod(tmp, 0o444);
     await rename(tmp, path);
     const record: Omit<BaseImage, 'cached'> = { name, key, path, facts: { ...facts, image: path }, source: file };
