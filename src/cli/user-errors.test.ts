@@ -156,6 +156,12 @@ describe('bad input: one line naming the problem and the fix, a documented exit 
     }
   });
 
+  test('a source that is not an image reference is named as the argument, not passed through as skopeo\'s log line', async () => {
+    const r = await cli(['pull', 'bad ref', 'clients/x', '-q'], { home: join(dir, 'pull-home') });
+    assertUserError(r, 2, /<source>: "bad ref" is not an image reference: expected host\[:port\]\/repository/);
+    assert.doesNotMatch(r.stderr, /level=fatal/);
+  });
+
   test('plurals: 1 issue, 2 issues', async () => {
     const v = JSON.parse(await readFile(repoPath('examples/vectors/web-db.json'), 'utf8'));
     v.confidence = 2;

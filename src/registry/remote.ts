@@ -76,6 +76,14 @@ async function skopeo(args: string[], options: RemoteOptions): Promise<void> {
         { tool: 'skopeo', stderr: e.stderr.trim().split('\n').slice(-3).join('\n') },
       );
     }
+    // skopeo parses the reference itself (one grammar, not a second copy here); its words for a bad one name which side.
+    const bad = e instanceof ExternalToolError ? /Invalid (source|destination) name (.*?): invalid reference format/.exec(e.stderr) : null;
+    if (bad) {
+      throw new ValidationError(
+        bad[1] === 'source' ? '<source>' : '<destination>',
+        `${JSON.stringify(bad[2]!.replace(/^docker:\/\//, ''))} is not an image reference: expected host[:port]/repository[:tag|@digest], lower case, no spaces`,
+      );
+    }
     throw e;
   }
 }
