@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { latestEventTimeMs, type EventSource } from '../../contracts/telemetry-event.js';
 import { rollupBucketMs } from '../store.js';
-import { resourceColumnNames as cols } from '../tables.js';
+import { rawTables, resourceColumnNames as cols } from '../tables.js';
 
 /**
  * The whole SQLite schema, as an append-only list of migrations (PRAGMA user_version counts how
@@ -176,6 +176,11 @@ export const migrations: readonly Migration[] = [
     PRIMARY KEY (subject_id, image)
   ) WITHOUT ROWID;
   `,
+  // 4: every event once (../event-digest.ts): a digest of what a row says, unique per subject and
+  // millisecond, so that an ingest run again skips what it stored. Rows stored before this step
+  // have no digest (NULLs are distinct to a unique index): duplicates already stored stay, and an
+  // event stored before can be stored once more; only events written from now on are kept once.
+  rawTables.map((t) => `ALTER TABLE ${t} ADD COLUMN digest INTEGER; CREATE UNIQUE INDEX ${t}_once ON ${t} (subject_id, time_ms, digest);`).join('\n'),
 ];
 
 /** Runs the steps of `schema` not yet run (its PRAGMA user_version counts them). */
