@@ -29,7 +29,7 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>,
       ];
       await store.grantConsent(['v_a'], t0);
       const w = await store.write(events);
-      assert.deepEqual(w, { written: 5, refused: [] });
+      assert.deepEqual(w, { written: 5, alreadyStored: 0, refused: [] });
       // A second batch into the same bucket adds up.
       await store.write([{ ...base, kind: 'resource', subject: 'v_a', time: t0 + 4000, cpuPercent: 70 }]);
       const r = await store.rollups('v_a');
@@ -110,8 +110,8 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>,
         time: Float64Array.from(samples.slice(from, to).map((x) => x.time)),
         values: values.slice(from * resourceFields.length, to * resourceFields.length),
       });
-      assert.deepEqual(await byColumns.writeResourceColumns(batch(0, 2)), { written: 2, refused: [] });
-      assert.deepEqual(await byColumns.writeResourceColumns(batch(2, 4)), { written: 2, refused: [] });
+      assert.deepEqual(await byColumns.writeResourceColumns(batch(0, 2)), { written: 2, alreadyStored: 0, refused: [] });
+      assert.deepEqual(await byColumns.writeResourceColumns(batch(2, 4)), { written: 2, alreadyStored: 0, refused: [] });
       const expected = await byEvents.rollups('v_col');
       assert.equal(expected.length, 2);
       assert.deepEqual(expected[0]!.samples, { cpuPercent: 3, memoryBytes: 2 });
@@ -126,10 +126,10 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>,
         subjects: [{ subject: 'v_guest', subjectKind: 'vm' as const }, { subject: 'v_other', subjectKind: 'vm' as const }],
         subjectOf: Int32Array.from([0, 1, 0]),
       };
-      assert.deepEqual(await byColumns.writeResourceColumns(guests), { written: 0, refused: [0, 1, 2] });
+      assert.deepEqual(await byColumns.writeResourceColumns(guests), { written: 0, alreadyStored: 0, refused: [0, 1, 2] });
       await byColumns.grantConsent(['v_guest_old'], t0);
       const withAlias = { ...guests, subjects: [{ ...guests.subjects[0]!, aliases: ['v_guest_old'] }, guests.subjects[1]!] };
-      assert.deepEqual(await byColumns.writeResourceColumns(withAlias), { written: 2, refused: [1] });
+      assert.deepEqual(await byColumns.writeResourceColumns(withAlias), { written: 2, alreadyStored: 0, refused: [1] });
       assert.deepEqual((await byColumns.rollups('v_guest'))[0]!.samples, { cpuPercent: 2, memoryBytes: 2 });
       assert.deepEqual(await byColumns.rollups('v_other'), []);
     } finally {
@@ -168,14 +168,14 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>,
         { ...agent, kind: 'command', subject: 'v_c', time: t0, program: 'ls' },
         { ...base, kind: 'command', subject: 'v_c', time: t0, program: 'hostlog' },
       ]);
-      assert.deepEqual(r1, { written: 1, refused: [0] });
+      assert.deepEqual(r1, { written: 1, alreadyStored: 0, refused: [0] });
       // Consent granted under an older key is found through the event's aliases.
       await store.grantConsent(['v_c_old'], t0);
       const r2 = await store.write([
         { ...agent, kind: 'command', subject: 'v_c', aliases: ['v_c_old'], time: t0 + 1, program: 'ls' },
         { ...agent, kind: 'resource', subject: 'v_c', aliases: ['v_c_old'], time: t0 + 1, cpuPercent: 3 },
       ]);
-      assert.deepEqual(r2, { written: 2, refused: [] });
+      assert.deepEqual(r2, { written: 2, alreadyStored: 0, refused: [] });
       assert.deepEqual((await store.consentedPseudonyms()).map((c) => c.pseudonym), ['v_c_old']);
       assert.equal(await store.hasConsent(['v_c', 'v_c_old']), true);
       assert.equal(await store.hasConsent(['v_c']), false);
@@ -238,6 +238,73 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>,
       await store.revokeConsent(['c_g']);
       assert.deepEqual(await store.guestImages('c_g'), []);
       assert.deepEqual((await store.guestActivity('c_g')).programs, []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test(`${name}: an event written again (a re-run ingest, a report sent again) is stored and rolled up once; any other is stored`, async () => {
+    const [a, b] = await options.openTwo();
+    try {
+      const events: AnonymisedEvent[] = [
+        { ...base, kind: 'resource', subject: 'v_once', time: t0, cpuPercent: 10, memoryBytes: 100 },
+        { ...base, kind: 'resource', subject: 'v_once', time: t0 + 1, cpuPercent: 20 },
+        { ...base, kind: 'launch', subject: 'v_once', time: t0, executable: 'nginx', user: 'u_1' },
+        { ...base, kind: 'command', subject: 'v_once', time: t0, seq: 1, program: 'ls' },
+        { ...base, kind: 'flow', subject: 'v_once', time: t0, direction: 'out', protocol: 'tcp', port: 443, remote: 'pypi.org', bytes: 5 },
+        { ...base, kind: 'access', subject: 'v_once', time: t0, target: 's3://d', op: 'read', bytes: 9 },
+      ];
+      assert.deepEqual(await a.write(events), { written: 6, alreadyStored: 0, refused: [] });
+      const once = { counts: await a.counts(), rollups: await a.rollups('v_once'), seq: await a.sequence('v_once'), flows: await a.flows('v_once'), data: await a.dataAccesses('v_once') };
+      assert.equal(once.rollups[0]!.samples.cpuPercent, 2);
+      // The whole batch again, from another store (another process), and its first half again as
+      // column batch: nothing new. Two equal events in one batch are one observation.
+      assert.deepEqual(await b.write(events), { written: 6, alreadyStored: 6, refused: [] });
+      assert.deepEqual(await a.write([events[2]!, events[2]!, events[3]!]), { written: 3, alreadyStored: 3, refused: [] });
+      const column = { source: base.source, subjects: [{ subject: 'v_once', subjectKind: base.subjectKind }], rows: 1, time: Float64Array.from([t0]) };
+      const values = resourceFields.map((f) => (f === 'cpuPercent' ? 10 : f === 'memoryBytes' ? 100 : Number.NaN));
+      assert.deepEqual(await b.writeResourceColumns({ ...column, values: Float64Array.from(values) }), { written: 1, alreadyStored: 1, refused: [] });
+      for (const store of [a, b]) {
+        assert.deepEqual(
+          { counts: await store.counts(), rollups: await store.rollups('v_once'), seq: await store.sequence('v_once'), flows: await store.flows('v_once'), data: await store.dataAccesses('v_once') },
+          once,
+        );
+      }
+      // What differs in any stored field is another event: a value, a field more, the source, the time.
+      const others: AnonymisedEvent[] = [
+        { ...base, kind: 'resource', subject: 'v_once', time: t0, cpuPercent: 11, memoryBytes: 100 },
+        { ...base, kind: 'resource', subject: 'v_once', time: t0, cpuPercent: 10, memoryBytes: 100, netInBps: 0 },
+        { ...base, kind: 'resource', subject: 'v_once', source: 'app-log', time: t0, cpuPercent: 10, memoryBytes: 100 },
+        { ...base, kind: 'launch', subject: 'v_once', time: t0 + 1, executable: 'nginx', user: 'u_1' },
+        { ...base, kind: 'launch', subject: 'v_once', time: t0, executable: 'nginx' },
+        { ...base, kind: 'command', subject: 'v_once', time: t0, seq: 2, program: 'ls' },
+        { ...base, kind: 'flow', subject: 'v_once', time: t0, direction: 'out', protocol: 'tcp', port: 443, remote: 'pypi.org', bytes: 6 },
+        { ...base, kind: 'access', subject: 'v_once', time: t0, target: 's3://d', op: 'write', bytes: 9 },
+        { ...base, kind: 'access', subject: 'v_other', time: t0, target: 's3://d', op: 'read', bytes: 9 },
+      ];
+      assert.deepEqual(await a.write(others), { written: others.length, alreadyStored: 0, refused: [] });
+      assert.deepEqual(await b.writeResourceColumns({ ...column, values: Float64Array.from(values.map((v, i) => (i === 0 ? 1 : v))) }), { written: 1, alreadyStored: 0, refused: [] });
+      const counts = await a.counts();
+      assert.deepEqual([counts.resource, counts.launch, counts.command, counts.flow, counts.access], [6, 3, 2, 2, 3]);
+      assert.equal((await a.rollups('v_once'))[0]!.samples.cpuPercent, 6);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test(`${name}: writes grouped in one transaction each learn what they found already stored`, async () => {
+    const store = await open();
+    try {
+      const one = (i: number): AnonymisedEvent[] => [
+        { ...base, kind: 'resource', subject: 'v_group', time: t0 + i, cpuPercent: i },
+        { ...base, kind: 'command', subject: 'v_group', time: t0 + i, program: 'ls' },
+      ];
+      await store.write(one(0));
+      // Made in one turn: the adapters commit them together.
+      const results = await Promise.all([store.write(one(0)), store.write([...one(1), ...one(0)]), store.write(one(1)), store.write(one(2))]);
+      assert.deepEqual(results.map((r) => [r.written, r.alreadyStored]), [[2, 2], [4, 2], [2, 2], [2, 0]]);
+      assert.equal((await store.counts()).resource, 3);
     } finally {
       await store.close();
     }
@@ -327,7 +394,7 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>,
         { ...agent, kind: 'resource', time: t0 + i, image, cpuPercent: 1 },
         { ...agent, kind: 'command', time: t0 + i, image, program: 'ls' },
       ];
-      assert.deepEqual(await writer.write(one(0)), { written: 2, refused: [] });
+      assert.deepEqual(await writer.write(one(0)), { written: 2, alreadyStored: 0, refused: [] });
       await writer.write([{ ...base, kind: 'resource', subject: 'v_race', time: t0, cpuPercent: 5 }]); // host data: stays
       const racing: Promise<unknown>[] = [];
       for (let i = 1; i <= 20; i++) {
@@ -342,7 +409,7 @@ export function storeContract(name: string, open: () => Promise<TelemetryStore>,
         assert.deepEqual((await store.guestActivity('v_race')).samples, []);
         assert.deepEqual((await store.rollups('v_race')).map((r) => r.samples), [{ cpuPercent: 1 }]);
       }
-      assert.deepEqual(await writer.write(one(99)), { written: 0, refused: [0, 1] });
+      assert.deepEqual(await writer.write(one(99)), { written: 0, alreadyStored: 0, refused: [0, 1] });
     } finally {
       await writer.close();
       await revoker.close();

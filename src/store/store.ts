@@ -28,6 +28,8 @@ import type { CommandOutcome, EventKind, EventSource, FlowOutcome, ResourceField
 export interface TelemetryStore {
   /**
    * Writes a batch atomically: raw events, their 5-minute rollups and the subjects' categories.
+   * An event already stored (event-digest.ts: same subject, time, source and fields) is not
+   * stored again, nor counted again in the rollups: writing a batch twice stores it once.
    * In-guest (`agent`) events whose subject (or one of its `aliases`) has no recorded consent are
    * not written; their indices come back in `refused`. The check runs inside the write
    * transaction, so a revoke can never slip between check and write.
@@ -73,7 +75,10 @@ export interface TelemetryStore {
 }
 
 export interface WriteResult {
+  /** Events accepted (not refused), whether new or already stored. */
   written: number;
+  /** Of `written`, how many were already stored (the same event, event-digest.ts): skipped, counted once. */
+  alreadyStored: number;
   /** Indices into the batch of agent events refused for want of consent. */
   refused: number[];
 }

@@ -13,7 +13,10 @@ import type { ResourceColumns } from '../contracts/resource-columns.js';
  */
 
 export interface IngestReport {
+  /** Valid records stored, or found already stored (`alreadyStored` of them). */
   accepted: number;
+  /** Accepted records that were already in the store (the same event sent again): not stored twice. */
+  alreadyStored: number;
   /** Malformed records. */
   rejected: number;
   /** Well-formed in-guest records refused because the subject has not opted in. */
@@ -59,7 +62,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
   const { store, anonymiser } = options;
   const maxErrors = options.maxErrors ?? 100;
   /** Counts and reports what writes refused (`refusedAt`: their positions) and what failed validation. */
-  const report = async (written: number, refusedAt: readonly string[], invalid: readonly (RecordError & { source?: EventSource })[]): Promise<IngestReport> => {
+  const report = async (written: number, alreadyStored: number, refusedAt: readonly string[], invalid: readonly (RecordError & { source?: EventSource })[]): Promise<IngestReport> => {
     const counts: RejectionCount[] = [];
     const bySource = new Map<EventSource | 'unknown', number>();
     for (const r of invalid) bySource.set(r.source ?? 'unknown', (bySource.get(r.source ?? 'unknown') ?? 0) + 1);
@@ -71,27 +74,27 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       if (errors.length >= maxErrors) break;
       errors.push({ at, reason: noConsentReason });
     }
-    return { accepted: written, rejected: invalid.length, refused: refusedAt.length, errors };
+    return { accepted: written, alreadyStored, rejected: invalid.length, refused: refusedAt.length, errors };
   };
   return {
     async ingest({ events, positions, invalid = [] }) {
       const anonymised = events.map((e) => anonymiser.anonymise(e));
       const w = await store.write(anonymised);
-      return report(w.written, w.refused.map((i) => positions?.[i] ?? `event ${i}`), invalid);
+      return report(w.written, w.alreadyStored, w.refused.map((i) => positions?.[i] ?? `event ${i}`), invalid);
     },
     async ingestResourceColumns({ columns, invalid = [] }) {
       const w = await store.writeResourceColumns(anonymiser.anonymiseColumns(columns));
       const at = columns.positionOf ?? ((i: number) => `sample ${i}`);
-      return report(w.written, w.refused.map(at), invalid);
+      return report(w.written, w.alreadyStored, w.refused.map(at), invalid);
     },
     async ingestBody(body, format, limits) {
       const d = options.decodePool
         ? await options.decodePool.decode(body, format, limits)
         : decodeBody(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'), format, anonymiser, limits);
       // A refused body stores nothing and counts nothing: its caller gets a 4xx and may send it again.
-      if (d.forbidden !== undefined) return { accepted: 0, rejected: 0, refused: 0, errors: [d.forbidden], forbidden: d.forbidden };
+      if (d.forbidden !== undefined) return { accepted: 0, alreadyStored: 0, rejected: 0, refused: 0, errors: [d.forbidden], forbidden: d.forbidden };
       if (d.stoppedAtInvalid !== undefined) {
-        return { accepted: 0, rejected: d.invalid.length, refused: 0, errors: d.invalid.slice(0, Math.min(maxErrors, 10)).map(({ at, reason }) => ({ at, reason })), stoppedAtInvalid: d.stoppedAtInvalid };
+        return { accepted: 0, alreadyStored: 0, rejected: d.invalid.length, refused: 0, errors: d.invalid.slice(0, Math.min(maxErrors, 10)).map(({ at, reason }) => ({ at, reason })), stoppedAtInvalid: d.stoppedAtInvalid };
       }
       // Called in the same turn, so the store's group commit writes them in one transaction.
       const [ev, ...res] = await Promise.all([store.write(d.events), ...d.resources.map((r) => store.writeResourceColumns(r))]);
@@ -102,7 +105,8 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       refused.sort((a, b) => a - b); // input order, as ingest() reports them
       const label = format === 'ndjson' ? 'line' : 'index';
       const written = res.reduce((n, w) => n + w.written, ev!.written);
-      return report(written, refused.map((n) => `${label} ${n}`), d.invalid);
+      const alreadyStored = res.reduce((n, w) => n + w.alreadyStored, ev!.alreadyStored);
+      return report(written, alreadyStored, refused.map((n) => `${label} ${n}`), d.invalid);
     },
   };
 }
@@ -110,6 +114,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
 /** Adds reports up (bulk imports ingest in many batches). */
 export function mergeReports(into: IngestReport, more: IngestReport, maxErrors = 100): IngestReport {
   into.accepted += more.accepted;
+  into.alreadyStored += more.alreadyStored;
   into.rejected += more.rejected;
   into.refused += more.refused;
   for (const e of more.errors) if (into.errors.length < maxErrors) into.errors.push(e);
@@ -117,5 +122,5 @@ export function mergeReports(into: IngestReport, more: IngestReport, maxErrors =
 }
 
 export function emptyReport(): IngestReport {
-  return { accepted: 0, rejected: 0, refused: 0, errors: [] };
+  return { accepted: 0, alreadyStored: 0, rejected: 0, refused: 0, errors: [] };
 }

@@ -57,6 +57,9 @@ Formats:
   csv        documented resource CSV (header: time,subject,category,source,cpu_cores,cpu_percent,
              memory_bytes,memory_total_bytes,disk_read_bps,disk_write_bps,net_in_bps,net_out_bps)
 
+Running it again is safe: an event already stored (same subject, time, source and fields) is
+counted as already stored, not stored twice, so an import cut short is finished by running it whole.
+
 Subjects are named after the files (a VM per Bitbrains/PlanetLab file, a user per commands file)
 and are stored only as keyed pseudonyms. Data from inside a guest (--source agent) is stored only
 for subjects with recorded consent (prescient consent grant). Records are not deduplicated:
@@ -103,6 +106,7 @@ Examples:
           files: result.files,
           records,
           accepted: result.accepted,
+          alreadyStored: result.alreadyStored,
           rejected: result.rejected,
           refused: result.refused,
           seconds: Number(seconds.toFixed(3)),
@@ -111,7 +115,7 @@ Examples:
         };
         emit(command, out, (v) =>
           [
-            `${plural(v.files, 'file')}, ${plural(v.records, 'record')}: ${v.accepted} accepted, ${v.rejected} rejected, ${v.refused} refused for want of consent`,
+            `${plural(v.files, 'file')}, ${plural(v.records, 'record')}: ${v.accepted} accepted (${v.accepted - v.alreadyStored} new, ${v.alreadyStored} already stored), ${v.rejected} rejected, ${v.refused} refused for want of consent`,
             `${v.seconds} s (${v.recordsPerSecond} records/s)`,
             ...v.errors.slice(0, 20).map((e) => `  ${e.at}: ${e.reason}`),
             ...(v.rejected + v.refused > 20 ? ['  … (--json lists the first 100)'] : []),

@@ -226,3 +226,29 @@ test('OTLP from inside a guest without consent is refused through partialSuccess
   assert.equal((await ingestion.store.rejections()).find((x) => x.reason === 'no-consent')?.count, before + 1);
   assert.deepEqual(await ingestion.store.rollups(ingestion.anonymiser.pseudonym('vm', 'guest-without-consent')), []);
 });
+
+test('a report sent again (an agent that never got the 2xx re-sends its spooled file) is answered 200 and stored once', async () => {
+  const vm = 'vm:http-resend';
+  await ingestion.store.grantConsent([ingestion.anonymiser.pseudonym('vm', 'http-resend')], Date.UTC(2024, 0, 1));
+  const t = Date.UTC(2024, 0, 2);
+  const agent = { subject: vm, source: 'agent' };
+  const body = [
+    JSON.stringify({ ...agent, kind: 'resource', time: t, cpuPercent: 12, memoryBytes: 1000 }),
+    JSON.stringify({ ...agent, kind: 'resource', time: t + 60_000, cpuPercent: 14 }),
+    JSON.stringify({ ...agent, kind: 'command', time: t + 1, command: 'ls -la' }),
+    JSON.stringify({ ...agent, kind: 'flow', time: t + 2, direction: 'in', protocol: 'tcp', port: 22, remote: '198.51.100.7', bytes: 10 }),
+  ].join('\n');
+  const before = await ingestion.store.counts();
+  const first = await post('/v1/telemetry', body, { 'content-type': 'application/x-ndjson' });
+  assert.equal(first.status, 200);
+  assert.deepEqual([first.body.accepted, first.body.alreadyStored], [4, 0], JSON.stringify(first.body));
+  const after = await ingestion.store.counts();
+  const again = await post('/v1/telemetry', body, { 'content-type': 'application/x-ndjson' });
+  assert.equal(again.status, 200, 'a 2xx, so that the agent deletes its spooled file');
+  assert.deepEqual([again.body.accepted, again.body.alreadyStored], [4, 4]);
+  assert.deepEqual(await ingestion.store.counts(), after);
+  assert.deepEqual([after.resource - before.resource, after.command - before.command, after.flow - before.flow], [2, 1, 1]);
+  const pseudonym = ingestion.anonymiser.pseudonym('vm', 'http-resend');
+  assert.deepEqual((await ingestion.store.rollups(pseudonym)).map((r) => r.samples.cpuPercent), [2]);
+  assert.deepEqual((await ingestion.store.guestActivity(pseudonym)).programs.map((p) => p.count), [1]);
+});

@@ -50,7 +50,8 @@ const ndjsonTypes = new Set(['application/x-ndjson', 'application/ndjson', 'appl
 
 /**
  * `POST /v1/telemetry`: TelemetryEvents as a JSON array (application/json) or NDJSON. Answers
- * `{accepted, rejected, refused, errors:[{at, reason}]}`; 400 when nothing in it was valid.
+ * `{accepted, alreadyStored, rejected, refused, errors:[{at, reason}]}` (`alreadyStored`: events it
+ * had stored before, from a report sent again, not stored twice); 400 when nothing in it was valid.
  *
  * `POST /v1/metrics`: OTLP/HTTP, protobuf (the default of the OpenTelemetry SDKs and the
  * Collector) or JSON, gzip or not. Answers `{}` or `{partialSuccess: {rejectedDataPoints,

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { resourceColumnNames as cols } from '../tables.js';
+import { rawTables, resourceColumnNames as cols } from '../tables.js';
 import { inTransaction } from './transaction.js';
 
 /**
@@ -101,6 +101,9 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (subject_id, image)
   );
   `,
+  // 2: every event once, as SQLite's step 4 (../event-digest.ts); rows stored before it have no
+  // digest (NULLs are distinct), so duplicates already stored stay.
+  rawTables.map((t) => `ALTER TABLE ${t} ADD COLUMN digest bigint; CREATE UNIQUE INDEX ${t}_once ON ${t} (subject_id, time_ms, digest);`).join('\n'),
 ];
 
 /** The advisory lock migrations take: any 64-bit number, the same for every Prescient store ("prescie"). */

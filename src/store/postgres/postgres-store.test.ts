@@ -76,7 +76,7 @@ if (bin === undefined) {
       await assert.rejects(store.counts(), (e: Error & { code?: string }) => e.code === 'UNAVAILABLE' && e.message.includes(`127.0.0.1:${own.port}/postgres`));
       await assert.rejects(store.write(sample(2)), (e: Error & { code?: string }) => e.code === 'UNAVAILABLE');
       await own.restart();
-      assert.deepEqual(await store.write(sample(3)), { written: 1, refused: [] });
+      assert.deepEqual(await store.write(sample(3)), { written: 1, alreadyStored: 0, refused: [] });
       assert.equal((await store.counts()).resource, 2, 'the write before the outage and the one after');
     } finally {
       await store.close();

@@ -118,8 +118,8 @@ export function openPostgresStore(options: PostgresStoreOptions): TelemetryStore
     });
 
   return {
-    write: (events) => (events.length === 0 ? Promise.resolve({ written: 0, refused: [] }) : enqueue({ events })),
-    writeResourceColumns: (columns) => (columns.rows === 0 ? Promise.resolve({ written: 0, refused: [] }) : enqueue({ columns })),
+    write: (events) => (events.length === 0 ? Promise.resolve({ written: 0, alreadyStored: 0, refused: [] }) : enqueue({ events })),
+    writeResourceColumns: (columns) => (columns.rows === 0 ? Promise.resolve({ written: 0, alreadyStored: 0, refused: [] }) : enqueue({ columns })),
     listSubjects: (filter = {}) => call(() => listSubjects(pool, filter)),
     subject: (pseudonym) => call(() => subjectInfo(pool, pseudonym)),
     rollups: (subject, r) => ofSubject(subject, [], (id) => readRollups(pool, id, r)),

@@ -1,15 +1,20 @@
 import type Database from 'better-sqlite3';
 import { latestEventTimeMs, type EventSource } from '../../contracts/telemetry-event.js';
 import { rollupBucketMs } from '../store.js';
-import { resourceColumnNames as cols } from '../tables.js';
+import { rawTables, resourceColumnNames as cols } from '../tables.js';
 
 /**
  * The whole SQLite schema, as an append-only list of migrations (PRAGMA user_version counts how
  * many ran). Never edit a released step: add one. postgres/migrations.ts keeps the same tables (their shared names: ../tables.ts).
  *
- * Raw resource samples have no index: history is read from the rollups, and the raw rows are
- * only scanned by retention and consent withdrawal, which are rare; an index would halve the
- * bulk import rate. Raw events live in one table per kind, keyed by a small integer subject id (pseudonyms are
+ * Raw resource samples have no index for reading: history is read from the rollups, and the raw
+ * rows are only scanned by retention and consent withdrawal, which are rare. Their one index
+ * (step 4, as on every raw table) is the unique one that stores each event once
+ * (../event-digest.ts). It is in (subject, time) order: a bulk import writes one subject's file
+ * at a time, in time order, so its rows land at the end of one key range (the Bitbrains import
+ * kept its 300,000 samples/s; in (time, subject) order it fell to 170,000), at the price of the
+ * live path, whose batches touch many subjects' ranges at once (200 VMs: 236,000 → 131,000
+ * events/s, bench/ingest-postgres.ts). Raw events live in one table per kind, keyed by a small integer subject id (pseudonyms are
  * long and repeated millions of times). Rollups are one wide row per subject, source and
  * 5-minute bucket, with count, sum and max per resource; the source is part of the key so that
  * a consent withdrawal can delete exactly the in-guest share. Rollups are derived from
@@ -176,6 +181,11 @@ export const migrations: readonly Migration[] = [
     PRIMARY KEY (subject_id, image)
   ) WITHOUT ROWID;
   `,
+  // 4: every event once (../event-digest.ts): a digest of what a row says, unique per subject and
+  // millisecond, so that an ingest run again skips what it stored. Rows stored before this step
+  // have no digest (NULLs are distinct to a unique index): duplicates already stored stay, and an
+  // event stored before can be stored once more; only events written from now on are kept once.
+  rawTables.map((t) => `ALTER TABLE ${t} ADD COLUMN digest INTEGER; CREATE UNIQUE INDEX ${t}_once ON ${t} (subject_id, time_ms, digest);`).join('\n'),
 ];
 
 /** Runs the steps of `schema` not yet run (its PRAGMA user_version counts them). */

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { storeContract } from '../store-contract.js';
 import Database from 'better-sqlite3';
-import { migrations } from './migrations.js';
-import { openSqliteStore } from './sqlite-store.js';
+import { migrate, migrations, rollupMigrations } from './migrations.js';
+import { openSqliteStore, rollupsFileOf } from './sqlite-store.js';
 
 const freshFile = (): string => join(mkdtempSync(join(tmpdir(), 'prescient-store-')), 'prescient.db');
 storeContract('sqlite', async () => openSqliteStore({ file: freshFile() }), {
@@ -67,4 +67,29 @@ test('sqlite: a store of the first schema (rollups in the store file) opens with
   // The old table has left the store file; the rows live in the rollups file.
   assert.deepEqual(reopened.prepare(`SELECT name FROM sqlite_master WHERE name = 'resource_rollups'`).all(), []);
   reopened.close();
+});
+
+test('sqlite: a store from before every-event-once opens with its rows kept, duplicates included; from then on an event is stored once', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'prescient-store-')), 'prescient.db');
+  const t0 = Date.UTC(2024, 0, 1);
+  const old = new Database(file);
+  old.prepare('ATTACH DATABASE ? AS rollups').run(rollupsFileOf(file));
+  migrate(old, 'rollups', rollupMigrations);
+  migrate(old, 'main', migrations.slice(0, 3));
+  old.prepare(`INSERT INTO subjects (id, pseudonym, kind, first_ms, last_ms) VALUES (1, 'v_old', 'vm', ?, ?)`).run(t0, t0);
+  // The same command stored twice by an ingest run twice on the old code.
+  old.prepare(`INSERT INTO sequence_events (subject_id, source, time_ms, kind, name) VALUES (1, 'hypervisor', ?, 'command', 'ls'), (1, 'hypervisor', ?, 'command', 'ls')`).run(t0, t0);
+  old.close();
+
+  const store = openSqliteStore({ file });
+  try {
+    assert.equal((await store.counts()).command, 2);
+    const ls = { kind: 'command' as const, subject: 'v_old', subjectKind: 'vm' as const, source: 'hypervisor' as const, time: t0, program: 'ls' };
+    // The old rows have no digest: the event is stored once more, then never again.
+    assert.deepEqual(await store.write([ls]), { written: 1, alreadyStored: 0, refused: [] });
+    assert.deepEqual(await store.write([ls]), { written: 1, alreadyStored: 1, refused: [] });
+    assert.equal((await store.counts()).command, 3);
+  } finally {
+    await store.close();
+  }
 });

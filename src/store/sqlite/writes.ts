@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { AnonymisedEvent } from '../../contracts/anonymised-event.js';
 import type { AnonymisedResourceColumns } from '../../contracts/resource-columns.js';
 import { eventSources, resourceFields, type SubjectKind } from '../../contracts/telemetry-event.js';
+import { rowDigest, sampleDigest } from '../event-digest.js';
 import type { TelemetryStore, WriteResult } from '../store.js';
 import { columnSpans, resourceColumnNames as cols } from '../tables.js';
 import type { Checkpointer } from './checkpointer.js';
@@ -49,20 +50,29 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
   // binding a value costs more than storing it, so column batches (one source each) get the
   // source as a literal rather than a parameter per row.
   const sampleChunk = 64;
-  const sampleRow = (source: string) => `(?, ${source}, ?, ${cols.map(() => '?').join(', ')})`;
+  // ON CONFLICT DO NOTHING: an event already stored is skipped (../event-digest.ts); `changes` counts the new.
+  const sampleRow = (source: string) => `(?, ${source}, ?, ${cols.map(() => '?').join(', ')}, ?)`;
   const insertSamples = (rows: number, source = '?') =>
-    db.prepare(`INSERT INTO resource_samples (subject_id, source, time_ms, ${cols.join(', ')}) VALUES ${Array(rows).fill(sampleRow(source)).join(', ')}`);
+    db.prepare(
+      `INSERT INTO resource_samples (subject_id, source, time_ms, ${cols.join(', ')}, digest) VALUES ${Array(rows).fill(sampleRow(source)).join(', ')} ON CONFLICT DO NOTHING`,
+    );
   const insertSampleChunk = insertSamples(sampleChunk);
   const insertSample = insertSamples(1);
   const perSource = new Map(eventSources.map((src) => [src, { chunk: insertSamples(sampleChunk, `'${src}'`), one: insertSamples(1, `'${src}'`) }]));
   const insertSequence = db.prepare(
-    'INSERT INTO sequence_events (subject_id, source, time_ms, seq, kind, name, user, session, task, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO sequence_events (subject_id, source, time_ms, seq, kind, name, user, session, task, outcome, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
   );
   const insertFlow = db.prepare(
-    'INSERT INTO network_flows (subject_id, source, time_ms, direction, protocol, port, remote, bytes, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO network_flows (subject_id, source, time_ms, direction, protocol, port, remote, bytes, outcome, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
   );
-  const insertAccess = db.prepare('INSERT INTO data_accesses (subject_id, source, time_ms, target, op, bytes) VALUES (?, ?, ?, ?, ?, ?)');
+  const insertAccess = db.prepare('INSERT INTO data_accesses (subject_id, source, time_ms, target, op, bytes, digest) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING');
+  /** Runs an insert of the rows of one event kind with their digest appended. */
+  const insertRow = (stmt: Database.Statement, row: (string | number | null)[]): number => {
+    row.push(rowDigest(row.slice(1, 2).concat(row.slice(3))));
+    return stmt.run(row).changes;
+  };
 
+  const digestValues = new Float64Array(R);
   const writeEvents = (all: readonly AnonymisedEvent[]): WriteResult => {
     const refused: number[] = [];
     const consent = new Map<string, boolean>();
@@ -89,15 +99,15 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
     for (const [pseudonym, s] of spans) subjectIds.set(pseudonym, subjects.idFor(pseudonym, s.kind, s.category, s.first, s.last));
     const chunk: (number | string | null)[] = [];
     const values: (number | undefined)[] = new Array(R);
-    let chunkRows = 0;
     let samples = 0;
+    let chunkRows = 0;
+    let stored = 0;
     const imageSpans = images.spans();
     for (const e of events) {
       const sid = subjectIds.get(e.subject)!;
       if (e.image !== undefined && e.source === 'agent') imageSpans.add(sid, e.image, e.time, e.time);
       switch (e.kind) {
         case 'resource': {
-          samples++;
           chunk.push(sid, e.source, e.time);
           // Named reads (in resourceFields order), not e[field]: keyed reads are the slow kind.
           values[0] = e.cpuCores;
@@ -109,35 +119,38 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
           values[6] = e.netInBps;
           values[7] = e.netOutBps;
           for (let i = 0; i < R; i++) chunk.push(values[i] ?? null);
+          for (let i = 0; i < R; i++) digestValues[i] = values[i] ?? Number.NaN;
+          chunk.push(sampleDigest(e.source, digestValues));
           if (++chunkRows === sampleChunk) {
-            insertSampleChunk.run(chunk);
+            samples += insertSampleChunk.run(chunk).changes;
             chunk.length = 0;
             chunkRows = 0;
           }
           break;
         }
         case 'launch':
-          insertSequence.run(sid, e.source, e.time, null, 'launch', e.executable, e.user ?? null, e.session ?? null, null, null);
+          stored += insertRow(insertSequence, [sid, e.source, e.time, null, 'launch', e.executable, e.user ?? null, e.session ?? null, null, null]);
           break;
         case 'command':
-          insertSequence.run(sid, e.source, e.time, e.seq ?? null, 'command', e.program, null, e.session ?? null, e.task ?? null, e.outcome ?? null);
+          stored += insertRow(insertSequence, [sid, e.source, e.time, e.seq ?? null, 'command', e.program, null, e.session ?? null, e.task ?? null, e.outcome ?? null]);
           break;
         case 'flow':
-          insertFlow.run(sid, e.source, e.time, e.direction, e.protocol, e.port, e.remote, e.bytes, e.outcome ?? null);
+          stored += insertRow(insertFlow, [sid, e.source, e.time, e.direction, e.protocol, e.port, e.remote, e.bytes, e.outcome ?? null]);
           break;
         case 'access':
-          insertAccess.run(sid, e.source, e.time, e.target, e.op ?? null, e.bytes);
+          stored += insertRow(insertAccess, [sid, e.source, e.time, e.target, e.op ?? null, e.bytes]);
           break;
       }
     }
-    for (let i = 0; i < chunkRows; i++) insertSample.run(chunk.slice(i * (3 + R), (i + 1) * (3 + R)));
+    for (let i = 0; i < chunkRows; i++) samples += insertSample.run(chunk.slice(i * (4 + R), (i + 1) * (4 + R))).changes;
     imageSpans.write();
     if (samples > 0) rollups.added(samples, true);
-    return { written: events.length, refused };
+    stored += samples;
+    return { written: events.length, alreadyStored: events.length - stored, refused };
   };
 
   const writeColumns = (b: AnonymisedResourceColumns): WriteResult => {
-    if (b.rows === 0) return { written: 0, refused: [] };
+    if (b.rows === 0) return { written: 0, alreadyStored: 0, refused: [] };
     const { time, values, subjectOf } = b;
     const S = b.subjects.length;
     // Per subject: consent, then time span of its rows and its id (-1: refused).
@@ -151,10 +164,11 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
     });
     const refused: number[] = [];
     const stmt = perSource.get(b.source)!;
-    const width = 2 + R;
+    const width = 3 + R;
     const chunk: (number | null)[] = new Array(sampleChunk * width);
     const one: (number | null)[] = new Array(width);
     let inChunk = 0;
+    let stored = 0;
     for (let row = 0; row < b.rows; row++) {
       const sid = sids[subjectOf === undefined ? 0 : subjectOf[row]!]!;
       if (sid < 0) {
@@ -168,18 +182,19 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
         const x = values[v]!;
         chunk[at++] = x === x ? x : null; // NaN: the field was absent
       }
+      chunk[at] = sampleDigest(b.source, values, row * R);
       if (++inChunk === sampleChunk) {
-        stmt.chunk.run(chunk);
+        stored += stmt.chunk.run(chunk).changes;
         inChunk = 0;
       }
     }
     for (let k = 0; k < inChunk; k++) {
       for (let j = 0; j < width; j++) one[j] = chunk[k * width + j]!;
-      stmt.one.run(one);
+      stored += stmt.one.run(one).changes;
     }
     const written = b.rows - refused.length;
-    rollups.added(written, b.subjects.length > 1);
-    return { written, refused };
+    if (stored > 0) rollups.added(stored, b.subjects.length > 1);
+    return { written, alreadyStored: written - stored, refused };
   };
 
   // BEGIN IMMEDIATE would lock every attached file, the rollups too, and stall the rollup thread
@@ -187,27 +202,15 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
   // with a write that changes nothing, so that it waits for the store's lock (busy_timeout)
   // before reading, never fails to upgrade a read later (SQLITE_BUSY_SNAPSHOT).
   const lockStore = db.prepare('DELETE FROM main.store_meta WHERE 0');
-  /** One transaction for a group of writes; results per write, in order. */
+  /**
+   * One transaction for a group of writes; results per write, in order. Each write is its own
+   * pass, so that what it found already stored is its own (an earlier write of the group that
+   * stored the same event makes it a duplicate here, as a commit in between would).
+   */
   const writeTx = db.transaction((group: readonly Pending[]): WriteResult[] => {
     lockStore.run();
     subjects.checkOthers();
-    const results: WriteResult[] = [];
-    const events = group.filter((p) => p.events !== undefined);
-    if (events.length > 0) {
-      const all = events.length === 1 ? events[0]!.events! : events.flatMap((p) => p.events!);
-      const r = writeEvents(all);
-      let offset = 0;
-      for (const p of events) {
-        const end = offset + p.events!.length;
-        const refused = r.refused.filter((i) => i >= offset && i < end).map((i) => i - offset);
-        results[group.indexOf(p)] = { written: p.events!.length - refused.length, refused };
-        offset = end;
-      }
-    }
-    group.forEach((p, i) => {
-      if (p.columns !== undefined) results[i] = writeColumns(p.columns);
-    });
-    return results;
+    return group.map((p) => (p.events !== undefined ? writeEvents(p.events) : writeColumns(p.columns!)));
   });
 
   let queue: Pending[] = [];
@@ -241,8 +244,8 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
     });
 
   return {
-    write: (events) => (events.length === 0 ? Promise.resolve({ written: 0, refused: [] }) : enqueue({ events })),
-    writeResourceColumns: (columns) => (columns.rows === 0 ? Promise.resolve({ written: 0, refused: [] }) : enqueue({ columns })),
+    write: (events) => (events.length === 0 ? Promise.resolve({ written: 0, alreadyStored: 0, refused: [] }) : enqueue({ events })),
+    writeResourceColumns: (columns) => (columns.rows === 0 ? Promise.resolve({ written: 0, alreadyStored: 0, refused: [] }) : enqueue({ columns })),
     flush() {
       if (queue.length > 0) flush();
     },
