@@ -62,8 +62,7 @@ counted as already stored, not stored twice, so an import cut short is finished 
 
 Subjects are named after the files (a VM per Bitbrains/PlanetLab file, a user per commands file)
 and are stored only as keyed pseudonyms. Data from inside a guest (--source agent) is stored only
-for subjects with recorded consent (prescient consent grant). Records are not deduplicated:
-importing the same file again stores its records again. Exit status 2 when every record was
+for subjects with recorded consent (prescient consent grant). Exit status 2 when every record was
 rejected as invalid (nothing stored; usually the wrong --format); rejected records among stored
 ones are listed, and the status is 0.
 
