@@ -1,5 +1,5 @@
 import { isDigest, type Digest } from '../core/digest.js';
-import { ConflictError, NotFoundError } from '../core/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../core/errors.js';
 import { annotations } from '../contracts/annotations.js';
 import type { OciLayout } from './oci-layout.js';
 import { entriesOf, setTag, tagOfEntry, tagsOf } from './index-entries.js';
@@ -82,7 +82,10 @@ export async function versionsOf(registry: HistoryRegistry, repository: string):
 /** Point a moving tag at a version (or any manifest) of the same repository. */
 export async function moveTag(registry: HistoryRegistry, source: string, tag: string): Promise<TagMove> {
   assertTag(tag);
-  if (versionOfTag(tag) !== undefined) throw new ConflictError(`${tag} is a version tag; version tags never move`);
+  // Invalid input, not a conflict: no state could make it succeed, so the caller is told what to use instead.
+  if (versionOfTag(tag) !== undefined) {
+    throw new ValidationError('tag', `${tag} is a version tag, and version tags never move; name a moving tag (e.g. stable), or move latest back with \`prescient images rollback <repository> --to ${tag}\``);
+  }
   const target = await registry.resolveRef(source);
   return registry.layout.updateIndex((index) => {
     const previous = tagsOf(index, target.repository).get(tag);

@@ -48,8 +48,13 @@ export function loadOrCreateKeyring(secretsDir: string): PseudonymKeyring {
   return { keys: parsed.keys.map((k) => ({ id: k.id, createdAt: k.createdAt, key: Buffer.from(k.key, 'base64url') })) };
 }
 
-/** A new current key. With `dropOld`, earlier pseudonyms become unlinkable for good. */
+/**
+ * A new current key. With `dropOld`, earlier pseudonyms become unlinkable for good. Without a
+ * keyring yet, the new key is the first one (k1): making k1 only to put k2 before it would keep
+ * a key that never pseudonymised anything.
+ */
 export function rotateKeyring(secretsDir: string, options: { dropOld?: boolean } = {}): PseudonymKeyring {
+  if (!existsSync(keyringPath(secretsDir))) return loadOrCreateKeyring(secretsDir);
   const ring = loadOrCreateKeyring(secretsDir);
   const next = Math.max(...ring.keys.map((k) => Number(k.id.slice(1)))) + 1;
   const rotated: PseudonymKeyring = { keys: [newKey(next), ...(options.dropOld ? [] : ring.keys)] };

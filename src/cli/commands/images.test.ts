@@ -60,6 +60,13 @@ describe('prescient images / registry commands', () => {
     assert.equal((await cli('images', 'rm', 'clients/acme:v1')).code, 1, 'v1 is still named by latest');
   });
 
+  test('a version tag as the tag to set is a usage error that names the moving-tag way and rollback', async () => {
+    const r = await exec(process.execPath, [cliPath, 'images', 'tag', 'clients/acme:v1', 'v2'], { env: { ...process.env, PRESCIENT_HOME: home } }).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((r as { code?: number }).code, 2);
+    assert.match(r.stderr, /tag: v2 is a version tag.*moving tag.*images rollback clients\/acme --to v2|tag: v2 is a version tag.*moving tag.*images rollback <repository> --to v2/);
+    assert.equal((await json<{ version: number; tags: string[] }[]>('images', 'ls', 'clients/acme')).find((v) => v.version === 2)?.tags.includes('v2'), true, 'nothing moved');
+  });
+
   test('--help teaches with examples', async () => {
     const r = await cli('images', '--help');
     assert.match(r.stdout, /rollback/);
