@@ -78,7 +78,12 @@ describe('bad input: one line naming the problem and the fix, a documented exit 
     assertUserError(await cli(['personalize', '--base', 'debian-12', '--memory', 'lots', '--plan']), 2, /--memory: a positive size such as .*"lots"/);
     // --plan is a dry run of the same command: the flags only a build uses are checked too.
     assertUserError(await cli(['personalize', '--base', 'debian-12', '--packages', 'git', '--backend', 'bogus', '--plan']), 2, /^error: --backend: must be auto, mount or guestfs$/);
-    assertUserError(await cli(['personalize', '--base', 'debian-12', '--packages', 'git', '--ssh-key', 'nope.pub', '--plan']), 2, /^error: --ssh-key\[0\]: cannot read nope\.pub/);
+    assertUserError(await cli(['personalize', '--base', 'debian-12', '--packages', 'git', '--ssh-key', 'nope.pub', '--plan']), 2, /^error: --ssh-key\[0\]: no such file nope\.pub; check the path$/);
+    // `--ssh-key -` reads standard input, as `ssh-keys add -` does: a key there passes (the next check is the base's), a non-key is named.
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop\n';
+    assertUserError(await cli(['personalize', '--base', 'nope', '--packages', 'git', '--ssh-key', '-', '--plan'], { input: key }), 3, /no base image "nope"/);
+    assertUserError(await cli(['personalize', '--base', 'nope', '--packages', 'git', '--ssh-key', '-', '--plan'], { input: 'hello\n' }), 2, /^error: --ssh-key \(standard input\): not an OpenSSH public key/);
+    assertUserError(await cli(['personalize', '--base', 'nope', '--vector', '-', '--ssh-key', '-', '--plan'], { input: key }), 2, /^error: --ssh-key: standard input \(-\) can be read once/);
   });
 
   test('a misspelt flag is named with its suggestion on one line, even where a required flag is missing', async () => {

@@ -21,7 +21,7 @@ import { describeVerify } from './verify.js';
 import { completeUsageVector } from '../../usage-vector/hand-vector.js';
 import { addHandSpecOptions, handSpecFromFlags, hasHandSpec, type HandSpecFlags } from '../hand-spec-options.js';
 import { plural } from '../plural.js';
-import { readJsonInput } from '../read-input.js';
+import { readInput, readJsonInput, stdinPath } from '../read-input.js';
 import { emit, formatBytes, globalOptions, table } from '../output.js';
 import { createProgress } from '../progress.js';
 import { cliSignal } from '../signal.js';
@@ -47,10 +47,8 @@ async function loginFor(opts: Opts, clientId: string | undefined): Promise<SeedL
   if (opts.sshKey?.length) {
     const keys: string[] = [];
     for (const [i, f] of opts.sshKey.entries()) {
-      const text = await readFile(f, 'utf8').catch((e: Error) => {
-        throw new ValidationError(`--ssh-key[${i}]`, `cannot read ${f}: ${e.message}`);
-      });
-      keys.push(parsePublicKey(text, `--ssh-key ${f}`));
+      const text = (await readInput(f, `--ssh-key[${i}]`)).toString('utf8');
+      keys.push(parsePublicKey(text, `--ssh-key ${f === stdinPath ? '(standard input)' : f}`));
     }
     const login = seedLoginSchema.safeParse({ user: opts.user ?? defaultLoginUser, sshAuthorizedKeys: keys });
     if (!login.success) throw new ValidationError(login.error.issues[0]!.path[0] === 'user' ? '--user' : '--ssh-key', login.error.issues[0]!.message);
@@ -106,7 +104,7 @@ export const personalizeCommand: CommandRegistration = (program) => {
     .option('--options <file>', 'module options as JSON: {"software": {"threshold": 0.6}, "network": {"keepSsh": true}}')
     .option('--flatten', 'write disk.qcow2 as one standalone image, readable by libvirt\'s QEMU user', true)
     .option('--no-flatten', 'write disk.qcow2 as a thin overlay on the cached layers (warns when libvirt could not read the chain)')
-    .option('--ssh-key <file...>', 'an SSH public key the machine\'s user logs in with (default: the client\'s registered keys)')
+    .option('--ssh-key <file...>', 'an SSH public key the machine\'s user logs in with, or - for stdin (default: the client\'s registered keys)')
     .option('--user <name>', `the login name created at first boot, with --ssh-key (default: ${defaultLoginUser})`)
     .option('--backend <name>', 'how to open images: auto, mount or guestfs', 'auto')
     .option('--register <repository>', "store the result as a new version in the local registry (e.g. clients/acme), tagged latest")
@@ -135,6 +133,9 @@ Examples:
       const p = paths();
       // Checked before --plan returns: a dry run that passes must not be refused when run for real.
       if (opts.backend && !['auto', 'mount', 'guestfs'].includes(opts.backend)) throw new ValidationError('--backend', 'must be auto, mount or guestfs');
+      // Standard input can be read once: one `-` among --vector, --options and --ssh-key.
+      const stdinUses = [opts.vector, opts.options, ...(opts.sshKey ?? [])].filter((f) => f === stdinPath).length;
+      if (stdinUses > 1) throw new ValidationError(opts.sshKey?.includes(stdinPath) ? '--ssh-key' : '--options', 'standard input (-) can be read once: give the other inputs as files');
       if (!opts.vector && !hasHandSpec(opts)) throw new ValidationError('--vector', 'give a usage vector file (or - for stdin), or describe one with --packages, --vcpus, --memory, --disk, --ports, --service');
       const fromFile = opts.vector ? await readJsonInput(opts.vector, '--vector') : {};
       if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) throw new ValidationError('--vector', 'must be a JSON object (a usage vector)');
