@@ -170,12 +170,18 @@ test('the agent reports launches, missing commands, new packages, dataset reads 
      echo ${b64([{ comm: 'make', uid: 1000 }])} | base64 -d > /tmp/pacct
      echo ${b64([{ comm: 'vim', uid: 1000 }])} | base64 -d >> /tmp/pacct.0
      next; next; next
-     kill $pid
-     echo "alive=$(kill -0 $pid 2>/dev/null && echo yes || echo no) spool=$(ls $state/spool | wc -l)"`,
+     # Stopped as systemd stops it, in the middle of a report: that report still ends, and is sent.
+     next; kill $pid; wait $pid || true
+     echo "alive=$(kill -0 $pid 2>/dev/null && echo yes || echo no) spool=$(ls $state/spool | wc -l)"
+     # A spool file cut when written is dropped, not sent as a partial line.
+     printf '{"kind":"resou' > $state/spool/1-400.ndjson
+     /usr/lib/prescient-agent/collect
+     echo "torn=$(ls $state/spool | wc -l)"`,
     { PRESCIENT_URL: serve.url },
   );
   assert.equal(looped.exitCode, 0, looped.stderr);
-  assert.match(looped.stdout, /spool=0/, looped.stderr);
+  assert.match(looped.stdout, /alive=no spool=0\ntorn=0/, looped.stderr);
+  assert.match(looped.stderr, /1-400\.ndjson is shorter than its name says/);
   const loopStore = openSqliteStore({ file: paths(home).store });
   try {
     const launches = (await loopStore.guestActivity(subject)).programs.filter((x) => x.kind === 'launch').map((x) => [x.name, x.count]);

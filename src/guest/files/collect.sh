@@ -309,8 +309,12 @@ ports() {
 # --- sending --------------------------------------------------------------------------------------
 # Sets `code` to the HTTP status of POSTing file $1 to the server (000: not reached).
 post() {
-  local body status hp path port sock=
+  local body status hp path port sock= size=${1##*-}
   code=000
+  # A file shorter than its name says was cut when written (a machine that lost power): sending
+  # it would report a partial line; it is dropped instead.
+  IFS= read -r -d '' body <"$1"
+  [ "${#body}" -eq "${size%.ndjson}" ] || { code=torn; return 0; }
   if [[ $PRESCIENT_URL != http://* ]]; then
     # The credential goes through curl's config on stdin, never its command line (ps shows that).
     code=$(printf 'header = "Authorization: Basic %s"\n' "$auth" |
@@ -318,7 +322,6 @@ post() {
     return 0
   fi
   # Plain HTTP/1.1 over bash's /dev/tcp: one request, then the status line; the connection closes.
-  IFS= read -r -d '' body <"$1"
   hp=${PRESCIENT_URL#http://}; path=
   [[ $hp == */* ]] && { path=/${hp#*/}; hp=${hp%%/*}; }
   port=80; [[ $hp == *:* ]] && port=${hp##*:}
@@ -363,6 +366,7 @@ spool_and_send() {
         [ "${PRESCIENT_AGENT_NFT:-on}" = off ] || nft delete table inet prescient_agent 2>/dev/null
         exit 0 ;;
       400|413|415) log "report ${f##*/} refused ($code): dropped"; rm -f "$f" ;;
+      torn) log "report ${f##*/} is shorter than its name says (cut when written): dropped"; rm -f "$f" ;;
       *) log "server unreachable or failing ($code): ${f##*/} stays spooled"; break ;;
     esac
   done
@@ -385,8 +389,14 @@ report() {
   [ -z "$pacct_fd" ] || echo "$pacct_off" >"$state/pacct.offset"
 }
 
+# A stop (systemd's SIGTERM, Ctrl-C) waits for the report under way, then ends the agent: cut in
+# the middle, a report would leave its spool file half-written, or be sent and not removed, and so
+# sent again with accounting records it had already reported. Between reports it ends at once
+# (bash's read returns on a trapped signal).
+stopping=
+trap 'stopping=1' TERM INT
 report
-[ "$interval" -gt 0 ] || exit 0
+[ "$interval" -gt 0 ] && [ -z "$stopping" ] || exit 0
 # Between reports: a read that times out on a pipe nobody writes to (a sleep with no process).
 # Reports land on the minute (as a timer's would), a few seconds apart between machines.
 exec {tick}<> <(:)
@@ -394,5 +404,7 @@ jitter=$((RANDOM % (interval < 5 ? interval : 5)))
 while :; do
   t=${EPOCHREALTIME%.*}
   read -r -t $(( interval - t % interval + jitter )) -u "$tick" _
+  [ -z "$stopping" ] || exit 0
   report
+  [ -z "$stopping" ] || exit 0
 done
