@@ -38,6 +38,9 @@ function isMissing(e: unknown): boolean {
   return e instanceof GuestfishCommandError && /No such file|not found|ENOENT/i.test(e.stderr);
 }
 
+/** How long the appliance may take to start (`run`). */
+const launchTimeoutMs = 10 * 60_000;
+
 /**
  * The libguestfs backend: the image is opened inside a small appliance VM, so it needs neither
  * root nor loop devices, and no path in the image can reach the host at all (every operation
@@ -68,7 +71,11 @@ export class GuestfsSession implements ImageSession {
       await saveSessionRecord(record);
       const call = (args: string[]): Promise<string> => fish!.call(args, options.signal ? { signal: options.signal } : {});
       await call(['add-drive', imagePath, `format:${format}`, `readonly:${options.readOnly}`]);
-      await call(['run']);
+      // About 20 s under emulation; an appliance that has not answered in 10 min never will (a
+      // kernel that hangs under KVM printed nothing for hours), and a hang must fail, not wait.
+      await fish.call(['run'], { timeoutMs: launchTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) }).catch((e: Error) => {
+        throw new Error(`the libguestfs appliance did not start within ${launchTimeoutMs / 60_000} min (libguestfs-test-tool shows where it stops): ${e.message}`, { cause: e });
+      });
       const inspected = (await call(['inspect-os'])).split('\n').filter(Boolean);
       const filesystems = (await call(['list-filesystems']))
         .split('\n')
