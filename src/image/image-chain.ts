@@ -104,6 +104,16 @@ async function realDirs(dirs: readonly string[]): Promise<string[]> {
   return (await Promise.all(dirs.map((d) => realpath(d).catch(() => undefined)))).filter((d): d is string => d !== undefined);
 }
 
+/**
+ * The one rule on a qcow2's external data file: refused. It names a host file that QEMU (and
+ * every export, checkout or VM of the image) would read and write as the disk's contents.
+ */
+export function refuseExternalData(header: Qcow2Header, field: string, file: string): void {
+  if (header.externalData || header.dataFile !== undefined) {
+    throw new ValidationError(field, `${file} uses an external data file${header.dataFile ? ` (${header.dataFile})` : ''}, which could make QEMU read or write any host file; use a standalone image (qemu-img convert flattens it)`);
+  }
+}
+
 /** Throws ValidationError naming the file and why; returns the chain, top first. */
 export async function assertSafeImageChain(image: string, options: ChainCheckOptions = {}): Promise<string[]> {
   const field = options.field ?? 'IMAGE';
@@ -120,9 +130,7 @@ export async function assertSafeImageChain(image: string, options: ChainCheckOpt
     if (chain.length > maxChain) throw new ValidationError(field, `${image}: a backing chain deeper than ${maxChain}`);
     const header = await readQcow2Header(current);
     if (!header) return chain; // raw: no header, names nothing
-    if (header.externalData || header.dataFile !== undefined) {
-      throw new ValidationError(field, `${current} uses an external data file${header.dataFile ? ` (${header.dataFile})` : ''}, which could make QEMU read or write any host file; use a standalone image`);
-    }
+    refuseExternalData(header, field, current);
     if (header.backingFile === undefined) return chain;
     const name = header.backingFile;
     if (options.standalone) throw new ValidationError(field, `${current} has a backing file (${name}); import a standalone image (qemu-img convert flattens it)`);

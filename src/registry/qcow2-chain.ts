@@ -5,7 +5,7 @@ import type { Digest } from '../core/digest.js';
 import { ValidationError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import { shareFile } from '../core/share-file.js';
-import { readQcow2Header } from '../image/image-chain.js';
+import { readQcow2Header, refuseExternalData } from '../image/image-chain.js';
 import type { BlobWrite, OciLayout } from './oci-layout.js';
 
 /**
@@ -47,14 +47,11 @@ export function backingNameOf(parent: Digest): string {
  */
 export async function checkChainLayer(path: string, index: number, previousPath: string | undefined, signal?: AbortSignal): Promise<Qcow2Info> {
   const field = `layers[${index}].path`;
-  // Read the header ourselves first: an external data file names a host file that qemu-img (and
-  // every later export, checkout or VM) would read as the disk's contents.
+  // The header is read before qemu-img runs on it (refuseExternalData says why).
   const header = await readQcow2Header(path).catch((e: Error) => {
     throw e instanceof ValidationError ? new ValidationError(field, e.message.slice(`${e.field}: `.length)) : new ValidationError(field, `cannot read: ${e.message}`);
   });
-  if (header && (header.externalData || header.dataFile !== undefined)) {
-    throw new ValidationError(field, `uses an external data file${header.dataFile ? ` (${header.dataFile})` : ''}, which would carry a host file into the image; flatten it (qemu-img convert) first`);
-  }
+  if (header) refuseExternalData(header, field, path);
   let info: Qcow2Info;
   try {
     info = await qemuImgInfo(path, signal);

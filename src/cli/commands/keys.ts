@@ -38,9 +38,9 @@ Examples:
     .description('Start a new pseudonym key')
     .option('--drop-old', 'forget the previous keys too')
     .action((opts: { dropOld?: boolean }, command: Command) => {
-      const first = !existsSync(keyringPath(paths().secrets));
       const ring = rotateKeyring(paths().secrets, { dropOld: opts.dropOld === true });
-      emit(command, { current: ring.keys[0]!.id, kept: ring.keys.length - 1, first }, (v) =>
+      // k1 is only ever current when it was just made: rotateKeyring starts a fresh home with it.
+      emit(command, { current: ring.keys[0]!.id, kept: ring.keys.length - 1, first: ring.keys[0]!.id === 'k1' }, (v) =>
         v.first ? `new key ${v.current}: the first one (there was no key yet)` : `new key ${v.current}; ${v.kept} older kept${opts.dropOld ? ' (--drop-old)' : ''}`,
       );
     });
