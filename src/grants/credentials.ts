@@ -1,10 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { FileIdentitySyncCache } from '../core/file-identity.js';
 import { withFileLock } from '../core/file-lock.js';
+import { writePrivateFile } from '../core/private-file.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import type { Principal } from '../contracts/access-scope.js';
 import { checkClientId, clientIdPattern, clientIdRule } from '../contracts/identifiers.js';
@@ -78,9 +78,7 @@ export class Credentials {
       this.cache.forget(this.file);
       const data = structuredClone(this.read());
       change(data);
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(data, null, 2), { mode: 0o600 });
-      await rename(tmp, this.file);
+      await writePrivateFile(this.file, JSON.stringify(data, null, 2));
       this.cache.forget(this.file);
     });
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makePrivateDir, privateFileMode } from '../core/private-file.js';
 
 /**
  * Read a secret file under the secrets folder, creating it (random bytes, mode 0600) the first
@@ -8,11 +9,10 @@ import { join } from 'node:path';
  * then read the same bytes.
  */
 export async function loadOrCreateSecret(secretsDir: string, name: string, bytes = 32): Promise<Buffer> {
-  await mkdir(secretsDir, { recursive: true, mode: 0o700 });
-  await chmod(secretsDir, 0o700);
+  await makePrivateDir(secretsDir);
   const file = join(secretsDir, name);
   try {
-    await writeFile(file, randomBytes(bytes).toString('base64url'), { flag: 'wx', mode: 0o600 });
+    await writeFile(file, randomBytes(bytes).toString('base64url'), { flag: 'wx', mode: privateFileMode });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }

@@ -1,8 +1,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
-import { chmod, link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, ValidationError } from '../core/errors.js';
 import { run } from '../core/exec.js';
+import { makePrivateDir, privateFileMode } from '../core/private-file.js';
 
 /** The file under the secrets folder holding the token signing key and its certificate (PEM, 0600). */
 export const tokenSignerFile = 'registry-token.pem';
@@ -83,17 +84,16 @@ export class TokenSigner {
 const b64 = (text: string): string => Buffer.from(text).toString('base64url');
 
 async function createSignerFile(secretsDir: string, file: string, signal?: AbortSignal): Promise<void> {
-  await mkdir(secretsDir, { recursive: true, mode: 0o700 });
-  await chmod(secretsDir, 0o700);
+  await makePrivateDir(secretsDir);
   const work = await mkdtemp(join(secretsDir, '.signer-'));
   try {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    await writeFile(join(work, 'key.pem'), keyPem, { mode: 0o600 });
+    await writeFile(join(work, 'key.pem'), keyPem, { mode: privateFileMode });
     // 10 years: rotating means removing the file (every live token then stops working) and handing the registry the new certificate
     await run('openssl', ['req', '-new', '-x509', '-key', join(work, 'key.pem'), '-out', join(work, 'cert.pem'), '-days', '3650', '-subj', '/CN=Prescient registry token signer', '-batch'], { timeoutMs: 60_000, ...(signal ? { signal } : {}) });
     const certPem = await readFile(join(work, 'cert.pem'), 'utf8');
-    await writeFile(join(work, 'pair.pem'), `${keyPem.trim()}\n${certPem.trim()}\n`, { mode: 0o600 });
+    await writeFile(join(work, 'pair.pem'), `${keyPem.trim()}\n${certPem.trim()}\n`, { mode: privateFileMode });
     await link(join(work, 'pair.pem'), file).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e; // another process made it first: use theirs
     });

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rm, writeFile, rename } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../core/exec.js';
+import { makePrivateDir } from '../core/private-file.js';
 
 /**
  * What a live session has attached (daemon, mounts), written down before each attach step, so
@@ -48,7 +49,7 @@ export function sessionsDir(runtimeDir: string): string {
 export async function createSessionRecord(runtimeDir: string, fields: Pick<SessionRecord, 'backend' | 'image'>): Promise<SessionRecord> {
   const id = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const dir = join(sessionsDir(runtimeDir), id);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makePrivateDir(dir);
   const record: SessionRecord = {
     id,
     ownerPid: process.pid,

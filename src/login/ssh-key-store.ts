@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import { firstIssueError } from '../core/field-issues.js';
+import { makePrivateDir, writePrivateFile } from '../core/private-file.js';
 import { clientIdSchema } from '../contracts/identifiers.js';
 import { loginNamePattern, seedLoginSchema, sshPublicKeyPattern, type SeedLogin } from '../pipeline/spec/cloud-init.js';
 
@@ -86,11 +87,9 @@ export class SshKeyStore {
   }
 
   private async save(clientId: string, record: ClientLogin): Promise<ClientLogin> {
-    await mkdir(this.dir, { recursive: true });
-    const path = this.file(clientId);
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
-    await rename(tmp, path);
+    // A client's login name and keys say who may reach its machines: nobody else's to read.
+    await makePrivateDir(this.dir);
+    await writePrivateFile(this.file(clientId), `${JSON.stringify(record, null, 2)}\n`);
     return record;
   }
 }

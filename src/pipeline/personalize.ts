@@ -1,6 +1,7 @@
 import { chmod, mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { withFileLock } from '../core/file-lock.js';
+import { writePrivateFile } from '../core/private-file.js';
 import type { ImageFacts } from '../image/facts.js';
 import { kvmWorks } from '../image/kvm.js';
 import { withImageSession } from '../image/open.js';
@@ -211,8 +212,7 @@ export async function personalize(options: PersonalizeOptions): Promise<Personal
     vector: join(out, 'vector.json'),
     report: join(out, 'report.json'),
   };
-  await writeFile(outputs.credentials, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
-  await chmod(outputs.credentials, 0o600);
+  await writePrivateFile(outputs.credentials, `${JSON.stringify(credentials, null, 2)}\n`);
   const warnings = (await libvirtAccessProblems(options.flatten ? [disk] : [disk, ...layers])).map(
     (p) => `libvirt's QEMU user cannot open the disk chain (${p}); use --flatten, or keep the layers in a folder others can read`,
   );

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError, ValidationError } from '../core/errors.js';
+import { makePrivateDir } from '../core/private-file.js';
 
 /**
  * Fetches a URL into `file` (0600), refusing more than `maxBytes`: the dataset catalogue's copy
@@ -21,7 +22,7 @@ export async function fetchCapped(url: string, file: string, maxBytes: number, s
     await res.body.cancel();
     throw new ValidationError('--max-size', `${url} is ${declared} bytes, over the cap of ${maxBytes}`);
   }
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await makePrivateDir(dirname(file));
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   let seen = 0;
   const cap = new Transform({

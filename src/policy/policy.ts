@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { Paths } from '../core/config.js';
 import { readOptionalJsonFile } from '../core/optional-json-file.js';
+import { writePrivateFile } from '../core/private-file.js';
 import { FileIdentityCache } from '../core/file-identity.js';
 import { debianPackageNamePattern, guestPathPattern, hostPattern } from '../contracts/usage-vector.js';
 import { firstIssueError } from '../core/field-issues.js';
@@ -74,14 +73,7 @@ export async function loadPolicy(file: string): Promise<Policy> {
 /** Written whole and renamed into place, so a reader never sees half a policy. */
 export async function savePolicy(file: string, policy: Policy): Promise<void> {
   const checked = parsePolicy(policy);
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, `${JSON.stringify(checked, null, 2)}\n`, { mode: 0o600 });
-    await rename(tmp, file);
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  await writePrivateFile(file, `${JSON.stringify(checked, null, 2)}\n`);
 }
 
 /** Where a long-lived process reads the policy: re-read when the file changes, so an edit applies to the next request. */

@@ -1,6 +1,7 @@
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError, ValidationError } from '../core/errors.js';
+import { makePrivateDir, writePrivateFile } from '../core/private-file.js';
 import type { SavedModel, TrainingReport } from './models/model.js';
 import type { PackageSetParams } from './package-set/package-set.js';
 import type { Selection } from './selector.js';
@@ -75,15 +76,15 @@ export function scopeDir(root: string, scope: Scope): string {
 
 export async function saveModelSet(root: string, set: Omit<ModelSet, 'version'>): Promise<ModelSet> {
   const dir = scopeDir(root, set.scope);
-  await mkdir(dir, { recursive: true });
+  // Models are fitted to clients' behaviour: private like the telemetry they come from.
+  await makePrivateDir(root);
+  await makePrivateDir(dir);
   const versions = await listVersions(root, set.scope);
   const version = (versions.at(-1) ?? 0) + 1;
   const full: ModelSet = { ...set, version };
   const file = join(dir, `v${version}.json`);
-  await writeFile(`${file}.tmp`, JSON.stringify(full));
-  await rename(`${file}.tmp`, file);
-  await writeFile(join(dir, 'current.tmp'), `${version}\n`);
-  await rename(join(dir, 'current.tmp'), join(dir, 'current'));
+  await writePrivateFile(file, JSON.stringify(full));
+  await writePrivateFile(join(dir, 'current'), `${version}\n`);
   return full;
 }
 

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
+import { makePrivateDirSync, writePrivateFileSync } from '../core/private-file.js';
 
 /**
  * The installation's HMAC keys for pseudonyms. Generated once, kept under secrets/ with mode
@@ -67,11 +68,7 @@ function newKey(n: number): PseudonymKey {
 }
 
 function saveKeyring(secretsDir: string, ring: PseudonymKeyring): void {
-  mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
-  chmodSync(secretsDir, 0o700);
-  const file = keyringPath(secretsDir);
+  makePrivateDirSync(secretsDir);
   const body = { version: 1, keys: ring.keys.map((k) => ({ id: k.id, createdAt: k.createdAt, key: k.key.toString('base64url') })) };
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, file);
+  writePrivateFileSync(keyringPath(secretsDir), `${JSON.stringify(body, null, 2)}\n`);
 }

@@ -1,5 +1,6 @@
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makePrivateDir, writePrivateFile } from '../../core/private-file.js';
 import { z } from 'zod';
 import { hasCommand, run } from '../../core/exec.js';
 import { ValidationError } from '../../core/errors.js';
@@ -83,9 +84,8 @@ export function seedFiles(input: SeedInput): { 'meta-data': string; 'user-data':
 
 export async function writeSeed(dir: string, input: SeedInput): Promise<{ dir: string; iso?: string }> {
   const files = seedFiles(input);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
-  for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content, { mode: 0o600 });
+  await makePrivateDir(dir);
+  for (const [name, content] of Object.entries(files)) await writePrivateFile(join(dir, name), content);
   const iso = `${dir}.iso`;
   await rm(iso, { force: true });
   if (!(await hasCommand('genisoimage'))) return { dir };

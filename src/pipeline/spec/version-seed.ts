@@ -1,4 +1,4 @@
-import { writeFile, chmod } from 'node:fs/promises';
+import { writePrivateFile } from '../../core/private-file.js';
 import { join } from 'node:path';
 import { ValidationError } from '../../core/errors.js';
 import type { ImageFacts } from '../../image/facts.js';
@@ -64,7 +64,6 @@ export async function writeVersionSeed(input: {
   const { seed, credentials } = await versionSeed(input);
   const written = await writeSeed(join(input.outDir, 'cloud-init'), seed);
   const credentialsFile = join(input.outDir, 'credentials.json');
-  await writeFile(credentialsFile, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
-  await chmod(credentialsFile, 0o600);
+  await writePrivateFile(credentialsFile, `${JSON.stringify(credentials, null, 2)}\n`);
   return { seedDir: written.dir, ...(written.iso ? { seedIso: written.iso } : {}), credentialsFile, credentials };
 }
