@@ -44,6 +44,19 @@ export class ValidationError extends AppError {
   }
 }
 
+/**
+ * A file the operator keeps on this machine (policy.json, identify.json, config.json, a keyring)
+ * is wrong. The CLI shows it like any bad input; a server answers its callers without it (500,
+ * the request id), since the path and the fix are the operator's, and logs it whole.
+ */
+export class ConfigFileError extends ValidationError {
+  readonly file: string;
+  constructor(file: string, field: string, message: string, details?: Record<string, unknown>) {
+    super(field, message, { ...details, source: file });
+    this.file = file;
+  }
+}
+
 export class NotFoundError extends AppError {
   constructor(message: string, details?: Record<string, unknown>) {
     super('NOT_FOUND', message, details ? { details } : {});

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { ValidationError } from './errors.js';
+import { ConfigFileError, ValidationError } from './errors.js';
 
 /** One problem of an input, named by its field. */
 export interface FieldIssue {
@@ -54,5 +54,5 @@ export interface FirstIssueErrorOptions {
 export function firstIssueError(error: z.ZodError, options: FirstIssueErrorOptions = {}): ValidationError {
   const issue = firstIssue(error, options.root);
   if (options.file === undefined) return new ValidationError(issue.path, issue.message, options.details);
-  return new ValidationError(issue.path, `${issue.message} (in ${options.file})`, { ...options.details, source: options.file });
+  return new ConfigFileError(options.file, issue.path, `${issue.message} (in ${options.file})`, options.details);
 }

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { ValidationError } from './errors.js';
+import { ConfigFileError } from './errors.js';
 
 /**
  * An optional JSON configuration file: its parsed content, or `undefined` when there is no such
- * file. A file that is there but is not JSON is a ValidationError naming the file.
+ * file. A file that is there but is not JSON is a ConfigFileError naming the file.
  */
 export async function readOptionalJsonFile(file: string): Promise<unknown> {
   let text: string;
@@ -16,6 +16,6 @@ export async function readOptionalJsonFile(file: string): Promise<unknown> {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new ValidationError(file, `not JSON: ${(e as Error).message}`);
+    throw new ConfigFileError(file, file, `not JSON: ${(e as Error).message}`);
   }
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError, toAppError, type ErrorCode } from '../core/errors.js';
+import { AppError, ConfigFileError, toAppError, type ErrorCode } from '../core/errors.js';
 import { OciError, type OciErrorCode } from '../registry/oci-error.js';
 import { otlpProtobufMediaTypes } from '../telemetry/formats/otlp-protobuf.js';
 import { encodeOtlpStatus, otlpStatus } from '../telemetry/formats/otlp-status.js';
@@ -56,13 +56,14 @@ export function errorResponse(e: unknown, shape: ErrorShape, requestId: string, 
 
 function shapedError(e: unknown, shape: ErrorShape, requestId: string, req: IncomingMessage | undefined): { status: number; headers: Record<string, string>; body: unknown; unexpected: boolean } {
   const err = toAppError(e);
-  const unexpected = err.code === 'INTERNAL';
+  // A broken file of the operator's is not the caller's to read (its path, its content): 500.
+  const unexpected = err.code === 'INTERNAL' || err instanceof ConfigFileError;
   const headers: Record<string, string> = {};
   const challenge = err.details?.['wwwAuthenticate'];
   if (typeof challenge === 'string') headers['www-authenticate'] = challenge;
   if (err.code === 'UNAVAILABLE') headers['retry-after'] = '5';
   const message = unexpected ? `internal error (request ${requestId})` : err.message;
-  let status = err instanceof MethodNotAllowedError ? 405 : httpStatusByCode[err.code];
+  let status = err instanceof MethodNotAllowedError ? 405 : unexpected ? 500 : httpStatusByCode[err.code];
   if (shape === 'otlp') {
     // OTLP/HTTP: the request's encoding; a JSON one, or one of no OTLP type (a 415), gets JSON.
     const metadata: Record<string, string> = { requestId };
@@ -74,7 +75,7 @@ function shapedError(e: unknown, shape: ErrorShape, requestId: string, req: Inco
   }
   if (shape === 'prescient') {
     const { wwwAuthenticate: _w, ...details } = err.details ?? {};
-    const body = { error: err instanceof MethodNotAllowedError ? 'METHOD_NOT_ALLOWED' : err.code, message, ...(!unexpected && Object.keys(details).length > 0 ? { details } : {}), requestId };
+    const body = { error: err instanceof MethodNotAllowedError ? 'METHOD_NOT_ALLOWED' : unexpected ? 'INTERNAL' : err.code, message, ...(!unexpected && Object.keys(details).length > 0 ? { details } : {}), requestId };
     return { status, headers, body, unexpected };
   }
   const code: OciErrorCode | 'UNKNOWN' = err instanceof OciError ? err.ociCode : ociFallbackCode(err);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ValidationError } from '../core/errors.js';
+import { ConfigFileError } from '../core/errors.js';
 import { makePrivateDirSync, writePrivateFileSync } from '../core/private-file.js';
 
 /**
@@ -44,7 +44,7 @@ export function loadOrCreateKeyring(secretsDir: string): PseudonymKeyring {
   try {
     parsed = fileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
   } catch (e) {
-    throw new ValidationError(file, 'not a valid pseudonym keyring', { cause: String(e) });
+    throw new ConfigFileError(file, file, 'not a valid pseudonym keyring', { cause: String(e) });
   }
   return { keys: parsed.keys.map((k) => ({ id: k.id, createdAt: k.createdAt, key: Buffer.from(k.key, 'base64url') })) };
 }
