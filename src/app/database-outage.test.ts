@@ -55,7 +55,15 @@ describe('PostgreSQL stopped and started again under serve and a worker', { skip
 
   test('while it is down: 503 UNAVAILABLE naming the database, with Retry-After, for the store and the queue; once it is back: 200, and the worker takes builds again', async () => {
     assert.equal((await postTelemetry()).status, 200);
+    const readyz = async () => {
+      const r = await fetch(`${server.base}/readyz`, { signal: AbortSignal.timeout(30_000) });
+      return { status: r.status, retryAfter: r.headers.get('retry-after'), body: (await r.json()) as { status: string; cause?: string; checks: Record<string, string> } };
+    };
+    assert.deepEqual(await readyz(), { status: 200, retryAfter: null, body: { status: 'ready', checks: { store: 'ok', queue: 'ok' } } });
     await pg.halt();
+    // Not ready, naming what is down (never its address: the route is public); alive all the same.
+    assert.deepEqual(await readyz(), { status: 503, retryAfter: '5', body: { status: 'unavailable', cause: 'store,queue', checks: { store: 'unavailable', queue: 'unavailable' } } });
+    assert.equal((await fetch(`${server.base}/healthz`)).status, 200);
 
     const down = await postTelemetry();
     const body = (await down.json()) as { error: string; message: string };
@@ -74,6 +82,7 @@ describe('PostgreSQL stopped and started again under serve and a worker', { skip
     await until('serve answering again', () => (server.child.exitCode === null ? true : undefined), 1000);
     assert.equal((await postTelemetry()).status, 200);
     assert.equal((await cancelBuilds()).status, 200);
+    assert.equal((await readyz()).status, 200, 'ready again once the database is back');
     assert.equal(worker.child.exitCode, null, `the worker is still running: ${worker.stderr().slice(-2000)}`);
     assert.ok(worker.events.some((e) => e.type === 'error'), 'the worker said the database was gone');
 

@@ -131,6 +131,11 @@ export class BuildQueue {
     return new BuildQueue(boss, pool, t, config.url);
   }
 
+  /** One round trip to the queue's database: whether it answers now (serve's /readyz). */
+  async ping(): Promise<void> {
+    await this.db(() => this.pool.query('SELECT 1'));
+  }
+
   /** Queue a build, or join the one of the same key already queued or running. */
   async enqueue(job: BuildJob): Promise<{ id: string; joined: boolean }> {
     return this.db(async () => {

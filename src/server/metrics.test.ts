@@ -23,6 +23,10 @@ test('/metrics passes promtool and carries process, HTTP, build, queue, hit-rate
   const serve = await startServe(home);
   try {
     await fetch(`${serve.url}/healthz`);
+    // Readiness on the embedded store: it answers, and there is no queue to ask.
+    const ready = await fetch(`${serve.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: 'ready', checks: { store: 'ok' } });
     await fetch(`${serve.url}/v1/routes`);
     await fetch(`${serve.url}/v2/nope/manifests/latest`);
     const r = await fetch(`${serve.url}/metrics`);

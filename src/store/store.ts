@@ -71,6 +71,8 @@ export interface TelemetryStore {
 
   /** Row counts per kind of record (raw events by kind, rollups, subjects). */
   counts(): Promise<StoreCounts>;
+  /** One round trip that reads nothing: whether the store answers now (serve's /readyz). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -70,7 +70,7 @@ export const serveCommand: CommandRegistration = (program) => {
     .command('serve')
     .description(
       'run the HTTP API: POST /v1/requests (identify → predict → personalise → register → grant), GET /v1/token (the Docker token flow), ' +
-        'the OCI distribution API (/v2/, pull-only per client), telemetry (POST /v1/telemetry, OTLP/HTTP protobuf or JSON on /v1/metrics), usage vectors, /healthz, /metrics, /openapi.json (every route, generated from the schemas they validate with)',
+        'the OCI distribution API (/v2/, pull-only per client), telemetry (POST /v1/telemetry, OTLP/HTTP protobuf or JSON on /v1/metrics), usage vectors, /healthz (liveness), /readyz (store and queue answer), /metrics, /openapi.json (every route, generated from the schemas they validate with)',
     )
     .option('-p, --port <port>', 'TCP port (0 picks a free one)', '5080')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
@@ -170,7 +170,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
       credentialRoutes({ grants }),
       sshKeyRoutes({ keys: sshKeyStoreAt(prescient.paths.home) }),
       requestRoutes({ workflow, ...(queue ? { cancelQueued: (clientId: string) => queue.cancelClient(clientId) } : {}) }),
-      healthRoutes({ workflow, metrics }),
+      healthRoutes({ workflow, metrics, readiness: { store: () => ingestion.store.ping(), ...(queue ? { queue: () => queue.ping() } : {}) } }),
       accuracyRoutes({
         accuracy: async (clientId) => clientAccuracy({ registry, store: ingestion.store, anonymiser: ingestion.anonymiser, packages: await accuracyPackages() }, clientId),
       }),

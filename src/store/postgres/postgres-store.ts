@@ -136,6 +136,7 @@ export function openPostgresStore(options: PostgresStoreOptions): TelemetryStore
     rejections: () => call(() => rejections(pool)),
     prune: (policy) => call(() => inTransaction(pool, (c) => prune(c, policy))),
     counts: () => call(() => counts(pool)),
+    ping: () => call(async () => void (await pool.query('SELECT 1'))),
     async close() {
       if (closed) return;
       closed = true;

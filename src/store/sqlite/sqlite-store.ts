@@ -91,6 +91,9 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       await rollups.caughtUp();
       return counts(db);
     },
+    async ping() {
+      db.prepare('SELECT 1').get();
+    },
     async close() {
       writes.flush();
       // The last rollups (rollup thread) and the copy of the store's WAL back into its file
