@@ -109,3 +109,19 @@ test("the project's own chains open: an overlay on a qcow2 layer beside it (a ch
   assert.notEqual(imported.code, 0);
   assert.match(JSON.stringify(imported.json) + imported.stderr, /<file>: .*has a backing file/);
 });
+
+test('a qcow2 header whose offsets point past the end of the file (or past 2^53) is refused as bad input, not a crash', async () => {
+  const cases: [string, (h: Buffer) => void][] = [
+    ['backing name at 2^60', (h) => (h.writeBigUInt64BE(2n ** 60n, 8), h.writeUInt32BE(10, 16))],
+    ['backing name past the end', (h) => (h.writeBigUInt64BE(BigInt(h.length - 4), 8), h.writeUInt32BE(64, 16))],
+  ];
+  for (const [what, craft] of cases) {
+    const file = join(work.dir, `${what.replace(/\W+/g, '-')}.qcow2`);
+    const header = await readFile(good);
+    craft(header);
+    await writeFile(file, header);
+    const r = await prescient(home, ['image', 'info', file], 120_000);
+    assert.equal(r.code, 2, `${what}: a usage error (exit 2), not a bug: ${r.stderr}`);
+    assert.match(r.stderr, /past the end of the file/, what);
+  }
+});

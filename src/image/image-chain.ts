@@ -43,22 +43,33 @@ export interface Qcow2Header {
   externalData: boolean;
 }
 
-/** The parts of a qcow2 header that name other files; undefined for a file that is not qcow2. */
+/**
+ * The parts of a qcow2 header that name other files; undefined for a file that is not qcow2.
+ * Every offset and length is the file's word: each must lie inside the file, or the header is
+ * refused (a name read past the end would be zeros, not what QEMU reads, and an offset past
+ * 2^53 is not even a position Node can seek to).
+ */
 export async function readQcow2Header(path: string): Promise<Qcow2Header | undefined> {
   const fh = await open(path, 'r');
   try {
+    const size = (await fh.stat()).size;
+    const readExactly = async (length: number, at: number | bigint, what: string): Promise<Buffer> => {
+      if (BigInt(at) + BigInt(length) > BigInt(size)) throw new ValidationError('IMAGE', `${path}: its qcow2 header puts the ${what} at byte ${at}, past the end of the file (${size} bytes)`);
+      const data = Buffer.alloc(length);
+      const { bytesRead } = await fh.read(data, 0, length, Number(at));
+      if (bytesRead < length) throw new ValidationError('IMAGE', `${path}: the ${what} is cut short`);
+      return data;
+    };
     const head = Buffer.alloc(112);
     const { bytesRead } = await fh.read(head, 0, head.length, 0);
     if (bytesRead < 72 || head.readUInt32BE(0) !== qcow2Magic) return undefined;
     const version = head.readUInt32BE(4);
-    const backingOffset = Number(head.readBigUInt64BE(8));
+    const backingOffset = head.readBigUInt64BE(8);
     const backingSize = head.readUInt32BE(16);
     const header: Qcow2Header = { version, externalData: false };
-    if (backingOffset > 0 && backingSize > 0) {
+    if (backingOffset > 0n && backingSize > 0) {
       if (backingSize > 1023) throw new ValidationError('IMAGE', `${path}: a backing file name of ${backingSize} bytes (QEMU allows 1023)`);
-      const name = Buffer.alloc(backingSize);
-      await fh.read(name, 0, backingSize, backingOffset);
-      header.backingFile = name.toString('utf8');
+      header.backingFile = (await readExactly(backingSize, backingOffset, 'backing file name')).toString('utf8');
     }
     let extOffset = 72;
     if (version >= 3) {
@@ -75,8 +86,7 @@ export async function readQcow2Header(path: string): Promise<Qcow2Header | undef
       if (type === 0) break;
       if (length > 65536) throw new ValidationError('IMAGE', `${path}: a qcow2 header extension of ${length} bytes`);
       if (type === extBackingFormat || type === extDataFile) {
-        const data = Buffer.alloc(length);
-        await fh.read(data, 0, length, extOffset + 8);
+        const data = await readExactly(length, extOffset + 8, type === extBackingFormat ? 'backing format' : 'data file name');
         if (type === extBackingFormat) header.backingFormat = data.toString('utf8');
         else header.dataFile = data.toString('utf8');
       }
@@ -114,6 +124,14 @@ export function refuseExternalData(header: Qcow2Header, field: string, file: str
   }
 }
 
+/** QEMU reads "proto:…" (json:, nbd:, file:, http:…) as a protocol, not a path: such a backing name is refused. */
+export function refuseProtocolBacking(header: Qcow2Header, field: string, file: string): void {
+  const name = header.backingFile;
+  if (name !== undefined && (/^[^/]*:/.test(name) || name.includes('\0'))) {
+    throw new ValidationError(field, `${file} names its backing file with a pseudo-protocol (${name.slice(0, 80)}); only plain files of this project's layer chain may back an image`);
+  }
+}
+
 /** Throws ValidationError naming the file and why; returns the chain, top first. */
 export async function assertSafeImageChain(image: string, options: ChainCheckOptions = {}): Promise<string[]> {
   const field = options.field ?? 'IMAGE';
@@ -134,8 +152,7 @@ export async function assertSafeImageChain(image: string, options: ChainCheckOpt
     if (header.backingFile === undefined) return chain;
     const name = header.backingFile;
     if (options.standalone) throw new ValidationError(field, `${current} has a backing file (${name}); import a standalone image (qemu-img convert flattens it)`);
-    // QEMU reads "proto:…" (json:, nbd:, file:, http:…) as a protocol, not a path.
-    if (/^[^/]*:/.test(name) || name.includes('\0')) throw new ValidationError(field, `${current} names its backing file with a pseudo-protocol (${name.slice(0, 80)}); only plain files of this project's layer chain may back an image`);
+    refuseProtocolBacking(header, field, current);
     if (header.backingFormat !== 'qcow2' && header.backingFormat !== 'raw') {
       throw new ValidationError(field, `${current} names its backing file ${name} without a format (QEMU would probe it)${header.backingFormat ? `, or with ${header.backingFormat}` : ''}; only qcow2 or raw`);
     }

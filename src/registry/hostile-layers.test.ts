@@ -44,3 +44,18 @@ test('a layer whose qcow2 header names an external data file is refused by field
   );
   await assert.rejects(registry.resolve('clients/evil', 'latest'));
 });
+
+test('an overlay backed by a pseudo-protocol name, or whose header points past its end, is refused by field before qemu-img reads it', async () => {
+  const base = join(dir, 'plain-base.qcow2');
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', base, '1M']);
+  const nbd = join(dir, 'nbd.qcow2');
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', 'nbd:127.0.0.1:10809', '-F', 'raw', nbd, '1M']);
+  await assert.rejects(registry.register({ repository: 'clients/evil2', layers: [{ path: base }, { path: nbd }], config: {} }), (e: unknown) => e instanceof ValidationError && e.field === 'layers[1].path' && /pseudo-protocol/.test(e.message));
+  const far = join(dir, 'far.qcow2');
+  const header = await readFile(base);
+  header.writeBigUInt64BE(2n ** 62n, 8);
+  header.writeUInt32BE(16, 16);
+  await writeFile(far, header);
+  await assert.rejects(registry.register({ repository: 'clients/evil2', layers: [{ path: far }], config: {} }), (e: unknown) => e instanceof ValidationError && e.field === 'layers[0].path' && /past the end of the file/.test(e.message));
+  await assert.rejects(registry.resolve('clients/evil2', 'latest'));
+});

@@ -5,7 +5,7 @@ import type { Digest } from '../core/digest.js';
 import { ValidationError } from '../core/errors.js';
 import { run } from '../core/exec.js';
 import { shareFile } from '../core/share-file.js';
-import { readQcow2Header, refuseExternalData } from '../image/image-chain.js';
+import { readQcow2Header, refuseExternalData, refuseProtocolBacking } from '../image/image-chain.js';
 import type { BlobWrite, OciLayout } from './oci-layout.js';
 
 /**
@@ -47,11 +47,14 @@ export function backingNameOf(parent: Digest): string {
  */
 export async function checkChainLayer(path: string, index: number, previousPath: string | undefined, signal?: AbortSignal): Promise<Qcow2Info> {
   const field = `layers[${index}].path`;
-  // The header is read before qemu-img runs on it (refuseExternalData says why).
+  // The header is read before qemu-img runs on it: nothing it names is opened unchecked.
   const header = await readQcow2Header(path).catch((e: Error) => {
     throw e instanceof ValidationError ? new ValidationError(field, e.message.slice(`${e.field}: `.length)) : new ValidationError(field, `cannot read: ${e.message}`);
   });
-  if (header) refuseExternalData(header, field, path);
+  if (header) {
+    refuseExternalData(header, field, path);
+    refuseProtocolBacking(header, field, path);
+  }
   let info: Qcow2Info;
   try {
     info = await qemuImgInfo(path, signal);
