@@ -9,7 +9,7 @@ import { prescientVersion } from './version.js';
 export function buildProgram(): Command {
   const program = new Command('prescient')
     .description(
-      'Prepares personalised virtual-machine images before their users ask for them:\n' +
+      'prepares personalised virtual-machine images before their users ask for them:\n' +
         'telemetry → prediction → usage vector → image pipeline → OCI registry → grant.',
     )
     .version(prescientVersion(), '-V, --version', 'print the version and exit')

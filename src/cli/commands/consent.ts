@@ -11,7 +11,7 @@ import type { CommandRegistration } from './command-registration.js';
 export const consentCommand: CommandRegistration = (program) => {
   const consent = program
     .command('consent')
-    .description('Record, withdraw and list consent for telemetry from inside guests (source: agent)')
+    .description('record, withdraw and list consent for telemetry from inside guests (source: agent)')
     .addHelpText(
       'after',
       `
@@ -26,7 +26,7 @@ Examples:
 
   consent
     .command('grant')
-    .description('Record that a subject opted in to in-guest telemetry')
+    .description('record that a subject opted in to in-guest telemetry')
     .argument('<subject>', 'KIND:ID, where KIND is user, client or vm')
     .action(async (subject: string, _opts: unknown, command: Command) => {
       const ingestion = await (await openPrescient()).ingestion();
@@ -40,7 +40,7 @@ Examples:
 
   consent
     .command('revoke')
-    .description("Withdraw a subject's consent and delete its in-guest data")
+    .description("withdraw a subject's consent and delete its in-guest data")
     .argument('<subject>', 'KIND:ID, where KIND is user, client or vm')
     .action(async (subject: string, _opts: unknown, command: Command) => {
       const prescient = await openPrescient();
@@ -59,7 +59,7 @@ Examples:
 
   consent
     .command('ls')
-    .description('List the pseudonyms with consent, and how many records were refused for want of it')
+    .description('list the pseudonyms with consent, and how many records were refused for want of it')
     .action(async (_opts: unknown, command: Command) => {
       // Listing creates nothing: without a store nothing was granted or refused yet.
       if (!existsSync(paths().store)) return emit(command, { granted: [], refusedForWantOfConsent: 0 }, () => 'no consent recorded (no telemetry store yet)');

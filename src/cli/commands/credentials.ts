@@ -11,7 +11,7 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 export const credentialsCommand: CommandRegistration = (program: Command) => {
   const credentials = program
     .command('credentials')
-    .description('Client, source and admin credentials for `prescient serve` (kept hashed under <home>/secrets, mode 0600)')
+    .description('client, source and admin credentials for `prescient serve` (kept hashed under <home>/secrets, mode 0600)')
     .addHelpText(
       'after',
       `
@@ -27,7 +27,7 @@ Issuing a credential again, or revoking it, ends its live tokens at once.
     );
   credentials
     .command('issue')
-    .description("Create or replace a client's credential; the secret is printed once and stored only hashed")
+    .description("create or replace a client's credential; the secret is printed once and stored only hashed")
     .argument('<clientId>', 'the client; it may pull clients/<clientId> and nothing else')
     .addHelpText('after', '\nExamples:\n  prescient credentials issue acme\n  skopeo copy --src-tls-verify=false --src-creds acme:<secret> docker://127.0.0.1:5080/clients/acme:latest oci:/tmp/acme:latest\n')
     .action(async (clientId: string, _options: unknown, cmd: Command) => {
@@ -37,7 +37,7 @@ Issuing a credential again, or revoking it, ends its live tokens at once.
     });
   credentials
     .command('issue-source')
-    .description('Create or replace a telemetry source credential: it writes telemetry about the given subjects only, and can do nothing else')
+    .description('create or replace a telemetry source credential: it writes telemetry about the given subjects only, and can do nothing else')
     .argument('<name>', 'the source (lowercase letters, digits, . _ -); its username is source/<name>')
     .requiredOption('-s, --subject <KIND:ID>', 'a subject it may write about: client:ID, vm:ID or user:ID (repeat for more)', collect)
     .addHelpText(
@@ -57,7 +57,7 @@ An event about any other subject makes the whole body answer 403 (nothing of it 
     });
   credentials
     .command('revoke')
-    .description('Remove a client credential (ID) or a source credential (source/NAME): its secret and its live tokens stop working')
+    .description('remove a client credential (ID) or a source credential (source/NAME): its secret and its live tokens stop working')
     .argument('<username>', 'a client id, or source/<name>')
     .action(async (username: string, _options: unknown, cmd: Command) => {
       const store = await Credentials.open(paths().secrets);
@@ -66,7 +66,7 @@ An event about any other subject makes the whole body answer 403 (nothing of it 
     });
   credentials
     .command('ls')
-    .description('Who holds a credential (no secrets)')
+    .description('who holds a credential (no secrets)')
     .action(async (_options: unknown, cmd: Command) => {
       const store = await Credentials.open(paths().secrets);
       const l = store.list();
@@ -79,7 +79,7 @@ An event about any other subject makes the whole body answer 403 (nothing of it 
     });
   credentials
     .command('admin')
-    .description('Print the admin credential (generated once; anyone who can read <home>/secrets is the admin)')
+    .description('print the admin credential (generated once; anyone who can read <home>/secrets is the admin)')
     .action(async (_options: unknown, cmd: Command) => {
       const store = await Credentials.open(paths().secrets);
       emit(cmd, store.admin, (a) => `username: ${a.username}\nsecret:   ${a.secret}`);

@@ -39,7 +39,7 @@ async function checkedSource(source: string): Promise<{ path: string; kind: Data
 export const datasetsCommand: CommandRegistration = (program) => {
   const datasets = program
     .command('datasets')
-    .description('The dataset catalogue of the admin policy: the only host data an image may receive')
+    .description('the dataset catalogue of the admin policy: the only host data an image may receive')
     .addHelpText(
       'after',
       `
@@ -58,7 +58,7 @@ Examples:
 
   datasets
     .command('add')
-    .description('Register a host file or folder under a name, with a size cap')
+    .description('register a host file or folder under a name, with a size cap')
     .argument('<name>', 'the name vectors and telemetry use (lowercase letters, digits, . _ -)')
     .argument('<source>', 'an absolute path (or file:// URL) of a file or folder, or an http(s) URL fetched now into the home (again with --replace)')
     .requiredOption('--max-size <size>', 'the most read from it for one image: bytes, or with a unit (500MiB, 2GiB, 1GB)')
@@ -79,7 +79,7 @@ Examples:
 
   datasets
     .command('ls')
-    .description('The dataset catalogue')
+    .description('the dataset catalogue')
     .action(async (_opts: unknown, command: Command) => {
       const policy = await loadPolicy(policyFile(paths()));
       emit(command, policy.datasets, (ds) =>
@@ -91,7 +91,7 @@ Examples:
 
   datasets
     .command('rm')
-    .description('Remove a dataset from the catalogue (vectors naming it are refused from then on)')
+    .description('remove a dataset from the catalogue (vectors naming it are refused from then on)')
     .argument('<name>', 'as datasets ls lists it')
     .action(async (name: string, _opts: unknown, command: Command) => {
       const file = policyFile(paths());

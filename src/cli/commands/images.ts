@@ -34,7 +34,7 @@ export function parseDuration(text: string, field: string): number {
 export const imagesCommand: CommandRegistration = (program: Command) => {
   const images = program
     .command('images')
-    .description('Personalised image versions in the registry: history, tags, rollback, diff, export, gc')
+    .description('personalised image versions in the registry: history, tags, rollback, diff, export, gc')
     .addHelpText(
       'after',
       '\nA reference is <repository>[:<tag>] or <repository>@sha256:<digest>; every version has an\nimmutable tag v<n>, `latest` moves.\n\nExamples:\n  prescient images ls\n  prescient images ls clients/acme\n  prescient images diff clients/acme:v1 clients/acme:v2\n  prescient images rollback clients/acme            # latest → the version before\n  prescient images gc --dry-run\n',
@@ -42,7 +42,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
 
   images
     .command('ls')
-    .description('List repositories, or the versions of one repository')
+    .description('list repositories, or the versions of one repository')
     .argument('[repository]', 'a client repository, e.g. clients/acme')
     .action(async (repository: string | undefined, _o: unknown, cmd: Command) => {
       const registry = await openHomeRegistry(forReading);
@@ -57,7 +57,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
 
   images
     .command('show')
-    .description('One version: history entry, layers and a summary of its provenance (usage vector, plan, VM spec, base, model, timings)')
+    .description('one version: history entry, layers and a summary of its provenance (usage vector, plan, VM spec, base, model, timings)')
     .argument('<ref>', 'clients/acme:latest, clients/acme:v3, clients/acme@sha256:…')
     .option('--packages', "also list every package of the base image (--json always carries the full provenance)")
     .action(async (ref: string, o: { packages?: boolean }, cmd: Command) => {
@@ -67,7 +67,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
 
   images
     .command('diff')
-    .description('What changed between two versions: packages, configuration files, resources, data, layers')
+    .description('what changed between two versions: packages, configuration files, resources, data, layers')
     .argument('<from>', 'the older reference')
     .argument('<to>', 'the newer reference')
     .action(async (from: string, to: string, _o: unknown, cmd: Command) => {
@@ -77,7 +77,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
 
   images
     .command('tag')
-    .description('Point a moving tag at a version (version tags v<n> never move)')
+    .description('point a moving tag at a version (version tags v<n> never move)')
     .argument('<ref>', 'the version, e.g. clients/acme:v3')
     .argument('<tag>', 'the tag to set, e.g. stable')
     .action(async (ref: string, tag: string, _o: unknown, cmd: Command) => {
@@ -87,7 +87,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
 
   images
     .command('rollback')
-    .description('Move a tag (latest) back to an earlier version at once; nothing is copied')
+    .description('move a tag (latest) back to an earlier version at once; nothing is copied')
     .argument('<repository>', 'e.g. clients/acme')
     .option('--to <version>', 'the version to return to (3, v3, a tag or a digest); default: the one before')
     .option('--tag <tag>', 'the tag to move', 'latest')
@@ -102,7 +102,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
 
   images
     .command('rm')
-    .description('Remove a tag, or a version with its tags (its blobs go at the next gc)')
+    .description('remove a tag, or a version with its tags (its blobs go at the next gc)')
     .argument('<ref>', 'clients/acme:stable (a tag) or clients/acme:v2 / @sha256:… (a version)')
     .option('--force', 'also remove moving tags that still name the version')
     .action(async (ref: string, o: { force?: boolean }, cmd: Command) => {
@@ -112,7 +112,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
 
   images
     .command('gc')
-    .description('Delete blobs no tag, retained version or pull in progress references')
+    .description('delete blobs no tag, retained version or pull in progress references')
     .option('--grace <duration>', 'keep unreferenced blobs younger than this (uploads in progress)', '1h')
     .option('--lease <duration>', 'keep what a pull read in this window', '15m')
     .option('--dry-run', 'only list what would be removed')
@@ -123,7 +123,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
 
   images
     .command('checkout')
-    .description('Materialise a version as an openable qcow2 chain in a folder (prints the top overlay)')
+    .description('materialise a version as an openable qcow2 chain in a folder (prints the top overlay)')
     .argument('<ref>', 'e.g. clients/acme:latest')
     .argument('<dir>', 'the folder to write the chain into')
     .action(async (ref: string, dir: string, _o: unknown, cmd: Command) => {
@@ -140,7 +140,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
 
   images
     .command('register')
-    .description('Store a qcow2 chain (base first) as the next version of a repository')
+    .description('store a qcow2 chain (base first) as the next version of a repository')
     .argument('<repository>', 'e.g. clients/acme')
     .requiredOption('--layer <path...>', 'qcow2 files, base first, each overlay backed by the one before')
     .option('--config <file>', 'provenance JSON (usage vector, plan, VM spec…), or - for stdin')
@@ -165,7 +165,7 @@ export const imagesCommand: CommandRegistration = (program: Command) => {
 
   images
     .command('export')
-    .description('Export a version as a flat standalone qcow2 and/or a KubeVirt containerDisk (OCI layout)')
+    .description('export a version as a flat standalone qcow2 and/or a KubeVirt containerDisk (OCI layout)')
     .argument('<ref>', 'e.g. clients/acme:latest')
     .option('--flat <file>', 'write the merged chain here (qemu-img check clean)')
     .option('--container-disk <dir>', 'write a containerDisk OCI layout here (disk/<name>.qcow2, owner 107:107)')

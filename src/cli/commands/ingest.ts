@@ -37,7 +37,7 @@ interface IngestOptions {
 export const ingestCommand: CommandRegistration = (program) => {
   const cmd = program
     .command('ingest')
-    .description('Import telemetry files or folders into the store, anonymised, honouring consent')
+    .description('import telemetry files or folders into the store, anonymised, honouring consent')
     .argument('<path>', 'a file, a folder walked recursively (hidden files and files not of the format are skipped), or - for stdin')
     .addOption(new Option('-f, --format <format>', 'what the files are').choices(importFormats).makeOptionMandatory())
     .addOption(new Option('--source <source>', "where the data was observed (default: the format's)").choices(eventSources))

@@ -8,7 +8,7 @@ import type { CommandRegistration } from './command-registration.js';
 export const keysCommand: CommandRegistration = (program) => {
   const keys = program
     .command('keys')
-    .description('The HMAC keys that turn user, client and VM identifiers into pseudonyms')
+    .description('the HMAC keys that turn user, client and VM identifiers into pseudonyms')
     .addHelpText(
       'after',
       `
@@ -25,7 +25,7 @@ Examples:
     );
   keys
     .command('ls')
-    .description('List key ids and creation times (never the keys)')
+    .description('list key ids and creation times (never the keys)')
     .action((_opts: unknown, command: Command) => {
       // Listing creates nothing: without a keyring there is no key to list yet.
       const secrets = paths().secrets;
@@ -35,7 +35,7 @@ Examples:
     });
   keys
     .command('rotate')
-    .description('Start a new pseudonym key')
+    .description('start a new pseudonym key')
     .option('--drop-old', 'forget the previous keys too')
     .action((opts: { dropOld?: boolean }, command: Command) => {
       const ring = rotateKeyring(paths().secrets, { dropOld: opts.dropOld === true });

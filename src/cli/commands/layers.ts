@@ -10,10 +10,10 @@ import type { CommandRegistration } from './command-registration.js';
  * links), so cleaning either never takes what the other still needs.
  */
 export const layersCommand: CommandRegistration = (program: Command) => {
-  const layers = program.command('layers').description('The pipeline layer cache (content-addressed qcow2 overlays shared with the registry)');
+  const layers = program.command('layers').description('the pipeline layer cache (content-addressed qcow2 overlays shared with the registry)');
   layers
     .command('ls')
-    .description('Cached layers: key, module, last use')
+    .description('cached layers: key, module, last use')
     .action(async (_o: unknown, cmd: Command) => {
       const list = await new LayerCache(paths().layers).list();
       const rows = list.sort((a, b) => a.usedAt.getTime() - b.usedAt.getTime()).map((r) => ({ key: r.key, module: r.module, parent: r.parent, path: r.path, usedAt: r.usedAt.toISOString() }));
@@ -21,7 +21,7 @@ export const layersCommand: CommandRegistration = (program: Command) => {
     });
   layers
     .command('gc')
-    .description('Forget layers unused for a while (leaves first); a registered version keeps its blobs')
+    .description('forget layers unused for a while (leaves first); a registered version keeps its blobs')
     .option('--older-than <duration>', 'remove layers not used for this long', '7d')
     .option('--dry-run', 'only list what would be removed')
     .action(async (o: { olderThan: string; dryRun?: boolean }, cmd: Command) => {

@@ -79,7 +79,7 @@ function describePolicy(p: Policy): string {
 export const policyCommand: CommandRegistration = (program) => {
   const policy = program
     .command('policy')
-    .description('The admin policy: what a usage vector may contain (datasets, packages, ports, destinations) and which bases clients may ask for')
+    .description('the admin policy: what a usage vector may contain (datasets, packages, ports, destinations) and which bases clients may ask for')
     .addHelpText(
       'after',
       `
@@ -101,14 +101,14 @@ Examples:
 
   policy
     .command('show')
-    .description('Print the policy in force (the safe default when there is no policy.json)')
+    .description('print the policy in force (the safe default when there is no policy.json)')
     .action(async (_opts: unknown, command: Command) => {
       const file = policyFile(paths());
       const p = await loadPolicy(file);
       emit(command, p, (v) => `${file}\n${describePolicy(v)}`);
     });
 
-  for (const [op, description] of [['add', 'Add values to one list of the policy'], ['rm', 'Remove values from one list of the policy']] as const) {
+  for (const [op, description] of [['add', 'add values to one list of the policy'], ['rm', 'remove values from one list of the policy']] as const) {
     policy
       .command(op)
       .description(description)
@@ -121,7 +121,7 @@ Examples:
 
   policy
     .command('set')
-    .description('Replace the whole policy with a JSON file (validated first; errors name the field)')
+    .description('replace the whole policy with a JSON file (validated first; errors name the field)')
     .argument('<file>', 'a policy JSON file, or - for stdin')
     .action(async (source: string, _opts: unknown, command: Command) => {
       const p = parsePolicy(await readJsonInput(source, '<file>'), source);
@@ -131,7 +131,7 @@ Examples:
 
   policy
     .command('check')
-    .description('Check a usage vector against the policy: every field outside it, named (exit 2 if any)')
+    .description('check a usage vector against the policy: every field outside it, named (exit 2 if any)')
     .argument('<vector>', 'a usage vector (JSON file, or - for stdin)')
     .action(async (file: string, _opts: unknown, command: Command) => {
       const raw = await readJsonInput(file, '<vector>');

@@ -12,7 +12,7 @@ import type { CommandRegistration } from './command-registration.js';
 export const pullCommand: CommandRegistration = (program: Command) => {
   program
     .command('pull')
-    .description('Pull an image from another OCI registry into a local repository (blobs re-verified)')
+    .description('pull an image from another OCI registry into a local repository (blobs re-verified)')
     .argument('<source>', 'host[:port]/repository[:tag|@digest], or any skopeo transport')
     .argument('<ref>', 'local repository[:tag] to store it as (tag defaults to latest)')
     .option('--insecure', 'plain HTTP or unverified TLS (a registry on loopback)')

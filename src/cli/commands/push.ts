@@ -9,7 +9,7 @@ import type { CommandRegistration } from './command-registration.js';
 export const pushCommand: CommandRegistration = (program: Command) => {
   program
     .command('push')
-    .description('Push a version to another OCI registry (same digest there)')
+    .description('push a version to another OCI registry (same digest there)')
     .argument('<ref>', 'a local reference, e.g. clients/acme:v3')
     .argument('<destination>', 'host[:port]/repository[:tag], or any skopeo transport (docker://…, oci:…)')
     .option('--insecure', 'plain HTTP or unverified TLS (a registry on loopback)')

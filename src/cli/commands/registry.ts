@@ -11,10 +11,10 @@ import type { CommandRegistration } from './command-registration.js';
 import { plural } from '../plural.js';
 
 export const registryCommand: CommandRegistration = (program: Command) => {
-  const registry = program.command('registry').description('The image registry store itself (an OCI image layout under PRESCIENT_HOME)');
+  const registry = program.command('registry').description('the image registry store itself (an OCI image layout under PRESCIENT_HOME)');
   registry
     .command('fsck')
-    .description('Verify every blob against its digest and every reference (index → manifests → config, layers)')
+    .description('verify every blob against its digest and every reference (index → manifests → config, layers)')
     .option('--repair', 'remove leftovers of interrupted writes (never stored data)')
     .addHelpText('after', '\nExit status 1 when a problem other than a leftover is found.\n\nExample:\n  prescient registry fsck --repair\n')
     .action(async (o: { repair?: boolean }, cmd: Command) => {
@@ -27,14 +27,14 @@ export const registryCommand: CommandRegistration = (program: Command) => {
     });
   registry
     .command('path')
-    .description('Print the layout folder (usable directly as `oci:<path>:<repository>:<tag>` by skopeo)')
+    .description('print the layout folder (usable directly as `oci:<path>:<repository>:<tag>` by skopeo)')
     .action(async (_o: unknown, cmd: Command) => {
       const r = await openHomeRegistry();
       emit(cmd, { path: r.root }, (v) => v.path);
     });
   registry
     .command('cert')
-    .description("Print the certificate that signs Prescient's registry tokens: an external docker-registry trusts it (auth.token.rootcertbundle)")
+    .description("print the certificate that signs Prescient's registry tokens: an external docker-registry trusts it (auth.token.rootcertbundle)")
     .option('--realm <url>', "print instead docker-registry's auth: section for serve at this URL (its token endpoint is <url>/v1/token)")
     .option('--cert-file <path>', 'where that registry reads the certificate (in the printed section)', '/etc/docker/registry/prescient-token.crt')
     .addHelpText(

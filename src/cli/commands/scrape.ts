@@ -27,7 +27,7 @@ interface ScrapeOptions {
 export const scrapeCommand: CommandRegistration = (program) => {
   const cmd = program
     .command('scrape')
-    .description('Sample a Prometheus node_exporter endpoint into the store (CPU, memory, disk, network)')
+    .description('sample a Prometheus node_exporter endpoint into the store (CPU, memory, disk, network)')
     .argument('<url>', 'the metrics URL, e.g. http://127.0.0.1:9100/metrics')
     .option('--subject <kind:id>', 'whose machine this is (default: vm:<nodename from node_uname_info>)')
     .option('--category <slug>', 'category of the subject')

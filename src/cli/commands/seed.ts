@@ -13,7 +13,7 @@ export const seedCommand: CommandRegistration = (program) => {
     .argument('<ref>', 'a registered version, e.g. clients/acme-1:latest')
     .argument('<dir>', 'folder for cloud-init/, cloud-init.iso and credentials.json')
     .option('--client <id>', "whose registered SSH keys the machine's user gets (default: the repository's client)")
-    .description("Make a new machine's cloud-init seed for a registered version: the client's user and keys, fresh service passwords")
+    .description("make a new machine's cloud-init seed for a registered version: the client's user and keys, fresh service passwords")
     .addHelpText(
       'after',
       `

@@ -27,7 +27,7 @@ Examples:
     .argument('<client>', 'client id')
     .argument('<file>', 'an OpenSSH public key file (.pub), or - for stdin')
     .option('--user <name>', 'the login name on its machines (kept for later keys)')
-    .description('Register a public key for the client')
+    .description('register a public key for the client')
     .action(async (client: string, file: string, opts: { user?: string }, command: Command) => {
       checkClientId(client, '<client>');
       const text = (await readInput(file, '<file>')).toString('utf8');
@@ -42,7 +42,7 @@ Examples:
   cmd
     .command('ls')
     .argument('<client>', 'client id')
-    .description("List the client's user and key fingerprints")
+    .description("list the client's user and key fingerprints")
     .action(async (client: string, _o: unknown, command: Command) => {
       checkClientId(client, '<client>');
       const r = (await sshKeyStoreAt(paths().home).get(client)) ?? { user: '(none)', keys: [] };
@@ -52,7 +52,7 @@ Examples:
     .command('rm')
     .argument('<client>', 'client id')
     .argument('<fingerprint>', 'as ssh-keys ls prints it')
-    .description('Remove a key (machines made from now on no longer accept it)')
+    .description('remove a key (machines made from now on no longer accept it)')
     .action(async (client: string, fingerprint: string, _o: unknown, command: Command) => {
       checkClientId(client, '<client>');
       const r = await sshKeyStoreAt(paths().home).remove(client, fingerprint);
