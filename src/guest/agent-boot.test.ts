@@ -47,7 +47,20 @@ const cli = async (args: string[], timeout = 900_000): Promise<any> => {
   return JSON.parse(r.stdout);
 };
 
-function ssh(command: string, input?: Buffer, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * One command over SSH. A connection dropped before the command ran (exit 255 in the key
+ * exchange: sshd restarted by cloud-init's last stage, seen in CI under load) is tried again, up
+ * to three times; a command that ran and failed is not.
+ */
+async function ssh(command: string, input?: Buffer, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await sshOnce(command, input, timeoutMs);
+    if (r.code !== 255 || attempt === 3 || !/kex_exchange_identification|Connection (reset|refused|closed)/.test(r.stderr)) return r;
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+  }
+}
+
+function sshOnce(command: string, input: Buffer | undefined, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn('ssh', ['-i', key(), '-p', String(sshPort), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'LogLevel=ERROR', 'shopper@127.0.0.1', command]);
     let stdout = '';
