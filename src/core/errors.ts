@@ -152,3 +152,11 @@ export function namingFileAs(e: unknown, workingCopy: string, given: string): un
   if (!(e instanceof AppError) || !e.message.includes(workingCopy)) return e;
   return new AppError(e.code, e.message.replaceAll(workingCopy, given), { cause: e, ...(e.details ? { details: e.details } : {}) });
 }
+
+/**
+ * A failure of this machine's own making: a bug, a tool it ran (qemu-img's words name host
+ * files), a broken file of the operator's. A server tells its callers the request id only.
+ */
+export function isServerSide(err: AppError): boolean {
+  return err.code === 'INTERNAL' || err.code === 'EXTERNAL_TOOL' || err instanceof ConfigFileError;
+}

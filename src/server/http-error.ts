@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError, ConfigFileError, toAppError, type ErrorCode } from '../core/errors.js';
+import { AppError, ConfigFileError, isServerSide, toAppError, type ErrorCode } from '../core/errors.js';
 import { OciError, type OciErrorCode } from '../registry/oci-error.js';
 import { otlpProtobufMediaTypes } from '../telemetry/formats/otlp-protobuf.js';
 import { encodeOtlpStatus, otlpStatus } from '../telemetry/formats/otlp-status.js';
@@ -32,6 +32,11 @@ export class MethodNotAllowedError extends AppError {
   }
 }
 
+/** What a caller is told of a server-side failure (isServerSide): the log has the rest. */
+export function serverSideMessage(requestId: string): string {
+  return `internal error (request ${requestId})`;
+}
+
 export interface ErrorResponse {
   status: number;
   /** content-type included. */
@@ -44,9 +49,8 @@ export interface ErrorResponse {
 
 /**
  * What an error answers, in Prescient's shape, the OCI spec's or OTLP's (`req`: the request, whose
- * content type OTLP answers in). An unexpected error (not an AppError, or INTERNAL) answers 500
- * with the request id only: its message may hold paths or internals, so it goes to the log,
- * never to the caller.
+ * content type OTLP answers in). A server-side error (isServerSide) answers with the request id
+ * only: its message may hold paths or internals, so it goes to the log, never to the caller.
  */
 export function errorResponse(e: unknown, shape: ErrorShape, requestId: string, req?: IncomingMessage): ErrorResponse {
   const { status, headers, body, unexpected } = shapedError(e, shape, requestId, req);
@@ -56,14 +60,14 @@ export function errorResponse(e: unknown, shape: ErrorShape, requestId: string, 
 
 function shapedError(e: unknown, shape: ErrorShape, requestId: string, req: IncomingMessage | undefined): { status: number; headers: Record<string, string>; body: unknown; unexpected: boolean } {
   const err = toAppError(e);
-  // A broken file of the operator's is not the caller's to read (its path, its content): 500.
-  const unexpected = err.code === 'INTERNAL' || err instanceof ConfigFileError;
+  const unexpected = isServerSide(err);
   const headers: Record<string, string> = {};
   const challenge = err.details?.['wwwAuthenticate'];
   if (typeof challenge === 'string') headers['www-authenticate'] = challenge;
   if (err.code === 'UNAVAILABLE') headers['retry-after'] = '5';
-  const message = unexpected ? `internal error (request ${requestId})` : err.message;
-  let status = err instanceof MethodNotAllowedError ? 405 : unexpected ? 500 : httpStatusByCode[err.code];
+  const message = unexpected ? serverSideMessage(requestId) : err.message;
+  // A broken file of the operator's is a 500, not the caller's 400; a failed tool stays a 502.
+  let status = err instanceof MethodNotAllowedError ? 405 : err instanceof ConfigFileError ? 500 : httpStatusByCode[err.code];
   if (shape === 'otlp') {
     // OTLP/HTTP: the request's encoding; a JSON one, or one of no OTLP type (a 415), gets JSON.
     const metadata: Record<string, string> = { requestId };
@@ -75,7 +79,7 @@ function shapedError(e: unknown, shape: ErrorShape, requestId: string, req: Inco
   }
   if (shape === 'prescient') {
     const { wwwAuthenticate: _w, ...details } = err.details ?? {};
-    const body = { error: err instanceof MethodNotAllowedError ? 'METHOD_NOT_ALLOWED' : unexpected ? 'INTERNAL' : err.code, message, ...(!unexpected && Object.keys(details).length > 0 ? { details } : {}), requestId };
+    const body = { error: err instanceof MethodNotAllowedError ? 'METHOD_NOT_ALLOWED' : err instanceof ConfigFileError ? 'INTERNAL' : err.code, message, ...(!unexpected && Object.keys(details).length > 0 ? { details } : {}), requestId };
     return { status, headers, body, unexpected };
   }
   const code: OciErrorCode | 'UNKNOWN' = err instanceof OciError ? err.ociCode : ociFallbackCode(err);

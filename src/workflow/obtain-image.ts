@@ -1,5 +1,5 @@
 import type { Digest } from '../core/digest.js';
-import { toAppError } from '../core/errors.js';
+import { isServerSide, toAppError } from '../core/errors.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { BuildFlights } from './build-flights.js';
 import type { BuildInput } from './image-builder.js';
@@ -25,7 +25,8 @@ export interface ObtainedImage {
   image: { digest: Digest; version?: number; tags: string[] };
   vmSpec: VmSpec | undefined;
   /** Set when source is `last-good`: why the predicted image could not be built. */
-  buildError?: { code: string; message: string };
+  /** serverSide (isServerSide): its message is for the operator's log, not for the client. */
+  buildError?: { code: string; message: string; serverSide?: true };
 }
 
 /**
@@ -53,10 +54,11 @@ export async function obtainImage(input: ObtainImageInput): Promise<ObtainedImag
     return { source: flight.shared ? 'joined' : 'built', image: flight.value, vmSpec: flight.value.spec };
   } catch (e) {
     const err = toAppError(e);
-    emit({ type: 'build', state: 'failed', message: err.message });
+    const serverSide = isServerSide(err) ? { serverSide: true as const } : {};
+    emit({ type: 'build', state: 'failed', message: err.message, ...serverSide });
     // The build may have failed after another one registered: re-read, and never hand out a half-made image.
     const lastGood = await versions.latest(repository);
     if (!lastGood) throw err;
-    return { source: 'last-good', image: lastGood, vmSpec: lastGood.vmSpec, buildError: { code: err.code, message: err.message } };
+    return { source: 'last-good', image: lastGood, vmSpec: lastGood.vmSpec, buildError: { code: err.code, message: err.message, ...serverSide } };
   }
 }

@@ -32,7 +32,7 @@ export interface RequestResult {
   image: { repository: string; reference: string; registry?: string; digest: Digest; version?: number; tags: string[] };
   vmSpec: VmSpec | undefined;
   /** Set when source is `last-good`: why the predicted image could not be built. */
-  buildError?: { code: string; message: string };
+  buildError?: { code: string; message: string; serverSide?: true };
   grant: { token: string; expires_in: number; issued_at: string; scope: string };
   /**
    * The per-request cloud-init NoCloud seed (`meta-data`, `user-data`): what is this client's and

@@ -5,6 +5,6 @@ import type { PersonalizeEvent } from '../pipeline/personalize.js';
 export type WorkflowEvent =
   | { type: 'identified'; clientId: string; category: string; matchedBy: string; ms: number }
   | { type: 'predicted'; vectorDigest: Digest; planDigest: Digest; ms: number }
-  | { type: 'build'; state: 'prebuilt' | 'queued' | 'started' | 'retrying' | 'joined' | 'failed'; message?: string }
+  | { type: 'build'; state: 'prebuilt' | 'queued' | 'started' | 'retrying' | 'joined' | 'failed'; message?: string; serverSide?: true }
   | { type: 'pipeline'; event: PersonalizeEvent }
   | { type: 'registered'; digest: Digest; version: number; ms: number };

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { checkClientId, clientIdSchema } from '../../contracts/identifiers.js';
-import { AppError, toAppError } from '../../core/errors.js';
+import { AppError } from '../../core/errors.js';
 import { firstIssueError } from '../../core/field-issues.js';
+import type { RequestResult } from '../../workflow/request-result.js';
 import type { RequestWorkflow } from '../../workflow/request-workflow.js';
 import type { WorkflowEvent } from '../../workflow/workflow-event.js';
-import { httpStatusByCode, sendJson } from '../http-error.js';
+import { errorResponse, serverSideMessage, sendJson } from '../http-error.js';
 import { readJsonBody } from '../read-json-body.js';
 import type { RouteSet } from '../router.js';
 
@@ -37,7 +38,10 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
       scope: 'credential',
       summary: 'an image for a client: identify → predict → personalise → register → grant',
       schemas: { body: requestBodySchema },
-      handler: async ({ req, res, url, signal, principal }) => {
+      handler: async ({ req, res, url, signal, principal, requestId }) => {
+        // A build that failed on the server's side is told by request id: its words (a tool's, a path) are the log's.
+        const told = <T extends { message?: string; serverSide?: true }>(e: T): T => (e.serverSide ? { ...e, message: serverSideMessage(requestId), serverSide: undefined } : e);
+        const result = (r: RequestResult): RequestResult => (r.buildError ? { ...r, buildError: told(r.buildError) } : r);
         const parsed = requestBodySchema.safeParse(await readJsonBody(req));
         if (!parsed.success) throw firstIssueError(parsed.error);
         const authorizeClient = (identity: { clientId: string }): void => {
@@ -47,7 +51,7 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
         };
         const stream = url.searchParams.get('stream') === '1' || (req.headers.accept ?? '').includes('application/x-ndjson');
         if (!stream) {
-          sendJson(res, 200, await deps.workflow.handle(parsed.data, { signal, authorizeClient }));
+          sendJson(res, 200, result(await deps.workflow.handle(parsed.data, { signal, authorizeClient })));
           return;
         }
         res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
@@ -55,11 +59,13 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
           if (!res.writableEnded) res.write(`${JSON.stringify(value)}\n`);
         };
         try {
-          const result = await deps.workflow.handle(parsed.data, { signal, authorizeClient, onEvent: (e: WorkflowEvent) => line({ ...e, at: new Date().toISOString() }) });
-          line({ type: 'result', result });
+          const answer = await deps.workflow.handle(parsed.data, { signal, authorizeClient, onEvent: (e: WorkflowEvent) => line({ ...(e.type === 'build' ? told(e) : e), at: new Date().toISOString() }) });
+          line({ type: 'result', result: result(answer) });
         } catch (e) {
-          const err = toAppError(e);
-          line({ type: 'error', status: httpStatusByCode[err.code], ...err.toJSON() });
+          // The answer the error would have had before the stream began, as a line; the outcome log
+          // (the dashboard's) keeps the whole message of a server-side one.
+          const r = errorResponse(e, 'prescient', requestId);
+          line({ type: 'error', status: r.status, ...(JSON.parse(r.payload.toString()) as object) });
         }
         res.end();
       },
