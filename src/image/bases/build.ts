@@ -53,9 +53,9 @@ export async function buildDebianBase(recipe: DebianRecipe, options: BuildOption
   return withFileLock(join(options.basesDir, `.lock-${key}`), async () => {
     const again = await readBase(factsPath); // another process may have built it while we waited
     if (again) return { ...again, cached: true };
+    await sweepStaleBuilds(options.basesDir, key);
     const work = join(options.basesDir, `.build-${key}-${process.pid}`);
     const root = join(work, 'root');
-    await rm(work, { recursive: true, force: true });
     await mkdir(work, { recursive: true });
     const signal = options.signal;
     try {
@@ -144,6 +144,20 @@ async function installExtlinux(raw: string, work: string, fsBytes: number): Prom
 }
 
 export const kernelCommandLine = 'root=LABEL=root ro console=ttyS0,115200 console=tty0 net.ifnames=0';
+
+/**
+ * The folders of builds of this recipe that were killed (the caller holds the recipe's lock, so
+ * none is running): each may still have debootstrap's /proc or /sys mounted in it. Unmounted
+ * first, then removed: a recursive remove must never walk into a mount.
+ */
+export async function sweepStaleBuilds(basesDir: string, key: string): Promise<string[]> {
+  const stale = (await readdir(basesDir).catch(() => [] as string[])).filter((n) => n.startsWith(`.build-${key}-`)).map((n) => join(basesDir, n));
+  for (const dir of stale) {
+    await unmountBelow(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
+  return stale;
+}
 
 /** debootstrap mounts /proc and /sys in the target and may leave them behind on failure. */
 async function unmountBelow(dir: string): Promise<void> {
