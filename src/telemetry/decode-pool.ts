@@ -12,6 +12,7 @@ import type { BodyFormat, BodyLimits, DecodedBody } from './decoded-body.js';
  * thread as much as parsing them. Threads start on first use and never keep a process alive.
  */
 export interface DecodePool {
+  /** A body that is a whole ArrayBuffer of its own (a large one) moves to the thread, not copied: the caller must not read it afterwards. */
   decode(body: Uint8Array, format: BodyFormat, limits?: BodyLimits): Promise<DecodedBody>;
   close(): Promise<void>;
 }
@@ -57,7 +58,8 @@ export function createDecodePool(options: DecodePoolOptions): DecodePool {
       const id = nextId++;
       return new Promise<DecodedBody>((resolve, reject) => {
         waiting.set(id, { resolve, reject });
-        slot.worker.postMessage({ id, body, format, ...(limits ? { limits } : {}) });
+        const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
+        slot.worker.postMessage({ id, body, format, ...(limits ? { limits } : {}) }, own ? [body.buffer as ArrayBuffer] : []);
       });
     },
     async close() {

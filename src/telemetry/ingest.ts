@@ -5,6 +5,7 @@ import type { IngestBatch, RecordError } from './ingest-batch.js';
 import type { DecodePool } from './decode-pool.js';
 import { decodeBody, type BodyFormat, type BodyLimits } from './decoded-body.js';
 import type { ResourceColumns } from '../contracts/resource-columns.js';
+import { AbortedError } from '../core/errors.js';
 
 /**
  * The ingest pipeline every source goes through: validated events in, anonymised, consent
@@ -41,7 +42,7 @@ export interface Ingestor {
    * A request body of TelemetryEvents (NDJSON, or a JSON array), decoded on the decode pool's
    * threads when there is one. Positions are `line N` (NDJSON) or `index N` (JSON).
    */
-  ingestBody(body: Uint8Array, format: BodyFormat, limits?: BodyLimits): Promise<IngestReport>;
+  ingestBody(body: Uint8Array, format: BodyFormat, limits?: BodyLimits, signal?: AbortSignal): Promise<IngestReport>;
 }
 
 export interface ResourceColumnsBatch {
@@ -61,6 +62,12 @@ export interface IngestorOptions {
 export function createIngestor(options: IngestorOptions): Ingestor {
   const { store, anonymiser } = options;
   const maxErrors = options.maxErrors ?? 100;
+  /**
+   * Large bodies are written one after the other, each in a transaction of its own: the store's
+   * group commit would put all that finished decoding in the same turn into one transaction,
+   * and writing four 16 MiB bodies at once held the event loop (every other request) for seconds.
+   */
+  let largeWrites: Promise<unknown> = Promise.resolve();
   /** Counts and reports what writes refused (`refusedAt`: their positions) and what failed validation. */
   const report = async (written: number, alreadyStored: number, refusedAt: readonly string[], invalid: readonly (RecordError & { source?: EventSource })[]): Promise<IngestReport> => {
     const counts: RejectionCount[] = [];
@@ -87,17 +94,27 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       const at = columns.positionOf ?? ((i: number) => `sample ${i}`);
       return report(w.written, w.alreadyStored, w.refused.map(at), invalid);
     },
-    async ingestBody(body, format, limits) {
+    async ingestBody(body, format, limits, signal) {
       const d = options.decodePool
         ? await options.decodePool.decode(body, format, limits)
         : decodeBody(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'), format, anonymiser, limits);
+      // Its sender gave up while it was decoded: nothing of it is stored (it will be sent again).
+      if (signal?.aborted) throw new AbortedError('the request');
       // A refused body stores nothing and counts nothing: its caller gets a 4xx and may send it again.
       if (d.forbidden !== undefined) return { accepted: 0, alreadyStored: 0, rejected: 0, refused: 0, errors: [d.forbidden], forbidden: d.forbidden };
       if (d.stoppedAtInvalid !== undefined) {
         return { accepted: 0, alreadyStored: 0, rejected: d.invalid.length, refused: 0, errors: d.invalid.slice(0, Math.min(maxErrors, 10)).map(({ at, reason }) => ({ at, reason })), stoppedAtInvalid: d.stoppedAtInvalid };
       }
       // Called in the same turn, so the store's group commit writes them in one transaction.
-      const [ev, ...res] = await Promise.all([store.write(d.events), ...d.resources.map((r) => store.writeResourceColumns(r))]);
+      const write = () => Promise.all([store.write(d.events), ...d.resources.map((r) => store.writeResourceColumns(r))]);
+      const rows = d.resources.reduce((n, r) => n + r.rows, d.events.length);
+      let writing: ReturnType<typeof write>;
+      if (rows < largeBodyRows) writing = write();
+      else {
+        writing = largeWrites.then(() => (signal?.aborted ? Promise.reject(new AbortedError('the request')) : write()));
+        largeWrites = writing.catch(() => undefined);
+      }
+      const [ev, ...res] = await writing;
       const refused: number[] = ev!.refused.map((i) => Number(d.eventPositions[i]!.slice(d.eventPositions[i]!.indexOf(' ') + 1)));
       res.forEach((w, k) => {
         for (const i of w.refused) refused.push(d.resourcePositions[k]![i]!);
@@ -110,6 +127,9 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     },
   };
 }
+
+/** Rows from which a body waits for the large body before it (about 2 MiB of NDJSON; a 16 MiB body is some 130,000). */
+const largeBodyRows = 20_000;
 
 /** Adds reports up (bulk imports ingest in many batches). */
 export function mergeReports(into: IngestReport, more: IngestReport, maxErrors = 100): IngestReport {
