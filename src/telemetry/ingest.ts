@@ -62,12 +62,6 @@ export interface IngestorOptions {
 export function createIngestor(options: IngestorOptions): Ingestor {
   const { store, anonymiser } = options;
   const maxErrors = options.maxErrors ?? 100;
-  /**
-   * Large bodies are written one after the other, each in a transaction of its own: the store's
-   * group commit would put all that finished decoding in the same turn into one transaction,
-   * and writing four 16 MiB bodies at once held the event loop (every other request) for seconds.
-   */
-  let largeWrites: Promise<unknown> = Promise.resolve();
   /** Counts and reports what writes refused (`refusedAt`: their positions) and what failed validation. */
   const report = async (written: number, alreadyStored: number, refusedAt: readonly string[], invalid: readonly (RecordError & { source?: EventSource })[]): Promise<IngestReport> => {
     const counts: RejectionCount[] = [];
@@ -106,15 +100,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
         return { accepted: 0, alreadyStored: 0, rejected: d.invalid.length, refused: 0, errors: d.invalid.slice(0, Math.min(maxErrors, 10)).map(({ at, reason }) => ({ at, reason })), stoppedAtInvalid: d.stoppedAtInvalid };
       }
       // Called in the same turn, so the store's group commit writes them in one transaction.
-      const write = () => Promise.all([store.write(d.events), ...d.resources.map((r) => store.writeResourceColumns(r))]);
-      const rows = d.resources.reduce((n, r) => n + r.rows, d.events.length);
-      let writing: ReturnType<typeof write>;
-      if (rows < largeBodyRows) writing = write();
-      else {
-        writing = largeWrites.then(() => (signal?.aborted ? Promise.reject(new AbortedError('the request')) : write()));
-        largeWrites = writing.catch(() => undefined);
-      }
-      const [ev, ...res] = await writing;
+      const [ev, ...res] = await Promise.all([store.write(d.events), ...d.resources.map((r) => store.writeResourceColumns(r))]);
       const refused: number[] = ev!.refused.map((i) => Number(d.eventPositions[i]!.slice(d.eventPositions[i]!.indexOf(' ') + 1)));
       res.forEach((w, k) => {
         for (const i of w.refused) refused.push(d.resourcePositions[k]![i]!);
@@ -127,9 +113,6 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     },
   };
 }
-
-/** Rows from which a body waits for the large body before it (about 2 MiB of NDJSON; a 16 MiB body is some 130,000). */
-const largeBodyRows = 20_000;
 
 /** Adds reports up (bulk imports ingest in many batches). */
 export function mergeReports(into: IngestReport, more: IngestReport, maxErrors = 100): IngestReport {
