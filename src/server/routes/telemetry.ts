@@ -1,10 +1,8 @@
 import { AppError, ValidationError } from '../../core/errors.js';
-import { createCounterRates, type CounterRates } from '../../telemetry/counter-rates.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodeOtlpMetrics, defaultMaxDataPoints, mapOtlpMetrics, otlpMetricsRequestSchema, type OtlpDecoded } from '../../telemetry/formats/otlp.js';
-import { decodeOtlpProtobuf, encodeOtlpResponse, otlpProtobufMediaTypes } from '../../telemetry/formats/otlp-protobuf.js';
+import { defaultMaxDataPoints, otlpMetricsRequestSchema } from '../../telemetry/formats/otlp.js';
+import { encodeOtlpResponse, otlpProtobufMediaTypes } from '../../telemetry/formats/otlp-protobuf.js';
 import { noConsentReason, type Ingestor } from '../../telemetry/ingest.js';
-import { toBatch } from '../../telemetry/record-result.js';
 import type { Principal } from '../../contracts/access-scope.js';
 import { sendJson } from '../http-error.js';
 import { mediaType, readBody } from '../read-body.js';
@@ -17,8 +15,6 @@ export interface TelemetryRoutesOptions {
   ingestor: Ingestor;
   /** Largest accepted body after decompression (default 16 MiB). */
   maxBodyBytes?: number;
-  /** Cumulative-counter state for OTLP rates; one per server. */
-  rates?: CounterRates;
   /** Decoding stops after this many invalid records and answers 400 (default 1,000). */
   maxInvalidRecords?: number;
   /** OTLP: data points one request may carry, counted before decoding (default 200,000); more is 413. */
@@ -73,7 +69,6 @@ const ndjsonTypes = new Set(['application/x-ndjson', 'application/ndjson', 'appl
 export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
   const maxBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const maxInvalid = options.maxInvalidRecords ?? 1000;
-  const rates = options.rates ?? createCounterRates();
   const maxDataPoints = options.maxDataPoints ?? defaultMaxDataPoints;
   const { ingestor } = options;
   const limits = { ...defaultIngestLimits(maxBytes), ...options.limits };
@@ -98,35 +93,20 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
     };
   const read = (req: IncomingMessage, signal: AbortSignal, ticket: IngestTicket): Promise<Buffer> => readBody(req, { maxBytes, signal, hold: (n) => ticket.hold(n) });
 
-  const readJson = async (req: IncomingMessage, signal: AbortSignal, ticket: IngestTicket): Promise<unknown> => {
-    const text = (await read(req, signal, ticket)).toString('utf8');
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new AppError('VALIDATION', 'body: not valid JSON', { details: { field: 'body' } });
-    }
-  };
-
-  /** One ExportMetricsServiceRequest's samples (whatever its encoding) stored; the OTLP answer. */
-  const exportMetrics = async (decoded: OtlpDecoded, principal: Principal | undefined): Promise<OtlpExportResponse> => {
-    const batch = toBatch(decoded.results);
+  /** One ExportMetricsServiceRequest (whatever its encoding) decoded off this thread and stored; the OTLP answer. */
+  const exportMetrics = async (body: Buffer, encoding: 'json' | 'protobuf', principal: Principal | undefined, signal: AbortSignal): Promise<OtlpExportResponse> => {
     const subjects = writableSubjects(principal);
-    if (subjects !== undefined) {
-      const allowed = new Set(subjects);
-      const i = batch.events.findIndex((e) => !allowed.has(`${e.subject.kind}:${e.subject.id}`));
-      if (i >= 0) throw forbiddenSubject(batch.positions?.[i] ?? `dataPoint ${i}`, `subject: this credential may not write about this ${batch.events[i]!.subject.kind} (allowed: ${subjects.join(', ')})`);
+    const r = await ingestor.ingestOtlp(body, encoding, { maxDataPoints, maxInvalid, ...(subjects ? { subjects } : {}) }, signal);
+    if ('notARequest' in r) throw new AppError('VALIDATION', `body: not an ExportMetricsServiceRequest: ${r.notARequest}`);
+    const { report } = r;
+    if (report.forbidden) throw forbiddenSubject(report.forbidden.at, report.forbidden.reason);
+    if (report.stoppedAtInvalid !== undefined) {
+      throw new AppError('VALIDATION', `body: ${report.rejected} invalid data points and none valid; first: ${report.errors.slice(0, 3).map((e) => `${e.at}: ${e.reason}`).join('; ')}`, { details: { field: 'body', rule: 'max-invalid-records' } });
     }
-    if (batch.events.length === 0 && batch.invalid.length >= maxInvalid) {
-      throw new AppError('VALIDATION', `body: ${batch.invalid.length} invalid data points and none valid; first: ${batch.invalid.slice(0, 3).map((e) => `${e.at}: ${e.reason}`).join('; ')}`, { details: { field: 'body', rule: 'max-invalid-records' } });
-    }
-    if (batch.events.length === 0 && batch.invalid.length === 1 && batch.invalid[0]!.at === 'body') {
-      throw new AppError('VALIDATION', `body: not an ExportMetricsServiceRequest: ${batch.invalid[0]!.reason}`);
-    }
-    const report = await ingestor.ingest(batch);
-    const rejected = decoded.rejectedDataPoints + report.refused;
+    const rejected = r.rejectedDataPoints + report.refused;
     if (rejected === 0 && report.rejected === 0) return {};
     const reasons = report.errors.slice(0, 3).map((e) => `${e.at}: ${e.reason}`);
-    if (report.refused > 0 && !reasons.some((r) => r.endsWith(noConsentReason))) reasons.push(noConsentReason);
+    if (report.refused > 0 && !reasons.some((x) => x.endsWith(noConsentReason))) reasons.push(noConsentReason);
     return { partialSuccess: { rejectedDataPoints: String(rejected), errorMessage: reasons.join('; ') } };
   };
 
@@ -177,9 +157,9 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
         if (!protobuf && type !== 'application/json') {
           throw new AppError('UNSUPPORTED_MEDIA_TYPE', `content-type: OTLP/HTTP is application/x-protobuf or application/json, not ${JSON.stringify(type || '(none)')}`, { details: { field: 'content-type' } });
         }
-        if (!protobuf) return sendJson(res, 200, await exportMetrics(decodeOtlpMetrics(await readJson(req, signal, ticket), rates, { maxDataPoints }), principal));
+        const answer = await exportMetrics(await read(req, signal, ticket), protobuf ? 'protobuf' : 'json', principal, signal);
+        if (!protobuf) return sendJson(res, 200, answer);
         // OTLP/HTTP: a protobuf request gets protobuf back (its errors too: errorShape).
-        const answer = await exportMetrics(mapOtlpMetrics(decodeOtlpProtobuf(await read(req, signal, ticket), { maxDataPoints }), rates), principal);
         sendBytes(res, 200, encodeOtlpResponse(answer));
       }),
     },
