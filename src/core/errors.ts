@@ -17,6 +17,7 @@ export const errorCodes = [
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
   'UNAVAILABLE', // a service Prescient depends on (its database, the external registry) does not answer: retry later
+  'TOO_MANY_REQUESTS', // this caller (or everyone together) has as much in flight as the server takes: retry after `retryAfterSeconds`
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
@@ -95,6 +96,16 @@ export class ExternalToolError extends AppError {
     this.tool = tool;
     this.exitCode = exitCode;
     this.stderr = stderr;
+  }
+}
+
+/**
+ * Refused for load, not for what was sent: the same request succeeds later. `retryAfterSeconds`
+ * becomes the answer's Retry-After (and, on OTLP routes, a google.rpc.RetryInfo).
+ */
+export class TooManyRequestsError extends AppError {
+  constructor(message: string, details: { rule: string; retryAfterSeconds: number } & Record<string, unknown>) {
+    super('TOO_MANY_REQUESTS', message, { details });
   }
 }
 

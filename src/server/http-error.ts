@@ -22,6 +22,8 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   // 503, not 500: clients (OTLP exporters, skopeo, the Collector) retry it, and it is not our bug
   UNAVAILABLE: 503,
+  // 429 is what OTLP/HTTP names for throttling, retried by exporters after Retry-After
+  TOO_MANY_REQUESTS: 429,
   INTERNAL: 500,
 };
 
@@ -64,7 +66,8 @@ function shapedError(e: unknown, shape: ErrorShape, requestId: string, req: Inco
   const headers: Record<string, string> = {};
   const challenge = err.details?.['wwwAuthenticate'];
   if (typeof challenge === 'string') headers['www-authenticate'] = challenge;
-  if (err.code === 'UNAVAILABLE') headers['retry-after'] = '5';
+  const retryAfter = retryAfterOf(err);
+  if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
   const message = unexpected ? serverSideMessage(requestId) : err.message;
   // A broken file of the operator's is a 500, not the caller's 400; a failed tool stays a 502.
   let status = err instanceof MethodNotAllowedError ? 405 : err instanceof ConfigFileError ? 500 : httpStatusByCode[err.code];
@@ -72,7 +75,7 @@ function shapedError(e: unknown, shape: ErrorShape, requestId: string, req: Inco
     // OTLP/HTTP: the request's encoding; a JSON one, or one of no OTLP type (a 415), gets JSON.
     const metadata: Record<string, string> = { requestId };
     if (!unexpected) for (const [k, v] of Object.entries(err.details ?? {})) if (k !== 'wwwAuthenticate' && (typeof v === 'string' || typeof v === 'number')) metadata[k] = String(v);
-    const body = otlpStatus({ httpStatus: status, message, reason: unexpected ? 'INTERNAL' : err.code, metadata });
+    const body = otlpStatus({ httpStatus: status, message, reason: unexpected ? 'INTERNAL' : err.code, metadata, ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}) });
     const protobuf = req !== undefined && (otlpProtobufMediaTypes as readonly string[]).includes(mediaType(req));
     if (protobuf) return { status, headers: { ...headers, 'content-type': 'application/x-protobuf' }, body: encodeOtlpStatus(body), unexpected };
     return { status, headers, body, unexpected };
@@ -90,6 +93,13 @@ function shapedError(e: unknown, shape: ErrorShape, requestId: string, req: Inco
   return { status, headers, body: { errors: [{ code, message, detail }] }, unexpected };
 }
 
+/** Seconds a client should wait before sending the same request again, for the errors that are worth retrying. */
+function retryAfterOf(err: AppError): number | undefined {
+  if (err.code === 'UNAVAILABLE') return 5;
+  const s = err.details?.['retryAfterSeconds'];
+  return err.code === 'TOO_MANY_REQUESTS' && typeof s === 'number' ? s : undefined;
+}
+
 function ociFallbackCode(err: AppError): OciErrorCode | 'UNKNOWN' {
   switch (err.code) {
     case 'UNAUTHORIZED':
@@ -104,6 +114,8 @@ function ociFallbackCode(err: AppError): OciErrorCode | 'UNKNOWN' {
       return 'SIZE_INVALID';
     case 'UNSUPPORTED':
       return 'UNSUPPORTED';
+    case 'TOO_MANY_REQUESTS':
+      return 'TOOMANYREQUESTS';
     default:
       return 'UNKNOWN';
   }

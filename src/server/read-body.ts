@@ -7,6 +7,8 @@ export interface ReadBodyOptions {
   /** Limit on the decoded body; a gzip bomb is stopped at this many bytes too. */
   maxBytes: number;
   signal?: AbortSignal;
+  /** Told the decoded size so far before each chunk is kept; may throw to refuse the rest (admission: ingest-admission.ts). */
+  hold?: (bytes: number) => void;
 }
 
 /**
@@ -33,6 +35,7 @@ export async function readBody(req: IncomingMessage, options: ReadBodyOptions): 
       if (options.signal?.aborted) throw new AbortedError('reading the request body');
       size += (chunk as Buffer).length;
       if (size > maxBytes) throw tooLarge();
+      options.hold?.(size);
       chunks.push(chunk as Buffer);
     }
   } catch (e) {

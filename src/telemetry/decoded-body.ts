@@ -2,6 +2,7 @@ import type { AnonymisedEvent } from '../contracts/anonymised-event.js';
 import type { Anonymiser } from './anonymise.js';
 import type { EventSource } from '../contracts/telemetry-event.js';
 import { decodeJsonBody, decodeNdjson } from './formats/ndjson.js';
+import type { RecordResult } from './record-result.js';
 import type { RecordError } from './ingest-batch.js';
 import type { AnonymisedResourceColumns, ColumnSubject } from '../contracts/resource-columns.js';
 import { resourceWidth } from '../contracts/resource-columns.js';
@@ -36,12 +37,23 @@ export interface BodyLimits {
 }
 
 export function decodeBody(text: string, format: BodyFormat, anonymiser: Anonymiser, limits: BodyLimits = {}): DecodedBody {
+  return decodeRecords(format === 'ndjson' ? decodeNdjson(text) : decodeJsonBody(text), anonymiser, limits);
+}
+
+/**
+ * Decoded records (of a body, or what an OTLP request's points became) validated, bound to the
+ * caller's subjects and anonymised into a DecodedBody. A row's position is the number in its
+ * `at` (`line 12`), or with `byIndex` its index among the records (OTLP's are not numbered).
+ */
+export function decodeRecords(records: Iterable<RecordResult>, anonymiser: Anonymiser, limits: BodyLimits = {}, byIndex = false): DecodedBody {
   const groups = new Map<EventSource, { subjects: Map<string, number>; table: ColumnSubject[]; subjectOf: number[]; time: number[]; values: number[]; positions: number[] }>();
   const out: DecodedBody = { resources: [], resourcePositions: [], events: [], eventPositions: [], invalid: [] };
   const categories = new Map<string, string>();
   const allowed = limits.subjects === undefined ? undefined : new Set(limits.subjects);
   const maxInvalid = limits.maxInvalid ?? Infinity;
-  for (const r of format === 'ndjson' ? decodeNdjson(text) : decodeJsonBody(text)) {
+  let index = -1;
+  for (const r of records) {
+    index++;
     if (!r.ok) {
       out.invalid.push(r.source === undefined ? { at: r.at, reason: r.reason } : { at: r.at, reason: r.reason, source: r.source });
       if (out.invalid.length >= maxInvalid) {
@@ -87,7 +99,7 @@ export function decodeBody(text: string, format: BodyFormat, anonymiser: Anonymi
     g.subjectOf.push(k);
     g.time.push(ev.time);
     g.values.push(ev.cpuCores ?? NaN, ev.cpuPercent ?? NaN, ev.memoryBytes ?? NaN, ev.memoryTotalBytes ?? NaN, ev.diskReadBps ?? NaN, ev.diskWriteBps ?? NaN, ev.netInBps ?? NaN, ev.netOutBps ?? NaN);
-    g.positions.push(Number(r.at.slice(r.at.indexOf(' ') + 1)));
+    g.positions.push(byIndex ? index : Number(r.at.slice(r.at.indexOf(' ') + 1)));
   }
   for (const [source, g] of groups) {
     out.resources.push({

@@ -5,6 +5,10 @@ import type { IngestBatch, RecordError } from './ingest-batch.js';
 import type { DecodePool } from './decode-pool.js';
 import { decodeBody, type BodyFormat, type BodyLimits } from './decoded-body.js';
 import type { ResourceColumns } from '../contracts/resource-columns.js';
+import { AbortedError } from '../core/errors.js';
+import { decodeOtlpBody, type OtlpEncoding } from './formats/otlp-body.js';
+import { createCounterRates } from './counter-rates.js';
+import type { DecodedBody } from './decoded-body.js';
 
 /**
  * The ingest pipeline every source goes through: validated events in, anonymised, consent
@@ -41,7 +45,13 @@ export interface Ingestor {
    * A request body of TelemetryEvents (NDJSON, or a JSON array), decoded on the decode pool's
    * threads when there is one. Positions are `line N` (NDJSON) or `index N` (JSON).
    */
-  ingestBody(body: Uint8Array, format: BodyFormat, limits?: BodyLimits): Promise<IngestReport>;
+  ingestBody(body: Uint8Array, format: BodyFormat, limits?: BodyLimits, signal?: AbortSignal): Promise<IngestReport>;
+  /**
+   * An OTLP/HTTP metrics body, decoded (decodeOtlpBody) on the decode pool's first thread when
+   * there is one, and stored like a body. `notARequest`: why it is none, nothing stored; none
+   * valid and at least `maxInvalid` invalid: `stoppedAtInvalid`, nothing stored or counted.
+   */
+  ingestOtlp(body: Uint8Array, encoding: OtlpEncoding, limits: { maxDataPoints?: number; subjects?: readonly string[]; maxInvalid?: number }, signal?: AbortSignal): Promise<{ notARequest: string } | { report: IngestReport; rejectedDataPoints: number }>;
 }
 
 export interface ResourceColumnsBatch {
@@ -61,6 +71,8 @@ export interface IngestorOptions {
 export function createIngestor(options: IngestorOptions): Ingestor {
   const { store, anonymiser } = options;
   const maxErrors = options.maxErrors ?? 100;
+  /** OTLP counter state when there is no decode pool (whose first thread keeps it otherwise). */
+  let ownRates: ReturnType<typeof createCounterRates> | undefined;
   /** Counts and reports what writes refused (`refusedAt`: their positions) and what failed validation. */
   const report = async (written: number, alreadyStored: number, refusedAt: readonly string[], invalid: readonly (RecordError & { source?: EventSource })[]): Promise<IngestReport> => {
     const counts: RejectionCount[] = [];
@@ -76,7 +88,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     }
     return { accepted: written, alreadyStored, rejected: invalid.length, refused: refusedAt.length, errors };
   };
-  return {
+  const ingestor: Ingestor = {
     async ingest({ events, positions, invalid = [] }) {
       const anonymised = events.map((e) => anonymiser.anonymise(e));
       const w = await store.write(anonymised);
@@ -87,28 +99,42 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       const at = columns.positionOf ?? ((i: number) => `sample ${i}`);
       return report(w.written, w.alreadyStored, w.refused.map(at), invalid);
     },
-    async ingestBody(body, format, limits) {
+    async ingestOtlp(body, encoding, { maxInvalid = Infinity, ...limits }, signal) {
+      const o = options.decodePool ? await options.decodePool.decodeOtlp(body, encoding, limits) : decodeOtlpBody(body, encoding, anonymiser, (ownRates ??= createCounterRates()), limits);
+      if ('invalid' in o) return { notARequest: o.invalid };
+      const d = o.decoded;
+      const none = d.events.length === 0 && d.resources.every((r) => r.rows === 0);
+      if (none && d.invalid.length >= maxInvalid) d.stoppedAtInvalid = d.invalid.length;
+      return { report: await writeDecoded(d, 'sample', signal), rejectedDataPoints: o.rejectedDataPoints };
+    },
+    async ingestBody(body, format, limits, signal) {
       const d = options.decodePool
         ? await options.decodePool.decode(body, format, limits)
         : decodeBody(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'), format, anonymiser, limits);
-      // A refused body stores nothing and counts nothing: its caller gets a 4xx and may send it again.
-      if (d.forbidden !== undefined) return { accepted: 0, alreadyStored: 0, rejected: 0, refused: 0, errors: [d.forbidden], forbidden: d.forbidden };
-      if (d.stoppedAtInvalid !== undefined) {
-        return { accepted: 0, alreadyStored: 0, rejected: d.invalid.length, refused: 0, errors: d.invalid.slice(0, Math.min(maxErrors, 10)).map(({ at, reason }) => ({ at, reason })), stoppedAtInvalid: d.stoppedAtInvalid };
-      }
-      // Called in the same turn, so the store's group commit writes them in one transaction.
-      const [ev, ...res] = await Promise.all([store.write(d.events), ...d.resources.map((r) => store.writeResourceColumns(r))]);
-      const refused: number[] = ev!.refused.map((i) => Number(d.eventPositions[i]!.slice(d.eventPositions[i]!.indexOf(' ') + 1)));
-      res.forEach((w, k) => {
-        for (const i of w.refused) refused.push(d.resourcePositions[k]![i]!);
-      });
-      refused.sort((a, b) => a - b); // input order, as ingest() reports them
-      const label = format === 'ndjson' ? 'line' : 'index';
-      const written = res.reduce((n, w) => n + w.written, ev!.written);
-      const alreadyStored = res.reduce((n, w) => n + w.alreadyStored, ev!.alreadyStored);
-      return report(written, alreadyStored, refused.map((n) => `${label} ${n}`), d.invalid);
+      return writeDecoded(d, format === 'ndjson' ? 'line' : 'index', signal);
     },
   };
+  return ingestor;
+  /** A decoded body stored (one transaction) and reported, its rows named `label N`; or refused whole. */
+  async function writeDecoded(d: DecodedBody, label: string, signal: AbortSignal | undefined): Promise<IngestReport> {
+    // Its sender gave up while it was decoded: nothing of it is stored (it will be sent again).
+    if (signal?.aborted) throw new AbortedError('the request');
+    // A refused body stores nothing and counts nothing: its caller gets a 4xx and may send it again.
+    if (d.forbidden !== undefined) return { accepted: 0, alreadyStored: 0, rejected: 0, refused: 0, errors: [d.forbidden], forbidden: d.forbidden };
+    if (d.stoppedAtInvalid !== undefined) {
+      return { accepted: 0, alreadyStored: 0, rejected: d.invalid.length, refused: 0, errors: d.invalid.slice(0, Math.min(maxErrors, 10)).map(({ at, reason }) => ({ at, reason })), stoppedAtInvalid: d.stoppedAtInvalid };
+    }
+    // Called in the same turn, so the store's group commit writes them in one transaction.
+    const [ev, ...res] = await Promise.all([store.write(d.events), ...d.resources.map((r) => store.writeResourceColumns(r))]);
+    const refused: number[] = ev!.refused.map((i) => Number(d.eventPositions[i]!.slice(d.eventPositions[i]!.indexOf(' ') + 1)));
+    res.forEach((w, k) => {
+      for (const i of w.refused) refused.push(d.resourcePositions[k]![i]!);
+    });
+    refused.sort((a, b) => a - b); // input order, as ingest() reports them
+    const written = res.reduce((n, w) => n + w.written, ev!.written);
+    const alreadyStored = res.reduce((n, w) => n + w.alreadyStored, ev!.alreadyStored);
+    return report(written, alreadyStored, refused.map((n) => `${label} ${n}`), d.invalid);
+  }
 }
 
 /** Adds reports up (bulk imports ingest in many batches). */

@@ -4,12 +4,13 @@ import protobuf from 'protobufjs/minimal.js';
 export interface ReadStatus {
   code?: number;
   message?: string;
-  details: { typeUrl: string; reason?: string; domain?: string; metadata: Record<string, string> }[];
+  details: { typeUrl: string; reason?: string; domain?: string; metadata: Record<string, string>; retryDelaySeconds?: number }[];
 }
 
 /**
  * Decodes a protobuf google.rpc.Status (code = 1, message = 2, details = 3 as Any: type_url = 1,
- * value = 2) and each google.rpc.ErrorInfo in it (reason = 1, domain = 2, metadata = 3 map), field
+ * value = 2) and each google.rpc.ErrorInfo in it (reason = 1, domain = 2, metadata = 3 map) or
+ * google.rpc.RetryInfo (retry_delay = 1, a Duration: seconds = 1), field
  * by field with protobufjs's reader: written apart from the server's encoder, so a test of one
  * checks the other.
  */
@@ -22,6 +23,16 @@ export function readOtlpStatus(bytes: Uint8Array): ReadStatus {
       const detail: ReadStatus['details'][number] = { typeUrl: '', metadata: {} };
       fields(r.bytes(), (t, a) => {
         if (t === 10) detail.typeUrl = a.string();
+        else if (t === 18 && detail.typeUrl.endsWith('/google.rpc.RetryInfo'))
+          fields(a.bytes(), (u, info) => {
+            if (u !== 10) return false;
+            fields(info.bytes(), (v, duration) => {
+              if (v !== 8) return false;
+              detail.retryDelaySeconds = Number(duration.int64());
+              return true;
+            });
+            return true;
+          });
         else if (t === 18)
           fields(a.bytes(), (u, info) => {
             if (u === 10) detail.reason = info.string();

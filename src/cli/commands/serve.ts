@@ -6,7 +6,8 @@ import { createApp, listen } from '../../server/app.js';
 import type { RouteSet } from '../../server/router.js';
 import { ociRoutes } from '../../server/routes/oci.js';
 import { categorySizeRule, predictRoutes } from '../../server/routes/predict.js';
-import { telemetryRoutes } from '../../server/routes/telemetry.js';
+import { defaultIngestLimits, telemetryRoutes } from '../../server/routes/telemetry.js';
+import type { IngestLimits } from '../../telemetry/ingest-admission.js';
 import { tokenRoutes } from '../../server/routes/token.js';
 import { healthRoutes } from '../../server/routes/health.js';
 import { credentialRoutes } from '../../server/routes/credentials.js';
@@ -49,6 +50,10 @@ interface ServeOptions extends HistoryFlags {
   port: string;
   host: string;
   maxBodyMib: string;
+  maxInflightMib?: string;
+  maxInflightMibPerCredential?: string;
+  maxInflightRequests: string;
+  maxInflightRequestsPerCredential: string;
   retainRawDays?: string;
   retainRollupsDays?: string;
   ipv4Prefix: string;
@@ -76,6 +81,10 @@ export const serveCommand: CommandRegistration = (program) => {
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--public-url <url>', 'where clients reach this server (the token realm in challenges; default: the address it listens on)')
     .option('--max-body-mib <n>', 'largest telemetry body accepted, after decompression', '16')
+    .option('--max-inflight-mib <n>', 'telemetry body MiB held at once, all callers together (being read, decoded or written); past it a 429 with Retry-After (default: 4 × --max-body-mib)')
+    .option('--max-inflight-mib-per-credential <n>', 'the same for one credential, so one flooding client leaves room for the others; at least --max-body-mib (default: 2 × --max-body-mib)')
+    .option('--max-inflight-requests <n>', 'telemetry requests in progress at once, all callers together; past it a 429 with Retry-After', String(defaultIngestLimits(1).requests))
+    .option('--max-inflight-requests-per-credential <n>', 'the same for one credential', String(defaultIngestLimits(1).requestsPerCredential))
     .option('--retain-raw-days <days>', 'delete raw telemetry events older than this (checked at start and hourly; default: keep)')
     .option('--retain-rollups-days <days>', 'delete 5-minute rollups older than this (default: keep)')
     .option('--no-auth', 'serve /v2/ and usage vectors without credentials (everyone may pull and push; loopback experiments only); telemetry and requests still need one')
@@ -127,6 +136,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ValidationError('--port', 'expected a port number');
     const mib = Number(opts.maxBodyMib);
     if (!(mib > 0)) throw new ValidationError('--max-body-mib', 'expected a positive number');
+    const ingestLimits = ingestLimitsOf(opts, mib);
     const retention = validateRetention(
       {
         rawDays: opts.retainRawDays === undefined ? undefined : Number(opts.retainRawDays),
@@ -164,7 +174,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     scheduler.start();
     const metrics = createServerMetrics({ workflow, version: prescientVersion() });
     const routes: RouteSet[] = [
-      telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: Math.floor(mib * 1024 * 1024) }),
+      telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: Math.floor(mib * 1024 * 1024), limits: ingestLimits }),
       ociRoutes({ registry, ...(opts.auth ? { authorize: grants.authorize } : {}) }),
       tokenRoutes({ grants }),
       credentialRoutes({ grants }),
@@ -232,6 +242,28 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     await prescient.close();
   });
 };
+
+/** The --max-inflight-* flags as IngestLimits, each checked and named (bytes: at least one largest body per credential). */
+function ingestLimitsOf(opts: ServeOptions, bodyMib: number): IngestLimits {
+  const positive = (flag: string, value: string | undefined, fallback: number, integer: boolean): number => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!(Number.isFinite(n) && n > 0 && (!integer || Number.isInteger(n)))) throw new ValidationError(flag, integer ? 'expected a positive whole number' : 'expected a positive number');
+    return n;
+  };
+  const defaults = defaultIngestLimits(bodyMib);
+  const perCredentialMib = positive('--max-inflight-mib-per-credential', opts.maxInflightMibPerCredential, defaults.bytesPerCredential, false);
+  if (perCredentialMib < bodyMib) throw new ValidationError('--max-inflight-mib-per-credential', `must be at least --max-body-mib (${bodyMib}): a body of that size could never be taken`);
+  const totalMib = positive('--max-inflight-mib', opts.maxInflightMib, Math.max(defaults.bytes, perCredentialMib), false);
+  if (totalMib < perCredentialMib) throw new ValidationError('--max-inflight-mib', `must be at least --max-inflight-mib-per-credential (${perCredentialMib})`);
+  const mib = (n: number): number => Math.floor(n * 1024 * 1024);
+  return {
+    bytes: mib(totalMib),
+    bytesPerCredential: mib(perCredentialMib),
+    requests: positive('--max-inflight-requests', opts.maxInflightRequests, defaultIngestLimits(1).requests, true),
+    requestsPerCredential: positive('--max-inflight-requests-per-credential', opts.maxInflightRequestsPerCredential, defaultIngestLimits(1).requestsPerCredential, true),
+  };
+}
 
 /** The certificate and key of --tls-cert/--tls-key, read once at start (a bad file fails here, naming its flag). */
 async function readTls(certFile: string, keyFile: string): Promise<{ cert: Buffer; key: Buffer }> {

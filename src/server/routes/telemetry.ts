@@ -1,26 +1,34 @@
-import { AppError } from '../../core/errors.js';
-import { createCounterRates, type CounterRates } from '../../telemetry/counter-rates.js';
+import { AppError, ValidationError } from '../../core/errors.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodeOtlpMetrics, defaultMaxDataPoints, mapOtlpMetrics, otlpMetricsRequestSchema, type OtlpDecoded } from '../../telemetry/formats/otlp.js';
-import { decodeOtlpProtobuf, encodeOtlpResponse, otlpProtobufMediaTypes } from '../../telemetry/formats/otlp-protobuf.js';
+import { defaultMaxDataPoints, otlpMetricsRequestSchema } from '../../telemetry/formats/otlp.js';
+import { encodeOtlpResponse, otlpProtobufMediaTypes } from '../../telemetry/formats/otlp-protobuf.js';
 import { noConsentReason, type Ingestor } from '../../telemetry/ingest.js';
-import { toBatch } from '../../telemetry/record-result.js';
 import type { Principal } from '../../contracts/access-scope.js';
 import { sendJson } from '../http-error.js';
 import { mediaType, readBody } from '../read-body.js';
-import type { RouteSet } from '../router.js';
+import type { RequestContext, RouteSet } from '../router.js';
 import { telemetryEventSchema } from '../../contracts/telemetry-event.js';
+import { createIngestAdmission, type IngestLimits, type IngestTicket } from '../../telemetry/ingest-admission.js';
+import { principalLabel } from '../route-scope.js';
 
 export interface TelemetryRoutesOptions {
   ingestor: Ingestor;
   /** Largest accepted body after decompression (default 16 MiB). */
   maxBodyBytes?: number;
-  /** Cumulative-counter state for OTLP rates; one per server. */
-  rates?: CounterRates;
   /** Decoding stops after this many invalid records and answers 400 (default 1,000). */
   maxInvalidRecords?: number;
   /** OTLP: data points one request may carry, counted before decoding (default 200,000); more is 413. */
   maxDataPoints?: number;
+  /** What ingest holds at once, in total and per credential (default: defaultIngestLimits(maxBodyBytes)); past it a 429 with Retry-After. */
+  limits?: Partial<IngestLimits>;
+}
+
+/**
+ * Two bodies of the largest size per credential (one being read while the other is decoded and
+ * written), four in all; requests: an OpenTelemetry Collector sends up to 10 at once by default.
+ */
+export function defaultIngestLimits(maxBodyBytes: number): IngestLimits {
+  return { bytes: 4 * maxBodyBytes, bytesPerCredential: 2 * maxBodyBytes, requests: 64, requestsPerCredential: 16 };
 }
 
 /** What OTLP/HTTP answers a successful export: `{}`, or what was rejected and why. */
@@ -61,39 +69,44 @@ const ndjsonTypes = new Set(['application/x-ndjson', 'application/ndjson', 'appl
 export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
   const maxBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const maxInvalid = options.maxInvalidRecords ?? 1000;
-  const rates = options.rates ?? createCounterRates();
   const maxDataPoints = options.maxDataPoints ?? defaultMaxDataPoints;
   const { ingestor } = options;
+  const limits = { ...defaultIngestLimits(maxBytes), ...options.limits };
+  if (limits.bytesPerCredential < maxBytes) throw new ValidationError('ingest limits: bytesPerCredential', `${limits.bytesPerCredential} is below the largest body (${maxBytes}): such a body could never be taken`);
+  if (limits.bytes < limits.bytesPerCredential) throw new ValidationError('ingest limits: bytes', `${limits.bytes} is below bytesPerCredential (${limits.bytesPerCredential})`);
+  const admission = createIngestAdmission(limits);
+  /**
+   * Runs `handler` holding an admission ticket: refused (429) before a byte of the body is read
+   * when the declared length does not fit, else as the body grows; released once answered.
+   */
+  const admitted =
+    (handler: (ctx: RequestContext, ticket: IngestTicket) => Promise<void>) =>
+    async (ctx: RequestContext): Promise<void> => {
+      const identity = (ctx.req.headers['content-encoding'] ?? 'identity').trim().toLowerCase() === 'identity';
+      const declared = Number(ctx.req.headers['content-length']);
+      const ticket = admission.admit(principalLabel(ctx.principal) ?? '(none)', identity && Number.isFinite(declared) && declared > 0 ? Math.min(declared, maxBytes) : 0);
+      try {
+        await handler(ctx, ticket);
+      } finally {
+        ticket.release();
+      }
+    };
+  const read = (req: IncomingMessage, signal: AbortSignal, ticket: IngestTicket): Promise<Buffer> => readBody(req, { maxBytes, signal, hold: (n) => ticket.hold(n) });
 
-  const readJson = async (req: IncomingMessage, signal: AbortSignal): Promise<unknown> => {
-    const text = (await readBody(req, { maxBytes, signal })).toString('utf8');
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new AppError('VALIDATION', 'body: not valid JSON', { details: { field: 'body' } });
-    }
-  };
-
-  /** One ExportMetricsServiceRequest's samples (whatever its encoding) stored; the OTLP answer. */
-  const exportMetrics = async (decoded: OtlpDecoded, principal: Principal | undefined): Promise<OtlpExportResponse> => {
-    const batch = toBatch(decoded.results);
+  /** One ExportMetricsServiceRequest (whatever its encoding) decoded off this thread and stored; the OTLP answer. */
+  const exportMetrics = async (body: Buffer, encoding: 'json' | 'protobuf', principal: Principal | undefined, signal: AbortSignal): Promise<OtlpExportResponse> => {
     const subjects = writableSubjects(principal);
-    if (subjects !== undefined) {
-      const allowed = new Set(subjects);
-      const i = batch.events.findIndex((e) => !allowed.has(`${e.subject.kind}:${e.subject.id}`));
-      if (i >= 0) throw forbiddenSubject(batch.positions?.[i] ?? `dataPoint ${i}`, `subject: this credential may not write about this ${batch.events[i]!.subject.kind} (allowed: ${subjects.join(', ')})`);
+    const r = await ingestor.ingestOtlp(body, encoding, { maxDataPoints, maxInvalid, ...(subjects ? { subjects } : {}) }, signal);
+    if ('notARequest' in r) throw new AppError('VALIDATION', `body: not an ExportMetricsServiceRequest: ${r.notARequest}`);
+    const { report } = r;
+    if (report.forbidden) throw forbiddenSubject(report.forbidden.at, report.forbidden.reason);
+    if (report.stoppedAtInvalid !== undefined) {
+      throw new AppError('VALIDATION', `body: ${report.rejected} invalid data points and none valid; first: ${report.errors.slice(0, 3).map((e) => `${e.at}: ${e.reason}`).join('; ')}`, { details: { field: 'body', rule: 'max-invalid-records' } });
     }
-    if (batch.events.length === 0 && batch.invalid.length >= maxInvalid) {
-      throw new AppError('VALIDATION', `body: ${batch.invalid.length} invalid data points and none valid; first: ${batch.invalid.slice(0, 3).map((e) => `${e.at}: ${e.reason}`).join('; ')}`, { details: { field: 'body', rule: 'max-invalid-records' } });
-    }
-    if (batch.events.length === 0 && batch.invalid.length === 1 && batch.invalid[0]!.at === 'body') {
-      throw new AppError('VALIDATION', `body: not an ExportMetricsServiceRequest: ${batch.invalid[0]!.reason}`);
-    }
-    const report = await ingestor.ingest(batch);
-    const rejected = decoded.rejectedDataPoints + report.refused;
+    const rejected = r.rejectedDataPoints + report.refused;
     if (rejected === 0 && report.rejected === 0) return {};
     const reasons = report.errors.slice(0, 3).map((e) => `${e.at}: ${e.reason}`);
-    if (report.refused > 0 && !reasons.some((r) => r.endsWith(noConsentReason))) reasons.push(noConsentReason);
+    if (report.refused > 0 && !reasons.some((x) => x.endsWith(noConsentReason))) reasons.push(noConsentReason);
     return { partialSuccess: { rejectedDataPoints: String(rejected), errorMessage: reasons.join('; ') } };
   };
 
@@ -104,14 +117,14 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
       scope: 'telemetry-write',
       summary: 'TelemetryEvents as NDJSON or a JSON array',
       schemas: { body: telemetryEventSchema, bodyMediaType: 'application/x-ndjson' },
-      async handler({ req, res, signal, principal }) {
+      handler: admitted(async ({ req, res, signal, principal }, ticket) => {
         const type = mediaType(req);
         const ndjson = ndjsonTypes.has(type);
         if (!ndjson && type !== 'application/json') {
           throw new AppError('UNSUPPORTED_MEDIA_TYPE', `content-type: must be application/json (an array of events) or application/x-ndjson, not ${JSON.stringify(type || '(none)')}`, { details: { field: 'content-type' } });
         }
         const subjects = writableSubjects(principal);
-        const report = await ingestor.ingestBody(await readBody(req, { maxBytes, signal }), ndjson ? 'ndjson' : 'json', { maxInvalid, ...(subjects ? { subjects } : {}) });
+        const report = await ingestor.ingestBody(await read(req, signal, ticket), ndjson ? 'ndjson' : 'json', { maxInvalid, ...(subjects ? { subjects } : {}) }, signal);
         if (report.forbidden) throw forbiddenSubject(report.forbidden.at, report.forbidden.reason);
         if (report.stoppedAtInvalid !== undefined) {
           const first = report.errors.slice(0, 3).map((e) => `${e.at}: ${e.reason}`).join('; ');
@@ -125,7 +138,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
         // subject withdrew (or never gave) consent, so it deletes its spool and stops.
         if (report.accepted === 0 && report.refused > 0) return sendJson(res, 403, { error: 'NO_CONSENT', message: noConsentReason, details: { rule: 'in-guest-consent' }, ...report });
         sendJson(res, 200, report);
-      },
+      }),
     },
     {
       method: 'POST',
@@ -138,17 +151,17 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
         bodyMediaType: 'application/json',
         binaryBodies: Object.fromEntries(otlpProtobufMediaTypes.map((t) => [t, 'opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest, protobuf-encoded'])),
       },
-      async handler({ req, res, signal, principal }) {
+      handler: admitted(async ({ req, res, signal, principal }, ticket) => {
         const type = mediaType(req);
         const protobuf = (otlpProtobufMediaTypes as readonly string[]).includes(type);
         if (!protobuf && type !== 'application/json') {
           throw new AppError('UNSUPPORTED_MEDIA_TYPE', `content-type: OTLP/HTTP is application/x-protobuf or application/json, not ${JSON.stringify(type || '(none)')}`, { details: { field: 'content-type' } });
         }
-        if (!protobuf) return sendJson(res, 200, await exportMetrics(decodeOtlpMetrics(await readJson(req, signal), rates, { maxDataPoints }), principal));
+        const answer = await exportMetrics(await read(req, signal, ticket), protobuf ? 'protobuf' : 'json', principal, signal);
+        if (!protobuf) return sendJson(res, 200, answer);
         // OTLP/HTTP: a protobuf request gets protobuf back (its errors too: errorShape).
-        const answer = await exportMetrics(mapOtlpMetrics(decodeOtlpProtobuf(await readBody(req, { maxBytes, signal }), { maxDataPoints }), rates), principal);
         sendBytes(res, 200, encodeOtlpResponse(answer));
-      },
+      }),
     },
   ];
 }

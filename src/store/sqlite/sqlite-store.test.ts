@@ -93,3 +93,33 @@ test('sqlite: a store from before every-event-once opens with its rows kept, dup
     await store.close();
   }
 });
+
+test('sqlite: a large write lets the event loop turn while it is written, and nothing of it is seen before all of it is: not by another connection, not by a read on this one', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'prescient-store-')), 'prescient.db');
+  const store = openSqliteStore({ file });
+  const other = new Database(file, { readonly: true });
+  const t0 = Date.UTC(2024, 0, 1);
+  const rows = 130_000; // a 16 MiB NDJSON body of samples
+  const time = Float64Array.from({ length: rows }, (_, i) => t0 + i * 1000);
+  const values = new Float64Array(rows * 8).fill(Number.NaN).map((v, i) => (i % 8 === 1 ? 5 : v));
+  try {
+    let turns = 0;
+    const seenByOther: number[] = [];
+    const tick = setInterval(() => {
+      turns++;
+      seenByOther.push((other.prepare('SELECT count(*) AS n FROM resource_samples').get() as { n: number }).n);
+    }, 1);
+    const write = store.writeResourceColumns({ source: 'hypervisor', subjects: [{ subject: 'v_big', subjectKind: 'vm' }], rows, time, values });
+    // A read asked for while it is written answers what is committed after it, never a part.
+    await new Promise((resolve) => setImmediate(resolve));
+    const counted = store.counts();
+    assert.equal((await write).written, rows);
+    clearInterval(tick);
+    assert.equal((await counted).resource, rows);
+    assert.ok(turns >= 3, `the event loop turned ${turns} times during the write`);
+    assert.ok(seenByOther.every((n) => n === 0 || n === rows), `another connection saw part of it: ${[...new Set(seenByOther)].join(', ')}`);
+  } finally {
+    other.close();
+    await store.close();
+  }
+});

@@ -57,7 +57,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     return id === undefined ? none : read(id);
   };
 
-  return {
+  const store: TelemetryStore = {
     write: writes.write,
     writeResourceColumns: writes.writeResourceColumns,
     async listSubjects(filter = {}) {
@@ -70,6 +70,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     },
     async rollups(subject, r) {
       await rollups.caughtUp();
+      await writes.idle();
       return ofSubject(subject, [], (id) => rollups.read(id, r));
     },
     sequence: async (subject, o = {}) => ofSubject(subject, [], (id) => sequence(db, id, o)),
@@ -85,10 +86,12 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     rejections: async () => rejections(db),
     async prune(policy) {
       await rollups.caughtUp(); // raw samples not yet rolled up must reach their rollups before they go
+      await writes.idle();
       return prune(db, policy);
     },
     async counts() {
       await rollups.caughtUp();
+      await writes.idle();
       return counts(db);
     },
     async ping() {
@@ -96,6 +99,7 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
     },
     async close() {
       writes.flush();
+      await writes.idle();
       // The last rollups (rollup thread) and the copy of the store's WAL back into its file
       // (checkpointer thread) run side by side; the final checkpoint below then has little left.
       if (writes.checkpointing()) await Promise.all([rollups.caughtUp(), checkpointer.request()]);
@@ -108,6 +112,16 @@ export function openSqliteStore(options: SqliteStoreOptions): TelemetryStore {
       }
     },
   };
+  // Everything but the writes waits while a large write's transaction is open (writes.idle).
+  const methods = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const [name, method] of Object.entries(methods)) {
+    if (name === 'write' || name === 'writeResourceColumns') continue;
+    methods[name] = async (...args) => {
+      await writes.idle();
+      return method(...args);
+    };
+  }
+  return store;
 }
 
 /** `prescient.db` → `prescient-rollups.db`: the file the rollups live in, beside the store. */

@@ -21,6 +21,12 @@ export interface Writes extends Pick<TelemetryStore, 'write' | 'writeResourceCol
   flush(): void;
   /** Whether the checkpointer thread was ever asked (small stores never start it). */
   checkpointing(): boolean;
+  /**
+   * Resolves when no large write's transaction is open. Such a write yields the event loop
+   * between slices, and this connection would see its rows before they are committed: every
+   * other use of the connection (reads, consent, retention) waits for it.
+   */
+  idle(): Promise<void>;
 }
 
 interface Pending {
@@ -50,6 +56,8 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
   // binding a value costs more than storing it, so column batches (one source each) get the
   // source as a literal rather than a parameter per row.
   const sampleChunk = 64;
+  /** Rows of a write between two turns of the event loop when it is large (some 30 ms of SQLite). */
+  const sliceRows = 5_000;
   // ON CONFLICT DO NOTHING: an event already stored is skipped (../event-digest.ts); `changes` counts the new.
   const sampleRow = (source: string) => `(?, ${source}, ?, ${cols.map(() => '?').join(', ')}, ?)`;
   const insertSamples = (rows: number, source = '?') =>
@@ -73,7 +81,8 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
   };
 
   const digestValues = new Float64Array(R);
-  const writeEvents = (all: readonly AnonymisedEvent[]): WriteResult => {
+  /** Yields every `sliceRows` rows (a driver decides whether to give the event loop a turn there). */
+  const writeEvents = function* (all: readonly AnonymisedEvent[]): Generator<void, WriteResult> {
     const refused: number[] = [];
     const consent = new Map<string, boolean>();
     const events: AnonymisedEvent[] = [];
@@ -103,7 +112,12 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
     let chunkRows = 0;
     let stored = 0;
     const imageSpans = images.spans();
+    let sinceYield = 0;
     for (const e of events) {
+      if (++sinceYield === sliceRows) {
+        sinceYield = 0;
+        yield;
+      }
       const sid = subjectIds.get(e.subject)!;
       if (e.image !== undefined && e.source === 'agent') imageSpans.add(sid, e.image, e.time, e.time);
       switch (e.kind) {
@@ -149,7 +163,7 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
     return { written: events.length, alreadyStored: events.length - stored, refused };
   };
 
-  const writeColumns = (b: AnonymisedResourceColumns): WriteResult => {
+  const writeColumns = function* (b: AnonymisedResourceColumns): Generator<void, WriteResult> {
     if (b.rows === 0) return { written: 0, alreadyStored: 0, refused: [] };
     const { time, values, subjectOf } = b;
     const S = b.subjects.length;
@@ -170,6 +184,7 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
     let inChunk = 0;
     let stored = 0;
     for (let row = 0; row < b.rows; row++) {
+      if (row > 0 && row % sliceRows === 0) yield;
       const sid = sids[subjectOf === undefined ? 0 : subjectOf[row]!]!;
       if (sid < 0) {
         refused.push(row);
@@ -207,30 +222,77 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
    * pass, so that what it found already stored is its own (an earlier write of the group that
    * stored the same event makes it a duplicate here, as a commit in between would).
    */
+  const steps = (p: Pending): Generator<void, WriteResult> => (p.events !== undefined ? writeEvents(p.events) : writeColumns(p.columns!));
   const writeTx = db.transaction((group: readonly Pending[]): WriteResult[] => {
     lockStore.run();
     subjects.checkOthers();
-    return group.map((p) => (p.events !== undefined ? writeEvents(p.events) : writeColumns(p.columns!)));
+    return group.map((p) => runToEnd(steps(p)));
   });
+  /**
+   * The same transaction for a group too large to write in one go (a 16 MiB body is 130,000
+   * rows, a second or more of SQLite): a turn of the event loop every `sliceRows` rows, so
+   * /healthz and every other request are answered meanwhile, and still one commit, so nothing
+   * of it is visible (to another connection; to this one: `idle`) until all of it is.
+   */
+  const writeInSlices = async (group: readonly Pending[]): Promise<WriteResult[]> => {
+    db.exec('BEGIN DEFERRED');
+    try {
+      lockStore.run();
+      subjects.checkOthers();
+      const results: WriteResult[] = [];
+      for (const p of group) {
+        const g = steps(p);
+        for (let r = g.next(); ; r = g.next()) {
+          if (r.done) {
+            results.push(r.value);
+            break;
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
+      db.exec('COMMIT');
+      return results;
+    } catch (e) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw e;
+    }
+  };
 
   let queue: Pending[] = [];
+  /** The large write in progress (writeInSlices); nothing else uses the connection meanwhile. */
+  let writing: Promise<void> | undefined;
+  const committed = (group: readonly Pending[], results: readonly WriteResult[]): void => {
+    rollups.committed();
+    for (const r of results) unCheckpointed += r.written;
+    if (unCheckpointed >= 20_000) {
+      unCheckpointed = 0;
+      checkpointing = true;
+      void checkpointer.request();
+    }
+    group.forEach((p, i) => p.resolve(results[i]!));
+  };
   const flush = (): void => {
+    if (writing !== undefined) return; // it flushes what queued up once it is done
     const group = queue;
     queue = [];
     if (!db.open) {
       for (const p of group) p.reject(new Error('the telemetry store is closed'));
       return;
     }
+    const rows = group.reduce((n, p) => n + (p.events?.length ?? p.columns!.rows), 0);
+    if (rows > sliceRows) {
+      writing = writeInSlices(group).then(
+        (results) => committed(group, results),
+        (e: unknown) => group.forEach((p) => p.reject(e)),
+      );
+      void writing.finally(() => {
+        writing = undefined;
+        if (queue.length > 0) setImmediate(flush);
+      });
+      return;
+    }
     try {
-      const results = writeTx.deferred(group);
-      rollups.committed();
-      for (const r of results) unCheckpointed += r.written;
-      if (unCheckpointed >= 20_000) {
-        unCheckpointed = 0;
-        checkpointing = true;
-        void checkpointer.request();
-      }
-      group.forEach((p, i) => p.resolve(results[i]!));
+      committed(group, writeTx.deferred(group));
     } catch (e) {
       for (const p of group) p.reject(e);
     }
@@ -250,5 +312,16 @@ export function createWrites(options: { db: Database.Database; subjects: Subject
       if (queue.length > 0) flush();
     },
     checkpointing: () => checkpointing,
+    async idle() {
+      while (writing !== undefined) await writing;
+    },
   };
+}
+
+/** A write's steps run without a break (small groups: one synchronous transaction). */
+function runToEnd<T>(g: Generator<void, T>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
 }

@@ -151,10 +151,19 @@ function countJsonDataPoints(body: unknown, maxDataPoints: number): void {
  * makes it from protobuf) → resource samples. Throws PAYLOAD_TOO_LARGE over `maxDataPoints`.
  */
 export function decodeOtlpMetrics(body: unknown, rates: CounterRates, defaults: { source?: EventSource; maxDataPoints?: number } = {}): OtlpDecoded {
-  countJsonDataPoints(body, defaults.maxDataPoints ?? defaultMaxDataPoints);
+  const checked = checkOtlpMetrics(body, defaults.maxDataPoints);
+  if ('invalid' in checked) return { results: [{ ok: false, at: 'body', reason: checked.invalid }], rejectedDataPoints: 0 };
+  return mapOtlpMetrics(checked.request, rates, defaults);
+}
+
+/** What a request is, or why it is not one, before any sample is made: the stateless, heavy part (a decoding thread runs it). */
+export type CheckedOtlpRequest = { request: OtlpMetricsRequest } | { invalid: string };
+
+/** A parsed OTLP JSON body validated (zod) into the typed request; PAYLOAD_TOO_LARGE over `maxDataPoints`. */
+export function checkOtlpMetrics(body: unknown, maxDataPoints = defaultMaxDataPoints): CheckedOtlpRequest {
+  countJsonDataPoints(body, maxDataPoints);
   const parsed = otlpMetricsRequestSchema.safeParse(body);
-  if (!parsed.success) return { results: [{ ok: false, at: 'body', reason: describeIssues(parsed.error) }], rejectedDataPoints: 0 };
-  return mapOtlpMetrics(parsed.data, rates, defaults);
+  return parsed.success ? { request: parsed.data } : { invalid: describeIssues(parsed.error) };
 }
 
 /**
