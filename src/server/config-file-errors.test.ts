@@ -26,8 +26,10 @@ test("a broken policy.json of the operator's is a 500 with the request id for th
     assert.equal(body.error, 'INTERNAL');
     assert.equal(body.message, `internal error (request ${body.requestId})`);
     assert.ok(!text.includes(home) && !text.includes('policy.json'), `no host path in the answer: ${text}`);
-    const logged = server.stderr().split('\n').find((l) => l.includes(body.requestId) && l.includes('unexpected error'));
-    assert.ok(logged?.includes(join(home, 'policy.json')), `the log names the file: ${logged}`);
+    // The log line is written after the answer: wait for it a little.
+    const line = () => server.stderr().split('\n').find((l) => l.includes(body.requestId) && l.includes('unexpected error'));
+    for (let i = 0; i < 50 && !line(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(line()?.includes(join(home, 'policy.json')), `the log names the file: ${server.stderr().slice(-2000)}`);
   }
   // Repaired, the next request is answered: the file is read again, nothing was cached broken.
   await writeFile(join(home, 'policy.json'), '{}');
