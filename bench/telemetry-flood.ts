@@ -21,6 +21,7 @@ import { rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { floodBody } from '../test/support/flood-body.js';
 import { startServe } from '../test/support/serve.js';
 import { adminAuthorization, tempHome } from './support/home.js';
 import { median, percentile, runsFromEnv } from './support/stats.js';
@@ -33,17 +34,6 @@ const modes = ['on', 'off', ...(baselineCli ? ['baseline'] : [])] as const;
 type Mode = (typeof modes)[number];
 const unlimited = ['--max-inflight-mib', '1000000', '--max-inflight-mib-per-credential', '1000000', '--max-inflight-requests', '100000', '--max-inflight-requests-per-credential', '100000'];
 
-function makeBody(k: number): Buffer {
-  const t0 = Date.UTC(2026, 0, 1) + k * 1e9;
-  const lines: string[] = [];
-  let size = 0;
-  while (size < mib * 1024 * 1024 - 200) {
-    const line = JSON.stringify({ kind: 'resource', time: t0 + lines.length * 1000, subject: 'client:flood', source: 'hypervisor', cpuPercent: lines.length % 100, memoryBytes: 1e9 + lines.length });
-    lines.push(line);
-    size += line.length + 1;
-  }
-  return Buffer.from(lines.join('\n'));
-}
 
 function post(port: number, body: Buffer, authorization: string): Promise<{ status: number; retryAfter: number }> {
   return new Promise((resolve, reject) => {
@@ -115,7 +105,7 @@ async function once(mode: Mode, payload: readonly Buffer[]): Promise<Figures> {
   }
 }
 
-const payload = Array.from({ length: bodies }, (_, k) => makeBody(k));
+const payload = Array.from({ length: bodies }, (_, k) => floodBody(k, mib, 'client:flood').body);
 const results = new Map<Mode, Figures[]>(modes.map((m) => [m, []]));
 for (let run = 0; run < runs; run++) {
   // Alternate the order, so neither mode always runs on a warmer (or busier) machine.

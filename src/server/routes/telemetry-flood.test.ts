@@ -9,20 +9,9 @@ import { paths } from '../../core/config.js';
 import { openSqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { basicAuth } from '../../../test/support/basic-auth.js';
 import { prescient } from '../../../test/support/cli.js';
+import { floodBody } from '../../../test/support/flood-body.js';
 import { startServe } from '../../../test/support/serve.js';
 
-/** Resource samples of client:webshop as NDJSON, `mib` MiB, each at its own time (body `k`'s times never meet another's). */
-function floodBody(k: number, mib: number): { body: Buffer; events: number } {
-  const t0 = Date.UTC(2026, 0, 1) + k * 1e9;
-  const lines: string[] = [];
-  let size = 0;
-  while (size < mib * 1024 * 1024 - 200) {
-    const line = JSON.stringify({ kind: 'resource', time: t0 + lines.length * 1000, subject: 'client:webshop', source: 'hypervisor', cpuPercent: lines.length % 100, memoryBytes: 1e9 + lines.length });
-    lines.push(line);
-    size += line.length + 1;
-  }
-  return { body: Buffer.from(lines.join('\n')), events: lines.length };
-}
 
 /** One POST on a connection of its own (a flooder opens many); never rejects, the status says. */
 function post(port: number, body: Buffer, authorization: string): Promise<{ status: number; retryAfter?: string; json: Record<string, any> }> {
@@ -55,7 +44,7 @@ test('one credential flooding 16 MiB bodies: /healthz answers within 2 s through
     // The default limits: 16 MiB bodies, 32 MiB in flight per credential.
     const serve = await startServe(home);
     // Made before the probe starts: building 160 MiB of JSON here would stall the probe, not the server.
-    const bodies = Array.from({ length: 10 }, (_, k) => floodBody(k, 16));
+    const bodies = Array.from({ length: 10 }, (_, k) => floodBody(k, 16, 'client:webshop'));
     const sent = bodies.reduce((n, b) => n + b.events, 0);
     let healthWorst = 0;
     let probing = true;
