@@ -35,8 +35,8 @@ test('a version is scored: resources against the allocation, software used/unuse
           options: {},
           notes: [],
           changes: [
-            { kind: 'copy-data', source: '/srv/src.bin', sha256: 'a'.repeat(64), sizeBytes: 10, destination: '/srv/data/a.bin', mode: 0o644, uid: 0, gid: 0 },
-            { kind: 'copy-data', source: '/srv/src2.bin', sha256: 'b'.repeat(64), sizeBytes: 10, destination: '/srv/data/b.bin', mode: 0o644, uid: 0, gid: 0 },
+            { kind: 'copy-data', dataset: 'src', sha256: 'a'.repeat(64), sizeBytes: 10, destination: '/srv/data/a.bin', mode: 0o644, uid: 0, gid: 0 },
+            { kind: 'copy-data', dataset: 'src2', sha256: 'b'.repeat(64), sizeBytes: 10, destination: '/srv/data/b.bin', mode: 0o644, uid: 0, gid: 0 },
           ],
         },
       ],

@@ -4,6 +4,7 @@ import { growRootFilesystem } from '../image/grow.js';
 import { packageCacheBinds, promoteVerifiedPackages } from '../image/package-cache.js';
 import type { GuestBind, ImageSession } from '../image/session.js';
 import { describeChange, type Change } from './change.js';
+import type { ResolvedSources } from './sources.js';
 
 /**
  * Executes Changes. Disk-level changes (resize) act on the image file before it is opened;
@@ -46,17 +47,19 @@ interface ApplyState {
   aptBinds: GuestBind[];
   /** apt ran in this session: what it fetched is checked for the shared cache at the end. */
   aptRan: boolean;
+  /** The plan's datasets by catalogue name → the host files resolved when it was planned. */
+  sources: ResolvedSources;
 }
 
 export async function applySessionChanges(
   session: ImageSession,
   moduleId: string,
   changes: readonly Change[],
-  options: { signal?: AbortSignal; onChange?: (index: number, change: Change) => void; packageCacheDir?: string; aptState?: { updated: boolean } } = {},
+  options: { signal?: AbortSignal; onChange?: (index: number, change: Change) => void; packageCacheDir?: string; aptState?: { updated: boolean }; sources?: ResolvedSources } = {},
 ): Promise<void> {
   const cache = session.canBindHostDirs ? options.packageCacheDir : undefined;
   // without the host cache the lists are removed from each layer, so each session updates again
-  const state: ApplyState = { apt: cache && options.aptState ? options.aptState : { updated: false }, aptBinds: [], aptRan: false };
+  const state: ApplyState = { apt: cache && options.aptState ? options.aptState : { updated: false }, aptBinds: [], aptRan: false, sources: options.sources ?? new Map() };
   const updatedBefore = state.apt.updated;
   // Downloads and package lists live on the host, shared by every build of this distribution:
   // they never land in a layer, and the next build does not fetch them again. The guest sees
@@ -138,10 +141,12 @@ async function applyOne(s: ImageSession, c: Change, state: ApplyState, signal?: 
       await applyOne(s, { kind: 'ensure-line', path: '/etc/fstab', line: `${c.path} none swap sw 0 0` }, state, signal);
       return;
     case 'copy-data': {
+      const source = state.sources.get(c.dataset);
+      if (!source) throw new AppError('INTERNAL', `dataset ${c.dataset} was not resolved with the plan`);
       if (!(await s.stat(posix.dirname(c.destination)))) await s.mkdir(posix.dirname(c.destination), { parents: true });
-      await s.copyIn(c.source, c.destination, { mode: c.mode, uid: c.uid, gid: c.gid, ...sig });
+      await s.copyIn(source.path, c.destination, { mode: c.mode, uid: c.uid, gid: c.gid, ...sig });
       const got = await s.sha256(c.destination);
-      if (got !== c.sha256) throw new ExternalToolError('copy-data', [c.source], null, `checksum mismatch at ${c.destination}: expected ${c.sha256}, found ${got} (the source changed?)`);
+      if (got !== c.sha256) throw new ExternalToolError('copy-data', [c.dataset], null, `checksum mismatch at ${c.destination}: expected ${c.sha256}, found ${got} (dataset ${c.dataset} changed while building?)`);
       return;
     }
     case 'run-command':

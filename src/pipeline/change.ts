@@ -30,10 +30,15 @@ export const changeSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('create-swapfile'), path: guestPath, sizeMiB: z.number().int().positive() }),
   /** Fields of the VM definition (libvirt XML, Glance properties), not of the disk. */
   z.strictObject({ kind: z.literal('set-vm-spec'), fields: vmSpecFieldsSchema }),
-  /** Streams a host file into the guest; the copy must hash to sha256 or the module fails. */
+  /**
+   * Streams a catalogued dataset into the guest; the copy must hash to sha256 or the module
+   * fails. `dataset` is the catalogue's name for it (an entry, or entry/file below a folder
+   * entry), never the host path: plans reach clients (the image's config, the request stream),
+   * and the path is looked up only when the change is applied (pipeline/sources.ts).
+   */
   z.strictObject({
     kind: z.literal('copy-data'),
-    source: z.string().startsWith('/'),
+    dataset: z.string().min(1),
     sha256: z.string().regex(/^[a-f0-9]{64}$/),
     sizeBytes: z.number().int().nonnegative(),
     destination: guestPath,
@@ -68,7 +73,7 @@ export function describeChange(c: Change): string {
     case 'set-vm-spec':
       return `VM spec: ${Object.entries(c.fields).map(([k, v]) => `${k}=${v}`).join(', ')}`;
     case 'copy-data':
-      return `copy ${c.source} → ${c.destination} (${c.sizeBytes} bytes, sha256 ${c.sha256.slice(0, 12)}…)`;
+      return `copy dataset ${c.dataset} → ${c.destination} (${c.sizeBytes} bytes, sha256 ${c.sha256.slice(0, 12)}…)`;
     case 'run-command':
       return `run ${c.argv.join(' ')}`;
   }

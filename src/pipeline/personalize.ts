@@ -14,7 +14,7 @@ import { applyDiskChanges, applySessionChanges, needsImage, needsSession } from 
 import { describeChange } from './change.js';
 import { LayerCache, layerKey, type LayerRecord, type RemoteLayerSource } from './layer-cache.js';
 import { planPipeline, type AssembledModule, type PipelinePlan } from './plan.js';
-import { resolveSources } from './sources.js';
+import { resolveSources, type ResolvedSources } from './sources.js';
 import { glanceImage } from './spec/glance-properties.js';
 import { libvirtDomainXml } from './spec/libvirt-domain.js';
 import { writeSeed, type SeedFile, type SeedLogin } from './spec/cloud-init.js';
@@ -95,12 +95,17 @@ export interface PersonalizeOptions {
 
 /** Plans only: what --plan prints. */
 export async function planPersonalization(options: Pick<PersonalizeOptions, 'base' | 'vector' | 'pipeline' | 'policy' | 'signal'>): Promise<PipelinePlan> {
+  return (await planWithSources(options)).plan;
+}
+
+/** The plan, and the host files its datasets name (kept out of the plan, which clients see). */
+async function planWithSources(options: Pick<PersonalizeOptions, 'base' | 'vector' | 'pipeline' | 'policy' | 'signal'>): Promise<{ plan: PipelinePlan; sources: ResolvedSources }> {
   const policy = options.policy ?? defaultPolicy();
   // Refused before any host file is looked at: a vector outside the policy reads nothing.
   checkVectorPolicy(options.vector, policy);
   const dataThreshold = (options.pipeline.find((m) => m.module.id === 'data')?.options as { threshold?: number } | undefined)?.threshold ?? 1.01;
   const sources = await resolveSources(options.vector, { threshold: dataThreshold, policy, ...(options.signal ? { signal: options.signal } : {}) });
-  return planPipeline({ pipeline: options.pipeline, vector: options.vector, facts: options.base.facts, sources, policy });
+  return { plan: planPipeline({ pipeline: options.pipeline, vector: options.vector, facts: options.base.facts, sources, policy }), sources };
 }
 
 /**
@@ -115,7 +120,7 @@ export async function personalize(options: PersonalizeOptions): Promise<Personal
   const emit = options.onEvent ?? (() => undefined);
   const sig = options.signal ? { signal: options.signal } : {};
   const t0 = performance.now();
-  const plan = await planPersonalization(options);
+  const { plan, sources } = await planWithSources(options);
   emit({ type: 'plan', modules: plan.modules.length, ms: performance.now() - t0 });
 
   const cache = new LayerCache(options.layersDir);
@@ -159,6 +164,7 @@ export async function personalize(options: PersonalizeOptions): Promise<Personal
                 applySessionChanges(session, m.id, m.changes, {
                   ...sig,
                   aptState,
+                  sources,
                   ...(options.packageCacheDir ? { packageCacheDir: join(options.packageCacheDir, `${options.base.facts.os.id}-${options.base.facts.os.versionId ?? 'unknown'}`) } : {}),
                   onChange: (index, c) => emit({ type: 'change', module: m.id, index, description: describeChange(c) }),
                 }),

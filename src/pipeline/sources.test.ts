@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +8,9 @@ import { after, test } from 'node:test';
 import { racyTickMs } from '../core/file-identity.js';
 import { parsePolicy } from '../policy/policy.js';
 import { webDbVector } from '../../test/support/vectors.js';
+import { debianFacts } from '../../test/support/debian-facts.js';
+import { planPersonalization } from './personalize.js';
+import { assemblePipeline } from './plan.js';
 import { resolveSources } from './sources.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'prescient-sources-'));
@@ -53,4 +56,19 @@ test('an unchanged dataset is served from the memo; a request aborted before it 
   const other = parsePolicy({ datasets: [{ name: 'same', kind: 'file', path: join(dir, 'other.csv'), maxBytes: 100 }] });
   await assert.rejects(resolveSources(vector, { threshold: 0.5, policy: other, signal: AbortSignal.abort() }), { name: 'AbortError' });
   assert.equal((await resolveSources(vector, { threshold: 0.5, policy: other })).get('same')?.sha256, sha256('y\n'), 'an aborted read is not kept');
+});
+
+test('a plan names its datasets, never their host paths, and is the same wherever the admin keeps the bytes', async () => {
+  const plan = async (folder: string): Promise<string> => {
+    await mkdir(join(folder, 'sales'), { recursive: true });
+    await writeFile(join(folder, 'sales', '2026.csv'), 'month,total\n1,100\n');
+    const policy = parsePolicy({ datasets: [{ name: 'sales', kind: 'folder', path: join(folder, 'sales'), maxBytes: 1 << 20 }] });
+    const vector = webDbVector([{ source: 'sales/2026.csv', destination: '/srv/data/2026.csv', sizeBytes: 18 }]);
+    const base = { path: join(folder, 'base.qcow2'), key: 'base', facts: debianFacts(['apt']) };
+    return JSON.stringify(await planPersonalization({ base, vector, pipeline: assemblePipeline({ only: ['data'] }), policy }));
+  };
+  const [a, b] = [await plan(join(dir, 'admin-a')), await plan(join(dir, 'admin-b'))];
+  assert.match(a, /"kind":"copy-data","dataset":"sales\/2026.csv","sha256":"[0-9a-f]{64}"/);
+  assert.ok(!a.includes(dir), `the plan (shown to clients in the image's config and the request stream) names a host path: ${a}`);
+  assert.equal(a, b, 'the same bytes plan the same layer');
 });

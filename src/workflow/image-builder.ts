@@ -6,7 +6,8 @@ import type { Digest } from '../core/digest.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { sha256Digest } from '../core/digest.js';
 import { personalize, planPersonalization, type BaseRef, type PersonalizeEvent } from '../pipeline/personalize.js';
-import type { AssembledModule } from '../pipeline/plan.js';
+import type { AssembledModule, PipelinePlan } from '../pipeline/plan.js';
+import { versionConfig } from '../pipeline/version-config.js';
 import type { VmSpec } from '../pipeline/vm-spec.js';
 import type { Policy } from '../policy/policy.js';
 import { annotations } from '../contracts/annotations.js';
@@ -143,11 +144,11 @@ export class PipelineImageBuilder implements ImageBuilder {
         ...(input.signal ? { signal: input.signal } : {}),
         ...(input.onEvent ? { onEvent: input.onEvent } : {}),
       });
-      const plan: unknown = JSON.parse(await readFile(report.outputs.plan, 'utf8'));
+      const plan = JSON.parse(await readFile(report.outputs.plan, 'utf8')) as PipelinePlan;
       const registered = await registry.register({
         repository: input.repository,
         layers: report.layers.map((path) => ({ path })),
-        config: { usageVector: input.vector, plan, vmSpec: report.spec, baseFacts: input.base.facts, model: input.vector.model, timings: report.modules.map((m) => ({ module: m.id, outcome: m.outcome, ms: m.ms })) },
+        config: versionConfig({ vector: input.vector, plan, facts: input.base.facts, report }),
         annotations: { [annotations.vectorDigest]: input.vectorDigest, [annotations.planDigest]: input.planDigest, [annotations.baseKey]: input.base.key, [annotations.baseName]: input.base.name },
         tags: ['latest'],
         ...(input.signal ? { signal: input.signal } : {}),

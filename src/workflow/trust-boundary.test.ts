@@ -106,7 +106,9 @@ describe('trust boundaries: telemetry describes, it never commands', { skip }, (
     await run('skopeo', ['copy', '--src-tls-verify=false', '--src-registry-token', r.grant.token, `docker://127.0.0.1:${server.port}/${r.image.reference}`, `oci:${out}:webshop`], { timeoutMs: 600_000 });
     const mine = await openRegistry({ root: join(dir, 'mine') });
     await mine.importLayout(out, 'webshop', 'clients/webshop', 'latest');
-    const vector = (await mine.show('clients/webshop:latest')).config['usageVector'] as UsageVector;
+    const config = (await mine.show('clients/webshop:latest')).config;
+    assert.ok(!JSON.stringify(config).includes(dir), `the pulled config names a host path: ${JSON.stringify(config).match(new RegExp(`.{60}${dir}.{60}`))?.[0]}`);
+    const vector = config['usageVector'] as UsageVector;
     assert.equal(vector.model.id, 'selector', 'predicted by the trained models, where telemetry reaches the vector');
     assert.deepEqual(vector.datasets.map((d) => [d.source, d.destination]), [['catalogue', '/var/lib/prescient/datasets/catalogue']]);
     assert.deepEqual(vector.network.outbound.map((o) => o.host), ['deb.debian.org']);

@@ -13,6 +13,7 @@ import type { MachineCredentials } from '../../pipeline/spec/machine-seed.js';
 import { defaultLoginUser, parsePublicKey, sshKeyStoreAt } from '../../login/ssh-key-store.js';
 import { clientIdSchema } from '../../contracts/identifiers.js';
 import { personalize, planPersonalization, type PersonalizeReport } from '../../pipeline/personalize.js';
+import { versionConfig } from '../../pipeline/version-config.js';
 import { assemblePipeline, type PipelinePlan } from '../../pipeline/plan.js';
 import { loadPolicy, policyFile } from '../../policy/policy.js';
 import { expectationsFromPlan } from '../../vm/expectations.js';
@@ -203,7 +204,7 @@ Examples:
           const registered = await registry.register({
             repository: opts.register,
             layers: report.layers.map((path) => ({ path })),
-            config: { usageVector: vector, plan, vmSpec: report.spec, baseFacts: base.facts, model: vector.model, timings: report.modules.map((m) => ({ module: m.id, outcome: m.outcome, ms: m.ms })), ...(report.verification ? { verification: report.verification } : {}) },
+            config: versionConfig({ vector, plan, facts: base.facts, report }),
             tags: ['latest'],
             signal: cliSignal(),
           });

@@ -23,7 +23,8 @@ export type DataOptions = z.infer<typeof dataOptionsSchema>;
  */
 export const dataModule = defineModule<DataOptions>({
   id: 'data',
-  version: 1,
+  // 2: copy-data names the dataset, not its host path
+  version: 2,
   description: 'copies the predicted datasets in, with owner, mode and a recorded checksum',
   optionsSchema: dataOptionsSchema,
   plan({ vector, sources, options }) {
@@ -35,7 +36,7 @@ export const dataModule = defineModule<DataOptions>({
       if (!src) continue; // resolveSources refuses what it cannot resolve, before planning
       changes.push({
         kind: 'copy-data',
-        source: src.path,
+        dataset: d.source,
         sha256: src.sha256,
         sizeBytes: src.sizeBytes,
         destination: d.destination,
