@@ -14,6 +14,7 @@ import { basicAuth } from '../../../test/support/basic-auth.js';
 import { readOtlpStatus } from '../../../test/support/otlp-status.js';
 import { createServerMetrics } from '../metrics.js';
 import { healthRoutes } from './health.js';
+import { openApiRoutes } from './openapi-route.js';
 import { telemetryRoutes } from './telemetry.js';
 
 let app: App;
@@ -36,7 +37,7 @@ before(async () => {
   const metrics = createServerMetrics({ version: '0.0.0' });
   const telemetry = telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: MiB, limits: { bytes: 2 * MiB, bytesPerCredential: MiB, requests: 64, requestsPerCredential: 3 }, metrics });
   app = createApp({
-    routes: [telemetry, healthRoutes({ metrics })],
+    routes: [telemetry, healthRoutes({ metrics }), openApiRoutes({ routes: [telemetry], version: '0.0.0' })],
     auth: grants.edgeAuth(),
   });
   port = (await listen(app, 0)).port;
@@ -161,4 +162,33 @@ test('/metrics shows the bytes and requests in flight (totals) and the refusals 
   const done = await admissionMetrics();
   assert.equal(done.value('prescient_telemetry_inflight_bytes'), 0);
   assert.equal(done.value('prescient_telemetry_inflight_requests'), 0);
+});
+
+test('/openapi.json lists the 429 on both telemetry routes, with Retry-After and the body each answers, and a real 429 has them', async () => {
+  type Response429 = { headers: Record<string, { required: boolean }>; content: Record<string, { schema: { required?: string[] } }> };
+  const doc = (await (await fetch(`http://127.0.0.1:${port}/openapi.json`)).json()) as { paths: Record<string, Record<string, { responses: Record<string, Response429> }>> };
+  const held = unfinished('/v1/telemetry', webshop, MiB, sample('webshop', 300));
+  await sleep(200);
+  const answers = {
+    '/v1/telemetry': { 'application/json': await fetch(`http://127.0.0.1:${port}/v1/telemetry`, { method: 'POST', body: sample('webshop', 301), headers: { 'content-type': 'application/x-ndjson', authorization: webshop } }) },
+    '/v1/metrics': {
+      'application/json': await fetch(`http://127.0.0.1:${port}/v1/metrics`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', authorization: webshop } }),
+      'application/x-protobuf': await fetch(`http://127.0.0.1:${port}/v1/metrics`, { method: 'POST', body: new Uint8Array(16), headers: { 'content-type': 'application/x-protobuf', authorization: webshop } }),
+    },
+  };
+  held.destroy();
+  for (const [path, byType] of Object.entries(answers)) {
+    const documented = doc.paths[path]!['post']!.responses['429'];
+    assert.ok(documented, `${path}: no 429 in the OpenAPI document`);
+    assert.equal(documented.headers['Retry-After']?.required, true, path);
+    assert.deepEqual(Object.keys(documented.content).sort(), Object.keys(byType).sort(), path);
+    for (const [type, r] of Object.entries(byType)) {
+      assert.equal(r.status, 429, `${path} ${type}`);
+      assert.match(r.headers.get('retry-after') ?? '', /^[1-9]\d*$/, `${path} ${type}`);
+      assert.equal(r.headers.get('content-type'), type, `${path} ${type}`);
+      if (type !== 'application/json') continue;
+      const body = (await r.json()) as Record<string, unknown>;
+      for (const key of documented.content[type]!.schema.required ?? []) assert.ok(key in body, `${path}: the 429 body has no ${key}: ${JSON.stringify(body)}`);
+    }
+  }
 });

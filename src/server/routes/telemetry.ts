@@ -120,6 +120,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
       path: '/v1/telemetry',
       scope: 'telemetry-write',
       summary: 'TelemetryEvents as NDJSON or a JSON array',
+      throttles: true,
       schemas: { body: telemetryEventSchema, bodyMediaType: 'application/x-ndjson' },
       handler: admitted(async ({ req, res, signal, principal }, ticket) => {
         const type = mediaType(req);
@@ -150,6 +151,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
       scope: 'telemetry-write',
       summary: 'OTLP/HTTP metrics, protobuf (application/x-protobuf) or JSON',
       errorShape: 'otlp',
+      throttles: true,
       schemas: {
         body: otlpMetricsRequestSchema,
         bodyMediaType: 'application/json',
