@@ -48,11 +48,15 @@ test('/metrics passes promtool and carries process, HTTP, build, queue, hit-rate
       'prescient_requests_total counter',
       'prescient_prebuilt_hit_ratio gauge',
       'prescient_build_info gauge',
+      'prescient_telemetry_inflight_bytes gauge',
+      'prescient_telemetry_inflight_requests gauge',
+      'prescient_telemetry_refused_total counter',
     ]) assert.ok(families.has(f), `missing ${f}`);
     // Durations per route pattern and status: the route, never the raw path (no label per image name).
     assert.match(text, /^prescient_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} 1$/m);
     assert.match(text, /^prescient_http_request_duration_seconds_count\{method="GET",route="\/v2\/\*",status="\d{3}"\} 1$/m);
     assert.doesNotMatch(text, /route="\/v2\/nope/);
+    assert.match(text, /^prescient_telemetry_refused_total\{limit="bytesPerCredential"\} 0$/m);
     assert.match(text, /^prescient_build_info\{version="\d+\.\d+\.\d+",node="v\d+[^"]*"\} 1$/m);
   } finally {
     await serve.stop();

@@ -1,16 +1,20 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestWorkflow } from '../workflow/request-workflow.js';
+import { ingestLimitNames, type IngestAdmission } from '../telemetry/ingest-admission.js';
 
 export interface ServerMetrics {
   registry: Registry;
   /** One answered HTTP request: `route` is the route's pattern (`/v2/*`), never the raw path. */
   observeRequest(r: { method: string; route: string; status: number; seconds: number }): void;
+  /** The telemetry admission whose bytes and requests in flight, and refusals, are reported (telemetryRoutes tells it). */
+  watchIngest(admission: Pick<IngestAdmission, 'inFlight' | 'refusals'>): void;
 }
 
 /**
  * `/metrics` with prom-client: the process's default metrics (CPU, memory, event loop, GC, file
  * descriptors), HTTP request durations per route and status, build durations per pipeline
- * module, the build queue, the prebuilt hit rate and `prescient_build_info`. Workflow figures are
+ * module, the build queue, the prebuilt hit rate, telemetry admission (in flight, refusals) and
+ * `prescient_build_info`. Workflow and admission figures are
  * read when scraped, so nothing is counted twice.
  */
 export function createServerMetrics(deps: { workflow?: Pick<RequestWorkflow, 'answered' | 'builds'>; version: string }): ServerMetrics {
@@ -26,6 +30,22 @@ export function createServerMetrics(deps: { workflow?: Pick<RequestWorkflow, 'an
     labelNames: ['method', 'route', 'status'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
+  });
+  // Telemetry admission, read when scraped: totals only, never a credential or client as a label
+  // (one series per caller would grow without bound, and would name who sends).
+  let ingest: Pick<IngestAdmission, 'inFlight' | 'refusals'> | undefined;
+  new Gauge({ name: 'prescient_telemetry_inflight_bytes', help: 'Telemetry body bytes held now (being read, decoded or written), all callers together.', registers: [registry], collect() { this.set(ingest?.inFlight().bytes ?? 0); } });
+  new Gauge({ name: 'prescient_telemetry_inflight_requests', help: 'Telemetry requests in progress now, all callers together.', registers: [registry], collect() { this.set(ingest?.inFlight().requests ?? 0); } });
+  new Counter({
+    name: 'prescient_telemetry_refused_total',
+    help: 'Telemetry requests refused with 429 by admission control, by the limit that refused them (bytes, bytesPerCredential, requests, requestsPerCredential).',
+    labelNames: ['limit'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const r = ingest?.refusals();
+      for (const limit of ingestLimitNames) this.inc({ limit }, r?.[limit] ?? 0);
+    },
   });
   const w = deps.workflow;
   if (w) {
@@ -64,5 +84,6 @@ export function createServerMetrics(deps: { workflow?: Pick<RequestWorkflow, 'an
   return {
     registry,
     observeRequest: (r) => http.observe({ method: r.method, route: r.route, status: String(r.status) }, r.seconds),
+    watchIngest: (admission) => void (ingest = admission),
   };
 }

@@ -10,7 +10,7 @@ test('GET /openapi.json lists exactly the routes serve answers, with the zod sch
   const home = await mkdtemp(join(tmpdir(), 'prescient-openapi-'));
   const serve = await startServe(home);
   try {
-    const doc = (await (await fetch(`${serve.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, { summary: string; requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }; parameters?: { name: string; in: string }[] }>> };
+    const doc = (await (await fetch(`${serve.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, { summary: string; requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }; parameters?: { name: string; in: string }[]; responses: Record<string, { headers?: Record<string, unknown>; content?: Record<string, unknown> }> }>> };
     const table = (await (await fetch(`${serve.url}/v1/routes`)).json()) as { routes: { methods: string[]; path: string; summary: string }[] };
     assert.equal(doc.openapi, '3.1.0');
     const fromTable = new Set(table.routes.flatMap((r) => r.methods.map((m) => `${m.toLowerCase()} ${openApiPath(r.path)}`)));
@@ -37,6 +37,12 @@ test('GET /openapi.json lists exactly the routes serve answers, with the zod sch
     const otlp = doc.paths['/v1/metrics']!['post']!.requestBody!.content;
     assert.deepEqual(Object.keys(otlp).sort(), ['application/json', 'application/protobuf', 'application/x-protobuf']);
     assert.ok('resourceMetrics' in (otlp['application/json']!.schema as { properties: Record<string, unknown> }).properties);
+    // Telemetry ingest answers 429 past its admission bounds (telemetry-admission.test.ts drives real ones): listed with
+    // Retry-After and the body of each route's error shape; a route without such a bound lists no 429.
+    const throttled = (path: string) => doc.paths[path]!['post']!.responses['429'];
+    assert.ok(throttled('/v1/telemetry')?.headers?.['Retry-After'] && throttled('/v1/metrics')?.headers?.['Retry-After']);
+    assert.deepEqual(Object.keys(throttled('/v1/metrics')!.content!).sort(), ['application/json', 'application/x-protobuf']);
+    assert.equal(throttled('/v1/requests'), undefined);
   } finally {
     await serve.stop();
     await rm(home, { recursive: true, force: true });

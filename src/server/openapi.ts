@@ -22,6 +22,46 @@ const errorDescriptions: Record<ErrorShape, string> = {
   otlp: 'as OTLP/HTTP says, in the request\'s encoding (protobuf or JSON); errors as a google.rpc.Status {code, message, details:[google.rpc.ErrorInfo]}',
 };
 
+/** The error body of each shape (what http-error.ts writes), as documented under every status that answers it. */
+const errorBodies: Record<ErrorShape, Record<string, Record<string, unknown>>> = {
+  prescient: {
+    'application/json': {
+      type: 'object',
+      required: ['error', 'message', 'requestId'],
+      properties: { error: { type: 'string', description: 'the error code, TOO_MANY_REQUESTS for a 429' }, message: { type: 'string' }, details: { type: 'object', description: 'what names the problem: field, rule, limit, retryAfterSeconds' }, requestId: { type: 'string' } },
+    },
+  },
+  oci: {
+    'application/json': {
+      type: 'object',
+      required: ['errors'],
+      properties: { errors: { type: 'array', items: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, detail: {} } } } },
+    },
+  },
+  otlp: {
+    'application/json': {
+      type: 'object',
+      description: 'google.rpc.Status, proto3 JSON mapping',
+      required: ['code', 'message', 'details'],
+      properties: {
+        code: { type: 'integer', description: 'gRPC status code (8, RESOURCE_EXHAUSTED, for a 429)' },
+        message: { type: 'string' },
+        details: { type: 'array', description: 'a google.rpc.ErrorInfo; on a 429 also a google.rpc.RetryInfo {retryDelay: "1s"}', items: { type: 'object', required: ['@type'], properties: { '@type': { type: 'string' } } } },
+      },
+    },
+    'application/x-protobuf': { type: 'string', contentMediaType: 'application/x-protobuf', description: 'google.rpc.Status, protobuf-encoded (the answer to a protobuf request)' },
+  },
+};
+
+/** 429: a bound on what the server holds at once refused the request before its body was read; the sender retries after Retry-After. */
+function throttledResponse(shape: ErrorShape): Record<string, unknown> {
+  return {
+    description: 'Too Many Requests: the server holds as much of this kind at once as it takes (in total or for this credential); nothing was read or stored. Send again after Retry-After.',
+    headers: { 'Retry-After': { description: 'seconds to wait before sending the request again', required: true, schema: { type: 'integer', minimum: 1 } } },
+    content: Object.fromEntries(Object.entries(errorBodies[shape]).map(([type, schema]) => [type, { schema }])),
+  };
+}
+
 const jsonSchema = (schema: z.ZodType): Record<string, unknown> => {
   const { $schema: _s, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return rest;
@@ -52,7 +92,10 @@ function operation(route: Route, method: string): Record<string, unknown> {
           },
         }
       : {}),
-    responses: { default: { description: errorDescriptions[route.errorShape ?? 'prescient'] } },
+    responses: {
+      ...(route.throttles ? { '429': throttledResponse(route.errorShape ?? 'prescient') } : {}),
+      default: { description: errorDescriptions[route.errorShape ?? 'prescient'] },
+    },
   };
 }
 

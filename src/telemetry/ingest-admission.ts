@@ -28,11 +28,17 @@ export interface IngestTicket {
   release(): void;
 }
 
+/** Which bound refused a request: the label of the refusals metric and `details.limit` of the 429. */
+export const ingestLimitNames = ['bytes', 'bytesPerCredential', 'requests', 'requestsPerCredential'] as const;
+export type IngestLimitName = (typeof ingestLimitNames)[number];
+
 export interface IngestAdmission {
   /** A ticket for one request of `credential` that holds `bytes` (its declared length; 0 when unknown), or TooManyRequestsError. */
   admit(credential: string, bytes: number): IngestTicket;
   /** What is held now (metrics, tests). */
   inFlight(): { bytes: number; requests: number };
+  /** Requests refused since start, by the bound that refused them (metrics). */
+  refusals(): Record<IngestLimitName, number>;
 }
 
 export function createIngestAdmission(limits: IngestLimits): IngestAdmission {
@@ -40,12 +46,15 @@ export function createIngestAdmission(limits: IngestLimits): IngestAdmission {
   const retryAfterSeconds = limits.retryAfterSeconds ?? 1;
   const perCredential = new Map<string, { bytes: number; requests: number }>();
   const total = { bytes: 0, requests: 0 };
+  const refused = Object.fromEntries(ingestLimitNames.map((n) => [n, 0])) as Record<IngestLimitName, number>;
   const refuse = (who: 'credential' | 'server', limit: number, unit: 'requests' | 'bytes'): TooManyRequestsError => {
+    const name: IngestLimitName = `${unit}${who === 'credential' ? 'PerCredential' : ''}`;
+    refused[name]++;
     const amount = unit === 'bytes' ? `${Math.round((limit / 1024 / 1024) * 10) / 10} MiB of bodies` : `${limit} requests`;
     const whose = who === 'credential' ? "this credential's telemetry" : 'telemetry of all callers';
     return new TooManyRequestsError(`telemetry: ${whose} in flight would pass ${amount}, the most this server takes at once; retry after ${retryAfterSeconds} s`, {
       rule: 'ingest-in-flight',
-      limit: `${unit}${who === 'credential' ? 'PerCredential' : ''}`,
+      limit: name,
       retryAfterSeconds,
     });
   };
@@ -88,5 +97,6 @@ export function createIngestAdmission(limits: IngestLimits): IngestAdmission {
       return ticket;
     },
     inFlight: () => ({ ...total }),
+    refusals: () => ({ ...refused }),
   };
 }

@@ -174,7 +174,7 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     scheduler.start();
     const metrics = createServerMetrics({ workflow, version: prescientVersion() });
     const routes: RouteSet[] = [
-      telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: Math.floor(mib * 1024 * 1024), limits: ingestLimits }),
+      telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: Math.floor(mib * 1024 * 1024), limits: ingestLimits, metrics }),
       ociRoutes({ registry, ...(opts.auth ? { authorize: grants.authorize } : {}) }),
       tokenRoutes({ grants }),
       credentialRoutes({ grants }),

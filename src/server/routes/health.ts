@@ -4,7 +4,8 @@ import { createServerMetrics, type ServerMetrics } from '../metrics.js';
 import type { RouteSet } from '../router.js';
 
 export interface HealthRoutesDeps {
-  workflow: Pick<RequestWorkflow, 'answered' | 'builds'>;
+  /** Its build figures go to /metrics (none without it). */
+  workflow?: Pick<RequestWorkflow, 'answered' | 'builds'>;
   /** The server's metrics (prom-client); made here from the workflow when not given. */
   metrics?: ServerMetrics;
   version?: string;
@@ -31,7 +32,7 @@ async function answers(check: () => Promise<void>): Promise<boolean> {
  * `GET /metrics` (Prometheus text format, prom-client). Public: they name parts, never addresses.
  */
 export function healthRoutes(deps: HealthRoutesDeps): RouteSet {
-  const metrics = deps.metrics ?? createServerMetrics({ workflow: deps.workflow, version: deps.version ?? '0.0.0' });
+  const metrics = deps.metrics ?? createServerMetrics({ ...(deps.workflow ? { workflow: deps.workflow } : {}), version: deps.version ?? '0.0.0' });
   return [
     { method: 'GET', path: '/healthz', scope: 'public', summary: 'liveness', handler: ({ res }) => sendJson(res, 200, { status: 'ok' }) },
     {
@@ -52,7 +53,7 @@ export function healthRoutes(deps: HealthRoutesDeps): RouteSet {
       method: 'GET',
       path: '/metrics',
       scope: 'public',
-      summary: 'Prometheus metrics: process, HTTP durations per route and status, builds per module, queue, prebuilt hit rate, build info',
+      summary: 'Prometheus metrics: process, HTTP durations per route and status, builds per module, queue, prebuilt hit rate, telemetry admission (in flight, refused by limit), build info',
       handler: async ({ res }) => {
         const text = await metrics.registry.metrics();
         res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });

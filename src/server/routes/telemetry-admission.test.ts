@@ -12,6 +12,9 @@ import type { Ingestion } from '../../telemetry/open-ingestion.js';
 import { createApp, listen, type App } from '../app.js';
 import { basicAuth } from '../../../test/support/basic-auth.js';
 import { readOtlpStatus } from '../../../test/support/otlp-status.js';
+import { createServerMetrics } from '../metrics.js';
+import { healthRoutes } from './health.js';
+import { openApiRoutes } from './openapi-route.js';
 import { telemetryRoutes } from './telemetry.js';
 
 let app: App;
@@ -20,6 +23,7 @@ let ingestion: Ingestion;
 let dir: string;
 let webshop: string;
 let ledger: string;
+let blog: string;
 
 // Small bounds, so that one unfinished body fills a credential's share: 1 MiB bodies, 1 MiB per credential, 2 MiB in all.
 const MiB = 1024 * 1024;
@@ -29,8 +33,11 @@ before(async () => {
   const grants = await Grants.open({ secretsDir: join(dir, 'secrets') });
   webshop = basicAuth(await grants.credentials.issue('webshop'));
   ledger = basicAuth(await grants.credentials.issue('ledger'));
+  blog = basicAuth(await grants.credentials.issue('blog'));
+  const metrics = createServerMetrics({ version: '0.0.0' });
+  const telemetry = telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: MiB, limits: { bytes: 2 * MiB, bytesPerCredential: MiB, requests: 64, requestsPerCredential: 3 }, metrics });
   app = createApp({
-    routes: [telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: MiB, limits: { bytes: 2 * MiB, bytesPerCredential: MiB, requests: 64, requestsPerCredential: 3 } })],
+    routes: [telemetry, healthRoutes({ metrics }), openApiRoutes({ routes: [telemetry], version: '0.0.0' })],
     auth: grants.edgeAuth(),
   });
   port = (await listen(app, 0)).port;
@@ -112,4 +119,76 @@ test('a body that is refused or abandoned halfway stores nothing and gives its s
 
 test('limits that could never take the largest body are refused when the routes are built, naming the field', () => {
   assert.throws(() => telemetryRoutes({ ingestor: ingestion.ingestor, maxBodyBytes: 2 * MiB, limits: { bytesPerCredential: MiB } }), /bytesPerCredential: 1048576 is below the largest body/);
+});
+
+/** The admission figures on /metrics: `name{labels} value` lines of the prescient_telemetry_ families. */
+async function admissionMetrics(): Promise<{ text: string; value: (series: string) => number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (series: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    assert.ok(line, `no series ${series} in /metrics`);
+    return Number(line.slice(series.length + 1));
+  };
+  return { text, value };
+}
+
+test('/metrics shows the bytes and requests in flight (totals) and the refusals by the limit that refused, never a credential', async () => {
+  const refused = (limit: string) => `prescient_telemetry_refused_total{limit="${limit}"}`;
+  const before = await admissionMetrics();
+  assert.equal(before.value('prescient_telemetry_inflight_bytes'), 0);
+  assert.equal(before.value('prescient_telemetry_inflight_requests'), 0);
+  const held = [unfinished('/v1/telemetry', webshop, MiB, sample('webshop', 200)), unfinished('/v1/telemetry', ledger, MiB, sample('ledger', 200))];
+  await sleep(200);
+  const during = await admissionMetrics();
+  assert.equal(during.value('prescient_telemetry_inflight_bytes'), 2 * MiB);
+  assert.equal(during.value('prescient_telemetry_inflight_requests'), 2);
+  // webshop's share is full (bytesPerCredential); blog's is empty but all callers together hold 2 MiB (bytes).
+  const post = (authorization: string, body: string) => fetch(`http://127.0.0.1:${port}/v1/telemetry`, { method: 'POST', body, headers: { 'content-type': 'application/x-ndjson', authorization } });
+  assert.equal((await post(webshop, sample('webshop', 201))).status, 429);
+  assert.equal((await post(webshop, sample('webshop', 202))).status, 429);
+  assert.equal((await post(blog, sample('blog', 0))).status, 429);
+  const after = await admissionMetrics();
+  assert.equal(after.value(refused('bytesPerCredential')) - before.value(refused('bytesPerCredential')), 2);
+  assert.equal(after.value(refused('bytes')) - before.value(refused('bytes')), 1);
+  assert.equal(after.value(refused('requests')), before.value(refused('requests')));
+  assert.match(after.text, /^# TYPE prescient_telemetry_refused_total counter$/m);
+  assert.match(after.text, /^# TYPE prescient_telemetry_inflight_bytes gauge$/m);
+  // Totals only: no series names a caller.
+  const admission = after.text.split('\n').filter((l) => l.startsWith('prescient_telemetry_'));
+  assert.ok(admission.length >= 6, admission.join('\n'));
+  for (const l of admission) assert.doesNotMatch(l, /webshop|ledger|blog|client|credential=/, l);
+  for (const r of held) r.destroy();
+  await sleep(200);
+  const done = await admissionMetrics();
+  assert.equal(done.value('prescient_telemetry_inflight_bytes'), 0);
+  assert.equal(done.value('prescient_telemetry_inflight_requests'), 0);
+});
+
+test('/openapi.json lists the 429 on both telemetry routes, with Retry-After and the body each answers, and a real 429 has them', async () => {
+  type Response429 = { headers: Record<string, { required: boolean }>; content: Record<string, { schema: { required?: string[] } }> };
+  const doc = (await (await fetch(`http://127.0.0.1:${port}/openapi.json`)).json()) as { paths: Record<string, Record<string, { responses: Record<string, Response429> }>> };
+  const held = unfinished('/v1/telemetry', webshop, MiB, sample('webshop', 300));
+  await sleep(200);
+  const answers = {
+    '/v1/telemetry': { 'application/json': await fetch(`http://127.0.0.1:${port}/v1/telemetry`, { method: 'POST', body: sample('webshop', 301), headers: { 'content-type': 'application/x-ndjson', authorization: webshop } }) },
+    '/v1/metrics': {
+      'application/json': await fetch(`http://127.0.0.1:${port}/v1/metrics`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', authorization: webshop } }),
+      'application/x-protobuf': await fetch(`http://127.0.0.1:${port}/v1/metrics`, { method: 'POST', body: new Uint8Array(16), headers: { 'content-type': 'application/x-protobuf', authorization: webshop } }),
+    },
+  };
+  held.destroy();
+  for (const [path, byType] of Object.entries(answers)) {
+    const documented = doc.paths[path]!['post']!.responses['429'];
+    assert.ok(documented, `${path}: no 429 in the OpenAPI document`);
+    assert.equal(documented.headers['Retry-After']?.required, true, path);
+    assert.deepEqual(Object.keys(documented.content).sort(), Object.keys(byType).sort(), path);
+    for (const [type, r] of Object.entries(byType)) {
+      assert.equal(r.status, 429, `${path} ${type}`);
+      assert.match(r.headers.get('retry-after') ?? '', /^[1-9]\d*$/, `${path} ${type}`);
+      assert.equal(r.headers.get('content-type'), type, `${path} ${type}`);
+      if (type !== 'application/json') continue;
+      const body = (await r.json()) as Record<string, unknown>;
+      for (const key of documented.content[type]!.schema.required ?? []) assert.ok(key in body, `${path}: the 429 body has no ${key}: ${JSON.stringify(body)}`);
+    }
+  }
 });

@@ -10,6 +10,7 @@ import type { RequestContext, RouteSet } from '../router.js';
 import { telemetryEventSchema } from '../../contracts/telemetry-event.js';
 import { createIngestAdmission, type IngestLimits, type IngestTicket } from '../../telemetry/ingest-admission.js';
 import { principalLabel } from '../route-scope.js';
+import type { ServerMetrics } from '../metrics.js';
 
 export interface TelemetryRoutesOptions {
   ingestor: Ingestor;
@@ -21,6 +22,8 @@ export interface TelemetryRoutesOptions {
   maxDataPoints?: number;
   /** What ingest holds at once, in total and per credential (default: defaultIngestLimits(maxBodyBytes)); past it a 429 with Retry-After. */
   limits?: Partial<IngestLimits>;
+  /** The server's metrics, told of the admission (bytes and requests in flight, refusals by limit). */
+  metrics?: Pick<ServerMetrics, 'watchIngest'>;
 }
 
 /**
@@ -75,6 +78,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
   if (limits.bytesPerCredential < maxBytes) throw new ValidationError('ingest limits: bytesPerCredential', `${limits.bytesPerCredential} is below the largest body (${maxBytes}): such a body could never be taken`);
   if (limits.bytes < limits.bytesPerCredential) throw new ValidationError('ingest limits: bytes', `${limits.bytes} is below bytesPerCredential (${limits.bytesPerCredential})`);
   const admission = createIngestAdmission(limits);
+  options.metrics?.watchIngest(admission);
   /**
    * Runs `handler` holding an admission ticket: refused (429) before a byte of the body is read
    * when the declared length does not fit, else as the body grows; released once answered.
@@ -116,6 +120,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
       path: '/v1/telemetry',
       scope: 'telemetry-write',
       summary: 'TelemetryEvents as NDJSON or a JSON array',
+      throttles: true,
       schemas: { body: telemetryEventSchema, bodyMediaType: 'application/x-ndjson' },
       handler: admitted(async ({ req, res, signal, principal }, ticket) => {
         const type = mediaType(req);
@@ -146,6 +151,7 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
       scope: 'telemetry-write',
       summary: 'OTLP/HTTP metrics, protobuf (application/x-protobuf) or JSON',
       errorShape: 'otlp',
+      throttles: true,
       schemas: {
         body: otlpMetricsRequestSchema,
         bodyMediaType: 'application/json',
