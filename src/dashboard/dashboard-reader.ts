@@ -37,7 +37,7 @@ export class DashboardReader {
   async overview(viewer: ViewerView): Promise<OverviewView> {
     const [repositories, outcomes, subjects, consented] = await Promise.all([
       this.deps.registry.repositories(),
-      this.deps.outcomes.load(),
+      this.deps.outcomes.load().then((o) => shownTo(viewer, o)),
       this.deps.store.listSubjects({ kind: 'client' }),
       this.deps.store.consentedPseudonyms(),
     ]);
@@ -70,7 +70,7 @@ export class DashboardReader {
     const [versionInfos, tags, outcomes, subjects, consented] = await Promise.all([
       this.deps.registry.versions(repository).catch(() => []),
       this.deps.registry.tags(repository).catch(() => new Map<string, string>()),
-      this.deps.outcomes.load(),
+      this.deps.outcomes.load().then((o) => shownTo(viewer, o)),
       this.deps.store.listSubjects({ kind: 'client' }),
       this.deps.store.consentedPseudonyms(),
     ]);
@@ -184,6 +184,19 @@ function summarise(
     ...(subject ? { telemetryLastMs: subject.lastMs } : {}),
     consent: consentAt === undefined ? { granted: false } : { granted: true, at: consentAt },
   };
+}
+
+/** What a client was told of a server-side failure when it asked, it is told here too: the words (a path, a tool's) are the admin's. */
+export const serverSideShown = 'internal error: the operator has the details in the server log';
+
+/** Older lines have no serverSide flag: INTERNAL and EXTERNAL_TOOL are server-side by their code. */
+function shownTo(viewer: ViewerView, outcomes: OutcomeEntry[]): OutcomeEntry[] {
+  if (viewer.kind === 'admin') return outcomes;
+  return outcomes.map((o) => {
+    const e = o.error;
+    if (!e || !(e.serverSide || e.code === 'INTERNAL' || e.code === 'EXTERNAL_TOOL')) return o;
+    return { ...o, error: { code: e.code, message: serverSideShown, serverSide: true } };
+  });
 }
 
 function answerOf(o: OutcomeEntry): AnswerView {

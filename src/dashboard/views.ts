@@ -13,7 +13,7 @@ export interface AnswerView {
   /** A build ahead (`prepare`, the proactive scheduler) rather than the client asking. */
   proactive: boolean;
   version?: number;
-  error?: { code: string; message: string };
+  error?: { code: string; message: string; serverSide?: true };
   totalMs: number;
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { canonicalJson } from '../core/canonical-json.js';
 import { paths } from '../core/config.js';
@@ -126,6 +126,9 @@ describe('an external registry shared by two homes (docker-registry, token auth)
     const baseB = await sharedBaseResolver({ basesDir: paths(homeB).bases, external: extB })(base.name);
     assert.equal(baseB.path, join(paths(homeB).bases, `${base.name}-${base.key}.qcow2`));
     assert.equal(baseB.key, base.key);
+    // the record came through the registry: it names no folder of the home that published it
+    const recordB = await readFile(join(paths(homeB).bases, `${base.name}-${base.key}.json`), 'utf8');
+    assert.ok(!recordB.includes(dirname(base.path)), `the shared base record names the publishing home's path: ${recordB.slice(0, 400)}`);
     const builder = builderOf(homeB, regB, assemblePipeline({ modules: [motd, marker] }), extB);
     const outcomes: { module: string; outcome: ModuleOutcome; ms: number }[] = [];
     const built = await builder.build(await input(builder, outcomes, baseB));

@@ -270,8 +270,11 @@ export class ExternalRegistry implements RemoteLayerSource {
       this.#published.add(`base:${tag}`);
       return false;
     }
-    const record = await readFile(base.path.replace(/\.qcow2$/, '.json'));
-    await this.#pushArtifact({ repository: basesRepository, tag, file: base.path, config: record, configMediaType: baseRecordMediaType, artifactType: baseArtifactType, signal });
+    // Another home's operators read this record: it names the image by its file name, not by this home's path.
+    const record = JSON.parse(await readFile(base.path.replace(/\.qcow2$/, '.json'), 'utf8')) as { facts?: object };
+    const file = basename(base.path);
+    const config = Buffer.from(JSON.stringify({ ...record, path: file, ...(record.facts ? { facts: { ...record.facts, image: file } } : {}) }, null, 2));
+    await this.#pushArtifact({ repository: basesRepository, tag, file: base.path, config, configMediaType: baseRecordMediaType, artifactType: baseArtifactType, signal });
     this.#published.add(`base:${tag}`);
     return true;
   }

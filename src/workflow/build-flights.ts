@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortedError, toAppError, type AppError } from '../core/errors.js';
+import { AbortedError, isServerSide, toAppError, type AppError } from '../core/errors.js';
 import { BuildLimiter } from './build-limiter.js';
 import type { BuildInput, BuiltImage, ImageBuilder } from './image-builder.js';
 import { SingleFlight } from './single-flight.js';
@@ -76,7 +76,7 @@ export class BuildFlights {
                 },
               }),
             retry: this.options.retry ?? { attempts: 3, baseDelayMs: 2000 },
-            onRetry: ({ attempt, error, delayMs }) => emit({ type: 'build', state: 'retrying', message: `attempt ${attempt} failed (${error.message}); retrying in ${delayMs} ms` }),
+            onRetry: ({ attempt, error, delayMs }) => emit({ type: 'build', state: 'retrying', message: `attempt ${attempt} failed (${error.message}); retrying in ${delayMs} ms`, ...(isServerSide(error) ? { serverSide: true as const } : {}) }),
             signal: controller.signal,
           });
           emit({ type: 'registered', digest: built.digest, version: built.version, ms: performance.now() - b0 });

@@ -16,7 +16,8 @@ export interface OutcomeEntry {
   version?: number;
   digest?: string;
   /** Why the predicted image was not built (`last-good`), or why there was no image (`error`). */
-  error?: { code: string; message: string };
+  /** serverSide (isServerSide): the message names this machine's files or tools; only the admin is shown it. */
+  error?: { code: string; message: string; serverSide?: true };
   totalMs: number;
 }
 

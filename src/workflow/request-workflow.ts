@@ -1,6 +1,6 @@
 import { canonicalJson } from '../core/canonical-json.js';
 import { sha256Digest } from '../core/digest.js';
-import { toAppError } from '../core/errors.js';
+import { isServerSide, toAppError } from '../core/errors.js';
 import { clientRepository } from '../contracts/identifiers.js';
 import { identify, type Identity } from '../identify/identify.js';
 import type { BaseRef } from '../pipeline/personalize.js';
@@ -66,7 +66,7 @@ export class RequestWorkflow {
       this.answered.error++;
       if (seen.identity) {
         const err = toAppError(e);
-        await this.recordOutcome({ at: this.nowIso(), clientId: seen.identity.clientId, category: seen.identity.category, source: 'error', proactive: options.proactive === true, error: { code: err.code, message: err.message }, totalMs: performance.now() - t0 });
+        await this.recordOutcome({ at: this.nowIso(), clientId: seen.identity.clientId, category: seen.identity.category, source: 'error', proactive: options.proactive === true, error: { code: err.code, message: err.message, ...(isServerSide(err) ? { serverSide: true as const } : {}) }, totalMs: performance.now() - t0 });
       }
       throw e;
     }

@@ -68,6 +68,9 @@ export async function buildDebianBase(recipe: DebianRecipe, options: BuildOption
         { signal, timeoutMs: 30 * 60_000 },
       );
       await unmountBelow(root);
+      // debootstrap leaves its log as /var/log/bootstrap.log: every line names this build's folder
+      // (the home's path on this host), and every image made from the base would carry it.
+      await rm(join(root, 'var/log/bootstrap.log'), { force: true });
       if (recipe.install.length > 0) {
         options.progress?.step(`apt-get install ${recipe.install.join(' ')}`);
         await aptInstall(root, recipe.install, signal);
@@ -137,6 +140,8 @@ async function installExtlinux(raw: string, work: string, fsBytes: number): Prom
     } finally {
       await run('umount', [mnt]);
     }
+    // ext4 recorded this host folder as "last mounted on" in its superblock; a guest sees only "/".
+    await run('tune2fs', ['-M', '/', loop]);
   } finally {
     await run('losetup', ['-d', loop], { allowFailure: true });
   }

@@ -45,6 +45,32 @@ test('the base holds no SSH host key and lets no password or root log in', async
   });
 });
 
+/** The "last mounted on" of the root filesystem's superblock (the partition starts at 1 MiB), read through the image's backing chain. */
+async function lastMountedOn(image: string): Promise<string> {
+  const head = join(work.dir, 'head.raw');
+  await run('qemu-img', ['dd', '-O', 'raw', `if=${image}`, `of=${head}`, 'bs=1M', 'count=3']);
+  await run('dd', [`if=${head}`, `of=${head}.fs`, 'bs=1M', 'skip=1', 'status=none']);
+  const header = await run('dumpe2fs', ['-h', `${head}.fs`], { allowFailure: true });
+  return /^Last mounted on:\s*(.*)$/m.exec(header.stdout)?.[1]?.trim() ?? `no superblock: ${header.stderr}`;
+}
+
+test("the base names no folder of the host that built it: no debootstrap log, the superblock's last mount is /", async () => {
+  const host = testPaths().bases;
+  assert.equal(await lastMountedOn(base.path), '/');
+  await withImageSession(base.path, { readOnly: true, runtimeDir: testPaths().runtime }, async (s) => {
+    assert.equal(await s.stat('/var/log/bootstrap.log'), undefined, "debootstrap's log names the build folder on every line");
+    const found = await s.exec(['grep', '-rlF', '-e', host, '-e', '.build-', '/etc', '/var', '/root', '/home', '/opt', '/srv', '/boot'], { allowFailure: true });
+    assert.equal(found.stdout.trim(), '', `files naming ${host}: ${found.stdout}`);
+  });
+  // A layer written through the mount backend records no host mount folder either.
+  const overlay = join(work.dir, 'layer.qcow2');
+  await createOverlay(base.path, overlay);
+  await withImageSession(overlay, { runtimeDir: testPaths().runtime }, async (s) => {
+    await s.writeFile('/root/written', 'x\n');
+  });
+  assert.equal(await lastMountedOn(overlay), '/');
+});
+
 test('a second build with the same recipe is a cache hit', async () => {
   const p = testPaths();
   const started = performance.now();

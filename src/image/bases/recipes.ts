@@ -68,7 +68,7 @@ export function recipeFor(name: string, options: RecipeOptions = {}): DebianReci
     diskSizeGiB: 4,
     hostname: 'prescient',
     acceptExpiredRelease: options.acceptExpiredRelease ?? hostAcceptsExpiredRelease(),
-    revision: 4,
+    revision: 5,
   };
 }
 
