@@ -4,6 +4,7 @@ import { canonicalJson } from '../../core/canonical-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { run } from '../../core/exec.js';
 import { withFileLock } from '../../core/file-lock.js';
+import { forgetHostMountPoint } from '../backends/mount/clean-filesystem.js';
 import { gatherFacts, type ImageFacts } from '../facts.js';
 import { withImageSession } from '../open.js';
 import * as qemuImg from '../qemu-img.js';
@@ -140,8 +141,7 @@ async function installExtlinux(raw: string, work: string, fsBytes: number): Prom
     } finally {
       await run('umount', [mnt]);
     }
-    // ext4 recorded this host folder as "last mounted on" in its superblock; a guest sees only "/".
-    await run('tune2fs', ['-M', '/', loop]);
+    await forgetHostMountPoint(loop, { filesystem: 'ext4' });
   } finally {
     await run('losetup', ['-d', loop], { allowFailure: true });
   }

@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { AppError } from '../../../core/errors.js';
+import { run } from '../../../core/exec.js';
 import type { Partition } from '../../partitions.js';
 
 /**
@@ -24,4 +25,15 @@ export async function checkCleanFilesystem(input: { fuseFile: string; partition:
   if ((state & 1) === 0 || (state & 2) !== 0 || needsRecovery) {
     throw new AppError('EXTERNAL_TOOL', `${input.imagePath}: its filesystem was not left clean (${needsRecovery ? 'the journal needs recovery' : 'errors recorded'}); an I/O error reached it while it was written, so the image is not trusted (run the build again)`);
   }
+}
+
+/**
+ * ext keeps the folder it was last mounted on in its superblock: for a build or a session, a
+ * host folder (`…/run/sessions/<id>/root`) that every image made from the layer would carry.
+ * A guest sees only "/". `FILE?offset=N` is e2fsprogs' own way to reach a filesystem inside a
+ * disk file; run on an unmounted filesystem only.
+ */
+export async function forgetHostMountPoint(device: string, options: { filesystem: string | undefined; offsetBytes?: number }): Promise<void> {
+  if (!/^ext[234]$/.test(options.filesystem ?? '')) return;
+  await run('tune2fs', ['-M', '/', options.offsetBytes ? `${device}?offset=${options.offsetBytes}` : device], { timeoutMs: 60_000 });
 }
