@@ -125,8 +125,10 @@ test('the same vector again reuses every layer; a new dataset rebuilds only the 
   assert.deepEqual(again.modules.map((m) => [m.id, m.outcome]), first.modules.map((m) => [m.id, m.outcome === 'built' ? 'reused' : m.outcome]));
   assert.deepEqual(again.layers, first.layers);
   const other = join(work.dir, 'other.bin');
-  await writeFile(other, 'another dataset\n');
-  const changed = await build(acceptanceVector([{ source: 'other', destination: '/srv/data/other.bin', sizeBytes: 16 }]), 'out3');
+  // New on every run: a layer key names the dataset by content, and the test home's layer
+  // cache outlives a run (CI machines are reused), so a fixed text would be found built.
+  await writeFile(other, `another dataset ${randomBytes(8).toString('hex')}\n`);
+  const changed = await build(acceptanceVector([{ source: 'other', destination: '/srv/data/other.bin', sizeBytes: 33 }]), 'out3');
   assert.deepEqual(
     changed.modules.map((m) => [m.id, m.outcome]),
     [['resources', 'spec-only'], ['software', 'reused'], ['services', 'reused'], ['network', 'reused'], ['data', 'built'], ['agent', 'no-changes'], ['sizing', 'built']],
