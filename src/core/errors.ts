@@ -169,5 +169,15 @@ export function namingFileAs(e: unknown, workingCopy: string, given: string): un
  * files), a broken file of the operator's. A server tells its callers the request id only.
  */
 export function isServerSide(err: AppError): boolean {
-  return err.code === 'INTERNAL' || err.code === 'EXTERNAL_TOOL' || err instanceof ConfigFileError;
+  return isServerSideCode(err.code) || err instanceof ConfigFileError;
+}
+
+/** The codes that are server-side whatever the error (a record that kept the code only). */
+export function isServerSideCode(code: string): boolean {
+  return code === 'INTERNAL' || code === 'EXTERNAL_TOOL';
+}
+
+/** What a caller is told of a server-side failure: the request id, by which the log has the rest. */
+export function serverSideMessage(requestId: string | undefined): string {
+  return requestId ? `internal error (request ${requestId})` : 'internal error (the server log has it)';
 }

@@ -1,4 +1,4 @@
-import { NotFoundError } from '../core/errors.js';
+import { isServerSideCode, NotFoundError, serverSideMessage } from '../core/errors.js';
 import { checkClientId } from '../contracts/identifiers.js';
 import { loadModelSet, type ModelSet } from '../predict/model-store.js';
 import type { Registry } from '../registry/registry.js';
@@ -186,16 +186,16 @@ function summarise(
   };
 }
 
-/** What a client was told of a server-side failure when it asked, it is told here too: the words (a path, a tool's) are the admin's. */
-export const serverSideShown = 'internal error: the operator has the details in the server log';
-
-/** Older lines have no serverSide flag: INTERNAL and EXTERNAL_TOOL are server-side by their code. */
+/**
+ * What a client was told of a server-side failure when it asked, it is told here too: the words
+ * (a path, a tool's) are the admin's. Older lines have no serverSide flag, only their code.
+ */
 function shownTo(viewer: ViewerView, outcomes: OutcomeEntry[]): OutcomeEntry[] {
   if (viewer.kind === 'admin') return outcomes;
   return outcomes.map((o) => {
     const e = o.error;
-    if (!e || !(e.serverSide || e.code === 'INTERNAL' || e.code === 'EXTERNAL_TOOL')) return o;
-    return { ...o, error: { code: e.code, message: serverSideShown, serverSide: true } };
+    if (!e || !(e.serverSide || isServerSideCode(e.code))) return o;
+    return { ...o, error: { code: e.code, message: serverSideMessage(o.requestId), serverSide: true } };
   });
 }
 

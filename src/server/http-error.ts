@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError, ConfigFileError, isServerSide, toAppError, type ErrorCode } from '../core/errors.js';
+import { AppError, ConfigFileError, isServerSide, serverSideMessage, toAppError, type ErrorCode } from '../core/errors.js';
 import { OciError, type OciErrorCode } from '../registry/oci-error.js';
 import { otlpProtobufMediaTypes } from '../telemetry/formats/otlp-protobuf.js';
 import { encodeOtlpStatus, otlpStatus } from '../telemetry/formats/otlp-status.js';
@@ -32,11 +32,6 @@ export class MethodNotAllowedError extends AppError {
   constructor(method: string, path: string) {
     super('UNSUPPORTED', `${method} is not allowed on ${path}`, { details: { rule: 'method' } });
   }
-}
-
-/** What a caller is told of a server-side failure (isServerSide): the log has the rest. */
-export function serverSideMessage(requestId: string): string {
-  return `internal error (request ${requestId})`;
 }
 
 export interface ErrorResponse {

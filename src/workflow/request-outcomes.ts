@@ -19,6 +19,8 @@ export interface OutcomeEntry {
   /** serverSide (isServerSide): the message names this machine's files or tools; only the admin is shown it. */
   error?: { code: string; message: string; serverSide?: true };
   totalMs: number;
+  /** The HTTP request answered (none for a build ahead or the CLI): the server log's key to it. */
+  requestId?: string;
 }
 
 /**

@@ -16,6 +16,8 @@ export interface RunOptions {
   authorizeClient?: (identity: Identity) => void;
   /** A build ahead (`prepare`, the scheduler), not a client's request: not recorded in the history. */
   proactive?: boolean;
+  /** The HTTP request this answers: its outcome line keeps it, so the dashboard tells a client of a server-side failure what the answer did. */
+  requestId?: string;
   /** A replay by the proactive scheduler names the identity it recorded (the history keeps no account to identify from again). */
   identity?: Identity;
 }

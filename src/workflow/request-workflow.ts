@@ -60,13 +60,14 @@ export class RequestWorkflow {
         digest: result.image.digest,
         ...(result.buildError ? { error: result.buildError } : {}),
         totalMs: result.timings.totalMs,
+        ...(options.requestId ? { requestId: options.requestId } : {}),
       });
       return result;
     } catch (e) {
       this.answered.error++;
       if (seen.identity) {
         const err = toAppError(e);
-        await this.recordOutcome({ at: this.nowIso(), clientId: seen.identity.clientId, category: seen.identity.category, source: 'error', proactive: options.proactive === true, error: { code: err.code, message: err.message, ...(isServerSide(err) ? { serverSide: true as const } : {}) }, totalMs: performance.now() - t0 });
+        await this.recordOutcome({ at: this.nowIso(), clientId: seen.identity.clientId, category: seen.identity.category, source: 'error', proactive: options.proactive === true, error: { code: err.code, message: err.message, ...(isServerSide(err) ? { serverSide: true as const } : {}) }, totalMs: performance.now() - t0, ...(options.requestId ? { requestId: options.requestId } : {}) });
       }
       throw e;
     }

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { checkClientId, clientIdSchema } from '../../contracts/identifiers.js';
-import { AppError } from '../../core/errors.js';
+import { AppError, serverSideMessage } from '../../core/errors.js';
 import { firstIssueError } from '../../core/field-issues.js';
 import type { RequestResult } from '../../workflow/request-result.js';
 import type { RequestWorkflow } from '../../workflow/request-workflow.js';
 import type { WorkflowEvent } from '../../workflow/workflow-event.js';
-import { errorResponse, serverSideMessage, sendJson } from '../http-error.js';
+import { errorResponse, sendJson } from '../http-error.js';
 import { readJsonBody } from '../read-json-body.js';
 import type { RouteSet } from '../router.js';
 
@@ -51,7 +51,7 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
         };
         const stream = url.searchParams.get('stream') === '1' || (req.headers.accept ?? '').includes('application/x-ndjson');
         if (!stream) {
-          sendJson(res, 200, result(await deps.workflow.handle(parsed.data, { signal, authorizeClient })));
+          sendJson(res, 200, result(await deps.workflow.handle(parsed.data, { signal, authorizeClient, requestId })));
           return;
         }
         res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
@@ -59,7 +59,7 @@ export function requestRoutes(deps: RequestRoutesDeps): RouteSet {
           if (!res.writableEnded) res.write(`${JSON.stringify(value)}\n`);
         };
         try {
-          const answer = await deps.workflow.handle(parsed.data, { signal, authorizeClient, onEvent: (e: WorkflowEvent) => line({ ...(e.type === 'build' ? told(e) : e), at: new Date().toISOString() }) });
+          const answer = await deps.workflow.handle(parsed.data, { signal, authorizeClient, requestId, onEvent: (e: WorkflowEvent) => line({ ...(e.type === 'build' ? told(e) : e), at: new Date().toISOString() }) });
           line({ type: 'result', result: result(answer) });
         } catch (e) {
           // The answer the error would have had before the stream began, as a line; the outcome log
