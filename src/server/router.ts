@@ -55,7 +55,7 @@ export interface Route {
   schemas?: { body?: z.ZodType; query?: z.ZodType; bodyMediaType?: string; binaryBodies?: Readonly<Record<string, string>> };
   handler: Handler;
   errorShape?: ErrorShape;
-  /** The route may answer 429 with Retry-After (an admission bound, as telemetry ingest has): its OpenAPI operation lists it. */
+  /** The route may answer 429 with Retry-After (an admission bound: set with it, as telemetry's `admitted` does): its OpenAPI operation lists it. */
   throttles?: boolean;
   /** The body may be GiB (OCI blob uploads): no total deadline, only the idle one (body-deadline.ts). */
   streamsBody?: boolean;

@@ -83,9 +83,10 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
    * Runs `handler` holding an admission ticket: refused (429) before a byte of the body is read
    * when the declared length does not fit, else as the body grows; released once answered.
    */
-  const admitted =
-    (handler: (ctx: RequestContext, ticket: IngestTicket) => Promise<void>) =>
-    async (ctx: RequestContext): Promise<void> => {
+  /** A route's handler under the admission bound, with the flag that lists its 429 in OpenAPI: the two go together. */
+  const admitted = (handler: (ctx: RequestContext, ticket: IngestTicket) => Promise<void>): { throttles: true; handler: (ctx: RequestContext) => Promise<void> } => ({
+    throttles: true,
+    handler: async (ctx) => {
       const identity = (ctx.req.headers['content-encoding'] ?? 'identity').trim().toLowerCase() === 'identity';
       const declared = Number(ctx.req.headers['content-length']);
       const ticket = admission.admit(principalLabel(ctx.principal) ?? '(none)', identity && Number.isFinite(declared) && declared > 0 ? Math.min(declared, maxBytes) : 0);
@@ -94,7 +95,8 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
       } finally {
         ticket.release();
       }
-    };
+    },
+  });
   const read = (req: IncomingMessage, signal: AbortSignal, ticket: IngestTicket): Promise<Buffer> => readBody(req, { maxBytes, signal, hold: (n) => ticket.hold(n) });
 
   /** One ExportMetricsServiceRequest (whatever its encoding) decoded off this thread and stored; the OTLP answer. */
@@ -120,9 +122,8 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
       path: '/v1/telemetry',
       scope: 'telemetry-write',
       summary: 'TelemetryEvents as NDJSON or a JSON array',
-      throttles: true,
       schemas: { body: telemetryEventSchema, bodyMediaType: 'application/x-ndjson' },
-      handler: admitted(async ({ req, res, signal, principal }, ticket) => {
+      ...admitted(async ({ req, res, signal, principal }, ticket) => {
         const type = mediaType(req);
         const ndjson = ndjsonTypes.has(type);
         if (!ndjson && type !== 'application/json') {
@@ -151,13 +152,12 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
       scope: 'telemetry-write',
       summary: 'OTLP/HTTP metrics, protobuf (application/x-protobuf) or JSON',
       errorShape: 'otlp',
-      throttles: true,
       schemas: {
         body: otlpMetricsRequestSchema,
         bodyMediaType: 'application/json',
         binaryBodies: Object.fromEntries(otlpProtobufMediaTypes.map((t) => [t, 'opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest, protobuf-encoded'])),
       },
-      handler: admitted(async ({ req, res, signal, principal }, ticket) => {
+      ...admitted(async ({ req, res, signal, principal }, ticket) => {
         const type = mediaType(req);
         const protobuf = (otlpProtobufMediaTypes as readonly string[]).includes(type);
         if (!protobuf && type !== 'application/json') {
