@@ -14,7 +14,7 @@ import { openPrescient } from '../app/open-prescient.js';
 import type { UsageVector } from '../contracts/usage-vector.js';
 import { basicAuth } from '../../test/support/basic-auth.js';
 import { testHomes, type TestHomes } from '../../test/support/homes.js';
-import { debianBase, testPaths } from '../../test/support/images.js';
+import { debianBase, occurrences, testPaths } from '../../test/support/images.js';
 import { cliPath } from '../../test/support/repo.js';
 import { requestImage } from '../../test/support/request-image.js';
 import { sampleWebClient } from '../../test/support/sample-web-client.js';
@@ -110,6 +110,13 @@ describe('trust boundaries: telemetry describes, it never commands', { skip }, (
     for (const hostDir of [dir, testPaths().home]) {
       const text = JSON.stringify(config);
       assert.ok(!text.includes(hostDir), `the pulled config names a host path: …${text.slice(Math.max(0, text.indexOf(hostDir) - 60), text.indexOf(hostDir) + 80)}…`);
+    }
+    // Nor does any block of any layer (an ext4 journal keeps copies of the superblock, which
+    // names the folder the filesystem was last mounted on): not these homes, nor the session or
+    // base-build folder of any home whose layers the shared cache holds.
+    const hostPaths = [dir, testPaths().home, '/run/sessions/', '/bases/.build-'];
+    for (const blob of await readdir(join(out, 'blobs/sha256'))) {
+      assert.equal(await occurrences(join(out, 'blobs/sha256', blob), ...hostPaths), 0, `blob ${blob} names one of ${hostPaths.join(', ')}`);
     }
     const vector = config['usageVector'] as UsageVector;
     assert.equal(vector.model.id, 'selector', 'predicted by the trained models, where telemetry reaches the vector');

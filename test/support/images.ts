@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,4 +69,22 @@ export async function makeImageFromTree(tree: string, out: string, options: { ta
 export async function ensureDir(p: string): Promise<string> {
   await mkdir(p, { recursive: true });
   return p;
+}
+
+/** How often any of `needles` is in the bytes of `file` (a qcow2 file's own clusters are its raw data). */
+export async function occurrences(file: string, ...needles: string[]): Promise<number> {
+  const wanted = needles.map((n) => Buffer.from(n));
+  const keep = Math.max(...wanted.map((w) => w.length)) - 1;
+  let count = 0;
+  let carry = Buffer.alloc(0);
+  for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) {
+    const buf = Buffer.concat([carry, chunk as Buffer]);
+    // An occurrence ending in the carried bytes was counted in the chunk before.
+    const from = carry.length;
+    for (const want of wanted) {
+      for (let i = buf.indexOf(want); i !== -1; i = buf.indexOf(want, i + 1)) if (i + want.length > from) count++;
+    }
+    carry = buf.subarray(Math.max(0, buf.length - keep));
+  }
+  return count;
 }

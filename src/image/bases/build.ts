@@ -4,7 +4,7 @@ import { canonicalJson } from '../../core/canonical-json.js';
 import { sha256Hex } from '../../core/digest.js';
 import { run } from '../../core/exec.js';
 import { withFileLock } from '../../core/file-lock.js';
-import { forgetHostMountPoint } from '../backends/mount/clean-filesystem.js';
+import { recordGuestRootAsMountPoint } from '../backends/mount/clean-filesystem.js';
 import { gatherFacts, type ImageFacts } from '../facts.js';
 import { withImageSession } from '../open.js';
 import * as qemuImg from '../qemu-img.js';
@@ -137,11 +137,11 @@ async function installExtlinux(raw: string, work: string, fsBytes: number): Prom
   try {
     await run('mount', [loop, mnt]);
     try {
+      await recordGuestRootAsMountPoint(mnt, 'ext4');
       await run('extlinux', ['--install', join(mnt, 'boot/extlinux')]);
     } finally {
       await run('umount', [mnt]);
     }
-    await forgetHostMountPoint(loop, { filesystem: 'ext4' });
   } finally {
     await run('losetup', ['-d', loop], { allowFailure: true });
   }

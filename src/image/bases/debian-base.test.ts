@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { run } from '../../core/exec.js';
-import { debianBase, scratchDir, testPaths } from '../../../test/support/images.js';
+import { debianBase, occurrences, scratchDir, testHome, testPaths } from '../../../test/support/images.js';
 import { listInstalledPackages } from '../facts.js';
 import { policyRcDPath } from '../policy-rc-d.js';
 import { withImageSession } from '../open.js';
@@ -54,9 +54,11 @@ async function lastMountedOn(image: string): Promise<string> {
   return /^Last mounted on:\s*(.*)$/m.exec(header.stdout)?.[1]?.trim() ?? `no superblock: ${header.stderr}`;
 }
 
-test("the base names no folder of the host that built it: no debootstrap log, the superblock's last mount is /", async () => {
+test("the base names no folder of the host that built it: no debootstrap log, the superblock's last mount is /, none in any block", async () => {
   const host = testPaths().bases;
   assert.equal(await lastMountedOn(base.path), '/');
+  // The whole disk, free blocks and the journal included: ext4 journals copies of its superblock.
+  assert.equal(await occurrences(base.path, testHome()), 0, `${base.path} names ${testHome()}`);
   await withImageSession(base.path, { readOnly: true, runtimeDir: testPaths().runtime }, async (s) => {
     assert.equal(await s.stat('/var/log/bootstrap.log'), undefined, "debootstrap's log names the build folder on every line");
     const found = await s.exec(['grep', '-rlF', '-e', host, '-e', '.build-', '/etc', '/var', '/root', '/home', '/opt', '/srv', '/boot'], { allowFailure: true });
@@ -69,6 +71,10 @@ test("the base names no folder of the host that built it: no debootstrap log, th
     await s.writeFile('/root/written', 'x\n');
   });
   assert.equal(await lastMountedOn(overlay), '/');
+  // Its header names the base by this host's path until it is stored: a blob names its parent
+  // by digest (qcow2-chain.ts storeLayer). What is left is the guest's blocks.
+  await run('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-b', '0'.repeat(64), '-F', 'qcow2', overlay]);
+  assert.equal(await occurrences(overlay, testHome()), 0, `the layer names ${testHome()}`);
 });
 
 test('a second build with the same recipe is a cache hit', async () => {

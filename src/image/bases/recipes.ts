@@ -68,7 +68,7 @@ export function recipeFor(name: string, options: RecipeOptions = {}): DebianReci
     diskSizeGiB: 4,
     hostname: 'prescient',
     acceptExpiredRelease: options.acceptExpiredRelease ?? hostAcceptsExpiredRelease(),
-    revision: 5,
+    revision: 6,
   };
 }
 

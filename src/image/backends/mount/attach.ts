@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { run } from '../../../core/exec.js';
 import { NotFoundError } from '../../../core/errors.js';
 import { resolveInGuest } from '../../guest-path.js';
+import { recordGuestRootAsMountPoint } from './clean-filesystem.js';
 import { readDiskLayout, rootCandidates, type DiskLayout, type Partition } from '../../partitions.js';
 import { detectFormat } from '../../qemu-img.js';
 import { createSessionRecord, processComm, saveSessionRecord, teardownSession, type SessionRecord } from '../../runtime-state.js';
@@ -81,7 +82,10 @@ export async function attachImage(imagePath: string, options: { runtimeDir: stri
         // there is no loop device left to track, even after a crash.
         await run('losetup', ['-d', loop], { allowFailure: true });
       }
-      if (await hasOsRelease(root)) return { record, root, layout, rootPartition: part };
+      if (await hasOsRelease(root)) {
+        if (!readOnly) await recordGuestRootAsMountPoint(root, part.filesystem);
+        return { record, root, layout, rootPartition: part };
+      }
       await run('umount', [root]);
     }
     throw new NotFoundError(`no filesystem in ${imagePath} holds an operating system (no /etc/os-release)`, { layout });

@@ -28,12 +28,19 @@ export async function checkCleanFilesystem(input: { fuseFile: string; partition:
 }
 
 /**
- * ext keeps the folder it was last mounted on in its superblock: for a build or a session, a
- * host folder (`…/run/sessions/<id>/root`) that every image made from the layer would carry.
- * A guest sees only "/". `FILE?offset=N` is e2fsprogs' own way to reach a filesystem inside a
- * disk file; run on an unmounted filesystem only.
+ * ext keeps the folder it was last mounted on in its superblock. The kernel samples it at the
+ * first open for writing after a mount and writes it through the journal, so a host folder
+ * (`…/run/sessions/<id>/root`, `…/bases/.build-…/mnt`) would be in every image made from the
+ * layer: in the superblock and in the journal's copies of it, which `tune2fs -M` afterwards
+ * cannot reach. The kernel writes the mount's path as the opener sees it from its own root, so
+ * the first such open is made here, right after the mount, by a process chrooted into it: the
+ * filesystem records "/", what a guest sees. perl-base is Essential on Debian (a host one is
+ * there); the chrooted perl runs no guest code, since it loads nothing after the chroot, and it
+ * opens an unnamed file (O_TMPFILE), so no name is left in the guest either.
  */
-export async function forgetHostMountPoint(device: string, options: { filesystem: string | undefined; offsetBytes?: number }): Promise<void> {
-  if (!/^ext[234]$/.test(options.filesystem ?? '')) return;
-  await run('tune2fs', ['-M', '/', options.offsetBytes ? `${device}?offset=${options.offsetBytes}` : device], { timeoutMs: 60_000 });
+export async function recordGuestRootAsMountPoint(root: string, filesystem: string | undefined): Promise<void> {
+  if (!/^ext[234]$/.test(filesystem ?? '')) return;
+  // O_TMPFILE is __O_TMPFILE (020000000) with O_DIRECTORY; Fcntl names only the second.
+  const script = 'chroot($ARGV[0]) && chdir("/") or die "chroot: $!\\n"; sysopen(my $f, "/", 020000000 | O_DIRECTORY | O_WRONLY, 0600) or die "open an unnamed file: $!\\n"; close($f)';
+  await run('perl', ['-MFcntl', '-e', script, root], { timeoutMs: 30_000 });
 }

@@ -6,7 +6,7 @@ import type { DiskLayout } from '../../partitions.js';
 import type { CopyResult, FilesystemUsage, ExecOptions, ExecResult, GuestDirEntry, GuestStat, ImageSession, WriteOptions } from '../../session.js';
 import { attachImage, type Attached } from './attach.js';
 import { chrootExec } from './chroot-exec.js';
-import { checkCleanFilesystem, forgetHostMountPoint } from './clean-filesystem.js';
+import { checkCleanFilesystem } from './clean-filesystem.js';
 import { GuestFiles } from './guest-files.js';
 import { bindUpperDir, pickUidBase, sandboxExec, type Sandbox } from './sandbox-exec.js';
 import { join } from 'node:path';
@@ -123,10 +123,7 @@ export class MountSession implements ImageSession {
         this.readOnly || !fuseFile
           ? {}
           : {
-              beforeStop: async () => {
-                await checkCleanFilesystem({ fuseFile, partition: rootPartition, imagePath: this.imagePath });
-                await forgetHostMountPoint(fuseFile, { filesystem: rootPartition.filesystem, offsetBytes: rootPartition.offsetBytes });
-              },
+              beforeStop: () => checkCleanFilesystem({ fuseFile, partition: rootPartition, imagePath: this.imagePath }),
             },
       );
     }
