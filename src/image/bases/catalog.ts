@@ -15,6 +15,21 @@ export async function listBases(basesDir: string): Promise<Omit<BaseImage, 'cach
   return out;
 }
 
+/**
+ * A base this version of Prescient would build differently: its recipe's steps changed (a new
+ * revision, other packages), the machine's own choices (mirror, expired releases) aside. It
+ * stays usable, and is what a recipe name resolves to until the current one is built.
+ */
+export function isOutdated(b: Pick<BaseImage, 'name' | 'recipe'>): boolean {
+  if (!b.recipe || !(baseRecipeNames as readonly string[]).includes(b.name)) return false;
+  return recipeKey(recipeFor(b.name, { mirror: b.recipe.mirror, acceptExpiredRelease: b.recipe.acceptExpiredRelease })) !== recipeKey(b.recipe);
+}
+
+/** The outdated bases that a recipe name still resolves to (no current one beside them): what `serve` warns of. */
+export function outdatedInUse(all: readonly Omit<BaseImage, 'cached'>[]): Omit<BaseImage, 'cached'>[] {
+  return all.filter((b) => isOutdated(b) && !all.some((o) => o.name === b.name && o.recipe && !isOutdated(o)));
+}
+
 /** A reference that names a file rather than a base: it has a slash or an image extension. */
 export function isBasePath(ref: string): boolean {
   return ref.includes('/') || /\.(qcow2|img|raw)$/i.test(ref);
