@@ -140,7 +140,23 @@ export class DiskFullError extends AppError {
 
 export function isDiskFull(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
+}
+
+/**
+ * SQLite's "database is locked": another process (serve writing a large telemetry batch, an
+ * ingest, a revoke) held a store's write lock past the wait (busy_timeout). Nothing was written;
+ * the same call succeeds later, so it is UNAVAILABLE (a 503 clients retry), not a bug.
+ */
+export class StoreBusyError extends AppError {
+  constructor(cause: unknown) {
+    super('UNAVAILABLE', 'the telemetry store is busy: another process (serve, an ingest) held its write lock longer than this one waits; nothing was written, try again', { cause });
+  }
+}
+
+function isStoreBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)(_|$)/.test(code);
 }
 
 export function isAppError(e: unknown): e is AppError {
@@ -151,6 +167,7 @@ export function isAppError(e: unknown): e is AppError {
 export function toAppError(e: unknown): AppError {
   if (e instanceof AppError) return e;
   if (isDiskFull(e)) return new DiskFullError(e);
+  if (isStoreBusy(e)) return new StoreBusyError(e);
   const message = e instanceof Error ? e.message : String(e);
   return new AppError('INTERNAL', message, { cause: e });
 }
