@@ -54,6 +54,7 @@ test('a write that finds the store locked by another process is UNAVAILABLE, say
     const body = (await res.json()) as { error: string; message: string };
     assert.equal(res.status, 503, JSON.stringify(body));
     assert.equal(body.error, 'UNAVAILABLE');
+    assert.equal(res.headers.get('retry-after'), '5', 'an exporter is told when to send it again');
     assert.match(body.message, /the telemetry store is busy/);
   } finally {
     holder.stdin!.end();
