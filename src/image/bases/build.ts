@@ -1,4 +1,5 @@
 import { access, chmod, lstat, mkdir, readdir, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { ValidationError } from '../../core/errors.js';
 import { basename, dirname, join } from 'node:path';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { sha256Hex } from '../../core/digest.js';
@@ -38,6 +39,25 @@ export function recipeKey(recipe: DebianRecipe): string {
 const partitionOffsetBytes = 1024 * 1024;
 
 /**
+ * The mirror is written into the base's /etc/apt/sources.list, which every client's image
+ * shares, and into its record: a user or password in it would be a secret in a shared layer.
+ * The message does not repeat the URL, for the same reason.
+ */
+function checkMirror(mirror: string): void {
+  const field = '--mirror (or PRESCIENT_DEBIAN_MIRROR)';
+  let url: URL;
+  try {
+    url = new URL(mirror);
+  } catch {
+    throw new ValidationError(field, 'not a URL; expected http://deb.debian.org/debian or another Debian mirror');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ValidationError(field, `expected an http:// or https:// mirror, not ${url.protocol}`);
+  if (url.username || url.password) {
+    throw new ValidationError(field, "the URL carries a user or password, which every image made from the base would hold in /etc/apt/sources.list; serve the archive without credentials (a local mirror, or apt-cacher-ng on this machine) and name that");
+  }
+}
+
+/**
  * Builds a Debian base image from the archive: debootstrap into a folder, configure it as
  * files, then make the disk without mounting anything: an MBR with one partition, an ext4
  * filesystem filled from the folder by mkfs (-d) at the partition's offset, converted to qcow2.
@@ -45,6 +65,7 @@ const partitionOffsetBytes = 1024 * 1024;
  * It boots from its own disk (extlinux in the MBR and /boot/extlinux), on a serial console too.
  */
 export async function buildDebianBase(recipe: DebianRecipe, options: BuildOptions): Promise<BaseImage> {
+  checkMirror(recipe.mirror);
   const key = recipeKey(recipe);
   const path = join(options.basesDir, `${recipe.name}-${key}.qcow2`);
   const factsPath = join(options.basesDir, `${recipe.name}-${key}.json`);
