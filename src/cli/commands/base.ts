@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { paths } from '../../core/config.js';
 import { PermissionDeniedError } from '../../core/errors.js';
 import { buildDebianBase, type BaseImage } from '../../image/bases/build.js';
-import { isOutdated, listBases } from '../../image/bases/catalog.js';
+import { baseStatus, namesOnOutdatedBases, listBases } from '../../image/bases/catalog.js';
 import { importBase } from '../../image/bases/import.js';
 import { baseRecipeNames, recipeFor } from '../../image/bases/recipes.js';
 import { summarizeFacts } from '../../image/facts.js';
@@ -76,7 +76,7 @@ export const baseCommand: CommandRegistration = (program) => {
     .command('ls')
     .description('list the base images on this machine')
     .action(async (_opts: unknown, cmd: Command) => {
-      const bases = (await listBases(paths().bases)).map((b) => ({ ...b, status: !b.recipe ? ('imported' as const) : isOutdated(b) ? ('outdated' as const) : ('current' as const) }));
+      const bases = (await listBases(paths().bases)).map((b) => ({ ...b, status: baseStatus(b) }));
       emit(cmd, bases, (list) =>
         list.length === 0
           ? 'no base images yet: prescient base build debian-12'
@@ -85,9 +85,7 @@ export const baseCommand: CommandRegistration = (program) => {
                 list.map((b) => [`${b.name}-${b.key}`, b.status, b.facts.os.prettyName ?? b.facts.os.id, b.facts.architecture, b.facts.packages.length, formatBytes(b.facts.actualSizeBytes), b.path]),
                 ['BASE', 'STATUS', 'SYSTEM', 'ARCH', 'PACKAGES', 'ON DISK', 'PATH'],
               ),
-              ...[...new Set(list.filter((b) => b.status === 'outdated').map((b) => b.name))].map(
-                (name) => `\n${name}: an outdated base was built by an older recipe; 'prescient base build ${name}' builds the current one, and new images then start from it`,
-              ),
+              ...namesOnOutdatedBases(list).map((name) => `\n${name}: every base of this name was built by an older recipe, and images start from the newest; 'prescient base build ${name}' builds the current one`),
             ].join('\n'),
       );
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listBases, outdatedInUse } from '../../image/bases/catalog.js';
+import { listBases, namesOnOutdatedBases } from '../../image/bases/catalog.js';
 import { ValidationError } from '../../core/errors.js';
 import { createPredictor } from '../../predict/predict-vector.js';
 import { pino } from 'pino';
@@ -168,8 +168,8 @@ Prints {"url": ...} once listening (with --json); stops on Ctrl-C or SIGTERM.`,
     const workflow = await prescient.workflow();
     const external = await prescient.external();
     // After an upgrade whose recipe changed, requests go on starting from the old base: say so once.
-    for (const b of outdatedInUse(await listBases(prescient.paths.bases))) {
-      process.stderr.write(`warning: base ${b.name}-${b.key} was built by an older recipe, and images start from it until 'prescient base build ${b.name}' builds the current one\n`);
+    for (const name of namesOnOutdatedBases(await listBases(prescient.paths.bases))) {
+      process.stderr.write(`warning: every ${name} base here was built by an older recipe, and images start from the newest until 'prescient base build ${name}' builds the current one\n`);
     }
     // Programs → packages for accuracy reports: this machine's dpkg lists and the archive's index, read once.
     let packages: Promise<PackageIndex> | undefined;

@@ -16,18 +16,22 @@ export async function listBases(basesDir: string): Promise<Omit<BaseImage, 'cach
 }
 
 /**
- * A base this version of Prescient would build differently: its recipe's steps changed (a new
- * revision, other packages), the machine's own choices (mirror, expired releases) aside. It
- * stays usable, and is what a recipe name resolves to until the current one is built.
+ * `outdated`: a base this version of Prescient would build differently, its recipe's steps
+ * having changed (a new revision, other packages), the machine's own choices (mirror, expired
+ * releases) aside. It stays usable, and a recipe name resolves to the newest such base until
+ * the current one is built. `imported`: not built from a recipe.
  */
-export function isOutdated(b: Pick<BaseImage, 'name' | 'recipe'>): boolean {
-  if (!b.recipe || !(baseRecipeNames as readonly string[]).includes(b.name)) return false;
-  return recipeKey(recipeFor(b.name, { mirror: b.recipe.mirror, acceptExpiredRelease: b.recipe.acceptExpiredRelease })) !== recipeKey(b.recipe);
+export function baseStatus(b: Pick<BaseImage, 'name' | 'recipe'>): 'current' | 'outdated' | 'imported' {
+  if (!b.recipe) return 'imported';
+  if (!(baseRecipeNames as readonly string[]).includes(b.name)) return 'current';
+  const now = recipeFor(b.name, { mirror: b.recipe.mirror, acceptExpiredRelease: b.recipe.acceptExpiredRelease });
+  return recipeKey(now) === recipeKey(b.recipe) ? 'current' : 'outdated';
 }
 
-/** The outdated bases that a recipe name still resolves to (no current one beside them): what `serve` warns of. */
-export function outdatedInUse(all: readonly Omit<BaseImage, 'cached'>[]): Omit<BaseImage, 'cached'>[] {
-  return all.filter((b) => isOutdated(b) && !all.some((o) => o.name === b.name && o.recipe && !isOutdated(o)));
+/** The names whose every base here is outdated, so that images start from an outdated one: what `serve` warns of. */
+export function namesOnOutdatedBases(all: readonly Pick<BaseImage, 'name' | 'recipe'>[]): string[] {
+  const recipeBuilt = all.filter((b) => baseStatus(b) !== 'imported');
+  return [...new Set(recipeBuilt.map((b) => b.name))].filter((name) => recipeBuilt.every((b) => b.name !== name || baseStatus(b) === 'outdated'));
 }
 
 /** A reference that names a file rather than a base: it has a slash or an image extension. */
