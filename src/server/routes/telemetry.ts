@@ -81,9 +81,9 @@ export function telemetryRoutes(options: TelemetryRoutesOptions): RouteSet {
   options.metrics?.watchIngest(admission);
   /**
    * Runs `handler` holding an admission ticket: refused (429) before a byte of the body is read
-   * when the declared length does not fit, else as the body grows; released once answered.
+   * when the declared length does not fit, else as the body grows; released once answered. It
+   * comes with the flag that lists the 429 in OpenAPI, so the two go together.
    */
-  /** A route's handler under the admission bound, with the flag that lists its 429 in OpenAPI: the two go together. */
   const admitted = (handler: (ctx: RequestContext, ticket: IngestTicket) => Promise<void>): { throttles: true; handler: (ctx: RequestContext) => Promise<void> } => ({
     throttles: true,
     handler: async (ctx) => {
